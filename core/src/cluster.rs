@@ -1,0 +1,76 @@
+//! Redis Cluster key slots: which of the 16384 slots a key hashes to.
+//!
+//! Two things are called "slot" here: a pipeline's result slot is a [`Deferred`](crate::Deferred);
+//! a cluster key slot is a [`HashSlot`].
+
+/// CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with.
+const CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
+
+/// A Redis Cluster hash slot: always below [`HashSlot::COUNT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HashSlot(u16);
+
+impl HashSlot {
+    /// Number of slots in a Redis Cluster.
+    pub const COUNT: u16 = 16384;
+
+    /// The slot numbered `n`, if `n` is below [`Self::COUNT`].
+    pub const fn new(n: u16) -> Option<Self> {
+        if n < Self::COUNT { Some(Self(n)) } else { None }
+    }
+
+    /// The slot number.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+
+    /// The slot of `key`: CRC16 of the key, or of its `{hashtag}` when the key has a non-empty
+    /// one, modulo 16384.
+    ///
+    /// ```
+    /// use redpipe_core::HashSlot;
+    /// assert_eq!(HashSlot::for_key(b"foo").get(), 12182);
+    /// assert_eq!(HashSlot::for_key(b"{user1000}.following"), HashSlot::for_key(b"user1000"));
+    /// ```
+    pub fn for_key(key: &[u8]) -> Self {
+        Self(CRC16.checksum(hash_tag(key)) % Self::COUNT)
+    }
+}
+
+/// The part of `key` that is hashed: "if the key contains a `{` character, and if there is a `}`
+/// character to the right of `{`, and if there are one or more characters between the first
+/// occurrence of `{` and the first occurrence of `}`, then instead of hashing the key, only what
+/// is between the first occurrence of `{` and the following first occurrence of `}` is hashed."
+fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                return &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_match_redis() {
+        // Values from CLUSTER KEYSLOT on a real server.
+        for (key, slot) in [
+            (&b"foo"[..], 12182),
+            (b"bar", 5061),
+            (b"somekey", 11058),
+            (b"{user1000}.following", 3443),
+            (b"foo{}{bar}", 8363),
+            (b"foo{{bar}}zap", 4015),
+            (b"foo{bar}{zap}", 5061),
+            (b"", 0),
+        ] {
+            assert_eq!(HashSlot::for_key(key).get(), slot, "{key:?}");
+        }
+        assert_eq!(HashSlot::new(16384), None);
+    }
+}

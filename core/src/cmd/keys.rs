@@ -1,0 +1,75 @@
+//! Key and expiry commands.
+
+use super::Queue;
+use crate::encode::{ToArg, cmd};
+use crate::from_reply::FromReply;
+
+/// `DEL`, `EXISTS`, `EXPIRE`, `TTL` and the other commands on keys of any type.
+pub trait KeyCommands: Queue {
+    /// `DEL key...`: how many keys were removed.
+    fn del<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+        self.query(cmd("DEL").arg(keys))
+    }
+    /// `UNLINK key...`: like `DEL`, reclaiming memory in the background.
+    fn unlink<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+        self.query(cmd("UNLINK").arg(keys))
+    }
+    /// `EXISTS key...`: how many of the keys exist.
+    fn exists<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+        self.query(cmd("EXISTS").arg(keys))
+    }
+    /// `EXPIRE key seconds`: whether a timeout was set.
+    fn expire(&mut self, key: impl ToArg, seconds: i64) -> Self::Handle<bool> {
+        self.query(cmd("EXPIRE").arg(key).arg(seconds))
+    }
+    /// `PEXPIRE key milliseconds`: whether a timeout was set.
+    fn pexpire(&mut self, key: impl ToArg, millis: i64) -> Self::Handle<bool> {
+        self.query(cmd("PEXPIRE").arg(key).arg(millis))
+    }
+    /// `EXPIREAT key unix-seconds`: whether a timeout was set.
+    fn expireat(&mut self, key: impl ToArg, unix_seconds: i64) -> Self::Handle<bool> {
+        self.query(cmd("EXPIREAT").arg(key).arg(unix_seconds))
+    }
+    /// `PERSIST key`: whether a timeout was removed.
+    fn persist(&mut self, key: impl ToArg) -> Self::Handle<bool> {
+        self.query(cmd("PERSIST").arg(key))
+    }
+    /// `TTL key`: seconds to live; -1 without expiry, -2 when missing.
+    fn ttl(&mut self, key: impl ToArg) -> Self::Handle<i64> {
+        self.query(cmd("TTL").arg(key))
+    }
+    /// `PTTL key`: milliseconds to live; -1 without expiry, -2 when missing.
+    fn pttl(&mut self, key: impl ToArg) -> Self::Handle<i64> {
+        self.query(cmd("PTTL").arg(key))
+    }
+    /// `TYPE key`: `string`, `list`, `set`, `zset`, `hash`, `stream` or `none`.
+    fn key_type(&mut self, key: impl ToArg) -> Self::Handle<&'static str> {
+        self.query(cmd("TYPE").arg(key))
+    }
+    /// `RENAME key newkey`.
+    fn rename(&mut self, key: impl ToArg, new_key: impl ToArg) -> Self::Handle<()> {
+        self.query(cmd("RENAME").arg(key).arg(new_key))
+    }
+    /// `RENAMENX key newkey`: whether renamed (false when `newkey` exists).
+    fn renamenx(&mut self, key: impl ToArg, new_key: impl ToArg) -> Self::Handle<bool> {
+        self.query(cmd("RENAMENX").arg(key).arg(new_key))
+    }
+    /// `TOUCH key...`: how many keys exist.
+    fn touch<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+        self.query(cmd("TOUCH").arg(keys))
+    }
+    /// `KEYS pattern`: every matching key (blocks the server; prefer `SCAN`).
+    fn keys<T: FromReply + ?Sized>(&mut self, pattern: impl ToArg) -> Self::Handle<T> {
+        self.query(cmd("KEYS").arg(pattern))
+    }
+    /// `WATCH key...`: make the next transaction conditional on these keys.
+    fn watch<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<()> {
+        self.query(cmd("WATCH").arg(keys))
+    }
+    /// `UNWATCH`.
+    fn unwatch(&mut self) -> Self::Handle<()> {
+        self.query(cmd("UNWATCH"))
+    }
+}
+
+impl<Q: Queue + ?Sized> KeyCommands for Q {}

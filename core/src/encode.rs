@@ -1,0 +1,507 @@
+//! Commands to RESP: arrays of bulk strings, written into caller storage.
+//!
+//! A command is built without allocating: [`cmd`] starts one, [`Cmd::arg`] appends anything that
+//! implements [`Args`] (a single [`ToArg`] value, a tuple, a slice, an `Option`), and the pipeline
+//! encodes it in one pass. The array header `*N\r\n` is known only at the end, so the encoder
+//! leaves four bytes for it (enough for up to 9 arguments) and shifts the body only for longer
+//! commands. A command that does not fit is removed whole and the error says how many bytes the
+//! store would need.
+//!
+//! ```
+//! use redpipe_core::{cmd, encode_command, SliceStore, Storage};
+//! let mut backing = [0u8; 64];
+//! let mut out = SliceStore::new(&mut backing);
+//! encode_command(&mut out, &cmd("SET").arg("k").arg(42)).unwrap();
+//! assert_eq!(out.as_slice(), b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n42\r\n");
+//! ```
+
+use crate::error::{CapacityError, Store};
+use crate::storage::Storage;
+
+/// Stack space a [`ToArg`] implementation may format into (integers, floats, short text).
+pub struct Scratch {
+    buf: [u8; Self::LEN],
+}
+
+impl Scratch {
+    /// Bytes available: enough for any integer, float or UUID.
+    pub const LEN: usize = 64;
+
+    const fn new() -> Self {
+        Self {
+            buf: [0; Self::LEN],
+        }
+    }
+
+    /// The whole space, to format into; return the prefix you wrote.
+    pub fn as_mut(&mut self) -> &mut [u8; Self::LEN] {
+        &mut self.buf
+    }
+
+    /// Formats an integer and returns its digits.
+    pub fn int<I: itoa::Integer>(&mut self, i: I) -> &[u8] {
+        let mut b = itoa::Buffer::new();
+        let s = b.format(i).as_bytes();
+        self.buf[..s.len()].copy_from_slice(s);
+        &self.buf[..s.len()]
+    }
+
+    /// Formats a float the shortest way that parses back to the same value (`inf`, `-inf` too).
+    pub fn float<F: ryu::Float>(&mut self, f: F) -> &[u8] {
+        let mut b = ryu::Buffer::new();
+        let s = b.format(f).as_bytes();
+        self.buf[..s.len()].copy_from_slice(s);
+        &self.buf[..s.len()]
+    }
+}
+
+/// A value that becomes one command argument (one bulk string).
+///
+/// Implemented for text, bytes, every integer type but `u8` (so that `&[u8]` is bytes, not a list
+/// of numbers) and floats. Implement it for your own types: return bytes you hold, or format into
+/// the [`Scratch`] space.
+///
+/// ```
+/// use redpipe_core::{Scratch, ToArg};
+/// struct UserId(u32);
+/// impl ToArg for UserId {
+///     fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8] {
+///         scratch.int(self.0)
+///     }
+/// }
+/// ```
+pub trait ToArg {
+    /// The argument's bytes, borrowed from `self` or formatted into `scratch`.
+    fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8];
+}
+
+impl ToArg for [u8] {
+    #[inline]
+    fn to_arg<'s>(&'s self, _: &'s mut Scratch) -> &'s [u8] {
+        self
+    }
+}
+impl<const N: usize> ToArg for [u8; N] {
+    #[inline]
+    fn to_arg<'s>(&'s self, _: &'s mut Scratch) -> &'s [u8] {
+        self
+    }
+}
+impl ToArg for str {
+    #[inline]
+    fn to_arg<'s>(&'s self, _: &'s mut Scratch) -> &'s [u8] {
+        self.as_bytes()
+    }
+}
+impl<T: ToArg + ?Sized> ToArg for &T {
+    #[inline]
+    fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8] {
+        (**self).to_arg(scratch)
+    }
+}
+#[cfg(feature = "alloc")]
+impl ToArg for alloc::string::String {
+    #[inline]
+    fn to_arg<'s>(&'s self, _: &'s mut Scratch) -> &'s [u8] {
+        self.as_bytes()
+    }
+}
+#[cfg(feature = "alloc")]
+impl ToArg for alloc::vec::Vec<u8> {
+    #[inline]
+    fn to_arg<'s>(&'s self, _: &'s mut Scratch) -> &'s [u8] {
+        self
+    }
+}
+#[cfg(feature = "alloc")]
+impl ToArg for alloc::borrow::Cow<'_, str> {
+    #[inline]
+    fn to_arg<'s>(&'s self, _: &'s mut Scratch) -> &'s [u8] {
+        self.as_bytes()
+    }
+}
+#[cfg(feature = "alloc")]
+impl ToArg for alloc::borrow::Cow<'_, [u8]> {
+    #[inline]
+    fn to_arg<'s>(&'s self, _: &'s mut Scratch) -> &'s [u8] {
+        self
+    }
+}
+
+macro_rules! int_arg {
+    ($($t:ty)*) => {$(
+        impl ToArg for $t {
+            #[inline]
+            fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8] {
+                scratch.int(*self)
+            }
+        }
+    )*};
+}
+int_arg!(i8 i16 i32 i64 i128 isize u16 u32 u64 u128 usize);
+
+impl ToArg for f32 {
+    #[inline]
+    fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8] {
+        scratch.float(*self)
+    }
+}
+impl ToArg for f64 {
+    #[inline]
+    fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8] {
+        scratch.float(*self)
+    }
+}
+
+/// Zero or more arguments: a [`ToArg`] value, a tuple, a slice, an array, a `Vec`, an `Option`
+/// (nothing when `None`), an [`Iter`], or a whole [`Cmd`].
+pub trait Args {
+    /// Writes every argument with [`Encoder::arg`] or [`Encoder::bytes`].
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>);
+}
+
+impl<T: ToArg + ?Sized> Args for T {
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        enc.arg(self);
+    }
+}
+impl<A: Args> Args for [A] {
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        for a in self {
+            a.write_args(enc);
+        }
+    }
+}
+impl<A: Args> Args for &[A] {
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        (**self).write_args(enc);
+    }
+}
+impl<A: Args, const N: usize> Args for [A; N] {
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        self.as_slice().write_args(enc);
+    }
+}
+#[cfg(feature = "alloc")]
+impl<A: Args> Args for alloc::vec::Vec<A> {
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        self.as_slice().write_args(enc);
+    }
+}
+#[cfg(feature = "alloc")]
+impl<A: Args> Args for &alloc::vec::Vec<A> {
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        self.as_slice().write_args(enc);
+    }
+}
+impl<A: Args> Args for Option<A> {
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        if let Some(a) = self {
+            a.write_args(enc);
+        }
+    }
+}
+
+macro_rules! tuple_args {
+    ($($name:ident)*) => {
+        impl<$($name: Args),*> Args for ($($name,)*) {
+            #[inline]
+            #[allow(non_snake_case, unused_variables)]
+            fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+                let ($($name,)*) = self;
+                $($name.write_args(enc);)*
+            }
+        }
+    };
+}
+tuple_args!();
+tuple_args!(A);
+tuple_args!(A B);
+tuple_args!(A B C);
+tuple_args!(A B C D);
+tuple_args!(A B C D E);
+tuple_args!(A B C D E F);
+tuple_args!(A B C D E F G);
+tuple_args!(A B C D E F G H);
+tuple_args!(A B C D E F G H I);
+tuple_args!(A B C D E F G H I J);
+tuple_args!(A B C D E F G H I J K);
+tuple_args!(A B C D E F G H I J K L);
+
+/// Arguments from an iterator, for variadic commands: `Iter(keys.iter())`.
+///
+/// The iterator is cloned for each encoding, so pass a cheap one (a slice or map iterator).
+#[derive(Debug, Clone)]
+pub struct Iter<I>(pub I);
+
+impl<I> Args for Iter<I>
+where
+    I: Iterator + Clone,
+    I::Item: Args,
+{
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        for a in self.0.clone() {
+            a.write_args(enc);
+        }
+    }
+}
+
+/// A command under construction: its name and the arguments so far, all borrowed, none copied.
+///
+/// Built with [`cmd`]; queue it with [`Queue::query`](crate::Queue::query) or encode it with
+/// [`encode_command`]. A `Cmd` always has its name, so it never encodes an empty array (which
+/// Redis would skip without a reply, shifting every later reply onto the wrong command).
+#[derive(Debug, Clone, Copy)]
+#[must_use = "a command does nothing until it is queued"]
+pub struct Cmd<N, A> {
+    name: N,
+    args: A,
+}
+
+/// Starts a command: `cmd("SET").arg(key).arg(value)`.
+#[inline]
+pub fn cmd<N: ToArg>(name: N) -> Cmd<N, ()> {
+    Cmd { name, args: () }
+}
+
+impl<N: ToArg, A: Args> Cmd<N, A> {
+    /// Appends arguments (one value, or a tuple, slice, `Option`, [`Iter`]).
+    #[inline]
+    pub fn arg<B: Args>(self, more: B) -> Cmd<N, (A, B)> {
+        Cmd {
+            name: self.name,
+            args: (self.args, more),
+        }
+    }
+}
+
+impl<N: ToArg, A: Args> Args for Cmd<N, A> {
+    #[inline]
+    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+        enc.arg(&self.name);
+        self.args.write_args(enc);
+    }
+}
+
+/// Writes one command's arguments into storage; given to [`Args::write_args`].
+///
+/// After the store fills up it keeps counting bytes without writing, so the final
+/// [`CapacityError`] can say how many bytes the whole command needs.
+pub struct Encoder<'b, S: Storage<u8> + ?Sized> {
+    out: &'b mut S,
+    start: usize,
+    argc: usize,
+    /// Bytes of all arguments so far, written or not.
+    body_len: usize,
+    full: bool,
+    scratch: Scratch,
+}
+
+/// Room left for the `*N\r\n` header: enough for 1..=9 arguments.
+const HEADER_GAP: usize = 4;
+
+impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
+    fn begin(out: &'b mut S) -> Self {
+        let start = out.len();
+        let full = out.try_extend_from_slice(b"*0\r\n").is_err();
+        Self {
+            out,
+            start,
+            argc: 0,
+            body_len: 0,
+            full,
+            scratch: Scratch::new(),
+        }
+    }
+
+    /// Appends one argument formatted by its [`ToArg`] implementation.
+    #[inline]
+    pub fn arg<T: ToArg + ?Sized>(&mut self, value: &T) {
+        let bytes = value.to_arg(&mut self.scratch);
+        Self::put(self.out, &mut self.full, &mut self.body_len, bytes);
+        self.argc += 1;
+    }
+
+    /// Appends one argument made of raw bytes.
+    #[inline]
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        Self::put(self.out, &mut self.full, &mut self.body_len, bytes);
+        self.argc += 1;
+    }
+
+    #[inline]
+    fn put(out: &mut S, full: &mut bool, body_len: &mut usize, bytes: &[u8]) {
+        // "$<length>\r\n<bytes>\r\n" (RESP bulk string).
+        let mut head = [0u8; 24];
+        head[0] = b'$';
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(bytes.len()).as_bytes();
+        head[1..1 + d.len()].copy_from_slice(d);
+        head[1 + d.len()..3 + d.len()].copy_from_slice(b"\r\n");
+        let head = &head[..3 + d.len()];
+        *body_len = body_len
+            .saturating_add(head.len())
+            .saturating_add(bytes.len())
+            .saturating_add(2);
+        if *full {
+            return;
+        }
+        let before = out.len();
+        let ok = out.try_extend_from_slice(head).is_ok()
+            && out.try_extend_from_slice(bytes).is_ok()
+            && out.try_extend_from_slice(b"\r\n").is_ok();
+        if !ok {
+            out.truncate(before);
+            *full = true;
+        }
+    }
+
+    /// Writes the header; on failure removes the whole command.
+    fn finish(self) -> Result<usize, CapacityError> {
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(self.argc).as_bytes();
+        let header_len = d.len() + 3;
+        let total = header_len.saturating_add(self.body_len);
+        let fail = |out: &mut S, start: usize| {
+            out.truncate(start);
+            Err(CapacityError {
+                store: Store::Output,
+                needed: start.saturating_add(total),
+                capacity: out.capacity(),
+            })
+        };
+        if self.full {
+            return fail(self.out, self.start);
+        }
+        let extra = header_len - HEADER_GAP.min(header_len);
+        if extra > 0 && self.out.try_extend_from_slice(&[0; 8][..extra]).is_err() {
+            return fail(self.out, self.start);
+        }
+        let buf = self.out.as_mut_slice();
+        let end = buf.len();
+        if extra > 0 {
+            buf.copy_within(
+                self.start + HEADER_GAP..end - extra,
+                self.start + header_len,
+            );
+        }
+        let head = &mut buf[self.start..self.start + header_len];
+        head[0] = b'*';
+        head[1..1 + d.len()].copy_from_slice(d);
+        head[1 + d.len()..].copy_from_slice(b"\r\n");
+        Ok(total)
+    }
+}
+
+/// Encodes `args` as one RESP command at the end of `out`; returns the bytes written.
+///
+/// On a full store the command is removed whole and the error says how many bytes `out` would
+/// need to hold it.
+pub fn encode_command<S, A>(out: &mut S, args: &A) -> Result<usize, CapacityError>
+where
+    S: Storage<u8> + ?Sized,
+    A: Args + ?Sized,
+{
+    let mut enc = Encoder::begin(out);
+    args.write_args(&mut enc);
+    enc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::SliceStore;
+
+    fn encode<A: Args>(a: &A) -> ([u8; 256], usize) {
+        let mut backing = [0u8; 256];
+        let mut s = SliceStore::new(&mut backing);
+        let n = encode_command(&mut s, a).unwrap();
+        assert_eq!(n, s.len());
+        (backing, n)
+    }
+
+    #[test]
+    fn basic_and_numbers() {
+        let (b, n) = encode(&cmd("SET").arg("key").arg(-17i64));
+        assert_eq!(&b[..n], b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$3\r\n-17\r\n");
+        let (b, n) = encode(&cmd("ZADD").arg("z").arg(1.5f64).arg(&b"m"[..]));
+        assert_eq!(
+            &b[..n],
+            b"*4\r\n$4\r\nZADD\r\n$1\r\nz\r\n$3\r\n1.5\r\n$1\r\nm\r\n"
+        );
+        let (b, n) = encode(&cmd("X").arg(f64::INFINITY).arg(u128::MAX));
+        assert_eq!(
+            &b[..n],
+            b"*3\r\n$1\r\nX\r\n$3\r\ninf\r\n$39\r\n340282366920938463463374607431768211455\r\n"
+        );
+    }
+
+    #[test]
+    fn long_commands_shift_the_header() {
+        let keys = ["a"; 11];
+        let (b, n) = encode(&cmd("DEL").arg(&keys[..]));
+        let mut want = b"*12\r\n$3\r\nDEL\r\n".to_vec();
+        for _ in 0..11 {
+            want.extend_from_slice(b"$1\r\na\r\n");
+        }
+        assert_eq!(&b[..n], &want[..]);
+    }
+
+    #[test]
+    fn composite_args() {
+        let pairs = [(1.0f64, "a"), (2.0, "b")];
+        let none: Option<&str> = None;
+        let (b, n) = encode(
+            &cmd("ZADD")
+                .arg("z")
+                .arg(none)
+                .arg(Some("NX"))
+                .arg(&pairs[..]),
+        );
+        assert_eq!(
+            &b[..n],
+            &b"*7\r\n$4\r\nZADD\r\n$1\r\nz\r\n$2\r\nNX\r\n$3\r\n1.0\r\n$1\r\na\r\n$3\r\n2.0\r\n$1\r\nb\r\n"[..]
+        );
+        let (b, n) = encode(&cmd("MGET").arg(Iter(["x", "y"].iter())));
+        assert_eq!(&b[..n], b"*3\r\n$4\r\nMGET\r\n$1\r\nx\r\n$1\r\ny\r\n");
+    }
+
+    #[test]
+    fn full_store_leaves_previous_commands_and_reports_need() {
+        let want = b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n";
+        for cap in 0..64 {
+            let mut backing = [0u8; 64];
+            let mut s = SliceStore::new(&mut backing[..cap]);
+            s.try_extend_from_slice(b"xy").ok();
+            let before = s.len();
+            match encode_command(&mut s, &cmd("GET").arg("key")) {
+                Ok(_) => assert_eq!(&s.as_slice()[before..], want),
+                Err(e) => {
+                    assert_eq!(s.len(), before, "cap {cap}");
+                    assert_eq!(e.needed, before + want.len());
+                    assert_eq!(e.capacity, cap);
+                    assert!(cap < before + want.len());
+                }
+            }
+        }
+        // Long command (header needs shifting) at the exact boundary.
+        let args = ["v"; 12];
+        let mut big = [0u8; 128];
+        let mut s = SliceStore::new(&mut big);
+        let need = encode_command(&mut s, &cmd("X").arg(&args[..])).unwrap();
+        for cap in 0..need {
+            let mut backing = [0u8; 128];
+            let mut s = SliceStore::new(&mut backing[..cap]);
+            let e = encode_command(&mut s, &cmd("X").arg(&args[..])).unwrap_err();
+            assert_eq!((e.needed, s.len()), (need, 0));
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Errors, one small `Copy` enum per concern.
+//!
+//! "Need more bytes" is not here: it is the normal `Ok(None)` of the decoder. A `-ERR` reply is not
+//! here either: it is data for its slot ([`ServerError`](crate::ServerError)). Only a protocol
+//! violation ([`DecodeError`]) poisons a connection.
+
+use core::fmt;
+
+/// Which caller-supplied store ran out of room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Store {
+    /// The buffer of encoded commands waiting to be sent.
+    Output,
+    /// The arena that keeps reply bytes until their handles are read.
+    Replies,
+    /// The table with one entry per queued command.
+    Commands,
+}
+
+/// Fixed storage is full. Nothing was half-written: the store is as it was before the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapacityError {
+    /// The store that is full.
+    pub store: Store,
+    /// How many items (bytes, or entries for [`Store::Commands`]) the store would need to hold.
+    pub needed: usize,
+    /// How many it can hold.
+    pub capacity: usize,
+}
+
+impl fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, unit) = match self.store {
+            Store::Output => ("output buffer", "bytes"),
+            Store::Replies => ("reply arena", "bytes"),
+            Store::Commands => ("command table", "entries"),
+        };
+        write!(
+            f,
+            "{what} full: {} {unit} needed, capacity is {}",
+            self.needed, self.capacity
+        )
+    }
+}
+
+impl core::error::Error for CapacityError {}
+
+/// The server sent bytes that are not valid RESP, or exceed the configured limits.
+///
+/// This poisons the connection: the stream can no longer be split into replies reliably.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The first byte of a reply is not a RESP type marker.
+    UnknownType(u8),
+    /// A length or integer has no digits, a bad digit, or overflows.
+    InvalidNumber,
+    /// A line does not end in CRLF where the protocol says it must.
+    MissingCrlf,
+    /// A negative length other than the RESP2 null `-1`.
+    NegativeLength,
+    /// A bulk string is longer than [`Limits::max_bulk_len`](crate::Limits::max_bulk_len).
+    BulkTooLong {
+        /// The length the server announced.
+        len: u64,
+    },
+    /// An aggregate has more elements than [`Limits::max_elements`](crate::Limits::max_elements).
+    TooManyElements {
+        /// The count the server announced.
+        count: u64,
+    },
+    /// Aggregates nest deeper than [`Limits::max_depth`](crate::Limits::max_depth).
+    TooDeep,
+    /// A simple line is longer than [`Limits::max_line_len`](crate::Limits::max_line_len).
+    LineTooLong,
+    /// A boolean other than `#t` or `#f`.
+    InvalidBoolean,
+    /// A verbatim string without its `xxx:` format prefix.
+    InvalidVerbatim,
+    /// A RESP3 streamed string or aggregate (`$?`, `*?`), which Redis never sends.
+    StreamedUnsupported,
+    /// A reply arrived while no command was waiting for one.
+    UnexpectedReply,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::UnknownType(b) => write!(f, "unknown reply type byte 0x{b:02x}"),
+            Self::InvalidNumber => f.write_str("invalid number in reply"),
+            Self::MissingCrlf => f.write_str("reply line does not end in CRLF"),
+            Self::NegativeLength => f.write_str("negative length in reply"),
+            Self::BulkTooLong { len } => write!(f, "bulk string of {len} bytes exceeds the limit"),
+            Self::TooManyElements { count } => {
+                write!(f, "aggregate of {count} elements exceeds the limit")
+            }
+            Self::TooDeep => f.write_str("reply nests deeper than the limit"),
+            Self::LineTooLong => f.write_str("reply line exceeds the limit"),
+            Self::InvalidBoolean => f.write_str("invalid boolean in reply"),
+            Self::InvalidVerbatim => f.write_str("verbatim string without format prefix"),
+            Self::StreamedUnsupported => f.write_str("streamed RESP3 replies are not supported"),
+            Self::UnexpectedReply => f.write_str("reply received while no command was pending"),
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
+/// The kind of a reply, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplyKind {
+    /// `+` simple string.
+    Simple,
+    /// `-` or `!` error.
+    Error,
+    /// `:` integer.
+    Int,
+    /// `$` bulk string.
+    Bulk,
+    /// `$-1`, `*-1` or `_` null.
+    Nil,
+    /// `*` array.
+    Array,
+    /// `%` map.
+    Map,
+    /// `~` set.
+    Set,
+    /// `>` push.
+    Push,
+    /// `,` double.
+    Double,
+    /// `#` boolean.
+    Bool,
+    /// `(` big number.
+    BigNumber,
+    /// `=` verbatim string.
+    Verbatim,
+}
+
+/// A reply that arrived fine but does not convert to the type the handle asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// The reply has another shape than the target type accepts.
+    Type {
+        /// What the target type needed.
+        expected: &'static str,
+        /// What the reply is.
+        got: ReplyKind,
+    },
+    /// A number does not fit the target integer type, or text is not a number.
+    InvalidNumber,
+    /// Text that should be UTF-8 is not.
+    InvalidUtf8,
+    /// An aggregate has another length than a tuple or array target needs.
+    Length {
+        /// The length the target needs.
+        expected: usize,
+        /// The length of the reply.
+        got: usize,
+    },
+    /// A fixed-capacity target (heapless) cannot hold every element.
+    Capacity,
+    /// Nesting deeper than the conversion supports.
+    TooDeep,
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Type { expected, got } => write!(f, "expected {expected}, got {got:?} reply"),
+            Self::InvalidNumber => f.write_str("reply is not a number of the target type"),
+            Self::InvalidUtf8 => f.write_str("reply is not valid UTF-8"),
+            Self::Length { expected, got } => {
+                write!(f, "expected {expected} elements, got {got}")
+            }
+            Self::Capacity => f.write_str("reply has more elements than the target can hold"),
+            Self::TooDeep => f.write_str("reply nests too deep to convert"),
+        }
+    }
+}
+
+impl core::error::Error for ConvertError {}
+
+/// Why a command got no reply of its own. Set by the core or by the adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The connection closed before the reply arrived.
+    Closed,
+    /// An I/O error ended the connection before the reply arrived.
+    Io,
+    /// No reply arrived in time.
+    Timeout,
+    /// The reply stream broke the protocol; the connection is no longer usable.
+    Protocol(DecodeError),
+    /// The reply did not fit the reply arena.
+    Capacity(CapacityError),
+    /// The transaction was not executed: a `WATCH`ed key changed (`EXEC` replied nil).
+    Aborted,
+    /// `EXEC` returned a different number of results than commands were queued.
+    ExecMismatch,
+    /// The pipeline was dropped or cancelled before the command was sent.
+    Cancelled,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed => f.write_str("connection closed before the reply arrived"),
+            Self::Io => f.write_str("I/O error before the reply arrived"),
+            Self::Timeout => f.write_str("timed out waiting for the reply"),
+            Self::Protocol(e) => write!(f, "protocol error: {e}"),
+            Self::Capacity(e) => write!(f, "reply dropped: {e}"),
+            Self::Aborted => f.write_str("transaction aborted: a watched key changed"),
+            Self::ExecMismatch => f.write_str("EXEC returned a different number of results"),
+            Self::Cancelled => f.write_str("pipeline cancelled before the command was sent"),
+        }
+    }
+}
+
+impl core::error::Error for Failure {}

@@ -1,0 +1,90 @@
+//! # redpipe-core
+//!
+//! The sans-I/O engine of redpipe: it turns Redis commands into bytes, turns reply bytes back
+//! into results, and hands every command a [`Deferred`] handle that is filled when the pipeline
+//! has run. It does no I/O: a transport moves the bytes (see the [`pipeline`] module docs for the
+//! four-call run loop). `#![no_std]`, and it works without an allocator.
+//!
+//! ```
+//! use redpipe_core::{prelude::*, VecPipeline};
+//!
+//! // A reusable function: queues into whatever pipeline it is given and returns a handle.
+//! fn increment_and_expire(p: &mut VecPipeline, key: &str) -> Deferred<i64> {
+//!     let n = p.incr(key).expect("Vec storage grows");
+//!     p.expire(key, 60).expect("Vec storage grows");
+//!     n
+//! }
+//!
+//! let mut p = VecPipeline::new();
+//! let a = increment_and_expire(&mut p, "key1");
+//! let b = increment_and_expire(&mut p, "key2");
+//!
+//! // Any transport: send these bytes, feed back what the server answers.
+//! let out = p.poll_output().to_vec();
+//! assert!(out.starts_with(b"*2\r\n$4\r\nINCR\r\n$4\r\nkey1\r\n"));
+//! p.consume_output(out.len());
+//! p.handle_input(b":1\r\n:1\r\n:7\r\n:1\r\n").unwrap();
+//!
+//! assert!(p.is_done());
+//! assert_eq!((a.read(&p), b.read(&p)), (Ok(1), Ok(7)));
+//! ```
+//!
+//! ## Feature flags
+//! - none: no allocator at all; storage from caller slices ([`SlicePipeline`]).
+//! - `heapless`: fixed-capacity storage in `heapless::Vec` ([`HeaplessPipeline`]).
+//! - `alloc`: growable storage ([`VecPipeline`]), owned results (`String`, `Vec`, [`Value`]),
+//!   and [`on_execute`](Pipeline::on_execute) callbacks.
+//! - `std`: `HashMap`/`HashSet` results.
+//! - `redis-protocol`: results as `redis_protocol` RESP2/RESP3 frames.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+#[cfg(feature = "alloc")]
+mod callbacks;
+pub mod cluster;
+pub mod cmd;
+pub mod decode;
+mod deferred;
+pub mod encode;
+mod error;
+mod from_reply;
+pub mod pipeline;
+pub mod reply;
+mod script;
+mod storage;
+#[cfg(feature = "alloc")]
+mod value;
+
+#[cfg(feature = "alloc")]
+pub use callbacks::{Computed, View};
+pub use cluster::HashSlot;
+pub use cmd::Queue;
+pub use decode::{Limits, Scanner};
+pub use deferred::{Deferred, Replies, SlotError};
+pub use encode::{Args, Cmd, Encoder, Iter, Scratch, ToArg, cmd, encode_command};
+pub use error::{CapacityError, ConvertError, DecodeError, Failure, ReplyKind, Store};
+pub use from_reply::{FromReply, Items, Seq};
+#[cfg(feature = "heapless")]
+pub use pipeline::HeaplessPipeline;
+#[cfg(feature = "alloc")]
+pub use pipeline::VecPipeline;
+pub use pipeline::{Entry, Mark, Pipeline, SlicePipeline};
+pub use reply::{Aggregate, Redirect, Reply, ServerError, ServerErrorKind};
+pub use script::Script;
+pub use storage::{Full, SliceStore, Storage};
+#[cfg(feature = "alloc")]
+pub use value::Value;
+
+/// Everything needed to queue commands and read their results.
+pub mod prelude {
+    pub use crate::cmd::{
+        HashCommands, HyperLogLogCommands, KeyCommands, ListCommands, Queue, ScanCommands,
+        ScriptCommands, ServerCommands, SetCommands, SortedSetCommands, StringCommands,
+    };
+    pub use crate::{Deferred, FromReply, SlotError, cmd};
+}

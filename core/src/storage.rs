@@ -1,0 +1,150 @@
+//! Storage flavors: where a pipeline keeps its bytes and its command table.
+//!
+//! The core never allocates by itself. A [`Pipeline`](crate::Pipeline) is built on three stores
+//! that implement [`Storage`]: `Vec` (feature `alloc`, grows), `heapless::Vec` (feature
+//! `heapless`, const capacity) or [`SliceStore`] over a caller's `&mut [T]` (no feature at all).
+//! A fixed store that is full reports [`Full`] and keeps its contents unchanged.
+
+/// A growable-or-fixed sequence of `Copy` items: the one abstraction the pipeline writes through.
+pub trait Storage<T: Copy> {
+    /// The items stored so far.
+    fn as_slice(&self) -> &[T];
+    /// The items stored so far, mutably.
+    fn as_mut_slice(&mut self) -> &mut [T];
+    /// How many items fit at most (`usize::MAX` for growable storage).
+    fn capacity(&self) -> usize;
+    /// Appends `items` whole, or fails and appends nothing.
+    fn try_extend_from_slice(&mut self, items: &[T]) -> Result<(), Full>;
+    /// Shortens to `len` items; does nothing if already shorter.
+    fn truncate(&mut self, len: usize);
+
+    /// The number of items stored.
+    #[inline]
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    /// Whether nothing is stored.
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Appends one item, or fails and appends nothing.
+    #[inline]
+    fn try_push(&mut self, item: T) -> Result<(), Full> {
+        self.try_extend_from_slice(core::slice::from_ref(&item))
+    }
+    /// Removes everything, keeping the capacity.
+    #[inline]
+    fn clear(&mut self) {
+        self.truncate(0);
+    }
+}
+
+/// A store had no room; the pipeline turns it into a
+/// [`CapacityError`](crate::CapacityError) with the right context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// Fixed storage over a caller's slice: the no-allocator, no-feature flavor.
+///
+/// ```
+/// use redpipe_core::{SliceStore, Storage};
+/// let mut backing = [0u8; 4];
+/// let mut s = SliceStore::new(&mut backing);
+/// s.try_extend_from_slice(b"abc").unwrap();
+/// assert!(s.try_extend_from_slice(b"de").is_err());
+/// assert_eq!(s.as_slice(), b"abc");
+/// ```
+#[derive(Debug)]
+pub struct SliceStore<'a, T> {
+    buf: &'a mut [T],
+    len: usize,
+}
+
+impl<'a, T> SliceStore<'a, T> {
+    /// Wraps `buf`; its current contents are ignored and overwritten.
+    pub fn new(buf: &'a mut [T]) -> Self {
+        Self { buf, len: 0 }
+    }
+}
+
+impl<T: Copy> Storage<T> for SliceStore<'_, T> {
+    #[inline]
+    fn as_slice(&self) -> &[T] {
+        &self.buf[..self.len]
+    }
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.buf[..self.len]
+    }
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+    #[inline]
+    fn try_extend_from_slice(&mut self, items: &[T]) -> Result<(), Full> {
+        let end = self.len.checked_add(items.len()).ok_or(Full)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(Full)?;
+        dst.copy_from_slice(items);
+        self.len = end;
+        Ok(())
+    }
+    #[inline]
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Copy> Storage<T> for alloc::vec::Vec<T> {
+    #[inline]
+    fn as_slice(&self) -> &[T] {
+        self
+    }
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        self
+    }
+    #[inline]
+    fn capacity(&self) -> usize {
+        usize::MAX
+    }
+    #[inline]
+    fn try_extend_from_slice(&mut self, items: &[T]) -> Result<(), Full> {
+        self.extend_from_slice(items);
+        Ok(())
+    }
+    #[inline]
+    fn try_push(&mut self, item: T) -> Result<(), Full> {
+        self.push(item);
+        Ok(())
+    }
+    #[inline]
+    fn truncate(&mut self, len: usize) {
+        alloc::vec::Vec::truncate(self, len);
+    }
+}
+
+#[cfg(feature = "heapless")]
+impl<T: Copy, const N: usize> Storage<T> for heapless::Vec<T, N> {
+    #[inline]
+    fn as_slice(&self) -> &[T] {
+        self
+    }
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        self
+    }
+    #[inline]
+    fn capacity(&self) -> usize {
+        N
+    }
+    #[inline]
+    fn try_extend_from_slice(&mut self, items: &[T]) -> Result<(), Full> {
+        heapless::Vec::extend_from_slice(self, items).map_err(|_| Full)
+    }
+    #[inline]
+    fn truncate(&mut self, len: usize) {
+        heapless::Vec::truncate(self, len);
+    }
+}

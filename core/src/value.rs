@@ -1,0 +1,225 @@
+//! `Value`: an owned reply of any shape (feature `alloc`), and conversions to `redis-protocol`
+//! frames (feature `redis-protocol`).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::ConvertError;
+use crate::from_reply::FromReply;
+use crate::reply::{Aggregate, Reply};
+
+/// Deepest nesting [`Value`] converts; the scanner's limit is lower by default.
+const MAX_CONVERT_DEPTH: usize = crate::decode::MAX_DEPTH;
+
+/// Any reply, owned. Errors nested in aggregates are kept as [`Value::Error`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// `+OK`.
+    Simple(String),
+    /// An error's text, e.g. `ERR unknown command`.
+    Error(String),
+    /// `:42`.
+    Int(i64),
+    /// `$n`: bytes.
+    Bulk(Vec<u8>),
+    /// Null.
+    Nil,
+    /// `*n`.
+    Array(Vec<Value>),
+    /// `%n`, in the order the server sent it.
+    Map(Vec<(Value, Value)>),
+    /// `~n`.
+    Set(Vec<Value>),
+    /// `>n`.
+    Push(Vec<Value>),
+    /// `,d`.
+    Double(f64),
+    /// `#t`/`#f`.
+    Bool(bool),
+    /// `(digits`.
+    BigNumber(String),
+    /// `=n`: format and text.
+    Verbatim {
+        /// Three-byte format such as `txt`.
+        format: String,
+        /// The text.
+        text: Vec<u8>,
+    },
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn convert(reply: Reply<'_>, depth: usize) -> Result<Value, ConvertError> {
+    if depth > MAX_CONVERT_DEPTH {
+        return Err(ConvertError::TooDeep);
+    }
+    let list = |a: Aggregate<'_>| -> Result<Vec<Value>, ConvertError> {
+        a.iter().map(|r| convert(r, depth + 1)).collect()
+    };
+    Ok(match reply {
+        Reply::Simple(s) => Value::Simple(lossy(s)),
+        Reply::Error(e) => Value::Error(lossy(e.text())),
+        Reply::Int(i) => Value::Int(i),
+        Reply::Bulk(b) => Value::Bulk(b.to_vec()),
+        Reply::Nil => Value::Nil,
+        Reply::Array(a) => Value::Array(list(a)?),
+        Reply::Set(a) => Value::Set(list(a)?),
+        Reply::Push(a) => Value::Push(list(a)?),
+        Reply::Map(a) => Value::Map(
+            a.pairs()
+                .map(|(k, v)| Ok((convert(k, depth + 1)?, convert(v, depth + 1)?)))
+                .collect::<Result<_, ConvertError>>()?,
+        ),
+        Reply::Double(d) => Value::Double(d),
+        Reply::Bool(b) => Value::Bool(b),
+        Reply::BigNumber(b) => Value::BigNumber(lossy(b)),
+        Reply::Verbatim { format, text } => Value::Verbatim {
+            format: lossy(format),
+            text: text.to_vec(),
+        },
+    })
+}
+
+impl FromReply for Value {
+    type Output<'a> = Value;
+    fn from_reply(reply: Reply<'_>) -> Result<Value, ConvertError> {
+        convert(reply, 0)
+    }
+}
+
+#[cfg(feature = "redis-protocol")]
+mod frames {
+    use super::*;
+    use redis_protocol::resp2::types::OwnedFrame as Resp2;
+    use redis_protocol::resp3::types::{OwnedFrame as Resp3, VerbatimStringFormat};
+
+    fn resp3(reply: Reply<'_>, depth: usize) -> Result<Resp3, ConvertError> {
+        if depth > MAX_CONVERT_DEPTH {
+            return Err(ConvertError::TooDeep);
+        }
+        let attributes = None;
+        Ok(match reply {
+            Reply::Simple(s) => Resp3::SimpleString {
+                data: s.to_vec(),
+                attributes,
+            },
+            Reply::Error(e) => Resp3::SimpleError {
+                data: lossy(e.text()),
+                attributes,
+            },
+            Reply::Int(data) => Resp3::Number { data, attributes },
+            Reply::Bulk(b) => Resp3::BlobString {
+                data: b.to_vec(),
+                attributes,
+            },
+            Reply::Nil => Resp3::Null,
+            Reply::Array(a) => Resp3::Array {
+                data: a
+                    .iter()
+                    .map(|r| resp3(r, depth + 1))
+                    .collect::<Result<_, _>>()?,
+                attributes,
+            },
+            Reply::Push(a) => Resp3::Push {
+                data: a
+                    .iter()
+                    .map(|r| resp3(r, depth + 1))
+                    .collect::<Result<_, _>>()?,
+                attributes,
+            },
+            Reply::Set(a) => Resp3::Set {
+                data: a
+                    .iter()
+                    .map(|r| resp3(r, depth + 1))
+                    .collect::<Result<_, _>>()?,
+                attributes,
+            },
+            Reply::Map(a) => Resp3::Map {
+                data: a
+                    .pairs()
+                    .map(|(k, v)| Ok((resp3(k, depth + 1)?, resp3(v, depth + 1)?)))
+                    .collect::<Result<_, ConvertError>>()?,
+                attributes,
+            },
+            Reply::Double(data) => Resp3::Double { data, attributes },
+            Reply::Bool(data) => Resp3::Boolean { data, attributes },
+            Reply::BigNumber(b) => Resp3::BigNumber {
+                data: b.to_vec(),
+                attributes,
+            },
+            Reply::Verbatim { format, text } => Resp3::VerbatimString {
+                data: text.to_vec(),
+                format: if format == b"mkd" {
+                    VerbatimStringFormat::Markdown
+                } else {
+                    VerbatimStringFormat::Text
+                },
+                attributes,
+            },
+        })
+    }
+
+    /// The reply as a redis-protocol RESP3 frame (attributes are dropped).
+    impl FromReply for Resp3 {
+        type Output<'a> = Resp3;
+        fn from_reply(reply: Reply<'_>) -> Result<Resp3, ConvertError> {
+            resp3(reply, 0)
+        }
+    }
+
+    fn resp2(reply: Reply<'_>, depth: usize) -> Result<Resp2, ConvertError> {
+        if depth > MAX_CONVERT_DEPTH {
+            return Err(ConvertError::TooDeep);
+        }
+        Ok(match reply {
+            Reply::Simple(s) => Resp2::SimpleString(s.to_vec()),
+            Reply::Error(e) => Resp2::Error(lossy(e.text())),
+            Reply::Int(i) => Resp2::Integer(i),
+            Reply::Bulk(b) => Resp2::BulkString(b.to_vec()),
+            Reply::Nil => Resp2::Null,
+            Reply::Array(a) => Resp2::Array(
+                a.iter()
+                    .map(|r| resp2(r, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => {
+                return Err(ConvertError::Type {
+                    expected: "a RESP2 reply",
+                    got: other.kind(),
+                });
+            }
+        })
+    }
+
+    /// The reply as a redis-protocol RESP2 frame; RESP3-only types do not convert.
+    impl FromReply for Resp2 {
+        type Output<'a> = Resp2;
+        fn from_reply(reply: Reply<'_>) -> Result<Resp2, ConvertError> {
+            resp2(reply, 0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested() {
+        let v = Value::from_reply(Reply::parse(
+            b"*3\r\n%1\r\n+k\r\n:1\r\n-ERR x\r\n~1\r\n#f\r\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            v,
+            Value::Array(alloc::vec![
+                Value::Map(alloc::vec![(Value::Simple("k".into()), Value::Int(1))]),
+                Value::Error("ERR x".into()),
+                Value::Set(alloc::vec![Value::Bool(false)]),
+            ])
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration test harness for redpipe: starts real servers on loopback ports.
