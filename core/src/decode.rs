@@ -12,6 +12,7 @@
 //! checked against [`Limits`] before anything relies on it; nothing is ever allocated.
 
 use crate::error::DecodeError;
+use crate::reply::Reply;
 
 /// The deepest nesting the scanner can track; [`Limits::max_depth`] may only lower it.
 pub const MAX_DEPTH: usize = 64;
@@ -38,6 +39,24 @@ impl Default for Limits {
             max_line_len: 1024 * 1024,
         }
     }
+}
+
+/// Decodes the complete reply at the start of `buf`: the reply and its length, or `Ok(None)`
+/// when more bytes are needed. One-shot; a [`Scanner`] resumes where it stopped instead.
+///
+/// ```
+/// use redpipe_core::{decode::decode_reply, Limits, Reply};
+/// let (reply, used) = decode_reply(b":42\r\n+OK", &Limits::default()).unwrap().unwrap();
+/// assert_eq!((reply, used), (Reply::Int(42), 5));
+/// assert_eq!(decode_reply(b"$5\r\nhel", &Limits::default()), Ok(None));
+/// ```
+pub fn decode_reply<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<Option<(Reply<'a>, usize)>, DecodeError> {
+    Ok(Scanner::new()
+        .scan(buf, limits)?
+        .map(|n| (Reply::parse(&buf[..n]), n)))
 }
 
 /// Resumable reply scanner. Feed it the unconsumed bytes each time, starting where the last

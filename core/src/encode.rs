@@ -34,7 +34,7 @@ impl Scratch {
     }
 
     /// The whole space, to format into; return the prefix you wrote.
-    pub fn as_mut(&mut self) -> &mut [u8; Self::LEN] {
+    pub fn space(&mut self) -> &mut [u8; Self::LEN] {
         &mut self.buf
     }
 

@@ -1,5 +1,7 @@
 //! # redpipe-core
 //!
+#![doc = include_str!("../../README.md")]
+//!
 //! The sans-I/O engine of redpipe: it turns Redis commands into bytes, turns reply bytes back
 //! into results, and hands every command a [`Deferred`] handle that is filled when the pipeline
 //! has run. It does no I/O: a transport moves the bytes (see the [`pipeline`] module docs for the
@@ -82,6 +84,7 @@ pub use value::Value;
 
 /// Everything needed to queue commands and read their results.
 pub mod prelude {
+    pub use crate::cmd::End;
     pub use crate::cmd::{
         HashCommands, HyperLogLogCommands, KeyCommands, ListCommands, Queue, ScanCommands,
         ScriptCommands, ServerCommands, SetCommands, SortedSetCommands, StringCommands,

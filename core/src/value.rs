@@ -133,14 +133,14 @@ mod frames {
             Reply::Set(a) => Resp3::Set {
                 data: a
                     .iter()
-                    .map(|r| resp3(r, depth + 1))
+                    .map(|r| key(r, depth + 1))
                     .collect::<Result<_, _>>()?,
                 attributes,
             },
             Reply::Map(a) => Resp3::Map {
                 data: a
                     .pairs()
-                    .map(|(k, v)| Ok((resp3(k, depth + 1)?, resp3(v, depth + 1)?)))
+                    .map(|(k, v)| Ok((key(k, depth + 1)?, resp3(v, depth + 1)?)))
                     .collect::<Result<_, ConvertError>>()?,
                 attributes,
             },
@@ -160,6 +160,21 @@ mod frames {
                 attributes,
             },
         })
+    }
+
+    /// A map key or set member: redis-protocol's `Hash` panics on aggregates, so a server that
+    /// sends one as a key gets a conversion error instead.
+    fn key(reply: Reply<'_>, depth: usize) -> Result<Resp3, ConvertError> {
+        if matches!(
+            reply,
+            Reply::Array(_) | Reply::Map(_) | Reply::Set(_) | Reply::Push(_)
+        ) {
+            return Err(ConvertError::Type {
+                expected: "a hashable map key or set member",
+                got: reply.kind(),
+            });
+        }
+        resp3(reply, depth)
     }
 
     /// The reply as a redis-protocol RESP3 frame (attributes are dropped).

@@ -1,4 +1,5 @@
 //! Whole-pipeline behaviour in memory: queue, encode, feed reply bytes, read handles.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 #![cfg(all(feature = "alloc", feature = "heapless"))]
 
 use redpipe_core::prelude::*;
@@ -126,7 +127,10 @@ fn handles_read_pending_before_replies_and_convert_errors_stay_local() {
     assert_eq!(a.read(&p), Err(SlotError::Pending));
     send_all(&mut p);
     p.handle_input(b"$3\r\nabc\r\n").unwrap();
-    assert_eq!(a.read(&p), Err(SlotError::Convert(ConvertError::InvalidNumber)));
+    assert_eq!(
+        a.read(&p),
+        Err(SlotError::Convert(ConvertError::InvalidNumber))
+    );
     assert_eq!(b.read(&p), Err(SlotError::Pending));
     assert!(!p.is_done());
     p.handle_input(b":3\r\n").unwrap();
@@ -143,7 +147,9 @@ fn a_reply_nobody_asked_for_poisons_the_connection() {
     assert_eq!(p.handle_input(b":1\r\n"), Err(DecodeError::UnexpectedReply));
     assert_eq!(
         a.read(&p),
-        Err(SlotError::Failed(Failure::Protocol(DecodeError::UnexpectedReply)))
+        Err(SlotError::Failed(Failure::Protocol(
+            DecodeError::UnexpectedReply
+        )))
     );
     assert!(p.is_done());
     assert!(p.poll_output().is_empty());
@@ -151,7 +157,10 @@ fn a_reply_nobody_asked_for_poisons_the_connection() {
     let mut p = VecPipeline::new();
     let _ = p.incr("n").unwrap();
     send_all(&mut p);
-    assert_eq!(p.handle_input(b":1\r\n:2\r\n"), Err(DecodeError::UnexpectedReply));
+    assert_eq!(
+        p.handle_input(b":1\r\n:2\r\n"),
+        Err(DecodeError::UnexpectedReply)
+    );
 }
 
 #[test]
@@ -161,9 +170,14 @@ fn protocol_error_fails_every_waiting_slot() {
     let b = p.incr("b").unwrap();
     let c = p.incr("c").unwrap();
     send_all(&mut p);
-    assert_eq!(p.handle_input(b":1\r\n:x\r\n"), Err(DecodeError::InvalidNumber));
+    assert_eq!(
+        p.handle_input(b":1\r\n:x\r\n"),
+        Err(DecodeError::InvalidNumber)
+    );
     assert_eq!(a.read(&p), Ok(1));
-    let want = Err(SlotError::Failed(Failure::Protocol(DecodeError::InvalidNumber)));
+    let want = Err(SlotError::Failed(Failure::Protocol(
+        DecodeError::InvalidNumber,
+    )));
     assert_eq!(b.read(&p), want);
     assert_eq!(c.read(&p), want);
     // Later input is refused with the same error; later commands fail at once.
@@ -254,12 +268,11 @@ fn transaction_results_land_in_their_own_slots() {
         .unwrap();
     let after = p.incr("y").unwrap();
     let out = send_all(&mut p);
-    assert!(
-        out.windows(15)
-            .any(|w| w == b"*1\r\n$5\r\nMULTI\r\n")
-    );
-    p.handle_input(b":1\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:10\r\n$2\r\nhi\r\n:30\r\n:2\r\n")
-        .unwrap();
+    assert!(out.windows(15).any(|w| w == b"*1\r\n$5\r\nMULTI\r\n"));
+    p.handle_input(
+        b":1\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:10\r\n$2\r\nhi\r\n:30\r\n:2\r\n",
+    )
+    .unwrap();
     assert!(p.is_done());
     assert_eq!(before.read(&p), Ok(1));
     assert_eq!(a.read(&p), Ok(10));
@@ -279,7 +292,9 @@ fn transaction_errors() {
     p.handle_input(b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n-WRONGTYPE wrong\r\n")
         .unwrap();
     assert_eq!(a.read(&p), Ok(1));
-    assert!(matches!(b.read(&p), Err(SlotError::Server(e)) if e.kind() == ServerErrorKind::WrongType));
+    assert!(
+        matches!(b.read(&p), Err(SlotError::Server(e)) if e.kind() == ServerErrorKind::WrongType)
+    );
 
     // Queue-time error: that command keeps its own error, the others get EXECABORT.
     let mut p = VecPipeline::new();
@@ -292,7 +307,9 @@ fn transaction_errors() {
     p.handle_input(b"+OK\r\n+QUEUED\r\n-ERR unknown command 'NOPE'\r\n-EXECABORT Transaction discarded because of previous errors.\r\n")
         .unwrap();
     assert!(p.is_done());
-    assert!(matches!(a.read(&p), Err(SlotError::Server(e)) if e.kind() == ServerErrorKind::ExecAbort));
+    assert!(
+        matches!(a.read(&p), Err(SlotError::Server(e)) if e.kind() == ServerErrorKind::ExecAbort)
+    );
     assert!(matches!(b.read(&p), Err(SlotError::Server(e)) if e.kind() == ServerErrorKind::Err));
 
     // WATCH abort: EXEC answers nil and every command fails as aborted.
@@ -312,7 +329,8 @@ fn transaction_errors() {
         .transaction(|p| -> Result<_, CapacityError> { p.incr("k") })
         .unwrap();
     send_all(&mut p);
-    p.handle_input(b"+OK\r\n+QUEUED\r\n*2\r\n:1\r\n:2\r\n").unwrap();
+    p.handle_input(b"+OK\r\n+QUEUED\r\n*2\r\n:1\r\n:2\r\n")
+        .unwrap();
     assert_eq!(a.read(&p), Err(SlotError::Failed(Failure::ExecMismatch)));
 }
 
@@ -408,7 +426,10 @@ fn callbacks_run_in_order_after_every_slot_resolved() {
     assert_eq!(sum.read(&p), Err(SlotError::Pending));
     send_all(&mut p);
     p.handle_input(b":1\r\n:2\r\n:3\r\n").unwrap();
-    assert!(order.lock().unwrap().is_empty(), "ran before every slot resolved");
+    assert!(
+        order.lock().unwrap().is_empty(),
+        "ran before every slot resolved"
+    );
     p.handle_input(b":100\r\n").unwrap();
     assert_eq!(*order.lock().unwrap(), ["sum", "doubled"]);
     assert_eq!(sum.read(&p), Ok(&6));
@@ -422,10 +443,7 @@ fn callbacks_see_failures() {
     let seen = p.on_execute(move |r| a.read(r).map_err(|e| e.into_owned()));
     send_all(&mut p);
     p.fail(Failure::Timeout);
-    assert_eq!(
-        seen.read(&p),
-        Ok(&Err(SlotError::Failed(Failure::Timeout)))
-    );
+    assert_eq!(seen.read(&p), Ok(&Err(SlotError::Failed(Failure::Timeout))));
 }
 
 #[test]
@@ -447,14 +465,19 @@ fn evalsha_falls_back_to_eval_on_noscript() {
     let c = p.eval::<i64, _, _>(&script, &["k2"], 1).unwrap();
     let first = send_all(&mut p);
     let sha = script.sha1();
-    assert!(first.starts_with(
-        format!("*5\r\n$7\r\nEVALSHA\r\n$40\r\n{sha}\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n5\r\n").as_bytes()
-    ));
-    p.handle_input(b"-NOSCRIPT No matching script.\r\n:1\r\n").unwrap();
+    assert!(
+        first.starts_with(
+            format!("*5\r\n$7\r\nEVALSHA\r\n$40\r\n{sha}\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n5\r\n")
+                .as_bytes()
+        )
+    );
+    p.handle_input(b"-NOSCRIPT No matching script.\r\n:1\r\n")
+        .unwrap();
     assert_eq!(b.read(&p), Ok(1));
     assert_eq!(a.read(&p), Err(SlotError::Pending));
     // The second EVALSHA is already in flight and gets the same answer.
-    p.handle_input(b"-NOSCRIPT No matching script.\r\n").unwrap();
+    p.handle_input(b"-NOSCRIPT No matching script.\r\n")
+        .unwrap();
     let retry = send_all(&mut p);
     let body = script.body();
     let want = format!(
@@ -477,7 +500,10 @@ fn eval_inside_a_transaction_sends_the_body() {
         .transaction(|p| p.eval::<i64, &str, _>(&script, &[], ()))
         .unwrap();
     let out = String::from_utf8(send_all(&mut p)).unwrap();
-    assert!(out.contains("$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n0\r\n"), "{out}");
+    assert!(
+        out.contains("$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n0\r\n"),
+        "{out}"
+    );
     p.handle_input(b"+OK\r\n+QUEUED\r\n*1\r\n:1\r\n").unwrap();
     assert_eq!(a.read(&p), Ok(1));
 }
@@ -500,7 +526,10 @@ fn fixed_storage_reports_capacity_and_stays_consistent() {
     let _ = p.incr("a").unwrap();
     let _ = p.incr("b").unwrap();
     let err = p.incr("c").unwrap_err();
-    assert_eq!((err.store, err.needed, err.capacity), (Store::Commands, 3, 2));
+    assert_eq!(
+        (err.store, err.needed, err.capacity),
+        (Store::Commands, 3, 2)
+    );
     assert_eq!(p.encoded().len(), 2 * 21);
 
     // Reply arena full: that slot fails, the others resolve.
@@ -509,12 +538,16 @@ fn fixed_storage_reports_capacity_and_stays_consistent() {
     let big = p.get::<&str>("b").unwrap();
     let after = p.incr("c").unwrap();
     send_all(&mut p);
-    p.handle_input(b":1\r\n$20\r\n01234567890123456789\r\n:3\r\n").unwrap();
+    p.handle_input(b":1\r\n$20\r\n01234567890123456789\r\n:3\r\n")
+        .unwrap();
     assert!(p.is_done());
     assert_eq!(small.read(&p), Ok(1));
     assert!(matches!(
         big.read(&p),
-        Err(SlotError::Failed(Failure::Capacity(CapacityError { store: Store::Replies, .. })))
+        Err(SlotError::Failed(Failure::Capacity(CapacityError {
+            store: Store::Replies,
+            ..
+        })))
     ));
     assert_eq!(after.read(&p), Ok(3));
     let _ = a;
@@ -526,15 +559,21 @@ fn slice_pipeline_works_without_any_allocator_type() {
     let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
     let a = p.set("k", 1).unwrap();
     let b = p.get::<Option<&str>>("k").unwrap();
-    let c = p.query::<Reply<'static>, _, _>(cmd("LRANGE").arg("l").arg(0).arg(-1)).unwrap();
+    let c = p
+        .query::<Reply<'static>, _, _>(cmd("LRANGE").arg("l").arg(0).arg(-1))
+        .unwrap();
     send_all(&mut p);
-    p.handle_input(b"+OK\r\n$1\r\n1\r\n*2\r\n:1\r\n:2\r\n").unwrap();
+    p.handle_input(b"+OK\r\n$1\r\n1\r\n*2\r\n:1\r\n:2\r\n")
+        .unwrap();
     assert_eq!(a.read(&p), Ok(()));
     assert_eq!(b.read(&p), Ok(Some("1")));
     let Reply::Array(items) = c.read(&p).unwrap() else {
         panic!("not an array")
     };
-    assert_eq!(items.iter().collect::<Vec<_>>(), [Reply::Int(1), Reply::Int(2)]);
+    assert_eq!(
+        items.iter().collect::<Vec<_>>(),
+        [Reply::Int(1), Reply::Int(2)]
+    );
 }
 
 #[test]
@@ -543,7 +582,9 @@ fn reset_reuses_storage_without_growing() {
     for round in 0..3 {
         let hs: Vec<_> = (0..100).map(|_| p.incr("n").unwrap()).collect();
         send_all(&mut p);
-        let replies: Vec<u8> = (1..=100).flat_map(|i| format!(":{i}\r\n").into_bytes()).collect();
+        let replies: Vec<u8> = (1..=100)
+            .flat_map(|i| format!(":{i}\r\n").into_bytes())
+            .collect();
         feed_chunked(&mut p, &replies, 17).unwrap();
         assert_eq!(hs[99].read(&p), Ok(100), "round {round}");
         p.reset();

@@ -1,1 +1,54 @@
-fn main() {}
+//! `cargo xtask <command>`: the one script that humans and CI both run.
+//!
+//! - `test`: installs what a fresh Debian machine lacks, then runs every check and test.
+//! - `tour`: runs the main demo against `REDIS_URL` or a throwaway local `redis-server`.
+//!
+//! Everything is plain `std::process::Command`: no dependencies, so the script itself builds in
+//! seconds on a fresh machine.
+
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test" | "ci") => test::command(&args[1..]),
+        Some("tour") => tour(&args[1..]),
+        Some("setup") => setup::all(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 test    install what is missing, then run every check and test\n  \
+                 tour    run the redpipe tour (uses REDIS_URL or starts a local redis-server)\n  \
+                 setup   only install what is missing"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn tour(args: &[String]) -> Result<(), String> {
+    setup::redis()?;
+    let mut cmd = setup::cargo();
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "redpipe",
+        "--example",
+        "tour",
+        "--",
+    ]);
+    cmd.args(args);
+    setup::run(&mut cmd)
+}

@@ -7,16 +7,15 @@ use crate::from_reply::FromReply;
 /// `HGET`, `HSET`, `HGETALL`, `HINCRBY` and the other commands on hashes.
 pub trait HashCommands: Queue {
     /// `HGET key field`: the value, `None` (with `Option<T>`) when the field or key is missing.
-    fn hget<T: FromReply + ?Sized>(&mut self, key: impl ToArg, field: impl ToArg) -> Self::Handle<T> {
-        self.query(cmd("HGET").arg(key).arg(field))
-    }
-    /// `HSET key field value`: how many fields were added (0 when one was updated).
-    fn hset(
+    fn hget<T: FromReply + ?Sized>(
         &mut self,
         key: impl ToArg,
         field: impl ToArg,
-        value: impl ToArg,
-    ) -> Self::Handle<i64> {
+    ) -> Self::Handle<T> {
+        self.query(cmd("HGET").arg(key).arg(field))
+    }
+    /// `HSET key field value`: how many fields were added (0 when one was updated).
+    fn hset(&mut self, key: impl ToArg, field: impl ToArg, value: impl ToArg) -> Self::Handle<i64> {
         self.query(cmd("HSET").arg(key).arg(field).arg(value))
     }
     /// `HSET key field value ...`: how many fields were added (not counting updated ones).
@@ -127,7 +126,8 @@ mod tests {
                *4\r\n$7\r\nHINCRBY\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\n2\r\n"[..]
         );
         p.consume_output(p.poll_output().len());
-        let input = b"$1\r\n5\r\n$-1\r\n*4\r\n$1\r\nf\r\n$1\r\n5\r\n$1\r\nx\r\n$2\r\n10\r\n:1\r\n:7\r\n";
+        let input =
+            b"$1\r\n5\r\n$-1\r\n*4\r\n$1\r\nf\r\n$1\r\n5\r\n$1\r\nx\r\n$2\r\n10\r\n:1\r\n:7\r\n";
         assert_eq!(p.handle_input(input), Ok(input.len()));
         assert_eq!(got.read(&p), Ok(Some("5")));
         assert_eq!(missing.read(&p), Ok(None));

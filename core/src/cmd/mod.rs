@@ -32,7 +32,7 @@ mod strings;
 pub use hashes::HashCommands;
 pub use hyperloglog::HyperLogLogCommands;
 pub use keys::KeyCommands;
-pub use lists::ListCommands;
+pub use lists::{End, ListCommands};
 pub use scan::{ScanCommands, ScanOptions};
 pub use scripting::ScriptCommands;
 pub use server::ServerCommands;

@@ -1,0 +1,84 @@
+//! `cargo xtask test`: every check and test the project has, in order, stopping at the first
+//! failure.
+
+use crate::setup::{self, cargo, run};
+
+/// Feature sets of the core checked on their own: each must build, lint and test alone.
+const CORE_FEATURE_SETS: &[&[&str]] = &[&[], &["heapless"], &["alloc"], &["std", "heapless"]];
+
+pub(crate) fn run_all() -> Result<(), String> {
+    setup::all()?;
+
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    for features in CORE_FEATURE_SETS {
+        let list = features.join(",");
+        run(cargo()
+            .args([
+                "clippy",
+                "-p",
+                "redpipe-core",
+                "--all-targets",
+                "--no-default-features",
+            ])
+            .args(["--features", &list, "--", "-D", "warnings"]))?;
+        run(cargo()
+            .args([
+                "test",
+                "-p",
+                "redpipe-core",
+                "--no-default-features",
+                "--lib",
+                "--tests",
+            ])
+            .args(["--features", &list]))?;
+    }
+
+    // Every test and doc test of the workspace, all features on.
+    run(cargo().args(["test", "--workspace", "--all-features"]))?;
+
+    // The core builds without std and without an allocator, for bare metal and the browser.
+    for target in setup::TARGETS {
+        run(cargo()
+            .args(["build", "-p", "redpipe-core", "--no-default-features"])
+            .args(["--target", target]))?;
+    }
+    run(cargo().args([
+        "build",
+        "-p",
+        "redpipe-core",
+        "--no-default-features",
+        "--features",
+        "alloc,heapless",
+        "--target",
+        "thumbv7em-none-eabihf",
+    ]))?;
+    run(cargo().args([
+        "build",
+        "-p",
+        "redpipe-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+
+    // Benchmarks compile (they are run by `cargo xtask bench`, never asserted on in tests).
+    run(cargo().args(["bench", "--workspace", "--no-run"]))?;
+
+    eprintln!("\nall checks passed");
+    Ok(())
+}
+
+pub(crate) fn command(args: &[String]) -> Result<(), String> {
+    if let Some(extra) = args.first() {
+        return Err(format!("unexpected argument: {extra}"));
+    }
+    run_all()
+}
