@@ -28,6 +28,8 @@ pub struct Limits {
     pub max_depth: usize,
     /// Longest simple line (status, error, number), in bytes.
     pub max_line_len: usize,
+    /// Longest reply as a whole, in bytes: bounds the read buffer a transport needs.
+    pub max_reply_len: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +39,7 @@ impl Default for Limits {
             max_elements: 1 << 32,
             max_depth: 32,
             max_line_len: 1024 * 1024,
+            max_reply_len: 1 << 30,
         }
     }
 }
@@ -170,6 +173,9 @@ impl Scanner {
                             .checked_add(len)
                             .and_then(|e| e.checked_add(2))
                             .ok_or(DecodeError::BulkTooLong { len: len as u64 })?;
+                        if end > limits.max_reply_len {
+                            return Err(DecodeError::ReplyTooLong);
+                        }
                         if buf.len() < end {
                             return Ok(None);
                         }
@@ -198,6 +204,9 @@ impl Scanner {
                     }
                 }
                 other => return Err(DecodeError::UnknownType(other)),
+            }
+            if next > limits.max_reply_len {
+                return Err(DecodeError::ReplyTooLong);
             }
             self.pos = next;
             if count > 0 {
@@ -470,6 +479,7 @@ mod tests {
             max_elements: 2,
             max_depth: 8,
             max_line_len: 8,
+            max_reply_len: 30,
         };
         let s = |b: &[u8]| Scanner::new().scan(b, &limits);
         assert_eq!(s(b"$4\r\nabcd\r\n"), Ok(Some(10)));
@@ -481,6 +491,11 @@ mod tests {
         // An unterminated line is refused as soon as it is too long, not buffered forever.
         assert_eq!(s(b"+123456789"), Err(DecodeError::LineTooLong));
         assert_eq!(s(b"+1234567"), Ok(None));
+        // Many small elements add up to a reply longer than allowed, refused before it is all in.
+        assert_eq!(
+            s(b"*2\r\n*2\r\n$4\r\nabcd\r\n$4\r\nabcd\r\n*2\r\n"),
+            Err(DecodeError::ReplyTooLong)
+        );
     }
 
     #[test]

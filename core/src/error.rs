@@ -16,6 +16,8 @@ pub enum Store {
     Replies,
     /// The table with one entry per queued command.
     Commands,
+    /// A driver's read buffer, which must hold the largest reply whole.
+    ReadBuffer,
 }
 
 /// Fixed storage is full. Nothing was half-written: the store is as it was before the call.
@@ -35,6 +37,7 @@ impl fmt::Display for CapacityError {
             Store::Output => ("output buffer", "bytes"),
             Store::Replies => ("reply arena", "bytes"),
             Store::Commands => ("command table", "entries"),
+            Store::ReadBuffer => ("read buffer", "bytes"),
         };
         write!(
             f,
@@ -74,6 +77,8 @@ pub enum DecodeError {
     TooDeep,
     /// A simple line is longer than [`Limits::max_line_len`](crate::Limits::max_line_len).
     LineTooLong,
+    /// A reply is longer than [`Limits::max_reply_len`](crate::Limits::max_reply_len).
+    ReplyTooLong,
     /// A boolean other than `#t` or `#f`.
     InvalidBoolean,
     /// A verbatim string without its `xxx:` format prefix.
@@ -97,6 +102,7 @@ impl fmt::Display for DecodeError {
             }
             Self::TooDeep => f.write_str("reply nests deeper than the limit"),
             Self::LineTooLong => f.write_str("reply line exceeds the limit"),
+            Self::ReplyTooLong => f.write_str("reply exceeds the length limit"),
             Self::InvalidBoolean => f.write_str("invalid boolean in reply"),
             Self::InvalidVerbatim => f.write_str("verbatim string without format prefix"),
             Self::StreamedUnsupported => f.write_str("streamed RESP3 replies are not supported"),
@@ -191,7 +197,7 @@ pub enum Failure {
     /// The connection closed before the reply arrived.
     Closed,
     /// An I/O error ended the connection before the reply arrived.
-    Io,
+    Io(IoKind),
     /// No reply arrived in time.
     Timeout,
     /// The reply stream broke the protocol; the connection is no longer usable.
@@ -210,7 +216,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Closed => f.write_str("connection closed before the reply arrived"),
-            Self::Io => f.write_str("I/O error before the reply arrived"),
+            Self::Io(kind) => write!(f, "I/O error before the reply arrived: {kind}"),
             Self::Timeout => f.write_str("timed out waiting for the reply"),
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::Capacity(e) => write!(f, "reply dropped: {e}"),
@@ -222,3 +228,41 @@ impl fmt::Display for Failure {
 }
 
 impl core::error::Error for Failure {}
+
+/// What kind of I/O error ended a connection: enough to say what happened, small enough to copy
+/// into every slot it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IoKind {
+    /// The server refused the connection.
+    ConnectionRefused,
+    /// The server reset the connection.
+    ConnectionReset,
+    /// The connection was aborted.
+    ConnectionAborted,
+    /// The socket is not connected.
+    NotConnected,
+    /// Writing to a closed connection.
+    BrokenPipe,
+    /// A read or write timed out.
+    TimedOut,
+    /// The peer closed the connection in the middle of a reply.
+    UnexpectedEof,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for IoKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ConnectionRefused => "connection refused",
+            Self::ConnectionReset => "connection reset",
+            Self::ConnectionAborted => "connection aborted",
+            Self::NotConnected => "not connected",
+            Self::BrokenPipe => "broken pipe",
+            Self::TimedOut => "timed out",
+            Self::UnexpectedEof => "unexpected end of stream",
+            Self::Other => "other error",
+        })
+    }
+}

@@ -38,6 +38,7 @@
 //!   and [`on_execute`](Pipeline::on_execute) callbacks.
 //! - `std`: `HashMap`/`HashSet` results.
 //! - `redis-protocol`: results as `redis_protocol` RESP2/RESP3 frames.
+//! - `embedded-io`, `embedded-io-async`: the run loop over any stream ([`io`]).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -55,6 +56,8 @@ mod deferred;
 pub mod encode;
 mod error;
 mod from_reply;
+#[cfg(feature = "embedded-io")]
+pub mod io;
 pub mod pipeline;
 pub mod reply;
 mod script;
@@ -69,7 +72,7 @@ pub use cmd::Queue;
 pub use decode::{Limits, Scanner};
 pub use deferred::{Deferred, Replies, SlotError};
 pub use encode::{Args, Cmd, Encoder, Iter, Scratch, ToArg, cmd, encode_command};
-pub use error::{CapacityError, ConvertError, DecodeError, Failure, ReplyKind, Store};
+pub use error::{CapacityError, ConvertError, DecodeError, Failure, IoKind, ReplyKind, Store};
 pub use from_reply::{FromReply, Items, Seq};
 #[cfg(feature = "heapless")]
 pub use pipeline::HeaplessPipeline;
