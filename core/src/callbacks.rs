@@ -17,13 +17,13 @@ use crate::pipeline::{Entry, Pipeline};
 use crate::reply::Reply;
 use crate::storage::Storage;
 
-type Callback = Box<dyn FnOnce(&View<'_>) -> Box<dyn Any + Send> + Send>;
+type Callback = Box<dyn FnOnce(&View<'_>) -> Box<dyn Any + Send + Sync> + Send + Sync>;
 
 /// The results as a callback sees them: read [`Deferred`](crate::Deferred) and [`Computed`]
 /// handles from it.
 pub struct View<'p> {
     replies: &'p dyn Replies,
-    values: &'p [Option<Box<dyn Any + Send>>],
+    values: &'p [Option<Box<dyn Any + Send + Sync>>],
     epochs: &'p [u32],
 }
 
@@ -37,7 +37,7 @@ impl Replies for View<'_> {
 }
 
 fn computed_in<'a>(
-    values: &'a [Option<Box<dyn Any + Send>>],
+    values: &'a [Option<Box<dyn Any + Send + Sync>>],
     epochs: &[u32],
     index: u32,
     epoch: u32,
@@ -84,7 +84,7 @@ impl<T: 'static> Computed<T> {
 #[derive(Default)]
 pub(crate) struct Callbacks {
     pending: Vec<Option<Callback>>,
-    values: Vec<Option<Box<dyn Any + Send>>>,
+    values: Vec<Option<Box<dyn Any + Send + Sync>>>,
     epochs: Vec<u32>,
     /// Callbacks before this index have run.
     ran: usize,
@@ -153,13 +153,13 @@ where
     /// p.handle_input(b":1\r\n:41\r\n").unwrap();
     /// assert_eq!(total.read(&p), Ok(&42));
     /// ```
-    pub fn on_execute<T: Any + Send>(
+    pub fn on_execute<T: Any + Send + Sync>(
         &mut self,
-        f: impl FnOnce(&View<'_>) -> T + Send + 'static,
+        f: impl FnOnce(&View<'_>) -> T + Send + Sync + 'static,
     ) -> Computed<T> {
         let index = self.callbacks.pending.len() as u32;
         self.callbacks.pending.push(Some(Box::new(move |v| {
-            Box::new(f(v)) as Box<dyn Any + Send>
+            Box::new(f(v)) as Box<dyn Any + Send + Sync>
         })));
         self.callbacks.values.push(None);
         self.callbacks.epochs.push(self.epoch_now());

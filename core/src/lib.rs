@@ -78,7 +78,7 @@ pub use from_reply::{FromReply, Items, Seq};
 pub use pipeline::HeaplessPipeline;
 #[cfg(feature = "alloc")]
 pub use pipeline::VecPipeline;
-pub use pipeline::{Entry, Mark, Pipeline, SlicePipeline};
+pub use pipeline::{Entry, Mark, Pipeline, SlicePipeline, Transaction};
 pub use reply::{Aggregate, Redirect, Reply, ServerError, ServerErrorKind};
 pub use script::Script;
 pub use storage::{Full, SliceStore, Storage};

@@ -116,6 +116,15 @@ pub struct Mark {
     callbacks: usize,
 }
 
+/// An open transaction; see [`Pipeline::begin_transaction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a transaction must be ended or aborted"]
+pub struct Transaction {
+    /// The `MULTI` entry, or `None` when nested in an outer transaction.
+    multi: Option<u32>,
+    mark: Mark,
+}
+
 /// Scripts whose bodies are already in the arena, by SHA1 (small, most recent first).
 const SCRIPT_CACHE: usize = 4;
 
@@ -516,22 +525,58 @@ where
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, Err>,
     ) -> Result<T, Err> {
-        if self.tx_open.is_some() {
-            return f(self);
+        let tx = self.begin_transaction()?;
+        match f(self) {
+            Ok(v) => match self.end_transaction(tx) {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    self.abort_transaction(tx);
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                self.abort_transaction(tx);
+                Err(e)
+            }
         }
+    }
+
+    /// Queues `MULTI`: the commands queued until [`end_transaction`](Self::end_transaction)
+    /// form one transaction. For layers that cannot pass a closure over `&mut Pipeline`;
+    /// prefer [`transaction`](Self::transaction).
+    pub fn begin_transaction(&mut self) -> Result<Transaction, CapacityError> {
         let mark = self.mark();
+        if self.tx_open.is_some() {
+            return Ok(Transaction { multi: None, mark });
+        }
         let multi = self.push(&cmd("MULTI"), Role::Multi, 0)?;
         self.tx_open = Some(multi);
-        let result = f(self);
+        Ok(Transaction {
+            multi: Some(multi),
+            mark,
+        })
+    }
+
+    /// Queues `EXEC` for a transaction begun with [`begin_transaction`](Self::begin_transaction).
+    pub fn end_transaction(&mut self, tx: Transaction) -> Result<(), CapacityError> {
+        let Some(multi) = tx.multi else {
+            return Ok(()); // nested: the outer transaction ends it
+        };
         self.tx_open = None;
-        let result = result.and_then(|v| {
-            self.push(&cmd("EXEC"), Role::Exec, multi)?;
-            Ok(v)
-        });
-        if result.is_err() {
-            self.rollback(mark);
+        if let Err(e) = self.push(&cmd("EXEC"), Role::Exec, multi) {
+            self.tx_open = Some(multi);
+            return Err(e);
         }
-        result
+        Ok(())
+    }
+
+    /// Removes a transaction begun with [`begin_transaction`](Self::begin_transaction) and
+    /// every command queued in it.
+    pub fn abort_transaction(&mut self, tx: Transaction) {
+        if tx.multi.is_some() {
+            self.tx_open = None;
+            self.rollback(tx.mark);
+        }
     }
 
     // ---- the sans-I/O run loop ----

@@ -1,6 +1,85 @@
 //! # redpipe
 //!
-//! Redis pipelining with deferred results for ordinary Rust programs. This crate re-exports
-//! [`redpipe_core`]; connections for std land here next.
+//! Redis pipelining with deferred results for ordinary Rust programs.
+//!
+//! Every command queued on a [`Pipe`] returns a [`Handle`] that holds its result once the pipe
+//! has run. Functions take the pipe (or an optional parent) and queue into it, so a program
+//! built from many of them still makes one round trip per connection:
+//!
+//! ```no_run
+//! use redpipe::prelude::*;
+//! use redpipe::{Handle, Pipe};
+//!
+//! fn increment_and_expire(key: &str, pipe: Option<&mut Pipe>) -> redpipe::Result<Handle<i64>> {
+//!     redpipe::autoexec(pipe, |p| {
+//!         let n = p.incrby(key, 1);
+//!         p.expire(key, 60);
+//!         Ok(n)
+//!     })
+//! }
+//!
+//! redpipe::connect("redis://127.0.0.1:6379")?;
+//! // Two calls, one round trip:
+//! let (a, b) = redpipe::autoexec(None, |p| {
+//!     Ok::<_, redpipe::Error>((
+//!         increment_and_expire("key1", p.nested())?,
+//!         increment_and_expire("key2", p.nested())?,
+//!     ))
+//! })?;
+//! println!("{} {}", a.result()?, b.result()?);
+//! // Or on its own pipeline:
+//! println!("{}", increment_and_expire("key3", None)?.result()?);
+//! # Ok::<(), redpipe::Error>(())
+//! ```
+//!
+//! The engine is [`redpipe_core`] (re-exported here): connections only move bytes.
+//! [`Connection`] (blocking) and, with feature `tokio`, [`tokio::AsyncConnection`] run a
+//! [`VecPipeline`] directly for code that wants index handles and no per-command allocation.
 
+mod config;
+mod connection;
+mod error;
+mod handshake;
+mod pipe;
+mod registry;
+mod stream;
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+pub use config::{Addr, ConnectionInfo};
+pub use connection::Connection;
+pub use error::{Error, Result};
+pub use pipe::{Derived, Handle, Pipe};
 pub use redpipe_core::*;
+pub use registry::{Connections, DEFAULT, Stats};
+
+/// Registers the default connection of the global registry from a URL.
+pub fn connect(url: &str) -> Result<()> {
+    Connections::global().connect(url)
+}
+
+/// Registers a named connection of the global registry from a URL.
+pub fn connect_named(name: &str, url: &str) -> Result<()> {
+    Connections::global().connect_named(name, url)
+}
+
+/// The redpipe scope, on the global registry: runs `f` on `parent` if given (joining its
+/// pipeline), else on a new pipe that is executed when `f` returns `Ok` and dropped unsent when
+/// it fails. See [`Connections::autoexec`].
+pub fn autoexec<R, E: From<Error>>(
+    parent: Option<&mut Pipe>,
+    f: impl FnOnce(&mut Pipe) -> std::result::Result<R, E>,
+) -> std::result::Result<R, E> {
+    Connections::global().autoexec(parent, f)
+}
+
+/// [`autoexec`] with the commands going to the connection named `name`.
+pub fn autoexec_on<R, E: From<Error>>(
+    name: &str,
+    parent: Option<&mut Pipe>,
+    f: impl FnOnce(&mut Pipe) -> std::result::Result<R, E>,
+) -> std::result::Result<R, E> {
+    autoexec(parent, |p| p.on(name, f))
+}

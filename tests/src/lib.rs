@@ -1,1 +1,232 @@
-//! Integration test harness for redpipe: starts real servers on loopback ports.
+//! Test harness for redpipe: real servers on free loopback ports, stopped when dropped.
+//!
+//! Each [`RedisServer`] is its own `redis-server` process with no persistence, in a temporary
+//! directory, on a port picked at run time; it is killed (by PID, never by name) on drop. Starting
+//! one takes a few milliseconds, so every test gets its own and the suite runs in parallel.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` child process.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+/// Extra configuration for [`RedisServer::with`].
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// `requirepass`.
+    pub password: Option<String>,
+    /// ACL users: `(name, password)`, allowed everything.
+    pub users: Vec<(String, String)>,
+    /// Further `--option value` pairs.
+    pub extra: Vec<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+fn scratch_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "redpipe-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("cannot create a temporary directory");
+    dir
+}
+
+impl RedisServer {
+    /// A server with default settings.
+    pub fn start() -> Self {
+        Self::with(Options::default())
+    }
+
+    /// A server with `opts`.
+    pub fn with(opts: Options) -> Self {
+        let dir = scratch_dir();
+        let mut args: Vec<String> = [
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(["--dir".into(), dir.display().to_string()]);
+        args.extend([
+            "--logfile".into(),
+            dir.join("redis.log").display().to_string(),
+        ]);
+        args.extend([
+            "--unixsocket".into(),
+            dir.join("redis.sock").display().to_string(),
+        ]);
+        if let Some(pw) = &opts.password {
+            args.extend(["--requirepass".into(), pw.clone()]);
+        }
+        for (user, pw) in &opts.users {
+            args.extend([
+                "--user".into(),
+                user.clone(),
+                "on".into(),
+                format!(">{pw}"),
+                "~*".into(),
+                "&*".into(),
+                "+@all".into(),
+            ]);
+        }
+        args.extend(opts.extra.iter().cloned());
+        // A port can be taken between choosing and binding it: try a few.
+        for _ in 0..5 {
+            let mut server = Self {
+                child: None,
+                port: free_port(),
+                dir: dir.clone(),
+                args: args.clone(),
+            };
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!(
+            "redis-server did not start; see {}",
+            dir.join("redis.log").display()
+        );
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot run redis-server: is it installed? (`cargo xtask test` installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(child) = &mut self.child {
+                if let Ok(Some(_)) = child.try_wait() {
+                    self.child = None;
+                    return false;
+                }
+            }
+            if self.ping() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.kill();
+        false
+    }
+
+    /// Whether the server answers a raw `PING` (or asks for authentication).
+    fn ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 64];
+        matches!(s.read(&mut buf), Ok(n) if n > 0 && (buf.starts_with(b"+PONG") || buf.starts_with(b"-NOAUTH")))
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `unix://<dir>/redis.sock`.
+    pub fn unix_url(&self) -> String {
+        format!("unix://{}", self.dir.join("redis.sock").display())
+    }
+
+    /// Connection settings for this server with short timeouts, for tests.
+    pub fn info(&self) -> redpipe::ConnectionInfo {
+        redpipe::ConnectionInfo::tcp("127.0.0.1", self.port).timeout(Duration::from_secs(5))
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends a signal to the server (`STOP`, `CONT`, ...).
+    pub fn signal(&self, signal: &str) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+
+    /// Starts the server again on the same port after [`kill`](Self::kill).
+    pub fn restart(&mut self) {
+        self.kill();
+        for _ in 0..50 {
+            if self.spawn() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not restart on port {}", self.port);
+    }
+
+    /// Runs a command with `redis-cli` and returns its output (for checks independent of the
+    /// code under test).
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("cannot run redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.signal("CONT");
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

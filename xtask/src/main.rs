@@ -6,6 +6,7 @@
 //! Everything is plain `std::process::Command`: no dependencies, so the script itself builds in
 //! seconds on a fresh machine.
 
+mod redis;
 mod setup;
 mod test;
 
@@ -37,8 +38,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs the tour example against `REDIS_URL`, or against a throwaway local server.
 fn tour(args: &[String]) -> Result<(), String> {
-    setup::redis()?;
     let mut cmd = setup::cargo();
     cmd.args([
         "run",
@@ -50,5 +51,15 @@ fn tour(args: &[String]) -> Result<(), String> {
         "--",
     ]);
     cmd.args(args);
-    setup::run(&mut cmd)
+    if std::env::var_os("REDIS_URL").is_some() {
+        return setup::run(&mut cmd);
+    }
+    setup::redis()?;
+    let server = redis::Server::start()?;
+    eprintln!("started a throwaway redis-server on {}", server.url());
+    cmd.env("REDIS_URL", server.url());
+    let result = setup::run(&mut cmd);
+    drop(server);
+    eprintln!("stopped the throwaway redis-server");
+    result
 }

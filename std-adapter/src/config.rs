@@ -1,0 +1,260 @@
+//! Where and how to connect: parsed from `redis://`, `rediss://` and `unix://` URLs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use redpipe_core::Limits;
+use redpipe_core::pipeline::DEFAULT_WINDOW;
+
+use crate::error::{Error, Result};
+
+/// The server's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Addr {
+    /// TCP `host:port`.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// TLS over TCP (`rediss://`).
+    Tls {
+        /// Host name (also the TLS server name) or IP address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A Unix domain socket.
+    Unix(PathBuf),
+}
+
+/// Everything needed to open a connection.
+///
+/// ```
+/// use redpipe::ConnectionInfo;
+/// let info: ConnectionInfo = "redis://alice:secret@127.0.0.1:6380/2?protocol=3&client_name=app"
+///     .parse()
+///     .unwrap();
+/// assert_eq!(info.db, 2);
+/// assert!(info.resp3);
+/// assert_eq!(info.username.as_deref(), Some("alice"));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// Where the server is.
+    pub addr: Addr,
+    /// Database selected after connecting (`SELECT`), unless 0.
+    pub db: u32,
+    /// ACL user name (`AUTH user pass`).
+    pub username: Option<String>,
+    /// Password (`AUTH [user] pass`).
+    pub password: Option<String>,
+    /// Speak RESP3 (`HELLO 3`).
+    pub resp3: bool,
+    /// `CLIENT SETNAME`.
+    pub client_name: Option<String>,
+    /// Limit for establishing the connection.
+    pub connect_timeout: Option<Duration>,
+    /// Limit for each read; a pipeline whose replies stop arriving fails after it.
+    pub read_timeout: Option<Duration>,
+    /// Limit for each write.
+    pub write_timeout: Option<Duration>,
+    /// Commands in flight at once (see [`Pipeline::set_window`](redpipe_core::Pipeline::set_window)).
+    pub window: usize,
+    /// Bounds on replies.
+    pub limits: Limits,
+    /// PEM file of CA certificates to trust for `rediss://`, instead of the public roots.
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl ConnectionInfo {
+    /// A TCP connection to `host:port` with default settings.
+    pub fn tcp(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            addr: Addr::Tcp {
+                host: host.into(),
+                port,
+            },
+            db: 0,
+            username: None,
+            password: None,
+            resp3: false,
+            client_name: None,
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(30)),
+            write_timeout: Some(Duration::from_secs(30)),
+            window: DEFAULT_WINDOW,
+            limits: Limits::default(),
+            tls_ca: None,
+        }
+    }
+
+    /// Sets the read and write timeouts.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.read_timeout = Some(t);
+        self.write_timeout = Some(t);
+        self
+    }
+
+    /// Sets the commands in flight at once.
+    pub fn window(mut self, commands: usize) -> Self {
+        self.window = commands.max(1);
+        self
+    }
+
+    /// Sets the password (and user, for ACL users).
+    pub fn auth(mut self, username: Option<&str>, password: &str) -> Self {
+        self.username = username.map(String::from);
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Selects database `db` after connecting.
+    pub fn db(mut self, db: u32) -> Self {
+        self.db = db;
+        self
+    }
+
+    /// Speaks RESP3.
+    pub fn resp3(mut self, on: bool) -> Self {
+        self.resp3 = on;
+        self
+    }
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::Config(msg.into())
+}
+
+fn millis(v: &str) -> Result<Duration> {
+    v.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| bad(format!("expected milliseconds, got {v:?}")))
+}
+
+impl std::str::FromStr for ConnectionInfo {
+    type Err = Error;
+
+    /// `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://...` for TLS, or
+    /// `unix:///path/to/socket[?db=N&...]`. Options: `protocol=3`, `client_name`, `db`,
+    /// `password`, `username`, `connect_timeout`, `timeout` (both in milliseconds), `window`,
+    /// `tls_ca` (a PEM file path).
+    fn from_str(s: &str) -> Result<Self> {
+        let url = url::Url::parse(s).map_err(|e| bad(format!("{s:?}: {e}")))?;
+        let decode = |v: &str| {
+            percent_decode(v).ok_or_else(|| bad(format!("bad percent-encoding in {v:?}")))
+        };
+        let mut info = match url.scheme() {
+            "redis" | "rediss" => {
+                let host = url
+                    .host_str()
+                    .ok_or_else(|| bad("missing host"))?
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string();
+                let port = url.port().unwrap_or(6379);
+                let mut info = Self::tcp(host.clone(), port);
+                if url.scheme() == "rediss" {
+                    info.addr = Addr::Tls { host, port };
+                }
+                let path = url.path().trim_matches('/');
+                if !path.is_empty() {
+                    info.db = path
+                        .parse()
+                        .map_err(|_| bad(format!("bad database number {path:?}")))?;
+                }
+                info
+            }
+            "unix" | "redis+unix" => {
+                let mut info = Self::tcp("", 0);
+                info.addr = Addr::Unix(PathBuf::from(decode(url.path())?));
+                info
+            }
+            other => return Err(bad(format!("unsupported scheme {other:?}"))),
+        };
+        if !url.username().is_empty() {
+            info.username = Some(decode(url.username())?);
+        }
+        if let Some(p) = url.password() {
+            info.password = Some(decode(p)?);
+        }
+        for (k, v) in url.query_pairs() {
+            match &*k {
+                "protocol" => info.resp3 = v == "3" || v == "resp3",
+                "client_name" => info.client_name = Some(v.into_owned()),
+                "db" => info.db = v.parse().map_err(|_| bad(format!("bad db {v:?}")))?,
+                "password" => info.password = Some(v.into_owned()),
+                "username" => info.username = Some(v.into_owned()),
+                "connect_timeout" => info.connect_timeout = Some(millis(&v)?),
+                "timeout" => {
+                    let t = millis(&v)?;
+                    info = info.timeout(t);
+                }
+                "window" => {
+                    let w = v.parse().map_err(|_| bad(format!("bad window {v:?}")))?;
+                    info = info.window(w);
+                }
+                "tls_ca" => info.tls_ca = Some(PathBuf::from(v.into_owned())),
+                other => return Err(bad(format!("unknown option {other:?}"))),
+            }
+        }
+        Ok(info)
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let i: ConnectionInfo = "redis://localhost".parse().unwrap();
+        assert_eq!(
+            i.addr,
+            Addr::Tcp {
+                host: "localhost".into(),
+                port: 6379
+            }
+        );
+        assert_eq!((i.db, i.resp3, i.password), (0, false, None));
+
+        let i: ConnectionInfo = "redis://:p%40ss@10.0.0.1:7000/3?timeout=250&window=100"
+            .parse()
+            .unwrap();
+        assert_eq!(i.password.as_deref(), Some("p@ss"));
+        assert_eq!(i.username, None);
+        assert_eq!(i.db, 3);
+        assert_eq!(i.read_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(i.window, 100);
+
+        let i: ConnectionInfo = "rediss://example.com".parse().unwrap();
+        assert!(matches!(i.addr, Addr::Tls { port: 6379, .. }));
+
+        let i: ConnectionInfo = "unix:///tmp/redis.sock?db=1&protocol=3".parse().unwrap();
+        assert_eq!(i.addr, Addr::Unix("/tmp/redis.sock".into()));
+        assert_eq!((i.db, i.resp3), (1, true));
+
+        let i: ConnectionInfo = "redis://[::1]:6380".parse().unwrap();
+        assert!(matches!(i.addr, Addr::Tcp { ref host, port: 6380 } if host == "::1"));
+
+        for bad in [
+            "http://x",
+            "redis://h/notanumber",
+            "redis://h?nope=1",
+            "redis://h?timeout=x",
+            "not a url",
+        ] {
+            assert!(bad.parse::<ConnectionInfo>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! A blocking connection: a stream, its read buffer, and the core's run loop between them.
+
+use embedded_io_adapters::std::FromStd;
+use redpipe_core::VecPipeline;
+use redpipe_core::io::{ReadBuffer, execute};
+
+use crate::config::ConnectionInfo;
+use crate::error::Result;
+use crate::handshake::Handshake;
+use crate::stream::Stream;
+
+/// One blocking connection to a Redis server.
+///
+/// ```no_run
+/// use redpipe::{prelude::*, Connection, VecPipeline};
+/// let mut conn = Connection::open(&"redis://127.0.0.1".parse()?)?;
+/// let mut p = VecPipeline::new();
+/// let n = p.incr("hits")?;
+/// conn.execute(&mut p)?;
+/// println!("{}", n.read(&p)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Connection {
+    io: FromStd<Stream>,
+    buf: ReadBuffer<Vec<u8>>,
+    info: ConnectionInfo,
+    broken: bool,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.info.addr)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Connects and runs the setup (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
+    pub fn open(info: &ConnectionInfo) -> Result<Self> {
+        let mut conn = Self {
+            io: FromStd::new(Stream::open(info)?),
+            buf: ReadBuffer::growable(),
+            info: info.clone(),
+            broken: false,
+        };
+        let mut handshake = Handshake::new(info)?;
+        conn.run(&mut handshake.pipeline)?;
+        handshake.check()?;
+        Ok(conn)
+    }
+
+    /// What this connection was opened with.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// Whether a failure left the connection unusable; it must be replaced.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Runs `p` to completion: sends its commands, reads every reply into its slot.
+    ///
+    /// Server errors stay in their slots; an `Err` here means the connection failed (I/O,
+    /// timeout, closed, protocol), and every slot still waiting holds that failure too.
+    pub fn execute(&mut self, p: &mut VecPipeline) -> Result<()> {
+        p.set_window(self.info.window);
+        p.set_limits(self.info.limits);
+        self.run(p)
+    }
+
+    fn run(&mut self, p: &mut VecPipeline) -> Result<()> {
+        if self.broken {
+            p.fail(redpipe_core::Failure::Closed);
+            return Err(crate::Error::Closed);
+        }
+        execute(&mut self.io, p, &mut self.buf).map_err(|e| {
+            self.broken = true;
+            e.into()
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! The byte streams a connection runs over: TCP, Unix sockets, TLS.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+
+use crate::config::{Addr, ConnectionInfo};
+use crate::error::{Error, Result};
+
+/// One connected stream. Reads and writes that hit the socket timeout report
+/// `ErrorKind::TimedOut` (the OS says `WouldBlock`), so every layer above sees a timeout as one.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+fn timed_out(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(io::ErrorKind::TimedOut, "timed out waiting for the server")
+    } else {
+        e
+    }
+}
+
+pub(crate) fn connect_tcp(host: &str, port: u16, info: &ConnectionInfo) -> Result<TcpStream> {
+    let mut last = None;
+    for addr in (host, port).to_socket_addrs()? {
+        let attempt = match info.connect_timeout {
+            Some(t) => TcpStream::connect_timeout(&addr, t),
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                s.set_read_timeout(info.read_timeout)?;
+                s.set_write_timeout(info.write_timeout)?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(
+        || Error::Config(format!("{host}:{port} resolves to no address")),
+        |e| Error::Io(timed_out(e)),
+    ))
+}
+
+impl Stream {
+    pub(crate) fn open(info: &ConnectionInfo) -> Result<Self> {
+        match &info.addr {
+            Addr::Tcp { host, port } => Ok(Self::Tcp(connect_tcp(host, *port, info)?)),
+            #[cfg(unix)]
+            Addr::Unix(path) => {
+                let s = std::os::unix::net::UnixStream::connect(path)?;
+                s.set_read_timeout(info.read_timeout)?;
+                s.set_write_timeout(info.write_timeout)?;
+                Ok(Self::Unix(s))
+            }
+            #[cfg(not(unix))]
+            Addr::Unix(_) => Err(Error::Config("Unix sockets need a Unix system".into())),
+            #[cfg(feature = "tls")]
+            Addr::Tls { host, port } => {
+                let tcp = connect_tcp(host, *port, info)?;
+                let conn = crate::tls::client(host, info)?;
+                Ok(Self::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+            }
+            #[cfg(not(feature = "tls"))]
+            Addr::Tls { .. } => Err(Error::Config(
+                "rediss:// needs the `tls` feature of redpipe".into(),
+            )),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Self::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.read(buf),
+        }
+        .map_err(timed_out)
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Self::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.write(buf),
+        }
+        .map_err(timed_out)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.flush(),
+            #[cfg(unix)]
+            Self::Unix(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.flush(),
+        }
+        .map_err(timed_out)
+    }
+}

@@ -1,0 +1,35 @@
+//! TLS for `rediss://` (feature `tls`): rustls with the Mozilla roots, or the CA file given in
+//! the connection settings.
+
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+use crate::config::ConnectionInfo;
+use crate::error::{Error, Result};
+
+fn tls(e: impl std::fmt::Display) -> Error {
+    Error::Tls(e.to_string())
+}
+
+/// The client side of a TLS session with `host`.
+pub(crate) fn client(host: &str, info: &ConnectionInfo) -> Result<rustls::ClientConnection> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &info.tls_ca {
+        Some(path) => {
+            for cert in CertificateDer::pem_file_iter(path).map_err(tls)? {
+                roots.add(cert.map_err(tls)?).map_err(tls)?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_string()).map_err(tls)?;
+    rustls::ClientConnection::new(Arc::new(config), name).map_err(tls)
+}

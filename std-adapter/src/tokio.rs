@@ -1,0 +1,121 @@
+//! A tokio connection (feature `tokio`): the same run loop as the blocking one, awaited.
+
+use std::time::Duration;
+
+use embedded_io_adapters::tokio_1::FromTokio;
+use redpipe_core::io::{ReadBuffer, execute_async};
+use redpipe_core::{Failure, VecPipeline};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::config::{Addr, ConnectionInfo};
+use crate::error::{Error, Result};
+use crate::handshake::Handshake;
+
+/// The async byte streams: TCP or a Unix socket.
+trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
+
+/// One async connection to a Redis server.
+///
+/// Timeouts apply to a whole pipeline run (`read_timeout` of the [`ConnectionInfo`]): when it
+/// expires, every slot still waiting fails with [`Failure::Timeout`] and the connection is
+/// dropped.
+pub struct AsyncConnection {
+    io: FromTokio<Box<dyn AsyncStream>>,
+    buf: ReadBuffer<Vec<u8>>,
+    info: ConnectionInfo,
+    broken: bool,
+}
+
+impl std::fmt::Debug for AsyncConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncConnection")
+            .field("addr", &self.info.addr)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn with_timeout<T>(
+    limit: Option<Duration>,
+    f: impl Future<Output = std::io::Result<T>>,
+) -> Result<T> {
+    match limit {
+        Some(t) => match tokio::time::timeout(t, f).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(Error::Io(std::io::ErrorKind::TimedOut.into())),
+        },
+        None => Ok(f.await?),
+    }
+}
+
+impl AsyncConnection {
+    /// Connects and runs the setup (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
+    pub async fn open(info: &ConnectionInfo) -> Result<Self> {
+        let stream: Box<dyn AsyncStream> = match &info.addr {
+            Addr::Tcp { host, port } => {
+                let s = with_timeout(
+                    info.connect_timeout,
+                    TcpStream::connect((host.as_str(), *port)),
+                )
+                .await?;
+                s.set_nodelay(true)?;
+                Box::new(s)
+            }
+            #[cfg(unix)]
+            Addr::Unix(path) => Box::new(
+                with_timeout(info.connect_timeout, tokio::net::UnixStream::connect(path)).await?,
+            ),
+            _ => {
+                return Err(Error::Config(
+                    "the tokio connection supports redis:// and unix:// addresses".into(),
+                ));
+            }
+        };
+        let mut conn = Self {
+            io: FromTokio::new(stream),
+            buf: ReadBuffer::growable(),
+            info: info.clone(),
+            broken: false,
+        };
+        let mut handshake = Handshake::new(info)?;
+        conn.run(&mut handshake.pipeline).await?;
+        handshake.check()?;
+        Ok(conn)
+    }
+
+    /// Whether a failure left the connection unusable; it must be replaced.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Runs `p` to completion; see [`Connection::execute`](crate::Connection::execute).
+    pub async fn execute(&mut self, p: &mut VecPipeline) -> Result<()> {
+        p.set_window(self.info.window);
+        p.set_limits(self.info.limits);
+        self.run(p).await
+    }
+
+    async fn run(&mut self, p: &mut VecPipeline) -> Result<()> {
+        if self.broken {
+            p.fail(Failure::Closed);
+            return Err(Error::Closed);
+        }
+        let run = execute_async(&mut self.io, p, &mut self.buf);
+        let result = match self.info.read_timeout {
+            Some(t) => match tokio::time::timeout(t, run).await {
+                Ok(r) => r.map_err(Error::from),
+                Err(_) => {
+                    p.fail(Failure::Timeout);
+                    Err(Error::Io(std::io::ErrorKind::TimedOut.into()))
+                }
+            },
+            None => run.await.map_err(Error::from),
+        };
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+}

@@ -1,0 +1,106 @@
+//! The tokio path against a real redis-server: same results as the blocking path.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::time::Duration;
+
+use redpipe::prelude::*;
+use redpipe::tokio::AsyncConnection;
+use redpipe::{Connection, Connections, Error, Handle, VecPipeline};
+use redpipe_tests::RedisServer;
+
+/// The same mixed pipeline for both paths.
+fn queue(p: &mut VecPipeline) -> Vec<Deferred<redpipe::Value>> {
+    vec![
+        p.set("s", "v").unwrap().cast(),
+        p.incr("n").unwrap().cast(),
+        p.get::<()>("s").unwrap().cast(),
+        p.rpush("l", &["a", "b"]).unwrap().cast(),
+        p.lrange::<()>("l", 0, -1).unwrap().cast(),
+        p.incr("l").unwrap().cast(), // WRONGTYPE
+        p.hset_multiple("h", &[("a", 1), ("b", 2)]).unwrap().cast(),
+        p.hgetall::<()>("h").unwrap().cast(),
+        p.get::<()>("missing").unwrap().cast(),
+    ]
+}
+
+fn outcome(p: &VecPipeline, hs: &[Deferred<redpipe::Value>]) -> Vec<String> {
+    hs.iter().map(|h| format!("{:?}", h.read(p))).collect()
+}
+
+#[tokio::test]
+async fn tokio_and_blocking_give_identical_results() {
+    for proto in ["2", "3"] {
+        let blocking_server = RedisServer::start();
+        let async_server = RedisServer::start();
+        let url = |s: &RedisServer| format!("{}?protocol={proto}", s.url());
+
+        let info = url(&blocking_server).parse().unwrap();
+        let blocking = tokio::task::spawn_blocking(move || {
+            let mut conn = Connection::open(&info).unwrap();
+            let mut p = VecPipeline::new();
+            let hs = queue(&mut p);
+            conn.execute(&mut p).unwrap();
+            outcome(&p, &hs)
+        })
+        .await
+        .unwrap();
+
+        let mut conn = AsyncConnection::open(&url(&async_server).parse().unwrap())
+            .await
+            .unwrap();
+        let mut p = VecPipeline::new();
+        let hs = queue(&mut p);
+        conn.execute(&mut p).await.unwrap();
+        let awaited = outcome(&p, &hs);
+        assert_eq!(blocking, awaited, "protocol {proto}");
+        assert!(awaited[5].contains("WRONGTYPE"), "{awaited:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipe_execute_async_with_named_connections() {
+    let a = RedisServer::start();
+    let b = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, a.info());
+    r.register("other", b.info());
+    let mut p = r.pipe();
+    let x = p.incr("x");
+    let y: Handle<i64> = p.on("other", |p| Ok::<_, Error>(p.incrby("y", 5))).unwrap();
+    let (x2, y2) = (x.clone(), y.clone());
+    let sum = p.on_execute(move || x2.result().unwrap() + y2.result().unwrap());
+    p.execute_async().await.unwrap();
+    assert_eq!((x.result().unwrap(), y.result().unwrap()), (1, 5));
+    assert_eq!(*sum.result().unwrap(), 6);
+    assert_eq!(b.cli(&["GET", "y"]), "5");
+}
+
+#[tokio::test]
+async fn a_stalled_server_times_out_and_fails_every_slot() {
+    let server = RedisServer::start();
+    let info = server.info().timeout(Duration::from_millis(300));
+    let mut conn = AsyncConnection::open(&info).await.unwrap();
+    server.signal("STOP");
+    let mut p = VecPipeline::new();
+    let hs: Vec<_> = (0..10).map(|_| p.incr("k").unwrap()).collect();
+    let err = conn.execute(&mut p).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    for h in hs {
+        assert_eq!(
+            h.read(&p),
+            Err(SlotError::Failed(redpipe::Failure::Timeout))
+        );
+    }
+    assert!(conn.is_broken());
+    server.signal("CONT");
+}
+
+#[tokio::test]
+async fn a_million_commands_async() {
+    let server = RedisServer::start();
+    let mut conn = AsyncConnection::open(&server.info()).await.unwrap();
+    let mut p = VecPipeline::new();
+    let hs: Vec<Deferred<i64>> = (0..1_000_000).map(|_| p.incr("big").unwrap()).collect();
+    conn.execute(&mut p).await.unwrap();
+    assert_eq!(hs[999_999].read(&p), Ok(1_000_000));
+}
