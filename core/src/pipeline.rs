@@ -155,6 +155,8 @@ where
     /// Index of the open transaction's `MULTI`.
     tx_open: Option<u32>,
     scripts: [Option<([u8; 40], u32)>; SCRIPT_CACHE],
+    /// Arena bytes below this hold script bodies, which a rewind keeps.
+    arena_floor: usize,
     pushes: u64,
     #[cfg(feature = "alloc")]
     pub(crate) callbacks: crate::callbacks::Callbacks,
@@ -259,6 +261,7 @@ where
             failure: None,
             tx_open: None,
             scripts: [None; SCRIPT_CACHE],
+            arena_floor: 0,
             pushes: 0,
             #[cfg(feature = "alloc")]
             callbacks: Default::default(),
@@ -293,9 +296,45 @@ where
         self.failure = None;
         self.tx_open = None;
         self.scripts = [None; SCRIPT_CACHE];
+        self.arena_floor = 0;
         self.pushes = 0;
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
+    }
+
+    /// Makes every command ready to be sent again from the start, for an explicit retry on a
+    /// new connection after a failure. Handles stay valid and read the new replies.
+    ///
+    /// A retried pipeline may run commands twice (those the server executed before the
+    /// failure): only rewind pipelines whose commands are safe to repeat. Callbacks that already
+    /// ran do not run again. Returns false, changing nothing, while replies are still expected
+    /// or when an `EVAL` fallback sits before other commands (resending both could run the
+    /// script twice).
+    pub fn rewind(&mut self) -> bool {
+        if !self.is_done() {
+            return false;
+        }
+        let entries = self.entries.as_slice();
+        let keep = entries
+            .iter()
+            .rposition(|e| e.role != Role::Retry)
+            .map_or(0, |i| i + 1);
+        if entries[..keep].iter().any(|e| e.role == Role::Retry) {
+            return false;
+        }
+        self.entries.truncate(keep);
+        self.out.truncate(self.out_start(keep));
+        for e in self.entries.as_mut_slice() {
+            (e.state, e.reply_start, e.reply_len) = (State::Pending, 0, 0);
+        }
+        self.replies.truncate(self.arena_floor);
+        self.sent = 0;
+        self.sent_entries = 0;
+        self.next_reply = 0;
+        self.failure = None;
+        self.tx_open = None;
+        self.scanner.reset();
+        true
     }
 
     #[cfg(feature = "alloc")]
@@ -455,6 +494,7 @@ where
         }
         self.scripts.rotate_right(1);
         self.scripts[0] = Some((*sha, at));
+        self.arena_floor = self.replies.len();
         Ok(at)
     }
 

@@ -590,3 +590,31 @@ fn reset_reuses_storage_without_growing() {
         p.reset();
     }
 }
+
+#[test]
+fn rewind_resends_everything_for_an_explicit_retry() {
+    let script = Script::new("return 1");
+    let mut p = VecPipeline::new();
+    let a = p.incr("a").unwrap();
+    let s = p.eval::<i64, &str, _>(&script, &[], ()).unwrap();
+    let b = p.get::<String>("b").unwrap();
+    assert!(!p.rewind(), "nothing ran yet, but nothing is done either");
+    let first = send_all(&mut p);
+    p.handle_input(b":1\r\n-NOSCRIPT No matching script.\r\n")
+        .unwrap();
+    // The EVAL fallback was appended; the connection dies before the rest arrives.
+    let fallback = send_all(&mut p);
+    assert!(fallback.starts_with(b"*3\r\n$4\r\nEVAL\r\n"));
+    p.fail(Failure::Closed);
+    assert_eq!(a.read(&p), Ok(1));
+    assert!(p.rewind());
+    assert_eq!(a.read(&p), Err(SlotError::Pending));
+    // Exactly the original commands again, without the fallback.
+    assert_eq!(send_all(&mut p), first);
+    p.handle_input(b":2\r\n:1\r\n$1\r\nx\r\n").unwrap();
+    assert!(p.is_done());
+    assert_eq!(
+        (a.read(&p), s.read(&p), b.read(&p)),
+        (Ok(2), Ok(1), Ok("x".into()))
+    );
+}

@@ -131,6 +131,8 @@ pub struct Pipe {
     callbacks: Vec<Callback>,
     /// The first storage failure while queueing; execute reports it.
     full: Option<CapacityError>,
+    /// Times a group is sent again after a connection failure (0: never).
+    retries: u32,
 }
 
 impl std::fmt::Debug for Pipe {
@@ -165,7 +167,18 @@ impl Pipe {
             route: 0,
             callbacks: Vec::new(),
             full: None,
+            retries: 0,
         }
+    }
+
+    /// Opts in to sending a connection's commands again, up to `times` more times, on a new
+    /// connection when the connection fails (I/O error, timeout, closed, protocol error).
+    ///
+    /// Off by default, because a retried pipeline can run a command twice: one the server
+    /// executed before the failure, then again. Turn it on for idempotent work.
+    pub fn set_retries(&mut self, times: u32) -> &mut Self {
+        self.retries = times;
+        self
     }
 
     /// Passes this pipe on as a parent: `increment("k", p.nested())`.
@@ -340,20 +353,22 @@ impl Pipe {
             let pools = self.pools(&mut groups)?;
             let busy = pools.iter().filter(|p| p.is_some()).count();
             if busy <= 1 {
+                let retries = self.retries;
                 groups
                     .iter_mut()
                     .zip(&pools)
-                    .filter_map(|(g, p)| Some(run_group(p.as_ref()?, g)))
+                    .filter_map(|(g, p)| Some(run_group(p.as_ref()?, g, retries)))
                     .collect::<Result<Vec<()>>>()
                     .map(drop)
             } else {
+                let retries = self.retries;
                 std::thread::scope(|s| {
                     let running: Vec<_> = groups
                         .iter_mut()
                         .zip(&pools)
                         .filter_map(|(g, p)| {
                             let pool = p.as_ref()?;
-                            Some(s.spawn(move || run_group(pool, g)))
+                            Some(s.spawn(move || run_group(pool, g, retries)))
                         })
                         .collect();
                     running
@@ -380,7 +395,7 @@ impl Pipe {
                     let runs = groups
                         .iter_mut()
                         .zip(&pools)
-                        .filter_map(|(g, p)| Some(run_group_async(p.clone()?, g)));
+                        .filter_map(|(g, p)| Some(run_group_async(p.clone()?, g, self.retries)));
                     futures_util::future::join_all(runs)
                         .await
                         .into_iter()
@@ -394,7 +409,23 @@ impl Pipe {
     }
 }
 
-fn run_group(pool: &Pool, g: &mut Group) -> Result<()> {
+/// Whether a failed run may be retried on a new connection (when the caller opted in).
+fn retryable(e: &Error) -> bool {
+    matches!(e, Error::Io(_) | Error::Closed | Error::Protocol(_))
+}
+
+fn run_group(pool: &Pool, g: &mut Group, retries: u32) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        let result = run_group_once(pool, g);
+        match result {
+            Err(e) if attempt < retries && retryable(&e) && g.pipeline.rewind() => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
+fn run_group_once(pool: &Pool, g: &mut Group) -> Result<()> {
     let mut conn = match pool.take() {
         Ok(c) => c,
         Err(e) => {
@@ -409,7 +440,19 @@ fn run_group(pool: &Pool, g: &mut Group) -> Result<()> {
 }
 
 #[cfg(feature = "tokio")]
-async fn run_group_async(pool: Arc<Pool>, g: &mut Group) -> Result<()> {
+async fn run_group_async(pool: Arc<Pool>, g: &mut Group, retries: u32) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        let result = run_group_async_once(&pool, g).await;
+        match result {
+            Err(e) if attempt < retries && retryable(&e) && g.pipeline.rewind() => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+async fn run_group_async_once(pool: &Pool, g: &mut Group) -> Result<()> {
     let mut conn = match pool.take_async().await {
         Ok(c) => c,
         Err(e) => {

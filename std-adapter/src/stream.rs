@@ -62,8 +62,15 @@ impl Stream {
             Addr::Unix(_) => Err(Error::Config("Unix sockets need a Unix system".into())),
             #[cfg(feature = "tls")]
             Addr::Tls { host, port } => {
-                let tcp = connect_tcp(host, *port, info)?;
-                let conn = crate::tls::client(host, info)?;
+                let mut tcp = connect_tcp(host, *port, info)?;
+                let mut conn = crate::tls::client(host, info)?;
+                // Handshake now, so that an untrusted server fails the connect, not a pipeline.
+                while conn.is_handshaking() {
+                    conn.complete_io(&mut tcp).map_err(|e| match e.kind() {
+                        io::ErrorKind::InvalidData => Error::Tls(e.to_string()),
+                        _ => Error::Io(timed_out(e)),
+                    })?;
+                }
                 Ok(Self::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
             }
             #[cfg(not(feature = "tls"))]

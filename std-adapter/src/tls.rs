@@ -13,8 +13,8 @@ fn tls(e: impl std::fmt::Display) -> Error {
     Error::Tls(e.to_string())
 }
 
-/// The client side of a TLS session with `host`.
-pub(crate) fn client(host: &str, info: &ConnectionInfo) -> Result<rustls::ClientConnection> {
+/// The client configuration for `info`: its CA file, or the public roots.
+pub(crate) fn config(info: &ConnectionInfo) -> Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     match &info.tls_ca {
         Some(path) => {
@@ -30,6 +30,15 @@ pub(crate) fn client(host: &str, info: &ConnectionInfo) -> Result<rustls::Client
         .map_err(tls)?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = ServerName::try_from(host.to_string()).map_err(tls)?;
-    rustls::ClientConnection::new(Arc::new(config), name).map_err(tls)
+    Ok(Arc::new(config))
+}
+
+/// The name the server's certificate must carry.
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>> {
+    ServerName::try_from(host.to_string()).map_err(tls)
+}
+
+/// The client side of a TLS session with `host`.
+pub(crate) fn client(host: &str, info: &ConnectionInfo) -> Result<rustls::ClientConnection> {
+    rustls::ClientConnection::new(config(info)?, server_name(host)?).map_err(tls)
 }

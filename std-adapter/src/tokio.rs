@@ -67,9 +67,30 @@ impl AsyncConnection {
             Addr::Unix(path) => Box::new(
                 with_timeout(info.connect_timeout, tokio::net::UnixStream::connect(path)).await?,
             ),
+            #[cfg(feature = "tls")]
+            Addr::Tls { host, port } => {
+                let tcp = with_timeout(
+                    info.connect_timeout,
+                    TcpStream::connect((host.as_str(), *port)),
+                )
+                .await?;
+                tcp.set_nodelay(true)?;
+                let connector = tokio_rustls::TlsConnector::from(crate::tls::config(info)?);
+                let name = crate::tls::server_name(host)?;
+                let tls = with_timeout(info.connect_timeout, connector.connect(name, tcp))
+                    .await
+                    .map_err(|e| match e {
+                        Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                            Error::Tls(e.to_string())
+                        }
+                        other => other,
+                    })?;
+                Box::new(tls)
+            }
+            #[allow(unreachable_patterns)]
             _ => {
                 return Err(Error::Config(
-                    "the tokio connection supports redis:// and unix:// addresses".into(),
+                    "this address needs a feature of redpipe that is off (`tls`)".into(),
                 ));
             }
         };

@@ -18,6 +18,7 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     args: Vec<String>,
+    tls: bool,
 }
 
 /// Extra configuration for [`RedisServer::with`].
@@ -27,6 +28,8 @@ pub struct Options {
     pub password: Option<String>,
     /// ACL users: `(name, password)`, allowed everything.
     pub users: Vec<(String, String)>,
+    /// Serve TLS only (on [`RedisServer::port`]), with a fresh CA and server certificate.
+    pub tls: bool,
     /// Further `--option value` pairs.
     pub extra: Vec<String>,
 }
@@ -96,6 +99,17 @@ impl RedisServer {
                 "+@all".into(),
             ]);
         }
+        if opts.tls {
+            make_certificates(&dir);
+            for (opt, file) in [
+                ("--tls-cert-file", "server.crt"),
+                ("--tls-key-file", "server.key"),
+                ("--tls-ca-cert-file", "ca.crt"),
+            ] {
+                args.extend([opt.into(), dir.join(file).display().to_string()]);
+            }
+            args.extend(["--tls-auth-clients".into(), "no".into()]);
+        }
         args.extend(opts.extra.iter().cloned());
         // A port can be taken between choosing and binding it: try a few.
         for _ in 0..5 {
@@ -104,6 +118,7 @@ impl RedisServer {
                 port: free_port(),
                 dir: dir.clone(),
                 args: args.clone(),
+                tls: opts.tls,
             };
             if server.spawn() {
                 return server;
@@ -116,9 +131,14 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> bool {
+        let port = self.port.to_string();
+        let ports: [&str; 4] = if self.tls {
+            ["--port", "0", "--tls-port", &port]
+        } else {
+            ["--port", &port, "--tls-port", "0"]
+        };
         let child = Command::new("redis-server")
-            .arg("--port")
-            .arg(self.port.to_string())
+            .args(ports)
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -143,8 +163,23 @@ impl RedisServer {
         false
     }
 
-    /// Whether the server answers a raw `PING` (or asks for authentication).
+    /// Whether the server answers a raw `PING` (or asks for authentication); for TLS, whether
+    /// `redis-cli` gets `PONG`.
     fn ping(&self) -> bool {
+        if self.tls {
+            let ca = self.dir.join("ca.crt").display().to_string();
+            return Command::new("redis-cli")
+                .args([
+                    "-p",
+                    &self.port.to_string(),
+                    "--tls",
+                    "--cacert",
+                    &ca,
+                    "PING",
+                ])
+                .output()
+                .is_ok_and(|o| o.stdout.starts_with(b"PONG"));
+        }
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
@@ -169,6 +204,15 @@ impl RedisServer {
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `rediss://localhost:<port>?tls_ca=<the test CA>` for a TLS server.
+    pub fn tls_url(&self) -> String {
+        format!(
+            "rediss://localhost:{}?tls_ca={}",
+            self.port,
+            self.dir.join("ca.crt").display()
+        )
     }
 
     /// `unix://<dir>/redis.sock`.
@@ -214,8 +258,15 @@ impl RedisServer {
     /// Runs a command with `redis-cli` and returns its output (for checks independent of the
     /// code under test).
     pub fn cli(&self, args: &[&str]) -> String {
+        let ca = self.dir.join("ca.crt").display().to_string();
+        let tls: &[&str] = if self.tls {
+            &["--tls", "--cacert", &ca]
+        } else {
+            &[]
+        };
         let out = Command::new("redis-cli")
             .args(["-p", &self.port.to_string()])
+            .args(tls)
             .args(args)
             .output()
             .expect("cannot run redis-cli");
@@ -229,4 +280,67 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A CA and a server certificate for `localhost`/127.0.0.1 in `dir`, made with `openssl`.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "openssl {args:?} failed (is openssl installed?)");
+    };
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .expect("cannot write ext.cnf");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=redpipe-test-ca",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
 }

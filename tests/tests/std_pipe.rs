@@ -506,3 +506,52 @@ fn connecting_to_nothing_fails_every_handle() {
         )))
     ));
 }
+
+#[test]
+fn tls_with_a_private_ca() {
+    let server = RedisServer::with(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let mut conn = Connection::open(&server.tls_url().parse().unwrap()).unwrap();
+    let mut p = VecPipeline::new();
+    let n = p.incr("secure").unwrap();
+    let _ = p.set("payload", "x".repeat(100_000)).unwrap();
+    let back = p.strlen("payload").unwrap();
+    conn.execute(&mut p).unwrap();
+    assert_eq!((n.read(&p), back.read(&p)), (Ok(1), Ok(100_000)));
+    assert_eq!(server.cli(&["GET", "secure"]), "1");
+
+    // Without the private CA, the public roots do not trust the server.
+    let untrusted = format!("rediss://localhost:{}", server.port());
+    let err = Connection::open(&untrusted.parse().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
+
+#[test]
+fn retry_is_opt_in_after_a_connection_failure() {
+    let mut server = RedisServer::start();
+    let r = registry(&server);
+    // Leave an idle connection in the pool, then restart the server under it.
+    r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
+    server.restart();
+
+    // Without opting in, the stale connection fails the pipeline and nothing is retried.
+    let mut p = r.pipe();
+    let a = p.set("k", "v");
+    assert!(p.execute().is_err());
+    assert!(matches!(a.result(), Err(Error::Failed(_))));
+    assert_eq!(server.cli(&["EXISTS", "k"]), "0");
+
+    // With a retry, the same happens but the commands are sent again on a new connection.
+    r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
+    server.restart();
+    let mut p = r.pipe();
+    p.set_retries(1);
+    let a = p.set("k", "v");
+    let b = p.incr("n");
+    p.execute().unwrap();
+    a.result().unwrap();
+    assert_eq!(b.result().unwrap(), 1);
+    assert_eq!(server.cli(&["GET", "k"]), "v");
+}

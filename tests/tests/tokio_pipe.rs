@@ -104,3 +104,23 @@ async fn a_million_commands_async() {
     conn.execute(&mut p).await.unwrap();
     assert_eq!(hs[999_999].read(&p), Ok(1_000_000));
 }
+
+#[tokio::test]
+async fn tls_async() {
+    let server = RedisServer::with(redpipe_tests::Options {
+        tls: true,
+        ..Default::default()
+    });
+    let mut conn = AsyncConnection::open(&server.tls_url().parse().unwrap())
+        .await
+        .unwrap();
+    let mut p = VecPipeline::new();
+    let n = p.incr("secure").unwrap();
+    conn.execute(&mut p).await.unwrap();
+    assert_eq!(n.read(&p), Ok(1));
+    let untrusted = format!("rediss://localhost:{}", server.port());
+    let err = AsyncConnection::open(&untrusted.parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+}

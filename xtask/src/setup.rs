@@ -17,6 +17,7 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
     ("redis-benchmark", "redis-tools"),
+    ("openssl", "openssl"),
 ];
 
 pub(crate) fn all() -> Result<(), String> {
