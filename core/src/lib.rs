@@ -1,7 +1,5 @@
 //! # redpipe-core
 //!
-#![doc = include_str!("../../README.md")]
-//!
 //! The sans-I/O engine of redpipe: it turns Redis commands into bytes, turns reply bytes back
 //! into results, and hands every command a [`Deferred`] handle that is filled when the pipeline
 //! has run. It does no I/O: a transport moves the bytes (see the [`pipeline`] module docs for the

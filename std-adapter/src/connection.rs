@@ -18,7 +18,7 @@ use crate::stream::Stream;
 /// let n = p.incr("hits")?;
 /// conn.execute(&mut p)?;
 /// println!("{}", n.read(&p)?);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), redpipe::Error>(())
 /// ```
 pub struct Connection {
     io: FromStd<Stream>,

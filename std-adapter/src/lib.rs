@@ -83,3 +83,8 @@ pub fn autoexec_on<R, E: From<Error>>(
 ) -> std::result::Result<R, E> {
     autoexec(parent, |p| p.on(name, f))
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
