@@ -144,7 +144,9 @@ impl Scanner {
                     parse_i64(line).ok_or(DecodeError::InvalidNumber)?;
                 }
                 b',' => {
-                    parse_double(line).ok_or(DecodeError::InvalidNumber)?;
+                    if !is_double(line) {
+                        return Err(DecodeError::InvalidNumber);
+                    }
                 }
                 b'(' => {
                     let digits = line.strip_prefix(b"-").unwrap_or(line);
@@ -318,6 +320,40 @@ pub(crate) fn parse_i64(line: &[u8]) -> Option<i64> {
         }
         [b'+', digits @ ..] => i64::try_from(parse_u64(digits)?).ok(),
         digits => i64::try_from(parse_u64(digits)?).ok(),
+    }
+}
+
+/// Whether `line` is a RESP3 double: `[+-]digits[.digits][e[+-]digits]`, `inf`, `-inf`, `nan`.
+/// A syntax check only, so that reading replies never links float parsing.
+pub(crate) fn is_double(line: &[u8]) -> bool {
+    let unsigned = match line {
+        [b'+' | b'-', rest @ ..] => rest,
+        _ => line,
+    };
+    if matches!(unsigned, b"inf" | b"nan") {
+        return true;
+    }
+    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let int = digits(unsigned);
+    let mut rest = &unsigned[int..];
+    let mut frac = 0;
+    if let [b'.', after @ ..] = rest {
+        frac = digits(after);
+        rest = &after[frac..];
+    }
+    if int + frac == 0 {
+        return false;
+    }
+    match rest {
+        [] => true,
+        [b'e' | b'E', exp @ ..] => {
+            let exp = match exp {
+                [b'+' | b'-', e @ ..] => e,
+                e => e,
+            };
+            !exp.is_empty() && digits(exp) == exp.len()
+        }
+        _ => false,
     }
 }
 
@@ -496,6 +532,38 @@ mod tests {
             s(b"*2\r\n*2\r\n$4\r\nabcd\r\n$4\r\nabcd\r\n*2\r\n"),
             Err(DecodeError::ReplyTooLong)
         );
+    }
+
+    #[test]
+    fn doubles_are_checked_without_parsing() {
+        for ok in [
+            &b"1"[..],
+            b"-1.5",
+            b"+2.",
+            b".5",
+            b"1e10",
+            b"1.5E-3",
+            b"inf",
+            b"-inf",
+            b"nan",
+        ] {
+            assert!(is_double(ok), "{ok:?}");
+            assert!(parse_double(ok).is_some(), "{ok:?}");
+        }
+        for bad in [
+            &b""[..],
+            b"-",
+            b".",
+            b"e5",
+            b"1e",
+            b"1e+",
+            b"1.2.3",
+            b"abc",
+            b"1x",
+            b"infinity",
+        ] {
+            assert!(!is_double(bad), "{bad:?}");
+        }
     }
 
     #[test]

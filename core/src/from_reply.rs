@@ -74,21 +74,20 @@ fn text<'a>(reply: &Reply<'a>) -> Option<&'a [u8]> {
 }
 
 fn int_of(reply: &Reply<'_>) -> Result<i128, ConvertError> {
-    match *reply {
-        Reply::Int(i) => Ok(i128::from(i)),
-        Reply::Bool(b) => Ok(i128::from(b)),
-        // Whole doubles only: the saturating cast round-trips exactly when `d` is integral.
-        Reply::Double(d) if (d as i128) as f64 == d => Ok(d as i128),
-        _ => {
-            let t = text(reply).ok_or_else(|| mismatch("an integer", reply))?;
-            if let Some(i) = parse_i64(t) {
-                return Ok(i128::from(i));
-            }
-            parse_u64(t)
-                .map(i128::from)
-                .ok_or(ConvertError::InvalidNumber)
-        }
+    let digits = match reply {
+        Reply::Int(i) => return Ok(i128::from(*i)),
+        Reply::Bool(b) => return Ok(i128::from(*b)),
+        // Redis writes whole doubles without a fraction (`,3`); anything else is not an integer.
+        // Read as text, so that integer results never link float parsing.
+        Reply::Double(d) => d.text(),
+        other => text(other).ok_or_else(|| mismatch("an integer", other))?,
+    };
+    if let Some(i) = parse_i64(digits) {
+        return Ok(i128::from(i));
     }
+    parse_u64(digits)
+        .map(i128::from)
+        .ok_or(ConvertError::InvalidNumber)
 }
 
 macro_rules! int_from_reply {
@@ -107,7 +106,7 @@ impl FromReply for f64 {
     type Output<'a> = f64;
     fn from_reply(reply: Reply<'_>) -> Result<f64, ConvertError> {
         match reply {
-            Reply::Double(d) => Ok(d),
+            Reply::Double(d) => Ok(d.value()),
             Reply::Int(i) => Ok(i as f64),
             _ => {
                 let t = text(&reply).ok_or_else(|| mismatch("a number", &reply))?;

@@ -77,7 +77,7 @@ pub use pipeline::HeaplessPipeline;
 #[cfg(feature = "alloc")]
 pub use pipeline::VecPipeline;
 pub use pipeline::{Entry, Mark, Pipeline, SlicePipeline, Transaction};
-pub use reply::{Aggregate, Redirect, Reply, ServerError, ServerErrorKind};
+pub use reply::{Aggregate, Double, Redirect, Reply, ServerError, ServerErrorKind};
 pub use script::Script;
 pub use storage::{Full, SliceStore, Storage};
 #[cfg(feature = "alloc")]

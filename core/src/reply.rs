@@ -34,8 +34,9 @@ pub enum Reply<'a> {
     Set(Aggregate<'a>),
     /// `>n`: out-of-band data (pub/sub, invalidation).
     Push(Aggregate<'a>),
-    /// `,3.14`.
-    Double(f64),
+    /// `,3.14`: parsed only when asked ([`Double::value`]), so that images which never read a
+    /// double do not link float parsing.
+    Double(Double<'a>),
     /// `#t` / `#f`.
     Bool(bool),
     /// `(123...`: digits with an optional `-`.
@@ -85,6 +86,23 @@ impl<'a> Reply<'a> {
             bytes: frame.get(after..)?,
             len: n.checked_mul(2)?,
         })
+    }
+}
+
+/// The text of a RESP3 double, already checked to be one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Double<'a>(&'a [u8]);
+
+impl<'a> Double<'a> {
+    /// The text as sent, e.g. `3.14`, `-inf`, `nan`.
+    pub fn text(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The number.
+    pub fn value(&self) -> f64 {
+        // The scanner accepted the syntax, which Rust's parser accepts too.
+        parse_double(self.0).unwrap_or(f64::NAN)
     }
 }
 
@@ -212,7 +230,7 @@ fn parse_at(bytes: &[u8], mut pos: usize) -> Option<(Reply<'_>, usize)> {
             b'+' => (Reply::Simple(l), after),
             b'-' => (Reply::Error(ServerError::new(l)), after),
             b':' => (Reply::Int(parse_i64(l)?), after),
-            b',' => (Reply::Double(parse_double(l)?), after),
+            b',' => (Reply::Double(Double(l)), after),
             b'#' => (Reply::Bool(l == b"t"), after),
             b'_' => (Reply::Nil, after),
             b'(' => (Reply::BigNumber(l), after),
@@ -480,7 +498,7 @@ mod tests {
         assert_eq!(Reply::parse(b"*-1\r\n"), Reply::Nil);
         assert_eq!(Reply::parse(b"_\r\n"), Reply::Nil);
         assert_eq!(Reply::parse(b"#t\r\n"), Reply::Bool(true));
-        assert_eq!(Reply::parse(b",2.5\r\n"), Reply::Double(2.5));
+        assert!(matches!(Reply::parse(b",2.5\r\n"), Reply::Double(d) if d.value() == 2.5));
         assert_eq!(Reply::parse(b"$2\r\n\r\n\r\n"), Reply::Bulk(b"\r\n"));
         assert_eq!(
             Reply::parse(b"=8\r\nmkd:# hi\r\n"),

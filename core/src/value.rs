@@ -73,7 +73,7 @@ fn convert(reply: Reply<'_>, depth: usize) -> Result<Value, ConvertError> {
                 .map(|(k, v)| Ok((convert(k, depth + 1)?, convert(v, depth + 1)?)))
                 .collect::<Result<_, ConvertError>>()?,
         ),
-        Reply::Double(d) => Value::Double(d),
+        Reply::Double(d) => Value::Double(d.value()),
         Reply::Bool(b) => Value::Bool(b),
         Reply::BigNumber(b) => Value::BigNumber(lossy(b)),
         Reply::Verbatim { format, text } => Value::Verbatim {
@@ -144,7 +144,10 @@ mod frames {
                     .collect::<Result<_, ConvertError>>()?,
                 attributes,
             },
-            Reply::Double(data) => Resp3::Double { data, attributes },
+            Reply::Double(d) => Resp3::Double {
+                data: d.value(),
+                attributes,
+            },
             Reply::Bool(data) => Resp3::Boolean { data, attributes },
             Reply::BigNumber(b) => Resp3::BigNumber {
                 data: b.to_vec(),

@@ -8,6 +8,7 @@
 
 mod redis;
 mod setup;
+mod size;
 mod test;
 
 use std::process::ExitCode;
@@ -18,12 +19,14 @@ fn main() -> ExitCode {
         Some("test" | "ci") => test::command(&args[1..]),
         Some("tour") => tour(&args[1..]),
         Some("setup") => setup::all(),
+        Some("size") => size::firmware(true),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  test    install what is missing, then run every check and test\n  \
                  tour    run the redpipe tour (uses REDIS_URL or starts a local redis-server)\n  \
+                 size    build the no-allocator firmware image and print its footprint\n  \
                  setup   only install what is missing"
             );
             return ExitCode::from(2);

@@ -1,0 +1,70 @@
+//! `cargo xtask size`: the flash and RAM footprint of the no-allocator firmware image, beside
+//! the same job done with redis-protocol (which needs an allocator, hashbrown and libm).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::setup::{self, root, run};
+
+const TARGET: &str = "thumbv7em-none-eabihf";
+const SECTIONS: [&str; 4] = [".text", ".rodata", ".data", ".bss"];
+
+/// Builds the firmware images (`opt-level = "z"`, LTO); with `report`, prints their sections.
+pub(crate) fn firmware(report: bool) -> Result<(), String> {
+    setup::rust()?;
+    let dir = root().join("firmware");
+    let cargo = || {
+        let mut c = setup::cargo();
+        c.current_dir(&dir);
+        c
+    };
+    run(cargo().args(["build", "--release", "--target", TARGET, "--bin", "redpipe"]))?;
+    if !report {
+        return Ok(());
+    }
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--bin",
+            "redis-protocol",
+        ])
+        .args(["--features", "redis-protocol"]))?;
+    let bin = dir.join("target").join(TARGET).join("release");
+    let ours = sections(&bin.join("redpipe"))?;
+    let theirs = sections(&bin.join("redis-protocol"))?;
+    println!("\nfirmware footprint, {TARGET}, opt-level=z, LTO (bytes):");
+    println!(
+        "{:<34} {:>8} {:>8} {:>8} {:>8}",
+        "image", ".text", ".rodata", ".data", ".bss"
+    );
+    for (name, s) in [
+        ("redpipe-core (no allocator)", &ours),
+        ("redis-protocol (16 KiB heap)", &theirs),
+    ] {
+        println!("{name:<34} {:>8} {:>8} {:>8} {:>8}", s[0], s[1], s[2], s[3]);
+    }
+    Ok(())
+}
+
+/// Sizes of [`SECTIONS`] in an ELF file, read with binutils' `size -A`.
+fn sections(elf: &Path) -> Result<[u64; 4], String> {
+    let out = Command::new("size")
+        .arg("-A")
+        .arg(elf)
+        .output()
+        .map_err(|e| format!("cannot run `size` (binutils): {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut sizes = [0; 4];
+    for line in text.lines() {
+        let mut cols = line.split_whitespace();
+        if let (Some(name), Some(size)) = (cols.next(), cols.next()) {
+            if let Some(i) = SECTIONS.iter().position(|s| *s == name) {
+                sizes[i] = size.parse().unwrap_or(0);
+            }
+        }
+    }
+    Ok(sizes)
+}
