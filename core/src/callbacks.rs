@@ -14,7 +14,6 @@ use core::marker::PhantomData;
 
 use crate::deferred::{Replies, SlotError};
 use crate::pipeline::{Entry, Pipeline};
-use crate::reply::Reply;
 use crate::storage::Storage;
 
 type Callback = Box<dyn FnOnce(&View<'_>) -> Box<dyn Any + Send + Sync> + Send + Sync>;
@@ -28,8 +27,8 @@ pub struct View<'p> {
 }
 
 impl Replies for View<'_> {
-    fn reply(&self, index: u32, epoch: u32) -> Result<Reply<'_>, SlotError<'_>> {
-        self.replies.reply(index, epoch)
+    fn frame(&self, index: u32, epoch: u32) -> Result<&[u8], SlotError<'_>> {
+        self.replies.frame(index, epoch)
     }
     fn computed(&self, index: u32, epoch: u32) -> Result<&dyn Any, SlotError<'_>> {
         computed_in(self.values, self.epochs, index, epoch)

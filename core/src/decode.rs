@@ -114,7 +114,13 @@ impl Scanner {
     ///
     /// After `Ok(None)` the caller MUST call again with the same bytes at the start of `buf`
     /// (followed by more). After `Ok(Some(n))` the next call MUST start at `buf[n..]`.
+    #[inline]
     pub fn scan(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, DecodeError> {
+        if self.pos == 0 {
+            if let Some(end) = scan_simple(buf, limits) {
+                return Ok(Some(end));
+            }
+        }
         let result = self.scan_inner(buf, limits);
         if !matches!(result, Ok(None)) {
             self.reset();
@@ -129,7 +135,7 @@ impl Scanner {
             let Some(&kind) = buf.get(start) else {
                 return Ok(None);
             };
-            if !KNOWN_TYPES.contains(&kind) {
+            if !is_type(kind) {
                 return Err(DecodeError::UnknownType(kind));
             }
             let Some((line, after)) = line_at(buf, start, limits.max_line_len)? else {
@@ -248,8 +254,51 @@ impl Scanner {
     }
 }
 
-/// Every RESP2 and RESP3 type marker.
-const KNOWN_TYPES: &[u8] = b"+-:$*_,#(!=%~>|";
+/// Whether `b` is a RESP2 or RESP3 type marker.
+#[inline]
+const fn is_type(b: u8) -> bool {
+    matches!(
+        b,
+        b'+' | b'-' | b':' | b'$' | b'*' | b'_' | b',' | b'#' | b'(' | b'!' | b'=' | b'%' | b'~' | b'>' | b'|'
+    )
+}
+
+/// The fast path for the replies most commands get: a complete `+status`, `:integer` or
+/// `$bulk` at the start of `buf`. `None` sends everything else (errors included) to the general
+/// scanner, which validates the same way.
+#[inline]
+fn scan_simple(buf: &[u8], limits: &Limits) -> Option<usize> {
+    let kind = *buf.first()?;
+    if !matches!(kind, b'+' | b':' | b'$') {
+        return None;
+    }
+    let rest = buf.get(1..)?;
+    let cr = rest.iter().take(limits.max_line_len.saturating_add(1)).position(|&b| b == b'\r')?;
+    let line = &rest[..cr];
+    if rest.get(cr + 1) != Some(&b'\n') {
+        return None;
+    }
+    let after = cr + 3;
+    let end = match kind {
+        b'+' => after,
+        b':' => {
+            parse_i64(line)?;
+            after
+        }
+        _ => {
+            let len = usize::try_from(parse_u64(line)?).ok()?;
+            if len as u64 > limits.max_bulk_len {
+                return None;
+            }
+            let end = after.checked_add(len)?.checked_add(2)?;
+            if buf.get(end - 2..end)? != b"\r\n" {
+                return None;
+            }
+            end
+        }
+    };
+    (end <= limits.max_reply_len).then_some(end)
+}
 
 /// The line starting at `start` (without its type byte and CRLF) and the offset after its CRLF.
 #[inline]
@@ -292,6 +341,18 @@ fn parse_len(line: &[u8], null_ok: bool) -> Result<Len, DecodeError> {
 
 #[inline]
 pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
+    // Up to 19 digits cannot overflow: no checks in the loop.
+    if (1..=19).contains(&digits.len()) {
+        let mut n: u64 = 0;
+        for &d in digits {
+            let v = d.wrapping_sub(b'0');
+            if v > 9 {
+                return None;
+            }
+            n = n * 10 + u64::from(v);
+        }
+        return Some(n);
+    }
     if digits.is_empty() || digits.len() > 20 {
         return None;
     }
@@ -307,7 +368,7 @@ pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
 }
 
 /// A RESP integer: optional `-`, then digits; fits `i64`.
-#[inline]
+#[inline(always)]
 pub(crate) fn parse_i64(line: &[u8]) -> Option<i64> {
     match line {
         [b'-', digits @ ..] => {

@@ -79,11 +79,12 @@ impl<T: FromReply + ?Sized> Deferred<T> {
     /// p.handle_input(b":5\r\n").unwrap();
     /// assert_eq!(n.read(&p), Ok(5));
     /// ```
+    #[inline]
     pub fn read<'a, R: Replies + ?Sized>(
         self,
         from: &'a R,
     ) -> Result<T::Output<'a>, SlotError<'a>> {
-        match from.reply(self.index, self.epoch)? {
+        match Reply::parse(from.frame(self.index, self.epoch)?) {
             Reply::Error(e) => Err(SlotError::Server(e)),
             reply => T::from_reply(reply).map_err(SlotError::Convert),
         }
@@ -92,8 +93,8 @@ impl<T: FromReply + ?Sized> Deferred<T> {
 
 /// Anything deferred results can be read from: a pipeline, or the view callbacks receive.
 pub trait Replies {
-    /// The reply of slot `index` issued in `epoch`, or why there is none.
-    fn reply(&self, index: u32, epoch: u32) -> Result<Reply<'_>, SlotError<'_>>;
+    /// The raw reply (validated RESP) of slot `index` issued in `epoch`, or why there is none.
+    fn frame(&self, index: u32, epoch: u32) -> Result<&[u8], SlotError<'_>>;
 
     /// The value an [`on_execute`](crate::Pipeline::on_execute) callback computed.
     #[cfg(feature = "alloc")]

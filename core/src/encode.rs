@@ -24,8 +24,8 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Bytes available: enough for any integer, float or UUID.
-    pub const LEN: usize = 64;
+    /// Bytes available: enough for any integer (an `i128` takes 40), float or UUID.
+    pub const LEN: usize = 40;
 
     const fn new() -> Self {
         Self {
@@ -305,10 +305,30 @@ pub struct Encoder<'b, S: Storage<u8> + ?Sized> {
     scratch: Scratch,
 }
 
+/// Writes the decimal digits of `n` at the start of `out` (which has room for 20); returns how
+/// many. Lengths below 100 (nearly all) skip the general formatter.
+#[inline]
+fn write_len(out: &mut [u8], n: usize) -> usize {
+    if n < 10 {
+        out[0] = b'0' + n as u8;
+        1
+    } else if n < 100 {
+        out[0] = b'0' + (n / 10) as u8;
+        out[1] = b'0' + (n % 10) as u8;
+        2
+    } else {
+        let mut b = itoa::Buffer::new();
+        let d = b.format(n).as_bytes();
+        out[..d.len()].copy_from_slice(d);
+        d.len()
+    }
+}
+
 /// Room left for the `*N\r\n` header: enough for 1..=9 arguments.
 const HEADER_GAP: usize = 4;
 
 impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
+    #[inline]
     fn begin(out: &'b mut S) -> Self {
         let start = out.len();
         let full = out.try_extend_from_slice(b"*0\r\n").is_err();
@@ -337,38 +357,37 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
         self.argc += 1;
     }
 
+    // Split borrows: `bytes` may point into `self.scratch`.
     #[inline]
     fn put(out: &mut S, full: &mut bool, body_len: &mut usize, bytes: &[u8]) {
-        // "$<length>\r\n<bytes>\r\n" (RESP bulk string).
-        let mut head = [0u8; 24];
-        head[0] = b'$';
-        let mut digits = itoa::Buffer::new();
-        let d = digits.format(bytes.len()).as_bytes();
-        head[1..1 + d.len()].copy_from_slice(d);
-        head[1 + d.len()..3 + d.len()].copy_from_slice(b"\r\n");
-        let head = &head[..3 + d.len()];
-        *body_len = body_len
-            .saturating_add(head.len())
-            .saturating_add(bytes.len())
-            .saturating_add(2);
+        // "$<length>\r\n<bytes>\r\n" (RESP bulk string), written in place in one append.
+        let mut digits = [0u8; 20];
+        let d = write_len(&mut digits, bytes.len());
+        let total = d + 5 + bytes.len();
+        *body_len = body_len.saturating_add(total);
         if *full {
             return;
         }
-        let before = out.len();
-        let ok = out.try_extend_from_slice(head).is_ok()
-            && out.try_extend_from_slice(bytes).is_ok()
-            && out.try_extend_from_slice(b"\r\n").is_ok();
-        if !ok {
-            out.truncate(before);
-            *full = true;
+        match out.try_extend_default(total) {
+            Ok(dst) => {
+                let (head, rest) = dst.split_at_mut(d + 3);
+                head[0] = b'$';
+                head[1..=d].copy_from_slice(&digits[..d]);
+                head[d + 1..].copy_from_slice(b"\r\n");
+                let (data, tail) = rest.split_at_mut(bytes.len());
+                data.copy_from_slice(bytes);
+                tail.copy_from_slice(b"\r\n");
+            }
+            Err(_) => *full = true,
         }
     }
 
     /// Writes the header; on failure removes the whole command.
+    #[inline]
     fn finish(self) -> Result<usize, CapacityError> {
-        let mut digits = itoa::Buffer::new();
-        let d = digits.format(self.argc).as_bytes();
-        let header_len = d.len() + 3;
+        let mut digits = [0u8; 20];
+        let d = write_len(&mut digits, self.argc);
+        let header_len = d + 3;
         let total = header_len.saturating_add(self.body_len);
         let fail = |out: &mut S, start: usize| {
             out.truncate(start);
@@ -381,22 +400,19 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
         if self.full {
             return fail(self.out, self.start);
         }
-        let extra = header_len - HEADER_GAP.min(header_len);
+        let extra = header_len.saturating_sub(HEADER_GAP);
         if extra > 0 && self.out.try_extend_from_slice(&[0; 8][..extra]).is_err() {
             return fail(self.out, self.start);
         }
         let buf = self.out.as_mut_slice();
         let end = buf.len();
         if extra > 0 {
-            buf.copy_within(
-                self.start + HEADER_GAP..end - extra,
-                self.start + header_len,
-            );
+            buf.copy_within(self.start + HEADER_GAP..end - extra, self.start + header_len);
         }
         let head = &mut buf[self.start..self.start + header_len];
         head[0] = b'*';
-        head[1..1 + d.len()].copy_from_slice(d);
-        head[1 + d.len()..].copy_from_slice(b"\r\n");
+        head[1..1 + d].copy_from_slice(&digits[..d]);
+        head[1 + d..].copy_from_slice(b"\r\n");
         Ok(total)
     }
 }

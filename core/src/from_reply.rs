@@ -51,6 +51,7 @@ pub(crate) fn mismatch(expected: &'static str, got: &Reply<'_>) -> ConvertError 
 
 impl FromReply for Reply<'_> {
     type Output<'a> = Reply<'a>;
+    #[inline]
     fn from_reply(reply: Reply<'_>) -> Result<Reply<'_>, ConvertError> {
         Ok(reply)
     }
@@ -59,12 +60,14 @@ impl FromReply for Reply<'_> {
 /// Accepts any reply and discards it: for `SET`, `EXPIRE` and friends when only success matters.
 impl FromReply for () {
     type Output<'a> = ();
+    #[inline]
     fn from_reply(_: Reply<'_>) -> Result<(), ConvertError> {
         Ok(())
     }
 }
 
 /// The text of a reply that carries text.
+#[inline]
 fn text<'a>(reply: &Reply<'a>) -> Option<&'a [u8]> {
     match *reply {
         Reply::Bulk(b) | Reply::Simple(b) | Reply::BigNumber(b) => Some(b),
@@ -73,6 +76,7 @@ fn text<'a>(reply: &Reply<'a>) -> Option<&'a [u8]> {
     }
 }
 
+#[inline]
 fn int_of(reply: &Reply<'_>) -> Result<i128, ConvertError> {
     let digits = match reply {
         Reply::Int(i) => return Ok(i128::from(*i)),
@@ -94,6 +98,7 @@ macro_rules! int_from_reply {
     ($($t:ty)*) => {$(
         impl FromReply for $t {
             type Output<'a> = $t;
+            #[inline]
             fn from_reply(reply: Reply<'_>) -> Result<$t, ConvertError> {
                 <$t>::try_from(int_of(&reply)?).map_err(|_| ConvertError::InvalidNumber)
             }
@@ -104,6 +109,7 @@ int_from_reply!(i8 i16 i32 i64 i128 isize u16 u32 u64 u128 usize);
 
 impl FromReply for f64 {
     type Output<'a> = f64;
+    #[inline]
     fn from_reply(reply: Reply<'_>) -> Result<f64, ConvertError> {
         match reply {
             Reply::Double(d) => Ok(d.value()),
@@ -118,6 +124,7 @@ impl FromReply for f64 {
 
 impl FromReply for f32 {
     type Output<'a> = f32;
+    #[inline]
     fn from_reply(reply: Reply<'_>) -> Result<f32, ConvertError> {
         f64::from_reply(reply).map(|d| d as f32)
     }
@@ -126,6 +133,7 @@ impl FromReply for f32 {
 /// `#t`/`#f`, integers (non-zero is true), `"1"`/`"0"`, `+OK` (true) and nil (false).
 impl FromReply for bool {
     type Output<'a> = bool;
+    #[inline]
     fn from_reply(reply: Reply<'_>) -> Result<bool, ConvertError> {
         match reply {
             Reply::Bool(b) => Ok(b),
@@ -141,6 +149,7 @@ impl FromReply for bool {
 
 impl FromReply for &[u8] {
     type Output<'a> = &'a [u8];
+    #[inline]
     fn from_reply(reply: Reply<'_>) -> Result<&[u8], ConvertError> {
         text(&reply).ok_or_else(|| mismatch("a string", &reply))
     }
@@ -148,6 +157,7 @@ impl FromReply for &[u8] {
 
 impl FromReply for &str {
     type Output<'a> = &'a str;
+    #[inline]
     fn from_reply(reply: Reply<'_>) -> Result<&str, ConvertError> {
         let bytes = <&[u8]>::from_reply(reply)?;
         core::str::from_utf8(bytes).map_err(|_| ConvertError::InvalidUtf8)

@@ -711,6 +711,7 @@ where
     }
 
     /// Routes one complete reply to the entry waiting for it.
+    #[inline]
     fn deliver(&mut self, frame: &[u8]) -> Result<(), DecodeError> {
         let value = strip_attributes(frame);
         if value.first() == Some(&b'>') {
@@ -747,6 +748,7 @@ where
     }
 
     /// Copies a reply into the arena for slot `index`; a full arena fails the slot only.
+    #[inline]
     fn store(&mut self, index: usize, frame: &[u8]) {
         let start = self.replies.len();
         let fits = u32::try_from(start + frame.len()).is_ok()
@@ -873,19 +875,32 @@ where
 
     /// The RESP3 attributes that came with a command's reply, if any.
     pub fn attributes<T: ?Sized>(&self, handle: Deferred<T>) -> Option<Aggregate<'_>> {
-        let e = self.visible(handle.index() as u32, handle.epoch()).ok()?;
-        (e.state == State::Done).then_some(())?;
-        Reply::attributes_of(self.frame(&e))
+        let frame = Replies::frame(self, handle.index() as u32, handle.epoch()).ok()?;
+        Reply::attributes_of(frame)
     }
 
-    fn frame(&self, e: &Entry) -> &[u8] {
-        let start = e.reply_start as usize;
-        self.replies
-            .as_slice()
-            .get(start..start + e.reply_len as usize)
-            .unwrap_or_default()
+    /// Why slot `index` has no reply to read.
+    #[cold]
+    fn no_reply(&self, index: u32, epoch: u32) -> SlotError<'_> {
+        let e = match self.visible(index, epoch) {
+            Ok(e) => e,
+            Err(stale) => return stale,
+        };
+        let failed = SlotError::Failed;
+        match e.state {
+            State::Done | State::Pending | State::Queued => SlotError::Pending,
+            State::Aborted => failed(Failure::Aborted),
+            State::ExecMismatch => failed(Failure::ExecMismatch),
+            State::ArenaFull => failed(Failure::Capacity(CapacityError {
+                store: Store::Replies,
+                needed: self.replies.len() + e.reply_len as usize,
+                capacity: self.replies.capacity(),
+            })),
+            State::Failed => failed(self.failure.unwrap_or(Failure::Closed)),
+        }
     }
 
+    #[inline]
     fn visible(&self, index: u32, epoch: u32) -> Result<Entry, SlotError<'_>> {
         match self.entries.as_slice().get(index as usize) {
             Some(e) if e.epoch == epoch && matches!(e.role, Role::User | Role::EvalSha) => Ok(*e),
@@ -900,20 +915,22 @@ where
     R: Storage<u8>,
     E: Storage<Entry>,
 {
-    fn reply(&self, index: u32, epoch: u32) -> Result<Reply<'_>, SlotError<'_>> {
-        let e = self.visible(index, epoch)?;
-        let failed = |f| Err(SlotError::Failed(f));
-        match e.state {
-            State::Done => Ok(Reply::parse(self.frame(&e))),
-            State::Pending | State::Queued => Err(SlotError::Pending),
-            State::Aborted => failed(Failure::Aborted),
-            State::ExecMismatch => failed(Failure::ExecMismatch),
-            State::ArenaFull => failed(Failure::Capacity(CapacityError {
-                store: Store::Replies,
-                needed: self.replies.len() + e.reply_len as usize,
-                capacity: self.replies.capacity(),
-            })),
-            State::Failed => failed(self.failure.unwrap_or(Failure::Closed)),
+    #[inline]
+    fn frame(&self, index: u32, epoch: u32) -> Result<&[u8], SlotError<'_>> {
+        match self.entries.as_slice().get(index as usize) {
+            Some(e)
+                if e.epoch == epoch
+                    && e.state == State::Done
+                    && matches!(e.role, Role::User | Role::EvalSha) =>
+            {
+                let start = e.reply_start as usize;
+                Ok(self
+                    .replies
+                    .as_slice()
+                    .get(start..start + e.reply_len as usize)
+                    .unwrap_or_default())
+            }
+            _ => Err(self.no_reply(index, epoch)),
         }
     }
 

@@ -71,8 +71,28 @@ impl<'a> Reply<'a> {
     }
 
     /// Parses the reply at the start of `frame`, which the scanner has validated.
+    #[inline]
     pub(crate) fn parse(frame: &'a [u8]) -> Reply<'a> {
-        parse_at(frame, 0).map_or(Reply::Nil, |(r, _)| r)
+        // `frame` is exactly one validated reply, so for the common scalar kinds the line is
+        // everything between the type byte and the final CRLF: no search needed.
+        let body = frame.get(1..frame.len().saturating_sub(2)).unwrap_or_default();
+        match frame.first() {
+            Some(b'+') => return Reply::Simple(body),
+            Some(b'-') => return Reply::Error(ServerError::new(body)),
+            Some(b':') => {
+                if let Some(i) = parse_i64(body) {
+                    return Reply::Int(i);
+                }
+            }
+            Some(b'$') if frame.get(1) != Some(&b'-') => {
+                if let Some(nl) = body.iter().position(|&b| b == b'\n') {
+                    return Reply::Bulk(&body[nl + 1..]);
+                }
+            }
+            _ => {}
+        }
+        // The frame's end is known: no need to walk an aggregate to find it.
+        parse_at(frame, 0, false).map_or(Reply::Nil, |(r, _)| r)
     }
 
     /// The RESP3 attribute map that prefixes the reply in `frame`, if any.
@@ -178,7 +198,7 @@ impl<'a> Iterator for AggregateIter<'a> {
         if self.left == 0 {
             return None;
         }
-        let (reply, next) = parse_at(self.bytes, self.pos)?;
+        let (reply, next) = parse_at(self.bytes, self.pos, true)?;
         self.pos = next;
         self.left -= 1;
         Some(reply)
@@ -203,6 +223,7 @@ impl<'a> Iterator for Pairs<'a> {
 }
 
 /// The line after the type byte at `pos`, and the offset after its CRLF.
+#[inline]
 fn line(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let rest = bytes.get(pos + 1..)?;
     let cr = rest.iter().position(|&b| b == b'\r')?;
@@ -210,7 +231,9 @@ fn line(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 }
 
 /// Parses the element at `pos` (skipping attributes) and returns it with the offset after it.
-fn parse_at(bytes: &[u8], mut pos: usize) -> Option<(Reply<'_>, usize)> {
+/// With `want_end` false, the offset returned for an aggregate is not computed (0).
+#[inline]
+fn parse_at(bytes: &[u8], mut pos: usize, want_end: bool) -> Option<(Reply<'_>, usize)> {
     loop {
         let kind = *bytes.get(pos)?;
         let (l, after) = line(bytes, pos)?;
@@ -224,7 +247,8 @@ fn parse_at(bytes: &[u8], mut pos: usize) -> Option<(Reply<'_>, usize)> {
                 bytes: bytes.get(after..)?,
                 len: n,
             };
-            Some((agg, after + skip(agg.bytes, n)?))
+            let end = if want_end { after + skip(agg.bytes, n)? } else { 0 };
+            Some((agg, end))
         };
         return Some(match kind {
             b'+' => (Reply::Simple(l), after),
@@ -265,8 +289,9 @@ fn parse_at(bytes: &[u8], mut pos: usize) -> Option<(Reply<'_>, usize)> {
                 (Reply::Map(a), next)
             }
             b'|' => {
-                let (_, next) = aggregate(2)?;
-                pos = next;
+                // An attribute prefixes the value: skip its pairs to reach it.
+                let pairs = usize::try_from(parse_u64(l)?).ok()?.checked_mul(2)?;
+                pos = after + skip(bytes.get(after..)?, pairs)?;
                 continue;
             }
             _ => return None,

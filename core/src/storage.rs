@@ -17,6 +17,11 @@ pub trait Storage<T: Copy> {
     fn try_extend_from_slice(&mut self, items: &[T]) -> Result<(), Full>;
     /// Shortens to `len` items; does nothing if already shorter.
     fn truncate(&mut self, len: usize);
+    /// Appends `n` default items and returns them to be overwritten, or fails and appends
+    /// nothing.
+    fn try_extend_default(&mut self, n: usize) -> Result<&mut [T], Full>
+    where
+        T: Default;
 
     /// The number of items stored.
     #[inline]
@@ -93,6 +98,18 @@ impl<T: Copy> Storage<T> for SliceStore<'_, T> {
     fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
     }
+    #[inline]
+    fn try_extend_default(&mut self, n: usize) -> Result<&mut [T], Full>
+    where
+        T: Default,
+    {
+        let start = self.len;
+        let end = start.checked_add(n).ok_or(Full)?;
+        let dst = self.buf.get_mut(start..end).ok_or(Full)?;
+        dst.fill(T::default());
+        self.len = end;
+        Ok(dst)
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -123,6 +140,15 @@ impl<T: Copy> Storage<T> for alloc::vec::Vec<T> {
     fn truncate(&mut self, len: usize) {
         alloc::vec::Vec::truncate(self, len);
     }
+    #[inline]
+    fn try_extend_default(&mut self, n: usize) -> Result<&mut [T], Full>
+    where
+        T: Default,
+    {
+        let start = self.len();
+        self.resize(start + n, T::default());
+        Ok(&mut self[start..])
+    }
 }
 
 #[cfg(feature = "heapless")]
@@ -146,5 +172,15 @@ impl<T: Copy, const N: usize> Storage<T> for heapless::Vec<T, N> {
     #[inline]
     fn truncate(&mut self, len: usize) {
         heapless::Vec::truncate(self, len);
+    }
+    #[inline]
+    fn try_extend_default(&mut self, n: usize) -> Result<&mut [T], Full>
+    where
+        T: Default,
+    {
+        let start = self.len();
+        self.resize_default(start.checked_add(n).ok_or(Full)?)
+            .map_err(|_| Full)?;
+        Ok(&mut self[start..])
     }
 }
