@@ -259,7 +259,20 @@ impl Scanner {
 const fn is_type(b: u8) -> bool {
     matches!(
         b,
-        b'+' | b'-' | b':' | b'$' | b'*' | b'_' | b',' | b'#' | b'(' | b'!' | b'=' | b'%' | b'~' | b'>' | b'|'
+        b'+' | b'-'
+            | b':'
+            | b'$'
+            | b'*'
+            | b'_'
+            | b','
+            | b'#'
+            | b'('
+            | b'!'
+            | b'='
+            | b'%'
+            | b'~'
+            | b'>'
+            | b'|'
     )
 }
 
@@ -273,7 +286,10 @@ fn scan_simple(buf: &[u8], limits: &Limits) -> Option<usize> {
         return None;
     }
     let rest = buf.get(1..)?;
-    let cr = rest.iter().take(limits.max_line_len.saturating_add(1)).position(|&b| b == b'\r')?;
+    let cr = rest
+        .iter()
+        .take(limits.max_line_len.saturating_add(1))
+        .position(|&b| b == b'\r')?;
     let line = &rest[..cr];
     if rest.get(cr + 1) != Some(&b'\n') {
         return None;

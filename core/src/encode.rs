@@ -407,7 +407,10 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
         let buf = self.out.as_mut_slice();
         let end = buf.len();
         if extra > 0 {
-            buf.copy_within(self.start + HEADER_GAP..end - extra, self.start + header_len);
+            buf.copy_within(
+                self.start + HEADER_GAP..end - extra,
+                self.start + header_len,
+            );
         }
         let head = &mut buf[self.start..self.start + header_len];
         head[0] = b'*';

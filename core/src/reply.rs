@@ -75,7 +75,9 @@ impl<'a> Reply<'a> {
     pub(crate) fn parse(frame: &'a [u8]) -> Reply<'a> {
         // `frame` is exactly one validated reply, so for the common scalar kinds the line is
         // everything between the type byte and the final CRLF: no search needed.
-        let body = frame.get(1..frame.len().saturating_sub(2)).unwrap_or_default();
+        let body = frame
+            .get(1..frame.len().saturating_sub(2))
+            .unwrap_or_default();
         match frame.first() {
             Some(b'+') => return Reply::Simple(body),
             Some(b'-') => return Reply::Error(ServerError::new(body)),
@@ -247,7 +249,11 @@ fn parse_at(bytes: &[u8], mut pos: usize, want_end: bool) -> Option<(Reply<'_>, 
                 bytes: bytes.get(after..)?,
                 len: n,
             };
-            let end = if want_end { after + skip(agg.bytes, n)? } else { 0 };
+            let end = if want_end {
+                after + skip(agg.bytes, n)?
+            } else {
+                0
+            };
             Some((agg, end))
         };
         return Some(match kind {
