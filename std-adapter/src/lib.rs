@@ -53,7 +53,7 @@ pub use connection::Connection;
 pub use error::{Error, Result};
 pub use pipe::{Derived, Handle, Pipe};
 pub use redpipe_core::*;
-pub use registry::{Connections, DEFAULT, Stats};
+pub use registry::{Connections, DEFAULT, Factory, Stats};
 
 /// Registers the default connection of the global registry from a URL.
 pub fn connect(url: &str) -> Result<()> {

@@ -35,9 +35,13 @@ struct Counters {
     connects: AtomicU64,
 }
 
+/// Opens a blocking connection; see [`Connections::register_factory`].
+pub type Factory = Arc<dyn Fn() -> Result<Connection> + Send + Sync>;
+
 /// One name's settings and idle connections.
 pub(crate) struct Pool {
     pub(crate) info: ConnectionInfo,
+    factory: Option<Factory>,
     idle: Mutex<Vec<Connection>>,
     #[cfg(feature = "tokio")]
     idle_async: Mutex<Vec<crate::tokio::AsyncConnection>>,
@@ -48,9 +52,10 @@ pub(crate) struct Pool {
 const MAX_IDLE: usize = 16;
 
 impl Pool {
-    fn new(info: ConnectionInfo) -> Self {
+    fn new(info: ConnectionInfo, factory: Option<Factory>) -> Self {
         Self {
             info,
+            factory,
             idle: Mutex::new(Vec::new()),
             #[cfg(feature = "tokio")]
             idle_async: Mutex::new(Vec::new()),
@@ -68,7 +73,10 @@ impl Pool {
             Some(c) => Ok(c),
             None => {
                 self.counters.connects.fetch_add(1, Ordering::Relaxed);
-                Connection::open(&self.info)
+                match &self.factory {
+                    Some(open) => open(),
+                    None => Connection::open(&self.info),
+                }
             }
         }
     }
@@ -92,6 +100,9 @@ impl Pool {
             .pop();
         match idle {
             Some(c) => Ok(c),
+            None if self.factory.is_some() => Err(Error::Config(
+                "this name was registered with a blocking connection factory".into(),
+            )),
             None => {
                 self.counters.connects.fetch_add(1, Ordering::Relaxed);
                 crate::tokio::AsyncConnection::open(&self.info).await
@@ -166,10 +177,30 @@ impl Connections {
     /// Registers `info` as the connection named `name` (replacing any earlier one). Nothing
     /// connects until a pipeline runs.
     pub fn register(&self, name: &str, info: ConnectionInfo) {
+        self.insert(name, Pool::new(info, None));
+    }
+
+    /// Registers a function that opens the (blocking) connections named `name`: for
+    /// connections set up in ways a URL cannot say (a custom stream, extra setup commands).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use redpipe::{Connection, Connections};
+    /// let r = Connections::new();
+    /// let info = "redis://10.0.0.7:6380".parse()?;
+    /// r.register_factory("cache", Arc::new(move || Connection::open(&info)));
+    /// # Ok::<(), redpipe::Error>(())
+    /// ```
+    pub fn register_factory(&self, name: &str, open: Factory) {
+        let info = ConnectionInfo::tcp("", 0);
+        self.insert(name, Pool::new(info, Some(open)));
+    }
+
+    fn insert(&self, name: &str, pool: Pool) {
         self.pools
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_string(), Arc::new(Pool::new(info)));
+            .insert(name.to_string(), Arc::new(pool));
     }
 
     /// Registers the default connection from a URL.

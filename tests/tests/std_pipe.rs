@@ -555,3 +555,37 @@ fn retry_is_opt_in_after_a_connection_failure() {
     assert_eq!(b.result().unwrap(), 1);
     assert_eq!(server.cli(&["GET", "k"]), "v");
 }
+
+#[test]
+fn connection_factories() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = RedisServer::start();
+    let r = Connections::new();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let (count, info) = (opened.clone(), server.info());
+    r.register_factory(
+        "made",
+        Arc::new(move || {
+            count.fetch_add(1, Ordering::Relaxed);
+            let mut conn = Connection::open(&info)?;
+            // Setup a URL cannot express: mark the connection.
+            let mut p = VecPipeline::new();
+            let _ = p.query::<(), _, _>(cmd("CLIENT").arg("SETNAME").arg("from-factory"))?;
+            conn.execute(&mut p)?;
+            Ok(conn)
+        }),
+    );
+    for _ in 0..3 {
+        let name = r
+            .autoexec(None, |p| {
+                p.on("made", |p| {
+                    Ok::<_, Error>(p.query::<String, _, _>(cmd("CLIENT").arg("GETNAME")))
+                })
+            })
+            .unwrap();
+        assert_eq!(name.result().unwrap(), "from-factory");
+    }
+    // One connection, reused from the pool.
+    assert_eq!(opened.load(Ordering::Relaxed), 1);
+}
