@@ -15,14 +15,14 @@ use crate::error::DecodeError;
 use crate::reply::Reply;
 
 /// The deepest nesting the scanner can track; [`Limits::max_depth`] may only lower it.
-pub const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 32;
 
 /// Bounds on what the server may send; exceeding one is a [`DecodeError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Longest bulk string, in bytes (Redis's own `proto-max-bulk-len` default: 512 MiB).
     pub max_bulk_len: u64,
-    /// Most elements in one aggregate (a map of n pairs counts 2n).
+    /// Most elements in one aggregate (a map of n pairs counts 2n); at most `u32::MAX`.
     pub max_elements: u64,
     /// Deepest nesting of aggregates, at most [`MAX_DEPTH`].
     pub max_depth: usize,
@@ -36,7 +36,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_bulk_len: 512 * 1024 * 1024,
-            max_elements: 1 << 32,
+            max_elements: u32::MAX as u64,
             max_depth: 32,
             max_line_len: 1024 * 1024,
             max_reply_len: 1 << 30,
@@ -67,7 +67,7 @@ pub fn decode_reply<'a>(
 #[derive(Debug, Clone)]
 pub struct Scanner {
     /// Elements still missing at each open aggregate level.
-    remaining: [u64; MAX_DEPTH],
+    remaining: [u32; MAX_DEPTH],
     /// Bit `i` set: level `i` is an attribute, which prefixes a value instead of being one.
     attribute: u64,
     depth: usize,
@@ -205,7 +205,7 @@ impl Scanner {
                         } else {
                             n
                         };
-                        if count > limits.max_elements {
+                        if count > limits.max_elements.min(u64::from(u32::MAX)) {
                             return Err(DecodeError::TooManyElements { count: n });
                         }
                         is_attribute = kind == b'|';
@@ -221,7 +221,8 @@ impl Scanner {
                 if self.depth >= max_depth {
                     return Err(DecodeError::TooDeep);
                 }
-                self.remaining[self.depth] = count;
+                // Fits: `count` is at most `u32::MAX` (checked above).
+                self.remaining[self.depth] = count as u32;
                 if is_attribute {
                     self.attribute |= 1 << self.depth;
                 } else {

@@ -125,7 +125,7 @@ pub struct Transaction {
     mark: Mark,
 }
 
-/// Scripts whose bodies are already in the arena, by SHA1 (small, most recent first).
+/// Script bodies remembered for reuse within one pipeline.
 const SCRIPT_CACHE: usize = 4;
 
 /// Queued commands, their slots, and the reply reader. See the [module docs](self).
@@ -154,7 +154,8 @@ where
     failure: Option<Failure>,
     /// Index of the open transaction's `MULTI`.
     tx_open: Option<u32>,
-    scripts: [Option<([u8; 40], u32)>; SCRIPT_CACHE],
+    /// Arena offsets of script bodies already stored (small, most recent first).
+    scripts: [Option<u32>; SCRIPT_CACHE],
     /// Arena bytes below this hold script bodies, which a rewind keeps.
     arena_floor: usize,
     pushes: u64,
@@ -470,11 +471,15 @@ where
     /// Keeps `script`'s body in the arena (once per pipeline) for a possible fallback; returns
     /// its offset. Layout: 4-byte little-endian length, then the body.
     fn store_script(&mut self, script: &Script<'_>) -> Result<u32, CapacityError> {
-        let sha = script.sha1_bytes();
-        if let Some((_, at)) = self.scripts.iter().flatten().find(|(s, _)| s == sha) {
+        let body = script.body().as_bytes();
+        if let Some(at) = self
+            .scripts
+            .iter()
+            .flatten()
+            .find(|at| script_body(self.replies.as_slice(), **at) == Some(body))
+        {
             return Ok(*at);
         }
-        let body = script.body().as_bytes();
         let start = self.replies.len();
         let full = |r: &R| CapacityError {
             store: Store::Replies,
@@ -493,7 +498,7 @@ where
             return Err(full(&self.replies));
         }
         self.scripts.rotate_right(1);
-        self.scripts[0] = Some((*sha, at));
+        self.scripts[0] = Some(at);
         self.arena_floor = self.replies.len();
         Ok(at)
     }
@@ -829,15 +834,7 @@ where
         if out.get(header_end..header_end + 13) != Some(b"$7\r\nEVALSHA\r\n") || rest > end {
             return false;
         }
-        let arena = self.replies.as_slice();
-        let at = body_at as usize;
-        let Some(len) = arena
-            .get(at..at + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        else {
-            return false;
-        };
-        let Some(body) = arena.get(at + 4..at + 4 + u32::from_le_bytes(len) as usize) else {
+        let Some(body) = script_body(self.replies.as_slice(), body_at) else {
             return false;
         };
         let before = self.out.len();
@@ -944,6 +941,13 @@ where
 fn element_start(value: &[u8], agg: &Aggregate<'_>) -> Option<usize> {
     let header = value.iter().position(|&b| b == b'\n')? + 1;
     (agg.is_empty() || header < value.len()).then_some(header)
+}
+
+/// The script body stored at arena offset `at` by `Pipeline::store_script`.
+fn script_body(arena: &[u8], at: u32) -> Option<&[u8]> {
+    let at = at as usize;
+    let len = u32::from_le_bytes(arena.get(at..at + 4)?.try_into().ok()?) as usize;
+    arena.get(at + 4..at + 4 + len)
 }
 
 /// Appends a copy of `out[range]` to `out`, or nothing.

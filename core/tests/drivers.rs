@@ -208,3 +208,61 @@ fn empty_pipeline_does_no_io_and_runs_callbacks() {
     assert_eq!(c.read(&p), Ok(&"ran"));
     assert!(peer.written.is_empty());
 }
+
+#[cfg(feature = "embedded-io-async")]
+mod async_driver {
+    use super::*;
+    use redpipe_core::io::execute_async;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    impl embedded_io_async::Read for Peer {
+        async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+            embedded_io::Read::read(self, buf)
+        }
+    }
+    impl embedded_io_async::Write for Peer {
+        async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+            embedded_io::Write::write(self, buf)
+        }
+        async fn flush(&mut self) -> Result<(), ErrorKind> {
+            Ok(())
+        }
+    }
+
+    /// The peer is always ready, so the future completes without a real executor.
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let mut f = pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn async_driver_matches_the_blocking_one() {
+        for (read_max, write_max, interrupt) in [(usize::MAX, usize::MAX, false), (1, 2, true)] {
+            let mut p = VecPipeline::new();
+            let (a, b, c) = queue(&mut p);
+            let mut peer = Peer::new(REPLIES);
+            peer.expect_written = p.encoded().len();
+            (peer.read_max, peer.write_max, peer.interrupt) = (read_max, write_max, interrupt);
+            let mut buf = ReadBuffer::growable();
+            block_on(execute_async(&mut peer, &mut p, &mut buf)).unwrap();
+            assert_eq!(a.read(&p), Ok(1));
+            assert_eq!(b.read(&p), Ok(Some("hello".into())));
+            assert_eq!(c.read(&p), Ok(10));
+        }
+        let mut p = VecPipeline::new();
+        let (a, b, _) = queue(&mut p);
+        let mut peer = Peer::new(b":1\r\n$5\r\nhel");
+        let mut buf = ReadBuffer::growable();
+        let err = block_on(execute_async(&mut peer, &mut p, &mut buf)).unwrap_err();
+        assert!(matches!(err, DriveError::Closed));
+        assert_eq!(a.read(&p), Ok(1));
+        assert_eq!(b.read(&p), Err(SlotError::Failed(Failure::Closed)));
+    }
+}

@@ -22,6 +22,14 @@ pub(crate) fn firmware(report: bool) -> Result<(), String> {
     if !report {
         return Ok(());
     }
+    run(cargo().args([
+        "build",
+        "--release",
+        "--target",
+        TARGET,
+        "--bin",
+        "baseline",
+    ]))?;
     run(cargo()
         .args([
             "build",
@@ -35,12 +43,14 @@ pub(crate) fn firmware(report: bool) -> Result<(), String> {
     let bin = dir.join("target").join(TARGET).join("release");
     let ours = sections(&bin.join("redpipe"))?;
     let theirs = sections(&bin.join("redis-protocol"))?;
+    let base = sections(&bin.join("baseline"))?;
     println!("\nfirmware footprint, {TARGET}, opt-level=z, LTO (bytes):");
     println!(
         "{:<34} {:>8} {:>8} {:>8} {:>8}",
         "image", ".text", ".rodata", ".data", ".bss"
     );
     for (name, s) in [
+        ("runtime alone (baseline)", &base),
         ("redpipe-core (no allocator)", &ours),
         ("redis-protocol (16 KiB heap)", &theirs),
     ] {

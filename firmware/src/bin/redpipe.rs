@@ -22,7 +22,7 @@ fn main() -> ! {
         max_depth: 4,
         ..Limits::default()
     });
-    let ok = p.set("sensor:1", black_box(21.5f32));
+    let ok = p.set("sensor:1", black_box(2150u32)); // centi-degrees: no float formatting
     let n = p.incr("boots");
     let greeting = p.get::<Option<&str>>("greeting");
     let list = p.lrange::<heapless::Vec<&str, 4>>("log", 0, -1);
