@@ -54,6 +54,8 @@ mod deferred;
 pub mod encode;
 mod error;
 mod from_reply;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "embedded-io")]
 pub mod io;
 pub mod pipeline;

@@ -5,9 +5,10 @@ use redpipe_core::VecPipeline;
 use redpipe_core::io::{ReadBuffer, execute};
 
 use crate::config::ConnectionInfo;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::handshake::Handshake;
 use crate::stream::Stream;
+use redpipe_core::{DecodeError, Failure};
 
 /// One blocking connection to a Redis server.
 ///
@@ -71,10 +72,22 @@ impl Connection {
         self.run(p)
     }
 
+    /// Whether the server sent bytes between pipelines (a reply to no command): left in the
+    /// read buffer, or waiting in the socket (one non-blocking peek).
+    fn has_stray_bytes(&mut self) -> bool {
+        !self.buf.filled().is_empty() || self.io.inner_mut().has_pending_input()
+    }
+
     fn run(&mut self, p: &mut VecPipeline) -> Result<()> {
+        if !self.broken && self.has_stray_bytes() {
+            // Bytes nobody asked for: they would be read as the first reply of this pipeline.
+            self.broken = true;
+            p.fail(Failure::Protocol(DecodeError::UnexpectedReply));
+            return Err(Error::Protocol(DecodeError::UnexpectedReply));
+        }
         if self.broken {
-            p.fail(redpipe_core::Failure::Closed);
-            return Err(crate::Error::Closed);
+            p.fail(Failure::Closed);
+            return Err(Error::Closed);
         }
         execute(&mut self.io, p, &mut self.buf).map_err(|e| {
             self.broken = true;

@@ -81,6 +81,45 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Whether bytes are waiting to be read, without blocking or consuming them.
+    pub(crate) fn has_pending_input(&mut self) -> bool {
+        fn peek(
+            nonblocking: impl Fn(bool) -> io::Result<()>,
+            peek: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+        ) -> bool {
+            if nonblocking(true).is_err() {
+                return false;
+            }
+            let mut byte = [0u8; 1];
+            let pending = matches!(peek(&mut byte), Ok(n) if n > 0);
+            // A socket left non-blocking would break every later read: treat failure here as
+            // data we cannot vouch for.
+            nonblocking(false).is_err() || pending
+        }
+        match self {
+            Self::Tcp(s) => peek(|on| s.set_nonblocking(on), |b| s.peek(b)),
+            #[cfg(unix)]
+            Self::Unix(s) => {
+                let s = &*s;
+                peek(
+                    |on| s.set_nonblocking(on),
+                    |b| {
+                        use std::io::Read as _;
+                        // UnixStream has no peek; a non-blocking read of one byte that succeeds
+                        // means stray data, and the connection is dropped anyway.
+                        let mut r = s;
+                        r.read(b)
+                    },
+                )
+            }
+            // TLS records between pipelines can be session tickets, not replies: not checked.
+            #[cfg(feature = "tls")]
+            Self::Tls(_) => false,
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

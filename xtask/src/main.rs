@@ -6,6 +6,7 @@
 //! Everything is plain `std::process::Command`: no dependencies, so the script itself builds in
 //! seconds on a fresh machine.
 
+mod fuzz;
 mod redis;
 mod setup;
 mod size;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         Some("tour") => tour(&args[1..]),
         Some("setup") => setup::all(),
         Some("size") => size::firmware(true),
+        Some("fuzz") => fuzz::command(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
                  test    install what is missing, then run every check and test\n  \
                  tour    run the redpipe tour (uses REDIS_URL or starts a local redis-server)\n  \
                  size    build the no-allocator firmware image and print its footprint\n  \
+                 fuzz    run every fuzz target (--seconds N, default 60)\n  \
                  setup   only install what is missing"
             );
             return ExitCode::from(2);

@@ -69,6 +69,9 @@ pub(crate) fn run_all() -> Result<(), String> {
         "wasm32-unknown-unknown",
     ]))?;
 
+    // Every fuzz target for a few seconds, seeded with real replies.
+    crate::fuzz::smoke(20)?;
+
     // Benchmarks compile (they are run by `cargo xtask bench`, never asserted on in tests).
     run(cargo().args(["bench", "--workspace", "--no-run"]))?;
 

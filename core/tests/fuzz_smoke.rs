@@ -1,0 +1,59 @@
+//! The fuzz targets' invariants under proptest, on stable, on every test run; plus the seed
+//! replies captured from redis-server.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use proptest::prelude::*;
+use redpipe_core::fuzzing;
+
+fn seeds() -> Vec<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds");
+    let mut all: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    all.sort();
+    assert!(all.len() > 30, "seed corpus missing");
+    all
+}
+
+#[test]
+fn seed_replies_pass_both_targets() {
+    for seed in seeds() {
+        fuzzing::decode(&seed);
+        for (n, step) in [(0u8, 0u8), (3, 4), (7, 15)] {
+            let mut input = vec![n, step];
+            input.extend_from_slice(&seed);
+            fuzzing::pipeline(&input);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn decode_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fuzzing::decode(&data);
+    }
+
+    #[test]
+    fn decode_mutated_seeds(i in any::<prop::sample::Index>(), flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+        let all = seeds();
+        let mut data = i.get(&all).clone();
+        for (at, b) in flips {
+            if !data.is_empty() {
+                let k = at.index(data.len());
+                data[k] = b;
+            }
+        }
+        fuzzing::decode(&data);
+        let mut input = vec![5, 3];
+        input.extend_from_slice(&data);
+        fuzzing::pipeline(&input);
+    }
+
+    #[test]
+    fn pipeline_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fuzzing::pipeline(&data);
+    }
+}

@@ -1,0 +1,95 @@
+//! `cargo xtask fuzz --seconds N`: every cargo-fuzz target for N seconds, seeded with real
+//! replies captured from redis-server (`fuzz/seeds`).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::setup::{have, root, run};
+
+const TARGETS: &[&str] = &["decode", "pipeline"];
+
+fn nightly() -> bool {
+    Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.starts_with("nightly"))
+        })
+}
+
+/// Nightly and cargo-fuzz, installed when missing; `Err` says why fuzzing cannot run here.
+fn tools() -> Result<(), String> {
+    if !nightly() {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))
+        .map_err(|e| format!("fuzzing needs a nightly toolchain: {e}"))?;
+    }
+    if !have("cargo-fuzz") {
+        run(Command::new("cargo").args(["install", "cargo-fuzz", "--version", "0.13.2"]))?;
+    }
+    Ok(())
+}
+
+/// Copies the seeds into each target's corpus (the pipeline target reads two control bytes
+/// first: command count and read chunk size).
+fn seed(corpus: &Path, target: &str) -> Result<(), String> {
+    let seeds = root().join("fuzz").join("seeds");
+    std::fs::create_dir_all(corpus).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(&seeds).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        let bytes = match target {
+            "pipeline" => [&[5u8, 3][..], &bytes].concat(),
+            _ => bytes,
+        };
+        let name = path.file_name().unwrap_or_default();
+        std::fs::write(corpus.join(name), bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Runs every target for `seconds`.
+pub(crate) fn run_all(seconds: u64) -> Result<(), String> {
+    tools()?;
+    let fuzz = root().join("fuzz");
+    for target in TARGETS {
+        let corpus = fuzz.join("corpus").join(target);
+        seed(&corpus, target)?;
+        run(Command::new("cargo")
+            .current_dir(&fuzz)
+            .args(["+nightly", "fuzz", "run", target])
+            .arg(&corpus)
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-rss_limit_mb=2048")
+            .arg("-print_final_stats=1"))?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask fuzz [--seconds N]`.
+pub(crate) fn command(args: &[String]) -> Result<(), String> {
+    let seconds = match args {
+        [] => 60,
+        [flag, n] if flag == "--seconds" => n.parse().map_err(|_| format!("bad seconds: {n}"))?,
+        _ => return Err("usage: cargo xtask fuzz [--seconds N]".into()),
+    };
+    run_all(seconds)
+}
+
+/// The short run inside `cargo xtask test`. Where no nightly toolchain can be had, says so and
+/// skips: the same invariants run on stable in `core/tests/fuzz_smoke.rs`.
+pub(crate) fn smoke(seconds: u64) -> Result<(), String> {
+    if let Err(e) = tools() {
+        eprintln!("\nskipping the fuzz smoke run: {e}");
+        return Ok(());
+    }
+    run_all(seconds)
+}
