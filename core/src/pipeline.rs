@@ -110,7 +110,6 @@ enum Role {
 /// A point to roll back to; see [`Pipeline::mark`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark {
-    out: usize,
     entries: usize,
     #[cfg(feature = "alloc")]
     callbacks: usize,
@@ -508,7 +507,6 @@ where
     /// The current end of the queue, to [`rollback`](Self::rollback) to.
     pub fn mark(&self) -> Mark {
         Mark {
-            out: self.out.len(),
             entries: self.entries.len(),
             #[cfg(feature = "alloc")]
             callbacks: self.callbacks.len(),
@@ -535,7 +533,6 @@ where
         }
         #[cfg(feature = "alloc")]
         self.callbacks.truncate(mark.callbacks);
-        let _ = mark.out;
     }
 
     /// Runs `f` on this pipeline; if it returns an error, its commands are rolled back, so a

@@ -296,9 +296,14 @@ impl Pipe {
         std::mem::replace(&mut self.groups, fresh)
     }
 
-    /// Publishes every group's results, then runs the callbacks.
+    /// Publishes every group's results, then runs the callbacks. A group that did not run
+    /// (another group's name was unknown, its thread panicked) fails here, so that no handle is
+    /// left pending.
     fn finish(&mut self, groups: Vec<Group>) {
-        for g in groups {
+        for mut g in groups {
+            if !g.pipeline.is_done() {
+                g.pipeline.fail(Failure::Cancelled);
+            }
             let _ = g.shared.results.set(g.pipeline);
         }
         for cb in std::mem::take(&mut self.callbacks) {

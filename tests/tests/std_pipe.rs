@@ -425,8 +425,15 @@ fn two_named_servers_in_one_logical_pipeline() {
     // An unknown name fails the run and the handles, and sends nothing anywhere else wrongly.
     let mut p = r.pipe();
     let lost = p.on("nobody", |p| Ok::<_, Error>(p.incr("x"))).unwrap();
+    let known = p.on("users", |p| Ok::<_, Error>(p.incr("x"))).unwrap();
     assert!(matches!(p.execute(), Err(Error::UnknownConnection(n)) if n == "nobody"));
     assert!(lost.result().is_err());
+    // Nothing was sent anywhere, and no handle is left pending.
+    assert!(matches!(
+        known.result(),
+        Err(Error::Failed(redpipe::Failure::Cancelled))
+    ));
+    assert_eq!(users.cli(&["EXISTS", "x"]), "0");
 }
 
 #[test]
