@@ -18,11 +18,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
 
 /// One async connection to a Redis server.
 ///
-/// Timeouts apply to a whole pipeline run (`read_timeout` of the [`ConnectionInfo`]): when it
-/// expires, every slot still waiting fails with [`Failure::Timeout`] and the connection is
-/// dropped.
+/// Timeouts apply to each read and write, as on the blocking connection (`read_timeout` and
+/// `write_timeout` of the [`ConnectionInfo`]): when one expires, every slot still waiting fails
+/// with `Failure::Io(IoKind::TimedOut)` and the connection is dropped. If the caller drops the
+/// `execute` future instead, the connection is dropped with it.
 pub struct AsyncConnection {
-    io: FromTokio<Box<dyn AsyncStream>>,
+    io: Timed,
     buf: ReadBuffer<Vec<u8>>,
     info: ConnectionInfo,
     broken: bool,
@@ -95,7 +96,11 @@ impl AsyncConnection {
             }
         };
         let mut conn = Self {
-            io: FromTokio::new(stream),
+            io: Timed {
+                inner: FromTokio::new(stream),
+                read: info.read_timeout,
+                write: info.write_timeout,
+            },
             buf: ReadBuffer::growable(),
             info: info.clone(),
             broken: false,
@@ -123,20 +128,48 @@ impl AsyncConnection {
             p.fail(Failure::Closed);
             return Err(Error::Closed);
         }
-        let run = execute_async(&mut self.io, p, &mut self.buf);
-        let result = match self.info.read_timeout {
-            Some(t) => match tokio::time::timeout(t, run).await {
-                Ok(r) => r.map_err(Error::from),
-                Err(_) => {
-                    p.fail(Failure::Timeout);
-                    Err(Error::Io(std::io::ErrorKind::TimedOut.into()))
-                }
-            },
-            None => run.await.map_err(Error::from),
-        };
-        if result.is_err() {
-            self.broken = true;
-        }
-        result
+        // Broken until the run completes: a dropped future leaves the stream mid-reply.
+        self.broken = true;
+        let result = execute_async(&mut self.io, p, &mut self.buf).await;
+        self.broken = result.is_err();
+        result.map_err(Error::from)
+    }
+}
+
+/// The stream with a timeout on each read and write; an expired one is `ErrorKind::TimedOut`.
+struct Timed {
+    inner: FromTokio<Box<dyn AsyncStream>>,
+    read: Option<Duration>,
+    write: Option<Duration>,
+}
+
+async fn limited<T>(
+    limit: Option<Duration>,
+    f: impl Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    match limit {
+        Some(t) => tokio::time::timeout(t, f)
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        None => f.await,
+    }
+}
+
+impl embedded_io_async::ErrorType for Timed {
+    type Error = std::io::Error;
+}
+
+impl embedded_io_async::Read for Timed {
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        limited(self.read, self.inner.read(buf)).await
+    }
+}
+
+impl embedded_io_async::Write for Timed {
+    async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        limited(self.write, self.inner.write(buf)).await
+    }
+    async fn flush(&mut self) -> std::io::Result<()> {
+        limited(self.write, self.inner.flush()).await
     }
 }

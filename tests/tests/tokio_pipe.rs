@@ -88,7 +88,9 @@ async fn a_stalled_server_times_out_and_fails_every_slot() {
     for h in hs {
         assert_eq!(
             h.read(&p),
-            Err(SlotError::Failed(redpipe::Failure::Timeout))
+            Err(SlotError::Failed(redpipe::Failure::Io(
+                redpipe::IoKind::TimedOut
+            )))
         );
     }
     assert!(conn.is_broken());
