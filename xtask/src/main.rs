@@ -2,10 +2,12 @@
 //!
 //! - `test`: installs what a fresh Debian machine lacks, then runs every check and test.
 //! - `tour`: runs the main demo against `REDIS_URL` or a throwaway local `redis-server`.
+//! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks.
 //!
 //! Everything is plain `std::process::Command`: no dependencies, so the script itself builds in
 //! seconds on a fresh machine.
 
+mod bench;
 mod fuzz;
 mod redis;
 mod setup;
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test" | "ci") => test::command(&args[1..]),
         Some("tour") => tour(&args[1..]),
+        Some("bench") => bench::command(&args[1..]),
         Some("setup") => setup::all(),
         Some("size") => size::firmware(true),
         Some("fuzz") => fuzz::command(&args[1..]),
@@ -28,6 +31,8 @@ fn main() -> ExitCode {
                  commands:\n  \
                  test    install what is missing, then run every check and test\n  \
                  tour    run the redpipe tour (uses REDIS_URL or starts a local redis-server)\n  \
+                 bench   end-to-end and codec benchmarks (--quick: a shorter run of the same \
+                 tables)\n  \
                  size    build the no-allocator firmware image and print its footprint\n  \
                  fuzz    run every fuzz target (--seconds N, default 60)\n  \
                  setup   only install what is missing"

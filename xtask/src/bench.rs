@@ -1,0 +1,67 @@
+//! `cargo xtask bench [--quick]`: the end-to-end benchmark (`bench/`, binary `e2e`) against a
+//! throwaway `redis-server`, then the codec micro-benchmarks (`core/benches/codec.rs`).
+//!
+//! The numbers go to `BENCHMARKS.md` by hand; nothing here asserts on time. `--quick` runs the
+//! same tables with one repetition and shorter measurements, and a subset of the codec groups.
+
+use crate::redis;
+use crate::setup::{self, cargo, run};
+
+/// The codec groups `--quick` keeps (a criterion filter).
+const QUICK_CODEC_FILTER: &str = "^(encode_get|decode_int)/";
+
+pub(crate) fn command(args: &[String]) -> Result<(), String> {
+    let quick = match args {
+        [] => false,
+        [flag] if flag == "--quick" => true,
+        [other, ..] => return Err(format!("unexpected argument: {other}")),
+    };
+    setup::redis()?;
+
+    // Build before the server starts, so that nothing compiles while it is measured.
+    run(cargo().args(["build", "--release", "-p", "redpipe-bench", "--bin", "e2e"]))?;
+    let server = redis::Server::start()?;
+    eprintln!("started a throwaway redis-server on {}", server.url());
+    let mut e2e = cargo();
+    e2e.args([
+        "run",
+        "--release",
+        "-p",
+        "redpipe-bench",
+        "--bin",
+        "e2e",
+        "--",
+    ])
+    .args(["--url", &server.url(), "--pin"]);
+    if quick {
+        e2e.arg("--quick");
+    }
+    let result = run(&mut e2e);
+    drop(server);
+    eprintln!("stopped the throwaway redis-server");
+    result?;
+
+    let mut codec = cargo();
+    codec.args([
+        "bench",
+        "-p",
+        "redpipe-core",
+        "--features",
+        "alloc",
+        "--bench",
+        "codec",
+    ]);
+    codec.arg("--");
+    if quick {
+        codec.args([
+            "--warm-up-time",
+            "0.5",
+            "--measurement-time",
+            "1",
+            QUICK_CODEC_FILTER,
+        ]);
+    } else {
+        codec.args(["--warm-up-time", "1", "--measurement-time", "2"]);
+    }
+    run(&mut codec)
+}
