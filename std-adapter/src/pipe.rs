@@ -101,24 +101,24 @@ impl<T> Derived<T> {
 type Callback = Box<dyn FnOnce() + Send>;
 
 struct Group {
-    name: String,
+    name: Arc<str>,
     pipeline: VecPipeline,
     shared: Arc<Shared>,
 }
 
 impl Group {
-    fn new(name: &str) -> Self {
+    fn new(name: Arc<str>, pipeline: VecPipeline) -> Self {
         Self {
-            name: name.to_string(),
-            pipeline: VecPipeline::new(),
+            name,
+            pipeline,
             shared: Arc::default(),
         }
     }
 }
 
-/// Where a scope may roll back to.
+/// Where a scope may roll back to: its group marks are `Pipe::marks[base..]`.
 struct PipeMark {
-    groups: Vec<Mark>,
+    base: usize,
     callbacks: usize,
 }
 
@@ -131,6 +131,10 @@ pub struct Pipe {
     callbacks: Vec<Callback>,
     /// The first storage failure while queueing; execute reports it.
     full: Option<CapacityError>,
+    /// Marks of the open scopes, a stack (no allocation per scope once warm).
+    marks: Vec<Mark>,
+    /// Results published by earlier runs; their storage is reused once no handle reads them.
+    published: Vec<Arc<Shared>>,
     /// Times a group is sent again after a connection failure (0: never).
     retries: u32,
 }
@@ -140,7 +144,7 @@ impl std::fmt::Debug for Pipe {
         let groups: Vec<(&str, usize)> = self
             .groups
             .iter()
-            .map(|g| (g.name.as_str(), g.pipeline.len()))
+            .map(|g| (&*g.name, g.pipeline.len()))
             .collect();
         f.debug_struct("Pipe")
             .field("groups", &groups)
@@ -163,10 +167,12 @@ impl Pipe {
     pub(crate) fn new_in(registry: Connections) -> Self {
         Self {
             registry,
-            groups: vec![Group::new(DEFAULT)],
+            groups: vec![Group::new(DEFAULT.into(), VecPipeline::new())],
             route: 0,
             callbacks: Vec::new(),
             full: None,
+            marks: Vec::new(),
+            published: Vec::new(),
             retries: 0,
         }
     }
@@ -196,21 +202,29 @@ impl Pipe {
         self.len() == 0
     }
 
-    fn mark(&self) -> PipeMark {
+    fn mark(&mut self) -> PipeMark {
+        let base = self.marks.len();
+        self.marks
+            .extend(self.groups.iter().map(|g| g.pipeline.mark()));
         PipeMark {
-            groups: self.groups.iter().map(|g| g.pipeline.mark()).collect(),
+            base,
             callbacks: self.callbacks.len(),
         }
     }
 
-    fn rollback(&mut self, mark: PipeMark) {
-        for (i, g) in self.groups.iter_mut().enumerate() {
-            match mark.groups.get(i) {
-                Some(m) => g.pipeline.rollback(*m),
-                None => g.pipeline.reset(),
+    /// Closes the scope opened by `mark`, rolling its commands back if `undo`.
+    fn close(&mut self, mark: PipeMark, undo: bool) {
+        if undo {
+            for (i, g) in self.groups.iter_mut().enumerate() {
+                match self.marks.get(mark.base + i) {
+                    Some(m) => g.pipeline.rollback(*m),
+                    // A group the scope itself opened.
+                    None => g.pipeline.reset(),
+                }
             }
+            self.callbacks.truncate(mark.callbacks);
         }
-        self.callbacks.truncate(mark.callbacks);
+        self.marks.truncate(mark.base);
     }
 
     /// Runs `f` on this pipe; if it fails, its commands and callbacks are removed, so a failed
@@ -221,9 +235,7 @@ impl Pipe {
     ) -> std::result::Result<R, E> {
         let mark = self.mark();
         let result = f(self);
-        if result.is_err() {
-            self.rollback(mark);
-        }
+        self.close(mark, result.is_err());
         result
     }
 
@@ -234,10 +246,11 @@ impl Pipe {
         f: impl FnOnce(&mut Pipe) -> std::result::Result<R, E>,
     ) -> std::result::Result<R, E> {
         let saved = self.route;
-        self.route = match self.groups.iter().position(|g| g.name == name) {
+        self.route = match self.groups.iter().position(|g| &*g.name == name) {
             Some(i) => i,
             None => {
-                self.groups.push(Group::new(name));
+                let pipeline = self.recycled();
+                self.groups.push(Group::new(name.into(), pipeline));
                 self.groups.len() - 1
             }
         };
@@ -259,21 +272,18 @@ impl Pipe {
             .begin_transaction()
             .map_err(|e| E::from(Error::Capacity(e)))?;
         let mark = self.mark();
-        match f(self) {
-            Ok(v) => match self.groups[route].pipeline.end_transaction(tx) {
-                Ok(()) => Ok(v),
-                Err(e) => {
-                    self.rollback(mark);
-                    self.groups[route].pipeline.abort_transaction(tx);
-                    Err(E::from(Error::Capacity(e)))
-                }
-            },
-            Err(e) => {
-                self.rollback(mark);
-                self.groups[route].pipeline.abort_transaction(tx);
-                Err(e)
-            }
+        let result = f(self).and_then(|v| {
+            self.groups[route]
+                .pipeline
+                .end_transaction(tx)
+                .map(|()| v)
+                .map_err(|e| E::from(Error::Capacity(e)))
+        });
+        self.close(mark, result.is_err());
+        if result.is_err() {
+            self.groups[route].pipeline.abort_transaction(tx);
         }
+        result
     }
 
     /// Registers `f` to run after every connection of the pipe has run; returns its value's
@@ -292,8 +302,23 @@ impl Pipe {
 
     /// Takes the queued groups out, leaving the pipe empty and reusable.
     fn take_groups(&mut self) -> Vec<Group> {
-        let fresh = self.groups.iter().map(|g| Group::new(&g.name)).collect();
+        let mut fresh = Vec::with_capacity(self.groups.len());
+        for i in 0..self.groups.len() {
+            let pipeline = self.recycled();
+            fresh.push(Group::new(self.groups[i].name.clone(), pipeline));
+        }
         std::mem::replace(&mut self.groups, fresh)
+    }
+
+    /// An empty pipeline, reusing the storage of an earlier run whose handles are all gone.
+    fn recycled(&mut self) -> VecPipeline {
+        while let Some(mut shared) = self.published.pop() {
+            if let Some(mut p) = Arc::get_mut(&mut shared).and_then(|s| s.results.take()) {
+                p.reset();
+                return p;
+            }
+        }
+        VecPipeline::new()
     }
 
     /// Publishes every group's results, then runs the callbacks. A group that did not run
@@ -305,6 +330,12 @@ impl Pipe {
                 g.pipeline.fail(Failure::Cancelled);
             }
             let _ = g.shared.results.set(g.pipeline);
+            self.published.push(g.shared);
+        }
+        // Keep only what may still be reclaimed: at most a few runs' worth.
+        if self.published.len() > 2 * self.groups.len() + 2 {
+            let excess = self.published.len() - (2 * self.groups.len() + 2);
+            self.published.drain(..excess);
         }
         for cb in std::mem::take(&mut self.callbacks) {
             cb();

@@ -82,42 +82,38 @@ impl Stream {
 }
 
 impl Stream {
-    /// Whether bytes are waiting to be read, without blocking or consuming them.
+    /// Whether bytes are waiting to be read, without blocking or consuming them: one
+    /// `recv(MSG_PEEK | MSG_DONTWAIT)`.
     pub(crate) fn has_pending_input(&mut self) -> bool {
-        fn peek(
-            nonblocking: impl Fn(bool) -> io::Result<()>,
-            peek: impl FnOnce(&mut [u8]) -> io::Result<usize>,
-        ) -> bool {
-            if nonblocking(true).is_err() {
-                return false;
-            }
-            let mut byte = [0u8; 1];
-            let pending = matches!(peek(&mut byte), Ok(n) if n > 0);
-            // A socket left non-blocking would break every later read: treat failure here as
-            // data we cannot vouch for.
-            nonblocking(false).is_err() || pending
-        }
         match self {
-            Self::Tcp(s) => peek(|on| s.set_nonblocking(on), |b| s.peek(b)),
+            Self::Tcp(s) => peek_nonblocking(s),
             #[cfg(unix)]
-            Self::Unix(s) => {
-                let s = &*s;
-                peek(
-                    |on| s.set_nonblocking(on),
-                    |b| {
-                        use std::io::Read as _;
-                        // UnixStream has no peek; a non-blocking read of one byte that succeeds
-                        // means stray data, and the connection is dropped anyway.
-                        let mut r = s;
-                        r.read(b)
-                    },
-                )
-            }
+            Self::Unix(s) => peek_nonblocking(s),
             // TLS records between pipelines can be session tickets, not replies: not checked.
             #[cfg(feature = "tls")]
             Self::Tls(_) => false,
         }
     }
+}
+
+#[cfg(unix)]
+fn peek_nonblocking(socket: &impl std::os::fd::AsFd) -> bool {
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+    matches!(
+        socket2::SockRef::from(socket).recv_with_flags(&mut byte, flags),
+        Ok(n) if n > 0
+    )
+}
+
+#[cfg(not(unix))]
+fn peek_nonblocking(socket: &TcpStream) -> bool {
+    if socket.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let pending = matches!(socket.peek(&mut [0u8; 1]), Ok(n) if n > 0);
+    // A socket left non-blocking would break every later read: vouch for nothing then.
+    socket.set_nonblocking(false).is_err() || pending
 }
 
 impl Read for Stream {
