@@ -16,7 +16,7 @@
 //! ```
 
 use crate::error::{CapacityError, Store};
-use crate::storage::Storage;
+use crate::storage::{Storage, copy_small};
 
 /// Stack space a [`ToArg`] implementation may format into (integers, floats, short text).
 pub struct Scratch {
@@ -368,14 +368,14 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
         if *full {
             return;
         }
-        match out.try_extend_default(total) {
+        match out.try_extend_for_write(total) {
             Ok(dst) => {
                 let (head, rest) = dst.split_at_mut(d + 3);
                 head[0] = b'$';
-                head[1..=d].copy_from_slice(&digits[..d]);
+                copy_small(&mut head[1..=d], &digits[..d]);
                 head[d + 1..].copy_from_slice(b"\r\n");
                 let (data, tail) = rest.split_at_mut(bytes.len());
-                data.copy_from_slice(bytes);
+                copy_small(data, bytes);
                 tail.copy_from_slice(b"\r\n");
             }
             Err(_) => *full = true,

@@ -81,6 +81,8 @@ pub use pipeline::VecPipeline;
 pub use pipeline::{Entry, Mark, Pipeline, SlicePipeline, Transaction};
 pub use reply::{Aggregate, Double, Redirect, Reply, ServerError, ServerErrorKind};
 pub use script::Script;
+#[cfg(feature = "alloc")]
+pub use storage::ByteBuf;
 pub use storage::{Full, SliceStore, Storage};
 #[cfg(feature = "alloc")]
 pub use value::Value;

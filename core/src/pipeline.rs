@@ -36,6 +36,8 @@ use crate::error::{CapacityError, DecodeError, Failure, Store};
 use crate::from_reply::FromReply;
 use crate::reply::{Aggregate, Reply, ServerErrorKind, skip, strip_attributes};
 use crate::script::Script;
+#[cfg(feature = "alloc")]
+use crate::storage::ByteBuf;
 use crate::storage::{SliceStore, Storage};
 
 /// Commands in flight at once, by default.
@@ -164,7 +166,7 @@ where
 
 /// A pipeline on growable `Vec`s: the usual choice with an allocator.
 #[cfg(feature = "alloc")]
-pub type VecPipeline = Pipeline<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>, alloc::vec::Vec<Entry>>;
+pub type VecPipeline = Pipeline<ByteBuf, ByteBuf, alloc::vec::Vec<Entry>>;
 
 /// A pipeline in fixed `heapless` storage: `OUT` bytes of commands, `REPLIES` bytes of replies,
 /// `CMDS` commands.

@@ -17,9 +17,9 @@ pub trait Storage<T: Copy> {
     fn try_extend_from_slice(&mut self, items: &[T]) -> Result<(), Full>;
     /// Shortens to `len` items; does nothing if already shorter.
     fn truncate(&mut self, len: usize);
-    /// Appends `n` default items and returns them to be overwritten, or fails and appends
-    /// nothing.
-    fn try_extend_default(&mut self, n: usize) -> Result<&mut [T], Full>
+    /// Appends `n` items of unspecified value (default, or stale from earlier use) and returns
+    /// them to be overwritten, or fails and appends nothing.
+    fn try_extend_for_write(&mut self, n: usize) -> Result<&mut [T], Full>
     where
         T: Default;
 
@@ -49,6 +49,37 @@ pub trait Storage<T: Copy> {
 /// [`CapacityError`](crate::CapacityError) with the right context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
+
+/// Copies `src` into `dst` (same length). Up to 32 bytes, the common size of keys and short
+/// values, with fixed-size (possibly overlapping) moves instead of a `memcpy` call.
+#[inline(always)]
+pub(crate) fn copy_small(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n != dst.len() {
+        return;
+    }
+    match n {
+        0 => {}
+        1..=3 => {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+        4..=7 => {
+            dst[..4].copy_from_slice(&src[..4]);
+            dst[n - 4..].copy_from_slice(&src[n - 4..]);
+        }
+        8..=16 => {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..].copy_from_slice(&src[n - 8..]);
+        }
+        17..=32 => {
+            dst[..16].copy_from_slice(&src[..16]);
+            dst[n - 16..].copy_from_slice(&src[n - 16..]);
+        }
+        _ => dst.copy_from_slice(src),
+    }
+}
 
 /// Fixed storage over a caller's slice: the no-allocator, no-feature flavor.
 ///
@@ -99,7 +130,7 @@ impl<T: Copy> Storage<T> for SliceStore<'_, T> {
         self.len = self.len.min(len);
     }
     #[inline]
-    fn try_extend_default(&mut self, n: usize) -> Result<&mut [T], Full>
+    fn try_extend_for_write(&mut self, n: usize) -> Result<&mut [T], Full>
     where
         T: Default,
     {
@@ -141,7 +172,7 @@ impl<T: Copy> Storage<T> for alloc::vec::Vec<T> {
         alloc::vec::Vec::truncate(self, len);
     }
     #[inline]
-    fn try_extend_default(&mut self, n: usize) -> Result<&mut [T], Full>
+    fn try_extend_for_write(&mut self, n: usize) -> Result<&mut [T], Full>
     where
         T: Default,
     {
@@ -174,7 +205,7 @@ impl<T: Copy, const N: usize> Storage<T> for heapless::Vec<T, N> {
         heapless::Vec::truncate(self, len);
     }
     #[inline]
-    fn try_extend_default(&mut self, n: usize) -> Result<&mut [T], Full>
+    fn try_extend_for_write(&mut self, n: usize) -> Result<&mut [T], Full>
     where
         T: Default,
     {
@@ -182,5 +213,71 @@ impl<T: Copy, const N: usize> Storage<T> for heapless::Vec<T, N> {
         self.resize_default(start.checked_add(n).ok_or(Full)?)
             .map_err(|_| Full)?;
         Ok(&mut self[start..])
+    }
+}
+
+/// Growable bytes that keep their high-water mark: appending within it needs no zero-filling,
+/// and clearing keeps it. The `Vec`-backed pipeline's byte stores (feature `alloc`).
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, Default)]
+pub struct ByteBuf {
+    /// Always initialized up to `buf.len()`; the logical contents are `buf[..len]`.
+    buf: alloc::vec::Vec<u8>,
+    len: usize,
+}
+
+#[cfg(feature = "alloc")]
+impl ByteBuf {
+    /// Empty, with nothing allocated.
+    pub const fn new() -> Self {
+        Self {
+            buf: alloc::vec::Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Storage<u8> for ByteBuf {
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.buf[..self.len]
+    }
+    #[inline]
+    fn capacity(&self) -> usize {
+        usize::MAX
+    }
+    #[inline]
+    fn try_extend_from_slice(&mut self, items: &[u8]) -> Result<(), Full> {
+        copy_small(self.try_extend_for_write(items.len())?, items);
+        Ok(())
+    }
+    #[inline]
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+    #[inline]
+    fn try_extend_for_write(&mut self, n: usize) -> Result<&mut [u8], Full> {
+        let start = self.len;
+        let end = start.checked_add(n).ok_or(Full)?;
+        if end > self.buf.len() {
+            self.grow(end);
+        }
+        self.len = end;
+        Ok(&mut self.buf[start..end])
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl ByteBuf {
+    /// Makes room for `end` bytes, doubling so that growth is amortized.
+    #[cold]
+    fn grow(&mut self, end: usize) {
+        let target = end.max(self.buf.len().saturating_mul(2)).max(4096);
+        self.buf.resize(target, 0);
     }
 }
