@@ -274,10 +274,12 @@ impl Storage<u8> for ByteBuf {
 
 #[cfg(feature = "alloc")]
 impl ByteBuf {
-    /// Makes room for `end` bytes, doubling so that growth is amortized.
+    /// Makes room for `end` bytes plus some slack. The `Vec` doubles its capacity as it
+    /// likes (amortized growth) but only `end + SLACK` bytes are written, so memory that was
+    /// never needed is never touched.
     #[cold]
     fn grow(&mut self, end: usize) {
-        let target = end.max(self.buf.len().saturating_mul(2)).max(4096);
-        self.buf.resize(target, 0);
+        const SLACK: usize = 4096;
+        self.buf.resize(end.saturating_add(SLACK), 0);
     }
 }
