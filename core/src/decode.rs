@@ -116,6 +116,7 @@ impl Scanner {
     /// (followed by more). After `Ok(Some(n))` the next call MUST start at `buf[n..]`.
     #[inline]
     pub fn scan(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, DecodeError> {
+        #[cfg(not(feature = "small"))]
         if self.pos == 0 {
             if let Some(end) = scan_simple(buf, limits) {
                 return Ok(Some(end));
@@ -280,6 +281,7 @@ const fn is_type(b: u8) -> bool {
 /// The fast path for the replies most commands get: a complete `+status`, `:integer` or
 /// `$bulk` at the start of `buf`. `None` sends everything else (errors included) to the general
 /// scanner, which validates the same way.
+#[cfg(not(feature = "small"))]
 #[inline]
 fn scan_simple(buf: &[u8], limits: &Limits) -> Option<usize> {
     let kind = *buf.first()?;

@@ -75,26 +75,37 @@ impl<'a> Reply<'a> {
     pub(crate) fn parse(frame: &'a [u8]) -> Reply<'a> {
         // `frame` is exactly one validated reply, so for the common scalar kinds the line is
         // everything between the type byte and the final CRLF: no search needed.
+        #[cfg(not(feature = "small"))]
+        if let Some(r) = Self::parse_scalar(frame) {
+            return r;
+        }
+        // The frame's end is known: no need to walk an aggregate to find it.
+        parse_at(frame, 0, false).map_or(Reply::Nil, |(r, _)| r)
+    }
+
+    /// The fast path of [`parse`](Self::parse) for `+`, `-`, `:` and `$` frames.
+    #[cfg(not(feature = "small"))]
+    #[inline]
+    fn parse_scalar(frame: &'a [u8]) -> Option<Reply<'a>> {
         let body = frame
             .get(1..frame.len().saturating_sub(2))
             .unwrap_or_default();
         match frame.first() {
-            Some(b'+') => return Reply::Simple(body),
-            Some(b'-') => return Reply::Error(ServerError::new(body)),
+            Some(b'+') => return Some(Reply::Simple(body)),
+            Some(b'-') => return Some(Reply::Error(ServerError::new(body))),
             Some(b':') => {
                 if let Some(i) = parse_i64(body) {
-                    return Reply::Int(i);
+                    return Some(Reply::Int(i));
                 }
             }
             Some(b'$') if frame.get(1) != Some(&b'-') => {
                 if let Some(nl) = body.iter().position(|&b| b == b'\n') {
-                    return Reply::Bulk(&body[nl + 1..]);
+                    return Some(Reply::Bulk(&body[nl + 1..]));
                 }
             }
             _ => {}
         }
-        // The frame's end is known: no need to walk an aggregate to find it.
-        parse_at(frame, 0, false).map_or(Reply::Nil, |(r, _)| r)
+        None
     }
 
     /// The RESP3 attribute map that prefixes the reply in `frame`, if any.

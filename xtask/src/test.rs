@@ -4,7 +4,13 @@
 use crate::setup::{self, cargo, run};
 
 /// Feature sets of the core checked on their own: each must build, lint and test alone.
-const CORE_FEATURE_SETS: &[&[&str]] = &[&[], &["heapless"], &["alloc"], &["std", "heapless"]];
+const CORE_FEATURE_SETS: &[&[&str]] = &[
+    &[],
+    &["heapless"],
+    &["alloc"],
+    &["std", "heapless"],
+    &["small", "heapless", "alloc"],
+];
 
 pub(crate) fn run_all() -> Result<(), String> {
     setup::all()?;
