@@ -287,3 +287,41 @@ impl ByteBuf {
         self.buf.resize(end.saturating_add(SLACK), 0);
     }
 }
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_buf_reuses_its_room_and_never_shows_stale_bytes() {
+        let mut b = ByteBuf::new();
+        b.try_extend_from_slice(b"hello world").unwrap();
+        b.truncate(5);
+        assert_eq!(b.as_slice(), b"hello");
+        b.clear();
+        assert!(b.is_empty());
+        // The room is reused; only what is written is visible.
+        b.try_extend_from_slice(b"ab").unwrap();
+        assert_eq!(b.as_slice(), b"ab");
+        let dst = b.try_extend_for_write(3).unwrap();
+        dst.copy_from_slice(b"xyz");
+        assert_eq!(b.as_slice(), b"abxyz");
+        // Growth beyond the high-water mark keeps the contents.
+        let big = [7u8; 10_000];
+        b.try_extend_from_slice(&big).unwrap();
+        assert_eq!(&b.as_slice()[..5], b"abxyz");
+        assert_eq!(b.len(), 10_005);
+        assert!(b.as_slice()[5..].iter().all(|&x| x == 7));
+    }
+
+    #[test]
+    fn copy_small_copies_every_length() {
+        let src: [u8; 70] = core::array::from_fn(|i| i as u8 + 1);
+        for n in 0..=70 {
+            let mut dst = [0u8; 70];
+            copy_small(&mut dst[..n], &src[..n]);
+            assert_eq!(&dst[..n], &src[..n], "length {n}");
+            assert!(dst[n..].iter().all(|&b| b == 0));
+        }
+    }
+}
