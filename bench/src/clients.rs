@@ -213,6 +213,45 @@ impl Client for RedpipeRewind {
     }
 }
 
+/// redpipe, blocking, overlapped: `Connection::send` the current batch, queue the next one
+/// while the server works, then `finish` the current one (two reused pipelines, alternating).
+pub(crate) struct RedpipeOverlap {
+    conn: Connection,
+    pipes: [(VecPipeline, Handles); 2],
+}
+
+impl RedpipeOverlap {
+    pub(crate) fn open(info: &ConnectionInfo) -> Result<Self> {
+        Ok(Self {
+            conn: Connection::open(info)?,
+            pipes: Default::default(),
+        })
+    }
+}
+
+impl Client for RedpipeOverlap {
+    fn run(&mut self, _: &Runtime, c: Command, batch: usize, batches: usize) -> Result<u64> {
+        let mut sum = 0u64;
+        let [a, b] = &mut self.pipes;
+        let (mut cur, mut next) = (a, b);
+        cur.1.queue(&mut cur.0, c, batch)?;
+        self.conn.send(&mut cur.0)?;
+        for i in 0..batches {
+            let more = i + 1 < batches;
+            if more {
+                next.1.queue(&mut next.0, c, batch)?;
+            }
+            self.conn.finish(&mut cur.0)?;
+            if more {
+                self.conn.send(&mut next.0)?;
+            }
+            sum = sum.wrapping_add(cur.1.read(&cur.0, c)?);
+            std::mem::swap(&mut cur, &mut next);
+        }
+        Ok(sum)
+    }
+}
+
 /// redpipe, tokio: `AsyncConnection` + a reused `VecPipeline`, on a current-thread runtime.
 pub(crate) struct RedpipeTokio {
     conn: AsyncConnection,

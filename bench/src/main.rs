@@ -80,7 +80,8 @@ struct Args {
 const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N]\n       \
                      e2e --url redis://127.0.0.1:PORT --profile COMMAND,BATCH,CLIENT[,SECONDS]\n\
                      COMMAND: set get incr set100; CLIENT: redpipe redpipe-tokio pipe redis-rs \
-                     redis-rs-async, or redpipe-rewind (queued once, re-sent with rewind())";
+                     redis-rs-async, redpipe-overlap (send/finish, the next batch queued while the server \
+                     works), or redpipe-rewind (queued once, re-sent with rewind())";
 
 fn parse_args() -> Result<Args> {
     let mut args = Args {
@@ -460,6 +461,7 @@ impl Bench {
         let mut client: Box<dyn Client> = match *client {
             "redpipe" => Box::new(clients::RedpipeBlocking::open(&self.info)?),
             "redpipe-rewind" => Box::new(clients::RedpipeRewind::open(&self.info)?),
+            "redpipe-overlap" => Box::new(clients::RedpipeOverlap::open(&self.info)?),
             "redpipe-tokio" => Box::new(clients::RedpipeTokio::open(&self.rt, &self.info)?),
             "pipe" => Box::new(clients::RedpipePipe::default()),
             "redis-rs" => Box::new(clients::RedisSync::open(&self.url)?),

@@ -174,41 +174,49 @@ impl<S: Storage<u8>> ReadBuffer<S> {
     }
 }
 
+/// Writes everything the pipeline's window allows; evaluates to the error that stopped it.
+macro_rules! write_window {
+    ($io:ident, $p:ident, $($await:tt)*) => {{
+        use embedded_io::Error as _;
+        let mut failed = None;
+        loop {
+            let out = $p.poll_output();
+            if out.is_empty() {
+                break;
+            }
+            match $io.write(out) $($await)* {
+                Ok(0) => {
+                    failed = Some(DriveError::Closed);
+                    break;
+                }
+                Ok(n) => $p.consume_output(n),
+                Err(e) if e.kind() == embedded_io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(DriveError::Io(e));
+                    break;
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => $io.flush() $($await)*.map_err(DriveError::Io),
+        }
+    }};
+}
+
 /// The run loop, once, for both drivers: `$($await)*` is empty or `.await`.
 macro_rules! drive_loop {
     ($io:ident, $p:ident, $buf:ident, $($await:tt)*) => {{
         use embedded_io::Error as _;
         let result = loop {
             // Write everything the window allows.
-            let mut failed = None;
-            loop {
-                let out = $p.poll_output();
-                if out.is_empty() {
-                    break;
-                }
-                match $io.write(out) $($await)* {
-                    Ok(0) => {
-                        failed = Some(DriveError::Closed);
-                        break;
-                    }
-                    Ok(n) => $p.consume_output(n),
-                    Err(e) if e.kind() == embedded_io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        failed = Some(DriveError::Io(e));
-                        break;
-                    }
-                }
-            }
-            if let Some(e) = failed {
+            if let Err(e) = write_window!($io, $p, $($await)*) {
                 break Err(e);
             }
             // Also runs the callbacks of a pipeline with nothing to send.
             $p.consume_output(0);
             if $p.is_done() {
                 break Ok(());
-            }
-            if let Err(e) = $io.flush() $($await)* {
-                break Err(DriveError::Io(e));
             }
             // Read what arrived and hand it to the pipeline.
             let spare = match $buf.spare() {
@@ -233,6 +241,44 @@ macro_rules! drive_loop {
         }
         result
     }};
+}
+
+/// Sends what `p`'s window allows, without waiting for any reply; [`execute`] then finishes it.
+///
+/// This lets a caller prepare its next pipeline while the server works on this one. The
+/// caller MUST NOT send another pipeline on the same stream before this one is finished:
+/// replies are matched to commands by order only. On error the pipeline's waiting slots fail.
+pub fn send<T, O, R, E>(io: &mut T, p: &mut Pipeline<O, R, E>) -> Result<(), DriveError<T::Error>>
+where
+    T: embedded_io::Write + ?Sized,
+    O: Storage<u8>,
+    R: Storage<u8>,
+    E: Storage<Entry>,
+{
+    let result = write_window!(io, p,);
+    if let Err(e) = &result {
+        p.fail(e.failure());
+    }
+    result
+}
+
+/// [`send`] over an async stream.
+#[cfg(feature = "embedded-io-async")]
+pub async fn send_async<T, O, R, E>(
+    io: &mut T,
+    p: &mut Pipeline<O, R, E>,
+) -> Result<(), DriveError<T::Error>>
+where
+    T: embedded_io_async::Write + ?Sized,
+    O: Storage<u8>,
+    R: Storage<u8>,
+    E: Storage<Entry>,
+{
+    let result = write_window!(io, p, .await);
+    if let Err(e) = &result {
+        p.fail(e.failure());
+    }
+    result
 }
 
 /// Runs `p` to completion over a blocking stream: writes its output, reads into `buf`, feeds

@@ -164,6 +164,24 @@ where
     pub(crate) callbacks: crate::callbacks::Callbacks,
 }
 
+/// Where a new pipeline's epochs start. Distinct per pipeline where the target has atomics, so
+/// that a handle read against another pipeline than its own is [`SlotError::Stale`] instead of
+/// reading whatever that pipeline holds at the same index.
+fn first_epoch() -> u32 {
+    #[cfg(target_has_atomic = "32")]
+    {
+        use core::sync::atomic::{AtomicU32, Ordering};
+        // Steps of 2^16: each pipeline has room for 65 536 resets and rollbacks before its
+        // epochs reach the next pipeline's.
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        NEXT.fetch_add(1 << 16, Ordering::Relaxed)
+    }
+    #[cfg(not(target_has_atomic = "32"))]
+    {
+        0
+    }
+}
+
 /// A pipeline on growable `Vec`s: the usual choice with an allocator.
 #[cfg(feature = "alloc")]
 pub type VecPipeline = Pipeline<ByteBuf, ByteBuf, alloc::vec::Vec<Entry>>;
@@ -257,7 +275,7 @@ where
             sent_entries: 0,
             next_reply: 0,
             window: DEFAULT_WINDOW,
-            epoch: 0,
+            epoch: first_epoch(),
             scanner: Scanner::new(),
             limits: Limits::default(),
             failure: None,

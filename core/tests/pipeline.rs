@@ -618,3 +618,18 @@ fn rewind_resends_everything_for_an_explicit_retry() {
         (Ok(2), Ok(1), Ok("x".into()))
     );
 }
+
+#[test]
+fn a_handle_read_against_another_pipeline_is_stale() {
+    let mut a = VecPipeline::new();
+    let mut b = VecPipeline::new();
+    let ha = a.incr("a").unwrap();
+    let hb = b.incr("b").unwrap();
+    for p in [&mut a, &mut b] {
+        send_all(p);
+        p.handle_input(b":1\r\n").unwrap();
+    }
+    assert_eq!(ha.read(&a), Ok(1));
+    assert_eq!(ha.read(&b), Err(SlotError::Stale));
+    assert_eq!(hb.read(&a), Err(SlotError::Stale));
+}

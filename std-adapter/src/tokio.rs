@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use embedded_io_adapters::tokio_1::FromTokio;
-use redpipe_core::io::{ReadBuffer, execute_async};
-use redpipe_core::{Failure, VecPipeline};
+use redpipe_core::io::{ReadBuffer, execute_async, send_async};
+use redpipe_core::{DecodeError, Failure, VecPipeline};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -27,6 +27,8 @@ pub struct AsyncConnection {
     buf: ReadBuffer<Vec<u8>>,
     info: ConnectionInfo,
     broken: bool,
+    /// A pipeline was sent and not finished yet.
+    in_flight: bool,
 }
 
 impl std::fmt::Debug for AsyncConnection {
@@ -104,9 +106,10 @@ impl AsyncConnection {
             buf: ReadBuffer::growable(),
             info: info.clone(),
             broken: false,
+            in_flight: false,
         };
         let mut handshake = Handshake::new(info)?;
-        conn.run(&mut handshake.pipeline).await?;
+        conn.execute(&mut handshake.pipeline).await?;
         handshake.check()?;
         Ok(conn)
     }
@@ -118,17 +121,47 @@ impl AsyncConnection {
 
     /// Runs `p` to completion; see [`Connection::execute`](crate::Connection::execute).
     pub async fn execute(&mut self, p: &mut VecPipeline) -> Result<()> {
-        p.set_window(self.info.window);
-        p.set_limits(self.info.limits);
-        self.run(p).await
+        self.send(p).await?;
+        self.finish(p).await
     }
 
-    async fn run(&mut self, p: &mut VecPipeline) -> Result<()> {
+    /// Sends `p`'s commands without waiting for replies; see
+    /// [`Connection::send`](crate::Connection::send).
+    pub async fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
+        if self.in_flight {
+            p.fail(Failure::Cancelled);
+            return Err(Error::Config(
+                "a pipeline is still in flight on this connection: finish it first".into(),
+            ));
+        }
+        if !self.buf.filled().is_empty() {
+            // Bytes nobody asked for: they would be read as the first reply of this pipeline.
+            self.broken = true;
+            p.fail(Failure::Protocol(DecodeError::UnexpectedReply));
+            return Err(Error::Protocol(DecodeError::UnexpectedReply));
+        }
         if self.broken {
             p.fail(Failure::Closed);
             return Err(Error::Closed);
         }
-        // Broken until the run completes: a dropped future leaves the stream mid-reply.
+        p.set_window(self.info.window);
+        p.set_limits(self.info.limits);
+        // Broken until finished: a dropped future leaves the stream mid-pipeline.
+        self.broken = true;
+        self.in_flight = true;
+        let result = send_async(&mut self.io, p).await;
+        self.broken = result.is_err();
+        self.in_flight = result.is_ok();
+        result.map_err(Error::from)
+    }
+
+    /// Reads every reply of a pipeline started with [`send`](Self::send).
+    pub async fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
+        self.in_flight = false;
+        if self.broken {
+            p.fail(Failure::Closed);
+            return Err(Error::Closed);
+        }
         self.broken = true;
         let result = execute_async(&mut self.io, p, &mut self.buf).await;
         self.broken = result.is_err();

@@ -596,3 +596,58 @@ fn connection_factories() {
     // One connection, reused from the pool.
     assert_eq!(opened.load(Ordering::Relaxed), 1);
 }
+
+#[test]
+fn send_then_finish_overlaps_the_next_batch() {
+    let server = RedisServer::start();
+    let mut conn = Connection::open(&server.info()).unwrap();
+    let mut current = VecPipeline::new();
+    let mut next = VecPipeline::new();
+    let mut expected = 0;
+    let mut hs: Vec<Deferred<i64>> = (0..1000).map(|_| current.incr("n").unwrap()).collect();
+    conn.send(&mut current).unwrap();
+    for _ in 0..5 {
+        // Queued while the server works on `current`.
+        let next_hs: Vec<Deferred<i64>> = (0..1000).map(|_| next.incr("n").unwrap()).collect();
+        // A second pipeline may not start before the first is finished.
+        let mut other = VecPipeline::new();
+        let h = other.incr("n").unwrap();
+        assert!(matches!(conn.send(&mut other), Err(Error::Config(_))));
+        assert!(h.read(&other).is_err());
+        conn.finish(&mut current).unwrap();
+        for h in &hs {
+            expected += 1;
+            assert_eq!(h.read(&current), Ok(expected));
+        }
+        conn.send(&mut next).unwrap();
+        std::mem::swap(&mut current, &mut next);
+        next.reset();
+        hs = next_hs;
+    }
+    conn.finish(&mut current).unwrap();
+    assert_eq!(hs.last().unwrap().read(&current), Ok(6000));
+}
+
+#[tokio::test]
+async fn send_then_finish_async() {
+    let server = RedisServer::start();
+    let mut conn = redpipe::tokio::AsyncConnection::open(&server.info())
+        .await
+        .unwrap();
+    let mut a = VecPipeline::new();
+    let first = a.incr("n").unwrap();
+    conn.send(&mut a).await.unwrap();
+    let mut rejected = VecPipeline::new();
+    let second = rejected.incr("n").unwrap();
+    assert!(matches!(
+        conn.send(&mut rejected).await,
+        Err(Error::Config(_))
+    ));
+    assert!(second.read(&rejected).is_err());
+    conn.finish(&mut a).await.unwrap();
+    assert_eq!(first.read(&a), Ok(1));
+    let mut b = VecPipeline::new();
+    let third = b.incr("n").unwrap();
+    conn.execute(&mut b).await.unwrap();
+    assert_eq!(third.read(&b), Ok(2));
+}
