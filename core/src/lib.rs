@@ -11,7 +11,7 @@
 //! // A reusable function: queues into whatever pipeline it is given and returns a handle.
 //! fn increment_and_expire(p: &mut VecPipeline, key: &str) -> Deferred<i64> {
 //!     let n = p.incr(key).expect("Vec storage grows");
-//!     p.expire(key, 60).expect("Vec storage grows");
+//!     let _ = p.expire(key, 60).expect("Vec storage grows");
 //!     n
 //! }
 //!
@@ -37,6 +37,8 @@
 //! - `std`: `HashMap`/`HashSet` results.
 //! - `redis-protocol`: results as `redis_protocol` RESP2/RESP3 frames.
 //! - `embedded-io`, `embedded-io-async`: the run loop over any stream ([`io`]).
+//! - `small`: smaller code over speed (no fast paths, small float tables), for flash-tight
+//!   targets.
 #![no_std]
 #![forbid(unsafe_code)]
 
