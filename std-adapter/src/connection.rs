@@ -5,10 +5,10 @@ use redpipe_core::VecPipeline;
 use redpipe_core::io::{ReadBuffer, execute, send};
 
 use crate::config::ConnectionInfo;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::handshake::Handshake;
+use crate::state::State;
 use crate::stream::Stream;
-use redpipe_core::{DecodeError, Failure};
 
 /// One blocking connection to a Redis server.
 ///
@@ -25,16 +25,14 @@ pub struct Connection {
     io: FromStd<Stream>,
     buf: ReadBuffer<Vec<u8>>,
     info: ConnectionInfo,
-    broken: bool,
-    /// A pipeline was sent and not finished yet.
-    in_flight: bool,
+    state: State,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("addr", &self.info.addr)
-            .field("broken", &self.broken)
+            .field("broken", &self.state.broken)
             .finish_non_exhaustive()
     }
 }
@@ -46,8 +44,7 @@ impl Connection {
             io: FromStd::new(Stream::open(info)?),
             buf: ReadBuffer::growable(),
             info: info.clone(),
-            broken: false,
-            in_flight: false,
+            state: State::default(),
         };
         let mut handshake = Handshake::new(info)?;
         conn.send(&mut handshake.pipeline)?;
@@ -63,7 +60,7 @@ impl Connection {
 
     /// Whether a failure left the connection unusable; it must be replaced.
     pub fn is_broken(&self) -> bool {
-        self.broken
+        self.state.broken
     }
 
     /// Runs `p` to completion: sends its commands, reads every reply into its slot.
@@ -96,49 +93,19 @@ impl Connection {
     /// # Ok::<(), redpipe::Error>(())
     /// ```
     pub fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
-        if self.in_flight {
-            p.fail(Failure::Cancelled);
-            return Err(Error::Config(
-                "a pipeline is still in flight on this connection: finish it first".into(),
-            ));
-        }
-        if !self.broken && self.has_stray_bytes() {
-            // Bytes nobody asked for: they would be read as the first reply of this pipeline.
-            self.broken = true;
-            p.fail(Failure::Protocol(DecodeError::UnexpectedReply));
-            return Err(Error::Protocol(DecodeError::UnexpectedReply));
-        }
-        if self.broken {
-            p.fail(Failure::Closed);
-            return Err(Error::Closed);
-        }
-        p.set_window(self.info.window);
-        p.set_limits(self.info.limits);
-        self.in_flight = true;
-        send(&mut self.io, p).map_err(|e| {
-            self.broken = true;
-            self.in_flight = false;
-            e.into()
-        })
+        let (buf, io) = (&self.buf, &mut self.io);
+        self.state.before_send(p, &self.info, || {
+            !buf.filled().is_empty() || io.inner_mut().has_pending_input()
+        })?;
+        let result = send(&mut self.io, p);
+        self.state.sent(result)
     }
 
     /// Reads every reply of a pipeline started with [`send`](Self::send) (sending the rest of
     /// its commands as the window allows).
     pub fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        self.in_flight = false;
-        if self.broken {
-            p.fail(Failure::Closed);
-            return Err(Error::Closed);
-        }
-        execute(&mut self.io, p, &mut self.buf).map_err(|e| {
-            self.broken = true;
-            e.into()
-        })
-    }
-
-    /// Whether the server sent bytes between pipelines (a reply to no command): left in the
-    /// read buffer, or waiting in the socket (one non-blocking peek).
-    fn has_stray_bytes(&mut self) -> bool {
-        !self.buf.filled().is_empty() || self.io.inner_mut().has_pending_input()
+        self.state.before_finish(p)?;
+        let result = execute(&mut self.io, p, &mut self.buf);
+        self.state.finished(result)
     }
 }

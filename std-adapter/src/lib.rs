@@ -42,6 +42,7 @@ mod error;
 mod handshake;
 mod pipe;
 mod registry;
+mod state;
 mod stream;
 #[cfg(feature = "tls")]
 mod tls;

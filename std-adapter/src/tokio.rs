@@ -3,14 +3,15 @@
 use std::time::Duration;
 
 use embedded_io_adapters::tokio_1::FromTokio;
+use redpipe_core::VecPipeline;
 use redpipe_core::io::{ReadBuffer, execute_async, send_async};
-use redpipe_core::{DecodeError, Failure, VecPipeline};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{Addr, ConnectionInfo};
 use crate::error::{Error, Result};
 use crate::handshake::Handshake;
+use crate::state::State;
 
 /// The async byte streams: TCP or a Unix socket.
 trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -26,16 +27,14 @@ pub struct AsyncConnection {
     io: Timed,
     buf: ReadBuffer<Vec<u8>>,
     info: ConnectionInfo,
-    broken: bool,
-    /// A pipeline was sent and not finished yet.
-    in_flight: bool,
+    state: State,
 }
 
 impl std::fmt::Debug for AsyncConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncConnection")
             .field("addr", &self.info.addr)
-            .field("broken", &self.broken)
+            .field("broken", &self.state.broken)
             .finish_non_exhaustive()
     }
 }
@@ -105,8 +104,7 @@ impl AsyncConnection {
             },
             buf: ReadBuffer::growable(),
             info: info.clone(),
-            broken: false,
-            in_flight: false,
+            state: State::default(),
         };
         let mut handshake = Handshake::new(info)?;
         conn.execute(&mut handshake.pipeline).await?;
@@ -116,7 +114,7 @@ impl AsyncConnection {
 
     /// Whether a failure left the connection unusable; it must be replaced.
     pub fn is_broken(&self) -> bool {
-        self.broken
+        self.state.broken
     }
 
     /// Runs `p` to completion; see [`Connection::execute`](crate::Connection::execute).
@@ -128,44 +126,19 @@ impl AsyncConnection {
     /// Sends `p`'s commands without waiting for replies; see
     /// [`Connection::send`](crate::Connection::send).
     pub async fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
-        if self.in_flight {
-            p.fail(Failure::Cancelled);
-            return Err(Error::Config(
-                "a pipeline is still in flight on this connection: finish it first".into(),
-            ));
-        }
-        if !self.buf.filled().is_empty() {
-            // Bytes nobody asked for: they would be read as the first reply of this pipeline.
-            self.broken = true;
-            p.fail(Failure::Protocol(DecodeError::UnexpectedReply));
-            return Err(Error::Protocol(DecodeError::UnexpectedReply));
-        }
-        if self.broken {
-            p.fail(Failure::Closed);
-            return Err(Error::Closed);
-        }
-        p.set_window(self.info.window);
-        p.set_limits(self.info.limits);
-        // Broken until finished: a dropped future leaves the stream mid-pipeline.
-        self.broken = true;
-        self.in_flight = true;
+        // Bytes left in the read buffer would be read as this pipeline's first reply; the
+        // socket itself is not peeked here (see RELIABILITY.md).
+        let stray = !self.buf.filled().is_empty();
+        self.state.before_send(p, &self.info, || stray)?;
         let result = send_async(&mut self.io, p).await;
-        self.broken = result.is_err();
-        self.in_flight = result.is_ok();
-        result.map_err(Error::from)
+        self.state.sent(result)
     }
 
     /// Reads every reply of a pipeline started with [`send`](Self::send).
     pub async fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        self.in_flight = false;
-        if self.broken {
-            p.fail(Failure::Closed);
-            return Err(Error::Closed);
-        }
-        self.broken = true;
+        self.state.before_finish(p)?;
         let result = execute_async(&mut self.io, p, &mut self.buf).await;
-        self.broken = result.is_err();
-        result.map_err(Error::from)
+        self.state.finished(result)
     }
 }
 
