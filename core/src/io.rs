@@ -46,7 +46,7 @@ impl<E: embedded_io::Error> DriveError<E> {
     /// The failure the pipeline's waiting slots got.
     pub fn failure(&self) -> Failure {
         match self {
-            Self::Io(e) => Failure::Io(io_kind(e.kind())),
+            Self::Io(e) => io_failure(e),
             Self::Closed => Failure::Closed,
             Self::Protocol(e) => Failure::Protocol(*e),
             Self::ReplyTooLarge(e) => Failure::Capacity(*e),
@@ -54,9 +54,10 @@ impl<E: embedded_io::Error> DriveError<E> {
     }
 }
 
-fn io_kind(kind: embedded_io::ErrorKind) -> IoKind {
+/// The failure a stream error gives the slots it cuts off (keeping the error's kind).
+pub fn io_failure<E: embedded_io::Error>(e: &E) -> Failure {
     use embedded_io::ErrorKind as K;
-    match kind {
+    Failure::Io(match e.kind() {
         K::ConnectionRefused => IoKind::ConnectionRefused,
         K::ConnectionReset => IoKind::ConnectionReset,
         K::ConnectionAborted => IoKind::ConnectionAborted,
@@ -64,7 +65,7 @@ fn io_kind(kind: embedded_io::ErrorKind) -> IoKind {
         K::BrokenPipe => IoKind::BrokenPipe,
         K::TimedOut => IoKind::TimedOut,
         _ => IoKind::Other,
-    }
+    })
 }
 
 /// Bytes read but not yet used by the pipeline; kept by a connection across pipelines.

@@ -505,12 +505,7 @@ async fn run_group_async_once(pool: &Pool, g: &mut Group) -> Result<()> {
 /// What the slots of a pipeline that could not even connect fail with.
 fn failure_of(e: &Error) -> Failure {
     match e {
-        Error::Io(io) => Failure::Io(match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => redpipe_core::IoKind::ConnectionRefused,
-            std::io::ErrorKind::TimedOut => redpipe_core::IoKind::TimedOut,
-            std::io::ErrorKind::ConnectionReset => redpipe_core::IoKind::ConnectionReset,
-            _ => redpipe_core::IoKind::Other,
-        }),
+        Error::Io(io) => redpipe_core::io::io_failure(io),
         Error::Protocol(d) => Failure::Protocol(*d),
         _ => Failure::Closed,
     }

@@ -43,13 +43,7 @@ async fn with_timeout<T>(
     limit: Option<Duration>,
     f: impl Future<Output = std::io::Result<T>>,
 ) -> Result<T> {
-    match limit {
-        Some(t) => match tokio::time::timeout(t, f).await {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(Error::Io(std::io::ErrorKind::TimedOut.into())),
-        },
-        None => Ok(f.await?),
-    }
+    Ok(limited(limit, f).await?)
 }
 
 impl AsyncConnection {
