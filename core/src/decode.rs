@@ -69,7 +69,8 @@ pub struct Scanner {
     /// Elements still missing at each open aggregate level.
     remaining: [u32; MAX_DEPTH],
     /// Bit `i` set: level `i` is an attribute, which prefixes a value instead of being one.
-    attribute: u64,
+    /// 32 bits for [`MAX_DEPTH`] levels: 64-bit shifts are library calls on 32-bit targets.
+    attribute: u32,
     depth: usize,
     /// Offset of the next unvalidated element inside the current reply.
     pos: usize,
@@ -361,6 +362,7 @@ fn parse_len(line: &[u8], null_ok: bool) -> Result<Len, DecodeError> {
 #[inline]
 pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
     // Up to 19 digits cannot overflow: no checks in the loop.
+    #[cfg(not(feature = "small"))]
     if (1..=19).contains(&digits.len()) {
         let mut n: u64 = 0;
         for &d in digits {
@@ -386,20 +388,19 @@ pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// A RESP integer: optional `-`, then digits; fits `i64`.
-#[inline(always)]
+/// A RESP integer: optional `-` or `+`, then digits; fits `i64`.
+#[inline]
 pub(crate) fn parse_i64(line: &[u8]) -> Option<i64> {
-    match line {
-        [b'-', digits @ ..] => {
-            let n = parse_u64(digits)?;
-            if n == 1 << 63 {
-                Some(i64::MIN)
-            } else {
-                i64::try_from(n).ok().map(|v| -v)
-            }
-        }
-        [b'+', digits @ ..] => i64::try_from(parse_u64(digits)?).ok(),
-        digits => i64::try_from(parse_u64(digits)?).ok(),
+    let (negative, digits) = match line {
+        [b'-', digits @ ..] => (true, digits),
+        [b'+', digits @ ..] => (false, digits),
+        digits => (false, digits),
+    };
+    let n = parse_u64(digits)?;
+    if negative {
+        0i64.checked_sub_unsigned(n)
+    } else {
+        i64::try_from(n).ok()
     }
 }
 

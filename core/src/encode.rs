@@ -16,7 +16,7 @@
 //! ```
 
 use crate::error::{CapacityError, Store};
-use crate::storage::{Storage, copy_small};
+use crate::storage::{Storage, copy_small, shift_within};
 
 /// Stack space a [`ToArg`] implementation may format into (integers, floats, short text).
 pub struct Scratch {
@@ -27,7 +27,9 @@ impl Scratch {
     /// Bytes available: enough for any integer (an `i128` takes 40), float or UUID.
     pub const LEN: usize = 40;
 
-    const fn new() -> Self {
+    /// Fresh space. A pipeline keeps one for all its commands, so that queueing does not
+    /// clear 40 bytes per command.
+    pub(crate) const fn new() -> Self {
         Self {
             buf: [0; Self::LEN],
         }
@@ -42,16 +44,28 @@ impl Scratch {
     pub fn int<I: itoa::Integer>(&mut self, i: I) -> &[u8] {
         let mut b = itoa::Buffer::new();
         let s = b.format(i).as_bytes();
-        self.buf[..s.len()].copy_from_slice(s);
-        &self.buf[..s.len()]
+        let out = &mut self.buf[..s.len()];
+        copy_small(out, s);
+        out
+    }
+
+    /// Formats a word-sized integer given as sign and magnitude.
+    #[cfg(feature = "small")]
+    fn word(&mut self, negative: bool, magnitude: usize) -> &[u8] {
+        let sign = usize::from(negative);
+        let end = sign + digit_count(magnitude);
+        self.buf[0] = b'-';
+        write_digits(&mut self.buf[sign..end], magnitude);
+        &self.buf[..end]
     }
 
     /// Formats a float the shortest way that parses back to the same value (`inf`, `-inf` too).
     pub fn float<F: ryu::Float>(&mut self, f: F) -> &[u8] {
         let mut b = ryu::Buffer::new();
         let s = b.format(f).as_bytes();
-        self.buf[..s.len()].copy_from_slice(s);
-        &self.buf[..s.len()]
+        let out = &mut self.buf[..s.len()];
+        copy_small(out, s);
+        out
     }
 }
 
@@ -129,16 +143,28 @@ impl ToArg for alloc::borrow::Cow<'_, [u8]> {
 }
 
 macro_rules! int_arg {
-    ($($t:ty)*) => {$(
+    ($($t:ty => $magnitude:expr),*) => {$(
         impl ToArg for $t {
             #[inline]
             fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8] {
+                // Feature `small`: word-sized values use the encoder's own digit writer, so that
+                // images which format no wide integer link no `itoa` code and tables.
+                #[cfg(feature = "small")]
+                #[allow(irrefutable_let_patterns, unused_comparisons)]
+                if let Ok(magnitude) = usize::try_from($magnitude(*self)) {
+                    return scratch.word(*self < 0, magnitude);
+                }
                 scratch.int(*self)
             }
         }
     )*};
 }
-int_arg!(i8 i16 i32 i64 i128 isize u16 u32 u64 u128 usize);
+int_arg!(
+    i8 => i8::unsigned_abs, i16 => i16::unsigned_abs, i32 => i32::unsigned_abs,
+    i64 => i64::unsigned_abs, i128 => i128::unsigned_abs, isize => isize::unsigned_abs,
+    u16 => u16::from, u32 => u32::from, u64 => u64::from, u128 => u128::from,
+    usize => usize::from
+);
 
 impl ToArg for f32 {
     #[inline]
@@ -302,25 +328,27 @@ pub struct Encoder<'b, S: Storage<u8> + ?Sized> {
     /// Bytes of all arguments so far, written or not.
     body_len: usize,
     full: bool,
-    scratch: Scratch,
+    scratch: &'b mut Scratch,
 }
 
-/// Writes the decimal digits of `n` at the start of `out` (which has room for 20); returns how
-/// many. Lengths below 100 (nearly all) skip the general formatter.
+/// How many decimal digits `n` has.
 #[inline]
-fn write_len(out: &mut [u8], n: usize) -> usize {
-    if n < 10 {
-        out[0] = b'0' + n as u8;
-        1
-    } else if n < 100 {
-        out[0] = b'0' + (n / 10) as u8;
-        out[1] = b'0' + (n % 10) as u8;
-        2
-    } else {
-        let mut b = itoa::Buffer::new();
-        let d = b.format(n).as_bytes();
-        out[..d.len()].copy_from_slice(d);
-        d.len()
+fn digit_count(mut n: usize) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// Fills `out` with the last `out.len()` decimal digits of `n` (all of them when `out` is
+/// [`digit_count`] long). Written in place: no temporary buffer to clear and copy.
+#[inline]
+fn write_digits(out: &mut [u8], mut n: usize) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 
@@ -329,7 +357,7 @@ const HEADER_GAP: usize = 4;
 
 impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
     #[inline]
-    fn begin(out: &'b mut S) -> Self {
+    fn begin(out: &'b mut S, scratch: &'b mut Scratch) -> Self {
         let start = out.len();
         let full = out.try_extend_from_slice(b"*0\r\n").is_err();
         Self {
@@ -338,14 +366,14 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
             argc: 0,
             body_len: 0,
             full,
-            scratch: Scratch::new(),
+            scratch,
         }
     }
 
     /// Appends one argument formatted by its [`ToArg`] implementation.
     #[inline]
     pub fn arg<T: ToArg + ?Sized>(&mut self, value: &T) {
-        let bytes = value.to_arg(&mut self.scratch);
+        let bytes = value.to_arg(self.scratch);
         Self::put(self.out, &mut self.full, &mut self.body_len, bytes);
         self.argc += 1;
     }
@@ -361,8 +389,7 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
     #[inline]
     fn put(out: &mut S, full: &mut bool, body_len: &mut usize, bytes: &[u8]) {
         // "$<length>\r\n<bytes>\r\n" (RESP bulk string), written in place in one append.
-        let mut digits = [0u8; 20];
-        let d = write_len(&mut digits, bytes.len());
+        let d = digit_count(bytes.len());
         let total = d + 5 + bytes.len();
         *body_len = body_len.saturating_add(total);
         if *full {
@@ -372,7 +399,7 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
             Ok(dst) => {
                 let (head, rest) = dst.split_at_mut(d + 3);
                 head[0] = b'$';
-                copy_small(&mut head[1..=d], &digits[..d]);
+                write_digits(&mut head[1..=d], bytes.len());
                 head[d + 1..].copy_from_slice(b"\r\n");
                 let (data, tail) = rest.split_at_mut(bytes.len());
                 copy_small(data, bytes);
@@ -384,9 +411,8 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
 
     /// Writes the header; on failure removes the whole command.
     #[inline]
-    fn finish(self) -> Result<usize, CapacityError> {
-        let mut digits = [0u8; 20];
-        let d = write_len(&mut digits, self.argc);
+    fn finish(&mut self) -> Result<usize, CapacityError> {
+        let d = digit_count(self.argc);
         let header_len = d + 3;
         let total = header_len.saturating_add(self.body_len);
         let fail = |out: &mut S, start: usize| {
@@ -407,14 +433,11 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
         let buf = self.out.as_mut_slice();
         let end = buf.len();
         if extra > 0 {
-            buf.copy_within(
-                self.start + HEADER_GAP..end - extra,
-                self.start + header_len,
-            );
+            shift_within(buf, self.start + HEADER_GAP, end - extra, extra, true);
         }
         let head = &mut buf[self.start..self.start + header_len];
         head[0] = b'*';
-        head[1..1 + d].copy_from_slice(&digits[..d]);
+        write_digits(&mut head[1..1 + d], self.argc);
         head[1 + d..].copy_from_slice(b"\r\n");
         Ok(total)
     }
@@ -429,7 +452,21 @@ where
     S: Storage<u8> + ?Sized,
     A: Args + ?Sized,
 {
-    let mut enc = Encoder::begin(out);
+    encode_with(out, &mut Scratch::new(), args)
+}
+
+/// [`encode_command`] with the caller's [`Scratch`] space.
+#[inline]
+pub(crate) fn encode_with<S, A>(
+    out: &mut S,
+    scratch: &mut Scratch,
+    args: &A,
+) -> Result<usize, CapacityError>
+where
+    S: Storage<u8> + ?Sized,
+    A: Args + ?Sized,
+{
+    let mut enc = Encoder::begin(out, scratch);
     args.write_args(&mut enc);
     enc.finish()
 }
@@ -461,6 +498,39 @@ mod tests {
             &b[..n],
             b"*3\r\n$1\r\nX\r\n$3\r\ninf\r\n$39\r\n340282366920938463463374607431768211455\r\n"
         );
+    }
+
+    #[test]
+    fn every_integer_type_formats_in_decimal() {
+        fn check<T: ToArg>(v: T, digits: &[u8]) {
+            let (b, n) = encode(&cmd("X").arg(v));
+            let mut want = [0u8; 256];
+            let mut w = SliceStore::new(&mut want);
+            let mut len = itoa::Buffer::new();
+            let len = len.format(digits.len()).as_bytes();
+            for part in [&b"*2\r\n$1\r\nX\r\n$"[..], len, b"\r\n", digits, b"\r\n"] {
+                w.try_extend_from_slice(part).unwrap();
+            }
+            assert_eq!(&b[..n], w.as_slice(), "{:?}", core::str::from_utf8(digits));
+        }
+        check(0u32, b"0");
+        check(-1i8, b"-1");
+        check(i16::MIN, b"-32768");
+        check(i32::MIN, b"-2147483648");
+        check(u32::MAX, b"4294967295");
+        check(10u16, b"10");
+        check(-9i32, b"-9");
+        check(i64::MIN, b"-9223372036854775808");
+        check(u64::MAX, b"18446744073709551615");
+        check(
+            usize::MAX,
+            itoa::Buffer::new().format(usize::MAX).as_bytes(),
+        );
+        check(
+            isize::MIN,
+            itoa::Buffer::new().format(isize::MIN).as_bytes(),
+        );
+        check(i128::MIN, b"-170141183460469231731687303715884105728");
     }
 
     #[test]

@@ -217,18 +217,17 @@ pub struct Items<'a, T: ?Sized> {
 impl<'a, T: FromReply + ?Sized> Iterator for Items<'a, T> {
     type Item = Result<T::Output<'a>, ConvertError>;
     fn next(&mut self) -> Option<Self::Item> {
-        let first = self.inner.next()?;
-        if self.pairs {
-            let Some(second) = self.inner.next() else {
-                return Some(Err(ConvertError::Length {
-                    expected: 2,
-                    got: 1,
-                }));
-            };
-            Some(T::from_pair(first, second))
-        } else {
-            Some(T::from_reply(first))
+        if !self.pairs {
+            return self.inner.next().map(T::from_reply);
         }
+        let first = self.inner.next()?;
+        let Some(second) = self.inner.next() else {
+            return Some(Err(ConvertError::Length {
+                expected: 2,
+                got: 1,
+            }));
+        };
+        Some(T::from_pair(first, second))
     }
 }
 

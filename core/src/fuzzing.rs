@@ -76,11 +76,12 @@ pub fn pipeline(data: &[u8]) {
     p.set_limits(LIMITS);
     let mut handles: [Option<Deferred<Reply<'static>>>; 8] = [None; 8];
     for (i, h) in handles.iter_mut().take(commands).enumerate() {
-        *h = if i % 3 == 2 {
-            p.transaction(|p| p.query(cmd("T").arg(i as u32))).ok()
-        } else {
-            p.query(cmd("C").arg(i as u32)).ok()
-        };
+        #[cfg(feature = "transactions")]
+        if i % 3 == 2 {
+            *h = p.transaction(|p| p.query(cmd("T").arg(i as u32))).ok();
+            continue;
+        }
+        *h = p.query(cmd("C").arg(i as u32)).ok();
     }
     let sent = p.poll_output().len();
     p.consume_output(sent);

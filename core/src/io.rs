@@ -12,7 +12,7 @@
 
 use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};
 use crate::pipeline::{Entry, Pipeline};
-use crate::storage::Storage;
+use crate::storage::{Storage, shift_within};
 
 /// Why a drive stopped early. The pipeline's waiting slots have already failed with the matching
 /// [`Failure`].
@@ -129,9 +129,13 @@ impl<S: Storage<u8>> ReadBuffer<S> {
     fn spare(&mut self) -> Result<&mut [u8], CapacityError> {
         if self.end == self.store.len() {
             if self.start > 0 {
-                self.store
-                    .as_mut_slice()
-                    .copy_within(self.start..self.end, 0);
+                shift_within(
+                    self.store.as_mut_slice(),
+                    self.start,
+                    self.end,
+                    self.start,
+                    false,
+                );
                 self.end -= self.start;
                 self.start = 0;
             } else {

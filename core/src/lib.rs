@@ -37,6 +37,10 @@
 //! - `std`: `HashMap`/`HashSet` results.
 //! - `redis-protocol`: results as `redis_protocol` RESP2/RESP3 frames.
 //! - `embedded-io`, `embedded-io-async`: the run loop over any stream ([`io`]).
+//! - `transactions` (default): `MULTI`/`EXEC` with results unpacked into each command's slot
+//!   ([`Pipeline::transaction`]).
+//! - `scripting` (default): Lua scripts by SHA1 with an automatic `EVAL` fallback
+//!   ([`Pipeline::eval`], [`Script`]).
 //! - `small`: smaller code over speed (no fast paths, small float tables), for flash-tight
 //!   targets.
 #![no_std]
@@ -62,6 +66,7 @@ pub mod fuzzing;
 pub mod io;
 pub mod pipeline;
 pub mod reply;
+#[cfg(feature = "scripting")]
 mod script;
 mod storage;
 #[cfg(feature = "alloc")]
@@ -78,10 +83,13 @@ pub use error::{CapacityError, ConvertError, DecodeError, Failure, IoKind, Reply
 pub use from_reply::{FromReply, Items, Seq};
 #[cfg(feature = "heapless")]
 pub use pipeline::HeaplessPipeline;
+#[cfg(feature = "transactions")]
+pub use pipeline::Transaction;
 #[cfg(feature = "alloc")]
 pub use pipeline::VecPipeline;
-pub use pipeline::{Entry, Mark, Pipeline, SlicePipeline, Transaction};
+pub use pipeline::{Entry, Mark, Pipeline, SlicePipeline};
 pub use reply::{Aggregate, Double, Redirect, Reply, ServerError, ServerErrorKind};
+#[cfg(feature = "scripting")]
 pub use script::Script;
 #[cfg(feature = "alloc")]
 pub use storage::ByteBuf;
@@ -92,9 +100,11 @@ pub use value::Value;
 /// Everything needed to queue commands and read their results.
 pub mod prelude {
     pub use crate::cmd::End;
+    #[cfg(feature = "scripting")]
+    pub use crate::cmd::ScriptCommands;
     pub use crate::cmd::{
         HashCommands, HyperLogLogCommands, KeyCommands, ListCommands, Queue, ScanCommands,
-        ScriptCommands, ServerCommands, SetCommands, SortedSetCommands, StringCommands,
+        ServerCommands, SetCommands, SortedSetCommands, StringCommands,
     };
     pub use crate::{Deferred, FromReply, SlotError, cmd};
 }

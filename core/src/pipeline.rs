@@ -31,10 +31,17 @@
 
 use crate::decode::{Limits, Scanner};
 use crate::deferred::{Deferred, Replies, SlotError};
-use crate::encode::{Args, Cmd, ToArg, cmd, encode_command};
+#[cfg(any(feature = "transactions", feature = "scripting"))]
+use crate::encode::cmd;
+use crate::encode::{Args, Cmd, Scratch, ToArg, encode_with};
 use crate::error::{CapacityError, DecodeError, Failure, Store};
 use crate::from_reply::FromReply;
-use crate::reply::{Aggregate, Reply, ServerErrorKind, skip, strip_attributes};
+#[cfg(feature = "scripting")]
+use crate::reply::ServerErrorKind;
+#[cfg(feature = "transactions")]
+use crate::reply::skip;
+use crate::reply::{Aggregate, Reply, strip_attributes};
+#[cfg(feature = "scripting")]
 use crate::script::Script;
 #[cfg(feature = "alloc")]
 use crate::storage::ByteBuf;
@@ -85,8 +92,10 @@ enum State {
     /// The reply is in the arena at `reply_start..reply_start + reply_len`.
     Done,
     /// In a transaction that `EXEC` aborted (nil reply).
+    #[cfg(feature = "transactions")]
     Aborted,
     /// In a transaction whose `EXEC` reply did not match the queued commands.
+    #[cfg(feature = "transactions")]
     ExecMismatch,
     /// The reply (`reply_len` bytes) did not fit the arena.
     ArenaFull,
@@ -100,13 +109,39 @@ enum Role {
     /// A command a handle was issued for.
     User,
     /// `MULTI`, hidden.
+    #[cfg(feature = "transactions")]
     Multi,
     /// `EXEC`, hidden; distributes its array to the transaction's slots.
+    #[cfg(feature = "transactions")]
     Exec,
     /// `EVALSHA`, user-visible; retried as `EVAL` on `NOSCRIPT`.
+    #[cfg(feature = "scripting")]
     EvalSha,
     /// The `EVAL` retry of an `EVALSHA`, hidden; its reply goes to the `EvalSha` slot.
+    #[cfg(feature = "scripting")]
     Retry,
+}
+
+impl Role {
+    /// Whether a handle was issued for the entry, so that its slot may be read.
+    #[inline]
+    fn has_handle(self) -> bool {
+        #[cfg(feature = "scripting")]
+        if self == Role::EvalSha {
+            return true;
+        }
+        self == Role::User
+    }
+
+    /// Whether the entry is an `EVAL` fallback queued while replies were read.
+    #[inline]
+    fn is_retry(self) -> bool {
+        #[cfg(feature = "scripting")]
+        if self == Role::Retry {
+            return true;
+        }
+        false
+    }
 }
 
 /// A point to roll back to; see [`Pipeline::mark`].
@@ -118,6 +153,7 @@ pub struct Mark {
 }
 
 /// An open transaction; see [`Pipeline::begin_transaction`].
+#[cfg(feature = "transactions")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a transaction must be ended or aborted"]
 pub struct Transaction {
@@ -127,6 +163,7 @@ pub struct Transaction {
 }
 
 /// Script bodies remembered for reuse within one pipeline.
+#[cfg(feature = "scripting")]
 const SCRIPT_CACHE: usize = 4;
 
 /// Queued commands, their slots, and the reply reader. See the [module docs](self).
@@ -151,11 +188,14 @@ where
     window: usize,
     epoch: u32,
     scanner: Scanner,
+    /// Formatting space for arguments, shared by all commands.
+    scratch: Scratch,
     limits: Limits,
     failure: Option<Failure>,
     /// Index of the open transaction's `MULTI`.
     tx_open: Option<u32>,
     /// Arena offsets of script bodies already stored (small, most recent first).
+    #[cfg(feature = "scripting")]
     scripts: [Option<u32>; SCRIPT_CACHE],
     /// Arena bytes below this hold script bodies, which a rewind keeps.
     arena_floor: usize,
@@ -277,9 +317,11 @@ where
             window: DEFAULT_WINDOW,
             epoch: first_epoch(),
             scanner: Scanner::new(),
+            scratch: Scratch::new(),
             limits: Limits::default(),
             failure: None,
             tx_open: None,
+            #[cfg(feature = "scripting")]
             scripts: [None; SCRIPT_CACHE],
             arena_floor: 0,
             pushes: 0,
@@ -315,7 +357,10 @@ where
         self.scanner.reset();
         self.failure = None;
         self.tx_open = None;
-        self.scripts = [None; SCRIPT_CACHE];
+        #[cfg(feature = "scripting")]
+        {
+            self.scripts = [None; SCRIPT_CACHE];
+        }
         self.arena_floor = 0;
         self.pushes = 0;
         #[cfg(feature = "alloc")]
@@ -337,9 +382,9 @@ where
         let entries = self.entries.as_slice();
         let keep = entries
             .iter()
-            .rposition(|e| e.role != Role::Retry)
+            .rposition(|e| !e.role.is_retry())
             .map_or(0, |i| i + 1);
-        if entries[..keep].iter().any(|e| e.role == Role::Retry) {
+        if entries[..keep].iter().any(|e| e.role.is_retry()) {
             return false;
         }
         self.entries.truncate(keep);
@@ -415,7 +460,7 @@ where
         let start = self.out.len();
         let index = self.entries.len();
         let index32 = u32::try_from(index).map_err(|_| self.commands_full(index + 1))?;
-        encode_command(&mut self.out, args)?;
+        encode_with(&mut self.out, &mut self.scratch, args)?;
         let end = self.out.len();
         let Ok(out_end) = u32::try_from(end) else {
             self.out.truncate(start);
@@ -462,6 +507,7 @@ where
     /// Inside a [`transaction`](Self::transaction) it queues `EVAL` with the body instead: a
     /// retry after `EXEC` would no longer be atomic. Outside one, a fallback `EVAL` is sent after
     /// the commands already queued, so it runs after them.
+    #[cfg(feature = "scripting")]
     pub fn eval<T: FromReply + ?Sized, K: ToArg, A: Args>(
         &mut self,
         script: &Script<'_>,
@@ -489,6 +535,7 @@ where
 
     /// Keeps `script`'s body in the arena (once per pipeline) for a possible fallback; returns
     /// its offset. Layout: 4-byte little-endian length, then the body.
+    #[cfg(feature = "scripting")]
     fn store_script(&mut self, script: &Script<'_>) -> Result<u32, CapacityError> {
         let body = script.body().as_bytes();
         if let Some(at) = self
@@ -583,6 +630,7 @@ where
     /// [`Failure::Aborted`]; if the server discards the transaction (`EXECABORT`) they get that
     /// error, except commands with an error of their own. An error from `f` rolls everything
     /// back. Nested transactions join the outer one.
+    #[cfg(feature = "transactions")]
     pub fn transaction<T, Err: From<CapacityError>>(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, Err>,
@@ -606,6 +654,7 @@ where
     /// Queues `MULTI`: the commands queued until [`end_transaction`](Self::end_transaction)
     /// form one transaction. For layers that cannot pass a closure over `&mut Pipeline`;
     /// prefer [`transaction`](Self::transaction).
+    #[cfg(feature = "transactions")]
     pub fn begin_transaction(&mut self) -> Result<Transaction, CapacityError> {
         let mark = self.mark();
         if self.tx_open.is_some() {
@@ -620,6 +669,7 @@ where
     }
 
     /// Queues `EXEC` for a transaction begun with [`begin_transaction`](Self::begin_transaction).
+    #[cfg(feature = "transactions")]
     pub fn end_transaction(&mut self, tx: Transaction) -> Result<(), CapacityError> {
         let Some(multi) = tx.multi else {
             return Ok(()); // nested: the outer transaction ends it
@@ -634,6 +684,7 @@ where
 
     /// Removes a transaction begun with [`begin_transaction`](Self::begin_transaction) and
     /// every command queued in it.
+    #[cfg(feature = "transactions")]
     pub fn abort_transaction(&mut self, tx: Transaction) {
         if tx.multi.is_some() {
             self.tx_open = None;
@@ -748,8 +799,11 @@ where
         self.next_reply += 1;
         let entry = self.entries.as_slice()[index];
         match entry.role {
+            #[cfg(feature = "transactions")]
             Role::Multi => {}
+            #[cfg(feature = "transactions")]
             Role::Exec => self.unpack_exec(entry.aux as usize, index, value),
+            #[cfg(feature = "scripting")]
             Role::Retry => self.store(entry.aux as usize, frame),
             Role::User if entry.in_tx => {
                 if value == b"+QUEUED\r\n" {
@@ -759,6 +813,7 @@ where
                 }
             }
             Role::User => self.store(index, frame),
+            #[cfg(feature = "scripting")]
             Role::EvalSha => {
                 let noscript = matches!(Reply::parse(value), Reply::Error(e) if e.kind() == ServerErrorKind::NoScript);
                 if !(noscript && self.queue_eval_fallback(index, entry.aux)) {
@@ -786,6 +841,7 @@ where
     }
 
     /// Gives each command of the transaction opened at `multi` its element of `EXEC`'s reply.
+    #[cfg(feature = "transactions")]
     fn unpack_exec(&mut self, multi: usize, exec: usize, value: &[u8]) {
         let queued = |p: &Self| {
             p.entries.as_slice()[multi + 1..exec]
@@ -836,6 +892,7 @@ where
 
     /// Appends `EVAL <body> <the EVALSHA's other arguments>` answering slot `index`.
     /// Returns false (and changes nothing) when it cannot.
+    #[cfg(feature = "scripting")]
     fn queue_eval_fallback(&mut self, index: usize, body_at: u32) -> bool {
         let (start, end) = (
             self.out_start(index),
@@ -903,7 +960,9 @@ where
         let failed = SlotError::Failed;
         match e.state {
             State::Done | State::Pending | State::Queued => SlotError::Pending,
+            #[cfg(feature = "transactions")]
             State::Aborted => failed(Failure::Aborted),
+            #[cfg(feature = "transactions")]
             State::ExecMismatch => failed(Failure::ExecMismatch),
             State::ArenaFull => failed(Failure::Capacity(CapacityError {
                 store: Store::Replies,
@@ -917,7 +976,7 @@ where
     #[inline]
     fn visible(&self, index: u32, epoch: u32) -> Result<Entry, SlotError<'_>> {
         match self.entries.as_slice().get(index as usize) {
-            Some(e) if e.epoch == epoch && matches!(e.role, Role::User | Role::EvalSha) => Ok(*e),
+            Some(e) if e.epoch == epoch && e.role.has_handle() => Ok(*e),
             _ => Err(SlotError::Stale),
         }
     }
@@ -932,11 +991,7 @@ where
     #[inline]
     fn frame(&self, index: u32, epoch: u32) -> Result<&[u8], SlotError<'_>> {
         match self.entries.as_slice().get(index as usize) {
-            Some(e)
-                if e.epoch == epoch
-                    && e.state == State::Done
-                    && matches!(e.role, Role::User | Role::EvalSha) =>
-            {
+            Some(e) if e.epoch == epoch && e.state == State::Done && e.role.has_handle() => {
                 let start = e.reply_start as usize;
                 Ok(self
                     .replies
@@ -955,12 +1010,14 @@ where
 }
 
 /// The offset of the first element of the aggregate `agg` parsed from `value`.
+#[cfg(feature = "transactions")]
 fn element_start(value: &[u8], agg: &Aggregate<'_>) -> Option<usize> {
     let header = value.iter().position(|&b| b == b'\n')? + 1;
     (agg.is_empty() || header < value.len()).then_some(header)
 }
 
 /// The script body stored at arena offset `at` by `Pipeline::store_script`.
+#[cfg(feature = "scripting")]
 fn script_body(arena: &[u8], at: u32) -> Option<&[u8]> {
     let at = at as usize;
     let len = u32::from_le_bytes(arena.get(at..at + 4)?.try_into().ok()?) as usize;
@@ -968,6 +1025,7 @@ fn script_body(arena: &[u8], at: u32) -> Option<&[u8]> {
 }
 
 /// Appends a copy of `out[range]` to `out`, or nothing.
+#[cfg(feature = "scripting")]
 fn extend_from_within<S: Storage<u8> + ?Sized>(
     out: &mut S,
     range: core::ops::Range<usize>,
@@ -983,6 +1041,8 @@ fn extend_from_within<S: Storage<u8> + ?Sized>(
         }
         zeros -= step;
     }
-    out.as_mut_slice().copy_within(range, before);
+    // The copy lands after the source: two disjoint halves, no overlapping move.
+    let (head, tail) = out.as_mut_slice().split_at_mut(before);
+    tail.copy_from_slice(&head[range]);
     true
 }

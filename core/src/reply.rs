@@ -43,8 +43,9 @@ pub enum Reply<'a> {
     BigNumber(&'a [u8]),
     /// `=15\r\ntxt:...`: text with a three-byte format such as `txt` or `mkd`.
     Verbatim {
-        /// The format, e.g. `b"txt"`.
-        format: &'a [u8],
+        /// The format, e.g. `*b"txt"` (held by value: it keeps `Reply` at 16 bytes on 32-bit
+        /// targets, where moves of larger values call `memcpy`).
+        format: [u8; 3],
         /// The text after `xxx:`.
         text: &'a [u8],
     },
@@ -286,7 +287,7 @@ fn parse_at(bytes: &[u8], mut pos: usize, want_end: bool) -> Option<(Reply<'_>, 
             }
             b'=' => {
                 let (data, next) = bulk()?;
-                let (format, text) = (data.get(..3)?, data.get(4..)?);
+                let (format, text) = (data.get(..3)?.try_into().ok()?, data.get(4..)?);
                 (Reply::Verbatim { format, text }, next)
             }
             b'*' => {
@@ -545,7 +546,7 @@ mod tests {
         assert_eq!(
             Reply::parse(b"=8\r\nmkd:# hi\r\n"),
             Reply::Verbatim {
-                format: b"mkd",
+                format: *b"mkd",
                 text: b"# hi"
             }
         );

@@ -77,7 +77,7 @@ fn convert(reply: Reply<'_>, depth: usize) -> Result<Value, ConvertError> {
         Reply::Bool(b) => Value::Bool(b),
         Reply::BigNumber(b) => Value::BigNumber(lossy(b)),
         Reply::Verbatim { format, text } => Value::Verbatim {
-            format: lossy(format),
+            format: lossy(&format),
             text: text.to_vec(),
         },
     })
@@ -155,7 +155,7 @@ mod frames {
             },
             Reply::Verbatim { format, text } => Resp3::VerbatimString {
                 data: text.to_vec(),
-                format: if format == b"mkd" {
+                format: if &format == b"mkd" {
                     VerbatimStringFormat::Markdown
                 } else {
                     VerbatimStringFormat::Text

@@ -2,9 +2,11 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 #![cfg(all(feature = "alloc", feature = "heapless"))]
 
+#[cfg(feature = "scripting")]
+use redpipe_core::Script;
 use redpipe_core::prelude::*;
 use redpipe_core::{
-    CapacityError, ConvertError, DecodeError, Entry, Failure, HeaplessPipeline, Reply, Script,
+    CapacityError, ConvertError, DecodeError, Entry, Failure, HeaplessPipeline, Reply,
     ServerErrorKind, SlicePipeline, Store, Value, VecPipeline,
 };
 
@@ -258,6 +260,7 @@ fn push_replies_are_skipped() {
 }
 
 #[test]
+#[cfg(feature = "transactions")]
 fn transaction_results_land_in_their_own_slots() {
     let mut p = VecPipeline::new();
     let before = p.incr("x").unwrap();
@@ -282,6 +285,7 @@ fn transaction_results_land_in_their_own_slots() {
 }
 
 #[test]
+#[cfg(feature = "transactions")]
 fn transaction_errors() {
     // EXEC inside: a runtime error is just that command's result.
     let mut p = VecPipeline::new();
@@ -335,6 +339,7 @@ fn transaction_errors() {
 }
 
 #[test]
+#[cfg(feature = "transactions")]
 fn failed_transaction_closure_sends_nothing() {
     let mut p = VecPipeline::new();
     let keep = p.incr("keep").unwrap();
@@ -457,6 +462,7 @@ fn callbacks_on_an_empty_pipeline_run_on_the_first_loop_step() {
 }
 
 #[test]
+#[cfg(feature = "scripting")]
 fn evalsha_falls_back_to_eval_on_noscript() {
     let script = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
     let mut p = VecPipeline::new();
@@ -493,6 +499,7 @@ fn evalsha_falls_back_to_eval_on_noscript() {
 }
 
 #[test]
+#[cfg(all(feature = "transactions", feature = "scripting"))]
 fn eval_inside_a_transaction_sends_the_body() {
     let script = Script::new("return 1");
     let mut p = VecPipeline::new();
@@ -592,6 +599,7 @@ fn reset_reuses_storage_without_growing() {
 }
 
 #[test]
+#[cfg(feature = "scripting")]
 fn rewind_resends_everything_for_an_explicit_retry() {
     let script = Script::new("return 1");
     let mut p = VecPipeline::new();

@@ -6,10 +6,10 @@ use crate::setup::{self, cargo, run};
 /// Feature sets of the core checked on their own: each must build, lint and test alone.
 const CORE_FEATURE_SETS: &[&[&str]] = &[
     &[],
-    &["heapless"],
-    &["alloc"],
-    &["std", "heapless"],
-    &["small", "heapless", "alloc"],
+    &["heapless", "transactions"],
+    &["alloc", "scripting"],
+    &["std", "heapless", "transactions", "scripting"],
+    &["small", "heapless", "alloc", "embedded-io-async"],
 ];
 
 pub(crate) fn run_all() -> Result<(), String> {
@@ -63,7 +63,7 @@ pub(crate) fn run_all() -> Result<(), String> {
         "redpipe-core",
         "--no-default-features",
         "--features",
-        "alloc,heapless",
+        "alloc,heapless,transactions,scripting",
         "--target",
         "thumbv7em-none-eabihf",
     ]))?;
@@ -74,6 +74,10 @@ pub(crate) fn run_all() -> Result<(), String> {
         "--target",
         "wasm32-unknown-unknown",
     ]))?;
+
+    // The no-allocator firmware image links (the proof that nothing needs an allocator), and
+    // its footprint is printed beside the redis-protocol image.
+    crate::size::firmware(true)?;
 
     // Every fuzz target for a few seconds, seeded with real replies.
     crate::fuzz::smoke(20)?;

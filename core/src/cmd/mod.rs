@@ -15,6 +15,7 @@ use crate::encode::{Args, Cmd, ToArg};
 use crate::error::CapacityError;
 use crate::from_reply::FromReply;
 use crate::pipeline::{Entry, Pipeline};
+#[cfg(feature = "scripting")]
 use crate::script::Script;
 use crate::storage::Storage;
 
@@ -23,6 +24,7 @@ mod hyperloglog;
 mod keys;
 mod lists;
 mod scan;
+#[cfg(feature = "scripting")]
 mod scripting;
 mod server;
 mod sets;
@@ -34,6 +36,7 @@ pub use hyperloglog::HyperLogLogCommands;
 pub use keys::KeyCommands;
 pub use lists::{End, ListCommands};
 pub use scan::{ScanCommands, ScanOptions};
+#[cfg(feature = "scripting")]
 pub use scripting::ScriptCommands;
 pub use server::ServerCommands;
 pub use sets::SetCommands;
@@ -52,6 +55,7 @@ pub trait Queue {
     ) -> Self::Handle<T>;
 
     /// Queues a script by SHA1 with an `EVAL` fallback; see [`Pipeline::eval`].
+    #[cfg(feature = "scripting")]
     fn eval_script<T: FromReply + ?Sized, K: ToArg, A: Args>(
         &mut self,
         script: &Script<'_>,
@@ -76,6 +80,7 @@ where
         Pipeline::query(self, command)
     }
 
+    #[cfg(feature = "scripting")]
     fn eval_script<T: FromReply + ?Sized, K: ToArg, A: Args>(
         &mut self,
         script: &Script<'_>,
