@@ -66,12 +66,13 @@ pub fn decode_reply<'a>(
 /// complete reply ended.
 #[derive(Debug, Clone)]
 pub struct Scanner {
-    /// Elements still missing at each open aggregate level.
-    remaining: [u32; MAX_DEPTH],
+    /// Elements still missing at each open aggregate level, innermost last. A `heapless::Vec`
+    /// rather than an array: creating a scanner then writes a length, not 128 zero bytes
+    /// (which would link `memset` into firmware).
+    remaining: heapless::Vec<u32, MAX_DEPTH>,
     /// Bit `i` set: level `i` is an attribute, which prefixes a value instead of being one.
     /// 32 bits for [`MAX_DEPTH`] levels: 64-bit shifts are library calls on 32-bit targets.
     attribute: u32,
-    depth: usize,
     /// Offset of the next unvalidated element inside the current reply.
     pos: usize,
 }
@@ -91,16 +92,15 @@ impl Scanner {
     /// A scanner at a reply boundary.
     pub const fn new() -> Self {
         Self {
-            remaining: [0; MAX_DEPTH],
+            remaining: heapless::Vec::new(),
             attribute: 0,
-            depth: 0,
             pos: 0,
         }
     }
 
     /// Forgets any partial reply.
     pub fn reset(&mut self) {
-        self.depth = 0;
+        self.remaining.clear();
         self.pos = 0;
         self.attribute = 0;
     }
@@ -220,17 +220,16 @@ impl Scanner {
             }
             self.pos = next;
             if count > 0 {
-                if self.depth >= max_depth {
+                let depth = self.remaining.len();
+                // Fits: `count` is at most `u32::MAX` (checked above).
+                if depth >= max_depth || self.remaining.push(count as u32).is_err() {
                     return Err(DecodeError::TooDeep);
                 }
-                // Fits: `count` is at most `u32::MAX` (checked above).
-                self.remaining[self.depth] = count as u32;
                 if is_attribute {
-                    self.attribute |= 1 << self.depth;
+                    self.attribute |= 1 << depth;
                 } else {
-                    self.attribute &= !(1 << self.depth);
+                    self.attribute &= !(1 << depth);
                 }
-                self.depth += 1;
                 continue;
             }
             if is_attribute {
@@ -239,16 +238,15 @@ impl Scanner {
             }
             // One element complete: close every aggregate it completes.
             loop {
-                if self.depth == 0 {
+                let Some(left) = self.remaining.last_mut() else {
                     return Ok(Some(self.pos));
-                }
-                let top = self.depth - 1;
-                self.remaining[top] -= 1;
-                if self.remaining[top] > 0 {
+                };
+                *left -= 1;
+                if *left > 0 {
                     break;
                 }
-                self.depth = top;
-                if self.attribute & (1 << top) != 0 {
+                self.remaining.pop();
+                if self.attribute & (1 << self.remaining.len()) != 0 {
                     // A finished attribute is not an element; the value it prefixes follows.
                     break;
                 }

@@ -20,52 +20,65 @@ use crate::storage::{Storage, copy_small, shift_within};
 
 /// Stack space a [`ToArg`] implementation may format into (integers, floats, short text).
 pub struct Scratch {
-    buf: [u8; Self::LEN],
+    /// Filled on use only: a fresh `Scratch` (one per command) writes a length, not 40 zero
+    /// bytes, which on small targets would be a `memset` call per command.
+    buf: heapless::Vec<u8, { Scratch::LEN }>,
 }
 
 impl Scratch {
     /// Bytes available: enough for any integer (an `i128` takes 40), float or UUID.
     pub const LEN: usize = 40;
 
-    /// Fresh space. A pipeline keeps one for all its commands, so that queueing does not
-    /// clear 40 bytes per command.
-    pub(crate) const fn new() -> Self {
+    const fn new() -> Self {
         Self {
-            buf: [0; Self::LEN],
+            buf: heapless::Vec::new(),
         }
     }
 
-    /// The whole space, to format into; return the prefix you wrote.
-    pub fn space(&mut self) -> &mut [u8; Self::LEN] {
+    /// The whole space, [`LEN`](Self::LEN) zero bytes to format into; return the prefix you
+    /// wrote.
+    pub fn space(&mut self) -> &mut [u8] {
+        self.buf.clear();
+        // Cannot fail: `LEN` is the capacity.
+        let _ = self.buf.resize(Self::LEN, 0);
         &mut self.buf
+    }
+
+    /// Keeps a copy of `s` (at most [`LEN`](Self::LEN) bytes) and returns it.
+    fn keep(&mut self, s: &[u8]) -> &[u8] {
+        self.buf.clear();
+        // Cannot fail: every formatter used here writes at most `LEN` bytes.
+        let _ = self.buf.extend_from_slice(s);
+        &self.buf
     }
 
     /// Formats an integer and returns its digits.
     pub fn int<I: itoa::Integer>(&mut self, i: I) -> &[u8] {
-        let mut b = itoa::Buffer::new();
-        let s = b.format(i).as_bytes();
-        let out = &mut self.buf[..s.len()];
-        copy_small(out, s);
-        out
+        self.keep(itoa::Buffer::new().format(i).as_bytes())
     }
 
     /// Formats a word-sized integer given as sign and magnitude.
     #[cfg(feature = "small")]
-    fn word(&mut self, negative: bool, magnitude: usize) -> &[u8] {
-        let sign = usize::from(negative);
-        let end = sign + digit_count(magnitude);
-        self.buf[0] = b'-';
-        write_digits(&mut self.buf[sign..end], magnitude);
-        &self.buf[..end]
+    fn word(&mut self, negative: bool, mut magnitude: usize) -> &[u8] {
+        // Digits come out last first: push them so, then turn the run around.
+        self.buf.clear();
+        loop {
+            let _ = self.buf.push(b'0' + (magnitude % 10) as u8);
+            magnitude /= 10;
+            if magnitude == 0 {
+                break;
+            }
+        }
+        if negative {
+            let _ = self.buf.push(b'-');
+        }
+        self.buf.reverse();
+        &self.buf
     }
 
     /// Formats a float the shortest way that parses back to the same value (`inf`, `-inf` too).
     pub fn float<F: ryu::Float>(&mut self, f: F) -> &[u8] {
-        let mut b = ryu::Buffer::new();
-        let s = b.format(f).as_bytes();
-        let out = &mut self.buf[..s.len()];
-        copy_small(out, s);
-        out
+        self.keep(ryu::Buffer::new().format(f).as_bytes())
     }
 }
 
@@ -328,7 +341,7 @@ pub struct Encoder<'b, S: Storage<u8> + ?Sized> {
     /// Bytes of all arguments so far, written or not.
     body_len: usize,
     full: bool,
-    scratch: &'b mut Scratch,
+    scratch: Scratch,
 }
 
 /// How many decimal digits `n` has.
@@ -357,7 +370,7 @@ const HEADER_GAP: usize = 4;
 
 impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
     #[inline]
-    fn begin(out: &'b mut S, scratch: &'b mut Scratch) -> Self {
+    fn begin(out: &'b mut S) -> Self {
         let start = out.len();
         let full = out.try_extend_from_slice(b"*0\r\n").is_err();
         Self {
@@ -366,14 +379,14 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
             argc: 0,
             body_len: 0,
             full,
-            scratch,
+            scratch: Scratch::new(),
         }
     }
 
     /// Appends one argument formatted by its [`ToArg`] implementation.
     #[inline]
     pub fn arg<T: ToArg + ?Sized>(&mut self, value: &T) {
-        let bytes = value.to_arg(self.scratch);
+        let bytes = value.to_arg(&mut self.scratch);
         Self::put(self.out, &mut self.full, &mut self.body_len, bytes);
         self.argc += 1;
     }
@@ -452,21 +465,7 @@ where
     S: Storage<u8> + ?Sized,
     A: Args + ?Sized,
 {
-    encode_with(out, &mut Scratch::new(), args)
-}
-
-/// [`encode_command`] with the caller's [`Scratch`] space.
-#[inline]
-pub(crate) fn encode_with<S, A>(
-    out: &mut S,
-    scratch: &mut Scratch,
-    args: &A,
-) -> Result<usize, CapacityError>
-where
-    S: Storage<u8> + ?Sized,
-    A: Args + ?Sized,
-{
-    let mut enc = Encoder::begin(out, scratch);
+    let mut enc = Encoder::begin(out);
     args.write_args(&mut enc);
     enc.finish()
 }

@@ -33,7 +33,7 @@ use crate::decode::{Limits, Scanner};
 use crate::deferred::{Deferred, Replies, SlotError};
 #[cfg(any(feature = "transactions", feature = "scripting"))]
 use crate::encode::cmd;
-use crate::encode::{Args, Cmd, Scratch, ToArg, encode_with};
+use crate::encode::{Args, Cmd, ToArg, encode_command};
 use crate::error::{CapacityError, DecodeError, Failure, Store};
 use crate::from_reply::FromReply;
 #[cfg(feature = "scripting")]
@@ -188,8 +188,6 @@ where
     window: usize,
     epoch: u32,
     scanner: Scanner,
-    /// Formatting space for arguments, shared by all commands.
-    scratch: Scratch,
     limits: Limits,
     failure: Option<Failure>,
     /// Index of the open transaction's `MULTI`.
@@ -317,7 +315,6 @@ where
             window: DEFAULT_WINDOW,
             epoch: first_epoch(),
             scanner: Scanner::new(),
-            scratch: Scratch::new(),
             limits: Limits::default(),
             failure: None,
             tx_open: None,
@@ -460,7 +457,7 @@ where
         let start = self.out.len();
         let index = self.entries.len();
         let index32 = u32::try_from(index).map_err(|_| self.commands_full(index + 1))?;
-        encode_with(&mut self.out, &mut self.scratch, args)?;
+        encode_command(&mut self.out, args)?;
         let end = self.out.len();
         let Ok(out_end) = u32::try_from(end) else {
             self.out.truncate(start);

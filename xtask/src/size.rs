@@ -59,7 +59,11 @@ pub(crate) fn firmware(report: bool) -> Result<(), String> {
     ] {
         println!("{name:<34} {:>8} {:>8} {:>8} {:>8}", s[0], s[1], s[2], s[3]);
     }
-    let verdict = if ours[0] <= TEXT_GOAL { "met" } else { "missed" };
+    let verdict = if ours[0] <= TEXT_GOAL {
+        "met"
+    } else {
+        "missed"
+    };
     println!(
         "goal: .text <= {TEXT_GOAL} bytes for encode + resolve: {verdict} ({} bytes)",
         ours[0]
