@@ -346,7 +346,7 @@ pub struct Encoder<'b, S: Storage<u8> + ?Sized> {
 
 /// How many decimal digits `n` has.
 #[inline]
-fn digit_count(mut n: usize) -> usize {
+pub(crate) fn digit_count(mut n: usize) -> usize {
     let mut d = 1;
     while n >= 10 {
         n /= 10;
@@ -358,7 +358,7 @@ fn digit_count(mut n: usize) -> usize {
 /// Fills `out` with the last `out.len()` decimal digits of `n` (all of them when `out` is
 /// [`digit_count`] long). Written in place: no temporary buffer to clear and copy.
 #[inline]
-fn write_digits(out: &mut [u8], mut n: usize) {
+pub(crate) fn write_digits(out: &mut [u8], mut n: usize) {
     for b in out.iter_mut().rev() {
         *b = b'0' + (n % 10) as u8;
         n /= 10;

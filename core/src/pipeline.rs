@@ -34,10 +34,10 @@ use crate::deferred::{Deferred, Replies, SlotError};
 #[cfg(any(feature = "transactions", feature = "scripting"))]
 use crate::encode::cmd;
 use crate::encode::{Args, Cmd, ToArg, encode_command};
+#[cfg(feature = "scripting")]
+use crate::encode::{digit_count, write_digits};
 use crate::error::{CapacityError, DecodeError, Failure, Store};
 use crate::from_reply::FromReply;
-#[cfg(feature = "scripting")]
-use crate::reply::ServerErrorKind;
 #[cfg(feature = "transactions")]
 use crate::reply::skip;
 use crate::reply::{Aggregate, Reply, strip_attributes};
@@ -45,6 +45,8 @@ use crate::reply::{Aggregate, Reply, strip_attributes};
 use crate::script::Script;
 #[cfg(feature = "alloc")]
 use crate::storage::ByteBuf;
+#[cfg(feature = "scripting")]
+use crate::storage::copy_small;
 use crate::storage::{SliceStore, Storage};
 
 /// Commands in flight at once, by default.
@@ -165,6 +167,9 @@ pub struct Transaction {
 /// Script bodies remembered for reuse within one pipeline.
 #[cfg(feature = "scripting")]
 const SCRIPT_CACHE: usize = 4;
+/// An empty slot of the script cache: no 4-byte length header fits at this arena offset.
+#[cfg(feature = "scripting")]
+const NO_SCRIPT: u32 = u32::MAX;
 
 /// Queued commands, their slots, and the reply reader. See the [module docs](self).
 ///
@@ -192,9 +197,11 @@ where
     failure: Option<Failure>,
     /// Index of the open transaction's `MULTI`.
     tx_open: Option<u32>,
-    /// Arena offsets of script bodies already stored (small, most recent first).
+    /// Arena offsets of script bodies already stored (small, most recent first). Empty slots
+    /// hold [`NO_SCRIPT`], where no body can be: plain numbers, so that a new pipeline fills
+    /// them with a few stores.
     #[cfg(feature = "scripting")]
-    scripts: [Option<u32>; SCRIPT_CACHE],
+    scripts: [u32; SCRIPT_CACHE],
     /// Arena bytes below this hold script bodies, which a rewind keeps.
     arena_floor: usize,
     pushes: u64,
@@ -319,7 +326,7 @@ where
             failure: None,
             tx_open: None,
             #[cfg(feature = "scripting")]
-            scripts: [None; SCRIPT_CACHE],
+            scripts: [NO_SCRIPT; SCRIPT_CACHE],
             arena_floor: 0,
             pushes: 0,
             #[cfg(feature = "alloc")]
@@ -356,7 +363,7 @@ where
         self.tx_open = None;
         #[cfg(feature = "scripting")]
         {
-            self.scripts = [None; SCRIPT_CACHE];
+            self.scripts = [NO_SCRIPT; SCRIPT_CACHE];
         }
         self.arena_floor = 0;
         self.pushes = 0;
@@ -538,7 +545,6 @@ where
         if let Some(at) = self
             .scripts
             .iter()
-            .flatten()
             .find(|at| script_body(self.replies.as_slice(), **at) == Some(body))
         {
             return Ok(*at);
@@ -560,8 +566,11 @@ where
             self.replies.truncate(start);
             return Err(full(&self.replies));
         }
-        self.scripts.rotate_right(1);
-        self.scripts[0] = Some(at);
+        // Most recent first; an element loop, as `rotate_right` would link `memmove`.
+        for i in (1..SCRIPT_CACHE).rev() {
+            self.scripts[i] = self.scripts[i - 1];
+        }
+        self.scripts[0] = at;
         self.arena_floor = self.replies.len();
         Ok(at)
     }
@@ -812,7 +821,9 @@ where
             Role::User => self.store(index, frame),
             #[cfg(feature = "scripting")]
             Role::EvalSha => {
-                let noscript = matches!(Reply::parse(value), Reply::Error(e) if e.kind() == ServerErrorKind::NoScript);
+                // The code alone, not `kind()`: comparing one word links no table of codes.
+                let noscript =
+                    matches!(Reply::parse(value), Reply::Error(e) if e.code() == "NOSCRIPT");
                 if !(noscript && self.queue_eval_fallback(index, entry.aux)) {
                     self.store(index, frame);
                 }
@@ -909,12 +920,12 @@ where
             return false;
         };
         let before = self.out.len();
-        let mut digits = itoa::Buffer::new();
         let ok = extend_from_within(&mut self.out, start..header_end)
             && self.out.try_extend_from_slice(b"$4\r\nEVAL\r\n$").is_ok()
             && self
                 .out
-                .try_extend_from_slice(digits.format(body.len()).as_bytes())
+                .try_extend_for_write(digit_count(body.len()))
+                .map(|d| write_digits(d, body.len()))
                 .is_ok()
             && self.out.try_extend_from_slice(b"\r\n").is_ok()
             && self.out.try_extend_from_slice(body).is_ok()
@@ -1040,6 +1051,6 @@ fn extend_from_within<S: Storage<u8> + ?Sized>(
     }
     // The copy lands after the source: two disjoint halves, no overlapping move.
     let (head, tail) = out.as_mut_slice().split_at_mut(before);
-    tail.copy_from_slice(&head[range]);
+    copy_small(tail, &head[range]);
     true
 }

@@ -9,7 +9,7 @@ const CORE_FEATURE_SETS: &[&[&str]] = &[
     &["heapless", "transactions"],
     &["alloc", "scripting"],
     &["std", "heapless", "transactions", "scripting"],
-    &["small", "heapless", "alloc", "embedded-io-async"],
+    &["small", "heapless", "alloc", "embedded-io-async", "transactions", "scripting"],
 ];
 
 pub(crate) fn run_all() -> Result<(), String> {
