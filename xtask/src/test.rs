@@ -9,7 +9,14 @@ const CORE_FEATURE_SETS: &[&[&str]] = &[
     &["heapless", "transactions"],
     &["alloc", "scripting"],
     &["std", "heapless", "transactions", "scripting"],
-    &["small", "heapless", "alloc", "embedded-io-async", "transactions", "scripting"],
+    &[
+        "small",
+        "heapless",
+        "alloc",
+        "embedded-io-async",
+        "transactions",
+        "scripting",
+    ],
 ];
 
 pub(crate) fn run_all() -> Result<(), String> {
