@@ -12,6 +12,7 @@ mod fuzz;
 mod redis;
 mod setup;
 mod size;
+mod stack;
 mod test;
 
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
         Some("tour") => tour(&args[1..]),
         Some("bench") => bench::command(&args[1..]),
         Some("setup") => setup::all(),
-        Some("size") => size::firmware(true),
+        Some("size") => size::firmware(),
         Some("fuzz") => fuzz::command(&args[1..]),
         _ => {
             eprintln!(

@@ -53,7 +53,7 @@ pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
 }
 
 /// Output of `cmd` when it succeeds.
-fn output(cmd: &mut Command) -> Option<String> {
+pub(crate) fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
     out.status
         .success()
@@ -83,7 +83,7 @@ pub(crate) fn rust() -> Result<(), String> {
     }
     let components = output(Command::new("rustup").args(["component", "list", "--installed"]))
         .unwrap_or_default();
-    for c in ["rustfmt", "clippy"] {
+    for c in ["rustfmt", "clippy", "llvm-tools"] {
         if !components.lines().any(|l| l.starts_with(c)) {
             run(Command::new("rustup").args(["component", "add", c]))?;
         }

@@ -2,6 +2,10 @@
 //!
 //! There is no `#[global_allocator]` in this image, so if anything in the core needed `alloc`,
 //! the link would fail. The reply bytes stand in for what a UART or TCP stack would deliver.
+//!
+//! The three steps are separate functions that are never inlined, so that `cargo xtask size` can
+//! report the worst-case stack of each (queue and encode, feed replies, read results) from the
+//! image's call graph.
 #![no_std]
 #![no_main]
 
@@ -15,19 +19,27 @@ use redpipe_core::{HeaplessPipeline, Limits};
 /// What the server answers to the pipeline below.
 static REPLIES: &[u8] = b"+OK\r\n:7\r\n$5\r\nhello\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n:1\r\n";
 
+type Pipeline = HeaplessPipeline<256, 128, 8>;
+
+/// The handles of the queued commands.
+struct Handles {
+    ok: Deferred<()>,
+    n: Deferred<i64>,
+    greeting: Deferred<Option<&'static str>>,
+    list: Deferred<heapless::Vec<&'static str, 4>>,
+    added: Deferred<i64>,
+}
+
 #[entry]
 fn main() -> ! {
-    let mut p: HeaplessPipeline<256, 128, 8> = HeaplessPipeline::new();
+    let mut p = Pipeline::new();
     p.set_limits(Limits {
         max_depth: 4,
         ..Limits::default()
     });
-    let ok = p.set("sensor:1", black_box(2150u32)); // centi-degrees: no float formatting
-    let n = p.incr("boots");
-    let greeting = p.get::<Option<&str>>("greeting");
-    let list = p.lrange::<heapless::Vec<&str, 4>>("log", 0, -1);
-    let added = p.sadd("seen", &["device-1"]);
-    let (Ok(ok), Ok(n), Ok(greeting), Ok(list), Ok(added)) = (ok, n, greeting, list, added) else {
+    // Borrowed, not moved out of the `Option`: moving 40 bytes would call `memcpy`.
+    let handles = queue(&mut p);
+    let Some(handles) = &handles else {
         loop {}
     };
 
@@ -35,12 +47,32 @@ fn main() -> ! {
     let sent = black_box(p.poll_output()).len();
     p.consume_output(sent);
 
-    // "Receive" the replies in small chunks, as a UART would deliver them.
-    let replies = black_box(REPLIES);
+    feed(&mut p, black_box(REPLIES));
+    black_box(read(&p, handles));
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// Queues (and so encodes) five commands.
+#[inline(never)]
+fn queue(p: &mut Pipeline) -> Option<Handles> {
+    Some(Handles {
+        ok: p.set("sensor:1", black_box(2150u32)).ok()?, // centi-degrees: no float formatting
+        n: p.incr("boots").ok()?,
+        greeting: p.get("greeting").ok()?,
+        list: p.lrange("log", 0, -1).ok()?,
+        added: p.sadd("seen", &["device-1"]).ok()?,
+    })
+}
+
+/// Feeds the replies in small chunks, as a UART would deliver them.
+#[inline(never)]
+fn feed(p: &mut Pipeline, replies: &[u8]) {
     let mut buf: heapless::Vec<u8, 64> = heapless::Vec::new();
     for chunk in replies.chunks(7) {
         if buf.extend_from_slice(chunk).is_err() {
-            loop {}
+            return;
         }
         let used = p.handle_input(&buf).unwrap_or(buf.len());
         // Keep the unused tail (a partial reply) at the front. A byte loop: `copy_within` would
@@ -51,18 +83,18 @@ fn main() -> ! {
         }
         buf.truncate(rest);
     }
+}
 
-    let score = u32::from(ok.read(&p).is_ok())
-        + n.read(&p).unwrap_or(0) as u32
-        + greeting
-            .read(&p)
+/// Reads every handle as its typed result.
+#[inline(never)]
+fn read(p: &Pipeline, h: &Handles) -> u32 {
+    u32::from(h.ok.read(p).is_ok())
+        + h.n.read(p).unwrap_or(0) as u32
+        + h.greeting
+            .read(p)
             .ok()
             .flatten()
             .map_or(0, |s| s.len() as u32)
-        + list.read(&p).map_or(0, |l| l.len() as u32)
-        + added.read(&p).unwrap_or(0) as u32;
-    black_box(score);
-    loop {
-        cortex_m::asm::wfi();
-    }
+        + h.list.read(p).map_or(0, |l| l.len() as u32)
+        + h.added.read(p).unwrap_or(0) as u32
 }
