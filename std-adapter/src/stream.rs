@@ -97,7 +97,7 @@ impl Stream {
 }
 
 #[cfg(unix)]
-fn peek_nonblocking(socket: &impl std::os::fd::AsFd) -> bool {
+pub(crate) fn peek_nonblocking(socket: &impl std::os::fd::AsFd) -> bool {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
     let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
     matches!(

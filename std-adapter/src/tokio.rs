@@ -13,9 +13,35 @@ use crate::error::{Error, Result};
 use crate::handshake::Handshake;
 use crate::state::State;
 
-/// The async byte streams: TCP or a Unix socket.
-trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
+/// The async byte streams: TCP, a Unix socket, or TLS over TCP.
+trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Whether bytes are waiting to be read, without waiting or consuming them.
+    fn has_pending_input(&self) -> bool;
+}
+
+impl AsyncStream for TcpStream {
+    fn has_pending_input(&self) -> bool {
+        #[cfg(unix)]
+        return crate::stream::peek_nonblocking(self);
+        #[cfg(not(unix))]
+        false
+    }
+}
+
+#[cfg(unix)]
+impl AsyncStream for tokio::net::UnixStream {
+    fn has_pending_input(&self) -> bool {
+        crate::stream::peek_nonblocking(self)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl AsyncStream for tokio_rustls::client::TlsStream<TcpStream> {
+    fn has_pending_input(&self) -> bool {
+        // TLS records between pipelines can be session tickets, not replies: not checked.
+        false
+    }
+}
 
 /// One async connection to a Redis server.
 ///
@@ -120,10 +146,11 @@ impl AsyncConnection {
     /// Sends `p`'s commands without waiting for replies; see
     /// [`Connection::send`](crate::Connection::send).
     pub async fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
-        // Bytes left in the read buffer would be read as this pipeline's first reply; the
-        // socket itself is not peeked here (see RELIABILITY.md).
-        let stray = !self.buf.filled().is_empty();
-        self.state.before_send(p, &self.info, || stray)?;
+        // Bytes left in the read buffer or waiting on the socket would be read as this
+        // pipeline's first reply.
+        let (buf, io) = (&self.buf, &self.io);
+        let stray = || !buf.filled().is_empty() || io.inner.inner().has_pending_input();
+        self.state.before_send(p, &self.info, stray)?;
         let result = send_async(&mut self.io, p).await;
         self.state.sent(result)
     }

@@ -112,15 +112,7 @@ fn a_reply_for_a_command_never_sent_is_refused() {
     assert_eq!(a.read(&p), Ok(1));
 
     // Arriving after the pipeline was complete: the next pipeline must not take it as its own.
-    let info = fake_server(|mut s| {
-        read_commands(&mut s, 1);
-        s.write_all(b":1\r\n").unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        s.write_all(b":999\r\n").unwrap(); // answers nothing
-        read_commands(&mut s, 1);
-        s.write_all(b":2\r\n").unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-    });
+    let info = stray_between_pipelines();
     let mut conn = Connection::open(&info).unwrap();
     let mut p = VecPipeline::new();
     let first = p.incr("x").unwrap();
@@ -135,6 +127,40 @@ fn a_reply_for_a_command_never_sent_is_refused() {
         "{err:?}"
     );
     assert_ne!(second.read(&p), Ok(999));
+    assert!(second.read(&p).is_err());
+}
+
+/// A server that answers one `INCR` with `:1`, sends `:999` (answering nothing) once the
+/// pipeline is complete, then answers the next `INCR` with `:2`.
+fn stray_between_pipelines() -> ConnectionInfo {
+    fake_server(|mut s| {
+        read_commands(&mut s, 1);
+        s.write_all(b":1\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(b":999\r\n").unwrap(); // answers nothing
+        read_commands(&mut s, 1);
+        s.write_all(b":2\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    })
+}
+
+#[tokio::test]
+async fn a_stray_reply_between_async_pipelines_is_refused() {
+    let mut conn = redpipe::tokio::AsyncConnection::open(&stray_between_pipelines())
+        .await
+        .unwrap();
+    let mut p = VecPipeline::new();
+    let first = p.incr("x").unwrap();
+    conn.execute(&mut p).await.unwrap();
+    assert_eq!(first.read(&p), Ok(1));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut p = VecPipeline::new();
+    let second = p.incr("x").unwrap();
+    let err = conn.execute(&mut p).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(DecodeError::UnexpectedReply)),
+        "{err:?}"
+    );
     assert!(second.read(&p).is_err());
 }
 
