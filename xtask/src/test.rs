@@ -12,7 +12,7 @@ const CORE_FEATURE_SETS: &[&[&str]] = &[
     &[
         "small",
         "heapless",
-        "alloc",
+        "redis-protocol", // the differential tests, on the small build's reader
         "embedded-io-async",
         "transactions",
         "scripting",
