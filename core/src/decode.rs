@@ -62,6 +62,37 @@ pub fn decode_reply<'a>(
         .map(|n| (Reply::parse(&buf[..n]), n)))
 }
 
+/// Whether `pending`, bytes that arrived while no command was waiting for a reply, hold a reply
+/// (or garbage): the next pipeline would take it as its first command's. Out-of-band RESP3 pushes
+/// (client tracking invalidations, pub/sub messages), complete or still arriving, are not
+/// replies: a pipeline reads and sets them aside. Transports call it before sending a pipeline
+/// on a connection whose earlier pipelines are done.
+///
+/// ```
+/// use redpipe_core::{decode::holds_reply, Limits};
+/// let limits = Limits::default();
+/// assert!(!holds_reply(b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n", &limits));
+/// assert!(!holds_reply(b">2\r\n$10\r\ninval", &limits)); // a push still arriving
+/// assert!(holds_reply(b":1\r\n", &limits));
+/// assert!(!holds_reply(b"", &limits));
+/// ```
+pub fn holds_reply(pending: &[u8], limits: &Limits) -> bool {
+    let mut rest = pending;
+    loop {
+        match Scanner::new().scan(rest, limits) {
+            Ok(Some(n)) => {
+                if crate::reply::strip_attributes(&rest[..n]).first() != Some(&b'>') {
+                    return true;
+                }
+                rest = &rest[n..];
+            }
+            // Incomplete: a push (or attributes, which may prefix one) is no reply yet.
+            Ok(None) => return !matches!(rest.first(), None | Some(b'>' | b'|')),
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Resumable reply scanner. Feed it the unconsumed bytes each time, starting where the last
 /// complete reply ended.
 #[derive(Debug, Clone)]
@@ -488,6 +519,32 @@ mod tests {
         attribute: b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*1\r\n:2\r\n";
         attribute_inner: b"*2\r\n|1\r\n+ttl\r\n:3\r\n:1\r\n:2\r\n";
         attribute_empty: b"|0\r\n:7\r\n";
+    }
+
+    #[test]
+    fn pending_bytes_hold_a_reply_unless_they_are_pushes() {
+        let limits = Limits::default();
+        let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
+        let two_pushes = [&push[..], &push[..]].concat();
+        for (pending, want) in [
+            (&b""[..], false),
+            (push, false),
+            (&two_pushes, false),
+            (&push[..7], false),
+            (b">", false),
+            (b"|1\r\n+a\r\n:1\r\n>1\r\n:2\r\n", false), // attributes, then a push
+            (b"|1\r\n+a\r\n", false),                   // attributes of something still arriving
+            (b":1\r\n", true),
+            (b":1", true),
+            (b"$3\r\nab", true),
+            (b"+OK\r\n>1\r\n:2\r\n", true),
+            (&[&push[..], b"-ERR x\r\n"].concat(), true),
+            (&[&push[..], b"$1"].concat(), true),
+            (b"?garbage", true),
+            (b">2\r\n:x\r\n", true), // a malformed push breaks the stream
+        ] {
+            assert_eq!(holds_reply(pending, &limits), want, "{pending:?}");
+        }
     }
 
     #[test]

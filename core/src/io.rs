@@ -125,6 +125,23 @@ impl<S: Storage<u8>> ReadBuffer<S> {
         self.end = 0;
     }
 
+    /// Reads once into the free space with `read`, which returns how many bytes it wrote; 0
+    /// when the buffer has no room. For transports that take in bytes outside a pipeline run,
+    /// such as data that arrived between pipelines (see
+    /// [`holds_reply`](crate::decode::holds_reply)); a pipeline's replies are read by
+    /// [`execute`].
+    pub fn read_with<E>(
+        &mut self,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let Ok(spare) = self.spare() else {
+            return Ok(0);
+        };
+        let n = read(spare)?;
+        self.advance(n);
+        Ok(n)
+    }
+
     /// Room to read into: makes space by moving unconsumed bytes to the front, then by growing.
     fn spare(&mut self) -> Result<&mut [u8], CapacityError> {
         if self.end == self.store.len() {

@@ -7,7 +7,7 @@ use redpipe_core::io::{ReadBuffer, execute, send};
 use crate::config::ConnectionInfo;
 use crate::error::Result;
 use crate::handshake::Handshake;
-use crate::state::State;
+use crate::state::{State, stray_reply};
 use crate::stream::Stream;
 
 /// One blocking connection to a Redis server.
@@ -93,9 +93,9 @@ impl Connection {
     /// # Ok::<(), redpipe::Error>(())
     /// ```
     pub fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
-        let (buf, io) = (&self.buf, &mut self.io);
+        let (buf, io, limits) = (&mut self.buf, &mut self.io, &self.info.limits);
         self.state.before_send(p, &self.info, || {
-            !buf.filled().is_empty() || io.inner_mut().has_pending_input()
+            stray_reply(buf, limits, |b| io.inner_mut().read_pending(b))
         })?;
         let result = send(&mut self.io, p);
         self.state.sent(result)

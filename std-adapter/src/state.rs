@@ -1,7 +1,9 @@
 //! What a connection must check before sending or finishing a pipeline, shared by the blocking
 //! and the tokio connection so that both keep the same rules.
 
-use redpipe_core::{DecodeError, Failure, VecPipeline};
+use redpipe_core::decode::holds_reply;
+use redpipe_core::io::ReadBuffer;
+use redpipe_core::{DecodeError, Failure, Limits, VecPipeline};
 
 use crate::config::ConnectionInfo;
 use crate::error::{Error, Result};
@@ -12,6 +14,19 @@ pub(crate) struct State {
     /// A failure (or a run that did not complete) left the stream at an unknown position.
     pub(crate) broken: bool,
     in_flight: bool,
+}
+
+/// Whether bytes that arrived since the last pipeline, already in `buf` or read now by
+/// `read_pending` (which must not block), hold a reply the next pipeline would take as its own.
+/// RESP3 pushes do not count: they stay in `buf`, and the pipeline reads and sets them aside.
+pub(crate) fn stray_reply(
+    buf: &mut ReadBuffer<Vec<u8>>,
+    limits: &Limits,
+    read_pending: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+) -> bool {
+    // A failed read shows again, with its reason, on the pipeline's own write or read.
+    let _ = buf.read_with(read_pending);
+    holds_reply(buf.filled(), limits)
 }
 
 impl State {

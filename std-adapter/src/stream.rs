@@ -82,22 +82,24 @@ impl Stream {
 }
 
 impl Stream {
-    /// Whether bytes are waiting to be read, without blocking or consuming them: one
-    /// `recv(MSG_PEEK | MSG_DONTWAIT)`.
-    pub(crate) fn has_pending_input(&mut self) -> bool {
-        match self {
+    /// Reads the bytes waiting on the socket, if any, without blocking when there are none (a
+    /// one-byte `recv(MSG_PEEK | MSG_DONTWAIT)` first). Between pipelines, where a reply would be
+    /// stray and only RESP3 pushes may arrive.
+    pub(crate) fn read_pending(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let pending = match self {
             Self::Tcp(s) => peek_nonblocking(s),
             #[cfg(unix)]
             Self::Unix(s) => peek_nonblocking(s),
             // TLS records between pipelines can be session tickets, not replies: not checked.
             #[cfg(feature = "tls")]
             Self::Tls(_) => false,
-        }
+        };
+        if pending { self.read(buf) } else { Ok(0) }
     }
 }
 
 #[cfg(unix)]
-pub(crate) fn peek_nonblocking(socket: &impl std::os::fd::AsFd) -> bool {
+fn peek_nonblocking(socket: &impl std::os::fd::AsFd) -> bool {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
     let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
     matches!(

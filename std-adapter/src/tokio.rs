@@ -11,35 +11,40 @@ use tokio::net::TcpStream;
 use crate::config::{Addr, ConnectionInfo};
 use crate::error::{Error, Result};
 use crate::handshake::Handshake;
-use crate::state::State;
+use crate::state::{State, stray_reply};
 
 /// The async byte streams: TCP, a Unix socket, or TLS over TCP.
 trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {
-    /// Whether bytes are waiting to be read, without waiting or consuming them.
-    fn has_pending_input(&self) -> bool;
+    /// Reads the bytes waiting on the socket, if any, without waiting when there are none.
+    fn read_pending(&self, buf: &mut [u8]) -> std::io::Result<usize>;
+}
+
+/// A `try_read` that calls "nothing yet" 0 bytes.
+fn nothing_is_zero(read: std::io::Result<usize>) -> std::io::Result<usize> {
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+        other => other,
+    }
 }
 
 impl AsyncStream for TcpStream {
-    fn has_pending_input(&self) -> bool {
-        #[cfg(unix)]
-        return crate::stream::peek_nonblocking(self);
-        #[cfg(not(unix))]
-        false
+    fn read_pending(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        nothing_is_zero(self.try_read(buf))
     }
 }
 
 #[cfg(unix)]
 impl AsyncStream for tokio::net::UnixStream {
-    fn has_pending_input(&self) -> bool {
-        crate::stream::peek_nonblocking(self)
+    fn read_pending(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        nothing_is_zero(self.try_read(buf))
     }
 }
 
 #[cfg(feature = "tls")]
 impl AsyncStream for tokio_rustls::client::TlsStream<TcpStream> {
-    fn has_pending_input(&self) -> bool {
+    fn read_pending(&self, _: &mut [u8]) -> std::io::Result<usize> {
         // TLS records between pipelines can be session tickets, not replies: not checked.
-        false
+        Ok(0)
     }
 }
 
@@ -148,8 +153,8 @@ impl AsyncConnection {
     pub async fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
         // Bytes left in the read buffer or waiting on the socket would be read as this
         // pipeline's first reply.
-        let (buf, io) = (&self.buf, &self.io);
-        let stray = || !buf.filled().is_empty() || io.inner.inner().has_pending_input();
+        let (buf, io, limits) = (&mut self.buf, &self.io, &self.info.limits);
+        let stray = || stray_reply(buf, limits, |b| io.inner.inner().read_pending(b));
         self.state.before_send(p, &self.info, stray)?;
         let result = send_async(&mut self.io, p).await;
         self.state.sent(result)

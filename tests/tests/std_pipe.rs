@@ -651,3 +651,32 @@ async fn send_then_finish_async() {
     conn.execute(&mut b).await.unwrap();
     assert_eq!(third.read(&b), Ok(2));
 }
+
+#[test]
+fn resp3_pushes_between_pipelines_are_not_replies() {
+    // With client tracking, the server pushes an invalidation when another client changes a key
+    // this connection read: out-of-band data that arrives between pipelines.
+    let server = RedisServer::start();
+    let url = format!("{}?protocol=3", server.url());
+    let mut conn = Connection::open(&url.parse().unwrap()).unwrap();
+    let mut p = VecPipeline::new();
+    let on = p
+        .query::<(), _, _>(cmd("CLIENT").arg("TRACKING").arg("ON"))
+        .unwrap();
+    let before = p.get::<Option<String>>("tracked").unwrap();
+    conn.execute(&mut p).unwrap();
+    assert_eq!((on.read(&p), before.read(&p)), (Ok(()), Ok(None)));
+
+    server.cli(&["SET", "tracked", "new"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    let mut p = VecPipeline::new();
+    let after = p.get::<Option<String>>("tracked").unwrap();
+    conn.execute(&mut p).unwrap();
+    assert_eq!(after.read(&p), Ok(Some("new".to_string())));
+    assert_eq!(
+        p.pushes_seen(),
+        1,
+        "the invalidation was read and set aside"
+    );
+}

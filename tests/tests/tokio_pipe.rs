@@ -126,3 +126,26 @@ async fn tls_async() {
         .unwrap_err();
     assert!(err.to_string().contains("certificate"), "{err}");
 }
+
+#[tokio::test]
+async fn resp3_pushes_between_pipelines_are_not_replies() {
+    // Client tracking: another client's write to a key this connection read is pushed to it as
+    // an invalidation, between this connection's pipelines.
+    let server = RedisServer::start();
+    let url = format!("{}?protocol=3", server.url());
+    let mut conn = AsyncConnection::open(&url.parse().unwrap()).await.unwrap();
+    let mut p = VecPipeline::new();
+    let on = p.query::<(), _, _>(cmd("CLIENT").arg("TRACKING").arg("ON")).unwrap();
+    let before = p.get::<Option<String>>("tracked").unwrap();
+    conn.execute(&mut p).await.unwrap();
+    assert_eq!((on.read(&p), before.read(&p)), (Ok(()), Ok(None)));
+
+    server.cli(&["SET", "tracked", "new"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut p = VecPipeline::new();
+    let after = p.get::<Option<String>>("tracked").unwrap();
+    conn.execute(&mut p).await.unwrap();
+    assert_eq!(after.read(&p), Ok(Some("new".to_string())));
+    assert_eq!(p.pushes_seen(), 1, "the invalidation was read and set aside");
+}
