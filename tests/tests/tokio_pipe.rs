@@ -135,7 +135,9 @@ async fn resp3_pushes_between_pipelines_are_not_replies() {
     let url = format!("{}?protocol=3", server.url());
     let mut conn = AsyncConnection::open(&url.parse().unwrap()).await.unwrap();
     let mut p = VecPipeline::new();
-    let on = p.query::<(), _, _>(cmd("CLIENT").arg("TRACKING").arg("ON")).unwrap();
+    let on = p
+        .query::<(), _, _>(cmd("CLIENT").arg("TRACKING").arg("ON"))
+        .unwrap();
     let before = p.get::<Option<String>>("tracked").unwrap();
     conn.execute(&mut p).await.unwrap();
     assert_eq!((on.read(&p), before.read(&p)), (Ok(()), Ok(None)));
@@ -147,5 +149,9 @@ async fn resp3_pushes_between_pipelines_are_not_replies() {
     let after = p.get::<Option<String>>("tracked").unwrap();
     conn.execute(&mut p).await.unwrap();
     assert_eq!(after.read(&p), Ok(Some("new".to_string())));
-    assert_eq!(p.pushes_seen(), 1, "the invalidation was read and set aside");
+    assert_eq!(
+        p.pushes_seen(),
+        1,
+        "the invalidation was read and set aside"
+    );
 }
