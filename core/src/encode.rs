@@ -160,8 +160,8 @@ macro_rules! int_arg {
         impl ToArg for $t {
             #[inline]
             fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8] {
-                // Feature `small`: word-sized values use the encoder's own digit writer, so that
-                // images which format no wide integer link no `itoa` code and tables.
+                // Feature `small`: word-sized values take a plain digit loop, so that images
+                // which format no wide integer link no `itoa` code and tables.
                 #[cfg(feature = "small")]
                 #[allow(irrefutable_let_patterns, unused_comparisons)]
                 if let Ok(magnitude) = usize::try_from($magnitude(*self)) {
