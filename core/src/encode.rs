@@ -59,20 +59,13 @@ impl Scratch {
 
     /// Formats a word-sized integer given as sign and magnitude.
     #[cfg(feature = "small")]
-    fn word(&mut self, negative: bool, mut magnitude: usize) -> &[u8] {
-        // Digits come out last first: push them so, then turn the run around.
+    fn word(&mut self, negative: bool, magnitude: usize) -> &[u8] {
+        let sign = usize::from(negative);
+        let end = sign + digit_count(magnitude);
         self.buf.clear();
-        loop {
-            let _ = self.buf.push(b'0' + (magnitude % 10) as u8);
-            magnitude /= 10;
-            if magnitude == 0 {
-                break;
-            }
-        }
-        if negative {
-            let _ = self.buf.push(b'-');
-        }
-        self.buf.reverse();
+        // Cannot fail: a `usize` has at most 20 digits.
+        let _ = self.buf.resize(end, b'-');
+        write_digits(&mut self.buf[sign..], magnitude);
         &self.buf
     }
 
