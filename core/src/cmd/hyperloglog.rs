@@ -24,12 +24,10 @@ impl<Q: Queue + ?Sized> HyperLogLogCommands for Q {}
 #[cfg(test)]
 mod tests {
     use super::HyperLogLogCommands;
-    use crate::{Entry, SlicePipeline};
 
     #[test]
     fn encodes_and_reads_replies() {
-        let (mut out, mut replies, mut table) = ([0u8; 512], [0u8; 512], [Entry::EMPTY; 8]);
-        let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
+        slice_pipeline!(p);
         let added = p.pfadd("h", &["a", "b", "c"]).expect("fits");
         let unchanged = p.pfadd("h", &["a"]).expect("fits");
         let merged = p.pfmerge("d", &["h", "g"]).expect("fits");
@@ -41,9 +39,8 @@ mod tests {
                *4\r\n$7\r\nPFMERGE\r\n$1\r\nd\r\n$1\r\nh\r\n$1\r\ng\r\n\
                *2\r\n$7\r\nPFCOUNT\r\n$1\r\nd\r\n"[..]
         );
-        p.consume_output(p.poll_output().len());
         let input = b":1\r\n:0\r\n+OK\r\n:3\r\n";
-        assert_eq!(p.handle_input(input), Ok(input.len()));
+        crate::cmd::answer(&mut p, input);
         assert_eq!(added.read(&p), Ok(true));
         assert_eq!(unchanged.read(&p), Ok(false));
         assert_eq!(merged.read(&p), Ok(()));

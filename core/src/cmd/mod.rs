@@ -19,6 +19,24 @@ use crate::pipeline::{Entry, Pipeline};
 use crate::script::Script;
 use crate::storage::Storage;
 
+/// For the groups' tests: `slice_pipeline!(p)` binds `p` to a pipeline over 512-byte stores and
+/// an 8-entry table on the stack.
+#[cfg(test)]
+macro_rules! slice_pipeline {
+    ($p:ident) => {
+        let (mut out, mut replies, mut table) = ([0u8; 512], [0u8; 512], [crate::Entry::EMPTY; 8]);
+        let mut $p = crate::SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
+    };
+}
+
+/// For the groups' tests: sends every queued command and feeds `input`, which must answer them
+/// all.
+#[cfg(test)]
+fn answer(p: &mut crate::SlicePipeline<'_>, input: &[u8]) {
+    p.consume_output(p.poll_output().len());
+    assert_eq!(p.handle_input(input), Ok(input.len()));
+}
+
 mod hashes;
 mod hyperloglog;
 mod keys;

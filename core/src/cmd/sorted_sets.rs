@@ -192,12 +192,11 @@ impl<Q: Queue + ?Sized> SortedSetCommands for Q {}
 #[cfg(test)]
 mod tests {
     use super::SortedSetCommands;
-    use crate::{Entry, Seq, SlicePipeline};
+    use crate::Seq;
 
     #[test]
     fn encodes() {
-        let (mut out, mut replies, mut table) = ([0u8; 512], [0u8; 512], [Entry::EMPTY; 8]);
-        let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
+        slice_pipeline!(p);
         let _ = p.zadd("z", "m", 1.5).expect("fits");
         let _ = p
             .zadd_multiple("z", &[(1.0, "a"), (2.0, "b")])
@@ -223,8 +222,7 @@ mod tests {
 
     #[test]
     fn reads_replies() {
-        let (mut out, mut replies, mut table) = ([0u8; 512], [0u8; 512], [Entry::EMPTY; 8]);
-        let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
+        slice_pipeline!(p);
         let score = p.zscore("z", "m").expect("fits");
         let none = p.zscore("z", "nope").expect("fits");
         let rank = p.zrank("z", "m").expect("fits");
@@ -242,12 +240,11 @@ mod tests {
                *5\r\n$13\r\nZRANGEBYSCORE\r\n$1\r\nz\r\n$1\r\n1\r\n$1\r\n2\r\n$10\r\nWITHSCORES\r\n\
                *3\r\n$7\r\nZPOPMIN\r\n$1\r\nz\r\n$1\r\n2\r\n"[..]
         );
-        p.consume_output(p.poll_output().len());
         // RESP2 bulk scores and a flat array, then RESP3 doubles and nested pairs.
         let input = b"$3\r\n1.5\r\n$-1\r\n:0\r\n,2\r\n\
                       *4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nm\r\n$1\r\n2\r\n\
                       *2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nm\r\n,inf\r\n";
-        assert_eq!(p.handle_input(input), Ok(input.len()));
+        crate::cmd::answer(&mut p, input);
         assert_eq!(score.read(&p), Ok(Some(1.5)));
         assert_eq!(none.read(&p), Ok(None));
         assert_eq!(rank.read(&p), Ok(Some(0)));
