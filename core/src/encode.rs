@@ -433,7 +433,7 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
             return fail(self.out, self.start);
         }
         let extra = header_len.saturating_sub(HEADER_GAP);
-        if extra > 0 && self.out.try_extend_from_slice(&[0; 8][..extra]).is_err() {
+        if extra > 0 && self.out.try_extend_for_write(extra).is_err() {
             return fail(self.out, self.start);
         }
         let buf = self.out.as_mut_slice();

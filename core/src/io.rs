@@ -93,13 +93,9 @@ impl<'a> ReadBuffer<crate::storage::SliceStore<'a, u8>> {
     pub fn fixed(buf: &'a mut [u8]) -> Self {
         let len = buf.len();
         let mut store = crate::storage::SliceStore::new(buf);
-        // Claim the whole slice once; its contents are overwritten by reads.
-        while store.len() < len {
-            let step = (len - store.len()).min(64);
-            if store.try_extend_from_slice(&[0; 64][..step]).is_err() {
-                break;
-            }
-        }
+        // Claim the whole slice once; its contents are overwritten by reads. Cannot fail: the
+        // slice is the capacity.
+        let _ = store.try_extend_for_write(len);
         Self::new(store)
     }
 }
@@ -156,21 +152,10 @@ impl<S: Storage<u8>> ReadBuffer<S> {
                 self.end -= self.start;
                 self.start = 0;
             } else {
+                // Double, or take what room a fixed store has left.
                 let len = self.store.len();
-                let want = len.max(64);
-                let mut grown = 0;
-                while grown < want {
-                    let step = (want - grown).min(4096);
-                    if self
-                        .store
-                        .try_extend_from_slice(&[0; 4096][..step])
-                        .is_err()
-                    {
-                        break;
-                    }
-                    grown += step;
-                }
-                if grown == 0 {
+                let grow = len.max(64).min(self.store.capacity().saturating_sub(len));
+                if grow == 0 || self.store.try_extend_for_write(grow).is_err() {
                     return Err(CapacityError {
                         store: Store::ReadBuffer,
                         needed: len + 1,

@@ -1039,15 +1039,8 @@ fn extend_from_within<S: Storage<u8> + ?Sized>(
     range: core::ops::Range<usize>,
 ) -> bool {
     let before = out.len();
-    let n = range.len();
-    let mut zeros = n;
-    while zeros > 0 {
-        let step = zeros.min(64);
-        if out.try_extend_from_slice(&[0; 64][..step]).is_err() {
-            out.truncate(before);
-            return false;
-        }
-        zeros -= step;
+    if out.try_extend_for_write(range.len()).is_err() {
+        return false;
     }
     // The copy lands after the source: two disjoint halves, no overlapping move.
     let (head, tail) = out.as_mut_slice().split_at_mut(before);
