@@ -12,6 +12,7 @@
 //! checked against [`Limits`] before anything relies on it; nothing is ever allocated.
 
 use crate::error::DecodeError;
+use crate::lex::{is_double, parse_i64, parse_u64};
 use crate::reply::Reply;
 
 /// The deepest nesting the scanner can track; [`Limits::max_depth`] may only lower it.
@@ -48,7 +49,7 @@ impl Default for Limits {
 /// when more bytes are needed. One-shot; a [`Scanner`] resumes where it stopped instead.
 ///
 /// ```
-/// use redpipe_core::{decode::decode_reply, Limits, Reply};
+/// use redpipe_core::{decode_reply, Limits, Reply};
 /// let (reply, used) = decode_reply(b":42\r\n+OK", &Limits::default()).unwrap().unwrap();
 /// assert_eq!((reply, used), (Reply::Int(42), 5));
 /// assert_eq!(decode_reply(b"$5\r\nhel", &Limits::default()), Ok(None));
@@ -69,7 +70,7 @@ pub fn decode_reply<'a>(
 /// on a connection whose earlier pipelines are done.
 ///
 /// ```
-/// use redpipe_core::{decode::holds_reply, Limits};
+/// use redpipe_core::{holds_reply, Limits};
 /// let limits = Limits::default();
 /// assert!(!holds_reply(b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n", &limits));
 /// assert!(!holds_reply(b">2\r\n$10\r\ninval", &limits)); // a push still arriving
@@ -388,92 +389,6 @@ fn parse_len(line: &[u8], null_ok: bool) -> Result<Len, DecodeError> {
     }
 }
 
-#[inline]
-pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
-    // Up to 19 digits cannot overflow: no checks in the loop.
-    #[cfg(not(feature = "small"))]
-    if (1..=19).contains(&digits.len()) {
-        let mut n: u64 = 0;
-        for &d in digits {
-            let v = d.wrapping_sub(b'0');
-            if v > 9 {
-                return None;
-            }
-            n = n * 10 + u64::from(v);
-        }
-        return Some(n);
-    }
-    if digits.is_empty() || digits.len() > 20 {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        let v = d.wrapping_sub(b'0');
-        if v > 9 {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(v))?;
-    }
-    Some(n)
-}
-
-/// A RESP integer: optional `-` or `+`, then digits; fits `i64`.
-#[inline]
-pub(crate) fn parse_i64(line: &[u8]) -> Option<i64> {
-    let (negative, digits) = match line {
-        [b'-', digits @ ..] => (true, digits),
-        [b'+', digits @ ..] => (false, digits),
-        digits => (false, digits),
-    };
-    let n = parse_u64(digits)?;
-    if negative {
-        0i64.checked_sub_unsigned(n)
-    } else {
-        i64::try_from(n).ok()
-    }
-}
-
-/// Whether `line` is a RESP3 double: `[+-]digits[.digits][e[+-]digits]`, `inf`, `-inf`, `nan`.
-/// A syntax check only, so that reading replies never links float parsing.
-pub(crate) fn is_double(line: &[u8]) -> bool {
-    let unsigned = match line {
-        [b'+' | b'-', rest @ ..] => rest,
-        _ => line,
-    };
-    if matches!(unsigned, b"inf" | b"nan") {
-        return true;
-    }
-    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
-    let int = digits(unsigned);
-    let mut rest = &unsigned[int..];
-    let mut frac = 0;
-    if let [b'.', after @ ..] = rest {
-        frac = digits(after);
-        rest = &after[frac..];
-    }
-    if int + frac == 0 {
-        return false;
-    }
-    match rest {
-        [] => true,
-        [b'e' | b'E', exp @ ..] => {
-            let exp = match exp {
-                [b'+' | b'-', e @ ..] => e,
-                e => e,
-            };
-            !exp.is_empty() && digits(exp) == exp.len()
-        }
-        _ => false,
-    }
-}
-
-/// A RESP3 double: decimal or exponent form, `inf`, `-inf`, `nan`.
-pub(crate) fn parse_double(line: &[u8]) -> Option<f64> {
-    let s = core::str::from_utf8(line).ok()?;
-    // Rust accepts "infinity" and "+inf" too; the spec's forms are a subset.
-    s.parse::<f64>().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,47 +583,5 @@ mod tests {
             s(b"*2\r\n*2\r\n$4\r\nabcd\r\n$4\r\nabcd\r\n*2\r\n"),
             Err(DecodeError::ReplyTooLong)
         );
-    }
-
-    #[test]
-    fn doubles_are_checked_without_parsing() {
-        for ok in [
-            &b"1"[..],
-            b"-1.5",
-            b"+2.",
-            b".5",
-            b"1e10",
-            b"1.5E-3",
-            b"inf",
-            b"-inf",
-            b"nan",
-        ] {
-            assert!(is_double(ok), "{ok:?}");
-            assert!(parse_double(ok).is_some(), "{ok:?}");
-        }
-        for bad in [
-            &b""[..],
-            b"-",
-            b".",
-            b"e5",
-            b"1e",
-            b"1e+",
-            b"1.2.3",
-            b"abc",
-            b"1x",
-            b"infinity",
-        ] {
-            assert!(!is_double(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(parse_i64(b"-0"), Some(0));
-        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_i64(b"-9223372036854775809"), None);
-        assert_eq!(parse_i64(b"-"), None);
-        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_u64(b"18446744073709551616"), None);
     }
 }

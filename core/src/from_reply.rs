@@ -5,8 +5,8 @@
 //! Conversions are lenient where Redis is: `GET` of a counter is a bulk string `"5"` and reads as
 //! an integer; RESP2 flat arrays and RESP3 maps both read as key/value pairs.
 
-use crate::decode::{parse_double, parse_i64, parse_u64};
 use crate::error::ConvertError;
+use crate::lex::{parse_double, parse_i64, parse_u64};
 use crate::reply::{Aggregate, AggregateIter, Reply};
 
 /// A type a reply converts to.

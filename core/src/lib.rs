@@ -51,32 +51,29 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(feature = "alloc")]
-mod callbacks;
-pub mod cluster;
+mod cluster;
 pub mod cmd;
-pub mod decode;
+mod decode;
 mod deferred;
-pub mod encode;
+mod encode;
 mod error;
 mod from_reply;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "embedded-io")]
 pub mod io;
-pub mod pipeline;
-pub mod reply;
+mod lex;
+mod pipeline;
+mod reply;
 #[cfg(feature = "scripting")]
 mod script;
 mod storage;
 #[cfg(feature = "alloc")]
 mod value;
 
-#[cfg(feature = "alloc")]
-pub use callbacks::{Computed, View};
 pub use cluster::HashSlot;
 pub use cmd::Queue;
-pub use decode::{Limits, Scanner};
+pub use decode::{Limits, MAX_DEPTH, Scanner, decode_reply, holds_reply};
 pub use deferred::{Deferred, Replies, SlotError};
 pub use encode::{Args, Cmd, Encoder, Iter, Scratch, ToArg, cmd, encode_command};
 pub use error::{CapacityError, ConvertError, DecodeError, Failure, IoKind, ReplyKind, Store};
@@ -86,9 +83,11 @@ pub use pipeline::HeaplessPipeline;
 #[cfg(feature = "transactions")]
 pub use pipeline::Transaction;
 #[cfg(feature = "alloc")]
-pub use pipeline::VecPipeline;
-pub use pipeline::{Entry, Mark, Pipeline, SlicePipeline};
-pub use reply::{Aggregate, Double, Redirect, Reply, ServerError, ServerErrorKind};
+pub use pipeline::{Computed, VecPipeline, View};
+pub use pipeline::{DEFAULT_WINDOW, Entry, Mark, Pipeline, ResolveError, SlicePipeline};
+pub use reply::{
+    Aggregate, AggregateIter, Double, Pairs, Redirect, Reply, ServerError, ServerErrorKind,
+};
 #[cfg(feature = "scripting")]
 pub use script::Script;
 #[cfg(feature = "alloc")]

@@ -197,7 +197,7 @@ proptest! {
         let want = Resp2::Array(args.iter().cloned().map(Resp2::BulkString).collect());
         prop_assert_eq!(frame, want);
         // And our own reader sees the same array.
-        let Some((Reply::Array(items), _)) = redpipe_core::decode::decode_reply(&out, &Limits::default()).unwrap() else {
+        let Some((Reply::Array(items), _)) = redpipe_core::decode_reply(&out, &Limits::default()).unwrap() else {
             return Err(TestCaseError::fail("not an array"));
         };
         let got: Vec<Vec<u8>> = items.iter().map(|r| match r {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use redpipe_core::DEFAULT_WINDOW;
 use redpipe_core::Limits;
-use redpipe_core::pipeline::DEFAULT_WINDOW;
 
 use crate::error::{Error, Result};
 

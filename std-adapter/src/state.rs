@@ -1,7 +1,7 @@
 //! What a connection must check before sending or finishing a pipeline, shared by the blocking
 //! and the tokio connection so that both keep the same rules.
 
-use redpipe_core::decode::holds_reply;
+use redpipe_core::holds_reply;
 use redpipe_core::io::ReadBuffer;
 use redpipe_core::{DecodeError, Failure, Limits, VecPipeline};
 

@@ -236,8 +236,8 @@ mod tests {
         assert_eq!(path, ["outer", "inner", "leaf"]);
         assert_eq!(g.worst_case("leaf").unwrap().0, 8);
         assert_eq!(
-            short("redpipe_core::pipeline::Pipeline$LT$O$C$R$GT$::push::ha4049b0176b480fb"),
-            "redpipe_core::pipeline::Pipeline::push"
+            short("redpipe_core::Pipeline$LT$O$C$R$GT$::push::ha4049b0176b480fb"),
+            "redpipe_core::Pipeline::push"
         );
     }
 

@@ -12,8 +12,8 @@ use core::any::Any;
 use core::fmt;
 use core::marker::PhantomData;
 
+use super::{Entry, Pipeline};
 use crate::deferred::{Replies, SlotError};
-use crate::pipeline::{Entry, Pipeline};
 use crate::storage::Storage;
 
 type Callback = Box<dyn FnOnce(&View<'_>) -> Box<dyn Any + Send + Sync> + Send + Sync>;
@@ -161,10 +161,10 @@ where
             Box::new(f(v)) as Box<dyn Any + Send + Sync>
         })));
         self.callbacks.values.push(None);
-        self.callbacks.epochs.push(self.epoch_now());
+        self.callbacks.epochs.push(self.epoch);
         Computed {
             index,
-            epoch: self.epoch_now(),
+            epoch: self.epoch,
             _t: PhantomData,
         }
     }

@@ -1,0 +1,252 @@
+//! The sans-I/O run loop: bytes out ([`Pipeline::poll_output`]), replies in
+//! ([`Pipeline::handle_input`]), failure ([`Pipeline::fail`]), and replies that arrive by another
+//! way than this pipeline's own stream ([`Pipeline::resolve`]).
+
+use super::table::{Role, State};
+use super::{Entry, Pipeline};
+use crate::decode::Scanner;
+use crate::error::{DecodeError, Failure};
+use crate::reply::strip_attributes;
+use crate::storage::Storage;
+
+/// Why [`Pipeline::resolve`] refused a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// No command has this index.
+    NoSuchCommand,
+    /// The command already has its result (or failed).
+    NotWaiting,
+    /// The bytes are not exactly one complete reply within the pipeline's limits.
+    Invalid(DecodeError),
+    /// The bytes are an incomplete reply.
+    Incomplete,
+}
+
+impl core::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoSuchCommand => f.write_str("no command at this index"),
+            Self::NotWaiting => f.write_str("the command already has its result"),
+            Self::Invalid(e) => write!(f, "not one valid reply: {e}"),
+            Self::Incomplete => f.write_str("incomplete reply"),
+        }
+    }
+}
+
+impl core::error::Error for ResolveError {}
+
+impl<O, R, E> Pipeline<O, R, E>
+where
+    O: Storage<u8>,
+    R: Storage<u8>,
+    E: Storage<Entry>,
+{
+    pub(super) fn out_start(&self, index: usize) -> usize {
+        match index.checked_sub(1) {
+            Some(prev) => self.entries.as_slice()[prev].out_end as usize,
+            None => 0,
+        }
+    }
+
+    /// The encoded bytes of the command at `index` (a RESP array of bulk strings), for
+    /// transports that send commands elsewhere than in this pipeline's order, such as a cluster
+    /// router splitting it by node.
+    pub fn command(&self, index: usize) -> Option<&[u8]> {
+        let end = self.entries.as_slice().get(index)?.out_end as usize;
+        self.out.as_slice().get(self.out_start(index)..end)
+    }
+
+    /// Bytes to send now; report what was sent with [`consume_output`](Self::consume_output).
+    ///
+    /// Empty when everything in the window is sent, or after a failure.
+    #[must_use]
+    pub fn poll_output(&self) -> &[u8] {
+        let entries = self.entries.as_slice();
+        let limit = self
+            .next_reply
+            .saturating_add(self.window)
+            .min(entries.len());
+        if self.failure.is_some() || limit == 0 {
+            return &[];
+        }
+        let end = entries[limit - 1].out_end as usize;
+        self.out.as_slice().get(self.sent..end).unwrap_or_default()
+    }
+
+    /// Records that the first `n` bytes of [`poll_output`](Self::poll_output) were sent.
+    pub fn consume_output(&mut self, n: usize) {
+        self.sent = self.sent.saturating_add(n).min(self.out.len());
+        let entries = self.entries.as_slice();
+        while self.sent_entries < entries.len()
+            && entries[self.sent_entries].out_end as usize <= self.sent
+        {
+            self.sent_entries += 1;
+        }
+        #[cfg(feature = "alloc")]
+        self.run_callbacks_if_done();
+    }
+
+    /// Feeds bytes read from the server; returns how many were used (whole replies only).
+    ///
+    /// The caller MUST drop that many bytes from the front of its buffer and pass the rest again,
+    /// followed by newly read bytes, on the next call. An error means the stream broke the
+    /// protocol: every waiting slot then fails with [`Failure::Protocol`] and the connection
+    /// MUST be closed.
+    pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, DecodeError> {
+        match self.failure {
+            None => {}
+            Some(Failure::Protocol(e)) => return Err(e),
+            Some(_) => return Err(DecodeError::UnexpectedReply),
+        }
+        let mut used = 0;
+        while used < input.len() {
+            let step = self
+                .scanner
+                .scan(&input[used..], &self.limits)
+                .and_then(|n| match n {
+                    Some(n) => self.deliver(&input[used..used + n]).map(|()| Some(n)),
+                    None => Ok(None),
+                });
+            match step {
+                Ok(Some(n)) => used += n,
+                Ok(None) => break,
+                Err(e) => {
+                    self.fail(Failure::Protocol(e));
+                    return Err(e);
+                }
+            }
+        }
+        #[cfg(feature = "alloc")]
+        self.run_callbacks_if_done();
+        Ok(used)
+    }
+
+    /// Ends the pipeline: every slot still waiting fails with `failure`. Call it when the
+    /// connection closes, errors or times out. Later commands fail at once.
+    pub fn fail(&mut self, failure: Failure) {
+        if self.failure.is_none() {
+            self.failure = Some(failure);
+        }
+        for e in self.entries.as_mut_slice() {
+            if e.state.is_waiting() {
+                e.state = State::Failed;
+            }
+        }
+        self.next_reply = self.entries.len();
+        self.scanner.reset();
+        #[cfg(feature = "alloc")]
+        self.run_callbacks_if_done();
+    }
+
+    /// Puts `frame`, one complete reply, into the slot of the command at `index`, as if it had
+    /// arrived for it on this pipeline's stream: for transports that send a command by another
+    /// way (a cluster node, a redirection) and bring its reply back.
+    ///
+    /// The reply is validated against the pipeline's limits, as any reply from the network. Hidden
+    /// roles work as on the stream: the reply at a transaction's `EXEC` index fills the slots of
+    /// its commands. The pipeline is done once every command is resolved (or failed).
+    ///
+    /// ```
+    /// use redpipe_core::{prelude::*, VecPipeline};
+    /// let mut p = VecPipeline::new();
+    /// let a = p.get::<String>("on-node-a").unwrap();
+    /// let b = p.get::<String>("on-node-b").unwrap();
+    /// // The commands went to two nodes; their replies come back in any order.
+    /// p.resolve(b.index(), b"$2\r\nbb\r\n").unwrap();
+    /// assert!(!p.is_done());
+    /// p.resolve(a.index(), b"$2\r\naa\r\n").unwrap();
+    /// assert!(p.is_done());
+    /// assert_eq!((a.read(&p).unwrap(), b.read(&p).unwrap()), ("aa".into(), "bb".into()));
+    /// ```
+    pub fn resolve(&mut self, index: usize, frame: &[u8]) -> Result<(), ResolveError> {
+        let entry = *self
+            .entries
+            .as_slice()
+            .get(index)
+            .ok_or(ResolveError::NoSuchCommand)?;
+        if !entry.state.is_waiting() {
+            return Err(ResolveError::NotWaiting);
+        }
+        match Scanner::new().scan(frame, &self.limits) {
+            Ok(Some(n)) if n == frame.len() => {}
+            Ok(Some(_)) => return Err(ResolveError::Invalid(DecodeError::UnexpectedReply)),
+            Ok(None) => return Err(ResolveError::Incomplete),
+            Err(e) => return Err(ResolveError::Invalid(e)),
+        }
+        self.route(index, entry, frame);
+        let entries = self.entries.as_slice();
+        while self.next_reply < entries.len() && !entries[self.next_reply].state.is_waiting() {
+            self.next_reply += 1;
+        }
+        #[cfg(feature = "alloc")]
+        self.run_callbacks_if_done();
+        Ok(())
+    }
+
+    /// Routes one complete reply from the stream to the entry waiting for it.
+    #[inline]
+    fn deliver(&mut self, frame: &[u8]) -> Result<(), DecodeError> {
+        if strip_attributes(frame).first() == Some(&b'>') {
+            // Out-of-band data (RESP3 push): not a reply to any command.
+            self.pushes += 1;
+            return Ok(());
+        }
+        let index = self.next_reply;
+        if index >= self.sent_entries {
+            return Err(DecodeError::UnexpectedReply);
+        }
+        self.next_reply += 1;
+        let entry = self.entries.as_slice()[index];
+        self.route(index, entry, frame);
+        Ok(())
+    }
+
+    /// Gives the reply of the command at `index` to whatever its role says.
+    #[inline]
+    fn route(&mut self, index: usize, entry: Entry, frame: &[u8]) {
+        match entry.role {
+            Role::User if entry.in_tx => {
+                if strip_attributes(frame) == b"+QUEUED\r\n" {
+                    self.entries.as_mut_slice()[index].state = State::Queued;
+                } else {
+                    self.store(index, frame);
+                }
+            }
+            Role::User => self.store(index, frame),
+            #[cfg(feature = "transactions")]
+            Role::Multi => self.entries.as_mut_slice()[index].state = State::Done,
+            #[cfg(feature = "transactions")]
+            Role::Exec => {
+                self.unpack_exec(entry.aux as usize, index, strip_attributes(frame));
+                let exec = &mut self.entries.as_mut_slice()[index];
+                if exec.state.is_waiting() {
+                    exec.state = State::Done;
+                }
+            }
+            #[cfg(feature = "scripting")]
+            Role::EvalSha => self.deliver_evalsha(index, entry.aux, frame),
+            #[cfg(feature = "scripting")]
+            Role::Retry => {
+                self.store(entry.aux as usize, frame);
+                self.entries.as_mut_slice()[index].state = State::Done;
+            }
+        }
+    }
+
+    /// Copies a reply into the arena for slot `index`; a full arena fails the slot only.
+    #[inline]
+    pub(super) fn store(&mut self, index: usize, frame: &[u8]) {
+        let start = self.replies.len();
+        let fits = u32::try_from(start + frame.len()).is_ok()
+            && self.replies.try_extend_from_slice(frame).is_ok();
+        let e = &mut self.entries.as_mut_slice()[index];
+        e.reply_len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        if fits {
+            e.reply_start = start as u32;
+            e.state = State::Done;
+        } else {
+            e.state = State::ArenaFull;
+        }
+    }
+}
