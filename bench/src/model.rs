@@ -178,7 +178,7 @@ impl ModelClient {
                 });
                 if variant == Variant::PipeCallbacks && (i + 1) % PER_CALLBACK == 0 {
                     let chunk = handles[i + 1 - PER_CALLBACK..=i].to_vec();
-                    derived.push(p.on_execute(move || {
+                    derived.push(p.on_execute(move |_| {
                         chunk.iter().map(|h| h.result().unwrap_or(0)).sum::<i64>()
                     }));
                 }

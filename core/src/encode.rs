@@ -172,6 +172,14 @@ int_arg!(
     usize => usize::from
 );
 
+/// `1` or `0`, as Redis writes booleans (`SETBIT`, `HSET` flags); read back with `bool`.
+impl ToArg for bool {
+    #[inline]
+    fn to_arg<'s>(&'s self, _: &'s mut Scratch) -> &'s [u8] {
+        if *self { b"1" } else { b"0" }
+    }
+}
+
 impl ToArg for f32 {
     #[inline]
     fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8] {
@@ -185,22 +193,39 @@ impl ToArg for f64 {
     }
 }
 
+/// Where [`Args`] put their arguments: the [`Encoder`], or a reader of a command's arguments
+/// ([`Cmd::for_each_arg`]).
+pub trait ArgSink {
+    /// One argument made of raw bytes.
+    fn bytes(&mut self, bytes: &[u8]);
+
+    /// One argument made of several pieces, sent as one bulk string (see [`Joined`]).
+    fn parts(&mut self, parts: &[&[u8]]);
+
+    /// One argument formatted by its [`ToArg`] implementation.
+    #[inline]
+    fn arg<T: ToArg + ?Sized>(&mut self, value: &T) {
+        let mut scratch = Scratch::new();
+        self.bytes(value.to_arg(&mut scratch));
+    }
+}
+
 /// Zero or more arguments: a [`ToArg`] value, a tuple, a slice, an array, a `Vec`, an `Option`
-/// (nothing when `None`), an [`Iter`], or a whole [`Cmd`].
+/// (nothing when `None`), an [`Iter`], a [`Joined`] argument, or a whole [`Cmd`].
 pub trait Args {
-    /// Writes every argument with [`Encoder::arg`] or [`Encoder::bytes`].
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>);
+    /// Writes every argument with [`ArgSink::arg`], [`ArgSink::bytes`] or [`ArgSink::parts`].
+    fn write_args<W: ArgSink + ?Sized>(&self, out: &mut W);
 }
 
 impl<T: ToArg + ?Sized> Args for T {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         enc.arg(self);
     }
 }
 impl<A: Args> Args for [A] {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         for a in self {
             a.write_args(enc);
         }
@@ -208,33 +233,33 @@ impl<A: Args> Args for [A] {
 }
 impl<A: Args> Args for &[A] {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         (**self).write_args(enc);
     }
 }
 impl<A: Args, const N: usize> Args for [A; N] {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         self.as_slice().write_args(enc);
     }
 }
 #[cfg(feature = "alloc")]
 impl<A: Args> Args for alloc::vec::Vec<A> {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         self.as_slice().write_args(enc);
     }
 }
 #[cfg(feature = "alloc")]
 impl<A: Args> Args for &alloc::vec::Vec<A> {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         self.as_slice().write_args(enc);
     }
 }
 impl<A: Args> Args for Option<A> {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         if let Some(a) = self {
             a.write_args(enc);
         }
@@ -246,7 +271,7 @@ macro_rules! tuple_args {
         impl<$($name: Args),*> Args for ($($name,)*) {
             #[inline]
             #[allow(non_snake_case, unused_variables)]
-            fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+            fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
                 let ($($name,)*) = self;
                 $($name.write_args(enc);)*
             }
@@ -279,12 +304,42 @@ where
     I::Item: Args,
 {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         for a in self.0.clone() {
             a.write_args(enc);
         }
     }
 }
+
+/// One argument written from several pieces without joining them in memory first: keys such as
+/// `user{42}` built from a prefix, an id and a brace (up to 4 pieces, each a [`ToArg`]).
+///
+/// ```
+/// use redpipe_core::{cmd, encode_command, Joined, SliceStore, Storage};
+/// let mut backing = [0u8; 64];
+/// let mut out = SliceStore::new(&mut backing);
+/// encode_command(&mut out, &cmd("GET").arg(Joined(("user{", 42, "}")))).unwrap();
+/// assert_eq!(out.as_slice(), b"*2\r\n$3\r\nGET\r\n$8\r\nuser{42}\r\n");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Joined<T>(pub T);
+
+macro_rules! joined_args {
+    ($($name:ident $scratch:ident)*) => {
+        impl<$($name: ToArg),*> Args for Joined<($($name,)*)> {
+            #[inline]
+            #[allow(non_snake_case)]
+            fn write_args<W: ArgSink + ?Sized>(&self, out: &mut W) {
+                let ($($name,)*) = &self.0;
+                $(let mut $scratch = Scratch::new();)*
+                out.parts(&[$($name.to_arg(&mut $scratch)),*]);
+            }
+        }
+    };
+}
+joined_args!(A a B b);
+joined_args!(A a B b C c);
+joined_args!(A a B b C c D d);
 
 /// A command under construction: its name and the arguments so far, all borrowed, none copied.
 ///
@@ -315,9 +370,46 @@ impl<N: ToArg, A: Args> Cmd<N, A> {
     }
 }
 
+impl<N, A> Cmd<N, A> {
+    /// The command's name (its first word).
+    pub fn name(&self) -> &N {
+        &self.name
+    }
+
+    /// The arguments after the name.
+    pub fn args(&self) -> &A {
+        &self.args
+    }
+}
+
+impl<N: ToArg, A: Args> Cmd<N, A> {
+    /// Calls `f` with each word of the command, the name first, as the pieces it is written
+    /// from (one piece, unless built with [`Joined`]); for routing a command by its keys without
+    /// encoding it.
+    ///
+    /// ```
+    /// use redpipe_core::{cmd, Joined};
+    /// let mut words = Vec::new();
+    /// cmd("SET").arg(Joined(("u{", 7, "}"))).arg(1.5).for_each_arg(|pieces| words.push(pieces.concat()));
+    /// assert_eq!(words, [&b"SET"[..], b"u{7}", b"1.5"]);
+    /// ```
+    pub fn for_each_arg(&self, f: impl FnMut(&[&[u8]])) {
+        struct Visit<F>(F);
+        impl<F: FnMut(&[&[u8]])> ArgSink for Visit<F> {
+            fn bytes(&mut self, bytes: &[u8]) {
+                (self.0)(&[bytes]);
+            }
+            fn parts(&mut self, parts: &[&[u8]]) {
+                (self.0)(parts);
+            }
+        }
+        self.write_args(&mut Visit(f));
+    }
+}
+
 impl<N: ToArg, A: Args> Args for Cmd<N, A> {
     #[inline]
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         enc.arg(&self.name);
         self.args.write_args(enc);
     }
@@ -376,21 +468,6 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
         }
     }
 
-    /// Appends one argument formatted by its [`ToArg`] implementation.
-    #[inline]
-    pub fn arg<T: ToArg + ?Sized>(&mut self, value: &T) {
-        let bytes = value.to_arg(&mut self.scratch);
-        Self::put(self.out, &mut self.full, &mut self.body_len, bytes);
-        self.argc += 1;
-    }
-
-    /// Appends one argument made of raw bytes.
-    #[inline]
-    pub fn bytes(&mut self, bytes: &[u8]) {
-        Self::put(self.out, &mut self.full, &mut self.body_len, bytes);
-        self.argc += 1;
-    }
-
     // Split borrows: `bytes` may point into `self.scratch`.
     #[inline]
     fn put(out: &mut S, full: &mut bool, body_len: &mut usize, bytes: &[u8]) {
@@ -412,6 +489,32 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
                 tail.copy_from_slice(b"\r\n");
             }
             Err(_) => *full = true,
+        }
+    }
+
+    /// "$<total length>\r\n<part><part>...\r\n": one bulk string from several pieces.
+    fn put_parts(&mut self, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let d = digit_count(len);
+        let total = d + 5 + len;
+        self.body_len = self.body_len.saturating_add(total);
+        self.argc += 1;
+        if self.full {
+            return;
+        }
+        match self.out.try_extend_for_write(total) {
+            Ok(dst) => {
+                dst[0] = b'$';
+                write_digits(&mut dst[1..=d], len);
+                dst[d + 1..d + 3].copy_from_slice(b"\r\n");
+                let mut at = d + 3;
+                for part in parts {
+                    copy_small(&mut dst[at..at + part.len()], part);
+                    at += part.len();
+                }
+                dst[at..].copy_from_slice(b"\r\n");
+            }
+            Err(_) => self.full = true,
         }
     }
 
@@ -446,6 +549,25 @@ impl<'b, S: Storage<u8> + ?Sized> Encoder<'b, S> {
         write_digits(&mut head[1..1 + d], self.argc);
         head[1 + d..].copy_from_slice(b"\r\n");
         Ok(total)
+    }
+}
+
+impl<S: Storage<u8> + ?Sized> ArgSink for Encoder<'_, S> {
+    #[inline]
+    fn arg<T: ToArg + ?Sized>(&mut self, value: &T) {
+        let bytes = value.to_arg(&mut self.scratch);
+        Self::put(self.out, &mut self.full, &mut self.body_len, bytes);
+        self.argc += 1;
+    }
+
+    #[inline]
+    fn bytes(&mut self, bytes: &[u8]) {
+        Self::put(self.out, &mut self.full, &mut self.body_len, bytes);
+        self.argc += 1;
+    }
+
+    fn parts(&mut self, parts: &[&[u8]]) {
+        self.put_parts(parts);
     }
 }
 

@@ -63,21 +63,30 @@ pub mod fuzzing;
 #[cfg(feature = "embedded-io")]
 pub mod io;
 mod lex;
+#[cfg(feature = "alloc")]
+mod pipe;
 mod pipeline;
+mod queue;
+mod read_buffer;
 mod reply;
 #[cfg(feature = "scripting")]
 mod script;
+pub mod session;
 mod storage;
 #[cfg(feature = "alloc")]
 mod value;
 
 pub use cluster::HashSlot;
-pub use cmd::Queue;
 pub use decode::{Limits, MAX_DEPTH, Scanner, decode_reply, holds_reply};
 pub use deferred::{Deferred, Replies, SlotError};
-pub use encode::{Args, Cmd, Encoder, Iter, Scratch, ToArg, cmd, encode_command};
+pub use encode::{ArgSink, Args, Cmd, Encoder, Iter, Joined, Scratch, ToArg, cmd, encode_command};
 pub use error::{CapacityError, ConvertError, DecodeError, Failure, IoKind, ReplyKind, Store};
 pub use from_reply::{FromReply, Items, Seq};
+#[cfg(feature = "alloc")]
+pub use pipe::{
+    AsyncBackend, AsyncTransport, Backend, Connector, DEFAULT, Derived, Error, Executed, Group,
+    Handle, IoError, Loopback, Pipe, Result, Transport,
+};
 #[cfg(feature = "heapless")]
 pub use pipeline::HeaplessPipeline;
 #[cfg(feature = "transactions")]
@@ -85,6 +94,12 @@ pub use pipeline::Transaction;
 #[cfg(feature = "alloc")]
 pub use pipeline::{Computed, VecPipeline, View};
 pub use pipeline::{DEFAULT_WINDOW, Entry, Mark, Pipeline, ResolveError, SlicePipeline};
+#[cfg(feature = "alloc")]
+pub use queue::OnExecute;
+#[cfg(feature = "transactions")]
+pub use queue::Transact;
+pub use queue::{Compose, Queue};
+pub use read_buffer::{INITIAL_READ_BUFFER, ReadBuffer};
 pub use reply::{
     Aggregate, AggregateIter, Double, Pairs, Redirect, Reply, ServerError, ServerErrorKind,
 };
@@ -98,12 +113,16 @@ pub use value::Value;
 
 /// Everything needed to queue commands and read their results.
 pub mod prelude {
+    #[cfg(feature = "alloc")]
+    pub use crate::OnExecute;
+    #[cfg(feature = "transactions")]
+    pub use crate::Transact;
     pub use crate::cmd::End;
     #[cfg(feature = "scripting")]
     pub use crate::cmd::ScriptCommands;
     pub use crate::cmd::{
-        HashCommands, HyperLogLogCommands, KeyCommands, ListCommands, Queue, ScanCommands,
-        ServerCommands, SetCommands, SortedSetCommands, StringCommands,
+        HashCommands, HyperLogLogCommands, KeyCommands, ListCommands, ScanCommands, ServerCommands,
+        SetCommands, SortedSetCommands, StringCommands,
     };
-    pub use crate::{Deferred, FromReply, SlotError, cmd};
+    pub use crate::{Compose, Deferred, FromReply, Queue, SlotError, cmd};
 }

@@ -4,7 +4,8 @@
 #![cfg(all(feature = "embedded-io", feature = "alloc"))]
 
 use embedded_io::ErrorKind;
-use redpipe_core::io::{DriveError, ReadBuffer, execute};
+use redpipe_core::ReadBuffer;
+use redpipe_core::io::{DriveError, execute};
 use redpipe_core::prelude::*;
 use redpipe_core::{Entry, Failure, IoKind, SlicePipeline, VecPipeline};
 

@@ -31,7 +31,7 @@ fn increment_and_expire(name: &str, pipe: Option<&mut Pipe>) -> Result<Handle<i6
 fn increment_keys(names: &[String], pipe: Option<&mut Pipe>) -> Result<Derived<i64>> {
     redpipe::autoexec(pipe, |p| {
         let hits: Vec<Handle<i64>> = names.iter().map(|n| p.incr(key(n))).collect();
-        Ok(p.on_execute(move || hits.iter().filter_map(|h| h.result().ok()).sum()))
+        Ok(p.on_execute(move |_| hits.iter().filter_map(|h| h.result().ok()).sum()))
     })
 }
 

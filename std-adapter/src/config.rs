@@ -6,7 +6,8 @@ use std::time::Duration;
 use redpipe_core::DEFAULT_WINDOW;
 use redpipe_core::Limits;
 
-use crate::error::{Error, Result};
+use redpipe_core::session::Setup;
+use redpipe_core::{Error, Result};
 
 /// The server's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,23 @@ impl ConnectionInfo {
     pub fn resp3(mut self, on: bool) -> Self {
         self.resp3 = on;
         self
+    }
+
+    /// What to set up on each new connection.
+    pub(crate) fn setup(&self) -> Setup<'_> {
+        Setup {
+            resp3: self.resp3,
+            username: self.username.as_deref(),
+            password: self.password.as_deref(),
+            client_name: self.client_name.as_deref(),
+            db: self.db,
+        }
+    }
+
+    /// Applies the window and limits to a pipeline about to run on this connection.
+    pub(crate) fn configure(&self, p: &mut redpipe_core::VecPipeline) {
+        p.set_window(self.window);
+        p.set_limits(self.limits);
     }
 }
 

@@ -1,13 +1,9 @@
-//! A blocking connection: a stream, its read buffer, and the core's run loop between them.
+//! A blocking connection: a socket under the core's [`Driver`] (run loop and connection rules).
 
-use embedded_io_adapters::std::FromStd;
-use redpipe_core::VecPipeline;
-use redpipe_core::io::{ReadBuffer, execute, send};
+use redpipe_core::io::{Driver, SetupError};
+use redpipe_core::{Error, ReadBuffer, Result, Transport, VecPipeline};
 
 use crate::config::ConnectionInfo;
-use crate::error::Result;
-use crate::handshake::Handshake;
-use crate::state::{State, stray_reply};
 use crate::stream::Stream;
 
 /// One blocking connection to a Redis server.
@@ -22,35 +18,45 @@ use crate::stream::Stream;
 /// # Ok::<(), redpipe::Error>(())
 /// ```
 pub struct Connection {
-    io: FromStd<Stream>,
-    buf: ReadBuffer<Vec<u8>>,
+    driver: Driver<Stream, Vec<u8>>,
     info: ConnectionInfo,
-    state: State,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("addr", &self.info.addr)
-            .field("broken", &self.state.broken)
+            .field("broken", &self.driver.is_broken())
             .finish_non_exhaustive()
+    }
+}
+
+/// The owned error for a failed setup.
+pub(crate) fn setup_failed<E>(e: SetupError<'_, E>) -> Error
+where
+    E: embedded_io::Error + std::error::Error + Send + Sync + 'static,
+{
+    match e {
+        SetupError::Drive(e) => e.into(),
+        SetupError::Handshake(e) => e.into(),
+        SetupError::Capacity(e) => e.into(),
+        _ => Error::Closed,
     }
 }
 
 impl Connection {
     /// Connects and runs the setup (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
     pub fn open(info: &ConnectionInfo) -> Result<Self> {
-        let mut conn = Self {
-            io: FromStd::new(Stream::open(info)?),
-            buf: ReadBuffer::growable(),
+        let mut driver = Driver::new(Stream::open(info)?, ReadBuffer::growable());
+        let mut setup = VecPipeline::new();
+        setup.set_limits(info.limits);
+        driver
+            .setup(&info.setup(), &mut setup)
+            .map_err(setup_failed)?;
+        Ok(Self {
+            driver,
             info: info.clone(),
-            state: State::default(),
-        };
-        let mut handshake = Handshake::new(info)?;
-        conn.send(&mut handshake.pipeline)?;
-        conn.finish(&mut handshake.pipeline)?;
-        handshake.check()?;
-        Ok(conn)
+        })
     }
 
     /// What this connection was opened with.
@@ -60,7 +66,7 @@ impl Connection {
 
     /// Whether a failure left the connection unusable; it must be replaced.
     pub fn is_broken(&self) -> bool {
-        self.state.broken
+        self.driver.is_broken()
     }
 
     /// Runs `p` to completion: sends its commands, reads every reply into its slot.
@@ -93,19 +99,23 @@ impl Connection {
     /// # Ok::<(), redpipe::Error>(())
     /// ```
     pub fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
-        let (buf, io, limits) = (&mut self.buf, &mut self.io, &self.info.limits);
-        self.state.before_send(p, &self.info, || {
-            stray_reply(buf, limits, |b| io.inner_mut().read_pending(b))
-        })?;
-        let result = send(&mut self.io, p);
-        self.state.sent(result)
+        self.info.configure(p);
+        Ok(self.driver.send(p)?)
     }
 
     /// Reads every reply of a pipeline started with [`send`](Self::send) (sending the rest of
     /// its commands as the window allows).
     pub fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        self.state.before_finish(p)?;
-        let result = execute(&mut self.io, p, &mut self.buf);
-        self.state.finished(result)
+        Ok(self.driver.finish(p)?)
+    }
+}
+
+impl Transport for Connection {
+    fn run(&mut self, p: &mut VecPipeline) -> Result<()> {
+        self.execute(p)
+    }
+
+    fn is_usable(&self) -> bool {
+        !self.is_broken()
     }
 }

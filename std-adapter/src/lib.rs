@@ -38,11 +38,7 @@
 
 mod config;
 mod connection;
-mod error;
-mod handshake;
-mod pipe;
 mod registry;
-mod state;
 mod stream;
 #[cfg(feature = "tls")]
 mod tls;
@@ -51,10 +47,12 @@ pub mod tokio;
 
 pub use config::{Addr, ConnectionInfo};
 pub use connection::Connection;
-pub use error::{Error, Result};
-pub use pipe::{Derived, Handle, Pipe};
 pub use redpipe_core::*;
-pub use registry::{Connections, DEFAULT, Factory, Stats};
+pub use registry::{Connections, Factory, Stats};
+
+/// One logical pipeline over the named connections of a [`Connections`] registry (the
+/// process-wide one for `Pipe::new()`); see [`redpipe_core::Pipe`].
+pub type Pipe = redpipe_core::Pipe<Connections>;
 
 /// Registers the default connection of the global registry from a URL.
 pub fn connect(url: &str) -> Result<()> {

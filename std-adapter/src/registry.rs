@@ -1,20 +1,20 @@
 //! Named connections: where each name's pipelines run, and the idle connections kept for reuse.
 //!
-//! A [`Connections`] registry maps names to connection settings and pools. The process-wide one
-//! ([`Connections::global`]) backs [`connect`](crate::connect) and [`autoexec`](crate::autoexec);
-//! separate registries keep tests and libraries independent.
+//! A [`Connections`] registry maps names to connection settings and pools, and is the
+//! [`Backend`] (blocking: threads) and [`AsyncBackend`] (tokio: `join_all`) that a [`Pipe`]'s
+//! groups run on. The process-wide one ([`Connections::global`], also its `Default`) backs
+//! [`connect`](crate::connect), [`autoexec`](crate::autoexec) and `Pipe::new`; separate
+//! registries keep tests and libraries independent.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
+use redpipe_core::{Backend, DEFAULT, Error, Group, Result};
+
+use crate::Pipe;
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
-use crate::error::{Error, Result};
-use crate::pipe::Pipe;
-
-/// The name of the default connection.
-pub const DEFAULT: &str = "";
 
 /// Counters of one named connection, for observability and the tour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl Pool {
         }
     }
 
-    pub(crate) fn take(&self) -> Result<Connection> {
+    fn take(&self) -> Result<Connection> {
         let idle = self
             .idle
             .lock()
@@ -81,7 +81,7 @@ impl Pool {
         }
     }
 
-    pub(crate) fn put(&self, c: Connection) {
+    fn put(&self, c: Connection) {
         if c.is_broken() {
             return;
         }
@@ -92,7 +92,7 @@ impl Pool {
     }
 
     #[cfg(feature = "tokio")]
-    pub(crate) async fn take_async(&self) -> Result<crate::tokio::AsyncConnection> {
+    async fn take_async(&self) -> Result<crate::tokio::AsyncConnection> {
         let idle = self
             .idle_async
             .lock()
@@ -111,7 +111,7 @@ impl Pool {
     }
 
     #[cfg(feature = "tokio")]
-    pub(crate) fn put_async(&self, c: crate::tokio::AsyncConnection) {
+    fn put_async(&self, c: crate::tokio::AsyncConnection) {
         if c.is_broken() {
             return;
         }
@@ -124,7 +124,7 @@ impl Pool {
         }
     }
 
-    pub(crate) fn count(&self, commands: usize) {
+    fn count(&self, commands: usize) {
         self.counters.pipelines.fetch_add(1, Ordering::Relaxed);
         self.counters
             .commands
@@ -141,7 +141,10 @@ impl Pool {
 }
 
 /// A registry of named connections. Cheap to clone; clones share the registry.
-#[derive(Clone, Default)]
+///
+/// `Connections::default()` is the process-wide registry ([`global`](Self::global)), so that
+/// `Pipe::new()` runs on it; [`new`](Self::new) makes a separate one.
+#[derive(Clone)]
 pub struct Connections {
     pools: Arc<RwLock<HashMap<String, Arc<Pool>>>>,
 }
@@ -162,9 +165,11 @@ impl std::fmt::Debug for Connections {
 }
 
 impl Connections {
-    /// An empty registry.
+    /// An empty registry, separate from every other.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            pools: Arc::default(),
+        }
     }
 
     /// The process-wide registry used by [`connect`](crate::connect) and
@@ -223,24 +228,40 @@ impl Connections {
             .map(|p| p.stats())
     }
 
-    /// A new, empty pipeline on this registry's default connection.
+    /// A new, empty pipeline on this registry.
     pub fn pipe(&self) -> Pipe {
-        Pipe::new_in(self.clone())
+        Pipe::with_backend(self.clone())
     }
 
-    pub(crate) fn pool(&self, name: &str) -> Result<Arc<Pool>> {
+    fn pool(&self, name: &str) -> Option<Arc<Pool>> {
         self.pools
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned()
-            .ok_or_else(|| {
-                Error::UnknownConnection(if name.is_empty() {
-                    "default".into()
-                } else {
-                    name.into()
-                })
+    }
+
+    /// The pools of the groups with commands. An unknown name fails every group (nothing is
+    /// sent) and is the error.
+    fn pools<'g>(&self, groups: &'g mut [Group]) -> Result<Vec<(&'g mut Group, Arc<Pool>)>> {
+        let mut unknown = None;
+        for g in groups.iter_mut().filter(|g| !g.is_empty()) {
+            if self.pool(g.name()).is_none() {
+                let e = g.fail_unknown();
+                unknown.get_or_insert(e);
+            }
+        }
+        if let Some(e) = unknown {
+            return Err(e);
+        }
+        Ok(groups
+            .iter_mut()
+            .filter(|g| !g.is_empty())
+            .filter_map(|g| {
+                let pool = self.pool(g.name())?;
+                Some((g, pool))
             })
+            .collect())
     }
 
     /// Runs `f` on `parent` if given (its commands join the parent's pipeline and run when the
@@ -251,14 +272,74 @@ impl Connections {
         parent: Option<&mut Pipe>,
         f: impl FnOnce(&mut Pipe) -> std::result::Result<R, E>,
     ) -> std::result::Result<R, E> {
-        match parent {
-            Some(p) => p.scope(f),
-            None => {
-                let mut p = self.pipe();
-                let r = f(&mut p)?;
-                p.execute()?;
-                Ok(r)
-            }
+        Pipe::autoexec(|| self.clone(), parent, f)
+    }
+}
+
+impl Default for Connections {
+    /// The process-wide registry.
+    fn default() -> Self {
+        Self::global().clone()
+    }
+}
+
+/// Runs one group on its pool: a pooled or new connection, back to the pool when still usable.
+fn run_on(pool: &Pool, g: &mut Group) -> Result<()> {
+    let commands = g.pipeline().len();
+    g.run(
+        || {
+            pool.count(commands);
+            pool.take()
+        },
+        |c| pool.put(c),
+    )
+}
+
+/// Groups run in parallel: one on the calling thread, the others on scoped threads (none is
+/// spawned when only one connection has commands).
+impl Backend for Connections {
+    fn run(&self, groups: &mut [Group]) -> Result<()> {
+        let mut jobs = self.pools(groups)?;
+        let Some((last, last_pool)) = jobs.pop() else {
+            return Ok(());
+        };
+        if jobs.is_empty() {
+            return run_on(&last_pool, last);
         }
+        std::thread::scope(|s| {
+            let running: Vec<_> = jobs
+                .into_iter()
+                .map(|(g, pool)| s.spawn(move || run_on(&pool, g)))
+                .collect();
+            let here = run_on(&last_pool, last);
+            running
+                .into_iter()
+                .map(|t| t.join().unwrap_or(Err(Error::Closed)))
+                .fold(here, |first, r| first.and(r))
+        })
+    }
+}
+
+/// Groups run concurrently on tokio connections.
+#[cfg(feature = "tokio")]
+impl redpipe_core::AsyncBackend for Connections {
+    async fn run_async(&self, groups: &mut [Group]) -> Result<()> {
+        let jobs = self.pools(groups)?;
+        let runs = jobs.into_iter().map(|(g, pool)| async move {
+            let commands = g.pipeline().len();
+            g.run_async(
+                || {
+                    pool.count(commands);
+                    pool.take_async()
+                },
+                |c| pool.put_async(c),
+            )
+            .await
+        });
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>>>()
+            .map(drop)
     }
 }

@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 
 use crate::config::{Addr, ConnectionInfo};
-use crate::error::{Error, Result};
+use redpipe_core::{Error, Result};
 
 /// One connected stream. Reads and writes that hit the socket timeout report
 /// `ErrorKind::TimedOut` (the OS says `WouldBlock`), so every layer above sees a timeout as one.
@@ -43,7 +43,7 @@ pub(crate) fn connect_tcp(host: &str, port: u16, info: &ConnectionInfo) -> Resul
     }
     Err(last.map_or_else(
         || Error::Config(format!("{host}:{port} resolves to no address")),
-        |e| Error::Io(timed_out(e)),
+        |e| Error::from(timed_out(e)),
     ))
 }
 
@@ -68,7 +68,7 @@ impl Stream {
                 while conn.is_handshaking() {
                     conn.complete_io(&mut tcp).map_err(|e| match e.kind() {
                         io::ErrorKind::InvalidData => Error::Tls(e.to_string()),
-                        _ => Error::Io(timed_out(e)),
+                        _ => Error::from(timed_out(e)),
                     })?;
                 }
                 Ok(Self::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
@@ -81,25 +81,43 @@ impl Stream {
     }
 }
 
-impl Stream {
-    /// Reads the bytes waiting on the socket, if any, without blocking when there are none (a
-    /// one-byte `recv(MSG_PEEK | MSG_DONTWAIT)` first). Between pipelines, where a reply would be
-    /// stray and only RESP3 pushes may arrive.
-    pub(crate) fn read_pending(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let pending = match self {
+/// Between pipelines the core asks whether bytes are waiting (a reply would be stray; only RESP3
+/// pushes may arrive): a one-byte `recv(MSG_PEEK | MSG_DONTWAIT)`, which never blocks.
+impl embedded_io::ReadReady for Stream {
+    fn read_ready(&mut self) -> io::Result<bool> {
+        Ok(match self {
             Self::Tcp(s) => peek_nonblocking(s),
             #[cfg(unix)]
             Self::Unix(s) => peek_nonblocking(s),
             // TLS records between pipelines can be session tickets, not replies: not checked.
             #[cfg(feature = "tls")]
             Self::Tls(_) => false,
-        };
-        if pending { self.read(buf) } else { Ok(0) }
+        })
     }
 }
 
+impl embedded_io::ErrorType for Stream {
+    type Error = io::Error;
+}
+
+impl embedded_io::Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(self, buf)
+    }
+}
+
+impl embedded_io::Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(self, buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Write::flush(self)
+    }
+}
+
+/// Whether a byte is waiting on `socket`, without blocking.
 #[cfg(unix)]
-fn peek_nonblocking(socket: &impl std::os::fd::AsFd) -> bool {
+pub(crate) fn peek_nonblocking(socket: &impl std::os::fd::AsFd) -> bool {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
     let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
     matches!(

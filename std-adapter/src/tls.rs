@@ -7,7 +7,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::config::ConnectionInfo;
-use crate::error::{Error, Result};
+use redpipe_core::{Error, Result};
 
 fn tls(e: impl std::fmt::Display) -> Error {
     Error::Tls(e.to_string())

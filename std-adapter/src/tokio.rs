@@ -3,49 +3,51 @@
 use std::time::Duration;
 
 use embedded_io_adapters::tokio_1::FromTokio;
-use redpipe_core::VecPipeline;
-use redpipe_core::io::{ReadBuffer, execute_async, send_async};
+use redpipe_core::io::Driver;
+use redpipe_core::{AsyncTransport, Error, ReadBuffer, Result, VecPipeline};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{Addr, ConnectionInfo};
-use crate::error::{Error, Result};
-use crate::handshake::Handshake;
-use crate::state::{State, stray_reply};
+use crate::connection::setup_failed;
 
 /// The async byte streams: TCP, a Unix socket, or TLS over TCP.
 trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {
-    /// Reads the bytes waiting on the socket, if any, without waiting when there are none.
-    fn read_pending(&self, buf: &mut [u8]) -> std::io::Result<usize>;
-}
-
-/// A `try_read` that calls "nothing yet" 0 bytes.
-fn nothing_is_zero(read: std::io::Result<usize>) -> std::io::Result<usize> {
-    match read {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
-        other => other,
-    }
+    /// Whether bytes are waiting on the socket. Asked of the socket itself (a non-blocking
+    /// peek), not of the reactor: a reactor that has not polled the socket yet would say no.
+    fn ready(&self) -> bool;
 }
 
 impl AsyncStream for TcpStream {
-    fn read_pending(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        nothing_is_zero(self.try_read(buf))
+    fn ready(&self) -> bool {
+        peek(self)
     }
 }
 
 #[cfg(unix)]
 impl AsyncStream for tokio::net::UnixStream {
-    fn read_pending(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        nothing_is_zero(self.try_read(buf))
+    fn ready(&self) -> bool {
+        peek(self)
     }
 }
 
 #[cfg(feature = "tls")]
 impl AsyncStream for tokio_rustls::client::TlsStream<TcpStream> {
-    fn read_pending(&self, _: &mut [u8]) -> std::io::Result<usize> {
+    fn ready(&self) -> bool {
         // TLS records between pipelines can be session tickets, not replies: not checked.
-        Ok(0)
+        false
     }
+}
+
+#[cfg(unix)]
+fn peek(socket: &impl std::os::fd::AsFd) -> bool {
+    crate::stream::peek_nonblocking(socket)
+}
+
+#[cfg(not(unix))]
+fn peek(socket: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(socket.try_peek(&mut byte), Ok(n) if n > 0)
 }
 
 /// One async connection to a Redis server.
@@ -55,17 +57,15 @@ impl AsyncStream for tokio_rustls::client::TlsStream<TcpStream> {
 /// with `Failure::Io(IoKind::TimedOut)` and the connection is dropped. If the caller drops the
 /// `execute` future instead, the connection is dropped with it.
 pub struct AsyncConnection {
-    io: Timed,
-    buf: ReadBuffer<Vec<u8>>,
+    driver: Driver<Timed, Vec<u8>>,
     info: ConnectionInfo,
-    state: State,
 }
 
 impl std::fmt::Debug for AsyncConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncConnection")
             .field("addr", &self.info.addr)
-            .field("broken", &self.state.broken)
+            .field("broken", &self.driver.is_broken())
             .finish_non_exhaustive()
     }
 }
@@ -104,13 +104,11 @@ impl AsyncConnection {
                 tcp.set_nodelay(true)?;
                 let connector = tokio_rustls::TlsConnector::from(crate::tls::config(info)?);
                 let name = crate::tls::server_name(host)?;
-                let tls = with_timeout(info.connect_timeout, connector.connect(name, tcp))
+                let tls = limited(info.connect_timeout, connector.connect(name, tcp))
                     .await
-                    .map_err(|e| match e {
-                        Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                            Error::Tls(e.to_string())
-                        }
-                        other => other,
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::InvalidData => Error::Tls(e.to_string()),
+                        _ => e.into(),
                     })?;
                 Box::new(tls)
             }
@@ -121,25 +119,27 @@ impl AsyncConnection {
                 ));
             }
         };
-        let mut conn = Self {
-            io: Timed {
-                inner: FromTokio::new(stream),
-                read: info.read_timeout,
-                write: info.write_timeout,
-            },
-            buf: ReadBuffer::growable(),
-            info: info.clone(),
-            state: State::default(),
+        let io = Timed {
+            inner: FromTokio::new(stream),
+            read: info.read_timeout,
+            write: info.write_timeout,
         };
-        let mut handshake = Handshake::new(info)?;
-        conn.execute(&mut handshake.pipeline).await?;
-        handshake.check()?;
-        Ok(conn)
+        let mut driver = Driver::new(io, ReadBuffer::growable());
+        let mut setup = VecPipeline::new();
+        setup.set_limits(info.limits);
+        driver
+            .setup_async(&info.setup(), &mut setup)
+            .await
+            .map_err(setup_failed)?;
+        Ok(Self {
+            driver,
+            info: info.clone(),
+        })
     }
 
     /// Whether a failure left the connection unusable; it must be replaced.
     pub fn is_broken(&self) -> bool {
-        self.state.broken
+        self.driver.is_broken()
     }
 
     /// Runs `p` to completion; see [`Connection::execute`](crate::Connection::execute).
@@ -151,20 +151,23 @@ impl AsyncConnection {
     /// Sends `p`'s commands without waiting for replies; see
     /// [`Connection::send`](crate::Connection::send).
     pub async fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
-        // Bytes left in the read buffer or waiting on the socket would be read as this
-        // pipeline's first reply.
-        let (buf, io, limits) = (&mut self.buf, &self.io, &self.info.limits);
-        let stray = || stray_reply(buf, limits, |b| io.inner.inner().read_pending(b));
-        self.state.before_send(p, &self.info, stray)?;
-        let result = send_async(&mut self.io, p).await;
-        self.state.sent(result)
+        self.info.configure(p);
+        Ok(self.driver.send_async(p).await?)
     }
 
     /// Reads every reply of a pipeline started with [`send`](Self::send).
     pub async fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        self.state.before_finish(p)?;
-        let result = execute_async(&mut self.io, p, &mut self.buf).await;
-        self.state.finished(result)
+        Ok(self.driver.finish_async(p).await?)
+    }
+}
+
+impl AsyncTransport for AsyncConnection {
+    async fn run_async(&mut self, p: &mut VecPipeline) -> Result<()> {
+        self.execute(p).await
+    }
+
+    fn is_usable(&self) -> bool {
+        !self.is_broken()
     }
 }
 
@@ -189,6 +192,12 @@ async fn limited<T>(
 
 impl embedded_io_async::ErrorType for Timed {
     type Error = std::io::Error;
+}
+
+impl embedded_io::ReadReady for Timed {
+    fn read_ready(&mut self) -> std::io::Result<bool> {
+        Ok(self.inner.inner().ready())
+    }
 }
 
 impl embedded_io_async::Read for Timed {

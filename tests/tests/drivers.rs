@@ -4,7 +4,8 @@
 
 use embedded_io_adapters::std::FromStd;
 use embedded_io_adapters::tokio_1::FromTokio;
-use redpipe::io::{DriveError, ReadBuffer, execute, execute_async};
+use redpipe::ReadBuffer;
+use redpipe::io::{DriveError, execute, execute_async};
 use redpipe::prelude::*;
 use redpipe::{Entry, Seq, SlicePipeline};
 use redpipe_tests::RedisServer;

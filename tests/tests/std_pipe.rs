@@ -37,7 +37,7 @@ fn increment_keys(
 ) -> redpipe::Result<Derived<i64>> {
     r.autoexec(pipe, |p| {
         let hits: Vec<Handle<i64>> = keys.iter().map(|k| p.incr(k.as_str())).collect();
-        Ok(p.on_execute(move || hits.iter().map(|h| h.result().unwrap_or(0)).sum()))
+        Ok(p.on_execute(move |_| hits.iter().map(|h| h.result().unwrap_or(0)).sum()))
     })
 }
 
@@ -162,7 +162,7 @@ fn callbacks_run_in_registration_order_after_everything() {
     for i in 0..5 {
         let h = p.incr("n");
         let order = order.clone();
-        let _ = p.on_execute(move || order.lock().unwrap().push((i, h.result().unwrap())));
+        let _ = p.on_execute(move |_| order.lock().unwrap().push((i, h.result().unwrap())));
     }
     let last = p.incr("n");
     p.execute().unwrap();
@@ -410,7 +410,7 @@ fn two_named_servers_in_one_logical_pipeline() {
                 Ok::<_, Error>(p.hset("m{1}", "body", "hi there"))
             })?;
             let (u2, m2) = (u.clone(), m.clone());
-            let total = p.on_execute(move || u2.result().unwrap() + m2.result().unwrap());
+            let total = p.on_execute(move |_| u2.result().unwrap() + m2.result().unwrap());
             Ok::<_, Error>((u, m, total))
         })
         .unwrap();
@@ -612,7 +612,7 @@ fn send_then_finish_overlaps_the_next_batch() {
         // A second pipeline may not start before the first is finished.
         let mut other = VecPipeline::new();
         let h = other.incr("n").unwrap();
-        assert!(matches!(conn.send(&mut other), Err(Error::Config(_))));
+        assert!(matches!(conn.send(&mut other), Err(Error::Busy)));
         assert!(h.read(&other).is_err());
         conn.finish(&mut current).unwrap();
         for h in &hs {
@@ -639,10 +639,7 @@ async fn send_then_finish_async() {
     conn.send(&mut a).await.unwrap();
     let mut rejected = VecPipeline::new();
     let second = rejected.incr("n").unwrap();
-    assert!(matches!(
-        conn.send(&mut rejected).await,
-        Err(Error::Config(_))
-    ));
+    assert!(matches!(conn.send(&mut rejected).await, Err(Error::Busy)));
     assert!(second.read(&rejected).is_err());
     conn.finish(&mut a).await.unwrap();
     assert_eq!(first.read(&a), Ok(1));

@@ -68,7 +68,7 @@ async fn pipe_execute_async_with_named_connections() {
     let x = p.incr("x");
     let y: Handle<i64> = p.on("other", |p| Ok::<_, Error>(p.incrby("y", 5))).unwrap();
     let (x2, y2) = (x.clone(), y.clone());
-    let sum = p.on_execute(move || x2.result().unwrap() + y2.result().unwrap());
+    let sum = p.on_execute(move |_| x2.result().unwrap() + y2.result().unwrap());
     p.execute_async().await.unwrap();
     assert_eq!((x.result().unwrap(), y.result().unwrap()), (1, 5));
     assert_eq!(*sum.result().unwrap(), 6);

@@ -1,8 +1,8 @@
 //! Hash commands.
 
-use super::Queue;
 use crate::encode::{ToArg, cmd};
 use crate::from_reply::FromReply;
+use crate::queue::Queue;
 
 /// `HGET`, `HSET`, `HGETALL`, `HINCRBY` and the other commands on hashes.
 pub trait HashCommands: Queue {

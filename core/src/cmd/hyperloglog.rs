@@ -1,7 +1,7 @@
 //! HyperLogLog commands.
 
-use super::Queue;
 use crate::encode::{ToArg, cmd};
+use crate::queue::Queue;
 
 /// `PFADD`, `PFCOUNT` and `PFMERGE`: approximate distinct counting.
 pub trait HyperLogLogCommands: Queue {

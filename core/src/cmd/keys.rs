@@ -1,8 +1,8 @@
 //! Key and expiry commands.
 
-use super::Queue;
 use crate::encode::{ToArg, cmd};
 use crate::from_reply::FromReply;
+use crate::queue::Queue;
 
 /// `DEL`, `EXISTS`, `EXPIRE`, `TTL` and the other commands on keys of any type.
 pub trait KeyCommands: Queue {

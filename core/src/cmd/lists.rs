@@ -1,8 +1,8 @@
 //! List commands.
 
-use super::Queue;
 use crate::encode::{Scratch, ToArg, cmd};
 use crate::from_reply::FromReply;
+use crate::queue::Queue;
 
 /// An end of a list, for `LMOVE`: `LEFT` (the head) or `RIGHT` (the tail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,23 +1,14 @@
-//! Command builders, by group, for anything that can [`Queue`] commands.
+//! Command builders, by group, for anything that can [`Queue`](crate::Queue) commands.
 //!
 //! Each group is a trait with provided methods and a blanket implementation for every
-//! [`Queue`], so the same builders serve the core [`Pipeline`] (which returns
+//! [`Queue`](crate::Queue), so the same builders serve the core [`Pipeline`](crate::Pipeline) (which returns
 //! `Result<Deferred<T>, CapacityError>`) and the adapters' pipelines (which return their own
 //! handles). Bring them all into scope with `use redpipe_core::prelude::*`.
 //!
 //! Commands whose reply has one natural type return it (`INCR` → `i64`); commands that return
 //! stored values are generic, and the caller names the type: `p.get::<String>("k")`,
 //! `p.get::<Option<&str>>("k")` (borrowed from the pipeline when read), `p.lrange::<Vec<i64>>(..)`.
-//! [`Queue::query`] with [`cmd`](crate::cmd()) covers every other command.
-
-use crate::deferred::Deferred;
-use crate::encode::{Args, Cmd, ToArg};
-use crate::error::CapacityError;
-use crate::from_reply::FromReply;
-use crate::pipeline::{Entry, Pipeline};
-#[cfg(feature = "scripting")]
-use crate::script::Script;
-use crate::storage::Storage;
+//! [`Queue::query`](crate::Queue::query) with [`cmd`](crate::cmd()) covers every other command.
 
 /// For the groups' tests: `slice_pipeline!(p)` binds `p` to a pipeline over 512-byte stores and
 /// an 8-entry table on the stack.
@@ -60,51 +51,3 @@ pub use server::ServerCommands;
 pub use sets::SetCommands;
 pub use sorted_sets::SortedSetCommands;
 pub use strings::{SetOptions, StringCommands};
-
-/// Something commands can be queued on; every command builder goes through it.
-pub trait Queue {
-    /// What queueing returns for a reply read as `T`.
-    type Handle<T: FromReply + ?Sized>;
-
-    /// Queues any command: `p.query::<i64, _, _>(cmd("INCRBY").arg("k").arg(5))`.
-    fn query<T: FromReply + ?Sized, N: ToArg, A: Args>(
-        &mut self,
-        command: Cmd<N, A>,
-    ) -> Self::Handle<T>;
-
-    /// Queues a script by SHA1 with an `EVAL` fallback; see [`Pipeline::eval`].
-    #[cfg(feature = "scripting")]
-    fn eval_script<T: FromReply + ?Sized, K: ToArg, A: Args>(
-        &mut self,
-        script: &Script<'_>,
-        keys: &[K],
-        args: A,
-    ) -> Self::Handle<T>;
-}
-
-impl<O, R, E> Queue for Pipeline<O, R, E>
-where
-    O: Storage<u8>,
-    R: Storage<u8>,
-    E: Storage<Entry>,
-{
-    type Handle<T: FromReply + ?Sized> = Result<Deferred<T>, CapacityError>;
-
-    #[inline]
-    fn query<T: FromReply + ?Sized, N: ToArg, A: Args>(
-        &mut self,
-        command: Cmd<N, A>,
-    ) -> Self::Handle<T> {
-        Pipeline::query(self, command)
-    }
-
-    #[cfg(feature = "scripting")]
-    fn eval_script<T: FromReply + ?Sized, K: ToArg, A: Args>(
-        &mut self,
-        script: &Script<'_>,
-        keys: &[K],
-        args: A,
-    ) -> Self::Handle<T> {
-        Pipeline::eval(self, script, keys, args)
-    }
-}

@@ -1,9 +1,8 @@
 //! The scan family: `SCAN`, `SSCAN`, `HSCAN`, `ZSCAN`.
 
-use super::Queue;
-use crate::encode::{Args, Encoder, ToArg, cmd};
+use crate::encode::{ArgSink, Args, ToArg, cmd};
 use crate::from_reply::FromReply;
-use crate::storage::Storage;
+use crate::queue::Queue;
 
 /// `MATCH`, `COUNT` and `TYPE` of a scan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,7 +16,7 @@ pub struct ScanOptions<'a> {
 }
 
 impl Args for ScanOptions<'_> {
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         if let Some(p) = self.pattern {
             enc.arg("MATCH");
             enc.arg(p);

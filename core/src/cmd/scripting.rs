@@ -1,8 +1,8 @@
 //! Scripting commands.
 
-use super::Queue;
 use crate::encode::{Args, ToArg, cmd};
 use crate::from_reply::FromReply;
+use crate::queue::Queue;
 use crate::script::Script;
 
 /// `EVALSHA` with fallback, and `SCRIPT` management.

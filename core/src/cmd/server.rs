@@ -1,8 +1,8 @@
 //! Connection and server commands.
 
-use super::Queue;
 use crate::encode::{ToArg, cmd};
 use crate::from_reply::FromReply;
+use crate::queue::Queue;
 
 /// `PING`, `SELECT`, `INFO`, `PUBLISH` and other commands on the connection or the server.
 pub trait ServerCommands: Queue {

@@ -1,8 +1,8 @@
 //! Set commands.
 
-use super::Queue;
 use crate::encode::{ToArg, cmd};
 use crate::from_reply::FromReply;
+use crate::queue::Queue;
 
 /// `SADD`, `SMEMBERS`, `SINTER` and the other commands on sets.
 pub trait SetCommands: Queue {

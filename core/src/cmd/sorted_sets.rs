@@ -1,8 +1,8 @@
 //! Sorted set commands.
 
-use super::Queue;
 use crate::encode::{ToArg, cmd};
 use crate::from_reply::FromReply;
+use crate::queue::Queue;
 
 /// `ZADD`, `ZRANGE`, `ZSCORE` and the other commands on sorted sets.
 ///

@@ -1,9 +1,8 @@
 //! String commands.
 
-use super::Queue;
-use crate::encode::{Args, Encoder, ToArg, cmd};
+use crate::encode::{ArgSink, Args, ToArg, cmd};
 use crate::from_reply::FromReply;
-use crate::storage::Storage;
+use crate::queue::Queue;
 
 /// Options of `SET`: expiry and condition.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -21,7 +20,7 @@ pub struct SetOptions {
 }
 
 impl Args for SetOptions {
-    fn write_args<S: Storage<u8> + ?Sized>(&self, enc: &mut Encoder<'_, S>) {
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
         if let Some(s) = self.ex {
             enc.arg("EX");
             enc.arg(&s);

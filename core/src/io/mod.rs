@@ -6,13 +6,19 @@
 //! on its own UART or TCP stack. Both loops are generated from one macro body, so blocking and
 //! async behave the same by construction.
 //!
-//! Replies are read into a [`ReadBuffer`] owned by the connection: a caller slice (fixed; a reply
-//! larger than it fails cleanly) or, with `alloc`, a `Vec` that grows to the largest reply, which
-//! the [`Limits`](crate::Limits) bound.
+//! Replies are read into a [`ReadBuffer`] owned by the connection. [`Driver`] adds the
+//! connection rules of [`session`](crate::session) on top: it is the connection type of every
+//! embedded-io transport.
 
-use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};
+mod driver;
+
+pub use driver::{Driver, SetupError};
+
+use crate::error::{CapacityError, DecodeError, Failure, IoKind};
 use crate::pipeline::{Entry, Pipeline};
-use crate::storage::{Storage, shift_within};
+use crate::read_buffer::ReadBuffer;
+use crate::session::SessionError;
+use crate::storage::Storage;
 
 /// Why a drive stopped early. The pipeline's waiting slots have already failed with the matching
 /// [`Failure`].
@@ -27,6 +33,8 @@ pub enum DriveError<E> {
     Protocol(DecodeError),
     /// A reply is larger than the read buffer can hold.
     ReplyTooLarge(CapacityError),
+    /// The connection refused to run the pipeline (see [`Driver`]).
+    Session(SessionError),
 }
 
 impl<E: core::fmt::Debug> core::fmt::Display for DriveError<E> {
@@ -36,6 +44,7 @@ impl<E: core::fmt::Debug> core::fmt::Display for DriveError<E> {
             Self::Closed => f.write_str("connection closed by the server"),
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::ReplyTooLarge(e) => write!(f, "reply too large: {e}"),
+            Self::Session(e) => e.fmt(f),
         }
     }
 }
@@ -50,6 +59,7 @@ impl<E: embedded_io::Error> DriveError<E> {
             Self::Closed => Failure::Closed,
             Self::Protocol(e) => Failure::Protocol(*e),
             Self::ReplyTooLarge(e) => Failure::Capacity(*e),
+            Self::Session(e) => e.failure(),
         }
     }
 }
@@ -66,119 +76,6 @@ pub fn io_failure<E: embedded_io::Error>(e: &E) -> Failure {
         K::TimedOut => IoKind::TimedOut,
         _ => IoKind::Other,
     })
-}
-
-/// Bytes read but not yet used by the pipeline; kept by a connection across pipelines.
-#[derive(Debug)]
-pub struct ReadBuffer<S: Storage<u8>> {
-    /// `store.len()` is the usable size; `start..end` holds unconsumed bytes.
-    store: S,
-    start: usize,
-    end: usize,
-}
-
-/// Bytes a growable read buffer starts with.
-pub const INITIAL_READ_BUFFER: usize = 64 * 1024;
-
-#[cfg(feature = "alloc")]
-impl ReadBuffer<alloc::vec::Vec<u8>> {
-    /// A buffer that starts at 64 KiB and grows to fit the largest reply.
-    pub fn growable() -> Self {
-        Self::new(alloc::vec![0; INITIAL_READ_BUFFER])
-    }
-}
-
-impl<'a> ReadBuffer<crate::storage::SliceStore<'a, u8>> {
-    /// A fixed buffer over `buf`; a reply longer than `buf` fails the pipeline cleanly.
-    pub fn fixed(buf: &'a mut [u8]) -> Self {
-        let len = buf.len();
-        let mut store = crate::storage::SliceStore::new(buf);
-        // Claim the whole slice once; its contents are overwritten by reads. Cannot fail: the
-        // slice is the capacity.
-        let _ = store.try_extend_for_write(len);
-        Self::new(store)
-    }
-}
-
-impl<S: Storage<u8>> ReadBuffer<S> {
-    /// A buffer over `store`, whose current length is the usable size.
-    pub fn new(store: S) -> Self {
-        Self {
-            store,
-            start: 0,
-            end: 0,
-        }
-    }
-
-    /// Unconsumed bytes.
-    pub fn filled(&self) -> &[u8] {
-        &self.store.as_slice()[self.start..self.end]
-    }
-
-    /// Forgets unconsumed bytes (after a connection is replaced).
-    pub fn clear(&mut self) {
-        self.start = 0;
-        self.end = 0;
-    }
-
-    /// Reads once into the free space with `read`, which returns how many bytes it wrote; 0
-    /// when the buffer has no room. For transports that take in bytes outside a pipeline run,
-    /// such as data that arrived between pipelines (see
-    /// [`holds_reply`](crate::decode::holds_reply)); a pipeline's replies are read by
-    /// [`execute`].
-    pub fn read_with<E>(
-        &mut self,
-        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
-    ) -> Result<usize, E> {
-        let Ok(spare) = self.spare() else {
-            return Ok(0);
-        };
-        let n = read(spare)?;
-        self.advance(n);
-        Ok(n)
-    }
-
-    /// Room to read into: makes space by moving unconsumed bytes to the front, then by growing.
-    fn spare(&mut self) -> Result<&mut [u8], CapacityError> {
-        if self.end == self.store.len() {
-            if self.start > 0 {
-                shift_within(
-                    self.store.as_mut_slice(),
-                    self.start,
-                    self.end,
-                    self.start,
-                    false,
-                );
-                self.end -= self.start;
-                self.start = 0;
-            } else {
-                // Double, or take what room a fixed store has left.
-                let len = self.store.len();
-                let grow = len.max(64).min(self.store.capacity().saturating_sub(len));
-                if grow == 0 || self.store.try_extend_for_write(grow).is_err() {
-                    return Err(CapacityError {
-                        store: Store::ReadBuffer,
-                        needed: len + 1,
-                        capacity: self.store.capacity(),
-                    });
-                }
-            }
-        }
-        let end = self.end;
-        Ok(&mut self.store.as_mut_slice()[end..])
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.end = (self.end + n).min(self.store.len());
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
 }
 
 /// Writes everything the pipeline's window allows; evaluates to the error that stopped it.
@@ -215,6 +112,9 @@ macro_rules! write_window {
 macro_rules! drive_loop {
     ($io:ident, $p:ident, $buf:ident, $($await:tt)*) => {{
         use embedded_io::Error as _;
+        // Bytes read before this run (pushes between pipelines, replies read ahead while the
+        // pipeline was in flight) are offered once before anything is read.
+        let mut offered = $buf.filled().is_empty();
         let result = loop {
             // Write everything the window allows.
             if let Err(e) = write_window!($io, $p, $($await)*) {
@@ -224,6 +124,14 @@ macro_rules! drive_loop {
             $p.consume_output(0);
             if $p.is_done() {
                 break Ok(());
+            }
+            if !offered {
+                offered = true;
+                match $p.handle_input($buf.filled()) {
+                    Ok(used) => $buf.consume(used),
+                    Err(e) => break Err(DriveError::Protocol(e)),
+                }
+                continue;
             }
             // Read what arrived and hand it to the pipeline.
             let spare = match $buf.spare() {

@@ -1,0 +1,458 @@
+//! The Pipe model (feature `alloc`): one logical pipeline over named connections, whose handles
+//! read their own results once it has run.
+//!
+//! A [`Pipe`] groups commands by connection name (one core [`VecPipeline`] per name), keeps
+//! scopes and callbacks across the groups, and hands the groups to a [`Backend`] to run. It owns
+//! no socket and no thread: the std adapter's registry runs groups over TCP/TLS in threads or
+//! tokio tasks, the wasm adapter over WebSockets, a cluster backend over per-node connections,
+//! [`Connector`] + [`Loopback`] in memory. So the model, and everything written over it
+//! (keyspaces, structs, users' reusable functions), is the same on every platform.
+//!
+//! ```
+//! use redpipe_core::{prelude::*, Connector, Loopback, Pipe};
+//!
+//! // An in-memory "server" that answers INCR with 1 and EXPIRE with 1.
+//! let backend = Connector(|_name: &str| Ok(Loopback::new(|_words: &[&[u8]]| b":1\r\n".to_vec())));
+//! let mut p = Pipe::with_backend(backend);
+//! let hits = p.incr("hits");
+//! let _ = p.expire("hits", 60);
+//! let doubled = p.on_execute({
+//!     let hits = hits.clone();
+//!     move |_| hits.result().map_or(0, |n| n * 2)
+//! });
+//! p.execute()?;
+//! assert_eq!((hits.result()?, *doubled.result()?), (1, 2));
+//! # Ok::<(), redpipe_core::Error>(())
+//! ```
+//!
+//! ## Rules
+//! - Commands queued in a [scope](Pipe::scope) that fails are removed with its callbacks;
+//!   nothing of it is sent.
+//! - Groups run in parallel where the backend can; callbacks run after every group, in
+//!   registration order.
+//! - A connection failure fails every waiting handle of its group with the reason; handles of
+//!   other groups keep their results.
+
+mod backend;
+mod error;
+mod group;
+mod handle;
+mod loopback;
+
+pub use backend::{AsyncBackend, AsyncTransport, Backend, Connector, Transport};
+pub use error::{Error, IoError, Result};
+pub use group::Group;
+pub use handle::{Derived, Executed, Handle};
+pub use loopback::Loopback;
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::deferred::SlotError;
+use crate::encode::{Args, Cmd, ToArg};
+use crate::error::{CapacityError, Failure};
+use crate::from_reply::FromReply;
+use crate::pipeline::{Mark, VecPipeline};
+use crate::queue::{Compose, OnExecute, Queue};
+#[cfg(feature = "scripting")]
+use crate::script::Script;
+use crate::session::Retry;
+use handle::Shared;
+
+/// The name of the default connection.
+pub const DEFAULT: &str = "";
+
+type Callback = Box<dyn FnOnce(&Executed) + Send + Sync>;
+
+/// Where a scope may roll back to: its group marks are `Pipe::marks[base..]`.
+struct PipeMark {
+    base: usize,
+    callbacks: usize,
+}
+
+/// One logical pipeline over named connections; see the [module docs](self).
+pub struct Pipe<B> {
+    backend: B,
+    groups: Vec<Group>,
+    /// The group commands go to.
+    route: usize,
+    callbacks: Vec<Callback>,
+    /// The first storage failure while queueing; execute reports it.
+    full: Option<CapacityError>,
+    /// Marks of the open scopes, a stack (no allocation per scope once warm).
+    marks: Vec<Mark>,
+    /// Results published by earlier runs; their storage is reused once no handle reads them.
+    published: Vec<Arc<Shared>>,
+    retry: Retry,
+}
+
+impl<B> core::fmt::Debug for Pipe<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pipe")
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Default> Default for Pipe<B> {
+    fn default() -> Self {
+        Self::with_backend(B::default())
+    }
+}
+
+impl<B: Default> Pipe<B> {
+    /// An empty pipe on the backend's default (for the std adapter: the process-wide registry
+    /// of connections).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<B> Pipe<B> {
+    /// An empty pipe whose groups run on `backend`.
+    pub fn with_backend(backend: B) -> Self {
+        Self {
+            backend,
+            groups: alloc::vec![Group::new(DEFAULT.into(), VecPipeline::new(), Retry::NEVER)],
+            route: 0,
+            callbacks: Vec::new(),
+            full: None,
+            marks: Vec::new(),
+            published: Vec::new(),
+            retry: Retry::NEVER,
+        }
+    }
+
+    /// The backend the groups run on.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Opts in to sending a connection's commands again, up to `times` more times, on a new
+    /// connection when the connection fails (I/O error, timeout, closed, protocol error).
+    ///
+    /// Off by default, because a retried pipeline can run a command twice: one the server
+    /// executed before the failure, then again. Turn it on for idempotent work.
+    pub fn set_retries(&mut self, times: u32) -> &mut Self {
+        self.retry = Retry::times(times);
+        for g in &mut self.groups {
+            g.retry = self.retry;
+        }
+        self
+    }
+
+    /// Passes this pipe on as a parent: `increment("k", p.nested())`.
+    pub fn nested(&mut self) -> Option<&mut Self> {
+        Some(self)
+    }
+
+    /// Number of commands queued, on every connection.
+    pub fn len(&self) -> usize {
+        self.groups.iter().map(|g| g.pipeline.len()).sum()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn mark(&mut self) -> PipeMark {
+        let base = self.marks.len();
+        self.marks
+            .extend(self.groups.iter().map(|g| g.pipeline.mark()));
+        PipeMark {
+            base,
+            callbacks: self.callbacks.len(),
+        }
+    }
+
+    /// Closes the scope opened by `mark`, rolling its commands back if `undo`.
+    fn close(&mut self, mark: PipeMark, undo: bool) {
+        if undo {
+            for (i, g) in self.groups.iter_mut().enumerate() {
+                match self.marks.get(mark.base + i) {
+                    Some(m) => g.pipeline.rollback(*m),
+                    // A group the scope itself opened.
+                    None => g.pipeline.reset(),
+                }
+            }
+            self.callbacks.truncate(mark.callbacks);
+        }
+        self.marks.truncate(mark.base);
+    }
+
+    /// Runs `f` on this pipe; if it fails, its commands and callbacks are removed, so a failed
+    /// step sends nothing (the commands queued before it are kept).
+    pub fn scope<R, E>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        let mark = self.mark();
+        let result = f(self);
+        self.close(mark, result.is_err());
+        result
+    }
+
+    /// Runs `f` with its commands going to the connection named `name`, as a
+    /// [scope](Self::scope).
+    pub fn on<R, E>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        let saved = self.route;
+        self.route = match self.groups.iter().position(|g| &*g.name == name) {
+            Some(i) => i,
+            None => {
+                let pipeline = self.recycled();
+                self.groups
+                    .push(Group::new(name.into(), pipeline, self.retry));
+                self.groups.len() - 1
+            }
+        };
+        let result = self.scope(f);
+        self.route = saved;
+        result
+    }
+
+    /// Runs `f` inside `MULTI`/`EXEC` on the current connection; see
+    /// [`Pipeline::transaction`](crate::Pipeline::transaction). Commands `f` sends to other
+    /// connections (with [`on`](Self::on)) are not part of the transaction.
+    #[cfg(feature = "transactions")]
+    pub fn transaction<R, E: From<CapacityError>>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        let route = self.route;
+        let tx = self.groups[route].pipeline.begin_transaction()?;
+        let mark = self.mark();
+        let result = f(self).and_then(|v| {
+            self.groups[route]
+                .pipeline
+                .end_transaction(tx)
+                .map(|()| v)
+                .map_err(E::from)
+        });
+        self.close(mark, result.is_err());
+        if result.is_err() {
+            self.groups[route].pipeline.abort_transaction(tx);
+        }
+        result
+    }
+
+    /// Registers `f` to run after every connection of the pipe has run; returns its value's
+    /// handle. Callbacks run in registration order and read other handles freely.
+    pub fn on_execute<T: Send + Sync + 'static>(
+        &mut self,
+        f: impl FnOnce(&Executed) -> T + Send + Sync + 'static,
+    ) -> Derived<T> {
+        let cell = Arc::new(spin::Once::new());
+        let target = cell.clone();
+        self.callbacks.push(Box::new(move |ran| {
+            target.call_once(|| f(ran));
+        }));
+        Derived { cell }
+    }
+
+    /// Takes the queued groups out, leaving the pipe empty and reusable.
+    fn take_groups(&mut self) -> Vec<Group> {
+        let mut fresh = Vec::with_capacity(self.groups.len());
+        for i in 0..self.groups.len() {
+            let pipeline = self.recycled();
+            fresh.push(Group::new(
+                self.groups[i].name.clone(),
+                pipeline,
+                self.retry,
+            ));
+        }
+        core::mem::replace(&mut self.groups, fresh)
+    }
+
+    /// An empty pipeline, reusing the storage of an earlier run whose handles are all gone.
+    fn recycled(&mut self) -> VecPipeline {
+        while let Some(mut shared) = self.published.pop() {
+            if let Some(p) = Arc::get_mut(&mut shared).and_then(|s| s.results.get_mut()) {
+                let mut p = core::mem::take(p);
+                p.reset();
+                return p;
+            }
+        }
+        VecPipeline::new()
+    }
+
+    /// Publishes every group's results, then runs the callbacks. A group that did not run
+    /// (another group's name was unknown, its thread panicked) fails here, so that no handle is
+    /// left pending.
+    fn finish(&mut self, groups: Vec<Group>) {
+        for mut g in groups {
+            if !g.pipeline.is_done() {
+                g.pipeline.fail(Failure::Cancelled);
+            }
+            let pipeline = g.pipeline;
+            g.shared.results.call_once(|| pipeline);
+            self.published.push(g.shared);
+        }
+        // Keep only what may still be reclaimed: at most a few runs' worth.
+        let keep = 2 * self.groups.len() + 2;
+        if self.published.len() > keep {
+            let excess = self.published.len() - keep;
+            self.published.drain(..excess);
+        }
+        for cb in core::mem::take(&mut self.callbacks) {
+            cb(&Executed::RAN);
+        }
+    }
+
+    /// The groups to run, after the queueing checks: a command that did not fit fails the run
+    /// before anything is sent.
+    fn start(&mut self) -> (Vec<Group>, Result<()>) {
+        let mut groups = self.take_groups();
+        if let Some(e) = self.full.take() {
+            for g in &mut groups {
+                g.pipeline.fail(Failure::Cancelled);
+            }
+            return (groups, Err(Error::Capacity(e)));
+        }
+        (groups, Ok(()))
+    }
+}
+
+impl<B: Backend> Pipe<B> {
+    /// Runs every queued command, one pipeline per connection (in parallel where the backend
+    /// can), then the callbacks. The pipe is empty again afterwards.
+    ///
+    /// `Err` reports the first connection failure; each handle also carries its own result
+    /// (server errors stay in their slot, connection failures in every slot they cut off).
+    pub fn execute(&mut self) -> Result<()> {
+        let (mut groups, mut result) = self.start();
+        if result.is_ok() {
+            result = self.backend.run(&mut groups);
+        }
+        self.finish(groups);
+        result
+    }
+
+    /// The redpipe scope: runs `f` on `parent` if given (its commands join the parent's
+    /// pipeline and run when the parent does; an error rolls back only `f`'s commands); else on
+    /// a new pipe over `backend`, executed when `f` returns `Ok` and dropped unsent when it
+    /// returns `Err`.
+    pub fn autoexec<R, E: From<Error>>(
+        backend: impl FnOnce() -> B,
+        parent: Option<&mut Self>,
+        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        match parent {
+            Some(p) => p.scope(f),
+            None => {
+                let mut p = Self::with_backend(backend());
+                let r = f(&mut p)?;
+                p.execute()?;
+                Ok(r)
+            }
+        }
+    }
+}
+
+impl<B: AsyncBackend> Pipe<B> {
+    /// [`execute`](Pipe::execute) over an async backend: the groups run concurrently.
+    pub async fn execute_async(&mut self) -> Result<()> {
+        let (mut groups, mut result) = self.start();
+        if result.is_ok() {
+            result = self.backend.run_async(&mut groups).await;
+        }
+        self.finish(groups);
+        result
+    }
+}
+
+impl<B> Queue for Pipe<B> {
+    type Handle<T: FromReply + ?Sized> = Handle<T>;
+    type Results<'r> = Executed;
+
+    fn query<T: FromReply + ?Sized, N: ToArg, A: Args>(&mut self, command: Cmd<N, A>) -> Handle<T> {
+        let g = &mut self.groups[self.route];
+        let slot = g.pipeline.query(command);
+        if let Err(e) = slot {
+            self.full.get_or_insert(e);
+        }
+        Handle {
+            shared: g.shared.clone(),
+            slot,
+        }
+    }
+
+    #[cfg(feature = "scripting")]
+    fn eval_script<T: FromReply + ?Sized, K: ToArg, A: Args>(
+        &mut self,
+        script: &Script<'_>,
+        keys: &[K],
+        args: A,
+    ) -> Handle<T> {
+        let g = &mut self.groups[self.route];
+        let slot = g.pipeline.eval(script, keys, args);
+        if let Err(e) = slot {
+            self.full.get_or_insert(e);
+        }
+        Handle {
+            shared: g.shared.clone(),
+            slot,
+        }
+    }
+
+    fn results(&self) -> &Executed {
+        &Executed::RAN
+    }
+
+    fn read<'r, T: FromReply + ?Sized>(
+        handle: &'r Handle<T>,
+        _: &'r Executed,
+    ) -> core::result::Result<T::Output<'r>, SlotError<'r>> {
+        handle.read()
+    }
+}
+
+impl<B> Compose for Pipe<B> {
+    fn scope<R, E>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        Pipe::scope(self, f)
+    }
+
+    fn on<R, E>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        Pipe::on(self, name, f)
+    }
+}
+
+#[cfg(feature = "transactions")]
+impl<B> crate::queue::Transact for Pipe<B> {
+    fn transaction<R, E: From<CapacityError>>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        Pipe::transaction(self, f)
+    }
+}
+
+impl<B> OnExecute for Pipe<B> {
+    type Computed<T: Send + Sync + 'static> = Derived<T>;
+
+    fn on_execute<T: Send + Sync + 'static>(
+        &mut self,
+        f: impl FnOnce(&Executed) -> T + Send + Sync + 'static,
+    ) -> Derived<T> {
+        Pipe::on_execute(self, f)
+    }
+
+    fn read_computed<'r, T: Send + Sync + 'static>(
+        computed: &'r Derived<T>,
+        _: &'r Executed,
+    ) -> core::result::Result<&'r T, SlotError<'r>> {
+        computed.cell.get().ok_or(SlotError::Pending)
+    }
+}

@@ -1,0 +1,202 @@
+//! Connection rules, sans-I/O: the same for every transport (std, tokio, TLS, WebSocket,
+//! firmware), so that each of them only moves bytes.
+//!
+//! - [`Session`]: what must hold around each pipeline on one connection. A connection whose
+//!   stream position is unknown (after a protocol error, a timeout, a run that did not complete)
+//!   is broken for good; bytes that arrived between pipelines and would be read as the next
+//!   pipeline's first reply refuse that pipeline; one pipeline at a time.
+//! - [`Handshake`]: the connection setup (`HELLO 3`, `AUTH`, `CLIENT SETNAME`, `SELECT`) as queued
+//!   commands whose replies are checked.
+//! - [`Retry`]: when a failed pipeline may be sent again on a new connection.
+//!
+//! A transport calls [`Session::before_send`] with the bytes that arrived since the last pipeline
+//! (read without waiting), sends, reports with [`Session::sent`], then
+//! [`Session::before_finish`], reads the replies, and reports with [`Session::finished`].
+
+mod handshake;
+mod retry;
+
+pub use handshake::{Handshake, HandshakeError, Setup};
+pub use retry::Retry;
+
+use crate::decode::holds_reply;
+use crate::error::{DecodeError, Failure};
+use crate::pipeline::{Entry, Pipeline};
+use crate::storage::Storage;
+
+/// Why a connection refused to run a pipeline. The pipeline's slots have failed with
+/// [`SessionError::failure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// Another pipeline is between send and finish on this connection.
+    Busy,
+    /// An earlier failure left the stream at an unknown position: open a new connection.
+    Broken,
+    /// Bytes arrived while no command was waiting, and they are not RESP3 pushes: the next
+    /// pipeline would read them as its first reply.
+    Stray,
+}
+
+impl SessionError {
+    /// The failure the refused pipeline's slots got.
+    pub fn failure(self) -> Failure {
+        match self {
+            Self::Busy => Failure::Cancelled,
+            Self::Broken => Failure::Closed,
+            Self::Stray => Failure::Protocol(DecodeError::UnexpectedReply),
+        }
+    }
+}
+
+impl core::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Busy => "a pipeline is still in flight on this connection: finish it first",
+            Self::Broken => "the connection failed earlier and must be replaced",
+            Self::Stray => "a reply arrived between pipelines while no command was waiting",
+        })
+    }
+}
+
+impl core::error::Error for SessionError {}
+
+/// The state of one connection between pipelines; see the [module docs](self).
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    broken: bool,
+    in_flight: bool,
+}
+
+impl Session {
+    /// A fresh connection's state.
+    pub const fn new() -> Self {
+        Self {
+            broken: false,
+            in_flight: false,
+        }
+    }
+
+    /// Whether a failure left the connection unusable; it must be replaced.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Whether no pipeline is in flight and the connection is usable: the time to look for
+    /// bytes that arrived between pipelines.
+    pub fn is_idle(&self) -> bool {
+        !self.broken && !self.in_flight
+    }
+
+    /// Marks the connection unusable (the transport lost it, or gave up on a run).
+    pub fn set_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// Before sending `p`. `pending` holds the bytes that arrived since the last pipeline was
+    /// finished (read without waiting), checked against `p`'s limits. Refuses, failing `p`'s
+    /// slots, while another pipeline is in flight, on a broken connection, or when `pending`
+    /// holds a reply. Until [`sent`](Self::sent) says otherwise the connection counts as broken,
+    /// so that a run abandoned half-way (a dropped future) leaves it broken.
+    pub fn before_send<O, R, E>(
+        &mut self,
+        p: &mut Pipeline<O, R, E>,
+        pending: &[u8],
+    ) -> Result<(), SessionError>
+    where
+        O: Storage<u8>,
+        R: Storage<u8>,
+        E: Storage<Entry>,
+    {
+        let refused = if self.in_flight {
+            Some(SessionError::Busy)
+        } else if self.broken {
+            Some(SessionError::Broken)
+        } else if holds_reply(pending, p.limits()) {
+            self.broken = true;
+            Some(SessionError::Stray)
+        } else {
+            None
+        };
+        if let Some(e) = refused {
+            p.fail(e.failure());
+            return Err(e);
+        }
+        self.broken = true;
+        self.in_flight = true;
+        Ok(())
+    }
+
+    /// After sending: in flight if it worked, broken if not.
+    pub fn sent(&mut self, ok: bool) {
+        self.broken = !ok;
+        self.in_flight = ok;
+    }
+
+    /// Before reading the replies of `p`: refuses (failing its slots) on a broken connection.
+    pub fn before_finish<O, R, E>(&mut self, p: &mut Pipeline<O, R, E>) -> Result<(), SessionError>
+    where
+        O: Storage<u8>,
+        R: Storage<u8>,
+        E: Storage<Entry>,
+    {
+        self.in_flight = false;
+        if self.broken {
+            p.fail(SessionError::Broken.failure());
+            return Err(SessionError::Broken);
+        }
+        self.broken = true;
+        Ok(())
+    }
+
+    /// After reading: broken if it failed.
+    pub fn finished(&mut self, ok: bool) {
+        self.broken = !ok;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SlicePipeline, prelude::*};
+
+    #[test]
+    fn rules_around_each_pipeline() {
+        let (mut out, mut replies, mut table) = ([0u8; 128], [0u8; 128], [Entry::EMPTY; 4]);
+        let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
+        let mut s = Session::new();
+        let _ = p.ping().unwrap();
+        assert_eq!(s.before_send(&mut p, b">1\r\n+push\r\n"), Ok(()));
+        s.sent(true);
+        // A second pipeline before the first is finished.
+        let (mut out2, mut replies2, mut table2) = ([0u8; 64], [0u8; 64], [Entry::EMPTY; 2]);
+        let mut q = SlicePipeline::from_slices(&mut out2, &mut replies2, &mut table2);
+        let late = q.ping().unwrap();
+        assert_eq!(s.before_send(&mut q, b""), Err(SessionError::Busy));
+        assert_eq!(late.read(&q), Err(SlotError::Failed(Failure::Cancelled)));
+        assert_eq!(s.before_finish(&mut p), Ok(()));
+        s.finished(true);
+        assert!(!s.is_broken());
+
+        // A reply between pipelines breaks the connection for good.
+        p.reset();
+        let first = p.ping().unwrap();
+        assert_eq!(s.before_send(&mut p, b":1\r\n"), Err(SessionError::Stray));
+        assert_eq!(
+            first.read(&p),
+            Err(SlotError::Failed(Failure::Protocol(
+                DecodeError::UnexpectedReply
+            )))
+        );
+        p.reset();
+        let _ = p.ping().unwrap();
+        assert_eq!(s.before_send(&mut p, b""), Err(SessionError::Broken));
+
+        // A run abandoned between send and finish leaves the connection broken.
+        let mut s = Session::new();
+        p.reset();
+        let _ = p.ping().unwrap();
+        assert_eq!(s.before_send(&mut p, b""), Ok(()));
+        assert!(s.is_broken());
+    }
+}
