@@ -2,8 +2,9 @@
 //!
 //! The sans-I/O engine of redpipe: it turns Redis commands into bytes, turns reply bytes back
 //! into results, and hands every command a [`Deferred`] handle that is filled when the pipeline
-//! has run. It does no I/O: a transport moves the bytes (see the [`pipeline`] module docs for the
-//! four-call run loop). `#![no_std]`, and it works without an allocator.
+//! has run. It does no I/O: a transport moves the bytes (see [`Pipeline`] for the four-call run
+//! loop). `#![no_std]`, and it works without an allocator. With `alloc`, it also holds the
+//! `Pipe` model that every adapter runs: see `ARCHITECTURE.md` for which crate does what.
 //!
 //! ```
 //! use redpipe_core::{prelude::*, VecPipeline};
@@ -31,12 +32,13 @@
 //!
 //! ## Feature flags
 //! - none: no allocator at all; storage from caller slices ([`SlicePipeline`]).
-//! - `heapless`: fixed-capacity storage in `heapless::Vec` ([`HeaplessPipeline`]).
-//! - `alloc`: growable storage ([`VecPipeline`]), owned results (`String`, `Vec`, [`Value`]),
-//!   and [`on_execute`](Pipeline::on_execute) callbacks.
-//! - `std`: `HashMap`/`HashSet` results.
+//! - `heapless`: fixed-capacity storage in `heapless::Vec` (`HeaplessPipeline`).
+//! - `alloc`: growable storage (`VecPipeline`), owned results (`String`, `Vec`, `Value`),
+//!   `on_execute` callbacks, and the `Pipe` model (handles that read their own results, named
+//!   groups run by a `Backend` over `Transport`s, one owned `Error`).
+//! - `std`: `HashMap`/`HashSet` results, `std::io::Error` conversions.
 //! - `redis-protocol`: results as `redis_protocol` RESP2/RESP3 frames.
-//! - `embedded-io`, `embedded-io-async`: the run loop over any stream ([`io`]).
+//! - `embedded-io`, `embedded-io-async`: the run loop and `io::Driver` over any stream.
 //! - `transactions` (default): `MULTI`/`EXEC` with results unpacked into each command's slot
 //!   ([`Pipeline::transaction`]).
 //! - `scripting` (default): Lua scripts by SHA1 with an automatic `EVAL` fallback
@@ -45,6 +47,7 @@
 //!   targets.
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

@@ -2,8 +2,8 @@
 //! route to a named connection, wrap a transaction, register a callback.
 //!
 //! Every pipeline of the project implements them: the core [`Pipeline`] (any storage, no
-//! allocator needed) and the [`Pipe`](crate::Pipe) model (feature `alloc`) that the std, wasm
-//! and cluster adapters run. A function written over these traits — a command group, a keyspace,
+//! allocator needed) and the `Pipe` model (feature `alloc`) that the std, wasm and cluster
+//! adapters run. A function written over these traits — a command group, a keyspace,
 //! a struct loader, a user's reusable function — runs on all of them unchanged:
 //!
 //! ```
@@ -43,8 +43,8 @@ pub trait Queue {
     type Handle<T: FromReply + ?Sized>;
 
     /// What handles are read from once the pipeline has run, and what callbacks receive: the
-    /// pipeline itself for the core [`Pipeline`], nothing of substance for the
-    /// [`Pipe`](crate::Pipe) model, whose handles carry their results.
+    /// pipeline itself for the core [`Pipeline`], nothing of substance for the `Pipe` model,
+    /// whose handles carry their results.
     type Results<'r>: ?Sized;
 
     /// Queues any command: `p.query::<i64, _, _>(cmd("INCRBY").arg("k").arg(5))`.
@@ -79,7 +79,7 @@ pub trait Queue {
     /// that knows its pipeline reads the handle directly (`d.read(&p)`, `h.result()`).
     fn read<'r, T: FromReply + ?Sized>(
         handle: &'r Self::Handle<T>,
-        from: &'r Self::Results<'r>,
+        from: &'r Self::Results<'_>,
     ) -> Result<T::Output<'r>, SlotError<'r>>;
 }
 
@@ -121,7 +121,7 @@ pub trait OnExecute: Queue {
     /// Reads a callback's value.
     fn read_computed<'r, T: Send + Sync + 'static>(
         computed: &'r Self::Computed<T>,
-        from: &'r Self::Results<'r>,
+        from: &'r Self::Results<'_>,
     ) -> Result<&'r T, SlotError<'r>>;
 }
 
@@ -159,7 +159,7 @@ where
     #[inline]
     fn read<'r, T: FromReply + ?Sized>(
         handle: &'r Self::Handle<T>,
-        from: &'r Self::Results<'r>,
+        from: &'r Self::Results<'_>,
     ) -> Result<T::Output<'r>, SlotError<'r>> {
         match handle {
             Ok(d) => d.read(from),
@@ -220,7 +220,7 @@ where
 
     fn read_computed<'r, T: Send + Sync + 'static>(
         computed: &'r Self::Computed<T>,
-        from: &'r Self::Results<'r>,
+        from: &'r Self::Results<'_>,
     ) -> Result<&'r T, SlotError<'r>> {
         computed.read(from)
     }

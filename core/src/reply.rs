@@ -12,7 +12,7 @@ use crate::error::ReplyKind;
 use crate::lex::{parse_double, parse_i64, parse_u64};
 
 /// One reply, borrowed from validated RESP bytes. RESP3 attributes are skipped; read them with
-/// [`Reply::attributes_of`].
+/// [`Pipeline::attributes`](crate::Pipeline::attributes).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Reply<'a> {
@@ -363,7 +363,7 @@ pub(crate) fn skip(bytes: &[u8], n: usize) -> Option<usize> {
 /// An error reply from the server: `-WRONGTYPE Operation against a key ...`.
 ///
 /// It belongs to its command's slot only; the other commands of the pipeline resolve normally.
-/// Borrowed from the reply; with feature `alloc`, [`ServerError::into_owned`] keeps it longer.
+/// Borrowed from the reply; with feature `alloc`, `ServerError::into_owned` keeps it longer.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerError<'a> {
     text: Text<'a>,

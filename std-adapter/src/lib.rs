@@ -33,8 +33,10 @@
 //! ```
 //!
 //! The engine is [`redpipe_core`] (re-exported here): connections only move bytes.
-//! [`Connection`] (blocking) and, with feature `tokio`, [`tokio::AsyncConnection`] run a
+//! [`Connection`] (blocking) and, with feature `tokio`, `tokio::AsyncConnection` run a
 //! [`VecPipeline`] directly for code that wants index handles and no per-command allocation.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod connection;

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every check and test the project has, in order, stopping at the first
 //! failure.
 
+use crate::redis;
 use crate::setup::{self, cargo, run};
 
 /// Feature sets of the core checked on their own: each must build, lint and test alone.
@@ -55,8 +56,24 @@ pub(crate) fn run_all() -> Result<(), String> {
             .args(["--features", &list]))?;
     }
 
-    // Every test and doc test of the workspace, all features on.
-    run(cargo().args(["test", "--workspace", "--all-features"]))?;
+    // Every test and doc test of the workspace, all features on. The README's std example
+    // runs as a doc test against a throwaway server (`REDIS_URL`); the integration tests start
+    // their own.
+    {
+        let server = redis::Server::start()?;
+        run(cargo()
+            .args(["test", "--workspace", "--all-features"])
+            .env("REDIS_URL", server.url()))?;
+    }
+
+    // The docs build without a warning (broken links, missing docs), with the default features
+    // and with all of them (what docs.rs shows).
+    for features in [&[][..], &["--all-features"][..]] {
+        run(cargo()
+            .args(["doc", "--no-deps", "--workspace"])
+            .args(features)
+            .env("RUSTDOCFLAGS", "-D warnings"))?;
+    }
 
     // The core builds without std and without an allocator, for bare metal and the browser.
     for target in setup::TARGETS {
@@ -73,6 +90,18 @@ pub(crate) fn run_all() -> Result<(), String> {
         "alloc,heapless,transactions,scripting",
         "--target",
         "thumbv7em-none-eabihf",
+    ]))?;
+    // The Pipe model (core, feature `alloc`) builds for the browser: it knows no socket or
+    // thread. So does the wasm crate on top of it.
+    run(cargo().args([
+        "build",
+        "-p",
+        "redpipe-core",
+        "--no-default-features",
+        "--features",
+        "alloc,transactions,scripting",
+        "--target",
+        "wasm32-unknown-unknown",
     ]))?;
     run(cargo().args([
         "build",

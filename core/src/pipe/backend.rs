@@ -41,7 +41,8 @@ pub trait Backend {
     /// Runs every group that has commands over the connection its name designates, in parallel
     /// where the platform can. Each group MUST be done afterwards: resolved, or failed with the
     /// reason (an unknown name fails its group with [`Failure::Closed`](crate::Failure::Closed)
-    /// and returns [`Error::UnknownConnection`]). Returns the first error.
+    /// and returns [`Error::UnknownConnection`](crate::Error::UnknownConnection)). Returns the
+    /// first error.
     fn run(&self, groups: &mut [Group]) -> Result<()>;
 }
 

@@ -1,37 +1,4 @@
-//! The Pipe model (feature `alloc`): one logical pipeline over named connections, whose handles
-//! read their own results once it has run.
-//!
-//! A [`Pipe`] groups commands by connection name (one core [`VecPipeline`] per name), keeps
-//! scopes and callbacks across the groups, and hands the groups to a [`Backend`] to run. It owns
-//! no socket and no thread: the std adapter's registry runs groups over TCP/TLS in threads or
-//! tokio tasks, the wasm adapter over WebSockets, a cluster backend over per-node connections,
-//! [`Connector`] + [`Loopback`] in memory. So the model, and everything written over it
-//! (keyspaces, structs, users' reusable functions), is the same on every platform.
-//!
-//! ```
-//! use redpipe_core::{prelude::*, Connector, Loopback, Pipe};
-//!
-//! // An in-memory "server" that answers INCR with 1 and EXPIRE with 1.
-//! let backend = Connector(|_name: &str| Ok(Loopback::new(|_words: &[&[u8]]| b":1\r\n".to_vec())));
-//! let mut p = Pipe::with_backend(backend);
-//! let hits = p.incr("hits");
-//! let _ = p.expire("hits", 60);
-//! let doubled = p.on_execute({
-//!     let hits = hits.clone();
-//!     move |_| hits.result().map_or(0, |n| n * 2)
-//! });
-//! p.execute()?;
-//! assert_eq!((hits.result()?, *doubled.result()?), (1, 2));
-//! # Ok::<(), redpipe_core::Error>(())
-//! ```
-//!
-//! ## Rules
-//! - Commands queued in a [scope](Pipe::scope) that fails are removed with its callbacks;
-//!   nothing of it is sent.
-//! - Groups run in parallel where the backend can; callbacks run after every group, in
-//!   registration order.
-//! - A connection failure fails every waiting handle of its group with the reason; handles of
-//!   other groups keep their results.
+//! The Pipe model (feature `alloc`), documented on [`Pipe`], its public face.
 
 mod backend;
 mod error;
@@ -71,7 +38,40 @@ struct PipeMark {
     callbacks: usize,
 }
 
-/// One logical pipeline over named connections; see the [module docs](self).
+/// One logical pipeline over named connections, whose handles read their own results once it
+/// has run (feature `alloc`).
+///
+/// A `Pipe` groups commands by connection name (one core [`VecPipeline`] per name), keeps
+/// scopes and callbacks across the groups, and hands the groups to a [`Backend`] to run. It owns
+/// no socket and no thread: the std adapter's registry runs groups over TCP/TLS in threads or
+/// tokio tasks, the wasm adapter over WebSockets, a cluster backend over per-node connections,
+/// [`Connector`] + [`Loopback`] in memory. So the model, and everything written over it
+/// (keyspaces, structs, users' reusable functions), is the same on every platform.
+///
+/// ```
+/// use redpipe_core::{prelude::*, Connector, Loopback, Pipe};
+///
+/// // An in-memory "server" that answers INCR with 1 and EXPIRE with 1.
+/// let backend = Connector(|_name: &str| Ok(Loopback::new(|_words: &[&[u8]]| b":1\r\n".to_vec())));
+/// let mut p = Pipe::with_backend(backend);
+/// let hits = p.incr("hits");
+/// let _ = p.expire("hits", 60);
+/// let doubled = p.on_execute({
+///     let hits = hits.clone();
+///     move |_| hits.result().map_or(0, |n| n * 2)
+/// });
+/// p.execute()?;
+/// assert_eq!((hits.result()?, *doubled.result()?), (1, 2));
+/// # Ok::<(), redpipe_core::Error>(())
+/// ```
+///
+/// # Rules
+/// - Commands queued in a [scope](Pipe::scope) that fails are removed with its callbacks;
+///   nothing of it is sent.
+/// - Groups run in parallel where the backend can; callbacks run after every group, in
+///   registration order.
+/// - A connection failure fails every waiting handle of its group with the reason; handles of
+///   other groups keep their results.
 pub struct Pipe<B> {
     backend: B,
     groups: Vec<Group>,

@@ -1,33 +1,5 @@
-//! The pipeline: queued commands, their deferred slots, and the sans-I/O run loop.
-//!
-//! ## The run loop
-//! A transport drives a pipeline with four calls and nothing else:
-//!
-//! 1. write [`Pipeline::poll_output`] to the connection and report what was written with
-//!    [`Pipeline::consume_output`];
-//! 2. read from the connection and pass every unconsumed byte to [`Pipeline::handle_input`],
-//!    which returns how many bytes it used (whole replies only); drop those from the front of
-//!    the read buffer and keep the rest for the next call;
-//! 3. repeat until [`Pipeline::is_done`] (check it after step 1: an empty pipeline is done at
-//!    once, and `consume_output` — even of 0 bytes — is where its callbacks run);
-//! 4. if the connection fails or times out, call [`Pipeline::fail`]: every slot still waiting
-//!    resolves with that failure.
-//!
-//! The output is released in a window of at most [`Pipeline::set_window`] commands whose replies
-//! are outstanding (10 000 by default), so that neither side buffers a whole million-command
-//! pipeline at once; a transport that writes everything `poll_output` offers and reads until
-//! `is_done` gets that for free.
-//!
-//! ## Where results live
-//! Each reply is copied, as raw RESP, into the reply arena and its slot records the range. A
-//! [`Deferred`] converts the bytes when it is read. One arena serves every result type, borrowed
-//! results need no allocation, and a fixed arena works without an allocator.
-//!
-//! ## Composition
-//! Functions that take `&mut Pipeline` queue into the caller's pipeline, so any number of them
-//! cost one round trip. [`Pipeline::scope`] runs such a function and rolls its commands back if
-//! it fails; [`Pipeline::transaction`] wraps commands in `MULTI`/`EXEC` with each handle still
-//! resolving to its own command's result.
+//! The pipeline: queued commands, their deferred slots, and the sans-I/O run loop (documented
+//! on [`Pipeline`], its public face).
 
 #[cfg(feature = "alloc")]
 mod callbacks;
@@ -63,10 +35,39 @@ use table::{Role, State};
 /// Commands in flight at once, by default.
 pub const DEFAULT_WINDOW: usize = 10_000;
 
-/// Queued commands, their slots, and the reply reader. See the [module docs](self).
+/// Queued commands, their slots, and the reply reader.
 ///
-/// Generic over its three stores (see [`Storage`]); use [`VecPipeline`] (feature `alloc`),
-/// [`HeaplessPipeline`] (feature `heapless`) or [`SlicePipeline`].
+/// Generic over its three stores (see [`Storage`]); use `VecPipeline` (feature `alloc`),
+/// `HeaplessPipeline` (feature `heapless`) or [`SlicePipeline`].
+///
+/// # The run loop
+/// A transport drives a pipeline with four calls and nothing else:
+///
+/// 1. write [`Pipeline::poll_output`] to the connection and report what was written with
+///    [`Pipeline::consume_output`];
+/// 2. read from the connection and pass every unconsumed byte to [`Pipeline::handle_input`],
+///    which returns how many bytes it used (whole replies only); drop those from the front of
+///    the read buffer and keep the rest for the next call;
+/// 3. repeat until [`Pipeline::is_done`] (check it after step 1: an empty pipeline is done at
+///    once, and `consume_output` — even of 0 bytes — is where its callbacks run);
+/// 4. if the connection fails or times out, call [`Pipeline::fail`]: every slot still waiting
+///    resolves with that failure.
+///
+/// The output is released in a window of at most [`Pipeline::set_window`] commands whose replies
+/// are outstanding (10 000 by default), so that neither side buffers a whole million-command
+/// pipeline at once; a transport that writes everything `poll_output` offers and reads until
+/// `is_done` gets that for free.
+///
+/// # Where results live
+/// Each reply is copied, as raw RESP, into the reply arena and its slot records the range. A
+/// [`Deferred`] converts the bytes when it is read. One arena serves every result type, borrowed
+/// results need no allocation, and a fixed arena works without an allocator.
+///
+/// # Composition
+/// Functions that take `&mut Pipeline` queue into the caller's pipeline, so any number of them
+/// cost one round trip. [`Pipeline::scope`] runs such a function and rolls its commands back if
+/// it fails; [`Pipeline::transaction`] wraps commands in `MULTI`/`EXEC` with each handle still
+/// resolving to its own command's result.
 pub struct Pipeline<O, R, E>
 where
     O: Storage<u8>,
