@@ -11,6 +11,11 @@ use crate::reply::{Aggregate, AggregateIter, Reply};
 
 /// A type a reply converts to.
 ///
+/// Implemented for `()`, `bool`, every integer type but `u8`, floats, text and bytes (borrowed
+/// and owned), `Option`, tuples, sequences and maps, [`Reply`] and `Value`. `u8` is left out on
+/// purpose, as in [`ToArg`](crate::ToArg): `Vec<u8>` and `heapless::Vec<u8, N>` read a byte
+/// string, which a `u8` element type would make ambiguous; read a small number as `u16` or `i8`.
+///
 /// ```
 /// use redpipe_core::{ConvertError, FromReply, Reply};
 /// struct Celsius(f64);

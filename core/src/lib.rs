@@ -54,7 +54,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod cluster;
+pub mod cluster;
 pub mod cmd;
 mod decode;
 mod deferred;
@@ -79,7 +79,6 @@ mod storage;
 #[cfg(feature = "alloc")]
 mod value;
 
-pub use cluster::HashSlot;
 pub use decode::{Limits, MAX_DEPTH, Scanner, decode_reply, holds_reply};
 pub use deferred::{Deferred, Replies, SlotError};
 pub use encode::{ArgSink, Args, Cmd, Encoder, Iter, Joined, Scratch, ToArg, cmd, encode_command};

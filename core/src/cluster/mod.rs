@@ -1,7 +1,12 @@
-//! Redis Cluster key slots: which of the 16384 slots a key hashes to.
+//! Redis Cluster, sans-I/O: which of the 16384 slots a key hashes to, and which words of a
+//! command are keys.
 //!
 //! Two things are called "slot" here: a pipeline's result slot is a [`Deferred`](crate::Deferred);
 //! a cluster key slot is a [`HashSlot`].
+
+mod keys;
+
+pub use keys::KeySpec;
 
 /// CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with.
 const CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
@@ -28,12 +33,43 @@ impl HashSlot {
     /// one, modulo 16384.
     ///
     /// ```
-    /// use redpipe_core::HashSlot;
+    /// use redpipe_core::cluster::HashSlot;
     /// assert_eq!(HashSlot::for_key(b"foo").get(), 12182);
     /// assert_eq!(HashSlot::for_key(b"{user1000}.following"), HashSlot::for_key(b"user1000"));
     /// ```
     pub fn for_key(key: &[u8]) -> Self {
         Self(CRC16.checksum(hash_tag(key)) % Self::COUNT)
+    }
+
+    /// The slot of the key made of `parts` joined (a [`Joined`](crate::Joined) key), without
+    /// joining them in memory.
+    ///
+    /// ```
+    /// use redpipe_core::cluster::HashSlot;
+    /// let parts: [&[u8]; 3] = [b"user{", b"1000", b"}.following"];
+    /// assert_eq!(HashSlot::for_parts(&parts), HashSlot::for_key(b"user{1000}.following"));
+    /// ```
+    pub fn for_parts(parts: &[&[u8]]) -> Self {
+        let bytes = || parts.iter().flat_map(|p| p.iter().copied());
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        // The same rule as `hash_tag`, on positions across the parts.
+        let (from, to) = match bytes().position(|b| b == b'{') {
+            Some(open) => match bytes().skip(open + 1).position(|b| b == b'}') {
+                Some(len) if len > 0 => (open + 1, open + 1 + len),
+                _ => (0, total),
+            },
+            None => (0, total),
+        };
+        let mut digest = CRC16.digest();
+        let mut at = 0;
+        for part in parts {
+            let (start, end) = (at, at + part.len());
+            let lo = from.clamp(start, end) - start;
+            let hi = to.clamp(start, end) - start;
+            digest.update(&part[lo..hi]);
+            at = end;
+        }
+        Self(digest.finalize() % Self::COUNT)
     }
 }
 
@@ -72,5 +108,32 @@ mod tests {
             assert_eq!(HashSlot::for_key(key).get(), slot, "{key:?}");
         }
         assert_eq!(HashSlot::new(16384), None);
+    }
+
+    #[test]
+    fn parts_hash_like_the_joined_key() {
+        let keys: [&[u8]; 8] = [
+            b"foo",
+            b"{user1000}.following",
+            b"foo{}{bar}",
+            b"foo{{bar}}zap",
+            b"foo{bar}{zap}",
+            b"",
+            b"a{b",
+            b"}{x}",
+        ];
+        for key in keys {
+            let whole = HashSlot::for_key(key);
+            for cut in 0..=key.len() {
+                for cut2 in cut..=key.len() {
+                    let parts = [&key[..cut], &key[cut..cut2], &key[cut2..]];
+                    assert_eq!(
+                        HashSlot::for_parts(&parts),
+                        whole,
+                        "{key:?} at {cut}/{cut2}"
+                    );
+                }
+            }
+        }
     }
 }
