@@ -65,6 +65,14 @@ impl Group {
         })
     }
 
+    /// Whether a run that ended with `result` goes again (see [`Retry`]); counts the attempt.
+    fn again(&mut self, result: &Result<()>, attempt: &mut u32) -> bool {
+        let again = matches!(result, Err(e) if e.is_connection())
+            && self.retry.again(*attempt, &mut self.pipeline);
+        *attempt += u32::from(again);
+        again
+    }
+
     /// Runs the group over a transport from `open`, and again over a new one as its retry
     /// policy allows ([`Retry`]); every transport used goes to `done` (a pool keeps it when it
     /// is still usable). On `Err` the group's waiting slots have failed with the reason.
@@ -86,11 +94,8 @@ impl Group {
                     Err(e)
                 }
             };
-            match result {
-                Err(e) if e.is_connection() && self.retry.again(attempt, &mut self.pipeline) => {
-                    attempt += 1
-                }
-                result => return result,
+            if !self.again(&result, &mut attempt) {
+                return result;
             }
         }
     }
@@ -118,11 +123,8 @@ impl Group {
                     Err(e)
                 }
             };
-            match result {
-                Err(e) if e.is_connection() && self.retry.again(attempt, &mut self.pipeline) => {
-                    attempt += 1
-                }
-                result => return result,
+            if !self.again(&result, &mut attempt) {
+                return result;
             }
         }
     }
