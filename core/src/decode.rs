@@ -63,34 +63,54 @@ pub fn decode_reply<'a>(
         .map(|n| (Reply::parse(&buf[..n]), n)))
 }
 
-/// Whether `pending`, bytes that arrived while no command was waiting for a reply, hold a reply
-/// (or garbage): the next pipeline would take it as its first command's. Out-of-band RESP3 pushes
-/// (client tracking invalidations, pub/sub messages), complete or still arriving, are not
-/// replies: a pipeline reads and sets them aside. Transports call it before sending a pipeline
-/// on a connection whose earlier pipelines are done.
+/// What bytes that arrived while no command was waiting hold, after the complete RESP3 pushes
+/// at their front (client-tracking invalidations, pub/sub messages: they answer no command).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unsolicited {
+    /// Nothing but pushes.
+    Nothing,
+    /// The start of a push, or of attributes, still arriving: it MUST be complete before a
+    /// pipeline is sent, because what it turns out to be decides whether the next reply is the
+    /// pipeline's.
+    Partial,
+    /// A reply, whole or not, or bytes that are no RESP: the next pipeline would read it as
+    /// its first command's reply.
+    Reply,
+}
+
+/// Classifies `pending`, bytes that arrived while no command was waiting for a reply: what
+/// they hold after the complete pushes at their front, how many bytes those pushes take, and
+/// how many there are. Transports check this before sending a pipeline (see
+/// [`Session`](crate::session::Session)).
 ///
 /// ```
-/// use redpipe_core::{holds_reply, Limits};
+/// use redpipe_core::{unsolicited, Limits, Unsolicited};
 /// let limits = Limits::default();
-/// assert!(!holds_reply(b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n", &limits));
-/// assert!(!holds_reply(b">2\r\n$10\r\ninval", &limits)); // a push still arriving
-/// assert!(holds_reply(b":1\r\n", &limits));
-/// assert!(!holds_reply(b"", &limits));
+/// let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
+/// assert_eq!(unsolicited(push, &limits), (Unsolicited::Nothing, push.len(), 1));
+/// assert_eq!(unsolicited(b">2\r\n$10\r\ninval", &limits), (Unsolicited::Partial, 0, 0));
+/// assert_eq!(unsolicited(b":1\r\n", &limits), (Unsolicited::Reply, 0, 0));
 /// ```
-pub fn holds_reply(pending: &[u8], limits: &Limits) -> bool {
-    let mut rest = pending;
+pub fn unsolicited(pending: &[u8], limits: &Limits) -> (Unsolicited, usize, u64) {
+    let (mut at, mut pushes) = (0, 0);
     loop {
-        match Scanner::new().scan(rest, limits) {
-            Ok(Some(n)) => {
-                if crate::reply::strip_attributes(&rest[..n]).first() != Some(&b'>') {
-                    return true;
-                }
-                rest = &rest[n..];
+        let rest = &pending[at..];
+        let kind = match Scanner::new().scan(rest, limits) {
+            Ok(Some(n)) if crate::reply::strip_attributes(&rest[..n]).first() == Some(&b'>') => {
+                at += n;
+                pushes += 1;
+                continue;
             }
-            // Incomplete: a push (or attributes, which may prefix one) is no reply yet.
-            Ok(None) => return !matches!(rest.first(), None | Some(b'>' | b'|')),
-            Err(_) => return true,
-        }
+            Ok(Some(_)) | Err(_) => Unsolicited::Reply,
+            Ok(None) => match rest.first() {
+                None => Unsolicited::Nothing,
+                // A push, or attributes (which may prefix a push or a reply): not known yet.
+                Some(b'>' | b'|') => Unsolicited::Partial,
+                Some(_) => Unsolicited::Reply,
+            },
+        };
+        return (kind, at, pushes);
     }
 }
 
@@ -437,28 +457,33 @@ mod tests {
     }
 
     #[test]
-    fn pending_bytes_hold_a_reply_unless_they_are_pushes() {
+    fn unsolicited_bytes_are_pushes_partial_frames_or_replies() {
+        use Unsolicited::{Nothing, Partial, Reply};
         let limits = Limits::default();
         let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
         let two_pushes = [&push[..], &push[..]].concat();
+        let attributed = b"|1\r\n+a\r\n:1\r\n>1\r\n:2\r\n"; // attributes, then a push
         for (pending, want) in [
-            (&b""[..], false),
-            (push, false),
-            (&two_pushes, false),
-            (&push[..7], false),
-            (b">", false),
-            (b"|1\r\n+a\r\n:1\r\n>1\r\n:2\r\n", false), // attributes, then a push
-            (b"|1\r\n+a\r\n", false),                   // attributes of something still arriving
-            (b":1\r\n", true),
-            (b":1", true),
-            (b"$3\r\nab", true),
-            (b"+OK\r\n>1\r\n:2\r\n", true),
-            (&[&push[..], b"-ERR x\r\n"].concat(), true),
-            (&[&push[..], b"$1"].concat(), true),
-            (b"?garbage", true),
-            (b">2\r\n:x\r\n", true), // a malformed push breaks the stream
+            (&b""[..], (Nothing, 0, 0)),
+            (push, (Nothing, push.len(), 1)),
+            (&two_pushes, (Nothing, two_pushes.len(), 2)),
+            (&push[..7], (Partial, 0, 0)),
+            (b">", (Partial, 0, 0)),
+            (b">2\r\n", (Partial, 0, 0)),
+            (attributed, (Nothing, attributed.len(), 1)),
+            (b"|1\r\n+a\r\n", (Partial, 0, 0)), // attributes of something still arriving
+            (b"|1\r\n", (Partial, 0, 0)),
+            (&[&push[..], b">1\r\n"].concat(), (Partial, push.len(), 1)),
+            (b":1\r\n", (Reply, 0, 0)),
+            (b":1", (Reply, 0, 0)),
+            (b"$3\r\nab", (Reply, 0, 0)),
+            (b"+OK\r\n>1\r\n:2\r\n", (Reply, 0, 0)),
+            (&[&push[..], b"-ERR x\r\n"].concat(), (Reply, push.len(), 1)),
+            (&[&push[..], b"$1"].concat(), (Reply, push.len(), 1)),
+            (b"?garbage", (Reply, 0, 0)),
+            (b">2\r\n:x\r\n", (Reply, 0, 0)), // a malformed push breaks the stream
         ] {
-            assert_eq!(holds_reply(pending, &limits), want, "{pending:?}");
+            assert_eq!(unsolicited(pending, &limits), want, "{pending:?}");
         }
     }
 

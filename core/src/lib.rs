@@ -79,7 +79,7 @@ mod storage;
 #[cfg(feature = "alloc")]
 mod value;
 
-pub use decode::{Limits, MAX_DEPTH, Scanner, decode_reply, holds_reply};
+pub use decode::{Limits, MAX_DEPTH, Scanner, Unsolicited, decode_reply, unsolicited};
 pub use deferred::{Deferred, Replies, SlotError};
 pub use encode::{ArgSink, Args, Cmd, Encoder, Iter, Joined, Scratch, ToArg, cmd, encode_command};
 pub use error::{CapacityError, ConvertError, DecodeError, Failure, IoKind, ReplyKind, Store};

@@ -8,6 +8,7 @@
 //! fails cleanly); with `alloc`, a `Vec` grows to the largest reply, which the
 //! [`Limits`](crate::Limits) bound.
 
+use crate::decode::{Limits, Unsolicited, unsolicited};
 use crate::error::{CapacityError, Failure, Store};
 use crate::pipeline::{Entry, Pipeline};
 use crate::storage::{SliceStore, Storage, copy_small, shift_within};
@@ -67,7 +68,7 @@ impl<S: Storage<u8>> ReadBuffer<S> {
 
     /// Reads once into the free space with `read`, which returns how many bytes it wrote; 0
     /// when the buffer has no room. For stream transports that read outside a pipeline run,
-    /// such as data that arrived between pipelines (see [`holds_reply`](crate::holds_reply)).
+    /// such as data that arrived between pipelines (see [`unsolicited`]).
     pub fn read_with<E>(
         &mut self,
         read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
@@ -137,6 +138,28 @@ impl<S: Storage<u8>> ReadBuffer<S> {
                     return Err(Failure::Protocol(e));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Between pipelines: sets aside the complete RESP3 pushes at the front (they answer no
+    /// command) and says what is left: nothing, a frame still arriving, or a reply nobody asked
+    /// for (see [`unsolicited`]). Returns that and how many pushes were set aside.
+    pub fn set_aside_pushes(&mut self, limits: &Limits) -> (Unsolicited, u64) {
+        let (left, used, pushes) = unsolicited(self.filled(), limits);
+        self.consume(used);
+        (left, pushes)
+    }
+
+    /// Appends `bytes` that arrived outside a pipeline run (a WebSocket message between
+    /// pipelines), growing a growable buffer; a fixed one that is full keeps what it had.
+    pub fn extend(&mut self, mut bytes: &[u8]) -> Result<(), CapacityError> {
+        while !bytes.is_empty() {
+            let spare = self.spare()?;
+            let n = spare.len().min(bytes.len());
+            copy_small(&mut spare[..n], &bytes[..n]);
+            self.advance(n);
+            bytes = &bytes[n..];
         }
         Ok(())
     }

@@ -442,13 +442,29 @@ fn callbacks_run_in_order_after_every_slot_resolved() {
 }
 
 #[test]
-fn callbacks_see_failures() {
+fn callbacks_do_not_run_when_the_pipeline_fails() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ran = Arc::new(AtomicBool::new(false));
     let mut p = VecPipeline::new();
     let a = p.incr("a").unwrap();
-    let seen = p.on_execute(move |r| a.read(r).map_err(|e| e.into_owned()));
+    let flag = ran.clone();
+    let seen = p.on_execute(move |r| {
+        flag.store(true, Ordering::Relaxed);
+        a.read(r).unwrap() // as README-style callbacks do: must not panic on a lost connection
+    });
     send_all(&mut p);
     p.fail(Failure::Timeout);
-    assert_eq!(seen.read(&p), Ok(&Err(SlotError::Failed(Failure::Timeout))));
+    assert!(!ran.load(Ordering::Relaxed));
+    assert_eq!(seen.read(&p), Err(SlotError::Failed(Failure::Timeout)));
+
+    // A server error in a slot is a result: callbacks run and see it.
+    let mut p = VecPipeline::new();
+    let a = p.incr("a").unwrap();
+    let seen = p.on_execute(move |r| a.read(r).is_err());
+    send_all(&mut p);
+    p.handle_input(b"-WRONGTYPE nope\r\n").unwrap();
+    assert_eq!(seen.read(&p), Ok(&true));
 }
 
 #[test]

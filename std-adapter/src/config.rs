@@ -63,6 +63,10 @@ pub struct ConnectionInfo {
     pub read_timeout: Option<Duration>,
     /// Limit for each write.
     pub write_timeout: Option<Duration>,
+    /// Limit for a whole pipeline, from its first write to its last reply (60 s by default):
+    /// a server that keeps each read in time by trickling bytes still cannot hold a pipeline
+    /// longer. `None` for pipelines that legitimately run longer.
+    pub pipeline_timeout: Option<Duration>,
     /// Commands in flight at once (see [`Pipeline::set_window`](redpipe_core::Pipeline::set_window)).
     pub window: usize,
     /// Bounds on replies.
@@ -87,6 +91,7 @@ impl ConnectionInfo {
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
+            pipeline_timeout: Some(Duration::from_secs(60)),
             window: DEFAULT_WINDOW,
             limits: Limits::default(),
             tls_ca: None,
@@ -158,7 +163,8 @@ impl std::str::FromStr for ConnectionInfo {
 
     /// `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://...` for TLS, or
     /// `unix:///path/to/socket[?db=N&...]`. Options: `protocol=3`, `client_name`, `db`,
-    /// `password`, `username`, `connect_timeout`, `timeout` (both in milliseconds), `window`,
+    /// `password`, `username`, `connect_timeout`, `timeout`, `pipeline_timeout` (in milliseconds),
+    /// `window`,
     /// `tls_ca` (a PEM file path).
     fn from_str(s: &str) -> Result<Self> {
         let url = url::Url::parse(s).map_err(|e| bad(format!("{s:?}: {e}")))?;
@@ -211,6 +217,7 @@ impl std::str::FromStr for ConnectionInfo {
                     let t = millis(&v)?;
                     info = info.timeout(t);
                 }
+                "pipeline_timeout" => info.pipeline_timeout = Some(millis(&v)?),
                 "window" => {
                     let w = v.parse().map_err(|_| bad(format!("bad window {v:?}")))?;
                     info = info.window(w);

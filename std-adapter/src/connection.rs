@@ -4,7 +4,7 @@ use redpipe_core::io::{Driver, SetupError};
 use redpipe_core::{Error, ReadBuffer, Result, Transport, VecPipeline};
 
 use crate::config::ConnectionInfo;
-use crate::stream::Stream;
+use crate::stream::{Io, Stream};
 
 /// One blocking connection to a Redis server.
 ///
@@ -18,7 +18,7 @@ use crate::stream::Stream;
 /// # Ok::<(), redpipe::Error>(())
 /// ```
 pub struct Connection {
-    driver: Driver<Stream, Vec<u8>>,
+    driver: Driver<Io, Vec<u8>>,
     info: ConnectionInfo,
 }
 
@@ -47,12 +47,15 @@ where
 impl Connection {
     /// Connects and runs the setup (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
     pub fn open(info: &ConnectionInfo) -> Result<Self> {
-        let mut driver = Driver::new(Stream::open(info)?, ReadBuffer::growable());
+        let io = Io::new(Stream::open(info)?, info);
+        let mut driver = Driver::new(io, ReadBuffer::growable());
         let mut setup = VecPipeline::new();
         setup.set_limits(info.limits);
+        driver.stream_mut().start_pipeline(info.pipeline_timeout);
         driver
             .setup(&info.setup(), &mut setup)
             .map_err(setup_failed)?;
+        driver.stream_mut().end_pipeline();
         Ok(Self {
             driver,
             info: info.clone(),
@@ -100,13 +103,19 @@ impl Connection {
     /// ```
     pub fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
         self.info.configure(p);
-        Ok(self.driver.send(p)?)
+        self.driver
+            .stream_mut()
+            .start_pipeline(self.info.pipeline_timeout);
+        let result = self.driver.send(p);
+        result.map_err(|e| self.driver.error(e))
     }
 
     /// Reads every reply of a pipeline started with [`send`](Self::send) (sending the rest of
     /// its commands as the window allows).
     pub fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        Ok(self.driver.finish(p)?)
+        let result = self.driver.finish(p);
+        self.driver.stream_mut().end_pipeline();
+        result.map_err(|e| self.driver.error(e))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
 
 use crate::config::{Addr, ConnectionInfo};
 use redpipe_core::{Error, Result};
@@ -81,37 +82,133 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Sets the socket's read timeout (`None`: block forever).
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_read_timeout(t),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_read_timeout(t),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.sock.set_read_timeout(t),
+        }
+    }
+
+    /// Sets the socket's write timeout (`None`: block forever).
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_write_timeout(t),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_write_timeout(t),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.sock.set_write_timeout(t),
+        }
+    }
+}
+
+/// The stream as the core's driver uses it: each read and write bounded by its own timeout and
+/// by the deadline of the pipeline in progress, so that a server that trickles bytes (each read
+/// in time) cannot hold a pipeline past its deadline.
+pub(crate) struct Io {
+    stream: Stream,
+    read: Option<Duration>,
+    write: Option<Duration>,
+    deadline: Option<Instant>,
+    /// The timeouts the socket has now, to set them only when they change.
+    applied: (Option<Duration>, Option<Duration>),
+}
+
+impl Io {
+    pub(crate) fn new(stream: Stream, info: &ConnectionInfo) -> Self {
+        Self {
+            stream,
+            read: info.read_timeout,
+            write: info.write_timeout,
+            deadline: None,
+            applied: (info.read_timeout, info.write_timeout),
+        }
+    }
+
+    /// Bounds everything until [`end_pipeline`](Self::end_pipeline) by `limit` from now (a
+    /// pipeline already in flight keeps its deadline).
+    pub(crate) fn start_pipeline(&mut self, limit: Option<Duration>) {
+        if self.deadline.is_none() {
+            self.deadline = limit.map(|t| Instant::now() + t);
+        }
+    }
+
+    pub(crate) fn end_pipeline(&mut self) {
+        self.deadline = None;
+    }
+
+    /// The timeout for the next read or write: its own, or the time left before the deadline
+    /// when that is shorter.
+    fn arm(&mut self, write: bool) -> io::Result<()> {
+        let own = if write { self.write } else { self.read };
+        let want = match self.deadline {
+            None => own,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the pipeline's deadline passed",
+                    ));
+                }
+                Some(own.map_or(left, |t| t.min(left)))
+            }
+        };
+        let applied = if write {
+            &mut self.applied.1
+        } else {
+            &mut self.applied.0
+        };
+        if *applied != want {
+            if write {
+                self.stream.set_write_timeout(want)?;
+            } else {
+                self.stream.set_read_timeout(want)?;
+            }
+            *applied = want;
+        }
+        Ok(())
+    }
+}
+
 /// Between pipelines the core asks whether bytes are waiting (a reply would be stray; only RESP3
 /// pushes may arrive): a one-byte `recv(MSG_PEEK | MSG_DONTWAIT)`, which never blocks.
-impl embedded_io::ReadReady for Stream {
+impl embedded_io::ReadReady for Io {
     fn read_ready(&mut self) -> io::Result<bool> {
-        Ok(match self {
-            Self::Tcp(s) => peek_nonblocking(s),
+        Ok(match &self.stream {
+            Stream::Tcp(s) => peek_nonblocking(s),
             #[cfg(unix)]
-            Self::Unix(s) => peek_nonblocking(s),
+            Stream::Unix(s) => peek_nonblocking(s),
             // TLS records between pipelines can be session tickets, not replies: not checked.
             #[cfg(feature = "tls")]
-            Self::Tls(_) => false,
+            Stream::Tls(_) => false,
         })
     }
 }
 
-impl embedded_io::ErrorType for Stream {
+impl embedded_io::ErrorType for Io {
     type Error = io::Error;
 }
 
-impl embedded_io::Read for Stream {
+impl embedded_io::Read for Io {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Read::read(self, buf)
+        self.arm(false)?;
+        Read::read(&mut self.stream, buf)
     }
 }
 
-impl embedded_io::Write for Stream {
+impl embedded_io::Write for Io {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Write::write(self, buf)
+        self.arm(true)?;
+        Write::write(&mut self.stream, buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        Write::flush(self)
+        self.arm(true)?;
+        Write::flush(&mut self.stream)
     }
 }
 

@@ -123,14 +123,17 @@ impl AsyncConnection {
             inner: FromTokio::new(stream),
             read: info.read_timeout,
             write: info.write_timeout,
+            deadline: None,
         };
         let mut driver = Driver::new(io, ReadBuffer::growable());
         let mut setup = VecPipeline::new();
         setup.set_limits(info.limits);
+        driver.stream_mut().start_pipeline(info.pipeline_timeout);
         driver
             .setup_async(&info.setup(), &mut setup)
             .await
             .map_err(setup_failed)?;
+        driver.stream_mut().deadline = None;
         Ok(Self {
             driver,
             info: info.clone(),
@@ -152,12 +155,18 @@ impl AsyncConnection {
     /// [`Connection::send`](crate::Connection::send).
     pub async fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
         self.info.configure(p);
-        Ok(self.driver.send_async(p).await?)
+        self.driver
+            .stream_mut()
+            .start_pipeline(self.info.pipeline_timeout);
+        let result = self.driver.send_async(p).await;
+        result.map_err(|e| self.driver.error(e))
     }
 
     /// Reads every reply of a pipeline started with [`send`](Self::send).
     pub async fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        Ok(self.driver.finish_async(p).await?)
+        let result = self.driver.finish_async(p).await;
+        self.driver.stream_mut().deadline = None;
+        result.map_err(|e| self.driver.error(e))
     }
 }
 
@@ -171,11 +180,34 @@ impl AsyncTransport for AsyncConnection {
     }
 }
 
-/// The stream with a timeout on each read and write; an expired one is `ErrorKind::TimedOut`.
+/// The stream with a timeout on each read and write, and the deadline of the pipeline in
+/// progress; an expired one is `ErrorKind::TimedOut`.
 struct Timed {
     inner: FromTokio<Box<dyn AsyncStream>>,
     read: Option<Duration>,
     write: Option<Duration>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Timed {
+    /// Bounds everything until the deadline is cleared by `limit` from now (a pipeline already
+    /// in flight keeps its deadline).
+    fn start_pipeline(&mut self, limit: Option<Duration>) {
+        if self.deadline.is_none() {
+            self.deadline = limit.map(|t| tokio::time::Instant::now() + t);
+        }
+    }
+
+    /// The limit for the next read or write: its own, or the time left before the deadline.
+    fn limit(&self, own: Option<Duration>) -> Option<Duration> {
+        match self.deadline {
+            None => own,
+            Some(d) => {
+                let left = d.saturating_duration_since(tokio::time::Instant::now());
+                Some(own.map_or(left, |t| t.min(left)))
+            }
+        }
+    }
 }
 
 async fn limited<T>(
@@ -202,15 +234,18 @@ impl embedded_io::ReadReady for Timed {
 
 impl embedded_io_async::Read for Timed {
     async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        limited(self.read, self.inner.read(buf)).await
+        let limit = self.limit(self.read);
+        limited(limit, self.inner.read(buf)).await
     }
 }
 
 impl embedded_io_async::Write for Timed {
     async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        limited(self.write, self.inner.write(buf)).await
+        let limit = self.limit(self.write);
+        limited(limit, self.inner.write(buf)).await
     }
     async fn flush(&mut self) -> std::io::Result<()> {
-        limited(self.write, self.inner.flush()).await
+        let limit = self.limit(self.write);
+        limited(limit, self.inner.flush()).await
     }
 }

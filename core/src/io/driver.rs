@@ -1,11 +1,17 @@
 //! [`Driver`]: a connection over an embedded-io stream, with the session rules.
 
-use super::{DriveError, execute, send};
+use super::DriveError;
+use crate::decode::Unsolicited;
 use crate::error::CapacityError;
 use crate::pipeline::{Entry, Pipeline};
 use crate::read_buffer::ReadBuffer;
-use crate::session::{Handshake, HandshakeError, Session, Setup};
+use crate::session::{Handshake, HandshakeError, Session, SessionError, Setup};
 use crate::storage::Storage;
+
+/// Bytes read between two pipelines at most (RESP3 pushes, set aside as they come): a peer that
+/// pushes faster than they are read cannot hold a pipeline back forever; what it sent beyond
+/// this is refused as a stray reply.
+pub const PENDING_BUDGET: usize = 16 << 20;
 
 /// A connection: a stream, the bytes read from it but not used yet, and the
 /// [`Session`] rules (one pipeline at a time, none after a failure, none when a reply arrived
@@ -75,8 +81,7 @@ impl<T, B: Storage<u8>> Driver<T, B> {
 /// Sends, finishes, executes and sets up: once for blocking and async streams, as the run loop
 /// itself (`$($await)*` is empty or `.await`).
 macro_rules! driver_methods {
-    ($send:ident, $finish:ident, $execute:ident, $setup:ident, $raw_send:path, $raw_execute:path,
-     [$($async:tt)*], $($await:tt)*) => {
+    ($send:ident, $finish:ident, $execute:ident, $setup:ident, [$($async:tt)*], $($await:tt)*) => {
         /// Sends `p`'s commands (as many as its window allows) without waiting for replies, so
         /// that the caller can prepare the next pipeline meanwhile; then finish it. Until then
         /// no other pipeline may be sent on this connection.
@@ -89,19 +94,55 @@ macro_rules! driver_methods {
             R: Storage<u8>,
             E: Storage<Entry>,
         {
-            // Whatever arrived since the last pipeline. A failed read shows again, with its
-            // reason, on the pipeline's own write or read.
-            if self.session.is_idle() && matches!(self.io.read_ready(), Ok(true)) {
-                if let Ok(spare) = self.buf.spare() {
-                    if let Ok(n) = self.io.read(spare) $($await)* {
-                        self.buf.advance(n);
+            // Whatever arrived since the last pipeline: everything the stream has ready, and a
+            // push or attributes still arriving read whole (bounded by the stream's timeouts),
+            // with the complete pushes set aside as they come.
+            if self.session.is_idle() {
+                let limits = *p.limits();
+                let mut budget = PENDING_BUDGET;
+                loop {
+                    let (left, pushes) = self.buf.set_aside_pushes(&limits);
+                    p.add_pushes(pushes);
+                    let wanted = match left {
+                        Unsolicited::Partial => true,
+                        Unsolicited::Nothing => matches!(self.io.read_ready(), Ok(true)),
+                        _ => false,
+                    };
+                    if !wanted {
+                        break;
                     }
+                    let Ok(spare) = self.buf.spare() else {
+                        break; // a partial frame larger than the buffer: refused below
+                    };
+                    let failed = if budget == 0 {
+                        DriveError::Session(SessionError::Stray)
+                    } else {
+                        match self.io.read(spare) $($await)* {
+                            Ok(0) => DriveError::Closed,
+                            Ok(n) => {
+                                self.buf.advance(n);
+                                budget = budget.saturating_sub(n);
+                                continue;
+                            }
+                            Err(e) => DriveError::Io(e),
+                        }
+                    };
+                    // The peer closed, failed or flooded between pipelines: nothing of `p` was
+                    // sent.
+                    self.session.set_broken();
+                    p.fail(failed.failure());
+                    return Err(failed);
                 }
             }
             self.session
-                .before_send(p, self.buf.filled())
+                .before_send(p, &mut self.buf)
                 .map_err(DriveError::Session)?;
-            let result = $raw_send(&mut self.io, p) $($await)*;
+            let (io, buf) = (&mut self.io, &mut self.buf);
+            let result = write_window!(io, p, $($await)*);
+            if let Err(e) = &result {
+                salvage!(true, io, p, buf, $($await)*);
+                p.fail(e.failure());
+            }
             self.session.sent(result.is_ok());
             result
         }
@@ -118,7 +159,8 @@ macro_rules! driver_methods {
             E: Storage<Entry>,
         {
             self.session.before_finish(p).map_err(DriveError::Session)?;
-            let result = $raw_execute(&mut self.io, p, &mut self.buf) $($await)*;
+            let (io, buf) = (&mut self.io, &mut self.buf);
+            let result = drive_loop!(io, p, buf, true, $($await)*);
             self.session.finished(result.is_ok());
             result
         }
@@ -169,7 +211,7 @@ where
     T: embedded_io::Read + embedded_io::Write + embedded_io::ReadReady,
     B: Storage<u8>,
 {
-    driver_methods!(send, finish, execute, setup, send, execute, [],);
+    driver_methods!(send, finish, execute, setup, [],);
 }
 
 #[cfg(feature = "embedded-io-async")]
@@ -183,9 +225,30 @@ where
         finish_async,
         execute_async,
         setup_async,
-        super::send_async,
-        super::execute_async,
         [async],
         .await
     );
+}
+
+#[cfg(feature = "alloc")]
+impl<T, B> Driver<T, B>
+where
+    T: embedded_io::ErrorType,
+    T::Error: core::error::Error + Send + Sync + 'static,
+    B: Storage<u8>,
+{
+    /// The owned error for `e`; when an error reply nobody asked for refused the pipeline (a
+    /// server at `maxclients` greets a connection without setup that way), the server's own
+    /// message.
+    pub fn error(&self, e: DriveError<T::Error>) -> crate::Error {
+        if let DriveError::Session(SessionError::Stray) = e {
+            let limits = crate::Limits::default();
+            if let Ok(Some((crate::Reply::Error(err), _))) =
+                crate::decode_reply(self.buf.filled(), &limits)
+            {
+                return crate::Error::Unsolicited(err.into_owned());
+            }
+        }
+        e.into()
+    }
 }

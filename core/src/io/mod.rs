@@ -10,10 +10,6 @@
 //! connection rules of [`session`](crate::session) on top: it is the connection type of every
 //! embedded-io transport.
 
-mod driver;
-
-pub use driver::{Driver, SetupError};
-
 use crate::error::{CapacityError, DecodeError, Failure, IoKind};
 use crate::pipeline::{Entry, Pipeline};
 use crate::read_buffer::ReadBuffer;
@@ -108,9 +104,32 @@ macro_rules! write_window {
     }};
 }
 
-/// The run loop, once, for both drivers: `$($await)*` is empty or `.await`.
+/// After a write failed: reads and resolves the replies the stream already holds (a server that
+/// refuses a command answers, then closes), where the stream can tell without waiting
+/// (`true`: it implements `ReadReady`).
+macro_rules! salvage {
+    (false, $io:ident, $p:ident, $buf:ident, $($await:tt)*) => {};
+    (true, $io:ident, $p:ident, $buf:ident, $($await:tt)*) => {
+        while matches!($io.read_ready(), Ok(true)) {
+            let Ok(spare) = $buf.spare() else { break };
+            match $io.read(spare) $($await)* {
+                Ok(n) if n > 0 => {
+                    $buf.advance(n);
+                    match $p.handle_input($buf.filled()) {
+                        Ok(used) => $buf.consume(used),
+                        Err(_) => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+    };
+}
+
+/// The run loop, once, for both drivers: `$($await)*` is empty or `.await`; `$salvage` says
+/// whether replies are read after a failed write (see `salvage!`).
 macro_rules! drive_loop {
-    ($io:ident, $p:ident, $buf:ident, $($await:tt)*) => {{
+    ($io:ident, $p:ident, $buf:ident, $salvage:tt, $($await:tt)*) => {{
         use embedded_io::Error as _;
         // Bytes read before this run (pushes between pipelines, replies read ahead while the
         // pipeline was in flight) are offered once before anything is read.
@@ -118,6 +137,7 @@ macro_rules! drive_loop {
         let result = loop {
             // Write everything the window allows.
             if let Err(e) = write_window!($io, $p, $($await)*) {
+                salvage!($salvage, $io, $p, $buf, $($await)*);
                 break Err(e);
             }
             // Also runs the callbacks of a pipeline with nothing to send.
@@ -157,6 +177,11 @@ macro_rules! drive_loop {
         result
     }};
 }
+
+// After the macros, which it uses.
+mod driver;
+
+pub use driver::{Driver, PENDING_BUDGET, SetupError};
 
 /// Sends what `p`'s window allows, without waiting for any reply; [`execute`] then finishes it.
 ///
@@ -213,7 +238,7 @@ where
     E: Storage<Entry>,
     B: Storage<u8>,
 {
-    drive_loop!(io, p, buf,)
+    drive_loop!(io, p, buf, false,)
 }
 
 /// [`execute`] over an async stream (`embedded-io-async`).
@@ -233,5 +258,5 @@ where
     E: Storage<Entry>,
     B: Storage<u8>,
 {
-    drive_loop!(io, p, buf, .await)
+    drive_loop!(io, p, buf, false, .await)
 }

@@ -46,6 +46,9 @@ pub enum Error {
         /// The server's answer.
         error: ServerError<'static>,
     },
+    /// The server sent an error while no command was waiting (`-ERR max number of clients
+    /// reached` on a connection without setup); the connection was dropped.
+    Unsolicited(ServerError<'static>),
     /// No connection is registered under this name.
     UnknownConnection(String),
     /// TLS setup failed.
@@ -69,6 +72,7 @@ impl fmt::Display for Error {
             }
             Self::Config(e) => write!(f, "invalid configuration: {e}"),
             Self::Handshake { command, error } => write!(f, "{command} refused: {error}"),
+            Self::Unsolicited(e) => write!(f, "the server sent an error unasked: {e}"),
             Self::UnknownConnection(name) => write!(f, "no connection named {name:?}"),
             Self::Tls(e) => write!(f, "TLS error: {e}"),
         }
@@ -83,7 +87,7 @@ impl core::error::Error for Error {
                 .as_deref()
                 .map(|e| e as &(dyn core::error::Error + 'static)),
             Self::Protocol(e) => Some(e),
-            Self::Server(e) => Some(e),
+            Self::Server(e) | Self::Unsolicited(e) => Some(e),
             Self::Convert(e) => Some(e),
             Self::Failed(e) => Some(e),
             Self::Capacity(e) => Some(e),
@@ -104,7 +108,10 @@ impl Error {
 
     /// Whether the connection failed (I/O, closed, protocol): the errors a retry may cure.
     pub fn is_connection(&self) -> bool {
-        matches!(self, Self::Io(_) | Self::Closed | Self::Protocol(_))
+        matches!(
+            self,
+            Self::Io(_) | Self::Closed | Self::Protocol(_) | Self::Unsolicited(_)
+        )
     }
 
     /// What the slots of a pipeline that this error stopped fail with.
@@ -209,7 +216,9 @@ impl From<SessionError> for Error {
         match e {
             SessionError::Busy => Self::Busy,
             SessionError::Broken => Self::Closed,
-            SessionError::Stray => Self::Protocol(DecodeError::UnexpectedReply),
+            SessionError::Stray | SessionError::Unfinished => {
+                Self::Protocol(DecodeError::UnexpectedReply)
+            }
         }
     }
 }

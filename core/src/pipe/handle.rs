@@ -78,7 +78,8 @@ impl<T: FromReply + ?Sized> Handle<T> {
 
 /// A value computed by an [`on_execute`](super::Pipe::on_execute) callback.
 pub struct Derived<T> {
-    pub(super) cell: Arc<spin::Once<T>>,
+    /// The callback's value, or the failure that kept it from running.
+    pub(super) cell: Arc<spin::Once<Result<T, Failure>>>,
 }
 
 impl<T> Clone for Derived<T> {
@@ -96,10 +97,19 @@ impl<T: core::fmt::Debug> core::fmt::Debug for Derived<T> {
 }
 
 impl<T> Derived<T> {
-    /// The callback's value; [`Error::Pending`] until the pipe ran (and never, if it failed
-    /// before the callback could run).
+    /// The callback's value; [`Error::Pending`] until the pipe ran, and the failure
+    /// ([`Error::Failed`]) when the pipe failed and the callback did not run.
     pub fn result(&self) -> Result<&T, Error> {
-        self.cell.get().ok_or(Error::Pending)
+        self.read().map_err(Error::from)
+    }
+
+    /// The callback's value, with the error of a handle; for generic code.
+    pub fn read(&self) -> Result<&T, SlotError<'_>> {
+        match self.cell.get() {
+            None => Err(SlotError::Pending),
+            Some(Ok(v)) => Ok(v),
+            Some(Err(f)) => Err(SlotError::Failed(*f)),
+        }
     }
 }
 

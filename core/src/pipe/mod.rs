@@ -30,7 +30,8 @@ use handle::Shared;
 /// The name of the default connection.
 pub const DEFAULT: &str = "";
 
-type Callback = Box<dyn FnOnce(&Executed) + Send + Sync>;
+/// A callback, or its failure when the pipe did not run to the end.
+type Callback = Box<dyn FnOnce(core::result::Result<&Executed, Failure>) + Send + Sync>;
 
 /// Where a scope may roll back to: its group marks are `Pipe::marks[base..]`.
 struct PipeMark {
@@ -243,14 +244,19 @@ impl<B> Pipe<B> {
 
     /// Registers `f` to run after every connection of the pipe has run; returns its value's
     /// handle. Callbacks run in registration order and read other handles freely.
+    ///
+    /// When `execute` fails (a connection failed, a command did not fit, the run was cancelled)
+    /// no callback runs, as in RedPipe: a callback that unwraps its handles must not see
+    /// failures it was not written for. Its [`Derived`] then reads as that failure. Server
+    /// errors in single handles are results, not failures: callbacks run and see them.
     pub fn on_execute<T: Send + Sync + 'static>(
         &mut self,
         f: impl FnOnce(&Executed) -> T + Send + Sync + 'static,
     ) -> Derived<T> {
         let cell = Arc::new(spin::Once::new());
         let target = cell.clone();
-        self.callbacks.push(Box::new(move |ran| {
-            target.call_once(|| f(ran));
+        self.callbacks.push(Box::new(move |outcome| {
+            target.call_once(|| outcome.map(f));
         }));
         Derived { cell }
     }
@@ -281,10 +287,11 @@ impl<B> Pipe<B> {
         VecPipeline::new()
     }
 
-    /// Publishes every group's results, then runs the callbacks. A group that did not run
-    /// (another group's name was unknown, its thread panicked) fails here, so that no handle is
+    /// Publishes every group's results, then runs the callbacks if the run succeeded (else each
+    /// callback's value is the failure). A group that did not run (another group's name was
+    /// unknown, its thread panicked, the run was cancelled) fails here, so that no handle is
     /// left pending.
-    fn finish(&mut self, groups: Vec<Group>) {
+    fn finish(&mut self, groups: Vec<Group>, outcome: core::result::Result<(), Failure>) {
         for mut g in groups {
             if !g.pipeline.is_done() {
                 g.pipeline.fail(Failure::Cancelled);
@@ -299,8 +306,9 @@ impl<B> Pipe<B> {
             let excess = self.published.len() - keep;
             self.published.drain(..excess);
         }
+        let ran = outcome.map(|()| &Executed::RAN);
         for cb in core::mem::take(&mut self.callbacks) {
-            cb(&Executed::RAN);
+            cb(ran);
         }
     }
 
@@ -329,7 +337,7 @@ impl<B: Backend> Pipe<B> {
         if result.is_ok() {
             result = self.backend.run(&mut groups);
         }
-        self.finish(groups);
+        self.finish(groups, outcome(&result));
         result
     }
 
@@ -356,13 +364,47 @@ impl<B: Backend> Pipe<B> {
 
 impl<B: AsyncBackend> Pipe<B> {
     /// [`execute`](Pipe::execute) over an async backend: the groups run concurrently.
+    ///
+    /// If the future is dropped before it completes, every handle of the pipe fails with
+    /// [`Failure::Cancelled`] (none stays pending) and no callback runs; the connections that
+    /// were in the middle of a pipeline are dropped, never pooled.
     pub async fn execute_async(&mut self) -> Result<()> {
-        let (mut groups, mut result) = self.start();
-        if result.is_ok() {
-            result = self.backend.run_async(&mut groups).await;
+        let (groups, result) = self.start();
+        let mut run = Running {
+            pipe: self,
+            groups: Some(groups),
+        };
+        let result = match (result, &mut run.groups) {
+            (Ok(()), Some(groups)) => run.pipe.backend.run_async(groups).await,
+            (result, _) => result,
+        };
+        if let Some(groups) = run.groups.take() {
+            run.pipe.finish(groups, outcome(&result));
         }
-        self.finish(groups);
         result
+    }
+}
+
+/// The groups of a run in progress; dropped before the run ends (a cancelled future), it fails
+/// and publishes them so that no handle is left pending.
+struct Running<'p, B> {
+    pipe: &'p mut Pipe<B>,
+    groups: Option<Vec<Group>>,
+}
+
+impl<B> Drop for Running<'_, B> {
+    fn drop(&mut self) {
+        if let Some(groups) = self.groups.take() {
+            self.pipe.finish(groups, Err(Failure::Cancelled));
+        }
+    }
+}
+
+/// What a run's callbacks learn of it.
+fn outcome(result: &Result<()>) -> core::result::Result<(), Failure> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.failure()),
     }
 }
 
@@ -453,6 +495,6 @@ impl<B> OnExecute for Pipe<B> {
         computed: &'r Derived<T>,
         _: &'r Executed,
     ) -> core::result::Result<&'r T, SlotError<'r>> {
-        computed.cell.get().ok_or(SlotError::Pending)
+        computed.read()
     }
 }

@@ -109,6 +109,14 @@ impl Callbacks {
         computed_in(&self.values, &self.epochs, index, epoch)
     }
 
+    /// Drops the callbacks that have not run.
+    fn skip(&mut self) {
+        for f in &mut self.pending[self.ran..] {
+            *f = None;
+        }
+        self.ran = self.pending.len();
+    }
+
     fn run(&mut self, replies: &dyn Replies) {
         while self.ran < self.pending.len() {
             let i = self.ran;
@@ -134,6 +142,10 @@ where
 {
     /// Registers `f` to run once every queued command has its result; returns a handle to what
     /// it returns.
+    ///
+    /// If the pipeline fails (connection lost, protocol error) the callback does not run, and
+    /// reading its value gives the failure, as RedPipe does: a callback sees only a pipeline
+    /// that ran. Server errors in single slots are results, not failures: callbacks run.
     ///
     /// This is how a reusable function combines several results into one:
     ///
@@ -169,8 +181,15 @@ where
         }
     }
 
+    /// Runs the callbacks once every slot has resolved, unless the pipeline failed: then none
+    /// runs (a callback that reads its handles would see failures it was not written for), and
+    /// reading a [`Computed`] gives the failure.
     pub(crate) fn run_callbacks_if_done(&mut self) {
         if !self.is_done() || self.callbacks.ran >= self.callbacks.pending.len() {
+            return;
+        }
+        if self.failure.is_some() {
+            self.callbacks.skip();
             return;
         }
         let mut callbacks = core::mem::take(&mut self.callbacks);

@@ -245,9 +245,21 @@ where
         self.failure
     }
 
-    /// Out-of-band RESP3 push replies seen (and skipped) while reading.
+    /// Out-of-band RESP3 push replies seen (and skipped) while reading, including those that
+    /// arrived before it was sent.
     pub fn pushes_seen(&self) -> u64 {
         self.pushes
+    }
+
+    /// Counts pushes set aside before the pipeline was sent.
+    pub(crate) fn add_pushes(&mut self, n: u64) {
+        self.pushes = self.pushes.saturating_add(n);
+    }
+
+    /// Whether no byte of it was handed to a transport: a pipeline that failed then can be
+    /// sent again on another connection without running anything twice.
+    pub fn sent_nothing(&self) -> bool {
+        self.sent == 0
     }
 
     /// Every encoded byte queued so far, sent or not.
@@ -439,6 +451,9 @@ where
 
     #[cfg(feature = "alloc")]
     fn computed(&self, index: u32, epoch: u32) -> Result<&dyn core::any::Any, SlotError<'_>> {
-        self.callbacks.get(index, epoch)
+        match (self.callbacks.get(index, epoch), self.failure) {
+            (Err(SlotError::Pending), Some(f)) if self.is_done() => Err(SlotError::Failed(f)),
+            (got, _) => got,
+        }
     }
 }

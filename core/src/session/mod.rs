@@ -19,9 +19,10 @@ mod retry;
 pub use handshake::{Handshake, HandshakeError, Setup};
 pub use retry::Retry;
 
-use crate::decode::holds_reply;
+use crate::decode::Unsolicited;
 use crate::error::{DecodeError, Failure};
 use crate::pipeline::{Entry, Pipeline};
+use crate::read_buffer::ReadBuffer;
 use crate::storage::Storage;
 
 /// Why a connection refused to run a pipeline. The pipeline's slots have failed with
@@ -36,6 +37,9 @@ pub enum SessionError {
     /// Bytes arrived while no command was waiting, and they are not RESP3 pushes: the next
     /// pipeline would read them as its first reply.
     Stray,
+    /// A push or attributes were still arriving: the transport must read them whole before
+    /// sending.
+    Unfinished,
 }
 
 impl SessionError {
@@ -44,7 +48,7 @@ impl SessionError {
         match self {
             Self::Busy => Failure::Cancelled,
             Self::Broken => Failure::Closed,
-            Self::Stray => Failure::Protocol(DecodeError::UnexpectedReply),
+            Self::Stray | Self::Unfinished => Failure::Protocol(DecodeError::UnexpectedReply),
         }
     }
 }
@@ -55,6 +59,7 @@ impl core::fmt::Display for SessionError {
             Self::Busy => "a pipeline is still in flight on this connection: finish it first",
             Self::Broken => "the connection failed earlier and must be replaced",
             Self::Stray => "a reply arrived between pipelines while no command was waiting",
+            Self::Unfinished => "a push between pipelines was still arriving",
         })
     }
 }
@@ -94,30 +99,42 @@ impl Session {
     }
 
     /// Before sending `p`. `pending` holds the bytes that arrived since the last pipeline was
-    /// finished (read without waiting), checked against `p`'s limits. Refuses, failing `p`'s
-    /// slots, while another pipeline is in flight, on a broken connection, or when `pending`
-    /// holds a reply. Until [`sent`](Self::sent) says otherwise the connection counts as broken,
-    /// so that a run abandoned half-way (a dropped future) leaves it broken.
-    pub fn before_send<O, R, E>(
+    /// finished (everything the stream had ready, and any push or attributes still arriving
+    /// read whole: see [`Unsolicited::Partial`]). Its complete pushes are set aside (counted in
+    /// [`Pipeline::pushes_seen`]). Refuses, failing `p`'s slots, while another pipeline is in
+    /// flight, on a broken connection, or when `pending` holds anything else. Until
+    /// [`sent`](Self::sent) says otherwise the connection counts as broken, so that a run
+    /// abandoned half-way (a dropped future) leaves it broken.
+    pub fn before_send<O, R, E, B>(
         &mut self,
         p: &mut Pipeline<O, R, E>,
-        pending: &[u8],
+        pending: &mut ReadBuffer<B>,
     ) -> Result<(), SessionError>
     where
         O: Storage<u8>,
         R: Storage<u8>,
         E: Storage<Entry>,
+        B: Storage<u8>,
     {
         let refused = if self.in_flight {
             Some(SessionError::Busy)
         } else if self.broken {
             Some(SessionError::Broken)
-        } else if holds_reply(pending, p.limits()) {
-            self.broken = true;
-            Some(SessionError::Stray)
         } else {
-            None
+            let (left, pushes) = pending.set_aside_pushes(p.limits());
+            p.add_pushes(pushes);
+            match left {
+                Unsolicited::Nothing => None,
+                Unsolicited::Partial => Some(SessionError::Unfinished),
+                _ => Some(SessionError::Stray),
+            }
         };
+        if matches!(
+            refused,
+            Some(SessionError::Stray | SessionError::Unfinished)
+        ) {
+            self.broken = true;
+        }
         if let Some(e) = refused {
             p.fail(e.failure());
             return Err(e);
@@ -166,13 +183,17 @@ mod tests {
         let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
         let mut s = Session::new();
         let _ = p.ping().unwrap();
-        assert_eq!(s.before_send(&mut p, b">1\r\n+push\r\n"), Ok(()));
+        let mut space = [0u8; 32];
+        let mut pending = ReadBuffer::fixed(&mut space);
+        pending.extend(b">1\r\n+push\r\n").unwrap();
+        assert_eq!(s.before_send(&mut p, &mut pending), Ok(()));
+        assert_eq!((p.pushes_seen(), pending.filled()), (1, &b""[..]));
         s.sent(true);
         // A second pipeline before the first is finished.
         let (mut out2, mut replies2, mut table2) = ([0u8; 64], [0u8; 64], [Entry::EMPTY; 2]);
         let mut q = SlicePipeline::from_slices(&mut out2, &mut replies2, &mut table2);
         let late = q.ping().unwrap();
-        assert_eq!(s.before_send(&mut q, b""), Err(SessionError::Busy));
+        assert_eq!(s.before_send(&mut q, &mut pending), Err(SessionError::Busy));
         assert_eq!(late.read(&q), Err(SlotError::Failed(Failure::Cancelled)));
         assert_eq!(s.before_finish(&mut p), Ok(()));
         s.finished(true);
@@ -181,7 +202,12 @@ mod tests {
         // A reply between pipelines breaks the connection for good.
         p.reset();
         let first = p.ping().unwrap();
-        assert_eq!(s.before_send(&mut p, b":1\r\n"), Err(SessionError::Stray));
+        pending.extend(b">1\r\n+push\r\n:1\r\n").unwrap();
+        assert_eq!(
+            s.before_send(&mut p, &mut pending),
+            Err(SessionError::Stray)
+        );
+        assert_eq!(pending.filled(), b":1\r\n");
         assert_eq!(
             first.read(&p),
             Err(SlotError::Failed(Failure::Protocol(
@@ -190,13 +216,30 @@ mod tests {
         );
         p.reset();
         let _ = p.ping().unwrap();
-        assert_eq!(s.before_send(&mut p, b""), Err(SessionError::Broken));
+        assert_eq!(
+            s.before_send(&mut p, &mut pending),
+            Err(SessionError::Broken)
+        );
+
+        // A push header still arriving must be read whole first.
+        let mut s = Session::new();
+        let mut space = [0u8; 32];
+        let mut pending = ReadBuffer::fixed(&mut space);
+        pending.extend(b">2\r\n").unwrap();
+        p.reset();
+        let _ = p.ping().unwrap();
+        assert_eq!(
+            s.before_send(&mut p, &mut pending),
+            Err(SessionError::Unfinished)
+        );
 
         // A run abandoned between send and finish leaves the connection broken.
         let mut s = Session::new();
+        let mut space = [0u8; 32];
+        let mut pending = ReadBuffer::fixed(&mut space);
         p.reset();
         let _ = p.ping().unwrap();
-        assert_eq!(s.before_send(&mut p, b""), Ok(()));
+        assert_eq!(s.before_send(&mut p, &mut pending), Ok(()));
         assert!(s.is_broken());
     }
 }

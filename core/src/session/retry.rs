@@ -9,7 +9,9 @@ use crate::storage::Storage;
 /// How often a pipeline is sent again on a new connection after its connection failed.
 ///
 /// Off by default ([`Retry::NEVER`]): a retried pipeline can run a command twice (one the server
-/// executed before the failure, then again). Turn it on for idempotent work.
+/// executed before the failure, then again). Turn it on for idempotent work. Whatever the
+/// setting, a pipeline that failed before any byte of it was sent (the connection was found
+/// closed, or could not be opened) goes once more on a new connection: nothing can run twice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retry {
     /// Times a pipeline may be sent again.
@@ -37,7 +39,8 @@ impl Retry {
         R: Storage<u8>,
         E: Storage<Entry>,
     {
-        attempt < self.times
+        let unsent = attempt == 0 && p.sent_nothing();
+        (attempt < self.times || unsent)
             && matches!(
                 p.failure(),
                 Some(Failure::Closed | Failure::Io(_) | Failure::Timeout | Failure::Protocol(_))
