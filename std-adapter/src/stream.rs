@@ -179,14 +179,49 @@ impl Io {
 /// pushes may arrive): a one-byte `recv(MSG_PEEK | MSG_DONTWAIT)`, which never blocks.
 impl embedded_io::ReadReady for Io {
     fn read_ready(&mut self) -> io::Result<bool> {
-        Ok(match &self.stream {
+        Ok(match &mut self.stream {
             Stream::Tcp(s) => peek_nonblocking(s),
             #[cfg(unix)]
             Stream::Unix(s) => peek_nonblocking(s),
-            // TLS records between pipelines can be session tickets, not replies: not checked.
             #[cfg(feature = "tls")]
-            Stream::Tls(_) => false,
+            Stream::Tls(s) => {
+                if !peek_nonblocking(&s.sock) {
+                    return Ok(tls_ready(&mut s.conn, None::<&mut TcpStream>));
+                }
+                s.sock.set_nonblocking(true)?;
+                let ready = tls_ready(&mut s.conn, Some(&mut s.sock));
+                s.sock.set_nonblocking(false)?;
+                ready
+            }
         })
+    }
+}
+
+/// Whether a TLS read would not block. Takes in the records `socket` has without waiting (it
+/// MUST not block; `None` when it has none) and lets rustls process them: session tickets and
+/// key updates, which servers send between replies, leave nothing to read; application data
+/// (a stray reply) or the peer's close do.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_ready(
+    conn: &mut rustls::ClientConnection,
+    socket: Option<&mut impl Read>,
+) -> bool {
+    if let Some(socket) = socket {
+        loop {
+            match conn.read_tls(socket) {
+                Ok(0) => return true, // the peer closed
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return true, // the read will report it
+            }
+            if conn.process_new_packets().is_err() {
+                return true;
+            }
+        }
+    }
+    match conn.process_new_packets() {
+        Ok(state) => state.plaintext_bytes_to_read() > 0 || state.peer_has_closed(),
+        Err(_) => true,
     }
 }
 
@@ -212,15 +247,16 @@ impl embedded_io::Write for Io {
     }
 }
 
-/// Whether a byte is waiting on `socket`, without blocking.
+/// Whether a read on `socket` would not block: a byte is waiting, the peer closed, or the
+/// socket has an error to report (the read will tell which).
 #[cfg(unix)]
 pub(crate) fn peek_nonblocking(socket: &impl std::os::fd::AsFd) -> bool {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
     let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
-    matches!(
-        socket2::SockRef::from(socket).recv_with_flags(&mut byte, flags),
-        Ok(n) if n > 0
-    )
+    match socket2::SockRef::from(socket).recv_with_flags(&mut byte, flags) {
+        Ok(_) => true,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    }
 }
 
 #[cfg(not(unix))]
@@ -228,7 +264,10 @@ fn peek_nonblocking(socket: &TcpStream) -> bool {
     if socket.set_nonblocking(true).is_err() {
         return false;
     }
-    let pending = matches!(socket.peek(&mut [0u8; 1]), Ok(n) if n > 0);
+    let pending = match socket.peek(&mut [0u8; 1]) {
+        Ok(_) => true,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
     // A socket left non-blocking would break every later read: vouch for nothing then.
     socket.set_nonblocking(false).is_err() || pending
 }

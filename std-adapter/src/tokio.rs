@@ -15,27 +15,34 @@ use crate::connection::setup_failed;
 trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {
     /// Whether bytes are waiting on the socket. Asked of the socket itself (a non-blocking
     /// peek), not of the reactor: a reactor that has not polled the socket yet would say no.
-    fn ready(&self) -> bool;
+    fn ready(&mut self) -> bool;
 }
 
 impl AsyncStream for TcpStream {
-    fn ready(&self) -> bool {
+    fn ready(&mut self) -> bool {
         peek(self)
     }
 }
 
 #[cfg(unix)]
 impl AsyncStream for tokio::net::UnixStream {
-    fn ready(&self) -> bool {
+    fn ready(&mut self) -> bool {
         peek(self)
     }
 }
 
 #[cfg(feature = "tls")]
 impl AsyncStream for tokio_rustls::client::TlsStream<TcpStream> {
-    fn ready(&self) -> bool {
-        // TLS records between pipelines can be session tickets, not replies: not checked.
-        false
+    fn ready(&mut self) -> bool {
+        // The socket is non-blocking underneath tokio: its records can be taken in without
+        // waiting (see `tls_ready`).
+        let (tcp, conn) = self.get_mut();
+        if !peek(tcp) {
+            return crate::stream::tls_ready(conn, None::<&mut &socket2::Socket>);
+        }
+        let socket = socket2::SockRef::from(&*tcp);
+        let mut reader: &socket2::Socket = &socket;
+        crate::stream::tls_ready(conn, Some(&mut reader))
     }
 }
 
@@ -228,7 +235,7 @@ impl embedded_io_async::ErrorType for Timed {
 
 impl embedded_io::ReadReady for Timed {
     fn read_ready(&mut self) -> std::io::Result<bool> {
-        Ok(self.inner.inner().ready())
+        Ok(self.inner.inner_mut().ready())
     }
 }
 

@@ -4,6 +4,8 @@
 //! directory, on a port picked at run time; it is killed (by PID, never by name) on drop. Starting
 //! one takes a few milliseconds, so every test gets its own and the suite runs in parallel.
 
+pub mod peer;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -4,8 +4,7 @@
 //! scripted fake server, on loopback only.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::time::Duration;
 
 use redpipe::prelude::*;
@@ -13,39 +12,8 @@ use redpipe::{
     Connection, ConnectionInfo, Connections, DecodeError, Error, Failure, Handle, IoKind, Limits,
     ServerErrorKind, VecPipeline,
 };
+use redpipe_tests::peer::{fake_server, read_commands};
 use redpipe_tests::{Options, RedisServer};
-
-/// A one-connection fake server: reads what the client sends, then runs `script` on the socket.
-fn fake_server(script: impl FnOnce(TcpStream) + Send + 'static) -> ConnectionInfo {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        if let Ok((s, _)) = listener.accept() {
-            script(s);
-        }
-    });
-    ConnectionInfo::tcp("127.0.0.1", port).timeout(Duration::from_secs(2))
-}
-
-/// Reads until `n` commands (arrays) have arrived; returns their bytes.
-fn read_commands(s: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while got
-        .windows(2)
-        .filter(|w| w[0] == b'\n' && w[1] == b'*')
-        .count()
-        + 1
-        < n
-        || !got.ends_with(b"\r\n")
-    {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => got.extend_from_slice(&buf[..k]),
-        }
-    }
-    got
-}
 
 fn three(p: &mut VecPipeline) -> [Deferred<i64>; 3] {
     [

@@ -193,7 +193,11 @@ where
             return Ok(());
         }
         let index = self.next_reply;
-        if index >= self.sent_entries {
+        // A reply for a command not sent yet answers nothing; but a server may answer a
+        // command it got only part of (Redis's `-ERR Protocol error` before it closes).
+        if index > self.sent_entries
+            || (index == self.sent_entries && self.sent <= self.out_start(index))
+        {
             return Err(DecodeError::UnexpectedReply);
         }
         self.next_reply += 1;
