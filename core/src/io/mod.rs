@@ -110,6 +110,7 @@ macro_rules! write_window {
 macro_rules! salvage {
     (false, $io:ident, $p:ident, $buf:ident, $($await:tt)*) => {};
     (true, $io:ident, $p:ident, $buf:ident, $($await:tt)*) => {
+        $p.note_write_failure();
         while matches!($io.read_ready(), Ok(true)) {
             let Ok(spare) = $buf.spare() else { break };
             match $io.read(spare) $($await)* {

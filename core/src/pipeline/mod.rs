@@ -98,6 +98,8 @@ where
     /// Arena bytes below this hold script bodies, which a rewind keeps.
     arena_floor: usize,
     pushes: u64,
+    /// A write failed: a reply may answer the command that was partly written.
+    write_failed: bool,
     #[cfg(feature = "alloc")]
     callbacks: callbacks::Callbacks,
 }
@@ -148,6 +150,7 @@ where
             scripts: [eval::NO_SCRIPT; eval::SCRIPT_CACHE],
             arena_floor: 0,
             pushes: 0,
+            write_failed: false,
             #[cfg(feature = "alloc")]
             callbacks: Default::default(),
         }
@@ -186,6 +189,7 @@ where
         }
         self.arena_floor = 0;
         self.pushes = 0;
+        self.write_failed = false;
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
     }
@@ -221,6 +225,7 @@ where
         self.next_reply = 0;
         self.failure = None;
         self.tx_open = None;
+        self.write_failed = false;
         self.scanner.reset();
         true
     }

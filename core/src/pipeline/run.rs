@@ -122,6 +122,12 @@ where
         Ok(used)
     }
 
+    /// Lets the replies read after a failed write answer the command that was being written
+    /// (see `salvage!` in the drivers).
+    pub(crate) fn note_write_failure(&mut self) {
+        self.write_failed = true;
+    }
+
     /// Ends the pipeline: every slot still waiting fails with `failure`. Call it when the
     /// connection closes, errors or times out. Later commands fail at once.
     pub fn fail(&mut self, failure: Failure) {
@@ -193,10 +199,13 @@ where
             return Ok(());
         }
         let index = self.next_reply;
-        // A reply for a command not sent yet answers nothing; but a server may answer a
-        // command it got only part of (Redis's `-ERR Protocol error` before it closes).
-        if index > self.sent_entries
-            || (index == self.sent_entries && self.sent <= self.out_start(index))
+        // A reply for a command not sent whole answers nothing; but once a write failed, a
+        // server may have answered a command it got only part of (Redis's `-ERR Protocol
+        // error` before it closes).
+        if index >= self.sent_entries
+            && !(index == self.sent_entries
+                && self.write_failed
+                && self.sent > self.out_start(index))
         {
             return Err(DecodeError::UnexpectedReply);
         }
