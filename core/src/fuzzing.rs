@@ -1,13 +1,15 @@
 //! Entry points for the fuzz targets in `fuzz/` (each target is one line calling one of these).
 //! They check invariants and panic when one breaks: that is what the fuzzer looks for.
 
-use crate::decode::{Limits, Scanner, decode_reply};
+use crate::decode::{Limits, Scanner, Unsolicited, decode_reply, unsolicited};
 use crate::deferred::{Deferred, SlotError};
 use crate::encode::cmd;
 use crate::error::Failure;
 use crate::from_reply::FromReply;
 use crate::pipeline::{Entry, SlicePipeline};
+use crate::read_buffer::ReadBuffer;
 use crate::reply::Reply;
+use crate::session::Session;
 
 /// Small limits, so that the fuzzer reaches every limit check quickly.
 const LIMITS: Limits = Limits {
@@ -119,5 +121,58 @@ pub fn pipeline(data: &[u8]) {
             Err(SlotError::Pending) | Err(SlotError::Stale) => panic!("slot left unresolved"),
             Err(_) => {}
         }
+    }
+}
+
+/// Bytes that arrive between two pipelines, read in two parts as a transport reads them (the
+/// first byte says where to cut): the check before the next pipeline classifies them as in one
+/// go, counts every push once, never panics, and lets the pipeline go exactly when nothing but
+/// pushes arrived.
+pub fn between(data: &[u8]) {
+    let Some((&cut, rest)) = data.split_first() else {
+        return;
+    };
+    let cut = usize::from(cut).min(rest.len());
+    let (whole, used, pushes) = unsolicited(rest, &LIMITS);
+    assert!(used <= rest.len());
+
+    let mut space = [0u8; 512];
+    let mut buf = ReadBuffer::fixed(&mut space);
+    if buf.extend(&rest[..cut]).is_err() {
+        return;
+    }
+    let (first, first_pushes) = buf.set_aside_pushes(&LIMITS);
+    if first == Unsolicited::Reply {
+        // What a part already shows to be a reply stays one.
+        assert_eq!(whole, Unsolicited::Reply);
+        return;
+    }
+    if buf.extend(&rest[cut..]).is_err() {
+        return;
+    }
+    let (second, second_pushes) = buf.set_aside_pushes(&LIMITS);
+    assert_eq!(second, whole, "cut at {cut}");
+    assert_eq!(first_pushes + second_pushes, pushes, "cut at {cut}");
+
+    let mut space = [0u8; 512];
+    let mut pending = ReadBuffer::fixed(&mut space);
+    if pending.extend(rest).is_err() {
+        return;
+    }
+    let (mut out, mut replies, mut table) = ([0u8; 64], [0u8; 64], [Entry::EMPTY; 2]);
+    let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
+    p.set_limits(LIMITS);
+    let Ok(ping) = p.query::<Reply<'static>, _, _>(cmd("PING")) else {
+        return;
+    };
+    let accepted = Session::new().before_send(&mut p, &mut pending);
+    assert_eq!(
+        accepted.is_ok(),
+        whole == Unsolicited::Nothing,
+        "{accepted:?}"
+    );
+    assert_eq!(p.pushes_seen(), pushes);
+    if accepted.is_err() {
+        assert!(matches!(ping.read(&p), Err(SlotError::Failed(_))));
     }
 }

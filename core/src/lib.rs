@@ -95,7 +95,10 @@ pub use pipeline::HeaplessPipeline;
 pub use pipeline::Transaction;
 #[cfg(feature = "alloc")]
 pub use pipeline::{Computed, VecPipeline, View};
-pub use pipeline::{DEFAULT_WINDOW, Entry, Mark, Pipeline, ResolveError, SlicePipeline};
+pub use pipeline::{
+    DEFAULT_REPLY_ESTIMATE, DEFAULT_WINDOW, DEFAULT_WINDOW_BYTES, Entry, Mark, Pipeline,
+    ResolveError, SlicePipeline,
+};
 #[cfg(feature = "alloc")]
 pub use queue::OnExecute;
 #[cfg(feature = "transactions")]

@@ -55,6 +55,24 @@ impl<S: Storage<u8>> ReadBuffer<S> {
         }
     }
 
+    /// The bytes of room it has now (a growable buffer grows to the largest reply).
+    pub fn size(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Gives back the memory of a growable buffer that grew past four times its initial size
+    /// for a large reply, once that reply is used: a pooled connection does not keep a reply's
+    /// worth of memory for its lifetime. Does nothing while bytes wait in it, or to a fixed
+    /// buffer.
+    pub fn shrink(&mut self) {
+        if self.start == self.end
+            && self.store.capacity() == usize::MAX
+            && self.store.len() > 4 * INITIAL_READ_BUFFER
+        {
+            self.store.shrink_to(INITIAL_READ_BUFFER);
+        }
+    }
+
     /// Unconsumed bytes.
     pub fn filled(&self) -> &[u8] {
         &self.store.as_slice()[self.start..self.end]

@@ -43,6 +43,12 @@ pub trait Storage<T: Copy> {
     fn clear(&mut self) {
         self.truncate(0);
     }
+    /// Shortens to `len` items and gives back the memory beyond them where the store can
+    /// (growable storage); a fixed store only shortens.
+    #[inline]
+    fn shrink_to(&mut self, len: usize) {
+        self.truncate(len);
+    }
 }
 
 /// A store had no room; the pipeline turns it into a
@@ -207,6 +213,10 @@ impl<T: Copy> Storage<T> for alloc::vec::Vec<T> {
         let start = self.len();
         self.resize(start + n, T::default());
         Ok(&mut self[start..])
+    }
+    fn shrink_to(&mut self, len: usize) {
+        alloc::vec::Vec::truncate(self, len);
+        alloc::vec::Vec::shrink_to(self, len);
     }
 }
 

@@ -12,6 +12,11 @@ use crate::reply::{Aggregate, Reply};
 const MAX_CONVERT_DEPTH: usize = crate::decode::MAX_DEPTH;
 
 /// Any reply, owned. Errors nested in aggregates are kept as [`Value::Error`].
+///
+/// A `Value` costs far more memory than the reply's bytes (an enum and an allocation per
+/// element: a million 7-byte bulk strings take about 80 MB), so one conversion stops at
+/// [`Value::MAX_ELEMENTS`] values with [`ConvertError::Capacity`]. Read larger replies as typed
+/// sequences (`Vec<String>`, or `Seq<&str>`, which allocates nothing).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Value {
@@ -52,12 +57,22 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn convert(reply: Reply<'_>, depth: usize) -> Result<Value, ConvertError> {
+impl Value {
+    /// The most values one reply converts to (every element of every aggregate counts).
+    pub const MAX_ELEMENTS: usize = 1 << 20;
+}
+
+/// Converts `reply`; `left` counts down the values still allowed.
+fn convert(reply: Reply<'_>, depth: usize, left: &mut usize) -> Result<Value, ConvertError> {
     if depth > MAX_CONVERT_DEPTH {
         return Err(ConvertError::TooDeep);
     }
-    let list = |a: Aggregate<'_>| -> Result<Vec<Value>, ConvertError> {
-        a.iter().map(|r| convert(r, depth + 1)).collect()
+    *left = left.checked_sub(1).ok_or(ConvertError::Capacity)?;
+    let mut list = |a: Aggregate<'_>| -> Result<Vec<Value>, ConvertError> {
+        if a.len() > *left {
+            return Err(ConvertError::Capacity);
+        }
+        a.iter().map(|r| convert(r, depth + 1, left)).collect()
     };
     Ok(match reply {
         Reply::Simple(s) => Value::Simple(lossy(s)),
@@ -68,11 +83,16 @@ fn convert(reply: Reply<'_>, depth: usize) -> Result<Value, ConvertError> {
         Reply::Array(a) => Value::Array(list(a)?),
         Reply::Set(a) => Value::Set(list(a)?),
         Reply::Push(a) => Value::Push(list(a)?),
-        Reply::Map(a) => Value::Map(
-            a.pairs()
-                .map(|(k, v)| Ok((convert(k, depth + 1)?, convert(v, depth + 1)?)))
-                .collect::<Result<_, ConvertError>>()?,
-        ),
+        Reply::Map(a) => {
+            if a.len() > *left {
+                return Err(ConvertError::Capacity);
+            }
+            Value::Map(
+                a.pairs()
+                    .map(|(k, v)| Ok((convert(k, depth + 1, left)?, convert(v, depth + 1, left)?)))
+                    .collect::<Result<_, ConvertError>>()?,
+            )
+        }
         Reply::Double(d) => Value::Double(d.value()),
         Reply::Bool(b) => Value::Bool(b),
         Reply::BigNumber(b) => Value::BigNumber(lossy(b)),
@@ -86,7 +106,8 @@ fn convert(reply: Reply<'_>, depth: usize) -> Result<Value, ConvertError> {
 impl FromReply for Value {
     type Output<'a> = Value;
     fn from_reply(reply: Reply<'_>) -> Result<Value, ConvertError> {
-        convert(reply, 0)
+        let mut left = Value::MAX_ELEMENTS;
+        convert(reply, 0, &mut left)
     }
 }
 
@@ -224,6 +245,26 @@ mod frames {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conversion_stops_at_max_elements() {
+        let limits = crate::Limits::default();
+        for (n, ok) in [
+            (Value::MAX_ELEMENTS - 1, true),
+            (Value::MAX_ELEMENTS, false),
+        ] {
+            let mut bytes = alloc::format!("*{n}\r\n").into_bytes();
+            for _ in 0..n {
+                bytes.extend_from_slice(b":1\r\n");
+            }
+            let (reply, _) = crate::decode_reply(&bytes, &limits).unwrap().unwrap();
+            let got = Value::from_reply(reply);
+            assert_eq!(got.is_ok(), ok, "{n} elements");
+            if !ok {
+                assert_eq!(got, Err(ConvertError::Capacity));
+            }
+        }
+    }
 
     #[test]
     fn nested() {

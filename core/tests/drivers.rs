@@ -90,6 +90,13 @@ impl embedded_io::Write for Peer {
     }
 }
 
+/// A scripted peer cannot tell what is waiting: nothing is, between pipelines.
+impl embedded_io::ReadReady for Peer {
+    fn read_ready(&mut self) -> Result<bool, ErrorKind> {
+        Ok(false)
+    }
+}
+
 fn queue(p: &mut VecPipeline) -> (Deferred<i64>, Deferred<Option<String>>, Deferred<i64>) {
     (
         p.incr("a").unwrap(),
@@ -266,4 +273,26 @@ mod async_driver {
         assert_eq!(a.read(&p), Ok(1));
         assert_eq!(b.read(&p), Err(SlotError::Failed(Failure::Closed)));
     }
+}
+
+#[test]
+fn a_driver_gives_back_the_memory_of_a_large_reply() {
+    use redpipe_core::INITIAL_READ_BUFFER;
+    use redpipe_core::io::Driver;
+    let big = "x".repeat(4 << 20);
+    let reply = [
+        format!("${}\r\n", big.len()).as_bytes(),
+        big.as_bytes(),
+        b"\r\n",
+    ]
+    .concat();
+    let mut p = VecPipeline::new();
+    let value = p.get::<String>("big").unwrap();
+    let mut peer = Peer::new(&reply);
+    peer.expect_written = p.encoded().len();
+    let mut driver = Driver::new(peer, ReadBuffer::growable());
+    driver.execute(&mut p).unwrap();
+    assert_eq!(value.read(&p).map(|v| v.len()), Ok(big.len()));
+    // It grew to hold the reply whole, and shrank back once it was used.
+    assert_eq!(driver.read_buffer().size(), INITIAL_READ_BUFFER);
 }

@@ -20,6 +20,11 @@ fn seeds() -> Vec<Vec<u8>> {
 fn seed_replies_pass_both_targets() {
     for seed in seeds() {
         fuzzing::decode(&seed);
+        for cut in [0u8, 5, 200] {
+            let mut input = vec![cut];
+            input.extend_from_slice(&seed);
+            fuzzing::between(&input);
+        }
         for (n, step) in [(0u8, 0u8), (3, 4), (7, 15)] {
             let mut input = vec![n, step];
             input.extend_from_slice(&seed);
@@ -55,5 +60,21 @@ proptest! {
     #[test]
     fn pipeline_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
         fuzzing::pipeline(&data);
+    }
+
+    #[test]
+    fn between_pipelines_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fuzzing::between(&data);
+    }
+
+    #[test]
+    fn between_pipelines_pushes_and_a_tail(cut in any::<u8>(), n in 0usize..6, tail in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
+        let mut data = vec![cut];
+        for _ in 0..n {
+            data.extend_from_slice(push);
+        }
+        data.extend_from_slice(&tail);
+        fuzzing::between(&data);
     }
 }

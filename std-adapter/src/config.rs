@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use redpipe_core::DEFAULT_WINDOW;
 use redpipe_core::Limits;
+use redpipe_core::{DEFAULT_WINDOW, DEFAULT_WINDOW_BYTES};
 
 use redpipe_core::session::Setup;
 use redpipe_core::{Error, Result};
@@ -69,6 +69,11 @@ pub struct ConnectionInfo {
     pub pipeline_timeout: Option<Duration>,
     /// Commands in flight at once (see [`Pipeline::set_window`](redpipe_core::Pipeline::set_window)).
     pub window: usize,
+    /// Bytes of commands and expected replies in flight at once (1 MiB by default; 0: only the
+    /// command window), so that a pipeline of large replies neither overflows the server's
+    /// output buffer nor deadlocks on a server that stops reading while it cannot write (see
+    /// [`Pipeline::set_window_bytes`](redpipe_core::Pipeline::set_window_bytes)).
+    pub window_bytes: usize,
     /// Bounds on replies.
     pub limits: Limits,
     /// PEM file of CA certificates to trust for `rediss://`, instead of the public roots.
@@ -93,6 +98,7 @@ impl ConnectionInfo {
             write_timeout: Some(Duration::from_secs(30)),
             pipeline_timeout: Some(Duration::from_secs(60)),
             window: DEFAULT_WINDOW,
+            window_bytes: DEFAULT_WINDOW_BYTES,
             limits: Limits::default(),
             tls_ca: None,
         }
@@ -144,6 +150,7 @@ impl ConnectionInfo {
     /// Applies the window and limits to a pipeline about to run on this connection.
     pub(crate) fn configure(&self, p: &mut redpipe_core::VecPipeline) {
         p.set_window(self.window);
+        p.set_window_bytes(self.window_bytes);
         p.set_limits(self.limits);
     }
 }
@@ -164,7 +171,7 @@ impl std::str::FromStr for ConnectionInfo {
     /// `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://...` for TLS, or
     /// `unix:///path/to/socket[?db=N&...]`. Options: `protocol=3`, `client_name`, `db`,
     /// `password`, `username`, `connect_timeout`, `timeout`, `pipeline_timeout` (in milliseconds),
-    /// `window`,
+    /// `window`, `window_bytes`,
     /// `tls_ca` (a PEM file path).
     fn from_str(s: &str) -> Result<Self> {
         let url = url::Url::parse(s).map_err(|e| bad(format!("{s:?}: {e}")))?;
@@ -221,6 +228,11 @@ impl std::str::FromStr for ConnectionInfo {
                 "window" => {
                     let w = v.parse().map_err(|_| bad(format!("bad window {v:?}")))?;
                     info = info.window(w);
+                }
+                "window_bytes" => {
+                    info.window_bytes = v
+                        .parse()
+                        .map_err(|_| bad(format!("bad window_bytes {v:?}")))?;
                 }
                 "tls_ca" => info.tls_ca = Some(PathBuf::from(v.into_owned())),
                 other => return Err(bad(format!("unknown option {other:?}"))),

@@ -56,3 +56,36 @@ pub fn finishes_within<T: Send + 'static>(
         Err(_) => panic!("still running after {limit:?}: it hangs"),
     }
 }
+
+/// Reads whole commands (arrays of bulk strings) from a client socket.
+#[derive(Debug, Default)]
+pub struct Commands {
+    buf: Vec<u8>,
+}
+
+impl Commands {
+    /// The next command's words, or `None` when the client closed or the socket failed.
+    pub fn next(&mut self, s: &mut TcpStream) -> Option<Vec<Vec<u8>>> {
+        let limits = redpipe::Limits::default();
+        loop {
+            if let Ok(Some((redpipe::Reply::Array(words), used))) =
+                redpipe::decode_reply(&self.buf, &limits)
+            {
+                let words = words
+                    .iter()
+                    .map(|w| match w {
+                        redpipe::Reply::Bulk(b) => b.to_vec(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                self.buf.drain(..used);
+                return Some(words);
+            }
+            let mut chunk = [0u8; 65536];
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}

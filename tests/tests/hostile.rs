@@ -11,7 +11,7 @@ use redpipe::tokio::AsyncConnection;
 use redpipe::{
     Connection, ConnectionInfo, Connections, DecodeError, Error, Failure, Handle, VecPipeline,
 };
-use redpipe_tests::peer::{fake_server, finishes_within, read_commands};
+use redpipe_tests::peer::{Commands, fake_server, finishes_within, read_commands};
 use redpipe_tests::{Options, RedisServer};
 
 /// A client-tracking invalidation, as Redis 7 pushes it: 48 bytes.
@@ -340,4 +340,81 @@ fn hello_must_answer_with_a_map() {
         matches!(err, Error::Protocol(DecodeError::UnexpectedReply)),
         "{err:?}"
     );
+}
+
+#[test]
+fn large_replies_stay_within_the_servers_output_buffer_limit() {
+    // Redis drops a client whose unread replies pass 1 MB.
+    let server = RedisServer::with(Options {
+        extra: vec![
+            "--client-output-buffer-limit".into(),
+            "normal 1mb 0 0".into(),
+        ],
+        ..Options::default()
+    });
+    server.cli(&["SET", "big", &"v".repeat(100_000)]);
+    let run = |window_bytes: usize| {
+        let mut info = server.info();
+        info.window_bytes = window_bytes;
+        let mut conn = Connection::open(&info).unwrap();
+        let mut p = VecPipeline::new();
+        let gets: Vec<_> = (0..1000)
+            .map(|_| p.get::<Vec<u8>>("big").unwrap())
+            .collect();
+        let result = conn.execute(&mut p);
+        let ok = gets
+            .iter()
+            .filter(|h| matches!(h.read(&p), Ok(v) if v.len() == 100_000))
+            .count();
+        (result, ok)
+    };
+    // Without a byte window the whole command window goes out at once, and Redis drops the
+    // connection.
+    let (result, _) = run(0);
+    assert!(result.is_err(), "expected Redis to drop the client");
+    // With the default one, every reply arrives.
+    let (result, ok) = run(redpipe::DEFAULT_WINDOW_BYTES);
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(ok, 1000);
+}
+
+/// A server with TCP back-pressure: it answers each command with its argument, and while a
+/// reply cannot be written it reads nothing.
+fn echoing_with_backpressure() -> ConnectionInfo {
+    fake_server(|mut s: TcpStream| {
+        let mut commands = Commands::default();
+        while let Some(words) = commands.next(&mut s) {
+            let arg = words.get(1).cloned().unwrap_or_default();
+            let mut reply = format!("${}\r\n", arg.len()).into_bytes();
+            reply.extend_from_slice(&arg);
+            reply.extend_from_slice(b"\r\n");
+            if s.write_all(&reply).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn a_client_never_waits_to_write_on_a_server_that_waits_for_it_to_read() {
+    let run = |window_bytes: usize| {
+        let mut info = echoing_with_backpressure();
+        info.window_bytes = window_bytes;
+        finishes_within(Duration::from_secs(60), move || {
+            let mut conn = Connection::open(&info).unwrap();
+            let mut p = VecPipeline::new();
+            let arg = "e".repeat(256 * 1024);
+            let echoes: Vec<_> = (0..64).map(|_| p.echo::<Vec<u8>>(&arg).unwrap()).collect();
+            let result = conn.execute(&mut p);
+            let ok = echoes
+                .iter()
+                .filter(|h| matches!(h.read(&p), Ok(v) if v.len() == arg.len()))
+                .count();
+            (result.map_err(|e| e.is_timeout()), ok)
+        })
+    };
+    // 16 MB each way: with only the command window both sides block on full socket buffers
+    // until the timeout.
+    assert_eq!(run(0).0, Err(true));
+    assert_eq!(run(redpipe::DEFAULT_WINDOW_BYTES), (Ok(()), 64));
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::setup::{have, root, run};
 
-const TARGETS: &[&str] = &["decode", "pipeline"];
+const TARGETS: &[&str] = &["decode", "pipeline", "between"];
 
 fn nightly() -> bool {
     Command::new("rustup")
@@ -47,6 +47,7 @@ fn seed(corpus: &Path, target: &str) -> Result<(), String> {
         let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
         let bytes = match target {
             "pipeline" => [&[5u8, 3][..], &bytes].concat(),
+            "between" => [&[7u8][..], &bytes].concat(),
             _ => bytes,
         };
         let name = path.file_name().unwrap_or_default();

@@ -26,6 +26,8 @@ pub struct Driver<T, B: Storage<u8>> {
     io: T,
     buf: ReadBuffer<B>,
     session: Session,
+    /// The mean reply size of the last pipeline, for the next one's byte window.
+    reply_estimate: Option<usize>,
 }
 
 /// Why a connection's setup failed: the stream, or the server's answer.
@@ -59,6 +61,7 @@ impl<T, B: Storage<u8>> Driver<T, B> {
             io,
             buf,
             session: Session::new(),
+            reply_estimate: None,
         }
     }
 
@@ -75,6 +78,11 @@ impl<T, B: Storage<u8>> Driver<T, B> {
     /// Whether a failure left the connection unusable; it must be replaced.
     pub fn is_broken(&self) -> bool {
         self.session.is_broken()
+    }
+
+    /// The read buffer (its size shows what a connection holds between pipelines).
+    pub fn read_buffer(&self) -> &ReadBuffer<B> {
+        &self.buf
     }
 }
 
@@ -137,6 +145,10 @@ macro_rules! driver_methods {
             self.session
                 .before_send(p, &mut self.buf)
                 .map_err(DriveError::Session)?;
+            // The byte window starts from what this connection's last pipeline taught.
+            if let Some(bytes) = self.reply_estimate {
+                p.set_reply_estimate(bytes);
+            }
             let (io, buf) = (&mut self.io, &mut self.buf);
             let result = write_window!(io, p, $($await)*);
             if let Err(e) = &result {
@@ -162,6 +174,8 @@ macro_rules! driver_methods {
             let (io, buf) = (&mut self.io, &mut self.buf);
             let result = drive_loop!(io, p, buf, true, $($await)*);
             self.session.finished(result.is_ok());
+            self.reply_estimate = Some(p.reply_estimate());
+            self.buf.shrink();
             result
         }
 

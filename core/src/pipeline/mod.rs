@@ -35,6 +35,14 @@ use table::{Role, State};
 /// Commands in flight at once, by default.
 pub const DEFAULT_WINDOW: usize = 10_000;
 
+/// Bytes of commands in flight and of the replies expected for them, for connections to servers
+/// (see [`Pipeline::set_window_bytes`]; a pipeline alone has no byte bound).
+pub const DEFAULT_WINDOW_BYTES: usize = 1 << 20;
+
+/// Bytes a reply is expected to take before any has arrived, by default: an eighth of the
+/// default byte window, so that the first window of an unknown workload is 8 commands.
+pub const DEFAULT_REPLY_ESTIMATE: usize = DEFAULT_WINDOW_BYTES / 8;
+
 /// Queued commands, their slots, and the reply reader.
 ///
 /// Generic over its three stores (see [`Storage`]); use `VecPipeline` (feature `alloc`),
@@ -53,9 +61,14 @@ pub const DEFAULT_WINDOW: usize = 10_000;
 /// 4. if the connection fails or times out, call [`Pipeline::fail`]: every slot still waiting
 ///    resolves with that failure.
 ///
-/// The output is released in a window of at most [`Pipeline::set_window`] commands whose replies
-/// are outstanding (10 000 by default), so that neither side buffers a whole million-command
-/// pipeline at once; a transport that writes everything `poll_output` offers and reads until
+/// The output is released in a window: at most [`Pipeline::set_window`] commands whose replies
+/// are outstanding (10 000 by default), and, when [`Pipeline::set_window_bytes`] sets a bound
+/// (the std and wasm connections set [`DEFAULT_WINDOW_BYTES`]), at most that many bytes of those
+/// commands plus the replies expected for them (the mean of those received so far, or
+/// [`Pipeline::set_reply_estimate`] before the first). So neither side buffers a whole
+/// million-command pipeline, a server's output buffer stays small (Redis drops clients over
+/// `client-output-buffer-limit`), and a client never waits to write while the server waits for
+/// it to read. A transport that writes everything `poll_output` offers and reads until
 /// `is_done` gets that for free.
 ///
 /// # Where results live
@@ -84,6 +97,13 @@ where
     /// The entry the next reply belongs to.
     next_reply: usize,
     window: usize,
+    /// Bytes of commands and expected replies in flight at most (0: no bound).
+    window_bytes: usize,
+    /// Expected bytes per reply until one arrives.
+    reply_estimate: usize,
+    /// Bytes and number of the replies read from the stream.
+    reply_bytes: usize,
+    replies_in: usize,
     epoch: u32,
     scanner: Scanner,
     limits: Limits,
@@ -141,6 +161,10 @@ where
             sent_entries: 0,
             next_reply: 0,
             window: DEFAULT_WINDOW,
+            window_bytes: 0,
+            reply_estimate: DEFAULT_REPLY_ESTIMATE,
+            reply_bytes: 0,
+            replies_in: 0,
             epoch: first_epoch(),
             scanner: Scanner::new(),
             limits: Limits::default(),
@@ -171,6 +195,26 @@ where
         self.window = commands.max(1);
     }
 
+    /// Sets how many bytes of commands and of their expected replies may be in flight at once
+    /// (0, the default: no bound but the command window). One command is always let through.
+    pub fn set_window_bytes(&mut self, bytes: usize) {
+        self.window_bytes = bytes;
+    }
+
+    /// Sets the bytes a reply is expected to take until replies arrive: a transport that knows
+    /// its workload from earlier pipelines passes on [`reply_estimate`](Self::reply_estimate).
+    pub fn set_reply_estimate(&mut self, bytes: usize) {
+        self.reply_estimate = bytes.max(1);
+    }
+
+    /// The mean size of the replies read so far, or the estimate given before any arrived.
+    pub fn reply_estimate(&self) -> usize {
+        match self.replies_in {
+            0 => self.reply_estimate,
+            n => (self.reply_bytes / n).max(1),
+        }
+    }
+
     /// Empties the pipeline for reuse, keeping its storage. Handles issued before become stale.
     pub fn reset(&mut self) {
         self.out.clear();
@@ -190,6 +234,7 @@ where
         self.arena_floor = 0;
         self.pushes = 0;
         self.write_failed = false;
+        (self.reply_bytes, self.replies_in) = (0, 0);
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
     }

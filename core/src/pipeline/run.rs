@@ -63,15 +63,41 @@ where
     #[must_use]
     pub fn poll_output(&self) -> &[u8] {
         let entries = self.entries.as_slice();
-        let limit = self
+        let mut limit = self
             .next_reply
             .saturating_add(self.window)
             .min(entries.len());
         if self.failure.is_some() || limit == 0 {
             return &[];
         }
+        if self.window_bytes > 0 && limit > self.next_reply + 1 {
+            limit = self.next_reply + self.fit_bytes(limit - self.next_reply);
+        }
         let end = entries[limit - 1].out_end as usize;
         self.out.as_slice().get(self.sent..end).unwrap_or_default()
+    }
+
+    /// How many of the `n` commands from the oldest unanswered one fit the byte window, with
+    /// the replies expected for them (at least 1). Bytes grow with the count: a binary search.
+    fn fit_bytes(&self, n: usize) -> usize {
+        let entries = &self.entries.as_slice()[self.next_reply..];
+        let (from, per) = (self.out_start(self.next_reply), self.reply_estimate());
+        let cost = |count: usize| {
+            (entries[count - 1].out_end as usize - from).saturating_add(per.saturating_mul(count))
+        };
+        let (mut fits, mut over) = (1, n);
+        if cost(over) <= self.window_bytes {
+            return n;
+        }
+        while over - fits > 1 {
+            let mid = fits + (over - fits) / 2;
+            if cost(mid) <= self.window_bytes {
+                fits = mid;
+            } else {
+                over = mid;
+            }
+        }
+        fits
     }
 
     /// Records that the first `n` bytes of [`poll_output`](Self::poll_output) were sent.
@@ -198,6 +224,8 @@ where
             self.pushes += 1;
             return Ok(());
         }
+        self.reply_bytes = self.reply_bytes.saturating_add(frame.len());
+        self.replies_in += 1;
         let index = self.next_reply;
         // A reply for a command not sent whole answers nothing; but once a write failed, a
         // server may have answered a command it got only part of (Redis's `-ERR Protocol
