@@ -148,6 +148,12 @@ impl<B> Pipe<B> {
         Some(self)
     }
 
+    /// Whether a scope is open: the pipe belongs to an enclosing caller, whose `execute` runs
+    /// it (an `execute` in here joins that one).
+    pub fn in_scope(&self) -> bool {
+        !self.marks.is_empty()
+    }
+
     /// Number of commands queued, on every connection.
     pub fn len(&self) -> usize {
         self.groups.iter().map(|g| g.pipeline.len()).sum()
@@ -332,7 +338,16 @@ impl<B: Backend> Pipe<B> {
     ///
     /// `Err` reports the first connection failure; each handle also carries its own result
     /// (server errors stay in their slot, connection failures in every slot they cut off).
+    ///
+    /// Inside a scope — in a function that was handed this pipe through
+    /// [`autoexec`](Self::autoexec)`(Some(pipe), ..)`, [`scope`](Self::scope), [`on`](Self::on)
+    /// or [`transaction`](Self::transaction) — `execute` sends nothing and returns `Ok`: the
+    /// commands join the enclosing pipeline and run when its owner executes it, as RedPipe's
+    /// nested pipelines do. Their handles are ready after that.
     pub fn execute(&mut self) -> Result<()> {
+        if self.in_scope() {
+            return Ok(());
+        }
         let (mut groups, mut result) = self.start();
         if result.is_ok() {
             result = self.backend.run(&mut groups);
@@ -368,7 +383,12 @@ impl<B: AsyncBackend> Pipe<B> {
     /// If the future is dropped before it completes, every handle of the pipe fails with
     /// [`Failure::Cancelled`] (none stays pending) and no callback runs; the connections that
     /// were in the middle of a pipeline are dropped, never pooled.
+    ///
+    /// Inside a scope it sends nothing: see [`execute`](Pipe::execute).
     pub async fn execute_async(&mut self) -> Result<()> {
+        if self.in_scope() {
+            return Ok(());
+        }
         let (groups, result) = self.start();
         let mut run = Running {
             pipe: self,

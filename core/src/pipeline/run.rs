@@ -150,6 +150,7 @@ where
 
     /// Lets the replies read after a failed write answer the command that was being written
     /// (see `salvage!` in the drivers).
+    #[cfg(feature = "embedded-io")]
     pub(crate) fn note_write_failure(&mut self) {
         self.write_failed = true;
     }
