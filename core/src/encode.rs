@@ -29,7 +29,7 @@ impl Scratch {
     /// Bytes available: enough for any integer (an `i128` takes 40), float or UUID.
     pub const LEN: usize = 40;
 
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             buf: heapless::Vec::new(),
         }

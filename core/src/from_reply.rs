@@ -135,7 +135,9 @@ impl FromReply for f32 {
     }
 }
 
-/// `#t`/`#f`, integers (non-zero is true), `"1"`/`"0"`, `+OK` (true) and nil (false).
+/// `#t`/`#f`, integers (non-zero is true), `"1"` (true), `"0"` and `""` (false), `+OK`
+/// (true) and nil (false). `""` is how RedPipe stores `False`; anything else is refused rather
+/// than guessed.
 impl FromReply for bool {
     type Output<'a> = bool;
     #[inline]
@@ -146,7 +148,7 @@ impl FromReply for bool {
             Reply::Nil => Ok(false),
             Reply::Simple(b"OK") => Ok(true),
             Reply::Bulk(b"1") => Ok(true),
-            Reply::Bulk(b"0") => Ok(false),
+            Reply::Bulk(b"0" | b"") => Ok(false),
             other => Err(mismatch("a boolean", &other)),
         }
     }
@@ -411,6 +413,10 @@ mod tests {
         assert_eq!(conv::<bool>(b"#t\r\n"), Ok(true));
         assert_eq!(conv::<bool>(b":0\r\n"), Ok(false));
         assert_eq!(conv::<bool>(b"+OK\r\n"), Ok(true));
+        assert_eq!(conv::<bool>(b"$0\r\n\r\n"), Ok(false)); // RedPipe's False
+        assert_eq!(conv::<bool>(b"$1\r\n0\r\n"), Ok(false));
+        assert_eq!(conv::<bool>(b"$1\r\n1\r\n"), Ok(true));
+        assert!(conv::<bool>(b"$3\r\nyes\r\n").is_err());
         assert_eq!(conv::<()>(b"+OK\r\n"), Ok(()));
         assert_eq!(conv::<&str>(b"$3\r\nabc\r\n"), Ok("abc"));
         assert_eq!(conv::<&str>(b"+PONG\r\n"), Ok("PONG"));

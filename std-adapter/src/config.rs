@@ -42,7 +42,7 @@ pub enum Addr {
 /// assert!(info.resp3);
 /// assert_eq!(info.username.as_deref(), Some("alice"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {
     /// Where the server is.
@@ -76,6 +76,9 @@ pub struct ConnectionInfo {
     pub window_bytes: usize,
     /// Bounds on replies.
     pub limits: Limits,
+    /// Connections of this name open at once at most (32 by default); when all are in use, a
+    /// pipeline waits up to `connect_timeout` for one to come back.
+    pub max_connections: usize,
     /// PEM file of CA certificates to trust for `rediss://`, instead of the public roots.
     pub tls_ca: Option<PathBuf>,
 }
@@ -99,6 +102,7 @@ impl ConnectionInfo {
             pipeline_timeout: Some(Duration::from_secs(60)),
             window: DEFAULT_WINDOW,
             window_bytes: DEFAULT_WINDOW_BYTES,
+            max_connections: 32,
             limits: Limits::default(),
             tls_ca: None,
         }
@@ -171,7 +175,7 @@ impl std::str::FromStr for ConnectionInfo {
     /// `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://...` for TLS, or
     /// `unix:///path/to/socket[?db=N&...]`. Options: `protocol=3`, `client_name`, `db`,
     /// `password`, `username`, `connect_timeout`, `timeout`, `pipeline_timeout` (in milliseconds),
-    /// `window`, `window_bytes`,
+    /// `window`, `window_bytes`, `max_connections`,
     /// `tls_ca` (a PEM file path).
     fn from_str(s: &str) -> Result<Self> {
         let url = url::Url::parse(s).map_err(|e| bad(format!("{s:?}: {e}")))?;
@@ -228,6 +232,11 @@ impl std::str::FromStr for ConnectionInfo {
                 "window" => {
                     let w = v.parse().map_err(|_| bad(format!("bad window {v:?}")))?;
                     info = info.window(w);
+                }
+                "max_connections" => {
+                    info.max_connections = v
+                        .parse()
+                        .map_err(|_| bad(format!("bad max_connections {v:?}")))?;
                 }
                 "window_bytes" => {
                     info.window_bytes = v

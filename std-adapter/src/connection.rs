@@ -72,6 +72,12 @@ impl Connection {
         self.driver.is_broken()
     }
 
+    /// Whether it can serve another pipeline as if new: not broken, no pipeline in flight, no
+    /// keys left watched by a `WATCH` without `EXEC`/`UNWATCH`.
+    pub fn is_clean(&self) -> bool {
+        self.driver.is_clean()
+    }
+
     /// Runs `p` to completion: sends its commands, reads every reply into its slot.
     ///
     /// Server errors stay in their slots; an `Err` here means the connection failed (I/O,
@@ -125,6 +131,6 @@ impl Transport for Connection {
     }
 
     fn is_usable(&self) -> bool {
-        !self.is_broken()
+        self.is_clean()
     }
 }

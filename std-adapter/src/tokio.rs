@@ -152,6 +152,12 @@ impl AsyncConnection {
         self.driver.is_broken()
     }
 
+    /// Whether it can serve another pipeline as if new; see
+    /// [`Connection::is_clean`](crate::Connection::is_clean).
+    pub fn is_clean(&self) -> bool {
+        self.driver.is_clean()
+    }
+
     /// Runs `p` to completion; see [`Connection::execute`](crate::Connection::execute).
     pub async fn execute(&mut self, p: &mut VecPipeline) -> Result<()> {
         self.send(p).await?;
@@ -183,7 +189,7 @@ impl AsyncTransport for AsyncConnection {
     }
 
     fn is_usable(&self) -> bool {
-        !self.is_broken()
+        self.is_clean()
     }
 }
 

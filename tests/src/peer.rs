@@ -21,6 +21,24 @@ pub fn fake_server(script: impl FnOnce(TcpStream) + Send + 'static) -> Connectio
     ConnectionInfo::tcp("127.0.0.1", port).timeout(Duration::from_secs(2))
 }
 
+/// A fake server that runs `scripts` on its connections, one script per connection in the order
+/// they come.
+pub fn fake_servers(scripts: Vec<Box<dyn FnOnce(TcpStream) + Send>>) -> ConnectionInfo {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("no free loopback port");
+    let port = listener.local_addr().expect("bound").port();
+    std::thread::spawn(move || {
+        for script in scripts {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    std::thread::spawn(move || script(s));
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    ConnectionInfo::tcp("127.0.0.1", port).timeout(Duration::from_secs(2))
+}
+
 /// Reads until `n` commands (arrays) have arrived; returns their bytes.
 pub fn read_commands(s: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut got = Vec::new();

@@ -213,7 +213,8 @@ fn sigstop_then_sigcont_times_out_and_nothing_is_misassigned() {
     r.register(
         redpipe::DEFAULT,
         server.info().timeout(Duration::from_millis(300)),
-    );
+    )
+    .unwrap();
     let n = r.autoexec(None, |p| Ok::<_, Error>(p.incr("n"))).unwrap();
     assert_eq!(n.result().unwrap(), 1);
 
@@ -328,7 +329,7 @@ fn auth_db_and_acl_failures_carry_the_servers_message() {
 fn a_hundred_threads_of_pipelines_each_get_their_own_results() {
     let server = RedisServer::start();
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, server.info());
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
     std::thread::scope(|s| {
         for t in 0..100 {
             let r = r.clone();

@@ -65,8 +65,8 @@ where
 
 fn registry(main: &RedisServer, stats: &RedisServer) -> Connections {
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, main.info());
-    r.register("stats", stats.info());
+    r.register(redpipe::DEFAULT, main.info()).unwrap();
+    r.register("stats", stats.info()).unwrap();
     r
 }
 

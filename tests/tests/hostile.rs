@@ -194,7 +194,7 @@ async fn a_cancelled_async_execute_fails_every_handle_and_pools_nothing() {
         std::thread::sleep(Duration::from_secs(3));
     });
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, info);
+    r.register(redpipe::DEFAULT, info).unwrap();
     let mut p = r.pipe();
     let first = p.incr("a");
     let second = p.incr("b");
@@ -228,7 +228,7 @@ async fn a_cancelled_async_execute_fails_every_handle_and_pools_nothing() {
 fn a_connection_closed_between_pipelines_is_replaced_without_opting_in_to_retries() {
     let mut server = RedisServer::start();
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, server.info());
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
     let run = |r: &Connections| {
         let mut p = r.pipe();
         let n = p.incr("n");
@@ -252,7 +252,8 @@ fn a_tls_connection_closed_between_pipelines_is_replaced() {
         ..Options::default()
     });
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, server.tls_url().parse().unwrap());
+    r.register(redpipe::DEFAULT, server.tls_url().parse().unwrap())
+        .unwrap();
     for expected in 1..=2 {
         let mut p = r.pipe();
         let n = p.incr("n");
@@ -267,7 +268,7 @@ fn a_tls_connection_closed_between_pipelines_is_replaced() {
 async fn a_connection_closed_between_async_pipelines_is_replaced() {
     let server = RedisServer::start();
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, server.info());
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
     for expected in 1..=2 {
         let mut p = r.pipe();
         let n = p.incr("n");

@@ -12,7 +12,7 @@ use redpipe_tests::RedisServer;
 
 fn registry(server: &RedisServer) -> Connections {
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, server.info());
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
     r
 }
 
@@ -109,4 +109,136 @@ fn callbacks_do_not_run_when_execute_fails() {
     let seen = p.on_execute(move |_| bad.result().is_err());
     p.execute().unwrap();
     assert!(*seen.result().unwrap());
+}
+
+#[test]
+fn a_name_refuses_other_settings_and_can_be_moved() {
+    let (a, b) = (RedisServer::start(), RedisServer::start());
+    let r = Connections::new();
+    r.register("users", a.info()).unwrap();
+    // The same settings again are fine; others under a name in use are refused.
+    r.register("users", a.info()).unwrap();
+    assert!(matches!(
+        r.register("users", b.info()),
+        Err(Error::AlreadyConnected(n)) if n == "users"
+    ));
+    let mut p = r.pipe();
+    let n = p.on("users", |p| Ok::<_, Error>(p.incr("n"))).unwrap();
+    p.execute().unwrap();
+    assert_eq!(n.result().unwrap(), 1);
+    assert_eq!(a.cli(&["GET", "n"]), "1");
+    // Moving a name takes a disconnect; reset forgets every name.
+    assert!(r.disconnect("users"));
+    assert!(!r.disconnect("users"));
+    r.register("users", b.info()).unwrap();
+    let mut p = r.pipe();
+    let n = p.on("users", |p| Ok::<_, Error>(p.incr("n"))).unwrap();
+    p.execute().unwrap();
+    assert_eq!(n.result().unwrap(), 1);
+    assert_eq!(b.cli(&["GET", "n"]), "1");
+    r.reset();
+    assert!(r.stats("users").is_none());
+    assert!(matches!(
+        redpipe::Pipe::with_backend(r.clone()).execute(),
+        Ok(())
+    ));
+}
+
+#[test]
+fn a_connection_left_watching_is_not_reused() {
+    let server = RedisServer::start();
+    let r = registry(&server);
+    // A pipe WATCHes and ends without EXEC (its caller gave up): its connection must not serve
+    // another pipe's transaction, which the watch would abort.
+    let mut p = r.pipe();
+    let _ = p.query::<(), _, _>(redpipe::cmd("WATCH").arg("balance"));
+    let _ = p.get::<Option<i64>>("balance");
+    p.execute().unwrap();
+    server.cli(&["SET", "balance", "10"]); // the watched key changes
+    let mut p = r.pipe();
+    let set = p
+        .transaction(|p| Ok::<_, redpipe::CapacityError>(p.set("other", 1)))
+        .unwrap();
+    p.execute().unwrap();
+    set.result().unwrap(); // not aborted
+    assert_eq!(server.cli(&["GET", "other"]), "1");
+    // The watching connection was closed, not pooled.
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 2);
+    // A transaction that ends its watch leaves the connection clean.
+    let mut p = r.pipe();
+    let _ = p.query::<(), _, _>(redpipe::cmd("WATCH").arg("balance"));
+    let done = p
+        .transaction(|p| Ok::<_, redpipe::CapacityError>(p.incr("balance")))
+        .unwrap();
+    p.execute().unwrap();
+    assert_eq!(done.result().unwrap(), 11);
+    let mut p = r.pipe();
+    let _ = p.ping();
+    p.execute().unwrap();
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 2);
+}
+
+#[test]
+fn booleans_read_as_redpipe_writes_them() {
+    let server = RedisServer::start();
+    let r = registry(&server);
+    server.cli(&[
+        "HSET", "u{1}", "yes", "1", "no", "", "zero", "0", "other", "maybe",
+    ]);
+    let mut p = r.pipe();
+    let hs: Vec<Handle<bool>> = ["yes", "no", "zero", "other"]
+        .iter()
+        .map(|f| p.hget::<bool>("u{1}", *f))
+        .collect();
+    p.execute().unwrap();
+    let read: Vec<bool> = hs[..3].iter().map(|h| h.result().unwrap()).collect();
+    assert_eq!(read, [true, false, false]);
+    assert!(matches!(hs[3].result(), Err(Error::Convert(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_tasks_share_a_bounded_pool() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    let mut info = server.info();
+    info.max_connections = 4;
+    r.register(redpipe::DEFAULT, info).unwrap();
+    let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let (r, peak) = (r.clone(), peak.clone());
+            tokio::spawn(async move {
+                let mut p = r.pipe();
+                let key = format!("task:{i}");
+                let _ = p.set(key.as_str(), i);
+                let got = p.get::<i64>(key.as_str());
+                let n = p.incr("total");
+                p.execute_async().await.unwrap();
+                let open = r.stats(redpipe::DEFAULT).unwrap().open;
+                peak.fetch_max(open, Ordering::Relaxed);
+                (got.result().unwrap(), n.result().unwrap())
+            })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (got, n) = t.await.unwrap();
+        assert_eq!(got, i as i64);
+        totals.push(n);
+    }
+    totals.sort_unstable();
+    assert_eq!(totals, (1..=1000).collect::<Vec<i64>>());
+    assert!(peak.load(Ordering::Relaxed) <= 4);
+    let stats = r.stats(redpipe::DEFAULT).unwrap();
+    assert!(stats.connects <= 4, "{stats:?}");
+    // The server saw at most 4 of our connections (plus redis-cli's own).
+    let clients: usize = server
+        .cli(&["INFO", "clients"])
+        .lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(clients <= 5, "{clients}");
 }

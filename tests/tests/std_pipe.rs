@@ -12,7 +12,7 @@ use redpipe_tests::{Options, RedisServer};
 
 fn registry(server: &RedisServer) -> Connections {
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, server.info());
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
     r
 }
 
@@ -401,8 +401,8 @@ fn two_named_servers_in_one_logical_pipeline() {
     let users = RedisServer::start();
     let messages = RedisServer::start();
     let r = Connections::new();
-    r.register("users", users.info());
-    r.register("messages", messages.info());
+    r.register("users", users.info()).unwrap();
+    r.register("messages", messages.info()).unwrap();
     let (u, m, total) = r
         .autoexec(None, |p| {
             let u = p.on("users", |p| Ok::<_, Error>(p.hset("u{1}", "name", "joe")))?;
@@ -459,7 +459,8 @@ fn killed_server_fails_every_slot_and_the_next_pipeline_reconnects() {
     r.register(
         redpipe::DEFAULT,
         server.info().timeout(std::time::Duration::from_secs(2)),
-    );
+    )
+    .unwrap();
     // Warm up a pooled connection.
     r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
 
@@ -502,7 +503,8 @@ fn connecting_to_nothing_fails_every_handle() {
         l.local_addr().unwrap().port()
     };
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, ConnectionInfo::tcp("127.0.0.1", port));
+    r.register(redpipe::DEFAULT, ConnectionInfo::tcp("127.0.0.1", port))
+        .unwrap();
     let mut p = r.pipe();
     let a = p.incr("a");
     assert!(matches!(p.execute(), Err(Error::Io(_))));
@@ -537,30 +539,54 @@ fn tls_with_a_private_ca() {
 
 #[test]
 fn retry_is_opt_in_after_a_connection_failure() {
+    use redpipe_tests::peer::{fake_servers, read_commands};
+    use std::io::Write;
+    use std::net::TcpStream;
+
+    // A pooled connection that died while idle is found before anything is sent on it: the
+    // pipeline goes on a new connection, once, with nothing to run twice.
     let mut server = RedisServer::start();
     let r = registry(&server);
-    // Leave an idle connection in the pool, then restart the server under it.
-    r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
-    server.restart();
-
-    // Without opting in, the stale connection fails the pipeline and nothing is retried.
-    let mut p = r.pipe();
-    let a = p.set("k", "v");
-    assert!(p.execute().is_err());
-    assert!(matches!(a.result(), Err(Error::Failed(_))));
-    assert_eq!(server.cli(&["EXISTS", "k"]), "0");
-
-    // With a retry, the same happens but the commands are sent again on a new connection.
     r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
     server.restart();
     let mut p = r.pipe();
-    p.set_retries(1);
     let a = p.set("k", "v");
-    let b = p.incr("n");
     p.execute().unwrap();
     a.result().unwrap();
-    assert_eq!(b.result().unwrap(), 1);
     assert_eq!(server.cli(&["GET", "k"]), "v");
+
+    // A connection that failed after the commands went out: the server may have run them, so
+    // nothing is sent again unless the caller opted in.
+    let flaky = || {
+        let drop_after_reading: Box<dyn FnOnce(TcpStream) + Send> = Box::new(|mut s| {
+            read_commands(&mut s, 2);
+        });
+        let answer: Box<dyn FnOnce(TcpStream) + Send> = Box::new(|mut s| {
+            read_commands(&mut s, 2);
+            s.write_all(b"+OK\r\n:1\r\n").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        });
+        fake_servers(vec![drop_after_reading, answer])
+    };
+    for retries in [0, 1] {
+        let r = Connections::new();
+        r.register(redpipe::DEFAULT, flaky()).unwrap();
+        let mut p = r.pipe();
+        p.set_retries(retries);
+        let a = p.set("k", "v");
+        let b = p.incr("n");
+        let result = p.execute();
+        if retries == 0 {
+            assert!(result.is_err());
+            assert!(matches!(a.result(), Err(Error::Failed(_))));
+            assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 1);
+        } else {
+            result.unwrap();
+            a.result().unwrap();
+            assert_eq!(b.result().unwrap(), 1);
+            assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 2);
+        }
+    }
 }
 
 #[test]
@@ -582,7 +608,8 @@ fn connection_factories() {
             conn.execute(&mut p)?;
             Ok(conn)
         }),
-    );
+    )
+    .unwrap();
     for _ in 0..3 {
         let name = r
             .autoexec(None, |p| {

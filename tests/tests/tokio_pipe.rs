@@ -62,8 +62,8 @@ async fn pipe_execute_async_with_named_connections() {
     let a = RedisServer::start();
     let b = RedisServer::start();
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, a.info());
-    r.register("other", b.info());
+    r.register(redpipe::DEFAULT, a.info()).unwrap();
+    r.register("other", b.info()).unwrap();
     let mut p = r.pipe();
     let x = p.incr("x");
     let y: Handle<i64> = p.on("other", |p| Ok::<_, Error>(p.incrby("y", 5))).unwrap();

@@ -80,6 +80,11 @@ impl<T, B: Storage<u8>> Driver<T, B> {
         self.session.is_broken()
     }
 
+    /// Whether it can serve another pipeline as if new (see [`Session::is_clean`]).
+    pub fn is_clean(&self) -> bool {
+        self.session.is_clean()
+    }
+
     /// The read buffer (its size shows what a connection holds between pipelines).
     pub fn read_buffer(&self) -> &ReadBuffer<B> {
         &self.buf
@@ -173,7 +178,7 @@ macro_rules! driver_methods {
             self.session.before_finish(p).map_err(DriveError::Session)?;
             let (io, buf) = (&mut self.io, &mut self.buf);
             let result = drive_loop!(io, p, buf, true, $($await)*);
-            self.session.finished(result.is_ok());
+            self.session.finished(p, result.is_ok());
             self.reply_estimate = Some(p.reply_estimate());
             self.buf.shrink();
             result

@@ -51,6 +51,8 @@ pub enum Error {
     Unsolicited(ServerError<'static>),
     /// No connection is registered under this name.
     UnknownConnection(String),
+    /// Another connection is already registered under this name.
+    AlreadyConnected(String),
     /// TLS setup failed.
     Tls(String),
 }
@@ -74,6 +76,9 @@ impl fmt::Display for Error {
             Self::Handshake { command, error } => write!(f, "{command} refused: {error}"),
             Self::Unsolicited(e) => write!(f, "the server sent an error unasked: {e}"),
             Self::UnknownConnection(name) => write!(f, "no connection named {name:?}"),
+            Self::AlreadyConnected(name) => {
+                write!(f, "another connection is registered as {name:?}")
+            }
             Self::Tls(e) => write!(f, "TLS error: {e}"),
         }
     }

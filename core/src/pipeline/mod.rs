@@ -120,6 +120,8 @@ where
     pushes: u64,
     /// A write failed: a reply may answer the command that was partly written.
     write_failed: bool,
+    /// A `WATCH` is queued with no `EXEC`, `DISCARD`, `UNWATCH` or `RESET` after it.
+    watching: bool,
     #[cfg(feature = "alloc")]
     callbacks: callbacks::Callbacks,
 }
@@ -175,6 +177,7 @@ where
             arena_floor: 0,
             pushes: 0,
             write_failed: false,
+            watching: false,
             #[cfg(feature = "alloc")]
             callbacks: Default::default(),
         }
@@ -234,6 +237,7 @@ where
         self.arena_floor = 0;
         self.pushes = 0;
         self.write_failed = false;
+        self.watching = false;
         (self.reply_bytes, self.replies_in) = (0, 0);
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
@@ -326,8 +330,34 @@ where
         &mut self,
         command: Cmd<N, A>,
     ) -> Result<Deferred<T>, CapacityError> {
-        self.push(&command, Role::User, 0)
-            .map(|i| Deferred::new(i, self.epoch))
+        let index = self.push(&command, Role::User, 0)?;
+        self.track_watch(command.name());
+        Ok(Deferred::new(index, self.epoch))
+    }
+
+    /// Follows `WATCH` and what ends it, so that a connection is not reused while watching.
+    #[inline]
+    fn track_watch<N: ToArg>(&mut self, name: &N) {
+        let mut scratch = crate::encode::Scratch::new();
+        let name = name.to_arg(&mut scratch);
+        // Only names of these lengths can matter: one comparison for every other command.
+        if matches!(name.len(), 4 | 5 | 7) {
+            if name.eq_ignore_ascii_case(b"WATCH") {
+                self.watching = true;
+            } else if [&b"EXEC"[..], b"DISCARD", b"UNWATCH", b"RESET"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+            {
+                self.watching = false;
+            }
+        }
+    }
+
+    /// Whether a `WATCH` is queued with no `EXEC`, `DISCARD`, `UNWATCH` or `RESET` after it: the
+    /// connection that runs it stays watching keys, and MUST NOT serve unrelated transactions
+    /// afterwards (a pool closes it instead).
+    pub fn leaves_watch(&self) -> bool {
+        self.watching
     }
 
     /// Encodes a command and adds its entry; both or neither.

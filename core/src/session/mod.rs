@@ -71,6 +71,7 @@ impl core::error::Error for SessionError {}
 pub struct Session {
     broken: bool,
     in_flight: bool,
+    watching: bool,
 }
 
 impl Session {
@@ -79,12 +80,19 @@ impl Session {
         Self {
             broken: false,
             in_flight: false,
+            watching: false,
         }
     }
 
     /// Whether a failure left the connection unusable; it must be replaced.
     pub fn is_broken(&self) -> bool {
         self.broken
+    }
+
+    /// Whether the connection can serve any other pipeline as if new: not broken, no pipeline in
+    /// flight, no keys watched (see [`Pipeline::leaves_watch`]). A pool keeps only clean ones.
+    pub fn is_clean(&self) -> bool {
+        !self.broken && !self.in_flight && !self.watching
     }
 
     /// Whether no pipeline is in flight and the connection is usable: the time to look for
@@ -166,9 +174,15 @@ impl Session {
         Ok(())
     }
 
-    /// After reading: broken if it failed.
-    pub fn finished(&mut self, ok: bool) {
+    /// After reading `p`'s replies: broken if it failed; watching if `p` left a `WATCH` open.
+    pub fn finished<O, R, E>(&mut self, p: &Pipeline<O, R, E>, ok: bool)
+    where
+        O: Storage<u8>,
+        R: Storage<u8>,
+        E: Storage<Entry>,
+    {
         self.broken = !ok;
+        self.watching = p.leaves_watch();
     }
 }
 
@@ -196,7 +210,7 @@ mod tests {
         assert_eq!(s.before_send(&mut q, &mut pending), Err(SessionError::Busy));
         assert_eq!(late.read(&q), Err(SlotError::Failed(Failure::Cancelled)));
         assert_eq!(s.before_finish(&mut p), Ok(()));
-        s.finished(true);
+        s.finished(&p, true);
         assert!(!s.is_broken());
 
         // A reply between pipelines breaks the connection for good.

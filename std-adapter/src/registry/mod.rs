@@ -6,15 +6,17 @@
 //! [`connect`](crate::connect), [`autoexec`](crate::autoexec) and `Pipe::new`; separate
 //! registries keep tests and libraries independent.
 
+mod pool;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use redpipe_core::{Backend, DEFAULT, Error, Group, Result};
 
 use crate::Pipe;
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
+use pool::Pool;
 
 /// Counters of one named connection, for observability and the tour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,119 +28,12 @@ pub struct Stats {
     pub commands: u64,
     /// Connections opened.
     pub connects: u64,
-}
-
-#[derive(Default)]
-struct Counters {
-    pipelines: AtomicU64,
-    commands: AtomicU64,
-    connects: AtomicU64,
+    /// Connections open now (idle or in use), at most `max_connections`.
+    pub open: usize,
 }
 
 /// Opens a blocking connection; see [`Connections::register_factory`].
 pub type Factory = Arc<dyn Fn() -> Result<Connection> + Send + Sync>;
-
-/// One name's settings and idle connections.
-pub(crate) struct Pool {
-    pub(crate) info: ConnectionInfo,
-    factory: Option<Factory>,
-    idle: Mutex<Vec<Connection>>,
-    #[cfg(feature = "tokio")]
-    idle_async: Mutex<Vec<crate::tokio::AsyncConnection>>,
-    counters: Counters,
-}
-
-/// Idle connections kept per name; more are opened when pipelines run in parallel.
-const MAX_IDLE: usize = 16;
-
-impl Pool {
-    fn new(info: ConnectionInfo, factory: Option<Factory>) -> Self {
-        Self {
-            info,
-            factory,
-            idle: Mutex::new(Vec::new()),
-            #[cfg(feature = "tokio")]
-            idle_async: Mutex::new(Vec::new()),
-            counters: Counters::default(),
-        }
-    }
-
-    fn take(&self) -> Result<Connection> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        match idle {
-            Some(c) => Ok(c),
-            None => {
-                self.counters.connects.fetch_add(1, Ordering::Relaxed);
-                match &self.factory {
-                    Some(open) => open(),
-                    None => Connection::open(&self.info),
-                }
-            }
-        }
-    }
-
-    fn put(&self, c: Connection) {
-        if c.is_broken() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE {
-            idle.push(c);
-        }
-    }
-
-    #[cfg(feature = "tokio")]
-    async fn take_async(&self) -> Result<crate::tokio::AsyncConnection> {
-        let idle = self
-            .idle_async
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        match idle {
-            Some(c) => Ok(c),
-            None if self.factory.is_some() => Err(Error::Config(
-                "this name was registered with a blocking connection factory".into(),
-            )),
-            None => {
-                self.counters.connects.fetch_add(1, Ordering::Relaxed);
-                crate::tokio::AsyncConnection::open(&self.info).await
-            }
-        }
-    }
-
-    #[cfg(feature = "tokio")]
-    fn put_async(&self, c: crate::tokio::AsyncConnection) {
-        if c.is_broken() {
-            return;
-        }
-        let mut idle = self
-            .idle_async
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE {
-            idle.push(c);
-        }
-    }
-
-    fn count(&self, commands: usize) {
-        self.counters.pipelines.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .commands
-            .fetch_add(commands as u64, Ordering::Relaxed);
-    }
-
-    fn stats(&self) -> Stats {
-        Stats {
-            pipelines: self.counters.pipelines.load(Ordering::Relaxed),
-            commands: self.counters.commands.load(Ordering::Relaxed),
-            connects: self.counters.connects.load(Ordering::Relaxed),
-        }
-    }
-}
 
 /// A registry of named connections. Cheap to clone; clones share the registry.
 ///
@@ -179,10 +74,23 @@ impl Connections {
         GLOBAL.get_or_init(Connections::new)
     }
 
-    /// Registers `info` as the connection named `name` (replacing any earlier one). Nothing
-    /// connects until a pipeline runs.
-    pub fn register(&self, name: &str, info: ConnectionInfo) {
-        self.insert(name, Pool::new(info, None));
+    /// Registers `info` as the connection named `name`. Nothing connects until a pipeline
+    /// runs.
+    ///
+    /// The same settings twice are fine (the second does nothing); other settings under a name
+    /// in use are [`Error::AlreadyConnected`], as RedPipe refuses them: silently rerouting a
+    /// name would send one part of a program's data to another server. Use
+    /// [`disconnect`](Self::disconnect) first to move a name.
+    pub fn register(&self, name: &str, info: ConnectionInfo) -> Result<()> {
+        let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
+        match pools.get(name) {
+            Some(pool) if pool.factory.is_none() && pool.info == info => Ok(()),
+            Some(_) => Err(Error::AlreadyConnected(name.into())),
+            None => {
+                pools.insert(name.into(), Arc::new(Pool::new(info, None)));
+                Ok(())
+            }
+        }
     }
 
     /// Registers a function that opens the (blocking) connections named `name`: for
@@ -193,19 +101,40 @@ impl Connections {
     /// use redpipe::{Connection, Connections};
     /// let r = Connections::new();
     /// let info = "redis://10.0.0.7:6380".parse()?;
-    /// r.register_factory("cache", Arc::new(move || Connection::open(&info)));
+    /// r.register_factory("cache", Arc::new(move || Connection::open(&info)))?;
     /// # Ok::<(), redpipe::Error>(())
     /// ```
-    pub fn register_factory(&self, name: &str, open: Factory) {
-        let info = ConnectionInfo::tcp("", 0);
-        self.insert(name, Pool::new(info, Some(open)));
+    ///
+    /// A name in use is [`Error::AlreadyConnected`], unless it holds this same factory.
+    pub fn register_factory(&self, name: &str, open: Factory) -> Result<()> {
+        let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
+        match pools.get(name) {
+            Some(pool) if pool.factory.as_ref().is_some_and(|f| Arc::ptr_eq(f, &open)) => Ok(()),
+            Some(_) => Err(Error::AlreadyConnected(name.into())),
+            None => {
+                let info = ConnectionInfo::tcp("", 0);
+                pools.insert(name.into(), Arc::new(Pool::new(info, Some(open))));
+                Ok(())
+            }
+        }
     }
 
-    fn insert(&self, name: &str, pool: Pool) {
+    /// Forgets the connection named `name`; its idle connections close, the ones in use close
+    /// when their pipelines end. Returns whether the name was registered.
+    pub fn disconnect(&self, name: &str) -> bool {
         self.pools
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_string(), Arc::new(pool));
+            .remove(name)
+            .is_some()
+    }
+
+    /// Forgets every name (RedPipe's `reset`): for tests and reconfiguration.
+    pub fn reset(&self) {
+        self.pools
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Registers the default connection from a URL.
@@ -213,10 +142,9 @@ impl Connections {
         self.connect_named(DEFAULT, url)
     }
 
-    /// Registers a named connection from a URL.
+    /// Registers a named connection from a URL; see [`register`](Self::register).
     pub fn connect_named(&self, name: &str, url: &str) -> Result<()> {
-        self.register(name, url.parse()?);
-        Ok(())
+        self.register(name, url.parse()?)
     }
 
     /// Counters of the connection named `name`.
@@ -283,7 +211,8 @@ impl Default for Connections {
     }
 }
 
-/// Runs one group on its pool: a pooled or new connection, back to the pool when still usable.
+/// Runs one group on its pool: a pooled or new connection, which goes back to the pool (or is
+/// closed) when the run lets go of it.
 fn run_on(pool: &Pool, g: &mut Group) -> Result<()> {
     let commands = g.pipeline().len();
     g.run(
@@ -291,7 +220,7 @@ fn run_on(pool: &Pool, g: &mut Group) -> Result<()> {
             pool.count(commands);
             pool.take()
         },
-        |c| pool.put(c),
+        drop,
     )
 }
 
@@ -332,7 +261,7 @@ impl redpipe_core::AsyncBackend for Connections {
                     pool.count(commands);
                     pool.take_async()
                 },
-                |c| pool.put_async(c),
+                drop,
             )
             .await
         });

@@ -1,0 +1,297 @@
+//! One name's connections: its settings, a bounded number of open connections, the idle ones
+//! kept for reuse, and the wait queue when all are in use.
+//!
+//! A bounded pool rather than one multiplexed connection: a pipeline owns its connection while it
+//! runs, so replies are matched by order with nothing shared, groups of one pipe run on
+//! connections of their own in parallel, and a slow pipeline delays no other. The bound keeps a
+//! thousand concurrent tasks at `max_connections` connections: the rest wait (up to the connect
+//! timeout) for one to come back. A connection comes back only clean: broken ones, ones in the
+//! middle of a pipeline (a dropped future) and ones left watching keys are closed instead. An
+//! idle connection the server closed is found before anything is sent on it, and the pipeline
+//! goes on a fresh one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use redpipe_core::{Error, IoError, IoKind, Result};
+
+use super::{Factory, Stats};
+use crate::config::ConnectionInfo;
+use crate::connection::Connection;
+
+/// Idle connections kept per name at most.
+const MAX_IDLE: usize = 16;
+
+#[derive(Default)]
+struct Counters {
+    pipelines: AtomicU64,
+    commands: AtomicU64,
+    connects: AtomicU64,
+}
+
+#[derive(Default)]
+pub(crate) struct Slots {
+    /// Connections open (idle or in use), at most `max_connections`.
+    open: usize,
+    idle: Vec<Connection>,
+    #[cfg(feature = "tokio")]
+    idle_async: Vec<crate::tokio::AsyncConnection>,
+}
+
+/// One name's settings and connections.
+pub(crate) struct Pool {
+    pub(crate) info: ConnectionInfo,
+    pub(crate) factory: Option<Factory>,
+    slots: Mutex<Slots>,
+    freed: Condvar,
+    #[cfg(feature = "tokio")]
+    freed_async: tokio::sync::Notify,
+    counters: Counters,
+}
+
+/// A connection taken from a pool; it goes back (or is closed, freeing its place) when dropped,
+/// whatever happened to the pipeline that used it.
+pub(crate) struct Lease<'p, C: Pooled> {
+    pool: &'p Pool,
+    conn: Option<C>,
+}
+
+/// What a pool keeps: blocking and async connections.
+pub(crate) trait Pooled: Sized {
+    /// Whether it may serve another pipeline (not broken, not watching keys).
+    fn reusable(&self) -> bool;
+    /// Its idle list.
+    fn idle(slots: &mut Slots) -> &mut Vec<Self>;
+}
+
+impl Pooled for Connection {
+    fn reusable(&self) -> bool {
+        self.is_clean()
+    }
+    fn idle(slots: &mut Slots) -> &mut Vec<Self> {
+        &mut slots.idle
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Pooled for crate::tokio::AsyncConnection {
+    fn reusable(&self) -> bool {
+        self.is_clean()
+    }
+    fn idle(slots: &mut Slots) -> &mut Vec<Self> {
+        &mut slots.idle_async
+    }
+}
+
+impl<C: Pooled> std::ops::Deref for Lease<'_, C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        self.conn
+            .as_ref()
+            .expect("a lease holds its connection until dropped")
+    }
+}
+
+impl<C: Pooled> std::ops::DerefMut for Lease<'_, C> {
+    fn deref_mut(&mut self) -> &mut C {
+        self.conn
+            .as_mut()
+            .expect("a lease holds its connection until dropped")
+    }
+}
+
+impl<C: Pooled> Drop for Lease<'_, C> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.pool.put(c);
+        }
+    }
+}
+
+/// What a caller waiting for a free connection gets after the connect timeout.
+fn exhausted() -> Error {
+    Error::Io(IoError::new(
+        IoKind::TimedOut,
+        "every connection of the pool stayed in use past the connect timeout",
+    ))
+}
+
+impl Pool {
+    pub(crate) fn new(info: ConnectionInfo, factory: Option<Factory>) -> Self {
+        Self {
+            info,
+            factory,
+            slots: Mutex::default(),
+            freed: Condvar::new(),
+            #[cfg(feature = "tokio")]
+            freed_async: tokio::sync::Notify::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An idle connection, or the right to open one; `None` when all are in use.
+    fn claim<C: Pooled>(&self) -> Option<Option<C>> {
+        let mut slots = self.slots();
+        if let Some(c) = C::idle(&mut slots).pop() {
+            return Some(Some(c));
+        }
+        if slots.open < self.info.max_connections.max(1) {
+            slots.open += 1;
+            return Some(None);
+        }
+        None
+    }
+
+    /// Gives back the place of a connection that was not opened, or was closed.
+    fn release(&self) {
+        let mut slots = self.slots();
+        slots.open = slots.open.saturating_sub(1);
+        drop(slots);
+        self.notify();
+    }
+
+    fn notify(&self) {
+        self.freed.notify_one();
+        #[cfg(feature = "tokio")]
+        self.freed_async.notify_one();
+    }
+
+    fn put<C: Pooled>(&self, c: C) {
+        let mut slots = self.slots();
+        if c.reusable() && C::idle(&mut slots).len() < MAX_IDLE {
+            C::idle(&mut slots).push(c);
+        } else {
+            slots.open = slots.open.saturating_sub(1);
+        }
+        drop(slots);
+        self.notify();
+    }
+
+    /// A blocking connection: idle, new, or the next one given back (waiting at most the
+    /// connect timeout).
+    pub(crate) fn take(&self) -> Result<Lease<'_, Connection>> {
+        let deadline = self.info.connect_timeout.map(|t| Instant::now() + t);
+        loop {
+            match self.claim::<Connection>() {
+                Some(Some(c)) => return Ok(self.lease(c)),
+                Some(None) => {
+                    self.counters.connects.fetch_add(1, Ordering::Relaxed);
+                    let opened = match &self.factory {
+                        Some(open) => open(),
+                        None => Connection::open(&self.info),
+                    };
+                    return match opened {
+                        Ok(c) => Ok(self.lease(c)),
+                        Err(e) => {
+                            self.release();
+                            Err(e)
+                        }
+                    };
+                }
+                None => {
+                    let slots = self.slots();
+                    let wait = match deadline {
+                        Some(d) => d.saturating_duration_since(Instant::now()),
+                        None => Duration::from_secs(3600),
+                    };
+                    if wait.is_zero() {
+                        return Err(exhausted());
+                    }
+                    // Woken when a connection is given back, or to look again at the deadline.
+                    let _ = self
+                        .freed
+                        .wait_timeout(slots, wait)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+
+    /// A tokio connection, as [`take`](Self::take).
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn take_async(&self) -> Result<Lease<'_, crate::tokio::AsyncConnection>> {
+        if self.factory.is_some() {
+            return Err(Error::Config(
+                "this name was registered with a blocking connection factory".into(),
+            ));
+        }
+        let deadline = self
+            .info
+            .connect_timeout
+            .map(|t| tokio::time::Instant::now() + t);
+        loop {
+            // Registered before looking, so that a connection given back in between wakes us.
+            let freed = self.freed_async.notified();
+            match self.claim::<crate::tokio::AsyncConnection>() {
+                Some(Some(c)) => return Ok(self.lease(c)),
+                Some(None) => {
+                    self.counters.connects.fetch_add(1, Ordering::Relaxed);
+                    return match crate::tokio::AsyncConnection::open(&self.info).await {
+                        Ok(c) => Ok(self.lease(c)),
+                        Err(e) => {
+                            self.release();
+                            Err(e)
+                        }
+                    };
+                }
+                None => match deadline {
+                    Some(d) => {
+                        if tokio::time::timeout_at(d, freed).await.is_err() {
+                            return Err(exhausted());
+                        }
+                    }
+                    None => freed.await,
+                },
+            }
+        }
+    }
+
+    fn lease<C: Pooled>(&self, c: C) -> Lease<'_, C> {
+        Lease {
+            pool: self,
+            conn: Some(c),
+        }
+    }
+
+    pub(crate) fn count(&self, commands: usize) {
+        self.counters.pipelines.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .commands
+            .fetch_add(commands as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            pipelines: self.counters.pipelines.load(Ordering::Relaxed),
+            commands: self.counters.commands.load(Ordering::Relaxed),
+            connects: self.counters.connects.load(Ordering::Relaxed),
+            open: self.slots().open,
+        }
+    }
+}
+
+impl redpipe_core::Transport for Lease<'_, Connection> {
+    fn run(&mut self, p: &mut redpipe_core::VecPipeline) -> Result<()> {
+        (**self).execute(p)
+    }
+
+    fn is_usable(&self) -> bool {
+        self.is_clean()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl redpipe_core::AsyncTransport for Lease<'_, crate::tokio::AsyncConnection> {
+    async fn run_async(&mut self, p: &mut redpipe_core::VecPipeline) -> Result<()> {
+        (**self).execute(p).await
+    }
+
+    fn is_usable(&self) -> bool {
+        self.is_clean()
+    }
+}
