@@ -91,6 +91,33 @@ impl<T: FromReply + ?Sized> Deferred<T> {
     }
 }
 
+#[cfg(feature = "alloc")]
+impl<T: FromReply + ?Sized> Deferred<T> {
+    /// The result, with an owned error: for `?` in functions that return
+    /// `Box<dyn Error>` or `anyhow::Result` (the error of [`read`](Self::read) borrows the
+    /// pipeline, which `?` cannot take out of the function).
+    ///
+    /// ```
+    /// use redpipe_core::{prelude::*, VecPipeline};
+    /// fn run() -> Result<i64, Box<dyn std::error::Error>> {
+    ///     let mut p = VecPipeline::new();
+    ///     let n = p.incr("hits")?;
+    ///     let sent = p.poll_output().len();
+    ///     p.consume_output(sent);
+    ///     p.handle_input(b":3\r\n")?;
+    ///     Ok(n.result(&p)?)
+    /// }
+    /// assert_eq!(run().unwrap(), 3);
+    /// ```
+    #[inline]
+    pub fn result<'a, R: Replies + ?Sized>(
+        self,
+        from: &'a R,
+    ) -> Result<T::Output<'a>, SlotError<'static>> {
+        self.read(from).map_err(SlotError::into_owned)
+    }
+}
+
 /// Anything deferred results can be read from: a pipeline, or the view callbacks receive.
 pub trait Replies {
     /// The raw reply (validated RESP) of slot `index` issued in `epoch`, or why there is none.

@@ -237,6 +237,12 @@ impl<A: Args> Args for &[A] {
         (**self).write_args(enc);
     }
 }
+impl<A: Args, const N: usize> Args for &[A; N] {
+    #[inline]
+    fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {
+        self.as_slice().write_args(enc);
+    }
+}
 impl<A: Args, const N: usize> Args for [A; N] {
     #[inline]
     fn write_args<W: ArgSink + ?Sized>(&self, enc: &mut W) {

@@ -318,7 +318,7 @@ fn transaction_errors() {
 
     // WATCH abort: EXEC answers nil and every command fails as aborted.
     let mut p = VecPipeline::new();
-    let w = p.watch(&["k"]).unwrap();
+    let w = p.watch("k").unwrap();
     let a = p
         .transaction(|p| -> Result<_, CapacityError> { p.incr("k") })
         .unwrap();

@@ -140,6 +140,16 @@ impl ConnectionInfo {
         self
     }
 
+    /// The address as text, for logs (no credentials).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn addr_text(&self) -> String {
+        match &self.addr {
+            Addr::Tcp { host, port } => format!("{host}:{port}"),
+            Addr::Tls { host, port } => format!("tls://{host}:{port}"),
+            Addr::Unix(path) => format!("unix:{}", path.display()),
+        }
+    }
+
     /// What to set up on each new connection.
     pub(crate) fn setup(&self) -> Setup<'_> {
         Setup {

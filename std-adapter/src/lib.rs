@@ -40,6 +40,7 @@
 
 mod config;
 mod connection;
+mod observe;
 mod registry;
 mod stream;
 #[cfg(feature = "tls")]
@@ -67,22 +68,48 @@ pub fn connect_named(name: &str, url: &str) -> Result<()> {
 }
 
 /// The redpipe scope, on the global registry: runs `f` on `parent` if given (joining its
-/// pipeline), else on a new pipe that is executed when `f` returns `Ok` and dropped unsent when
-/// it fails. See [`Connections::autoexec`].
-pub fn autoexec<R, E: From<Error>>(
-    parent: Option<&mut Pipe>,
-    f: impl FnOnce(&mut Pipe) -> std::result::Result<R, E>,
-) -> std::result::Result<R, E> {
+/// pipeline: `f`'s commands run when the parent's do, and an `execute` inside joins it too),
+/// else on a new pipe that is executed when `f` returns `Ok` and dropped unsent when it fails.
+/// See [`Connections::autoexec`]; for error types of your own, [`Pipe::autoexec`].
+///
+/// Blocking: in async code use [`autoexec_async`] (feature `tokio`), which does not hold a
+/// runtime worker while the pipe runs.
+pub fn autoexec<R>(parent: Option<&mut Pipe>, f: impl FnOnce(&mut Pipe) -> Result<R>) -> Result<R> {
     Connections::global().autoexec(parent, f)
 }
 
 /// [`autoexec`] with the commands going to the connection named `name`.
-pub fn autoexec_on<R, E: From<Error>>(
+pub fn autoexec_on<R>(
     name: &str,
     parent: Option<&mut Pipe>,
-    f: impl FnOnce(&mut Pipe) -> std::result::Result<R, E>,
-) -> std::result::Result<R, E> {
+    f: impl FnOnce(&mut Pipe) -> Result<R>,
+) -> Result<R> {
     autoexec(parent, |p| p.on(name, f))
+}
+
+/// [`autoexec`] for async code (feature `tokio`): the same scope, nesting, rollback and
+/// callback rules; a pipe of its own runs with [`Pipe::execute_async`].
+///
+/// ```no_run
+/// # async fn run() -> redpipe::Result<()> {
+/// use redpipe::prelude::*;
+/// use redpipe::{Handle, Pipe};
+///
+/// async fn visit(page: &str, pipe: Option<&mut Pipe>) -> redpipe::Result<Handle<i64>> {
+///     redpipe::autoexec_async(pipe, |p| Ok(p.incr(page))).await
+/// }
+/// redpipe::connect("redis://127.0.0.1")?;
+/// let hits = visit("/home", None).await?;
+/// println!("{}", hits.result()?);
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub async fn autoexec_async<R>(
+    parent: Option<&mut Pipe>,
+    f: impl FnOnce(&mut Pipe) -> Result<R>,
+) -> Result<R> {
+    Connections::global().autoexec_async(parent, f).await
 }
 
 /// The README's examples, compiled and run as doc tests.

@@ -242,3 +242,83 @@ async fn a_thousand_tasks_share_a_bounded_pool() {
         .unwrap();
     assert!(clients <= 5, "{clients}");
 }
+
+#[test]
+fn builders_take_what_a_newcomer_writes() {
+    use redpipe::cmd::{ExpireWhen, ZaddOptions};
+    let server = RedisServer::start();
+    let r = registry(&server);
+    server.cli(&["SET", "a", "1"]);
+    server.cli(&["SET", "b", "1"]);
+    server.cli(&["RPUSH", "queue", "job"]);
+    let mut p = r.pipe();
+    let one = p.del("a"); // one key, no slice
+    let gone = p.exists(["a", "b"]);
+    let first = p.expire_when("b", 100, ExpireWhen::Nx);
+    let shorter = p.expire_when("b", 200, ExpireWhen::Lt); // 200 > 100: not set
+    let int_score = p.zadd("z", "m", 3); // an integer score
+    let only_new = p.zadd_with(
+        "z",
+        ZaddOptions {
+            nx: true,
+            ch: true,
+            ..ZaddOptions::default()
+        },
+        &[(5, "m"), (7, "n")],
+    );
+    let popped = p.blpop::<Option<(String, String)>>("queue", 0.1);
+    let timed_out = p.blpop::<Option<(String, String)>>(["empty1", "empty2"], 0.1);
+    let best = p.bzpopmax::<Option<(String, String, f64)>>("z", 0.1);
+    p.execute().unwrap();
+    assert_eq!(one.result().unwrap(), 1);
+    assert_eq!(gone.result().unwrap(), 1);
+    assert!(first.result().unwrap());
+    assert!(!shorter.result().unwrap());
+    assert_eq!(int_score.result().unwrap(), 1);
+    assert_eq!(only_new.result().unwrap(), 1); // "m" kept its score, "n" added
+    assert_eq!(
+        popped.result().unwrap(),
+        Some(("queue".into(), "job".into()))
+    );
+    assert_eq!(timed_out.result().unwrap(), None);
+    assert_eq!(best.result().unwrap(), Some(("z".into(), "n".into(), 7.0)));
+    assert_eq!(server.cli(&["ZSCORE", "z", "m"]), "3");
+}
+
+#[test]
+fn tracing_reports_each_pipeline_and_connection_events() {
+    use std::sync::Mutex;
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let server = RedisServer::start();
+    let r = registry(&server);
+    let log = Capture::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let mut p = r.pipe();
+        let _ = p.incr("n");
+        let _ = p.get::<Option<String>>("k");
+        p.execute().unwrap();
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("redpipe.execute"), "{text}");
+    assert!(text.contains("connection=default"), "{text}");
+    assert!(text.contains("commands=2"), "{text}");
+    assert!(text.contains("pipeline ran"), "{text}");
+    assert!(text.contains("connect"), "{text}");
+}

@@ -283,7 +283,7 @@ fn watch_aborts_the_transaction_when_the_key_changes() {
     let info = server.info();
     let mut conn = Connection::open(&info).unwrap();
     let mut p = VecPipeline::new();
-    let _ = p.watch(&["w"]).unwrap();
+    let _ = p.watch("w").unwrap();
     conn.execute(&mut p).unwrap();
     server.cli(&["SET", "w", "changed"]);
     let mut p = VecPipeline::new();

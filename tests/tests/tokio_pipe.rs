@@ -155,3 +155,53 @@ async fn resp3_pushes_between_pipelines_are_not_replies() {
         "the invalidation was read and set aside"
     );
 }
+
+/// A reusable async function: joins the caller's pipe if given one, else runs on its own.
+async fn visit_async(
+    r: &Connections,
+    page: &str,
+    pipe: Option<&mut redpipe::Pipe>,
+) -> redpipe::Result<redpipe::Handle<i64>> {
+    r.autoexec_async(pipe, |p| {
+        let n = p.incr(page);
+        let _ = p.expire(page, 60);
+        Ok(n)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_async_scope_nests_rolls_back_and_runs_callbacks() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
+    // Alone: its own pipe, executed at once.
+    let alone = visit_async(&r, "/", None).await.unwrap();
+    assert_eq!(alone.result().unwrap(), 1);
+    // Nested: a hundred calls and a callback, one round trip, spawned on the runtime.
+    let task = tokio::spawn({
+        let r = r.clone();
+        async move {
+            let mut p = r.pipe();
+            let mut hits = Vec::new();
+            for i in 0..100 {
+                hits.push(visit_async(&r, &format!("/p{i}"), p.nested()).await?);
+            }
+            let all = hits.clone();
+            let total = p.on_execute(move |_| all.iter().map(|h| h.result().unwrap()).sum::<i64>());
+            // A failed scope sends nothing of its own.
+            let failed = r
+                .autoexec_async(p.nested(), |p| {
+                    let _ = p.incr("never");
+                    Err::<(), _>(redpipe::Error::Config("no".into()))
+                })
+                .await;
+            assert!(failed.is_err());
+            p.execute_async().await?;
+            Ok::<_, redpipe::Error>(*total.result()?)
+        }
+    });
+    assert_eq!(task.await.unwrap().unwrap(), 100);
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().pipelines, 2);
+    assert_eq!(server.cli(&["EXISTS", "never"]), "0");
+}

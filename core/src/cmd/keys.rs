@@ -1,26 +1,62 @@
 //! Key and expiry commands.
 
-use crate::encode::{ToArg, cmd};
+use crate::encode::{Args, ToArg, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
 
+/// When `EXPIRE` and its kin set a timeout (Redis 7): `NX`, `XX`, `GT` or `LT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireWhen {
+    /// Only when the key has no timeout.
+    Nx,
+    /// Only when the key has a timeout.
+    Xx,
+    /// Only when the new timeout is later than the current one.
+    Gt,
+    /// Only when the new timeout is earlier than the current one.
+    Lt,
+}
+
+impl ToArg for ExpireWhen {
+    fn to_arg<'s>(&'s self, _: &'s mut crate::encode::Scratch) -> &'s [u8] {
+        match self {
+            Self::Nx => b"NX",
+            Self::Xx => b"XX",
+            Self::Gt => b"GT",
+            Self::Lt => b"LT",
+        }
+    }
+}
+
 /// `DEL`, `EXISTS`, `EXPIRE`, `TTL` and the other commands on keys of any type.
+///
+/// Commands on several keys take one key or many: `p.del("k")`, `p.del(&["a", "b"])`,
+/// `p.del(keys_vec)`.
 pub trait KeyCommands: Queue {
     /// `DEL key...`: how many keys were removed.
-    fn del<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+    fn del(&mut self, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("DEL").arg(keys))
     }
     /// `UNLINK key...`: like `DEL`, reclaiming memory in the background.
-    fn unlink<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+    fn unlink(&mut self, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("UNLINK").arg(keys))
     }
     /// `EXISTS key...`: how many of the keys exist.
-    fn exists<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+    fn exists(&mut self, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("EXISTS").arg(keys))
     }
     /// `EXPIRE key seconds`: whether a timeout was set.
     fn expire(&mut self, key: impl ToArg, seconds: i64) -> Self::Handle<bool> {
         self.query(cmd("EXPIRE").arg(key).arg(seconds))
+    }
+    /// `EXPIRE key seconds NX|XX|GT|LT`: whether a timeout was set under `when`.
+    fn expire_when(
+        &mut self,
+        key: impl ToArg,
+        seconds: i64,
+        when: ExpireWhen,
+    ) -> Self::Handle<bool> {
+        self.query(cmd("EXPIRE").arg(key).arg(seconds).arg(when))
     }
     /// `PEXPIRE key milliseconds`: whether a timeout was set.
     fn pexpire(&mut self, key: impl ToArg, millis: i64) -> Self::Handle<bool> {
@@ -55,7 +91,7 @@ pub trait KeyCommands: Queue {
         self.query(cmd("RENAMENX").arg(key).arg(new_key))
     }
     /// `TOUCH key...`: how many keys exist.
-    fn touch<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+    fn touch(&mut self, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("TOUCH").arg(keys))
     }
     /// `KEYS pattern`: every matching key (blocks the server; prefer `SCAN`).
@@ -63,7 +99,7 @@ pub trait KeyCommands: Queue {
         self.query(cmd("KEYS").arg(pattern))
     }
     /// `WATCH key...`: make the next transaction conditional on these keys.
-    fn watch<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<()> {
+    fn watch(&mut self, keys: impl Args) -> Self::Handle<()> {
         self.query(cmd("WATCH").arg(keys))
     }
     /// `UNWATCH`.

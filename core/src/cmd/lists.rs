@@ -1,6 +1,6 @@
 //! List commands.
 
-use crate::encode::{Scratch, ToArg, cmd};
+use crate::encode::{Args, Scratch, ToArg, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
 
@@ -40,6 +40,16 @@ pub trait ListCommands: Queue {
     /// `RPUSHX key value...`: the list's length after the push (0, pushing nothing, when missing).
     fn rpushx<V: ToArg>(&mut self, key: impl ToArg, values: &[V]) -> Self::Handle<i64> {
         self.query(cmd("RPUSHX").arg(key).arg(values))
+    }
+    /// `BLPOP key... timeout`: `(key, element)` from the head of the first non-empty list,
+    /// waiting up to `timeout` seconds (0: forever); `None` on timeout. A blocking command holds
+    /// its connection: give it a connection of its own rather than a busy pipeline.
+    fn blpop<T: FromReply + ?Sized>(&mut self, keys: impl Args, timeout: f64) -> Self::Handle<T> {
+        self.query(cmd("BLPOP").arg(keys).arg(timeout))
+    }
+    /// `BRPOP key... timeout`: as [`blpop`](Self::blpop), from the tail.
+    fn brpop<T: FromReply + ?Sized>(&mut self, keys: impl Args, timeout: f64) -> Self::Handle<T> {
+        self.query(cmd("BRPOP").arg(keys).arg(timeout))
     }
     /// `LPOP key`: the first element, `None` (with `Option<T>`) when the list is empty.
     fn lpop<T: FromReply + ?Sized>(&mut self, key: impl ToArg) -> Self::Handle<T> {

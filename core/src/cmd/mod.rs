@@ -42,12 +42,12 @@ mod strings;
 
 pub use hashes::HashCommands;
 pub use hyperloglog::HyperLogLogCommands;
-pub use keys::KeyCommands;
+pub use keys::{ExpireWhen, KeyCommands};
 pub use lists::{End, ListCommands};
 pub use scan::{ScanCommands, ScanOptions};
 #[cfg(feature = "scripting")]
 pub use scripting::ScriptCommands;
 pub use server::ServerCommands;
 pub use sets::SetCommands;
-pub use sorted_sets::SortedSetCommands;
+pub use sorted_sets::{SortedSetCommands, ZaddOptions};
 pub use strings::{SetOptions, StringCommands};

@@ -1,8 +1,40 @@
 //! Sorted set commands.
 
-use crate::encode::{ToArg, cmd};
+use crate::encode::{ArgSink, Args, ToArg, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
+
+/// Conditions of [`SortedSetCommands::zadd_with`]: `NX` (only add), `XX` (only update), `GT` /
+/// `LT` (only update to a greater / lower score), `CH` (count changed members too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ZaddOptions {
+    /// Only add new members.
+    pub nx: bool,
+    /// Only update existing members.
+    pub xx: bool,
+    /// Only update when the new score is greater.
+    pub gt: bool,
+    /// Only update when the new score is lower.
+    pub lt: bool,
+    /// Count changed members, not only added ones.
+    pub ch: bool,
+}
+
+impl Args for ZaddOptions {
+    fn write_args<W: ArgSink + ?Sized>(&self, out: &mut W) {
+        for (on, word) in [
+            (self.nx, "NX"),
+            (self.xx, "XX"),
+            (self.gt, "GT"),
+            (self.lt, "LT"),
+            (self.ch, "CH"),
+        ] {
+            if on {
+                out.arg(word);
+            }
+        }
+    }
+}
 
 /// `ZADD`, `ZRANGE`, `ZSCORE` and the other commands on sorted sets.
 ///
@@ -10,17 +42,50 @@ use crate::queue::Queue;
 /// or `"(1.5"` (exclusive). Results "with scores" are member/score pairs: read them as a pair
 /// type such as `Seq<(&str, f64)>`, from RESP2 flat arrays and RESP3 nested pairs alike.
 pub trait SortedSetCommands: Queue {
-    /// `ZADD key score member`: 1 when `member` was added, 0 when its score was updated.
-    fn zadd(&mut self, key: impl ToArg, member: impl ToArg, score: f64) -> Self::Handle<i64> {
+    /// `ZADD key score member`: 1 when `member` was added, 0 when its score was updated. The
+    /// score is any number (or `"+inf"`, `"-inf"`).
+    fn zadd(
+        &mut self,
+        key: impl ToArg,
+        member: impl ToArg,
+        score: impl ToArg,
+    ) -> Self::Handle<i64> {
         self.query(cmd("ZADD").arg(key).arg(score).arg(member))
     }
     /// `ZADD key score member ...`: how many members were added (not counting updated ones).
-    fn zadd_multiple<M: ToArg>(
+    fn zadd_multiple<S: ToArg, M: ToArg>(
         &mut self,
         key: impl ToArg,
-        items: &[(f64, M)],
+        items: &[(S, M)],
     ) -> Self::Handle<i64> {
         self.query(cmd("ZADD").arg(key).arg(items))
+    }
+    /// `ZADD key [NX|XX] [GT|LT] [CH] score member ...` with `options`: how many members were
+    /// added (or changed, with `ch`).
+    fn zadd_with<S: ToArg, M: ToArg>(
+        &mut self,
+        key: impl ToArg,
+        options: ZaddOptions,
+        items: &[(S, M)],
+    ) -> Self::Handle<i64> {
+        self.query(cmd("ZADD").arg(key).arg(options).arg(items))
+    }
+    /// `BZPOPMIN key... timeout`: the lowest-scored member of the first non-empty set, as
+    /// `(key, member, score)`, waiting up to `timeout` seconds (0: forever); `None` on timeout.
+    fn bzpopmin<T: FromReply + ?Sized>(
+        &mut self,
+        keys: impl Args,
+        timeout: f64,
+    ) -> Self::Handle<T> {
+        self.query(cmd("BZPOPMIN").arg(keys).arg(timeout))
+    }
+    /// `BZPOPMAX key... timeout`: as [`bzpopmin`](Self::bzpopmin), the highest-scored member.
+    fn bzpopmax<T: FromReply + ?Sized>(
+        &mut self,
+        keys: impl Args,
+        timeout: f64,
+    ) -> Self::Handle<T> {
+        self.query(cmd("BZPOPMAX").arg(keys).arg(timeout))
     }
     /// `ZINCRBY key increment member`: the member's new score.
     fn zincrby(&mut self, key: impl ToArg, by: f64, member: impl ToArg) -> Self::Handle<f64> {

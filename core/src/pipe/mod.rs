@@ -378,6 +378,24 @@ impl<B: Backend> Pipe<B> {
 }
 
 impl<B: AsyncBackend> Pipe<B> {
+    /// [`autoexec`](Pipe::autoexec) over an async backend: joins `parent` if given, else runs
+    /// `f`'s commands on a new pipe with [`execute_async`](Pipe::execute_async).
+    pub async fn autoexec_async<R, E: From<Error>>(
+        backend: impl FnOnce() -> B,
+        parent: Option<&mut Self>,
+        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
+    ) -> core::result::Result<R, E> {
+        match parent {
+            Some(p) => p.scope(f),
+            None => {
+                let mut p = Self::with_backend(backend());
+                let r = f(&mut p)?;
+                p.execute_async().await?;
+                Ok(r)
+            }
+        }
+    }
+
     /// [`execute`](Pipe::execute) over an async backend: the groups run concurrently.
     ///
     /// If the future is dropped before it completes, every handle of the pipe fails with

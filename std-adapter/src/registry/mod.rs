@@ -16,6 +16,7 @@ use redpipe_core::{Backend, DEFAULT, Error, Group, Result};
 use crate::Pipe;
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
+use crate::observe::Run;
 use pool::Pool;
 
 /// Counters of one named connection, for observability and the tour.
@@ -193,14 +194,25 @@ impl Connections {
     }
 
     /// Runs `f` on `parent` if given (its commands join the parent's pipeline and run when the
-    /// parent does; an error rolls back only `f`'s commands); else on a new pipeline of this
-    /// registry, executed when `f` returns `Ok` and dropped unsent when it returns `Err`.
-    pub fn autoexec<R, E: From<Error>>(
+    /// parent does; an `execute` in `f` joins it too; an error rolls back only `f`'s commands);
+    /// else on a new pipeline of this registry, executed when `f` returns `Ok` and dropped
+    /// unsent when it returns `Err`.
+    pub fn autoexec<R>(
         &self,
         parent: Option<&mut Pipe>,
-        f: impl FnOnce(&mut Pipe) -> std::result::Result<R, E>,
-    ) -> std::result::Result<R, E> {
+        f: impl FnOnce(&mut Pipe) -> Result<R>,
+    ) -> Result<R> {
         Pipe::autoexec(|| self.clone(), parent, f)
+    }
+
+    /// [`autoexec`](Self::autoexec) for async code (feature `tokio`).
+    #[cfg(feature = "tokio")]
+    pub async fn autoexec_async<R>(
+        &self,
+        parent: Option<&mut Pipe>,
+        f: impl FnOnce(&mut Pipe) -> Result<R>,
+    ) -> Result<R> {
+        Pipe::autoexec_async(|| self.clone(), parent, f).await
     }
 }
 
@@ -214,14 +226,17 @@ impl Default for Connections {
 /// Runs one group on its pool: a pooled or new connection, which goes back to the pool (or is
 /// closed) when the run lets go of it.
 fn run_on(pool: &Pool, g: &mut Group) -> Result<()> {
-    let commands = g.pipeline().len();
-    g.run(
+    let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
+    let run = Run::start(g.name(), commands, bytes);
+    let result = g.run(
         || {
             pool.count(commands);
             pool.take()
         },
         drop,
-    )
+    );
+    run.end(&result);
+    result
 }
 
 /// Groups run in parallel: one on the calling thread, the others on scoped threads (none is
@@ -255,15 +270,19 @@ impl redpipe_core::AsyncBackend for Connections {
     async fn run_async(&self, groups: &mut [Group]) -> Result<()> {
         let jobs = self.pools(groups)?;
         let runs = jobs.into_iter().map(|(g, pool)| async move {
-            let commands = g.pipeline().len();
-            g.run_async(
-                || {
-                    pool.count(commands);
-                    pool.take_async()
-                },
-                drop,
-            )
-            .await
+            let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
+            let run = Run::start(g.name(), commands, bytes);
+            let result = g
+                .run_async(
+                    || {
+                        pool.count(commands);
+                        pool.take_async()
+                    },
+                    drop,
+                )
+                .await;
+            run.end(&result);
+            result
         });
         futures_util::future::join_all(runs)
             .await

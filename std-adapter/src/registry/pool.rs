@@ -19,6 +19,7 @@ use redpipe_core::{Error, IoError, IoKind, Result};
 use super::{Factory, Stats};
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
+use crate::observe::event;
 
 /// Idle connections kept per name at most.
 const MAX_IDLE: usize = 16;
@@ -167,6 +168,11 @@ impl Pool {
             C::idle(&mut slots).push(c);
         } else {
             slots.open = slots.open.saturating_sub(1);
+            event!(
+                "connection closed",
+                self.info.addr_text(),
+                reusable = c.reusable()
+            );
         }
         drop(slots);
         self.notify();
@@ -181,6 +187,7 @@ impl Pool {
                 Some(Some(c)) => return Ok(self.lease(c)),
                 Some(None) => {
                     self.counters.connects.fetch_add(1, Ordering::Relaxed);
+                    event!("connect", self.info.addr_text());
                     let opened = match &self.factory {
                         Some(open) => open(),
                         None => Connection::open(&self.info),
@@ -188,6 +195,11 @@ impl Pool {
                     return match opened {
                         Ok(c) => Ok(self.lease(c)),
                         Err(e) => {
+                            event!(
+                                "connect failed",
+                                self.info.addr_text(),
+                                error = e.to_string()
+                            );
                             self.release();
                             Err(e)
                         }
@@ -231,9 +243,15 @@ impl Pool {
                 Some(Some(c)) => return Ok(self.lease(c)),
                 Some(None) => {
                     self.counters.connects.fetch_add(1, Ordering::Relaxed);
+                    event!("connect", self.info.addr_text());
                     return match crate::tokio::AsyncConnection::open(&self.info).await {
                         Ok(c) => Ok(self.lease(c)),
                         Err(e) => {
+                            event!(
+                                "connect failed",
+                                self.info.addr_text(),
+                                error = e.to_string()
+                            );
                             self.release();
                             Err(e)
                         }
