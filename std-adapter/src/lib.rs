@@ -21,7 +21,7 @@
 //! redpipe::connect("redis://127.0.0.1:6379")?;
 //! // Two calls, one round trip:
 //! let (a, b) = redpipe::autoexec(None, |p| {
-//!     Ok::<_, redpipe::Error>((
+//!     Ok((
 //!         increment_and_expire("key1", p.nested())?,
 //!         increment_and_expire("key2", p.nested())?,
 //!     ))

@@ -190,7 +190,8 @@ impl<B> Pipe<B> {
     }
 
     /// Runs `f` on this pipe; if it fails, its commands and callbacks are removed, so a failed
-    /// step sends nothing (the commands queued before it are kept).
+    /// step sends nothing (the commands queued before it are kept). An `execute` in `f` sends
+    /// nothing: the commands join this pipe (see [`execute`](Self::execute)).
     pub fn scope<R, E>(
         &mut self,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
