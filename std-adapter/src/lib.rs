@@ -51,7 +51,9 @@ pub mod tokio;
 pub use config::{Addr, ConnectionInfo};
 pub use connection::Connection;
 pub use redpipe_core::*;
-pub use registry::{Connections, Factory, Stats};
+#[cfg(feature = "tokio")]
+pub use registry::WatchAsync;
+pub use registry::{Connections, Factory, Stats, WATCH_ATTEMPTS, Watch};
 
 /// One logical pipeline over the named connections of a [`Connections`] registry (the
 /// process-wide one for `Pipe::new()`); see [`redpipe_core::Pipe`].

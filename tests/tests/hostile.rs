@@ -266,7 +266,7 @@ fn a_tls_connection_closed_between_pipelines_is_replaced() {
 
 #[tokio::test]
 async fn a_connection_closed_between_async_pipelines_is_replaced() {
-    let server = RedisServer::start();
+    let mut server = RedisServer::start();
     let r = Connections::new();
     r.register(redpipe::DEFAULT, server.info()).unwrap();
     for expected in 1..=2 {
@@ -277,6 +277,12 @@ async fn a_connection_closed_between_async_pipelines_is_replaced() {
         server.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // After a restart the next pipeline connects again.
+    server.restart();
+    let mut p = r.pipe();
+    let n = p.incr("n");
+    p.execute_async().await.unwrap();
+    assert_eq!(n.result().unwrap(), 1);
 }
 
 #[test]

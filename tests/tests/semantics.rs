@@ -322,3 +322,66 @@ fn tracing_reports_each_pipeline_and_connection_events() {
     assert!(text.contains("pipeline ran"), "{text}");
     assert!(text.contains("connect"), "{text}");
 }
+
+#[test]
+fn optimistic_locking_runs_again_when_a_watched_key_changes() {
+    use redpipe::CapacityError;
+    let server = RedisServer::start();
+    let r = registry(&server);
+    server.cli(&["SET", "balance", "100"]);
+    let mut attempts = 0;
+    let left = r
+        .watch(&["balance"], |w| {
+            attempts += 1;
+            let mut read = w.pipe();
+            let balance = read.get::<i64>("balance");
+            read.execute()?;
+            let left = balance.result()? - 10;
+            if attempts == 1 {
+                // Another client changes the key under the watch: EXEC will be aborted.
+                server.cli(&["INCRBY", "balance", "5"]);
+            }
+            let mut write = w.pipe();
+            let set = write.transaction(|p| Ok::<_, CapacityError>(p.set("balance", left)))?;
+            write.execute()?;
+            set.result()?;
+            Ok(left)
+        })
+        .unwrap();
+    assert_eq!((attempts, left), (2, 95));
+    assert_eq!(server.cli(&["GET", "balance"]), "95");
+    // The connection ended its watch with EXEC: it went back to the pool and serves others.
+    let mut p = r.pipe();
+    let n = p.incr("n");
+    p.execute().unwrap();
+    assert_eq!(n.result().unwrap(), 1);
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 1);
+
+    // Concurrent read-modify-write from many threads loses no update.
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    r.watch(&["counter"], |w| {
+                        let mut read = w.pipe();
+                        let v = read.get::<Option<i64>>("counter");
+                        read.execute()?;
+                        let next = v.result()?.unwrap_or(0) + 1;
+                        let mut write = w.pipe();
+                        let set = write
+                            .transaction(|p| Ok::<_, CapacityError>(p.set("counter", next)))?;
+                        write.execute()?;
+                        set.result()?;
+                        Ok(())
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(server.cli(&["GET", "counter"]), "160");
+}

@@ -205,3 +205,38 @@ async fn an_async_scope_nests_rolls_back_and_runs_callbacks() {
     assert_eq!(r.stats(redpipe::DEFAULT).unwrap().pipelines, 2);
     assert_eq!(server.cli(&["EXISTS", "never"]), "0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optimistic_locking_from_tasks_loses_no_update() {
+    use redpipe::CapacityError;
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let r = r.clone();
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    r.watch_async(&["counter"], async |w| {
+                        let mut read = w.pipe();
+                        let v = read.get::<Option<i64>>("counter");
+                        read.execute_async().await?;
+                        let next = v.result()?.unwrap_or(0) + 1;
+                        let mut write = w.pipe();
+                        let set = write
+                            .transaction(|p| Ok::<_, CapacityError>(p.set("counter", next)))?;
+                        write.execute_async().await?;
+                        set.result()?;
+                        Ok(())
+                    })
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(server.cli(&["GET", "counter"]), "160");
+}

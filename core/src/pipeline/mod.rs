@@ -120,8 +120,9 @@ where
     pushes: u64,
     /// A write failed: a reply may answer the command that was partly written.
     write_failed: bool,
-    /// A `WATCH` is queued with no `EXEC`, `DISCARD`, `UNWATCH` or `RESET` after it.
-    watching: bool,
+    /// How the queued commands change the connection's `WATCH`: `Some(true)` the last of them
+    /// is a `WATCH`, `Some(false)` an `EXEC`, `DISCARD`, `UNWATCH` or `RESET`.
+    watch: Option<bool>,
     #[cfg(feature = "alloc")]
     callbacks: callbacks::Callbacks,
 }
@@ -177,7 +178,7 @@ where
             arena_floor: 0,
             pushes: 0,
             write_failed: false,
-            watching: false,
+            watch: None,
             #[cfg(feature = "alloc")]
             callbacks: Default::default(),
         }
@@ -237,7 +238,7 @@ where
         self.arena_floor = 0;
         self.pushes = 0;
         self.write_failed = false;
-        self.watching = false;
+        self.watch = None;
         (self.reply_bytes, self.replies_in) = (0, 0);
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
@@ -343,21 +344,23 @@ where
         // Only names of these lengths can matter: one comparison for every other command.
         if matches!(name.len(), 4 | 5 | 7) {
             if name.eq_ignore_ascii_case(b"WATCH") {
-                self.watching = true;
+                self.watch = Some(true);
             } else if [&b"EXEC"[..], b"DISCARD", b"UNWATCH", b"RESET"]
                 .iter()
                 .any(|n| name.eq_ignore_ascii_case(n))
             {
-                self.watching = false;
+                self.watch = Some(false);
             }
         }
     }
 
-    /// Whether a `WATCH` is queued with no `EXEC`, `DISCARD`, `UNWATCH` or `RESET` after it: the
-    /// connection that runs it stays watching keys, and MUST NOT serve unrelated transactions
-    /// afterwards (a pool closes it instead).
-    pub fn leaves_watch(&self) -> bool {
-        self.watching
+    /// How running it changes the connection's watched keys: `Some(true)` when a `WATCH` is
+    /// queued with no `EXEC`, `DISCARD`, `UNWATCH` or `RESET` after it (the connection stays
+    /// watching and MUST NOT serve unrelated transactions: a pool closes it), `Some(false)` when
+    /// it ends with one of those (no key is watched after it), `None` when it leaves the watch
+    /// as it was.
+    pub fn watch_change(&self) -> Option<bool> {
+        self.watch
     }
 
     /// Encodes a command and adds its entry; both or neither.

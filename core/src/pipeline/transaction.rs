@@ -75,7 +75,7 @@ where
             self.tx_open = Some(multi);
             return Err(e);
         }
-        self.watching = false; // EXEC ends every WATCH of the connection
+        self.watch = Some(false); // EXEC ends every WATCH of the connection
         Ok(())
     }
 

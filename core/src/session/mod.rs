@@ -90,7 +90,7 @@ impl Session {
     }
 
     /// Whether the connection can serve any other pipeline as if new: not broken, no pipeline in
-    /// flight, no keys watched (see [`Pipeline::leaves_watch`]). A pool keeps only clean ones.
+    /// flight, no keys watched (see [`Pipeline::watch_change`]). A pool keeps only clean ones.
     pub fn is_clean(&self) -> bool {
         !self.broken && !self.in_flight && !self.watching
     }
@@ -174,7 +174,8 @@ impl Session {
         Ok(())
     }
 
-    /// After reading `p`'s replies: broken if it failed; watching if `p` left a `WATCH` open.
+    /// After reading `p`'s replies: broken if it failed; watching keys if `p` left a `WATCH`
+    /// open, or an earlier pipeline did and `p` did not end it.
     pub fn finished<O, R, E>(&mut self, p: &Pipeline<O, R, E>, ok: bool)
     where
         O: Storage<u8>,
@@ -182,7 +183,9 @@ impl Session {
         E: Storage<Entry>,
     {
         self.broken = !ok;
-        self.watching = p.leaves_watch();
+        if let Some(watching) = p.watch_change() {
+            self.watching = watching;
+        }
     }
 }
 

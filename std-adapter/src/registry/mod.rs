@@ -7,6 +7,11 @@
 //! registries keep tests and libraries independent.
 
 mod pool;
+mod watch;
+
+#[cfg(feature = "tokio")]
+pub use watch::WatchAsync;
+pub use watch::{WATCH_ATTEMPTS, Watch};
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
