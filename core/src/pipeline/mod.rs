@@ -101,9 +101,8 @@ where
     window_bytes: usize,
     /// Expected bytes per reply until one arrives.
     reply_estimate: usize,
-    /// Bytes and number of the replies read from the stream.
+    /// Bytes of the replies read from the stream (for the `next_reply` commands answered).
     reply_bytes: usize,
-    replies_in: usize,
     epoch: u32,
     scanner: Scanner,
     limits: Limits,
@@ -167,7 +166,6 @@ where
             window_bytes: 0,
             reply_estimate: DEFAULT_REPLY_ESTIMATE,
             reply_bytes: 0,
-            replies_in: 0,
             epoch: first_epoch(),
             scanner: Scanner::new(),
             limits: Limits::default(),
@@ -213,7 +211,7 @@ where
 
     /// The mean size of the replies read so far, or the estimate given before any arrived.
     pub fn reply_estimate(&self) -> usize {
-        match self.replies_in {
+        match self.next_reply {
             0 => self.reply_estimate,
             n => (self.reply_bytes / n).max(1),
         }
@@ -239,7 +237,7 @@ where
         self.pushes = 0;
         self.write_failed = false;
         self.watch = None;
-        (self.reply_bytes, self.replies_in) = (0, 0);
+        self.reply_bytes = 0;
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
     }
@@ -276,6 +274,7 @@ where
         self.failure = None;
         self.tx_open = None;
         self.write_failed = false;
+        self.reply_bytes = 0;
         self.scanner.reset();
         true
     }
@@ -332,11 +331,14 @@ where
         command: Cmd<N, A>,
     ) -> Result<Deferred<T>, CapacityError> {
         let index = self.push(&command, Role::User, 0)?;
+        #[cfg(feature = "transactions")]
         self.track_watch(command.name());
         Ok(Deferred::new(index, self.epoch))
     }
 
-    /// Follows `WATCH` and what ends it, so that a connection is not reused while watching.
+    /// Follows `WATCH` and what ends it, so that a connection is not reused while watching
+    /// (feature `transactions`: `WATCH` serves transactions; without it nothing is tracked).
+    #[cfg(feature = "transactions")]
     #[inline]
     fn track_watch<N: ToArg>(&mut self, name: &N) {
         let mut scratch = crate::encode::Scratch::new();

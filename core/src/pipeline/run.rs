@@ -77,27 +77,14 @@ where
         self.out.as_slice().get(self.sent..end).unwrap_or_default()
     }
 
-    /// How many of the `n` commands from the oldest unanswered one fit the byte window, with
-    /// the replies expected for them (at least 1). Bytes grow with the count: a binary search.
+    /// How many of the `n` commands from the oldest unanswered one fit the byte window with the
+    /// replies expected for them (at least 1): the window over the mean size of a command plus
+    /// the expected reply. A mean, not a sum per command, keeps this O(1) and small; the bound
+    /// is soft by nature (replies are estimated).
     fn fit_bytes(&self, n: usize) -> usize {
-        let entries = &self.entries.as_slice()[self.next_reply..];
-        let (from, per) = (self.out_start(self.next_reply), self.reply_estimate());
-        let cost = |count: usize| {
-            (entries[count - 1].out_end as usize - from).saturating_add(per.saturating_mul(count))
-        };
-        let (mut fits, mut over) = (1, n);
-        if cost(over) <= self.window_bytes {
-            return n;
-        }
-        while over - fits > 1 {
-            let mid = fits + (over - fits) / 2;
-            if cost(mid) <= self.window_bytes {
-                fits = mid;
-            } else {
-                over = mid;
-            }
-        }
-        fits
+        let command = self.out.len() / self.entries.len().max(1);
+        let per = command.saturating_add(self.reply_estimate()).max(1);
+        (self.window_bytes / per).clamp(1, n)
     }
 
     /// Records that the first `n` bytes of [`poll_output`](Self::poll_output) were sent.
@@ -226,7 +213,6 @@ where
             return Ok(());
         }
         self.reply_bytes = self.reply_bytes.saturating_add(frame.len());
-        self.replies_in += 1;
         let index = self.next_reply;
         // A reply for a command not sent whole answers nothing; but once a write failed, a
         // server may have answered a command it got only part of (Redis's `-ERR Protocol
