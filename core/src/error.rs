@@ -171,6 +171,8 @@ pub enum ConvertError {
     Capacity,
     /// Nesting deeper than the conversion supports.
     TooDeep,
+    /// The stored bytes are not a value of a keyspace field's codec.
+    Field(crate::keyspace::FieldError),
 }
 
 impl fmt::Display for ConvertError {
@@ -184,6 +186,7 @@ impl fmt::Display for ConvertError {
             }
             Self::Capacity => f.write_str("reply has more elements than the target can hold"),
             Self::TooDeep => f.write_str("reply nests too deep to convert"),
+            Self::Field(e) => e.fmt(f),
         }
     }
 }

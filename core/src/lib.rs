@@ -65,6 +65,7 @@ mod from_reply;
 pub mod fuzzing;
 #[cfg(feature = "embedded-io")]
 pub mod io;
+pub mod keyspace;
 mod lex;
 #[cfg(feature = "alloc")]
 mod pipe;

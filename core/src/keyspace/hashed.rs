@@ -1,0 +1,150 @@
+//! [`HashedString`]: RedPipe's `HashedString` — string keys spread over a fixed number of hash
+//! shards, so that millions of small values cost a few large hashes instead of millions of keys.
+
+use core::convert::Infallible;
+use core::marker::PhantomData;
+
+use md5::{Digest, Md5};
+
+use super::{Decoded, Field, FieldBuf, FieldError, Keyspace, ValueOf};
+use crate::encode::{Joined, cmd};
+use crate::queue::Compose;
+
+/// A `HashedString` keyspace: key `k` is member `k` of the hash `PREFIX{shard}`, where `shard`
+/// is the MD5 of `k` (as a 128-bit number) modulo `SHARDS`, exactly as RedPipe chooses it, so
+/// that both read the same data. Keys are text (RedPipe's `TextField`).
+///
+/// ```
+/// use redpipe_core::keyspace::{HashedString, Keyspace, Text};
+/// use redpipe_core::{keyspace, VecPipeline};
+/// keyspace! {
+///     /// The index of my things, in 1000 shards.
+///     pub struct MyIndex: String { prefix: "my_index" }
+/// }
+/// assert_eq!(HashedString::<MyIndex, 1000>::shard("foo123"), 416); // as Python RedPipe
+/// let mut p = VecPipeline::new();
+/// let _ = HashedString::<MyIndex, 1000>::with(&mut p).set("foo123", "test")?;
+/// assert_eq!(p.encoded(), b"*4\r\n$4\r\nHSET\r\n$13\r\nmy_index{416}\r\n$6\r\nfoo123\r\n$4\r\ntest\r\n");
+/// # Ok::<(), redpipe_core::keyspace::FieldError>(())
+/// ```
+pub struct HashedString<'q, K: Keyspace, const SHARDS: u32, Q: Compose = crate::VecPipeline> {
+    q: Option<&'q mut Q>,
+    _k: PhantomData<fn() -> K>,
+}
+
+impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedString<'_, K, SHARDS, Q> {
+    /// The shard of `key`: `int(md5(key).hexdigest(), 16) % SHARDS`, as RedPipe computes it.
+    pub fn shard(key: &str) -> u32 {
+        let digest = Md5::digest(key.as_bytes());
+        let mut n = 0u128;
+        for b in digest.iter() {
+            n = n << 8 | u128::from(*b);
+        }
+        (n % u128::from(SHARDS.max(1))) as u32
+    }
+}
+
+impl<'q, K: Keyspace, const SHARDS: u32, Q: Compose> HashedString<'q, K, SHARDS, Q> {
+    /// The keyspace's commands, queued on `q`.
+    pub fn with(q: &'q mut Q) -> Self {
+        Self {
+            q: Some(q),
+            _k: PhantomData,
+        }
+    }
+
+    fn send<T: crate::from_reply::FromReply + ?Sized, A: crate::encode::Args>(
+        &mut self,
+        name: &'static str,
+        key: &str,
+        args: A,
+    ) -> Q::Handle<T> {
+        let shard = Self::shard(key);
+        let hash = Joined((K::PREFIX, "{", shard, "}"));
+        let q = self.q.as_deref_mut();
+        // `with` always sets the queue.
+        let Some(q) = q else {
+            unreachable!("a HashedString view always has its pipeline")
+        };
+        let Ok(handle) = q.on(K::CONNECTION, |q| {
+            Ok::<_, Infallible>(q.query(cmd(name).arg((hash, key, args))))
+        });
+        handle
+    }
+
+    /// `HGET`: the value of `key`; `None` when missing.
+    pub fn get(&mut self, key: &str) -> Q::Handle<Option<Decoded<K::Value>>> {
+        self.send("HGET", key, ())
+    }
+
+    /// `HSET`: sets `key` (1 when it is new).
+    pub fn set(
+        &mut self,
+        key: &str,
+        value: &ValueOf<K::Value>,
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        let mut vb = FieldBuf::new();
+        let value = K::Value::encode(value, &mut vb)?;
+        Ok(self.send("HSET", key, value))
+    }
+
+    /// `HSETNX`: sets `key` unless it exists; whether it was set.
+    pub fn setnx(
+        &mut self,
+        key: &str,
+        value: &ValueOf<K::Value>,
+    ) -> Result<Q::Handle<bool>, FieldError> {
+        let mut vb = FieldBuf::new();
+        let value = K::Value::encode(value, &mut vb)?;
+        Ok(self.send("HSETNX", key, value))
+    }
+
+    /// `HDEL`: removes `key` (1 when it existed).
+    pub fn delete(&mut self, key: &str) -> Q::Handle<i64> {
+        self.send("HDEL", key, ())
+    }
+
+    /// `HSTRLEN`: the length of `key`'s value.
+    pub fn strlen(&mut self, key: &str) -> Q::Handle<i64> {
+        self.send("HSTRLEN", key, ())
+    }
+
+    /// `HINCRBY`: adds `amount` to `key`.
+    pub fn incrby(&mut self, key: &str, amount: i64) -> Q::Handle<i64> {
+        self.send("HINCRBY", key, amount)
+    }
+
+    /// `HINCRBY key 1`.
+    pub fn incr(&mut self, key: &str) -> Q::Handle<i64> {
+        self.incrby(key, 1)
+    }
+
+    /// `HINCRBYFLOAT`: adds `amount` to `key`.
+    pub fn incrbyfloat(&mut self, key: &str, amount: f64) -> Q::Handle<f64> {
+        self.send("HINCRBYFLOAT", key, amount)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::keyspace! {
+        /// Shards as in the docs.
+        struct Index: String { prefix: "my_index" }
+    }
+
+    #[test]
+    fn shards_match_python_redpipe() {
+        // `int(hashlib.md5(k.encode()).hexdigest(), 16) % n` in Python.
+        for (key, of_1000, of_64) in [
+            ("foo123", 416, 16),
+            ("a", 497, 33),
+            ("user:1", 498, 18),
+            ("", 366, 62),
+        ] {
+            assert_eq!(HashedString::<Index, 1000>::shard(key), of_1000, "{key}");
+            assert_eq!(HashedString::<Index, 64>::shard(key), of_64, "{key}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Hash keyspaces: RedPipe's `Hash`, with per-member codecs.
+
+use super::HashKeyspace;
+use crate::keyspace::{Field, FieldBuf, FieldError, ValueOf, View};
+use crate::queue::Compose;
+
+impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
+    /// `HSET key member value`: 1 when the member is new.
+    pub fn hset(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+        value: &ValueOf<K::Value>,
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        let mut vb = FieldBuf::new();
+        let value = K::Value::encode(value, &mut vb)?;
+        self.keyed("HSET", key, (member, value))
+    }
+
+    /// `HSETNX key member value`: whether it was set (the member was new).
+    pub fn hsetnx(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+        value: &ValueOf<K::Value>,
+    ) -> Result<Q::Handle<bool>, FieldError> {
+        let mut vb = FieldBuf::new();
+        let value = K::Value::encode(value, &mut vb)?;
+        self.keyed("HSETNX", key, (member, value))
+    }
+
+    /// `HGET key member`; `None` when missing.
+    pub fn hget(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+    ) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
+        self.keyed("HGET", key, member)
+    }
+
+    /// `HEXISTS key member`.
+    pub fn hexists(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+    ) -> Result<Q::Handle<bool>, FieldError> {
+        self.keyed("HEXISTS", key, member)
+    }
+
+    /// `HLEN key`.
+    pub fn hlen(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<i64>, FieldError> {
+        self.keyed("HLEN", key, ())
+    }
+
+    /// `HSTRLEN key member`.
+    pub fn hstrlen(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        self.keyed("HSTRLEN", key, member)
+    }
+
+    /// `HINCRBY key member amount`.
+    pub fn hincrby(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+        amount: i64,
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        self.keyed("HINCRBY", key, (member, amount))
+    }
+
+    /// `HINCRBYFLOAT key member amount`.
+    pub fn hincrbyfloat(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+        amount: f64,
+    ) -> Result<Q::Handle<f64>, FieldError> {
+        self.keyed("HINCRBYFLOAT", key, (member, amount))
+    }
+
+    /// `HDEL key member...`: how many were removed.
+    pub fn hdel(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        members: &[&str],
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        self.keyed("HDEL", key, members)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
+    /// `HMGET key member...`: one value per member, `None` for missing ones.
+    pub fn hmget(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        members: &[&str],
+    ) -> Result<Q::Handle<alloc::vec::Vec<super::Opt<K>>>, FieldError> {
+        self.keyed("HMGET", key, members)
+    }
+
+    /// `HSET key member value ...` of several members (RedPipe's `hmset`).
+    pub fn hmset<'v>(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        pairs: impl IntoIterator<Item = (&'v str, &'v ValueOf<K::Value>)>,
+    ) -> Result<Q::Handle<i64>, FieldError>
+    where
+        ValueOf<K::Value>: 'v,
+        K: 'v,
+    {
+        let mut args = alloc::vec::Vec::new();
+        for (member, value) in pairs {
+            let mut vb = FieldBuf::new();
+            args.push(alloc::vec::Vec::from(member.as_bytes()));
+            args.push(K::Value::encode(value, &mut vb)?.to_vec());
+        }
+        self.keyed("HSET", key, args)
+    }
+
+    /// `HGETALL key`: member/value pairs, every value through the keyspace's value codec.
+    pub fn hgetall(
+        &mut self,
+        key: &ValueOf<K::Key>,
+    ) -> Result<Q::Handle<super::Pairs<K>>, FieldError> {
+        self.keyed("HGETALL", key, ())
+    }
+
+    /// `HKEYS key`.
+    pub fn hkeys(
+        &mut self,
+        key: &ValueOf<K::Key>,
+    ) -> Result<Q::Handle<alloc::vec::Vec<&'static str>>, FieldError> {
+        self.keyed("HKEYS", key, ())
+    }
+
+    /// `HVALS key`.
+    pub fn hvals(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<super::All<K>>, FieldError> {
+        self.keyed("HVALS", key, ())
+    }
+
+    /// `HSCAN key cursor MATCH pattern [COUNT count]`: the next cursor and a page of pairs.
+    pub fn hscan(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        cursor: u64,
+        pattern: &str,
+        count: Option<u32>,
+    ) -> Result<Q::Handle<(u64, super::Pairs<K>)>, FieldError> {
+        self.keyed(
+            "HSCAN",
+            key,
+            (cursor, "MATCH", pattern, count.map(|c| ("COUNT", c))),
+        )
+    }
+
+    /// `HSET key member value` with the member's own codec ([`HashKeyspace::codec`]).
+    pub fn hset_field(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+        value: &crate::keyspace::FieldValue,
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        let mut vb = FieldBuf::new();
+        let value = K::codec(member).encode(value, &mut vb)?;
+        self.keyed("HSET", key, (member, value))
+    }
+
+    /// `HGETALL key`, each value through its member's own codec ([`HashKeyspace::codec`]).
+    pub fn hgetall_fields(
+        &mut self,
+        key: &ValueOf<K::Key>,
+    ) -> Result<Q::Handle<Fields<K>>, FieldError> {
+        self.keyed("HGETALL", key, ())
+    }
+}
+
+/// A whole hash read with per-member codecs: member to [`FieldValue`](crate::keyspace::FieldValue).
+#[cfg(feature = "alloc")]
+pub struct Fields<K>(core::marker::PhantomData<fn() -> K>);
+
+#[cfg(feature = "alloc")]
+impl<K: HashKeyspace> crate::from_reply::FromReply for Fields<K> {
+    type Output<'a> =
+        alloc::collections::BTreeMap<alloc::string::String, crate::keyspace::FieldValue>;
+
+    fn from_reply(reply: crate::reply::Reply<'_>) -> Result<Self::Output<'_>, crate::ConvertError> {
+        let pairs =
+            <alloc::vec::Vec<(&str, &[u8])> as crate::from_reply::FromReply>::from_reply(reply)?;
+        pairs
+            .into_iter()
+            .map(|(member, bytes)| {
+                K::codec(member)
+                    .decode(bytes)
+                    .map(|v| (member.into(), v))
+                    .map_err(crate::ConvertError::Field)
+            })
+            .collect()
+    }
+}

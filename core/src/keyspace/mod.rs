@@ -1,0 +1,387 @@
+//! Typed keyspaces: a key prefix, an optional named connection, and codecs for keys and
+//! values, with every command of the key's Redis type queued on any pipeline and returning a
+//! typed handle — RedPipe's `Keyspace` classes, written once over the [`Compose`] trait so that
+//! the same code runs on the core [`Pipeline`](crate::Pipeline) (no allocator needed for the
+//! commands that return no collection) and on every [`Pipe`](crate::Pipe).
+//!
+//! Keys are `PREFIX{key}`, RedPipe's format: the braces are also a Redis Cluster hash tag, so
+//! all the keys of one record land on one node. They are written from parts ([`Joined`]), never
+//! formatted into a new string.
+//!
+//! ```
+//! use redpipe_core::keyspace::{Integer, Keyspace, Text};
+//! use redpipe_core::{keyspace, prelude::*, VecPipeline};
+//!
+//! keyspace! {
+//!     /// Page views per page.
+//!     pub struct Views: String { prefix: "V", value: Integer }
+//! }
+//!
+//! let mut p = VecPipeline::new();
+//! let n = Views::with(&mut p).incrby("home", 5)?;
+//! assert_eq!(p.encoded(), b"*3\r\n$6\r\nINCRBY\r\n$7\r\nV{home}\r\n$1\r\n5\r\n");
+//! # Ok::<(), redpipe_core::keyspace::FieldError>(())
+//! ```
+//!
+//! Each kind of key has its own view methods: `String`, `Set`, `List`, `Hash`, `SortedSet`,
+//! `HyperLogLog`, `Geo`, `Stream`; every kind has the generic key commands (`delete`, `exists`,
+//! `expire`, `ttl`, `persist`, `rename`, `key_type`, `scan`). Values go through the keyspace's
+//! value codec (see [`field`]); a value the codec cannot write is an error before anything is
+//! queued.
+
+mod field;
+#[cfg(feature = "alloc")]
+mod hashed;
+mod kinds;
+#[cfg(feature = "alloc")]
+mod owned;
+
+pub use field::{
+    Ascii, Binary, Boolean, Decoded, Field, FieldBuf, FieldError, Float, Integer, Text,
+};
+#[cfg(feature = "alloc")]
+pub use hashed::HashedString;
+#[cfg(feature = "alloc")]
+pub use kinds::Fields;
+pub use kinds::{
+    GeoKeyspace, HashKeyspace, HyperLogLogKeyspace, ListKeyspace, SetKeyspace, SortedSetKeyspace,
+    StreamKeyspace, StringKeyspace, Unit,
+};
+#[cfg(feature = "alloc")]
+pub use owned::{Codec, FieldValue, StringList};
+#[cfg(feature = "json")]
+pub use owned::{Dict, List};
+
+use core::convert::Infallible;
+use core::marker::PhantomData;
+
+use crate::encode::{Args, Joined, cmd};
+use crate::from_reply::FromReply;
+use crate::queue::Compose;
+
+/// A keyspace: a key prefix, the connection its keys live on, and the codecs of its keys and
+/// values. Declare one with [`keyspace!`](crate::keyspace!).
+pub trait Keyspace: Sized {
+    /// The key prefix: keys are `PREFIX{key}`.
+    const PREFIX: &'static str;
+    /// The named connection its commands go to (`""`: the default one).
+    const CONNECTION: &'static str;
+    /// How keys are written inside the braces.
+    type Key: Field + ?Sized;
+    /// How values (string values, list, set and sorted-set members, hash values) are written
+    /// and read.
+    type Value: Field + ?Sized;
+
+    /// This keyspace's commands, queued on `q`.
+    fn with<Q: Compose>(q: &mut Q) -> View<'_, Self, Q> {
+        View { q, _k: PhantomData }
+    }
+}
+
+/// The value type of a codec.
+pub type ValueOf<F> = <F as Field>::Value;
+
+/// A keyspace's commands on one pipeline: `Users::with(&mut pipe)`. Each method queues one
+/// command (on the keyspace's connection) and returns its handle, or a [`FieldError`] when a
+/// key or value cannot be written (then nothing is queued).
+pub struct View<'q, K: Keyspace, Q: Compose> {
+    q: &'q mut Q,
+    _k: PhantomData<fn() -> K>,
+}
+
+impl<K: Keyspace, Q: Compose> core::fmt::Debug for View<'_, K, Q> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("View")
+            .field("prefix", &K::PREFIX)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key argument `PREFIX{key}`, from parts.
+pub(crate) type KeyArg<'b> = Joined<(&'static str, &'static str, &'b [u8], &'static str)>;
+
+/// Encodes `key` of keyspace `K` as the argument `PREFIX{key}`.
+pub(crate) fn key_arg<'b, K: Keyspace>(
+    key: &'b ValueOf<K::Key>,
+    buf: &'b mut FieldBuf,
+) -> Result<KeyArg<'b>, FieldError> {
+    Ok(Joined((K::PREFIX, "{", K::Key::encode(key, buf)?, "}")))
+}
+
+impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
+    /// Queues `name args...` on the keyspace's connection.
+    pub(crate) fn send<T: FromReply + ?Sized, A: Args>(
+        &mut self,
+        name: &'static str,
+        args: A,
+    ) -> Q::Handle<T> {
+        let Ok(handle) = self.q.on(K::CONNECTION, |q| {
+            Ok::<_, Infallible>(q.query(cmd(name).arg(args)))
+        });
+        handle
+    }
+
+    /// Queues `name key args...`.
+    pub(crate) fn keyed<T: FromReply + ?Sized, A: Args>(
+        &mut self,
+        name: &'static str,
+        key: &ValueOf<K::Key>,
+        args: A,
+    ) -> Result<Q::Handle<T>, FieldError> {
+        let mut buf = FieldBuf::new();
+        let key = key_arg::<K>(key, &mut buf)?;
+        Ok(self.send(name, (key, args)))
+    }
+
+    /// Queues `name key value args...`, the value through the keyspace's value codec.
+    pub(crate) fn keyed_value<T: FromReply + ?Sized, A: Args>(
+        &mut self,
+        name: &'static str,
+        key: &ValueOf<K::Key>,
+        value: &ValueOf<K::Value>,
+        args: A,
+    ) -> Result<Q::Handle<T>, FieldError> {
+        let mut vb = FieldBuf::new();
+        let value = K::Value::encode(value, &mut vb)?;
+        self.keyed(name, key, (value, args))
+    }
+
+    /// The pipeline under the view, for commands it does not cover.
+    pub fn queue(&mut self) -> &mut Q {
+        self.q
+    }
+
+    // ---- commands on keys of any kind ----
+
+    /// `DEL key`: 1 when the key existed.
+    pub fn delete(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<i64>, FieldError> {
+        self.keyed("DEL", key, ())
+    }
+
+    /// `EXISTS key`: 1 when the key exists.
+    pub fn exists(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<bool>, FieldError> {
+        self.keyed("EXISTS", key, ())
+    }
+
+    /// `EXPIRE key seconds`: whether a timeout was set.
+    pub fn expire(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        seconds: i64,
+    ) -> Result<Q::Handle<bool>, FieldError> {
+        self.keyed("EXPIRE", key, seconds)
+    }
+
+    /// `PEXPIRE key milliseconds`.
+    pub fn pexpire(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        millis: i64,
+    ) -> Result<Q::Handle<bool>, FieldError> {
+        self.keyed("PEXPIRE", key, millis)
+    }
+
+    /// `PEXPIREAT key unix-milliseconds`.
+    pub fn pexpireat(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        at_millis: i64,
+    ) -> Result<Q::Handle<bool>, FieldError> {
+        self.keyed("PEXPIREAT", key, at_millis)
+    }
+
+    /// `TTL key`: seconds to live; -1 without expiry, -2 when missing.
+    pub fn ttl(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<i64>, FieldError> {
+        self.keyed("TTL", key, ())
+    }
+
+    /// `PTTL key`: milliseconds to live.
+    pub fn pttl(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<i64>, FieldError> {
+        self.keyed("PTTL", key, ())
+    }
+
+    /// `PERSIST key`: whether a timeout was removed.
+    pub fn persist(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<bool>, FieldError> {
+        self.keyed("PERSIST", key, ())
+    }
+
+    /// `TYPE key`.
+    pub fn key_type(
+        &mut self,
+        key: &ValueOf<K::Key>,
+    ) -> Result<Q::Handle<&'static str>, FieldError> {
+        self.keyed("TYPE", key, ())
+    }
+
+    /// `RENAME key new` within the keyspace.
+    pub fn rename(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        new: &ValueOf<K::Key>,
+    ) -> Result<Q::Handle<()>, FieldError> {
+        let mut buf = FieldBuf::new();
+        let new = key_arg::<K>(new, &mut buf)?;
+        self.keyed("RENAME", key, new)
+    }
+
+    /// `RENAMENX key new` within the keyspace: whether it was renamed.
+    pub fn renamenx(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        new: &ValueOf<K::Key>,
+    ) -> Result<Q::Handle<bool>, FieldError> {
+        let mut buf = FieldBuf::new();
+        let new = key_arg::<K>(new, &mut buf)?;
+        self.keyed("RENAMENX", key, new)
+    }
+
+    /// `SCAN cursor MATCH PREFIX{pattern} [COUNT count]`: one page of the keyspace's keys, as
+    /// the next cursor and the keys (full names; [`Scan`] strips the prefix). `pattern` is a
+    /// Redis glob inside the braces (`*` for every key).
+    pub fn scan(
+        &mut self,
+        cursor: u64,
+        pattern: &str,
+        count: Option<u32>,
+    ) -> Q::Handle<(u64, crate::from_reply::Seq<&'static [u8]>)> {
+        let count = count.map(|c| ("COUNT", c));
+        self.send(
+            "SCAN",
+            (
+                cursor,
+                "MATCH",
+                Joined((K::PREFIX, "{", pattern, "}")),
+                count,
+            ),
+        )
+    }
+}
+
+/// The key inside `PREFIX{...}` of a full key name from a [`View::scan`] page, if it belongs to
+/// keyspace `K`.
+pub fn strip_key<K: Keyspace>(full: &[u8]) -> Option<&[u8]> {
+    full.strip_prefix(K::PREFIX.as_bytes())?
+        .strip_prefix(b"{")?
+        .strip_suffix(b"}")
+}
+
+/// Iterates every key of keyspace `K` (outside any pipeline: each page is one round trip), as
+/// the stored bytes inside the braces (decode them with the keyspace's key codec). Made by
+/// [`Scan::new`]; RedPipe's `scan_iter`.
+#[cfg(feature = "alloc")]
+pub struct Scan<K: Keyspace, B: crate::Backend + Clone> {
+    backend: B,
+    pattern: alloc::string::String,
+    count: Option<u32>,
+    cursor: Option<u64>,
+    page: alloc::vec::IntoIter<alloc::vec::Vec<u8>>,
+    _k: PhantomData<fn() -> K>,
+}
+
+#[cfg(feature = "alloc")]
+impl<K: Keyspace, B: crate::Backend + Clone> Scan<K, B> {
+    /// Every key of `K` matching `pattern` (`*`: all), on pipes of `backend`.
+    pub fn new(backend: B, pattern: &str, count: Option<u32>) -> Self {
+        Self {
+            backend,
+            pattern: pattern.into(),
+            count,
+            cursor: Some(0),
+            page: alloc::vec::Vec::new().into_iter(),
+            _k: PhantomData,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<K: Keyspace, B: crate::Backend + Clone> Iterator for Scan<K, B> {
+    type Item = Result<alloc::vec::Vec<u8>, crate::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(full) = self.page.next() {
+                let Some(key) = strip_key::<K>(&full) else {
+                    continue;
+                };
+                return Some(Ok(key.to_vec()));
+            }
+            let cursor = self.cursor?;
+            let mut p = crate::Pipe::with_backend(self.backend.clone());
+            let page = K::with(&mut p).scan(cursor, &self.pattern, self.count);
+            if let Err(e) = p.execute() {
+                self.cursor = None;
+                return Some(Err(e));
+            }
+            let (next, keys) = match page.result() {
+                Ok((next, keys)) => (
+                    next,
+                    keys.filter_map(Result::ok)
+                        .map(<[u8]>::to_vec)
+                        .collect::<alloc::vec::Vec<_>>(),
+                ),
+                Err(e) => {
+                    self.cursor = None;
+                    return Some(Err(e));
+                }
+            };
+            self.cursor = (next != 0).then_some(next);
+            self.page = keys.into_iter();
+        }
+    }
+}
+
+/// Declares a keyspace: a unit struct implementing [`Keyspace`] and the marker trait of its
+/// kind (`String`, `Set`, `List`, `Hash`, `SortedSet`, `HyperLogLog`, `Geo`, `Stream`).
+/// `connection` (default `""`), `key` (default [`Text`]) and `value` (default [`Text`]) are
+/// optional.
+///
+/// ```
+/// use redpipe_core::keyspace;
+/// use redpipe_core::keyspace::{Float, Integer};
+/// keyspace! {
+///     /// Followers of a user, by the time they followed.
+///     pub struct Followers: SortedSet { prefix: "F", connection: "social" }
+/// }
+/// keyspace! {
+///     /// Prices by item number.
+///     pub struct Prices: String { prefix: "P", key: Integer, value: Float }
+/// }
+/// ```
+#[macro_export]
+macro_rules! keyspace {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident : $kind:ident {
+            prefix: $prefix:expr
+            $(, connection: $conn:expr)?
+            $(, key: $key:ty)?
+            $(, value: $value:ty)?
+            $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy, Default)]
+        $vis struct $name;
+
+        impl $crate::keyspace::Keyspace for $name {
+            const PREFIX: &'static str = $prefix;
+            const CONNECTION: &'static str = $crate::keyspace!(@or $($conn)?, "");
+            type Key = $crate::keyspace!(@ty $($key)?, $crate::keyspace::Text);
+            type Value = $crate::keyspace!(@ty $($value)?, $crate::keyspace::Text);
+        }
+
+        $crate::keyspace!(@kind $kind, $name);
+    };
+    (@or , $default:expr) => { $default };
+    (@or $given:expr, $default:expr) => { $given };
+    (@ty , $default:ty) => { $default };
+    (@ty $given:ty, $default:ty) => { $given };
+    (@kind String, $name:ident) => { impl $crate::keyspace::StringKeyspace for $name {} };
+    (@kind Set, $name:ident) => { impl $crate::keyspace::SetKeyspace for $name {} };
+    (@kind List, $name:ident) => { impl $crate::keyspace::ListKeyspace for $name {} };
+    (@kind Hash, $name:ident) => { impl $crate::keyspace::HashKeyspace for $name {} };
+    (@kind SortedSet, $name:ident) => { impl $crate::keyspace::SortedSetKeyspace for $name {} };
+    (@kind HyperLogLog, $name:ident) => { impl $crate::keyspace::HyperLogLogKeyspace for $name {} };
+    (@kind Geo, $name:ident) => { impl $crate::keyspace::GeoKeyspace for $name {} };
+    (@kind Stream, $name:ident) => { impl $crate::keyspace::StreamKeyspace for $name {} };
+}
