@@ -51,6 +51,10 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+// The path `#[derive(Struct)]` writes, inside this crate as outside it.
+#[cfg(feature = "derive")]
+#[allow(unused_extern_crates)]
+extern crate self as redpipe_core;
 #[cfg(feature = "std")]
 extern crate std;
 
@@ -72,6 +76,8 @@ mod pipe;
 mod pipeline;
 mod queue;
 mod read_buffer;
+#[cfg(feature = "alloc")]
+pub mod record;
 mod reply;
 #[cfg(feature = "scripting")]
 mod script;
@@ -106,6 +112,10 @@ pub use queue::OnExecute;
 pub use queue::Transact;
 pub use queue::{Compose, Queue};
 pub use read_buffer::{INITIAL_READ_BUFFER, ReadBuffer};
+#[cfg(feature = "alloc")]
+pub use record::Struct;
+#[cfg(feature = "derive")]
+pub use redpipe_derive::Struct;
 pub use reply::{
     Aggregate, AggregateIter, Double, Pairs, Redirect, Reply, ServerError, ServerErrorKind,
 };

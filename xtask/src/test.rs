@@ -8,7 +8,7 @@ use crate::setup::{self, cargo, run};
 const CORE_FEATURE_SETS: &[&[&str]] = &[
     &[],
     &["heapless", "transactions"],
-    &["alloc", "scripting"],
+    &["alloc", "scripting", "derive"],
     &["std", "heapless", "transactions", "scripting"],
     &[
         "small",
@@ -87,7 +87,7 @@ pub(crate) fn run_all() -> Result<(), String> {
         "redpipe-core",
         "--no-default-features",
         "--features",
-        "alloc,heapless,transactions,scripting",
+        "alloc,heapless,transactions,scripting,json,derive",
         "--target",
         "thumbv7em-none-eabihf",
     ]))?;
@@ -99,7 +99,7 @@ pub(crate) fn run_all() -> Result<(), String> {
         "redpipe-core",
         "--no-default-features",
         "--features",
-        "alloc,transactions,scripting",
+        "alloc,transactions,scripting,json,derive",
         "--target",
         "wasm32-unknown-unknown",
     ]))?;

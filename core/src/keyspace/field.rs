@@ -42,6 +42,9 @@ pub enum FieldError {
     },
     /// The encoded value does not fit the buffer (without an allocator, 64 bytes).
     TooLong,
+    /// The number does not fit the Rust type it is read into or written from (a stored
+    /// `300` read as `u8`, a `u64` above `i64::MAX` for an integer field).
+    OutOfRange,
 }
 
 impl fmt::Display for FieldError {
@@ -53,6 +56,7 @@ impl fmt::Display for FieldError {
             }
             Self::Invalid { codec } => write!(f, "stored value is not a valid {codec}"),
             Self::TooLong => f.write_str("encoded value too long for the buffer"),
+            Self::OutOfRange => f.write_str("number out of range for its type"),
         }
     }
 }

@@ -55,6 +55,10 @@ pub enum Error {
     AlreadyConnected(String),
     /// TLS setup failed.
     Tls(String),
+    /// A value cannot be written with its field's codec; nothing of that call was queued.
+    Field(crate::keyspace::FieldError),
+    /// A struct operation was refused, or a stored record cannot be read.
+    Record(Box<crate::record::StructError>),
 }
 
 impl fmt::Display for Error {
@@ -80,6 +84,8 @@ impl fmt::Display for Error {
                 write!(f, "another connection is registered as {name:?}")
             }
             Self::Tls(e) => write!(f, "TLS error: {e}"),
+            Self::Field(e) => write!(f, "field error: {e}"),
+            Self::Record(e) => write!(f, "struct error: {e}"),
         }
     }
 }
@@ -96,6 +102,8 @@ impl core::error::Error for Error {
             Self::Convert(e) => Some(e),
             Self::Failed(e) => Some(e),
             Self::Capacity(e) => Some(e),
+            Self::Field(e) => Some(e),
+            Self::Record(e) => Some(e),
             _ => None,
         }
     }
@@ -207,6 +215,12 @@ impl From<std::io::Error> for Error {
 impl From<CapacityError> for Error {
     fn from(e: CapacityError) -> Self {
         Self::Capacity(e)
+    }
+}
+
+impl From<crate::keyspace::FieldError> for Error {
+    fn from(e: crate::keyspace::FieldError) -> Self {
+        Self::Field(e)
     }
 }
 

@@ -122,5 +122,5 @@ pub struct Executed {
 }
 
 impl Executed {
-    pub(super) const RAN: Executed = Executed { _private: () };
+    pub(crate) const RAN: Executed = Executed { _private: () };
 }
