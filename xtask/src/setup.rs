@@ -123,3 +123,60 @@ pub(crate) fn apt(wanted: &[(&str, &str)]) -> Result<(), String> {
 pub(crate) fn redis() -> Result<(), String> {
     apt(APT_PACKAGES)
 }
+
+/// Python RedPipe, the library whose data redpipe reads and writes, in a virtualenv under
+/// `target/`: the interpreter to run it with. Versions pinned, as the interop test was checked
+/// against them.
+pub(crate) fn python_redpipe() -> Result<PathBuf, String> {
+    let venv = root().join("target").join("python-redpipe");
+    let python = venv.join("bin").join("python");
+    let ready = |python: &PathBuf| {
+        Command::new(python)
+            .args(["-c", "import redpipe, redis"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if ready(&python) {
+        return Ok(python);
+    }
+    let has_venv = Command::new("python3")
+        .args(["-c", "import ensurepip, venv"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_venv {
+        // Debian splits `venv` (and the pip it bootstraps) out of python3.
+        if !is_root() {
+            return Err(
+                "missing python3-venv; install it with: sudo apt-get install -y python3-venv"
+                    .into(),
+            );
+        }
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        run(Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "python3-venv",
+            ]))?;
+    }
+    run(Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg("--clear")
+        .arg(&venv))?;
+    run(Command::new(venv.join("bin").join("pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "redpipe==4.0.1",
+        "redis==8.1.0",
+    ]))?;
+    if ready(&python) {
+        Ok(python)
+    } else {
+        Err(format!("{} cannot import redpipe", python.display()))
+    }
+}

@@ -58,12 +58,15 @@ pub(crate) fn run_all() -> Result<(), String> {
 
     // Every test and doc test of the workspace, all features on. The README's std example
     // runs as a doc test against a throwaway server (`REDIS_URL`); the integration tests start
-    // their own.
+    // their own. The interop test runs Python RedPipe (`REDPIPE_PYTHON`) against the same
+    // server as redpipe.
     {
+        let python = setup::python_redpipe()?;
         let server = redis::Server::start()?;
         run(cargo()
             .args(["test", "--workspace", "--all-features"])
-            .env("REDIS_URL", server.url()))?;
+            .env("REDIS_URL", server.url())
+            .env("REDPIPE_PYTHON", python))?;
     }
 
     // The docs build without a warning (broken links, missing docs), with the default features

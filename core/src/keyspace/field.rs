@@ -1,28 +1,5 @@
 //! Field codecs: how a Rust value becomes the bytes stored in Redis and back, byte for byte as
 //! Python RedPipe writes them, so that both read the same data.
-//!
-//! | codec | Rust value | stored as (RedPipe's format) |
-//! |---|---|---|
-//! | [`Integer`] | `i64` | decimal digits: `42`, `-7` |
-//! | [`Float`] | `f64` | Python's `repr` without a trailing `.0`: `1.5`, `2`, `1e+16`, `1e-05`, `inf` |
-//! | [`Text`] | `str` | UTF-8 |
-//! | [`Ascii`] | `str` | printable ASCII (`' '` to `'~'`) only |
-//! | [`Binary`] | `[u8]` | the bytes |
-//! | [`Boolean`] | `bool` | `1` for true, the empty string for false |
-//! | `StringList` (alloc) | `[String]` | the items joined with `,` |
-//! | `List`, `Dict` (feature `json`) | JSON values | Python's `json.dumps`: `[1, "a"]`, `{"x": 1}` |
-//!
-//! Where RedPipe's format loses data, redpipe writes only what RedPipe reads back unchanged,
-//! reads everything RedPipe writes, and refuses the rest:
-//! - **Integers** are written exactly (RedPipe goes through a float: above 2^53 it rounds); read
-//!   back, integer text is exact and float text (`1.9`, `1e3`) is truncated as RedPipe does.
-//! - **Booleans**: RedPipe reads any non-empty value as true (even `0`); redpipe writes `1` and
-//!   the empty string, reads those, `0`, `true` and `false`, and refuses anything else rather
-//!   than guess.
-//! - **String lists**: RedPipe drops empty items and splits items that hold a comma; redpipe
-//!   refuses to write such items ([`FieldError::StringListItem`]) and reads as RedPipe does.
-//!
-//! A codec of your own implements [`Field`].
 
 use core::fmt;
 
@@ -106,6 +83,29 @@ impl FieldBuf {
 }
 
 /// How a value of a field is written to and read from Redis.
+///
+/// | codec | Rust value | stored as (RedPipe's format) |
+/// |---|---|---|
+/// | [`Integer`] | `i64` | decimal digits: `42`, `-7` |
+/// | [`Float`] | `f64` | Python's `repr` without a trailing `.0`: `1.5`, `2`, `1e+16`, `1e-05`, `inf` |
+/// | [`Text`] | `str` | UTF-8 |
+/// | [`Ascii`] | `str` | printable ASCII (`' '` to `'~'`) only |
+/// | [`Binary`] | `[u8]` | the bytes |
+/// | [`Boolean`] | `bool` | `1` for true, the empty string for false |
+/// | `StringList` (alloc) | `[String]` | the items joined with `,` |
+/// | `List`, `Dict` (feature `json`) | JSON values | Python's `json.dumps`: `[1, "a"]`, `{"x": 1}` |
+///
+/// Where RedPipe's format loses data, redpipe writes only what RedPipe reads back unchanged,
+/// reads everything RedPipe writes, and refuses the rest:
+/// - **Integers** are written exactly (RedPipe goes through a float: above 2^53 it rounds); read
+///   back, integer text is exact and float text (`1.9`, `1e3`) is truncated as RedPipe does.
+/// - **Booleans**: RedPipe reads any non-empty value as true (even `0`); redpipe writes `1` and
+///   the empty string, reads those, `0`, `true` and `false`, and refuses anything else rather
+///   than guess.
+/// - **String lists**: RedPipe drops empty items and splits items that hold a comma; redpipe
+///   refuses to write such items ([`FieldError::StringListItem`]) and reads as RedPipe does.
+///
+/// A codec of your own implements this trait:
 ///
 /// ```
 /// use redpipe_core::keyspace::{Field, FieldBuf, FieldError};

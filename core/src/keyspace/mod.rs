@@ -2,7 +2,7 @@
 //! values, with every command of the key's Redis type queued on any pipeline and returning a
 //! typed handle — RedPipe's `Keyspace` classes, written once over the [`Compose`] trait so that
 //! the same code runs on the core [`Pipeline`](crate::Pipeline) (no allocator needed for the
-//! commands that return no collection) and on every [`Pipe`](crate::Pipe).
+//! commands that return no collection) and on every `Pipe`.
 //!
 //! Keys are `PREFIX{key}`, RedPipe's format: the braces are also a Redis Cluster hash tag, so
 //! all the keys of one record land on one node. They are written from parts ([`Joined`]), never
@@ -26,7 +26,7 @@
 //! Each kind of key has its own view methods: `String`, `Set`, `List`, `Hash`, `SortedSet`,
 //! `HyperLogLog`, `Geo`, `Stream`; every kind has the generic key commands (`delete`, `exists`,
 //! `expire`, `ttl`, `persist`, `rename`, `key_type`, `scan`). Values go through the keyspace's
-//! value codec (see [`field`]); a value the codec cannot write is an error before anything is
+//! value codec (see [`Field`] for the codecs and what they store); a value the codec cannot write is an error before anything is
 //! queued.
 
 mod field;
@@ -236,7 +236,7 @@ impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
     }
 
     /// `SCAN cursor MATCH PREFIX{pattern} [COUNT count]`: one page of the keyspace's keys, as
-    /// the next cursor and the keys (full names; [`Scan`] strips the prefix). `pattern` is a
+    /// the next cursor and the keys (full names; `Scan` strips the prefix). `pattern` is a
     /// Redis glob inside the braces (`*` for every key).
     pub fn scan(
         &mut self,
@@ -333,7 +333,8 @@ impl<K: Keyspace, B: crate::Backend + Clone> Iterator for Scan<K, B> {
 /// Declares a keyspace: a unit struct implementing [`Keyspace`] and the marker trait of its
 /// kind (`String`, `Set`, `List`, `Hash`, `SortedSet`, `HyperLogLog`, `Geo`, `Stream`).
 /// `connection` (default `""`), `key` (default [`Text`]) and `value` (default [`Text`]) are
-/// optional.
+/// optional; a `Hash` may give some members codecs of their own (`fields`, RedPipe's
+/// `Hash.fields`; feature `alloc`), read and written as `FieldValue`s.
 ///
 /// ```
 /// use redpipe_core::keyspace;
@@ -346,6 +347,11 @@ impl<K: Keyspace, B: crate::Backend + Clone> Iterator for Scan<K, B> {
 ///     /// Prices by item number.
 ///     pub struct Prices: String { prefix: "P", key: Integer, value: Float }
 /// }
+/// # #[cfg(feature = "alloc")]
+/// keyspace! {
+///     /// Profiles: text members, but for these two.
+///     pub struct Profiles: Hash { prefix: "P", fields: { "age" => Integer, "tags" => StringList } }
+/// }
 /// ```
 #[macro_export]
 macro_rules! keyspace {
@@ -356,6 +362,7 @@ macro_rules! keyspace {
             $(, connection: $conn:expr)?
             $(, key: $key:ty)?
             $(, value: $value:ty)?
+            $(, fields: { $($member:literal => $codec:ident),* $(,)? })?
             $(,)?
         }
     ) => {
@@ -370,7 +377,7 @@ macro_rules! keyspace {
             type Value = $crate::keyspace!(@ty $($value)?, $crate::keyspace::Text);
         }
 
-        $crate::keyspace!(@kind $kind, $name);
+        $crate::keyspace!(@kind $kind, $name $(, { $($member => $codec),* })?);
     };
     (@or , $default:expr) => { $default };
     (@or $given:expr, $default:expr) => { $given };
@@ -380,6 +387,16 @@ macro_rules! keyspace {
     (@kind Set, $name:ident) => { impl $crate::keyspace::SetKeyspace for $name {} };
     (@kind List, $name:ident) => { impl $crate::keyspace::ListKeyspace for $name {} };
     (@kind Hash, $name:ident) => { impl $crate::keyspace::HashKeyspace for $name {} };
+    (@kind Hash, $name:ident, { $($member:literal => $codec:ident),* }) => {
+        impl $crate::keyspace::HashKeyspace for $name {
+            fn codec(member: &str) -> $crate::keyspace::Codec {
+                match member {
+                    $($member => $crate::keyspace::Codec::$codec,)*
+                    _ => $crate::keyspace::Codec::Text,
+                }
+            }
+        }
+    };
     (@kind SortedSet, $name:ident) => { impl $crate::keyspace::SortedSetKeyspace for $name {} };
     (@kind HyperLogLog, $name:ident) => { impl $crate::keyspace::HyperLogLogKeyspace for $name {} };
     (@kind Geo, $name:ident) => { impl $crate::keyspace::GeoKeyspace for $name {} };

@@ -39,8 +39,8 @@ pub trait GeoKeyspace: Keyspace {}
 pub trait StreamKeyspace: Keyspace {}
 
 /// A keyspace of hashes (`HSET`, `HGETALL`...). Values go through the keyspace's value codec,
-/// or, for the members [`codec`](Self::codec) names, through a codec of their own (RedPipe's
-/// `Hash.fields`), read and written as [`FieldValue`](super::FieldValue)s.
+/// or, for the members `codec` names (feature `alloc`), through a codec of their own (RedPipe's
+/// `Hash.fields`), read and written as `FieldValue`s.
 pub trait HashKeyspace: Keyspace {
     /// The codec of hash member `member` for [`hset_field`](super::View::hset_field) and
     /// [`hgetall_fields`](super::View::hgetall_fields): text unless said otherwise, as RedPipe's

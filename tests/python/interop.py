@@ -1,0 +1,164 @@
+"""Python RedPipe's side of the interop test (tests/tests/python_interop.rs).
+
+    interop.py PORT write TAG   writes the data set under id TAG with RedPipe
+    interop.py PORT read TAG    reads id TAG with RedPipe, prints it as JSON
+
+The Rust test writes the same data set with redpipe, then each side reads what the other
+wrote: the declarations below and the Rust ones must describe the same keys and formats.
+"""
+import base64
+import json
+import sys
+
+import redis
+import redpipe
+from redpipe import (AsciiField, BinaryField, BooleanField, DictField,
+                     FloatField, IntegerField, ListField, StringListField,
+                     TextField)
+
+
+class Beer(redpipe.Struct):
+    keyspace = 'Beer'
+    key_name = 'beer_id'
+    fields = {
+        'name': TextField,
+        'abv': FloatField,
+        'ibu': IntegerField,
+        'on_tap': BooleanField,
+        'tags': StringListField,
+        'code': AsciiField,
+        'label': BinaryField,
+        'brewery': DictField,
+        'history': ListField,
+    }
+
+
+class Views(redpipe.String):
+    keyspace = 'V'
+    valueparse = IntegerField
+
+
+class Prices(redpipe.String):
+    keyspace = 'P'
+    valueparse = FloatField
+
+
+class Tags(redpipe.Set):
+    keyspace = 'T'
+
+
+class Events(redpipe.List):
+    keyspace = 'E'
+
+
+class Scores(redpipe.SortedSet):
+    keyspace = 'S'
+
+
+class Visitors(redpipe.HyperLogLog):
+    keyspace = 'HLL'
+
+
+class Profile(redpipe.Hash):
+    keyspace = 'PR'
+    fields = {'age': IntegerField, 'tags': StringListField,
+              'score': FloatField, 'vip': BooleanField}
+
+
+class Index(redpipe.HashedString):
+    keyspace = 'IDX'
+    shard_count = 1000
+
+
+PRICES = {'a': 0.1, 'b': 1e16, 'c': 2.0, 'd': -1.5, 'e': 1e-05, 'f': 123456.789}
+INDEX = ['foo123', 'bar', 'ünï', 'k' * 40]
+
+
+def beers(tag):
+    return [
+        {
+            'beer_id': tag + '-1',
+            'name': 'Pliny the Elder \u00fc \u2603',
+            'abv': 8.0,
+            'ibu': 100,
+            'on_tap': True,
+            'tags': ['hoppy', 'west coast'],
+            'code': 'PTE-1',
+            'label': b'\x00\xffPNG\r\n',
+            # keys in sorted order: redpipe's JSON objects keep their keys sorted
+            'brewery': {'city': 'Santa Rosa', 'founded': 1979,
+                        'note': 'caf\u00e9', 'ratings': [4.5, 5, None, True]},
+            'history': [1, 'two', 3.5, None, False, {'x': []}],
+            'color': 'gold',
+        },
+        {
+            'beer_id': tag + '-2',
+            'name': 'Light',
+            'abv': 0.5,
+            'on_tap': False,
+            'tags': [],
+        },
+    ]
+
+
+def write(tag):
+    with redpipe.autoexec() as pipe:
+        for beer in beers(tag):
+            Beer(beer, pipe=pipe)
+        Views(pipe=pipe).set(tag, 42)
+        prices = Prices(pipe=pipe)
+        for k, v in PRICES.items():
+            prices.set(tag + k, v)
+        Tags(pipe=pipe).sadd(tag, 'a', 'b', '\u00fc')
+        Events(pipe=pipe).rpush(tag, 'x', 'y', 'z')
+        scores = Scores(pipe=pipe)
+        scores.zadd(tag, 'alice', 1.5)
+        scores.zadd(tag, 'bob', 2)
+        Visitors(pipe=pipe).pfadd(tag, 'u1', 'u2', 'u3')
+        Profile(pipe=pipe).hmset(tag, {'age': 30, 'tags': ['a', 'b'],
+                                       'score': 9.5, 'vip': False,
+                                       'nick': 'jj'})
+        index = Index(pipe=pipe)
+        for k in INDEX:
+            index.set(tag + k, 'v-' + k)
+
+
+def plain(value):
+    if isinstance(value, bytes):
+        return {'base64': base64.b64encode(value).decode()}
+    return value
+
+
+def read(tag):
+    with redpipe.autoexec() as pipe:
+        loaded = [Beer(b['beer_id'], pipe=pipe) for b in beers(tag)]
+        views = Views(pipe=pipe).get(tag)
+        prices = {k: Prices(pipe=pipe).get(tag + k) for k in PRICES}
+        tags = Tags(pipe=pipe).smembers(tag)
+        events = Events(pipe=pipe).lrange(tag, 0, -1)
+        scores = Scores(pipe=pipe).zrange(tag, 0, -1, withscores=True)
+        visitors = Visitors(pipe=pipe).pfcount(tag)
+        profile = Profile(pipe=pipe).hgetall(tag)
+        index = {k: Index(pipe=pipe).get(tag + k) for k in INDEX}
+    out = {
+        'beers': [{k: plain(v) for k, v in dict(b).items()} for b in loaded],
+        'views': views.result,
+        'prices': {k: v.result for k, v in prices.items()},
+        'tags': sorted(tags.result),
+        'events': events.result,
+        'scores': [[m, s] for m, s in scores.result],
+        'visitors': visitors.result,
+        'profile': profile.result,
+        'index': {k: v.result for k, v in index.items()},
+    }
+    print(json.dumps(out, sort_keys=True))
+
+
+def main():
+    port, mode, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    redpipe.connect_redis(redis.Redis(host='127.0.0.1', port=port))
+    {'write': write, 'read': read}[mode](tag)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,347 @@
+//! redpipe and Python RedPipe share data: the same data set is written by each (redpipe here,
+//! RedPipe by `tests/python/interop.py`), then each reads what the other wrote. The stored bytes
+//! must be the same, RedPipe must read redpipe's records as its own, and redpipe must read
+//! RedPipe's. Needs Python RedPipe: `REDPIPE_PYTHON` names the interpreter (`cargo xtask test`
+//! installs it in a virtualenv and sets it).
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use redpipe::keyspace::{Ascii, FieldValue, Float, HashedString, Integer, Keyspace};
+use redpipe::record::StructOps;
+use redpipe::{Connections, Pipe, Struct, keyspace};
+use redpipe_tests::RedisServer;
+use serde_json::{Map, Value, json};
+
+#[derive(Struct, Debug, Clone, PartialEq)]
+#[redpipe(keyspace = "Beer")]
+struct Beer {
+    #[redpipe(key)]
+    beer_id: String,
+    name: String,
+    abv: f64,
+    ibu: Option<i64>,
+    on_tap: Option<bool>,
+    tags: Option<Vec<String>>,
+    #[redpipe(codec = Ascii)]
+    code: Option<String>,
+    label: Option<Vec<u8>>,
+    brewery: Option<Map<String, Value>>,
+    history: Option<Vec<Value>>,
+    #[redpipe(extra)]
+    rest: BTreeMap<String, String>,
+}
+
+keyspace! { struct Views: String { prefix: "V", value: Integer } }
+keyspace! { struct Prices: String { prefix: "P", value: Float } }
+keyspace! { struct Tags: Set { prefix: "T" } }
+keyspace! { struct Events: List { prefix: "E" } }
+keyspace! { struct Scores: SortedSet { prefix: "S" } }
+keyspace! { struct Visitors: HyperLogLog { prefix: "HLL" } }
+keyspace! {
+    struct Profile: Hash {
+        prefix: "PR",
+        fields: { "age" => Integer, "tags" => StringList, "score" => Float, "vip" => Boolean }
+    }
+}
+keyspace! { struct IndexKeys: String { prefix: "IDX" } }
+type Index<'q> = HashedString<'q, IndexKeys, 1000, Pipe>;
+
+const PRICES: [(&str, f64); 6] = [
+    ("a", 0.1),
+    ("b", 1e16),
+    ("c", 2.0),
+    ("d", -1.5),
+    ("e", 1e-05),
+    ("f", 123456.789),
+];
+const INDEX: [&str; 4] = [
+    "foo123",
+    "bar",
+    "ünï",
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+];
+
+/// The data set, as `interop.py` writes it.
+fn beers(tag: &str) -> [Beer; 2] {
+    let brewery = json!({
+        "city": "Santa Rosa", "founded": 1979, "note": "café", "ratings": [4.5, 5, null, true]
+    });
+    [
+        Beer {
+            beer_id: format!("{tag}-1"),
+            name: "Pliny the Elder ü ☃".into(),
+            abv: 8.0,
+            ibu: Some(100),
+            on_tap: Some(true),
+            tags: Some(vec!["hoppy".into(), "west coast".into()]),
+            code: Some("PTE-1".into()),
+            label: Some(b"\x00\xffPNG\r\n".to_vec()),
+            brewery: brewery.as_object().cloned(),
+            history: json!([1, "two", 3.5, null, false, {"x": []}])
+                .as_array()
+                .cloned(),
+            rest: BTreeMap::from([("color".into(), "gold".into())]),
+        },
+        Beer {
+            beer_id: format!("{tag}-2"),
+            name: "Light".into(),
+            abv: 0.5,
+            ibu: None,
+            on_tap: Some(false),
+            tags: Some(vec![]),
+            code: None,
+            label: None,
+            brewery: None,
+            history: None,
+            rest: BTreeMap::new(),
+        },
+    ]
+}
+
+fn write(r: &Connections, tag: &str) {
+    let mut p = r.pipe();
+    let mut written = Vec::new();
+    for beer in beers(tag) {
+        written.push(beer.create(&mut p).unwrap());
+    }
+    Views::with(&mut p).set(tag, &42).unwrap();
+    for (k, v) in PRICES {
+        Prices::with(&mut p).set(&format!("{tag}{k}"), &v).unwrap();
+    }
+    Tags::with(&mut p)
+        .sadd(tag, ["a", "b", "ü"].iter().copied())
+        .unwrap();
+    Events::with(&mut p)
+        .rpush(tag, ["x", "y", "z"].iter().copied())
+        .unwrap();
+    Scores::with(&mut p).zadd(tag, "alice", 1.5).unwrap();
+    Scores::with(&mut p).zadd(tag, "bob", 2.0).unwrap();
+    Visitors::with(&mut p)
+        .pfadd(tag, ["u1", "u2", "u3"].iter().copied())
+        .unwrap();
+    let profile = [
+        ("age", FieldValue::Int(30)),
+        ("tags", FieldValue::StringList(vec!["a".into(), "b".into()])),
+        ("score", FieldValue::Float(9.5)),
+        ("vip", FieldValue::Bool(false)),
+        ("nick", FieldValue::Text("jj".into())),
+    ];
+    for (member, value) in &profile {
+        Profile::with(&mut p)
+            .hset_field(tag, member, value)
+            .unwrap();
+    }
+    for k in INDEX {
+        Index::with(&mut p)
+            .set(&format!("{tag}{k}"), &format!("v-{k}"))
+            .unwrap();
+    }
+    p.execute().unwrap();
+    for w in written {
+        w.result().unwrap();
+    }
+}
+
+/// Runs `interop.py` in `mode` for `tag`; its standard output.
+fn python(server: &RedisServer, mode: &str, tag: &str) -> Option<String> {
+    let Ok(python) = std::env::var("REDPIPE_PYTHON") else {
+        eprintln!(
+            "REDPIPE_PYTHON is not set: skipping the interop test (cargo xtask test runs it)"
+        );
+        return None;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/interop.py");
+    let out = Command::new(python)
+        .args([script, &server.port().to_string(), mode, tag])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "interop.py {mode} {tag} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// `redis-cli --no-raw` output (binary-safe, quoted), one value per item, numbering dropped.
+fn values(server: &RedisServer, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["--no-raw"];
+    all.extend_from_slice(args);
+    server
+        .cli(&all)
+        .lines()
+        .map(|l| {
+            let l = l.trim_start();
+            match l.split_once(") ") {
+                Some((n, v)) if n.chars().all(|c| c.is_ascii_digit()) => v.to_string(),
+                _ => l.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Every key of a tag, its type and its contents, sorted, with the tag taken out of the
+/// names: what must be byte for byte the same whoever wrote it. (The HashedString shards
+/// depend on the key, so they are compared by reading, below.)
+fn stored(server: &RedisServer, tag: &str) -> Vec<String> {
+    let mut keys: Vec<String> = ["Beer", "V", "P", "T", "E", "S", "HLL", "PR"]
+        .iter()
+        .flat_map(|prefix| {
+            server
+                .cli(&["--scan", "--pattern", &format!("{prefix}{{{tag}*")])
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let kind = server.cli(&["TYPE", &key]);
+        let mut contents = match kind.as_str() {
+            "string" if key.starts_with("HLL") => vec![server.cli(&["PFCOUNT", &key])],
+            "string" => values(server, &["GET", &key]),
+            "hash" => values(server, &["HGETALL", &key])
+                .chunks(2)
+                .map(|pair| pair.join(" = "))
+                .collect(),
+            "set" => values(server, &["SMEMBERS", &key]),
+            "list" => vec![values(server, &["LRANGE", &key, "0", "-1"]).join(", ")],
+            "zset" => vec![values(server, &["ZRANGE", &key, "0", "-1", "WITHSCORES"]).join(", ")],
+            other => panic!("unexpected type {other} of {key}"),
+        };
+        contents.sort();
+        let name = key.replacen(&format!("{{{tag}"), "{TAG", 1);
+        out.push(format!("{name} ({kind}): {}", contents.join(" ; ")));
+    }
+    out
+}
+
+/// What redpipe reads for a tag: each record and value, in a form to compare.
+fn read(r: &Connections, tag: &str) -> (Vec<Option<Beer>>, Value) {
+    let mut p = r.pipe();
+    let loaded: Vec<_> = beers(tag)
+        .iter()
+        .map(|b| Beer::load(&mut p, &b.beer_id))
+        .collect();
+    let views = Views::with(&mut p).get(tag).unwrap();
+    let prices: Vec<_> = PRICES
+        .iter()
+        .map(|(k, _)| Prices::with(&mut p).get(&format!("{tag}{k}")).unwrap())
+        .collect();
+    let tags = Tags::with(&mut p).smembers(tag).unwrap();
+    let events = Events::with(&mut p).lrange(tag, 0, -1).unwrap();
+    let scores = Scores::with(&mut p).zrange_withscores(tag, 0, -1).unwrap();
+    let visitors = Visitors::with(&mut p).pfcount(tag).unwrap();
+    let profile = Profile::with(&mut p).hgetall_fields(tag).unwrap();
+    let index: Vec<_> = INDEX
+        .iter()
+        .map(|k| Index::with(&mut p).get(&format!("{tag}{k}")))
+        .collect();
+    p.execute().unwrap();
+
+    let beers = loaded.iter().map(|l| l.result().unwrap()).collect();
+    let mut tags: Vec<String> = tags
+        .result()
+        .unwrap()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    tags.sort();
+    let profile: Map<String, Value> = profile
+        .result()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                FieldValue::Int(i) => json!(i),
+                FieldValue::Float(f) => json!(f),
+                FieldValue::Text(t) => json!(t),
+                FieldValue::Bool(b) => json!(b),
+                FieldValue::StringList(l) => json!(l),
+                other => panic!("unexpected {other:?}"),
+            };
+            (k, v)
+        })
+        .collect();
+    let values = json!({
+        "views": views.result().unwrap(),
+        "prices": prices.iter().map(|h| h.result().unwrap()).collect::<Vec<_>>(),
+        "tags": tags,
+        "events": events.result().unwrap(),
+        "scores": scores.result().unwrap(),
+        "visitors": visitors.result().unwrap(),
+        "profile": profile,
+        "index": index.iter().map(|h| h.result().unwrap()).collect::<Vec<_>>(),
+    });
+    (beers, values)
+}
+
+/// What redpipe expects to read for a tag, whoever wrote it.
+fn expected(tag: &str) -> (Vec<Option<Beer>>, Value) {
+    let mut beers: Vec<Option<Beer>> = beers(tag).into_iter().map(Some).collect();
+    if let Some(Some(light)) = beers.get_mut(1) {
+        light.tags = Some(vec![]); // the empty string list
+    }
+    let values = json!({
+        "views": 42,
+        "prices": PRICES.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        "tags": ["a", "b", "ü"],
+        "events": ["x", "y", "z"],
+        "scores": [["alice", 1.5], ["bob", 2.0]],
+        "visitors": 3,
+        "profile": {"age": 30, "tags": ["a", "b"], "score": 9.5, "vip": false, "nick": "jj"},
+        "index": INDEX.iter().map(|k| format!("v-{k}")).collect::<Vec<_>>(),
+    });
+    (beers, values)
+}
+
+#[test]
+fn redpipe_and_python_redpipe_read_each_others_data() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
+
+    write(&r, "rs");
+    let Some(_) = python(&server, "write", "py") else {
+        return;
+    };
+
+    // The same bytes, whoever wrote them.
+    let ours = stored(&server, "rs");
+    let theirs = stored(&server, "py");
+    assert_eq!(ours.len(), 2 + 1 + PRICES.len() + 5, "{ours:#?}");
+    assert_eq!(ours, theirs);
+
+    // The HashedString shards agree: each side finds the other's entries.
+    for k in INDEX {
+        let shard = Index::shard(&format!("py{k}"));
+        assert_eq!(
+            server.cli(&["HGET", &format!("IDX{{{shard}}}"), &format!("py{k}")]),
+            format!("v-{k}"),
+            "python wrote py{k} to the shard redpipe computes"
+        );
+    }
+
+    // redpipe reads RedPipe's data as its own.
+    assert_eq!(read(&r, "py"), expected("py"));
+    assert_eq!(read(&r, "rs"), expected("rs"));
+
+    // RedPipe reads redpipe's data as its own.
+    let seen_py: Value = serde_json::from_str(&python(&server, "read", "py").unwrap()).unwrap();
+    let seen_rs: Value = serde_json::from_str(&python(&server, "read", "rs").unwrap()).unwrap();
+    let renamed = serde_json::to_string(&seen_rs)
+        .unwrap()
+        .replace("\"rs-", "\"py-");
+    assert_eq!(serde_json::from_str::<Value>(&renamed).unwrap(), seen_py);
+    assert_eq!(seen_rs["beers"][0]["abv"], json!(8.0));
+    assert_eq!(
+        seen_rs["beers"][0]["label"]["base64"],
+        json!("AP9QTkcNCg==")
+    );
+    assert_eq!(seen_rs["beers"][1]["on_tap"], json!(false));
+    assert_eq!(seen_rs["prices"]["b"], json!(1e16));
+    assert_eq!(seen_rs["profile"]["vip"], json!(false));
+}
