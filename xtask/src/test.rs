@@ -67,6 +67,20 @@ pub(crate) fn run_all() -> Result<(), String> {
             .args(["test", "--workspace", "--all-features"])
             .env("REDIS_URL", server.url())
             .env("REDPIPE_PYTHON", python))?;
+        // The examples run too: each asserts what it shows.
+        for example in ["tour", "keyspaces", "structs"] {
+            run(cargo()
+                .args([
+                    "run",
+                    "-q",
+                    "-p",
+                    "redpipe",
+                    "--all-features",
+                    "--example",
+                    example,
+                ])
+                .env("REDIS_URL", server.url()))?;
+        }
     }
 
     // The docs build without a warning (broken links, missing docs), with the default features
