@@ -27,7 +27,7 @@ keyspace! {
 }
 
 /// Many small string values in 1000 hashes instead of one key each.
-type MyIndex<'q> = HashedString<'q, MyIndexShards, 1000, redpipe::Pipe>;
+type MyIndex = HashedString<MyIndexShards, 1000>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("REDIS_URL").map_err(|_| "REDIS_URL is not set")?;

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use redpipe::keyspace::{Ascii, FieldValue, Float, HashedString, Integer, Keyspace};
 use redpipe::record::StructOps;
-use redpipe::{Connections, Pipe, Struct, keyspace};
+use redpipe::{Connections, Struct, keyspace};
 use redpipe_tests::RedisServer;
 use serde_json::{Map, Value, json};
 
@@ -46,7 +46,7 @@ keyspace! {
     }
 }
 keyspace! { struct IndexKeys: String { prefix: "IDX" } }
-type Index<'q> = HashedString<'q, IndexKeys, 1000, Pipe>;
+type Index = HashedString<IndexKeys, 1000>;
 
 const PRICES: [(&str, f64); 6] = [
     ("a", 0.1),

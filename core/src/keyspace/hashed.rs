@@ -27,12 +27,15 @@ use crate::queue::Compose;
 /// assert_eq!(p.encoded(), b"*4\r\n$4\r\nHSET\r\n$13\r\nmy_index{416}\r\n$6\r\nfoo123\r\n$4\r\ntest\r\n");
 /// # Ok::<(), redpipe_core::keyspace::FieldError>(())
 /// ```
-pub struct HashedString<'q, K: Keyspace, const SHARDS: u32, Q: Compose = crate::VecPipeline> {
-    q: Option<&'q mut Q>,
-    _k: PhantomData<fn() -> K>,
+pub struct HashedString<K: Keyspace, const SHARDS: u32>(PhantomData<fn() -> K>);
+
+impl<K: Keyspace, const SHARDS: u32> core::fmt::Debug for HashedString<K, SHARDS> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "HashedString({}, {SHARDS})", K::PREFIX)
+    }
 }
 
-impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedString<'_, K, SHARDS, Q> {
+impl<K: Keyspace, const SHARDS: u32> HashedString<K, SHARDS> {
     /// The shard of `key`: `int(md5(key).hexdigest(), 16) % SHARDS`, as RedPipe computes it.
     pub fn shard(key: &str) -> u32 {
         let digest = Md5::digest(key.as_bytes());
@@ -42,31 +45,35 @@ impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedString<'_, K, SHARDS, Q> 
         }
         (n % u128::from(SHARDS.max(1))) as u32
     }
+
+    /// The keyspace's commands, queued on `q`.
+    pub fn with<Q: Compose>(q: &mut Q) -> HashedView<'_, K, SHARDS, Q> {
+        HashedView { q, _k: PhantomData }
+    }
 }
 
-impl<'q, K: Keyspace, const SHARDS: u32, Q: Compose> HashedString<'q, K, SHARDS, Q> {
-    /// The keyspace's commands, queued on `q`.
-    pub fn with(q: &'q mut Q) -> Self {
-        Self {
-            q: Some(q),
-            _k: PhantomData,
-        }
-    }
+/// A [`HashedString`] keyspace's commands on one pipeline.
+pub struct HashedView<'q, K: Keyspace, const SHARDS: u32, Q: Compose> {
+    q: &'q mut Q,
+    _k: PhantomData<fn() -> K>,
+}
 
+impl<K: Keyspace, const SHARDS: u32, Q: Compose> core::fmt::Debug for HashedView<'_, K, SHARDS, Q> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "HashedView({}, {SHARDS})", K::PREFIX)
+    }
+}
+
+impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedView<'_, K, SHARDS, Q> {
     fn send<T: crate::from_reply::FromReply + ?Sized, A: crate::encode::Args>(
         &mut self,
         name: &'static str,
         key: &str,
         args: A,
     ) -> Q::Handle<T> {
-        let shard = Self::shard(key);
+        let shard = HashedString::<K, SHARDS>::shard(key);
         let hash = Joined((K::PREFIX, "{", shard, "}"));
-        let q = self.q.as_deref_mut();
-        // `with` always sets the queue.
-        let Some(q) = q else {
-            unreachable!("a HashedString view always has its pipeline")
-        };
-        let Ok(handle) = q.on(K::CONNECTION, |q| {
+        let Ok(handle) = self.q.on(K::CONNECTION, |q| {
             Ok::<_, Infallible>(q.query(cmd(name).arg((hash, key, args))))
         });
         handle

@@ -40,7 +40,7 @@ pub use field::{
     Ascii, Binary, Boolean, Decoded, Field, FieldBuf, FieldError, Float, Integer, Text,
 };
 #[cfg(feature = "alloc")]
-pub use hashed::HashedString;
+pub use hashed::{HashedString, HashedView};
 #[cfg(feature = "alloc")]
 pub use kinds::Fields;
 pub use kinds::{
@@ -245,16 +245,31 @@ impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
         count: Option<u32>,
     ) -> Q::Handle<(u64, crate::from_reply::Seq<&'static [u8]>)> {
         let count = count.map(|c| ("COUNT", c));
+        let escaped = glob_escaped(K::PREFIX);
+        let prefix = escaped.as_deref().unwrap_or(K::PREFIX.as_bytes());
         self.send(
             "SCAN",
-            (
-                cursor,
-                "MATCH",
-                Joined((K::PREFIX, "{", pattern, "}")),
-                count,
-            ),
+            (cursor, "MATCH", Joined((prefix, "{", pattern, "}")), count),
         )
     }
+}
+
+/// `prefix` with the glob characters `* ? [ ] \` escaped, so that `SCAN MATCH` takes it
+/// literally; `None` when it needs no escaping, or is too long to escape here (over 64 bytes
+/// of glob characters: then it is sent as it is).
+fn glob_escaped(prefix: &str) -> Option<heapless::Vec<u8, 128>> {
+    let special = |b: &u8| matches!(b, b'*' | b'?' | b'[' | b']' | b'\\');
+    if !prefix.as_bytes().iter().any(special) {
+        return None;
+    }
+    let mut out = heapless::Vec::new();
+    for b in prefix.as_bytes() {
+        if special(b) {
+            out.push(b'\\').ok()?;
+        }
+        out.push(*b).ok()?;
+    }
+    Some(out)
 }
 
 /// The key inside `PREFIX{...}` of a full key name from a [`View::scan`] page, if it belongs to

@@ -141,7 +141,7 @@ impl<K: StreamKeyspace, Q: Compose> View<'_, K, Q> {
         self.keyed("XLEN", key, ())
     }
 
-    /// `XTRIM key MAXLEN ~ count`: how many entries were removed.
+    /// `XTRIM key MAXLEN count`: trims to exactly `max_len` entries; how many were removed.
     pub fn xtrim(
         &mut self,
         key: &ValueOf<K::Key>,
