@@ -1,12 +1,21 @@
-//! Redis Cluster, sans-I/O: which of the 16384 slots a key hashes to, and which words of a
-//! command are keys.
+//! Redis Cluster, sans-I/O: which of the 16384 slots a key hashes to, which words of a command
+//! are keys, and (feature `alloc`) who owns each slot ([`SlotMap`]) and how one pipeline runs
+//! over many nodes ([`ClusterRun`]).
 //!
 //! Two things are called "slot" here: a pipeline's result slot is a [`Deferred`](crate::Deferred);
 //! a cluster key slot is a [`HashSlot`].
 
 mod keys;
+#[cfg(feature = "alloc")]
+mod router;
+#[cfg(feature = "alloc")]
+mod topology;
 
 pub use keys::KeySpec;
+#[cfg(feature = "alloc")]
+pub use router::{Batch, ClusterRun, MAX_ATTEMPTS};
+#[cfg(feature = "alloc")]
+pub use topology::{Node, SlotMap, TopologyError};
 
 /// CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with.
 const CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);

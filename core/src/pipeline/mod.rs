@@ -19,6 +19,8 @@ pub use flavors::SlicePipeline;
 #[cfg(feature = "alloc")]
 pub use flavors::VecPipeline;
 pub use run::ResolveError;
+#[cfg(feature = "alloc")]
+pub(crate) use run::Shape;
 pub use table::{Entry, Mark};
 #[cfg(feature = "transactions")]
 pub use transaction::Transaction;
@@ -124,6 +126,9 @@ where
     watch: Option<bool>,
     #[cfg(feature = "alloc")]
     callbacks: callbacks::Callbacks,
+    /// Commands failed one by one ([`fail_command`](Self::fail_command)), with why.
+    #[cfg(feature = "alloc")]
+    failed: alloc::vec::Vec<(u32, Failure)>,
 }
 
 /// Where a new pipeline's epochs start. Distinct per pipeline where the target has atomics, so
@@ -179,6 +184,8 @@ where
             watch: None,
             #[cfg(feature = "alloc")]
             callbacks: Default::default(),
+            #[cfg(feature = "alloc")]
+            failed: alloc::vec::Vec::new(),
         }
     }
 
@@ -240,6 +247,8 @@ where
         self.reply_bytes = 0;
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
+        #[cfg(feature = "alloc")]
+        self.failed.clear();
     }
 
     /// Makes every command ready to be sent again from the start, for an explicit retry on a
@@ -276,6 +285,8 @@ where
         self.write_failed = false;
         self.reply_bytes = 0;
         self.scanner.reset();
+        #[cfg(feature = "alloc")]
+        self.failed.clear();
         true
     }
 
@@ -365,6 +376,53 @@ where
         self.watch
     }
 
+    /// Queues a command that is already encoded — one RESP array of bulk strings, as
+    /// [`command`](Self::command) gives it — for transports that move commands between
+    /// pipelines, such as a cluster router sending each node its share. Its reply reads as a
+    /// [`Reply`](crate::Reply).
+    ///
+    /// ```
+    /// use redpipe_core::{prelude::*, Reply, VecPipeline};
+    /// let mut all = VecPipeline::new();
+    /// let _ = all.incr("a").unwrap();
+    /// let mut node = VecPipeline::new();
+    /// let n = node.query_encoded(all.command(0).unwrap()).unwrap();
+    /// assert_eq!(node.encoded(), all.encoded());
+    /// let sent = node.poll_output().len();
+    /// node.consume_output(sent);
+    /// node.handle_input(b":1\r\n").unwrap();
+    /// assert_eq!(n.read(&node), Ok(Reply::Int(1)));
+    /// ```
+    ///
+    /// Bytes that are not one complete RESP array are refused ([`CapacityError`] with nothing
+    /// needed: a transport's bug, not a full store).
+    pub fn query_encoded(
+        &mut self,
+        command: &[u8],
+    ) -> Result<Deferred<crate::Reply<'static>>, CapacityError> {
+        let whole = command.first() == Some(&b'*')
+            && matches!(
+                Scanner::new().scan(command, &Limits::default()),
+                Ok(Some(n)) if n == command.len()
+            );
+        if !whole {
+            return Err(CapacityError {
+                store: Store::Output,
+                needed: 0,
+                capacity: 0,
+            });
+        }
+        let index = self.push_with(Role::User, 0, |out| {
+            out.try_extend_from_slice(command)
+                .map_err(|_| CapacityError {
+                    store: Store::Output,
+                    needed: out.len() + command.len(),
+                    capacity: out.capacity(),
+                })
+        })?;
+        Ok(Deferred::new(index, self.epoch))
+    }
+
     /// Encodes a command and adds its entry; both or neither.
     fn push<A: Args + ?Sized>(
         &mut self,
@@ -372,10 +430,20 @@ where
         role: Role,
         aux: u32,
     ) -> Result<u32, CapacityError> {
+        self.push_with(role, aux, |out| encode_command(out, args).map(drop))
+    }
+
+    /// Writes a command with `write` and adds its entry; both or neither.
+    fn push_with(
+        &mut self,
+        role: Role,
+        aux: u32,
+        write: impl FnOnce(&mut O) -> Result<(), CapacityError>,
+    ) -> Result<u32, CapacityError> {
         let start = self.out.len();
         let index = self.entries.len();
         let index32 = u32::try_from(index).map_err(|_| self.commands_full(index + 1))?;
-        encode_command(&mut self.out, args)?;
+        write(&mut self.out)?;
         let end = self.out.len();
         let Ok(out_end) = u32::try_from(end) else {
             self.out.truncate(start);
@@ -500,7 +568,7 @@ where
                 needed: self.replies.len() + e.reply_len as usize,
                 capacity: self.replies.capacity(),
             })),
-            State::Failed => failed(self.failure.unwrap_or(Failure::Closed)),
+            State::Failed => failed(self.failure_of(index)),
         }
     }
 

@@ -204,6 +204,51 @@ where
         Ok(())
     }
 
+    /// Fails the command at `index` alone, with `failure`, as if its connection had failed
+    /// while the others go on: for transports that send commands by other ways (a cluster
+    /// node that stopped answering fails only the commands sent to it). A transaction's
+    /// commands are failed one by one, `MULTI` and `EXEC` included.
+    ///
+    /// ```
+    /// use redpipe_core::{prelude::*, Failure, SlotError, VecPipeline};
+    /// let mut p = VecPipeline::new();
+    /// let a = p.incr("on-node-a").unwrap();
+    /// let b = p.incr("on-node-b").unwrap();
+    /// p.fail_command(a.index(), Failure::Closed).unwrap();
+    /// p.resolve(b.index(), b":1\r\n").unwrap();
+    /// assert_eq!(a.read(&p), Err(SlotError::Failed(Failure::Closed)));
+    /// assert_eq!(b.read(&p), Ok(1));
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub fn fail_command(&mut self, index: usize, failure: Failure) -> Result<(), ResolveError> {
+        let entry = self
+            .entries
+            .as_mut_slice()
+            .get_mut(index)
+            .ok_or(ResolveError::NoSuchCommand)?;
+        if !entry.state.is_waiting() {
+            return Err(ResolveError::NotWaiting);
+        }
+        entry.state = State::Failed;
+        self.failed.push((index as u32, failure));
+        let entries = self.entries.as_slice();
+        while self.next_reply < entries.len() && !entries[self.next_reply].state.is_waiting() {
+            self.next_reply += 1;
+        }
+        self.run_callbacks_if_done();
+        Ok(())
+    }
+
+    /// Why the failed command at `index` has no reply.
+    pub(super) fn failure_of(&self, index: u32) -> Failure {
+        #[cfg(feature = "alloc")]
+        if let Some((_, f)) = self.failed.iter().find(|(i, _)| *i == index) {
+            return *f;
+        }
+        let _ = index;
+        self.failure.unwrap_or(Failure::Closed)
+    }
+
     /// Routes one complete reply from the stream to the entry waiting for it.
     #[inline]
     fn deliver(&mut self, frame: &[u8]) -> Result<(), DecodeError> {
@@ -276,5 +321,83 @@ where
         } else {
             e.state = State::ArenaFull;
         }
+    }
+}
+
+/// What the cluster router sees of a queued command.
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A command waiting for its reply, outside any transaction.
+    Command,
+    /// The `MULTI` of a transaction whose `EXEC` is at the index given.
+    #[cfg_attr(not(feature = "transactions"), allow(dead_code))]
+    Multi(usize),
+    /// Part of a transaction (planned with its `MULTI`), or already answered.
+    Settled,
+}
+
+#[cfg(feature = "alloc")]
+impl<O, R, E> Pipeline<O, R, E>
+where
+    O: Storage<u8>,
+    R: Storage<u8>,
+    E: Storage<Entry>,
+{
+    /// What the command at `index` is, for routing.
+    pub(crate) fn shape(&self, index: usize) -> Shape {
+        let entries = self.entries.as_slice();
+        let Some(e) = entries.get(index) else {
+            return Shape::Settled;
+        };
+        if !e.state.is_waiting() {
+            return Shape::Settled;
+        }
+        #[cfg(feature = "transactions")]
+        if e.role == Role::Multi {
+            let exec = entries[index + 1..]
+                .iter()
+                .position(|x| x.role == Role::Exec && x.aux as usize == index)
+                .map(|at| index + 1 + at);
+            return match exec {
+                Some(exec) => Shape::Multi(exec),
+                None => Shape::Settled, // still open: nothing to send yet
+            };
+        }
+        #[cfg(feature = "transactions")]
+        if e.in_tx || e.role == Role::Exec {
+            return Shape::Settled;
+        }
+        Shape::Command
+    }
+
+    /// The raw reply of the command at `index`, once it arrived (hidden commands included).
+    pub(crate) fn reply_frame(&self, index: usize) -> Option<&[u8]> {
+        let e = self.entries.as_slice().get(index)?;
+        if e.state != State::Done {
+            return None;
+        }
+        let start = e.reply_start as usize;
+        self.replies
+            .as_slice()
+            .get(start..start + e.reply_len as usize)
+    }
+
+    /// Whether any byte of the command at `index` was handed to the transport.
+    pub(crate) fn was_sent(&self, index: usize) -> bool {
+        index < self.sent_entries || (self.sent > self.out_start(index) && self.sent > 0)
+    }
+
+    /// Takes `from`'s window, byte window, reply estimate and limits.
+    pub(crate) fn copy_settings<O2, R2, E2>(&mut self, from: &Pipeline<O2, R2, E2>)
+    where
+        O2: Storage<u8>,
+        R2: Storage<u8>,
+        E2: Storage<Entry>,
+    {
+        self.window = from.window;
+        self.window_bytes = from.window_bytes;
+        self.reply_estimate = from.reply_estimate;
+        self.limits = from.limits;
     }
 }

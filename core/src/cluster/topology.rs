@@ -1,0 +1,474 @@
+//! Who owns which slot: the slot map, read from `CLUSTER SHARDS` (Redis 7) or `CLUSTER SLOTS`
+//! (older servers), and corrected by `MOVED` replies between two reads.
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::HashSlot;
+use crate::reply::Reply;
+
+/// A node of the cluster: where to connect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Node {
+    /// Host name or IP address, as the cluster announces it.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl Node {
+    /// The node at `host:port` (also `[v6]:port`); `None` when there is no port.
+    pub fn parse(addr: &str) -> Option<Self> {
+        let (host, port) = addr.rsplit_once(':')?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        Some(Self {
+            host: host.into(),
+            port: port.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Why a topology reply cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TopologyError {
+    /// The reply is not the shape `CLUSTER SHARDS` or `CLUSTER SLOTS` answers with.
+    Malformed,
+    /// The reply is an error (cluster support disabled, or the node is loading).
+    Refused,
+}
+
+impl fmt::Display for TopologyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed => f.write_str("malformed cluster topology reply"),
+            Self::Refused => f.write_str("the node refused to describe the cluster"),
+        }
+    }
+}
+
+impl core::error::Error for TopologyError {}
+
+/// No node owns the slot.
+const NONE: u16 = u16::MAX;
+
+/// Which node serves each of the 16384 slots, and the replicas of each primary.
+///
+/// ```
+/// use redpipe_core::cluster::{HashSlot, Node, SlotMap};
+/// use redpipe_core::decode_reply;
+/// // CLUSTER SLOTS of a two-shard cluster, the second shard with a replica.
+/// let reply = b"*2\r\n*3\r\n:0\r\n:8191\r\n*2\r\n$9\r\n127.0.0.1\r\n:7000\r\n\
+///               *4\r\n:8192\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:7001\r\n*2\r\n$9\r\n127.0.0.1\r\n:7004\r\n";
+/// let (reply, _) = decode_reply(reply, &Default::default()).unwrap().unwrap();
+/// let map = SlotMap::from_reply(&reply).unwrap();
+/// let owner = map.owner(HashSlot::for_key(b"foo")).unwrap(); // slot 12182
+/// assert_eq!(map.node(owner).port, 7001);
+/// assert_eq!(map.replicas(owner).len(), 1);
+/// assert!(map.is_complete());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SlotMap {
+    /// Node index of each slot's primary, or `NONE`.
+    slots: Vec<u16>,
+    nodes: Vec<Node>,
+    /// Replica node indices of each node (empty for replicas).
+    replicas: Vec<Vec<u16>>,
+}
+
+impl fmt::Debug for SlotMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotMap")
+            .field("nodes", &self.nodes)
+            .field(
+                "covered",
+                &self.slots.iter().filter(|&&n| n != NONE).count(),
+            )
+            .finish()
+    }
+}
+
+impl Default for SlotMap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SlotMap {
+    /// A map with no node: every command goes to a seed, which redirects it.
+    pub fn new() -> Self {
+        Self {
+            slots: vec![NONE; usize::from(HashSlot::COUNT)],
+            nodes: Vec::new(),
+            replicas: Vec::new(),
+        }
+    }
+
+    /// The map a `CLUSTER SHARDS` or `CLUSTER SLOTS` reply describes (told apart by shape).
+    pub fn from_reply(reply: &Reply<'_>) -> Result<Self, TopologyError> {
+        let shards = match reply {
+            Reply::Array(a) | Reply::Set(a) => *a,
+            Reply::Error(_) => return Err(TopologyError::Refused),
+            _ => return Err(TopologyError::Malformed),
+        };
+        let mut map = Self::new();
+        for shard in shards.iter() {
+            let (Reply::Array(items) | Reply::Map(items)) = shard else {
+                return Err(TopologyError::Malformed);
+            };
+            match items.iter().next() {
+                Some(Reply::Int(_)) => map.add_slots_entry(items.iter())?,
+                Some(_) => map.add_shard(&shard)?,
+                None => return Err(TopologyError::Malformed),
+            }
+        }
+        Ok(map)
+    }
+
+    /// One `CLUSTER SLOTS` entry: `start end primary replica...`, each node `ip port ...`.
+    fn add_slots_entry<'a>(
+        &mut self,
+        mut items: impl Iterator<Item = Reply<'a>>,
+    ) -> Result<(), TopologyError> {
+        let range = |r: Option<Reply<'_>>| match r {
+            Some(Reply::Int(n)) => u16::try_from(n)
+                .ok()
+                .filter(|&n| n < HashSlot::COUNT)
+                .ok_or(TopologyError::Malformed),
+            _ => Err(TopologyError::Malformed),
+        };
+        let (start, end) = (range(items.next())?, range(items.next())?);
+        let node = |r: Reply<'_>| -> Result<Option<Node>, TopologyError> {
+            let Reply::Array(parts) = r else {
+                return Err(TopologyError::Malformed);
+            };
+            let mut parts = parts.iter();
+            let host = match parts.next() {
+                Some(Reply::Bulk(h)) => {
+                    core::str::from_utf8(h).map_err(|_| TopologyError::Malformed)?
+                }
+                _ => return Err(TopologyError::Malformed),
+            };
+            let port = match parts.next() {
+                Some(Reply::Int(p)) => u16::try_from(p).map_err(|_| TopologyError::Malformed)?,
+                _ => return Err(TopologyError::Malformed),
+            };
+            // "?" or "": the node does not know its address; a MOVED will name it.
+            Ok((!host.is_empty() && host != "?").then(|| Node {
+                host: host.into(),
+                port,
+            }))
+        };
+        let primary = node(items.next().ok_or(TopologyError::Malformed)?)?;
+        let Some(primary) = primary else {
+            return Ok(());
+        };
+        let p = self.add_node(primary);
+        for r in items {
+            if let Some(replica) = node(r)? {
+                let id = self.add_node(replica);
+                self.add_replica(p, id);
+            }
+        }
+        self.assign(start, end, p);
+        Ok(())
+    }
+
+    /// One `CLUSTER SHARDS` entry: a map with `slots` (start/end pairs) and `nodes` (maps with
+    /// `ip`, `endpoint`, `port`, `role`, `health`).
+    fn add_shard(&mut self, shard: &Reply<'_>) -> Result<(), TopologyError> {
+        let (Reply::Array(items) | Reply::Map(items)) = shard else {
+            return Err(TopologyError::Malformed);
+        };
+        let mut ranges = Vec::new();
+        let mut primary = None;
+        let mut replicas = Vec::new();
+        for (key, value) in items.pairs() {
+            match (key, value) {
+                (Reply::Bulk(b"slots") | Reply::Simple(b"slots"), Reply::Array(slots)) => {
+                    let mut it = slots.iter();
+                    while let (Some(a), Some(b)) = (it.next(), it.next()) {
+                        let (Reply::Int(a), Reply::Int(b)) = (a, b) else {
+                            return Err(TopologyError::Malformed);
+                        };
+                        let ok = |n: i64| u16::try_from(n).ok().filter(|&n| n < HashSlot::COUNT);
+                        match (ok(a), ok(b)) {
+                            (Some(a), Some(b)) => ranges.push((a, b)),
+                            _ => return Err(TopologyError::Malformed),
+                        }
+                    }
+                }
+                (Reply::Bulk(b"nodes") | Reply::Simple(b"nodes"), Reply::Array(nodes)) => {
+                    for node in nodes.iter() {
+                        let (Reply::Array(fields) | Reply::Map(fields)) = node else {
+                            return Err(TopologyError::Malformed);
+                        };
+                        let (mut host, mut ip, mut port, mut primary_role, mut online) =
+                            (None, None, None, false, true);
+                        for (k, v) in fields.pairs() {
+                            let (Reply::Bulk(k) | Reply::Simple(k)) = k else {
+                                continue;
+                            };
+                            let text = match &v {
+                                Reply::Bulk(t) | Reply::Simple(t) => core::str::from_utf8(t).ok(),
+                                _ => None,
+                            };
+                            match k {
+                                b"endpoint" => host = text.filter(|t| !t.is_empty() && *t != "?"),
+                                b"ip" => ip = text.filter(|t| !t.is_empty() && *t != "?"),
+                                b"port" => {
+                                    if let Reply::Int(p) = v {
+                                        port = u16::try_from(p).ok();
+                                    }
+                                }
+                                b"role" => primary_role = text == Some("master"),
+                                b"health" => online = text == Some("online"),
+                                _ => {}
+                            }
+                        }
+                        let (Some(host), Some(port)) = (host.or(ip), port) else {
+                            continue;
+                        };
+                        let node = Node {
+                            host: host.into(),
+                            port,
+                        };
+                        if primary_role {
+                            primary = Some(node);
+                        } else if online {
+                            replicas.push(node);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(primary) = primary else {
+            return Ok(()); // a shard without a primary (all failed): its slots stay unowned
+        };
+        let p = self.add_node(primary);
+        for r in replicas {
+            let id = self.add_node(r);
+            self.add_replica(p, id);
+        }
+        for (a, b) in ranges {
+            self.assign(a, b, p);
+        }
+        Ok(())
+    }
+
+    fn assign(&mut self, start: u16, end: u16, node: u16) {
+        if start <= end {
+            for s in &mut self.slots[usize::from(start)..=usize::from(end)] {
+                *s = node;
+            }
+        }
+    }
+
+    fn add_replica(&mut self, primary: u16, replica: u16) {
+        let list = &mut self.replicas[usize::from(primary)];
+        if !list.contains(&replica) {
+            list.push(replica);
+        }
+    }
+
+    /// The index of `node`, added if new.
+    fn add_node(&mut self, node: Node) -> u16 {
+        if let Some(i) = self.nodes.iter().position(|n| *n == node) {
+            return i as u16;
+        }
+        self.nodes.push(node);
+        self.replicas.push(Vec::new());
+        (self.nodes.len() - 1) as u16
+    }
+
+    /// The node serving `slot` (its primary), if known.
+    pub fn owner(&self, slot: HashSlot) -> Option<usize> {
+        match self.slots[usize::from(slot.get())] {
+            NONE => None,
+            n => Some(usize::from(n)),
+        }
+    }
+
+    /// The node at `index`.
+    pub fn node(&self, index: usize) -> &Node {
+        &self.nodes[index]
+    }
+
+    /// Every node: primaries and replicas.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The index of the node at `node`, if the map knows it.
+    pub fn find(&self, node: &Node) -> Option<usize> {
+        self.nodes.iter().position(|n| n == node)
+    }
+
+    /// The index of `node`, added (owning no slot) if new: where an `ASK` sends a command.
+    pub fn node_index(&mut self, node: Node) -> usize {
+        usize::from(self.add_node(node))
+    }
+
+    /// The replicas of the primary at `index`.
+    pub fn replicas(&self, index: usize) -> Vec<usize> {
+        self.replicas
+            .get(index)
+            .map(|r| r.iter().map(|&i| usize::from(i)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The primaries: nodes that own at least one slot.
+    pub fn primaries(&self) -> Vec<usize> {
+        let mut seen = vec![false; self.nodes.len()];
+        for &s in &self.slots {
+            if s != NONE {
+                seen[usize::from(s)] = true;
+            }
+        }
+        (0..self.nodes.len()).filter(|&i| seen[i]).collect()
+    }
+
+    /// Whether every slot has an owner.
+    pub fn is_complete(&self) -> bool {
+        self.slots.iter().all(|&s| s != NONE)
+    }
+
+    /// Records a `MOVED slot host:port` reply: `slot` is now served by that node (added if
+    /// new). Returns its index. An empty host means the host of the node that replied
+    /// (`replied`), as Redis announces when it does not know its own.
+    pub fn moved(&mut self, slot: HashSlot, mut to: Node, replied: Option<usize>) -> usize {
+        if to.host.is_empty() {
+            if let Some(r) = replied.and_then(|r| self.nodes.get(r)) {
+                to.host = r.host.clone();
+            }
+        }
+        let index = self.add_node(to);
+        self.slots[usize::from(slot.get())] = index;
+        usize::from(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_reply;
+    use alloc::string::ToString;
+
+    fn parse(bytes: &[u8]) -> Result<SlotMap, TopologyError> {
+        let (reply, _) = decode_reply(bytes, &Default::default()).unwrap().unwrap();
+        SlotMap::from_reply(&reply)
+    }
+
+    fn bulk(s: &str) -> alloc::string::String {
+        alloc::format!("${}\r\n{s}\r\n", s.len())
+    }
+
+    fn shard_node(port: u16, role: &str, health: &str) -> alloc::string::String {
+        alloc::format!(
+            "*12\r\n{}{}{}:{port}\r\n{}{}{}{}{}{}{}{}",
+            bulk("id"),
+            bulk("abc"),
+            bulk("port"),
+            bulk("ip"),
+            bulk("127.0.0.1"),
+            bulk("endpoint"),
+            bulk("127.0.0.1"),
+            bulk("role"),
+            bulk(role),
+            bulk("health"),
+            bulk(health),
+        )
+    }
+
+    #[test]
+    fn cluster_shards_gives_primaries_and_online_replicas() {
+        let shard = |a: u16, b: u16, nodes: &[alloc::string::String]| {
+            alloc::format!(
+                "*4\r\n{}*2\r\n:{a}\r\n:{b}\r\n{}*{}\r\n{}",
+                bulk("slots"),
+                bulk("nodes"),
+                nodes.len(),
+                nodes.concat()
+            )
+        };
+        let reply = alloc::format!(
+            "*2\r\n{}{}",
+            shard(
+                0,
+                8191,
+                &[
+                    shard_node(7000, "master", "online"),
+                    shard_node(7003, "replica", "online"),
+                    shard_node(7004, "replica", "failed"),
+                ]
+            ),
+            shard(8192, 16383, &[shard_node(7001, "master", "online")]),
+        );
+        let map = parse(reply.as_bytes()).unwrap();
+        assert!(map.is_complete());
+        let a = map.owner(HashSlot::new(0).unwrap()).unwrap();
+        assert_eq!(map.node(a).port, 7000);
+        let replicas = map.replicas(a);
+        assert_eq!(replicas.len(), 1, "the failed replica is left out");
+        assert_eq!(map.node(replicas[0]).port, 7003);
+        assert_eq!(
+            map.node(map.owner(HashSlot::new(16383).unwrap()).unwrap())
+                .port,
+            7001
+        );
+        assert_eq!(map.primaries().len(), 2);
+    }
+
+    #[test]
+    fn moved_updates_one_slot() {
+        let mut map =
+            parse(b"*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:7000\r\n").unwrap();
+        let slot = HashSlot::new(3999).unwrap();
+        let to = map.moved(slot, Node::parse(":7002").unwrap(), Some(0));
+        assert_eq!(map.node(to).to_string(), "127.0.0.1:7002");
+        assert_eq!(map.owner(slot), Some(to));
+        assert_eq!(map.owner(HashSlot::new(4000).unwrap()), Some(0));
+    }
+
+    #[test]
+    fn bad_replies_are_errors() {
+        assert_eq!(
+            parse(b"-ERR This instance has cluster support disabled\r\n"),
+            Err(TopologyError::Refused)
+        );
+        assert_eq!(parse(b":1\r\n"), Err(TopologyError::Malformed));
+        assert_eq!(
+            parse(b"*1\r\n*3\r\n:0\r\n:99999\r\n*2\r\n$1\r\na\r\n:1\r\n"),
+            Err(TopologyError::Malformed)
+        );
+        assert_eq!(
+            parse(b"*1\r\n*2\r\n:0\r\n:5\r\n"),
+            Err(TopologyError::Malformed)
+        );
+        assert!(!SlotMap::new().is_complete());
+    }
+
+    #[test]
+    fn addresses_parse() {
+        assert_eq!(Node::parse("[::1]:7000").unwrap().host, "::1");
+        assert_eq!(Node::parse("[::1]:7000").unwrap().to_string(), "[::1]:7000");
+        assert_eq!(Node::parse("10.0.0.1:6379").unwrap().port, 6379);
+        assert!(Node::parse("nope").is_none());
+    }
+}
