@@ -1,5 +1,6 @@
 //! `cargo xtask qemu [--timeout SECONDS]`: the firmware images (`firmware/qemu`) on emulated
-//! Cortex-M4 and RISC-V 32 boards, each against its own throwaway redis-server.
+//! Cortex-M4 and RISC-V 32 boards, each against its own throwaway redis-server; then fmt and
+//! clippy on their package.
 //!
 //! QEMU connects the board's UART to the server (`-serial tcp:127.0.0.1:PORT`), so the bytes the
 //! firmware writes are RESP on the server's socket. The image checks every result itself and
@@ -81,7 +82,8 @@ pub(crate) fn command(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unexpected argument: {other}")),
         }
     }
-    run_all(limit)
+    run_all(limit)?;
+    lint()
 }
 
 /// Installs what is missing, builds both images, and runs each against its own server.
@@ -129,6 +131,24 @@ pub(crate) fn run_all(limit: Duration) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `cargo fmt --check` and `cargo clippy -D warnings` on the images' package, for both targets:
+/// it is outside the workspace, so the workspace-wide checks do not see it.
+pub(crate) fn lint() -> Result<(), String> {
+    let dir = root().join("firmware").join("qemu");
+    let cargo = || {
+        let mut c = setup::cargo();
+        c.current_dir(&dir);
+        c
+    };
+    run(cargo().args(["fmt", "--check"]))?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--release"]);
+    for board in BOARDS {
+        clippy.args(["--target", board.target]);
+    }
+    run(clippy.args(["--", "-D", "warnings"]))
 }
 
 /// Runs `image` on `board` against a fresh server and checks the outcome; how long it ran.

@@ -119,6 +119,7 @@ pub(crate) fn run_all() -> Result<(), String> {
     // connected to a real redis-server; each checks its results and reports through
     // semihosting.
     crate::qemu::run_all(crate::qemu::DEFAULT_LIMIT)?;
+    crate::qemu::lint()?;
 
     // Every fuzz target for a few seconds, seeded with real replies.
     crate::fuzz::smoke(20)?;

@@ -8,7 +8,7 @@
 //! QEMU's model of this UART does not tell the chardev layer when `DATA` was read (no
 //! `qemu_chr_fe_accept_input`), so the next byte waits for QEMU's main loop to wake for another
 //! reason: up to a second when nothing else happens (seen: 5 runs in 12 took 1.15 s instead of
-//! 0.2 s). A running SysTick is such a reason: its timer wakes the main loop every 100 us. It
+//! 0.2 s). A running `SysTick` is such a reason: its timer wakes the main loop every 100 us. It
 //! raises no interrupt; on real hardware it would only count.
 
 use core::ptr;
@@ -26,7 +26,7 @@ const STATE: usize = BASE + 0x04;
 const CTRL: usize = BASE + 0x08;
 const BAUDDIV: usize = BASE + 0x10;
 
-/// SysTick (Armv7-M system control space): control and status, reload value, current value.
+/// `SysTick` (Armv7-M system control space): control and status, reload value, current value.
 const SYST_CSR: usize = 0xE000_E010;
 const SYST_RVR: usize = 0xE000_E014;
 const SYST_CVR: usize = 0xE000_E018;
