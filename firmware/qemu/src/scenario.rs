@@ -62,15 +62,15 @@ pub(crate) fn run<P: Port>(port: P) -> i32 {
     }
 
     p.reset();
-    blocking(&mut driver, &mut p, &mut report);
+    first_blocking(&mut driver, &mut p, &mut report);
     p.reset();
-    not_blocking(&mut driver, &mut p, &mut report);
+    second_async(&mut driver, &mut p, &mut report);
     report.finish()
 }
 
 /// The first pipeline, run by the blocking driver: strings, a hash, a per-command server error,
 /// and a transaction with an error of its own inside.
-fn blocking<P: Port, B: Storage<u8>>(
+fn first_blocking<P: Port, B: Storage<u8>>(
     driver: &mut Driver<Serial<P>, B>,
     p: &mut Pipeline,
     report: &mut Report,
@@ -163,27 +163,34 @@ fn queue_first(p: &mut Pipeline) -> Result<FirstHandles, CapacityError> {
 
 /// The second pipeline, on the same connection, run by the async driver under
 /// [`block_on`]: it sees what the first one left.
-fn not_blocking<P: Port, B: Storage<u8>>(
+fn second_async<P: Port, B: Storage<u8>>(
     driver: &mut Driver<Serial<P>, B>,
     p: &mut Pipeline,
     report: &mut Report,
 ) {
-    let queued = (|| {
-        Ok::<_, CapacityError>((
-            p.incr(COUNTER)?,
-            p.hget(SENSOR, "temp")?,
-            p.exists([COUNTER, GREETING, SENSOR])?,
-        ))
-    })();
-    let (counter, temp, existing) = match queued {
+    let h = match queue_second(p) {
         Ok(h) => h,
         Err(e) => return report.record("queue the second pipeline", Some(&e)),
     };
     if let Err(e) = block_on(driver.execute_async(p)) {
         report.record("async execute", Some(&e));
     }
-    report.value("async: INCR fw:counter", counter.read(p), 44);
-    let temp: Deferred<i64> = temp;
-    report.value("async: HGET fw:sensor temp", temp.read(p), 2125);
-    report.value("async: EXISTS the three keys", existing.read(p), 3);
+    report.value("async: INCR fw:counter", h.counter.read(p), 44);
+    report.value("async: HGET fw:sensor temp", h.temp.read(p), 2125);
+    report.value("async: EXISTS the three keys", h.existing.read(p), 3);
+}
+
+/// The handles of the second pipeline.
+struct SecondHandles {
+    counter: Deferred<i64>,
+    temp: Deferred<i64>,
+    existing: Deferred<i64>,
+}
+
+fn queue_second(p: &mut Pipeline) -> Result<SecondHandles, CapacityError> {
+    Ok(SecondHandles {
+        counter: p.incr(COUNTER)?,
+        temp: p.hget(SENSOR, "temp")?,
+        existing: p.exists([COUNTER, GREETING, SENSOR])?,
+    })
 }
