@@ -3,12 +3,15 @@
 //! - `test`: installs what a fresh Debian machine lacks, then runs every check and test.
 //! - `tour`: runs the main demo against `REDIS_URL` or a throwaway local `redis-server`.
 //! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks.
+//! - `qemu`: the firmware images on emulated Cortex-M4 and RISC-V 32 boards against a
+//!   throwaway server.
 //!
 //! Everything is plain `std::process::Command`: no dependencies, so the script itself builds in
 //! seconds on a fresh machine.
 
 mod bench;
 mod fuzz;
+mod qemu;
 mod redis;
 mod setup;
 mod size;
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
         Some("setup") => setup::all(),
         Some("size") => size::firmware(),
         Some("fuzz") => fuzz::command(&args[1..]),
+        Some("qemu") => qemu::command(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
                  tables)\n  \
                  size    build the no-allocator firmware image and print its footprint\n  \
                  fuzz    run every fuzz target (--seconds N, default 60)\n  \
+                 qemu    run the firmware images on emulated Cortex-M4 and RISC-V 32 boards \
+                 against redis-server (--timeout SECONDS, default 60)\n  \
                  setup   only install what is missing"
             );
             return ExitCode::from(2);

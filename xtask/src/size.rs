@@ -102,7 +102,7 @@ fn llvm_tool(name: &str) -> Result<PathBuf, String> {
 }
 
 /// Sizes of [`SECTIONS`] in an ELF file, read with `llvm-size -A`.
-fn sections(elf: &Path) -> Result<[u64; 4], String> {
+pub(crate) fn sections(elf: &Path) -> Result<[u64; 4], String> {
     let out = Command::new(llvm_tool("llvm-size")?)
         .arg("-A")
         .arg(elf)

@@ -132,6 +132,12 @@ pub(crate) fn run_all() -> Result<(), String> {
     // footprint is printed beside the redis-protocol image, with its worst-case stack.
     crate::size::firmware()?;
 
+    // The firmware images run on emulated Cortex-M4 and RISC-V 32 boards (QEMU), their UART
+    // connected to a real redis-server; each checks its results and reports through
+    // semihosting.
+    crate::qemu::run_all(crate::qemu::DEFAULT_LIMIT)?;
+    crate::qemu::lint()?;
+
     // Every fuzz target for a few seconds, seeded with real replies.
     crate::fuzz::smoke(20)?;
 
