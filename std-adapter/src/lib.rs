@@ -38,6 +38,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod cluster;
 mod config;
 mod connection;
 mod observe;
@@ -67,6 +68,12 @@ pub fn connect(url: &str) -> Result<()> {
 /// Registers a named connection of the global registry from a URL.
 pub fn connect_named(name: &str, url: &str) -> Result<()> {
     Connections::global().connect_named(name, url)
+}
+
+/// Registers a Redis Cluster, from seed URLs, as the default connection of the global
+/// registry; see [`cluster`].
+pub fn connect_cluster(urls: &[&str]) -> Result<()> {
+    Connections::global().connect_cluster_named(DEFAULT, urls)
 }
 
 /// The redpipe scope, on the global registry: runs `f` on `parent` if given (joining its

@@ -4,7 +4,10 @@
 //! directory, on a port picked at run time; it is killed (by PID, never by name) on drop. Starting
 //! one takes a few milliseconds, so every test gets its own and the suite runs in parallel.
 
+pub mod cluster;
 pub mod peer;
+
+pub use cluster::{ClusterOptions, RedisCluster};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

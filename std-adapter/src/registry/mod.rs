@@ -9,6 +9,8 @@
 mod pool;
 mod watch;
 
+pub(crate) use pool::Pool;
+
 #[cfg(feature = "tokio")]
 pub use watch::WatchAsync;
 pub use watch::{WATCH_ATTEMPTS, Watch};
@@ -19,10 +21,10 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use redpipe_core::{Backend, DEFAULT, Error, Group, Result};
 
 use crate::Pipe;
+use crate::cluster::Cluster;
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::observe::Run;
-use pool::Pool;
 
 /// Counters of one named connection, for observability and the tour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,7 +49,14 @@ pub type Factory = Arc<dyn Fn() -> Result<Connection> + Send + Sync>;
 /// `Pipe::new()` runs on it; [`new`](Self::new) makes a separate one.
 #[derive(Clone)]
 pub struct Connections {
-    pools: Arc<RwLock<HashMap<String, Arc<Pool>>>>,
+    pools: Arc<RwLock<HashMap<String, Target>>>,
+}
+
+/// What a name designates: one server (a pool of connections to it) or a cluster.
+#[derive(Clone)]
+enum Target {
+    Server(Arc<Pool>),
+    Cluster(Arc<Cluster>),
 }
 
 impl std::fmt::Debug for Connections {
@@ -90,12 +99,45 @@ impl Connections {
     pub fn register(&self, name: &str, info: ConnectionInfo) -> Result<()> {
         let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
         match pools.get(name) {
-            Some(pool) if pool.factory.is_none() && pool.info == info => Ok(()),
+            Some(Target::Server(pool)) if pool.factory.is_none() && pool.info == info => Ok(()),
             Some(_) => Err(Error::AlreadyConnected(name.into())),
             None => {
-                pools.insert(name.into(), Arc::new(Pool::new(info, None)));
+                let pool = Arc::new(Pool::new(info, None));
+                pools.insert(name.into(), Target::Server(pool));
                 Ok(())
             }
+        }
+    }
+
+    /// Registers a Redis Cluster, reached through `seeds`, as the connection named `name`:
+    /// its commands are routed to the nodes that own their keys (see [`crate::cluster`]).
+    /// Nothing connects until a pipeline runs. The same seeds and settings twice are fine;
+    /// others under a name in use are [`Error::AlreadyConnected`].
+    pub fn register_cluster(&self, name: &str, seeds: Vec<ConnectionInfo>) -> Result<()> {
+        let cluster = Cluster::new(seeds)?;
+        let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
+        match pools.get(name) {
+            Some(Target::Cluster(c)) if c.same_as(&cluster) => Ok(()),
+            Some(_) => Err(Error::AlreadyConnected(name.into())),
+            None => {
+                pools.insert(name.into(), Target::Cluster(Arc::new(cluster)));
+                Ok(())
+            }
+        }
+    }
+
+    /// Registers a cluster from seed URLs as the connection named `name`; see
+    /// [`register_cluster`](Self::register_cluster).
+    pub fn connect_cluster_named(&self, name: &str, urls: &[&str]) -> Result<()> {
+        let seeds = urls.iter().map(|u| u.parse()).collect::<Result<Vec<_>>>()?;
+        self.register_cluster(name, seeds)
+    }
+
+    /// The cluster registered as `name`, to read its slot map or refresh it.
+    pub fn cluster(&self, name: &str) -> Option<Arc<Cluster>> {
+        match self.target(name)? {
+            Target::Cluster(c) => Some(c),
+            Target::Server(_) => None,
         }
     }
 
@@ -115,11 +157,16 @@ impl Connections {
     pub fn register_factory(&self, name: &str, open: Factory) -> Result<()> {
         let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
         match pools.get(name) {
-            Some(pool) if pool.factory.as_ref().is_some_and(|f| Arc::ptr_eq(f, &open)) => Ok(()),
+            Some(Target::Server(pool))
+                if pool.factory.as_ref().is_some_and(|f| Arc::ptr_eq(f, &open)) =>
+            {
+                Ok(())
+            }
             Some(_) => Err(Error::AlreadyConnected(name.into())),
             None => {
                 let info = ConnectionInfo::tcp("", 0);
-                pools.insert(name.into(), Arc::new(Pool::new(info, Some(open))));
+                let pool = Arc::new(Pool::new(info, Some(open)));
+                pools.insert(name.into(), Target::Server(pool));
                 Ok(())
             }
         }
@@ -154,12 +201,12 @@ impl Connections {
     }
 
     /// Counters of the connection named `name`.
+    /// For a cluster, the counters of its nodes summed (each node's batch is a pipeline).
     pub fn stats(&self, name: &str) -> Option<Stats> {
-        self.pools
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .map(|p| p.stats())
+        Some(match self.target(name)? {
+            Target::Server(p) => p.stats(),
+            Target::Cluster(c) => c.stats(),
+        })
     }
 
     /// A new, empty pipeline on this registry.
@@ -167,7 +214,7 @@ impl Connections {
         Pipe::with_backend(self.clone())
     }
 
-    fn pool(&self, name: &str) -> Option<Arc<Pool>> {
+    fn target(&self, name: &str) -> Option<Target> {
         self.pools
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -175,12 +222,28 @@ impl Connections {
             .cloned()
     }
 
+    /// The pool of the single server named `name`: WATCH needs one connection, which a
+    /// cluster name does not have (watch a cluster's keys through a hash tag's node instead).
+    fn server_pool(&self, name: &str) -> Result<Arc<Pool>> {
+        match self.target(name) {
+            Some(Target::Server(p)) => Ok(p),
+            Some(Target::Cluster(_)) => Err(Error::Config(format!(
+                "{name:?} is a cluster: WATCH needs a single server's connection"
+            ))),
+            None => Err(Error::UnknownConnection(if name.is_empty() {
+                "default".into()
+            } else {
+                name.into()
+            })),
+        }
+    }
+
     /// The pools of the groups with commands. An unknown name fails every group (nothing is
     /// sent) and is the error.
-    fn pools<'g>(&self, groups: &'g mut [Group]) -> Result<Vec<(&'g mut Group, Arc<Pool>)>> {
+    fn pools<'g>(&self, groups: &'g mut [Group]) -> Result<Vec<(&'g mut Group, Target)>> {
         let mut unknown = None;
         for g in groups.iter_mut().filter(|g| !g.is_empty()) {
-            if self.pool(g.name()).is_none() {
+            if self.target(g.name()).is_none() {
                 let e = g.fail_unknown();
                 unknown.get_or_insert(e);
             }
@@ -192,8 +255,8 @@ impl Connections {
             .iter_mut()
             .filter(|g| !g.is_empty())
             .filter_map(|g| {
-                let pool = self.pool(g.name())?;
-                Some((g, pool))
+                let target = self.target(g.name())?;
+                Some((g, target))
             })
             .collect())
     }
@@ -229,17 +292,21 @@ impl Default for Connections {
 }
 
 /// Runs one group on its pool: a pooled or new connection, which goes back to the pool (or is
-/// closed) when the run lets go of it.
-fn run_on(pool: &Pool, g: &mut Group) -> Result<()> {
+/// closed) when the run lets go of it. A cluster's group goes to its nodes (never retried
+/// whole: the router sends again only what a node refused).
+fn run_on(target: &Target, g: &mut Group) -> Result<()> {
     let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
     let run = Run::start(g.name(), commands, bytes);
-    let result = g.run(
-        || {
-            pool.count(commands);
-            pool.take()
-        },
-        drop,
-    );
+    let result = match target {
+        Target::Server(pool) => g.run(
+            || {
+                pool.count(commands);
+                pool.take()
+            },
+            drop,
+        ),
+        Target::Cluster(cluster) => cluster.run(g.pipeline()),
+    };
     run.end(&result);
     result
 }
@@ -249,18 +316,18 @@ fn run_on(pool: &Pool, g: &mut Group) -> Result<()> {
 impl Backend for Connections {
     fn run(&self, groups: &mut [Group]) -> Result<()> {
         let mut jobs = self.pools(groups)?;
-        let Some((last, last_pool)) = jobs.pop() else {
+        let Some((last, last_target)) = jobs.pop() else {
             return Ok(());
         };
         if jobs.is_empty() {
-            return run_on(&last_pool, last);
+            return run_on(&last_target, last);
         }
         std::thread::scope(|s| {
             let running: Vec<_> = jobs
                 .into_iter()
-                .map(|(g, pool)| s.spawn(move || run_on(&pool, g)))
+                .map(|(g, target)| s.spawn(move || run_on(&target, g)))
                 .collect();
-            let here = run_on(&last_pool, last);
+            let here = run_on(&last_target, last);
             running
                 .into_iter()
                 .map(|t| t.join().unwrap_or(Err(Error::Closed)))
@@ -274,18 +341,22 @@ impl Backend for Connections {
 impl redpipe_core::AsyncBackend for Connections {
     async fn run_async(&self, groups: &mut [Group]) -> Result<()> {
         let jobs = self.pools(groups)?;
-        let runs = jobs.into_iter().map(|(g, pool)| async move {
+        let runs = jobs.into_iter().map(|(g, target)| async move {
             let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
             let run = Run::start(g.name(), commands, bytes);
-            let result = g
-                .run_async(
-                    || {
-                        pool.count(commands);
-                        pool.take_async()
-                    },
-                    drop,
-                )
-                .await;
+            let result = match &target {
+                Target::Server(pool) => {
+                    g.run_async(
+                        || {
+                            pool.count(commands);
+                            pool.take_async()
+                        },
+                        drop,
+                    )
+                    .await
+                }
+                Target::Cluster(cluster) => cluster.run_async(g.pipeline()).await,
+            };
             run.end(&result);
             result
         });

@@ -106,7 +106,7 @@ impl Connections {
         keys: &[K],
         mut f: impl FnMut(&Watch<'_>) -> Result<R>,
     ) -> Result<R> {
-        let pool = self.pool(name).ok_or_else(|| unknown(name))?;
+        let pool = self.server_pool(name)?;
         let mut conn = pool.take()?;
         let mut attempt = 1;
         loop {
@@ -124,15 +124,6 @@ impl Connections {
             attempt += 1;
         }
     }
-}
-
-/// The error for a name no connection has.
-fn unknown(name: &str) -> Error {
-    Error::UnknownConnection(if name.is_empty() {
-        "default".into()
-    } else {
-        name.into()
-    })
 }
 
 /// One watching tokio connection, lent to the function of [`Connections::watch_async`].
@@ -185,7 +176,7 @@ impl Connections {
         keys: &[K],
         mut f: impl AsyncFnMut(&WatchAsync<'_>) -> Result<R>,
     ) -> Result<R> {
-        let pool = self.pool(DEFAULT).ok_or_else(|| unknown(DEFAULT))?;
+        let pool = self.server_pool(DEFAULT)?;
         let mut conn = pool.take_async().await?;
         let mut attempt = 1;
         loop {

@@ -1,0 +1,399 @@
+//! Redis Cluster for std: [`Cluster`] runs a pipeline over the nodes of a cluster, one batch
+//! per node in parallel (threads, or tokio tasks), with the core's router
+//! ([`ClusterRun`]) deciding what goes where and what goes again. A cluster is registered
+//! under a name like any connection ([`Connections::register_cluster`](crate::Connections::register_cluster)),
+//! so `Pipe`, `autoexec`, keyspaces and structs work on it unchanged.
+//!
+//! ```no_run
+//! use redpipe::prelude::*;
+//! redpipe::connect_cluster(&["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])?;
+//! let handles = redpipe::autoexec(None, |p| {
+//!     Ok((0..1000).map(|i| p.incr(format!("counter:{i}"))).collect::<Vec<_>>())
+//! })?; // one round trip per node, results in call order
+//! # Ok::<(), redpipe::Error>(())
+//! ```
+//!
+//! Every node is reached with the first seed's settings (password, TLS, timeouts, RESP3);
+//! `db` must be 0, the only database of a cluster. The slot map is read at the first pipeline
+//! (`CLUSTER SHARDS`, or `CLUSTER SLOTS` on servers before 7) and again after a `MOVED`, a
+//! `CLUSTERDOWN` or a node that could not be reached.
+
+pub use redpipe_core::cluster::*;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use redpipe_core::{Error, Result, VecPipeline, cmd};
+
+use crate::config::{Addr, ConnectionInfo};
+use crate::registry::Pool;
+
+/// A Redis Cluster: its seeds, the slot map, and a pool of connections per node.
+pub struct Cluster {
+    template: ConnectionInfo,
+    seeds: Vec<Node>,
+    map: RwLock<Arc<SlotMap>>,
+    pools: RwLock<HashMap<Node, Arc<Pool>>>,
+    refreshes: AtomicU64,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("seeds", &self.seeds)
+            .field("map", &self.map())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The node a connection's address names.
+fn node_of(info: &ConnectionInfo) -> Result<Node> {
+    match &info.addr {
+        Addr::Tcp { host, port } | Addr::Tls { host, port } => Ok(Node {
+            host: host.clone(),
+            port: *port,
+        }),
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::Config("a cluster node is reached over TCP".into())),
+    }
+}
+
+impl Cluster {
+    /// A cluster reached through `seeds` (at least one); nothing connects until a pipeline runs
+    /// (or [`refresh`](Self::refresh)).
+    pub fn new(seeds: Vec<ConnectionInfo>) -> Result<Self> {
+        let template = seeds
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Config("a cluster needs at least one seed".into()))?;
+        if template.db != 0 {
+            return Err(Error::Config("a cluster has only database 0".into()));
+        }
+        let seeds = seeds.iter().map(node_of).collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            template,
+            seeds,
+            map: RwLock::new(Arc::new(SlotMap::new())),
+            pools: RwLock::default(),
+            refreshes: AtomicU64::new(0),
+        })
+    }
+
+    /// A cluster from seed URLs (`redis://host:port`, `rediss://...`).
+    pub fn from_urls(urls: &[&str]) -> Result<Self> {
+        Self::new(urls.iter().map(|u| u.parse()).collect::<Result<Vec<_>>>()?)
+    }
+
+    /// The slot map in use.
+    pub fn map(&self) -> Arc<SlotMap> {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many times the slot map was read.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Whether `other` describes the same cluster with the same settings.
+    pub(crate) fn same_as(&self, other: &Cluster) -> bool {
+        self.template == other.template && self.seeds == other.seeds
+    }
+
+    /// The pool of connections to `node`.
+    pub(crate) fn pool(&self, node: &Node) -> Arc<Pool> {
+        if let Some(p) = self
+            .pools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(node)
+        {
+            return p.clone();
+        }
+        let mut info = self.template.clone();
+        info.addr = match info.addr {
+            Addr::Tls { .. } => Addr::Tls {
+                host: node.host.clone(),
+                port: node.port,
+            },
+            _ => Addr::Tcp {
+                host: node.host.clone(),
+                port: node.port,
+            },
+        };
+        self.pools
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(node.clone())
+            .or_insert_with(|| Arc::new(Pool::new(info, None)))
+            .clone()
+    }
+
+    /// Counters of every node, summed.
+    pub(crate) fn stats(&self) -> crate::Stats {
+        let pools = self.pools.read().unwrap_or_else(PoisonError::into_inner);
+        let mut total = crate::Stats::default();
+        for p in pools.values() {
+            let s = p.stats();
+            total.pipelines += s.pipelines;
+            total.commands += s.commands;
+            total.connects += s.connects;
+            total.open += s.open;
+        }
+        total
+    }
+
+    /// The nodes to ask for the topology: the known primaries first, then the seeds.
+    fn candidates(&self) -> Vec<Node> {
+        let map = self.map();
+        let mut nodes: Vec<Node> = map
+            .primaries()
+            .into_iter()
+            .map(|i| map.node(i).clone())
+            .collect();
+        for n in map.nodes().iter().chain(&self.seeds) {
+            if !nodes.contains(n) {
+                nodes.push(n.clone());
+            }
+        }
+        nodes
+    }
+
+    /// Reads the slot map again, from the first node that answers with a complete one (or,
+    /// if none does, the most complete answer).
+    pub fn refresh(&self) -> Result<()> {
+        let mut last = Error::Closed;
+        let mut partial = None;
+        for node in self.candidates() {
+            match self.ask_topology(&node) {
+                Ok(map) if map.is_complete() => {
+                    self.publish(map);
+                    return Ok(());
+                }
+                Ok(map) if !map.nodes().is_empty() => partial = partial.or(Some(map)),
+                Ok(_) => {}
+                Err(e) => last = e,
+            }
+        }
+        match partial {
+            Some(map) => {
+                self.publish(map);
+                Ok(())
+            }
+            None => Err(last),
+        }
+    }
+
+    fn publish(&self, map: SlotMap) {
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        *self.map.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(map);
+    }
+
+    /// `CLUSTER SHARDS` (or `CLUSTER SLOTS`) on `node`.
+    fn ask_topology(&self, node: &Node) -> Result<SlotMap> {
+        let pool = self.pool(node);
+        let mut conn = pool.take()?;
+        for sub in ["SHARDS", "SLOTS"] {
+            let mut p = VecPipeline::new();
+            let reply = p.query::<redpipe_core::Reply<'static>, _, _>(cmd("CLUSTER").arg(sub))?;
+            conn.execute(&mut p)?;
+            match reply.read(&p) {
+                Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),
+                // `CLUSTER SHARDS` is new in Redis 7: older servers say unknown subcommand.
+                Err(redpipe_core::SlotError::Server(_)) if sub == "SHARDS" => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Closed)
+    }
+
+    /// Runs `p` over the cluster, blocking: each round's batches in parallel, one per node.
+    /// Every slot of `p` has its result (or its failure) afterwards; the error is the first
+    /// node failure, if any.
+    pub fn run(&self, p: &mut VecPipeline) -> Result<()> {
+        if self.map().nodes().is_empty() {
+            if let Err(e) = self.refresh() {
+                p.fail(e.failure());
+                return Err(e);
+            }
+        }
+        let mut map = (*self.map()).clone();
+        let mut run = ClusterRun::new();
+        let mut first_error = None;
+        while run.next_round(p, &map) {
+            if run.delay_ms() > 0 {
+                std::thread::sleep(Duration::from_millis(u64::from(run.delay_ms())));
+            }
+            let jobs: Vec<(Arc<Pool>, &mut Batch)> = {
+                let nodes: Vec<Node> = run
+                    .batches_mut()
+                    .iter()
+                    .map(|b| map.node(b.node()).clone())
+                    .collect();
+                nodes
+                    .iter()
+                    .map(|n| self.pool(n))
+                    .zip(run.batches_mut().iter_mut())
+                    .collect()
+            };
+            let errors = run_batches(jobs);
+            if first_error.is_none() {
+                first_error = errors.into_iter().next();
+            }
+            let before = map.clone();
+            run.absorb(p, &mut map);
+            if run.wants_refresh() {
+                if self.refresh().is_ok() {
+                    map = (*self.map()).clone();
+                }
+            } else if map != before {
+                self.publish(map.clone());
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// [`run`](Self::run) on tokio: each round's batches run concurrently.
+    #[cfg(feature = "tokio")]
+    pub async fn run_async(&self, p: &mut VecPipeline) -> Result<()> {
+        if self.map().nodes().is_empty() {
+            if let Err(e) = self.refresh_async().await {
+                p.fail(e.failure());
+                return Err(e);
+            }
+        }
+        let mut map = (*self.map()).clone();
+        let mut run = ClusterRun::new();
+        let mut first_error = None;
+        while run.next_round(p, &map) {
+            if run.delay_ms() > 0 {
+                tokio::time::sleep(Duration::from_millis(u64::from(run.delay_ms()))).await;
+            }
+            let pools: Vec<Arc<Pool>> = run
+                .batches_mut()
+                .iter()
+                .map(|b| self.pool(map.node(b.node())))
+                .collect();
+            let runs =
+                pools
+                    .iter()
+                    .zip(run.batches_mut().iter_mut())
+                    .map(|(pool, batch)| async move {
+                        let commands = batch.len();
+                        let pipeline = batch.pipeline_mut();
+                        match pool.take_async().await {
+                            Ok(mut conn) => {
+                                pool.count(commands);
+                                conn.execute(pipeline).await
+                            }
+                            Err(e) => {
+                                pipeline.fail(e.failure());
+                                Err(e)
+                            }
+                        }
+                    });
+            for r in futures_util::future::join_all(runs).await {
+                if let (Err(e), None) = (r, &first_error) {
+                    first_error = Some(e);
+                }
+            }
+            let before = map.clone();
+            run.absorb(p, &mut map);
+            if run.wants_refresh() {
+                if self.refresh_async().await.is_ok() {
+                    map = (*self.map()).clone();
+                }
+            } else if map != before {
+                self.publish(map.clone());
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// [`refresh`](Self::refresh) over tokio connections.
+    #[cfg(feature = "tokio")]
+    pub async fn refresh_async(&self) -> Result<()> {
+        let mut last = Error::Closed;
+        let mut partial = None;
+        for node in self.candidates() {
+            match self.ask_topology_async(&node).await {
+                Ok(map) if map.is_complete() => {
+                    self.publish(map);
+                    return Ok(());
+                }
+                Ok(map) if !map.nodes().is_empty() => partial = partial.or(Some(map)),
+                Ok(_) => {}
+                Err(e) => last = e,
+            }
+        }
+        match partial {
+            Some(map) => {
+                self.publish(map);
+                Ok(())
+            }
+            None => Err(last),
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    async fn ask_topology_async(&self, node: &Node) -> Result<SlotMap> {
+        let pool = self.pool(node);
+        let mut conn = pool.take_async().await?;
+        for sub in ["SHARDS", "SLOTS"] {
+            let mut p = VecPipeline::new();
+            let reply = p.query::<redpipe_core::Reply<'static>, _, _>(cmd("CLUSTER").arg(sub))?;
+            conn.execute(&mut p).await?;
+            match reply.read(&p) {
+                Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),
+                Err(redpipe_core::SlotError::Server(_)) if sub == "SHARDS" => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Closed)
+    }
+}
+
+fn topology_error(e: TopologyError) -> Error {
+    Error::Config(format!("cluster topology: {e}"))
+}
+
+/// Runs each batch on a connection of its node's pool, in parallel: one on the calling
+/// thread, the others on scoped threads. The errors of the nodes that failed.
+fn run_batches(mut jobs: Vec<(Arc<Pool>, &mut Batch)>) -> Vec<Error> {
+    fn one(pool: &Pool, batch: &mut Batch) -> Result<()> {
+        let commands = batch.len();
+        let pipeline = batch.pipeline_mut();
+        match pool.take() {
+            Ok(mut conn) => {
+                pool.count(commands);
+                conn.execute(pipeline)
+            }
+            Err(e) => {
+                pipeline.fail(e.failure());
+                Err(e)
+            }
+        }
+    }
+    let Some((last_pool, last)) = jobs.pop() else {
+        return Vec::new();
+    };
+    std::thread::scope(|s| {
+        let running: Vec<_> = jobs
+            .into_iter()
+            .map(|(pool, batch)| s.spawn(move || one(&pool, batch)))
+            .collect();
+        let here = one(&last_pool, last);
+        std::iter::once(here)
+            .chain(
+                running
+                    .into_iter()
+                    .map(|t| t.join().unwrap_or(Err(Error::Closed))),
+            )
+            .filter_map(Result::err)
+            .collect()
+    })
+}

@@ -1,0 +1,875 @@
+//! A real local Redis Cluster on free loopback ports, stopped when dropped.
+//!
+//! [`RedisCluster::start`] runs 3 primaries and 3 replicas, each its own `redis-server` process
+//! in its own temporary directory, with the client port and the cluster bus port picked at run
+//! time (`--cluster-port`, so the bus is not `port + 10000`). It returns only once the cluster has
+//! settled: every node reports `cluster_state:ok`, every node's `CLUSTER NODES` shows the same
+//! roles and slots (every slot covered once), and every replica's link to its primary is up.
+//! Nodes reach `cluster_state:ok` at different times, so asking one node is not enough.
+//!
+//! The cluster is built by hand (`CLUSTER ADDSLOTSRANGE`, `SET-CONFIG-EPOCH`, `MEET` between
+//! every pair, `REPLICATE`) rather than with `redis-cli --cluster create`: the result is the
+//! same, it works for 1 or 2 primaries (which `redis-cli` refuses), and it has no fixed sleeps.
+//! A primary cannot report `ok` before 2 s after it started (Redis's `CLUSTER_WRITABLE_DELAY`),
+//! so a start takes a little over 2 s whatever the harness does.
+//!
+//! Faults for tests: [`kill`](RedisCluster::kill) (SIGKILL) then
+//! [`wait_failover`](RedisCluster::wait_failover); [`stop`](RedisCluster::stop) /
+//! [`resume`](RedisCluster::resume) (SIGSTOP / SIGCONT) and [`pause`](RedisCluster::pause)
+//! (`CLIENT PAUSE`) for a node that keeps its connections open but does not answer; and a slot
+//! migration in three steps, so that a test sees `ASK` between the first and the last step and
+//! `MOVED` after it.
+//!
+//! The harness talks to the nodes with its own few lines of RESP (and [`RedisCluster::cli`] runs
+//! `redis-cli`), never with the code under test. It prints nothing unless it fails; on a timeout
+//! it panics with the end of every node's log.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::scratch_dir;
+
+/// The number of hash slots in a Redis Cluster.
+const SLOTS: u32 = 16384;
+/// How often the harness polls the nodes while it waits.
+const POLL: Duration = Duration::from_millis(50);
+/// How long a start, a failover or a migration may take before the harness gives up.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The shape of a [`RedisCluster`] for [`RedisCluster::with`].
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Primaries (at least 1); the slots are split evenly between them.
+    pub primaries: usize,
+    /// Replicas of each primary.
+    pub replicas: usize,
+    /// `cluster-node-timeout`: how long a node may be silent before it is failed over. A
+    /// failover takes a little more than this.
+    pub node_timeout: Duration,
+    /// Further `--option value` pairs for every node.
+    pub extra: Vec<String>,
+}
+
+impl Default for ClusterOptions {
+    /// 3 primaries, 1 replica each, a node timeout of 5 s.
+    fn default() -> Self {
+        Self {
+            primaries: 3,
+            replicas: 1,
+            node_timeout: Duration::from_secs(5),
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// A running Redis Cluster of `redis-server` child processes.
+///
+/// Nodes are named by their client port. Every method panics (with the nodes' log tails where
+/// that helps) when the cluster does not do what it was asked: these are test failures.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<Node>,
+    dir: PathBuf,
+    /// Replicas of each primary as last seen, so that a failover can be followed after the
+    /// primary is gone.
+    replicas_of: HashMap<u16, Vec<u16>>,
+    /// One connection per node, kept between polls: a fresh one per command would leave
+    /// thousands of sockets in TIME_WAIT during a failover.
+    conns: Mutex<HashMap<u16, BufReader<TcpStream>>>,
+}
+
+#[derive(Debug)]
+struct Node {
+    port: u16,
+    /// Cluster bus port.
+    bus: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+    /// `CLUSTER MYID`.
+    id: String,
+    /// Sent SIGSTOP and not yet SIGCONT.
+    stopped: bool,
+    /// Under `CLIENT PAUSE` until then.
+    paused_until: Option<Instant>,
+}
+
+impl Node {
+    /// Whether the harness may expect an answer from the node now.
+    fn answers(&self) -> bool {
+        self.child.is_some()
+            && !self.stopped
+            && self.paused_until.is_none_or(|t| Instant::now() >= t)
+    }
+}
+
+impl RedisCluster {
+    /// 3 primaries and 3 replicas (one each), settled.
+    pub fn start() -> Self {
+        Self::with(ClusterOptions::default())
+    }
+
+    /// `n` primaries and no replica, settled: faster to reason about, for tests that need no
+    /// failover.
+    pub fn start_primaries(n: usize) -> Self {
+        Self::with(ClusterOptions {
+            primaries: n,
+            replicas: 0,
+            ..ClusterOptions::default()
+        })
+    }
+
+    /// A cluster shaped by `opts`, settled.
+    pub fn with(opts: ClusterOptions) -> Self {
+        assert!(opts.primaries >= 1, "a cluster needs at least one primary");
+        let count = opts.primaries * (1 + opts.replicas);
+        let dir = scratch_dir();
+        let mut cluster = Self {
+            nodes: Vec::with_capacity(count),
+            dir,
+            replicas_of: HashMap::new(),
+            conns: Mutex::default(),
+        };
+        // Every port at once, so that no two nodes are given the same one.
+        let mut ports = free_ports(2 * count).into_iter();
+        for i in 0..count {
+            let node_dir = cluster.dir.join(format!("node-{i}"));
+            std::fs::create_dir_all(&node_dir).expect("cannot create a node directory");
+            let (port, bus) = (ports.next(), ports.next());
+            let node = spawn_node(
+                &node_dir,
+                port.expect("enough ports"),
+                bus.expect("enough ports"),
+                &opts,
+            );
+            cluster.nodes.push(node);
+        }
+        let deadline = Instant::now() + PATIENCE;
+        for i in 0..count {
+            let port = cluster.nodes[i].port;
+            cluster.nodes[i].id = match cluster.call(port, &["CLUSTER", "MYID"]) {
+                Ok(Resp::Bulk(id)) => String::from_utf8_lossy(&id).into_owned(),
+                other => panic!("CLUSTER MYID on {port}: {other:?}"),
+            };
+        }
+        cluster.form(&opts, deadline);
+        cluster.wait_until("the cluster to settle", deadline, |c| {
+            let view = c.settled()?;
+            let replicas = view.iter().filter(|n| !n.primary).count();
+            if replicas == opts.primaries * opts.replicas {
+                Ok(())
+            } else {
+                Err(format!("{replicas} replicas in the view"))
+            }
+        });
+        cluster.remember_replicas();
+        cluster
+    }
+
+    /// Assigns the slots and epochs, introduces every node to every other, then attaches the
+    /// replicas.
+    fn form(&mut self, opts: &ClusterOptions, deadline: Instant) {
+        let n = opts.primaries as u32;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let i = i as u32;
+            if i < n {
+                let (lo, hi) = (i * SLOTS / n, (i + 1) * SLOTS / n - 1);
+                self.ok(
+                    node.port,
+                    &["CLUSTER", "ADDSLOTSRANGE", &lo.to_string(), &hi.to_string()],
+                );
+            }
+            // Distinct epochs from the start spare the nodes a round of collision handling.
+            self.ok(
+                node.port,
+                &["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()],
+            );
+        }
+        // MEET between every pair: through gossip alone, nodes learn of each other only after
+        // a few seconds.
+        for (i, a) in self.nodes.iter().enumerate() {
+            for b in &self.nodes[i + 1..] {
+                let (port, bus) = (b.port.to_string(), b.bus.to_string());
+                self.ok(a.port, &["CLUSTER", "MEET", "127.0.0.1", &port, &bus]);
+            }
+        }
+        let total = self.nodes.len();
+        self.wait_until("every node to know every other", deadline, |c| {
+            for node in &c.nodes {
+                let view = c.view_of(node.port)?;
+                if view.len() != total || view.iter().any(|n| n.handshake) {
+                    return Err(format!("{} knows {} nodes", node.port, view.len()));
+                }
+            }
+            Ok(())
+        });
+        for (i, node) in self.nodes.iter().enumerate().skip(opts.primaries) {
+            let primary = &self.nodes[i % opts.primaries];
+            self.ok(node.port, &["CLUSTER", "REPLICATE", &primary.id]);
+        }
+    }
+
+    /// `redis://127.0.0.1:<port>` of every node not killed.
+    pub fn seeds(&self) -> Vec<String> {
+        self.running()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect()
+    }
+
+    /// Client ports of every node not killed, in start order.
+    pub fn ports(&self) -> Vec<u16> {
+        self.running().map(|n| n.port).collect()
+    }
+
+    /// Ports of the primaries, as the cluster sees them now (not counting killed nodes), in
+    /// start order.
+    pub fn primaries(&self) -> Vec<u16> {
+        self.with_role(true)
+    }
+
+    /// Ports of the replicas, as the cluster sees them now (not counting killed nodes), in start
+    /// order.
+    pub fn replicas(&self) -> Vec<u16> {
+        self.with_role(false)
+    }
+
+    fn with_role(&self, primary: bool) -> Vec<u16> {
+        let view = self.any_view();
+        self.running()
+            .filter(|n| {
+                view.iter()
+                    .any(|v| v.port == n.port && v.primary == primary)
+            })
+            .map(|n| n.port)
+            .collect()
+    }
+
+    /// The hash slot of `key`, as Redis computes it (`CLUSTER KEYSLOT`).
+    pub fn slot_of(&self, key: &str) -> u16 {
+        let port = self.answering().next().expect("no node answers");
+        match self.call(port, &["CLUSTER", "KEYSLOT", key]) {
+            Ok(Resp::Int(slot)) => slot as u16,
+            other => panic!("CLUSTER KEYSLOT {key}: {other:?}"),
+        }
+    }
+
+    /// The port of the primary that owns `slot` now, from `CLUSTER NODES` on a node that
+    /// answers (all nodes agree once a failover or migration has been waited for).
+    pub fn port_of_slot(&self, slot: u16) -> u16 {
+        self.any_view()
+            .iter()
+            .find(|n| n.primary && !n.failed && n.owns(slot))
+            .map(|n| n.port)
+            .unwrap_or_else(|| panic!("no primary owns slot {slot}"))
+    }
+
+    /// Runs `redis-cli -p <port> <args>` and returns its trimmed output (for checks independent
+    /// of the code under test). Options go first: `cli(p, &["-c", "GET", "k"])` follows
+    /// redirections.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("cannot run redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Kills node `port` at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self, port: u16) {
+        self.remember_replicas();
+        let node = self.node_mut(port);
+        if let Some(mut child) = node.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.forget(port);
+    }
+
+    /// Stops node `port` (SIGSTOP): it keeps its connections but answers nothing, on the
+    /// cluster bus neither, so past the node timeout the cluster fails it over.
+    pub fn stop(&mut self, port: u16) {
+        self.remember_replicas();
+        self.signal(port, "STOP");
+        self.node_mut(port).stopped = true;
+    }
+
+    /// Lets a node stopped by [`stop`](Self::stop) run again (SIGCONT).
+    pub fn resume(&mut self, port: u16) {
+        self.signal(port, "CONT");
+        self.node_mut(port).stopped = false;
+    }
+
+    /// Makes node `port` hold every client command for `ms` milliseconds (`CLIENT PAUSE`); the
+    /// cluster bus keeps running, so this causes no failover.
+    pub fn pause(&mut self, port: u16, ms: u64) {
+        self.ok(port, &["CLIENT", "PAUSE", &ms.to_string()]);
+        self.node_mut(port).paused_until = Some(Instant::now() + Duration::from_millis(ms));
+    }
+
+    /// Waits until a replica of `old_primary` (killed or stopped) has been promoted and the
+    /// cluster has settled again: every node that answers reports `cluster_state:ok` and all
+    /// agree on the slots. Returns the new primary's port.
+    pub fn wait_failover(&mut self, old_primary: u16) -> u16 {
+        let candidates = self
+            .replicas_of
+            .get(&old_primary)
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !candidates.is_empty(),
+            "{old_primary} had no replica to promote"
+        );
+        let promoted = self.wait_until(
+            &format!("a replica of {old_primary} to take over"),
+            Instant::now() + PATIENCE,
+            |c| {
+                let view = c.settled()?;
+                if view
+                    .iter()
+                    .any(|n| n.port == old_primary && n.primary && !n.slots.is_empty())
+                {
+                    return Err(format!("{old_primary} still owns slots"));
+                }
+                view.iter()
+                    .find(|n| n.primary && candidates.contains(&n.port) && !n.slots.is_empty())
+                    .map(|n| n.port)
+                    .ok_or_else(|| "no replica promoted yet".to_string())
+            },
+        );
+        self.remember_replicas();
+        promoted
+    }
+
+    /// Waits until the cluster has settled: every node that answers reports `cluster_state:ok`,
+    /// all agree on roles and slots, the live primaries cover every slot, and every replica's
+    /// link is up. For after [`resume`](Self::resume), when a failed-over node rejoins as a
+    /// replica.
+    pub fn wait_settled(&mut self) {
+        self.wait_until(
+            "the cluster to settle",
+            Instant::now() + PATIENCE,
+            Self::settled,
+        );
+        self.remember_replicas();
+    }
+
+    /// First step of moving `slot`: `CLUSTER SETSLOT slot IMPORTING` on `to`, then `MIGRATING`
+    /// on `from`. From now on `from` answers `ASK` for keys of the slot it does not have.
+    pub fn migrate_slot_start(&self, slot: u16, from: u16, to: u16) {
+        let slot = slot.to_string();
+        let (from_id, to_id) = (self.node(from).id.as_str(), self.node(to).id.as_str());
+        self.ok(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", from_id]);
+        self.ok(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", to_id]);
+    }
+
+    /// Second step: moves every key of `slot` from `from` to `to` (`CLUSTER GETKEYSINSLOT`,
+    /// `MIGRATE`). Returns how many keys moved.
+    pub fn migrate_keys(&self, slot: u16, from: u16, to: u16) -> usize {
+        let (slot, to_port) = (slot.to_string(), to.to_string());
+        let mut moved = 0;
+        loop {
+            let keys = match self.call(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "1000"]) {
+                Ok(Resp::Array(keys)) => keys,
+                other => panic!("CLUSTER GETKEYSINSLOT {slot} on {from}: {other:?}"),
+            };
+            if keys.is_empty() {
+                return moved;
+            }
+            let mut args: Vec<Vec<u8>> =
+                ["MIGRATE", "127.0.0.1", &to_port, "", "0", "10000", "KEYS"]
+                    .iter()
+                    .map(|s| s.as_bytes().to_vec())
+                    .collect();
+            for key in &keys {
+                match key {
+                    Resp::Bulk(k) => args.push(k.clone()),
+                    other => panic!("CLUSTER GETKEYSINSLOT gave {other:?}"),
+                }
+            }
+            match self.call(from, &args) {
+                Ok(Resp::Simple(s)) if s == "OK" => moved += keys.len(),
+                other => panic!("MIGRATE of slot {slot} from {from} to {to}: {other:?}"),
+            }
+        }
+    }
+
+    /// Last step: `CLUSTER SETSLOT slot NODE <to>` on `to`, on `from`, then on every other
+    /// primary, and waits until every node that answers sees `to` as the owner. From now on
+    /// nodes answer `MOVED` for the slot. The caller MUST have moved the slot's keys first
+    /// ([`migrate_keys`](Self::migrate_keys)): `from` refuses to give away a slot it holds keys
+    /// of.
+    pub fn migrate_slot_finish(&self, slot: u16, from: u16, to: u16) {
+        let slot_arg = slot.to_string();
+        let to_id = self.node(to).id.clone();
+        let mut order = vec![to, from];
+        order.extend(
+            self.primaries()
+                .into_iter()
+                .filter(|&p| p != to && p != from && self.node(p).answers()),
+        );
+        for port in order {
+            self.ok(port, &["CLUSTER", "SETSLOT", &slot_arg, "NODE", &to_id]);
+        }
+        self.wait_until(
+            &format!("every node to see slot {slot} on {to}"),
+            Instant::now() + PATIENCE,
+            |c| {
+                let view = c.settled()?;
+                match view.iter().find(|n| n.primary && n.owns(slot)) {
+                    Some(n) if n.port == to => Ok(()),
+                    other => Err(format!("slot {slot} on {:?}", other.map(|n| n.port))),
+                }
+            },
+        );
+    }
+
+    /// Moves `slot` from `from` to `to` with its keys: the three steps in a row.
+    pub fn move_slot(&self, slot: u16, from: u16, to: u16) {
+        self.migrate_slot_start(slot, from, to);
+        self.migrate_keys(slot, from, to);
+        self.migrate_slot_finish(slot, from, to);
+    }
+
+    // ----- internals -----
+
+    fn node(&self, port: u16) -> &Node {
+        self.nodes
+            .iter()
+            .find(|n| n.port == port)
+            .unwrap_or_else(|| panic!("no node on port {port}"))
+    }
+
+    fn node_mut(&mut self, port: u16) -> &mut Node {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .unwrap_or_else(|| panic!("no node on port {port}"))
+    }
+
+    fn running(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.child.is_some())
+    }
+
+    fn answering(&self) -> impl Iterator<Item = u16> + '_ {
+        self.nodes.iter().filter(|n| n.answers()).map(|n| n.port)
+    }
+
+    fn signal(&self, port: u16, signal: &str) {
+        let pid = self
+            .node(port)
+            .child
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {port} was killed"))
+            .id();
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{signal} {pid} (node {port}) failed");
+    }
+
+    /// Sends one command to node `port` on the harness's connection to it and reads the reply.
+    /// An error reply is `Ok(Resp::Error)`; `Err` is an I/O or protocol failure, after which
+    /// the connection is dropped.
+    fn call(&self, port: u16, args: &[impl AsRef<[u8]>]) -> Result<Resp, String> {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = match conns.entry(port) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(connect(port)?),
+        };
+        let reply = command(conn, args).map_err(|e| format!("{port}: {e}"));
+        if reply.is_err() {
+            conns.remove(&port);
+        }
+        reply
+    }
+
+    /// Drops the connection to `port`.
+    fn forget(&self, port: u16) {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        conns.remove(&port);
+    }
+
+    /// Runs a command that must answer `+OK`.
+    fn ok(&self, port: u16, args: &[&str]) {
+        match self.call(port, args) {
+            Ok(Resp::Simple(s)) if s == "OK" => {}
+            other => panic!("{args:?} on {port}: {other:?}"),
+        }
+    }
+
+    /// `CLUSTER NODES` of `port`, parsed.
+    fn view_of(&self, port: u16) -> Result<Vec<NodeView>, String> {
+        match self.call(port, &["CLUSTER", "NODES"]) {
+            Ok(Resp::Bulk(text)) => Ok(parse_nodes(&String::from_utf8_lossy(&text))),
+            other => Err(format!("CLUSTER NODES on {port}: {other:?}")),
+        }
+    }
+
+    /// The view of the first node that answers.
+    fn any_view(&self) -> Vec<NodeView> {
+        for port in self.answering() {
+            if let Ok(view) = self.view_of(port) {
+                return view;
+            }
+        }
+        panic!("no node answers CLUSTER NODES")
+    }
+
+    /// Whether the cluster has settled: every node that answers reports `cluster_state:ok`, all
+    /// have the same view (roles, failed nodes, slots, no handshake under way), the live
+    /// primaries cover every slot once, and every replica's link to its primary is up. Returns
+    /// that view, or what is not settled yet.
+    fn settled(&self) -> Result<Vec<NodeView>, String> {
+        let mut agreed: Option<Vec<NodeView>> = None;
+        for port in self.answering() {
+            match self.call(port, &["CLUSTER", "INFO"]) {
+                Ok(Resp::Bulk(info)) if contains(&info, "cluster_state:ok") => {}
+                Ok(Resp::Bulk(_)) => return Err(format!("{port}: cluster_state is not ok")),
+                other => return Err(format!("CLUSTER INFO on {port}: {other:?}")),
+            }
+            match self.call(port, &["ROLE"]) {
+                Ok(Resp::Array(role)) => match role.first() {
+                    Some(Resp::Bulk(r)) if r == b"master" => {}
+                    Some(Resp::Bulk(r)) if r == b"slave" => {
+                        if role.get(3) != Some(&Resp::Bulk(b"connected".to_vec())) {
+                            return Err(format!("replica {port}: {role:?}"));
+                        }
+                    }
+                    _ => return Err(format!("ROLE on {port}: {role:?}")),
+                },
+                other => return Err(format!("ROLE on {port}: {other:?}")),
+            }
+            let mut view = self.view_of(port)?;
+            if let Some(n) = view.iter().find(|n| n.handshake) {
+                return Err(format!("{port} is in a handshake with {}", n.port));
+            }
+            for n in &mut view {
+                n.handshake = false;
+            }
+            match &agreed {
+                None => {
+                    check_coverage(&view).map_err(|e| format!("{port}: {e}"))?;
+                    agreed = Some(view);
+                }
+                Some(first) if *first != view => {
+                    let mine: Vec<_> = view.iter().filter(|n| !first.contains(n)).collect();
+                    let theirs: Vec<_> = first.iter().filter(|n| !view.contains(n)).collect();
+                    return Err(format!(
+                        "{port} sees {mine:?} where another sees {theirs:?}"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        agreed.ok_or_else(|| "no node answers".to_string())
+    }
+
+    /// Notes the replicas of every primary, for [`wait_failover`](Self::wait_failover).
+    fn remember_replicas(&mut self) {
+        let view = self.any_view();
+        for p in view.iter().filter(|n| n.primary && !n.failed) {
+            let replicas = view
+                .iter()
+                .filter(|r| r.primary_port == Some(p.port) && !r.failed)
+                .map(|r| r.port)
+                .collect();
+            self.replicas_of.insert(p.port, replicas);
+        }
+    }
+
+    /// Calls `check` every [`POLL`] until it gives `Ok`; past `deadline`, panics with its last
+    /// error and the end of every node's log.
+    fn wait_until<T>(
+        &self,
+        what: &str,
+        deadline: Instant,
+        mut check: impl FnMut(&Self) -> Result<T, String>,
+    ) -> T {
+        loop {
+            let last = match check(self) {
+                Ok(t) => return t,
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out waiting for {what}: {last}\n{}",
+                    self.log_tails(20)
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The last `lines` lines of every node's log.
+    fn log_tails(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for node in &self.nodes {
+            let log = std::fs::read_to_string(node.dir.join("redis.log")).unwrap_or_default();
+            let all: Vec<&str> = log.lines().collect();
+            out += &format!("--- node {} ({}) ---\n", node.port, node.dir.display());
+            for line in &all[all.len().saturating_sub(lines)..] {
+                out += line;
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                // SIGKILL ends a stopped process too.
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `count` distinct free loopback ports, all bound at once while they are chosen.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("no free loopback port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound").port())
+        .collect()
+}
+
+/// Starts one node in `dir` and waits until it answers `PING`. A port can be taken between
+/// choosing and binding it: then it tries fresh ports.
+fn spawn_node(dir: &Path, mut port: u16, mut bus: u16, opts: &ClusterOptions) -> Node {
+    for _ in 0..5 {
+        let (p, b, timeout) = (
+            port.to_string(),
+            bus.to_string(),
+            opts.node_timeout.as_millis().to_string(),
+        );
+        #[rustfmt::skip]
+        let args = [
+            "--port", &p, "--cluster-port", &b, "--bind", "127.0.0.1",
+            "--protected-mode", "no", "--daemonize", "no",
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", &timeout, "--repl-diskless-sync-delay", "0",
+            "--save", "", "--appendonly", "no",
+        ];
+        let child = Command::new("redis-server")
+            .args(args)
+            .arg("--dir")
+            .arg(dir)
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
+            .args(&opts.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot run redis-server: is it installed? (`cargo xtask test` installs it)");
+        let mut node = Node {
+            port,
+            bus,
+            dir: dir.to_path_buf(),
+            child: Some(child),
+            id: String::new(),
+            stopped: false,
+            paused_until: None,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(child) = &mut node.child {
+                if let Ok(Some(_)) = child.try_wait() {
+                    node.child = None;
+                    break;
+                }
+            }
+            let pong = connect(port).and_then(|mut c| command(&mut c, &["PING"]));
+            if matches!(pong, Ok(Resp::Simple(s)) if s == "PONG") {
+                return node;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(mut child) = node.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Fresh node files for the next try.
+        let _ = std::fs::remove_file(dir.join("nodes.conf"));
+        let fresh = free_ports(2);
+        (port, bus) = (fresh[0], fresh[1]);
+    }
+    panic!(
+        "redis-server did not start as a cluster node; see {}",
+        dir.join("redis.log").display()
+    );
+}
+
+/// One line of `CLUSTER NODES`, reduced to what every node must agree on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NodeView {
+    port: u16,
+    primary: bool,
+    /// Marked `fail` (not merely `fail?`, which each node decides alone).
+    failed: bool,
+    /// In a `MEET` handshake (then the id is a placeholder).
+    handshake: bool,
+    /// The primary's port, for a replica.
+    primary_port: Option<u16>,
+    /// Slot ranges, without the `[slot->-id]` migration markers.
+    slots: Vec<(u16, u16)>,
+}
+
+impl NodeView {
+    fn owns(&self, slot: u16) -> bool {
+        self.slots.iter().any(|&(lo, hi)| lo <= slot && slot <= hi)
+    }
+}
+
+/// Parses `CLUSTER NODES`: `<id> <ip:port@cport> <flags> <primary-id|-> <ping> <pong> <epoch>
+/// <link> <slot>...`, sorted by port.
+fn parse_nodes(text: &str) -> Vec<NodeView> {
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() >= 8)
+        .collect();
+    let port_of = |addr: &str| -> u16 {
+        let hostport = addr.split(['@', ',']).next().unwrap_or_default();
+        hostport
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    };
+    let ports: HashMap<&str, u16> = lines.iter().map(|w| (w[0], port_of(w[1]))).collect();
+    let mut views: Vec<NodeView> = lines
+        .iter()
+        .map(|w| {
+            let flags: Vec<&str> = w[2].split(',').collect();
+            let slots = w[8..]
+                .iter()
+                .filter(|s| !s.starts_with('['))
+                .filter_map(|s| {
+                    let (lo, hi) = s.split_once('-').unwrap_or((s, s));
+                    Some((lo.parse().ok()?, hi.parse().ok()?))
+                })
+                .collect();
+            NodeView {
+                port: port_of(w[1]),
+                primary: flags.contains(&"master"),
+                failed: flags.contains(&"fail"),
+                handshake: flags.contains(&"handshake") || flags.contains(&"noaddr"),
+                primary_port: ports.get(w[3]).copied(),
+                slots,
+            }
+        })
+        .collect();
+    views.sort_by_key(|v| (v.port, v.handshake));
+    views
+}
+
+/// Whether the live primaries of `view` cover every slot exactly once.
+fn check_coverage(view: &[NodeView]) -> Result<(), String> {
+    let mut ranges: Vec<(u16, u16)> = view
+        .iter()
+        .filter(|n| n.primary && !n.failed)
+        .flat_map(|n| n.slots.iter().copied())
+        .collect();
+    ranges.sort_unstable();
+    let mut next = 0u32;
+    for (lo, hi) in ranges {
+        if u32::from(lo) != next {
+            return Err(format!("slots from {next} are not covered once"));
+        }
+        next = u32::from(hi) + 1;
+    }
+    if next == SLOTS {
+        Ok(())
+    } else {
+        Err(format!("slots from {next} are not covered"))
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// A RESP2 reply, as far as the harness needs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resp {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    Array(Vec<Resp>),
+}
+
+/// A connection to `127.0.0.1:port`. Reads time out, so that a node that stops answering fails
+/// the harness rather than hangs it.
+fn connect(port: u16) -> Result<BufReader<TcpStream>, String> {
+    let io = |e: std::io::Error| format!("{port}: {e}");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .map_err(io)?;
+    Ok(BufReader::new(stream))
+}
+
+/// Sends one command and reads its reply.
+fn command(conn: &mut BufReader<TcpStream>, args: &[impl AsRef<[u8]>]) -> Result<Resp, String> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        let arg = arg.as_ref();
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    conn.get_mut().write_all(&out).map_err(|e| e.to_string())?;
+    read_reply(conn)
+}
+
+fn read_reply(r: &mut impl BufRead) -> Result<Resp, String> {
+    let mut line = String::new();
+    r.read_line(&mut line).map_err(|e| e.to_string())?;
+    let line = line
+        .strip_suffix("\r\n")
+        .ok_or_else(|| format!("truncated reply line {line:?}"))?;
+    let (kind, rest) = line.split_at(1.min(line.len()));
+    let number = || {
+        rest.parse::<i64>()
+            .map_err(|_| format!("bad length {line:?}"))
+    };
+    Ok(match kind {
+        "+" => Resp::Simple(rest.to_string()),
+        "-" => Resp::Error(rest.to_string()),
+        ":" => Resp::Int(number()?),
+        "$" => match usize::try_from(number()?) {
+            Err(_) => Resp::Nil,
+            Ok(len) => {
+                let mut bulk = vec![0; len + 2];
+                r.read_exact(&mut bulk).map_err(|e| e.to_string())?;
+                bulk.truncate(len);
+                Resp::Bulk(bulk)
+            }
+        },
+        "*" => match usize::try_from(number()?) {
+            Err(_) => Resp::Nil,
+            Ok(len) => Resp::Array((0..len).map(|_| read_reply(r)).collect::<Result<_, _>>()?),
+        },
+        _ => return Err(format!("not RESP: {line:?}")),
+    })
+}

@@ -1,0 +1,356 @@
+//! redpipe on a real Redis Cluster (started on loopback by the harness): one logical pipeline
+//! over every node with results in call order, the same user API as one server (keyspaces,
+//! structs, named connections), multi-key commands split and put back together, cross-slot
+//! errors, slots moving under a running program (ASK, then MOVED), a primary failing over,
+//! and a node that stops answering.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::time::{Duration, Instant};
+
+use redpipe::keyspace::{Integer, Keyspace};
+use redpipe::prelude::*;
+use redpipe::record::StructOps;
+use redpipe::{Connections, Error, Handle, Struct, keyspace};
+use redpipe_tests::RedisCluster;
+
+fn registry(cluster: &RedisCluster, query: &str) -> Connections {
+    let r = Connections::new();
+    let seeds: Vec<String> = cluster
+        .seeds()
+        .into_iter()
+        .map(|s| format!("{s}{query}"))
+        .collect();
+    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    r.connect_cluster_named(redpipe::DEFAULT, &seeds).unwrap();
+    r
+}
+
+fn pipelines(r: &Connections) -> u64 {
+    r.stats(redpipe::DEFAULT).unwrap().pipelines
+}
+
+#[test]
+fn ten_thousand_keys_across_every_slot_in_one_pipeline() {
+    let cluster = RedisCluster::start_primaries(3);
+    let r = registry(&cluster, "");
+    let mut p = r.pipe();
+    let n = 10_000;
+    let sets: Vec<Handle<()>> = (0..n).map(|i| p.set(format!("key:{i}"), i)).collect();
+    let gets: Vec<Handle<i64>> = (0..n).map(|i| p.get(format!("key:{i}"))).collect();
+    p.execute().unwrap();
+    for (i, (s, g)) in sets.iter().zip(&gets).enumerate() {
+        s.result().unwrap();
+        assert_eq!(g.result().unwrap(), i as i64);
+    }
+    assert_eq!(pipelines(&r), 3, "one pipeline per node");
+    // Every primary holds its share.
+    for port in cluster.primaries() {
+        let keys: usize = cluster.cli(port, &["DBSIZE"]).parse().unwrap();
+        assert!(keys > n / 5, "{port} holds {keys}");
+    }
+    assert_eq!(r.cluster(redpipe::DEFAULT).unwrap().refreshes(), 1);
+}
+
+keyspace! {
+    /// Visits per user: `V{user}`, on the same slot as the user's record.
+    struct Visits: String { prefix: "V", value: Integer }
+}
+
+#[derive(Struct, Debug, Clone, PartialEq)]
+#[redpipe(keyspace = "U")]
+struct User {
+    #[redpipe(key)]
+    id: String,
+    name: String,
+    age: Option<i64>,
+}
+
+#[test]
+fn keyspaces_structs_and_reusable_functions_work_unchanged() {
+    let cluster = RedisCluster::start_primaries(3);
+    let r = registry(&cluster, "");
+    // A reusable function: a user's record and counter, keyed by the same hash tag.
+    fn sign_up(
+        r: &Connections,
+        id: &str,
+        pipe: Option<&mut redpipe::Pipe>,
+    ) -> redpipe::Result<Handle<i64>> {
+        r.autoexec(pipe, |p| {
+            User {
+                id: id.into(),
+                name: format!("user {id}"),
+                age: Some(30),
+            }
+            .create(p)?;
+            Ok(Visits::with(p).incr(id)?)
+        })
+    }
+    let visits = r
+        .autoexec(None, |p| {
+            (0..200)
+                .map(|i| sign_up(&r, &i.to_string(), p.nested()))
+                .collect::<redpipe::Result<Vec<_>>>()
+        })
+        .unwrap();
+    assert!(visits.iter().all(|v| v.result().unwrap() == 1));
+    assert_eq!(pipelines(&r), 3, "200 calls, one round trip per node");
+    for id in ["0", "57", "199"] {
+        assert_eq!(
+            cluster.slot_of(&format!("U{{{id}}}")),
+            cluster.slot_of(&format!("V{{{id}}}")),
+            "a record's keys share a slot"
+        );
+    }
+    let loaded = r
+        .autoexec(None, |p| {
+            Ok((0..200)
+                .map(|i| User::load(p, &i.to_string()))
+                .collect::<Vec<_>>())
+        })
+        .unwrap();
+    for (i, l) in loaded.iter().enumerate() {
+        assert_eq!(l.result().unwrap().unwrap().name, format!("user {i}"));
+    }
+}
+
+#[test]
+fn multi_key_commands_are_split_per_slot_and_cross_slot_ones_refused() {
+    let cluster = RedisCluster::start_primaries(3);
+    let r = registry(&cluster, "");
+    let keys: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
+    let mut p = r.pipe();
+    let pairs: Vec<(&str, usize)> = keys.iter().map(String::as_str).zip(0..).collect();
+    let mset = p.query::<(), _, _>(cmd("MSET").arg(pairs.as_slice()));
+    let mget = p.query::<Vec<Option<i64>>, _, _>(cmd("MGET").arg(keys.as_slice()));
+    let exists = p.exists(keys.as_slice());
+    let rename = p.query::<(), _, _>(cmd("RENAME").arg("m1").arg("m2"));
+    let tagged = p.query::<(), _, _>(cmd("RENAME").arg("{t}a").arg("{t}b"));
+    let _ = p.set("{t}a", 1);
+    let (tx_ok, tx_cross) = (
+        p.transaction(|p| Ok::<_, Error>((p.incr("{t}n"), p.incr("{t}n"))))
+            .unwrap(),
+        p.transaction(|p| Ok::<_, Error>(p.incr("x1"))).unwrap(),
+    );
+    let tx_split = p
+        .transaction(|p| Ok::<_, Error>((p.incr("x1"), p.incr("x2"))))
+        .unwrap();
+    p.execute().unwrap();
+    mset.result().unwrap();
+    assert_eq!(
+        mget.result().unwrap(),
+        (0..50).map(Some).collect::<Vec<_>>()
+    );
+    assert_eq!(exists.result().unwrap(), 50);
+    assert!(
+        matches!(rename.result(), Err(Error::Server(e)) if e.code() == "CROSSSLOT"),
+        "{:?}",
+        rename.result()
+    );
+    // Queued before `{t}a` was set: the server says so, from the right node.
+    assert!(matches!(tagged.result(), Err(Error::Server(e)) if e.code() == "ERR"));
+    assert_eq!(
+        (tx_ok.0.result().unwrap(), tx_ok.1.result().unwrap()),
+        (1, 2)
+    );
+    assert_eq!(tx_cross.result().unwrap(), 1);
+    for h in [&tx_split.0, &tx_split.1] {
+        assert!(matches!(h.result(), Err(Error::Server(e)) if e.code() == "CROSSSLOT"));
+    }
+    assert_eq!(
+        cluster.cli(
+            cluster.port_of_slot(cluster.slot_of("x2")),
+            &["EXISTS", "x2"]
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn a_slot_moving_under_a_running_program_gives_ask_then_moved_and_nothing_fails() {
+    let cluster = RedisCluster::start_primaries(3);
+    let r = registry(&cluster, "");
+    let keys: Vec<String> = (0..100).map(|i| format!("{{mv}}{i}")).collect();
+    let mut p = r.pipe();
+    for (i, k) in keys.iter().enumerate() {
+        let _ = p.set(k, i);
+    }
+    p.execute().unwrap();
+    let slot = cluster.slot_of("{mv}");
+    let from = cluster.port_of_slot(slot);
+    let to = cluster
+        .primaries()
+        .into_iter()
+        .find(|&p| p != from)
+        .unwrap();
+
+    // Migrating: the keys move, the client's map still says `from`: ASK for each.
+    cluster.migrate_slot_start(slot, from, to);
+    let moved = cluster.migrate_keys(slot, from, to);
+    assert_eq!(moved, 100);
+    let mut p = r.pipe();
+    let reads: Vec<Handle<i64>> = keys.iter().map(|k| p.get(k)).collect();
+    let new = p.set("{mv}new", "x");
+    p.execute().unwrap();
+    for (i, h) in reads.iter().enumerate() {
+        assert_eq!(h.result().unwrap(), i as i64, "read through ASK");
+    }
+    new.result().unwrap();
+
+    // Finished: the slot is `to`'s; the stale map gets MOVED once, then is refreshed.
+    cluster.migrate_slot_finish(slot, from, to);
+    assert_eq!(
+        cluster.cli(to, &["GET", "{mv}new"]),
+        "x",
+        "the new key went to the importing node"
+    );
+    let refreshes = r.cluster(redpipe::DEFAULT).unwrap().refreshes();
+    let mut p = r.pipe();
+    let incrs: Vec<Handle<i64>> = keys.iter().map(|k| p.incr(k)).collect();
+    p.execute().unwrap();
+    for (i, h) in incrs.iter().enumerate() {
+        assert_eq!(h.result().unwrap(), i as i64 + 1, "each INCR ran once");
+    }
+    let cluster_client = r.cluster(redpipe::DEFAULT).unwrap();
+    assert!(
+        cluster_client.refreshes() > refreshes,
+        "MOVED refreshed the map"
+    );
+    let map = cluster_client.map();
+    let owner = map
+        .owner(redpipe::cluster::HashSlot::new(slot).unwrap())
+        .unwrap();
+    assert_eq!(map.node(owner).port, to);
+}
+
+#[test]
+fn after_a_primary_fails_over_pipelines_succeed_again_and_acknowledged_writes_stay() {
+    let mut cluster = RedisCluster::start();
+    let r = registry(&cluster, "?connect_timeout=500&timeout=2000");
+    let victim = cluster.port_of_slot(cluster.slot_of("{f}"));
+    let mut acknowledged = Vec::new();
+    let mut failed = 0;
+    let mut round = 0u64;
+    let mut run = |r: &Connections, acknowledged: &mut Vec<String>, failed: &mut usize| {
+        round += 1;
+        let mut p = r.pipe();
+        let writes: Vec<(String, Handle<()>)> = (0..50)
+            .map(|i| {
+                let k = format!("{{f}}{round}:{i}");
+                let h = p.set(&k, round);
+                (k, h)
+            })
+            .collect();
+        let _ = p.execute();
+        let mut ok = true;
+        for (k, h) in writes {
+            match h.result() {
+                Ok(()) => acknowledged.push(k),
+                Err(_) => {
+                    *failed += 1;
+                    ok = false;
+                }
+            }
+        }
+        ok
+    };
+    assert!(run(&r, &mut acknowledged, &mut failed));
+    cluster.kill(victim);
+    let started = Instant::now();
+    // Pipelines fail while the slot has no primary, then succeed once a replica took over.
+    let mut recovered = false;
+    while started.elapsed() < Duration::from_secs(40) {
+        if run(&r, &mut acknowledged, &mut failed) {
+            recovered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        recovered,
+        "pipelines work again after the failover ({failed} writes failed)"
+    );
+    assert!(run(&r, &mut acknowledged, &mut failed));
+    let new_primary = cluster.port_of_slot(cluster.slot_of("{f}"));
+    assert_ne!(new_primary, victim);
+    // Every write the client saw acknowledged is there.
+    let mut p = r.pipe();
+    let reads: Vec<Handle<Option<String>>> = acknowledged.iter().map(|k| p.get(k)).collect();
+    p.execute().unwrap();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .zip(&reads)
+        .filter(|(_, h)| h.result().unwrap().is_none())
+        .map(|(k, _)| k)
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+}
+
+#[test]
+fn a_node_that_stops_answering_fails_only_the_commands_sent_to_it() {
+    let mut cluster = RedisCluster::start_primaries(3);
+    let r = registry(&cluster, "?timeout=1000");
+    let silent = cluster.primaries()[1];
+    // Warm up: the map is read and connections are open.
+    let mut p = r.pipe();
+    let _ = p.ping();
+    p.execute().unwrap();
+
+    cluster.stop(silent);
+    let mut p = r.pipe();
+    let keys: Vec<String> = (0..60).map(|i| format!("s{i}")).collect();
+    let handles: Vec<Handle<i64>> = keys.iter().map(|k| p.incr(k)).collect();
+    let started = Instant::now();
+    let result = p.execute();
+    let took = started.elapsed();
+    cluster.resume(silent);
+    assert!(
+        result.is_err(),
+        "the silent node's failure is the pipe's error"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "bounded by the read timeout: {took:?}"
+    );
+    let (mut ok, mut timed_out) = (0, 0);
+    for (k, h) in keys.iter().zip(&handles) {
+        let on_silent = cluster.port_of_slot(cluster.slot_of(k)) == silent;
+        match h.result() {
+            Ok(1) => {
+                assert!(!on_silent, "{k}");
+                ok += 1;
+            }
+            Err(Error::Failed(_)) => {
+                assert!(on_silent, "{k}");
+                timed_out += 1;
+            }
+            other => panic!("{k}: {other:?}"),
+        }
+    }
+    assert!(ok > 0 && timed_out > 0, "{ok} ok, {timed_out} failed");
+}
+
+#[test]
+fn tokio_pipelines_run_every_node_concurrently() {
+    let cluster = RedisCluster::start_primaries(3);
+    let r = registry(&cluster, "");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut p = r.pipe();
+        let handles: Vec<Handle<i64>> = (0..3000).map(|i| p.incrby(format!("a{i}"), i)).collect();
+        p.execute_async().await.unwrap();
+        for (i, h) in handles.iter().enumerate() {
+            assert_eq!(h.result().unwrap(), i as i64);
+        }
+        let sum = r
+            .autoexec_async(None, |p| {
+                let all: Vec<Handle<i64>> = (0..3000).map(|i| p.get(format!("a{i}"))).collect();
+                Ok(p.on_execute(move |_| all.iter().map(|h| h.result().unwrap()).sum::<i64>()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(*sum.result().unwrap(), (0..3000).sum::<i64>());
+    });
+}

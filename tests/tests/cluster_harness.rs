@@ -1,0 +1,117 @@
+//! The cluster harness itself: a real local Redis Cluster starts settled, a slot moves in three
+//! steps with the redirections Redis gives at each, a stopped node holds its connections, and a
+//! dead primary's replica takes over. Checked with `redis-cli` and raw sockets only, so a failure
+//! here is the harness's, not the client's.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use redpipe_tests::{ClusterOptions, RedisCluster};
+
+#[test]
+fn a_slot_moves_with_ask_then_moved() {
+    let mut cluster = RedisCluster::start_primaries(3);
+    assert_eq!(cluster.primaries().len(), 3);
+    assert!(cluster.replicas().is_empty());
+    assert_eq!(cluster.seeds().len(), 3);
+    let any = cluster.primaries()[0];
+    assert_eq!(cluster.cli(any, &["-c", "SET", "{k}a", "1"]), "OK");
+    let slot = cluster.slot_of("{k}a");
+    let from = cluster.port_of_slot(slot);
+    let to = *cluster.primaries().iter().find(|&&p| p != from).unwrap();
+    let ask = format!("ASK {slot} 127.0.0.1:{to}");
+
+    cluster.migrate_slot_start(slot, from, to);
+    // A key still on the source is served there; a missing one is asked of the target.
+    assert_eq!(cluster.cli(from, &["GET", "{k}a"]), "1");
+    assert_eq!(cluster.cli(from, &["GET", "{k}b"]), ask);
+    assert_eq!(cluster.migrate_keys(slot, from, to), 1);
+    assert_eq!(cluster.cli(from, &["GET", "{k}a"]), ask);
+    cluster.migrate_slot_finish(slot, from, to);
+    assert_eq!(cluster.port_of_slot(slot), to);
+    assert_eq!(cluster.cli(to, &["GET", "{k}a"]), "1");
+    for port in cluster.ports().into_iter().filter(|&p| p != to) {
+        assert_eq!(
+            cluster.cli(port, &["GET", "{k}a"]),
+            format!("MOVED {slot} 127.0.0.1:{to}")
+        );
+    }
+
+    // And back in one call; then a paused node answers, late.
+    cluster.move_slot(slot, to, from);
+    assert_eq!(cluster.cli(from, &["GET", "{k}a"]), "1");
+    cluster.pause(from, 300);
+    let t = Instant::now();
+    assert_eq!(cluster.cli(from, &["GET", "{k}a"]), "1");
+    assert!(t.elapsed() >= Duration::from_millis(150));
+}
+
+#[test]
+fn a_started_cluster_is_settled_and_a_stopped_node_keeps_its_connections() {
+    let mut cluster = RedisCluster::start();
+    let (primaries, replicas) = (cluster.primaries(), cluster.replicas());
+    assert_eq!((primaries.len(), replicas.len()), (3, 3));
+    for port in cluster.ports() {
+        let info = cluster.cli(port, &["CLUSTER", "INFO"]);
+        assert!(info.contains("cluster_state:ok"), "{port}: {info}");
+        assert!(info.contains("cluster_known_nodes:6"), "{port}: {info}");
+    }
+    for &port in &replicas {
+        let role = cluster.cli(port, &["ROLE"]);
+        assert!(
+            role.starts_with("slave") && role.contains("connected"),
+            "{role}"
+        );
+    }
+    for slot in [0, 5000, 16383] {
+        assert!(primaries.contains(&cluster.port_of_slot(slot)));
+    }
+
+    let port = primaries[1];
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    cluster.stop(port);
+    s.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+    let mut buf = [0; 16];
+    assert!(s.read(&mut buf).is_err(), "a stopped node answered");
+    cluster.resume(port);
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"+PONG\r\n");
+}
+
+#[test]
+fn a_dead_primary_fails_over_to_its_replica() {
+    // A short node timeout: the failover takes a little more than that.
+    let mut cluster = RedisCluster::with(ClusterOptions {
+        node_timeout: Duration::from_secs(1),
+        ..ClusterOptions::default()
+    });
+    let replicas = cluster.replicas();
+    let any = cluster.primaries()[0];
+    assert_eq!(cluster.cli(any, &["-c", "SET", "k", "v"]), "OK");
+    let old = cluster.port_of_slot(cluster.slot_of("k"));
+    // The write reaches the replica before the crash.
+    assert_eq!(cluster.cli(old, &["WAIT", "1", "5000"]), "1");
+
+    cluster.kill(old);
+    let new = cluster.wait_failover(old);
+    assert!(replicas.contains(&new), "{new} was not a replica");
+    assert_eq!(cluster.port_of_slot(cluster.slot_of("k")), new);
+    assert_eq!(cluster.cli(new, &["GET", "k"]), "v");
+    assert!(!cluster.ports().contains(&old));
+    assert!(cluster.primaries().contains(&new));
+    assert_eq!(cluster.seeds().len(), 5);
+
+    // A primary stopped past the node timeout is failed over too, and comes back a replica.
+    let stopped = *cluster.primaries().iter().find(|&&p| p != new).unwrap();
+    cluster.stop(stopped);
+    let promoted = cluster.wait_failover(stopped);
+    cluster.resume(stopped);
+    cluster.wait_settled();
+    assert!(cluster.replicas().contains(&stopped));
+    assert!(cluster.primaries().contains(&promoted));
+}
