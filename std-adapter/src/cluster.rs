@@ -37,6 +37,7 @@ pub struct Cluster {
     map: RwLock<Arc<SlotMap>>,
     pools: RwLock<HashMap<Node, Arc<Pool>>>,
     refreshes: AtomicU64,
+    replica_reads: bool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -78,7 +79,16 @@ impl Cluster {
             map: RwLock::new(Arc::new(SlotMap::new())),
             pools: RwLock::default(),
             refreshes: AtomicU64::new(0),
+            replica_reads: false,
         })
+    }
+
+    /// Sends commands that only read to replicas (after `READONLY`), spread over them; see
+    /// [`ClusterRun::read_from_replicas`]. Replicas lag their primary a little: for reads that
+    /// tolerate it.
+    pub fn read_from_replicas(mut self, on: bool) -> Self {
+        self.replica_reads = on;
+        self
     }
 
     /// A cluster from seed URLs (`redis://host:port`, `rediss://...`).
@@ -101,7 +111,9 @@ impl Cluster {
 
     /// Whether `other` describes the same cluster with the same settings.
     pub(crate) fn same_as(&self, other: &Cluster) -> bool {
-        self.template == other.template && self.seeds == other.seeds
+        self.template == other.template
+            && self.seeds == other.seeds
+            && self.replica_reads == other.replica_reads
     }
 
     /// The pool of connections to `node`.
@@ -223,6 +235,7 @@ impl Cluster {
         }
         let mut map = (*self.map()).clone();
         let mut run = ClusterRun::new();
+        run.read_from_replicas(self.replica_reads);
         let mut first_error = None;
         while run.next_round(p, &map) {
             if run.delay_ms() > 0 {
@@ -268,6 +281,7 @@ impl Cluster {
         }
         let mut map = (*self.map()).clone();
         let mut run = ClusterRun::new();
+        run.read_from_replicas(self.replica_reads);
         let mut first_error = None;
         while run.next_round(p, &map) {
             if run.delay_ms() > 0 {

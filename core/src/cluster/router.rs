@@ -18,6 +18,85 @@ pub const MAX_ATTEMPTS: u8 = 5;
 const CROSSSLOT: &[u8] = b"-CROSSSLOT Keys in request don't hash to the same slot\r\n";
 const EXECABORT: &[u8] = b"-EXECABORT Transaction discarded because of previous errors.\r\n";
 const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
+const READONLY: &[u8] = b"*1\r\n$8\r\nREADONLY\r\n";
+
+/// Commands that only read, which a replica may answer ([`ClusterRun::read_from_replicas`]).
+const READS: &[&str] = &[
+    "GET",
+    "MGET",
+    "STRLEN",
+    "GETRANGE",
+    "SUBSTR",
+    "GETBIT",
+    "BITCOUNT",
+    "BITPOS",
+    "EXISTS",
+    "TYPE",
+    "TTL",
+    "PTTL",
+    "EXPIRETIME",
+    "PEXPIRETIME",
+    "DUMP",
+    "HGET",
+    "HMGET",
+    "HGETALL",
+    "HKEYS",
+    "HVALS",
+    "HLEN",
+    "HEXISTS",
+    "HSTRLEN",
+    "HRANDFIELD",
+    "HSCAN",
+    "SMEMBERS",
+    "SISMEMBER",
+    "SMISMEMBER",
+    "SCARD",
+    "SRANDMEMBER",
+    "SSCAN",
+    "SINTER",
+    "SUNION",
+    "SDIFF",
+    "SINTERCARD",
+    "LRANGE",
+    "LLEN",
+    "LINDEX",
+    "LPOS",
+    "ZRANGE",
+    "ZREVRANGE",
+    "ZRANGEBYSCORE",
+    "ZREVRANGEBYSCORE",
+    "ZRANGEBYLEX",
+    "ZREVRANGEBYLEX",
+    "ZSCORE",
+    "ZMSCORE",
+    "ZCARD",
+    "ZCOUNT",
+    "ZLEXCOUNT",
+    "ZRANK",
+    "ZREVRANK",
+    "ZRANDMEMBER",
+    "ZSCAN",
+    "ZINTERCARD",
+    "PFCOUNT",
+    "GEOPOS",
+    "GEODIST",
+    "GEOHASH",
+    "GEOSEARCH",
+    "GEORADIUS_RO",
+    "GEORADIUSBYMEMBER_RO",
+    "XRANGE",
+    "XREVRANGE",
+    "XLEN",
+    "XREAD",
+    "XINFO",
+];
+
+/// Whether the command named `name` only reads.
+fn is_read(name: &[u8]) -> bool {
+    READS
+        .iter()
+        .any(|r| r.as_bytes().eq_ignore_ascii_case(name))
+}
 
 /// What a unit of routing stands for in the pipeline.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +120,8 @@ struct Unit {
     ask: Option<Node>,
     attempts: u8,
     done: bool,
+    /// Whether a replica may answer it.
+    read: bool,
 }
 
 /// How the parts of a split command become its one result.
@@ -146,6 +227,7 @@ pub struct ClusterRun {
     batches: Vec<Batch>,
     refresh: bool,
     delay_ms: u32,
+    replicas: bool,
 }
 
 impl core::fmt::Debug for ClusterRun {
@@ -162,6 +244,15 @@ impl ClusterRun {
     /// A run that has planned nothing yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sends commands that only read (`GET`, `HGETALL`, `ZRANGE`... outside transactions) to a
+    /// replica of their slot's primary, spread over the replicas, after `READONLY` on that
+    /// connection. A replica may lag its primary, and a read on a replica is not ordered with
+    /// the pipe's writes on the primary (a later write may already show): use it for reads that
+    /// tolerate that. A read that a replica redirects or refuses goes to the primary.
+    pub fn read_from_replicas(&mut self, on: bool) {
+        self.replicas = on;
     }
 
     /// Plans the next round: the batches of every command still without a result. Returns
@@ -185,9 +276,16 @@ impl ClusterRun {
             }
             let block = matches!(unit.origin, Origin::Block(..));
             let ask = if block { None } else { unit.ask.as_ref() };
+            let owner = unit.slot.and_then(|s| map.owner(s));
+            let replica = match owner {
+                Some(o) if self.replicas && unit.read && unit.attempts == 0 && ask.is_none() => {
+                    map.replica(o, u)
+                }
+                _ => None,
+            };
             let target = match ask {
                 Some(node) => map.find(node),
-                None => unit.slot.and_then(|s| map.owner(s)).or(default),
+                None => replica.or(owner).or(default),
             };
             let Some(node) = target else {
                 // No node known at all: nothing can be sent.
@@ -199,6 +297,9 @@ impl ClusterRun {
                 None => {
                     let mut pipeline = VecPipeline::new();
                     pipeline.copy_settings(p);
+                    if replica.is_some() {
+                        let _ = pipeline.query_encoded(READONLY);
+                    }
                     self.batches.push(Batch {
                         node,
                         pipeline,
@@ -464,8 +565,8 @@ impl ClusterRun {
         let mut crossed = false;
         for i in multi + 1..exec {
             match p.command(i).map(|c| slots(c)) {
-                Some(Slots::One(s)) if slot.is_some_and(|t| t != s) => crossed = true,
-                Some(Slots::One(s)) => slot = Some(s),
+                Some(Slots::One(s, _)) if slot.is_some_and(|t| t != s) => crossed = true,
+                Some(Slots::One(s, _)) => slot = Some(s),
                 Some(Slots::Many(_)) => crossed = true,
                 _ => {}
             }
@@ -485,6 +586,7 @@ impl ClusterRun {
             ask: None,
             attempts: 0,
             done: false,
+            read: false,
         });
     }
 
@@ -492,9 +594,9 @@ impl ClusterRun {
         let Some(command) = p.command(index) else {
             return;
         };
-        let slot = match slots(command) {
-            Slots::None => None,
-            Slots::One(s) => Some(s),
+        let (slot, read) = match slots(command) {
+            Slots::None => (None, false),
+            Slots::One(s, name) => (Some(s), is_read(name)),
             Slots::Many(words) => {
                 if !self.plan_split(index, &words) {
                     deliver(p, index, CROSSSLOT);
@@ -509,6 +611,7 @@ impl ClusterRun {
             ask: None,
             attempts: 0,
             done: false,
+            read,
         });
     }
 
@@ -561,6 +664,7 @@ impl ClusterRun {
                 ask: None,
                 attempts: 0,
                 done: false,
+                read: is_read(name),
             });
         }
         true
@@ -607,8 +711,8 @@ fn redirect(frame: &[u8]) -> Option<(HashSlot, Node)> {
 enum Slots<'c> {
     /// No key.
     None,
-    /// Every key in one slot.
-    One(HashSlot),
+    /// Every key in one slot; the command's name.
+    One(HashSlot, &'c [u8]),
     /// Keys in several slots: the command's words.
     Many(Vec<&'c [u8]>),
 }
@@ -633,7 +737,8 @@ fn slots(command: &[u8]) -> Slots<'_> {
     if many {
         return Slots::Many(words);
     }
-    slot.map_or(Slots::None, Slots::One)
+    let name = words[0];
+    slot.map_or(Slots::None, |s| Slots::One(s, name))
 }
 
 /// The words of an encoded command (`*N` then `N` bulk strings).
@@ -1169,6 +1274,53 @@ mod tests {
             cluster.log[node],
             ["MULTI", "INCR {t}a", "INCR {t}b", "EXEC"]
         );
+    }
+
+    #[test]
+    fn reads_go_to_replicas_after_readonly_when_asked() {
+        // One shard: 7000 owns every slot, 7001 and 7002 are its replicas.
+        let node = |port: u16| alloc::format!("*2\r\n$9\r\n127.0.0.1\r\n:{port}\r\n");
+        let reply = alloc::format!(
+            "*1\r\n*5\r\n:0\r\n:16383\r\n{}{}{}",
+            node(7000),
+            node(7001),
+            node(7002)
+        );
+        let (reply, _) = crate::decode::decode_reply(reply.as_bytes(), &Limits::default())
+            .unwrap()
+            .unwrap();
+        let map = SlotMap::from_reply(&reply).unwrap();
+        let mut p = VecPipeline::new();
+        let _ = p.set("k", 1).unwrap();
+        for _ in 0..4 {
+            let _ = p.get::<i64>("k").unwrap();
+        }
+        let mut run = ClusterRun::new();
+        run.read_from_replicas(true);
+        assert!(run.next_round(&mut p, &map));
+        let mut sent: Vec<(u16, String)> = run
+            .batches_mut()
+            .iter_mut()
+            .map(|b| {
+                let port = map.node(b.node()).port;
+                let text = String::from_utf8_lossy(b.pipeline_mut().encoded()).into_owned();
+                (port, text)
+            })
+            .collect();
+        sent.sort();
+        assert_eq!(sent.len(), 3);
+        assert!(
+            sent[0].1.contains("SET") && !sent[0].1.contains("GET"),
+            "{sent:?}"
+        );
+        for (port, text) in &sent[1..] {
+            assert!(text.starts_with("*1\r\n$8\r\nREADONLY"), "{port}: {text:?}");
+            assert_eq!(
+                text.matches("GET").count(),
+                2,
+                "reads spread over the replicas"
+            );
+        }
     }
 
     #[test]

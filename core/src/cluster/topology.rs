@@ -237,7 +237,9 @@ impl SlotMap {
                                     }
                                 }
                                 b"role" => primary_role = text == Some("master"),
-                                b"health" => online = text == Some("online"),
+                                // A replica still loading answers `LOADING`, which sends the
+                                // read to the primary: only failed ones are left out.
+                                b"health" => online = text != Some("failed"),
                                 _ => {}
                             }
                         }
@@ -331,6 +333,13 @@ impl SlotMap {
             .get(index)
             .map(|r| r.iter().map(|&i| usize::from(i)).collect())
             .unwrap_or_default()
+    }
+
+    /// One replica of the primary at `index`: the `n`-th modulo their number (so that callers
+    /// spread reads by passing a counter); `None` when it has none.
+    pub fn replica(&self, index: usize, n: usize) -> Option<usize> {
+        let list = self.replicas.get(index)?;
+        (!list.is_empty()).then(|| usize::from(list[n % list.len()]))
     }
 
     /// The primaries: nodes that own at least one slot.

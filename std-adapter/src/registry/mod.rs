@@ -114,7 +114,20 @@ impl Connections {
     /// Nothing connects until a pipeline runs. The same seeds and settings twice are fine;
     /// others under a name in use are [`Error::AlreadyConnected`].
     pub fn register_cluster(&self, name: &str, seeds: Vec<ConnectionInfo>) -> Result<()> {
-        let cluster = Cluster::new(seeds)?;
+        self.register_cluster_with(name, Cluster::new(seeds)?)
+    }
+
+    /// Registers `cluster`, set up as wanted (replica reads), as the connection named `name`;
+    /// see [`register_cluster`](Self::register_cluster).
+    ///
+    /// ```no_run
+    /// use redpipe::{Connections, cluster::Cluster};
+    /// let r = Connections::new();
+    /// let cluster = Cluster::from_urls(&["redis://10.0.0.1:7000"])?.read_from_replicas(true);
+    /// r.register_cluster_with("catalog", cluster)?;
+    /// # Ok::<(), redpipe::Error>(())
+    /// ```
+    pub fn register_cluster_with(&self, name: &str, cluster: Cluster) -> Result<()> {
         let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
         match pools.get(name) {
             Some(Target::Cluster(c)) if c.same_as(&cluster) => Ok(()),
