@@ -1232,3 +1232,52 @@ async fn keyspaces_on_the_tokio_path() {
     assert_eq!(n.result().unwrap(), 1);
     assert_eq!(pipelines(&r), 2);
 }
+
+#[test]
+fn hashed_strings_mget_in_one_round_trip_and_scan_every_shard() {
+    use redpipe::keyspace::HashedScan;
+    let server = RedisServer::start();
+    let r = registry(&server);
+    let keys: Vec<String> = (0..500).map(|i| format!("item:{i}")).collect();
+    let mut p = r.pipe();
+    for k in &keys {
+        HashedString::<Index, 64>::with(&mut p)
+            .set(k, &format!("v-{k}"))
+            .unwrap();
+    }
+    p.execute().unwrap();
+    // The last shard holds keys too: RedPipe's scan_iter would miss them.
+    assert!(
+        keys.iter()
+            .any(|k| HashedString::<Index, 64>::shard(k) == 63)
+    );
+
+    let before = pipelines(&r);
+    let mut p = r.pipe();
+    let asked = ["item:3", "nope", "item:499"];
+    let values = HashedString::<Index, 64>::with(&mut p).mget(asked.iter().copied());
+    p.execute().unwrap();
+    assert_eq!(pipelines(&r) - before, 1);
+    let got: Vec<Option<String>> = values
+        .iter()
+        .map(|h| h.result().unwrap().map(String::from))
+        .collect();
+    assert_eq!(
+        got,
+        [Some("v-item:3".into()), None, Some("v-item:499".into())]
+    );
+
+    let mut all: Vec<(Vec<u8>, Vec<u8>)> =
+        HashedScan::<Index, 64, Connections>::new(r.clone(), "item:*", Some(20))
+            .collect::<Result<_, _>>()
+            .unwrap();
+    all.sort();
+    let mut want: Vec<(Vec<u8>, Vec<u8>)> = keys
+        .iter()
+        .map(|k| (k.clone().into_bytes(), format!("v-{k}").into_bytes()))
+        .collect();
+    want.sort();
+    assert_eq!(all, want);
+    let tens = HashedScan::<Index, 64, Connections>::new(r.clone(), "item:1?", None).count();
+    assert_eq!(tens, 10);
+}

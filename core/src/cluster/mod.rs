@@ -1,6 +1,6 @@
 //! Redis Cluster, sans-I/O: which of the 16384 slots a key hashes to, which words of a command
-//! are keys, and (feature `alloc`) who owns each slot ([`SlotMap`]) and how one pipeline runs
-//! over many nodes ([`ClusterRun`]).
+//! are keys, and (feature `alloc`) who owns each slot (`SlotMap`) and how one pipeline runs
+//! over many nodes (`ClusterRun`).
 //!
 //! Two things are called "slot" here: a pipeline's result slot is a [`Deferred`](crate::Deferred);
 //! a cluster key slot is a [`HashSlot`].

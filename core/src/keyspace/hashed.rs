@@ -52,6 +52,9 @@ impl<K: Keyspace, const SHARDS: u32> HashedString<K, SHARDS> {
     }
 }
 
+/// One `HSCAN` page: the next cursor and the key/value pairs.
+pub type ScanPage = (u64, crate::from_reply::Seq<(&'static [u8], &'static [u8])>);
+
 /// A [`HashedString`] keyspace's commands on one pipeline.
 pub struct HashedView<'q, K: Keyspace, const SHARDS: u32, Q: Compose> {
     q: &'q mut Q,
@@ -129,6 +132,113 @@ impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedView<'_, K, SHARDS, Q> {
     /// `HINCRBYFLOAT`: adds `amount` to `key`.
     pub fn incrbyfloat(&mut self, key: &str, amount: f64) -> Q::Handle<f64> {
         self.send("HINCRBYFLOAT", key, amount)
+    }
+
+    /// The values of `keys`, one handle each in the same order (RedPipe's `mget`; the keys
+    /// live in different shards, so it is one `HGET` per key, in the same round trip).
+    #[cfg(feature = "alloc")]
+    pub fn mget<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> alloc::vec::Vec<Q::Handle<Option<Decoded<K::Value>>>> {
+        keys.into_iter().map(|k| self.get(k)).collect()
+    }
+
+    /// `HSCAN` of shard `shard`: the next cursor and a page of key/value pairs, for walking
+    /// every shard by hand ([`HashedScan`] walks them all).
+    pub fn hscan(
+        &mut self,
+        shard: u32,
+        cursor: u64,
+        pattern: &str,
+        count: Option<u32>,
+    ) -> Q::Handle<ScanPage> {
+        let hash = Joined((K::PREFIX, "{", shard, "}"));
+        let args = (hash, cursor, "MATCH", pattern, count.map(|c| ("COUNT", c)));
+        let Ok(handle) = self.q.on(K::CONNECTION, |q| {
+            Ok::<_, Infallible>(q.query(cmd("HSCAN").arg(args)))
+        });
+        handle
+    }
+}
+
+/// Every key/value pair of a [`HashedString`] keyspace whose key matches a pattern: `HSCAN`
+/// over each of the `SHARDS` hashes in turn, one page per round trip (RedPipe's `scan_iter`,
+/// which misses the last shard; this one does not). Values are the stored bytes: read them
+/// with the keyspace's value codec.
+#[cfg(feature = "alloc")]
+pub struct HashedScan<K: Keyspace, const SHARDS: u32, B: crate::Backend + Clone> {
+    backend: B,
+    pattern: alloc::string::String,
+    count: Option<u32>,
+    shard: u32,
+    cursor: u64,
+    page: alloc::vec::IntoIter<(alloc::vec::Vec<u8>, alloc::vec::Vec<u8>)>,
+    failed: bool,
+    _k: PhantomData<fn() -> K>,
+}
+
+#[cfg(feature = "alloc")]
+impl<K: Keyspace, const SHARDS: u32, B: crate::Backend + Clone> HashedScan<K, SHARDS, B> {
+    /// A scan of the pairs whose key matches `pattern` (a Redis glob), asking for about
+    /// `count` per page.
+    pub fn new(backend: B, pattern: &str, count: Option<u32>) -> Self {
+        Self {
+            backend,
+            pattern: pattern.into(),
+            count,
+            shard: 0,
+            cursor: 0,
+            page: alloc::vec::Vec::new().into_iter(),
+            failed: false,
+            _k: PhantomData,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<K: Keyspace, const SHARDS: u32, B: crate::Backend + Clone> Iterator
+    for HashedScan<K, SHARDS, B>
+{
+    type Item = Result<(alloc::vec::Vec<u8>, alloc::vec::Vec<u8>), crate::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(pair) = self.page.next() {
+                return Some(Ok(pair));
+            }
+            if self.failed || self.shard >= SHARDS {
+                return None;
+            }
+            let mut p = crate::Pipe::with_backend(self.backend.clone());
+            let page = HashedString::<K, SHARDS>::with(&mut p).hscan(
+                self.shard,
+                self.cursor,
+                &self.pattern,
+                self.count,
+            );
+            let read = p.execute().and_then(|()| {
+                let (next, pairs) = page.result()?;
+                let pairs = pairs
+                    .map(|pair| pair.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                    .collect::<Result<alloc::vec::Vec<_>, _>>()
+                    .map_err(crate::Error::Convert)?;
+                Ok((next, pairs))
+            });
+            match read {
+                Ok((next, pairs)) => {
+                    if next == 0 {
+                        self.shard += 1;
+                    }
+                    self.cursor = next;
+                    self.page = pairs.into_iter();
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
     }
 }
 

@@ -40,7 +40,9 @@ pub use field::{
     Ascii, Binary, Boolean, Decoded, Field, FieldBuf, FieldError, Float, Integer, Text,
 };
 #[cfg(feature = "alloc")]
-pub use hashed::{HashedString, HashedView};
+pub use hashed::HashedScan;
+#[cfg(feature = "alloc")]
+pub use hashed::{HashedString, HashedView, ScanPage};
 #[cfg(feature = "alloc")]
 pub use kinds::Fields;
 pub use kinds::{
@@ -283,6 +285,9 @@ pub fn strip_key<K: Keyspace>(full: &[u8]) -> Option<&[u8]> {
 /// Iterates every key of keyspace `K` (outside any pipeline: each page is one round trip), as
 /// the stored bytes inside the braces (decode them with the keyspace's key codec). Made by
 /// [`Scan::new`]; RedPipe's `scan_iter`.
+///
+/// `SCAN` is a command of one server: on a connection name that is a Redis Cluster it walks
+/// the keys of the node it is sent to (the first primary), not the whole cluster.
 #[cfg(feature = "alloc")]
 pub struct Scan<K: Keyspace, B: crate::Backend + Clone> {
     backend: B,
