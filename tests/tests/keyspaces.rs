@@ -1281,3 +1281,59 @@ fn hashed_strings_mget_in_one_round_trip_and_scan_every_shard() {
     let tens = HashedScan::<Index, 64, Connections>::new(r.clone(), "item:1?", None).count();
     assert_eq!(tens, 10);
 }
+
+#[test]
+fn members_of_one_key_walk_page_by_page() {
+    use redpipe::keyspace::{HashFields, KeyScan, Members, Scored};
+    let server = RedisServer::start();
+    let r = registry(&server);
+    let mut p = r.pipe();
+    let names: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    Tags::with(&mut p)
+        .sadd("big", names.iter().map(String::as_str))
+        .unwrap();
+    for (i, n) in names.iter().enumerate() {
+        Stats::with(&mut p).hset("big", n, &(i as i64)).unwrap();
+        Scores::with(&mut p).zadd("big", n, i as f64 / 2.0).unwrap();
+    }
+    p.execute().unwrap();
+
+    let before = pipelines(&r);
+    let mut members: Vec<Vec<u8>> =
+        KeyScan::<Tags, Members, Connections>::new(r.clone(), "big", "*", Some(50))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    assert!(pipelines(&r) - before > 1, "several pages");
+    members.sort();
+    let mut want: Vec<Vec<u8>> = names.iter().map(|n| n.clone().into_bytes()).collect();
+    want.sort();
+    assert_eq!(members, want);
+
+    let fields: Vec<(Vec<u8>, Vec<u8>)> =
+        KeyScan::<Stats, HashFields, Connections>::new(r.clone(), "big", "m1?", None)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    assert_eq!(fields.len(), 10);
+    assert!(fields.iter().all(|(m, v)| m[1..] == v[..]), "m12 holds 12");
+
+    let scored: Vec<(Vec<u8>, f64)> =
+        KeyScan::<Scores, Scored, Connections>::new(r.clone(), "big", "m29?", None)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    assert_eq!(scored.len(), 10);
+    for (m, score) in scored {
+        let i: f64 = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
+        assert_eq!(score, i / 2.0);
+    }
+    // A missing key: no page holds anything.
+    let mut wrong =
+        KeyScan::<Scores, Scored, Connections>::new(r.clone(), "nope", "*", None).unwrap();
+    assert_eq!(
+        wrong.next().map(|r| r.unwrap()),
+        None,
+        "a missing key has no members"
+    );
+}

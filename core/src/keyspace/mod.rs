@@ -35,6 +35,8 @@ mod hashed;
 mod kinds;
 #[cfg(feature = "alloc")]
 mod owned;
+#[cfg(feature = "alloc")]
+mod scan;
 
 pub use field::{
     Ascii, Binary, Boolean, Decoded, Field, FieldBuf, FieldError, Float, Integer, Text,
@@ -53,6 +55,8 @@ pub use kinds::{
 pub use owned::{Codec, FieldValue, StringList};
 #[cfg(feature = "json")]
 pub use owned::{Dict, List};
+#[cfg(feature = "alloc")]
+pub use scan::{HashFields, KeyScan, Members, ScanKind, Scored};
 
 use core::convert::Infallible;
 use core::marker::PhantomData;
