@@ -8,8 +8,25 @@
 
 use std::time::Instant;
 
+use redpipe::keyspace::{Integer, Keyspace};
 use redpipe::prelude::*;
-use redpipe::{Connection, Derived, Error, Handle, Pipe, VecPipeline};
+use redpipe::record::StructOps;
+use redpipe::{Connection, Derived, Error, Handle, Pipe, Struct, VecPipeline, keyspace};
+
+keyspace! {
+    /// Page views per page: keys `V{page}`, integer values.
+    struct PageViews: String { prefix: "V", value: Integer }
+}
+
+/// A user record, stored as the hash `U{user_id}` (RedPipe's `Struct`).
+#[derive(Struct, Debug)]
+#[redpipe(keyspace = "U", ttl = 60)]
+struct TourUser {
+    #[redpipe(key)]
+    user_id: String,
+    name: String,
+    last_seen: Option<i64>,
+}
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -154,7 +171,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         one_by_one.as_secs_f64() / pipelined.as_secs_f64()
     );
 
+    println!("\n7. Keyspaces and structs: typed keys and records, still one round trip");
+    let (views, user) = redpipe::autoexec(None, |p| {
+        let views = PageViews::with(p).incrby(&key("home"), 3)?;
+        let user = TourUser {
+            user_id: key("1"),
+            name: "Jack".into(),
+            last_seen: Some(1_700_000_000),
+        };
+        user.create(p)?;
+        Ok((views, TourUser::load(p, &user.user_id)))
+    })?;
+    println!(
+        "   page views: {}; loaded back: {:?}",
+        views.result()?,
+        user.result()?
+    );
+
     // Clean up everything the tour wrote.
+    redpipe::autoexec(None, |p| {
+        PageViews::with(p).delete(&key("home"))?;
+        Ok(TourUser::delete(p, &[&key("1")]))
+    })?;
     let prefix = key("*");
     for name in [redpipe::DEFAULT, "users", "messages"] {
         let keys = redpipe::autoexec_on(name, None, |p| {

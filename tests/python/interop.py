@@ -70,6 +70,8 @@ class Index(redpipe.HashedString):
     shard_count = 1000
 
 
+# Integers RedPipe keeps exactly (it writes them through a float: within 2**53).
+VIEWS = {'': 42, 'big': 2**53 - 1, 'neg': -(2**53 - 1), 'zero': 0}
 PRICES = {'a': 0.1, 'b': 1e16, 'c': 2.0, 'd': -1.5, 'e': 1e-05, 'f': 123456.789}
 INDEX = ['foo123', 'bar', 'ünï', 'k' * 40]
 
@@ -92,11 +94,17 @@ def beers(tag):
             'color': 'gold',
         },
         {
+            # edge values: empty text, list, dict and bytes; a negative integer
             'beer_id': tag + '-2',
-            'name': 'Light',
+            'name': '',
             'abv': 0.5,
+            'ibu': -5,
             'on_tap': False,
             'tags': [],
+            'code': '',
+            'label': b'',
+            'brewery': {},
+            'history': [],
         },
     ]
 
@@ -105,7 +113,8 @@ def write(tag):
     with redpipe.autoexec() as pipe:
         for beer in beers(tag):
             Beer(beer, pipe=pipe)
-        Views(pipe=pipe).set(tag, 42)
+        for k, v in VIEWS.items():
+            Views(pipe=pipe).set(tag + k, v)
         prices = Prices(pipe=pipe)
         for k, v in PRICES.items():
             prices.set(tag + k, v)
@@ -132,7 +141,7 @@ def plain(value):
 def read(tag):
     with redpipe.autoexec() as pipe:
         loaded = [Beer(b['beer_id'], pipe=pipe) for b in beers(tag)]
-        views = Views(pipe=pipe).get(tag)
+        views = {k: Views(pipe=pipe).get(tag + k) for k in VIEWS}
         prices = {k: Prices(pipe=pipe).get(tag + k) for k in PRICES}
         tags = Tags(pipe=pipe).smembers(tag)
         events = Events(pipe=pipe).lrange(tag, 0, -1)
@@ -142,7 +151,7 @@ def read(tag):
         index = {k: Index(pipe=pipe).get(tag + k) for k in INDEX}
     out = {
         'beers': [{k: plain(v) for k, v in dict(b).items()} for b in loaded],
-        'views': views.result,
+        'views': {k: v.result for k, v in views.items()},
         'prices': {k: v.result for k, v in prices.items()},
         'tags': sorted(tags.result),
         'events': events.result,

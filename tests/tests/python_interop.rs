@@ -48,6 +48,13 @@ keyspace! {
 keyspace! { struct IndexKeys: String { prefix: "IDX" } }
 type Index = HashedString<IndexKeys, 1000>;
 
+/// Integers RedPipe keeps exactly (it writes them through a float: within 2^53).
+const VIEWS: [(&str, i64); 4] = [
+    ("", 42),
+    ("big", (1 << 53) - 1),
+    ("neg", -((1 << 53) - 1)),
+    ("zero", 0),
+];
 const PRICES: [(&str, f64); 6] = [
     ("a", 0.1),
     ("b", 1e16),
@@ -84,17 +91,18 @@ fn beers(tag: &str) -> [Beer; 2] {
                 .cloned(),
             rest: BTreeMap::from([("color".into(), "gold".into())]),
         },
+        // Edge values: empty text, list, dict and bytes; a negative integer.
         Beer {
             beer_id: format!("{tag}-2"),
-            name: "Light".into(),
+            name: String::new(),
             abv: 0.5,
-            ibu: None,
+            ibu: Some(-5),
             on_tap: Some(false),
             tags: Some(vec![]),
-            code: None,
-            label: None,
-            brewery: None,
-            history: None,
+            code: Some(String::new()),
+            label: Some(vec![]),
+            brewery: Some(Map::new()),
+            history: Some(vec![]),
             rest: BTreeMap::new(),
         },
     ]
@@ -106,7 +114,9 @@ fn write(r: &Connections, tag: &str) {
     for beer in beers(tag) {
         written.push(beer.create(&mut p).unwrap());
     }
-    Views::with(&mut p).set(tag, &42).unwrap();
+    for (k, v) in VIEWS {
+        Views::with(&mut p).set(&format!("{tag}{k}"), &v).unwrap();
+    }
     for (k, v) in PRICES {
         Prices::with(&mut p).set(&format!("{tag}{k}"), &v).unwrap();
     }
@@ -226,7 +236,10 @@ fn read(r: &Connections, tag: &str) -> (Vec<Option<Beer>>, Value) {
         .iter()
         .map(|b| Beer::load(&mut p, &b.beer_id))
         .collect();
-    let views = Views::with(&mut p).get(tag).unwrap();
+    let views: Vec<_> = VIEWS
+        .iter()
+        .map(|(k, _)| Views::with(&mut p).get(&format!("{tag}{k}")).unwrap())
+        .collect();
     let prices: Vec<_> = PRICES
         .iter()
         .map(|(k, _)| Prices::with(&mut p).get(&format!("{tag}{k}")).unwrap())
@@ -267,7 +280,7 @@ fn read(r: &Connections, tag: &str) -> (Vec<Option<Beer>>, Value) {
         })
         .collect();
     let values = json!({
-        "views": views.result().unwrap(),
+        "views": views.iter().map(|h| h.result().unwrap()).collect::<Vec<_>>(),
         "prices": prices.iter().map(|h| h.result().unwrap()).collect::<Vec<_>>(),
         "tags": tags,
         "events": events.result().unwrap(),
@@ -281,12 +294,9 @@ fn read(r: &Connections, tag: &str) -> (Vec<Option<Beer>>, Value) {
 
 /// What redpipe expects to read for a tag, whoever wrote it.
 fn expected(tag: &str) -> (Vec<Option<Beer>>, Value) {
-    let mut beers: Vec<Option<Beer>> = beers(tag).into_iter().map(Some).collect();
-    if let Some(Some(light)) = beers.get_mut(1) {
-        light.tags = Some(vec![]); // the empty string list
-    }
+    let beers: Vec<Option<Beer>> = beers(tag).into_iter().map(Some).collect();
     let values = json!({
-        "views": 42,
+        "views": VIEWS.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
         "prices": PRICES.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
         "tags": ["a", "b", "ü"],
         "events": ["x", "y", "z"],
@@ -312,7 +322,7 @@ fn redpipe_and_python_redpipe_read_each_others_data() {
     // The same bytes, whoever wrote them.
     let ours = stored(&server, "rs");
     let theirs = stored(&server, "py");
-    assert_eq!(ours.len(), 2 + 1 + PRICES.len() + 5, "{ours:#?}");
+    assert_eq!(ours.len(), 2 + VIEWS.len() + PRICES.len() + 5, "{ours:#?}");
     assert_eq!(ours, theirs);
 
     // The HashedString shards agree: each side finds the other's entries.
@@ -342,6 +352,10 @@ fn redpipe_and_python_redpipe_read_each_others_data() {
         json!("AP9QTkcNCg==")
     );
     assert_eq!(seen_rs["beers"][1]["on_tap"], json!(false));
+    assert_eq!(seen_rs["beers"][1]["name"], json!(""));
+    assert_eq!(seen_rs["beers"][1]["ibu"], json!(-5));
+    assert_eq!(seen_rs["beers"][1]["brewery"], json!({}));
+    assert_eq!(seen_rs["views"]["big"], json!((1i64 << 53) - 1));
     assert_eq!(seen_rs["prices"]["b"], json!(1e16));
     assert_eq!(seen_rs["profile"]["vip"], json!(false));
 }
