@@ -42,9 +42,11 @@ pub(crate) fn cargo() -> Command {
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}").replace('"', "");
     eprintln!("\n$ {shown}");
+    let started = std::time::Instant::now();
     let status = cmd
         .status()
         .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    eprintln!("  ({:.1} s)", started.elapsed().as_secs_f64());
     if status.success() {
         Ok(())
     } else {
