@@ -4,6 +4,7 @@
 //! directory, on a port picked at run time; it is killed (by PID, never by name) on drop. Starting
 //! one takes a few milliseconds, so every test gets its own and the suite runs in parallel.
 
+pub mod bridge;
 pub mod peer;
 
 use std::io::{Read, Write};
