@@ -85,7 +85,24 @@ export class Handle<T = unknown> {
   readonly ready: boolean;
 }
 
+/**
+ * Connects to a redpipe bridge (or any relay carrying RESP over binary WebSocket messages,
+ * such as websockify: leave `token` out there) as the default connection. Rejects with a
+ * `ConnectionError` carrying the close reason when the bridge refuses the token or origin.
+ */
+export function connect(url: string, token?: string | null, options?: ConnectOptions): Promise<Client>;
+
+/**
+ * Connects over JS duplexes straight to Redis (runtimes with sockets of their own): `open`
+ * returns a new `Duplex` (or a promise of one) each time a connection is needed.
+ */
+export function connectDuplex(open: () => Duplex | Promise<Duplex>, options?: ConnectOptions): Promise<Client>;
+
 export interface Client {
+  /** Adds the connection `name` (a WebSocket URL), opened now; commands go to it in `p.on(name, ...)`. */
+  connect(name: string, url: string, token?: string | null, options?: ConnectOptions): Promise<void>;
+  /** Adds the connection `name` over JS duplexes. */
+  connectDuplex(name: string, open: () => Duplex | Promise<Duplex>, options?: ConnectOptions): Promise<void>;
   /**
    * Runs `f` on `pipe` if given (its commands join that pipeline, and are removed if `f`
    * throws), else on a new pipeline that is executed when `f` returns. Resolves to what `f`
@@ -145,12 +162,12 @@ fn number_field(o: &JsValue, name: &str) -> Option<f64> {
 }
 
 /// Options from a JavaScript `ConnectOptions` object (missing fields keep their defaults).
-fn options(token: Option<String>, o: &JsValue) -> Options {
+fn options(token: Option<String>, o: Option<&js_sys::Object>) -> Options {
     let mut opts = Options {
         token,
         ..Options::default()
     };
-    if o.is_object() {
+    if let Some(o) = o {
         opts.username = text_field(o, "username");
         opts.password = text_field(o, "password");
         opts.client_name = text_field(o, "clientName");
@@ -176,14 +193,10 @@ pub struct Client {
 /// Connects to a redpipe bridge (or any relay carrying RESP over binary WebSocket messages,
 /// such as websockify; leave `token` out there) as the default connection. Rejects with a
 /// `ConnectionError` carrying the close reason when the bridge refuses the token or origin.
-#[wasm_bindgen(unchecked_return_type = "Promise<Client>")]
-pub fn connect(
-    url: String,
-    token: Option<String>,
-    #[wasm_bindgen(unchecked_param_type = "ConnectOptions | undefined")] options: JsValue,
-) -> Promise {
+#[wasm_bindgen(skip_typescript)]
+pub fn connect(url: String, token: Option<String>, options: Option<js_sys::Object>) -> Promise {
     install_commands();
-    let opts = self::options(token, &options);
+    let opts = self::options(token, options.as_ref());
     promise(async move {
         let connections = Connections::new();
         connections
@@ -196,13 +209,10 @@ pub fn connect(
 
 /// Connects over JS duplexes straight to Redis (edge runtimes with sockets of their own): `open`
 /// returns a new `Duplex` (or a promise of one) each time a connection is needed.
-#[wasm_bindgen(js_name = connectDuplex, unchecked_return_type = "Promise<Client>")]
-pub fn connect_duplex(
-    #[wasm_bindgen(unchecked_param_type = "() => Duplex | Promise<Duplex>")] open: Function,
-    #[wasm_bindgen(unchecked_param_type = "ConnectOptions | undefined")] options: JsValue,
-) -> Promise {
+#[wasm_bindgen(js_name = connectDuplex, skip_typescript)]
+pub fn connect_duplex(open: Function, options: Option<js_sys::Object>) -> Promise {
     install_commands();
-    let opts = self::options(None, &options);
+    let opts = self::options(None, options.as_ref());
     promise(async move {
         let connections = Connections::new();
         connections
@@ -222,16 +232,16 @@ impl Client {
 
     /// Adds the connection `name` (a WebSocket URL, with the bridge's token), opened now;
     /// commands go to it inside `p.on(name, ...)`.
-    #[wasm_bindgen(js_name = connect, unchecked_return_type = "Promise<void>")]
+    #[wasm_bindgen(js_name = connect, skip_typescript)]
     pub fn connect_named(
         &self,
         name: String,
         url: String,
         token: Option<String>,
-        #[wasm_bindgen(unchecked_param_type = "ConnectOptions | undefined")] options: JsValue,
+        options: Option<js_sys::Object>,
     ) -> Promise {
         let connections = self.connections.clone();
-        let opts = self::options(token, &options);
+        let opts = self::options(token, options.as_ref());
         promise(async move {
             connections
                 .connect(&name, &url, opts)
@@ -242,15 +252,15 @@ impl Client {
     }
 
     /// Adds the connection `name` over JS duplexes.
-    #[wasm_bindgen(js_name = connectDuplex, unchecked_return_type = "Promise<void>")]
+    #[wasm_bindgen(js_name = connectDuplex, skip_typescript)]
     pub fn connect_duplex_named(
         &self,
         name: String,
-        #[wasm_bindgen(unchecked_param_type = "() => Duplex | Promise<Duplex>")] open: Function,
-        #[wasm_bindgen(unchecked_param_type = "ConnectOptions | undefined")] options: JsValue,
+        open: Function,
+        options: Option<js_sys::Object>,
     ) -> Promise {
         let connections = self.connections.clone();
-        let opts = self::options(None, &options);
+        let opts = self::options(None, options.as_ref());
         promise(async move {
             connections
                 .connect_duplex(&name, open, opts)

@@ -36,7 +36,7 @@ struct State {
 /// Commands queued on one or more named connections; each command method returns a
 /// [`Handle`], filled when `await p.execute()` resolves. Pass it to reusable functions (see
 /// `Client.autoexec`) so that all their commands share one round trip.
-#[wasm_bindgen(skip_typescript)]
+#[wasm_bindgen]
 #[derive(Clone)]
 pub struct Pipeline {
     state: Rc<RefCell<State>>,
@@ -208,6 +208,7 @@ impl Pipeline {
     ///
     /// Inside `scope`, `on` or `autoexec` on this pipeline it sends nothing: the commands run
     /// with the enclosing pipeline.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn execute(&self) -> Promise {
         promise(Self::run(self.state.clone()))
     }
