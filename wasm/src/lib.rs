@@ -59,6 +59,16 @@ pub use link::Duplex;
 pub use redpipe_core::*;
 pub use registry::{Connections, Stats};
 
+/// The global allocator of the npm package (feature `small-alloc`): talc, several KiB smaller
+/// than the default dlmalloc. Single-threaded wasm only (no `atomics`), as JavaScript is.
+#[cfg(all(
+    feature = "small-alloc",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// One logical pipeline over the named connections of a [`Connections`] registry; see
 /// [`redpipe_core::Pipe`].
 pub type Pipe = redpipe_core::Pipe<Connections>;

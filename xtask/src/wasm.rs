@@ -249,19 +249,26 @@ fn size(path: &Path) -> u64 {
 /// its directory.
 pub(crate) fn package() -> Result<PathBuf, String> {
     // The JS API alone: `transactions` and `scripting` are for Rust callers (the JS API sends
-    // plain EVAL), and their reply routing would link whether used or not.
-    run(cargo().args([
-        "build",
-        "-p",
-        "redpipe-wasm",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        "wasm-release",
-        "--no-default-features",
-        "--features",
-        "js",
-    ]))?;
+    // plain EVAL), and their reply routing would link whether used or not. `small-alloc`:
+    // talc instead of dlmalloc.
+    let build = |features: &str, example: Option<&str>| {
+        let mut c = cargo();
+        c.args([
+            "build",
+            "-p",
+            "redpipe-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .args(["--profile", "wasm-release", "--no-default-features"])
+        .args(["--features", features]);
+        if let Some(e) = example {
+            c.args(["--example", e]);
+        }
+        run(&mut c)
+    };
+    build("js,small-alloc", None)?;
+    build("small-alloc", Some("minimal"))?;
     let input = root().join("target/wasm32-unknown-unknown/wasm-release/redpipe_wasm.wasm");
     let out = root().join("target/wasm-pkg/redpipe-wasm");
     let _ = std::fs::remove_dir_all(&out);
@@ -312,6 +319,23 @@ pub(crate) fn package() -> Result<PathBuf, String> {
     println!(
         "wasm + glue, gzip: {total} bytes ({:.1} KiB); goal <= 40 KiB: {verdict}; wasm-opt: {optimized}",
         total as f64 / 1024.0
+    );
+    // The smallest Rust-on-wasm program: core + Pipe + WebSocket transport + glue, no JS API.
+    let minimal = root().join("target/wasm-pkg/minimal");
+    let _ = std::fs::remove_dir_all(&minimal);
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web"])
+        .args(["--remove-name-section", "--remove-producers-section"])
+        .arg("--out-dir")
+        .arg(&minimal)
+        .arg(root().join("target/wasm32-unknown-unknown/wasm-release/examples/minimal.wasm")))?;
+    let (mw, mj) = (minimal.join("minimal_bg.wasm"), minimal.join("minimal.js"));
+    let (mw_gz, mj_gz) = (gzip_size(&mw)?, gzip_size(&mj)?);
+    println!(
+        "minimal Rust program (examples/minimal.rs: a 4-command pipeline over the WebSocket, no JS API): wasm {} / {mw_gz} gzip, glue {} / {mj_gz} gzip, together {:.1} KiB gzip",
+        size(&mw),
+        size(&mj),
+        (mw_gz + mj_gz) as f64 / 1024.0
     );
     std::fs::write(
         out.join("sizes.txt"),
