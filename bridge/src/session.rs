@@ -123,6 +123,8 @@ async fn session(
     stopped: watch::Receiver<bool>,
 ) {
     let mut hs = Handshake::default();
+    // The shape tungstenite's `Callback` requires; it runs once per handshake.
+    #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         if !admitted {
             return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "too many sessions"));

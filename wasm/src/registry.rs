@@ -163,8 +163,14 @@ impl Drop for Lease {
 /// JavaScript is.
 #[derive(Clone, Default)]
 pub struct Connections {
-    names: Rc<RefCell<Vec<(String, Rc<Entry>)>>>,
+    names: Rc<RefCell<Names>>,
 }
+
+/// The registered names, in registration order (a handful: a list beats a map in code size).
+type Names = Vec<(String, Rc<Entry>)>;
+
+/// One group's run, boxed so that groups of different names run side by side.
+type Run<'g> = Pin<Box<dyn Future<Output = Result<()>> + 'g>>;
 
 impl core::fmt::Debug for Connections {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -292,7 +298,7 @@ impl AsyncBackend for Connections {
         if let Some(e) = unknown {
             return Err(e);
         }
-        let runs: Vec<Pin<Box<dyn Future<Output = Result<()>> + '_>>> = groups
+        let runs: Vec<Run<'_>> = groups
             .iter_mut()
             .filter(|g| !g.is_empty())
             .filter_map(|g| {
@@ -308,7 +314,7 @@ impl AsyncBackend for Connections {
 }
 
 /// Polls every future until all are done; returns the first error (in group order).
-async fn join_all(mut runs: Vec<Pin<Box<dyn Future<Output = Result<()>> + '_>>>) -> Result<()> {
+async fn join_all(mut runs: Vec<Run<'_>>) -> Result<()> {
     let mut results: Vec<Option<Result<()>>> = runs.iter().map(|_| None).collect();
     poll_fn(|cx| {
         let mut pending = false;

@@ -237,6 +237,26 @@ impl<B> Pipe<B> {
     /// Opens a [scope](Self::scope) without a closure; the caller MUST close it with
     /// [`leave`](Self::leave), innermost first. Until then [`execute`](Self::execute) joins
     /// the enclosing pipeline (sends nothing).
+    ///
+    /// ```
+    /// use redpipe_core::{prelude::*, Connector, Loopback, Pipe};
+    /// let server = |_: &str| Ok(Loopback::new(|_: &[&[u8]]| b":1\r\n".to_vec()));
+    /// let mut p = Pipe::with_backend(Connector(server));
+    /// let kept = p.incr("a");
+    /// let scope = p.enter();
+    /// let dropped = p.incr("b");
+    /// p.leave(scope, false); // a failed step: its commands are removed
+    /// assert_eq!(p.len(), 1);
+    /// let scope = p.enter_on("other");
+    /// let elsewhere = p.incr("c");
+    /// p.execute()?; // inside a scope: joins the enclosing pipeline, sends nothing
+    /// assert!(!kept.is_ready());
+    /// p.leave(scope, true);
+    /// p.execute()?;
+    /// assert_eq!((kept.result()?, elsewhere.result()?), (1, 1));
+    /// assert!(dropped.result().is_err());
+    /// # Ok::<(), redpipe_core::Error>(())
+    /// ```
     pub fn enter(&mut self) -> Scope {
         Scope {
             mark: self.mark(),
