@@ -182,6 +182,25 @@ test("a JS duplex over Node's net talks to Redis directly; a lost socket fails e
   client.close();
 });
 
+test("named connections: p.on(name, f) sends f's commands there, groups run side by side", async () => {
+  const client = await redpipe.connect(url, token);
+  await client.connect("second", url, token);
+  await assert.rejects(client.connect("second", url, token), /registered/);
+  const p = client.pipeline();
+  const k = key("named");
+  const here = p.incr(k);
+  const there = p.on("second", (q) => q.incr(k));
+  await p.execute();
+  assert.deepEqual([here.result, there.result].sort(), [1, 2]);
+  assert.equal(client.stats("second").pipelines, 1);
+  assert.equal(client.disconnect("second"), true);
+  const q = client.pipeline();
+  const lost = q.on("second", (r) => r.incr(k));
+  await assert.rejects(q.execute(), /no connection named/);
+  assert.throws(() => lost.result, (e) => e.name === "ConnectionError" || e instanceof Error);
+  client.close();
+});
+
 test("the generated TypeScript declarations are precise", () => {
   const dts = readFileSync(join(pkg, "web", "redpipe_wasm.d.ts"), "utf8");
   for (const line of [
