@@ -19,6 +19,9 @@
 //!   that is that far ahead, so memory stays bounded), sessions, idle time;
 //! - Ctrl-C / SIGTERM stop accepting, let sessions receive the replies in flight, then close.
 //!
+//! It serves `ws://`: put it behind a TLS-terminating proxy (or on loopback beside one) for
+//! `wss://`; the Redis side may use TLS (`rediss://`).
+//!
 //! Where it lives and why: a crate of its own beside the std adapter (not a binary inside it),
 //! so that the library's users never compile a WebSocket server, a signal handler or a log
 //! subscriber, while the bridge still reuses the std adapter's connection code (URL, TLS,

@@ -243,6 +243,55 @@ async fn an_oversized_frame_closes_only_its_session() {
     assert_eq!(redis.cli(&["EXISTS", "big"]), "0");
 }
 
+#[tokio::test]
+async fn the_session_limit_and_the_idle_timeout_apply() {
+    let redis = RedisServer::start();
+    let bridge = Bridge::start(
+        bin(),
+        &redis.url(),
+        TOKEN,
+        &["--max-sessions", "2", "--idle-timeout", "1"],
+    );
+    let mut first = session(&bridge).await;
+    let _second = session(&bridge).await;
+    let refused = open(
+        &bridge.url(),
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(WsError::Http(r)) if r.status() == 503),
+        "{refused:?}"
+    );
+    // A session with no traffic is closed, and its place is free again.
+    assert_eq!(
+        close_code(&mut first).await,
+        Some((CloseCode::Away, "idle timeout".into()))
+    );
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        match open(
+            &bridge.url(),
+            &[("authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .await
+        {
+            Ok(ws) => {
+                again = Some(ws);
+                break;
+            }
+            // The idle session's place is given back once its task has ended.
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let mut ws = again.expect("a place freed by the idle session");
+    let mut p = VecPipeline::new();
+    let pong = p.ping().unwrap();
+    run(&mut ws, &mut p).await.expect("pipeline");
+    assert_eq!(pong.read(&p).unwrap(), "PONG");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_concurrent_sessions_all_succeed() {
     const SESSIONS: usize = 500;
