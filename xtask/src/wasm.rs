@@ -224,7 +224,8 @@ fn browser_tests(s: &Services, page_port: u16) -> Result<(), String> {
 /// The JavaScript API tests from Node.
 fn node_tests(s: &Services, package: &Path) -> Result<(), String> {
     run(Command::new("node")
-        .args(["--experimental-websocket", "--test"])
+        // A hung test fails instead of holding CI.
+        .args(["--experimental-websocket", "--test", "--test-timeout=60000"])
         .arg(root().join("wasm/npm/test/api.test.mjs"))
         .env("REDPIPE_PKG", package)
         .env("REDPIPE_BRIDGE_URL", &s.bridge_url)
