@@ -8,7 +8,7 @@ use core::fmt;
 use redpipe_core::{Error, IoError, IoKind};
 
 /// Why a connection's JavaScript side stopped carrying bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LinkError {
     /// The socket could not be created (a bad URL, a page policy) or the duplex refused its
@@ -76,6 +76,14 @@ impl fmt::Display for LinkError {
             Self::Send(why) => write!(f, "send failed: {why}"),
             Self::Local(why) => write!(f, "connection closed: {why}"),
         }
+    }
+}
+
+/// The message, as `Display` writes it: a derived `Debug` would link the escaping of every
+/// string field into the `.wasm` (an error boxed as `dyn Error` keeps its `Debug`).
+impl fmt::Debug for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LinkError({self})")
     }
 }
 
