@@ -173,7 +173,7 @@ impl Connection {
 
     /// Moves the messages that arrived while no pipeline ran into the read buffer.
     fn take_idle_messages(&mut self) -> Result<()> {
-        let messages = core::mem::take(&mut self.link.inbox().borrow_mut().messages);
+        let messages = self.link.inbox().borrow_mut().take_messages();
         for m in messages {
             self.buf.extend(&m)?;
         }
@@ -262,7 +262,7 @@ impl Connection {
             let batch = self
                 .link
                 .wait(|i| match (&i.closed, i.messages.is_empty()) {
-                    (_, false) => Some(Ok(core::mem::take(&mut i.messages))),
+                    (_, false) => Some(Ok(i.take_messages())),
                     (Some(why), true) => Some(Err(why.clone())),
                     (None, true) => None,
                 })

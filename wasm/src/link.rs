@@ -59,8 +59,15 @@ pub(crate) struct Inbox {
     pub(crate) error: Option<String>,
     /// Binary messages received, for statistics.
     pub(crate) received: u64,
+    /// Bytes of `messages`.
+    queued: usize,
     waker: Option<Waker>,
 }
+
+/// Bytes a link keeps that nothing has taken (a server pushing while no pipeline runs); past
+/// this the link ends instead of growing. While a pipeline runs, every message is taken as it
+/// arrives.
+pub(crate) const INBOX_BUDGET: usize = 64 << 20;
 
 impl Inbox {
     fn wake(&mut self) {
@@ -70,9 +77,27 @@ impl Inbox {
     }
 
     fn push(&mut self, bytes: Vec<u8>) {
+        if self.closed.is_some() {
+            return;
+        }
         self.received += 1;
+        self.queued = self.queued.saturating_add(bytes.len());
+        if self.queued > INBOX_BUDGET {
+            self.messages.clear();
+            self.queued = 0;
+            self.end(LinkError::Local(
+                "more than 64 MiB arrived while no pipeline read it".into(),
+            ));
+            return;
+        }
         self.messages.push_back(bytes);
         self.wake();
+    }
+
+    /// Takes the messages received so far.
+    pub(crate) fn take_messages(&mut self) -> VecDeque<Vec<u8>> {
+        self.queued = 0;
+        core::mem::take(&mut self.messages)
     }
 
     fn end(&mut self, why: LinkError) {
