@@ -158,6 +158,22 @@ impl AsyncConnection {
         self.driver.is_clean()
     }
 
+    /// Gives up the pipeline machinery and returns the set-up stream (TCP, Unix or TLS), with
+    /// any bytes already read from it that no pipeline used: for a relay such as
+    /// `redpipe-bridge`, which opens and authenticates the connection here (URL, TLS,
+    /// `AUTH`, `SELECT`, timeouts) and then forwards bytes itself. The per-read timeouts no
+    /// longer apply.
+    ///
+    /// [`Error::Closed`] if the connection is not clean (broken, or a pipeline or `WATCH` left
+    /// open): its stream position is unknown.
+    pub fn into_stream(self) -> Result<(Stream, Vec<u8>)> {
+        if !self.driver.is_clean() {
+            return Err(Error::Closed);
+        }
+        let (timed, buf) = self.driver.into_parts();
+        Ok((Stream(timed.inner.into_inner()), buf.filled().to_vec()))
+    }
+
     /// Runs `p` to completion; see [`Connection::execute`](crate::Connection::execute).
     pub async fn execute(&mut self, p: &mut VecPipeline) -> Result<()> {
         self.send(p).await?;
@@ -190,6 +206,50 @@ impl AsyncTransport for AsyncConnection {
 
     fn is_usable(&self) -> bool {
         self.is_clean()
+    }
+}
+
+/// A connection's byte stream (TCP, Unix socket or TLS), from
+/// [`AsyncConnection::into_stream`].
+pub struct Stream(Box<dyn AsyncStream>);
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream").finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.0).poll_shutdown(cx)
     }
 }
 

@@ -3,7 +3,9 @@
 //! Each [`RedisServer`] is its own `redis-server` process with no persistence, in a temporary
 //! directory, on a port picked at run time; it is killed (by PID, never by name) on drop. Starting
 //! one takes a few milliseconds, so every test gets its own and the suite runs in parallel.
+//! [`bridge::Bridge`] does the same for a `redpipe-bridge` process.
 
+pub mod bridge;
 pub mod cluster;
 pub mod peer;
 

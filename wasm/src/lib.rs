@@ -1,8 +1,85 @@
 //! # redpipe-wasm
 //!
-//! redpipe in the browser. The WebSocket transport lands here; for now this crate re-exports the
-//! core so that it builds for `wasm32-unknown-unknown` with the rest of the workspace.
-#![no_std]
+//! redpipe for browsers and edge runtimes. Browsers cannot open TCP sockets, so the same RESP
+//! bytes travel over a WebSocket to a relay that forwards them to Redis: `redpipe-bridge`
+//! (tokens, origins, a command policy), or any relay that carries RESP in binary messages
+//! (websockify). Runtimes with sockets of their own (Node `net`, Deno, Workers' `connect()`)
+//! talk to Redis directly through any JS duplex.
+//!
+//! This crate is one more transport under the core's `Pipe` model, not a second client: the
+//! pipelines, handles, scopes, callbacks, transactions and connection rules are
+//! `redpipe-core`'s, and this crate only moves bytes between them and JavaScript.
+//!
+//! - [`Connection`]: one WebSocket or duplex as an [`AsyncTransport`]; each message goes to the
+//!   core with [`ReadBuffer::feed`]; a close or error fails every waiting handle with the
+//!   reason.
+//! - [`Connections`]: named connections, the [`AsyncBackend`] of [`Pipe`]; one socket per name,
+//!   leased to one pipeline at a time, so pipelines from concurrent async functions never
+//!   interleave on a socket.
+//! - feature `js` (default): the JavaScript/TypeScript API (`connect`, `Client`, `Pipeline`,
+//!   `Handle`), built into an npm package by `cargo xtask wasm` (wasm-bindgen `--target web`
+//!   and `--target nodejs`).
+//!
+//! From Rust on wasm:
+//!
+//! ```no_run
+//! use redpipe_wasm::prelude::*;
+//! use redpipe_wasm::{Connections, Options, Pipe};
+//!
+//! async fn demo() -> redpipe_wasm::Result<()> {
+//!     let redis = Connections::new();
+//!     redis.connect("", "ws://127.0.0.1:7379", Options::token("secret")).await?;
+//!     let mut p = redis.pipe();
+//!     let hits = p.incr("hits");
+//!     let _ = p.expire("hits", 60);
+//!     p.execute_async().await?;
+//!     assert!(hits.result()? >= 1);
+//!     // A reusable function joins a parent pipe or runs on its own.
+//!     let n = Pipe::autoexec_async(|| redis.clone(), None, |p| Ok::<_, redpipe_wasm::Error>(p.incr("hits"))).await?;
+//!     assert!(n.result()? >= 2);
+//!     Ok(())
+//! }
+//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+extern crate alloc;
+
+mod connection;
+mod error;
+#[cfg(feature = "js")]
+mod js;
+mod link;
+mod registry;
+
+pub use connection::{Connection, Options};
+pub use error::LinkError;
+#[cfg(feature = "js")]
+pub use js::{Client, Handle as JsHandle, Pipeline, connect, connect_duplex};
+pub use link::Duplex;
 pub use redpipe_core::*;
+pub use registry::{Connections, Stats};
+
+/// The global allocator of the npm package (feature `small-alloc`): talc, several KiB smaller
+/// than the default dlmalloc. Single-threaded wasm only (no `atomics`), as JavaScript is.
+#[cfg(all(
+    feature = "small-alloc",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// One logical pipeline over the named connections of a [`Connections`] registry; see
+/// [`redpipe_core::Pipe`].
+pub type Pipe = redpipe_core::Pipe<Connections>;
+
+/// A JavaScript exception's message.
+pub(crate) fn js_text(e: &wasm_bindgen::JsValue) -> alloc::string::String {
+    if let Some(s) = e.as_string() {
+        return s;
+    }
+    js_sys::Reflect::get(e, &wasm_bindgen::JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_else(|| alloc::string::String::from("JavaScript error"))
+}

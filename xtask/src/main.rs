@@ -1,7 +1,10 @@
 //! `cargo xtask <command>`: the one script that humans and CI both run.
 //!
 //! - `test`: installs what a fresh Debian machine lacks, then runs every check and test.
-//! - `tour`: runs the main demo against `REDIS_URL` or a throwaway local `redis-server`.
+//! - `tour`: runs the main demo against `REDIS_URL` or a throwaway local `redis-server`;
+//!   `tour --browser`: a headless Chromium page runs a pipeline through the bridge.
+//! - `wasm`: the browser and edge side (Chromium and Node tests against a real bridge), the npm
+//!   package and its size; part of `test`.
 //! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks.
 //! - `qemu`: the firmware images on emulated Cortex-M4 and RISC-V 32 boards against a
 //!   throwaway server.
@@ -17,6 +20,7 @@ mod setup;
 mod size;
 mod stack;
 mod test;
+mod wasm;
 
 use std::process::ExitCode;
 
@@ -24,7 +28,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test" | "ci") => test::command(&args[1..]),
+        Some("tour") if args.get(1).map(String::as_str) == Some("--browser") => wasm::tour(),
         Some("tour") => tour(&args[1..]),
+        Some("wasm") => wasm::command(&args[1..]),
         Some("bench") => bench::command(&args[1..]),
         Some("setup") => setup::all(),
         Some("size") => size::firmware(),
@@ -35,7 +41,9 @@ fn main() -> ExitCode {
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  test    install what is missing, then run every check and test\n  \
-                 tour    run the redpipe tour (uses REDIS_URL or starts a local redis-server)\n  \
+                 tour    run the redpipe tour (uses REDIS_URL or starts a local redis-server);\n          \
+                 --browser: a headless Chromium page runs it through redpipe-bridge\n  \
+                 wasm    browser and Node tests against a real bridge, the npm package and its size\n  \
                  bench   end-to-end and codec benchmarks (--quick: a shorter run of the same \
                  tables)\n  \
                  size    build the no-allocator firmware image and print its footprint\n  \

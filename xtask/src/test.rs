@@ -22,6 +22,8 @@ const CORE_FEATURE_SETS: &[&[&str]] = &[
 
 pub(crate) fn run_all() -> Result<(), String> {
     setup::all()?;
+    // Chromium, ChromeDriver, websockify, Node, wasm-bindgen-cli: before anything is built.
+    crate::wasm::install()?;
 
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
@@ -127,6 +129,24 @@ pub(crate) fn run_all() -> Result<(), String> {
         "--target",
         "wasm32-unknown-unknown",
     ]))?;
+    // The wasm crate lints clean where it runs, with and without the JS API.
+    for features in [&["--all-features"][..], &["--no-default-features"][..]] {
+        run(cargo()
+            .args([
+                "clippy",
+                "-p",
+                "redpipe-wasm",
+                "--target",
+                "wasm32-unknown-unknown",
+            ])
+            .args(["--all-targets"])
+            .args(features)
+            .args(["--", "-D", "warnings"]))?;
+    }
+    // The browser and edge side: wasm-bindgen tests in headless Chromium and the JavaScript
+    // API from Node, against a real bridge, websockify and redis-server; the npm package and
+    // its size.
+    crate::wasm::command(&[])?;
 
     // The no-allocator firmware image links (the proof that nothing needs an allocator); its
     // footprint is printed beside the redis-protocol image, with its worst-case stack.

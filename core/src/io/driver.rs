@@ -89,6 +89,14 @@ impl<T, B: Storage<u8>> Driver<T, B> {
     pub fn read_buffer(&self) -> &ReadBuffer<B> {
         &self.buf
     }
+
+    /// Takes the connection apart: the stream and the bytes read from it that no pipeline has
+    /// used, for a caller that goes on with the stream by itself (a relay that set the
+    /// connection up with [`setup`](Self::setup) and then forwards bytes). Whether the
+    /// connection was usable is the caller's to check first ([`is_clean`](Self::is_clean)).
+    pub fn into_parts(self) -> (T, ReadBuffer<B>) {
+        (self.io, self.buf)
+    }
 }
 
 /// Sends, finishes, executes and sets up: once for blocking and async streams, as the run loop

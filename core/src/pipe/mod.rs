@@ -39,6 +39,25 @@ struct PipeMark {
     callbacks: usize,
 }
 
+/// A scope opened with [`Pipe::enter`] or [`Pipe::enter_on`], closed with [`Pipe::leave`]: for
+/// callers that cannot hand [`Pipe::scope`] a closure holding the pipe, such as a JavaScript
+/// callback that receives the pipe through a wrapper, or code that awaits inside the scope.
+#[must_use = "a scope must be closed with Pipe::leave"]
+#[derive(Debug)]
+pub struct Scope {
+    mark: PipeMark,
+    /// The route to restore on leaving.
+    route: usize,
+}
+
+impl core::fmt::Debug for PipeMark {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PipeMark")
+            .field("depth", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One logical pipeline over named connections, whose handles read their own results once it
 /// has run (feature `alloc`).
 ///
@@ -196,9 +215,9 @@ impl<B> Pipe<B> {
         &mut self,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
     ) -> core::result::Result<R, E> {
-        let mark = self.mark();
+        let scope = self.enter();
         let result = f(self);
-        self.close(mark, result.is_err());
+        self.leave(scope, result.is_ok());
         result
     }
 
@@ -209,7 +228,46 @@ impl<B> Pipe<B> {
         name: &str,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
     ) -> core::result::Result<R, E> {
-        let saved = self.route;
+        let scope = self.enter_on(name);
+        let result = f(self);
+        self.leave(scope, result.is_ok());
+        result
+    }
+
+    /// Opens a [scope](Self::scope) without a closure; the caller MUST close it with
+    /// [`leave`](Self::leave), innermost first. Until then [`execute`](Self::execute) joins
+    /// the enclosing pipeline (sends nothing).
+    ///
+    /// ```
+    /// use redpipe_core::{prelude::*, Connector, Loopback, Pipe};
+    /// let server = |_: &str| Ok(Loopback::new(|_: &[&[u8]]| b":1\r\n".to_vec()));
+    /// let mut p = Pipe::with_backend(Connector(server));
+    /// let kept = p.incr("a");
+    /// let scope = p.enter();
+    /// let dropped = p.incr("b");
+    /// p.leave(scope, false); // a failed step: its commands are removed
+    /// assert_eq!(p.len(), 1);
+    /// let scope = p.enter_on("other");
+    /// let elsewhere = p.incr("c");
+    /// p.execute()?; // inside a scope: joins the enclosing pipeline, sends nothing
+    /// assert!(!kept.is_ready());
+    /// p.leave(scope, true);
+    /// p.execute()?;
+    /// assert_eq!((kept.result()?, elsewhere.result()?), (1, 1));
+    /// assert!(dropped.result().is_err());
+    /// # Ok::<(), redpipe_core::Error>(())
+    /// ```
+    pub fn enter(&mut self) -> Scope {
+        Scope {
+            mark: self.mark(),
+            route: self.route,
+        }
+    }
+
+    /// Opens a scope whose commands go to the connection named `name`, as [`on`](Self::on)
+    /// does; close it with [`leave`](Self::leave).
+    pub fn enter_on(&mut self, name: &str) -> Scope {
+        let route = self.route;
         self.route = match self.groups.iter().position(|g| &*g.name == name) {
             Some(i) => i,
             None => {
@@ -219,9 +277,17 @@ impl<B> Pipe<B> {
                 self.groups.len() - 1
             }
         };
-        let result = self.scope(f);
-        self.route = saved;
-        result
+        Scope {
+            mark: self.mark(),
+            route,
+        }
+    }
+
+    /// Closes `scope`: keeps its commands and callbacks if `keep`, else removes them (nothing
+    /// of a failed scope is sent); routes commands where they went before it opened.
+    pub fn leave(&mut self, scope: Scope, keep: bool) {
+        self.close(scope.mark, !keep);
+        self.route = scope.route;
     }
 
     /// Runs `f` inside `MULTI`/`EXEC` on the current connection; see

@@ -1,0 +1,5 @@
+import type { Duplex } from "./web/redpipe_wasm.js";
+import type { Socket } from "node:net";
+
+/** An opener for `connectDuplex`: each call opens a TCP connection to Redis at `host:port`. */
+export function tcp(port: number, host?: string): () => Duplex & { socket: Socket };

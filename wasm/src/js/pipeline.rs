@@ -1,0 +1,297 @@
+//! [`Pipeline`]: the JavaScript face of a core `Pipe` — commands return handles, `execute`
+//! returns a promise, scopes roll back, callbacks run after the pipeline.
+//!
+//! The scope and nesting rules are the core's (`Pipe::enter`/`leave`, an `execute` inside a
+//! scope joins the enclosing pipeline). Only the callbacks are kept here: a JavaScript function
+//! is not `Send`, which the core asks of its callbacks, and they must run after the promise's
+//! pipeline, in JavaScript's turn. They follow the core's rules all the same: run in
+//! registration order after every connection ran, not at all when `execute` failed, and
+//! removed with a scope that fails.
+
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use js_sys::{Array, Function, Promise, Uint8Array};
+use redpipe_core::{Queue, Reply, Scope, cmd};
+use wasm_bindgen::prelude::*;
+
+use super::commands::COMMANDS;
+use super::error::{plain_error, to_js_error};
+use super::handle::{Conv, Handle, Outcome, Run};
+use super::promise;
+use crate::Pipe;
+
+struct State {
+    /// `None` while it executes.
+    pipe: Option<Pipe>,
+    /// Open scopes, innermost last, with the number of callbacks before each.
+    scopes: Vec<(Scope, usize)>,
+    callbacks: Vec<(Function, Rc<RefCell<Outcome>>)>,
+    /// Shared by the handles queued since the last `execute`.
+    run: Rc<Run>,
+}
+
+/// Commands queued on one or more named connections; each command method returns a
+/// [`Handle`], filled when `await p.execute()` resolves. Pass it to reusable functions (see
+/// `Client.autoexec`) so that all their commands share one round trip.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct Pipeline {
+    state: Rc<RefCell<State>>,
+}
+
+fn busy() -> JsValue {
+    plain_error("the pipeline is executing: wait for execute() before queueing more")
+}
+
+/// Appends the words of one JavaScript argument: text, numbers, booleans, bigints and bytes;
+/// an array adds each element; `undefined` and `null` add nothing (optional arguments).
+fn push_words(value: &JsValue, words: &mut Vec<Vec<u8>>) -> Result<(), JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(());
+    }
+    if let Some(s) = value.as_string() {
+        words.push(s.into_bytes());
+    } else if let Some(n) = value.as_f64() {
+        // Integers as integers; other numbers as JavaScript writes them (`1.5`, `1e+300`,
+        // `Infinity` is refused by Redis as it should be), which keeps float formatting out of
+        // the `.wasm`.
+        let word = if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+            alloc::format!("{}", n as i64)
+        } else {
+            js_sys::Number::from(n)
+                .to_string_with_radix(10)
+                .map(String::from)
+                .unwrap_or_default()
+        };
+        words.push(word.into_bytes());
+    } else if let Some(b) = value.as_bool() {
+        words.push(if b { b"1".to_vec() } else { b"0".to_vec() });
+    } else if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        words.push(bytes.to_vec());
+    } else if let Some(items) = value.dyn_ref::<Array>() {
+        for item in items.iter() {
+            push_words(&item, words)?;
+        }
+    } else if value.is_bigint() {
+        let digits = js_sys::BigInt::unchecked_from_js_ref(value)
+            .to_string(10)
+            .map(String::from)
+            .unwrap_or_default();
+        words.push(digits.into_bytes());
+    } else {
+        return Err(js_sys::TypeError::new(
+            "a command argument must be a string, number, boolean, bigint, Uint8Array or an array of them",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+impl Pipeline {
+    pub(crate) fn new(pipe: Pipe) -> Self {
+        Self {
+            state: Rc::new(RefCell::new(State {
+                pipe: Some(pipe),
+                scopes: Vec::new(),
+                callbacks: Vec::new(),
+                run: Rc::default(),
+            })),
+        }
+    }
+
+    fn queue_words(&self, conv: Conv, name: &[u8], words: &[Vec<u8>]) -> Result<Handle, JsValue> {
+        let mut st = self.state.borrow_mut();
+        let run = st.run.clone();
+        let pipe = st.pipe.as_mut().ok_or_else(busy)?;
+        let handle = pipe.query::<Reply<'static>, _, _>(cmd(name).arg(words));
+        Ok(Handle::reply(handle, conv, run))
+    }
+
+    /// Opens a scope (on the connection `name` if given).
+    fn enter(&self, name: Option<&str>) -> Result<(), JsValue> {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        let pipe = st.pipe.as_mut().ok_or_else(busy)?;
+        let scope = match name {
+            Some(n) => pipe.enter_on(n),
+            None => pipe.enter(),
+        };
+        st.scopes.push((scope, st.callbacks.len()));
+        Ok(())
+    }
+
+    /// Closes the innermost scope, rolling it back unless `keep`.
+    fn leave(&self, keep: bool) {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        if let (Some((scope, callbacks)), Some(pipe)) = (st.scopes.pop(), st.pipe.as_mut()) {
+            pipe.leave(scope, keep);
+            if !keep {
+                st.callbacks.truncate(callbacks);
+            }
+        }
+    }
+
+    /// Runs `f(this)` in a scope (on `name` if given): its commands and callbacks are removed
+    /// if it throws, or if the promise it returns rejects.
+    pub(crate) async fn scoped(
+        &self,
+        name: Option<&str>,
+        f: &Function,
+    ) -> Result<JsValue, JsValue> {
+        self.enter(name)?;
+        let mut result = f.call1(&JsValue::UNDEFINED, &JsValue::from(self.clone()));
+        if let Ok(value) = &result {
+            if let Some(promise) = value.dyn_ref::<Promise>() {
+                result = wasm_bindgen_futures::JsFuture::from(promise.clone()).await;
+            }
+        }
+        self.leave(result.is_ok());
+        result
+    }
+
+    /// Whether a scope is open (an `execute` then joins the enclosing pipeline).
+    pub(crate) fn in_scope(&self) -> bool {
+        !self.state.borrow().scopes.is_empty()
+    }
+
+    /// Runs the pipeline: the core's `execute_async`, then the callbacks.
+    async fn run(state: Rc<RefCell<State>>) -> Result<JsValue, JsValue> {
+        let (mut pipe, callbacks, run) = {
+            let mut st = state.borrow_mut();
+            if !st.scopes.is_empty() {
+                // Inside a scope: the commands run with the enclosing pipeline.
+                return Ok(JsValue::UNDEFINED);
+            }
+            let pipe = st.pipe.take().ok_or_else(busy)?;
+            let callbacks = core::mem::take(&mut st.callbacks);
+            let run = core::mem::take(&mut st.run);
+            (pipe, callbacks, run)
+        };
+        let result = pipe.execute_async().await;
+        state.borrow_mut().pipe = Some(pipe);
+        match result {
+            Ok(()) => {
+                let mut first_throw = None;
+                for (f, cell) in callbacks {
+                    let outcome = match f.call0(&JsValue::UNDEFINED) {
+                        Ok(v) => Outcome::Value(v),
+                        Err(e) => {
+                            first_throw.get_or_insert_with(|| e.clone());
+                            Outcome::Threw(e)
+                        }
+                    };
+                    *cell.borrow_mut() = outcome;
+                }
+                first_throw.map_or(Ok(JsValue::UNDEFINED), Err)
+            }
+            Err(e) => {
+                *run.error.borrow_mut() = Some(alloc::string::ToString::to_string(&e));
+                for (_, cell) in callbacks {
+                    *cell.borrow_mut() = Outcome::Failed(run.clone());
+                }
+                Err(to_js_error(&e))
+            }
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Pipeline {
+    /// Runs every queued command (one round trip per connection, connections in parallel),
+    /// then the `onExecute` callbacks. Resolves when every handle holds its result; rejects
+    /// with a `ConnectionError` when a connection failed (the handles it cut off throw it
+    /// too). Server errors do not reject: they stay in their handles.
+    ///
+    /// Inside `scope`, `on` or `autoexec` on this pipeline it sends nothing: the commands run
+    /// with the enclosing pipeline.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn execute(&self) -> Promise {
+        promise(Self::run(self.state.clone()))
+    }
+
+    /// Any command: `p.command("HSET", ["k", "f", "v"])`.
+    pub fn command(
+        &self,
+        name: &str,
+        #[wasm_bindgen(unchecked_param_type = "Arg | Arg[] | undefined")] args: JsValue,
+    ) -> Result<Handle, JsValue> {
+        let mut words = Vec::new();
+        push_words(&args, &mut words)?;
+        self.queue_words(Conv::Auto, name.as_bytes(), &words)
+    }
+
+    /// A Lua script: `EVAL script numkeys keys... args...`.
+    pub fn eval(&self, script: &str, keys: JsValue, args: JsValue) -> Result<Handle, JsValue> {
+        let mut words = alloc::vec![script.as_bytes().to_vec()];
+        push_words(&keys, &mut words)?;
+        let numkeys = words.len() - 1;
+        words.insert(1, alloc::format!("{numkeys}").into_bytes());
+        push_words(&args, &mut words)?;
+        self.queue_words(Conv::Auto, b"EVAL", &words)
+    }
+
+    /// The command at `index` of the command table with `args`: what the installed command
+    /// methods (`p.get(key)`, ...) call.
+    #[wasm_bindgen(js_name = queueCommand, skip_typescript)]
+    pub fn queue_command(&self, index: usize, args: Array) -> Result<Handle, JsValue> {
+        let (_, name, conv) = COMMANDS
+            .get(index)
+            .ok_or_else(|| plain_error("no such command"))?;
+        let mut words = Vec::with_capacity(args.length() as usize);
+        for a in args.iter() {
+            push_words(&a, &mut words)?;
+        }
+        self.queue_words(*conv, name.as_bytes(), &words)
+    }
+
+    /// Registers `f` to run after the pipeline has executed; its return value is the
+    /// handle's result (what it throws, the handle throws, and `execute` rejects with).
+    #[wasm_bindgen(js_name = onExecute, skip_typescript)]
+    pub fn on_execute(&self, f: Function) -> Result<Handle, JsValue> {
+        let mut st = self.state.borrow_mut();
+        if st.pipe.is_none() {
+            return Err(busy());
+        }
+        let cell = Rc::new(RefCell::new(Outcome::Pending));
+        st.callbacks.push((f, cell.clone()));
+        Ok(Handle::callback(cell))
+    }
+
+    /// Runs `f(p)` now; if it throws, its commands and callbacks are removed (nothing of it is
+    /// sent) and the error is thrown again. Returns what `f` returns.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn scope(&self, f: &Function) -> Result<JsValue, JsValue> {
+        self.enter(None)?;
+        let result = f.call1(&JsValue::UNDEFINED, &JsValue::from(self.clone()));
+        self.leave(result.is_ok());
+        result
+    }
+
+    /// Runs `f(p)` as a scope, awaiting the promise it returns before the scope closes (see
+    /// the `Pipeline` interface for its type). Other code MUST NOT open scopes on this
+    /// pipeline meanwhile: scopes close innermost first.
+    #[wasm_bindgen(js_name = scopeAsync, skip_typescript)]
+    pub fn scope_async(&self, f: Function) -> Promise {
+        let p = self.clone();
+        promise(async move { p.scoped(None, &f).await })
+    }
+
+    /// Runs `f(p)` with its commands going to the connection `name`, as a scope.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, name: &str, f: &Function) -> Result<JsValue, JsValue> {
+        self.enter(Some(name))?;
+        let result = f.call1(&JsValue::UNDEFINED, &JsValue::from(self.clone()));
+        self.leave(result.is_ok());
+        result
+    }
+
+    /// Commands queued, on every connection.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.state.borrow().pipe.as_ref().map_or(0, Pipe::len)
+    }
+}

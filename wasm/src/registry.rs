@@ -1,0 +1,341 @@
+//! [`Connections`]: named connections, the [`AsyncBackend`] a wasm [`Pipe`](crate::Pipe) runs
+//! on.
+//!
+//! One socket per name. JavaScript runs many async functions at once on one thread, and each
+//! may execute a pipeline on the same name: the socket is leased to one pipeline at a time and
+//! the others wait their turn (a FIFO of wakers), so two pipelines never interleave their
+//! commands or replies on one socket. Groups of different names run concurrently, each on its
+//! own socket. A socket that closed or failed is replaced on the next pipeline.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::future::{Future, poll_fn};
+use core::pin::Pin;
+use core::task::{Poll, Waker};
+
+use redpipe_core::{AsyncBackend, AsyncTransport, Error, Group, Result, VecPipeline};
+use wasm_bindgen::JsCast;
+
+use crate::connection::{Connection, Options};
+use crate::error::LinkError;
+use crate::link::Duplex;
+
+/// Counters of one named connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Pipelines run (each a round trip up to the window size).
+    pub pipelines: u64,
+    /// Sockets opened.
+    pub connects: u64,
+    /// Binary messages received, over every socket of the name (a large pipeline's replies
+    /// arrive over many).
+    pub messages: u64,
+}
+
+/// Where a name's sockets come from.
+enum Endpoint {
+    /// A WebSocket URL.
+    Url(String),
+    /// A JavaScript function returning a `Duplex` (or a promise of one).
+    Duplex(js_sys::Function),
+}
+
+/// One name: how to open its socket, the idle socket, and the lease.
+struct Entry {
+    endpoint: Endpoint,
+    options: Options,
+    idle: RefCell<Option<Connection>>,
+    busy: Cell<bool>,
+    waiters: RefCell<Vec<Waker>>,
+    stats: Cell<Stats>,
+    /// Messages of the sockets already replaced.
+    messages_before: Cell<u64>,
+}
+
+impl Entry {
+    fn count(&self, f: impl FnOnce(&mut Stats)) {
+        let mut s = self.stats.get();
+        f(&mut s);
+        self.stats.set(s);
+    }
+
+    async fn open(&self) -> Result<Connection> {
+        self.count(|s| s.connects += 1);
+        match &self.endpoint {
+            Endpoint::Url(url) => Connection::open(url, &self.options).await,
+            Endpoint::Duplex(open) => {
+                let made = open
+                    .call0(&wasm_bindgen::JsValue::UNDEFINED)
+                    .map_err(|e| LinkError::Refused(crate::js_text(&e)))?;
+                let duplex = match made.dyn_into::<js_sys::Promise>() {
+                    Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
+                        .await
+                        .map_err(|e| LinkError::Refused(crate::js_text(&e)))?,
+                    Err(value) => value,
+                };
+                Connection::open_duplex(duplex.unchecked_into::<Duplex>(), &self.options).await
+            }
+        }
+    }
+
+    /// Waits for the name's turn, then hands out its socket (a new one if it has none or the
+    /// last one failed).
+    async fn lease(self: Rc<Self>) -> Result<Lease> {
+        poll_fn(|cx| {
+            if self.busy.get() {
+                self.waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            } else {
+                self.busy.set(true);
+                Poll::Ready(())
+            }
+        })
+        .await;
+        let idle = self.idle.borrow_mut().take().filter(Connection::is_usable);
+        let mut lease = Lease {
+            conn: idle,
+            entry: self,
+        };
+        if lease.conn.is_none() {
+            lease.conn = Some(lease.entry.open().await?);
+        }
+        Ok(lease)
+    }
+
+    fn messages(&self) -> u64 {
+        let live = self
+            .idle
+            .borrow()
+            .as_ref()
+            .map_or(0, Connection::messages_received);
+        self.messages_before.get() + live
+    }
+}
+
+/// A name's socket, held by one pipeline; given back (if still usable) when dropped, and the
+/// next pipeline waiting for the name is woken.
+struct Lease {
+    entry: Rc<Entry>,
+    conn: Option<Connection>,
+}
+
+impl AsyncTransport for Lease {
+    async fn run_async(&mut self, p: &mut VecPipeline) -> Result<()> {
+        self.entry.count(|s| s.pipelines += 1);
+        match &mut self.conn {
+            Some(c) => c.run_async(p).await,
+            None => Err(Error::Closed),
+        }
+    }
+
+    fn is_usable(&self) -> bool {
+        self.conn.as_ref().is_some_and(Connection::is_usable)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            if c.is_usable() {
+                *self.entry.idle.borrow_mut() = Some(c);
+            } else {
+                let before = self.entry.messages_before.get();
+                self.entry
+                    .messages_before
+                    .set(before + c.messages_received());
+            }
+        }
+        self.entry.busy.set(false);
+        // Wake every waiter: one gets the socket, the others wait again. (Waking only the
+        // first could wake a waiter whose future was dropped, and stall the rest.)
+        for w in self.entry.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// A registry of named connections (WebSocket URLs or JS duplexes); the [`AsyncBackend`] of
+/// [`Pipe`](crate::Pipe). Cheap to clone; clones share the registry. Single-threaded, as
+/// JavaScript is.
+#[derive(Clone, Default)]
+pub struct Connections {
+    names: Rc<RefCell<Names>>,
+}
+
+/// The registered names, in registration order (a handful: a list beats a map in code size).
+type Names = Vec<(String, Rc<Entry>)>;
+
+/// One group's run, boxed so that groups of different names run side by side.
+type Run<'g> = Pin<Box<dyn Future<Output = Result<()>> + 'g>>;
+
+impl core::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let names: Vec<String> = self.names.borrow().iter().map(|(n, _)| n.clone()).collect();
+        f.debug_struct("Connections")
+            .field("names", &names)
+            .finish()
+    }
+}
+
+impl Connections {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn entry(&self, name: &str) -> Option<Rc<Entry>> {
+        self.names
+            .borrow()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e.clone())
+    }
+
+    fn add(&self, name: &str, endpoint: Endpoint, options: Options) -> Result<Rc<Entry>> {
+        if self.entry(name).is_some() {
+            return Err(Error::AlreadyConnected(name.to_string()));
+        }
+        let entry = Rc::new(Entry {
+            endpoint,
+            options,
+            idle: RefCell::new(None),
+            busy: Cell::new(false),
+            waiters: RefCell::new(Vec::new()),
+            stats: Cell::new(Stats::default()),
+            messages_before: Cell::new(0),
+        });
+        self.names
+            .borrow_mut()
+            .push((name.to_string(), entry.clone()));
+        Ok(entry)
+    }
+
+    /// Registers the connection `name` (`""` is the default) to a WebSocket `url` and opens it
+    /// now, so that a wrong URL or token fails here. A name in use is
+    /// [`Error::AlreadyConnected`].
+    pub async fn connect(&self, name: &str, url: &str, options: Options) -> Result<()> {
+        let entry = self.add(name, Endpoint::Url(url.to_string()), options)?;
+        self.warm(name, entry).await
+    }
+
+    /// Registers the connection `name` over JS duplexes: `open()` returns a `Duplex` (or a
+    /// promise of one) each time a socket is needed, and one is opened now.
+    pub async fn connect_duplex(
+        &self,
+        name: &str,
+        open: js_sys::Function,
+        options: Options,
+    ) -> Result<()> {
+        let entry = self.add(name, Endpoint::Duplex(open), options)?;
+        self.warm(name, entry).await
+    }
+
+    async fn warm(&self, name: &str, entry: Rc<Entry>) -> Result<()> {
+        match entry.clone().lease().await {
+            Ok(lease) => {
+                drop(lease);
+                Ok(())
+            }
+            Err(e) => {
+                self.disconnect(name);
+                Err(e)
+            }
+        }
+    }
+
+    /// Forgets `name` and closes its idle socket (a pipeline running on it finishes first).
+    /// Returns whether the name was registered.
+    pub fn disconnect(&self, name: &str) -> bool {
+        let mut names = self.names.borrow_mut();
+        let Some(i) = names.iter().position(|(n, _)| n == name) else {
+            return false;
+        };
+        let (_, entry) = names.remove(i);
+        if let Some(c) = entry.idle.borrow_mut().take() {
+            c.close("disconnected");
+        }
+        true
+    }
+
+    /// Closes every connection and forgets every name.
+    pub fn close(&self) {
+        let names: Vec<String> = self.names.borrow().iter().map(|(n, _)| n.clone()).collect();
+        for n in names {
+            self.disconnect(&n);
+        }
+    }
+
+    /// Counters of the connection `name`.
+    pub fn stats(&self, name: &str) -> Option<Stats> {
+        self.entry(name).map(|e| {
+            let mut s = e.stats.get();
+            s.messages = e.messages();
+            s
+        })
+    }
+
+    /// A new, empty pipe on this registry.
+    pub fn pipe(&self) -> crate::Pipe {
+        crate::Pipe::with_backend(self.clone())
+    }
+}
+
+/// Runs the groups concurrently, one socket per name; each name's pipelines queue for its
+/// socket.
+impl AsyncBackend for Connections {
+    async fn run_async(&self, groups: &mut [Group]) -> Result<()> {
+        let mut unknown = None;
+        for g in groups.iter_mut().filter(|g| !g.is_empty()) {
+            if self.entry(g.name()).is_none() {
+                let e = g.fail_unknown();
+                unknown.get_or_insert(e);
+            }
+        }
+        if let Some(e) = unknown {
+            return Err(e);
+        }
+        let runs: Vec<Run<'_>> = groups
+            .iter_mut()
+            .filter(|g| !g.is_empty())
+            .filter_map(|g| {
+                let entry = self.entry(g.name())?;
+                Some(
+                    Box::pin(async move { g.run_async(|| entry.clone().lease(), drop).await })
+                        as Pin<Box<dyn Future<Output = Result<()>>>>,
+                )
+            })
+            .collect();
+        join_all(runs).await
+    }
+}
+
+/// Polls every future until all are done; returns the first error (in group order).
+async fn join_all(mut runs: Vec<Run<'_>>) -> Result<()> {
+    let mut results: Vec<Option<Result<()>>> = runs.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        let mut pending = false;
+        for (run, result) in runs.iter_mut().zip(results.iter_mut()) {
+            if result.is_none() {
+                match run.as_mut().poll(cx) {
+                    Poll::Ready(r) => *result = Some(r),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    results
+        .into_iter()
+        .flatten()
+        .collect::<Result<Vec<()>>>()
+        .map(drop)
+}

@@ -1,0 +1,312 @@
+//! redpipe-wasm in headless Chromium, against a real redpipe-bridge in front of a real
+//! redis-server (and websockify in front of the same server, as a plain relay).
+//!
+//! `cargo xtask wasm` starts them and passes their addresses at build time
+//! (`REDPIPE_BRIDGE_URL`, `REDPIPE_BRIDGE_TOKEN`, `REDPIPE_RELAY_URL`): a browser page has no
+//! environment to read them from. The bridge runs with `--allow "CLIENT KILL"`, so that a test
+//! can cut another connection's Redis link from the inside.
+#![cfg(target_arch = "wasm32")]
+// Test code: a failed unwrap is a failed test (`allow-unwrap-in-tests` covers `#[test]` only),
+// and `foo`/`bar` are the names the Python README uses.
+#![allow(clippy::unwrap_used, clippy::disallowed_names)]
+
+use core::future::{Future, poll_fn};
+use core::pin::pin;
+use core::task::Poll;
+
+use redpipe_wasm::prelude::*;
+use redpipe_wasm::{Connections, Error, Failure, Handle, Options, Pipe, Reply, cmd};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn env(value: Option<&'static str>, name: &str) -> &'static str {
+    value.unwrap_or_else(|| panic!("{name} is not set: run these tests with `cargo xtask wasm`"))
+}
+
+fn bridge_url() -> &'static str {
+    env(option_env!("REDPIPE_BRIDGE_URL"), "REDPIPE_BRIDGE_URL")
+}
+
+fn token() -> &'static str {
+    env(option_env!("REDPIPE_BRIDGE_TOKEN"), "REDPIPE_BRIDGE_TOKEN")
+}
+
+/// A key unique to this test run and name.
+fn key(name: &str) -> String {
+    let now = js_sys::Date::now() as u64;
+    let rand = (js_sys::Math::random() * 1e9) as u64;
+    format!("wasm-test:{now}:{rand}:{name}")
+}
+
+async fn connections() -> Connections {
+    let c = Connections::new();
+    c.connect("", bridge_url(), Options::token(token()))
+        .await
+        .expect("the bridge accepts the token");
+    c
+}
+
+/// Polls two futures to completion together.
+async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        if ra.is_some() && rb.is_some() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    (ra.expect("ready"), rb.expect("ready"))
+}
+
+/// The README's reusable function: joins the caller's pipe, or runs on its own.
+async fn increment_and_expire(
+    redis: &Connections,
+    key: &str,
+    pipe: Option<&mut Pipe>,
+) -> Result<Handle<i64>, Error> {
+    Pipe::autoexec_async(
+        || redis.clone(),
+        pipe,
+        |p| {
+            let n = p.incrby(key, 1);
+            let _ = p.expire(key, 60);
+            Ok(n)
+        },
+    )
+    .await
+}
+
+#[wasm_bindgen_test]
+async fn readme_scenarios() {
+    let redis = connections().await;
+    // Pipelined commands return handles, filled by execute.
+    let (foo, bar) = (key("foo"), key("bar"));
+    let mut p = redis.pipe();
+    let a = p.incr(foo.as_str());
+    let b = p.incr(bar.as_str());
+    p.execute_async().await.expect("execute");
+    assert_eq!((a.result().unwrap(), b.result().unwrap()), (1, 1));
+
+    // A reusable function, nested 100 times: 200 commands, one round trip.
+    let before = redis.stats("").expect("stats").pipelines;
+    let mut p = redis.pipe();
+    let mut handles = Vec::new();
+    for i in 0..100 {
+        let k = key(&format!("key{i}"));
+        handles.push(increment_and_expire(&redis, &k, p.nested()).await.unwrap());
+    }
+    assert_eq!(p.len(), 200);
+    p.execute_async().await.expect("execute");
+    assert!(handles.iter().all(|h| h.result().unwrap() == 1));
+    assert_eq!(redis.stats("").unwrap().pipelines, before + 1);
+    // Alone, it runs its own pipeline.
+    let k = key("key3");
+    let alone = increment_and_expire(&redis, &k, None).await.unwrap();
+    assert_eq!(alone.result().unwrap(), 1);
+
+    // A callback combines results after the pipeline ran.
+    let mut p = redis.pipe();
+    let hits: Vec<Handle<i64>> = (0..10).map(|i| p.incr(key(&format!("cb{i}")))).collect();
+    let sum = p.on_execute(move |_| hits.iter().map(|h| h.result().unwrap_or(0)).sum::<i64>());
+    p.execute_async().await.expect("execute");
+    assert_eq!(*sum.result().unwrap(), 10);
+}
+
+#[wasm_bindgen_test]
+async fn nesting_scopes_and_callbacks() {
+    let redis = connections().await;
+    let (kept, dropped) = (key("kept"), key("dropped"));
+    let mut p = redis.pipe();
+    let k = p.incr(kept.as_str());
+    // A scope that fails sends nothing of its own.
+    let failed: Result<(), &str> = p.scope(|p| {
+        let _ = p.incr(dropped.as_str());
+        Err("no")
+    });
+    assert!(failed.is_err());
+    // An execute inside a scope joins the enclosing pipeline.
+    p.scope(|p| {
+        let _ = p.incr(kept.as_str());
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let seen = p.on_execute({
+        let k = k.clone();
+        move |_| k.result().unwrap_or(-1)
+    });
+    p.execute_async().await.expect("execute");
+    assert_eq!(k.result().unwrap(), 1);
+    assert_eq!(*seen.result().unwrap(), 1);
+    let mut check = redis.pipe();
+    let (kept_n, dropped_n) = (
+        check.get::<i64>(kept.as_str()),
+        check.exists(dropped.as_str()),
+    );
+    check.execute_async().await.unwrap();
+    assert_eq!(kept_n.result().unwrap(), 2);
+    assert_eq!(dropped_n.result().unwrap(), 0);
+
+    // Transactions: MULTI/EXEC with each handle its own result.
+    let t = key("tx");
+    let mut p = redis.pipe();
+    let (x, y) = p
+        .transaction(|p| Ok::<_, Error>((p.incr(t.as_str()), p.incr(t.as_str()))))
+        .unwrap();
+    p.execute_async().await.unwrap();
+    assert_eq!((x.result().unwrap(), y.result().unwrap()), (1, 2));
+}
+
+#[wasm_bindgen_test]
+async fn errors_stay_in_their_slots() {
+    let redis = connections().await;
+    let s = key("string");
+    let mut p = redis.pipe();
+    let _ = p.set(s.as_str(), "text");
+    let wrong = p.incr(s.as_str());
+    let denied = p.query::<(), _, _>(cmd("FLUSHALL"));
+    let fine = p.get::<String>(s.as_str());
+    p.execute_async()
+        .await
+        .expect("server errors do not fail execute");
+    match wrong.result() {
+        Err(Error::Server(e)) => assert_eq!(e.code(), "ERR"),
+        other => panic!("{other:?}"),
+    }
+    match denied.result() {
+        Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fine.result().unwrap(), "text");
+}
+
+#[wasm_bindgen_test]
+async fn ten_thousand_commands_whose_replies_arrive_over_many_messages() {
+    let redis = connections().await;
+    let k = key("big");
+    let value = "v".repeat(200);
+    let mut p = redis.pipe();
+    let _ = p.set(k.as_str(), value.as_str());
+    p.execute_async().await.unwrap();
+    let before = redis.stats("").unwrap().messages;
+    let mut p = redis.pipe();
+    let gets: Vec<Handle<String>> = (0..10_000).map(|_| p.get(k.as_str())).collect();
+    p.execute_async().await.expect("execute");
+    assert!(gets.iter().all(|h| h.result().unwrap() == value));
+    let messages = redis.stats("").unwrap().messages - before;
+    // ~2.1 MB of replies: the bridge relays them as Redis hands them over.
+    assert!(messages > 10, "replies came in {messages} messages");
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_pipelines_on_one_socket_do_not_interleave() {
+    let redis = connections().await;
+    let (ka, kb) = (key("a"), key("b"));
+    let mut pa = redis.pipe();
+    let mut pb = redis.pipe();
+    let a: Vec<Handle<i64>> = (0..2000).map(|_| pa.incr(ka.as_str())).collect();
+    let b: Vec<Handle<i64>> = (0..2000).map(|_| pb.incr(kb.as_str())).collect();
+    let (ra, rb) = join(pa.execute_async(), pb.execute_async()).await;
+    ra.unwrap();
+    rb.unwrap();
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(a.result().unwrap(), i as i64 + 1);
+        assert_eq!(b.result().unwrap(), i as i64 + 1);
+    }
+    assert_eq!(
+        redis.stats("").unwrap().connects,
+        1,
+        "one socket, taken in turn"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn losing_the_connection_fails_every_waiting_handle() {
+    let redis = connections().await;
+    redis
+        .connect("killer", bridge_url(), Options::token(token()))
+        .await
+        .unwrap();
+    let mut p = redis.pipe();
+    let id = p.query::<i64, _, _>(cmd("CLIENT").arg("ID"));
+    p.execute_async().await.unwrap();
+    let id = id.result().unwrap();
+
+    // A pipeline stuck behind a blocking command, and Redis drops its connection.
+    let list = key("never");
+    let mut stuck = redis.pipe();
+    let blocked = stuck.query::<Reply<'static>, _, _>(cmd("BLPOP").arg(list.as_str()).arg(0));
+    let after: Vec<Handle<i64>> = (0..5).map(|_| stuck.incr(key("after"))).collect();
+    let mut killer = redis.pipe();
+    let killed = killer.on("killer", |p| {
+        Ok::<_, Error>(p.query::<i64, _, _>(cmd("CLIENT").arg("KILL").arg("ID").arg(id)))
+    });
+    let kill = async {
+        // Let the BLPOP reach Redis first.
+        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::new(&mut |resolve, _| {
+            let _ = web_sys::window()
+                .expect("a window")
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 200);
+        }))
+        .await
+        .unwrap();
+        killer.execute_async().await
+    };
+    let (stuck_result, kill_result) = join(stuck.execute_async(), kill).await;
+    kill_result.unwrap();
+    assert_eq!(killed.unwrap().result().unwrap(), 1);
+    let err = stuck_result.expect_err("the connection was lost");
+    let text = err.to_string();
+    assert!(text.contains("redis closed the connection"), "{text}");
+    for h in std::iter::once(blocked.cast::<i64>()).chain(after) {
+        assert!(
+            matches!(h.result(), Err(Error::Failed(Failure::Io(_)))),
+            "{:?}",
+            h.result()
+        );
+    }
+    // The next pipeline gets a new socket.
+    let mut p = redis.pipe();
+    let pong = p.ping();
+    p.execute_async().await.unwrap();
+    assert_eq!(pong.result().unwrap(), "PONG");
+}
+
+#[wasm_bindgen_test]
+async fn a_plain_relay_works_too() {
+    let url = env(option_env!("REDPIPE_RELAY_URL"), "REDPIPE_RELAY_URL");
+    let redis = Connections::new();
+    redis
+        .connect("", url, Options::default())
+        .await
+        .expect("websockify accepts");
+    let k = key("relay");
+    let mut p = redis.pipe();
+    let n = p.incr(k.as_str());
+    let v = p.get::<i64>(k.as_str());
+    p.execute_async().await.unwrap();
+    assert_eq!((n.result().unwrap(), v.result().unwrap()), (1, 1));
+}
+
+#[wasm_bindgen_test]
+async fn a_wrong_token_is_refused_with_the_reason() {
+    let c = Connections::new();
+    let err = c
+        .connect("", bridge_url(), Options::token("wrong"))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("invalid token"), "{err}");
+}

@@ -1,0 +1,584 @@
+//! `cargo xtask wasm`: the browser and edge side, against real parts.
+//!
+//! 1. Installs what is missing: Chromium and ChromeDriver, websockify, binaryen (Debian), and
+//!    `wasm-bindgen-cli` at the version of the `wasm-bindgen` crate in `Cargo.lock`.
+//! 2. Starts a throwaway redis-server, a `redpipe-bridge` in front of it (with an origin
+//!    allow-list naming the test page's address) and websockify in front of the same server.
+//! 3. Runs the wasm-bindgen tests of `redpipe-wasm` in headless Chromium against them.
+//! 4. Builds the npm package (`target/wasm-pkg/redpipe-wasm`: `--target web` and
+//!    `--target experimental-nodejs-module` outputs, `net.js`, `package.json`, README) with the `wasm-release`
+//!    profile and prints its size.
+//! 5. Runs the JavaScript API tests from Node (bridge, and Node `net` straight to Redis).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::redis;
+use crate::setup::{self, cargo, root, run};
+
+/// Debian packages the browser side needs (program, package).
+const APT_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
+    ("websockify", "websockify"),
+    ("node", "nodejs"),
+];
+
+/// The size goal for core + WebSocket transport + JS glue, gzip (reported, not enforced: it
+/// moves with the compiler and wasm-bindgen versions).
+const GZIP_GOAL: u64 = 40 * 1024;
+
+/// A child process killed (by PID) when dropped.
+pub(crate) struct Process {
+    child: Child,
+    what: &'static str,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        eprintln!("stopped {}", self.what);
+    }
+}
+
+/// A free loopback port.
+pub(crate) fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// Waits until something accepts connections on `port`.
+fn wait_for_port(port: u16, what: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("{what} did not listen on port {port}"))
+}
+
+/// The version of a locked package in `Cargo.lock`.
+fn locked_version(package: &str) -> Result<String, String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| e.to_string())?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{package}\"") {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err(format!("{package} is not in Cargo.lock"))
+}
+
+/// Chromium, ChromeDriver, websockify, Node and wasm-bindgen-cli; binaryen if it installs.
+pub(crate) fn install() -> Result<(), String> {
+    setup::rust()?;
+    setup::redis()?;
+    setup::apt(APT_PACKAGES)?;
+    if setup::apt(&[("wasm-opt", "binaryen")]).is_err() {
+        eprintln!("binaryen did not install: the package is built without wasm-opt");
+    }
+    let version = locked_version("wasm-bindgen")?;
+    let installed =
+        setup::output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if !installed.split_whitespace().any(|w| w == version) {
+        // Not `--locked`: the CLI's lockfile pins a version the registry lacks.
+        run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &version,
+            ]),
+        )?;
+    }
+    Ok(())
+}
+
+/// The servers the tests run against: redis-server, the bridge and websockify.
+pub(crate) struct Services {
+    pub(crate) redis: redis::Server,
+    _bridge: Process,
+    _relay: Process,
+    pub(crate) bridge_url: String,
+    pub(crate) relay_url: String,
+    pub(crate) token: String,
+}
+
+impl Services {
+    /// Starts them; the bridge admits browser pages from `origin` (and clients without one).
+    pub(crate) fn start(origin: &str, extra_bridge_args: &[&str]) -> Result<Self, String> {
+        run(cargo().args(["build", "-p", "redpipe-bridge"]))?;
+        let redis = redis::Server::start()?;
+        let token = format!(
+            "t{}{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let bin = root().join("target/debug/redpipe-bridge");
+        let mut child = Command::new(&bin)
+            .args(["--redis", &redis.url(), "--listen", "127.0.0.1:0"])
+            .args(["--origin", origin])
+            .args(extra_bridge_args)
+            .env("REDPIPE_BRIDGE_TOKEN", &token)
+            .env("REDPIPE_BRIDGE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let bridge = Process {
+            child,
+            what: "redpipe-bridge",
+        };
+        let bridge_addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("redpipe-bridge did not start (printed {line:?})"))?
+            .to_string();
+        let relay_port = free_port()?;
+        let relay = Process {
+            child: Command::new("websockify")
+                .arg(format!("127.0.0.1:{relay_port}"))
+                .arg(format!("127.0.0.1:{}", redis.port))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start websockify: {e}"))?,
+            what: "websockify",
+        };
+        wait_for_port(relay_port, "websockify")?;
+        eprintln!(
+            "started redis-server on {}, redpipe-bridge on {bridge_addr}, websockify on {relay_port}",
+            redis.port
+        );
+        Ok(Self {
+            redis,
+            _bridge: bridge,
+            _relay: relay,
+            bridge_url: format!("ws://{bridge_addr}"),
+            relay_url: format!("ws://127.0.0.1:{relay_port}"),
+            token,
+        })
+    }
+}
+
+/// `cargo xtask wasm`: everything in the [module docs](self).
+pub(crate) fn command(args: &[String]) -> Result<(), String> {
+    if let Some(extra) = args.first() {
+        return Err(format!("unexpected argument: {extra}"));
+    }
+    install()?;
+    let page_port = free_port()?;
+    let services = Services::start(
+        &format!("http://127.0.0.1:{page_port}"),
+        &["--allow", "CLIENT KILL"],
+    )?;
+    browser_tests(&services, page_port)?;
+    let package = package()?;
+    node_tests(&services, &package)?;
+    Ok(())
+}
+
+/// The wasm-bindgen tests in headless Chromium.
+fn browser_tests(s: &Services, page_port: u16) -> Result<(), String> {
+    // The addresses are compiled in: a browser page has no environment to read.
+    run(cargo()
+        .args([
+            "test",
+            "-p",
+            "redpipe-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--tests",
+        ])
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env(
+            "WASM_BINDGEN_TEST_ADDRESS",
+            format!("127.0.0.1:{page_port}"),
+        )
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+        .env("REDPIPE_BRIDGE_URL", &s.bridge_url)
+        .env("REDPIPE_BRIDGE_TOKEN", &s.token)
+        .env("REDPIPE_RELAY_URL", &s.relay_url))
+}
+
+/// The JavaScript API tests from Node.
+fn node_tests(s: &Services, package: &Path) -> Result<(), String> {
+    run(Command::new("node")
+        // A hung test fails instead of holding CI.
+        .args(["--experimental-websocket", "--test", "--test-timeout=60000"])
+        .arg(root().join("wasm/npm/test/api.test.mjs"))
+        .env("REDPIPE_PKG", package)
+        .env("REDPIPE_BRIDGE_URL", &s.bridge_url)
+        .env("REDPIPE_BRIDGE_TOKEN", &s.token)
+        .env("REDIS_PORT", s.redis.port.to_string()))
+}
+
+fn gzip_size(path: &Path) -> Result<u64, String> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run gzip: {e}"))?;
+    Ok(out.stdout.len() as u64)
+}
+
+fn size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// Builds the npm package into `target/wasm-pkg/redpipe-wasm` and prints its size; returns
+/// its directory.
+pub(crate) fn package() -> Result<PathBuf, String> {
+    // The JS API alone: `transactions` and `scripting` are for Rust callers (the JS API sends
+    // plain EVAL), and their reply routing would link whether used or not. `small-alloc`:
+    // talc instead of dlmalloc.
+    let build = |features: &str, example: Option<&str>| {
+        let mut c = cargo();
+        c.args([
+            "build",
+            "-p",
+            "redpipe-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .args(["--profile", "wasm-release", "--no-default-features"])
+        .args(["--features", features]);
+        if let Some(e) = example {
+            c.args(["--example", e]);
+        }
+        run(&mut c)
+    };
+    build("js,small-alloc", None)?;
+    build("small-alloc", Some("minimal"))?;
+    let input = root().join("target/wasm32-unknown-unknown/wasm-release/redpipe_wasm.wasm");
+    let out = root().join("target/wasm-pkg/redpipe-wasm");
+    let _ = std::fs::remove_dir_all(&out);
+    // Node gets ES modules too (`experimental-nodejs-module`): the command methods' snippet is
+    // an ES module, which CommonJS output could not load.
+    for (target, dir) in [("web", "web"), ("experimental-nodejs-module", "node")] {
+        run(Command::new("wasm-bindgen")
+            .args(["--target", target, "--weak-refs"])
+            .args(["--remove-name-section", "--remove-producers-section"])
+            .arg("--out-dir")
+            .arg(out.join(dir))
+            .arg(&input))?;
+    }
+    let optimized = optimize(&out)?;
+    let write = |path: PathBuf, text: &str| {
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write(out.join("node/package.json"), "{ \"type\": \"module\" }\n")?;
+    for file in ["package.json", "net.js", "net.d.ts", "README.md"] {
+        std::fs::copy(root().join("wasm/npm").join(file), out.join(file))
+            .map_err(|e| format!("{file}: {e}"))?;
+    }
+
+    let wasm = out.join("web/redpipe_wasm_bg.wasm");
+    let js = out.join("web/redpipe_wasm.js");
+    let snippets: u64 = walk(&out.join("web/snippets"))
+        .iter()
+        .map(|p| size(p))
+        .sum();
+    let (wasm_gz, js_gz) = (gzip_size(&wasm)?, gzip_size(&js)?);
+    println!("\nredpipe-wasm package (target/wasm-pkg/redpipe-wasm), --target web, bytes:");
+    println!("{:<34} {:>9} {:>9}", "file", "raw", "gzip -9");
+    println!(
+        "{:<34} {:>9} {:>9}",
+        "redpipe_wasm_bg.wasm",
+        size(&wasm),
+        wasm_gz
+    );
+    println!(
+        "{:<34} {:>9} {:>9}",
+        "redpipe_wasm.js (glue)",
+        size(&js),
+        js_gz
+    );
+    println!("{:<34} {:>9}", "snippets (command methods)", snippets);
+    let total = wasm_gz + js_gz;
+    let verdict = if total <= GZIP_GOAL { "met" } else { "missed" };
+    println!(
+        "wasm + glue, gzip: {total} bytes ({:.1} KiB); goal <= 40 KiB: {verdict}; wasm-opt: {optimized}",
+        total as f64 / 1024.0
+    );
+    // The smallest Rust-on-wasm program: core + Pipe + WebSocket transport + glue, no JS API.
+    let minimal = root().join("target/wasm-pkg/minimal");
+    let _ = std::fs::remove_dir_all(&minimal);
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web"])
+        .args(["--remove-name-section", "--remove-producers-section"])
+        .arg("--out-dir")
+        .arg(&minimal)
+        .arg(root().join("target/wasm32-unknown-unknown/wasm-release/examples/minimal.wasm")))?;
+    let (mw, mj) = (minimal.join("minimal_bg.wasm"), minimal.join("minimal.js"));
+    let (mw_gz, mj_gz) = (gzip_size(&mw)?, gzip_size(&mj)?);
+    println!(
+        "minimal Rust program (examples/minimal.rs: a 4-command pipeline over the WebSocket, no JS API): wasm {} / {mw_gz} gzip, glue {} / {mj_gz} gzip, together {:.1} KiB gzip",
+        size(&mw),
+        size(&mj),
+        (mw_gz + mj_gz) as f64 / 1024.0
+    );
+    std::fs::write(
+        out.join("sizes.txt"),
+        format!("wasm {} {wasm_gz}\njs {} {js_gz}\n", size(&wasm), size(&js)),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Runs `wasm-opt -Oz` over both outputs when it can read them; says what happened.
+fn optimize(out: &Path) -> Result<String, String> {
+    if !setup::have("wasm-opt") {
+        return Ok("not installed".into());
+    }
+    let version = setup::output(Command::new("wasm-opt").arg("--version")).unwrap_or_default();
+    for dir in ["web", "node"] {
+        let wasm = out.join(dir).join("redpipe_wasm_bg.wasm");
+        let tmp = out.join(dir).join("opt.wasm");
+        let result = Command::new("wasm-opt")
+            .args(["-Oz", "--all-features", "-o"])
+            .arg(&tmp)
+            .arg(&wasm)
+            .output()
+            .map_err(|e| format!("cannot run wasm-opt: {e}"))?;
+        if !result.status.success() {
+            let why = String::from_utf8_lossy(&result.stderr);
+            let why = why.lines().next().unwrap_or_default().trim().to_string();
+            return Ok(format!(
+                "skipped ({} cannot read wasm-bindgen's output: {why})",
+                version.trim()
+            ));
+        }
+        std::fs::rename(&tmp, &wasm).map_err(|e| e.to_string())?;
+    }
+    Ok(format!("applied ({})", version.trim()))
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files.extend(walk(&p));
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}
+
+/// `cargo xtask tour --browser`: a headless page runs the README's pipeline through the bridge
+/// and reports what it saw.
+pub(crate) fn tour() -> Result<(), String> {
+    install()?;
+    let package = package()?;
+    let page_port = free_port()?;
+    let services = Services::start(&format!("http://127.0.0.1:{page_port}"), &[])?;
+    let listener = TcpListener::bind(("127.0.0.1", page_port))
+        .map_err(|e| format!("cannot serve the page: {e}"))?;
+    let page = TOUR_PAGE
+        .replace("BRIDGE_URL", &services.bridge_url)
+        .replace("BRIDGE_TOKEN", &services.token);
+    let profile =
+        std::env::temp_dir().join(format!("redpipe-tour-chromium-{}", std::process::id()));
+    let chromium = Process {
+        child: Command::new("chromium")
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("http://127.0.0.1:{page_port}/"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start chromium: {e}"))?,
+        what: "chromium",
+    };
+    eprintln!("serving the tour page on http://127.0.0.1:{page_port}/ to headless Chromium");
+    let report = serve_page(&listener, &page, &package)?;
+    drop(chromium);
+    let _ = std::fs::remove_dir_all(&profile);
+    println!(
+        "\nredpipe in the browser, through redpipe-bridge ({}):\n",
+        services.bridge_url
+    );
+    println!("{report}");
+    if report.contains("FAILED") {
+        return Err("the browser tour failed".into());
+    }
+    Ok(())
+}
+
+/// Serves the page and the package until the page posts its report (60 s at most).
+fn serve_page(listener: &TcpListener, page: &str, package: &Path) -> Result<String, String> {
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let (mut stream, _) = match listener.accept() {
+            Ok(s) => s,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        };
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut request = Vec::new();
+        let mut buf = [0u8; 8192];
+        // Headers, then the body of a POST (Content-Length).
+        let (head, body) = loop {
+            let n = stream.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                break (String::from_utf8_lossy(&request).into_owned(), Vec::new());
+            }
+            request.extend_from_slice(&buf[..n]);
+            if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&request[..end]).into_owned();
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                let mut body = request[end + 4..].to_vec();
+                while body.len() < length {
+                    let n = stream.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    body.extend_from_slice(&buf[..n]);
+                }
+                break (head, body);
+            }
+        };
+        let path = head
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .split('?')
+            .next()
+            .unwrap_or("/")
+            .to_string();
+        if head.starts_with("POST /report") {
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            return Ok(String::from_utf8_lossy(&body).into_owned());
+        }
+        let (status, kind, content) = if path == "/" {
+            ("200 OK", "text/html", page.as_bytes().to_vec())
+        } else {
+            let file = package.join(path.trim_start_matches('/'));
+            let inside = file
+                .canonicalize()
+                .ok()
+                .filter(|f| f.starts_with(package.canonicalize().unwrap_or_default()));
+            match inside.and_then(|f| std::fs::read(&f).ok().map(|c| (f, c))) {
+                Some((f, c)) => {
+                    let kind = match f.extension().and_then(|e| e.to_str()) {
+                        Some("js") => "text/javascript",
+                        Some("wasm") => "application/wasm",
+                        _ => "application/octet-stream",
+                    };
+                    ("200 OK", kind, c)
+                }
+                None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+            }
+        };
+        let header = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            content.len()
+        );
+        let _ = stream.write_all(header.as_bytes());
+        let _ = stream.write_all(&content);
+    }
+    Err("the tour page did not report within 60 s".into())
+}
+
+/// The tour page: the Python README's first examples, in the browser.
+const TOUR_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>redpipe tour</title>
+<pre id="out"></pre>
+<script type="module">
+import init, { connect } from "/web/redpipe_wasm.js";
+const lines = [];
+const say = (s) => { lines.push(s); document.getElementById("out").textContent = lines.join("\n"); };
+try {
+  await init();
+  const redpipe = await connect("BRIDGE_URL", "BRIDGE_TOKEN");
+  const ns = `tour:browser:${Date.now()}`;
+
+  say("1. Pipelined commands return handles, filled when the pipeline runs");
+  const p = redpipe.pipeline();
+  const foo = p.incr(`${ns}:foo`);
+  const bar = p.incr(`${ns}:bar`);
+  await p.execute();
+  say(`   foo = ${foo.result}, bar = ${bar.result}`);
+
+  say("2. A reusable function, with or without a pipeline");
+  const incrementAndExpire = (key, pipe) =>
+    redpipe.autoexec(pipe, (q) => { const n = q.incrby(key, 1); q.expire(key, 60); return n; });
+  const before = redpipe.stats().pipelines;
+  const handles = await redpipe.autoexec(null, async (q) => {
+    const all = [];
+    for (let i = 0; i < 100; i++) all.push(await incrementAndExpire(`${ns}:key${i}`, q));
+    return all;
+  });
+  say(`   100 calls, ${handles.length * 2} commands, ${redpipe.stats().pipelines - before} round trip; key0 = ${handles[0].result}`);
+
+  say("3. A callback combines results after execute");
+  const q = redpipe.pipeline();
+  const hits = [0, 1, 2].map((i) => q.incr(`${ns}:key${i}`));
+  const total = q.onExecute(() => hits.reduce((s, h) => s + h.result, 0));
+  await q.execute();
+  say(`   sum = ${total.result}`);
+
+  say("4. A command the bridge does not allow fails in its own slot");
+  const r = redpipe.pipeline();
+  const denied = r.command("FLUSHALL");
+  const fine = r.get(`${ns}:foo`);
+  await r.execute();
+  try { denied.result; } catch (e) { say(`   FLUSHALL: ${e.name} ${e.code}: ${e.message}`); }
+  say(`   the GET beside it: ${fine.result}`);
+  const cleanup = redpipe.pipeline();
+  cleanup.del([`${ns}:foo`, `${ns}:bar`, ...handles.map((_, i) => `${ns}:key${i}`)]);
+  await cleanup.execute();
+  redpipe.close();
+  say("ok");
+} catch (e) {
+  say(`FAILED: ${e.name}: ${e.message}`);
+}
+await fetch("/report", { method: "POST", body: lines.join("\n") });
+</script>
+"#;
