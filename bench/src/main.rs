@@ -27,6 +27,7 @@
 //! rotating order. `BENCHMARKS.md` ("End to end") has the results and how to read them.
 
 mod clients;
+mod cluster;
 mod memory;
 mod model;
 mod procfs;
@@ -75,9 +76,14 @@ struct Args {
     reps: Option<usize>,
     peak: Option<String>,
     profile: Option<String>,
+    /// Seed URLs of a Redis Cluster for figure (e).
+    cluster: Vec<String>,
+    /// Figures to run (`a,b,c,d,e,...`); all when empty.
+    only: Vec<String>,
 }
 
-const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N]\n       \
+const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] \
+                     [--cluster URL,URL,...] [--only a,b,...]\n       \
                      e2e --url redis://127.0.0.1:PORT --profile COMMAND,BATCH,CLIENT[,SECONDS]\n\
                      COMMAND: set get incr set100; CLIENT: redpipe redpipe-tokio pipe redis-rs \
                      redis-rs-async, redpipe-overlap (send/finish, the next batch queued while the server \
@@ -91,6 +97,8 @@ fn parse_args() -> Result<Args> {
         reps: None,
         peak: None,
         profile: None,
+        cluster: Vec::new(),
+        only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -101,6 +109,14 @@ fn parse_args() -> Result<Args> {
             "--reps" => args.reps = Some(it.next().ok_or("--reps needs a number")?.parse()?),
             "--peak-1m" => args.peak = Some(it.next().ok_or("--peak-1m needs a client")?),
             "--profile" => args.profile = Some(it.next().ok_or("--profile needs a case")?),
+            "--cluster" => {
+                let urls = it.next().ok_or("--cluster needs URL,URL,...")?;
+                args.cluster = urls.split(',').map(str::to_string).collect();
+            }
+            "--only" => {
+                let figures = it.next().ok_or("--only needs figures, e.g. a,e")?;
+                args.only = figures.split(',').map(str::to_string).collect();
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -234,6 +250,21 @@ impl Bench {
             placement,
             info,
         })
+    }
+
+    /// Pins every node of the cluster at `urls` to CPU 0, beside the single server (this
+    /// process is on CPU 1 already).
+    fn pin_cluster(&mut self, urls: &[String]) -> Result<()> {
+        for url in urls {
+            let info: ConnectionInfo = url.parse()?;
+            let pid = server_pid(&info)?.ok_or("--pin: a cluster node without process_id")?;
+            if !procfs::pin(&pid.to_string(), 0) {
+                return Err("--pin: taskset failed on a cluster node".into());
+            }
+        }
+        self.placement
+            .push_str("; cluster nodes (figure e) pinned to CPU 0 too");
+        Ok(())
     }
 
     /// Leaves the keys as `redis-benchmark`'s own `SET` test would: `GET` reads 3 bytes.
@@ -660,6 +691,19 @@ impl Bench {
     }
 }
 
+/// The `process_id` in a server's `INFO server`.
+fn server_pid(info: &ConnectionInfo) -> Result<Option<u32>> {
+    let mut conn = Connection::open(info)?;
+    let mut p = VecPipeline::new();
+    let server_info = p.query::<&str, _, _>(cmd("INFO").arg("server"))?;
+    conn.execute(&mut p)?;
+    let text = server_info.read(&p).map_err(|e| e.to_string())?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|v| v.trim().parse().ok()))
+}
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -689,10 +733,31 @@ fn run() -> Result<()> {
         if bench.plan.reps == 1 { "" } else { "s" },
         bench.placement
     );
-    let mut tables = bench.throughput()?;
-    tables.push(bench.model()?);
-    tables.push(bench.allocations()?);
-    tables.push(bench.peak()?);
+    let wants = |figure: &str| args.only.is_empty() || args.only.iter().any(|f| f == figure);
+    let mut tables = Vec::new();
+    if wants("a") {
+        tables.extend(bench.throughput()?);
+    }
+    if wants("b") {
+        tables.push(bench.model()?);
+    }
+    if wants("c") {
+        tables.push(bench.allocations()?);
+    }
+    if wants("d") {
+        tables.push(bench.peak()?);
+    }
+    if wants("e") && !args.cluster.is_empty() {
+        if args.pin {
+            bench.pin_cluster(&args.cluster)?;
+        }
+        tables.extend(cluster::figure(
+            &bench.rt,
+            &args.cluster,
+            args.quick,
+            bench.plan.reps,
+        )?);
+    }
 
     println!(
         "\nredpipe end to end: redis-server {} at {}; {} mode; {:.0} s\n{}\n",

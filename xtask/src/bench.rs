@@ -4,6 +4,7 @@
 //! The numbers go to `BENCHMARKS.md` by hand; nothing here asserts on time. `--quick` runs the
 //! same tables with one repetition and shorter measurements, and a subset of the codec groups.
 
+use crate::cluster::Cluster;
 use crate::redis;
 use crate::setup::{self, cargo, run};
 
@@ -22,6 +23,17 @@ pub(crate) fn command(args: &[String]) -> Result<(), String> {
     run(cargo().args(["build", "--release", "-p", "redpipe-bench", "--bin", "e2e"]))?;
     let server = redis::Server::start()?;
     eprintln!("started a throwaway redis-server on {}", server.url());
+    let cluster = match Cluster::start(3) {
+        Ok(c) => c,
+        Err(e) => {
+            drop(server);
+            return Err(e);
+        }
+    };
+    eprintln!(
+        "started a throwaway cluster of 3 primaries: {}",
+        cluster.urls()
+    );
     let mut e2e = cargo();
     e2e.args([
         "run",
@@ -32,13 +44,20 @@ pub(crate) fn command(args: &[String]) -> Result<(), String> {
         "e2e",
         "--",
     ])
-    .args(["--url", &server.url(), "--pin"]);
+    .args([
+        "--url",
+        &server.url(),
+        "--pin",
+        "--cluster",
+        &cluster.urls(),
+    ]);
     if quick {
         e2e.arg("--quick");
     }
     let result = run(&mut e2e);
     drop(server);
-    eprintln!("stopped the throwaway redis-server");
+    drop(cluster);
+    eprintln!("stopped the throwaway redis-server and cluster");
     result?;
 
     let mut codec = cargo();
