@@ -316,19 +316,14 @@ fn ops(batch: usize, quick: bool) -> usize {
     (ops / batch).max(2) * batch
 }
 
-/// Runs figure (e) on the cluster at `urls`; `reps` repetitions.
-pub(crate) fn figure(
-    rt: &Runtime,
-    urls: &[String],
-    quick: bool,
-    reps: usize,
-) -> Result<Vec<Table>> {
+/// Every contender, connected, in [`CONTENDERS`] order.
+fn open_all(rt: &Runtime, urls: &[String]) -> Result<Vec<Box<dyn ClusterClient>>> {
     let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
     let registry = Connections::new();
     registry.connect_cluster_named(redpipe::DEFAULT, &seeds)?;
     let client = redis::cluster::ClusterClient::new(seeds.clone())?;
     let con_async = rt.block_on(client.get_async_connection())?;
-    let mut clients: Vec<Box<dyn ClusterClient>> = vec![
+    Ok(vec![
         Box::new(RedpipeCluster::open(&registry, false)),
         Box::new(RedpipeCluster::open(&registry, true)),
         Box::new(RedisSyncCluster {
@@ -337,7 +332,46 @@ pub(crate) fn figure(
         }),
         Box::new(rt.block_on(RedisAsyncHandRouted::open(con_async.clone()))?),
         Box::new(RedisAsyncPerCommand { con: con_async }),
-    ];
+    ])
+}
+
+/// One case in a loop for `seconds`, for `perf record`: `OP,BATCH,CLIENT` with OP `set` or
+/// `get` and CLIENT an index into [`CONTENDERS`]; prints its commands/s.
+pub(crate) fn profile(rt: &Runtime, urls: &[String], case: &[&str], seconds: f64) -> Result<()> {
+    let [op, batch, who] = case else {
+        return Err("cluster profile: OP,BATCH,CLIENT-INDEX".into());
+    };
+    let op = if *op == "set" { Op::Set } else { Op::Get };
+    let batch: usize = batch.parse()?;
+    let who: usize = who.parse()?;
+    let mut clients = open_all(rt, urls)?;
+    let keys = keys();
+    black_box(clients[0].pipeline(rt, Op::Set, &keys)?);
+    let client = clients.get_mut(who).ok_or("no such client")?;
+    let (mut done, mut at) = (0usize, 0usize);
+    let t = Instant::now();
+    while t.elapsed().as_secs_f64() < seconds {
+        black_box(client.pipeline(rt, op, &keys[at..at + batch])?);
+        done += batch;
+        at = (at + batch) % KEYS;
+    }
+    println!(
+        "{} ×{batch} {}: {} commands/s",
+        op.label(),
+        CONTENDERS[who],
+        report::rate(done as f64 / t.elapsed().as_secs_f64())
+    );
+    Ok(())
+}
+
+/// Runs figure (e) on the cluster at `urls`; `reps` repetitions.
+pub(crate) fn figure(
+    rt: &Runtime,
+    urls: &[String],
+    quick: bool,
+    reps: usize,
+) -> Result<Vec<Table>> {
+    let mut clients = open_all(rt, urls)?;
     let keys = keys();
     // Every key holds a value before any GET is measured.
     black_box(clients[0].pipeline(rt, Op::Set, &keys)?);

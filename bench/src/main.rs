@@ -721,6 +721,16 @@ fn run() -> Result<()> {
     }
     let mut bench = Bench::new(&args.url, args.quick, args.pin, args.reps)?;
     if let Some(case) = &args.profile {
+        if let Some(rest) = case.strip_prefix("cluster,") {
+            let parts: Vec<&str> = rest.split(',').collect();
+            let seconds = parts.get(3).map_or(Ok(10.0), |s| s.parse())?;
+            return cluster::profile(
+                &bench.rt,
+                &args.cluster,
+                &parts[..3.min(parts.len())],
+                seconds,
+            );
+        }
         return bench.profile(case);
     }
     let started = Instant::now();
