@@ -26,6 +26,7 @@
 //! measurements of the same repetition. Clients run one after the other, never at once, in a
 //! rotating order. `BENCHMARKS.md` ("End to end") has the results and how to read them.
 
+mod chart;
 mod clients;
 mod cluster;
 mod memory;
@@ -33,6 +34,7 @@ mod model;
 mod procfs;
 mod report;
 mod tool;
+mod work;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -80,6 +82,8 @@ struct Args {
     cluster: Vec<String>,
     /// Figures to run (`a,b,c,d,e,...`); all when empty.
     only: Vec<String>,
+    /// Where to write the chart of figure (f), as SVG.
+    svg: Option<String>,
 }
 
 const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] \
@@ -99,6 +103,7 @@ fn parse_args() -> Result<Args> {
         profile: None,
         cluster: Vec::new(),
         only: Vec::new(),
+        svg: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -113,6 +118,7 @@ fn parse_args() -> Result<Args> {
                 let urls = it.next().ok_or("--cluster needs URL,URL,...")?;
                 args.cluster = urls.split(',').map(str::to_string).collect();
             }
+            "--svg" => args.svg = Some(it.next().ok_or("--svg needs a path")?),
             "--only" => {
                 let figures = it.next().ok_or("--only needs figures, e.g. a,e")?;
                 args.only = figures.split(',').map(str::to_string).collect();
@@ -153,22 +159,22 @@ impl Plan {
 
 /// One measurement.
 #[derive(Clone, Copy)]
-struct Sample {
-    rate: f64,
-    client_ns: Option<f64>,
-    server_ns: Option<f64>,
+pub(crate) struct Sample {
+    pub(crate) rate: f64,
+    pub(crate) client_ns: Option<f64>,
+    pub(crate) server_ns: Option<f64>,
 }
 
 /// The figures of one cell over the repetitions.
 #[derive(Default)]
-struct Cell {
-    rate: Samples,
-    client_ns: Samples,
-    server_ns: Samples,
+pub(crate) struct Cell {
+    pub(crate) rate: Samples,
+    pub(crate) client_ns: Samples,
+    pub(crate) server_ns: Samples,
 }
 
 impl Cell {
-    fn add(&mut self, s: Sample) {
+    pub(crate) fn add(&mut self, s: Sample) {
         self.rate.push(s.rate);
         if let Some(v) = s.client_ns {
             self.client_ns.push(v);
@@ -193,7 +199,7 @@ struct Bench {
 }
 
 /// Nanoseconds per command between two CPU-time readings.
-fn per_command(before: Option<u64>, after: Option<u64>, ops: usize) -> Option<f64> {
+pub(crate) fn per_command(before: Option<u64>, after: Option<u64>, ops: usize) -> Option<f64> {
     Some(after?.checked_sub(before?)? as f64 / ops as f64)
 }
 
@@ -250,6 +256,21 @@ impl Bench {
             placement,
             info,
         })
+    }
+
+    /// Figure (f) on this bench's server and runtime.
+    fn work_figure(&mut self) -> work::Figure<'_> {
+        work::Figure {
+            rt: &self.rt,
+            info: &self.info,
+            url: &self.url,
+            host: &self.tool.host,
+            port: self.tool.port,
+            server: &self.server,
+            admin: &mut self.admin,
+            quick: self.plan.quick,
+            reps: self.plan.reps,
+        }
     }
 
     /// Pins every node of the cluster at `urls` to CPU 0, beside the single server (this
@@ -721,6 +742,19 @@ fn run() -> Result<()> {
     }
     let mut bench = Bench::new(&args.url, args.quick, args.pin, args.reps)?;
     if let Some(case) = &args.profile {
+        if let Some(rest) = case.strip_prefix("work,") {
+            let parts: Vec<&str> = rest.split(',').collect();
+            let [work, batch, who, rest @ ..] = parts.as_slice() else {
+                return Err("--profile work,WORKLOAD-INDEX,BATCH,CONTENDER-INDEX[,SECONDS]".into());
+            };
+            let seconds = rest.first().map_or(Ok(10.0), |s| s.parse())?;
+            return bench.work_figure().profile(
+                work.parse()?,
+                batch.parse()?,
+                who.parse()?,
+                seconds,
+            );
+        }
         if let Some(rest) = case.strip_prefix("cluster,") {
             let parts: Vec<&str> = rest.split(',').collect();
             let seconds = parts.get(3).map_or(Ok(10.0), |s| s.parse())?;
@@ -756,6 +790,14 @@ fn run() -> Result<()> {
     }
     if wants("d") {
         tables.push(bench.peak()?);
+    }
+    if wants("f") {
+        let results = bench.work_figure().run(&work::Work::ALL)?;
+        tables.extend(work::tables(&results));
+        if let Some(path) = &args.svg {
+            chart::write(path, &results)?;
+            eprintln!("(f) chart written to {path}");
+        }
     }
     if wants("e") && !args.cluster.is_empty() {
         if args.pin {

@@ -1,12 +1,16 @@
 //! `cargo xtask bench [--quick]`: the end-to-end benchmark (`bench/`, binary `e2e`) against a
 //! throwaway `redis-server`, then the codec micro-benchmarks (`core/benches/codec.rs`).
 //!
-//! The numbers go to `BENCHMARKS.md` by hand; nothing here asserts on time. `--quick` runs the
+//! The numbers go to `BENCHMARKS.md` by hand (the chart of figure (f) is written to
+//! `bench/e2e.svg`, which it embeds); nothing here asserts on time. `--quick` runs the
 //! same tables with one repetition and shorter measurements, and a subset of the codec groups.
 
 use crate::cluster::Cluster;
 use crate::redis;
 use crate::setup::{self, cargo, run};
+
+/// Where `e2e` writes the chart of figure (f), which `BENCHMARKS.md` shows.
+const CHART: &str = "bench/e2e.svg";
 
 /// The codec groups `--quick` keeps (a criterion filter).
 const QUICK_CODEC_FILTER: &str = "^(encode_get|decode_int)/";
@@ -50,7 +54,9 @@ pub(crate) fn command(args: &[String]) -> Result<(), String> {
         "--pin",
         "--cluster",
         &cluster.urls(),
-    ]);
+    ])
+    .arg("--svg")
+    .arg(setup::root().join(CHART));
     if quick {
         e2e.arg("--quick");
     }
