@@ -150,8 +150,6 @@ struct RedisAsyncHandRouted {
     /// Node index of each slot, from `CLUSTER SLOTS`.
     owner: Vec<u8>,
     nodes: Vec<(String, u16)>,
-    /// Per node: its pipeline and the call-order index of each of its commands.
-    per_node: Vec<(redis::Pipeline, Vec<usize>)>,
 }
 
 impl RedisAsyncHandRouted {
@@ -198,34 +196,27 @@ impl RedisAsyncHandRouted {
         if owner.contains(&u8::MAX) {
             return Err("CLUSTER SLOTS: a slot has no owner".into());
         }
-        let per_node = nodes.iter().map(|_| (redis::pipe(), Vec::new())).collect();
-        Ok(Self {
-            con,
-            owner,
-            nodes,
-            per_node,
-        })
+        Ok(Self { con, owner, nodes })
     }
 }
 
 impl ClusterClient for RedisAsyncHandRouted {
     fn pipeline(&mut self, rt: &Runtime, op: Op, keys: &[String]) -> Result<u64> {
-        for (pipe, order) in &mut self.per_node {
-            pipe.clear();
-            order.clear();
-        }
+        // `route_pipeline` takes each pipeline by value: new ones for every logical pipeline,
+        // handed over, not cloned.
+        let mut per_node: Vec<(redis::Pipeline, Vec<usize>)> =
+            self.nodes.iter().map(|_| (redis::pipe(), Vec::new())).collect();
         for (i, k) in keys.iter().enumerate() {
             let node = self.owner[usize::from(HashSlot::for_key(k.as_bytes()).get())];
-            let (pipe, order) = &mut self.per_node[usize::from(node)];
+            let (pipe, order) = &mut per_node[usize::from(node)];
             match op {
                 Op::Set => pipe.cmd("SET").arg(k).arg(&VALUE[..]),
                 Op::Get => pipe.cmd("GET").arg(k),
             };
             order.push(i);
         }
-        let runs = self
-            .per_node
-            .iter()
+        let runs = per_node
+            .into_iter()
             .zip(&self.nodes)
             .filter(|((_, order), _)| !order.is_empty())
             .map(|((pipe, order), (host, port))| {
@@ -235,9 +226,8 @@ impl ClusterClient for RedisAsyncHandRouted {
                     port: *port,
                 };
                 async move {
-                    let values = con
-                        .route_pipeline(pipe.clone(), 0, order.len(), route)
-                        .await?;
+                    let count = order.len();
+                    let values = con.route_pipeline(pipe, 0, count, route).await?;
                     Ok::<_, redis::RedisError>((order, values))
                 }
             });
@@ -246,7 +236,7 @@ impl ClusterClient for RedisAsyncHandRouted {
         let mut results: Vec<Option<redis::Value>> = vec![None; keys.len()];
         for r in replies {
             let (order, values) = r?;
-            for (&i, v) in order.iter().zip(values) {
+            for (i, v) in order.into_iter().zip(values) {
                 results[i] = Some(v);
             }
         }
