@@ -204,8 +204,11 @@ impl ClusterClient for RedisAsyncHandRouted {
     fn pipeline(&mut self, rt: &Runtime, op: Op, keys: &[String]) -> Result<u64> {
         // `route_pipeline` takes each pipeline by value: new ones for every logical pipeline,
         // handed over, not cloned.
-        let mut per_node: Vec<(redis::Pipeline, Vec<usize>)> =
-            self.nodes.iter().map(|_| (redis::pipe(), Vec::new())).collect();
+        let mut per_node: Vec<(redis::Pipeline, Vec<usize>)> = self
+            .nodes
+            .iter()
+            .map(|_| (redis::pipe(), Vec::new()))
+            .collect();
         for (i, k) in keys.iter().enumerate() {
             let node = self.owner[usize::from(HashSlot::for_key(k.as_bytes()).get())];
             let (pipe, order) = &mut per_node[usize::from(node)];
