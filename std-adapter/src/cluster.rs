@@ -1,5 +1,6 @@
 //! Redis Cluster for std: [`Cluster`] runs a pipeline over the nodes of a cluster, one batch
-//! per node in parallel (threads, or tokio tasks), with the core's router
+//! per node, the nodes working at the same time (blocking: every node's batch is sent, then
+//! each is read, on the calling thread; tokio: concurrent tasks), with the core's router
 //! ([`ClusterRun`]) deciding what goes where and what goes again. A cluster is registered
 //! under a name like any connection ([`Connections::register_cluster`](crate::Connections::register_cluster)),
 //! so `Pipe`, `autoexec`, keyspaces and structs work on it unchanged.
