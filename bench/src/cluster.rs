@@ -363,6 +363,7 @@ pub(crate) fn figure(
     urls: &[String],
     quick: bool,
     reps: usize,
+    settle: &dyn Fn(),
 ) -> Result<Vec<Table>> {
     let mut clients = open_all(rt, urls)?;
     let keys = keys();
@@ -373,6 +374,7 @@ pub(crate) fn figure(
     for rep in 0..reps {
         for (b, &batch) in BATCHES.iter().enumerate() {
             for (o, op) in [Op::Set, Op::Get].into_iter().enumerate() {
+                settle();
                 let total = ops(batch, quick);
                 let mut line = format!("(e) rep {}/{reps} {} ×{batch}:", rep + 1, op.label());
                 for k in 0..n {

@@ -1,7 +1,8 @@
 //! `e2e`: redpipe end to end against `redis-benchmark` and redis-rs, on one server.
 //!
 //! ```text
-//! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N]
+//! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] [--wait-quiet]
+//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f]
 //! e2e --url redis://127.0.0.1:PORT --profile incr,1000,redpipe[,SECONDS]   (one case, for perf)
 //! ```
 //!
@@ -84,10 +85,12 @@ struct Args {
     only: Vec<String>,
     /// Where to write the chart of figure (f), as SVG.
     svg: Option<String>,
+    /// Before each cell, wait for the machine to be quiet (other jobs on a shared machine).
+    wait_quiet: bool,
 }
 
 const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] \
-                     [--cluster URL,URL,...] [--only a,b,...]\n       \
+                     [--cluster URL,URL,...] [--only a,b,...] [--svg PATH] [--wait-quiet]\n       \
                      e2e --url redis://127.0.0.1:PORT --profile COMMAND,BATCH,CLIENT[,SECONDS]\n\
                      COMMAND: set get incr set100; CLIENT: redpipe redpipe-tokio pipe redis-rs \
                      redis-rs-async, redpipe-overlap (send/finish, the next batch queued while the server \
@@ -104,6 +107,7 @@ fn parse_args() -> Result<Args> {
         cluster: Vec::new(),
         only: Vec::new(),
         svg: None,
+        wait_quiet: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -119,6 +123,7 @@ fn parse_args() -> Result<Args> {
                 args.cluster = urls.split(',').map(str::to_string).collect();
             }
             "--svg" => args.svg = Some(it.next().ok_or("--svg needs a path")?),
+            "--wait-quiet" => args.wait_quiet = true,
             "--only" => {
                 let figures = it.next().ok_or("--only needs figures, e.g. a,e")?;
                 args.only = figures.split(',').map(str::to_string).collect();
@@ -140,9 +145,26 @@ fn parse_args() -> Result<Args> {
 struct Plan {
     quick: bool,
     reps: usize,
+    /// Wait for a quiet machine before each cell ([`procfs::wait_quiet`]).
+    wait_quiet: bool,
 }
 
+/// Time spent waiting for a quiet machine, for the report.
+static WAITED_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Plan {
+    /// Before a cell of measurements: waits (at most 5 minutes) until the machine is quiet,
+    /// when asked to.
+    pub(crate) fn settle(&self) {
+        if self.wait_quiet {
+            let waited = procfs::wait_quiet(0.15, std::time::Duration::from_secs(300));
+            WAITED_MS.fetch_add(
+                waited.as_millis() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+    }
+
     /// Commands per measurement: about 0.3–0.5 s at the ceiling (a quarter with `--quick`),
     /// a whole number of batches.
     fn ops(&self, batch: usize) -> usize {
@@ -204,7 +226,13 @@ pub(crate) fn per_command(before: Option<u64>, after: Option<u64>, ops: usize) -
 }
 
 impl Bench {
-    fn new(url: &str, quick: bool, pin: bool, reps: Option<usize>) -> Result<Self> {
+    fn new(
+        url: &str,
+        quick: bool,
+        pin: bool,
+        reps: Option<usize>,
+        wait_quiet: bool,
+    ) -> Result<Self> {
         let info: ConnectionInfo = url.parse()?;
         let Addr::Tcp { host, port } = info.addr.clone() else {
             return Err("the benchmark needs a redis:// TCP URL (redis-benchmark uses it)".into());
@@ -248,6 +276,7 @@ impl Bench {
             plan: Plan {
                 quick,
                 reps: reps.unwrap_or(if quick { 1 } else { 3 }).max(1),
+                wait_quiet,
             },
             server,
             admin,
@@ -270,6 +299,10 @@ impl Bench {
             admin: &mut self.admin,
             quick: self.plan.quick,
             reps: self.plan.reps,
+            settle: {
+                let plan = &self.plan;
+                Box::new(move || plan.settle())
+            },
         }
     }
 
@@ -347,6 +380,7 @@ impl Bench {
         for rep in 0..self.plan.reps {
             for &batch in &BATCHES {
                 for c in Command::ALL {
+                    self.plan.settle();
                     let ops = self.plan.ops(batch);
                     let mut line = format!(
                         "(a) rep {}/{} {} ×{batch}:",
@@ -546,6 +580,7 @@ impl Bench {
             .collect::<Result<Vec<_>>>()?;
         let mut cells: HashMap<Variant, Cell> = HashMap::new();
         for rep in 0..self.plan.reps {
+            self.plan.settle();
             let mut line = format!("(b) rep {}/{}:", rep + 1, self.plan.reps);
             let n = clients.len();
             for k in 0..n {
@@ -751,7 +786,7 @@ fn run() -> Result<()> {
     if let Some(client) = &args.peak {
         return memory::run_peak_child(&args.url, client);
     }
-    let mut bench = Bench::new(&args.url, args.quick, args.pin, args.reps)?;
+    let mut bench = Bench::new(&args.url, args.quick, args.pin, args.reps, args.wait_quiet)?;
     if let Some(case) = &args.profile {
         if let Some(rest) = case.strip_prefix("work,") {
             let parts: Vec<&str> = rest.split(',').collect();
@@ -819,15 +854,18 @@ fn run() -> Result<()> {
             &args.cluster,
             args.quick,
             bench.plan.reps,
+            &|| bench.plan.settle(),
         )?);
     }
 
     println!(
-        "\nredpipe end to end: redis-server {} at {}; {} mode; {:.0} s\n{}\n",
+        "\nredpipe end to end: redis-server {} at {}; {} mode; {:.0} s ({:.0} s of it waiting \
+         for a quiet machine)\n{}\n",
         bench.version,
         args.url,
         if args.quick { "quick" } else { "full" },
         started.elapsed().as_secs_f64(),
+        WAITED_MS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0,
         bench.placement
     );
     for t in &tables {

@@ -689,6 +689,8 @@ pub(crate) struct Figure<'a> {
     pub(crate) admin: &'a mut Connection,
     pub(crate) quick: bool,
     pub(crate) reps: usize,
+    /// Called before each cell (waits for a quiet machine when asked to).
+    pub(crate) settle: Box<dyn Fn() + 'a>,
 }
 
 impl Figure<'_> {
@@ -740,6 +742,7 @@ impl Figure<'_> {
             for &w in works {
                 prepare(self.admin, &keys, w)?;
                 for &batch in &BATCHES {
+                    (self.settle)();
                     let mut line =
                         format!("(f) rep {}/{} {} ×{batch}:", rep + 1, self.reps, w.label());
                     for k in 0..n {
