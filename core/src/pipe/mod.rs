@@ -110,17 +110,22 @@ impl<B: Default> Pipe<B> {
     }
 }
 
-/// The storage of an emptied pipe's earlier runs, for a new pipe to reuse: see
-/// [`Pipe::into_spare`] and [`Pipe::with_spare`]. It holds the runs' result pipelines; each is
-/// reused only once no handle reads it any more.
+/// An emptied pipe without its backend, for a new pipe to reuse: see [`Pipe::into_spare`] and
+/// [`Pipe::with_spare`]. It holds the pipe's empty groups and the result pipelines of its
+/// earlier runs; each of those is reused only once no handle reads it any more.
 #[derive(Default)]
 pub struct Spare {
+    /// Empty groups, with result cells no handle has seen (none: one default group).
+    groups: Vec<Group>,
+    callbacks: Vec<Callback>,
+    marks: Vec<Mark>,
     published: Vec<Arc<Shared>>,
 }
 
 impl core::fmt::Debug for Spare {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Spare")
+            .field("groups", &self.groups.len())
             .field("runs", &self.published.len())
             .finish()
     }
@@ -130,12 +135,30 @@ impl<B> Pipe<B> {
     /// An empty pipe on `backend` that reuses the storage in `spare` (from
     /// [`into_spare`](Pipe::into_spare)) for its commands and replies.
     pub fn with_spare(backend: B, spare: Spare) -> Self {
-        let mut p = Self::with_backend(backend);
-        p.published = spare.published;
-        if let Some(pipeline) = p.reclaim() {
-            p.groups[0].pipeline = pipeline;
+        let Spare {
+            groups,
+            callbacks,
+            marks,
+            published,
+        } = spare;
+        if groups.is_empty() {
+            let mut p = Self::with_backend(backend);
+            p.published = published;
+            if let Some(pipeline) = p.reclaim() {
+                p.groups[0].pipeline = pipeline;
+            }
+            return p;
         }
-        p
+        Self {
+            backend,
+            groups,
+            route: 0,
+            callbacks,
+            full: None,
+            marks,
+            published,
+            retry: Retry::NEVER,
+        }
     }
 
     /// An empty pipe whose groups run on `backend`.
@@ -302,6 +325,11 @@ impl<B> Pipe<B> {
         if self.in_scope() {
             return;
         }
+        self.full = None;
+        // Nothing queued (as after `execute`): no handle has seen the groups' result cells.
+        if self.callbacks.is_empty() && self.groups.iter().all(|g| g.pipeline.is_empty()) {
+            return;
+        }
         for mut g in self.take_groups() {
             // New groups have new result cells, so no dropped handle can ever read a later
             // run's results; the dropped pipelines' storage is kept like a finished run's.
@@ -315,7 +343,6 @@ impl<B> Pipe<B> {
             self.published.push(kept);
         }
         self.callbacks.clear();
-        self.full = None;
     }
 
     /// Empties the pipe into a [`Spare`]: the storage of its earlier runs, for a later pipe
@@ -333,7 +360,19 @@ impl<B> Pipe<B> {
                 .get()
                 .is_some_and(|p| p.storage_bytes() <= max_bytes)
         });
-        Spare { published }
+        let mut groups = core::mem::take(&mut self.groups);
+        for g in &mut groups {
+            g.retry = Retry::NEVER;
+            if g.pipeline.storage_bytes() > max_bytes {
+                g.pipeline = VecPipeline::new();
+            }
+        }
+        Spare {
+            groups,
+            callbacks: core::mem::take(&mut self.callbacks),
+            marks: core::mem::take(&mut self.marks),
+            published,
+        }
     }
 
     /// Takes the queued groups out, leaving the pipe empty and reusable.

@@ -251,9 +251,23 @@ impl Connections {
     /// The pools of the groups with commands. An unknown name fails every group (nothing is
     /// sent) and is the error.
     fn pools<'g>(&self, groups: &'g mut [Group]) -> Result<Vec<(&'g mut Group, Target)>> {
+        // One look at the registry for every group.
+        let found: Vec<Option<Target>> = {
+            let pools = self.pools.read().unwrap_or_else(PoisonError::into_inner);
+            groups
+                .iter()
+                .map(|g| {
+                    if g.is_empty() {
+                        None
+                    } else {
+                        pools.get(g.name()).cloned()
+                    }
+                })
+                .collect()
+        };
         let mut unknown = None;
-        for g in groups.iter_mut().filter(|g| !g.is_empty()) {
-            if self.target(g.name()).is_none() {
+        for (g, target) in groups.iter_mut().zip(&found) {
+            if !g.is_empty() && target.is_none() {
                 let e = g.fail_unknown();
                 unknown.get_or_insert(e);
             }
@@ -263,11 +277,8 @@ impl Connections {
         }
         Ok(groups
             .iter_mut()
-            .filter(|g| !g.is_empty())
-            .filter_map(|g| {
-                let target = self.target(g.name())?;
-                Some((g, target))
-            })
+            .zip(found)
+            .filter_map(|(g, target)| Some((g, target?)))
             .collect())
     }
 
