@@ -1,7 +1,8 @@
 //! `e2e`: redpipe end to end against `redis-benchmark` and redis-rs, on one server.
 //!
 //! ```text
-//! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N]
+//! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] [--wait-quiet]
+//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f]
 //! e2e --url redis://127.0.0.1:PORT --profile incr,1000,redpipe[,SECONDS]   (one case, for perf)
 //! ```
 //!
@@ -26,12 +27,15 @@
 //! measurements of the same repetition. Clients run one after the other, never at once, in a
 //! rotating order. `BENCHMARKS.md` ("End to end") has the results and how to read them.
 
+mod chart;
 mod clients;
+mod cluster;
 mod memory;
 mod model;
 mod procfs;
 mod report;
 mod tool;
+mod work;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -75,9 +79,18 @@ struct Args {
     reps: Option<usize>,
     peak: Option<String>,
     profile: Option<String>,
+    /// Seed URLs of a Redis Cluster for figure (e).
+    cluster: Vec<String>,
+    /// Figures to run (`a,b,c,d,e,...`); all when empty.
+    only: Vec<String>,
+    /// Where to write the chart of figure (f), as SVG.
+    svg: Option<String>,
+    /// Before each cell, wait for the machine to be quiet (other jobs on a shared machine).
+    wait_quiet: bool,
 }
 
-const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N]\n       \
+const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] \
+                     [--cluster URL,URL,...] [--only a,b,...] [--svg PATH] [--wait-quiet]\n       \
                      e2e --url redis://127.0.0.1:PORT --profile COMMAND,BATCH,CLIENT[,SECONDS]\n\
                      COMMAND: set get incr set100; CLIENT: redpipe redpipe-tokio pipe redis-rs \
                      redis-rs-async, redpipe-overlap (send/finish, the next batch queued while the server \
@@ -91,6 +104,10 @@ fn parse_args() -> Result<Args> {
         reps: None,
         peak: None,
         profile: None,
+        cluster: Vec::new(),
+        only: Vec::new(),
+        svg: None,
+        wait_quiet: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -101,6 +118,16 @@ fn parse_args() -> Result<Args> {
             "--reps" => args.reps = Some(it.next().ok_or("--reps needs a number")?.parse()?),
             "--peak-1m" => args.peak = Some(it.next().ok_or("--peak-1m needs a client")?),
             "--profile" => args.profile = Some(it.next().ok_or("--profile needs a case")?),
+            "--cluster" => {
+                let urls = it.next().ok_or("--cluster needs URL,URL,...")?;
+                args.cluster = urls.split(',').map(str::to_string).collect();
+            }
+            "--svg" => args.svg = Some(it.next().ok_or("--svg needs a path")?),
+            "--wait-quiet" => args.wait_quiet = true,
+            "--only" => {
+                let figures = it.next().ok_or("--only needs figures, e.g. a,e")?;
+                args.only = figures.split(',').map(str::to_string).collect();
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -118,9 +145,26 @@ fn parse_args() -> Result<Args> {
 struct Plan {
     quick: bool,
     reps: usize,
+    /// Wait for a quiet machine before each cell ([`procfs::wait_quiet`]).
+    wait_quiet: bool,
 }
 
+/// Time spent waiting for a quiet machine, for the report.
+static WAITED_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Plan {
+    /// Before a cell of measurements: waits (at most 5 minutes) until the machine is quiet,
+    /// when asked to.
+    pub(crate) fn settle(&self) {
+        if self.wait_quiet {
+            let waited = procfs::wait_quiet(0.15, std::time::Duration::from_secs(300));
+            WAITED_MS.fetch_add(
+                waited.as_millis() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+    }
+
     /// Commands per measurement: about 0.3–0.5 s at the ceiling (a quarter with `--quick`),
     /// a whole number of batches.
     fn ops(&self, batch: usize) -> usize {
@@ -137,22 +181,22 @@ impl Plan {
 
 /// One measurement.
 #[derive(Clone, Copy)]
-struct Sample {
-    rate: f64,
-    client_ns: Option<f64>,
-    server_ns: Option<f64>,
+pub(crate) struct Sample {
+    pub(crate) rate: f64,
+    pub(crate) client_ns: Option<f64>,
+    pub(crate) server_ns: Option<f64>,
 }
 
 /// The figures of one cell over the repetitions.
 #[derive(Default)]
-struct Cell {
-    rate: Samples,
-    client_ns: Samples,
-    server_ns: Samples,
+pub(crate) struct Cell {
+    pub(crate) rate: Samples,
+    pub(crate) client_ns: Samples,
+    pub(crate) server_ns: Samples,
 }
 
 impl Cell {
-    fn add(&mut self, s: Sample) {
+    pub(crate) fn add(&mut self, s: Sample) {
         self.rate.push(s.rate);
         if let Some(v) = s.client_ns {
             self.client_ns.push(v);
@@ -177,12 +221,18 @@ struct Bench {
 }
 
 /// Nanoseconds per command between two CPU-time readings.
-fn per_command(before: Option<u64>, after: Option<u64>, ops: usize) -> Option<f64> {
+pub(crate) fn per_command(before: Option<u64>, after: Option<u64>, ops: usize) -> Option<f64> {
     Some(after?.checked_sub(before?)? as f64 / ops as f64)
 }
 
 impl Bench {
-    fn new(url: &str, quick: bool, pin: bool, reps: Option<usize>) -> Result<Self> {
+    fn new(
+        url: &str,
+        quick: bool,
+        pin: bool,
+        reps: Option<usize>,
+        wait_quiet: bool,
+    ) -> Result<Self> {
         let info: ConnectionInfo = url.parse()?;
         let Addr::Tcp { host, port } = info.addr.clone() else {
             return Err("the benchmark needs a redis:// TCP URL (redis-benchmark uses it)".into());
@@ -226,6 +276,7 @@ impl Bench {
             plan: Plan {
                 quick,
                 reps: reps.unwrap_or(if quick { 1 } else { 3 }).max(1),
+                wait_quiet,
             },
             server,
             admin,
@@ -234,6 +285,40 @@ impl Bench {
             placement,
             info,
         })
+    }
+
+    /// Figure (f) on this bench's server and runtime.
+    fn work_figure(&mut self) -> work::Figure<'_> {
+        work::Figure {
+            rt: &self.rt,
+            info: &self.info,
+            url: &self.url,
+            host: &self.tool.host,
+            port: self.tool.port,
+            server: &self.server,
+            admin: &mut self.admin,
+            quick: self.plan.quick,
+            reps: self.plan.reps,
+            settle: {
+                let plan = &self.plan;
+                Box::new(move || plan.settle())
+            },
+        }
+    }
+
+    /// Pins every node of the cluster at `urls` to CPU 0, beside the single server (this
+    /// process is on CPU 1 already).
+    fn pin_cluster(&mut self, urls: &[String]) -> Result<()> {
+        for url in urls {
+            let info: ConnectionInfo = url.parse()?;
+            let pid = server_pid(&info)?.ok_or("--pin: a cluster node without process_id")?;
+            if !procfs::pin(&pid.to_string(), 0) {
+                return Err("--pin: taskset failed on a cluster node".into());
+            }
+        }
+        self.placement
+            .push_str("; cluster nodes (figure e) pinned to CPU 0 too");
+        Ok(())
     }
 
     /// Leaves the keys as `redis-benchmark`'s own `SET` test would: `GET` reads 3 bytes.
@@ -295,6 +380,7 @@ impl Bench {
         for rep in 0..self.plan.reps {
             for &batch in &BATCHES {
                 for c in Command::ALL {
+                    self.plan.settle();
                     let ops = self.plan.ops(batch);
                     let mut line = format!(
                         "(a) rep {}/{} {} ×{batch}:",
@@ -494,6 +580,7 @@ impl Bench {
             .collect::<Result<Vec<_>>>()?;
         let mut cells: HashMap<Variant, Cell> = HashMap::new();
         for rep in 0..self.plan.reps {
+            self.plan.settle();
             let mut line = format!("(b) rep {}/{}:", rep + 1, self.plan.reps);
             let n = clients.len();
             for k in 0..n {
@@ -635,7 +722,7 @@ impl Bench {
     /// Figure (d).
     fn peak(&mut self) -> Result<Table> {
         let mut t = Table::new(
-            "(d) Peak memory of one 1,000,000-INCR pipeline (child process, VmHWM)",
+            "(d) Peak memory of one 1,000,000-command pipeline (child process, VmHWM)",
             &[
                 "client",
                 "RSS before",
@@ -646,6 +733,17 @@ impl Bench {
             1,
         );
         for (name, label) in memory::PEAK_CLIENTS {
+            if name.ends_with("get100") {
+                // Every key read holds a 100-byte value.
+                work::prepare(
+                    &mut self.admin,
+                    &work::Keys::new(),
+                    work::Work::Get {
+                        size: 100,
+                        owned: false,
+                    },
+                )?;
+            }
             let p = memory::measure_peak(&self.url, name)?;
             eprintln!("(d) {name}: {p:?}");
             t.rows.push(vec![
@@ -658,6 +756,19 @@ impl Bench {
         }
         Ok(t)
     }
+}
+
+/// The `process_id` in a server's `INFO server`.
+fn server_pid(info: &ConnectionInfo) -> Result<Option<u32>> {
+    let mut conn = Connection::open(info)?;
+    let mut p = VecPipeline::new();
+    let server_info = p.query::<&str, _, _>(cmd("INFO").arg("server"))?;
+    conn.execute(&mut p)?;
+    let text = server_info.read(&p).map_err(|e| e.to_string())?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|v| v.trim().parse().ok()))
 }
 
 fn main() -> std::process::ExitCode {
@@ -675,8 +786,31 @@ fn run() -> Result<()> {
     if let Some(client) = &args.peak {
         return memory::run_peak_child(&args.url, client);
     }
-    let mut bench = Bench::new(&args.url, args.quick, args.pin, args.reps)?;
+    let mut bench = Bench::new(&args.url, args.quick, args.pin, args.reps, args.wait_quiet)?;
     if let Some(case) = &args.profile {
+        if let Some(rest) = case.strip_prefix("work,") {
+            let parts: Vec<&str> = rest.split(',').collect();
+            let [work, batch, who, rest @ ..] = parts.as_slice() else {
+                return Err("--profile work,WORKLOAD-INDEX,BATCH,CONTENDER-INDEX[,SECONDS]".into());
+            };
+            let seconds = rest.first().map_or(Ok(10.0), |s| s.parse())?;
+            return bench.work_figure().profile(
+                work.parse()?,
+                batch.parse()?,
+                who.parse()?,
+                seconds,
+            );
+        }
+        if let Some(rest) = case.strip_prefix("cluster,") {
+            let parts: Vec<&str> = rest.split(',').collect();
+            let seconds = parts.get(3).map_or(Ok(10.0), |s| s.parse())?;
+            return cluster::profile(
+                &bench.rt,
+                &args.cluster,
+                &parts[..3.min(parts.len())],
+                seconds,
+            );
+        }
         return bench.profile(case);
     }
     let started = Instant::now();
@@ -689,17 +823,49 @@ fn run() -> Result<()> {
         if bench.plan.reps == 1 { "" } else { "s" },
         bench.placement
     );
-    let mut tables = bench.throughput()?;
-    tables.push(bench.model()?);
-    tables.push(bench.allocations()?);
-    tables.push(bench.peak()?);
+    let wants = |figure: &str| args.only.is_empty() || args.only.iter().any(|f| f == figure);
+    let mut tables = Vec::new();
+    if wants("a") {
+        tables.extend(bench.throughput()?);
+    }
+    if wants("b") {
+        tables.push(bench.model()?);
+    }
+    if wants("c") {
+        tables.push(bench.allocations()?);
+    }
+    if wants("d") {
+        tables.push(bench.peak()?);
+    }
+    if wants("f") {
+        let results = bench.work_figure().run(&work::Work::ALL)?;
+        tables.extend(work::tables(&results));
+        if let Some(path) = &args.svg {
+            chart::write(path, &results)?;
+            eprintln!("(f) chart written to {path}");
+        }
+    }
+    if wants("e") && !args.cluster.is_empty() {
+        if args.pin {
+            bench.pin_cluster(&args.cluster)?;
+        }
+        tables.extend(cluster::figure(
+            &bench.rt,
+            &args.cluster,
+            args.quick,
+            bench.plan.reps,
+            &|| bench.plan.settle(),
+        )?);
+    }
 
     println!(
-        "\nredpipe end to end: redis-server {} at {}; {} mode; {:.0} s\n{}\n",
+        "\nredpipe end to end: redis-server {} at {}; {} mode; {:.0} s ({:.0} s of it waiting \
+         for a quiet machine)\n{}\n",
         bench.version,
         args.url,
         if args.quick { "quick" } else { "full" },
         started.elapsed().as_secs_f64(),
+        WAITED_MS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0,
         bench.placement
     );
     for t in &tables {

@@ -11,7 +11,7 @@ use redpipe::{Connection, ConnectionInfo, VecPipeline};
 use tokio::runtime::Runtime;
 
 use crate::Result;
-use crate::clients::{Client, Command};
+use crate::clients::{Client, Command, VALUE_100};
 use crate::procfs;
 
 /// Commands in the peak-memory pipeline.
@@ -61,16 +61,45 @@ impl Peak {
 }
 
 /// Which client the child runs.
-pub(crate) const PEAK_CLIENTS: [(&str, &str); 2] = [
+pub(crate) const PEAK_CLIENTS: [(&str, &str); 8] = [
     (
         "redpipe",
-        "redpipe: Connection::execute of one VecPipeline (window 10 000), handles kept",
+        "INCR: redpipe, Connection::execute of one VecPipeline (window 10 000), handles kept",
     ),
     (
         "redis-rs",
-        "redis-rs: one redis::pipe() query::<Vec<i64>> on a sync Connection",
+        "INCR: redis-rs, one redis::pipe() query::<Vec<i64>> on a sync Connection",
+    ),
+    (
+        "redpipe-set100",
+        "SET 100 B: redpipe, one VecPipeline, handles kept",
+    ),
+    (
+        "pipe-set100",
+        "SET 100 B: redpipe Pipe (autoexec), handles kept",
+    ),
+    (
+        "redis-rs-set100",
+        "SET 100 B: redis-rs, one redis::pipe() query::<()>",
+    ),
+    (
+        "redpipe-get100",
+        "GET 100 B: redpipe, one VecPipeline, values read as &[u8]",
+    ),
+    (
+        "pipe-get100",
+        "GET 100 B: redpipe Pipe (autoexec), values read as &[u8]",
+    ),
+    (
+        "redis-rs-get100",
+        "GET 100 B: redis-rs, one redis::pipe() query::<Vec<Option<Vec<u8>>>>",
     ),
 ];
+
+/// Keys of the 100-byte workloads: `key:%012d` over 10 000, as figure (f).
+fn key_of(i: usize) -> String {
+    format!("key:{:012}", i % crate::work::KEYS)
+}
 
 /// Parent side: re-runs this binary with the hidden `--peak-1m <client>` mode and reads its
 /// report.
@@ -133,6 +162,97 @@ pub(crate) fn run_peak_child(url: &str, client: &str) -> Result<()> {
             }
             let values: Vec<i64> = pipe.query(&mut con)?;
             let sum = values.iter().fold(0u64, |s, &n| s.wrapping_add(n as u64));
+            (base, sum, t.elapsed().as_secs_f64())
+        }
+        "redpipe-set100" | "redpipe-get100" => {
+            let get = client.ends_with("get100");
+            let keys: Vec<String> = (0..PEAK_COMMANDS).map(key_of).collect();
+            let info: ConnectionInfo = url.parse()?;
+            let mut conn = Connection::open(&info)?;
+            let mut p = VecPipeline::new();
+            let base = procfs::status_kib("VmHWM:").ok_or("no VmHWM in /proc/self/status")?;
+            let t = Instant::now();
+            let mut sum = 0u64;
+            if get {
+                let handles = keys
+                    .iter()
+                    .map(|k| p.get::<Option<&[u8]>>(k))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                conn.execute(&mut p)?;
+                for h in &handles {
+                    let v = h.read(&p).map_err(|e| e.to_string())?;
+                    sum += v.map_or(0, <[u8]>::len) as u64;
+                }
+            } else {
+                let handles = keys
+                    .iter()
+                    .map(|k| p.set(k, &VALUE_100[..]))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                conn.execute(&mut p)?;
+                for h in &handles {
+                    h.read(&p).map_err(|e| e.to_string())?;
+                    sum += 1;
+                }
+            }
+            (base, sum, t.elapsed().as_secs_f64())
+        }
+        "pipe-set100" | "pipe-get100" => {
+            let get = client.ends_with("get100");
+            let keys: Vec<String> = (0..PEAK_COMMANDS).map(key_of).collect();
+            let registry = redpipe::Connections::new();
+            registry.connect(url)?;
+            // Connected before the baseline, as the others are.
+            registry.autoexec(None, |p| Ok(p.ping()))?.result()?;
+            let base = procfs::status_kib("VmHWM:").ok_or("no VmHWM in /proc/self/status")?;
+            let t = Instant::now();
+            let mut sum = 0u64;
+            if get {
+                let handles = registry.autoexec(None, |p| {
+                    Ok(keys
+                        .iter()
+                        .map(|k| p.get::<Option<&[u8]>>(k))
+                        .collect::<Vec<_>>())
+                })?;
+                for h in &handles {
+                    sum += h.result()?.map_or(0, <[u8]>::len) as u64;
+                }
+            } else {
+                let handles = registry.autoexec(None, |p| {
+                    Ok(keys
+                        .iter()
+                        .map(|k| p.set(k, &VALUE_100[..]))
+                        .collect::<Vec<_>>())
+                })?;
+                for h in &handles {
+                    h.result()?;
+                    sum += 1;
+                }
+            }
+            (base, sum, t.elapsed().as_secs_f64())
+        }
+        "redis-rs-set100" | "redis-rs-get100" => {
+            let get = client.ends_with("get100");
+            let keys: Vec<String> = (0..PEAK_COMMANDS).map(key_of).collect();
+            let mut con = redis::Client::open(url)?.get_connection()?;
+            let base = procfs::status_kib("VmHWM:").ok_or("no VmHWM in /proc/self/status")?;
+            let t = Instant::now();
+            let mut pipe = redis::pipe();
+            let sum = if get {
+                for k in &keys {
+                    pipe.cmd("GET").arg(k);
+                }
+                let values: Vec<Option<Vec<u8>>> = pipe.query(&mut con)?;
+                values
+                    .iter()
+                    .map(|v| v.as_ref().map_or(0, Vec::len) as u64)
+                    .sum()
+            } else {
+                for k in &keys {
+                    pipe.cmd("SET").arg(k).arg(&VALUE_100[..]);
+                }
+                pipe.query::<()>(&mut con)?;
+                keys.len() as u64
+            };
             (base, sum, t.elapsed().as_secs_f64())
         }
         other => return Err(format!("unknown --peak-1m client {other:?}").into()),

@@ -65,3 +65,39 @@ pub(crate) fn pin(pid: &str, cpu: usize) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Busy and total jiffies of all CPUs, from the first line of `/proc/stat`.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// Waits until the machine is quiet: all CPUs together less than `busy` (a fraction of one
+/// CPU) busy over a quarter of a second, this process being idle meanwhile; at most `max`.
+/// Returns how long it waited. Other jobs on a shared machine (builds, CI runs) otherwise
+/// land in the middle of a measurement.
+pub(crate) fn wait_quiet(busy: f64, max: std::time::Duration) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    let hz = 100.0; // USER_HZ: jiffies per second on Linux
+    loop {
+        let Some((b0, _)) = cpu_jiffies() else {
+            return start.elapsed();
+        };
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let Some((b1, _)) = cpu_jiffies() else {
+            return start.elapsed();
+        };
+        let used = (b1 - b0) as f64 / hz / 0.25;
+        if used < busy || start.elapsed() >= max {
+            return start.elapsed();
+        }
+    }
+}

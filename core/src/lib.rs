@@ -94,7 +94,7 @@ pub use from_reply::{FromReply, Items, Seq};
 #[cfg(feature = "alloc")]
 pub use pipe::{
     AsyncBackend, AsyncTransport, Backend, Connector, DEFAULT, Derived, Error, Executed, Group,
-    Handle, IoError, Loopback, Pipe, Result, Scope, Transport,
+    Handle, IoError, Loopback, Pipe, Result, Scope, Spare, Transport,
 };
 #[cfg(feature = "heapless")]
 pub use pipeline::HeaplessPipeline;

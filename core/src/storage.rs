@@ -273,6 +273,11 @@ impl ByteBuf {
             len: 0,
         }
     }
+
+    /// Bytes allocated (the high-water mark's room), whatever is in use.
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
 }
 
 #[cfg(feature = "alloc")]

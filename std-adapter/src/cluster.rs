@@ -1,5 +1,6 @@
 //! Redis Cluster for std: [`Cluster`] runs a pipeline over the nodes of a cluster, one batch
-//! per node in parallel (threads, or tokio tasks), with the core's router
+//! per node, the nodes working at the same time (blocking: every node's batch is sent, then
+//! each is read, on the calling thread; tokio: concurrent tasks), with the core's router
 //! ([`ClusterRun`]) deciding what goes where and what goes again. A cluster is registered
 //! under a name like any connection ([`Connections::register_cluster`](crate::Connections::register_cluster)),
 //! so `Pipe`, `autoexec`, keyspaces and structs work on it unchanged.
@@ -22,7 +23,7 @@ pub use redpipe_core::cluster::*;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use redpipe_core::{Error, Result, VecPipeline, cmd};
@@ -38,6 +39,8 @@ pub struct Cluster {
     pools: RwLock<HashMap<Node, Arc<Pool>>>,
     refreshes: AtomicU64,
     replica_reads: bool,
+    /// Routers of earlier pipelines, reset, so that a run allocates nothing once warm.
+    runs: Mutex<Vec<ClusterRun>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -80,6 +83,7 @@ impl Cluster {
             pools: RwLock::default(),
             refreshes: AtomicU64::new(0),
             replica_reads: false,
+            runs: Mutex::default(),
         })
     }
 
@@ -201,8 +205,7 @@ impl Cluster {
     }
 
     fn publish(&self, map: SlotMap) {
-        self.refreshes.fetch_add(1, Ordering::Relaxed);
-        *self.map.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(map);
+        self.publish_shared(Arc::new(map));
     }
 
     /// `CLUSTER SHARDS` (or `CLUSTER SLOTS`) on `node`.
@@ -223,9 +226,45 @@ impl Cluster {
         Err(Error::Closed)
     }
 
-    /// Runs `p` over the cluster, blocking: each round's batches in parallel, one per node.
-    /// Every slot of `p` has its result (or its failure) afterwards; the error is the first
-    /// node failure, if any.
+    /// A router for one pipeline: a reused one when there is one.
+    fn take_run(&self) -> ClusterRun {
+        self.runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Keeps a router for the next pipeline (a few, for concurrent pipelines).
+    fn put_run(&self, mut run: ClusterRun) {
+        run.reset();
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        if runs.len() < 8 {
+            runs.push(run);
+        }
+    }
+
+    /// After a round: reads the map again if the round asked for it, else publishes what the
+    /// round's `MOVED` replies changed (`map` is then no longer the published one).
+    fn after_round(&self, run: &ClusterRun, map: &mut Arc<SlotMap>, published: &Arc<SlotMap>) {
+        if run.wants_refresh() {
+            if self.refresh().is_ok() {
+                *map = self.map();
+            }
+        } else if !Arc::ptr_eq(map, published) {
+            self.publish_shared(map.clone());
+        }
+    }
+
+    fn publish_shared(&self, map: Arc<SlotMap>) {
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        *self.map.write().unwrap_or_else(PoisonError::into_inner) = map;
+    }
+
+    /// Runs `p` over the cluster, blocking: each round sends every node its batch, then reads
+    /// the nodes' replies, so that the nodes work at the same time on one thread (no thread
+    /// is started). Every slot of `p` has its result (or its failure) afterwards; the error is
+    /// the first node failure, if any.
     pub fn run(&self, p: &mut VecPipeline) -> Result<()> {
         if self.map().nodes().is_empty() {
             if let Err(e) = self.refresh() {
@@ -233,40 +272,29 @@ impl Cluster {
                 return Err(e);
             }
         }
-        let mut map = (*self.map()).clone();
-        let mut run = ClusterRun::new();
+        // The published map, shared: copied only if a MOVED changes it.
+        let mut map = self.map();
+        let mut run = self.take_run();
         run.read_from_replicas(self.replica_reads);
         let mut first_error = None;
         while run.next_round(p, &map) {
             if run.delay_ms() > 0 {
                 std::thread::sleep(Duration::from_millis(u64::from(run.delay_ms())));
             }
-            let jobs: Vec<(Arc<Pool>, &mut Batch)> = {
-                let nodes: Vec<Node> = run
-                    .batches_mut()
-                    .iter()
-                    .map(|b| map.node(b.node()).clone())
-                    .collect();
-                nodes
-                    .iter()
-                    .map(|n| self.pool(n))
-                    .zip(run.batches_mut().iter_mut())
-                    .collect()
-            };
-            let errors = run_batches(jobs);
+            let pools: Vec<Arc<Pool>> = run
+                .batches_mut()
+                .iter()
+                .map(|b| self.pool(map.node(b.node())))
+                .collect();
+            let errors = run_batches(&pools, run.batches_mut());
             if first_error.is_none() {
                 first_error = errors.into_iter().next();
             }
-            let before = map.clone();
-            run.absorb(p, &mut map);
-            if run.wants_refresh() {
-                if self.refresh().is_ok() {
-                    map = (*self.map()).clone();
-                }
-            } else if map != before {
-                self.publish(map.clone());
-            }
+            let published = map.clone();
+            run.absorb_shared(p, &mut map);
+            self.after_round(&run, &mut map, &published);
         }
+        self.put_run(run);
         first_error.map_or(Ok(()), Err)
     }
 
@@ -279,8 +307,8 @@ impl Cluster {
                 return Err(e);
             }
         }
-        let mut map = (*self.map()).clone();
-        let mut run = ClusterRun::new();
+        let mut map = self.map();
+        let mut run = self.take_run();
         run.read_from_replicas(self.replica_reads);
         let mut first_error = None;
         while run.next_round(p, &map) {
@@ -315,16 +343,17 @@ impl Cluster {
                     first_error = Some(e);
                 }
             }
-            let before = map.clone();
-            run.absorb(p, &mut map);
+            let published = map.clone();
+            run.absorb_shared(p, &mut map);
             if run.wants_refresh() {
                 if self.refresh_async().await.is_ok() {
-                    map = (*self.map()).clone();
+                    map = self.map();
                 }
-            } else if map != before {
-                self.publish(map.clone());
+            } else if !Arc::ptr_eq(&map, &published) {
+                self.publish_shared(map.clone());
             }
         }
+        self.put_run(run);
         first_error.map_or(Ok(()), Err)
     }
 
@@ -375,39 +404,41 @@ fn topology_error(e: TopologyError) -> Error {
     Error::Config(format!("cluster topology: {e}"))
 }
 
-/// Runs each batch on a connection of its node's pool, in parallel: one on the calling
-/// thread, the others on scoped threads. The errors of the nodes that failed.
-fn run_batches(mut jobs: Vec<(Arc<Pool>, &mut Batch)>) -> Vec<Error> {
-    fn one(pool: &Pool, batch: &mut Batch) -> Result<()> {
+/// Runs each batch on a connection of its node's pool (`pools[i]` for `batches[i]`), the nodes
+/// working at the same time: every batch is sent first (as much as its window allows), then
+/// each is finished in turn, while the others' replies wait in their sockets. One thread, no
+/// hand-off between threads: on a small machine a round costs the nodes' work, not thread
+/// start-ups and wake-ups. The errors of the nodes that failed.
+fn run_batches(pools: &[Arc<Pool>], batches: &mut [Batch]) -> Vec<Error> {
+    let mut errors = Vec::new();
+    let mut leases = Vec::with_capacity(batches.len());
+    for (pool, batch) in pools.iter().zip(batches.iter_mut()) {
         let commands = batch.len();
         let pipeline = batch.pipeline_mut();
         match pool.take() {
             Ok(mut conn) => {
                 pool.count(commands);
-                conn.execute(pipeline)
+                match conn.send(pipeline) {
+                    Ok(()) => leases.push(Some(conn)),
+                    Err(e) => {
+                        errors.push(e);
+                        leases.push(None);
+                    }
+                }
             }
             Err(e) => {
                 pipeline.fail(e.failure());
-                Err(e)
+                errors.push(e);
+                leases.push(None);
             }
         }
     }
-    let Some((last_pool, last)) = jobs.pop() else {
-        return Vec::new();
-    };
-    std::thread::scope(|s| {
-        let running: Vec<_> = jobs
-            .into_iter()
-            .map(|(pool, batch)| s.spawn(move || one(&pool, batch)))
-            .collect();
-        let here = one(&last_pool, last);
-        std::iter::once(here)
-            .chain(
-                running
-                    .into_iter()
-                    .map(|t| t.join().unwrap_or(Err(Error::Closed))),
-            )
-            .filter_map(Result::err)
-            .collect()
-    })
+    for (lease, batch) in leases.iter_mut().zip(batches.iter_mut()) {
+        if let Some(conn) = lease {
+            if let Err(e) = conn.finish(batch.pipeline_mut()) {
+                errors.push(e);
+            }
+        }
+    }
+    errors
 }

@@ -13,6 +13,7 @@
 //! seconds on a fresh machine.
 
 mod bench;
+mod cluster;
 mod fuzz;
 mod qemu;
 mod redis;

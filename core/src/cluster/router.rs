@@ -1,5 +1,6 @@
 //! One pipeline over many nodes, sans-I/O: see [`ClusterRun`].
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::topology::{Node, SlotMap};
@@ -145,12 +146,14 @@ struct Split {
     settled: bool,
 }
 
+/// (unit, index of its first command in a batch's pipeline, how many commands).
+type Member = (usize, usize, usize);
+
 /// The commands for one node in one round, as a pipeline of their own.
 pub struct Batch {
     node: usize,
     pipeline: VecPipeline,
-    /// (unit, index of its first command in `pipeline`, how many commands).
-    members: Vec<(usize, usize, usize)>,
+    members: Vec<Member>,
 }
 
 impl core::fmt::Debug for Batch {
@@ -225,6 +228,13 @@ pub struct ClusterRun {
     /// Pipeline entries planned so far.
     planned: usize,
     batches: Vec<Batch>,
+    /// The batch of each node this round (`u32::MAX`: none yet), indexed like the map's nodes.
+    batch_of: Vec<u32>,
+    /// Pipelines and member lists of earlier batches, reset, for the next ones: a reused run
+    /// allocates nothing once warm.
+    spare: Vec<(VecPipeline, Vec<Member>)>,
+    /// `MOVED` replies of the last round: (slot, node, the node that replied).
+    moves: Vec<(HashSlot, Node, usize)>,
     refresh: bool,
     delay_ms: u32,
     replicas: bool,
@@ -255,20 +265,37 @@ impl ClusterRun {
         self.replicas = on;
     }
 
+    /// Makes the run new again for another pipeline, keeping its memory (the batches'
+    /// pipelines, the unit list), so that a run reused pipeline after pipeline allocates
+    /// nothing once warm.
+    pub fn reset(&mut self) {
+        self.recycle_batches();
+        self.units.clear();
+        self.splits.clear();
+        self.moves.clear();
+        self.planned = 0;
+        self.refresh = false;
+        self.delay_ms = 0;
+    }
+
+    /// Moves the batches' storage to the spares.
+    fn recycle_batches(&mut self) {
+        for mut b in self.batches.drain(..) {
+            b.pipeline.reset();
+            b.members.clear();
+            self.spare.push((b.pipeline, b.members));
+        }
+    }
+
     /// Plans the next round: the batches of every command still without a result. Returns
     /// false when there is nothing left to send (every handle has its result).
     pub fn next_round(&mut self, p: &mut VecPipeline, map: &SlotMap) -> bool {
-        self.batches.clear();
+        self.recycle_batches();
         self.plan(p);
-        let default = map
-            .primaries()
-            .first()
-            .copied()
-            .or(if map.nodes().is_empty() {
-                None
-            } else {
-                Some(0)
-            });
+        self.batch_of.clear();
+        self.batch_of.resize(map.nodes().len(), u32::MAX);
+        // Where keyless commands go: the first primary, found only when one is planned.
+        let mut default: Option<Option<usize>> = None;
         for u in 0..self.units.len() {
             let unit = &self.units[u];
             if unit.done {
@@ -285,17 +312,29 @@ impl ClusterRun {
             };
             let target = match ask {
                 Some(node) => map.find(node),
-                None => replica.or(owner).or(default),
+                None => replica.or(owner),
             };
+            let target = target.or_else(|| {
+                *default.get_or_insert_with(|| {
+                    map.primaries()
+                        .first()
+                        .copied()
+                        .or(if map.nodes().is_empty() {
+                            None
+                        } else {
+                            Some(0)
+                        })
+                })
+            });
             let Some(node) = target else {
                 // No node known at all: nothing can be sent.
                 self.fail_unit(u, p, Failure::Closed);
                 continue;
             };
-            let b = match self.batches.iter().position(|b| b.node == node) {
-                Some(b) => b,
-                None => {
-                    let mut pipeline = VecPipeline::new();
+            let b = match self.batch_of.get(node).copied() {
+                Some(b) if b != u32::MAX => b as usize,
+                _ => {
+                    let (mut pipeline, members) = self.spare.pop().unwrap_or_default();
                     pipeline.copy_settings(p);
                     if replica.is_some() {
                         let _ = pipeline.query_encoded(READONLY);
@@ -303,15 +342,18 @@ impl ClusterRun {
                     self.batches.push(Batch {
                         node,
                         pipeline,
-                        members: Vec::new(),
+                        members,
                     });
+                    if let Some(slot) = self.batch_of.get_mut(node) {
+                        *slot = (self.batches.len() - 1) as u32;
+                    }
                     self.batches.len() - 1
                 }
             };
             let batch = &mut self.batches[b];
             let mark = batch.pipeline.mark();
             if ask.is_some() {
-                let _ = batch.pipeline.query_encoded(ASKING);
+                let _ = batch.pipeline.push_encoded(ASKING);
             }
             let first = batch.pipeline.len();
             let unit = &self.units[u];
@@ -353,26 +395,58 @@ impl ClusterRun {
     /// Reads this round's replies into `p`: results into their handles, redirections into
     /// `map` and the next round.
     pub fn absorb(&mut self, p: &mut VecPipeline, map: &mut SlotMap) {
+        self.absorb_replies(p);
+        for (slot, node, replied) in self.moves.drain(..) {
+            map.moved(slot, node, Some(replied));
+        }
+    }
+
+    /// [`absorb`](Self::absorb) into a shared slot map, which is copied only when a `MOVED`
+    /// changes it (`Arc::make_mut`): a round without redirections copies nothing. Compare the
+    /// `Arc` before and after ([`Arc::ptr_eq`]) to know whether the map changed.
+    pub fn absorb_shared(&mut self, p: &mut VecPipeline, map: &mut Arc<SlotMap>) {
+        self.absorb_replies(p);
+        for (slot, node, replied) in self.moves.drain(..) {
+            // Copies the map on the first change only: it is unique afterwards.
+            Arc::make_mut(map).moved(slot, node, Some(replied));
+        }
+    }
+
+    fn absorb_replies(&mut self, p: &mut VecPipeline) {
         self.refresh = false;
         self.delay_ms = 0;
+        self.moves.clear();
         let batches = core::mem::take(&mut self.batches);
         for batch in &batches {
             for &(u, first, count) in &batch.members {
-                self.absorb_unit(p, map, batch, u, first, count);
+                self.absorb_unit(p, batch, u, first, count);
             }
         }
+        self.batches = batches;
     }
 
     fn absorb_unit(
         &mut self,
         p: &mut VecPipeline,
-        map: &mut SlotMap,
         batch: &Batch,
         u: usize,
         first: usize,
         count: usize,
     ) {
         let sub = &batch.pipeline;
+        // The common case, one command and a reply that is not an error: straight into its slot.
+        if count == 1 {
+            if let (Origin::Command(i), Some(frame)) =
+                (self.units[u].origin, sub.reply_frame(first))
+            {
+                // Not an error (`-`), nor attributes that may precede one (`|`).
+                if !matches!(frame.first(), Some(b'-' | b'|')) {
+                    self.units[u].done = true;
+                    deliver_trusted(p, i, frame);
+                    return;
+                }
+            }
+        }
         let frames: Option<Vec<&[u8]>> =
             (first..first + count).map(|i| sub.reply_frame(i)).collect();
         let Some(frames) = frames else {
@@ -410,7 +484,7 @@ impl ClusterRun {
         let retry = match deciding.and_then(error_kind) {
             Some(ServerErrorKind::Moved) => {
                 if let Some((slot, node)) = deciding.and_then(redirect) {
-                    map.moved(slot, node, Some(batch.node));
+                    self.moves.push((slot, node, batch.node));
                 }
                 self.refresh = true;
                 self.units[u].ask = None;
@@ -445,10 +519,10 @@ impl ClusterRun {
         }
         self.units[u].done = true;
         match self.units[u].origin {
-            Origin::Command(i) => deliver(p, i, frames[0]),
+            Origin::Command(i) => deliver_trusted(p, i, frames[0]),
             Origin::Block(m, _) => {
                 for (k, frame) in frames.iter().enumerate() {
-                    deliver(p, m + k, frame);
+                    deliver_trusted(p, m + k, frame);
                 }
             }
             Origin::Part { split, part } => {
@@ -671,9 +745,9 @@ impl ClusterRun {
     }
 }
 
-/// Queues an encoded command; false if it cannot be.
+/// Queues a command encoded by a pipeline (whole by construction); false if it cannot be.
 fn push(batch: &mut VecPipeline, command: Option<&[u8]>) -> bool {
-    command.is_some_and(|c| batch.query_encoded(c).is_ok())
+    command.is_some_and(|c| batch.push_encoded(c).is_ok())
 }
 
 /// Puts `frame` into the slot at `index`; a reply the pipeline refuses fails the slot.
@@ -688,8 +762,17 @@ fn backoff(attempt: u8) -> u32 {
     10u32 << attempt.min(6)
 }
 
+/// Puts a node's reply (validated by the node's pipeline, whose limits are `p`'s) into the
+/// slot at `index`, without scanning it again.
+fn deliver_trusted(p: &mut VecPipeline, index: usize, frame: &[u8]) {
+    let _ = p.resolve_trusted(index, frame);
+}
+
 /// The error code of a reply, if it is an error.
 fn error_kind(frame: &[u8]) -> Option<ServerErrorKind> {
+    if !matches!(frame.first(), Some(b'-' | b'|')) {
+        return None;
+    }
     match crate::decode::decode_reply(frame, &Limits::default()) {
         Ok(Some((Reply::Error(e), _))) => Some(e.kind()),
         _ => None,
@@ -718,15 +801,32 @@ enum Slots<'c> {
 }
 
 fn slots(command: &[u8]) -> Slots<'_> {
-    let Some(words) = words(command) else {
+    // Most commands have a few words: those are read into the stack, not a new `Vec`.
+    let mut small = heapless::Vec::<&[u8], 8>::new();
+    let mut overflow = false;
+    if read_words(command, |w| overflow |= small.push(w).is_err()).is_none() {
         return Slots::None;
-    };
+    }
+    if overflow {
+        return match words(command) {
+            Some(all) => match slots_of(&all) {
+                Slots::Many(_) => Slots::Many(all),
+                other => other,
+            },
+            None => Slots::None,
+        };
+    }
+    slots_of(&small)
+}
+
+/// [`slots`] of a command's words.
+fn slots_of<'c>(words: &[&'c [u8]]) -> Slots<'c> {
     let Some(name) = words.first() else {
         return Slots::None;
     };
     let mut slot = None;
     let mut many = false;
-    for k in KeySpec::of(name).positions(&words) {
+    for k in KeySpec::of(name).positions(words) {
         let s = HashSlot::for_key(words[k]);
         match slot {
             None => slot = Some(s),
@@ -735,7 +835,7 @@ fn slots(command: &[u8]) -> Slots<'_> {
         }
     }
     if many {
-        return Slots::Many(words);
+        return Slots::Many(words.to_vec());
     }
     let name = words[0];
     slot.map_or(Slots::None, |s| Slots::One(s, name))
@@ -743,20 +843,34 @@ fn slots(command: &[u8]) -> Slots<'_> {
 
 /// The words of an encoded command (`*N` then `N` bulk strings).
 fn words(command: &[u8]) -> Option<Vec<&[u8]>> {
-    let line = |at: usize| -> Option<(&[u8], usize)> {
-        let end = at + command.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
-        Some((&command[at..end], end + 2))
+    let mut words = Vec::new();
+    read_words(command, |w| words.push(w))?;
+    Some(words)
+}
+
+/// Calls `each` with every word of an encoded command (`*N` then `N` bulk strings), in order;
+/// `None` if the bytes are not such a command.
+fn read_words<'c>(command: &'c [u8], mut each: impl FnMut(&'c [u8])) -> Option<()> {
+    // One `<type><digits>\r\n` line at `at`: its digits, and where the next part starts.
+    let line = |at: usize, kind: u8| -> Option<(u64, usize)> {
+        let rest = command.get(at..)?;
+        if rest.first() != Some(&kind) {
+            return None;
+        }
+        let cr = rest.iter().position(|&b| b == b'\r')?;
+        if rest.get(cr + 1) != Some(&b'\n') {
+            return None;
+        }
+        Some((parse_u64(&rest[1..cr])?, at + cr + 2))
     };
-    let (head, mut at) = line(0)?;
-    let n = usize::try_from(parse_u64(head.strip_prefix(b"*")?)?).ok()?;
-    let mut words = Vec::with_capacity(n);
+    let (n, mut at) = line(0, b'*')?;
     for _ in 0..n {
-        let (len, start) = line(at)?;
-        let len = usize::try_from(parse_u64(len.strip_prefix(b"$")?)?).ok()?;
-        words.push(command.get(start..start + len)?);
+        let (len, start) = line(at, b'$')?;
+        let len = usize::try_from(len).ok()?;
+        each(command.get(start..start.checked_add(len)?)?);
         at = start + len + 2;
     }
-    Some(words)
+    Some(())
 }
 
 /// The elements of an array reply, each as its own frame.
@@ -1010,6 +1124,48 @@ mod tests {
             cluster.log.iter().all(|l| l.len() > 150),
             "every node got its share"
         );
+    }
+
+    #[test]
+    fn a_reused_run_with_a_shared_map_copies_the_map_only_after_moved() {
+        let mut cluster = FakeCluster::new(3);
+        let mut shared = Arc::new(cluster.map());
+        let mut run = ClusterRun::new();
+        for round in 1..=3 {
+            let mut p = VecPipeline::new();
+            let counters: Vec<_> = (0..50).map(|i| p.incr(format!("r{i}")).unwrap()).collect();
+            let before = shared.clone();
+            while run.next_round(&mut p, &shared) {
+                cluster.serve(&mut run, &shared);
+                run.absorb_shared(&mut p, &mut shared);
+            }
+            assert!(Arc::ptr_eq(&before, &shared), "no MOVED: no copy");
+            for c in &counters {
+                assert_eq!(c.read(&p), Ok(round));
+            }
+            run.reset();
+        }
+        let slot = HashSlot::for_key(b"r7");
+        let old = cluster.owner[usize::from(slot.get())];
+        cluster.owner[usize::from(slot.get())] = (old + 1) % 3;
+        let mut p = VecPipeline::new();
+        let n = p.incr("r7").unwrap();
+        let before = shared.clone();
+        while run.next_round(&mut p, &shared) {
+            cluster.serve(&mut run, &shared);
+            run.absorb_shared(&mut p, &mut shared);
+        }
+        assert_eq!(n.read(&p), Ok(1), "the fake new owner starts empty");
+        assert!(
+            !Arc::ptr_eq(&before, &shared),
+            "MOVED: a copy with the new owner"
+        );
+        assert_eq!(
+            before.owner(slot),
+            Some(old),
+            "the shared map is left alone"
+        );
+        assert_ne!(shared.owner(slot), Some(old));
     }
 
     #[test]

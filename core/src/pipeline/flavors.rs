@@ -22,6 +22,14 @@ pub type SlicePipeline<'a> =
 
 #[cfg(feature = "alloc")]
 impl VecPipeline {
+    /// Bytes of memory the pipeline holds (its stores' allocations), for callers that keep
+    /// emptied pipelines for reuse and bound what they keep.
+    pub(crate) fn storage_bytes(&self) -> usize {
+        self.out.allocated()
+            + self.replies.allocated()
+            + self.entries.capacity() * core::mem::size_of::<Entry>()
+    }
+
     /// An empty pipeline that grows as needed.
     pub fn new() -> Self {
         Self::with_storage(Default::default(), Default::default(), Default::default())

@@ -423,6 +423,22 @@ where
         Ok(Deferred::new(index, self.epoch))
     }
 
+    /// [`query_encoded`](Self::query_encoded) without checking the bytes: for a command the
+    /// crate took from [`command`](Self::command) of another pipeline, which is one whole
+    /// encoded command by construction (the cluster router's hot path).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn push_encoded(&mut self, command: &[u8]) -> Result<(), CapacityError> {
+        self.push_with(Role::User, 0, |out| {
+            out.try_extend_from_slice(command)
+                .map_err(|_| CapacityError {
+                    store: Store::Output,
+                    needed: out.len() + command.len(),
+                    capacity: out.capacity(),
+                })
+        })
+        .map(drop)
+    }
+
     /// Encodes a command and adds its entry; both or neither.
     fn push<A: Args + ?Sized>(
         &mut self,

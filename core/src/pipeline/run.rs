@@ -194,6 +194,32 @@ where
             Ok(None) => return Err(ResolveError::Incomplete),
             Err(e) => return Err(ResolveError::Invalid(e)),
         }
+        self.resolve_scanned(index, entry, frame);
+        Ok(())
+    }
+
+    /// [`resolve`](Self::resolve) of a frame already known to be one whole reply within this
+    /// pipeline's limits: one a pipeline with the same limits read and validated (the cluster
+    /// router moving a node's reply into the caller's pipeline), so it is not scanned again.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn resolve_trusted(
+        &mut self,
+        index: usize,
+        frame: &[u8],
+    ) -> Result<(), ResolveError> {
+        let entry = *self
+            .entries
+            .as_slice()
+            .get(index)
+            .ok_or(ResolveError::NoSuchCommand)?;
+        if !entry.state.is_waiting() {
+            return Err(ResolveError::NotWaiting);
+        }
+        self.resolve_scanned(index, entry, frame);
+        Ok(())
+    }
+
+    fn resolve_scanned(&mut self, index: usize, entry: Entry, frame: &[u8]) {
         self.route(index, entry, frame);
         let entries = self.entries.as_slice();
         while self.next_reply < entries.len() && !entries[self.next_reply].state.is_waiting() {
@@ -201,7 +227,6 @@ where
         }
         #[cfg(feature = "alloc")]
         self.run_callbacks_if_done();
-        Ok(())
     }
 
     /// Fails the command at `index` alone, with `failure`, as if its connection had failed

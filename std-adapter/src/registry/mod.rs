@@ -16,9 +16,9 @@ pub use watch::WatchAsync;
 pub use watch::{WATCH_ATTEMPTS, Watch};
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
-use redpipe_core::{Backend, DEFAULT, Error, Group, Result};
+use redpipe_core::{Backend, DEFAULT, Error, Group, Result, Spare};
 
 use crate::Pipe;
 use crate::cluster::Cluster;
@@ -50,7 +50,16 @@ pub type Factory = Arc<dyn Fn() -> Result<Connection> + Send + Sync>;
 #[derive(Clone)]
 pub struct Connections {
     pools: Arc<RwLock<HashMap<String, Target>>>,
+    /// The storage of the pipes `autoexec` made and emptied, for the next ones.
+    spares: Arc<Mutex<Vec<Spare>>>,
 }
+
+/// Spares kept at most: about as many as pipes run at the same time.
+const MAX_SPARES: usize = 8;
+
+/// A spare keeps runs of at most this much storage: a huge pipeline's memory goes back to the
+/// allocator when its handles are gone, instead of waiting for a pipe of its size.
+const MAX_SPARE_BYTES: usize = 4 << 20;
 
 /// What a name designates: one server (a pool of connections to it) or a cluster.
 #[derive(Clone)]
@@ -79,6 +88,7 @@ impl Connections {
     pub fn new() -> Self {
         Self {
             pools: Arc::default(),
+            spares: Arc::default(),
         }
     }
 
@@ -254,9 +264,23 @@ impl Connections {
     /// The pools of the groups with commands. An unknown name fails every group (nothing is
     /// sent) and is the error.
     fn pools<'g>(&self, groups: &'g mut [Group]) -> Result<Vec<(&'g mut Group, Target)>> {
+        // One look at the registry for every group.
+        let found: Vec<Option<Target>> = {
+            let pools = self.pools.read().unwrap_or_else(PoisonError::into_inner);
+            groups
+                .iter()
+                .map(|g| {
+                    if g.is_empty() {
+                        None
+                    } else {
+                        pools.get(g.name()).cloned()
+                    }
+                })
+                .collect()
+        };
         let mut unknown = None;
-        for g in groups.iter_mut().filter(|g| !g.is_empty()) {
-            if self.target(g.name()).is_none() {
+        for (g, target) in groups.iter_mut().zip(&found) {
+            if !g.is_empty() && target.is_none() {
                 let e = g.fail_unknown();
                 unknown.get_or_insert(e);
             }
@@ -266,11 +290,8 @@ impl Connections {
         }
         Ok(groups
             .iter_mut()
-            .filter(|g| !g.is_empty())
-            .filter_map(|g| {
-                let target = self.target(g.name())?;
-                Some((g, target))
-            })
+            .zip(found)
+            .filter_map(|(g, target)| Some((g, target?)))
             .collect())
     }
 
@@ -278,12 +299,21 @@ impl Connections {
     /// parent does; an `execute` in `f` joins it too; an error rolls back only `f`'s commands);
     /// else on a new pipeline of this registry, executed when `f` returns `Ok` and dropped
     /// unsent when it returns `Err`.
+    ///
+    /// A new pipe reuses the storage of earlier ones (once their handles are gone), so that a
+    /// program calling `autoexec` in a loop stops allocating pipelines once warm.
     pub fn autoexec<R>(
         &self,
         parent: Option<&mut Pipe>,
         f: impl FnOnce(&mut Pipe) -> Result<R>,
     ) -> Result<R> {
-        Pipe::autoexec(|| self.clone(), parent, f)
+        if let Some(p) = parent {
+            return p.scope(f);
+        }
+        let mut p = self.spare_pipe();
+        let result = f(&mut p).and_then(|r| p.execute().map(|()| r));
+        self.keep_spare(p);
+        result
     }
 
     /// [`autoexec`](Self::autoexec) for async code (feature `tokio`).
@@ -293,7 +323,35 @@ impl Connections {
         parent: Option<&mut Pipe>,
         f: impl FnOnce(&mut Pipe) -> Result<R>,
     ) -> Result<R> {
-        Pipe::autoexec_async(|| self.clone(), parent, f).await
+        if let Some(p) = parent {
+            return p.scope(f);
+        }
+        let mut p = self.spare_pipe();
+        let result = match f(&mut p) {
+            Ok(r) => p.execute_async().await.map(|()| r),
+            Err(e) => Err(e),
+        };
+        self.keep_spare(p);
+        result
+    }
+
+    /// A new pipe on this registry, with the storage of an earlier one if there is one.
+    fn spare_pipe(&self) -> Pipe {
+        let spare = self
+            .spares
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        Pipe::with_spare(self.clone(), spare.unwrap_or_default())
+    }
+
+    /// Keeps the storage of `p` (emptied; anything unsent is dropped) for a later pipe.
+    fn keep_spare(&self, p: Pipe) {
+        let spare = p.into_spare(MAX_SPARE_BYTES);
+        let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
+        if spares.len() < MAX_SPARES {
+            spares.push(spare);
+        }
     }
 }
 

@@ -35,6 +35,10 @@ struct Counters {
 pub(crate) struct Slots {
     /// Connections open (idle or in use), at most `max_connections`.
     open: usize,
+    /// Threads waiting in `take` for a connection to come back: only then does giving one
+    /// back wake anybody (a condition variable's notify is a system call even with no waiter,
+    /// once per pipeline otherwise).
+    waiting: usize,
     idle: Vec<Connection>,
     #[cfg(feature = "tokio")]
     idle_async: Vec<crate::tokio::AsyncConnection>,
@@ -152,12 +156,17 @@ impl Pool {
     fn release(&self) {
         let mut slots = self.slots();
         slots.open = slots.open.saturating_sub(1);
+        let waiting = slots.waiting > 0;
         drop(slots);
-        self.notify();
+        self.notify(waiting);
     }
 
-    fn notify(&self) {
-        self.freed.notify_one();
+    /// Wakes one waiter: a blocked thread if one is `waiting`, and a tokio task (tokio's
+    /// `Notify` keeps the wake-up for a task that registered before it looked).
+    fn notify(&self, waiting: bool) {
+        if waiting {
+            self.freed.notify_one();
+        }
         #[cfg(feature = "tokio")]
         self.freed_async.notify_one();
     }
@@ -174,8 +183,9 @@ impl Pool {
                 reusable = c.reusable()
             );
         }
+        let waiting = slots.waiting > 0;
         drop(slots);
-        self.notify();
+        self.notify(waiting);
     }
 
     /// A blocking connection: idle, new, or the next one given back (waiting at most the
@@ -206,7 +216,7 @@ impl Pool {
                     };
                 }
                 None => {
-                    let slots = self.slots();
+                    let mut slots = self.slots();
                     let wait = match deadline {
                         Some(d) => d.saturating_duration_since(Instant::now()),
                         None => Duration::from_secs(3600),
@@ -214,11 +224,18 @@ impl Pool {
                     if wait.is_zero() {
                         return Err(exhausted());
                     }
+                    // One given back since `claim` looked: claim it.
+                    if !slots.idle.is_empty() || slots.open < self.info.max_connections.max(1) {
+                        continue;
+                    }
                     // Woken when a connection is given back, or to look again at the deadline.
-                    let _ = self
+                    // Counted under the lock, so a connection given back after it is seen.
+                    slots.waiting += 1;
+                    let (mut slots, _) = self
                         .freed
                         .wait_timeout(slots, wait)
                         .unwrap_or_else(PoisonError::into_inner);
+                    slots.waiting -= 1;
                 }
             }
         }
