@@ -16,7 +16,10 @@
 //! - [`Connections`]: named connections, the [`AsyncBackend`] of [`Pipe`]; one socket per name,
 //!   leased to one pipeline at a time, so pipelines from concurrent async functions never
 //!   interleave on a socket.
-//! - feature `js` (default): the JavaScript/TypeScript API (`connect`, `Client`, `Pipeline`,
+//! - feature `duplex` (default): [`Connections::connect_duplex`], connections over any JS
+//!   duplex (Node `net`, Workers sockets) beside WebSockets. A WebSocket-only program leaves it
+//!   out (its code and JS imports: 1.6 KB gzip of `.wasm` and glue).
+//! - feature `js` (default, implies `duplex`): the JavaScript/TypeScript API (`connect`, `Client`, `Pipeline`,
 //!   `Handle`), built into an npm package by `cargo xtask wasm` (the cdylib `wasm/package`;
 //!   wasm-bindgen `--target web` and `--target experimental-nodejs-module`).
 //!
@@ -62,6 +65,7 @@ pub use connection::{Connection, Options};
 pub use error::LinkError;
 #[cfg(feature = "js")]
 pub use js::{Client, Handle as JsHandle, Pipeline, connect, connect_duplex};
+#[cfg(feature = "duplex")]
 pub use link::Duplex;
 pub use redpipe_core::*;
 pub use registry::{Connections, Stats};
@@ -81,6 +85,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 pub type Pipe = redpipe_core::Pipe<Connections>;
 
 /// A JavaScript exception's message.
+#[cfg(any(feature = "duplex", feature = "js"))]
 pub(crate) fn js_text(e: &wasm_bindgen::JsValue) -> alloc::string::String {
     if let Some(s) = e.as_string() {
         return s;

@@ -1,6 +1,7 @@
 //! The smallest useful redpipe-wasm program, for the size report: a Rust function exported to
 //! JavaScript that runs a four-command pipeline through the bridge (the core, the `Pipe` model,
-//! the WebSocket transport and the glue, without the JavaScript API of feature `js`).
+//! the WebSocket transport and the glue, without the JavaScript API of feature `js` or the JS
+//! duplexes of feature `duplex`).
 //!
 //! `cargo xtask wasm` builds it with the `wasm-release` profile and prints its size beside the
 //! npm package's. Like the package it links no `std`: `redpipe-wasm` without default features
