@@ -138,7 +138,7 @@ impl Connection {
                 .await?;
             if answer != "ready" {
                 let why =
-                    LinkError::Local(alloc::format!("the relay answered '{answer}' to the token"));
+                    LinkError::Local(["the relay answered '", &answer, "' to the token"].concat());
                 link.close(why.clone());
                 return Err(why.into());
             }
