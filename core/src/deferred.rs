@@ -149,8 +149,14 @@ impl fmt::Display for SlotError<'_> {
         match self {
             Self::Pending => f.write_str("result not available yet: the pipeline has not run"),
             Self::Stale => f.write_str("handle from a rolled back scope or a reset pipeline"),
-            Self::Server(e) => write!(f, "server error: {e}"),
-            Self::Convert(e) => write!(f, "conversion error: {e}"),
+            Self::Server(e) => {
+                f.write_str("server error: ")?;
+                e.fmt(f)
+            }
+            Self::Convert(e) => {
+                f.write_str("conversion error: ")?;
+                e.fmt(f)
+            }
             Self::Failed(e) => e.fmt(f),
         }
     }

@@ -4,7 +4,52 @@
 //! here either: it is data for its slot ([`ServerError`](crate::ServerError)). Only a protocol
 //! violation ([`DecodeError`]) poisons a connection.
 
-use core::fmt;
+use core::fmt::{self, Write as _};
+
+/// Writes `parts` one after another. The errors' `Display` impls write their pieces with it
+/// (and [`write_quoted`], `itoa` for numbers) rather than `write!`: `core::fmt::write`, the
+/// padding behind `{}` and the Unicode escaping behind `{:?}` would otherwise be linked into
+/// every program that shows an error (about 8 KB of a browser build).
+pub(crate) fn write_all(f: &mut fmt::Formatter<'_>, parts: &[&str]) -> fmt::Result {
+    parts.iter().try_for_each(|p| f.write_str(p))
+}
+
+/// Writes `s` in double quotes, escaped as `{:?}` escapes ASCII (quotes, backslashes, control
+/// characters); other characters as they are (`{:?}` also escapes unprintable Unicode).
+pub(crate) fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    f.write_char('"')?;
+    for c in s.chars() {
+        let escaped = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\0' => "\\0",
+            c if c.is_ascii_control() => {
+                let b = c as u8;
+                f.write_str("\\u{")?;
+                if b >= 16 {
+                    f.write_char(hex_digit(b >> 4))?;
+                }
+                f.write_char(hex_digit(b))?;
+                f.write_char('}')?;
+                continue;
+            }
+            c => {
+                f.write_char(c)?;
+                continue;
+            }
+        };
+        f.write_str(escaped)?;
+    }
+    f.write_char('"')
+}
+
+/// The lowercase hex digit of the low four bits of `b`.
+fn hex_digit(b: u8) -> char {
+    char::from(b"0123456789abcdef"[usize::from(b & 15)])
+}
 
 /// Which caller-supplied store ran out of room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +84,18 @@ impl fmt::Display for CapacityError {
             Store::Commands => ("command table", "entries"),
             Store::ReadBuffer => ("read buffer", "bytes"),
         };
-        write!(
+        let (mut needed, mut capacity) = (itoa::Buffer::new(), itoa::Buffer::new());
+        write_all(
             f,
-            "{what} full: {} {unit} needed, capacity is {}",
-            self.needed, self.capacity
+            &[
+                what,
+                " full: ",
+                needed.format(self.needed),
+                " ",
+                unit,
+                " needed, capacity is ",
+                capacity.format(self.capacity),
+            ],
         )
     }
 }
@@ -91,15 +144,28 @@ pub enum DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut n = itoa::Buffer::new();
         match *self {
-            Self::UnknownType(b) => write!(f, "unknown reply type byte 0x{b:02x}"),
+            Self::UnknownType(b) => {
+                f.write_str("unknown reply type byte 0x")?;
+                f.write_char(hex_digit(b >> 4))?;
+                f.write_char(hex_digit(b))
+            }
             Self::InvalidNumber => f.write_str("invalid number in reply"),
             Self::MissingCrlf => f.write_str("reply line does not end in CRLF"),
             Self::NegativeLength => f.write_str("negative length in reply"),
-            Self::BulkTooLong { len } => write!(f, "bulk string of {len} bytes exceeds the limit"),
-            Self::TooManyElements { count } => {
-                write!(f, "aggregate of {count} elements exceeds the limit")
-            }
+            Self::BulkTooLong { len } => write_all(
+                f,
+                &["bulk string of ", n.format(len), " bytes exceeds the limit"],
+            ),
+            Self::TooManyElements { count } => write_all(
+                f,
+                &[
+                    "aggregate of ",
+                    n.format(count),
+                    " elements exceeds the limit",
+                ],
+            ),
             Self::TooDeep => f.write_str("reply nests deeper than the limit"),
             Self::LineTooLong => f.write_str("reply line exceeds the limit"),
             Self::ReplyTooLong => f.write_str("reply exceeds the length limit"),
@@ -178,11 +244,24 @@ pub enum ConvertError {
 impl fmt::Display for ConvertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Self::Type { expected, got } => write!(f, "expected {expected}, got {got:?} reply"),
+            Self::Type { expected, got } => {
+                write_all(f, &["expected ", expected, ", got "])?;
+                fmt::Debug::fmt(&got, f)?;
+                f.write_str(" reply")
+            }
             Self::InvalidNumber => f.write_str("reply is not a number of the target type"),
             Self::InvalidUtf8 => f.write_str("reply is not valid UTF-8"),
             Self::Length { expected, got } => {
-                write!(f, "expected {expected} elements, got {got}")
+                let (mut e, mut g) = (itoa::Buffer::new(), itoa::Buffer::new());
+                write_all(
+                    f,
+                    &[
+                        "expected ",
+                        e.format(expected),
+                        " elements, got ",
+                        g.format(got),
+                    ],
+                )
             }
             Self::Capacity => f.write_str("reply has more elements than the target can hold"),
             Self::TooDeep => f.write_str("reply nests too deep to convert"),
@@ -219,10 +298,19 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Closed => f.write_str("connection closed before the reply arrived"),
-            Self::Io(kind) => write!(f, "I/O error before the reply arrived: {kind}"),
+            Self::Io(kind) => {
+                f.write_str("I/O error before the reply arrived: ")?;
+                kind.fmt(f)
+            }
             Self::Timeout => f.write_str("timed out waiting for the reply"),
-            Self::Protocol(e) => write!(f, "protocol error: {e}"),
-            Self::Capacity(e) => write!(f, "reply dropped: {e}"),
+            Self::Protocol(e) => {
+                f.write_str("protocol error: ")?;
+                e.fmt(f)
+            }
+            Self::Capacity(e) => {
+                f.write_str("reply dropped: ")?;
+                e.fmt(f)
+            }
             Self::Aborted => f.write_str("transaction aborted: a watched key changed"),
             Self::ExecMismatch => f.write_str("EXEC returned a different number of results"),
             Self::Cancelled => f.write_str("pipeline cancelled before the command was sent"),
@@ -267,5 +355,84 @@ impl fmt::Display for IoKind {
             Self::UnexpectedEof => "unexpected end of stream",
             Self::Other => "other error",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::format;
+    use std::string::String;
+
+    use super::*;
+
+    /// Shows `s` the way `Display` impls here quote names and keys.
+    struct Quoted<'a>(&'a str);
+
+    impl fmt::Display for Quoted<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_quoted(f, self.0)
+        }
+    }
+
+    #[test]
+    fn quoting_escapes_ascii_as_debug_does() {
+        let every_ascii: String = (0u8..128).map(char::from).collect();
+        for s in [
+            every_ascii.as_str(),
+            "",
+            "plain",
+            "say \"hi\"\\n",
+            "ünïcödé ✓",
+        ] {
+            assert_eq!(format!("{}", Quoted(s)), format!("{s:?}"));
+        }
+    }
+
+    #[test]
+    fn messages_written_in_pieces() {
+        let cases: [(&dyn fmt::Display, &str); 7] = [
+            (
+                &DecodeError::UnknownType(0x0a),
+                "unknown reply type byte 0x0a",
+            ),
+            (
+                &DecodeError::UnknownType(0xff),
+                "unknown reply type byte 0xff",
+            ),
+            (
+                &DecodeError::BulkTooLong { len: 1 << 40 },
+                "bulk string of 1099511627776 bytes exceeds the limit",
+            ),
+            (
+                &CapacityError {
+                    store: Store::Commands,
+                    needed: 17,
+                    capacity: 16,
+                },
+                "command table full: 17 entries needed, capacity is 16",
+            ),
+            (
+                &ConvertError::Type {
+                    expected: "an integer",
+                    got: ReplyKind::Bulk,
+                },
+                "expected an integer, got Bulk reply",
+            ),
+            (
+                &ConvertError::Length {
+                    expected: 2,
+                    got: 3,
+                },
+                "expected 2 elements, got 3",
+            ),
+            (
+                &Failure::Io(IoKind::BrokenPipe),
+                "I/O error before the reply arrived: broken pipe",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(format!("{error}"), text);
+        }
     }
 }

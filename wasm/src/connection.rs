@@ -17,7 +17,9 @@ use redpipe_core::{
 };
 
 use crate::error::LinkError;
-use crate::link::{Duplex, Link};
+#[cfg(feature = "duplex")]
+use crate::link::Duplex;
+use crate::link::Link;
 
 /// How to open and run a connection. `Default` is a plain socket: no token, no setup commands,
 /// 64 KiB frames, the core's default windows.
@@ -118,6 +120,7 @@ impl Connection {
     }
 
     /// Runs over a JS duplex (Node `net`, a Workers socket, ...) that talks to Redis directly.
+    #[cfg(feature = "duplex")]
     pub async fn open_duplex(duplex: Duplex, options: &Options) -> Result<Self> {
         Self::start(Link::duplex(duplex)?, options).await
     }
@@ -135,7 +138,7 @@ impl Connection {
                 .await?;
             if answer != "ready" {
                 let why =
-                    LinkError::Local(alloc::format!("the relay answered '{answer}' to the token"));
+                    LinkError::Local(["the relay answered '", &answer, "' to the token"].concat());
                 link.close(why.clone());
                 return Err(why.into());
             }

@@ -46,10 +46,12 @@ impl LinkError {
     }
 }
 
+/// Written in pieces, not with `write!`: `core::fmt::write` and its padding stay out of the
+/// `.wasm` (as in the core's errors).
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Refused(why) => write!(f, "connection refused: {why}"),
+        let (what, why) = match self {
+            Self::Refused(why) => ("connection refused: ", why),
             Self::Closed {
                 code,
                 reason,
@@ -57,25 +59,29 @@ impl fmt::Display for LinkError {
                 error,
             } => {
                 f.write_str(if *opened {
-                    "websocket closed"
+                    "websocket closed (code "
                 } else {
-                    "websocket refused"
+                    "websocket refused (code "
                 })?;
-                write!(f, " (code {code}")?;
+                f.write_str(itoa::Buffer::new().format(*code))?;
                 if !reason.is_empty() {
-                    write!(f, ": {reason}")?;
+                    f.write_str(": ")?;
+                    f.write_str(reason)?;
                 }
                 f.write_str(")")?;
                 if let Some(e) = error {
-                    write!(f, " after {e}")?;
+                    f.write_str(" after ")?;
+                    f.write_str(e)?;
                 }
-                Ok(())
+                return Ok(());
             }
-            Self::Ended(why) if why.is_empty() => f.write_str("connection ended"),
-            Self::Ended(why) => write!(f, "connection ended: {why}"),
-            Self::Send(why) => write!(f, "send failed: {why}"),
-            Self::Local(why) => write!(f, "connection closed: {why}"),
-        }
+            Self::Ended(why) if why.is_empty() => return f.write_str("connection ended"),
+            Self::Ended(why) => ("connection ended: ", why),
+            Self::Send(why) => ("send failed: ", why),
+            Self::Local(why) => ("connection closed: ", why),
+        };
+        f.write_str(what)?;
+        f.write_str(why)
     }
 }
 
@@ -83,7 +89,9 @@ impl fmt::Display for LinkError {
 /// string field into the `.wasm` (an error boxed as `dyn Error` keeps its `Debug`).
 impl fmt::Debug for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LinkError({self})")
+        f.write_str("LinkError(")?;
+        fmt::Display::fmt(self, f)?;
+        f.write_str(")")
     }
 }
 

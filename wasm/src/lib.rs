@@ -16,9 +16,18 @@
 //! - [`Connections`]: named connections, the [`AsyncBackend`] of [`Pipe`]; one socket per name,
 //!   leased to one pipeline at a time, so pipelines from concurrent async functions never
 //!   interleave on a socket.
-//! - feature `js` (default): the JavaScript/TypeScript API (`connect`, `Client`, `Pipeline`,
-//!   `Handle`), built into an npm package by `cargo xtask wasm` (wasm-bindgen `--target web`
-//!   and `--target nodejs`).
+//! - feature `duplex` (default): [`Connections::connect_duplex`], connections over any JS
+//!   duplex (Node `net`, Workers sockets) beside WebSockets. A WebSocket-only program leaves it
+//!   out (its code and JS imports: 1.6 KB gzip of `.wasm` and glue).
+//! - feature `js` (default, implies `duplex`): the JavaScript/TypeScript API (`connect`, `Client`, `Pipeline`,
+//!   `Handle`), built into an npm package by `cargo xtask wasm` (the cdylib `wasm/package`;
+//!   wasm-bindgen `--target web` and `--target experimental-nodejs-module`).
+//!
+//! The crate is `no_std` (with `alloc`), and asks nothing of `std` from wasm-bindgen, js-sys
+//! and web-sys either. A cdylib that links no `std` at all (`#![no_std]`, a `#[panic_handler]`
+//! that traps, feature `small-alloc` for the allocator) is about 10 KB smaller (3.5–4 KB gzip)
+//! than one that does: the npm package and `wasm/minimal`, the size report's smallest program,
+//! are built that way.
 //!
 //! From Rust on wasm:
 //!
@@ -41,6 +50,7 @@
 //! }
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![no_std]
 
 extern crate alloc;
 
@@ -55,6 +65,7 @@ pub use connection::{Connection, Options};
 pub use error::LinkError;
 #[cfg(feature = "js")]
 pub use js::{Client, Handle as JsHandle, Pipeline, connect, connect_duplex};
+#[cfg(feature = "duplex")]
 pub use link::Duplex;
 pub use redpipe_core::*;
 pub use registry::{Connections, Stats};
@@ -74,6 +85,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 pub type Pipe = redpipe_core::Pipe<Connections>;
 
 /// A JavaScript exception's message.
+#[cfg(any(feature = "duplex", feature = "js"))]
 pub(crate) fn js_text(e: &wasm_bindgen::JsValue) -> alloc::string::String {
     if let Some(s) = e.as_string() {
         return s;

@@ -20,6 +20,7 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::error::LinkError;
 
+#[cfg(feature = "duplex")]
 #[wasm_bindgen]
 extern "C" {
     /// A JavaScript duplex: any object with `send(bytes)`, `close()` and
@@ -116,6 +117,7 @@ enum Io {
     },
     /// The duplex's listeners belong to JavaScript (`Closure::into_js_value`): a duplex may
     /// call them after the link is gone (Node emits `close` later), which must not throw.
+    #[cfg(feature = "duplex")]
     Duplex { duplex: Duplex },
 }
 
@@ -213,6 +215,7 @@ impl Link {
     }
 
     /// Wraps a JS duplex and registers its listeners; it counts as open at once.
+    #[cfg(feature = "duplex")]
     pub(crate) fn duplex(duplex: Duplex) -> Result<Self, LinkError> {
         let inbox = Rc::new(RefCell::new(Inbox {
             open: true,
@@ -254,6 +257,7 @@ impl Link {
         let sent = match &self.io {
             Io::Socket { ws, .. } => ws.send_with_u8_array(bytes),
             // A copy: the duplex may keep the bytes after `send` returns (Node buffers writes).
+            #[cfg(feature = "duplex")]
             Io::Duplex { duplex, .. } => duplex.send(&Uint8Array::from(bytes)),
         };
         sent.map_err(|e| LinkError::Send(message_text(&e)))
@@ -265,6 +269,7 @@ impl Link {
             Io::Socket { ws, .. } => ws
                 .send_with_str(text)
                 .map_err(|e| LinkError::Send(message_text(&e))),
+            #[cfg(feature = "duplex")]
             Io::Duplex { .. } => Err(LinkError::Send(
                 "a duplex carries no text messages".to_string(),
             )),
@@ -276,6 +281,7 @@ impl Link {
         self.inbox.borrow_mut().end(why);
         let _ = match &self.io {
             Io::Socket { ws, .. } => ws.close(),
+            #[cfg(feature = "duplex")]
             Io::Duplex { duplex, .. } => duplex.close(),
         };
     }
@@ -322,6 +328,7 @@ impl Drop for Link {
                 ws.set_onerror(None);
                 let _ = ws.close();
             }
+            #[cfg(feature = "duplex")]
             Io::Duplex { duplex, .. } => {
                 if !self.is_closed() {
                     let _ = duplex.close();

@@ -17,10 +17,13 @@ use core::pin::Pin;
 use core::task::{Poll, Waker};
 
 use redpipe_core::{AsyncBackend, AsyncTransport, Error, Group, Result, VecPipeline};
+#[cfg(feature = "duplex")]
 use wasm_bindgen::JsCast;
 
 use crate::connection::{Connection, Options};
+#[cfg(feature = "duplex")]
 use crate::error::LinkError;
+#[cfg(feature = "duplex")]
 use crate::link::Duplex;
 
 /// Counters of one named connection.
@@ -41,6 +44,7 @@ enum Endpoint {
     /// A WebSocket URL.
     Url(String),
     /// A JavaScript function returning a `Duplex` (or a promise of one).
+    #[cfg(feature = "duplex")]
     Duplex(js_sys::Function),
 }
 
@@ -67,6 +71,7 @@ impl Entry {
         self.count(|s| s.connects += 1);
         match &self.endpoint {
             Endpoint::Url(url) => Connection::open(url, &self.options).await,
+            #[cfg(feature = "duplex")]
             Endpoint::Duplex(open) => {
                 let made = open
                     .call0(&wasm_bindgen::JsValue::UNDEFINED)
@@ -224,6 +229,7 @@ impl Connections {
 
     /// Registers the connection `name` over JS duplexes: `open()` returns a `Duplex` (or a
     /// promise of one) each time a socket is needed, and one is opened now.
+    #[cfg(feature = "duplex")]
     pub async fn connect_duplex(
         &self,
         name: &str,

@@ -1,13 +1,15 @@
 //! `cargo xtask wasm`: the browser and edge side, against real parts.
 //!
-//! 1. Installs what is missing: Chromium and ChromeDriver, websockify, binaryen (Debian), and
-//!    `wasm-bindgen-cli` at the version of the `wasm-bindgen` crate in `Cargo.lock`.
+//! 1. Installs what is missing: Chromium and ChromeDriver, websockify, Node and npm, binaryen
+//!    (npm's, pinned, under `target/tools`), and `wasm-bindgen-cli` at the version of the
+//!    `wasm-bindgen` crate in `Cargo.lock`.
 //! 2. Starts a throwaway redis-server, a `redpipe-bridge` in front of it (with an origin
 //!    allow-list naming the test page's address) and websockify in front of the same server.
 //! 3. Runs the wasm-bindgen tests of `redpipe-wasm` in headless Chromium against them.
 //! 4. Builds the npm package (`target/wasm-pkg/redpipe-wasm`: `--target web` and
-//!    `--target experimental-nodejs-module` outputs, `net.js`, `package.json`, README) with the `wasm-release`
-//!    profile and prints its size.
+//!    `--target experimental-nodejs-module` outputs of `wasm/package`, `net.js`, `package.json`,
+//!    README) and the smallest program (`wasm/minimal`) with the `wasm-release` profile,
+//!    runs `wasm-opt -Oz` over them and prints their sizes.
 //! 5. Runs the JavaScript API tests from Node (bridge, and Node `net` straight to Redis).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,10 +27,11 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromedriver", "chromium-driver"),
     ("websockify", "websockify"),
     ("node", "nodejs"),
+    ("npm", "npm"),
 ];
 
-/// The size goal for core + WebSocket transport + JS glue, gzip (reported, not enforced: it
-/// moves with the compiler and wasm-bindgen versions).
+/// The size goal for core + WebSocket transport + JS glue (the minimal program), gzip
+/// (reported, not enforced: it moves with the compiler and wasm-bindgen versions).
 const GZIP_GOAL: u64 = 40 * 1024;
 
 /// A child process killed (by PID) when dropped.
@@ -84,8 +87,8 @@ pub(crate) fn install() -> Result<(), String> {
     setup::rust()?;
     setup::redis()?;
     setup::apt(APT_PACKAGES)?;
-    if setup::apt(&[("wasm-opt", "binaryen")]).is_err() {
-        eprintln!("binaryen did not install: the package is built without wasm-opt");
+    if let Err(e) = install_binaryen() {
+        eprintln!("binaryen did not install ({e}): the package is built without wasm-opt");
     }
     let version = locked_version("wasm-bindgen")?;
     let installed =
@@ -246,48 +249,55 @@ fn size(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// Builds the npm package into `target/wasm-pkg/redpipe-wasm` and prints its size; returns
-/// its directory.
+/// Builds the npm package into `target/wasm-pkg/redpipe-wasm` and the smallest program into
+/// `target/wasm-pkg/minimal`, and prints their sizes; returns the package's directory.
 pub(crate) fn package() -> Result<PathBuf, String> {
-    // The JS API alone: `transactions` and `scripting` are for Rust callers (the JS API sends
-    // plain EVAL), and their reply routing would link whether used or not. `small-alloc`:
-    // talc instead of dlmalloc.
-    let build = |features: &str, example: Option<&str>| {
-        let mut c = cargo();
-        c.args([
-            "build",
-            "-p",
-            "redpipe-wasm",
+    // One cargo run each: built together, the minimal program would get the package's features
+    // (the JS API) through feature unification.
+    for crate_name in ["redpipe-wasm-package", "redpipe-wasm-minimal"] {
+        run(cargo().args(["build", "-p", crate_name]).args([
             "--target",
             "wasm32-unknown-unknown",
-        ])
-        .args(["--profile", "wasm-release", "--no-default-features"])
-        .args(["--features", features]);
-        if let Some(e) = example {
-            c.args(["--example", e]);
-        }
-        run(&mut c)
-    };
-    build("js,small-alloc", None)?;
-    build("small-alloc", Some("minimal"))?;
-    let input = root().join("target/wasm32-unknown-unknown/wasm-release/redpipe_wasm.wasm");
+            "--profile",
+            "wasm-release",
+        ]))?;
+    }
+    let release = root().join("target/wasm32-unknown-unknown/wasm-release");
     let out = root().join("target/wasm-pkg/redpipe-wasm");
     let _ = std::fs::remove_dir_all(&out);
     // Node gets ES modules too (`experimental-nodejs-module`): the command methods' snippet is
     // an ES module, which CommonJS output could not load.
     for (target, dir) in [("web", "web"), ("experimental-nodejs-module", "node")] {
-        run(Command::new("wasm-bindgen")
-            .args(["--target", target, "--weak-refs"])
-            .args(["--remove-name-section", "--remove-producers-section"])
-            .arg("--out-dir")
-            .arg(out.join(dir))
-            .arg(&input))?;
+        bindgen(
+            &release.join("redpipe_wasm_package.wasm"),
+            target,
+            "redpipe_wasm",
+            true,
+            &out.join(dir),
+        )?;
     }
-    let optimized = optimize(&out)?;
+    // The smallest Rust-on-wasm program: core + Pipe + WebSocket transport + glue, no JS API.
+    let minimal = root().join("target/wasm-pkg/minimal");
+    let _ = std::fs::remove_dir_all(&minimal);
+    bindgen(
+        &release.join("redpipe_wasm_minimal.wasm"),
+        "web",
+        "minimal",
+        false,
+        &minimal,
+    )?;
+    let wasm_opt = optimize(&[
+        out.join("web/redpipe_wasm_bg.wasm"),
+        out.join("node/redpipe_wasm_bg.wasm"),
+        minimal.join("minimal_bg.wasm"),
+    ])?;
+
     let write = |path: PathBuf, text: &str| {
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
     };
+    // ES modules for Node (the node tests load the minimal program's web output too).
     write(out.join("node/package.json"), "{ \"type\": \"module\" }\n")?;
+    write(minimal.join("package.json"), "{ \"type\": \"module\" }\n")?;
     for file in ["package.json", "net.js", "net.d.ts", "README.md"] {
         std::fs::copy(root().join("wasm/npm").join(file), out.join(file))
             .map_err(|e| format!("{file}: {e}"))?;
@@ -316,62 +326,109 @@ pub(crate) fn package() -> Result<PathBuf, String> {
     );
     println!("{:<34} {:>9}", "snippets (command methods)", snippets);
     let total = wasm_gz + js_gz;
-    let verdict = if total <= GZIP_GOAL { "met" } else { "missed" };
     println!(
-        "wasm + glue, gzip: {total} bytes ({:.1} KiB); goal <= 40 KiB: {verdict}; wasm-opt: {optimized}",
+        "wasm + glue, gzip: {total} bytes ({:.1} KiB); wasm-opt: {wasm_opt}",
         total as f64 / 1024.0
     );
-    // The smallest Rust-on-wasm program: core + Pipe + WebSocket transport + glue, no JS API.
-    let minimal = root().join("target/wasm-pkg/minimal");
-    let _ = std::fs::remove_dir_all(&minimal);
-    run(Command::new("wasm-bindgen")
-        .args(["--target", "web"])
-        .args(["--remove-name-section", "--remove-producers-section"])
-        .arg("--out-dir")
-        .arg(&minimal)
-        .arg(root().join("target/wasm32-unknown-unknown/wasm-release/examples/minimal.wasm")))?;
     let (mw, mj) = (minimal.join("minimal_bg.wasm"), minimal.join("minimal.js"));
     let (mw_gz, mj_gz) = (gzip_size(&mw)?, gzip_size(&mj)?);
+    let minimal_total = mw_gz + mj_gz;
+    let verdict = if minimal_total <= GZIP_GOAL {
+        "met"
+    } else {
+        "missed"
+    };
     println!(
-        "minimal Rust program (examples/minimal.rs: a 4-command pipeline over the WebSocket, no JS API): wasm {} / {mw_gz} gzip, glue {} / {mj_gz} gzip, together {:.1} KiB gzip",
+        "minimal Rust program (wasm/minimal: a 4-command pipeline over the WebSocket, no JS API): wasm {} / {mw_gz} gzip, glue {} / {mj_gz} gzip, together {minimal_total} bytes ({:.1} KiB) gzip; goal <= 40 KiB: {verdict}",
         size(&mw),
         size(&mj),
-        (mw_gz + mj_gz) as f64 / 1024.0
+        minimal_total as f64 / 1024.0
     );
     std::fs::write(
         out.join("sizes.txt"),
-        format!("wasm {} {wasm_gz}\njs {} {js_gz}\n", size(&wasm), size(&js)),
+        format!(
+            "wasm {} {wasm_gz}\njs {} {js_gz}\nminimal-wasm {} {mw_gz}\nminimal-js {} {mj_gz}\n",
+            size(&wasm),
+            size(&js),
+            size(&mw),
+            size(&mj)
+        ),
     )
     .map_err(|e| e.to_string())?;
     Ok(out)
 }
 
-/// Runs `wasm-opt -Oz` over both outputs when it can read them; says what happened.
-fn optimize(out: &Path) -> Result<String, String> {
-    if !setup::have("wasm-opt") {
+/// `wasm-bindgen` for `target` into `dir`, files named `name`: no name or producers section;
+/// `weak_refs`: exported objects are freed when JavaScript collects them (the package's).
+fn bindgen(
+    input: &Path,
+    target: &str,
+    name: &str,
+    weak_refs: bool,
+    dir: &Path,
+) -> Result<(), String> {
+    let mut c = Command::new("wasm-bindgen");
+    c.args(["--target", target, "--out-name", name]);
+    if weak_refs {
+        c.arg("--weak-refs");
+    }
+    run(c
+        .args(["--remove-name-section", "--remove-producers-section"])
+        .arg("--out-dir")
+        .arg(dir)
+        .arg(input))
+}
+
+/// npm's binaryen, whose `wasm-opt` (compiled to wasm, run by Node) reads wasm-bindgen
+/// 0.2.130's output, which Debian's binaryen 108 cannot (`table.fill`). Pinned: each binaryen
+/// release optimizes a little differently, and the size figures should move only with our
+/// code.
+const BINARYEN: &str = "132.0.0";
+
+/// Where [`install_binaryen`] puts it.
+fn binaryen_dir() -> PathBuf {
+    root().join("target/tools/binaryen")
+}
+
+/// Installs npm's binaryen [`BINARYEN`] under `target/tools` unless it is there.
+fn install_binaryen() -> Result<(), String> {
+    let dir = binaryen_dir();
+    let manifest = dir.join("node_modules/binaryen/package.json");
+    let installed = std::fs::read_to_string(&manifest).unwrap_or_default();
+    if installed.contains(&format!("\"version\": \"{BINARYEN}\"")) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--prefix",
+        ])
+        .arg(&dir)
+        .arg(format!("binaryen@{BINARYEN}")))
+}
+
+/// Runs `wasm-opt -Oz` over each file in place; says what happened.
+fn optimize(files: &[PathBuf]) -> Result<String, String> {
+    let wasm_opt = binaryen_dir().join("node_modules/binaryen/bin/wasm-opt");
+    if !wasm_opt.exists() {
         return Ok("not installed".into());
     }
-    let version = setup::output(Command::new("wasm-opt").arg("--version")).unwrap_or_default();
-    for dir in ["web", "node"] {
-        let wasm = out.join(dir).join("redpipe_wasm_bg.wasm");
-        let tmp = out.join(dir).join("opt.wasm");
-        let result = Command::new("wasm-opt")
-            .args(["-Oz", "--all-features", "-o"])
+    for wasm in files {
+        let tmp = wasm.with_extension("opt.wasm");
+        // The features are the module's own (its `target_features` section, which nothing
+        // reads after wasm-bindgen: stripped).
+        run(Command::new("node")
+            .arg(&wasm_opt)
+            .args(["-Oz", "--strip-target-features", "-o"])
             .arg(&tmp)
-            .arg(&wasm)
-            .output()
-            .map_err(|e| format!("cannot run wasm-opt: {e}"))?;
-        if !result.status.success() {
-            let why = String::from_utf8_lossy(&result.stderr);
-            let why = why.lines().next().unwrap_or_default().trim().to_string();
-            return Ok(format!(
-                "skipped ({} cannot read wasm-bindgen's output: {why})",
-                version.trim()
-            ));
-        }
-        std::fs::rename(&tmp, &wasm).map_err(|e| e.to_string())?;
+            .arg(wasm))?;
+        std::fs::rename(&tmp, wasm).map_err(|e| e.to_string())?;
     }
-    Ok(format!("applied ({})", version.trim()))
+    Ok(format!("binaryen {BINARYEN}, -Oz"))
 }
 
 /// Every file under `dir`.

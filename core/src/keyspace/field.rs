@@ -31,7 +31,9 @@ impl fmt::Display for FieldError {
             Self::StringListItem => {
                 f.write_str("a string-list item is empty or holds a comma, which RedPipe loses")
             }
-            Self::Invalid { codec } => write!(f, "stored value is not a valid {codec}"),
+            Self::Invalid { codec } => {
+                crate::error::write_all(f, &["stored value is not a valid ", codec])
+            }
             Self::TooLong => f.write_str("encoded value too long for the buffer"),
             Self::OutOfRange => f.write_str("number out of range for its type"),
         }

@@ -6,7 +6,7 @@ use alloc::string::String;
 use core::fmt;
 
 use crate::deferred::SlotError;
-use crate::error::{CapacityError, ConvertError, DecodeError, Failure, IoKind};
+use crate::error::{CapacityError, ConvertError, DecodeError, Failure, IoKind, write_quoted};
 use crate::reply::ServerError;
 use crate::session::{HandshakeError, SessionError};
 
@@ -63,30 +63,44 @@ pub enum Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io(e) => write!(f, "connection error: {e}"),
-            Self::Closed => f.write_str("connection closed by the server"),
-            Self::Protocol(e) => write!(f, "protocol error: {e}"),
-            Self::Capacity(e) => e.fmt(f),
-            Self::Server(e) => write!(f, "server error: {e}"),
-            Self::Convert(e) => write!(f, "conversion error: {e}"),
-            Self::Failed(e) => e.fmt(f),
-            Self::Pending => f.write_str("result not available: the pipeline has not run"),
-            Self::Stale => f.write_str("handle from a rolled back scope"),
+        // Pieces, not `write!`: see `crate::error::write_all`.
+        let (prefix, cause): (&str, &dyn fmt::Display) = match self {
+            Self::Io(e) => ("connection error: ", e),
+            Self::Closed => return f.write_str("connection closed by the server"),
+            Self::Protocol(e) => ("protocol error: ", e),
+            Self::Capacity(e) => ("", e),
+            Self::Server(e) => ("server error: ", e),
+            Self::Convert(e) => ("conversion error: ", e),
+            Self::Failed(e) => ("", e),
+            Self::Pending => {
+                return f.write_str("result not available: the pipeline has not run");
+            }
+            Self::Stale => return f.write_str("handle from a rolled back scope"),
             Self::Busy => {
-                f.write_str("a pipeline is still in flight on this connection: finish it first")
+                return f.write_str(
+                    "a pipeline is still in flight on this connection: finish it first",
+                );
             }
-            Self::Config(e) => write!(f, "invalid configuration: {e}"),
-            Self::Handshake { command, error } => write!(f, "{command} refused: {error}"),
-            Self::Unsolicited(e) => write!(f, "the server sent an error unasked: {e}"),
-            Self::UnknownConnection(name) => write!(f, "no connection named {name:?}"),
+            Self::Config(e) => return crate::error::write_all(f, &["invalid configuration: ", e]),
+            Self::Handshake { command, error } => {
+                crate::error::write_all(f, &[command, " refused: "])?;
+                return error.fmt(f);
+            }
+            Self::Unsolicited(e) => ("the server sent an error unasked: ", e),
+            Self::UnknownConnection(name) => {
+                f.write_str("no connection named ")?;
+                return write_quoted(f, name);
+            }
             Self::AlreadyConnected(name) => {
-                write!(f, "another connection is registered as {name:?}")
+                f.write_str("another connection is registered as ")?;
+                return write_quoted(f, name);
             }
-            Self::Tls(e) => write!(f, "TLS error: {e}"),
-            Self::Field(e) => write!(f, "field error: {e}"),
-            Self::Record(e) => write!(f, "struct error: {e}"),
-        }
+            Self::Tls(e) => return crate::error::write_all(f, &["TLS error: ", e]),
+            Self::Field(e) => ("field error: ", e),
+            Self::Record(e) => ("struct error: ", e),
+        };
+        f.write_str(prefix)?;
+        cause.fmt(f)
     }
 }
 

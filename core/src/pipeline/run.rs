@@ -28,7 +28,10 @@ impl core::fmt::Display for ResolveError {
         match self {
             Self::NoSuchCommand => f.write_str("no command at this index"),
             Self::NotWaiting => f.write_str("the command already has its result"),
-            Self::Invalid(e) => write!(f, "not one valid reply: {e}"),
+            Self::Invalid(e) => {
+                f.write_str("not one valid reply: ")?;
+                e.fmt(f)
+            }
             Self::Incomplete => f.write_str("incomplete reply"),
         }
     }

@@ -44,6 +44,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::error::write_quoted;
 use crate::keyspace::FieldError;
 
 /// What the code `#[derive(Struct)]` writes refers to, whatever the user's crate has in scope.
@@ -153,21 +154,35 @@ impl StructError {
 
 impl fmt::Display for StructError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Field { key, field, error } => write!(f, "{key:?}, field {field:?}: {error}"),
+        // Pieces, not `write!`: see `crate::error::write_all`.
+        let (before, quoted, after) = match self {
+            Self::Field { key, field, error } => {
+                write_quoted(f, key)?;
+                f.write_str(", field ")?;
+                write_quoted(f, field)?;
+                f.write_str(": ")?;
+                return error.fmt(f);
+            }
             Self::Missing { key, field } => {
-                write!(f, "{key:?}: required field {field:?} is missing")
+                write_quoted(f, key)?;
+                (": required field ", *field, " is missing")
             }
-            Self::KeyField { field } => {
-                write!(f, "the key field {field:?} cannot be changed or removed")
+            Self::KeyField { field } => ("the key field ", *field, " cannot be changed or removed"),
+            Self::Required { field } => ("required field ", field.as_str(), " cannot be removed"),
+            Self::ExtraField { field } => (
+                "extra member ",
+                field.as_str(),
+                " is a declared field or the key",
+            ),
+            Self::OtherRecord { key } => ("an update of ", key.as_str(), " changes its key"),
+            Self::Read(e) => {
+                f.write_str("cannot read the record: ")?;
+                return e.fmt(f);
             }
-            Self::Required { field } => write!(f, "required field {field:?} cannot be removed"),
-            Self::ExtraField { field } => {
-                write!(f, "extra member {field:?} is a declared field or the key")
-            }
-            Self::OtherRecord { key } => write!(f, "an update of {key:?} changes its key"),
-            Self::Read(e) => write!(f, "cannot read the record: {e}"),
-        }
+        };
+        f.write_str(before)?;
+        write_quoted(f, quoted)?;
+        f.write_str(after)
     }
 }
 

@@ -54,11 +54,19 @@ pub enum HandshakeError<'a> {
 impl core::fmt::Display for HandshakeError<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::Refused { command, error } => write!(f, "{command} refused: {error}"),
-            Self::Unexpected { command, got } => {
-                write!(f, "{command} answered with an unexpected {got:?} reply")
+            Self::Refused { command, error } => {
+                crate::error::write_all(f, &[command, " refused: "])?;
+                error.fmt(f)
             }
-            Self::NoReply { command, error } => write!(f, "{command} got no reply: {error}"),
+            Self::Unexpected { command, got } => {
+                crate::error::write_all(f, &[command, " answered with an unexpected "])?;
+                core::fmt::Debug::fmt(got, f)?;
+                f.write_str(" reply")
+            }
+            Self::NoReply { command, error } => {
+                crate::error::write_all(f, &[command, " got no reply: "])?;
+                error.fmt(f)
+            }
         }
     }
 }

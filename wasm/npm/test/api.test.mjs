@@ -2,7 +2,8 @@
 // real redis-server, and over Node's `net` straight to that server.
 //
 // `cargo xtask wasm` builds the package, starts the servers and runs this file with
-// `node --experimental-websocket --test`, passing REDPIPE_PKG (the package directory),
+// `node --experimental-websocket --test`, passing REDPIPE_PKG (the package directory; the
+// smallest program, `wasm/minimal`, is built beside it),
 // REDPIPE_BRIDGE_URL, REDPIPE_BRIDGE_TOKEN and REDIS_PORT.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -215,4 +216,14 @@ test("the generated TypeScript declarations are precise", () => {
   ]) {
     assert.ok(dts.includes(line), `missing from the .d.ts: ${line}`);
   }
+});
+
+test("the size report's smallest program (wasm/minimal) runs its pipeline through the bridge", async () => {
+  const minimal = join(pkg, "..", "minimal");
+  const { initSync, run } = await import(join(minimal, "minimal.js"));
+  initSync({ module: readFileSync(join(minimal, "minimal_bg.wasm")) });
+  const [k, other] = [key("minimal"), key("other")];
+  assert.equal(await run(url, token, k, other), 1);
+  assert.equal(await run(url, token, k, other), 2);
+  await assert.rejects(run(url, "wrong", k, other), (e) => typeof e === "string" && /invalid token/.test(e));
 });

@@ -139,10 +139,11 @@ extern "C" {
 }
 
 /// Installs the command methods on `Pipeline.prototype`, once (before any client exists, so
-/// before any pipeline does).
+/// before any pipeline does). JavaScript is single-threaded: a flag is enough (no `std` `Once`).
 fn install_commands() {
-    static DONE: std::sync::Once = std::sync::Once::new();
-    DONE.call_once(|| {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if !DONE.swap(true, Ordering::Relaxed) {
         let sample = JsValue::from(Pipeline::new(Connections::new().pipe()));
         let proto = js_sys::Object::get_prototype_of(&sample);
         let names: js_sys::Array = commands::COMMANDS
@@ -150,7 +151,7 @@ fn install_commands() {
             .map(|(js, _, _)| JsValue::from_str(js))
             .collect();
         install(&proto, &names);
-    });
+    }
 }
 
 fn text_field(o: &JsValue, name: &str) -> Option<String> {

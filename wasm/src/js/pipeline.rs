@@ -57,9 +57,9 @@ fn push_words(value: &JsValue, words: &mut Vec<Vec<u8>>) -> Result<(), JsValue> 
     } else if let Some(n) = value.as_f64() {
         // Integers as integers; other numbers as JavaScript writes them (`1.5`, `1e+300`,
         // `Infinity` is refused by Redis as it should be), which keeps float formatting out of
-        // the `.wasm`.
-        let word = if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-            alloc::format!("{}", n as i64)
+        // the `.wasm`. (`n as i64 as f64 == n`: integral, without `f64::fract`, which is std's.)
+        let word = if n as i64 as f64 == n && n.abs() < 9.007_199_254_740_992e15 {
+            String::from(itoa::Buffer::new().format(n as i64))
         } else {
             js_sys::Number::from(n)
                 .to_string_with_radix(10)
@@ -229,7 +229,7 @@ impl Pipeline {
         let mut words = alloc::vec![script.as_bytes().to_vec()];
         push_words(&keys, &mut words)?;
         let numkeys = words.len() - 1;
-        words.insert(1, alloc::format!("{numkeys}").into_bytes());
+        words.insert(1, itoa::Buffer::new().format(numkeys).as_bytes().to_vec());
         push_words(&args, &mut words)?;
         self.queue_words(Conv::Auto, b"EVAL", &words)
     }
