@@ -16,6 +16,7 @@ pub(crate) fn write_all(f: &mut fmt::Formatter<'_>, parts: &[&str]) -> fmt::Resu
 
 /// Writes `s` in double quotes, escaped as `{:?}` escapes ASCII (quotes, backslashes, control
 /// characters); other characters as they are (`{:?}` also escapes unprintable Unicode).
+#[cfg(feature = "alloc")]
 pub(crate) fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     f.write_char('"')?;
     for c in s.chars() {
@@ -362,19 +363,23 @@ impl fmt::Display for IoKind {
 mod tests {
     extern crate std;
     use std::format;
+    #[cfg(feature = "alloc")]
     use std::string::String;
 
     use super::*;
 
     /// Shows `s` the way `Display` impls here quote names and keys.
+    #[cfg(feature = "alloc")]
     struct Quoted<'a>(&'a str);
 
+    #[cfg(feature = "alloc")]
     impl fmt::Display for Quoted<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             write_quoted(f, self.0)
         }
     }
 
+    #[cfg(feature = "alloc")]
     #[test]
     fn quoting_escapes_ascii_as_debug_does() {
         let every_ascii: String = (0u8..128).map(char::from).collect();
