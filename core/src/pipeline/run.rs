@@ -183,14 +183,7 @@ where
     /// assert_eq!((a.read(&p).unwrap(), b.read(&p).unwrap()), ("aa".into(), "bb".into()));
     /// ```
     pub fn resolve(&mut self, index: usize, frame: &[u8]) -> Result<(), ResolveError> {
-        let entry = *self
-            .entries
-            .as_slice()
-            .get(index)
-            .ok_or(ResolveError::NoSuchCommand)?;
-        if !entry.state.is_waiting() {
-            return Err(ResolveError::NotWaiting);
-        }
+        let entry = self.waiting_entry(index)?;
         match Scanner::new().scan(frame, &self.limits) {
             Ok(Some(n)) if n == frame.len() => {}
             Ok(Some(_)) => return Err(ResolveError::Invalid(DecodeError::UnexpectedReply)),
@@ -210,16 +203,23 @@ where
         index: usize,
         frame: &[u8],
     ) -> Result<(), ResolveError> {
+        let entry = self.waiting_entry(index)?;
+        self.resolve_scanned(index, entry, frame);
+        Ok(())
+    }
+
+    /// The entry of command `index`, if it still waits for its reply.
+    fn waiting_entry(&self, index: usize) -> Result<Entry, ResolveError> {
         let entry = *self
             .entries
             .as_slice()
             .get(index)
             .ok_or(ResolveError::NoSuchCommand)?;
-        if !entry.state.is_waiting() {
-            return Err(ResolveError::NotWaiting);
+        if entry.state.is_waiting() {
+            Ok(entry)
+        } else {
+            Err(ResolveError::NotWaiting)
         }
-        self.resolve_scanned(index, entry, frame);
-        Ok(())
     }
 
     fn resolve_scanned(&mut self, index: usize, entry: Entry, frame: &[u8]) {
