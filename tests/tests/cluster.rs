@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use redpipe::keyspace::{Integer, Keyspace};
+use redpipe::cmd::ScanOptions;
+use redpipe::keyspace::{Integer, Keyspace, Scan};
 use redpipe::prelude::*;
 use redpipe::record::StructOps;
 use redpipe::{Connections, Error, Handle, Struct, keyspace};
@@ -111,6 +112,61 @@ fn keyspaces_structs_and_reusable_functions_work_unchanged() {
     for (i, l) in loaded.iter().enumerate() {
         assert_eq!(l.result().unwrap().unwrap().name, format!("user {i}"));
     }
+}
+
+#[test]
+fn scan_walks_every_primary_raw_and_through_a_keyspace() {
+    let cluster = RedisCluster::start_primaries(3);
+    let r = registry(&cluster, "");
+    r.autoexec(None, |p| {
+        for i in 0..300 {
+            let _ = Visits::with(p).set(&i.to_string(), &1)?;
+            let _ = p.set(format!("other:{i}"), i);
+        }
+        Ok(())
+    })
+    .unwrap();
+    // Every primary holds some of the keys, so a one-node scan could not see them all.
+    for port in cluster.primaries() {
+        let keys: usize = cluster.cli(port, &["DBSIZE"]).parse().unwrap();
+        assert!(keys > 100, "{port} holds {keys}");
+    }
+
+    // The raw command: one cursor over the whole cluster, other commands beside it.
+    let mut cursor = 0;
+    let mut seen: Vec<String> = Vec::new();
+    let mut pages = 0;
+    loop {
+        let mut p = r.pipe();
+        let opts = ScanOptions {
+            pattern: Some("other:*"),
+            count: Some(50),
+            ..ScanOptions::default()
+        };
+        let page = p.scan::<Vec<String>>(cursor, opts);
+        let n = p.dbsize();
+        p.execute().unwrap();
+        let (next, keys) = page.result().unwrap();
+        assert!(n.result().unwrap() > 0);
+        seen.extend(keys);
+        pages += 1;
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+        assert!(pages < 1000, "the scan ends");
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 300, "every key of every node");
+
+    // A keyspace's scan iterator: every key of the keyspace, from every node.
+    let mut ids: Vec<i64> = Scan::<Visits, Connections>::new(r.clone(), "*", Some(40))
+        .map(|k| String::from_utf8(k.unwrap()).unwrap().parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids, (0..300).collect::<Vec<i64>>());
 }
 
 #[test]

@@ -108,6 +108,9 @@ enum Origin {
     Block(usize, usize),
     /// Part `part` of the split command `split`.
     Part { split: usize, part: usize },
+    /// The `SCAN` at `index`, on the `shard`-th of the `of` primaries (by the first slot each
+    /// owns; `of` is set when it is routed).
+    Scan { index: usize, shard: u16, of: u16 },
 }
 
 /// Commands that go to one node together and come back together.
@@ -206,6 +209,11 @@ impl Batch {
 /// What happens to each kind of command:
 /// - one key, or keys of one slot (hash tags): sent to the slot's primary;
 /// - no key (`PING`, `INFO`, `DBSIZE`...): sent to one primary (the first the map knows);
+/// - `SCAN`: walks every primary, one after another, under one cursor: its top 16 bits say
+///   which primary (in the order of the first slot each owns), the low 48 bits are that node's
+///   cursor. Cursor 0 starts on the first primary; a node's last page continues on the next
+///   one; 0 comes back after the last. Keys of slots that move while a scan runs may be
+///   missed or seen twice, as a single server's `SCAN` does not promise them either;
 /// - `MGET`, `MSET`, `DEL`, `UNLINK`, `EXISTS`, `TOUCH` over several slots: split per slot, sent
 ///   to each slot's node, and put back together (`MGET` values in key order, counts summed,
 ///   `MSET` `OK` when every part is) — one result for the handle, as on a single node;
@@ -296,11 +304,26 @@ impl ClusterRun {
         self.batch_of.resize(map.nodes().len(), u32::MAX);
         // Where keyless commands go: the first primary, found only when one is planned.
         let mut default: Option<Option<usize>> = None;
+        // The primaries in scan order, found only when a `SCAN` is planned.
+        let mut shards: Option<Vec<usize>> = None;
         for u in 0..self.units.len() {
-            let unit = &self.units[u];
-            if unit.done {
+            if self.units[u].done {
                 continue;
             }
+            if let Origin::Scan { index, shard, .. } = self.units[u].origin {
+                let shards = shards.get_or_insert_with(|| primaries_by_slot(map));
+                let of = u16::try_from(shards.len()).unwrap_or(u16::MAX);
+                if let Origin::Scan { of: o, .. } = &mut self.units[u].origin {
+                    *o = of;
+                }
+                if shard >= of {
+                    // Past the last primary: the scan is over.
+                    self.units[u].done = true;
+                    deliver(p, index, SCAN_DONE);
+                    continue;
+                }
+            }
+            let unit = &self.units[u];
             let block = matches!(unit.origin, Origin::Block(..));
             let ask = if block { None } else { unit.ask.as_ref() };
             let owner = unit.slot.and_then(|s| map.owner(s));
@@ -310,9 +333,13 @@ impl ClusterRun {
                 }
                 _ => None,
             };
-            let target = match ask {
-                Some(node) => map.find(node),
-                None => replica.or(owner),
+            let target = match (ask, unit.origin) {
+                (Some(node), _) => map.find(node),
+                (None, Origin::Scan { shard, .. }) => shards
+                    .as_ref()
+                    .and_then(|s| s.get(usize::from(shard)))
+                    .copied(),
+                (None, _) => replica.or(owner),
             };
             let target = target.or_else(|| {
                 *default.get_or_insert_with(|| {
@@ -360,7 +387,9 @@ impl ClusterRun {
             let queued = match unit.origin {
                 Origin::Command(i) => push(&mut batch.pipeline, p.command(i)),
                 Origin::Block(m, x) => (m..=x).all(|i| push(&mut batch.pipeline, p.command(i))),
-                Origin::Part { .. } => push(&mut batch.pipeline, Some(&unit.bytes)),
+                Origin::Part { .. } | Origin::Scan { .. } => {
+                    push(&mut batch.pipeline, Some(&unit.bytes))
+                }
             };
             let count = batch.pipeline.len() - first;
             if queued {
@@ -529,6 +558,16 @@ impl ClusterRun {
                 self.splits[split].parts[part] = Some(frames[0].to_vec());
                 self.merge(p, split);
             }
+            Origin::Scan { index, shard, of } => match scan_page(frames[0], shard, of) {
+                Some(page) => deliver(p, index, &page),
+                None if frames[0].first() == Some(&b'-') => deliver(p, index, frames[0]),
+                None => {
+                    let _ = p.fail_command(
+                        index,
+                        Failure::Protocol(crate::DecodeError::UnexpectedReply),
+                    );
+                }
+            },
         }
     }
 
@@ -612,6 +651,9 @@ impl ClusterRun {
                     let _ = p.fail_command(s.index, failure);
                 }
             }
+            Origin::Scan { index, .. } => {
+                let _ = p.fail_command(index, failure);
+            }
         }
     }
 
@@ -669,7 +711,13 @@ impl ClusterRun {
             return;
         };
         let (slot, read) = match slots(command) {
-            Slots::None => (None, false),
+            Slots::None => {
+                if let Some(unit) = scan_unit(index, command) {
+                    self.units.push(unit);
+                    return;
+                }
+                (None, false)
+            }
             Slots::One(s, name) => (Some(s), is_read(name)),
             Slots::Many(words) => {
                 if !self.plan_split(index, &words) {
@@ -743,6 +791,91 @@ impl ClusterRun {
         }
         true
     }
+}
+
+/// Bits of a cluster `SCAN` cursor that are a node's own cursor; the bits above say which
+/// primary.
+const SCAN_NODE_BITS: u32 = 48;
+
+/// A finished scan's last page: cursor 0, no keys.
+const SCAN_DONE: &[u8] = b"*2\r\n$1\r\n0\r\n*0\r\n";
+
+/// The unit of a `SCAN cursor ...` command: the node's part of the cursor in its own copy of
+/// the command. `None` for other commands (and a `SCAN` without a number for a cursor, which
+/// goes as it is and gets the server's error).
+fn scan_unit(index: usize, command: &[u8]) -> Option<Unit> {
+    let words = words(command)?;
+    if !words.first()?.eq_ignore_ascii_case(b"SCAN") {
+        return None;
+    }
+    let cursor = parse_u64(words.get(1)?)?;
+    let shard = u16::try_from(cursor >> SCAN_NODE_BITS).ok()?;
+    let node_cursor = cursor & ((1u64 << SCAN_NODE_BITS) - 1);
+    let mut digits = itoa::Buffer::new();
+    let mut args: Vec<&[u8]> = Vec::with_capacity(words.len() - 1);
+    args.push(digits.format(node_cursor).as_bytes());
+    args.extend_from_slice(&words[2..]);
+    let mut bytes = Vec::new();
+    crate::encode::encode_command(&mut bytes, &(words[0], args.as_slice())).ok()?;
+    Some(Unit {
+        origin: Origin::Scan {
+            index,
+            shard,
+            of: 0,
+        },
+        bytes,
+        slot: None,
+        ask: None,
+        attempts: 0,
+        done: false,
+        read: false,
+    })
+}
+
+/// A node's `SCAN` reply as a page of the cluster scan: its cursor turned into the cluster's
+/// (the next primary's start after the node's last page). `None` if it is not a scan reply.
+fn scan_page(frame: &[u8], shard: u16, of: u16) -> Option<Vec<u8>> {
+    let parts = elements(frame)?;
+    let [cursor, keys] = parts.as_slice() else {
+        return None;
+    };
+    let digits = match crate::decode::decode_reply(cursor, &Limits::default()) {
+        Ok(Some((Reply::Bulk(d), _))) => d,
+        _ => return None,
+    };
+    let node_cursor = parse_u64(digits)?;
+    if node_cursor >> SCAN_NODE_BITS != 0 {
+        return None;
+    }
+    let next = match node_cursor {
+        0 if shard + 1 < of => u64::from(shard + 1) << SCAN_NODE_BITS,
+        0 => 0,
+        c => u64::from(shard) << SCAN_NODE_BITS | c,
+    };
+    let mut digits = itoa::Buffer::new();
+    let next = digits.format(next).as_bytes();
+    let mut out = Vec::with_capacity(frame.len() + 8);
+    out.extend_from_slice(b"*2\r\n$");
+    out.extend_from_slice(itoa::Buffer::new().format(next.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(next);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(keys);
+    Some(out)
+}
+
+/// The primaries in the order of the first slot each owns: the order a cluster `SCAN` walks,
+/// which a failover keeps (the promoted replica takes its primary's slots).
+fn primaries_by_slot(map: &SlotMap) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for s in 0..HashSlot::COUNT {
+        if let Some(node) = HashSlot::new(s).and_then(|slot| map.owner(slot)) {
+            if !out.contains(&node) {
+                out.push(node);
+            }
+        }
+    }
+    out
 }
 
 /// Queues a command encoded by a pipeline (whole by construction); false if it cannot be.
@@ -894,6 +1027,7 @@ fn elements(frame: &[u8]) -> Option<Vec<&[u8]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::ScanOptions;
     use crate::prelude::*;
     use crate::{Failure, SlotError};
     use alloc::collections::BTreeMap;
@@ -1053,6 +1187,29 @@ mod tests {
                     format!(":{v}\r\n").into_bytes()
                 }
                 "PING" => b"+PONG\r\n".to_vec(),
+                "SCAN" => {
+                    // The cursor counts the keys already returned, in key order.
+                    let from: usize = String::from_utf8_lossy(words[1]).parse().unwrap();
+                    let count = words
+                        .iter()
+                        .position(|w| w.eq_ignore_ascii_case(b"COUNT"))
+                        .map_or(10, |i| {
+                            String::from_utf8_lossy(words[i + 1]).parse().unwrap()
+                        });
+                    let page: Vec<&Vec<u8>> = data.keys().skip(from).take(count).collect();
+                    let next = if from + page.len() >= data.len() {
+                        0
+                    } else {
+                        from + page.len()
+                    };
+                    let next = format!("{next}");
+                    let mut out = format!("*2\r\n${}\r\n{next}\r\n*{}\r\n", next.len(), page.len())
+                        .into_bytes();
+                    for k in page {
+                        out.extend(bulk(Some(k)));
+                    }
+                    out
+                }
                 _ => b"-ERR unknown command\r\n".to_vec(),
             }
         }
@@ -1124,6 +1281,86 @@ mod tests {
             cluster.log.iter().all(|l| l.len() > 150),
             "every node got its share"
         );
+    }
+
+    #[test]
+    fn scan_walks_every_primary_under_one_cursor() {
+        let mut cluster = FakeCluster::new(3);
+        let mut map = cluster.map();
+        let mut p = VecPipeline::new();
+        for i in 0..50 {
+            let _ = p.set(format!("k{i}"), i).unwrap();
+        }
+        cluster.execute(&mut p, &mut map);
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        let mut pages = 0;
+        loop {
+            p.reset();
+            let opts = ScanOptions {
+                count: Some(7),
+                ..ScanOptions::default()
+            };
+            let page = p.scan::<Vec<String>>(cursor, opts).unwrap();
+            let pong = p.ping().unwrap();
+            cluster.execute(&mut p, &mut map);
+            let (next, keys) = page.read(&p).unwrap();
+            assert_eq!(
+                pong.read(&p),
+                Ok("PONG"),
+                "a scan page beside other commands"
+            );
+            seen.extend(keys);
+            pages += 1;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+            assert!(pages < 50, "no progress");
+        }
+        seen.sort();
+        let mut want: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
+        want.sort();
+        assert_eq!(seen, want, "every key once");
+        for (node, log) in cluster.log.iter().enumerate() {
+            let scans: Vec<&String> = log.iter().filter(|c| c.starts_with("SCAN")).collect();
+            assert!(scans.len() >= 2, "node {node} scanned in pages: {scans:?}");
+            assert!(
+                scans[0].starts_with("SCAN 0 "),
+                "node {node} starts at 0: {scans:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_scan_cursor_past_the_last_primary_ends_the_scan_without_sending() {
+        let mut cluster = FakeCluster::new(3);
+        let mut map = cluster.map();
+        let mut p = VecPipeline::new();
+        let page = p
+            .scan::<Vec<String>>(7 << 48, ScanOptions::default())
+            .unwrap();
+        cluster.execute(&mut p, &mut map);
+        assert_eq!(page.read(&p), Ok((0, Vec::new())));
+        assert!(cluster.log.iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn a_scan_reply_that_is_not_a_page_fails_its_handle() {
+        let mut cluster = FakeCluster::new(2);
+        let mut map = cluster.map();
+        cluster.scripted.push((0, "SCAN", b"+OK\r\n"));
+        cluster
+            .scripted
+            .push((1, "SCAN", b"*2\r\n$16\r\n9999999999999999\r\n*0\r\n"));
+        let mut p = VecPipeline::new();
+        let first = p.scan::<Vec<String>>(0, ScanOptions::default()).unwrap();
+        let second = p
+            .scan::<Vec<String>>(1 << 48, ScanOptions::default())
+            .unwrap();
+        cluster.execute(&mut p, &mut map);
+        assert!(first.read(&p).is_err());
+        assert!(second.read(&p).is_err(), "a node cursor over 48 bits");
     }
 
     #[test]

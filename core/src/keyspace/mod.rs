@@ -290,8 +290,8 @@ pub fn strip_key<K: Keyspace>(full: &[u8]) -> Option<&[u8]> {
 /// the stored bytes inside the braces (decode them with the keyspace's key codec). Made by
 /// [`Scan::new`]; RedPipe's `scan_iter`.
 ///
-/// `SCAN` is a command of one server: on a connection name that is a Redis Cluster it walks
-/// the keys of the node it is sent to (the first primary), not the whole cluster.
+/// On a connection name that is a Redis Cluster it walks every primary, one after another
+/// (the cluster client's `SCAN` cursor says which node: [`ClusterRun`](crate::cluster::ClusterRun)).
 #[cfg(feature = "alloc")]
 pub struct Scan<K: Keyspace, B: crate::Backend + Clone> {
     backend: B,
