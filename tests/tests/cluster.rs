@@ -115,7 +115,7 @@ fn keyspaces_structs_and_reusable_functions_work_unchanged() {
 }
 
 #[test]
-fn scan_walks_every_primary_raw_and_through_a_keyspace() {
+fn scan_dbsize_keys_and_flushdb_reach_every_primary() {
     let cluster = RedisCluster::start_primaries(3);
     let r = registry(&cluster, "");
     r.autoexec(None, |p| {
@@ -147,7 +147,7 @@ fn scan_walks_every_primary_raw_and_through_a_keyspace() {
         let n = p.dbsize();
         p.execute().unwrap();
         let (next, keys) = page.result().unwrap();
-        assert!(n.result().unwrap() > 0);
+        assert_eq!(n.result().unwrap(), 600, "DBSIZE sums every primary");
         seen.extend(keys);
         pages += 1;
         cursor = next;
@@ -167,6 +167,21 @@ fn scan_walks_every_primary_raw_and_through_a_keyspace() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids, (0..300).collect::<Vec<i64>>());
+
+    // KEYS and FLUSHDB reach every primary too.
+    let mut p = r.pipe();
+    let keys = p.keys::<Vec<String>>("other:*");
+    p.execute().unwrap();
+    assert_eq!(keys.result().unwrap().len(), 300);
+    let mut p = r.pipe();
+    let flushed = p.flushdb();
+    let size = p.dbsize();
+    p.execute().unwrap();
+    flushed.result().unwrap();
+    assert_eq!(size.result().unwrap(), 0);
+    for port in cluster.primaries() {
+        assert_eq!(cluster.cli(port, &["DBSIZE"]), "0", "{port} flushed");
+    }
 }
 
 #[test]

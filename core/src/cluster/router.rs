@@ -126,6 +126,9 @@ struct Unit {
     done: bool,
     /// Whether a replica may answer it.
     read: bool,
+    /// The primary it goes to, by position in the order of the first slot each owns (`SCAN`
+    /// pages, and the parts of a command every primary answers), instead of by its slot.
+    pin: Option<u16>,
 }
 
 /// How the parts of a split command become its one result.
@@ -135,8 +138,10 @@ enum Merge {
     Values,
     /// `DEL`, `UNLINK`, `EXISTS`, `TOUCH`: the counts, summed.
     Sum,
-    /// `MSET`: `OK` when every part is.
+    /// `MSET`, and `FLUSHDB`/`FLUSHALL` on every primary: `OK` when every part is.
     Ok,
+    /// `KEYS` on every primary: the arrays, one after another.
+    Concat,
 }
 
 #[derive(Debug)]
@@ -208,7 +213,10 @@ impl Batch {
 ///
 /// What happens to each kind of command:
 /// - one key, or keys of one slot (hash tags): sent to the slot's primary;
-/// - no key (`PING`, `INFO`, `DBSIZE`...): sent to one primary (the first the map knows);
+/// - `DBSIZE`, `KEYS`, `FLUSHDB`, `FLUSHALL`: sent to every primary and put back together
+///   (counts summed, key lists one after another, `OK` when every primary says it);
+/// - no key otherwise (`PING`, `INFO`, `RANDOMKEY`...): sent to one primary (the first the map
+///   knows);
 /// - `SCAN`: walks every primary, one after another, under one cursor: its top 16 bits say
 ///   which primary (in the order of the first slot each owns), the low 48 bits are that node's
 ///   cursor. Cursor 0 starts on the first primary; a node's last page continues on the next
@@ -299,7 +307,7 @@ impl ClusterRun {
     /// false when there is nothing left to send (every handle has its result).
     pub fn next_round(&mut self, p: &mut VecPipeline, map: &SlotMap) -> bool {
         self.recycle_batches();
-        self.plan(p);
+        self.plan(p, map);
         self.batch_of.clear();
         self.batch_of.resize(map.nodes().len(), u32::MAX);
         // Where keyless commands go: the first primary, found only when one is planned.
@@ -310,16 +318,20 @@ impl ClusterRun {
             if self.units[u].done {
                 continue;
             }
-            if let Origin::Scan { index, shard, .. } = self.units[u].origin {
+            if let Some(pin) = self.units[u].pin {
                 let shards = shards.get_or_insert_with(|| primaries_by_slot(map));
                 let of = u16::try_from(shards.len()).unwrap_or(u16::MAX);
-                if let Origin::Scan { of: o, .. } = &mut self.units[u].origin {
-                    *o = of;
-                }
-                if shard >= of {
-                    // Past the last primary: the scan is over.
-                    self.units[u].done = true;
-                    deliver(p, index, SCAN_DONE);
+                if let Origin::Scan { index, shard, .. } = self.units[u].origin {
+                    self.units[u].origin = Origin::Scan { index, shard, of };
+                    if shard >= of {
+                        // Past the last primary: the scan is over.
+                        self.units[u].done = true;
+                        deliver(p, index, SCAN_DONE);
+                        continue;
+                    }
+                } else if pin >= of {
+                    // Fewer primaries than when the command was split: this part has none.
+                    self.fail_unit(u, p, Failure::Closed);
                     continue;
                 }
             }
@@ -333,13 +345,13 @@ impl ClusterRun {
                 }
                 _ => None,
             };
-            let target = match (ask, unit.origin) {
+            let target = match (ask, unit.pin) {
                 (Some(node), _) => map.find(node),
-                (None, Origin::Scan { shard, .. }) => shards
+                (None, Some(pin)) => shards
                     .as_ref()
-                    .and_then(|s| s.get(usize::from(shard)))
+                    .and_then(|s| s.get(usize::from(pin)))
                     .copied(),
-                (None, _) => replica.or(owner),
+                (None, None) => replica.or(owner),
             };
             let target = target.or_else(|| {
                 *default.get_or_insert_with(|| {
@@ -601,6 +613,24 @@ impl ClusterRun {
                 out
             }
             Merge::Ok => Vec::from(&b"+OK\r\n"[..]),
+            Merge::Concat => {
+                let elements: Option<Vec<Vec<&[u8]>>> = parts.iter().map(|f| elements(f)).collect();
+                let Some(elements) = elements else {
+                    let _ = p.fail_command(
+                        s.index,
+                        Failure::Protocol(crate::DecodeError::UnexpectedReply),
+                    );
+                    return;
+                };
+                let total: usize = elements.iter().map(Vec::len).sum();
+                let mut out = Vec::from(&b"*"[..]);
+                out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                for value in elements.iter().flatten() {
+                    out.extend_from_slice(value);
+                }
+                out
+            }
             Merge::Values => {
                 let elements: Option<Vec<Vec<&[u8]>>> = parts.iter().map(|f| elements(f)).collect();
                 let Some(elements) = elements else {
@@ -658,7 +688,7 @@ impl ClusterRun {
     }
 
     /// Turns the pipeline's new entries into units.
-    fn plan(&mut self, p: &mut VecPipeline) {
+    fn plan(&mut self, p: &mut VecPipeline, map: &SlotMap) {
         let mut i = self.planned;
         while i < p.len() {
             match p.shape(i) {
@@ -668,7 +698,7 @@ impl ClusterRun {
                     i = exec + 1;
                 }
                 Shape::Command => {
-                    self.plan_command(p, i);
+                    self.plan_command(p, i, map);
                     i += 1;
                 }
             }
@@ -703,10 +733,11 @@ impl ClusterRun {
             attempts: 0,
             done: false,
             read: false,
+            pin: None,
         });
     }
 
-    fn plan_command(&mut self, p: &mut VecPipeline, index: usize) {
+    fn plan_command(&mut self, p: &mut VecPipeline, index: usize, map: &SlotMap) {
         let Some(command) = p.command(index) else {
             return;
         };
@@ -714,6 +745,9 @@ impl ClusterRun {
             Slots::None => {
                 if let Some(unit) = scan_unit(index, command) {
                     self.units.push(unit);
+                    return;
+                }
+                if self.plan_every_primary(index, command, map) {
                     return;
                 }
                 (None, false)
@@ -734,7 +768,52 @@ impl ClusterRun {
             attempts: 0,
             done: false,
             read,
+            pin: None,
         });
+    }
+
+    /// Sends a command about the whole keyspace (`DBSIZE`, `KEYS`, `FLUSHDB`, `FLUSHALL`) to
+    /// every primary and puts the answers together; false for other commands.
+    fn plan_every_primary(&mut self, index: usize, command: &[u8], map: &SlotMap) -> bool {
+        let Some(words) = words(command) else {
+            return false;
+        };
+        let is = |n: &str| words[0].eq_ignore_ascii_case(n.as_bytes());
+        let merge = if is("DBSIZE") {
+            Merge::Sum
+        } else if is("KEYS") {
+            Merge::Concat
+        } else if is("FLUSHDB") || is("FLUSHALL") {
+            Merge::Ok
+        } else {
+            return false;
+        };
+        let primaries = primaries_by_slot(map).len().min(usize::from(u16::MAX));
+        if primaries == 0 {
+            // No node known: it goes as any keyless command and fails as one.
+            return false;
+        }
+        let split = self.splits.len();
+        self.splits.push(Split {
+            index,
+            merge,
+            order: Vec::new(),
+            parts: alloc::vec![None; primaries],
+            settled: false,
+        });
+        for part in 0..primaries {
+            self.units.push(Unit {
+                origin: Origin::Part { split, part },
+                bytes: command.to_vec(),
+                slot: None,
+                ask: None,
+                attempts: 0,
+                done: false,
+                read: false,
+                pin: u16::try_from(part).ok(),
+            });
+        }
+        true
     }
 
     /// Splits a multi-key command per slot; false for commands that cannot be split.
@@ -787,6 +866,7 @@ impl ClusterRun {
                 attempts: 0,
                 done: false,
                 read: is_read(name),
+                pin: None,
             });
         }
         true
@@ -829,6 +909,7 @@ fn scan_unit(index: usize, command: &[u8]) -> Option<Unit> {
         attempts: 0,
         done: false,
         read: false,
+        pin: Some(shard),
     })
 }
 
@@ -1187,6 +1268,18 @@ mod tests {
                     format!(":{v}\r\n").into_bytes()
                 }
                 "PING" => b"+PONG\r\n".to_vec(),
+                "DBSIZE" => format!(":{}\r\n", data.len()).into_bytes(),
+                "KEYS" => {
+                    let mut out = format!("*{}\r\n", data.len()).into_bytes();
+                    for k in data.keys() {
+                        out.extend(bulk(Some(k)));
+                    }
+                    out
+                }
+                "FLUSHDB" => {
+                    data.clear();
+                    b"+OK\r\n".to_vec()
+                }
                 "SCAN" => {
                     // The cursor counts the keys already returned, in key order.
                     let from: usize = String::from_utf8_lossy(words[1]).parse().unwrap();
@@ -1330,6 +1423,55 @@ mod tests {
                 "node {node} starts at 0: {scans:?}"
             );
         }
+    }
+
+    #[test]
+    fn whole_keyspace_commands_go_to_every_primary_and_come_back_as_one() {
+        let mut cluster = FakeCluster::new(3);
+        let mut map = cluster.map();
+        let mut p = VecPipeline::new();
+        for i in 0..40 {
+            let _ = p.set(format!("k{i}"), i).unwrap();
+        }
+        let size = p.dbsize().unwrap();
+        let keys = p.keys::<Vec<String>>("*").unwrap();
+        let pong = p.ping().unwrap();
+        assert_eq!(cluster.execute(&mut p, &mut map), 1, "one round trip");
+        assert_eq!(size.read(&p), Ok(40));
+        let mut keys = keys.read(&p).unwrap();
+        keys.sort();
+        let mut want: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        want.sort();
+        assert_eq!(keys, want);
+        assert_eq!(pong.read(&p), Ok("PONG"));
+        let pings: usize = cluster
+            .log
+            .iter()
+            .map(|l| l.iter().filter(|c| *c == "PING").count())
+            .sum();
+        assert_eq!(pings, 1, "other keyless commands go to one node");
+
+        p.reset();
+        let flushed = p.flushdb().unwrap();
+        let size = p.dbsize().unwrap();
+        cluster.execute(&mut p, &mut map);
+        assert_eq!(flushed.read(&p), Ok(()));
+        assert_eq!(size.read(&p), Ok(0));
+        assert!(cluster.data.iter().all(BTreeMap::is_empty));
+    }
+
+    #[test]
+    fn a_primary_refusing_its_part_fails_the_whole_keyspace_command() {
+        let mut cluster = FakeCluster::new(3);
+        let mut map = cluster.map();
+        cluster.scripted.push((1, "DBSIZE", b"-ERR not now\r\n"));
+        cluster.scripted.push((2, "KEYS", b"+not an array\r\n"));
+        let mut p = VecPipeline::new();
+        let size = p.dbsize().unwrap();
+        let keys = p.keys::<Vec<String>>("*").unwrap();
+        cluster.execute(&mut p, &mut map);
+        assert!(size.read(&p).is_err(), "a part's error is the result");
+        assert!(keys.read(&p).is_err(), "a part that is not a key list");
     }
 
     #[test]
