@@ -31,10 +31,20 @@ impl core::fmt::Debug for Group {
 
 impl Group {
     pub(super) fn new(name: Arc<str>, pipeline: VecPipeline, retry: Retry) -> Self {
+        Self::with_cell(name, pipeline, retry, Arc::default())
+    }
+
+    /// A group publishing into `shared`, a result cell no handle has seen.
+    pub(super) fn with_cell(
+        name: Arc<str>,
+        pipeline: VecPipeline,
+        retry: Retry,
+        shared: Arc<Shared>,
+    ) -> Self {
         Self {
             name,
             pipeline,
-            shared: Arc::default(),
+            shared,
             retry,
         }
     }

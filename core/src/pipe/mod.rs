@@ -104,6 +104,8 @@ pub struct Pipe<B> {
     marks: Vec<Mark>,
     /// Results published by earlier runs; their storage is reused once no handle reads them.
     published: Vec<Arc<Shared>>,
+    /// The vector of the groups that ran last, empty, for the next run's groups.
+    ran: Vec<Group>,
     retry: Retry,
 }
 
@@ -139,6 +141,7 @@ pub struct Spare {
     callbacks: Vec<Callback>,
     marks: Vec<Mark>,
     published: Vec<Arc<Shared>>,
+    ran: Vec<Group>,
 }
 
 impl core::fmt::Debug for Spare {
@@ -159,11 +162,13 @@ impl<B> Pipe<B> {
             callbacks,
             marks,
             published,
+            ran,
         } = spare;
         if groups.is_empty() {
             let mut p = Self::with_backend(backend);
             p.published = published;
-            if let Some(pipeline) = p.reclaim() {
+            p.ran = ran;
+            if let Some((pipeline, _)) = p.reclaim() {
                 p.groups[0].pipeline = pipeline;
             }
             return p;
@@ -176,6 +181,7 @@ impl<B> Pipe<B> {
             full: None,
             marks,
             published,
+            ran,
             retry: Retry::NEVER,
         }
     }
@@ -190,6 +196,7 @@ impl<B> Pipe<B> {
             full: None,
             marks: Vec::new(),
             published: Vec::new(),
+            ran: Vec::new(),
             retry: Retry::NEVER,
         }
     }
@@ -321,9 +328,9 @@ impl<B> Pipe<B> {
         self.route = match self.groups.iter().position(|g| &*g.name == name) {
             Some(i) => i,
             None => {
-                let pipeline = self.recycled();
+                let (pipeline, cell) = self.recycled();
                 self.groups
-                    .push(Group::new(name.into(), pipeline, self.retry));
+                    .push(Group::with_cell(name.into(), pipeline, self.retry, cell));
                 self.groups.len() - 1
             }
         };
@@ -438,31 +445,37 @@ impl<B> Pipe<B> {
             callbacks: core::mem::take(&mut self.callbacks),
             marks: core::mem::take(&mut self.marks),
             published,
+            ran: core::mem::take(&mut self.ran),
         }
     }
 
     /// Takes the queued groups out, leaving the pipe empty and reusable.
     fn take_groups(&mut self) -> Vec<Group> {
-        let mut fresh = Vec::with_capacity(self.groups.len());
+        let mut fresh = core::mem::take(&mut self.ran);
+        fresh.clear();
         for i in 0..self.groups.len() {
-            let pipeline = self.recycled();
-            fresh.push(Group::new(
+            let (pipeline, cell) = self.recycled();
+            fresh.push(Group::with_cell(
                 self.groups[i].name.clone(),
                 pipeline,
                 self.retry,
+                cell,
             ));
         }
         core::mem::replace(&mut self.groups, fresh)
     }
 
-    /// An empty pipeline, reusing the storage of an earlier run whose handles are all gone.
-    fn recycled(&mut self) -> VecPipeline {
+    /// An empty pipeline and a result cell, reusing those of an earlier run whose handles are
+    /// all gone.
+    fn recycled(&mut self) -> (VecPipeline, Arc<Shared>) {
         self.reclaim().unwrap_or_default()
     }
 
-    /// The storage of the most recent earlier run whose handles are all gone, emptied. Runs
-    /// whose handles are still alive stay for a later call.
-    fn reclaim(&mut self) -> Option<VecPipeline> {
+    /// The storage of the most recent earlier run whose handles are all gone, emptied, and its
+    /// result cell made new: no handle holds it any more (the cell is only reused when this
+    /// pipe holds its one reference), so none can read the next run's results through it.
+    /// Runs whose handles are still alive stay for a later call.
+    fn reclaim(&mut self) -> Option<(VecPipeline, Arc<Shared>)> {
         // The largest free one: it fits the next run most likely without growing.
         let at = self
             .published
@@ -475,18 +488,19 @@ impl<B> Pipe<B> {
             .max()?
             .1;
         let mut shared = self.published.remove(at);
-        let p = Arc::get_mut(&mut shared)?.results.get_mut()?;
-        let mut p = core::mem::take(p);
+        let cell = Arc::get_mut(&mut shared)?;
+        let mut p = core::mem::take(cell.results.get_mut()?);
+        *cell = Shared::default();
         p.reset();
-        Some(p)
+        Some((p, shared))
     }
 
     /// Publishes every group's results, then runs the callbacks if the run succeeded (else each
     /// callback's value is the failure). A group that did not run (another group's name was
     /// unknown, its thread panicked, the run was cancelled) fails here, so that no handle is
     /// left pending.
-    fn finish(&mut self, groups: Vec<Group>, outcome: core::result::Result<(), Failure>) {
-        for mut g in groups {
+    fn finish(&mut self, mut groups: Vec<Group>, outcome: core::result::Result<(), Failure>) {
+        for mut g in groups.drain(..) {
             if !g.pipeline.is_done() {
                 g.pipeline.fail(Failure::Cancelled);
             }
@@ -494,6 +508,7 @@ impl<B> Pipe<B> {
             g.shared.results.call_once(|| pipeline);
             self.published.push(g.shared);
         }
+        self.ran = groups;
         // Keep only what may still be reclaimed: at most a few runs' worth.
         let keep = 2 * self.groups.len() + 2;
         if self.published.len() > keep {

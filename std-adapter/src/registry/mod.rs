@@ -261,6 +261,28 @@ impl Connections {
         }
     }
 
+    /// The one group with commands and its target, when only one has commands (the common
+    /// case, found without building the vectors of [`pools`](Self::pools)); `None` otherwise.
+    /// An unknown name fails the group and is the error.
+    fn single<'g>(&self, groups: &'g mut [Group]) -> Option<Result<(&'g mut Group, Target)>> {
+        let (first, second) = {
+            let mut busy = groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| !g.is_empty())
+                .map(|(i, _)| i);
+            (busy.next(), busy.next())
+        };
+        let (Some(i), None) = (first, second) else {
+            return None;
+        };
+        let g = &mut groups[i];
+        Some(match self.target(g.name()) {
+            Some(target) => Ok((g, target)),
+            None => Err(g.fail_unknown()),
+        })
+    }
+
     /// The pools of the groups with commands. An unknown name fails every group (nothing is
     /// sent) and is the error.
     fn pools<'g>(&self, groups: &'g mut [Group]) -> Result<Vec<(&'g mut Group, Target)>> {
@@ -386,6 +408,10 @@ fn run_on(target: &Target, g: &mut Group) -> Result<()> {
 /// spawned when only one connection has commands).
 impl Backend for Connections {
     fn run(&self, groups: &mut [Group]) -> Result<()> {
+        if let Some(one) = self.single(groups) {
+            let (g, target) = one?;
+            return run_on(&target, g);
+        }
         let mut jobs = self.pools(groups)?;
         let Some((last, last_target)) = jobs.pop() else {
             return Ok(());
@@ -411,30 +437,40 @@ impl Backend for Connections {
 #[cfg(feature = "tokio")]
 impl redpipe_core::AsyncBackend for Connections {
     async fn run_async(&self, groups: &mut [Group]) -> Result<()> {
+        if let Some(one) = self.single(groups) {
+            let (g, target) = one?;
+            return run_on_async(&target, g).await;
+        }
         let jobs = self.pools(groups)?;
-        let runs = jobs.into_iter().map(|(g, target)| async move {
-            let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
-            let run = Run::start(g.name(), commands, bytes);
-            let result = match &target {
-                Target::Server(pool) => {
-                    g.run_async(
-                        || {
-                            pool.count(commands);
-                            pool.take_async()
-                        },
-                        drop,
-                    )
-                    .await
-                }
-                Target::Cluster(cluster) => cluster.run_async(g.pipeline()).await,
-            };
-            run.end(&result);
-            result
-        });
+        let runs = jobs
+            .into_iter()
+            .map(|(g, target)| async move { run_on_async(&target, g).await });
         futures_util::future::join_all(runs)
             .await
             .into_iter()
             .collect::<Result<Vec<()>>>()
             .map(drop)
     }
+}
+
+/// Runs one group on its target, on tokio.
+#[cfg(feature = "tokio")]
+async fn run_on_async(target: &Target, g: &mut Group) -> Result<()> {
+    let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
+    let run = Run::start(g.name(), commands, bytes);
+    let result = match target {
+        Target::Server(pool) => {
+            g.run_async(
+                || {
+                    pool.count(commands);
+                    pool.take_async()
+                },
+                drop,
+            )
+            .await
+        }
+        Target::Cluster(cluster) => cluster.run_async(g.pipeline()).await,
+    };
+    run.end(&result);
+    result
 }
