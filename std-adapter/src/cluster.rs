@@ -182,26 +182,14 @@ impl Cluster {
     /// Reads the slot map again, from the first node that answers with a complete one (or,
     /// if none does, the most complete answer).
     pub fn refresh(&self) -> Result<()> {
-        let mut last = Error::Closed;
-        let mut partial = None;
+        let mut pick = Pick::default();
         for node in self.candidates() {
-            match self.ask_topology(&node) {
-                Ok(map) if map.is_complete() => {
-                    self.publish(map);
-                    return Ok(());
-                }
-                Ok(map) if !map.nodes().is_empty() => partial = partial.or(Some(map)),
-                Ok(_) => {}
-                Err(e) => last = e,
+            if pick.offer(self.ask_topology(&node)) {
+                break;
             }
         }
-        match partial {
-            Some(map) => {
-                self.publish(map);
-                Ok(())
-            }
-            None => Err(last),
-        }
+        self.publish(pick.map()?);
+        Ok(())
     }
 
     fn publish(&self, map: SlotMap) {
@@ -360,26 +348,14 @@ impl Cluster {
     /// [`refresh`](Self::refresh) over tokio connections.
     #[cfg(feature = "tokio")]
     pub async fn refresh_async(&self) -> Result<()> {
-        let mut last = Error::Closed;
-        let mut partial = None;
+        let mut pick = Pick::default();
         for node in self.candidates() {
-            match self.ask_topology_async(&node).await {
-                Ok(map) if map.is_complete() => {
-                    self.publish(map);
-                    return Ok(());
-                }
-                Ok(map) if !map.nodes().is_empty() => partial = partial.or(Some(map)),
-                Ok(_) => {}
-                Err(e) => last = e,
+            if pick.offer(self.ask_topology_async(&node).await) {
+                break;
             }
         }
-        match partial {
-            Some(map) => {
-                self.publish(map);
-                Ok(())
-            }
-            None => Err(last),
-        }
+        self.publish(pick.map()?);
+        Ok(())
     }
 
     #[cfg(feature = "tokio")]
@@ -397,6 +373,36 @@ impl Cluster {
             }
         }
         Err(Error::Closed)
+    }
+}
+
+/// The slot map a refresh publishes, from the nodes' answers in turn: the first complete one,
+/// else the first partial one, else the last error.
+#[derive(Default)]
+struct Pick {
+    partial: Option<SlotMap>,
+    complete: Option<SlotMap>,
+    last: Option<Error>,
+}
+
+impl Pick {
+    /// Takes one node's answer; true once a complete map is in (no need to ask further).
+    fn offer(&mut self, answer: Result<SlotMap>) -> bool {
+        match answer {
+            Ok(map) if map.is_complete() => self.complete = Some(map),
+            Ok(map) if !map.nodes().is_empty() => {
+                self.partial.get_or_insert(map);
+            }
+            Ok(_) => {}
+            Err(e) => self.last = Some(e),
+        }
+        self.complete.is_some()
+    }
+
+    fn map(self) -> Result<SlotMap> {
+        self.complete
+            .or(self.partial)
+            .ok_or(self.last.unwrap_or(Error::Closed))
     }
 }
 

@@ -1,0 +1,627 @@
+//! One pipeline over many nodes, sans-I/O: see [`ClusterRun`].
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::topology::{Node, SlotMap};
+use super::{HashSlot, KeySpec};
+use crate::decode::{Limits, Scanner};
+use crate::error::Failure;
+use crate::lex::parse_u64;
+use crate::pipeline::{Shape, VecPipeline};
+use crate::reply::{Reply, ServerErrorKind};
+
+/// Attempts per command (the first send, redirects and retries) before its handle reads the
+/// last error.
+pub const MAX_ATTEMPTS: u8 = 5;
+
+/// The reply of a command whose keys span slots, as Redis words it.
+const CROSSSLOT: &[u8] = b"-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+const EXECABORT: &[u8] = b"-EXECABORT Transaction discarded because of previous errors.\r\n";
+const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
+const READONLY: &[u8] = b"*1\r\n$8\r\nREADONLY\r\n";
+
+/// What a unit of routing stands for in the pipeline.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// The command at this index.
+    Command(usize),
+    /// The transaction from its `MULTI` to its `EXEC`, inclusive.
+    Block(usize, usize),
+    /// Part `part` of the split command `split`.
+    Part { split: usize, part: usize },
+    /// The `SCAN` at `index`, on the `shard`-th of the `of` primaries (by the first slot each
+    /// owns; `of` is set when it is routed).
+    Scan { index: usize, shard: u16, of: u16 },
+}
+
+/// Commands that go to one node together and come back together.
+#[derive(Debug)]
+struct Unit {
+    origin: Origin,
+    /// A part's own command (the others are read from the pipeline).
+    bytes: Vec<u8>,
+    slot: Option<HashSlot>,
+    /// Where an `ASK` sends it next.
+    ask: Option<Node>,
+    attempts: u8,
+    done: bool,
+    /// Whether a replica may answer it.
+    read: bool,
+    /// The primary it goes to, by position in the order of the first slot each owns (`SCAN`
+    /// pages, and the parts of a command every primary answers), instead of by its slot.
+    pin: Option<u16>,
+}
+
+/// How the parts of a split command become its one result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Merge {
+    /// `MGET`: the values, in the original key order.
+    Values,
+    /// `DEL`, `UNLINK`, `EXISTS`, `TOUCH`: the counts, summed.
+    Sum,
+    /// `MSET`, and `FLUSHDB`/`FLUSHALL` on every primary: `OK` when every part is.
+    Ok,
+    /// `KEYS` on every primary: the arrays, one after another.
+    Concat,
+}
+
+#[derive(Debug)]
+struct Split {
+    index: usize,
+    merge: Merge,
+    /// For `Values`: which part and which element each key's value is, in key order.
+    order: Vec<(usize, usize)>,
+    parts: Vec<Option<Vec<u8>>>,
+    settled: bool,
+}
+
+/// (unit, index of its first command in a batch's pipeline, how many commands).
+type Member = (usize, usize, usize);
+
+/// The commands for one node in one round, as a pipeline of their own.
+pub struct Batch {
+    node: usize,
+    pipeline: VecPipeline,
+    members: Vec<Member>,
+}
+
+impl core::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Batch")
+            .field("node", &self.node)
+            .field("commands", &self.pipeline.len())
+            .finish()
+    }
+}
+
+impl Batch {
+    /// The node (an index into the slot map) to run it on.
+    pub fn node(&self) -> usize {
+        self.node
+    }
+
+    /// The pipeline to run on that node's connection, as any other pipeline.
+    pub fn pipeline_mut(&mut self) -> &mut VecPipeline {
+        &mut self.pipeline
+    }
+
+    /// How many commands it holds.
+    pub fn len(&self) -> usize {
+        self.pipeline.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.pipeline.is_empty()
+    }
+}
+
+/// One pipeline over many nodes, sans-I/O: [`ClusterRun`] splits a pipeline's commands into
+/// one batch per node, reads each batch's replies back into the pipeline's own slots (so
+/// handles resolve in call order), and plans the next round for the commands a node redirected.
+///
+/// The adapter only moves bytes:
+///
+/// ```text
+/// let mut run = ClusterRun::new();
+/// while run.next_round(&mut pipeline, &slot_map) {
+///     sleep(run.delay_ms());                              // back-off after TRYAGAIN & co.
+///     for batch in run.batches_mut() { node(batch.node()).run(batch.pipeline_mut()) }  // in parallel
+///     run.absorb(&mut pipeline, &mut slot_map);
+///     if run.wants_refresh() { slot_map = read CLUSTER SHARDS again }
+/// }
+/// ```
+///
+/// What happens to each kind of command:
+/// - one key, or keys of one slot (hash tags): sent to the slot's primary;
+/// - `DBSIZE`, `KEYS`, `FLUSHDB`, `FLUSHALL`: sent to every primary and put back together
+///   (counts summed, key lists one after another, `OK` when every primary says it);
+/// - no key otherwise (`PING`, `INFO`, `RANDOMKEY`...): sent to one primary (the first the map
+///   knows);
+/// - `SCAN`: walks every primary, one after another, under one cursor: its top 16 bits say
+///   which primary (in the order of the first slot each owns), the low 48 bits are that node's
+///   cursor. Cursor 0 starts on the first primary; a node's last page continues on the next
+///   one; 0 comes back after the last. Keys of slots that move while a scan runs may be
+///   missed or seen twice, as a single server's `SCAN` does not promise them either;
+/// - `MGET`, `MSET`, `DEL`, `UNLINK`, `EXISTS`, `TOUCH` over several slots: split per slot, sent
+///   to each slot's node, and put back together (`MGET` values in key order, counts summed,
+///   `MSET` `OK` when every part is) — one result for the handle, as on a single node;
+/// - any other command over several slots, and a transaction whose commands span slots: the
+///   handle reads `CROSSSLOT`, the error Redis gives, and nothing is sent;
+/// - a transaction (`MULTI` ... `EXEC`) on one slot: sent whole to that slot's node.
+///
+/// Redirections: `MOVED` updates the slot map, asks for a topology refresh and sends the command
+/// again to the new owner; `ASK` sends `ASKING` and the command to the named node once; a
+/// transaction under `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `LOADING` and `MASTERDOWN` wait (a
+/// growing back-off, [`ClusterRun::delay_ms`]) and retry. Each command gets
+/// [`MAX_ATTEMPTS`]; then its handle reads the last error, which names the node for `MOVED` and
+/// `ASK`. Only commands a node refused are sent again: a write is never replayed. A node that
+/// fails (connection refused, reset, timed out) fails only the commands sent to it, each with
+/// the reason; commands it never received are retried on a fresh topology.
+#[derive(Default)]
+pub struct ClusterRun {
+    units: Vec<Unit>,
+    splits: Vec<Split>,
+    /// Pipeline entries planned so far.
+    planned: usize,
+    batches: Vec<Batch>,
+    /// The batch of each node this round (`u32::MAX`: none yet), indexed like the map's nodes.
+    batch_of: Vec<u32>,
+    /// Pipelines and member lists of earlier batches, reset, for the next ones: a reused run
+    /// allocates nothing once warm.
+    spare: Vec<(VecPipeline, Vec<Member>)>,
+    /// `MOVED` replies of the last round: (slot, node, the node that replied).
+    moves: Vec<(HashSlot, Node, usize)>,
+    refresh: bool,
+    delay_ms: u32,
+    replicas: bool,
+}
+
+impl core::fmt::Debug for ClusterRun {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClusterRun")
+            .field("units", &self.units.len())
+            .field("waiting", &self.units.iter().filter(|u| !u.done).count())
+            .field("batches", &self.batches)
+            .finish()
+    }
+}
+
+impl ClusterRun {
+    /// A run that has planned nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends commands that only read (`GET`, `HGETALL`, `ZRANGE`... outside transactions) to a
+    /// replica of their slot's primary, spread over the replicas, after `READONLY` on that
+    /// connection. A replica may lag its primary, and a read on a replica is not ordered with
+    /// the pipe's writes on the primary (a later write may already show): use it for reads that
+    /// tolerate that. A read that a replica redirects or refuses goes to the primary.
+    pub fn read_from_replicas(&mut self, on: bool) {
+        self.replicas = on;
+    }
+
+    /// Makes the run new again for another pipeline, keeping its memory (the batches'
+    /// pipelines, the unit list), so that a run reused pipeline after pipeline allocates
+    /// nothing once warm.
+    pub fn reset(&mut self) {
+        self.recycle_batches();
+        self.units.clear();
+        self.splits.clear();
+        self.moves.clear();
+        self.planned = 0;
+        self.refresh = false;
+        self.delay_ms = 0;
+    }
+
+    /// Moves the batches' storage to the spares.
+    fn recycle_batches(&mut self) {
+        for mut b in self.batches.drain(..) {
+            b.pipeline.reset();
+            b.members.clear();
+            self.spare.push((b.pipeline, b.members));
+        }
+    }
+
+    /// Plans the next round: the batches of every command still without a result. Returns
+    /// false when there is nothing left to send (every handle has its result).
+    pub fn next_round(&mut self, p: &mut VecPipeline, map: &SlotMap) -> bool {
+        self.recycle_batches();
+        self.plan(p, map);
+        self.batch_of.clear();
+        self.batch_of.resize(map.nodes().len(), u32::MAX);
+        // Where keyless commands go: the first primary, found only when one is planned.
+        let mut default: Option<Option<usize>> = None;
+        // The primaries in scan order, found only when a `SCAN` is planned.
+        let mut shards: Option<Vec<usize>> = None;
+        for u in 0..self.units.len() {
+            if self.units[u].done {
+                continue;
+            }
+            if let Some(pin) = self.units[u].pin {
+                let shards = shards.get_or_insert_with(|| primaries_by_slot(map));
+                let of = u16::try_from(shards.len()).unwrap_or(u16::MAX);
+                if let Origin::Scan { index, shard, .. } = self.units[u].origin {
+                    self.units[u].origin = Origin::Scan { index, shard, of };
+                    if shard >= of {
+                        // Past the last primary: the scan is over.
+                        self.units[u].done = true;
+                        deliver(p, index, SCAN_DONE);
+                        continue;
+                    }
+                } else if pin >= of {
+                    // Fewer primaries than when the command was split: this part has none.
+                    self.fail_unit(u, p, Failure::Closed);
+                    continue;
+                }
+            }
+            let unit = &self.units[u];
+            let block = matches!(unit.origin, Origin::Block(..));
+            let ask = if block { None } else { unit.ask.as_ref() };
+            let owner = unit.slot.and_then(|s| map.owner(s));
+            let replica = match owner {
+                Some(o) if self.replicas && unit.read && unit.attempts == 0 && ask.is_none() => {
+                    map.replica(o, u)
+                }
+                _ => None,
+            };
+            let target = match (ask, unit.pin) {
+                (Some(node), _) => map.find(node),
+                (None, Some(pin)) => shards
+                    .as_ref()
+                    .and_then(|s| s.get(usize::from(pin)))
+                    .copied(),
+                (None, None) => replica.or(owner),
+            };
+            let target = target.or_else(|| {
+                *default.get_or_insert_with(|| {
+                    map.primaries()
+                        .first()
+                        .copied()
+                        .or(if map.nodes().is_empty() {
+                            None
+                        } else {
+                            Some(0)
+                        })
+                })
+            });
+            let Some(node) = target else {
+                // No node known at all: nothing can be sent.
+                self.fail_unit(u, p, Failure::Closed);
+                continue;
+            };
+            let b = match self.batch_of.get(node).copied() {
+                Some(b) if b != u32::MAX => b as usize,
+                _ => {
+                    let (mut pipeline, members) = self.spare.pop().unwrap_or_default();
+                    pipeline.copy_settings(p);
+                    if replica.is_some() {
+                        let _ = pipeline.query_encoded(READONLY);
+                    }
+                    self.batches.push(Batch {
+                        node,
+                        pipeline,
+                        members,
+                    });
+                    if let Some(slot) = self.batch_of.get_mut(node) {
+                        *slot = (self.batches.len() - 1) as u32;
+                    }
+                    self.batches.len() - 1
+                }
+            };
+            let batch = &mut self.batches[b];
+            let mark = batch.pipeline.mark();
+            if ask.is_some() {
+                let _ = batch.pipeline.push_encoded(ASKING);
+            }
+            let first = batch.pipeline.len();
+            let unit = &self.units[u];
+            let queued = match unit.origin {
+                Origin::Command(i) => push(&mut batch.pipeline, p.command(i)),
+                Origin::Block(m, x) => (m..=x).all(|i| push(&mut batch.pipeline, p.command(i))),
+                Origin::Part { .. } | Origin::Scan { .. } => {
+                    push(&mut batch.pipeline, Some(&unit.bytes))
+                }
+            };
+            let count = batch.pipeline.len() - first;
+            if queued {
+                batch.members.push((u, first, count));
+            } else {
+                batch.pipeline.rollback(mark);
+                self.fail_unit(u, p, Failure::Closed);
+            }
+        }
+        self.batches.retain(|b| !b.members.is_empty());
+        !self.batches.is_empty()
+    }
+
+    /// This round's batches, to run on their nodes (in parallel where the platform can). A
+    /// batch whose node fails must be left failed, as every transport leaves a pipeline.
+    pub fn batches_mut(&mut self) -> &mut [Batch] {
+        &mut self.batches
+    }
+
+    /// How long to wait before sending this round (after `TRYAGAIN`, `CLUSTERDOWN`,
+    /// `LOADING`, `MASTERDOWN`, or a node that could not be reached), in milliseconds.
+    pub fn delay_ms(&self) -> u32 {
+        self.delay_ms
+    }
+
+    /// Whether the slot map should be read again before the next round (after `MOVED`,
+    /// `CLUSTERDOWN` or a node that could not be reached).
+    pub fn wants_refresh(&self) -> bool {
+        self.refresh
+    }
+
+    /// Reads this round's replies into `p`: results into their handles, redirections into
+    /// `map` and the next round.
+    pub fn absorb(&mut self, p: &mut VecPipeline, map: &mut SlotMap) {
+        self.absorb_replies(p);
+        for (slot, node, replied) in self.moves.drain(..) {
+            map.moved(slot, node, Some(replied));
+        }
+    }
+
+    /// [`absorb`](Self::absorb) into a shared slot map, which is copied only when a `MOVED`
+    /// changes it (`Arc::make_mut`): a round without redirections copies nothing. Compare the
+    /// `Arc` before and after ([`Arc::ptr_eq`]) to know whether the map changed.
+    pub fn absorb_shared(&mut self, p: &mut VecPipeline, map: &mut Arc<SlotMap>) {
+        self.absorb_replies(p);
+        for (slot, node, replied) in self.moves.drain(..) {
+            // Copies the map on the first change only: it is unique afterwards.
+            Arc::make_mut(map).moved(slot, node, Some(replied));
+        }
+    }
+
+    fn absorb_replies(&mut self, p: &mut VecPipeline) {
+        self.refresh = false;
+        self.delay_ms = 0;
+        self.moves.clear();
+        let batches = core::mem::take(&mut self.batches);
+        for batch in &batches {
+            for &(u, first, count) in &batch.members {
+                self.absorb_unit(p, batch, u, first, count);
+            }
+        }
+        self.batches = batches;
+    }
+
+    fn absorb_unit(
+        &mut self,
+        p: &mut VecPipeline,
+        batch: &Batch,
+        u: usize,
+        first: usize,
+        count: usize,
+    ) {
+        let sub = &batch.pipeline;
+        // The common case, one command and a reply that is not an error: straight into its slot.
+        if count == 1 {
+            if let (Origin::Command(i), Some(frame)) =
+                (self.units[u].origin, sub.reply_frame(first))
+            {
+                // Not an error (`-`), nor attributes that may precede one (`|`).
+                if !matches!(frame.first(), Some(b'-' | b'|')) {
+                    self.units[u].done = true;
+                    deliver_trusted(p, i, frame);
+                    return;
+                }
+            }
+        }
+        let frames: Option<Vec<&[u8]>> =
+            (first..first + count).map(|i| sub.reply_frame(i)).collect();
+        let Some(frames) = frames else {
+            let failure = sub.failure().unwrap_or(Failure::Closed);
+            // Commands the node never received can go again; the others may have run.
+            let unsent = !(first..first + count).any(|i| sub.was_sent(i));
+            if unsent && self.units[u].attempts + 1 < MAX_ATTEMPTS {
+                let unit = &mut self.units[u];
+                unit.attempts += 1;
+                unit.ask = None;
+                self.refresh = true;
+                self.delay_ms = self.delay_ms.max(backoff(unit.attempts));
+            } else {
+                self.fail_unit(u, p, failure);
+            }
+            return;
+        };
+        let block = matches!(self.units[u].origin, Origin::Block(..));
+        // The reply that decides: for a transaction, the first redirection among its replies,
+        // else its EXEC's.
+        let deciding = if block {
+            frames
+                .iter()
+                .copied()
+                .find(|f| {
+                    matches!(
+                        error_kind(f),
+                        Some(ServerErrorKind::Moved | ServerErrorKind::Ask)
+                    )
+                })
+                .or(frames.last().copied())
+        } else {
+            frames.first().copied()
+        };
+        let retry = match deciding.and_then(error_kind) {
+            Some(ServerErrorKind::Moved) => {
+                if let Some((slot, node)) = deciding.and_then(redirect) {
+                    self.moves.push((slot, node, batch.node));
+                }
+                self.refresh = true;
+                self.units[u].ask = None;
+                true
+            }
+            Some(ServerErrorKind::Ask) if !block => {
+                self.units[u].ask = deciding.and_then(redirect).map(|(_, node)| node);
+                true
+            }
+            Some(
+                ServerErrorKind::Ask
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::Loading
+                | ServerErrorKind::MasterDown,
+            ) => {
+                let unit = &self.units[u];
+                if matches!(
+                    deciding.and_then(error_kind),
+                    Some(ServerErrorKind::ClusterDown)
+                ) {
+                    self.refresh = true;
+                }
+                self.delay_ms = self.delay_ms.max(backoff(unit.attempts + 1));
+                true
+            }
+            _ => false,
+        };
+        if retry && self.units[u].attempts + 1 < MAX_ATTEMPTS {
+            self.units[u].attempts += 1;
+            return;
+        }
+        self.units[u].done = true;
+        match self.units[u].origin {
+            Origin::Command(i) => deliver_trusted(p, i, frames[0]),
+            Origin::Block(m, _) => {
+                for (k, frame) in frames.iter().enumerate() {
+                    deliver_trusted(p, m + k, frame);
+                }
+            }
+            Origin::Part { split, part } => {
+                self.splits[split].parts[part] = Some(frames[0].to_vec());
+                self.merge(p, split);
+            }
+            Origin::Scan { index, shard, of } => match scan_page(frames[0], shard, of) {
+                Some(page) => deliver(p, index, &page),
+                None if frames[0].first() == Some(&b'-') => deliver(p, index, frames[0]),
+                None => {
+                    let _ = p.fail_command(
+                        index,
+                        Failure::Protocol(crate::DecodeError::UnexpectedReply),
+                    );
+                }
+            },
+        }
+    }
+
+    /// Resolves a split command once every part has its reply.
+    fn merge(&mut self, p: &mut VecPipeline, split: usize) {
+        let s = &mut self.splits[split];
+        if s.settled || s.parts.iter().any(Option::is_none) {
+            return;
+        }
+        s.settled = true;
+        let parts: Vec<&[u8]> = s.parts.iter().filter_map(|f| f.as_deref()).collect();
+        if let Some(error) = parts.iter().find(|f| f.first() == Some(&b'-')) {
+            deliver(p, s.index, error);
+            return;
+        }
+        let merged = match s.merge {
+            Merge::Sum => {
+                let mut total = 0i64;
+                for f in &parts {
+                    match crate::decode::decode_reply(f, &Limits::default()) {
+                        Ok(Some((Reply::Int(n), _))) => total = total.saturating_add(n),
+                        _ => {
+                            deliver(p, s.index, f);
+                            return;
+                        }
+                    }
+                }
+                let mut out = Vec::from(&b":"[..]);
+                out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                out
+            }
+            Merge::Ok => Vec::from(&b"+OK\r\n"[..]),
+            Merge::Concat => {
+                let elements: Option<Vec<Vec<&[u8]>>> = parts.iter().map(|f| elements(f)).collect();
+                let Some(elements) = elements else {
+                    let _ = p.fail_command(
+                        s.index,
+                        Failure::Protocol(crate::DecodeError::UnexpectedReply),
+                    );
+                    return;
+                };
+                let total: usize = elements.iter().map(Vec::len).sum();
+                let mut out = Vec::from(&b"*"[..]);
+                out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                for value in elements.iter().flatten() {
+                    out.extend_from_slice(value);
+                }
+                out
+            }
+            Merge::Values => {
+                let elements: Option<Vec<Vec<&[u8]>>> = parts.iter().map(|f| elements(f)).collect();
+                let Some(elements) = elements else {
+                    let _ = p.fail_command(
+                        s.index,
+                        Failure::Protocol(crate::DecodeError::UnexpectedReply),
+                    );
+                    return;
+                };
+                let mut out = Vec::from(&b"*"[..]);
+                out.extend_from_slice(itoa::Buffer::new().format(s.order.len()).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                for &(part, at) in &s.order {
+                    match elements.get(part).and_then(|e| e.get(at)) {
+                        Some(value) => out.extend_from_slice(value),
+                        None => {
+                            let _ = p.fail_command(
+                                s.index,
+                                Failure::Protocol(crate::DecodeError::UnexpectedReply),
+                            );
+                            return;
+                        }
+                    }
+                }
+                out
+            }
+        };
+        deliver(p, s.index, &merged);
+    }
+
+    /// Fails what unit `u` stands for.
+    fn fail_unit(&mut self, u: usize, p: &mut VecPipeline, failure: Failure) {
+        let unit = &mut self.units[u];
+        unit.done = true;
+        match unit.origin {
+            Origin::Command(i) => {
+                let _ = p.fail_command(i, failure);
+            }
+            Origin::Block(m, x) => {
+                for i in m..=x {
+                    let _ = p.fail_command(i, failure);
+                }
+            }
+            Origin::Part { split, .. } => {
+                let s = &mut self.splits[split];
+                if !s.settled {
+                    s.settled = true;
+                    let _ = p.fail_command(s.index, failure);
+                }
+            }
+            Origin::Scan { index, .. } => {
+                let _ = p.fail_command(index, failure);
+            }
+        }
+    }
+}
+
+/// Back-off before attempt `n`: 10 ms doubling, at most 640 ms.
+fn backoff(attempt: u8) -> u32 {
+    10u32 << attempt.min(6)
+}
+
+#[cfg(test)]
+mod fake;
+mod plan;
+mod scan;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use scan::*;
+use wire::*;

@@ -1,0 +1,191 @@
+//! Turning a pipeline's entries into units: one per command, one per transaction, one per
+//! part of a command split per slot or sent to every primary.
+
+use super::*;
+
+impl ClusterRun {
+    /// Turns the pipeline's new entries into units.
+    pub(super) fn plan(&mut self, p: &mut VecPipeline, map: &SlotMap) {
+        let mut i = self.planned;
+        while i < p.len() {
+            match p.shape(i) {
+                Shape::Settled => i += 1,
+                Shape::Multi(exec) => {
+                    self.plan_block(p, i, exec);
+                    i = exec + 1;
+                }
+                Shape::Command => {
+                    self.plan_command(p, i, map);
+                    i += 1;
+                }
+            }
+        }
+        self.planned = i;
+    }
+
+    fn plan_block(&mut self, p: &mut VecPipeline, multi: usize, exec: usize) {
+        let mut slot = None;
+        let mut crossed = false;
+        for i in multi + 1..exec {
+            match p.command(i).map(|c| slots(c)) {
+                Some(Slots::One(s, _)) if slot.is_some_and(|t| t != s) => crossed = true,
+                Some(Slots::One(s, _)) => slot = Some(s),
+                Some(Slots::Many(_)) => crossed = true,
+                _ => {}
+            }
+        }
+        if crossed {
+            deliver(p, multi, b"+OK\r\n");
+            for i in multi + 1..exec {
+                deliver(p, i, CROSSSLOT);
+            }
+            deliver(p, exec, EXECABORT);
+            return;
+        }
+        self.units.push(Unit {
+            origin: Origin::Block(multi, exec),
+            bytes: Vec::new(),
+            slot,
+            ask: None,
+            attempts: 0,
+            done: false,
+            read: false,
+            pin: None,
+        });
+    }
+
+    fn plan_command(&mut self, p: &mut VecPipeline, index: usize, map: &SlotMap) {
+        let Some(command) = p.command(index) else {
+            return;
+        };
+        let (slot, read) = match slots(command) {
+            Slots::None => {
+                if let Some(unit) = scan_unit(index, command) {
+                    self.units.push(unit);
+                    return;
+                }
+                if self.plan_every_primary(index, command, map) {
+                    return;
+                }
+                (None, false)
+            }
+            Slots::One(s, name) => (Some(s), is_read(name)),
+            Slots::Many(words) => {
+                if !self.plan_split(index, &words) {
+                    deliver(p, index, CROSSSLOT);
+                }
+                return;
+            }
+        };
+        self.units.push(Unit {
+            origin: Origin::Command(index),
+            bytes: Vec::new(),
+            slot,
+            ask: None,
+            attempts: 0,
+            done: false,
+            read,
+            pin: None,
+        });
+    }
+
+    /// Sends a command about the whole keyspace (`DBSIZE`, `KEYS`, `FLUSHDB`, `FLUSHALL`) to
+    /// every primary and puts the answers together; false for other commands.
+    fn plan_every_primary(&mut self, index: usize, command: &[u8], map: &SlotMap) -> bool {
+        let Some(words) = words(command) else {
+            return false;
+        };
+        let is = |n: &str| words[0].eq_ignore_ascii_case(n.as_bytes());
+        let merge = if is("DBSIZE") {
+            Merge::Sum
+        } else if is("KEYS") {
+            Merge::Concat
+        } else if is("FLUSHDB") || is("FLUSHALL") {
+            Merge::Ok
+        } else {
+            return false;
+        };
+        let primaries = primaries_by_slot(map).len().min(usize::from(u16::MAX));
+        if primaries == 0 {
+            // No node known: it goes as any keyless command and fails as one.
+            return false;
+        }
+        let split = self.splits.len();
+        self.splits.push(Split {
+            index,
+            merge,
+            order: Vec::new(),
+            parts: alloc::vec![None; primaries],
+            settled: false,
+        });
+        for part in 0..primaries {
+            self.units.push(Unit {
+                origin: Origin::Part { split, part },
+                bytes: command.to_vec(),
+                slot: None,
+                ask: None,
+                attempts: 0,
+                done: false,
+                read: false,
+                pin: u16::try_from(part).ok(),
+            });
+        }
+        true
+    }
+
+    /// Splits a multi-key command per slot; false for commands that cannot be split.
+    fn plan_split(&mut self, index: usize, words: &[&[u8]]) -> bool {
+        let name = words[0];
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        let (merge, step) = if is("MGET") {
+            (Merge::Values, 1)
+        } else if is("DEL") || is("UNLINK") || is("EXISTS") || is("TOUCH") {
+            (Merge::Sum, 1)
+        } else if is("MSET") {
+            (Merge::Ok, 2)
+        } else {
+            return false;
+        };
+        if words.len() < 1 + step || !(words.len() - 1).is_multiple_of(step) {
+            return false;
+        }
+        // Keys grouped by slot, in order of first appearance.
+        let mut groups: Vec<(HashSlot, Vec<&[u8]>)> = Vec::new();
+        let mut order = Vec::new();
+        for item in words[1..].chunks(step) {
+            let slot = HashSlot::for_key(item[0]);
+            let g = match groups.iter().position(|(s, _)| *s == slot) {
+                Some(g) => g,
+                None => {
+                    groups.push((slot, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            order.push((g, groups[g].1.len() / step));
+            groups[g].1.extend_from_slice(item);
+        }
+        let split = self.splits.len();
+        self.splits.push(Split {
+            index,
+            merge,
+            order,
+            parts: alloc::vec![None; groups.len()],
+            settled: false,
+        });
+        for (part, (slot, args)) in groups.into_iter().enumerate() {
+            let mut bytes = Vec::new();
+            let _ = crate::encode::encode_command(&mut bytes, &(name, args.as_slice()));
+            self.units.push(Unit {
+                origin: Origin::Part { split, part },
+                bytes,
+                slot: Some(slot),
+                ask: None,
+                attempts: 0,
+                done: false,
+                read: is_read(name),
+                pin: None,
+            });
+        }
+        true
+    }
+}

@@ -1,0 +1,224 @@
+//! Reading and writing the RESP of commands and replies the router handles: a command's
+//! words and keys, a reply's elements, error kind and redirection, and delivering a frame
+//! into a pipeline's slot.
+
+use super::*;
+
+/// Queues a command encoded by a pipeline (whole by construction); false if it cannot be.
+pub(super) fn push(batch: &mut VecPipeline, command: Option<&[u8]>) -> bool {
+    command.is_some_and(|c| batch.push_encoded(c).is_ok())
+}
+
+/// Puts `frame` into the slot at `index`; a reply the pipeline refuses fails the slot.
+pub(super) fn deliver(p: &mut VecPipeline, index: usize, frame: &[u8]) {
+    if let Err(crate::ResolveError::Invalid(e)) = p.resolve(index, frame) {
+        let _ = p.fail_command(index, Failure::Protocol(e));
+    }
+}
+
+/// Puts a node's reply (validated by the node's pipeline, whose limits are `p`'s) into the
+/// slot at `index`, without scanning it again.
+pub(super) fn deliver_trusted(p: &mut VecPipeline, index: usize, frame: &[u8]) {
+    let _ = p.resolve_trusted(index, frame);
+}
+
+/// The error code of a reply, if it is an error.
+pub(super) fn error_kind(frame: &[u8]) -> Option<ServerErrorKind> {
+    if !matches!(frame.first(), Some(b'-' | b'|')) {
+        return None;
+    }
+    match crate::decode::decode_reply(frame, &Limits::default()) {
+        Ok(Some((Reply::Error(e), _))) => Some(e.kind()),
+        _ => None,
+    }
+}
+
+/// The slot and node a `MOVED` or `ASK` reply names.
+pub(super) fn redirect(frame: &[u8]) -> Option<(HashSlot, Node)> {
+    match crate::decode::decode_reply(frame, &Limits::default()) {
+        Ok(Some((Reply::Error(e), _))) => {
+            let r = e.redirect()?;
+            Some((r.slot, Node::parse(r.addr)?))
+        }
+        _ => None,
+    }
+}
+
+/// Where a command's keys hash.
+pub(super) enum Slots<'c> {
+    /// No key.
+    None,
+    /// Every key in one slot; the command's name.
+    One(HashSlot, &'c [u8]),
+    /// Keys in several slots: the command's words.
+    Many(Vec<&'c [u8]>),
+}
+
+pub(super) fn slots(command: &[u8]) -> Slots<'_> {
+    // Most commands have a few words: those are read into the stack, not a new `Vec`.
+    let mut small = heapless::Vec::<&[u8], 8>::new();
+    let mut overflow = false;
+    if read_words(command, |w| overflow |= small.push(w).is_err()).is_none() {
+        return Slots::None;
+    }
+    if overflow {
+        return match words(command) {
+            Some(all) => match slots_of(&all) {
+                Slots::Many(_) => Slots::Many(all),
+                other => other,
+            },
+            None => Slots::None,
+        };
+    }
+    slots_of(&small)
+}
+
+/// [`slots`] of a command's words.
+pub(super) fn slots_of<'c>(words: &[&'c [u8]]) -> Slots<'c> {
+    let Some(name) = words.first() else {
+        return Slots::None;
+    };
+    let mut slot = None;
+    let mut many = false;
+    for k in KeySpec::of(name).positions(words) {
+        let s = HashSlot::for_key(words[k]);
+        match slot {
+            None => slot = Some(s),
+            Some(t) if t != s => many = true,
+            Some(_) => {}
+        }
+    }
+    if many {
+        return Slots::Many(words.to_vec());
+    }
+    let name = words[0];
+    slot.map_or(Slots::None, |s| Slots::One(s, name))
+}
+
+/// The words of an encoded command (`*N` then `N` bulk strings).
+pub(super) fn words(command: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut words = Vec::new();
+    read_words(command, |w| words.push(w))?;
+    Some(words)
+}
+
+/// Calls `each` with every word of an encoded command (`*N` then `N` bulk strings), in order;
+/// `None` if the bytes are not such a command.
+pub(super) fn read_words<'c>(command: &'c [u8], mut each: impl FnMut(&'c [u8])) -> Option<()> {
+    // One `<type><digits>\r\n` line at `at`: its digits, and where the next part starts.
+    let line = |at: usize, kind: u8| -> Option<(u64, usize)> {
+        let rest = command.get(at..)?;
+        if rest.first() != Some(&kind) {
+            return None;
+        }
+        let cr = rest.iter().position(|&b| b == b'\r')?;
+        if rest.get(cr + 1) != Some(&b'\n') {
+            return None;
+        }
+        Some((parse_u64(&rest[1..cr])?, at + cr + 2))
+    };
+    let (n, mut at) = line(0, b'*')?;
+    for _ in 0..n {
+        let (len, start) = line(at, b'$')?;
+        let len = usize::try_from(len).ok()?;
+        each(command.get(start..start.checked_add(len)?)?);
+        at = start + len + 2;
+    }
+    Some(())
+}
+
+/// The elements of an array reply, each as its own frame.
+pub(super) fn elements(frame: &[u8]) -> Option<Vec<&[u8]>> {
+    let header = frame.windows(2).position(|w| w == b"\r\n")?;
+    let n = usize::try_from(parse_u64(frame.get(1..header)?)?).ok()?;
+    if frame.first() != Some(&b'*') {
+        return None;
+    }
+    let mut at = header + 2;
+    let mut out = Vec::with_capacity(n);
+    let limits = Limits::default();
+    for _ in 0..n {
+        let len = Scanner::new().scan(&frame[at..], &limits).ok()??;
+        out.push(&frame[at..at + len]);
+        at += len;
+    }
+    Some(out)
+}
+
+/// Commands that only read, which a replica may answer ([`ClusterRun::read_from_replicas`]).
+pub(super) const READS: &[&str] = &[
+    "GET",
+    "MGET",
+    "STRLEN",
+    "GETRANGE",
+    "SUBSTR",
+    "GETBIT",
+    "BITCOUNT",
+    "BITPOS",
+    "EXISTS",
+    "TYPE",
+    "TTL",
+    "PTTL",
+    "EXPIRETIME",
+    "PEXPIRETIME",
+    "DUMP",
+    "HGET",
+    "HMGET",
+    "HGETALL",
+    "HKEYS",
+    "HVALS",
+    "HLEN",
+    "HEXISTS",
+    "HSTRLEN",
+    "HRANDFIELD",
+    "HSCAN",
+    "SMEMBERS",
+    "SISMEMBER",
+    "SMISMEMBER",
+    "SCARD",
+    "SRANDMEMBER",
+    "SSCAN",
+    "SINTER",
+    "SUNION",
+    "SDIFF",
+    "SINTERCARD",
+    "LRANGE",
+    "LLEN",
+    "LINDEX",
+    "LPOS",
+    "ZRANGE",
+    "ZREVRANGE",
+    "ZRANGEBYSCORE",
+    "ZREVRANGEBYSCORE",
+    "ZRANGEBYLEX",
+    "ZREVRANGEBYLEX",
+    "ZSCORE",
+    "ZMSCORE",
+    "ZCARD",
+    "ZCOUNT",
+    "ZLEXCOUNT",
+    "ZRANK",
+    "ZREVRANK",
+    "ZRANDMEMBER",
+    "ZSCAN",
+    "ZINTERCARD",
+    "PFCOUNT",
+    "GEOPOS",
+    "GEODIST",
+    "GEOHASH",
+    "GEOSEARCH",
+    "GEORADIUS_RO",
+    "GEORADIUSBYMEMBER_RO",
+    "XRANGE",
+    "XREVRANGE",
+    "XLEN",
+    "XREAD",
+    "XINFO",
+];
+
+/// Whether the command named `name` only reads.
+pub(super) fn is_read(name: &[u8]) -> bool {
+    READS
+        .iter()
+        .any(|r| r.as_bytes().eq_ignore_ascii_case(name))
+}
