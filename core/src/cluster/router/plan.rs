@@ -60,12 +60,15 @@ impl ClusterRun {
         };
         let (slot, read) = match slots(command) {
             Slots::None => {
-                if let Some(unit) = scan_unit(index, command) {
-                    self.units.push(unit);
-                    return;
-                }
-                if self.plan_every_primary(index, command, map) {
-                    return;
+                // Read once for the keyless commands the router treats apart.
+                if let Some(words) = words(command) {
+                    if let Some(unit) = scan_unit(index, &words) {
+                        self.units.push(unit);
+                        return;
+                    }
+                    if self.plan_every_primary(index, command, &words, map) {
+                        return;
+                    }
                 }
                 (None, false)
             }
@@ -91,11 +94,17 @@ impl ClusterRun {
 
     /// Sends a command about the whole keyspace (`DBSIZE`, `KEYS`, `FLUSHDB`, `FLUSHALL`) to
     /// every primary and puts the answers together; false for other commands.
-    fn plan_every_primary(&mut self, index: usize, command: &[u8], map: &SlotMap) -> bool {
-        let Some(words) = words(command) else {
+    fn plan_every_primary(
+        &mut self,
+        index: usize,
+        command: &[u8],
+        words: &[&[u8]],
+        map: &SlotMap,
+    ) -> bool {
+        let Some(name) = words.first() else {
             return false;
         };
-        let is = |n: &str| words[0].eq_ignore_ascii_case(n.as_bytes());
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         let merge = if is("DBSIZE") {
             Merge::Sum
         } else if is("KEYS") {

@@ -9,11 +9,10 @@ pub(super) const SCAN_NODE_BITS: u32 = 48;
 /// A finished scan's last page: cursor 0, no keys.
 pub(super) const SCAN_DONE: &[u8] = b"*2\r\n$1\r\n0\r\n*0\r\n";
 
-/// The unit of a `SCAN cursor ...` command: the node's part of the cursor in its own copy of
+/// The unit of a `SCAN cursor ...` command (its `words`): the node's part of the cursor in its own copy of
 /// the command. `None` for other commands (and a `SCAN` without a number for a cursor, which
 /// goes as it is and gets the server's error).
-pub(super) fn scan_unit(index: usize, command: &[u8]) -> Option<Unit> {
-    let words = words(command)?;
+pub(super) fn scan_unit(index: usize, words: &[&[u8]]) -> Option<Unit> {
     if !words.first()?.eq_ignore_ascii_case(b"SCAN") {
         return None;
     }
