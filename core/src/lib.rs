@@ -71,6 +71,7 @@ pub mod fuzzing;
 pub mod io;
 pub mod keyspace;
 mod lex;
+pub mod mux;
 #[cfg(feature = "alloc")]
 mod pipe;
 mod pipeline;

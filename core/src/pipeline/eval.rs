@@ -51,8 +51,9 @@ where
             .arg(keys.len())
             .arg(keys)
             .arg(args);
-        self.push(&command, Role::EvalSha, body)
-            .map(|i| Deferred::new(i, self.epoch))
+        let index = self.push(&command, Role::EvalSha, body)?;
+        self.evalsha = true;
+        Ok(Deferred::new(index, self.epoch))
     }
 
     /// Keeps `script`'s body in the arena (once per pipeline) for a possible fallback; returns

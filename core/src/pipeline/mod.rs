@@ -119,6 +119,9 @@ where
     /// Arena bytes below this hold script bodies, which a rewind keeps.
     arena_floor: usize,
     pushes: u64,
+    /// An `EVALSHA` with its fallback was queued (see [`may_grow`](Self::may_grow)).
+    #[cfg(feature = "scripting")]
+    evalsha: bool,
     /// A write failed: a reply may answer the command that was partly written.
     write_failed: bool,
     /// How the queued commands change the connection's `WATCH`: `Some(true)` the last of them
@@ -129,6 +132,22 @@ where
     /// Commands failed one by one ([`fail_command`](Self::fail_command)), with why.
     #[cfg(feature = "alloc")]
     failed: alloc::vec::Vec<(u32, Failure)>,
+}
+
+impl<O, R, E> core::fmt::Debug for Pipeline<O, R, E>
+where
+    O: Storage<u8>,
+    R: Storage<u8>,
+    E: Storage<Entry>,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("commands", &self.entries.len())
+            .field("sent", &self.sent_entries)
+            .field("answered", &self.next_reply)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a new pipeline's epochs start. Distinct per pipeline where the target has atomics, so
@@ -180,6 +199,8 @@ where
             scripts: [eval::NO_SCRIPT; eval::SCRIPT_CACHE],
             arena_floor: 0,
             pushes: 0,
+            #[cfg(feature = "scripting")]
+            evalsha: false,
             write_failed: false,
             watch: None,
             #[cfg(feature = "alloc")]
@@ -242,6 +263,10 @@ where
         }
         self.arena_floor = 0;
         self.pushes = 0;
+        #[cfg(feature = "scripting")]
+        {
+            self.evalsha = false;
+        }
         self.write_failed = false;
         self.watch = None;
         self.reply_bytes = 0;

@@ -103,6 +103,52 @@ where
         self.run_callbacks_if_done();
     }
 
+    /// The start of [`poll_output`](Self::poll_output) that holds whole commands only, at most
+    /// `room` bytes of them (empty when the next command alone is larger): what a shared
+    /// connection commits for this pipeline, so that no other pipeline's bytes can follow a
+    /// command cut in two.
+    pub(crate) fn output_within(&self, room: usize) -> &[u8] {
+        let out = self.poll_output();
+        if out.len() <= room {
+            return out;
+        }
+        let limit = self.sent.saturating_add(room);
+        let waiting = &self.entries.as_slice()[self.sent_entries..];
+        let whole = waiting.partition_point(|e| e.out_end as usize <= limit);
+        match whole.checked_sub(1) {
+            Some(last) => &out[..waiting[last].out_end as usize - self.sent],
+            None => &[],
+        }
+    }
+
+    /// Commands handed to the transport whose replies have not arrived.
+    pub(crate) fn unanswered(&self) -> usize {
+        self.sent_entries.saturating_sub(self.next_reply)
+    }
+
+    /// Replies (or failures) the pipeline has taken so far, in command order.
+    pub(crate) fn answered(&self) -> usize {
+        self.next_reply
+    }
+
+    /// Whether every queued command was handed to the transport.
+    pub(crate) fn is_sent(&self) -> bool {
+        self.sent_entries == self.entries.len()
+    }
+
+    /// Whether commands may still be queued while its replies are read: an `EVALSHA` answered
+    /// `NOSCRIPT` queues its `EVAL` then. A shared connection sends nothing after such a
+    /// pipeline until it is done, so that the `EVAL` stays with its pipeline on the wire.
+    pub(crate) fn may_grow(&self) -> bool {
+        // An `EVALSHA` whose own reply has not been read yet may still answer `NOSCRIPT`.
+        #[cfg(feature = "scripting")]
+        if self.evalsha {
+            let unread = self.entries.as_slice().get(self.next_reply..);
+            return unread.is_some_and(|rest| rest.iter().any(|e| e.role == Role::EvalSha));
+        }
+        false
+    }
+
     /// Feeds bytes read from the server; returns how many were used (whole replies only).
     ///
     /// The caller MUST drop that many bytes from the front of its buffer and pass the rest again,
@@ -110,13 +156,24 @@ where
     /// protocol: every waiting slot then fails with [`Failure::Protocol`] and the connection
     /// MUST be closed.
     pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, DecodeError> {
+        self.feed(input, false)
+    }
+
+    /// [`handle_input`](Self::handle_input) that stops after the pipeline's last reply: the bytes
+    /// after it answer whoever comes next on a shared connection (see [`Mux`](crate::mux::Mux)).
+    pub(crate) fn handle_own_input(&mut self, input: &[u8]) -> Result<usize, DecodeError> {
+        self.feed(input, true)
+    }
+
+    #[inline(always)]
+    fn feed(&mut self, input: &[u8], own: bool) -> Result<usize, DecodeError> {
         match self.failure {
             None => {}
             Some(Failure::Protocol(e)) => return Err(e),
             Some(_) => return Err(DecodeError::UnexpectedReply),
         }
         let mut used = 0;
-        while used < input.len() {
+        while used < input.len() && !(own && self.is_done()) {
             let step = self
                 .scanner
                 .scan(&input[used..], &self.limits)

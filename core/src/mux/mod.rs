@@ -1,0 +1,710 @@
+//! Many submitters' pipelines on one connection, sans-I/O: the multiplexer.
+//!
+//! A [`Pipeline`] keeps one submitter's commands in order; a [`Mux`] keeps many submitters'
+//! pipelines in order on one wire. Each submitter hands over its pipeline
+//! ([`Mux::try_submit`]) and gets a [`Ticket`]; the transport takes everything that is ready
+//! to go in one piece ([`Mux::poll_transmit`]), writes it, and feeds what it reads back
+//! ([`Mux::handle_input`]); each reply fills its own pipeline's slot, and a pipeline whose
+//! last reply arrived is done: its submitter takes it back ([`Mux::take`]).
+//!
+//! # Rules
+//! - **Contiguous**: a pipeline's commands go out back to back, never interleaved with another
+//!   pipeline's (a `MULTI`/`EXEC` block is never split), and in submission order, so replies
+//!   match by order with nothing on the wire to say whose they are. Commands are committed
+//!   whole: a command cut in two by a failure would swallow the next pipeline's bytes.
+//! - **No waiting to fill a batch**: whatever is queued when the transport asks goes out, so a
+//!   lone submitter sees no added latency, and many submitters share each write.
+//! - **Bounded**: at most the ring's capacity of pipelines is queued or in flight (past it
+//!   [`Mux::try_submit`] refuses, and the submitter waits: back-pressure); the bytes committed
+//!   whose replies have not arrived, with the replies expected for them, stay under the byte
+//!   window ([`Mux::set_window_bytes`]) — one command always goes, so nothing stalls.
+//! - **Cancellable**: a submitter that goes away ([`Mux::abandon`]) gets its pipeline back at
+//!   once; what of it was sent is answered later, and those replies are read and dropped, so
+//!   they never shift onto the next pipeline. Nothing of it that was not sent is sent.
+//! - **Failures touch only what they must**: [`Mux::fail`] (the connection broke or timed out)
+//!   fails every pipeline, each with the reason; one of which nothing was sent says so
+//!   ([`Pipeline::sent_nothing`]) and may go again on a fresh connection
+//!   ([`Retry`](crate::session::Retry) does exactly that). Nothing sent is ever sent again.
+//! - **Stalls count**: a server that trickles bytes without completing a reply, or floods
+//!   RESP3 pushes, makes no progress; [`Mux::handle_timeout`] fails the connection when no
+//!   reply completed for the timeout while replies were awaited.
+//!
+//! # The run loop
+//! A transport calls, in any order as events come: [`Mux::try_submit`] when a submitter
+//! arrives; [`Mux::poll_transmit`] into its write buffer, then writes it; [`Mux::handle_input`]
+//! with the bytes read (dropping the bytes it used from the front of its buffer, as with
+//! [`Pipeline::handle_input`]); [`Mux::handle_timeout`] with the time after each of these and
+//! when the deadline it returned passes; [`Mux::fail`] when the connection fails. A submitter
+//! learns that its pipeline is done through [`Submitted::on_done`] (wake a task, unpark a
+//! thread) and takes it back with [`Mux::take`].
+//!
+//! Storage is the caller's: a ring of [`Slot`]s (an array, a slice, or with `alloc` a `Vec`:
+//! [`Mux::with_capacity`]) and any [`Storage`] for the write buffer, so two firmware tasks can
+//! share one link without an allocator.
+//!
+//! ```
+//! use redpipe_core::mux::{Mux, Slot};
+//! use redpipe_core::{prelude::*, VecPipeline};
+//!
+//! let mut mux = Mux::new([Slot::<VecPipeline>::VACANT; 4]);
+//! // Two submitters, one pipeline each.
+//! let mut a = VecPipeline::new();
+//! let hits = a.incr("hits").unwrap();
+//! let mut b = VecPipeline::new();
+//! let name = b.get::<String>("name").unwrap();
+//! let (ta, tb) = (mux.try_submit(a).unwrap(), mux.try_submit(b).unwrap());
+//!
+//! // One write carries both.
+//! let mut wire = Vec::new();
+//! mux.poll_transmit(&mut wire);
+//! assert_eq!(wire, b"*2\r\n$4\r\nINCR\r\n$4\r\nhits\r\n*2\r\n$3\r\nGET\r\n$4\r\nname\r\n");
+//!
+//! // The replies come back in one read, each to its own pipeline.
+//! assert_eq!(mux.handle_input(b":7\r\n$3\r\nAnn\r\n"), Ok(13));
+//! let (a, b) = (mux.take(ta).unwrap(), mux.take(tb).unwrap());
+//! assert_eq!((hits.read(&a), name.read(&b).unwrap()), (Ok(7), "Ann".into()));
+//! ```
+
+#[cfg(test)]
+mod tests;
+
+use crate::decode::{Limits, Scanner, Unsolicited, unsolicited};
+use crate::error::{CapacityError, DecodeError, Failure, Store};
+use crate::pipeline::{Entry, Pipeline};
+use crate::reply::strip_attributes;
+use crate::storage::Storage;
+
+/// What a submitter hands a [`Mux`]: its pipeline, and whatever it keeps beside it (a waker, a
+/// thread to unpark).
+pub trait Submitted {
+    /// The pipeline's output store.
+    type Out: Storage<u8>;
+    /// The pipeline's reply arena.
+    type Replies: Storage<u8>;
+    /// The pipeline's command table.
+    type Entries: Storage<Entry>;
+
+    /// The pipeline.
+    fn pipeline(&mut self) -> &mut Pipeline<Self::Out, Self::Replies, Self::Entries>;
+
+    /// Called once, when the pipeline is done (resolved or failed): the time to wake the
+    /// submitter. It MUST NOT call back into the mux (it runs inside its methods).
+    fn on_done(&mut self) {}
+}
+
+impl<O: Storage<u8>, R: Storage<u8>, E: Storage<Entry>> Submitted for Pipeline<O, R, E> {
+    type Out = O;
+    type Replies = R;
+    type Entries = E;
+
+    fn pipeline(&mut self) -> &mut Pipeline<O, R, E> {
+        self
+    }
+}
+
+impl<S: Submitted + ?Sized> Submitted for &mut S {
+    type Out = S::Out;
+    type Replies = S::Replies;
+    type Entries = S::Entries;
+
+    fn pipeline(&mut self) -> &mut Pipeline<S::Out, S::Replies, S::Entries> {
+        (**self).pipeline()
+    }
+
+    fn on_done(&mut self) {
+        (**self).on_done();
+    }
+}
+
+/// A submitted pipeline's place in the queue: its submitter takes it back with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ticket(u64);
+
+/// Where a slot's pipeline is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// No pipeline (taken back, or never used).
+    Vacant,
+    /// Nothing of it is committed yet.
+    Queued,
+    /// Some of it is committed; replies outstanding or more to send.
+    Live,
+    /// Done: its submitter has not taken it back yet.
+    Done,
+    /// Its submitter went away after some of it was committed: this many replies are still to
+    /// be read and dropped.
+    Discard(u32),
+}
+
+/// One place in a [`Mux`]'s ring. The caller provides the ring (`[Slot::VACANT; N]`); only the
+/// mux reads it.
+#[derive(Debug)]
+pub struct Slot<S> {
+    sub: Option<S>,
+    ticket: u64,
+    stage: Stage,
+    /// Bytes this slot adds to the bytes in flight.
+    charged: usize,
+    /// Commands committed whose replies have not arrived.
+    waiting: usize,
+}
+
+impl<S> Slot<S> {
+    /// An unused place, to fill a ring: `[Slot::VACANT; 16]`.
+    pub const VACANT: Self = Self {
+        sub: None,
+        ticket: 0,
+        stage: Stage::Vacant,
+        charged: 0,
+        waiting: 0,
+    };
+}
+
+/// Bytes a reply is expected to take before any has arrived.
+const FIRST_REPLY_ESTIMATE: usize = 64;
+
+/// Many submitters' pipelines on one connection; see the [module docs](self).
+pub struct Mux<S, Q> {
+    ring: Q,
+    /// Ring index of the oldest slot in use.
+    head: usize,
+    /// Slots in use from `head` (some may be vacant: withdrawn, not yet at the front).
+    len: usize,
+    /// Ticket of the slot at `head`.
+    first: u64,
+    /// Ticket of the next slot to commit bytes from: every slot before it is committed whole.
+    send: u64,
+    /// Ticket of the oldest slot that may still expect replies.
+    read: u64,
+    /// Bytes committed whose replies have not all arrived, with the replies expected.
+    charged: usize,
+    window_bytes: usize,
+    /// Replies read and their bytes, for the expected size of the next ones.
+    replies: u64,
+    reply_bytes: u64,
+    /// Replies read for pipelines; advances only when a reply completes.
+    progress: u64,
+    timeout: Option<u64>,
+    /// When replies started to be awaited with `progress` at `seen`.
+    since: Option<u64>,
+    seen: u64,
+    /// Reads the replies of abandoned pipelines, which have no pipeline to read them.
+    scanner: Scanner,
+    limits: Limits,
+    failure: Option<Failure>,
+    pushes: u64,
+    _sub: core::marker::PhantomData<S>,
+}
+
+impl<S, Q> core::fmt::Debug for Mux<S, Q> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mux")
+            .field("pipelines", &self.len)
+            .field("bytes_in_flight", &self.charged)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<S: Submitted> Mux<S, alloc::vec::Vec<Slot<S>>> {
+    /// A mux over a ring of `pipelines` places, allocated now (at least 1).
+    pub fn with_capacity(pipelines: usize) -> Self {
+        let mut ring = alloc::vec::Vec::new();
+        ring.resize_with(pipelines.max(1), || Slot::VACANT);
+        Self::new(ring)
+    }
+}
+
+impl<S, Q> Mux<S, Q>
+where
+    S: Submitted,
+    Q: AsRef<[Slot<S>]> + AsMut<[Slot<S>]>,
+{
+    /// A mux over `ring`, whose length bounds the pipelines queued or in flight at once. A ring
+    /// of no slots takes nothing.
+    pub fn new(ring: Q) -> Self {
+        Self {
+            ring,
+            head: 0,
+            len: 0,
+            first: 0,
+            send: 0,
+            read: 0,
+            charged: 0,
+            window_bytes: crate::pipeline::DEFAULT_WINDOW_BYTES,
+            replies: 0,
+            reply_bytes: 0,
+            progress: 0,
+            timeout: None,
+            since: None,
+            seen: 0,
+            scanner: Scanner::new(),
+            limits: Limits::default(),
+            failure: None,
+            pushes: 0,
+            _sub: core::marker::PhantomData,
+        }
+    }
+
+    /// Bounds the bytes in flight: commands committed whose replies have not arrived, and the
+    /// replies expected for them (1 MiB by default; 0: no bound). One command always goes.
+    pub fn set_window_bytes(&mut self, bytes: usize) {
+        self.window_bytes = bytes;
+    }
+
+    /// Sets the limits for the replies of abandoned pipelines (each pipeline reads its own with
+    /// its own limits).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Sets how long replies may be awaited with none completing before the connection fails
+    /// (see [`handle_timeout`](Self::handle_timeout)), in the unit of its `now`; `None`: never.
+    pub fn set_timeout(&mut self, timeout: Option<u64>) {
+        self.timeout = timeout;
+    }
+
+    /// Pipelines the ring holds at most.
+    pub fn capacity(&self) -> usize {
+        self.ring.as_ref().len()
+    }
+
+    /// Whether nothing is queued, in flight, or waiting to be taken back.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether another pipeline would be taken now.
+    pub fn has_room(&self) -> bool {
+        self.len < self.capacity()
+    }
+
+    /// Why the connection failed, once it did: it takes nothing more.
+    pub fn failure(&self) -> Option<Failure> {
+        self.failure
+    }
+
+    /// Whether replies are awaited: the connection is expected to answer.
+    pub fn is_awaiting(&self) -> bool {
+        self.reader().is_some()
+    }
+
+    /// Whether pipelines are queued or in flight (not counting done ones not yet taken back).
+    pub fn is_busy(&self) -> bool {
+        self.slots()
+            .any(|s| matches!(s.stage, Stage::Queued | Stage::Live | Stage::Discard(_)))
+    }
+
+    /// Replies read so far for pipelines (pushes and dropped replies not counted).
+    pub fn progress(&self) -> u64 {
+        self.progress
+    }
+
+    /// RESP3 pushes read between pipelines or for abandoned ones (a pipeline counts its own in
+    /// [`Pipeline::pushes_seen`]).
+    pub fn pushes_seen(&self) -> u64 {
+        self.pushes
+    }
+
+    /// Bytes in flight now (see [`set_window_bytes`](Self::set_window_bytes)).
+    pub fn bytes_in_flight(&self) -> usize {
+        self.charged
+    }
+
+    fn cap(&self) -> usize {
+        self.ring.as_ref().len()
+    }
+
+    /// Ring index of `ticket`, if it is in the ring.
+    fn index(&self, ticket: u64) -> Option<usize> {
+        let offset = ticket.checked_sub(self.first)?;
+        if offset >= self.len as u64 {
+            return None;
+        }
+        Some((self.head + offset as usize) % self.cap())
+    }
+
+    fn slot(&self, ticket: u64) -> Option<&Slot<S>> {
+        let i = self.index(ticket)?;
+        self.ring.as_ref().get(i)
+    }
+
+    fn slot_mut(&mut self, ticket: u64) -> Option<&mut Slot<S>> {
+        let i = self.index(ticket)?;
+        self.ring.as_mut().get_mut(i)
+    }
+
+    /// The slots in use, oldest first.
+    fn slots(&self) -> impl Iterator<Item = &Slot<S>> {
+        (self.first..self.first + self.len as u64).filter_map(|t| self.slot(t))
+    }
+
+    /// Queues `sub`'s pipeline after every pipeline queued before; refuses it (giving it back)
+    /// when the ring is full — the submitter waits for a pipeline to be taken back — or the
+    /// connection failed.
+    ///
+    /// A pipeline with nothing to send (empty, or failed while queueing) is done at once.
+    pub fn try_submit(&mut self, mut sub: S) -> Result<Ticket, S> {
+        if self.failure.is_some() || !self.has_room() {
+            return Err(sub);
+        }
+        let ticket = self.first + self.len as u64;
+        let i = (self.head + self.len) % self.cap();
+        self.len += 1;
+        let p = sub.pipeline();
+        let stage = if p.is_done() {
+            p.consume_output(0); // its callbacks run now
+            sub.on_done();
+            Stage::Done
+        } else {
+            Stage::Queued
+        };
+        self.ring.as_mut()[i] = Slot {
+            sub: Some(sub),
+            ticket,
+            stage,
+            charged: 0,
+            waiting: 0,
+        };
+        Ok(Ticket(ticket))
+    }
+
+    /// The submission of `ticket` while the mux holds it, to update what the submitter keeps
+    /// with it (a new waker).
+    pub fn submission_mut(&mut self, ticket: Ticket) -> Option<&mut S> {
+        let slot = self.slot_mut(ticket.0)?;
+        if slot.ticket != ticket.0 {
+            return None;
+        }
+        slot.sub.as_mut()
+    }
+
+    /// Whether `ticket`'s pipeline is done (or no longer here).
+    pub fn is_done(&self, ticket: Ticket) -> bool {
+        match self.slot(ticket.0) {
+            Some(s) if s.ticket == ticket.0 => !matches!(s.stage, Stage::Queued | Stage::Live),
+            _ => true,
+        }
+    }
+
+    /// The oldest submission whose pipeline is queued or in flight: for transports where the
+    /// submitters take turns driving the connection (blocking threads), the one to hand the
+    /// turn to.
+    pub fn first_waiting_mut(&mut self) -> Option<&mut S> {
+        let (first, len) = (self.first, self.len as u64);
+        let ticket = (first..first + len).find(|t| {
+            self.slot(*t)
+                .is_some_and(|s| matches!(s.stage, Stage::Queued | Stage::Live))
+        })?;
+        self.slot_mut(ticket)?.sub.as_mut()
+    }
+
+    /// Takes back `ticket`'s pipeline once it is done, or while nothing of it was sent (then
+    /// nothing of it ever is: it was withdrawn, its slots untouched). `None` while it is in
+    /// flight (see [`abandon`](Self::abandon)) or once taken.
+    pub fn take(&mut self, ticket: Ticket) -> Option<S> {
+        let slot = self.slot_mut(ticket.0)?;
+        if slot.ticket != ticket.0 || !matches!(slot.stage, Stage::Done | Stage::Queued) {
+            return None;
+        }
+        let sub = slot.sub.take();
+        slot.stage = Stage::Vacant;
+        self.pop_vacant();
+        sub
+    }
+
+    /// Gives `ticket`'s pipeline back to a submitter that goes away (a dropped future, a timed
+    /// out request), wherever it is: what of it was sent is answered later, and those replies
+    /// are read and dropped; nothing more of it is sent. The pipeline as it is now comes back
+    /// (its waiting slots are the caller's to fail, e.g. with [`Failure::Cancelled`]).
+    pub fn abandon(&mut self, ticket: Ticket) -> Option<S> {
+        let i = self.index(ticket.0)?;
+        let slot = &mut self.ring.as_mut()[i];
+        if slot.ticket != ticket.0 {
+            return None;
+        }
+        if slot.stage != Stage::Live {
+            return self.take(ticket);
+        }
+        let sub = slot.sub.take()?;
+        slot.stage = match u32::try_from(slot.waiting) {
+            Ok(0) => Stage::Vacant,
+            Ok(n) => Stage::Discard(n),
+            // More replies than a table can index: never, but do not lose track of them.
+            Err(_) => Stage::Discard(u32::MAX),
+        };
+        self.charged = self.charged.saturating_sub(slot.charged);
+        slot.charged = 0;
+        self.pop_vacant();
+        Some(sub)
+    }
+
+    /// Appends to `out` the commands ready to go, whole and in order: the rest of the pipeline
+    /// being sent, then the next ones, as far as the byte window, each pipeline's own window and
+    /// `out`'s capacity allow. Returns how many bytes it appended; those are committed: the
+    /// transport MUST write them all, or fail the mux.
+    ///
+    /// A command larger than an empty fixed `out` can never go: its pipeline fails with
+    /// [`Failure::Capacity`] (a clear error, not a stall).
+    pub fn poll_transmit<W: Storage<u8>>(&mut self, out: &mut W) -> usize {
+        let before = out.len();
+        if self.failure.is_some() {
+            return 0;
+        }
+        while let Some(i) = self.index(self.send) {
+            let estimate = self.reply_estimate();
+            let nothing_in_flight = self.charged == 0;
+            let window_room = match self.window_bytes {
+                0 => usize::MAX,
+                w => w.saturating_sub(self.charged),
+            };
+            let slot = &mut self.ring.as_mut()[i];
+            if !matches!(slot.stage, Stage::Queued | Stage::Live) {
+                self.send += 1;
+                continue;
+            }
+            let Some(sub) = slot.sub.as_mut() else {
+                self.send += 1;
+                continue;
+            };
+            let p = sub.pipeline();
+            let out_room = out.capacity().saturating_sub(out.len());
+            let room = if nothing_in_flight {
+                out_room
+            } else {
+                out_room.min(window_room)
+            };
+            let bytes = p.output_within(room);
+            if bytes.is_empty() {
+                if p.is_sent() && !p.may_grow() && !p.is_done() {
+                    // Committed whole; its replies are on their way.
+                    self.send += 1;
+                    continue;
+                }
+                let next = p.poll_output();
+                if !next.is_empty() && out.is_empty() && next.len() > out_room {
+                    // Not even one command fits an empty write buffer: it never will.
+                    let needed = p.output_within(usize::MAX).len().min(next.len());
+                    p.fail(Failure::Capacity(CapacityError {
+                        store: Store::Output,
+                        needed,
+                        capacity: out.capacity(),
+                    }));
+                    self.finish_slot(i);
+                    self.send += 1;
+                    continue;
+                }
+                break; // its window, or the byte window, is full: the rest waits for replies
+            }
+            let n = bytes.len();
+            if out.try_extend_from_slice(bytes).is_err() {
+                break; // cannot happen: `room` fits
+            }
+            let before_commands = p.unanswered();
+            p.consume_output(n);
+            let commands = p.unanswered().saturating_sub(before_commands);
+            let sent_whole = p.is_sent() && !p.may_grow();
+            let charge = n.saturating_add(commands.saturating_mul(estimate));
+            slot.charged = slot.charged.saturating_add(charge);
+            slot.waiting += commands;
+            slot.stage = Stage::Live;
+            self.charged = self.charged.saturating_add(charge);
+            if !sent_whole {
+                break; // the rest of it goes first, once its window opens
+            }
+            self.send += 1;
+        }
+        out.len() - before
+    }
+
+    /// The mean size of the replies read so far.
+    fn reply_estimate(&self) -> usize {
+        match self.replies {
+            0 => FIRST_REPLY_ESTIMATE,
+            n => (self.reply_bytes / n) as usize,
+        }
+    }
+
+    /// The oldest slot that expects a reply now, as a ring index.
+    fn reader(&self) -> Option<usize> {
+        let mut t = self.read;
+        while let Some(i) = self.index(t) {
+            let slot = &self.ring.as_ref()[i];
+            match slot.stage {
+                Stage::Discard(_) => return Some(i),
+                // The first pipeline in flight answers next; if it awaits nothing (more of it
+                // to send first), nothing after it was sent.
+                Stage::Live => return (slot.waiting > 0).then_some(i),
+                Stage::Queued => return None,
+                Stage::Vacant | Stage::Done => t += 1,
+            }
+        }
+        None
+    }
+
+    /// Feeds bytes read from the connection: each complete reply goes to the pipeline it
+    /// answers; a pipeline whose last reply arrived is done (its submitter is told). Returns how
+    /// many bytes were used (whole replies only): the caller MUST drop that many from the front
+    /// of its buffer and pass the rest again, followed by newly read bytes, on the next call.
+    ///
+    /// RESP3 pushes are set aside wherever they come. An error means the stream broke the
+    /// protocol (including a reply nobody asked for): every pipeline has failed with the
+    /// reason, and the connection MUST be closed.
+    pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, DecodeError> {
+        match self.failure {
+            None => {}
+            Some(Failure::Protocol(e)) => return Err(e),
+            Some(_) => return Err(DecodeError::UnexpectedReply),
+        }
+        let mut used = 0;
+        let result = loop {
+            if used == input.len() {
+                break Ok(());
+            }
+            let rest = &input[used..];
+            let Some(i) = self.reader() else {
+                // Nothing is awaited: only pushes may arrive.
+                let (left, n, pushes) = unsolicited(rest, &self.limits);
+                used += n;
+                self.pushes += pushes;
+                match left {
+                    Unsolicited::Nothing | Unsolicited::Partial => break Ok(()),
+                    _ => break Err(DecodeError::UnexpectedReply),
+                }
+            };
+            let slot = &mut self.ring.as_mut()[i];
+            if let Stage::Discard(left) = slot.stage {
+                let n = match self.scanner.scan(rest, &self.limits) {
+                    Ok(Some(n)) => n,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                };
+                used += n;
+                if strip_attributes(&rest[..n]).first() == Some(&b'>') {
+                    self.pushes += 1;
+                    continue;
+                }
+                slot.stage = match left - 1 {
+                    0 => Stage::Vacant,
+                    left => Stage::Discard(left),
+                };
+                self.pop_vacant();
+                continue;
+            }
+            let Some(sub) = slot.sub.as_mut() else {
+                break Err(DecodeError::UnexpectedReply);
+            };
+            let p = sub.pipeline();
+            let answered = p.answered();
+            let n = match p.handle_own_input(rest) {
+                Ok(n) => n,
+                Err(e) => break Err(e),
+            };
+            used += n;
+            let replies = p.answered().saturating_sub(answered);
+            let done = p.is_done();
+            slot.waiting = slot.waiting.saturating_sub(replies);
+            let replies = replies as u64;
+            self.progress += replies;
+            self.replies += replies;
+            self.reply_bytes += n as u64;
+            if done {
+                self.finish_slot(i);
+            } else if n == 0 {
+                break Ok(()); // a reply still arriving
+            }
+        };
+        match result {
+            Ok(()) => Ok(used),
+            Err(e) => {
+                self.fail(Failure::Protocol(e));
+                Err(e)
+            }
+        }
+    }
+
+    /// Marks the slot at ring index `i` done, releases its bytes and tells its submitter.
+    fn finish_slot(&mut self, i: usize) {
+        let slot = &mut self.ring.as_mut()[i];
+        slot.stage = Stage::Done;
+        self.charged = self.charged.saturating_sub(slot.charged);
+        slot.charged = 0;
+        slot.waiting = 0;
+        if let Some(sub) = slot.sub.as_mut() {
+            sub.on_done();
+        }
+        while self
+            .slot(self.read)
+            .is_some_and(|s| matches!(s.stage, Stage::Done | Stage::Vacant))
+        {
+            self.read += 1;
+        }
+    }
+
+    /// Frees the vacant slots at the front of the ring.
+    fn pop_vacant(&mut self) {
+        while self.len > 0 && self.ring.as_ref()[self.head].stage == Stage::Vacant {
+            self.head = (self.head + 1) % self.cap();
+            self.first += 1;
+            self.len -= 1;
+        }
+        self.send = self.send.max(self.first);
+        self.read = self.read.max(self.first);
+    }
+
+    /// Ends the connection: every pipeline it holds fails with `failure` and is done (one of
+    /// which nothing was sent says so: [`Pipeline::sent_nothing`]), abandoned ones are
+    /// forgotten, and the mux takes nothing more. Call it when the connection closes, errors or
+    /// times out.
+    pub fn fail(&mut self, failure: Failure) {
+        if self.failure.is_none() {
+            self.failure = Some(failure);
+        }
+        for t in self.first..self.first + self.len as u64 {
+            let Some(i) = self.index(t) else { continue };
+            let slot = &mut self.ring.as_mut()[i];
+            match slot.stage {
+                Stage::Queued | Stage::Live => {
+                    if let Some(sub) = slot.sub.as_mut() {
+                        sub.pipeline().fail(failure);
+                    }
+                    self.finish_slot(i);
+                }
+                Stage::Discard(_) => slot.stage = Stage::Vacant,
+                Stage::Vacant | Stage::Done => {}
+            }
+        }
+        self.charged = 0;
+        self.scanner.reset();
+        self.pop_vacant();
+    }
+
+    /// At time `now` (any monotonic unit, the one of [`set_timeout`](Self::set_timeout)):
+    /// fails the connection with [`Failure::Timeout`] when replies have been awaited for the
+    /// timeout with none completing. Returns when to call again at the latest (`None`: no reply
+    /// is awaited, or no timeout is set). Call it after every transmit and input, so that the
+    /// wait is counted from the last reply.
+    pub fn handle_timeout(&mut self, now: u64) -> Option<u64> {
+        let limit = self.timeout?;
+        if self.failure.is_some() || !self.is_awaiting() {
+            self.since = None;
+            return None;
+        }
+        match self.since {
+            Some(since) if self.seen == self.progress => {
+                let deadline = since.saturating_add(limit);
+                if now >= deadline {
+                    self.fail(Failure::Timeout);
+                    return None;
+                }
+                Some(deadline)
+            }
+            _ => {
+                self.since = Some(now);
+                self.seen = self.progress;
+                Some(now.saturating_add(limit))
+            }
+        }
+    }
+}
