@@ -216,7 +216,9 @@ impl<S: Storage<u8>> ReadBuffer<S> {
         self.end = (self.end + n).min(self.store.len());
     }
 
-    pub(crate) fn consume(&mut self, n: usize) {
+    /// Drops the first `n` unconsumed bytes: those a [`Pipeline::handle_input`] or a
+    /// [`Mux::handle_input`](crate::mux::Mux::handle_input) used.
+    pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.end);
         if self.start == self.end {
             self.start = 0;

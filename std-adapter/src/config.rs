@@ -76,8 +76,18 @@ pub struct ConnectionInfo {
     pub window_bytes: usize,
     /// Bounds on replies.
     pub limits: Limits,
-    /// Connections of this name open at once at most (32 by default); when all are in use, a
-    /// pipeline waits up to `connect_timeout` for one to come back.
+    /// Shared connections of this name (1 by default): every pipeline that may share a
+    /// connection (see [`Sharing`](redpipe_core::mux::Sharing)) goes on one of them, among
+    /// every other task's and thread's pipelines, so that a thousand concurrent requests make
+    /// one stream of writes and reads. 0: none, every pipeline takes a connection of its own
+    /// from the pool. Counted apart from `max_connections`, once for blocking threads and once
+    /// for tokio tasks.
+    pub multiplexed: usize,
+    /// Connections of their own open at once at most (32 by default), for the pipelines that
+    /// need one (`WATCH`, blocking commands, `SELECT`...; see
+    /// [`Sharing`](redpipe_core::mux::Sharing)), and for every pipeline with
+    /// `multiplexed=0`; when all are in use, a pipeline waits up to `connect_timeout` for one
+    /// to come back.
     pub max_connections: usize,
     /// PEM file of CA certificates to trust for `rediss://`, instead of the public roots.
     pub tls_ca: Option<PathBuf>,
@@ -102,10 +112,18 @@ impl ConnectionInfo {
             pipeline_timeout: Some(Duration::from_secs(60)),
             window: DEFAULT_WINDOW,
             window_bytes: DEFAULT_WINDOW_BYTES,
+            multiplexed: 1,
             max_connections: 32,
             limits: Limits::default(),
             tls_ca: None,
         }
+    }
+
+    /// Sets how many shared connections the name has (see
+    /// [`multiplexed`](Self::multiplexed)); 0 gives every pipeline a connection of its own.
+    pub fn multiplexed(mut self, connections: usize) -> Self {
+        self.multiplexed = connections;
+        self
     }
 
     /// Sets the read and write timeouts.
@@ -185,7 +203,7 @@ impl std::str::FromStr for ConnectionInfo {
     /// `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://...` for TLS, or
     /// `unix:///path/to/socket[?db=N&...]`. Options: `protocol=3`, `client_name`, `db`,
     /// `password`, `username`, `connect_timeout`, `timeout`, `pipeline_timeout` (in milliseconds),
-    /// `window`, `window_bytes`, `max_connections`,
+    /// `window`, `window_bytes`, `multiplexed`, `max_connections`,
     /// `tls_ca` (a PEM file path).
     fn from_str(s: &str) -> Result<Self> {
         let url = url::Url::parse(s).map_err(|e| bad(format!("{s:?}: {e}")))?;
@@ -247,6 +265,11 @@ impl std::str::FromStr for ConnectionInfo {
                     info.max_connections = v
                         .parse()
                         .map_err(|_| bad(format!("bad max_connections {v:?}")))?;
+                }
+                "multiplexed" => {
+                    info.multiplexed = v
+                        .parse()
+                        .map_err(|_| bad(format!("bad multiplexed {v:?}")))?;
                 }
                 "window_bytes" => {
                     info.window_bytes = v

@@ -78,6 +78,22 @@ impl Connection {
         self.driver.is_clean()
     }
 
+    /// Takes the connection as it is now for what it is meant to be: what a factory ran on it
+    /// (`CLIENT SETNAME`, `SELECT`) is its setup, which does not keep it out of the pool.
+    pub(crate) fn accept_changes(&mut self) {
+        self.driver.accept_changes();
+    }
+
+    /// Gives up the pipeline machinery and returns the set-up stream and what was read from it
+    /// that no pipeline used: for a shared connection, which drives the stream itself.
+    /// [`Error::Closed`] if the connection is not clean (its stream position is unknown).
+    pub(crate) fn into_io(self) -> Result<(Io, ReadBuffer<Vec<u8>>)> {
+        if !self.driver.is_clean() {
+            return Err(Error::Closed);
+        }
+        Ok(self.driver.into_parts())
+    }
+
     /// Runs `p` to completion: sends its commands, reads every reply into its slot.
     ///
     /// Server errors stay in their slots; an `Err` here means the connection failed (I/O,

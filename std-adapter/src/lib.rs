@@ -43,6 +43,7 @@ mod config;
 mod connection;
 mod observe;
 mod registry;
+mod shared;
 mod stream;
 #[cfg(feature = "tls")]
 mod tls;

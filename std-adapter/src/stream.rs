@@ -141,6 +141,11 @@ impl Io {
         self.deadline = None;
     }
 
+    /// Bounds every read and write by `at` (`None`: only their own timeouts).
+    pub(crate) fn set_deadline(&mut self, at: Option<Instant>) {
+        self.deadline = at;
+    }
+
     /// The timeout for the next read or write: its own, or the time left before the deadline
     /// when that is shorter.
     fn arm(&mut self, write: bool) -> io::Result<()> {

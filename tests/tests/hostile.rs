@@ -187,12 +187,14 @@ fn a_trickling_server_cannot_hold_an_async_pipeline_past_its_deadline() {
 
 #[tokio::test]
 async fn a_cancelled_async_execute_fails_every_handle_and_pools_nothing() {
-    // Answers the first of two commands, then stalls.
+    // Answers the first of two commands, then stalls. On a connection of its own (a shared
+    // connection keeps going after a cancelled run: see `tests/shared.rs`).
     let info = fake_server(|mut s: TcpStream| {
         read_commands(&mut s, 2);
         s.write_all(b":1\r\n").unwrap();
         std::thread::sleep(Duration::from_secs(3));
-    });
+    })
+    .multiplexed(0);
     let r = Connections::new();
     r.register(redpipe::DEFAULT, info).unwrap();
     let mut p = r.pipe();

@@ -85,6 +85,12 @@ impl<T, B: Storage<u8>> Driver<T, B> {
         self.session.is_clean()
     }
 
+    /// Takes the connection as it is now for what it is meant to be (see
+    /// [`Session::accept_changes`]).
+    pub fn accept_changes(&mut self) {
+        self.session.accept_changes();
+    }
+
     /// The read buffer (its size shows what a connection holds between pipelines).
     pub fn read_buffer(&self) -> &ReadBuffer<B> {
         &self.buf

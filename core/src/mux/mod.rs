@@ -65,11 +65,15 @@
 //! assert_eq!((hits.read(&a), name.read(&b).unwrap()), (Ok(7), "Ann".into()));
 //! ```
 
+mod sharing;
 #[cfg(test)]
 mod tests;
 
+pub use sharing::Sharing;
+pub(crate) use sharing::{Needs, needs};
+
 use crate::decode::{Limits, Scanner, Unsolicited, unsolicited};
-use crate::error::{CapacityError, DecodeError, Failure, Store};
+use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};
 use crate::pipeline::{Entry, Pipeline};
 use crate::reply::strip_attributes;
 use crate::storage::Storage;
@@ -681,7 +685,8 @@ where
     }
 
     /// At time `now` (any monotonic unit, the one of [`set_timeout`](Self::set_timeout)):
-    /// fails the connection with [`Failure::Timeout`] when replies have been awaited for the
+    /// fails the connection with `Failure::Io(IoKind::TimedOut)` (as a socket's timeout does)
+    /// when replies have been awaited for the
     /// timeout with none completing. Returns when to call again at the latest (`None`: no reply
     /// is awaited, or no timeout is set). Call it after every transmit and input, so that the
     /// wait is counted from the last reply.
@@ -695,7 +700,7 @@ where
             Some(since) if self.seen == self.progress => {
                 let deadline = since.saturating_add(limit);
                 if now >= deadline {
-                    self.fail(Failure::Timeout);
+                    self.fail(Failure::Io(IoKind::TimedOut));
                     return None;
                 }
                 Some(deadline)

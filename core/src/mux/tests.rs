@@ -327,7 +327,10 @@ fn no_complete_reply_for_the_timeout_fails_the_connection() {
     assert_eq!(mux.handle_timeout(150), None);
     let a = mux.take(ta).unwrap();
     assert_eq!(ha[0].read(&a), Ok(1));
-    assert_eq!(ha[1].read(&a), Err(SlotError::Failed(Failure::Timeout)));
+    assert_eq!(
+        ha[1].read(&a),
+        Err(SlotError::Failed(Failure::Io(crate::IoKind::TimedOut)))
+    );
 }
 
 #[cfg(feature = "scripting")]

@@ -30,6 +30,7 @@ use crate::deferred::{Deferred, Replies, SlotError};
 use crate::encode::{Args, Cmd, ToArg, encode_command};
 use crate::error::{CapacityError, Failure, Store};
 use crate::from_reply::FromReply;
+use crate::mux::{Needs, Sharing};
 use crate::reply::{Aggregate, Reply};
 use crate::storage::Storage;
 use table::{Role, State};
@@ -124,6 +125,9 @@ where
     evalsha: bool,
     /// A write failed: a reply may answer the command that was partly written.
     write_failed: bool,
+    /// What the queued commands ask of their connection (see [`Sharing`]).
+    needs: Needs,
+    sharing: Sharing,
     /// How the queued commands change the connection's `WATCH`: `Some(true)` the last of them
     /// is a `WATCH`, `Some(false)` an `EXEC`, `DISCARD`, `UNWATCH` or `RESET`.
     watch: Option<bool>,
@@ -202,6 +206,8 @@ where
             #[cfg(feature = "scripting")]
             evalsha: false,
             write_failed: false,
+            needs: Needs::Nothing,
+            sharing: Sharing::Auto,
             watch: None,
             #[cfg(feature = "alloc")]
             callbacks: Default::default(),
@@ -269,6 +275,7 @@ where
         }
         self.write_failed = false;
         self.watch = None;
+        self.needs = Needs::Nothing;
         self.reply_bytes = 0;
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
@@ -367,18 +374,62 @@ where
         command: Cmd<N, A>,
     ) -> Result<Deferred<T>, CapacityError> {
         let index = self.push(&command, Role::User, 0)?;
-        #[cfg(feature = "transactions")]
-        self.track_watch(command.name());
+        self.note(command.name(), index as usize);
         Ok(Deferred::new(index, self.epoch))
+    }
+
+    /// Notes what the command just queued at `index` asks of the connection: whether it needs
+    /// one of its own, and how it changes `WATCH`.
+    #[inline]
+    fn note<N: ToArg>(&mut self, name: &N, index: usize) {
+        let mut scratch = crate::encode::Scratch::new();
+        let name = name.to_arg(&mut scratch);
+        if self.needs != Needs::Changes {
+            let needs = crate::mux::needs(name, || self.command(index).unwrap_or_default());
+            self.needs = self.needs.max(needs);
+        }
+        #[cfg(feature = "transactions")]
+        self.track_watch(name);
+    }
+
+    /// Sets where the pipeline runs when its transport can share connections (see
+    /// [`Sharing`]); kept across [`reset`](Self::reset).
+    pub fn set_sharing(&mut self, sharing: Sharing) {
+        self.sharing = sharing;
+    }
+
+    /// Where the pipeline was told to run ([`Sharing::Auto`] unless set).
+    pub fn sharing(&self) -> Sharing {
+        self.sharing
+    }
+
+    /// Whether the pipeline may run on a connection shared with other submitters' pipelines:
+    /// as [`set_sharing`](Self::set_sharing) says, or by default unless a command needs a
+    /// connection of its own (see [`Sharing::Auto`]).
+    pub fn is_shareable(&self) -> bool {
+        match self.sharing {
+            Sharing::Shared => true,
+            Sharing::Dedicated => false,
+            _ => self.needs == Needs::Nothing,
+        }
+    }
+
+    /// Whether a command changes the connection for what follows (another database, replies
+    /// off, subscribed): the connection MUST NOT serve unrelated pipelines afterwards.
+    pub fn changes_connection(&self) -> bool {
+        self.needs == Needs::Changes
+    }
+
+    /// Forgets what the commands queued so far ask of the connection: they set it up.
+    pub(crate) fn forget_needs(&mut self) {
+        self.needs = Needs::Nothing;
     }
 
     /// Follows `WATCH` and what ends it, so that a connection is not reused while watching
     /// (feature `transactions`: `WATCH` serves transactions; without it nothing is tracked).
     #[cfg(feature = "transactions")]
     #[inline]
-    fn track_watch<N: ToArg>(&mut self, name: &N) {
-        let mut scratch = crate::encode::Scratch::new();
-        let name = name.to_arg(&mut scratch);
+    fn track_watch(&mut self, name: &[u8]) {
         // Only names of these lengths can matter: one comparison for every other command.
         if matches!(name.len(), 4 | 5 | 7) {
             if name.eq_ignore_ascii_case(b"WATCH") {

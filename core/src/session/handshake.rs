@@ -150,6 +150,9 @@ impl Handshake {
         if setup.db != 0 {
             step("SELECT", p.query(cmd("SELECT").arg(setup.db))?, false);
         }
+        // The setup is what the connection is meant to be: it does not make it unfit for
+        // other pipelines (see `Pipeline::changes_connection`).
+        p.forget_needs();
         Ok(Self { steps })
     }
 

@@ -72,6 +72,7 @@ pub struct Session {
     broken: bool,
     in_flight: bool,
     watching: bool,
+    changed: bool,
 }
 
 impl Session {
@@ -81,6 +82,7 @@ impl Session {
             broken: false,
             in_flight: false,
             watching: false,
+            changed: false,
         }
     }
 
@@ -90,15 +92,23 @@ impl Session {
     }
 
     /// Whether the connection can serve any other pipeline as if new: not broken, no pipeline in
-    /// flight, no keys watched (see [`Pipeline::watch_change`]). A pool keeps only clean ones.
+    /// flight, no keys watched (see [`Pipeline::watch_change`]), not changed by a command
+    /// (another database, replies off: [`Pipeline::changes_connection`]). A pool keeps only
+    /// clean ones.
     pub fn is_clean(&self) -> bool {
-        !self.broken && !self.in_flight && !self.watching
+        !self.broken && !self.in_flight && !self.watching && !self.changed
     }
 
     /// Whether no pipeline is in flight and the connection is usable: the time to look for
     /// bytes that arrived between pipelines.
     pub fn is_idle(&self) -> bool {
         !self.broken && !self.in_flight
+    }
+
+    /// Takes the connection as it is now for what it is meant to be: commands that changed it
+    /// so far (a factory's own setup) no longer keep it from serving other pipelines.
+    pub fn accept_changes(&mut self) {
+        self.changed = false;
     }
 
     /// Marks the connection unusable (the transport lost it, or gave up on a run).
@@ -174,8 +184,9 @@ impl Session {
         Ok(())
     }
 
-    /// After reading `p`'s replies: broken if it failed; watching keys if `p` left a `WATCH`
-    /// open, or an earlier pipeline did and `p` did not end it.
+    /// After reading `p`'s replies: broken if it failed; changed for good if a command of `p`
+    /// changed the connection; watching keys if `p` left a `WATCH` open, or an earlier pipeline
+    /// did and `p` did not end it.
     pub fn finished<O, R, E>(&mut self, p: &Pipeline<O, R, E>, ok: bool)
     where
         O: Storage<u8>,
@@ -183,6 +194,7 @@ impl Session {
         E: Storage<Entry>,
     {
         self.broken = !ok;
+        self.changed |= p.changes_connection();
         if let Some(watching) = p.watch_change() {
             self.watching = watching;
         }
@@ -258,5 +270,38 @@ mod tests {
         let _ = p.ping().unwrap();
         assert_eq!(s.before_send(&mut p, &mut pending), Ok(()));
         assert!(s.is_broken());
+    }
+
+    #[test]
+    fn a_command_that_changes_the_connection_leaves_it_unfit_for_others() {
+        let (mut out, mut replies, mut table) = ([0u8; 128], [0u8; 128], [Entry::EMPTY; 4]);
+        let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
+        let mut s = Session::new();
+        let mut space = [0u8; 32];
+        let mut pending = ReadBuffer::fixed(&mut space);
+        // The setup's own SELECT is what the connection is meant to be.
+        let setup = Setup {
+            db: 2,
+            ..Setup::default()
+        };
+        let _ = Handshake::queue(&setup, &mut p).unwrap();
+        let mut run = |p: &mut SlicePipeline<'_>, s: &mut Session| {
+            s.before_send(p, &mut pending).unwrap();
+            let n = p.poll_output().len();
+            p.consume_output(n);
+            s.sent(true);
+            s.before_finish(p).unwrap();
+            p.handle_input(b"+OK\r\n").unwrap();
+            s.finished(p, true);
+        };
+        run(&mut p, &mut s);
+        assert!(s.is_clean());
+        // A user's SELECT is not.
+        p.reset();
+        assert!(p.is_shareable());
+        let _ = p.select(3).unwrap();
+        assert!(!p.is_shareable() && p.changes_connection());
+        run(&mut p, &mut s);
+        assert!(!s.is_broken() && !s.is_clean());
     }
 }

@@ -391,6 +391,13 @@ fn run_on(target: &Target, g: &mut Group) -> Result<()> {
     let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
     let run = Run::start(g.name(), commands, bytes);
     let result = match target {
+        Target::Server(pool) if pool.multiplexes() && g.pipeline().is_shareable() => g.run(
+            || {
+                pool.count(commands);
+                pool.shared()
+            },
+            drop,
+        ),
         Target::Server(pool) => g.run(
             || {
                 pool.count(commands);
@@ -459,6 +466,16 @@ async fn run_on_async(target: &Target, g: &mut Group) -> Result<()> {
     let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
     let run = Run::start(g.name(), commands, bytes);
     let result = match target {
+        Target::Server(pool) if pool.multiplexes() && g.pipeline().is_shareable() => {
+            g.run_async(
+                || {
+                    pool.count(commands);
+                    pool.shared_async()
+                },
+                drop,
+            )
+            .await
+        }
         Target::Server(pool) => {
             g.run_async(
                 || {

@@ -10,8 +10,8 @@
 //! idle connection the server closed is found before anything is sent on it, and the pipeline
 //! goes on a fresh one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use redpipe_core::{Error, IoError, IoKind, Result};
@@ -20,6 +20,9 @@ use super::{Factory, Stats};
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::observe::event;
+#[cfg(feature = "tokio")]
+use crate::shared::tasks;
+use crate::shared::threads;
 
 /// Idle connections kept per name at most.
 const MAX_IDLE: usize = 16;
@@ -53,6 +56,17 @@ pub(crate) struct Pool {
     #[cfg(feature = "tokio")]
     freed_async: tokio::sync::Notify,
     counters: Counters,
+    /// The shared connections of blocking threads, opened on first use.
+    shared: Mutex<Vec<Arc<threads::Shared>>>,
+    /// Held while a shared connection opens, so that one opens where many wait for it.
+    opening: Mutex<()>,
+    /// The shared connections of tokio tasks, opened on first use.
+    #[cfg(feature = "tokio")]
+    shared_async: Mutex<Vec<Arc<tasks::Shared>>>,
+    #[cfg(feature = "tokio")]
+    opening_async: tokio::sync::Mutex<()>,
+    /// Which shared connection the next pipeline goes on (round robin).
+    turn: AtomicUsize,
 }
 
 /// A connection taken from a pool; it goes back (or is closed, freeing its place) when dropped,
@@ -114,6 +128,18 @@ impl<C: Pooled> Drop for Lease<'_, C> {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Puts `s` at `turn` in `list`, in place of a failed connection or after the others.
+fn put_at<T>(list: &mut Vec<Arc<T>>, turn: usize, s: Arc<T>) {
+    match list.get_mut(turn) {
+        Some(place) => *place = s,
+        None => list.push(s),
+    }
+}
+
 /// What a caller waiting for a free connection gets after the connect timeout.
 fn exhausted() -> Error {
     Error::Io(IoError::new(
@@ -132,7 +158,89 @@ impl Pool {
             #[cfg(feature = "tokio")]
             freed_async: tokio::sync::Notify::new(),
             counters: Counters::default(),
+            shared: Mutex::default(),
+            opening: Mutex::default(),
+            #[cfg(feature = "tokio")]
+            shared_async: Mutex::default(),
+            #[cfg(feature = "tokio")]
+            opening_async: tokio::sync::Mutex::const_new(()),
+            turn: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether pipelines that may share a connection go on a shared one.
+    pub(crate) fn multiplexes(&self) -> bool {
+        self.info.multiplexed > 0 && self.factory.is_none()
+    }
+
+    /// The place of the shared connection the next pipeline goes on.
+    fn next_turn(&self) -> usize {
+        match self.info.multiplexed {
+            0 | 1 => 0,
+            n => self.turn.fetch_add(1, Ordering::Relaxed) % n,
+        }
+    }
+
+    /// A shared blocking connection: one that is open, or a new one in its place.
+    pub(crate) fn shared(&self) -> Result<threads::Link> {
+        let turn = self.next_turn();
+        let open =
+            |list: &Vec<Arc<threads::Shared>>| list.get(turn).filter(|s| s.is_open()).cloned();
+        if let Some(s) = open(&lock(&self.shared)) {
+            return Ok(threads::Link(s));
+        }
+        let _opening = lock(&self.opening);
+        if let Some(s) = open(&lock(&self.shared)) {
+            return Ok(threads::Link(s));
+        }
+        self.counters.connects.fetch_add(1, Ordering::Relaxed);
+        event!("connect", self.info.addr_text(), shared = true);
+        let s = threads::Shared::open(&self.info).inspect_err(|e| {
+            event!(
+                "connect failed",
+                self.info.addr_text(),
+                error = e.to_string()
+            );
+        })?;
+        put_at(&mut lock(&self.shared), turn, s.clone());
+        Ok(threads::Link(s))
+    }
+
+    /// A shared tokio connection, as [`shared`](Self::shared).
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn shared_async(&self) -> Result<tasks::Link> {
+        let turn = self.next_turn();
+        let open = |list: &Vec<Arc<tasks::Shared>>| list.get(turn).filter(|s| s.is_open()).cloned();
+        if let Some(s) = open(&lock(&self.shared_async)) {
+            return Ok(tasks::Link(s));
+        }
+        let _opening = self.opening_async.lock().await;
+        if let Some(s) = open(&lock(&self.shared_async)) {
+            return Ok(tasks::Link(s));
+        }
+        self.counters.connects.fetch_add(1, Ordering::Relaxed);
+        event!("connect", self.info.addr_text(), shared = true);
+        let s = tasks::Shared::open(&self.info).await.inspect_err(|e| {
+            event!(
+                "connect failed",
+                self.info.addr_text(),
+                error = e.to_string()
+            );
+        })?;
+        put_at(&mut lock(&self.shared_async), turn, s.clone());
+        Ok(tasks::Link(s))
+    }
+
+    /// Shared connections open now.
+    fn shared_open(&self) -> usize {
+        let blocking = lock(&self.shared).iter().filter(|s| s.is_open()).count();
+        #[cfg(feature = "tokio")]
+        let blocking = blocking
+            + lock(&self.shared_async)
+                .iter()
+                .filter(|s| s.is_open())
+                .count();
+        blocking
     }
 
     fn slots(&self) -> MutexGuard<'_, Slots> {
@@ -199,7 +307,10 @@ impl Pool {
                     self.counters.connects.fetch_add(1, Ordering::Relaxed);
                     event!("connect", self.info.addr_text());
                     let opened = match &self.factory {
-                        Some(open) => open(),
+                        Some(open) => open().map(|mut c| {
+                            c.accept_changes();
+                            c
+                        }),
                         None => Connection::open(&self.info),
                     };
                     return match opened {
@@ -305,7 +416,7 @@ impl Pool {
             pipelines: self.counters.pipelines.load(Ordering::Relaxed),
             commands: self.counters.commands.load(Ordering::Relaxed),
             connects: self.counters.connects.load(Ordering::Relaxed),
-            open: self.slots().open,
+            open: self.slots().open + self.shared_open(),
         }
     }
 }

@@ -1,0 +1,60 @@
+//! Shared connections: many tasks' or threads' pipelines on one socket, through the core's
+//! [`Mux`](redpipe_core::mux::Mux).
+//!
+//! The core decides everything about the wire (order, whole commands, bounds, abandoned
+//! pipelines, stalls); these only move bytes and wake submitters:
+//!
+//! - [`tasks`] (feature `tokio`): a driver task per connection owns the socket; submitters
+//!   queue their pipeline, wake it, and await their own.
+//! - [`threads`]: no extra thread. Whichever submitting thread finds the socket free drives it
+//!   for everyone (writes every pending pipeline in one write, reads for everyone) until its own
+//!   pipeline is done, then hands the socket to the oldest thread still waiting.
+//!
+//! A pipeline that needs a connection of its own (see
+//! [`Sharing`](redpipe_core::mux::Sharing)) never comes here: the registry takes a pooled
+//! connection for it.
+
+#[cfg(feature = "tokio")]
+pub(crate) mod tasks;
+pub(crate) mod threads;
+
+use redpipe_core::{Error, Failure, IoError, IoKind, Result, VecPipeline};
+
+use crate::config::ConnectionInfo;
+
+/// How a run on a shared connection ended, from the pipeline that came back: its failure, as
+/// the error of the connection that caused it.
+fn outcome(p: &VecPipeline) -> Result<()> {
+    match p.failure() {
+        None => Ok(()),
+        Some(f) => Err(connection_error(f)),
+    }
+}
+
+/// The error a connection failure gives the pipelines it cut off. Connection kinds stay
+/// connection errors ([`Error::is_connection`]), so that a pipeline of which nothing was sent
+/// goes again on a fresh connection.
+fn connection_error(f: Failure) -> Error {
+    match f {
+        Failure::Closed => Error::Closed,
+        Failure::Io(kind) if kind != IoKind::TimedOut => Error::Io(IoError::from_kind(kind)),
+        Failure::Protocol(e) => Error::Protocol(e),
+        Failure::Io(IoKind::TimedOut) | Failure::Timeout => Error::Io(IoError::new(
+            IoKind::TimedOut,
+            "no reply completed within the timeout",
+        )),
+        Failure::Capacity(e) => Error::Capacity(e),
+        other => Error::Failed(other),
+    }
+}
+
+/// The stall timeout of a shared connection, in milliseconds: the read timeout, counted from
+/// the last reply that completed (a server that trickles bytes or floods pushes makes none).
+fn stall_timeout(info: &ConnectionInfo) -> Option<u64> {
+    info.read_timeout
+        .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The pipelines a shared connection holds at most, queued or in flight; past it submitters
+/// wait for one to come back.
+const MAX_PIPELINES: usize = 4096;

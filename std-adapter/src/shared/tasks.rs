@@ -1,0 +1,414 @@
+//! A shared tokio connection: a driver task owns the socket, submitters await their own
+//! pipelines.
+//!
+//! The driver task writes whatever the mux has ready (everyone's pending pipelines in one
+//! write), reads whatever arrives and hands it to the mux, which fills each pipeline's slots
+//! and wakes its submitter. A submitter holds nothing but its ticket while it waits; if its
+//! future is dropped it takes its pipeline back (failed as cancelled), and its replies, still
+//! to come, are read and dropped by the mux.
+//!
+//! The task ends when the connection fails (every pipeline in flight fails with the reason, the
+//! connection is replaced on the next run), when the runtime that runs it shuts down (the
+//! same), or when nobody holds the connection any more.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
+use redpipe_core::{AsyncTransport, Error, Failure, ReadBuffer, Result, VecPipeline};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+use super::{MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use crate::config::ConnectionInfo;
+use crate::tokio::{AsyncConnection, Stream};
+
+/// A submitter's pipeline, and the task to wake when it is done.
+struct Sub {
+    pipeline: VecPipeline,
+    waker: Option<Waker>,
+}
+
+impl Submitted for Sub {
+    type Out = redpipe_core::ByteBuf;
+    type Replies = redpipe_core::ByteBuf;
+    type Entries = Vec<redpipe_core::Entry>;
+
+    fn pipeline(&mut self) -> &mut VecPipeline {
+        &mut self.pipeline
+    }
+
+    fn on_done(&mut self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+struct State {
+    mux: Mux<Sub, Vec<Slot<Sub>>>,
+    /// The driver task, to wake when there is something to send.
+    driver: Option<Waker>,
+    /// The driver was woken and has not looked yet: no need to wake it again.
+    woken: bool,
+    /// Submitters waiting for room in the ring.
+    waiting: usize,
+}
+
+impl State {
+    fn wake_driver(&mut self) {
+        if !self.woken {
+            if let Some(w) = &self.driver {
+                self.woken = true;
+                w.wake_by_ref();
+            }
+        }
+    }
+}
+
+/// One shared tokio connection.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// A pipeline was taken back: room in the ring.
+    room: tokio::sync::Notify,
+    info: ConnectionInfo,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Nobody holds the connection any more: the driver task ends at its next look.
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(w) = state.driver.take() {
+            w.wake();
+        }
+    }
+}
+
+impl Shared {
+    /// Connects, sets the connection up (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`) and starts
+    /// its driver task on the current tokio runtime.
+    pub(crate) async fn open(info: &ConnectionInfo) -> Result<Arc<Self>> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(Error::Config(
+                "a shared tokio connection needs a tokio runtime".into(),
+            ));
+        };
+        let (stream, leftover) = AsyncConnection::open(info).await?.into_stream()?;
+        let mut mux = Mux::with_capacity(MAX_PIPELINES);
+        mux.set_window_bytes(info.window_bytes);
+        mux.set_limits(info.limits);
+        mux.set_timeout(stall_timeout(info));
+        let shared = Arc::new(Self {
+            state: Mutex::new(State {
+                mux,
+                driver: None,
+                woken: false,
+                waiting: 0,
+            }),
+            room: tokio::sync::Notify::new(),
+            info: info.clone(),
+        });
+        let mut buf = ReadBuffer::growable();
+        buf.extend(&leftover)?;
+        let started = Instant::now();
+        runtime.spawn(Driver {
+            shared: Arc::downgrade(&shared),
+            stream,
+            out: Vec::new(),
+            written: 0,
+            buf,
+            started,
+            timer: Box::pin(tokio::time::sleep_until(started)),
+            armed: None,
+        });
+        Ok(shared)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether it still takes pipelines (it has not failed).
+    pub(crate) fn is_open(&self) -> bool {
+        self.lock().mux.failure().is_none()
+    }
+
+    /// Runs `p` on the connection, among everyone else's pipelines: queued after those
+    /// submitted before it, done when its last reply arrived. If the future is dropped, `p`
+    /// comes back with its waiting slots failed as cancelled.
+    pub(crate) async fn run(&self, p: &mut VecPipeline) -> Result<()> {
+        self.info.configure(p);
+        let mut sub = Sub {
+            pipeline: std::mem::replace(p, VecPipeline::new()),
+            waker: None,
+        };
+        let ticket = loop {
+            {
+                let mut state = self.lock();
+                if let Some(f) = state.mux.failure() {
+                    *p = sub.pipeline;
+                    p.fail(f);
+                    return Err(connection_error(f));
+                }
+                match state.mux.try_submit(sub) {
+                    Ok(ticket) => {
+                        state.wake_driver();
+                        break ticket;
+                    }
+                    // The ring is full: wait for a pipeline to come back.
+                    Err(back) => sub = back,
+                }
+                state.waiting += 1;
+            }
+            let counted = Counted(self);
+            self.room.notified().await;
+            drop(counted);
+        };
+        let mut waiting = Waiting {
+            shared: self,
+            ticket,
+            p,
+            done: false,
+        };
+        std::future::poll_fn(|cx| waiting.poll(cx)).await
+    }
+}
+
+/// A submitter counted as waiting for room; uncounted when it stops waiting, however it stops.
+struct Counted<'a>(&'a Shared);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.lock().waiting -= 1;
+    }
+}
+
+/// A submitted pipeline being waited for; dropped early, it takes the pipeline back.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    ticket: Ticket,
+    p: &'a mut VecPipeline,
+    done: bool,
+}
+
+impl Waiting<'_> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut state = self.shared.lock();
+        if state.mux.is_done(self.ticket) {
+            let sub = state.mux.take(self.ticket);
+            let room = state.waiting > 0;
+            drop(state);
+            if room {
+                self.shared.room.notify_one();
+            }
+            self.done = true;
+            return Poll::Ready(match sub {
+                Some(sub) => {
+                    *self.p = sub.pipeline;
+                    outcome(self.p)
+                }
+                None => Err(Error::Closed),
+            });
+        }
+        if let Some(sub) = state.mux.submission_mut(self.ticket) {
+            match &sub.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => sub.waker = Some(cx.waker().clone()),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut state = self.shared.lock();
+        let back = state.mux.abandon(self.ticket);
+        let room = state.waiting > 0;
+        drop(state);
+        if room {
+            self.shared.room.notify_one();
+        }
+        if let Some(sub) = back {
+            *self.p = sub.pipeline;
+        }
+        if !self.p.is_done() {
+            self.p.fail(Failure::Cancelled);
+        }
+    }
+}
+
+/// A shared connection as the transport of a [`Group`](redpipe_core::Group)'s run.
+pub(crate) struct Link(pub(crate) Arc<Shared>);
+
+impl AsyncTransport for Link {
+    async fn run_async(&mut self, p: &mut VecPipeline) -> Result<()> {
+        self.0.run(p).await
+    }
+
+    fn is_usable(&self) -> bool {
+        self.0.is_open()
+    }
+}
+
+/// The driver task: moves bytes between the socket and the mux.
+struct Driver {
+    shared: Weak<Shared>,
+    stream: Stream,
+    /// Committed bytes, written from `written` on.
+    out: Vec<u8>,
+    written: usize,
+    buf: ReadBuffer<Vec<u8>>,
+    /// The origin of the mux's clock (milliseconds).
+    started: Instant,
+    timer: Pin<Box<Sleep>>,
+    /// The deadline the timer is set to.
+    armed: Option<u64>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The runtime shut down, or the task ended: nothing in flight may wait for it.
+        if let Some(shared) = self.shared.upgrade() {
+            let mut state = shared.lock();
+            if state.mux.failure().is_none() {
+                state.mux.fail(Failure::Closed);
+            }
+        }
+    }
+}
+
+/// Why a read did not bring bytes.
+enum NoBytes {
+    Pending,
+    Closed,
+    Io(std::io::Error),
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let Some(shared) = this.shared.upgrade() else {
+            return Poll::Ready(());
+        };
+        match this.turn(&shared, cx) {
+            Ok(()) => Poll::Pending,
+            Err(failure) => {
+                let mut state = shared.lock();
+                if state.mux.failure().is_none() {
+                    state.mux.fail(failure);
+                }
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl Driver {
+    fn now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Does everything that can be done without waiting; `Err` ends the connection.
+    fn turn(&mut self, shared: &Shared, cx: &mut Context<'_>) -> std::result::Result<(), Failure> {
+        loop {
+            // Everything ready to go, in one buffer.
+            if self.written == self.out.len() {
+                self.out.clear();
+                self.written = 0;
+                let mut state = shared.lock();
+                match &state.driver {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => state.driver = Some(cx.waker().clone()),
+                }
+                state.woken = false;
+                state.mux.poll_transmit(&mut self.out);
+                let deadline = state.mux.handle_timeout(self.now());
+                if let Some(f) = state.mux.failure() {
+                    return Err(f);
+                }
+                drop(state);
+                self.arm(deadline);
+            }
+            let mut wrote = false;
+            while self.written < self.out.len() {
+                match Pin::new(&mut self.stream).poll_write(cx, &self.out[self.written..]) {
+                    Poll::Ready(Ok(0)) => return Err(Failure::Closed),
+                    Poll::Ready(Ok(n)) => {
+                        self.written += n;
+                        wrote = true;
+                    }
+                    Poll::Ready(Err(e)) => return Err(io_failure(&e)),
+                    Poll::Pending => break,
+                }
+            }
+            let stream = &mut self.stream;
+            let read = self.buf.read_with(|spare| {
+                let mut rb = ReadBuf::new(spare);
+                match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => Err(NoBytes::Closed),
+                    Poll::Ready(Ok(())) => Ok(rb.filled().len()),
+                    Poll::Ready(Err(e)) => Err(NoBytes::Io(e)),
+                    Poll::Pending => Err(NoBytes::Pending),
+                }
+            });
+            match read {
+                Ok(_) => {
+                    let mut state = shared.lock();
+                    let used = state
+                        .mux
+                        .handle_input(self.buf.filled())
+                        .map_err(Failure::Protocol)?;
+                    let deadline = state.mux.handle_timeout(self.now());
+                    drop(state);
+                    self.buf.consume(used);
+                    self.buf.shrink();
+                    self.arm(deadline);
+                    continue;
+                }
+                Err(NoBytes::Pending) => {}
+                Err(NoBytes::Closed) => return Err(Failure::Closed),
+                Err(NoBytes::Io(e)) => return Err(io_failure(&e)),
+            }
+            if self.armed.is_some() && self.timer.as_mut().poll(cx).is_ready() {
+                self.armed = None;
+                let mut state = shared.lock();
+                let deadline = state.mux.handle_timeout(self.now());
+                if let Some(f) = state.mux.failure() {
+                    return Err(f);
+                }
+                drop(state);
+                self.arm(deadline);
+                continue;
+            }
+            if wrote && self.written == self.out.len() {
+                continue; // more may have been queued meanwhile
+            }
+            return Ok(());
+        }
+    }
+
+    /// Sets the timer to the mux's deadline (milliseconds on its clock).
+    fn arm(&mut self, deadline: Option<u64>) {
+        if deadline == self.armed {
+            return;
+        }
+        self.armed = deadline;
+        if let Some(ms) = deadline {
+            let at = self.started + Duration::from_millis(ms);
+            self.timer.as_mut().reset(at);
+        }
+    }
+}
+
+fn io_failure(e: &std::io::Error) -> Failure {
+    redpipe_core::io::io_failure(e)
+}

@@ -1,0 +1,262 @@
+//! A shared blocking connection: the threads that submit take turns driving the socket.
+//!
+//! No thread of its own: a submitting thread that finds the socket free takes it and drives the
+//! connection for everyone — it writes every pipeline queued so far in one write, reads, and
+//! hands each reply to the mux, which fills that pipeline's slots and unparks its thread —
+//! until its own pipeline is done. Then it writes what was queued meanwhile and hands the
+//! socket to the oldest thread still waiting, which goes on from there. A thread that finds
+//! the socket taken parks until its pipeline is done or the socket is handed to it.
+//!
+//! Compared with a driver thread, each pipeline costs one wake-up (its thread's) instead of
+//! two (the driver's, then its thread's), and an idle connection costs no thread.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
+use redpipe_core::{Failure, ReadBuffer, Result, Transport, VecPipeline};
+
+use super::{MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use crate::config::ConnectionInfo;
+use crate::connection::Connection;
+use crate::stream::Io;
+
+/// A submitter's pipeline, and its thread to unpark when it is done.
+struct Sub {
+    pipeline: VecPipeline,
+    thread: Thread,
+}
+
+impl Submitted for Sub {
+    type Out = redpipe_core::ByteBuf;
+    type Replies = redpipe_core::ByteBuf;
+    type Entries = Vec<redpipe_core::Entry>;
+
+    fn pipeline(&mut self) -> &mut VecPipeline {
+        &mut self.pipeline
+    }
+
+    fn on_done(&mut self) {
+        self.thread.unpark();
+    }
+}
+
+/// The socket and its buffers: whichever thread drives the connection holds it.
+struct Wire {
+    io: Io,
+    out: Vec<u8>,
+    buf: ReadBuffer<Vec<u8>>,
+}
+
+struct State {
+    mux: Mux<Sub, Vec<Slot<Sub>>>,
+    /// The socket while no thread drives it; `None` while one does, or once it failed.
+    wire: Option<Box<Wire>>,
+    /// Threads waiting for room in the ring.
+    waiting: usize,
+}
+
+/// One shared blocking connection.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    room: Condvar,
+    info: ConnectionInfo,
+    /// The origin of the mux's clock.
+    started: Instant,
+}
+
+impl Shared {
+    /// Connects and sets the connection up (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
+    pub(crate) fn open(info: &ConnectionInfo) -> Result<Arc<Self>> {
+        let (io, buf) = Connection::open(info)?.into_io()?;
+        let mut mux = Mux::with_capacity(MAX_PIPELINES);
+        mux.set_window_bytes(info.window_bytes);
+        mux.set_limits(info.limits);
+        mux.set_timeout(stall_timeout(info));
+        Ok(Arc::new(Self {
+            state: Mutex::new(State {
+                mux,
+                wire: Some(Box::new(Wire {
+                    io,
+                    out: Vec::new(),
+                    buf,
+                })),
+                waiting: 0,
+            }),
+            room: Condvar::new(),
+            info: info.clone(),
+            started: Instant::now(),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether it still takes pipelines (it has not failed).
+    pub(crate) fn is_open(&self) -> bool {
+        self.lock().mux.failure().is_none()
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs `p` on the connection, among the other threads' pipelines.
+    pub(crate) fn run(&self, p: &mut VecPipeline) -> Result<()> {
+        self.info.configure(p);
+        let mut sub = Sub {
+            pipeline: std::mem::replace(p, VecPipeline::new()),
+            thread: std::thread::current(),
+        };
+        let mut state = self.lock();
+        let ticket = loop {
+            if let Some(f) = state.mux.failure() {
+                *p = sub.pipeline;
+                p.fail(f);
+                return Err(connection_error(f));
+            }
+            match state.mux.try_submit(sub) {
+                Ok(ticket) => break ticket,
+                Err(back) => sub = back,
+            }
+            // The ring is full: wait for a pipeline to come back.
+            state.waiting += 1;
+            state = self
+                .room
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.waiting -= 1;
+        };
+        loop {
+            if state.mux.is_done(ticket) {
+                let sub = state.mux.take(ticket);
+                if state.waiting > 0 {
+                    self.room.notify_one();
+                }
+                drop(state);
+                return match sub {
+                    Some(sub) => {
+                        *p = sub.pipeline;
+                        outcome(p)
+                    }
+                    None => Err(redpipe_core::Error::Closed),
+                };
+            }
+            if let Some(mut wire) = state.wire.take() {
+                drop(state);
+                let driven = self.drive(&mut wire, ticket);
+                state = self.lock();
+                match driven {
+                    Ok(()) => {
+                        state.wire = Some(wire);
+                        // Someone else's turn: the oldest thread still waiting goes on.
+                        if let Some(next) = state.mux.first_waiting_mut() {
+                            next.thread.unpark();
+                        }
+                    }
+                    Err(f) => {
+                        // The socket closes with `wire`; every pipeline fails with the reason.
+                        if state.mux.failure().is_none() {
+                            state.mux.fail(f);
+                        }
+                    }
+                }
+                continue;
+            }
+            drop(state);
+            std::thread::park();
+            state = self.lock();
+        }
+    }
+
+    /// Drives the connection for everyone until `mine` is done; `Err` ends the connection.
+    fn drive(&self, wire: &mut Wire, mine: Ticket) -> std::result::Result<(), Failure> {
+        loop {
+            let mut state = self.lock();
+            if !state.mux.is_awaiting() {
+                // Nothing is awaited: bytes waiting now can only be pushes or the peer's close.
+                // Find out before anything is committed, so that a connection closed while
+                // idle fails only pipelines of which nothing was sent (they go again on a
+                // fresh one).
+                drop(state);
+                if matches!(embedded_io::ReadReady::read_ready(&mut wire.io), Ok(true)) {
+                    self.read(wire)?;
+                }
+                state = self.lock();
+            }
+            wire.out.clear();
+            state.mux.poll_transmit(&mut wire.out);
+            let deadline = state.mux.handle_timeout(self.now());
+            if let Some(f) = state.mux.failure() {
+                return Err(f);
+            }
+            let done = state.mux.is_done(mine);
+            drop(state);
+            if !wire.out.is_empty() {
+                write_all(&mut wire.io, &wire.out)?;
+            }
+            if done {
+                return Ok(());
+            }
+            // Read until the stall deadline at most.
+            let until = deadline.map(|ms| self.started + Duration::from_millis(ms));
+            wire.io.set_deadline(until);
+            let read = self.read(wire);
+            wire.io.set_deadline(None);
+            read?;
+        }
+    }
+
+    /// Reads once and hands what came to the mux. A timeout is not an error here: the mux
+    /// decides whether the connection stalled.
+    fn read(&self, wire: &mut Wire) -> std::result::Result<(), Failure> {
+        let io = &mut wire.io;
+        match wire
+            .buf
+            .read_with(|spare| embedded_io::Read::read(io, spare))
+        {
+            Ok(0) => Err(Failure::Closed),
+            Ok(_) => {
+                let mut state = self.lock();
+                let used = state
+                    .mux
+                    .handle_input(wire.buf.filled())
+                    .map_err(Failure::Protocol)?;
+                drop(state);
+                wire.buf.consume(used);
+                wire.buf.shrink();
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(redpipe_core::io::io_failure(&e)),
+        }
+    }
+}
+
+fn write_all(io: &mut Io, mut bytes: &[u8]) -> std::result::Result<(), Failure> {
+    while !bytes.is_empty() {
+        match embedded_io::Write::write(io, bytes) {
+            Ok(0) => return Err(Failure::Closed),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(redpipe_core::io::io_failure(&e)),
+        }
+    }
+    embedded_io::Write::flush(io).map_err(|e| redpipe_core::io::io_failure(&e))
+}
+
+/// A shared connection as the transport of a [`Group`](redpipe_core::Group)'s run.
+pub(crate) struct Link(pub(crate) Arc<Shared>);
+
+impl Transport for Link {
+    fn run(&mut self, p: &mut VecPipeline) -> Result<()> {
+        self.0.run(p)
+    }
+
+    fn is_usable(&self) -> bool {
+        self.0.is_open()
+    }
+}
