@@ -22,6 +22,7 @@ use crate::deferred::SlotError;
 use crate::encode::{Args, Cmd, ToArg};
 use crate::error::{CapacityError, Failure};
 use crate::from_reply::FromReply;
+use crate::mux::Sharing;
 use crate::pipeline::{Mark, VecPipeline};
 use crate::queue::{Compose, OnExecute, Queue};
 #[cfg(feature = "scripting")]
@@ -109,6 +110,7 @@ pub struct Pipe<B> {
     /// The vector of the groups that ran last, empty, for the next run's groups.
     ran: Vec<Group>,
     retry: Retry,
+    sharing: Sharing,
 }
 
 impl<B> core::fmt::Debug for Pipe<B> {
@@ -146,6 +148,7 @@ impl<B> Pipe<B> {
             published: Vec::new(),
             ran: Vec::new(),
             retry: Retry::NEVER,
+            sharing: Sharing::Auto,
         }
     }
 
@@ -164,6 +167,28 @@ impl<B> Pipe<B> {
         for g in &mut self.groups {
             g.retry = self.retry;
         }
+        self
+    }
+
+    /// Sets where every connection's share of this pipe runs, where the backend can share
+    /// connections among pipes (the std registry's tokio tasks and threads, the browser's
+    /// sockets): [`Sharing::Auto`] by default, a shared connection unless a command needs one of
+    /// its own. Applies to the runs that follow.
+    ///
+    /// ```
+    /// use redpipe_core::{mux::Sharing, prelude::*, Connector, Loopback, Pipe};
+    /// let backend = Connector(|_: &str| Ok(Loopback::new(|_: &[&[u8]]| b"+OK\r\n".to_vec())));
+    /// let mut bulk = Pipe::with_backend(backend);
+    /// // A bulk load: on a connection of its own, not in front of everyone's small requests.
+    /// bulk.set_sharing(Sharing::Dedicated);
+    /// for i in 0..1000 {
+    ///     let _ = bulk.set(i, "value");
+    /// }
+    /// bulk.execute()?;
+    /// # Ok::<(), redpipe_core::Error>(())
+    /// ```
+    pub fn set_sharing(&mut self, sharing: Sharing) -> &mut Self {
+        self.sharing = sharing;
         self
     }
 
@@ -369,6 +394,9 @@ impl<B> Pipe<B> {
     /// before anything is sent.
     fn start(&mut self) -> (Vec<Group>, Result<()>) {
         let mut groups = self.take_groups();
+        for g in &mut groups {
+            g.pipeline.set_sharing(self.sharing);
+        }
         if let Some(e) = self.full.take() {
             for g in &mut groups {
                 g.pipeline.fail(Failure::Cancelled);
@@ -467,6 +495,14 @@ impl<B: AsyncBackend> Pipe<B> {
             run.pipe.finish(groups, outcome(&result));
         }
         result
+    }
+}
+
+/// A pipe dropped with commands queued (a scope that failed, a run that was never started):
+/// they are never sent, and their handles read [`Failure::Cancelled`] instead of waiting.
+impl<B> Drop for Pipe<B> {
+    fn drop(&mut self) {
+        self.discard();
     }
 }
 

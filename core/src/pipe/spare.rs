@@ -62,12 +62,13 @@ impl<B> Pipe<B> {
             published,
             ran,
             retry: Retry::NEVER,
+            sharing: crate::mux::Sharing::Auto,
         }
     }
 
-    /// Drops every queued command and callback unsent, as dropping the pipe would (their
-    /// handles stay pending, their `Derived` values never come), keeping the storage for the
-    /// next commands. Not inside a scope: that is [`scope`](Self::scope)'s rollback.
+    /// Drops every queued command and callback unsent, as dropping the pipe does (their
+    /// handles and `Derived` values read [`Failure::Cancelled`](crate::Failure::Cancelled)),
+    /// keeping the storage for the next commands. Not inside a scope: that is [`scope`](Self::scope)'s rollback.
     pub fn discard(&mut self) {
         if self.in_scope() {
             return;
@@ -77,19 +78,10 @@ impl<B> Pipe<B> {
         if self.callbacks.is_empty() && self.groups.iter().all(|g| g.pipeline.is_empty()) {
             return;
         }
-        for mut g in self.take_groups() {
-            // New groups have new result cells, so no dropped handle can ever read a later
-            // run's results; the dropped pipelines' storage is kept like a finished run's.
-            if g.pipeline.storage_bytes() == 0 {
-                continue;
-            }
-            g.pipeline.reset();
-            let pipeline = g.pipeline;
-            let kept = Arc::new(Shared::default());
-            kept.results.call_once(|| pipeline);
-            self.published.push(kept);
-        }
-        self.callbacks.clear();
+        // Published failed as cancelled, as a cut-short run is: the dropped commands' handles
+        // say so, and their storage is reused like a finished run's once they are gone.
+        let groups = self.take_groups();
+        self.finish(groups, Err(crate::Failure::Cancelled));
     }
 
     /// Empties the pipe into a [`Spare`]: the storage of its earlier runs, for a later pipe

@@ -62,9 +62,9 @@ pub(crate) struct Pool {
     opening: Mutex<()>,
     /// The shared connections of tokio tasks, opened on first use.
     #[cfg(feature = "tokio")]
-    shared_async: Mutex<Vec<Arc<tasks::Shared>>>,
+    shared_async: Arc<Mutex<Vec<Arc<tasks::Shared>>>>,
     #[cfg(feature = "tokio")]
-    opening_async: tokio::sync::Mutex<()>,
+    opening_async: Arc<tokio::sync::Mutex<()>>,
     /// Which shared connection the next pipeline goes on (round robin).
     turn: AtomicUsize,
 }
@@ -161,9 +161,9 @@ impl Pool {
             shared: Mutex::default(),
             opening: Mutex::default(),
             #[cfg(feature = "tokio")]
-            shared_async: Mutex::default(),
+            shared_async: Arc::default(),
             #[cfg(feature = "tokio")]
-            opening_async: tokio::sync::Mutex::const_new(()),
+            opening_async: Arc::default(),
             turn: AtomicUsize::new(0),
         }
     }
@@ -214,21 +214,27 @@ impl Pool {
         if let Some(s) = open(&lock(&self.shared_async)) {
             return Ok(tasks::Link(s));
         }
-        let _opening = self.opening_async.lock().await;
+        let opening = self.opening_async.clone().lock_owned().await;
         if let Some(s) = open(&lock(&self.shared_async)) {
             return Ok(tasks::Link(s));
         }
         self.counters.connects.fetch_add(1, Ordering::Relaxed);
         event!("connect", self.info.addr_text(), shared = true);
-        let s = tasks::Shared::open(&self.info).await.inspect_err(|e| {
-            event!(
-                "connect failed",
-                self.info.addr_text(),
-                error = e.to_string()
-            );
-        })?;
-        put_at(&mut lock(&self.shared_async), turn, s.clone());
-        Ok(tasks::Link(s))
+        // In a task of its own, which holds `opening` until it is done: a requester that goes
+        // away does not abandon the connection that the others wait for.
+        let (list, info) = (self.shared_async.clone(), self.info.clone());
+        let opened = tokio::spawn(async move {
+            let _opening = opening;
+            let s = tasks::Shared::open(&info).await.inspect_err(|e| {
+                event!("connect failed", info.addr_text(), error = e.to_string());
+            })?;
+            put_at(&mut lock(&list), turn, s.clone());
+            Ok::<_, Error>(s)
+        });
+        match opened.await {
+            Ok(s) => Ok(tasks::Link(s?)),
+            Err(_) => Err(Error::Closed), // the runtime is shutting down
+        }
     }
 
     /// Shared connections open now.

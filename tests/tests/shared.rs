@@ -1,0 +1,329 @@
+//! Many tasks and threads, one connection: shared connections against a real redis-server.
+//!
+//! What the server sees (its client list), what each task gets back (its own replies, even when
+//! thousands run at once and half of them give up half-way), and which commands take a
+//! connection of their own.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redpipe::prelude::*;
+use redpipe::{Connections, Error, Handle};
+use redpipe_tests::RedisServer;
+
+/// The server's clients named `name` (the registry's connections set it).
+fn clients_named(server: &RedisServer, name: &str) -> usize {
+    server
+        .cli(&["CLIENT", "LIST"])
+        .lines()
+        .filter(|l| l.contains(&format!(" name={name} ")))
+        .count()
+}
+
+fn registry(server: &RedisServer, name: &str) -> Connections {
+    let r = Connections::new();
+    let mut info = server.info();
+    info.client_name = Some(name.into());
+    r.register(redpipe::DEFAULT, info)
+        .expect("a new registry takes any name");
+    r
+}
+
+/// A small, seeded generator: the tests' random choices are repeatable from the seed they print.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_thousand_tasks_share_one_connection() {
+    let server = RedisServer::start();
+    let r = registry(&server, "thousand");
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let r = r.clone();
+            tokio::spawn(async move {
+                let (n, echo) = r
+                    .autoexec_async(None, |p| {
+                        let n = p.incr(format!("n{}", i % 10));
+                        let echo: Handle<String> = p.query(cmd("ECHO").arg(i));
+                        Ok((n, echo))
+                    })
+                    .await?;
+                assert_eq!(echo.result()?, i.to_string());
+                n.result()
+            })
+        })
+        .collect();
+    // While they run, and after: one connection.
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap().unwrap());
+    }
+    counts.sort_unstable();
+    // Each of the ten counters went 1..=100: nothing lost, nothing twice.
+    let expected: Vec<i64> = (1..=100).flat_map(|n| [n; 10]).collect();
+    assert_eq!(counts, expected);
+    assert_eq!(clients_named(&server, "thousand"), 1);
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn commands_that_need_a_connection_of_their_own_get_one_and_only_they() {
+    let server = RedisServer::start();
+    let r = registry(&server, "own");
+    // Three blocking pops wait at once, each on a connection of its own; a hundred plain
+    // requests run beside them on the shared one.
+    let pops: Vec<_> = (0..3)
+        .map(|i| {
+            let r = r.clone();
+            tokio::spawn(async move {
+                let popped = r
+                    .autoexec_async(None, |p| {
+                        Ok(p.query::<Option<(String, String)>, _, _>(
+                            cmd("BLPOP").arg(format!("queue{i}")).arg(5),
+                        ))
+                    })
+                    .await?;
+                popped.result()
+            })
+        })
+        .collect();
+    let plain: Vec<_> = (0..100)
+        .map(|_| {
+            let r = r.clone();
+            tokio::spawn(async move {
+                let n = r.autoexec_async(None, |p| Ok(p.incr("plain"))).await?;
+                n.result()
+            })
+        })
+        .collect();
+    for t in plain {
+        t.await.unwrap().unwrap();
+    }
+    // The pops are still blocked: the plain requests did not wait for them.
+    assert_eq!(clients_named(&server, "own"), 4);
+    for i in 0..3 {
+        server.cli(&["RPUSH", &format!("queue{i}"), "job"]);
+    }
+    for (i, t) in pops.into_iter().enumerate() {
+        let popped = t.await.unwrap().unwrap();
+        assert_eq!(popped, Some((format!("queue{i}"), "job".to_string())));
+    }
+    // A pipe can force either path.
+    let mut p = r.pipe();
+    p.set_sharing(redpipe::mux::Sharing::Dedicated);
+    let _ = p.ping();
+    p.execute_async().await.unwrap();
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 4);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_blocking_pop_does_not_delay_other_tasks() {
+    let server = RedisServer::start();
+    let r = registry(&server, "blpop");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let pop = {
+        let (r, events) = (r.clone(), events.clone());
+        tokio::spawn(async move {
+            let popped = r
+                .autoexec_async(None, |p| {
+                    Ok(p.query::<Option<(String, String)>, _, _>(cmd("BLPOP").arg("jobs").arg(5)))
+                })
+                .await
+                .unwrap();
+            events.lock().unwrap().push("popped");
+            popped.result().unwrap()
+        })
+    };
+    // Wait until the pop is blocked on the server.
+    while !server
+        .cli(&["CLIENT", "LIST"])
+        .lines()
+        .any(|l| l.contains("cmd=blpop"))
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for _ in 0..20 {
+        let n = r.autoexec_async(None, |p| Ok(p.incr("other"))).await;
+        n.unwrap().result().unwrap();
+    }
+    events.lock().unwrap().push("others done");
+    // Only now is there a job: the pop was still waiting when the others were done.
+    let pushed = r
+        .autoexec_async(None, |p| Ok(p.rpush("jobs", &["one"])))
+        .await;
+    assert_eq!(pushed.unwrap().result().unwrap(), 1);
+    let popped = pop.await.unwrap();
+    assert_eq!(popped, Some(("jobs".into(), "one".into())));
+    assert_eq!(*events.lock().unwrap(), ["others done", "popped"]);
+}
+
+/// Ten thousand tasks, half of which give up at random points (before their pipeline is sent,
+/// while it is written, while its replies are read): every task that stays gets its own
+/// replies, and the connection is still in step afterwards.
+#[tokio::test(flavor = "current_thread")]
+async fn half_of_ten_thousand_tasks_dropped_at_random_points() {
+    let server = RedisServer::start();
+    let r = registry(&server, "dropped");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    println!("seed {seed}");
+    let mut rng = Rng(seed);
+    let mut tasks = Vec::new();
+    for i in 0..10_000u64 {
+        // Dropped after this many polls of its run (0: before the first), or never.
+        let give_up = (rng.below(2) == 0).then(|| rng.below(6));
+        let r = r.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut p = r.pipe();
+            let n = p.incr(format!("k{i}"));
+            let value: Handle<Option<String>> = p.get(format!("v{}", i % 100));
+            let echo: Handle<String> = p.query(cmd("ECHO").arg(format!("task {i}")));
+            match give_up {
+                None => {
+                    p.execute_async().await?;
+                    assert_eq!(n.result()?, 1);
+                    assert_eq!(value.result()?, None);
+                    assert_eq!(echo.result()?, format!("task {i}"));
+                    Ok::<_, Error>(true)
+                }
+                Some(polls) => {
+                    let run = Box::pin(p.execute_async());
+                    let done = PollAtMost { run, polls }.await;
+                    drop(p); // what was never sent is cancelled with the pipe
+                    if done.is_none() {
+                        // Cut short: no handle is left pending.
+                        for e in [n.result().err(), echo.result().err()] {
+                            assert!(
+                                matches!(e, Some(Error::Failed(redpipe::Failure::Cancelled))),
+                                "{e:?}"
+                            );
+                        }
+                    }
+                    Ok(false)
+                }
+            }
+        }));
+    }
+    let mut survivors = 0;
+    for t in tasks {
+        survivors += usize::from(t.await.unwrap().unwrap());
+    }
+    assert!(survivors > 4000, "{survivors}");
+    // Still in step: the next pipeline reads its own replies.
+    let mut p = r.pipe();
+    let echo: Handle<String> = p.query(cmd("ECHO").arg("last"));
+    let n = p.incr("fresh");
+    p.execute_async().await.unwrap();
+    assert_eq!(
+        (echo.result().unwrap(), n.result().unwrap()),
+        ("last".into(), 1)
+    );
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 1);
+    assert_eq!(clients_named(&server, "dropped"), 1);
+}
+
+/// Polls `run` at most `polls` times; `None` when it was not done by then (then drops it).
+struct PollAtMost<F> {
+    run: F,
+    polls: u64,
+}
+
+impl<F: Future + Unpin> Future for PollAtMost<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.polls == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.polls -= 1;
+        match std::pin::Pin::new(&mut self.run).poll(cx) {
+            std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+            std::task::Poll::Pending => {
+                // Come back soon whatever happens, so that drops land at every stage.
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+#[test]
+fn threads_share_one_connection() {
+    let server = RedisServer::start();
+    let r = registry(&server, "threads");
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    std::thread::scope(|s| {
+        for t in 0..16 {
+            let (r, seen) = (&r, seen.clone());
+            s.spawn(move || {
+                for i in 0..200 {
+                    let token = format!("{t}.{i}");
+                    let (echo, n) = r
+                        .autoexec(None, |p| {
+                            let echo: Handle<String> = p.query(cmd("ECHO").arg(&token));
+                            Ok((echo, p.incr("count")))
+                        })
+                        .unwrap();
+                    assert_eq!(echo.result().unwrap(), token);
+                    assert!(seen.lock().unwrap().insert(n.result().unwrap()));
+                }
+            });
+        }
+    });
+    // Every INCR's result is distinct: 3 200 in all.
+    assert_eq!(seen.lock().unwrap().len(), 3200);
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 1);
+    assert_eq!(clients_named(&server, "threads"), 1);
+}
+
+#[test]
+fn a_thread_blocked_on_a_pop_does_not_delay_the_others() {
+    let server = RedisServer::start();
+    let r = registry(&server, "thread-pop");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    std::thread::scope(|s| {
+        let (rr, ev) = (&r, events.clone());
+        let pop = s.spawn(move || {
+            let popped = rr
+                .autoexec(None, |p| {
+                    Ok(p.query::<Option<(String, String)>, _, _>(cmd("BLPOP").arg("jobs").arg(5)))
+                })
+                .unwrap();
+            ev.lock().unwrap().push("popped");
+            popped.result().unwrap()
+        });
+        // Wait until the pop is blocked on the server.
+        while !server
+            .cli(&["CLIENT", "LIST"])
+            .lines()
+            .any(|l| l.contains("cmd=blpop"))
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for _ in 0..20 {
+            r.autoexec(None, |p| Ok(p.incr("other")))
+                .unwrap()
+                .result()
+                .unwrap();
+        }
+        events.lock().unwrap().push("others done");
+        server.cli(&["RPUSH", "jobs", "one"]);
+        assert_eq!(pop.join().unwrap(), Some(("jobs".into(), "one".into())));
+    });
+    assert_eq!(*events.lock().unwrap(), ["others done", "popped"]);
+}
