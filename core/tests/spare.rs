@@ -66,7 +66,7 @@ fn discarded_commands_are_never_sent_and_read_as_cancelled() -> Result<(), Error
     p.execute()?;
     assert_eq!(sent.result()?, 1);
     assert!(cancelled(dropped.result()));
-    assert!(cancelled(derived.result().map(|v| *v)));
+    assert!(cancelled(derived.result().copied()));
     assert_eq!(*log.lock().unwrap_or_else(|e| e.into_inner()), ["INCR"]);
     // What is queued when the pipe becomes a spare is dropped the same way.
     let unsent = p.incr("unsent");
