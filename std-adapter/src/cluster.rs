@@ -274,7 +274,7 @@ impl Cluster {
                 .iter()
                 .map(|b| self.pool(map.node(b.node())))
                 .collect();
-            let errors = run_batches(&pools, run.batches_mut());
+            let errors = run_batches(&pools, run.batches_mut(), p.is_shareable());
             if first_error.is_none() {
                 first_error = errors.into_iter().next();
             }
@@ -299,6 +299,7 @@ impl Cluster {
         let mut run = self.take_run();
         run.read_from_replicas(self.replica_reads);
         let mut first_error = None;
+        let shareable = p.is_shareable();
         while run.next_round(p, &map) {
             if run.delay_ms() > 0 {
                 tokio::time::sleep(Duration::from_millis(u64::from(run.delay_ms()))).await;
@@ -315,10 +316,14 @@ impl Cluster {
                     .map(|(pool, batch)| async move {
                         let commands = batch.len();
                         let pipeline = batch.pipeline_mut();
-                        match pool.take_async().await {
-                            Ok(mut conn) => {
+                        let conn = match shareable && pool.multiplexes() {
+                            true => pool.shared_async().await.map(NodeLink::Shared),
+                            false => pool.take_async().await.map(NodeLink::Own),
+                        };
+                        match conn {
+                            Ok(conn) => {
                                 pool.count(commands);
-                                conn.execute(pipeline).await
+                                conn.run(pipeline).await
                             }
                             Err(e) => {
                                 pipeline.fail(e.failure());
@@ -410,40 +415,75 @@ fn topology_error(e: TopologyError) -> Error {
     Error::Config(format!("cluster topology: {e}"))
 }
 
-/// Runs each batch on a connection of its node's pool (`pools[i]` for `batches[i]`), the nodes
-/// working at the same time: every batch is sent first (as much as its window allows), then
-/// each is finished in turn, while the others' replies wait in their sockets. One thread, no
-/// hand-off between threads: on a small machine a round costs the nodes' work, not thread
-/// start-ups and wake-ups. The errors of the nodes that failed.
-fn run_batches(pools: &[Arc<Pool>], batches: &mut [Batch]) -> Vec<Error> {
+/// A node's connection for one batch: its shared connection, or one of its own.
+#[cfg(feature = "tokio")]
+enum NodeLink<'p> {
+    Shared(crate::shared::tasks::Link),
+    Own(crate::registry::Lease<'p, crate::tokio::AsyncConnection>),
+}
+
+#[cfg(feature = "tokio")]
+impl NodeLink<'_> {
+    async fn run(self, p: &mut VecPipeline) -> Result<()> {
+        match self {
+            Self::Shared(link) => link.0.run(p).await,
+            Self::Own(mut conn) => conn.execute(p).await,
+        }
+    }
+}
+
+/// A batch started on a node's connection, to finish.
+enum Started<'p> {
+    Shared(crate::shared::threads::Link, redpipe_core::mux::Ticket),
+    Own(crate::registry::Lease<'p, crate::Connection>),
+}
+
+/// Runs each batch on its node (`pools[i]` for `batches[i]`), the nodes working at the same
+/// time: every batch is sent first (as much as its window allows), then each is finished in
+/// turn, while the others' replies wait in their sockets. One thread, no hand-off between
+/// threads: on a small machine a round costs the nodes' work, not thread start-ups and
+/// wake-ups. Batches go on each node's shared connection when `shareable` (see
+/// [`Sharing`](redpipe_core::mux::Sharing)), else on one of its own. The errors of the nodes that
+/// failed.
+fn run_batches(pools: &[Arc<Pool>], batches: &mut [Batch], shareable: bool) -> Vec<Error> {
     let mut errors = Vec::new();
-    let mut leases = Vec::with_capacity(batches.len());
+    let mut started = Vec::with_capacity(batches.len());
     for (pool, batch) in pools.iter().zip(batches.iter_mut()) {
         let commands = batch.len();
         let pipeline = batch.pipeline_mut();
-        match pool.take() {
-            Ok(mut conn) => {
+        let start = if shareable && pool.multiplexes() {
+            pool.shared().and_then(|link| {
+                let ticket = link.0.start(pipeline)?;
+                Ok(Started::Shared(link, ticket))
+            })
+        } else {
+            pool.take().and_then(|mut conn| {
+                conn.send(pipeline)?;
+                Ok(Started::Own(conn))
+            })
+        };
+        match start {
+            Ok(s) => {
                 pool.count(commands);
-                match conn.send(pipeline) {
-                    Ok(()) => leases.push(Some(conn)),
-                    Err(e) => {
-                        errors.push(e);
-                        leases.push(None);
-                    }
-                }
+                started.push(Some(s));
             }
             Err(e) => {
-                pipeline.fail(e.failure());
+                if !pipeline.is_done() {
+                    pipeline.fail(e.failure());
+                }
                 errors.push(e);
-                leases.push(None);
+                started.push(None);
             }
         }
     }
-    for (lease, batch) in leases.iter_mut().zip(batches.iter_mut()) {
-        if let Some(conn) = lease {
-            if let Err(e) = conn.finish(batch.pipeline_mut()) {
-                errors.push(e);
-            }
+    for (start, batch) in started.into_iter().zip(batches.iter_mut()) {
+        let finished = match start {
+            Some(Started::Shared(link, ticket)) => link.0.finish(ticket, batch.pipeline_mut()),
+            Some(Started::Own(mut conn)) => conn.finish(batch.pipeline_mut()),
+            None => continue,
+        };
+        if let Err(e) = finished {
+            errors.push(e);
         }
     }
     errors

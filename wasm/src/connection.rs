@@ -1,19 +1,27 @@
-//! [`Connection`]: one WebSocket (or JS duplex) as the core's [`AsyncTransport`].
+//! [`Connection`]: one WebSocket (or JS duplex) as the core's [`AsyncTransport`], shared by
+//! every async function that runs a pipeline on it.
 //!
-//! A WebSocket delivers whole messages, not a stream: each one goes to the core with
-//! [`ReadBuffer::feed`], which keeps a reply split across messages until the rest arrives. The
-//! connection rules are the core's [`Session`]: one pipeline at a time, none after a failure,
-//! none when bytes nobody asked for arrived between pipelines. The transport itself only moves
-//! bytes: it sends what [`Pipeline::poll_output`](redpipe_core::Pipeline::poll_output) offers
-//! (in frames of at most [`Options::max_frame`] bytes) and feeds what arrives.
+//! The pipelines go through the core's [`Mux`]: each is queued whole after those before it,
+//! everything ready goes out in one message (frames of at most [`Options::max_frame`] bytes),
+//! and each reply fills its own pipeline's slot, so a page's many promises make one stream of
+//! messages. JavaScript runs on one thread, so nobody drives the socket: whichever waiting
+//! function runs first hands what arrived to the mux (a reply split across messages waits in
+//! the read buffer for the rest), and the mux wakes the functions whose pipelines are done. The
+//! link wakes the oldest waiting function when a message comes. A function whose promise is
+//! dropped takes its pipeline back, cancelled; its replies are read and dropped.
 
+use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::future::poll_fn;
+use core::task::{Context, Poll, Waker};
 
-use redpipe_core::session::{Handshake, Session, Setup};
+use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
+use redpipe_core::session::{Handshake, Setup};
 use redpipe_core::{
     AsyncTransport, DEFAULT_WINDOW, DEFAULT_WINDOW_BYTES, Error, Failure, ReadBuffer, Result,
-    Unsolicited, VecPipeline, unsolicited,
+    VecPipeline,
 };
 
 use crate::error::LinkError;
@@ -87,26 +95,61 @@ impl Options {
     }
 }
 
+/// Pipelines a connection holds at most, queued or in flight; past it, callers wait.
+const MAX_PIPELINES: usize = 1024;
+
 /// One connection to Redis through a WebSocket relay, or through a JS duplex; an
-/// [`AsyncTransport`] for the core's `Pipe` model.
+/// [`AsyncTransport`] for the core's `Pipe` model. Clones share the socket: pipelines run on
+/// it from many async functions at once go out back to back, each getting its own replies.
 ///
 /// A close or error of the socket fails every handle still waiting with the reason (the close
 /// code and reason reach `execute`'s error); the connection is then unusable, and a
 /// [`Connections`](crate::Connections) registry opens a new one for the next pipeline.
+#[derive(Clone)]
 pub struct Connection {
+    inner: Rc<RefCell<Inner>>,
+}
+
+struct Inner {
     link: Link,
-    session: Session,
+    mux: Mux<Sub, Vec<Slot<Sub>>>,
     buf: ReadBuffer<Vec<u8>>,
+    out: Vec<u8>,
     options: Options,
-    /// The mean reply size of the last pipeline, for the next one's byte window.
-    reply_estimate: Option<usize>,
+    /// Callers waiting for room in the mux.
+    room: Vec<Waker>,
+    /// A send is scheduled for the end of this turn of the event loop.
+    flushing: bool,
+}
+
+/// A caller's pipeline, and its task to wake when it is done.
+struct Sub {
+    pipeline: VecPipeline,
+    waker: Option<Waker>,
+}
+
+impl Submitted for Sub {
+    type Out = redpipe_core::ByteBuf;
+    type Replies = redpipe_core::ByteBuf;
+    type Entries = Vec<redpipe_core::Entry>;
+
+    fn pipeline(&mut self) -> &mut VecPipeline {
+        &mut self.pipeline
+    }
+
+    fn on_done(&mut self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
 }
 
 impl core::fmt::Debug for Connection {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let inner = self.inner.borrow();
         f.debug_struct("Connection")
-            .field("link", &self.link)
-            .field("session", &self.session)
+            .field("link", &inner.link)
+            .field("mux", &inner.mux)
             .finish_non_exhaustive()
     }
 }
@@ -143,12 +186,18 @@ impl Connection {
                 return Err(why.into());
             }
         }
-        let mut c = Self {
-            link,
-            session: Session::new(),
-            buf: ReadBuffer::new(Vec::new()),
-            options: options.clone(),
-            reply_estimate: None,
+        let mut mux = Mux::with_capacity(MAX_PIPELINES);
+        mux.set_window_bytes(options.window_bytes);
+        let c = Self {
+            inner: Rc::new(RefCell::new(Inner {
+                link,
+                mux,
+                buf: ReadBuffer::new(Vec::new()),
+                out: Vec::new(),
+                options: options.clone(),
+                room: Vec::new(),
+                flushing: false,
+            })),
         };
         let mut p = VecPipeline::new();
         let handshake = Handshake::queue(&options.setup(), &mut p)?;
@@ -159,133 +208,247 @@ impl Connection {
         Ok(c)
     }
 
-    /// Closes the connection; a pipeline waiting on it fails with `reason`.
+    /// Closes the connection; pipelines waiting on it fail with `reason`.
     pub fn close(&self, reason: &str) {
-        self.link.close(LinkError::Local(reason.to_string()));
+        let mut inner = self.inner.borrow_mut();
+        inner.link.close(LinkError::Local(reason.to_string()));
+        inner.receive();
     }
 
     /// Binary messages received so far (a large pipeline's replies arrive over many).
     pub fn messages_received(&self) -> u64 {
-        self.link.inbox().borrow().received
+        self.inner.borrow().link.inbox().borrow().received
     }
 
-    /// Whether it can run another pipeline: open, and clean by the session rules.
+    /// Whether it can run more pipelines: the socket is open and the stream in step.
     pub fn is_usable(&self) -> bool {
-        self.session.is_clean() && !self.link.is_closed()
+        let inner = self.inner.borrow();
+        !inner.link.is_closed() && inner.mux.failure().is_none()
     }
 
-    /// Moves the messages that arrived while no pipeline ran into the read buffer.
-    fn take_idle_messages(&mut self) -> Result<()> {
-        let messages = self.link.inbox().borrow_mut().take_messages();
-        for m in messages {
-            self.buf.extend(&m)?;
-        }
-        Ok(())
-    }
-
-    /// Sends everything the pipeline's window offers now.
-    fn flush(&mut self, p: &mut VecPipeline) -> core::result::Result<(), LinkError> {
-        loop {
-            let out = p.poll_output();
-            let n = out.len().min(self.options.max_frame.max(1));
-            if n > 0 {
-                self.link.send(&out[..n])?;
-            }
-            p.consume_output(n);
-            if n == 0 {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Fails `p` and the connection with `why`.
-    fn lost(&mut self, p: &mut VecPipeline, why: LinkError) -> Error {
-        self.session.set_broken();
-        p.fail(Failure::Io(why.kind()));
-        self.link.close(why.clone());
-        why.into()
-    }
-
-    /// Runs `p`: the session checks, then send and feed until every slot is resolved.
-    async fn run(&mut self, p: &mut VecPipeline) -> Result<()> {
-        p.set_window(self.options.window);
-        p.set_window_bytes(self.options.window_bytes);
-        if let Some(bytes) = self.reply_estimate {
-            p.set_reply_estimate(bytes);
-        }
-        if self.session.is_idle() {
-            // What arrived since the last pipeline; a push still arriving is read whole first,
-            // so that the session can tell it from a stray reply.
-            loop {
-                if let Err(e) = self.take_idle_messages() {
-                    self.session.set_broken();
-                    p.fail(e.failure());
-                    return Err(e);
-                }
-                let (left, _, _) = unsolicited(self.buf.filled(), p.limits());
-                if left != Unsolicited::Partial {
-                    break;
-                }
-                let more = self
-                    .link
-                    .wait(|i| match (&i.closed, i.messages.is_empty()) {
-                        (_, false) => Some(Ok(())),
-                        (Some(why), true) => Some(Err(why.clone())),
-                        (None, true) => None,
-                    })
-                    .await;
-                if let Err(why) = more {
-                    return Err(self.lost(p, why));
-                }
-            }
-        }
-        self.session.before_send(p, &mut self.buf)?;
-        let sent = self.flush(p);
-        self.session.sent(sent.is_ok());
-        if let Err(why) = sent {
-            return Err(self.lost(p, why));
-        }
-        self.session.before_finish(p)?;
-        let result = self.finish(p).await;
-        self.session.finished(p, result.is_ok());
-        self.reply_estimate = Some(p.reply_estimate());
-        self.buf.shrink();
-        result
-    }
-
-    /// Feeds every message to `p` as it arrives, sending more as the window opens.
-    async fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        loop {
-            if let Err(why) = self.flush(p) {
-                return Err(self.lost(p, why));
-            }
-            if p.is_done() {
-                return Ok(());
-            }
-            let batch = self
-                .link
-                .wait(|i| match (&i.closed, i.messages.is_empty()) {
-                    (_, false) => Some(Ok(i.take_messages())),
-                    (Some(why), true) => Some(Err(why.clone())),
-                    (None, true) => None,
-                })
-                .await;
-            let messages = match batch {
-                Ok(messages) => messages,
-                Err(why) => return Err(self.lost(p, why)),
+    /// Runs `p` on the socket, after every pipeline queued on it before.
+    async fn run(&self, p: &mut VecPipeline) -> Result<()> {
+        let mut sub = {
+            let inner = self.inner.borrow();
+            p.set_window(inner.options.window);
+            p.set_window_bytes(inner.options.window_bytes);
+            Some(Sub {
+                pipeline: core::mem::replace(p, VecPipeline::new()),
+                waker: None,
+            })
+        };
+        // Queued after everything before it (waiting while the mux is full), and out at once.
+        let ticket = poll_fn(|cx| {
+            let mut inner = self.inner.borrow_mut();
+            inner.receive();
+            let Some(offered) = sub.take() else {
+                return Poll::Ready(Err(None));
             };
-            for m in messages {
-                if let Err(failure) = self.buf.feed(p, &m) {
-                    // The stream is at an unknown position: this connection is done.
-                    self.link
-                        .close(LinkError::Local("protocol error".to_string()));
-                    return Err(match failure {
-                        Failure::Protocol(e) => Error::Protocol(e),
-                        Failure::Capacity(e) => Error::Capacity(e),
-                        f => Error::Failed(f),
-                    });
+            if inner.mux.failure().is_some() {
+                return Poll::Ready(Err(Some(offered)));
+            }
+            match inner.mux.try_submit(offered) {
+                Ok(ticket) => {
+                    self.flush_soon(&mut inner);
+                    Poll::Ready(Ok(ticket))
+                }
+                Err(full) => {
+                    sub = Some(full);
+                    inner.room.push(cx.waker().clone());
+                    Poll::Pending
                 }
             }
+        })
+        .await;
+        let ticket = match ticket {
+            Ok(ticket) => ticket,
+            Err(refused) => {
+                if let Some(refused) = refused {
+                    *p = refused.pipeline;
+                }
+                let inner = self.inner.borrow();
+                let failure = inner.mux.failure().unwrap_or(Failure::Closed);
+                p.fail(failure);
+                return Err(inner.error(failure));
+            }
+        };
+        let mut waiting = Waiting {
+            conn: self,
+            ticket,
+            p,
+            done: false,
+        };
+        poll_fn(|cx| waiting.poll(cx)).await
+    }
+
+    /// Sends what is ready at the end of this turn of the event loop: the pipelines that every
+    /// function queues in the same turn go out in one message.
+    fn flush_soon(&self, inner: &mut Inner) {
+        if inner.flushing {
+            return;
+        }
+        inner.flushing = true;
+        let conn = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut inner = conn.inner.borrow_mut();
+            inner.flushing = false;
+            inner.send();
+        });
+    }
+}
+
+impl Inner {
+    /// Hands what arrived to the mux (and sends what its replies let go: the rest of a
+    /// pipeline larger than its window); a closed link fails every pipeline with its reason.
+    fn receive(&mut self) {
+        let (messages, closed) = {
+            let mut inbox = self.link.inbox().borrow_mut();
+            (inbox.take_messages(), inbox.closed.clone())
+        };
+        let arrived = !messages.is_empty();
+        for m in messages {
+            if self.mux.failure().is_some() {
+                break;
+            }
+            // Nothing kept from earlier messages: read the message in place, keep its tail.
+            let rest = if self.buf.filled().is_empty() {
+                match self.mux.handle_input(&m) {
+                    Ok(used) => &m[used..],
+                    Err(_) => break,
+                }
+            } else {
+                &m[..]
+            };
+            if rest.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.buf.extend(rest) {
+                self.mux.fail(Failure::Capacity(e));
+                break;
+            }
+            match self.mux.handle_input(self.buf.filled()) {
+                Ok(used) => self.buf.consume(used),
+                Err(_) => break,
+            }
+        }
+        if let Some(why) = closed {
+            self.mux.fail(Failure::Io(why.kind()));
+        }
+        if let Some(failure) = self.mux.failure() {
+            // The stream is at an unknown position, or gone: this connection is done.
+            if !self.link.is_closed() {
+                self.link.close(LinkError::Local(match failure {
+                    Failure::Protocol(_) => "protocol error".to_string(),
+                    _ => "connection failed".to_string(),
+                }));
+            }
+            self.buf.clear();
+            return;
+        }
+        self.buf.shrink();
+        if arrived {
+            self.send();
+        }
+    }
+
+    /// Sends everything the mux has ready, in frames of at most `max_frame` bytes.
+    fn send(&mut self) {
+        if self.mux.failure().is_some() {
+            return;
+        }
+        self.out.clear();
+        self.mux.poll_transmit(&mut self.out);
+        let frame = self.options.max_frame.max(1);
+        for chunk in self.out.chunks(frame) {
+            if let Err(why) = self.link.send(chunk) {
+                self.link.close(why.clone());
+                self.mux.fail(Failure::Io(why.kind()));
+                return;
+            }
+        }
+    }
+
+    /// The error a failed pipeline reports: the socket's own when it closed (with its code and
+    /// reason), else the failure.
+    fn error(&self, failure: Failure) -> Error {
+        if let Some(why) = self.link.inbox().borrow().closed.clone() {
+            if !matches!(failure, Failure::Protocol(_) | Failure::Capacity(_)) {
+                return why.into();
+            }
+        }
+        match failure {
+            Failure::Protocol(e) => Error::Protocol(e),
+            Failure::Capacity(e) => Error::Capacity(e),
+            f => Error::Failed(f),
+        }
+    }
+
+    /// Points the link's wake-up at the oldest caller still waiting: the one to read for
+    /// everyone when a message comes.
+    fn watch(&mut self) {
+        let waker = self.mux.first_waiting_mut().and_then(|s| s.waker.clone());
+        self.link.inbox().borrow_mut().set_waker(waker);
+    }
+
+    /// A pipeline was taken back: room for the callers waiting for it.
+    fn freed(&mut self) {
+        for w in self.room.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// A queued pipeline being waited for; dropped early, it takes the pipeline back.
+struct Waiting<'a> {
+    conn: &'a Connection,
+    ticket: Ticket,
+    p: &'a mut VecPipeline,
+    done: bool,
+}
+
+impl Waiting<'_> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut inner = self.conn.inner.borrow_mut();
+        inner.receive();
+        if inner.mux.is_done(self.ticket) {
+            self.done = true;
+            let sub = inner.mux.take(self.ticket);
+            inner.freed();
+            inner.watch();
+            let Some(sub) = sub else {
+                return Poll::Ready(Err(Error::Closed));
+            };
+            *self.p = sub.pipeline;
+            return Poll::Ready(match self.p.failure() {
+                None => Ok(()),
+                Some(f) => Err(inner.error(f)),
+            });
+        }
+        if let Some(sub) = inner.mux.submission_mut(self.ticket) {
+            match &sub.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => sub.waker = Some(cx.waker().clone()),
+            }
+        }
+        inner.watch();
+        Poll::Pending
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut inner = self.conn.inner.borrow_mut();
+        if let Some(sub) = inner.mux.abandon(self.ticket) {
+            *self.p = sub.pipeline;
+        }
+        inner.freed();
+        inner.watch();
+        drop(inner);
+        if !self.p.is_done() {
+            self.p.fail(Failure::Cancelled);
         }
     }
 }

@@ -96,6 +96,11 @@ impl Inbox {
     }
 
     /// Takes the messages received so far.
+    /// Sets who is woken when something arrives.
+    pub(crate) fn set_waker(&mut self, waker: Option<Waker>) {
+        self.waker = waker;
+    }
+
     pub(crate) fn take_messages(&mut self) -> VecDeque<Vec<u8>> {
         self.queued = 0;
         core::mem::take(&mut self.messages)

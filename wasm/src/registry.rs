@@ -1,11 +1,13 @@
 //! [`Connections`]: named connections, the [`AsyncBackend`] a wasm [`Pipe`](crate::Pipe) runs
 //! on.
 //!
-//! One socket per name. JavaScript runs many async functions at once on one thread, and each
-//! may execute a pipeline on the same name: the socket is leased to one pipeline at a time and
-//! the others wait their turn (a FIFO of wakers), so two pipelines never interleave their
-//! commands or replies on one socket. Groups of different names run concurrently, each on its
-//! own socket. A socket that closed or failed is replaced on the next pipeline.
+//! One shared socket per name. JavaScript runs many async functions at once on one thread, and
+//! each may execute a pipeline on the same name: they all go on the name's socket, each queued
+//! whole after those before it (see [`Connection`]), so a page's concurrent requests share
+//! its messages instead of waiting for one another's round trips. A pipeline that needs a
+//! connection of its own (`WATCH`, a blocking command, `SELECT`...: see
+//! [`Sharing`](redpipe_core::mux::Sharing)) opens one for its run. Groups of different names run
+//! concurrently. A socket that closed or failed is replaced on the next pipeline.
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -48,15 +50,17 @@ enum Endpoint {
     Duplex(js_sys::Function),
 }
 
-/// One name: how to open its socket, the idle socket, and the lease.
+/// One name: how to open its sockets, and the shared one.
 struct Entry {
     endpoint: Endpoint,
     options: Options,
-    idle: RefCell<Option<Connection>>,
-    busy: Cell<bool>,
+    /// The shared socket, once opened.
+    shared: RefCell<Option<Connection>>,
+    /// A shared socket is being opened: the others wait for it.
+    opening: Cell<bool>,
     waiters: RefCell<Vec<Waker>>,
     stats: Cell<Stats>,
-    /// Messages of the sockets already replaced.
+    /// Messages received by the sockets no longer in use.
     messages_before: Cell<u64>,
 }
 
@@ -89,31 +93,49 @@ impl Entry {
 
     /// Waits for the name's turn, then hands out its socket (a new one if it has none or the
     /// last one failed).
-    async fn lease(self: Rc<Self>) -> Result<Lease> {
-        poll_fn(|cx| {
-            if self.busy.get() {
-                self.waiters.borrow_mut().push(cx.waker().clone());
-                Poll::Pending
-            } else {
-                self.busy.set(true);
-                Poll::Ready(())
+    /// The shared socket: the open one, or a new one in its place (one opens while the other
+    /// callers wait for it).
+    async fn shared(self: Rc<Self>) -> Result<Connection> {
+        loop {
+            let current = self.shared.borrow().clone();
+            match current {
+                Some(c) if c.is_usable() => return Ok(c),
+                Some(c) => {
+                    self.retire(&c);
+                    *self.shared.borrow_mut() = None;
+                }
+                None => {}
             }
-        })
-        .await;
-        let idle = self.idle.borrow_mut().take().filter(Connection::is_usable);
-        let mut lease = Lease {
-            conn: idle,
-            entry: self,
-        };
-        if lease.conn.is_none() {
-            lease.conn = Some(lease.entry.open().await?);
+            if !self.opening.get() {
+                let opening = Opening(&self);
+                self.opening.set(true);
+                let opened = self.open().await;
+                drop(opening);
+                let c = opened?;
+                *self.shared.borrow_mut() = Some(c.clone());
+                return Ok(c);
+            }
+            poll_fn(|cx| {
+                if self.opening.get() {
+                    self.waiters.borrow_mut().push(cx.waker().clone());
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                }
+            })
+            .await;
         }
-        Ok(lease)
+    }
+
+    /// Counts the messages of a socket that is no longer used.
+    fn retire(&self, c: &Connection) {
+        let before = self.messages_before.get();
+        self.messages_before.set(before + c.messages_received());
     }
 
     fn messages(&self) -> u64 {
         let live = self
-            .idle
+            .shared
             .borrow()
             .as_ref()
             .map_or(0, Connection::messages_received);
@@ -123,43 +145,39 @@ impl Entry {
 
 /// A name's socket, held by one pipeline; given back (if still usable) when dropped, and the
 /// next pipeline waiting for the name is woken.
-struct Lease {
-    entry: Rc<Entry>,
-    conn: Option<Connection>,
+/// A shared socket being opened; when done, or given up, the callers waiting for it look
+/// again.
+struct Opening<'e>(&'e Entry);
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        self.0.opening.set(false);
+        for w in self.0.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
 }
 
-impl AsyncTransport for Lease {
+/// A socket opened for one pipeline that needs a connection of its own; closed after it.
+struct Own {
+    entry: Rc<Entry>,
+    conn: Connection,
+}
+
+impl AsyncTransport for Own {
     async fn run_async(&mut self, p: &mut VecPipeline) -> Result<()> {
-        self.entry.count(|s| s.pipelines += 1);
-        match &mut self.conn {
-            Some(c) => c.run_async(p).await,
-            None => Err(Error::Closed),
-        }
+        self.conn.run_async(p).await
     }
 
     fn is_usable(&self) -> bool {
-        self.conn.as_ref().is_some_and(Connection::is_usable)
+        self.conn.is_usable()
     }
 }
 
-impl Drop for Lease {
+impl Drop for Own {
     fn drop(&mut self) {
-        if let Some(c) = self.conn.take() {
-            if c.is_usable() {
-                *self.entry.idle.borrow_mut() = Some(c);
-            } else {
-                let before = self.entry.messages_before.get();
-                self.entry
-                    .messages_before
-                    .set(before + c.messages_received());
-            }
-        }
-        self.entry.busy.set(false);
-        // Wake every waiter: one gets the socket, the others wait again. (Waking only the
-        // first could wake a waiter whose future was dropped, and stall the rest.)
-        for w in self.entry.waiters.borrow_mut().drain(..) {
-            w.wake();
-        }
+        self.entry.retire(&self.conn);
+        self.conn.close("done");
     }
 }
 
@@ -207,8 +225,8 @@ impl Connections {
         let entry = Rc::new(Entry {
             endpoint,
             options,
-            idle: RefCell::new(None),
-            busy: Cell::new(false),
+            shared: RefCell::new(None),
+            opening: Cell::new(false),
             waiters: RefCell::new(Vec::new()),
             stats: Cell::new(Stats::default()),
             messages_before: Cell::new(0),
@@ -241,11 +259,8 @@ impl Connections {
     }
 
     async fn warm(&self, name: &str, entry: Rc<Entry>) -> Result<()> {
-        match entry.clone().lease().await {
-            Ok(lease) => {
-                drop(lease);
-                Ok(())
-            }
+        match entry.clone().shared().await {
+            Ok(_) => Ok(()),
             Err(e) => {
                 self.disconnect(name);
                 Err(e)
@@ -253,7 +268,7 @@ impl Connections {
         }
     }
 
-    /// Forgets `name` and closes its idle socket (a pipeline running on it finishes first).
+    /// Forgets `name`; its socket closes once the pipelines running on it are done.
     /// Returns whether the name was registered.
     pub fn disconnect(&self, name: &str) -> bool {
         let mut names = self.names.borrow_mut();
@@ -261,9 +276,7 @@ impl Connections {
             return false;
         };
         let (_, entry) = names.remove(i);
-        if let Some(c) = entry.idle.borrow_mut().take() {
-            c.close("disconnected");
-        }
+        drop(entry.shared.borrow_mut().take());
         true
     }
 
@@ -309,10 +322,22 @@ impl AsyncBackend for Connections {
             .filter(|g| !g.is_empty())
             .filter_map(|g| {
                 let entry = self.entry(g.name())?;
-                Some(
-                    Box::pin(async move { g.run_async(|| entry.clone().lease(), drop).await })
-                        as Pin<Box<dyn Future<Output = Result<()>>>>,
-                )
+                Some(Box::pin(async move {
+                    entry.count(|s| s.pipelines += 1);
+                    if g.pipeline().is_shareable() {
+                        g.run_async(|| entry.clone().shared(), drop).await
+                    } else {
+                        let open = || async {
+                            let conn = entry.open().await?;
+                            Ok(Own {
+                                entry: entry.clone(),
+                                conn,
+                            })
+                        };
+                        g.run_async(open, drop).await
+                    }
+                })
+                    as Pin<Box<dyn Future<Output = Result<()>>>>)
             })
             .collect();
         join_all(runs).await

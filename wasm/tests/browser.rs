@@ -226,11 +226,99 @@ async fn concurrent_pipelines_on_one_socket_do_not_interleave() {
         assert_eq!(a.result().unwrap(), i as i64 + 1);
         assert_eq!(b.result().unwrap(), i as i64 + 1);
     }
-    assert_eq!(
-        redis.stats("").unwrap().connects,
-        1,
-        "one socket, taken in turn"
-    );
+    assert_eq!(redis.stats("").unwrap().connects, 1, "one socket, shared");
+}
+
+/// A thousand pipelines from as many async functions at once, half of them given up at random
+/// points: every one that stays gets its own replies, all on one socket, which is still in step
+/// afterwards.
+#[wasm_bindgen_test]
+async fn a_thousand_promises_share_one_socket_and_half_give_up() {
+    let redis = connections().await;
+    let prefix = key("many");
+    let mut pipes: Vec<Pipe> = (0..1000).map(|_| redis.pipe()).collect();
+    let mut checks = Vec::new();
+    let mut runs = Vec::new();
+    for (i, p) in pipes.iter_mut().enumerate() {
+        let n = p.incr(format!("{prefix}:{i}"));
+        let echo: Handle<String> = p.query(cmd("ECHO").arg(i));
+        // Half are polled a random number of times, then dropped.
+        let polls = (js_sys::Math::random() < 0.5).then(|| (js_sys::Math::random() * 6.0) as u32);
+        checks.push((i, n, echo, polls));
+        runs.push(async move {
+            let run = core::pin::pin!(p.execute_async());
+            poll_at_most(run, polls).await
+        });
+    }
+    let results = join_all(runs).await;
+    drop(pipes);
+    let mut survivors = 0;
+    for ((i, n, echo, polls), result) in checks.into_iter().zip(results) {
+        match result {
+            Some(run) => {
+                run.unwrap();
+                assert_eq!(n.result().unwrap(), 1);
+                assert_eq!(echo.result().unwrap(), i.to_string());
+                survivors += usize::from(polls.is_none());
+            }
+            None => assert!(matches!(
+                echo.result(),
+                Err(Error::Failed(Failure::Cancelled))
+            )),
+        }
+    }
+    assert!(survivors > 400, "{survivors}");
+    let mut p = redis.pipe();
+    let last: Handle<String> = p.query(cmd("ECHO").arg("last"));
+    p.execute_async().await.unwrap();
+    assert_eq!(last.result().unwrap(), "last");
+    let stats = redis.stats("").unwrap();
+    assert_eq!(stats.connects, 1, "one socket for every promise");
+}
+
+/// Polls `run` at most `polls` times (`None`: until done); `None` if it was not done by then.
+async fn poll_at_most<F: Future + Unpin>(mut run: F, polls: Option<u32>) -> Option<F::Output> {
+    let mut left = polls;
+    poll_fn(|cx| {
+        if left == Some(0) {
+            return Poll::Ready(None);
+        }
+        left = left.map(|n| n - 1);
+        match core::pin::Pin::new(&mut run).poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Some(v)),
+            Poll::Pending => {
+                if left.is_some() {
+                    cx.waker().wake_by_ref(); // come back soon: drops land at every stage
+                }
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// Polls every future until all are done.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        let mut pending = false;
+        for (f, r) in futures.iter_mut().zip(results.iter_mut()) {
+            if r.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *r = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().map(|r| r.expect("done")).collect()
 }
 
 #[wasm_bindgen_test]
@@ -245,9 +333,12 @@ async fn losing_the_connection_fails_every_waiting_handle() {
     p.execute_async().await.unwrap();
     let id = id.result().unwrap();
 
-    // A pipeline stuck behind a blocking command, and Redis drops its connection.
+    // A pipeline stuck behind a blocking command, and Redis drops its connection. (A blocking
+    // command takes a socket of its own unless told to share: here it must share, to be on
+    // the socket that is cut.)
     let list = key("never");
     let mut stuck = redis.pipe();
+    stuck.set_sharing(redpipe_wasm::mux::Sharing::Shared);
     let blocked = stuck.query::<Reply<'static>, _, _>(cmd("BLPOP").arg(list.as_str()).arg(0));
     let after: Vec<Handle<i64>> = (0..5).map(|_| stuck.incr(key("after"))).collect();
     let mut killer = redis.pipe();

@@ -474,12 +474,17 @@ where
             };
             let p = sub.pipeline();
             let out_room = out.capacity().saturating_sub(out.len());
-            let room = if nothing_in_flight {
-                out_room
-            } else {
-                out_room.min(window_room)
+            let mut bytes = match window_room {
+                usize::MAX => p.output_within(out_room, 0),
+                room => p.output_within(room, estimate),
             };
-            let bytes = p.output_within(room);
+            if out_room < bytes.len() {
+                bytes = p.output_within(out_room, 0);
+            }
+            if bytes.is_empty() && nothing_in_flight {
+                // One command always goes, whatever the byte window, so that nothing stalls.
+                bytes = p.output_within(p.next_command_len().min(out_room), 0);
+            }
             if bytes.is_empty() {
                 if p.is_sent() && !p.may_grow() && !p.is_done() {
                     // Committed whole; its replies are on their way.
@@ -489,7 +494,7 @@ where
                 let next = p.poll_output();
                 if !next.is_empty() && out.is_empty() && next.len() > out_room {
                     // Not even one command fits an empty write buffer: it never will.
-                    let needed = p.output_within(usize::MAX).len().min(next.len());
+                    let needed = p.next_command_len();
                     p.fail(Failure::Capacity(CapacityError {
                         store: Store::Output,
                         needed,
@@ -608,6 +613,15 @@ where
             used += n;
             let replies = p.answered().saturating_sub(answered);
             let done = p.is_done();
+            // The answered commands' share of the slot's bytes leaves the window, so that the
+            // rest of a pipeline larger than the window can go.
+            let released = match slot.waiting {
+                0 => 0,
+                w if replies >= w => slot.charged,
+                w => (slot.charged as u128 * replies as u128 / w as u128) as usize,
+            };
+            slot.charged -= released;
+            self.charged = self.charged.saturating_sub(released);
             slot.waiting = slot.waiting.saturating_sub(replies);
             let replies = replies as u64;
             self.progress += replies;

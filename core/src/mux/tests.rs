@@ -238,6 +238,46 @@ fn the_byte_window_holds_pipelines_until_replies_free_it() {
 }
 
 #[test]
+fn a_pipeline_larger_than_the_byte_window_goes_out_as_its_replies_come() {
+    let mut mux = Mux::with_capacity(4);
+    mux.set_window_bytes(1000);
+    let keys: Vec<alloc::string::String> = (0..500).map(|i| alloc::format!("k{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    let (big, handles) = incrs(&keys);
+    let (after, h) = incrs(&["after"]);
+    let tb = mux.try_submit(big).unwrap();
+    let ta = mux.try_submit(after).unwrap();
+    let mut sent = 0;
+    let mut rounds = 0;
+    while !mux.is_done(ta) {
+        let wire = transmit(&mut mux);
+        let commands = wire.windows(4).filter(|w| w == b"INCR").count();
+        assert!(commands > 0, "stalled after {sent} commands");
+        assert!(
+            mux.bytes_in_flight() <= 1000 + 64,
+            "{}",
+            mux.bytes_in_flight()
+        );
+        let replies: Vec<u8> = (0..commands)
+            .flat_map(|i| alloc::format!(":{}\r\n", sent + i + 1).into_bytes())
+            .collect();
+        sent += commands;
+        mux.handle_input(&replies).unwrap();
+        rounds += 1;
+    }
+    assert_eq!(sent, 501);
+    assert!(rounds > 5, "{rounds} rounds: the window held it back");
+    let big = mux.take(tb).unwrap();
+    assert!(
+        handles
+            .iter()
+            .enumerate()
+            .all(|(i, h)| h.read(&big) == Ok(i as i64 + 1))
+    );
+    assert_eq!(h[0].read(&mux.take(ta).unwrap()), Ok(501));
+}
+
+#[test]
 fn a_command_larger_than_the_write_buffer_fails_its_pipeline_only() {
     let mut mux = Mux::with_capacity(4);
     let mut big = P::new();

@@ -103,22 +103,37 @@ where
         self.run_callbacks_if_done();
     }
 
-    /// The start of [`poll_output`](Self::poll_output) that holds whole commands only, at most
-    /// `room` bytes of them (empty when the next command alone is larger): what a shared
-    /// connection commits for this pipeline, so that no other pipeline's bytes can follow a
-    /// command cut in two.
-    pub(crate) fn output_within(&self, room: usize) -> &[u8] {
+    /// The start of [`poll_output`](Self::poll_output) that holds whole commands only, as many
+    /// as fit `room` bytes counting `per_reply` more for each (the reply it will bring): what a
+    /// shared connection commits for this pipeline, so that no other pipeline's bytes can follow
+    /// a command cut in two. Empty when the next command alone does not fit.
+    pub(crate) fn output_within(&self, room: usize, per_reply: usize) -> &[u8] {
         let out = self.poll_output();
-        if out.len() <= room {
-            return out;
-        }
-        let limit = self.sent.saturating_add(room);
         let waiting = &self.entries.as_slice()[self.sent_entries..];
-        let whole = waiting.partition_point(|e| e.out_end as usize <= limit);
-        match whole.checked_sub(1) {
+        let cost = |k: usize| {
+            (waiting[k].out_end as usize - self.sent)
+                .saturating_add((k + 1).saturating_mul(per_reply))
+        };
+        // The commands `poll_output` offers, and of those the longest run whose cost fits.
+        let offered = waiting.partition_point(|e| e.out_end as usize <= self.sent + out.len());
+        let (mut fit, mut over) = (0, offered);
+        while fit < over {
+            let mid = fit + (over - fit) / 2;
+            if cost(mid) <= room {
+                fit = mid + 1;
+            } else {
+                over = mid;
+            }
+        }
+        match fit.checked_sub(1) {
             Some(last) => &out[..waiting[last].out_end as usize - self.sent],
             None => &[],
         }
+    }
+
+    /// The length of the next command to send (0 when none is queued).
+    pub(crate) fn next_command_len(&self) -> usize {
+        self.command(self.sent_entries).map_or(0, <[u8]>::len)
     }
 
     /// Commands handed to the transport whose replies have not arrived.

@@ -9,7 +9,7 @@
 mod pool;
 mod watch;
 
-pub(crate) use pool::Pool;
+pub(crate) use pool::{Lease, Pool};
 
 #[cfg(feature = "tokio")]
 pub use watch::WatchAsync;

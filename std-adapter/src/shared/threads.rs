@@ -105,6 +105,15 @@ impl Shared {
 
     /// Runs `p` on the connection, among the other threads' pipelines.
     pub(crate) fn run(&self, p: &mut VecPipeline) -> Result<()> {
+        let ticket = self.start(p)?;
+        self.finish(ticket, p)
+    }
+
+    /// Queues `p` after every pipeline queued before, and writes it out now if the socket is
+    /// free, without waiting for its replies (so that a caller can start pipelines on several
+    /// connections, then finish each: a cluster's nodes work at the same time); then
+    /// [`finish`](Self::finish) it.
+    pub(crate) fn start(&self, p: &mut VecPipeline) -> Result<Ticket> {
         self.info.configure(p);
         let mut sub = Sub {
             pipeline: std::mem::replace(p, VecPipeline::new()),
@@ -129,6 +138,18 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner);
             state.waiting -= 1;
         };
+        if let Some(mut wire) = state.wire.take() {
+            drop(state);
+            let sent = self.send(&mut wire, ticket).map(drop);
+            self.give_back(&mut self.lock(), wire, sent);
+        }
+        Ok(ticket)
+    }
+
+    /// Waits for the pipeline queued by [`start`](Self::start) (driving the connection for
+    /// everyone when the socket is free) and puts it back into `p`.
+    pub(crate) fn finish(&self, ticket: Ticket, p: &mut VecPipeline) -> Result<()> {
+        let mut state = self.lock();
         loop {
             if state.mux.is_done(ticket) {
                 let sub = state.mux.take(ticket);
@@ -148,21 +169,7 @@ impl Shared {
                 drop(state);
                 let driven = self.drive(&mut wire, ticket);
                 state = self.lock();
-                match driven {
-                    Ok(()) => {
-                        state.wire = Some(wire);
-                        // Someone else's turn: the oldest thread still waiting goes on.
-                        if let Some(next) = state.mux.first_waiting_mut() {
-                            next.thread.unpark();
-                        }
-                    }
-                    Err(f) => {
-                        // The socket closes with `wire`; every pipeline fails with the reason.
-                        if state.mux.failure().is_none() {
-                            state.mux.fail(f);
-                        }
-                    }
-                }
+                self.give_back(&mut state, wire, driven);
                 continue;
             }
             drop(state);
@@ -171,32 +178,33 @@ impl Shared {
         }
     }
 
+    /// Puts the socket back after a turn: the oldest thread still waiting goes on with it. After
+    /// a failure the socket closes instead, and every pipeline fails with the reason.
+    fn give_back(
+        &self,
+        state: &mut State,
+        wire: Box<Wire>,
+        turn: std::result::Result<(), Failure>,
+    ) {
+        match turn {
+            Ok(()) => {
+                state.wire = Some(wire);
+                if let Some(next) = state.mux.first_waiting_mut() {
+                    next.thread.unpark();
+                }
+            }
+            Err(f) => {
+                if state.mux.failure().is_none() {
+                    state.mux.fail(f);
+                }
+            }
+        }
+    }
+
     /// Drives the connection for everyone until `mine` is done; `Err` ends the connection.
     fn drive(&self, wire: &mut Wire, mine: Ticket) -> std::result::Result<(), Failure> {
         loop {
-            let mut state = self.lock();
-            if !state.mux.is_awaiting() {
-                // Nothing is awaited: bytes waiting now can only be pushes or the peer's close.
-                // Find out before anything is committed, so that a connection closed while
-                // idle fails only pipelines of which nothing was sent (they go again on a
-                // fresh one).
-                drop(state);
-                if matches!(embedded_io::ReadReady::read_ready(&mut wire.io), Ok(true)) {
-                    self.read(wire)?;
-                }
-                state = self.lock();
-            }
-            wire.out.clear();
-            state.mux.poll_transmit(&mut wire.out);
-            let deadline = state.mux.handle_timeout(self.now());
-            if let Some(f) = state.mux.failure() {
-                return Err(f);
-            }
-            let done = state.mux.is_done(mine);
-            drop(state);
-            if !wire.out.is_empty() {
-                write_all(&mut wire.io, &wire.out)?;
-            }
+            let (deadline, done) = self.send(wire, mine)?;
             if done {
                 return Ok(());
             }
@@ -207,6 +215,38 @@ impl Shared {
             wire.io.set_deadline(None);
             read?;
         }
+    }
+
+    /// Writes everything the mux has ready. Returns the stall deadline, and whether `mine` is
+    /// done.
+    fn send(
+        &self,
+        wire: &mut Wire,
+        mine: Ticket,
+    ) -> std::result::Result<(Option<u64>, bool), Failure> {
+        let mut state = self.lock();
+        if !state.mux.is_awaiting() {
+            // Nothing is awaited: bytes waiting now can only be pushes or the peer's close.
+            // Find out before anything is committed, so that a connection closed while idle
+            // fails only pipelines of which nothing was sent (they go again on a fresh one).
+            drop(state);
+            if matches!(embedded_io::ReadReady::read_ready(&mut wire.io), Ok(true)) {
+                self.read(wire)?;
+            }
+            state = self.lock();
+        }
+        wire.out.clear();
+        state.mux.poll_transmit(&mut wire.out);
+        let deadline = state.mux.handle_timeout(self.now());
+        if let Some(f) = state.mux.failure() {
+            return Err(f);
+        }
+        let done = state.mux.is_done(mine);
+        drop(state);
+        if !wire.out.is_empty() {
+            write_all(&mut wire.io, &wire.out)?;
+        }
+        Ok((deadline, done))
     }
 
     /// Reads once and hands what came to the mux. A timeout is not an error here: the mux
