@@ -318,7 +318,7 @@ impl Cluster {
                         let pipeline = batch.pipeline_mut();
                         let conn = match shareable && pool.multiplexes() {
                             true => pool.shared_async().await.map(NodeLink::Shared),
-                            false => pool.take_async().await.map(NodeLink::Own),
+                            false => pool.take_async().await.map(|c| NodeLink::Own(Box::new(c))),
                         };
                         match conn {
                             Ok(conn) => {
@@ -419,7 +419,7 @@ fn topology_error(e: TopologyError) -> Error {
 #[cfg(feature = "tokio")]
 enum NodeLink<'p> {
     Shared(crate::shared::tasks::Link),
-    Own(crate::registry::Lease<'p, crate::tokio::AsyncConnection>),
+    Own(Box<crate::registry::Lease<'p, crate::tokio::AsyncConnection>>),
 }
 
 #[cfg(feature = "tokio")]
@@ -435,7 +435,7 @@ impl NodeLink<'_> {
 /// A batch started on a node's connection, to finish.
 enum Started<'p> {
     Shared(crate::shared::threads::Link, redpipe_core::mux::Ticket),
-    Own(crate::registry::Lease<'p, crate::Connection>),
+    Own(Box<crate::registry::Lease<'p, crate::Connection>>),
 }
 
 /// Runs each batch on its node (`pools[i]` for `batches[i]`), the nodes working at the same
@@ -459,7 +459,7 @@ fn run_batches(pools: &[Arc<Pool>], batches: &mut [Batch], shareable: bool) -> V
         } else {
             pool.take().and_then(|mut conn| {
                 conn.send(pipeline)?;
-                Ok(Started::Own(conn))
+                Ok(Started::Own(Box::new(conn)))
             })
         };
         match start {
