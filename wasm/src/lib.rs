@@ -64,7 +64,7 @@ mod registry;
 pub use connection::{Connection, Options};
 pub use error::LinkError;
 #[cfg(feature = "js")]
-pub use js::{Client, Handle as JsHandle, Pipeline, connect, connect_duplex};
+pub use js::{Client, Handle as JsHandle, Pipeline};
 #[cfg(feature = "duplex")]
 pub use link::Duplex;
 pub use redpipe_core::*;

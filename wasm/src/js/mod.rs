@@ -73,6 +73,22 @@ export interface RedisError extends Error {
   code: string;
 }
 
+/**
+ * The connection failed or closed, so commands got no reply: `connect` and `execute` reject
+ * with it, and the handles it cut off throw it. `message` says what happened.
+ */
+export interface ConnectionError extends Error {
+  name: "ConnectionError";
+  /**
+   * The WebSocket close code, when a WebSocket closed: 1008 when the bridge refused the token
+   * or the page's origin (`reason` says which), 1006 when there was no close frame (the bridge
+   * is unreachable or the network dropped), 1000/1001 for a normal close.
+   */
+  code?: number;
+  /** The close reason the bridge gave ("" when none), when a WebSocket closed. */
+  reason?: string;
+}
+
 /** The result of one queued command (or callback), readable once the pipeline executed. */
 export class Handle<T = unknown> {
   private constructor();
@@ -112,6 +128,17 @@ export interface Client {
 }
 
 export interface Pipeline {
+  /**
+   * Any command, with its arguments (none, one, or an array): `p.command("PING")`,
+   * `p.command("HSET", ["k", "f", "v"])`. The reply converts as described in the README;
+   * `T` only names the type you expect.
+   */
+  command<T = unknown>(name: string, args?: Arg | Arg[]): Handle<T>;
+  /**
+   * A Lua script: `EVAL script numkeys keys... args...` (`numkeys` is counted for you):
+   * `p.eval<number>("return redis.call('INCR', KEYS[1])", ["k"])`.
+   */
+  eval<T = unknown>(script: string, keys?: Arg | Arg[], args?: Arg | Arg[]): Handle<T>;
   /** Registers `f` to run after the pipeline executed; the handle holds its value. */
   onExecute<T>(f: () => T): Handle<T>;
   /** Runs `f(this)` as a scope: if it throws, its commands are removed. */
@@ -130,28 +157,12 @@ pub(crate) fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'stati
     wasm_bindgen_futures::future_to_promise(f)
 }
 
-#[wasm_bindgen(
-    inline_js = "export function install(proto, names) { names.forEach((name, i) => { proto[name] = function (...args) { return this.queueCommand(i, args); }; }); }"
-)]
-extern "C" {
-    /// Defines one method per command name on `proto`, calling `queueCommand(index, args)`.
-    fn install(proto: &JsValue, names: &js_sys::Array);
-}
-
-/// Installs the command methods on `Pipeline.prototype`, once (before any client exists, so
-/// before any pipeline does). JavaScript is single-threaded: a flag is enough (no `std` `Once`).
-fn install_commands() {
-    use core::sync::atomic::{AtomicBool, Ordering};
-    static DONE: AtomicBool = AtomicBool::new(false);
-    if !DONE.swap(true, Ordering::Relaxed) {
-        let sample = JsValue::from(Pipeline::new(Connections::new().pipe()));
-        let proto = js_sys::Object::get_prototype_of(&sample);
-        let names: js_sys::Array = commands::COMMANDS
-            .iter()
-            .map(|(js, _, _)| JsValue::from_str(js))
-            .collect();
-        install(&proto, &names);
-    }
+/// The JavaScript names of the command methods, separated by spaces, in `queue` index order:
+/// `index.js` defines one method per name on `Pipeline.prototype`, calling `queue(index, args)`.
+#[wasm_bindgen(js_name = commandNames, skip_typescript)]
+#[allow(unreachable_pub)] // wasm-bindgen exports only `pub` functions; Rust callers have no use for it
+pub fn command_names() -> JsValue {
+    JsValue::from_str(commands::NAMES)
 }
 
 fn text_field(o: &JsValue, name: &str) -> Option<String> {
@@ -185,112 +196,52 @@ fn options(token: Option<String>, o: Option<&js_sys::Object>) -> Options {
 }
 
 /// A connected registry of named connections: makes pipelines and runs reusable functions.
+/// `connect`, `connectDuplex`, `autoexec` and the scopes are a few lines of JavaScript over
+/// these exports (`wasm/npm/index.js`): each export costs a shim in the `.wasm` and in the
+/// glue, and an async one a future too.
 #[wasm_bindgen]
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Client {
     connections: Connections,
 }
 
-/// Connects to a redpipe bridge (or any relay carrying RESP over binary WebSocket messages,
-/// such as websockify; leave `token` out there) as the default connection. Rejects with a
-/// `ConnectionError` carrying the close reason when the bridge refuses the token or origin.
-#[wasm_bindgen(skip_typescript)]
-pub fn connect(url: String, token: Option<String>, options: Option<js_sys::Object>) -> Promise {
-    install_commands();
-    let opts = self::options(token, options.as_ref());
-    promise(async move {
-        let connections = Connections::new();
-        connections
-            .connect(redpipe_core::DEFAULT, &url, opts)
-            .await
-            .map_err(|e| to_js_error(&e))?;
-        Ok(Client { connections }.into())
-    })
-}
-
-/// Connects over JS duplexes straight to Redis (edge runtimes with sockets of their own): `open`
-/// returns a new `Duplex` (or a promise of one) each time a connection is needed.
-#[wasm_bindgen(js_name = connectDuplex, skip_typescript)]
-pub fn connect_duplex(open: Function, options: Option<js_sys::Object>) -> Promise {
-    install_commands();
-    let opts = self::options(None, options.as_ref());
-    promise(async move {
-        let connections = Connections::new();
-        connections
-            .connect_duplex(redpipe_core::DEFAULT, open, opts)
-            .await
-            .map_err(|e| to_js_error(&e))?;
-        Ok(Client { connections }.into())
-    })
-}
-
 #[wasm_bindgen]
 impl Client {
+    /// An empty registry (`connect` and `connectDuplex` make one and add the default
+    /// connection).
+    #[wasm_bindgen(constructor, skip_typescript)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// A new, empty pipeline on this client's connections.
     pub fn pipeline(&self) -> Pipeline {
         Pipeline::new(self.connections.pipe())
     }
 
-    /// Adds the connection `name` (a WebSocket URL, with the bridge's token), opened now;
-    /// commands go to it inside `p.on(name, ...)`.
-    #[wasm_bindgen(js_name = connect, skip_typescript)]
-    pub fn connect_named(
+    /// Adds the connection `name` and opens it: `endpoint` is a WebSocket URL (with the
+    /// bridge's `token`), or a function returning a `Duplex` (or a promise of one).
+    #[wasm_bindgen(skip_typescript)]
+    pub fn add(
         &self,
         name: String,
-        url: String,
+        endpoint: JsValue,
         token: Option<String>,
         options: Option<js_sys::Object>,
     ) -> Promise {
         let connections = self.connections.clone();
         let opts = self::options(token, options.as_ref());
         promise(async move {
-            connections
-                .connect(&name, &url, opts)
-                .await
-                .map_err(|e| to_js_error(&e))?;
+            let added = match endpoint.dyn_into::<Function>() {
+                Ok(open) => connections.connect_duplex(&name, open, opts).await,
+                Err(url) => {
+                    let url = url.as_string().unwrap_or_default();
+                    connections.connect(&name, &url, opts).await
+                }
+            };
+            added.map_err(|e| to_js_error(&e))?;
             Ok(JsValue::UNDEFINED)
         })
-    }
-
-    /// Adds the connection `name` over JS duplexes.
-    #[wasm_bindgen(js_name = connectDuplex, skip_typescript)]
-    pub fn connect_duplex_named(
-        &self,
-        name: String,
-        open: Function,
-        options: Option<js_sys::Object>,
-    ) -> Promise {
-        let connections = self.connections.clone();
-        let opts = self::options(None, options.as_ref());
-        promise(async move {
-            connections
-                .connect_duplex(&name, open, opts)
-                .await
-                .map_err(|e| to_js_error(&e))?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// See the `Client` interface (declared with its type parameter above).
-    #[wasm_bindgen(skip_typescript)]
-    pub fn autoexec(&self, pipe: JsValue, f: Function) -> Result<Promise, JsValue> {
-        if !pipe.is_undefined() && !pipe.is_null() {
-            // The caller's pipeline: called as a method, so that the JS object stays the
-            // caller's (a `Pipeline` parameter would move it into Rust).
-            let scope: Function = Reflect::get(&pipe, &"scopeAsync".into())?
-                .dyn_into()
-                .map_err(|_| js_sys::TypeError::new("autoexec: not a Pipeline"))?;
-            return scope.call1(&pipe, &f)?.dyn_into();
-        }
-        let p = self.pipeline();
-        Ok(promise(async move {
-            let value = p.scoped(None, &f).await?;
-            if p.in_scope() {
-                return Err(plain_error("autoexec: a scope was left open"));
-            }
-            let _: JsValue = wasm_bindgen_futures::JsFuture::from(p.execute()).await?;
-            Ok(value)
-        }))
     }
 
     /// Forgets the connection `name` and closes it; returns whether it was registered.
