@@ -8,15 +8,47 @@ import init, { initSync, Client, Pipeline, Handle, commandNames } from "./redpip
 const P = Pipeline.prototype;
 let installed = false;
 
+const encoder = new TextEncoder();
+
+// The words of a command's arguments: text, numbers, booleans and bigints as their text, bytes
+// as they are; an array adds each element; `undefined` and `null` add nothing (optional
+// arguments).
+const words = (args, out) => {
+  for (const a of args) {
+    if (a == null) continue;
+    if (Array.isArray(a)) words(a, out);
+    else if (a instanceof Uint8Array) out.push(a);
+    else if (typeof a == "boolean") out.push(encoder.encode(a ? "1" : "0"));
+    else if (typeof a == "string" || typeof a == "number" || typeof a == "bigint") out.push(encoder.encode(String(a)));
+    else throw new TypeError("a command argument must be a string, number, boolean, bigint, Uint8Array or an array of them");
+  }
+  return out;
+};
+
+// The arguments as `queue` takes them: each word as a 4-byte little-endian length, then its
+// bytes, in one buffer (one copy into the `.wasm` per command).
+const pack = (args) => {
+  const all = words(args, []);
+  const packed = new Uint8Array(all.reduce((n, w) => n + 4 + w.length, 0));
+  const view = new DataView(packed.buffer);
+  let at = 0;
+  for (const w of all) {
+    view.setUint32(at, w.length, true);
+    packed.set(w, at + 4);
+    at += 4 + w.length;
+  }
+  return packed;
+};
+
 // A new client; the first one defines the command methods (`p.get(key)`...) on
-// `Pipeline.prototype`, each calling `queue(index, args)`.
+// `Pipeline.prototype`, each calling `queue(index, pack(args))`.
 const client = () => {
   if (!installed) {
     installed = true;
     commandNames()
       .split(" ")
       .forEach((name, i) => {
-        if (name) P[name] = function (...args) { return this.queue(i, args); };
+        if (name) P[name] = function (...args) { return this.queue(i, pack(args)); };
       });
   }
   return new Client();
@@ -69,11 +101,11 @@ const scoped = (p, name, f) => {
 
 Object.assign(P, {
   command(name, args) {
-    return this.queue(String(name), [args]);
+    return this.queue(String(name), pack([args]));
   },
   eval(script, keys, args) {
     const k = [keys].flat(Infinity).filter((x) => x != null);
-    return this.queue("EVAL", [script, k.length, k, args]);
+    return this.queue("EVAL", pack([script, k.length, k, args]));
   },
   scope(f) {
     return scoped(this, undefined, f);

@@ -2,7 +2,7 @@
 //! kind it is, so that `catch` blocks can tell them apart without parsing messages.
 //!
 //! - `RedisError`: the server answered with an error (`code` holds `ERR`, `WRONGTYPE`,
-//!   `NOPERM`...; `message` the whole text).
+//!   `NOPERM`...; `message` the whole text, invalid UTF-8 replaced).
 //! - `ConnectionError`: the connection failed or closed, so a command got no reply; after a
 //!   WebSocket close, `code` and `reason` hold the close code and reason (also in the message).
 //! - `Error`: misuse (a result read before `execute`, a pipeline used while it executes).
@@ -11,9 +11,9 @@ use alloc::string::ToString;
 
 use js_sys::Reflect;
 use redpipe_core::{Error, ServerError};
+use wasm_bindgen::prelude::*;
 
 use crate::error::LinkError;
-use wasm_bindgen::JsValue;
 
 fn named(name: &str, message: &str) -> js_sys::Error {
     let e = js_sys::Error::new(message);
@@ -21,11 +21,17 @@ fn named(name: &str, message: &str) -> js_sys::Error {
     e
 }
 
+#[wasm_bindgen(module = "/src/js/values.js")]
+extern "C" {
+    /// A `RedisError` for an error reply's text, with its `code` (built in JavaScript: its
+    /// decoder and a regular expression instead of Rust's lossy UTF-8 and `ServerError::code`).
+    #[wasm_bindgen(js_name = redisError)]
+    fn redis_error_from(text: &[u8]) -> JsValue;
+}
+
 /// A `RedisError` for the server's error reply.
 pub(crate) fn redis_error(e: &ServerError<'_>) -> JsValue {
-    let err = named("RedisError", &e.to_string());
-    let _ = Reflect::set(&err, &"code".into(), &e.code().into());
-    err.into()
+    redis_error_from(e.text())
 }
 
 /// A `ConnectionError` with `message`.

@@ -144,6 +144,9 @@ extern "C" {
     /// too), parsed by JavaScript (which keeps float parsing out of the `.wasm`); null when it
     /// is not a number.
     fn float(bytes: &[u8]) -> JsValue;
+
+    /// RESP3 big number digits as a `BigInt`.
+    fn bigint(digits: &[u8]) -> JsValue;
 }
 
 /// A reply with the command's conversion.
@@ -184,10 +187,7 @@ pub(crate) fn to_js(reply: &Reply<'_>, bytes: bool) -> JsValue {
         Reply::Int(n) => JsValue::from_f64(*n as f64),
         Reply::Double(d) => float(d.text()),
         Reply::Bool(b) => JsValue::from_bool(*b),
-        Reply::BigNumber(digits) => core::str::from_utf8(digits)
-            .ok()
-            .and_then(|d| js_sys::BigInt::new(&JsValue::from_str(d)).ok())
-            .map_or_else(|| text(digits), JsValue::from),
+        Reply::BigNumber(digits) => bigint(digits),
         Reply::Nil => JsValue::NULL,
         Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => {
             a.iter().map(|r| to_js(&r, bytes)).collect::<Array>().into()

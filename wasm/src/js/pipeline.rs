@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use js_sys::{Array, Function, Promise, Uint8Array};
+use js_sys::{Function, Promise};
 use redpipe_core::{Queue, Reply, Scope, cmd};
 use wasm_bindgen::prelude::*;
 
@@ -46,48 +46,25 @@ fn busy() -> JsValue {
     plain_error("the pipeline is executing: wait for execute() before queueing more")
 }
 
-/// Appends the words of one JavaScript argument: text, numbers, booleans, bigints and bytes;
-/// an array adds each element; `undefined` and `null` add nothing (optional arguments).
-fn push_words(value: &JsValue, words: &mut Vec<Vec<u8>>) -> Result<(), JsValue> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(());
+/// The words of a command's arguments, as `index.js` packs them (each a 4-byte little-endian
+/// length, then its bytes): JavaScript turns text, numbers, booleans, bigints and bytes into
+/// bytes with its own encoder and formatting, one copy into the `.wasm` for the whole command
+/// instead of a call across per argument.
+fn unpack(mut packed: &[u8]) -> Result<Vec<&[u8]>, JsValue> {
+    let mut words = Vec::new();
+    while let Some((len, rest)) = packed.split_first_chunk::<4>() {
+        let len = u32::from_le_bytes(*len) as usize;
+        let (word, rest) = rest
+            .split_at_checked(len)
+            .ok_or_else(|| plain_error("malformed command arguments"))?;
+        words.push(word);
+        packed = rest;
     }
-    if let Some(s) = value.as_string() {
-        words.push(s.into_bytes());
-    } else if let Some(n) = value.as_f64() {
-        // Integers as integers; other numbers as JavaScript writes them (`1.5`, `1e+300`,
-        // `Infinity` is refused by Redis as it should be), which keeps float formatting out of
-        // the `.wasm`. (`n as i64 as f64 == n`: integral, without `f64::fract`, which is std's.)
-        let word = if n as i64 as f64 == n && n.abs() < 9.007_199_254_740_992e15 {
-            String::from(itoa::Buffer::new().format(n as i64))
-        } else {
-            js_sys::Number::from(n)
-                .to_string_with_radix(10)
-                .map(String::from)
-                .unwrap_or_default()
-        };
-        words.push(word.into_bytes());
-    } else if let Some(b) = value.as_bool() {
-        words.push(if b { b"1".to_vec() } else { b"0".to_vec() });
-    } else if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        words.push(bytes.to_vec());
-    } else if let Some(items) = value.dyn_ref::<Array>() {
-        for item in items.iter() {
-            push_words(&item, words)?;
-        }
-    } else if value.is_bigint() {
-        let digits = js_sys::BigInt::unchecked_from_js_ref(value)
-            .to_string(10)
-            .map(String::from)
-            .unwrap_or_default();
-        words.push(digits.into_bytes());
+    if packed.is_empty() {
+        Ok(words)
     } else {
-        return Err(js_sys::TypeError::new(
-            "a command argument must be a string, number, boolean, bigint, Uint8Array or an array of them",
-        )
-        .into());
+        Err(plain_error("malformed command arguments"))
     }
-    Ok(())
 }
 
 impl Pipeline {
@@ -102,7 +79,7 @@ impl Pipeline {
         }
     }
 
-    fn queue_words(&self, conv: Conv, name: &[u8], words: &[Vec<u8>]) -> Result<Handle, JsValue> {
+    fn queue_words(&self, conv: Conv, name: &[u8], words: &[&[u8]]) -> Result<Handle, JsValue> {
         let mut st = self.state.borrow_mut();
         let run = st.run.clone();
         let pipe = st.pipe.as_mut().ok_or_else(busy)?;
@@ -166,22 +143,24 @@ impl Pipeline {
         promise(Self::run(self.state.clone()))
     }
 
-    /// Queues a command: `command` is an index in the command table (what the installed command
-    /// methods, `p.get(key)`..., pass) or a command name (`p.command(name, args)`, `p.eval`).
+    /// Queues a command with its arguments, packed by `index.js`: `command` is an index in the
+    /// command table (what the installed command methods, `p.get(key)`..., pass) or a command
+    /// name (`p.command(name, args)`, `p.eval`).
     #[wasm_bindgen(skip_typescript)]
-    pub fn queue(&self, command: JsValue, args: Array) -> Result<Handle, JsValue> {
-        let (name, conv) = match command.as_f64() {
-            Some(i) => COMMANDS
-                .get(i as usize)
-                .map(|(name, conv)| (String::from(*name), *conv))
-                .ok_or_else(|| plain_error("no such command"))?,
-            None => (command.as_string().unwrap_or_default(), Conv::Auto),
-        };
-        let mut words = Vec::with_capacity(args.length() as usize);
-        for a in args.iter() {
-            push_words(&a, &mut words)?;
+    pub fn queue(&self, command: JsValue, args: &[u8]) -> Result<Handle, JsValue> {
+        let words = unpack(args)?;
+        match command.as_f64() {
+            Some(i) => {
+                let (name, conv) = COMMANDS
+                    .get(i as usize)
+                    .ok_or_else(|| plain_error("no such command"))?;
+                self.queue_words(*conv, name.as_bytes(), &words)
+            }
+            None => {
+                let name = command.as_string().unwrap_or_default();
+                self.queue_words(Conv::Auto, name.as_bytes(), &words)
+            }
         }
-        self.queue_words(conv, name.as_bytes(), &words)
     }
 
     /// Registers `f` to run after the pipeline has executed; its return value is the
