@@ -202,6 +202,8 @@ pub(crate) fn command(args: &[String]) -> Result<(), String> {
     let package = package()?;
     let installed = crate::npm::check_package(&package, services.redis.port)?;
     node_tests(&services, &installed)?;
+    // The test page's port is free again: the wasm-bindgen tests are done.
+    browser_package_test(&services, page_port, &installed)?;
     Ok(())
 }
 
@@ -492,13 +494,43 @@ pub(crate) fn tour() -> Result<(), String> {
     let package = package()?;
     let page_port = free_port()?;
     let services = Services::start(&format!("http://127.0.0.1:{page_port}"), &[])?;
-    let listener = TcpListener::bind(("127.0.0.1", page_port))
-        .map_err(|e| format!("cannot serve the page: {e}"))?;
     let page = TOUR_PAGE
         .replace("BRIDGE_URL", &services.bridge_url)
         .replace("BRIDGE_TOKEN", &services.token);
+    let report = in_chromium(&page, page_port, &package)?;
+    println!(
+        "\nredpipe in the browser, through redpipe-bridge ({}):\n",
+        services.bridge_url
+    );
+    println!("{report}");
+    if report.contains("FAILED") {
+        return Err("the browser tour failed".into());
+    }
+    Ok(())
+}
+
+/// The package's own module in headless Chromium, through the bridge (which admits pages from
+/// `page_port`): a pipeline, and the errors a page meets first (a refused token, a dead port).
+fn browser_package_test(s: &Services, page_port: u16, package: &Path) -> Result<(), String> {
+    let page = PACKAGE_PAGE
+        .replace("BRIDGE_URL", &s.bridge_url)
+        .replace("BRIDGE_TOKEN", &s.token)
+        .replace("DEAD_PORT", &free_port()?.to_string());
+    let report = in_chromium(&page, page_port, package)?;
+    println!("\nthe npm package's module in Chromium:\n{report}");
+    if report.contains("FAILED") || !report.contains("ok") {
+        return Err("the npm package failed in Chromium".into());
+    }
+    Ok(())
+}
+
+/// Serves `page` (and the files of `package`) on `page_port` to headless Chromium; returns
+/// what the page posts to `/report`.
+fn in_chromium(page: &str, page_port: u16, package: &Path) -> Result<String, String> {
+    let listener = TcpListener::bind(("127.0.0.1", page_port))
+        .map_err(|e| format!("cannot serve the page: {e}"))?;
     let profile =
-        std::env::temp_dir().join(format!("redpipe-tour-chromium-{}", std::process::id()));
+        std::env::temp_dir().join(format!("redpipe-page-chromium-{}", std::process::id()));
     let chromium = Process {
         child: Command::new("chromium")
             .args([
@@ -519,19 +551,11 @@ pub(crate) fn tour() -> Result<(), String> {
             .map_err(|e| format!("cannot start chromium: {e}"))?,
         what: "chromium",
     };
-    eprintln!("serving the tour page on http://127.0.0.1:{page_port}/ to headless Chromium");
-    let report = serve_page(&listener, &page, &package)?;
+    eprintln!("serving a page on http://127.0.0.1:{page_port}/ to headless Chromium");
+    let report = serve_page(&listener, page, package);
     drop(chromium);
     let _ = std::fs::remove_dir_all(&profile);
-    println!(
-        "\nredpipe in the browser, through redpipe-bridge ({}):\n",
-        services.bridge_url
-    );
-    println!("{report}");
-    if report.contains("FAILED") {
-        return Err("the browser tour failed".into());
-    }
-    Ok(())
+    report
 }
 
 /// Serves the page and the package until the page posts its report (60 s at most).
@@ -673,6 +697,47 @@ try {
   say("ok");
 } catch (e) {
   say(`FAILED: ${e.name}: ${e.message}`);
+}
+await fetch("/report", { method: "POST", body: lines.join("\n") });
+</script>
+"#;
+
+/// The npm package's module in the browser: each check posts a line, `ok: ...` or
+/// `FAILED: ...`.
+const PACKAGE_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>redpipe-wasm package</title>
+<script type="module">
+const lines = [];
+const check = (ok, what) => lines.push(`${ok ? "ok" : "FAILED"}: ${what}`);
+try {
+  const { default: init, connect } = await import("/redpipe_wasm.js");
+  await init();
+  const redpipe = await connect("BRIDGE_URL", "BRIDGE_TOKEN");
+  const k = `package:browser:${Date.now()}`;
+  const p = redpipe.pipeline();
+  const n = p.incr(k);
+  p.set(`${k}:b`, new Uint8Array([0, 255]));
+  const b = p.get(`${k}:b`);
+  const pong = p.command("PING");
+  const gone = p.del([k, `${k}:b`]);
+  await p.execute();
+  check(n.result === 1 && pong.result === "PONG" && b.bytes[1] === 255 && gone.result === 2, "a pipeline through the bridge");
+  redpipe.close();
+  try {
+    await connect("BRIDGE_URL", "wrong");
+    check(false, "a wrong token was accepted");
+  } catch (e) {
+    check(e.name === "ConnectionError" && e.code === 1008 && /invalid token/.test(e.reason), `a wrong token: ${e.name}, code ${e.code}, reason "${e.reason}"`);
+  }
+  try {
+    await connect("ws://127.0.0.1:DEAD_PORT", "BRIDGE_TOKEN");
+    check(false, "a dead port connected");
+  } catch (e) {
+    check(e.name === "ConnectionError" && e.code === 1006, `a dead port: ${e.name}, code ${e.code}: ${e.message}`);
+  }
+} catch (e) {
+  lines.push(`FAILED: ${e.name}: ${e.message}`);
 }
 await fetch("/report", { method: "POST", body: lines.join("\n") });
 </script>
