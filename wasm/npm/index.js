@@ -3,7 +3,7 @@
 // these would cost an export (a shim in the `.wasm` and in the glue) and, for the async ones, a
 // Rust future; here they are a few lines each. `cargo xtask wasm` bundles this file, the glue
 // and its snippets into the package's one module.
-import init, { initSync, Client, Pipeline, Handle, commandNames } from "./redpipe_wasm.js";
+import init, { initSync, Client, Pipeline, Handle, commandNames, newClient } from "./redpipe_wasm.js";
 
 const P = Pipeline.prototype;
 let installed = false;
@@ -51,7 +51,7 @@ const client = () => {
         if (name) P[name] = function (...args) { return this.queue(i, pack(args)); };
       });
   }
-  return new Client();
+  return newClient();
 };
 
 const open = async (endpoint, token, options) => {

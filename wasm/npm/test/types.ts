@@ -2,10 +2,10 @@
 // TypeScript user writes compile, and the mistakes marked `@ts-expect-error` do not (if one
 // compiled, tsc would report the unused directive).
 import init, {
+  Client,
   connect,
   connectDuplex,
   type Arg,
-  type Client,
   type ConnectionError,
   type Duplex,
   type Handle,
@@ -34,6 +34,8 @@ export async function browserPage(): Promise<number> {
   p.eval("return 1", [{}]);
   // @ts-expect-error: a command name is a string
   p.command(42);
+  // @ts-expect-error: clients come from connect() and connectDuplex()
+  new Client();
   const sum = p.onExecute(() => n.result + 1);
   const kept = await client.autoexec(p, (q) => q.incr("x"));
   const h = await client.autoexec(null, async (q) => q.get("y"));

@@ -208,15 +208,17 @@ pub struct Client {
     connections: Connections,
 }
 
+/// An empty registry: what `connect` and `connectDuplex` (in `index.js`) start from. A function,
+/// not a constructor, so that the declared `Client` class has none (a page gets its clients
+/// from `connect`).
+#[wasm_bindgen(js_name = newClient, skip_typescript)]
+#[allow(unreachable_pub)] // wasm-bindgen exports only `pub` functions; Rust callers have no use for it
+pub fn new_client() -> Client {
+    Client::default()
+}
+
 #[wasm_bindgen]
 impl Client {
-    /// An empty registry (`connect` and `connectDuplex` make one and add the default
-    /// connection).
-    #[wasm_bindgen(constructor, skip_typescript)]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// A new, empty pipeline on this client's connections.
     pub fn pipeline(&self) -> Pipeline {
         Pipeline::new(self.connections.pipe())
