@@ -65,15 +65,21 @@ const open = async (endpoint, token, options) => {
   return c;
 };
 
+// A duplex opener must be a function (anything else would be taken for a URL).
+const opener = (f) => {
+  if (typeof f != "function") throw new TypeError("connectDuplex: `open` must be a function returning a Duplex (or a promise of one)");
+  return f;
+};
+
 export const connect = (url, token, options) => open(String(url), token, options);
-export const connectDuplex = (opener, options) => open(opener, null, options);
+export const connectDuplex = async (f, options) => open(opener(f), null, options);
 
 Object.assign(Client.prototype, {
   connect(name, url, token, options) {
     return this.add(name, String(url), token, options);
   },
-  connectDuplex(name, opener, options) {
-    return this.add(name, opener, null, options);
+  async connectDuplex(name, f, options) {
+    return this.add(name, opener(f), null, options);
   },
   async autoexec(pipe, f) {
     if (pipe != null) return pipe.scopeAsync(f);

@@ -294,6 +294,8 @@ test("a JS duplex over Node's net talks to Redis directly; a lost socket fails e
     sockets.push(d.socket);
     return d;
   });
+  await assert.rejects(redpipe.connectDuplex("tcp://127.0.0.1:6379"), (e) => e instanceof TypeError && /must be a function/.test(e.message));
+  await assert.rejects(client.connectDuplex("second", {}), (e) => e instanceof TypeError);
   const p = client.pipeline();
   const k = key("duplex");
   const x = p.incr(k);
