@@ -1,4 +1,4 @@
-import type { Duplex } from "./web/redpipe_wasm.js";
+import type { Duplex } from "./redpipe_wasm.js";
 import type { Socket } from "node:net";
 
 /** An opener for `connectDuplex`: each call opens a TCP connection to Redis at `host:port`. */

@@ -70,7 +70,7 @@ impl fmt::Display for LinkError {
                 }
                 f.write_str(")")?;
                 if let Some(e) = error {
-                    f.write_str(" after ")?;
+                    f.write_str(": ")?;
                     f.write_str(e)?;
                 }
                 return Ok(());

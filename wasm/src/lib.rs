@@ -19,9 +19,10 @@
 //! - feature `duplex` (default): [`Connections::connect_duplex`], connections over any JS
 //!   duplex (Node `net`, Workers sockets) beside WebSockets. A WebSocket-only program leaves it
 //!   out (its code and JS imports: 1.6 KB gzip of `.wasm` and glue).
-//! - feature `js` (default, implies `duplex`): the JavaScript/TypeScript API (`connect`, `Client`, `Pipeline`,
-//!   `Handle`), built into an npm package by `cargo xtask wasm` (the cdylib `wasm/package`;
-//!   wasm-bindgen `--target web` and `--target experimental-nodejs-module`).
+//! - feature `js` (default, implies `duplex`): the exports of the JavaScript/TypeScript API
+//!   (`Client`, `Pipeline`, `Handle`; `connect`, `autoexec` and the scopes are JavaScript in
+//!   `wasm/npm/index.js`), built into an npm package by `cargo xtask wasm` (the cdylib
+//!   `wasm/package`, wasm-bindgen `--target web`, one bundled module for every runtime).
 //!
 //! The crate is `no_std` (with `alloc`), and asks nothing of `std` from wasm-bindgen, js-sys
 //! and web-sys either. A cdylib that links no `std` at all (`#![no_std]`, a `#[panic_handler]`
@@ -64,7 +65,7 @@ mod registry;
 pub use connection::{Connection, Options};
 pub use error::LinkError;
 #[cfg(feature = "js")]
-pub use js::{Client, Handle as JsHandle, Pipeline, connect, connect_duplex};
+pub use js::{Client, Handle as JsHandle, Pipeline};
 #[cfg(feature = "duplex")]
 pub use link::Duplex;
 pub use redpipe_core::*;

@@ -5,6 +5,11 @@
 //! listener); the transport is a Rust future that must not be re-entered from them. So the
 //! handlers only append to an inbox and wake the waiting future; the future takes the
 //! messages out and feeds them to the core. Nothing here reads RESP.
+//!
+//! The handlers are a few lines of JavaScript (`link.js`) that report every event, of a
+//! WebSocket or of a duplex, to one Rust closure as `(kind, value, code)`: one closure type
+//! and a handful of imports instead of web-sys's per-event closures and setters, which is
+//! smaller in both the `.wasm` and its glue.
 
 use alloc::collections::VecDeque;
 use alloc::rc::Rc;
@@ -14,11 +19,41 @@ use core::cell::RefCell;
 use core::future::poll_fn;
 use core::task::{Poll, Waker};
 
-use js_sys::{ArrayBuffer, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
-use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::error::LinkError;
+
+#[wasm_bindgen(module = "/src/link.js")]
+extern "C" {
+    /// A WebSocket or a JS duplex: both have `send(bytes)` and `close()`.
+    type Socket;
+
+    /// Opens a WebSocket (binary messages as `ArrayBuffer`s) reporting its events to `on`.
+    #[wasm_bindgen(catch, js_name = openWebSocket)]
+    fn open_websocket(url: &str, on: &JsValue) -> Result<Socket, JsValue>;
+
+    /// Registers a duplex's listeners, reporting its events to `on`.
+    #[cfg(feature = "duplex")]
+    #[wasm_bindgen(catch, js_name = listenDuplex)]
+    fn listen_duplex(duplex: &Duplex, on: &JsValue) -> Result<(), JsValue>;
+
+    /// Unregisters a WebSocket's handlers.
+    #[wasm_bindgen(js_name = unlisten)]
+    fn unlisten(ws: &Socket);
+
+    /// Sends bytes (the socket owns the `Uint8Array` it is given).
+    #[wasm_bindgen(method, catch)]
+    fn send(this: &Socket, data: &Uint8Array) -> Result<(), JsValue>;
+
+    /// Sends a text message (WebSocket only).
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_text(this: &Socket, text: &str) -> Result<(), JsValue>;
+
+    /// Closes the socket; a duplex's `onClose` may or may not be called afterwards.
+    #[wasm_bindgen(method, catch)]
+    fn close(this: &Socket) -> Result<(), JsValue>;
+}
 
 #[cfg(feature = "duplex")]
 #[wasm_bindgen]
@@ -27,23 +62,14 @@ extern "C" {
     /// `listen(onData, onClose)` (see the `Duplex` TypeScript interface).
     #[wasm_bindgen(typescript_type = "Duplex")]
     pub type Duplex;
-
-    /// Sends bytes (the duplex owns the `Uint8Array` it is given).
-    #[wasm_bindgen(method, catch)]
-    fn send(this: &Duplex, data: &Uint8Array) -> Result<(), JsValue>;
-
-    /// Closes the duplex; its `onClose` may or may not be called afterwards.
-    #[wasm_bindgen(method, catch)]
-    fn close(this: &Duplex) -> Result<(), JsValue>;
-
-    /// Registers the functions the duplex calls when bytes arrive and when it closes.
-    #[wasm_bindgen(method, catch)]
-    fn listen(
-        this: &Duplex,
-        on_data: &js_sys::Function,
-        on_close: &js_sys::Function,
-    ) -> Result<(), JsValue>;
 }
+
+/// The kinds of event `link.js` reports (its `on(kind, value, code)` calls).
+const OPEN: u32 = 0;
+const TEXT: u32 = 1;
+const DATA: u32 = 2;
+const ERROR: u32 = 3;
+const CLOSE: u32 = 4;
 
 /// What the event handlers share with the transport.
 #[derive(Default)]
@@ -114,29 +140,17 @@ impl Inbox {
     }
 }
 
-/// The JavaScript object and the handlers registered on it (kept alive as long as the link).
-enum Io {
-    Socket {
-        ws: WebSocket,
-        _handlers: SocketHandlers,
-    },
-    /// The duplex's listeners belong to JavaScript (`Closure::into_js_value`): a duplex may
-    /// call them after the link is gone (Node emits `close` later), which must not throw.
-    #[cfg(feature = "duplex")]
-    Duplex { duplex: Duplex },
-}
-
-struct SocketHandlers {
-    _open: Closure<dyn FnMut()>,
-    _message: Closure<dyn FnMut(MessageEvent)>,
-    _close: Closure<dyn FnMut(CloseEvent)>,
-    _error: Closure<dyn FnMut(JsValue)>,
-}
+/// The event handler: `(kind, value, code)` from `link.js`.
+type OnEvent = Closure<dyn FnMut(u32, JsValue, u32)>;
 
 /// One connection's JavaScript side: sends bytes, and collects what arrives in its [`Inbox`].
-/// Dropping it closes the socket and unregisters the handlers.
+/// Dropping it closes the socket (and unregisters a WebSocket's handlers).
 pub(crate) struct Link {
-    io: Io,
+    socket: Socket,
+    /// The handler of a WebSocket, dropped with the link. `None` for a duplex, whose listeners
+    /// belong to JavaScript (`Closure::into_js_value`): a duplex may call them after the link
+    /// is gone (Node emits `close` later), which must not throw.
+    handler: Option<OnEvent>,
     inbox: Rc<RefCell<Inbox>>,
 }
 
@@ -158,63 +172,68 @@ fn message_text(e: &JsValue) -> String {
         .unwrap_or_else(|| "error".to_string())
 }
 
+/// The handler of every event of one link.
+fn handler(inbox: &Rc<RefCell<Inbox>>) -> OnEvent {
+    let i = inbox.clone();
+    Closure::new(move |kind: u32, value: JsValue, code: u32| {
+        let mut i = i.borrow_mut();
+        match kind {
+            OPEN => {
+                i.open = true;
+                i.wake();
+            }
+            TEXT => {
+                // The bridge's `ready`, or its refusal.
+                i.texts.push_back(value.as_string().unwrap_or_default());
+                i.wake();
+            }
+            DATA => i.push(value.unchecked_into::<Uint8Array>().to_vec()),
+            ERROR => {
+                let text = value
+                    .as_string()
+                    .unwrap_or_else(|| "WebSocket error".to_string());
+                if i.open {
+                    // A `close` event follows with the code and reason; keep the message.
+                    i.error = Some(text);
+                } else {
+                    // Before `open`, browsers follow with a `close` (code 1006, no reason),
+                    // but Node 20's WebSocket fires nothing more and stays CONNECTING: end
+                    // here, with the code a browser would report.
+                    i.end(LinkError::Closed {
+                        code: 1006,
+                        reason: String::new(),
+                        opened: false,
+                        error: Some(text),
+                    });
+                }
+            }
+            // A duplex ended (it has no close code).
+            CLOSE if code == 0 => i.end(LinkError::Ended(value.as_string().unwrap_or_default())),
+            // A WebSocket closed.
+            _ => {
+                let why = LinkError::Closed {
+                    code: code as u16,
+                    reason: value.as_string().unwrap_or_default(),
+                    opened: i.open,
+                    error: i.error.take(),
+                };
+                i.end(why);
+            }
+        }
+    })
+}
+
 impl Link {
     /// Opens a WebSocket to `url` (binary frames as `ArrayBuffer`s). Returns at once; wait for
     /// [`opened`](Self::opened).
     pub(crate) fn websocket(url: &str) -> Result<Self, LinkError> {
-        let ws = WebSocket::new(url).map_err(|e| LinkError::Refused(message_text(&e)))?;
-        ws.set_binary_type(BinaryType::Arraybuffer);
         let inbox = Rc::new(RefCell::new(Inbox::default()));
-        let i = inbox.clone();
-        let open = Closure::<dyn FnMut()>::new(move || {
-            let mut i = i.borrow_mut();
-            i.open = true;
-            i.wake();
-        });
-        let i = inbox.clone();
-        let message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            let data = e.data();
-            let mut i = i.borrow_mut();
-            if let Some(text) = data.as_string() {
-                i.texts.push_back(text);
-                i.wake();
-            } else if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
-                i.push(Uint8Array::new(buf).to_vec());
-            }
-        });
-        let i = inbox.clone();
-        let close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-            let mut i = i.borrow_mut();
-            let why = LinkError::Closed {
-                code: e.code(),
-                reason: e.reason(),
-                opened: i.open,
-                error: i.error.take(),
-            };
-            i.end(why);
-        });
-        let i = inbox.clone();
-        let error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            // A `close` event follows with the code and reason; keep the message for it.
-            let text = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
-                .ok()
-                .and_then(|m| m.as_string());
-            i.borrow_mut().error = Some(text.unwrap_or_else(|| "WebSocket error".to_string()));
-        });
-        ws.set_onopen(Some(open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(close.as_ref().unchecked_ref()));
-        ws.set_onerror(Some(error.as_ref().unchecked_ref()));
+        let on = handler(&inbox);
+        let socket =
+            open_websocket(url, on.as_ref()).map_err(|e| LinkError::Refused(message_text(&e)))?;
         Ok(Self {
-            io: Io::Socket {
-                ws,
-                _handlers: SocketHandlers {
-                    _open: open,
-                    _message: message,
-                    _close: close,
-                    _error: error,
-                },
-            },
+            socket,
+            handler: Some(on),
             inbox,
         })
     }
@@ -226,25 +245,11 @@ impl Link {
             open: true,
             ..Inbox::default()
         }));
-        let i = inbox.clone();
-        let on_data = Closure::<dyn FnMut(Uint8Array)>::new(move |data: Uint8Array| {
-            i.borrow_mut().push(data.to_vec());
-        });
-        let i = inbox.clone();
-        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |reason: JsValue| {
-            let reason = if reason.is_undefined() || reason.is_null() {
-                String::new()
-            } else {
-                message_text(&reason)
-            };
-            i.borrow_mut().end(LinkError::Ended(reason));
-        });
-        let (on_data, on_close) = (on_data.into_js_value(), on_close.into_js_value());
-        duplex
-            .listen(on_data.unchecked_ref(), on_close.unchecked_ref())
+        listen_duplex(&duplex, &handler(&inbox).into_js_value())
             .map_err(|e| LinkError::Refused(message_text(&e)))?;
         Ok(Self {
-            io: Io::Duplex { duplex },
+            socket: duplex.unchecked_into(),
+            handler: None,
             inbox,
         })
     }
@@ -259,36 +264,28 @@ impl Link {
         if let Some(why) = &self.inbox.borrow().closed {
             return Err(why.clone());
         }
-        let sent = match &self.io {
-            Io::Socket { ws, .. } => ws.send_with_u8_array(bytes),
-            // A copy: the duplex may keep the bytes after `send` returns (Node buffers writes).
-            #[cfg(feature = "duplex")]
-            Io::Duplex { duplex, .. } => duplex.send(&Uint8Array::from(bytes)),
-        };
-        sent.map_err(|e| LinkError::Send(message_text(&e)))
+        // A copy: a duplex may keep the bytes after `send` returns (Node buffers writes).
+        self.socket
+            .send(&Uint8Array::from(bytes))
+            .map_err(|e| LinkError::Send(message_text(&e)))
     }
 
     /// Sends one text message (the bridge's token); WebSocket only.
     pub(crate) fn send_text(&self, text: &str) -> Result<(), LinkError> {
-        match &self.io {
-            Io::Socket { ws, .. } => ws
-                .send_with_str(text)
-                .map_err(|e| LinkError::Send(message_text(&e))),
-            #[cfg(feature = "duplex")]
-            Io::Duplex { .. } => Err(LinkError::Send(
+        if self.handler.is_none() {
+            return Err(LinkError::Send(
                 "a duplex carries no text messages".to_string(),
-            )),
+            ));
         }
+        self.socket
+            .send_text(text)
+            .map_err(|e| LinkError::Send(message_text(&e)))
     }
 
     /// Closes the link from this side; whatever waits on it fails with `why`.
     pub(crate) fn close(&self, why: LinkError) {
         self.inbox.borrow_mut().end(why);
-        let _ = match &self.io {
-            Io::Socket { ws, .. } => ws.close(),
-            #[cfg(feature = "duplex")]
-            Io::Duplex { duplex, .. } => duplex.close(),
-        };
+        let _ = self.socket.close();
     }
 
     /// Whether the link has ended.
@@ -325,20 +322,12 @@ impl Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
-        match &self.io {
-            Io::Socket { ws, .. } => {
-                ws.set_onopen(None);
-                ws.set_onmessage(None);
-                ws.set_onclose(None);
-                ws.set_onerror(None);
-                let _ = ws.close();
-            }
-            #[cfg(feature = "duplex")]
-            Io::Duplex { duplex, .. } => {
-                if !self.is_closed() {
-                    let _ = duplex.close();
-                }
-            }
+        if self.handler.is_some() {
+            // Before the handler is dropped: a later event must not call it.
+            unlisten(&self.socket);
+            let _ = self.socket.close();
+        } else if !self.is_closed() {
+            let _ = self.socket.close();
         }
     }
 }

@@ -15,6 +15,7 @@
 mod bench;
 mod cluster;
 mod fuzz;
+mod npm;
 mod qemu;
 mod redis;
 mod setup;

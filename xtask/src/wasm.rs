@@ -6,11 +6,16 @@
 //! 2. Starts a throwaway redis-server, a `redpipe-bridge` in front of it (with an origin
 //!    allow-list naming the test page's address) and websockify in front of the same server.
 //! 3. Runs the wasm-bindgen tests of `redpipe-wasm` in headless Chromium against them.
-//! 4. Builds the npm package (`target/wasm-pkg/redpipe-wasm`: `--target web` and
-//!    `--target experimental-nodejs-module` outputs of `wasm/package`, `net.js`, `package.json`,
-//!    README) and the smallest program (`wasm/minimal`) with the `wasm-release` profile,
-//!    runs `wasm-opt -Oz` over them and prints their sizes.
-//! 5. Runs the JavaScript API tests from Node (bridge, and Node `net` straight to Redis).
+//! 4. Builds the npm package (`target/wasm-pkg/redpipe-wasm`: the `.wasm` of `wasm/package`
+//!    after wasm-bindgen `--target web` and `wasm-opt -Oz`; one minified ES module bundling
+//!    `wasm/npm/index.js`, the glue and its snippets, the `.wasm`'s names renamed to match (see
+//!    [`npm`](crate::npm)); the generated `.d.ts`; the files of `wasm/npm`) and the smallest
+//!    program (`wasm/minimal`) with the `wasm-release` profile, and prints their sizes and the
+//!    verdicts against the 40 KiB goals.
+//! 5. Checks the published shape: `npm pack`, the tarball installed into a scratch project,
+//!    imported from Node by name and type-checked with `tsc`.
+//! 6. Runs the JavaScript API tests from Node against the installed package (bridge, Node
+//!    `net` and web streams straight to Redis).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -30,8 +35,9 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("npm", "npm"),
 ];
 
-/// The size goal for core + WebSocket transport + JS glue (the minimal program), gzip
-/// (reported, not enforced: it moves with the compiler and wasm-bindgen versions).
+/// The size goal, gzip, for the whole npm package (`.wasm` + JS) and for core + WebSocket
+/// transport + JS glue (the minimal program) (reported, not enforced: it moves with the
+/// compiler and wasm-bindgen versions).
 const GZIP_GOAL: u64 = 40 * 1024;
 
 /// A child process killed (by PID) when dropped.
@@ -90,6 +96,7 @@ pub(crate) fn install() -> Result<(), String> {
     if let Err(e) = install_binaryen() {
         eprintln!("binaryen did not install ({e}): the package is built without wasm-opt");
     }
+    crate::npm::install_esbuild()?;
     let version = locked_version("wasm-bindgen")?;
     let installed =
         setup::output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
@@ -193,7 +200,10 @@ pub(crate) fn command(args: &[String]) -> Result<(), String> {
     )?;
     browser_tests(&services, page_port)?;
     let package = package()?;
-    node_tests(&services, &package)?;
+    let installed = crate::npm::check_package(&package, services.redis.port)?;
+    node_tests(&services, &installed)?;
+    // The test page's port is free again: the wasm-bindgen tests are done.
+    browser_package_test(&services, page_port, &installed)?;
     Ok(())
 }
 
@@ -224,13 +234,15 @@ fn browser_tests(s: &Services, page_port: u16) -> Result<(), String> {
         .env("REDPIPE_RELAY_URL", &s.relay_url))
 }
 
-/// The JavaScript API tests from Node.
+/// The JavaScript API tests from Node, against the package in `package` (as installed from
+/// its tarball).
 fn node_tests(s: &Services, package: &Path) -> Result<(), String> {
     run(Command::new("node")
         // A hung test fails instead of holding CI.
         .args(["--experimental-websocket", "--test", "--test-timeout=60000"])
         .arg(root().join("wasm/npm/test/api.test.mjs"))
         .env("REDPIPE_PKG", package)
+        .env("REDPIPE_MINIMAL", root().join("target/wasm-pkg/minimal"))
         .env("REDPIPE_BRIDGE_URL", &s.bridge_url)
         .env("REDPIPE_BRIDGE_TOKEN", &s.token)
         .env("REDIS_PORT", s.redis.port.to_string()))
@@ -264,18 +276,18 @@ pub(crate) fn package() -> Result<PathBuf, String> {
     }
     let release = root().join("target/wasm32-unknown-unknown/wasm-release");
     let out = root().join("target/wasm-pkg/redpipe-wasm");
-    let _ = std::fs::remove_dir_all(&out);
-    // Node gets ES modules too (`experimental-nodejs-module`): the command methods' snippet is
-    // an ES module, which CommonJS output could not load.
-    for (target, dir) in [("web", "web"), ("experimental-nodejs-module", "node")] {
-        bindgen(
-            &release.join("redpipe_wasm_package.wasm"),
-            target,
-            "redpipe_wasm",
-            true,
-            &out.join(dir),
-        )?;
+    let glue = root().join("target/wasm-pkg/glue");
+    for dir in [&out, &glue] {
+        let _ = std::fs::remove_dir_all(dir);
     }
+    // The glue, with `index.js` beside it, is bundled into the package's one module below.
+    bindgen(
+        &release.join("redpipe_wasm_package.wasm"),
+        "web",
+        "redpipe_wasm",
+        true,
+        &glue,
+    )?;
     // The smallest Rust-on-wasm program: core + Pipe + WebSocket transport + glue, no JS API.
     let minimal = root().join("target/wasm-pkg/minimal");
     let _ = std::fs::remove_dir_all(&minimal);
@@ -287,65 +299,90 @@ pub(crate) fn package() -> Result<PathBuf, String> {
         &minimal,
     )?;
     let wasm_opt = optimize(&[
-        out.join("web/redpipe_wasm_bg.wasm"),
-        out.join("node/redpipe_wasm_bg.wasm"),
+        glue.join("redpipe_wasm_bg.wasm"),
         minimal.join("minimal_bg.wasm"),
     ])?;
 
-    let write = |path: PathBuf, text: &str| {
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to)
+            .map(drop)
+            .map_err(|e| format!("{}: {e}", from.display()))
     };
-    // ES modules for Node (the node tests load the minimal program's web output too).
-    write(out.join("node/package.json"), "{ \"type\": \"module\" }\n")?;
-    write(minimal.join("package.json"), "{ \"type\": \"module\" }\n")?;
-    for file in ["package.json", "net.js", "net.d.ts", "README.md"] {
-        std::fs::copy(root().join("wasm/npm").join(file), out.join(file))
-            .map_err(|e| format!("{file}: {e}"))?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let npm = root().join("wasm/npm");
+    copy(&npm.join("index.js"), &glue.join("index.js"))?;
+    let wasm = out.join("redpipe_wasm_bg.wasm");
+    let js = out.join("redpipe_wasm.js");
+    copy(&glue.join("redpipe_wasm_bg.wasm"), &wasm)?;
+    crate::npm::bundle(
+        &glue.join("index.js"),
+        &js,
+        &wasm,
+        "/* @ts-self-types=\"./redpipe_wasm.d.ts\" */",
+    )?;
+    let types = std::fs::read_to_string(glue.join("redpipe_wasm.d.ts"))
+        .map_err(|e| format!("redpipe_wasm.d.ts: {e}"))?;
+    std::fs::write(out.join("redpipe_wasm.d.ts"), opaque_exports(&types)?)
+        .map_err(|e| format!("redpipe_wasm.d.ts: {e}"))?;
+    for file in [
+        "package.json",
+        "README.md",
+        "node.js",
+        "net.js",
+        "net.d.ts",
+        "streams.js",
+        "streams.d.ts",
+    ] {
+        copy(&npm.join(file), &out.join(file))?;
     }
+    // The node tests load the minimal program's web output as an ES module.
+    std::fs::write(minimal.join("package.json"), "{ \"type\": \"module\" }\n")
+        .map_err(|e| e.to_string())?;
 
-    let wasm = out.join("web/redpipe_wasm_bg.wasm");
-    let js = out.join("web/redpipe_wasm.js");
-    let snippets: u64 = walk(&out.join("web/snippets"))
-        .iter()
-        .map(|p| size(p))
-        .sum();
     let (wasm_gz, js_gz) = (gzip_size(&wasm)?, gzip_size(&js)?);
-    println!("\nredpipe-wasm package (target/wasm-pkg/redpipe-wasm), --target web, bytes:");
-    println!("{:<34} {:>9} {:>9}", "file", "raw", "gzip -9");
+    let (glue_js, glue_gz) = (
+        glue.join("redpipe_wasm.js"),
+        gzip_size(&glue.join("redpipe_wasm.js"))?,
+    );
+    println!("\nredpipe-wasm package (target/wasm-pkg/redpipe-wasm), what a page loads, bytes:");
+    println!("{:<44} {:>9} {:>9}", "file", "raw", "gzip -9");
     println!(
-        "{:<34} {:>9} {:>9}",
+        "{:<44} {:>9} {:>9}",
         "redpipe_wasm_bg.wasm",
         size(&wasm),
         wasm_gz
     );
     println!(
-        "{:<34} {:>9} {:>9}",
-        "redpipe_wasm.js (glue)",
+        "{:<44} {:>9} {:>9}",
+        "redpipe_wasm.js (API + glue, minified)",
         size(&js),
         js_gz
     );
-    println!("{:<34} {:>9}", "snippets (command methods)", snippets);
-    let total = wasm_gz + js_gz;
     println!(
-        "wasm + glue, gzip: {total} bytes ({:.1} KiB); wasm-opt: {wasm_opt}",
-        total as f64 / 1024.0
+        "{:<44} {:>9} {:>9}",
+        "(wasm-bindgen's glue alone, as generated)",
+        size(&glue_js),
+        glue_gz
+    );
+    let total = wasm_gz + js_gz;
+    let verdict = |bytes: u64| if bytes <= GZIP_GOAL { "met" } else { "missed" };
+    println!(
+        "whole JS package (wasm + JS), gzip: {total} bytes ({:.1} KiB); goal <= 40 KiB: {}; wasm-opt: {wasm_opt}",
+        total as f64 / 1024.0,
+        verdict(total)
     );
     let (mw, mj) = (minimal.join("minimal_bg.wasm"), minimal.join("minimal.js"));
     let (mw_gz, mj_gz) = (gzip_size(&mw)?, gzip_size(&mj)?);
     let minimal_total = mw_gz + mj_gz;
-    let verdict = if minimal_total <= GZIP_GOAL {
-        "met"
-    } else {
-        "missed"
-    };
     println!(
-        "minimal Rust program (wasm/minimal: a 4-command pipeline over the WebSocket, no JS API): wasm {} / {mw_gz} gzip, glue {} / {mj_gz} gzip, together {minimal_total} bytes ({:.1} KiB) gzip; goal <= 40 KiB: {verdict}",
+        "minimal Rust program (wasm/minimal: a 4-command pipeline over the WebSocket, no JS API): wasm {} / {mw_gz} gzip, glue {} / {mj_gz} gzip, together {minimal_total} bytes ({:.1} KiB) gzip; goal <= 40 KiB: {}",
         size(&mw),
         size(&mj),
-        minimal_total as f64 / 1024.0
+        minimal_total as f64 / 1024.0,
+        verdict(minimal_total)
     );
     std::fs::write(
-        out.join("sizes.txt"),
+        root().join("target/wasm-pkg/sizes.txt"),
         format!(
             "wasm {} {wasm_gz}\njs {} {js_gz}\nminimal-wasm {} {mw_gz}\nminimal-js {} {mj_gz}\n",
             size(&wasm),
@@ -356,6 +393,25 @@ pub(crate) fn package() -> Result<PathBuf, String> {
     )
     .map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// The generated `.d.ts` with the `InitOutput` interface (the instance's raw exports, typed
+/// `any`, whose names the bundling shortened) reduced to its memory: nothing a user calls.
+fn opaque_exports(types: &str) -> Result<String, String> {
+    let start = types
+        .find("export interface InitOutput {")
+        .ok_or("the .d.ts has no InitOutput")?;
+    let end = types[start..]
+        .find("\n}\n")
+        .map(|i| start + i + 3)
+        .ok_or("the .d.ts's InitOutput does not end")?;
+    Ok([
+        &types[..start],
+        "/** The instance's exports: internal to the package (their names are shortened). */\n",
+        "export interface InitOutput {\n    readonly memory: WebAssembly.Memory;\n}\n",
+        &types[end..],
+    ]
+    .concat())
 }
 
 /// `wasm-bindgen` for `target` into `dir`, files named `name`: no name or producers section;
@@ -431,22 +487,6 @@ fn optimize(files: &[PathBuf]) -> Result<String, String> {
     Ok(format!("binaryen {BINARYEN}, -Oz"))
 }
 
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                files.extend(walk(&p));
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files
-}
-
 /// `cargo xtask tour --browser`: a headless page runs the README's pipeline through the bridge
 /// and reports what it saw.
 pub(crate) fn tour() -> Result<(), String> {
@@ -454,13 +494,43 @@ pub(crate) fn tour() -> Result<(), String> {
     let package = package()?;
     let page_port = free_port()?;
     let services = Services::start(&format!("http://127.0.0.1:{page_port}"), &[])?;
-    let listener = TcpListener::bind(("127.0.0.1", page_port))
-        .map_err(|e| format!("cannot serve the page: {e}"))?;
     let page = TOUR_PAGE
         .replace("BRIDGE_URL", &services.bridge_url)
         .replace("BRIDGE_TOKEN", &services.token);
+    let report = in_chromium(&page, page_port, &package)?;
+    println!(
+        "\nredpipe in the browser, through redpipe-bridge ({}):\n",
+        services.bridge_url
+    );
+    println!("{report}");
+    if report.contains("FAILED") {
+        return Err("the browser tour failed".into());
+    }
+    Ok(())
+}
+
+/// The package's own module in headless Chromium, through the bridge (which admits pages from
+/// `page_port`): a pipeline, and the errors a page meets first (a refused token, a dead port).
+fn browser_package_test(s: &Services, page_port: u16, package: &Path) -> Result<(), String> {
+    let page = PACKAGE_PAGE
+        .replace("BRIDGE_URL", &s.bridge_url)
+        .replace("BRIDGE_TOKEN", &s.token)
+        .replace("DEAD_PORT", &free_port()?.to_string());
+    let report = in_chromium(&page, page_port, package)?;
+    println!("\nthe npm package's module in Chromium:\n{report}");
+    if report.contains("FAILED") || !report.contains("ok") {
+        return Err("the npm package failed in Chromium".into());
+    }
+    Ok(())
+}
+
+/// Serves `page` (and the files of `package`) on `page_port` to headless Chromium; returns
+/// what the page posts to `/report`.
+fn in_chromium(page: &str, page_port: u16, package: &Path) -> Result<String, String> {
+    let listener = TcpListener::bind(("127.0.0.1", page_port))
+        .map_err(|e| format!("cannot serve the page: {e}"))?;
     let profile =
-        std::env::temp_dir().join(format!("redpipe-tour-chromium-{}", std::process::id()));
+        std::env::temp_dir().join(format!("redpipe-page-chromium-{}", std::process::id()));
     let chromium = Process {
         child: Command::new("chromium")
             .args([
@@ -481,19 +551,11 @@ pub(crate) fn tour() -> Result<(), String> {
             .map_err(|e| format!("cannot start chromium: {e}"))?,
         what: "chromium",
     };
-    eprintln!("serving the tour page on http://127.0.0.1:{page_port}/ to headless Chromium");
-    let report = serve_page(&listener, &page, &package)?;
+    eprintln!("serving a page on http://127.0.0.1:{page_port}/ to headless Chromium");
+    let report = serve_page(&listener, page, package);
     drop(chromium);
     let _ = std::fs::remove_dir_all(&profile);
-    println!(
-        "\nredpipe in the browser, through redpipe-bridge ({}):\n",
-        services.bridge_url
-    );
-    println!("{report}");
-    if report.contains("FAILED") {
-        return Err("the browser tour failed".into());
-    }
-    Ok(())
+    report
 }
 
 /// Serves the page and the package until the page posts its report (60 s at most).
@@ -588,7 +650,7 @@ const TOUR_PAGE: &str = r#"<!doctype html>
 <title>redpipe tour</title>
 <pre id="out"></pre>
 <script type="module">
-import init, { connect } from "/web/redpipe_wasm.js";
+import init, { connect } from "/redpipe_wasm.js";
 const lines = [];
 const say = (s) => { lines.push(s); document.getElementById("out").textContent = lines.join("\n"); };
 try {
@@ -635,6 +697,47 @@ try {
   say("ok");
 } catch (e) {
   say(`FAILED: ${e.name}: ${e.message}`);
+}
+await fetch("/report", { method: "POST", body: lines.join("\n") });
+</script>
+"#;
+
+/// The npm package's module in the browser: each check posts a line, `ok: ...` or
+/// `FAILED: ...`.
+const PACKAGE_PAGE: &str = r#"<!doctype html>
+<meta charset="utf-8">
+<title>redpipe-wasm package</title>
+<script type="module">
+const lines = [];
+const check = (ok, what) => lines.push(`${ok ? "ok" : "FAILED"}: ${what}`);
+try {
+  const { default: init, connect } = await import("/redpipe_wasm.js");
+  await init();
+  const redpipe = await connect("BRIDGE_URL", "BRIDGE_TOKEN");
+  const k = `package:browser:${Date.now()}`;
+  const p = redpipe.pipeline();
+  const n = p.incr(k);
+  p.set(`${k}:b`, new Uint8Array([0, 255]));
+  const b = p.get(`${k}:b`);
+  const pong = p.command("PING");
+  const gone = p.del([k, `${k}:b`]);
+  await p.execute();
+  check(n.result === 1 && pong.result === "PONG" && b.bytes[1] === 255 && gone.result === 2, "a pipeline through the bridge");
+  redpipe.close();
+  try {
+    await connect("BRIDGE_URL", "wrong");
+    check(false, "a wrong token was accepted");
+  } catch (e) {
+    check(e.name === "ConnectionError" && e.code === 1008 && /invalid token/.test(e.reason), `a wrong token: ${e.name}, code ${e.code}, reason "${e.reason}"`);
+  }
+  try {
+    await connect("ws://127.0.0.1:DEAD_PORT", "BRIDGE_TOKEN");
+    check(false, "a dead port connected");
+  } catch (e) {
+    check(e.name === "ConnectionError" && e.code === 1006, `a dead port: ${e.name}, code ${e.code}: ${e.message}`);
+  }
+} catch (e) {
+  lines.push(`FAILED: ${e.name}: ${e.message}`);
 }
 await fetch("/report", { method: "POST", body: lines.join("\n") });
 </script>

@@ -1,24 +1,30 @@
 // The JavaScript API of redpipe-wasm from Node, against a real redpipe-bridge in front of a
 // real redis-server, and over Node's `net` straight to that server.
 //
-// `cargo xtask wasm` builds the package, starts the servers and runs this file with
-// `node --experimental-websocket --test`, passing REDPIPE_PKG (the package directory; the
-// smallest program, `wasm/minimal`, is built beside it),
-// REDPIPE_BRIDGE_URL, REDPIPE_BRIDGE_TOKEN and REDIS_PORT.
+// `cargo xtask wasm` builds the package, installs its tarball into a scratch project, starts
+// the servers and runs this file with `node --experimental-websocket --test`, passing
+// REDPIPE_PKG (the installed package's directory), REDPIPE_MINIMAL (the smallest program,
+// `wasm/minimal`), REDPIPE_BRIDGE_URL, REDPIPE_BRIDGE_TOKEN and REDIS_PORT.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import net from "node:net";
+import { Duplex } from "node:stream";
 import { join } from "node:path";
 
 const pkg = process.env.REDPIPE_PKG;
+const minimal = process.env.REDPIPE_MINIMAL;
 const url = process.env.REDPIPE_BRIDGE_URL;
 const token = process.env.REDPIPE_BRIDGE_TOKEN;
 const redisPort = Number(process.env.REDIS_PORT);
-if (!pkg || !url || !token || !redisPort) {
-  throw new Error("run these tests with `cargo xtask wasm` (REDPIPE_PKG, REDPIPE_BRIDGE_URL, REDPIPE_BRIDGE_TOKEN, REDIS_PORT)");
+if (!pkg || !minimal || !url || !token || !redisPort) {
+  throw new Error("run these tests with `cargo xtask wasm` (REDPIPE_PKG, REDPIPE_MINIMAL, REDPIPE_BRIDGE_URL, REDPIPE_BRIDGE_TOKEN, REDIS_PORT)");
 }
-const redpipe = await import(join(pkg, "node", "redpipe_wasm.js"));
+const redpipe = await import(join(pkg, "node.js"));
 const { tcp } = await import(join(pkg, "net.js"));
+const { streams } = await import(join(pkg, "streams.js"));
 
 let n = 0;
 const key = (name) => `node-test:${process.pid}:${Date.now()}:${n++}:${name}`;
@@ -116,7 +122,21 @@ test("errors are JS Errors carrying the Redis message, in their own handle", asy
   const h = key("hash");
   b.hset(h, ["a", "1", "b", "2"]);
   const all = b.hgetall(h);
+  const big = key("bigint");
+  b.set(big, 12345678901234567890n);
+  const bigText = b.get(big);
+  const z = key("zset");
+  b.zadd(z, Infinity, "top");
+  b.zadd(z, -2.5, "low");
+  const [top, low, none] = [b.zscore(z, "top"), b.zscore(z, "low"), b.zscore(z, "missing")];
+  const flags = b.command("ECHO", true);
+  const nested = b.command("EXISTS", [big, [z, null], undefined]);
+  assert.throws(() => b.set(key("bad"), { no: "objects" }), (e) => e instanceof TypeError && /a command argument must be/.test(e.message));
   await b.execute();
+  assert.equal(bigText.result, "12345678901234567890");
+  assert.deepEqual([top.result, low.result, none.result], [Infinity, -2.5, null]);
+  assert.equal(flags.result, "1");
+  assert.equal(nested.result, 2);
   assert.deepEqual([...raw.bytes], [0, 255, 1]);
   assert.equal(set.result, true);
   assert.equal(f.result, 1.5);
@@ -124,8 +144,129 @@ test("errors are JS Errors carrying the Redis message, in their own handle", asy
   client.close();
 });
 
-test("a wrong token is refused with the reason", async () => {
-  await assert.rejects(redpipe.connect(url, "wrong"), (e) => e.name === "ConnectionError" && /invalid token/.test(e.message));
+test("a wrong token is refused with the close code and reason", async () => {
+  await assert.rejects(
+    redpipe.connect(url, "wrong"),
+    (e) => e.name === "ConnectionError" && e.code === 1008 && /invalid token/.test(e.reason) && /invalid token/.test(e.message),
+  );
+});
+
+// A port nothing listens on (bound, then released).
+const deadPort = async () => {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+};
+
+test("connect() to a dead port rejects with a ConnectionError (Node 20's WebSocket sends no close event)", async () => {
+  const port = await deadPort();
+  await assert.rejects(
+    redpipe.connect(`ws://127.0.0.1:${port}`, token),
+    (e) => e.name === "ConnectionError" && e.code === 1006 && e.reason === "" && /websocket refused \(code 1006\)/.test(e.message),
+  );
+  // A duplex counts as open at once: the refusal comes with the first pipeline.
+  const client = await redpipe.connectDuplex(tcp(port));
+  const p = client.pipeline();
+  const pong = p.ping();
+  await assert.rejects(p.execute(), (e) => e.name === "ConnectionError" && /ECONNREFUSED/.test(e.message));
+  assert.throws(() => pong.result, (e) => e.name === "ConnectionError" && /ECONNREFUSED/.test(e.message));
+  client.close();
+});
+
+// A stand-in for the bridge: completes the WebSocket handshake, then behaves as `act` says
+// with the client's frames (masked; only their arrival matters here) and `frame(opcode,
+// payload)` to answer.
+const fakeBridge = async (act) => {
+  const server = createServer();
+  server.on("upgrade", (req, socket) => {
+    const accept = createHash("sha1")
+      .update(req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+      .digest("base64");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    const frame = (opcode, payload) => socket.write(Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload]));
+    const close = (code, reason) => {
+      const text = Buffer.from(reason);
+      const payload = Buffer.alloc(2 + text.length);
+      payload.writeUInt16BE(code);
+      text.copy(payload, 2);
+      frame(8, payload);
+      socket.end();
+    };
+    act({ socket, frame, close });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `ws://127.0.0.1:${server.address().port}`, stop: () => server.close() };
+};
+
+test("a refusal's close code and reason reach the ConnectionError (a refused origin is not a bridge that is down)", async () => {
+  const bridge = await fakeBridge(({ close }) => close(1008, "origin not allowed: http://evil.example"));
+  await assert.rejects(
+    redpipe.connect(bridge.url, token),
+    (e) =>
+      e.name === "ConnectionError" &&
+      e.code === 1008 &&
+      e.reason === "origin not allowed: http://evil.example" &&
+      e.message.endsWith("websocket closed (code 1008: origin not allowed: http://evil.example)"),
+  );
+  bridge.stop();
+});
+
+test("a close during a pipeline: execute rejects and the handles throw the same ConnectionError, code and reason", async () => {
+  const bridge = await fakeBridge(({ socket, frame, close }) => {
+    let frames = 0;
+    socket.on("data", () => {
+      // The token, then the pipeline (then the client's answer to the close: ignored).
+      frames += 1;
+      if (frames === 1) frame(1, Buffer.from("ready"));
+      if (frames === 2) close(1011, "redis unavailable");
+    });
+  });
+  const client = await redpipe.connect(bridge.url, token);
+  const p = client.pipeline();
+  const h = p.incr(key("cut"));
+  const after = p.onExecute(() => "never");
+  await assert.rejects(p.execute(), (e) => e.name === "ConnectionError" && e.code === 1011 && e.reason === "redis unavailable");
+  assert.throws(() => h.result, (e) => e.name === "ConnectionError" && e.code === 1011 && e.reason === "redis unavailable");
+  assert.throws(() => after.result, (e) => e.name === "ConnectionError" && e.code === 1011);
+  client.close();
+  bridge.stop();
+});
+
+test("command(name) without arguments, and eval with keys and arguments", async () => {
+  // Straight to Redis: the bridge's policy may refuse scripts.
+  const client = await redpipe.connectDuplex(tcp(redisPort));
+  const p = client.pipeline();
+  const pong = p.command("PING");
+  const echo = p.command("ECHO", "hi");
+  const k = key("eval");
+  const sum = p.eval("return redis.call('INCRBY', KEYS[1], ARGV[1]) + #KEYS * 100", [k], [5]);
+  const none = p.eval("return #KEYS + #ARGV");
+  const many = p.eval("return {KEYS[1], KEYS[2], ARGV[1]}", [k, [new Uint8Array([104, 105])]], "x");
+  await p.execute();
+  assert.equal(pong.result, "PONG");
+  assert.equal(echo.result, "hi");
+  assert.equal(sum.result, 105);
+  assert.equal(none.result, 0);
+  assert.deepEqual(many.result, [k, "hi", "x"]);
+  client.close();
+});
+
+test("web streams as a duplex (Workers and Deno sockets): a Node socket's streams straight to Redis", async () => {
+  const client = await redpipe.connectDuplex(
+    streams(() => {
+      const socket = net.connect(redisPort, "127.0.0.1");
+      const { readable, writable } = Duplex.toWeb(socket);
+      return { readable, writable, close: () => socket.destroy() };
+    }),
+  );
+  const p = client.pipeline();
+  const k = key("streams");
+  const many = Array.from({ length: 5000 }, () => p.incr(k));
+  await p.execute();
+  assert.equal(many[4999].result, 5000);
+  client.close();
 });
 
 test("pipelines of concurrent async functions on one connection do not interleave", async () => {
@@ -153,6 +294,8 @@ test("a JS duplex over Node's net talks to Redis directly; a lost socket fails e
     sockets.push(d.socket);
     return d;
   });
+  await assert.rejects(redpipe.connectDuplex("tcp://127.0.0.1:6379"), (e) => e instanceof TypeError && /must be a function/.test(e.message));
+  await assert.rejects(client.connectDuplex("second", {}), (e) => e instanceof TypeError);
   const p = client.pipeline();
   const k = key("duplex");
   const x = p.incr(k);
@@ -203,7 +346,7 @@ test("named connections: p.on(name, f) sends f's commands there, groups run side
 });
 
 test("the generated TypeScript declarations are precise", () => {
-  const dts = readFileSync(join(pkg, "web", "redpipe_wasm.d.ts"), "utf8");
+  const dts = readFileSync(join(pkg, "redpipe_wasm.d.ts"), "utf8");
   for (const line of [
     "incr(key: Arg): Handle<number>;",
     "get(key: Arg): Handle<string | null>;",
@@ -213,13 +356,16 @@ test("the generated TypeScript declarations are precise", () => {
     "onExecute<T>(f: () => T): Handle<T>;",
     "export function connect(url: string, token?: string | null, options?: ConnectOptions): Promise<Client>;",
     "execute(): Promise<void>;",
+    "command<T = unknown>(name: string, args?: Arg | Arg[]): Handle<T>;",
+    "eval<T = unknown>(script: string, keys?: Arg | Arg[], args?: Arg | Arg[]): Handle<T>;",
+    "export interface ConnectionError extends Error {",
   ]) {
     assert.ok(dts.includes(line), `missing from the .d.ts: ${line}`);
   }
+  assert.ok(!/: any\b/.test(dts), "no parameter or result is typed `any`");
 });
 
 test("the size report's smallest program (wasm/minimal) runs its pipeline through the bridge", async () => {
-  const minimal = join(pkg, "..", "minimal");
   const { initSync, run } = await import(join(minimal, "minimal.js"));
   initSync({ module: readFileSync(join(minimal, "minimal_bg.wasm")) });
   const [k, other] = [key("minimal"), key("other")];

@@ -3,8 +3,8 @@
 //!
 //! The table becomes two things: the TypeScript declarations (a custom section that
 //! wasm-bindgen copies into the `.d.ts`: `incr(key: Arg): Handle<number>`), and one small
-//! JavaScript method per entry, installed on `Pipeline.prototype` when the first client
-//! connects, each calling the one export `queueCommand(index, args)`. One export instead of
+//! JavaScript method per entry, installed on `Pipeline.prototype` by `index.js` when the first
+//! client connects, each calling the one export `queue(index, args)`. One export instead of
 //! sixty keeps the `.wasm` and its glue small (each export costs a shim in both).
 //! `command(name, args)` covers the rest of Redis.
 //!
@@ -20,8 +20,11 @@ macro_rules! commands {
         $(#[doc = $doc:literal])*
         $js:literal($params:literal) -> $ret:literal = $conv:ident $cmd:literal;
     )*) => {
-        /// `(JavaScript name, Redis command, conversion)`, in `queueCommand` index order.
-        pub(crate) const COMMANDS: &[(&str, &str, Conv)] = &[$(($js, $cmd, Conv::$conv)),*];
+        /// `(Redis command, conversion)`, in `queue` index order.
+        pub(crate) const COMMANDS: &[(&str, Conv)] = &[$(($cmd, Conv::$conv)),*];
+
+        /// The JavaScript names, in the same order, separated by spaces.
+        pub(crate) const NAMES: &str = concat!($($js, " "),*);
 
         #[wasm_bindgen(typescript_custom_section)]
         const COMMAND_TYPES: &'static str = concat!(

@@ -6,7 +6,7 @@
 //! objects only if JavaScript reads them all.
 
 use alloc::rc::Rc;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use core::cell::RefCell;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
@@ -28,17 +28,18 @@ pub(crate) enum Conv {
     Object,
 }
 
-/// The outcome of one `execute`, shared by the handles queued for it: the error message that
-/// a handle whose command got no reply reports (the socket's close reason, say).
+/// The outcome of one `execute`, shared by the handles queued for it: the `ConnectionError`
+/// that `execute` rejected with, which a handle whose command got no reply throws too (with the
+/// socket's close code and reason, say).
 #[derive(Debug, Default)]
 pub(crate) struct Run {
-    pub(crate) error: RefCell<Option<String>>,
+    pub(crate) error: RefCell<Option<JsValue>>,
 }
 
 impl Run {
     fn failure(&self, fallback: &dyn core::fmt::Display) -> JsValue {
         match &*self.error.borrow() {
-            Some(message) => connection_error(message),
+            Some(e) => e.clone(),
             None => connection_error(&fallback.to_string()),
         }
     }
@@ -91,8 +92,22 @@ impl Handle {
             inner: Inner::Callback(cell),
         }
     }
+}
 
-    fn read(&self, bytes: bool) -> Result<JsValue, JsValue> {
+fn slot_error(e: &SlotError<'_>) -> JsValue {
+    plain_error(&match e {
+        SlotError::Pending => "result not available: the pipeline has not been executed".into(),
+        SlotError::Stale => "the command was rolled back with its scope".into(),
+        other => other.to_string(),
+    })
+}
+
+#[wasm_bindgen]
+impl Handle {
+    /// The command's reply as a JavaScript value, with bulk strings as text, or as
+    /// `Uint8Array`s with `bytes`: what the `result` and `bytes` getters (in `index.js`) return.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn read(&self, bytes: bool) -> Result<JsValue, JsValue> {
         match &self.inner {
             Inner::Reply { handle, conv, run } => match handle.read() {
                 Ok(reply) => convert(reply, *conv, bytes),
@@ -108,29 +123,6 @@ impl Handle {
             },
         }
     }
-}
-
-fn slot_error(e: &SlotError<'_>) -> JsValue {
-    plain_error(&match e {
-        SlotError::Pending => "result not available: the pipeline has not been executed".into(),
-        SlotError::Stale => "the command was rolled back with its scope".into(),
-        other => other.to_string(),
-    })
-}
-
-#[wasm_bindgen]
-impl Handle {
-    /// The command's reply as a JavaScript value (bulk strings as text).
-    #[wasm_bindgen(getter)]
-    pub fn result(&self) -> Result<JsValue, JsValue> {
-        self.read(false)
-    }
-
-    /// The reply with bulk strings as `Uint8Array`s, for binary values.
-    #[wasm_bindgen(getter)]
-    pub fn bytes(&self) -> Result<JsValue, JsValue> {
-        self.read(true)
-    }
 
     /// Whether the pipeline has run (the result, or its error, is there to read).
     #[wasm_bindgen(getter)]
@@ -142,19 +134,19 @@ impl Handle {
     }
 }
 
-fn text(b: &[u8]) -> JsValue {
-    JsValue::from_str(&String::from_utf8_lossy(b))
-}
+#[wasm_bindgen(module = "/src/js/values.js")]
+extern "C" {
+    /// Bytes as text, invalid UTF-8 replaced as `String::from_utf8_lossy` does (JavaScript's
+    /// decoder, which keeps the lossy conversion out of the `.wasm`).
+    fn text(bytes: &[u8]) -> JsValue;
 
-/// A number sent as text, parsed by JavaScript (which keeps float parsing out of the `.wasm`);
-/// null when it is not a number.
-fn float(text: &[u8]) -> JsValue {
-    let n = js_sys::parse_float(&String::from_utf8_lossy(text));
-    if n.is_nan() && text != b"nan" {
-        JsValue::NULL
-    } else {
-        JsValue::from_f64(n)
-    }
+    /// A number sent as text (`INCRBYFLOAT`, `ZSCORE`, RESP3 doubles: `inf`, `-inf` and `nan`
+    /// too), parsed by JavaScript (which keeps float parsing out of the `.wasm`); null when it
+    /// is not a number.
+    fn float(bytes: &[u8]) -> JsValue;
+
+    /// RESP3 big number digits as a `BigInt`.
+    fn bigint(digits: &[u8]) -> JsValue;
 }
 
 /// A reply with the command's conversion.
@@ -195,10 +187,7 @@ pub(crate) fn to_js(reply: &Reply<'_>, bytes: bool) -> JsValue {
         Reply::Int(n) => JsValue::from_f64(*n as f64),
         Reply::Double(d) => float(d.text()),
         Reply::Bool(b) => JsValue::from_bool(*b),
-        Reply::BigNumber(digits) => core::str::from_utf8(digits)
-            .ok()
-            .and_then(|d| js_sys::BigInt::new(&JsValue::from_str(d)).ok())
-            .map_or_else(|| text(digits), JsValue::from),
+        Reply::BigNumber(digits) => bigint(digits),
         Reply::Nil => JsValue::NULL,
         Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => {
             a.iter().map(|r| to_js(&r, bytes)).collect::<Array>().into()

@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use js_sys::{Array, Function, Promise, Uint8Array};
+use js_sys::{Function, Promise};
 use redpipe_core::{Queue, Reply, Scope, cmd};
 use wasm_bindgen::prelude::*;
 
@@ -46,48 +46,25 @@ fn busy() -> JsValue {
     plain_error("the pipeline is executing: wait for execute() before queueing more")
 }
 
-/// Appends the words of one JavaScript argument: text, numbers, booleans, bigints and bytes;
-/// an array adds each element; `undefined` and `null` add nothing (optional arguments).
-fn push_words(value: &JsValue, words: &mut Vec<Vec<u8>>) -> Result<(), JsValue> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(());
+/// The words of a command's arguments, as `index.js` packs them (each a 4-byte little-endian
+/// length, then its bytes): JavaScript turns text, numbers, booleans, bigints and bytes into
+/// bytes with its own encoder and formatting, one copy into the `.wasm` for the whole command
+/// instead of a call across per argument.
+fn unpack(mut packed: &[u8]) -> Result<Vec<&[u8]>, JsValue> {
+    let mut words = Vec::new();
+    while let Some((len, rest)) = packed.split_first_chunk::<4>() {
+        let len = u32::from_le_bytes(*len) as usize;
+        let (word, rest) = rest
+            .split_at_checked(len)
+            .ok_or_else(|| plain_error("malformed command arguments"))?;
+        words.push(word);
+        packed = rest;
     }
-    if let Some(s) = value.as_string() {
-        words.push(s.into_bytes());
-    } else if let Some(n) = value.as_f64() {
-        // Integers as integers; other numbers as JavaScript writes them (`1.5`, `1e+300`,
-        // `Infinity` is refused by Redis as it should be), which keeps float formatting out of
-        // the `.wasm`. (`n as i64 as f64 == n`: integral, without `f64::fract`, which is std's.)
-        let word = if n as i64 as f64 == n && n.abs() < 9.007_199_254_740_992e15 {
-            String::from(itoa::Buffer::new().format(n as i64))
-        } else {
-            js_sys::Number::from(n)
-                .to_string_with_radix(10)
-                .map(String::from)
-                .unwrap_or_default()
-        };
-        words.push(word.into_bytes());
-    } else if let Some(b) = value.as_bool() {
-        words.push(if b { b"1".to_vec() } else { b"0".to_vec() });
-    } else if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        words.push(bytes.to_vec());
-    } else if let Some(items) = value.dyn_ref::<Array>() {
-        for item in items.iter() {
-            push_words(&item, words)?;
-        }
-    } else if value.is_bigint() {
-        let digits = js_sys::BigInt::unchecked_from_js_ref(value)
-            .to_string(10)
-            .map(String::from)
-            .unwrap_or_default();
-        words.push(digits.into_bytes());
+    if packed.is_empty() {
+        Ok(words)
     } else {
-        return Err(js_sys::TypeError::new(
-            "a command argument must be a string, number, boolean, bigint, Uint8Array or an array of them",
-        )
-        .into());
+        Err(plain_error("malformed command arguments"))
     }
-    Ok(())
 }
 
 impl Pipeline {
@@ -102,60 +79,12 @@ impl Pipeline {
         }
     }
 
-    fn queue_words(&self, conv: Conv, name: &[u8], words: &[Vec<u8>]) -> Result<Handle, JsValue> {
+    fn queue_words(&self, conv: Conv, name: &[u8], words: &[&[u8]]) -> Result<Handle, JsValue> {
         let mut st = self.state.borrow_mut();
         let run = st.run.clone();
         let pipe = st.pipe.as_mut().ok_or_else(busy)?;
         let handle = pipe.query::<Reply<'static>, _, _>(cmd(name).arg(words));
         Ok(Handle::reply(handle, conv, run))
-    }
-
-    /// Opens a scope (on the connection `name` if given).
-    fn enter(&self, name: Option<&str>) -> Result<(), JsValue> {
-        let mut st = self.state.borrow_mut();
-        let st = &mut *st;
-        let pipe = st.pipe.as_mut().ok_or_else(busy)?;
-        let scope = match name {
-            Some(n) => pipe.enter_on(n),
-            None => pipe.enter(),
-        };
-        st.scopes.push((scope, st.callbacks.len()));
-        Ok(())
-    }
-
-    /// Closes the innermost scope, rolling it back unless `keep`.
-    fn leave(&self, keep: bool) {
-        let mut st = self.state.borrow_mut();
-        let st = &mut *st;
-        if let (Some((scope, callbacks)), Some(pipe)) = (st.scopes.pop(), st.pipe.as_mut()) {
-            pipe.leave(scope, keep);
-            if !keep {
-                st.callbacks.truncate(callbacks);
-            }
-        }
-    }
-
-    /// Runs `f(this)` in a scope (on `name` if given): its commands and callbacks are removed
-    /// if it throws, or if the promise it returns rejects.
-    pub(crate) async fn scoped(
-        &self,
-        name: Option<&str>,
-        f: &Function,
-    ) -> Result<JsValue, JsValue> {
-        self.enter(name)?;
-        let mut result = f.call1(&JsValue::UNDEFINED, &JsValue::from(self.clone()));
-        if let Ok(value) = &result {
-            if let Some(promise) = value.dyn_ref::<Promise>() {
-                result = wasm_bindgen_futures::JsFuture::from(promise.clone()).await;
-            }
-        }
-        self.leave(result.is_ok());
-        result
-    }
-
-    /// Whether a scope is open (an `execute` then joins the enclosing pipeline).
-    pub(crate) fn in_scope(&self) -> bool {
-        !self.state.borrow().scopes.is_empty()
     }
 
     /// Runs the pipeline: the core's `execute_async`, then the callbacks.
@@ -189,11 +118,12 @@ impl Pipeline {
                 first_throw.map_or(Ok(JsValue::UNDEFINED), Err)
             }
             Err(e) => {
-                *run.error.borrow_mut() = Some(alloc::string::ToString::to_string(&e));
+                let error = to_js_error(&e);
+                *run.error.borrow_mut() = Some(error.clone());
                 for (_, cell) in callbacks {
                     *cell.borrow_mut() = Outcome::Failed(run.clone());
                 }
-                Err(to_js_error(&e))
+                Err(error)
             }
         }
     }
@@ -213,39 +143,24 @@ impl Pipeline {
         promise(Self::run(self.state.clone()))
     }
 
-    /// Any command: `p.command("HSET", ["k", "f", "v"])`.
-    pub fn command(
-        &self,
-        name: &str,
-        #[wasm_bindgen(unchecked_param_type = "Arg | Arg[] | undefined")] args: JsValue,
-    ) -> Result<Handle, JsValue> {
-        let mut words = Vec::new();
-        push_words(&args, &mut words)?;
-        self.queue_words(Conv::Auto, name.as_bytes(), &words)
-    }
-
-    /// A Lua script: `EVAL script numkeys keys... args...`.
-    pub fn eval(&self, script: &str, keys: JsValue, args: JsValue) -> Result<Handle, JsValue> {
-        let mut words = alloc::vec![script.as_bytes().to_vec()];
-        push_words(&keys, &mut words)?;
-        let numkeys = words.len() - 1;
-        words.insert(1, itoa::Buffer::new().format(numkeys).as_bytes().to_vec());
-        push_words(&args, &mut words)?;
-        self.queue_words(Conv::Auto, b"EVAL", &words)
-    }
-
-    /// The command at `index` of the command table with `args`: what the installed command
-    /// methods (`p.get(key)`, ...) call.
-    #[wasm_bindgen(js_name = queueCommand, skip_typescript)]
-    pub fn queue_command(&self, index: usize, args: Array) -> Result<Handle, JsValue> {
-        let (_, name, conv) = COMMANDS
-            .get(index)
-            .ok_or_else(|| plain_error("no such command"))?;
-        let mut words = Vec::with_capacity(args.length() as usize);
-        for a in args.iter() {
-            push_words(&a, &mut words)?;
+    /// Queues a command with its arguments, packed by `index.js`: `command` is an index in the
+    /// command table (what the installed command methods, `p.get(key)`..., pass) or a command
+    /// name (`p.command(name, args)`, `p.eval`).
+    #[wasm_bindgen(skip_typescript)]
+    pub fn queue(&self, command: JsValue, args: &[u8]) -> Result<Handle, JsValue> {
+        let words = unpack(args)?;
+        match command.as_f64() {
+            Some(i) => {
+                let (name, conv) = COMMANDS
+                    .get(i as usize)
+                    .ok_or_else(|| plain_error("no such command"))?;
+                self.queue_words(*conv, name.as_bytes(), &words)
+            }
+            None => {
+                let name = command.as_string().unwrap_or_default();
+                self.queue_words(Conv::Auto, name.as_bytes(), &words)
+            }
         }
-        self.queue_words(*conv, name.as_bytes(), &words)
     }
 
     /// Registers `f` to run after the pipeline has executed; its return value is the
@@ -261,32 +176,38 @@ impl Pipeline {
         Ok(Handle::callback(cell))
     }
 
-    /// Runs `f(p)` now; if it throws, its commands and callbacks are removed (nothing of it is
-    /// sent) and the error is thrown again. Returns what `f` returns.
+    /// Opens a scope (on the connection `name` if given): what `scope`, `on`, `scopeAsync`
+    /// and `autoexec` (in `index.js`) call before running their function.
     #[wasm_bindgen(skip_typescript)]
-    pub fn scope(&self, f: &Function) -> Result<JsValue, JsValue> {
-        self.enter(None)?;
-        let result = f.call1(&JsValue::UNDEFINED, &JsValue::from(self.clone()));
-        self.leave(result.is_ok());
-        result
+    pub fn enter(&self, name: Option<String>) -> Result<(), JsValue> {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        let pipe = st.pipe.as_mut().ok_or_else(busy)?;
+        let scope = match name {
+            Some(n) => pipe.enter_on(&n),
+            None => pipe.enter(),
+        };
+        st.scopes.push((scope, st.callbacks.len()));
+        Ok(())
     }
 
-    /// Runs `f(p)` as a scope, awaiting the promise it returns before the scope closes (see
-    /// the `Pipeline` interface for its type). Other code MUST NOT open scopes on this
-    /// pipeline meanwhile: scopes close innermost first.
-    #[wasm_bindgen(js_name = scopeAsync, skip_typescript)]
-    pub fn scope_async(&self, f: Function) -> Promise {
-        let p = self.clone();
-        promise(async move { p.scoped(None, &f).await })
+    /// Closes the innermost scope, rolling its commands and callbacks back unless `keep`.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn leave(&self, keep: bool) {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        if let (Some((scope, callbacks)), Some(pipe)) = (st.scopes.pop(), st.pipe.as_mut()) {
+            pipe.leave(scope, keep);
+            if !keep {
+                st.callbacks.truncate(callbacks);
+            }
+        }
     }
 
-    /// Runs `f(p)` with its commands going to the connection `name`, as a scope.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, name: &str, f: &Function) -> Result<JsValue, JsValue> {
-        self.enter(Some(name))?;
-        let result = f.call1(&JsValue::UNDEFINED, &JsValue::from(self.clone()));
-        self.leave(result.is_ok());
-        result
+    /// Whether a scope is open (an `execute` then joins the enclosing pipeline).
+    #[wasm_bindgen(getter = inScope, skip_typescript)]
+    pub fn in_scope(&self) -> bool {
+        !self.state.borrow().scopes.is_empty()
     }
 
     /// Commands queued, on every connection.
