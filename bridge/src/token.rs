@@ -393,7 +393,13 @@ mod tests {
         // node -e 'import("./bridge/js/token.mjs").then(m => console.log(m.mintBridgeToken(
         //   "0123456789abcdef0123456789abcdef", { user: "web", prefix: "app:u1:", expires: 2000000000 })))'
         let from_js = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjIwMDAwMDAwMDAsInByZWZpeCI6ImFwcDp1MToiLCJzdWIiOiJ3ZWIifQ.YUZc8EQT3Q33LQ0IlqwaFV_jwDZx8Pijd09g11bLmYk";
-        let grant = verify(std::slice::from_ref(&s), from_js.as_bytes(), 1_999_999_999, TTL).unwrap();
+        let grant = verify(
+            std::slice::from_ref(&s),
+            from_js.as_bytes(),
+            1_999_999_999,
+            TTL,
+        )
+        .unwrap();
         assert_eq!(
             grant,
             Grant::until(2_000_000_000).user("web").prefix("app:u1:")

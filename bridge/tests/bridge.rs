@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 #[tokio::test]
 async fn no_token_wrong_token_and_wrong_origin_are_refused_with_a_reason() {
-    let (_redis, bridge, _files) = setup(&[]);
+    let (_redis, bridge, _files) = setup(&["--token", TOKEN]);
 
     // No token: the first message must be the token; a command is refused, unanswered.
     let mut ws = open(&bridge.url(), &[]).await.expect("handshake");

@@ -178,9 +178,10 @@ impl Relay {
         !self.commands.is_empty()
     }
 
-    /// Bytes the relay holds: an unfinished command, a held reply and output not yet taken.
+    /// Bytes the relay holds: what it allocated for an unfinished command and a held reply,
+    /// and output not yet taken.
     pub fn buffered(&self) -> usize {
-        self.commands.len() + self.held.len() + self.to_redis.len() + self.to_client.len()
+        self.commands.capacity() + self.held.capacity() + self.to_redis.len() + self.to_client.len()
     }
 
     /// Takes the bytes to write to Redis.
@@ -233,6 +234,10 @@ impl Relay {
                 self.commands = tail.to_vec();
             } else {
                 kept.drain(..used);
+                // What a large command left behind is not kept for the next small one.
+                if kept.capacity() > 64 * 1024 && kept.capacity() > 4 * kept.len() {
+                    kept.shrink_to_fit();
+                }
                 self.commands = kept;
             }
         }

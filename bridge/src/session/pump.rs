@@ -201,6 +201,12 @@ pub(super) async fn run(
     shared.budget.update(&mut held, 0);
     if let Some(m) = message {
         let _ = tx.send(m).await;
+        // Read until the client answers the close (or 2 s): dropping the socket with its
+        // messages unread would reset it, and the page would not see the reason.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+            while let Some(Ok(_)) = rx.next().await {}
+        })
+        .await;
     }
     let _ = tx.close().await;
     let _ = redis.shutdown().await;

@@ -105,7 +105,8 @@ impl Drop for Files {
 }
 
 /// A bridge in front of `redis_url`: the signing secret, the users file `users` (`USER
-/// PASSWORD` lines), the origin [`ORIGIN`], the static token [`TOKEN`], and `extra` options.
+/// PASSWORD` lines), the origin [`ORIGIN`], and `extra` options (no static token: pass
+/// `--token` for one).
 pub fn bridge(redis_url: &str, users: &str, extra: &[&str]) -> (Bridge, Files) {
     let files = Files::new(users);
     let (secret, users) = (files.path("secret"), files.path("users"));
@@ -118,7 +119,7 @@ pub fn bridge(redis_url: &str, users: &str, extra: &[&str]) -> (Bridge, Files) {
         ORIGIN,
     ];
     args.extend_from_slice(extra);
-    (Bridge::start(bin(), redis_url, TOKEN, &args), files)
+    (Bridge::start(bin(), redis_url, "", &args), files)
 }
 
 /// The usual set-up: [`web_redis`] and a bridge that logs sessions in as `web`.
@@ -264,15 +265,27 @@ pub async fn replies(ws: &mut Ws, commands: &[&[&str]]) -> Result<Vec<String>, S
     Ok(out)
 }
 
-/// A reply as text: simple lines as they are, anything else decoded.
+/// A reply as text: simple lines as they are (`+OK`, `-NOPERM ...`, `:1`, `$-1`), bulk
+/// strings quoted, arrays as `[a, b]`.
 fn show(reply: &[u8]) -> String {
     match reply.first() {
         Some(b'+' | b'-' | b':') => String::from_utf8_lossy(&reply[..reply.len() - 2]).into(),
+        _ if reply.starts_with(b"$-1") => "$-1".into(),
         _ => match decode_reply(reply, &Limits::default()) {
-            Ok(Some((Reply::Bulk(b), _))) => format!("\"{}\"", String::from_utf8_lossy(b)),
-            Ok(Some((r, _))) => format!("{r:?}"),
+            Ok(Some((r, _))) => render(&r),
             _ => "?".into(),
         },
+    }
+}
+
+fn render(reply: &Reply<'_>) -> String {
+    match reply {
+        Reply::Bulk(b) | Reply::Simple(b) => format!("\"{}\"", String::from_utf8_lossy(b)),
+        Reply::Array(items) => {
+            let items: Vec<String> = items.iter().map(|r| render(&r)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => format!("{other:?}"),
     }
 }
 
