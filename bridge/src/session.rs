@@ -216,6 +216,7 @@ async fn session(
         )
         .await;
     }
+    let by_header = hs.bearer.is_some();
     let presented = match hs.bearer.take() {
         Some(b) => b,
         None => match first_message(&mut ws, login_deadline).await {
@@ -248,7 +249,7 @@ async fn session(
             return refuse(ws, CloseCode::Error, &reason).await;
         }
     };
-    if hs.bearer.is_none() && ws.send(Message::text("ready")).await.is_err() {
+    if !by_header && ws.send(Message::text("ready")).await.is_err() {
         return;
     }
     let mut access = Access::new(shared.policy.clone());

@@ -85,10 +85,14 @@ async fn no_token_wrong_token_and_wrong_origin_are_refused_with_a_reason() {
     )
     .await
     .expect("handshake");
-    let mut p = VecPipeline::new();
-    let pong = p.ping().unwrap();
-    run(&mut ws, &mut p).await.expect("pipeline");
-    assert_eq!(pong.read(&p).unwrap(), "PONG");
+    ws.send(Message::binary(command(&["PING"])))
+        .await
+        .expect("send");
+    assert_eq!(
+        ws.next().await.and_then(Result::ok),
+        Some(Message::binary(&b"+PONG\r\n"[..])),
+        "no `ready` first"
+    );
 }
 
 #[tokio::test]
