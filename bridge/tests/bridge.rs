@@ -434,3 +434,92 @@ async fn signed_tokens_grant_their_commands_until_they_expire() {
         Some(Some((CloseCode::Policy, "invalid token".into())))
     );
 }
+
+/// One invocation of every command a confined session may use, keys named `k1`, `k2`, ...
+#[rustfmt::skip]
+const SAMPLES: &[&str] = &[
+    "GET k1", "SET k1 v", "SETNX k1 v", "SETEX k1 10 v", "PSETEX k1 1000 v", "GETSET k1 v",
+    "GETDEL k1", "GETEX k1 EX 10", "MGET k1 k2", "MSET k1 v k2 v", "MSETNX k1 v k2 v",
+    "INCR k1", "INCRBY k1 2", "INCRBYFLOAT k1 1.5", "DECR k1", "DECRBY k1 2", "STRLEN k1",
+    "GETRANGE k1 0 1", "SUBSTR k1 0 1", "SETRANGE k1 0 v", "GETBIT k1 0", "SETBIT k1 0 1",
+    "BITCOUNT k1", "BITPOS k1 1", "BITFIELD_RO k1 GET u8 0", "BITOP AND k1 k2 k3",
+    "PFADD k1 a", "PFCOUNT k1 k2", "PFMERGE k1 k2", "APPEND k1 v", "BITFIELD k1 GET u8 0",
+    "DEL k1 k2", "UNLINK k1 k2", "EXISTS k1 k2", "TYPE k1", "TOUCH k1 k2", "RENAME k1 k2",
+    "RENAMENX k1 k2", "COPY k1 k2 REPLACE", "EXPIRE k1 10", "PEXPIRE k1 10",
+    "EXPIREAT k1 10", "PEXPIREAT k1 10", "EXPIRETIME k1", "PEXPIRETIME k1", "TTL k1",
+    "PTTL k1", "PERSIST k1",
+    "HSET k1 f v", "HSETNX k1 f v", "HMSET k1 f v", "HGET k1 f", "HMGET k1 f g",
+    "HGETALL k1", "HDEL k1 f", "HEXISTS k1 f", "HINCRBY k1 f 1", "HINCRBYFLOAT k1 f 1.5",
+    "HKEYS k1", "HVALS k1", "HLEN k1", "HSTRLEN k1 f", "HRANDFIELD k1", "HSCAN k1 0",
+    "LPUSH k1 v", "RPUSH k1 v", "LPUSHX k1 v", "RPUSHX k1 v", "LPOP k1", "RPOP k1",
+    "LLEN k1", "LRANGE k1 0 -1", "LINDEX k1 0", "LSET k1 0 v", "LINSERT k1 BEFORE p v",
+    "LREM k1 0 v", "LTRIM k1 0 1", "LPOS k1 v", "LMOVE k1 k2 LEFT RIGHT",
+    "RPOPLPUSH k1 k2", "LMPOP 2 k1 k2 LEFT", "BLPOP k1 k2 0", "BRPOP k1 k2 0",
+    "BLMOVE k1 k2 LEFT RIGHT 0", "BRPOPLPUSH k1 k2 0", "BLMPOP 0 2 k1 k2 LEFT",
+    "SADD k1 m", "SREM k1 m", "SMEMBERS k1", "SISMEMBER k1 m", "SMISMEMBER k1 m n",
+    "SCARD k1", "SPOP k1", "SRANDMEMBER k1", "SMOVE k1 k2 m", "SINTER k1 k2",
+    "SUNION k1 k2", "SDIFF k1 k2", "SINTERSTORE k1 k2 k3", "SUNIONSTORE k1 k2 k3",
+    "SDIFFSTORE k1 k2 k3", "SINTERCARD 2 k1 k2", "SSCAN k1 0",
+    "ZADD k1 1 m", "ZREM k1 m", "ZSCORE k1 m", "ZMSCORE k1 m n", "ZINCRBY k1 1 m",
+    "ZCARD k1", "ZCOUNT k1 0 1", "ZLEXCOUNT k1 - +", "ZRANGE k1 0 -1",
+    "ZRANGESTORE k1 k2 0 -1", "ZRANGEBYSCORE k1 0 1", "ZREVRANGEBYSCORE k1 1 0",
+    "ZRANGEBYLEX k1 - +", "ZREVRANGEBYLEX k1 + -", "ZREVRANGE k1 0 -1", "ZRANK k1 m",
+    "ZREVRANK k1 m", "ZREMRANGEBYRANK k1 0 1", "ZREMRANGEBYSCORE k1 0 1",
+    "ZREMRANGEBYLEX k1 - +", "ZPOPMIN k1", "ZPOPMAX k1", "BZPOPMIN k1 k2 0",
+    "BZPOPMAX k1 k2 0", "ZMPOP 2 k1 k2 MIN", "BZMPOP 0 2 k1 k2 MIN", "ZRANDMEMBER k1",
+    "ZUNION 2 k1 k2", "ZINTER 2 k1 k2", "ZDIFF 2 k1 k2", "ZUNIONSTORE k1 2 k2 k3",
+    "ZINTERSTORE k1 2 k2 k3", "ZDIFFSTORE k1 2 k2 k3", "ZINTERCARD 2 k1 k2", "ZSCAN k1 0",
+    "GEOADD k1 13.3 38.1 m", "GEODIST k1 m n", "GEOHASH k1 m", "GEOPOS k1 m",
+    "GEOSEARCH k1 FROMMEMBER m BYRADIUS 1 km",
+    "GEOSEARCHSTORE k1 k2 FROMMEMBER m BYRADIUS 1 km",
+    "XADD k1 * f v", "XRANGE k1 - +", "XREVRANGE k1 + -", "XLEN k1",
+    "XREAD COUNT 1 STREAMS k1 k2 0 0", "XREADGROUP GROUP g c STREAMS k1 k2 > >",
+    "XREADGROUP GROUP STREAMS c COUNT 2 STREAMS k1 >", "XACK k1 g 0-1", "XDEL k1 0-1",
+    "XTRIM k1 MAXLEN 10", "XPENDING k1 g", "XCLAIM k1 g c 0 0-1", "XAUTOCLAIM k1 g c 0 0",
+    "XSETID k1 0-1", "XGROUP CREATE k1 g $", "XINFO STREAM k1",
+    "MULTI", "EXEC", "DISCARD", "WATCH k1 k2", "UNWATCH", "PING", "ECHO x", "HELLO 3",
+    "CLIENT SETNAME x", "CLIENT GETNAME", "CLIENT ID", "SCAN 0", "KEYS *",
+];
+
+/// Confinement checks the words the core's key table names: for every command a confined
+/// session may use, Redis's own `COMMAND GETKEYS` names the same ones.
+#[test]
+fn the_key_table_agrees_with_redis_on_every_confinable_command() {
+    let redis = redpipe_tests::RedisServer::start();
+    for rule in redpipe_bridge::confine::CONFINABLE
+        .iter()
+        .chain(redpipe_bridge::policy::DEFAULT_ALLOW)
+    {
+        assert!(
+            SAMPLES
+                .iter()
+                .any(|s| s.starts_with(&format!("{rule} ")) || s == rule),
+            "no sample for {rule}"
+        );
+    }
+    for sample in SAMPLES {
+        let words: Vec<&str> = sample.split(' ').collect();
+        let ours: Vec<&str> = redpipe::cluster::KeySpec::of(words[0].as_bytes())
+            .positions(&words)
+            .map(|i| words[i])
+            .collect();
+        let mut args = vec!["COMMAND", "GETKEYS"];
+        args.extend(&words);
+        // A command of one word has no word to be a key (and GETKEYS wants one).
+        let out = if words.len() > 1 {
+            redis.cli(&args)
+        } else {
+            String::new()
+        };
+        let theirs: Vec<&str> = if out.contains("no key arguments") {
+            Vec::new()
+        } else {
+            out.lines().collect()
+        };
+        assert!(
+            theirs.iter().all(|k| k.starts_with('k')),
+            "{sample}: Redis says {out:?}"
+        );
+        assert_eq!(ours, theirs, "{sample}");
+    }
+}
