@@ -374,7 +374,7 @@ impl Access {
             return Verdict::Deny(d);
         }
         if let Some(granted) = &self.granted {
-            let name = shown(words[0]);
+            let name = shown(words.first().copied().unwrap_or_default());
             let sub = words.get(1).map(|s| shown(s));
             if !granted.names(&name, sub.as_deref()) {
                 return Verdict::Deny(Denial::NotGranted(name));

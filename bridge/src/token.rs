@@ -48,9 +48,10 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// The longest token read, in bytes.
 pub const MAX_TOKEN_LEN: usize = 8192;
 
-/// A signing secret shared by the backend that mints tokens and the bridge.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
+/// A signing secret shared by the backend that mints tokens and the bridge (kept keyed, as
+/// the HMAC it starts).
+#[derive(Clone)]
+pub struct Secret(Hmac<Sha256>);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,15 +62,14 @@ impl std::fmt::Debug for Secret {
 impl Secret {
     /// `bytes` as a secret, if it has at least [`MIN_SECRET_LEN`] bytes.
     pub fn new(bytes: Vec<u8>) -> Option<Self> {
-        (bytes.len() >= MIN_SECRET_LEN).then_some(Self(bytes))
+        if bytes.len() < MIN_SECRET_LEN {
+            return None;
+        }
+        Hmac::<Sha256>::new_from_slice(&bytes).ok().map(Self)
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes keys of any length.
-        match Hmac::<Sha256>::new_from_slice(&self.0) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC accepts any key length"),
-        }
+        self.0.clone()
     }
 }
 
