@@ -124,9 +124,11 @@ impl Gate {
         })
     }
 
-    /// Records a failed login from `ip`.
+    /// Records a failed login from `ip` (a refused one counts too: an address that keeps
+    /// trying stays throttled, for at most two minutes after it stops).
     pub fn failed(&self, ip: IpAddr, now: Instant) {
         let per_second = self.per_second();
+        let most = 2.0 * f64::from(self.failures_per_minute);
         let mut ips = self.lock();
         let e = ips.entry(ip).or_insert(PerIp {
             connections: 0,
@@ -134,7 +136,7 @@ impl Gate {
             at: now,
         });
         e.drain(now, per_second);
-        e.failures += 1.0;
+        e.failures = (e.failures + 1.0).min(most.max(1.0));
     }
 
     /// Addresses remembered (for tests and logs).
@@ -228,6 +230,12 @@ mod tests {
         assert!(gate.throttled(ip(1), at(5)));
         assert!(gate.throttled(ip(1), at(9)));
         assert!(!gate.throttled(ip(1), at(11)));
+        // Hammering while throttled keeps it throttled, up to twice the burst.
+        for _ in 0..100 {
+            gate.failed(ip(1), at(11));
+        }
+        assert!(gate.throttled(ip(1), at(11 + 60)));
+        assert!(!gate.throttled(ip(1), at(11 + 61)));
         assert!(!Gate::new(0, 0).throttled(ip(1), t0));
     }
 

@@ -208,6 +208,7 @@ async fn session(
         return refuse(ws, CloseCode::Policy, &e.reason()).await;
     }
     if shared.gate.throttled(peer.ip(), std::time::Instant::now()) {
+        shared.gate.failed(peer.ip(), std::time::Instant::now());
         info!(%peer, ?origin, "login refused: too many failed logins from this address");
         return refuse(
             ws,

@@ -285,23 +285,27 @@ async fn a_prefixed_token_names_and_sees_only_its_keys() {
 async fn bare_connections_cannot_take_the_session_slots() {
     let (_redis, bridge, _files) = setup(&["--max-sessions", "4", "--max-per-ip", "8"]);
     let url = bridge.url();
+    // The first 8 connections are the address's share: they wait for a handshake (for up to
+    // 10 s). Every one after is closed as soon as the bridge accepts it.
     let mut bare = Vec::new();
-    let mut dropped = 0;
-    for _ in 0..200 {
+    for i in 0..200 {
         let mut tcp = connect_from(ATTACKER_IP, &url).await.expect("connects");
-        // Beyond its share, the bridge closes the attacker's connection at once.
-        let mut byte = [0u8; 1];
-        match tokio::time::timeout(Duration::from_millis(20), tcp.read(&mut byte)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => dropped += 1,
-            _ => bare.push(tcp),
+        if i < 8 {
+            bare.push(tcp);
+            continue;
         }
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut byte)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "connection {i} was not closed: {read:?}"
+        );
     }
-    assert_eq!(
-        bare.len(),
-        8,
-        "the attacker's address keeps its 8 connections"
-    );
-    assert_eq!(dropped, 192);
+    for tcp in &mut bare {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_millis(100), tcp.read(&mut byte)).await;
+        assert!(read.is_err(), "one of the share was closed: {read:?}");
+    }
     // Every session slot is still there for pages that log in.
     let mut pages = Vec::new();
     for _ in 0..4 {
@@ -509,8 +513,8 @@ async fn a_60_mb_reply_streams_through() {
 async fn guessing_is_throttled_and_an_origin_is_required() {
     let (_redis, bridge, _files) = setup(&[]);
     let url = bridge.url();
-    // Ten failures a minute, forgiven one every 6 s: the 11th or 12th quick guess is refused
-    // without being checked.
+    // Ten failures a minute, forgiven one every 6 s: a guess soon after the tenth is refused
+    // without being checked (and counts, so that the address stays throttled).
     let mut guesses = 0;
     let throttled = Some(Some((
         CloseCode::Again,
@@ -528,7 +532,7 @@ async fn guessing_is_throttled_and_an_origin_is_required() {
             refused,
             Some(Some((CloseCode::Policy, "invalid token".into())))
         );
-        assert!(guesses <= 12, "still guessing after {guesses} tries");
+        assert!(guesses <= 30, "still guessing after {guesses} tries");
     }
     assert!(guesses > 10, "throttled after {guesses}");
     // The right token, from the guesser's address: refused while it is throttled; from
