@@ -1,13 +1,24 @@
-//! Who may open a session: the token (a header or the first message), and the page's origin.
+//! Who may open a session: the page's origin, then a token (a header or the first message) —
+//! signed ([`crate::token`]) in production, static for development — resolved into a
+//! [`Login`]: the Redis ACL user the session runs as, and what it may do.
 //!
-//! Tokens are compared in constant time: every configured token is compared in full, whatever
-//! the input, so the time taken says nothing about how much of a guess was right. Each token
-//! maps to a Redis ACL user, so that Redis itself enforces per-user keys and commands on the
-//! session's connection.
+//! Static tokens are compared in constant time: every configured token is compared in full,
+//! whatever the input, so the time taken says nothing about how much of a guess was right.
+//! They must be at least [`MIN_STATIC_TOKEN_LEN`] characters; but a static token in a page is
+//! public, so the bridge logs a warning for them at start-up: use signed tokens.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
-/// A token and the Redis ACL user its sessions authenticate as.
+use crate::confine::Prefix;
+use crate::policy::Rules;
+use crate::token::{self, Secret, TokenError};
+
+/// The shortest static token accepted, in bytes.
+pub const MIN_STATIC_TOKEN_LEN: usize = 32;
+
+/// A static token and the Redis ACL user its sessions authenticate as.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token {
     secret: Vec<u8>,
@@ -59,9 +70,10 @@ impl Token {
         }
     }
 
-    /// Whether the token is empty (refused by the configuration).
-    pub fn is_empty(&self) -> bool {
-        self.secret.is_empty()
+    /// Whether the token is shorter than [`MIN_STATIC_TOKEN_LEN`] (refused by the
+    /// configuration).
+    pub fn is_short(&self) -> bool {
+        self.secret.len() < MIN_STATIC_TOKEN_LEN
     }
 }
 
@@ -75,7 +87,7 @@ fn same(a: &[u8], secret: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// The token matching `presented`, comparing with every token (no early exit).
+/// The static token matching `presented`, comparing with every token (no early exit).
 pub fn find<'t>(tokens: &'t [Token], presented: &[u8]) -> Option<&'t Token> {
     let mut found = None;
     for t in tokens {
@@ -86,33 +98,218 @@ pub fn find<'t>(tokens: &'t [Token], presented: &[u8]) -> Option<&'t Token> {
     found
 }
 
+/// The Redis ACL users a signed token may name (`sub`), with their passwords: the passwords
+/// stay on the bridge, tokens only carry the name.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Users(BTreeMap<String, String>);
+
+impl fmt::Debug for Users {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl Users {
+    /// Adds (or replaces) `user` with `password`.
+    pub fn insert(&mut self, user: impl Into<String>, password: impl Into<String>) {
+        self.0.insert(user.into(), password.into());
+    }
+
+    /// A line of a users file: `USER PASSWORD`.
+    pub fn parse_line(&mut self, line: &str) -> Option<()> {
+        let mut words = line.split_whitespace();
+        let (Some(user), Some(password), None) = (words.next(), words.next(), words.next()) else {
+            return None;
+        };
+        self.insert(user, password);
+        Some(())
+    }
+
+    /// The users and passwords, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+
+    fn password(&self, user: &str) -> Option<&str> {
+        self.0.get(user).map(String::as_str)
+    }
+}
+
+/// What a token opened: a session as `user` (the `--redis` URL's when `None`), with what it
+/// may do.
+#[derive(Clone)]
+pub struct Login {
+    /// The ACL user.
+    pub user: Option<String>,
+    pub(crate) password: Option<String>,
+    /// The key prefix it is confined to.
+    pub prefix: Option<Prefix>,
+    /// The commands its token grants (among the policy's).
+    pub commands: Option<Rules>,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .field("prefix", &self.prefix)
+            .field("commands", &self.commands)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// No configured static token matches, and it is not a signed token.
+    Invalid,
+    /// A signed token was refused.
+    Token(TokenError),
+    /// A signed token names an ACL user the bridge has no password for.
+    UnknownUser,
+}
+
+impl LoginError {
+    /// A short reason a page can show (a WebSocket close reason); it says no more than an
+    /// attacker may know.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Invalid | Self::UnknownUser => "invalid token",
+            Self::Token(e) => e.reason(),
+        }
+    }
+}
+
+impl fmt::Display for LoginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid => f.write_str("no such token"),
+            Self::Token(e) => write!(f, "{e}"),
+            Self::UnknownUser => f.write_str("the token names a user the bridge does not know"),
+        }
+    }
+}
+
+impl core::error::Error for LoginError {}
+
+/// The tokens a bridge accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys<'a> {
+    /// Static tokens (development).
+    pub tokens: &'a [Token],
+    /// Secrets that sign tokens.
+    pub secrets: &'a [Secret],
+    /// ACL users a signed token may name.
+    pub users: &'a Users,
+    /// The longest a signed token may live.
+    pub max_token_ttl: Duration,
+}
+
+/// Resolves `presented` at `now` (Unix seconds).
+pub fn login(keys: Keys<'_>, presented: &[u8], now: u64) -> Result<Login, LoginError> {
+    if let Some(t) = find(keys.tokens, presented) {
+        return Ok(Login {
+            user: t.user.clone(),
+            password: t.password.clone(),
+            prefix: None,
+            commands: None,
+        });
+    }
+    if !token::is_signed(presented) || keys.secrets.is_empty() {
+        return Err(LoginError::Invalid);
+    }
+    let grant = token::verify(keys.secrets, presented, now, keys.max_token_ttl)
+        .map_err(LoginError::Token)?;
+    let password = match &grant.user {
+        None => None,
+        Some(user) => Some(
+            keys.users
+                .password(user)
+                .ok_or(LoginError::UnknownUser)?
+                .to_string(),
+        ),
+    };
+    Ok(Login {
+        user: grant.user,
+        password,
+        prefix: grant.prefix.and_then(Prefix::new),
+        commands: grant.commands.map(Rules::new),
+    })
+}
+
+/// Why a handshake's `Origin` was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OriginError {
+    /// No `Origin` header, and the bridge requires one.
+    Missing,
+    /// An origin that is not on the list.
+    NotAllowed(String),
+}
+
+impl OriginError {
+    /// The close reason a page can show (at most 123 bytes).
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Missing => "an Origin header is required".into(),
+            Self::NotAllowed(o) => {
+                let o: String = o.chars().filter(|c| !c.is_control()).take(80).collect();
+                format!("origin not allowed: {o}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for OriginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+impl core::error::Error for OriginError {}
+
 /// Whether a handshake's `Origin` header may open a session: browsers always send one, so it
 /// must be on the list (`*` allows any); clients without one (native programs, which could
-/// send anything) pass when `allow_missing`, as the token still applies.
-pub fn origin_allowed(origin: Option<&str>, allowed: &[String], allow_missing: bool) -> bool {
+/// send anything) pass only when `allow_missing`.
+pub fn check_origin(
+    origin: Option<&str>,
+    allowed: &[String],
+    allow_missing: bool,
+) -> Result<(), OriginError> {
     match origin {
-        None => allow_missing,
-        Some(o) => allowed
-            .iter()
-            .any(|a| a == "*" || a.eq_ignore_ascii_case(o)),
+        None if allow_missing => Ok(()),
+        None => Err(OriginError::Missing),
+        Some(o)
+            if allowed
+                .iter()
+                .any(|a| a == "*" || a.eq_ignore_ascii_case(o)) =>
+        {
+            Ok(())
+        }
+        Some(o) => Err(OriginError::NotAllowed(o.to_string())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::Grant;
+
+    const LONG: &str = "alpha-0123456789abcdef0123456789ab";
 
     #[test]
-    fn tokens() {
-        let tokens = [Token::new("alpha"), Token::with_user("beta", "bob", "pw")];
-        assert_eq!(find(&tokens, b"alpha"), Some(&tokens[0]));
+    fn static_tokens() {
+        let tokens = [Token::new(LONG), Token::with_user("beta", "bob", "pw")];
+        assert_eq!(find(&tokens, LONG.as_bytes()), Some(&tokens[0]));
         assert_eq!(
             find(&tokens, b"beta").and_then(|t| t.user.as_deref()),
             Some("bob")
         );
-        for wrong in [&b"alph"[..], b"alphaa", b"", b"Alpha", b"beta "] {
+        for wrong in [&LONG.as_bytes()[1..], b"alphaa", b"", b"Alpha", b"beta "] {
             assert_eq!(find(&tokens, wrong), None, "{wrong:?}");
         }
+        assert!(!tokens[0].is_short() && tokens[1].is_short());
         assert_eq!(Token::parse_line("t1"), Some(Token::new("t1")));
         assert_eq!(
             Token::parse_line(" t2  ann  secret "),
@@ -123,16 +320,78 @@ mod tests {
     }
 
     #[test]
+    fn signed_tokens_name_known_users() {
+        let secret = Secret::new(vec![7; 32]).unwrap();
+        let mut users = Users::default();
+        assert_eq!(users.parse_line("web web-pw"), Some(()));
+        assert_eq!(users.parse_line("web"), None);
+        let keys = Keys {
+            tokens: &[Token::new(LONG)],
+            secrets: std::slice::from_ref(&secret),
+            users: &users,
+            max_token_ttl: Duration::from_secs(600),
+        };
+        let mint = |g: Grant| token::mint(&secret, &g);
+        let now = 1_000_000;
+        let web = login(
+            keys,
+            mint(Grant::until(now + 60).user("web").prefix("u1:")).as_bytes(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (web.user.as_deref(), web.password.as_deref()),
+            (Some("web"), Some("web-pw"))
+        );
+        assert_eq!(web.prefix, Prefix::new("u1:"));
+        let url_user = login(keys, mint(Grant::until(now + 60)).as_bytes(), now).unwrap();
+        assert_eq!((url_user.user, url_user.password), (None, None));
+        assert_eq!(
+            login(
+                keys,
+                mint(Grant::until(now + 60).user("root")).as_bytes(),
+                now
+            )
+            .err(),
+            Some(LoginError::UnknownUser)
+        );
+        assert_eq!(
+            login(keys, mint(Grant::until(now)).as_bytes(), now)
+                .map_err(LoginError::reason)
+                .err(),
+            Some("invalid token: expired")
+        );
+        assert!(
+            login(keys, LONG.as_bytes(), now).is_ok(),
+            "static still works"
+        );
+        assert_eq!(
+            login(keys, b"a.b.c", now).err().map(LoginError::reason),
+            Some("invalid token")
+        );
+    }
+
+    #[test]
     fn origins() {
         let allowed = vec!["https://app.example".to_string()];
-        assert!(origin_allowed(Some("https://app.example"), &allowed, false));
-        assert!(!origin_allowed(
-            Some("https://evil.example"),
-            &allowed,
-            true
-        ));
-        assert!(origin_allowed(None, &allowed, true));
-        assert!(!origin_allowed(None, &allowed, false));
-        assert!(origin_allowed(Some("null"), &["*".into()], false));
+        assert_eq!(
+            check_origin(Some("https://app.example"), &allowed, false),
+            Ok(())
+        );
+        assert_eq!(
+            check_origin(Some("https://evil.example"), &allowed, true),
+            Err(OriginError::NotAllowed("https://evil.example".into()))
+        );
+        assert_eq!(check_origin(None, &allowed, true), Ok(()));
+        assert_eq!(
+            check_origin(None, &allowed, false),
+            Err(OriginError::Missing)
+        );
+        assert_eq!(check_origin(Some("null"), &["*".into()], false), Ok(()));
+        assert_eq!(
+            OriginError::NotAllowed("https://evil.example".into()).reason(),
+            "origin not allowed: https://evil.example"
+        );
+        assert!(OriginError::NotAllowed("x".repeat(500)).reason().len() <= 123);
     }
 }

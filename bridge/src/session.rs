@@ -1,45 +1,70 @@
 //! The server: accepting WebSocket sessions and running each one's relay over its own Redis
 //! connection.
 //!
-//! A session goes: handshake (origin, session limit, token in an `Authorization: Bearer`
-//! header) → token as the first text message if there was no header (answered `ready`) → its
-//! own Redis connection, authenticated as the token's ACL user (the std adapter opens it: URL,
-//! TLS, `AUTH`, `SELECT`, timeouts) → the relay loop. The loop stops reading the client while
-//! [`Config::max_pending`] commands wait for Redis, and on shutdown stops reading and delivers
-//! the replies still in flight before closing.
+//! A connection goes: its address's share ([`Config::max_per_ip`]: beyond it, the socket is
+//! closed at once) → the WebSocket handshake → its `Origin` → its address's failed logins →
+//! the token (an `Authorization: Bearer` header, or the first text message) → a session slot
+//! ([`Config::max_sessions`], taken only now, so that connections that never log in cannot
+//! hold one) → its own Redis connection as the token's ACL user (opened by the std adapter:
+//! URL, TLS, `AUTH`, `SELECT`, timeouts) → `ready` (for a token sent as a message) → the
+//! relay loop ([`pump`]). Every refusal after the handshake is a WebSocket close
+//! with a code and a reason a page can show (`1008` policy: origin, token; `1013` try again
+//! later: throttled, full, memory), and is logged with the peer and origin.
+
+mod pump;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use redpipe::Limits;
 use redpipe::tokio::AsyncConnection;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, timeout};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, info, warn};
 
-use crate::auth::{self, Token};
+use crate::auth::{self, Login};
 use crate::config::Config;
-use crate::relay::Relay;
+use crate::limits::{Budget, Gate, Ticket};
+use crate::policy::{Access, Policy};
+
+/// What every session shares.
+struct Shared {
+    config: Arc<Config>,
+    policy: Arc<Policy>,
+    sessions: Arc<Semaphore>,
+    gate: Arc<Gate>,
+    budget: Budget,
+}
 
 /// Runs the bridge on `listener` until `shutdown` completes; then stops accepting, lets each
 /// session deliver the replies in flight (up to [`Config::shutdown_grace`]) and returns.
+///
+/// The configuration MUST pass [`Config::validate`] (else `InvalidInput`). The start-up ACL
+/// check ([`crate::acl::check`]) is the caller's: the `redpipe-bridge` program runs it first.
 pub async fn serve(
     listener: TcpListener,
     config: Arc<Config>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let sessions = Arc::new(Semaphore::new(config.max_sessions));
+    config
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let shared = Arc::new(Shared {
+        policy: Arc::new(config.policy.clone()),
+        sessions: Arc::new(Semaphore::new(config.max_sessions)),
+        gate: Gate::new(config.max_per_ip, config.failed_logins_per_minute),
+        budget: Budget::new(config.max_memory),
+        config: config.clone(),
+    });
     let (stop, stopped) = watch::channel(false);
     let mut running = JoinSet::new();
     tokio::pin!(shutdown);
@@ -51,18 +76,20 @@ pub async fn serve(
                     Err(e) => {
                         // Out of descriptors or a connection reset before accept: keep serving.
                         warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
+                let Some(ticket) = shared.gate.admit(peer.ip()) else {
+                    // Cheapest refusal for a flood: no handshake, no task.
+                    debug!(%peer, "refused: too many connections from this address");
+                    drop(tcp);
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
-                let permit = sessions.clone().try_acquire_owned().ok();
-                let config = config.clone();
+                let shared = shared.clone();
                 let stopped = stopped.clone();
-                running.spawn(async move {
-                    session(tcp, peer, config, permit.is_some(), stopped).await;
-                    drop(permit);
-                });
+                running.spawn(session(tcp, peer, ticket, shared, stopped));
             }
             Some(_) = running.join_next(), if !running.is_empty() => {}
             () = &mut shutdown => break,
@@ -74,7 +101,7 @@ pub async fn serve(
         "shutting down: delivering replies in flight"
     );
     let _ = stop.send(true);
-    let grace = config.shutdown_grace + std::time::Duration::from_secs(1);
+    let grace = config.shutdown_grace + Duration::from_secs(1);
     if timeout(grace, async {
         while running.join_next().await.is_some() {}
     })
@@ -95,68 +122,66 @@ pub async fn serve(
 #[derive(Default)]
 struct Handshake {
     /// The token of an `Authorization: Bearer` header.
-    token: Option<Token>,
+    bearer: Option<Vec<u8>>,
     origin: Option<String>,
 }
 
-fn refuse(status: StatusCode, why: &str) -> ErrorResponse {
-    let mut r = ErrorResponse::new(Some(why.to_string()));
-    *r.status_mut() = status;
-    r
-}
-
-fn close(code: CloseCode, reason: &str) -> Message {
+pub(crate) fn close(code: CloseCode, reason: &str) -> Message {
     Message::Close(Some(CloseFrame {
         code,
-        reason: reason.into(),
+        reason: truncate(reason).into(),
     }))
+}
+
+/// A close reason fits a control frame (123 bytes).
+fn truncate(s: &str) -> &str {
+    let mut end = s.len().min(123);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 type Ws = WebSocketStream<TcpStream>;
 
-/// One session, from handshake to close. Errors end the session (logged), never the server.
+/// Closes with `code` and `reason`, then reads until the client answers the close (or 2 s):
+/// dropping the socket with its messages unread would reset it, and the page would see a bare
+/// 1006 instead of the reason.
+async fn refuse(mut ws: Ws, code: CloseCode, reason: &str) {
+    let _ = ws.send(close(code, reason)).await;
+    let _ = timeout(Duration::from_secs(2), async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+/// One connection, from handshake to close. Errors end the session (logged), never the
+/// server.
 async fn session(
     tcp: TcpStream,
     peer: SocketAddr,
-    config: Arc<Config>,
-    admitted: bool,
+    _ticket: Ticket,
+    shared: Arc<Shared>,
     stopped: watch::Receiver<bool>,
 ) {
+    let config = &shared.config;
+    let login_deadline = Instant::now() + config.auth_timeout;
     let mut hs = Handshake::default();
     // The shape tungstenite's `Callback` requires; it runs once per handshake.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
-        if !admitted {
-            return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "too many sessions"));
-        }
-        let origin = req
-            .headers()
-            .get("origin")
-            .and_then(|o| o.to_str().ok())
-            .map(String::from);
-        if !auth::origin_allowed(
-            origin.as_deref(),
-            &config.origins,
-            config.allow_missing_origin,
-        ) {
-            return Err(refuse(StatusCode::FORBIDDEN, "origin not allowed"));
-        }
-        hs.origin = origin;
-        if let Some(header) = req.headers().get("authorization") {
-            let presented = header
-                .as_bytes()
-                .strip_prefix(b"Bearer ")
-                .unwrap_or_default();
-            match auth::find(&config.tokens, presented) {
-                Some(t) => hs.token = Some(t.clone()),
-                None => return Err(refuse(StatusCode::UNAUTHORIZED, "invalid token")),
-            }
-        }
+        let header = |name| req.headers().get(name).map(|v| v.as_bytes());
+        hs.origin = header("origin").map(|o| String::from_utf8_lossy(o).into_owned());
+        hs.bearer = header("authorization")
+            .map(|h| h.strip_prefix(b"Bearer ").unwrap_or_default().to_vec());
         Ok(resp)
     };
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(config.max_frame))
-        .max_frame_size(Some(config.max_frame));
+        .max_frame_size(Some(config.max_frame))
+        // An idle session holds little: buffers grow with what arrives.
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(64 * 1024);
     let accepted = timeout(
         config.auth_timeout,
         tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ws_config)),
@@ -165,205 +190,103 @@ async fn session(
     let mut ws = match accepted {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
-            info!(%peer, error = %e, "handshake refused");
+            debug!(%peer, error = %e, "handshake failed");
             return;
         }
         Err(_) => {
-            info!(%peer, "handshake timed out");
+            debug!(%peer, "handshake timed out");
             return;
         }
     };
     let origin = hs.origin.take();
-    let token = match hs.token.take() {
-        Some(t) => t,
-        None => match first_message_token(&mut ws, &config).await {
+    if let Err(e) = auth::check_origin(
+        origin.as_deref(),
+        &config.origins,
+        config.allow_missing_origin,
+    ) {
+        warn!(%peer, ?origin, "origin refused");
+        return refuse(ws, CloseCode::Policy, &e.reason()).await;
+    }
+    if shared.gate.throttled(peer.ip(), std::time::Instant::now()) {
+        shared.gate.failed(peer.ip(), std::time::Instant::now());
+        info!(%peer, ?origin, "login refused: too many failed logins from this address");
+        return refuse(
+            ws,
+            CloseCode::Again,
+            "too many failed logins from this address: try again later",
+        )
+        .await;
+    }
+    let by_header = hs.bearer.is_some();
+    let presented = match hs.bearer.take() {
+        Some(b) => b,
+        None => match first_message(&mut ws, login_deadline).await {
             Ok(t) => t,
             Err(why) => {
-                info!(%peer, ?origin, why, "session refused");
-                let _ = ws.send(close(CloseCode::Policy, why)).await;
-                return;
+                shared.gate.failed(peer.ip(), std::time::Instant::now());
+                info!(%peer, ?origin, why, "login refused");
+                return refuse(ws, CloseCode::Policy, why).await;
             }
         },
     };
-    let user = token.user.clone().unwrap_or_else(|| "(url)".into());
-    let mut info = config.redis.clone();
-    if let Some(u) = &token.user {
-        info.username = Some(u.clone());
-        info.password = token.password.clone();
-    }
-    let redis = match AsyncConnection::open(&info)
-        .await
-        .and_then(|c| c.into_stream())
-    {
+    let login = match auth::login(config.keys(), &presented, crate::token::now()) {
+        Ok(l) => l,
+        Err(e) => {
+            shared.gate.failed(peer.ip(), std::time::Instant::now());
+            info!(%peer, ?origin, error = %e, "login refused");
+            return refuse(ws, CloseCode::Policy, e.reason()).await;
+        }
+    };
+    let Ok(_slot) = shared.sessions.clone().try_acquire_owned() else {
+        warn!(%peer, ?origin, max = config.max_sessions, "session refused: all slots taken");
+        return refuse(ws, CloseCode::Again, "too many sessions: try again later").await;
+    };
+    let user = login.user.clone().unwrap_or_else(|| "(url)".into());
+    let redis = match connect(config, &login).await {
         Ok(r) => r,
         Err(e) => {
             warn!(%peer, %user, error = %e, "redis connection failed");
             let reason = format!("redis unavailable: {e}");
-            let _ = ws.send(close(CloseCode::Error, truncate(&reason))).await;
-            return;
+            return refuse(ws, CloseCode::Error, &reason).await;
         }
     };
-    info!(%peer, ?origin, %user, "session opened");
-    let end = relay(ws, redis, &config, stopped).await;
+    if !by_header && ws.send(Message::text("ready")).await.is_err() {
+        return;
+    }
+    let mut access = Access::new(shared.policy.clone());
+    if let Some(rules) = login.commands {
+        access = access.granting(rules);
+    }
+    if let Some(prefix) = login.prefix {
+        access = access.confined(prefix);
+    }
+    info!(%peer, ?origin, %user, prefix = ?access.prefix(), "session opened");
+    let end = pump::run(ws, redis, access, &shared, stopped).await;
     info!(%peer, %user, commands = end.commands, denied = end.denied, reason = end.reason, "session closed");
 }
 
-/// A close reason fits a control frame (123 bytes).
-fn truncate(s: &str) -> &str {
-    let mut end = s.len().min(120);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+/// The session's own Redis connection, as the login's ACL user.
+async fn connect(
+    config: &Config,
+    login: &Login,
+) -> redpipe::Result<(redpipe::tokio::Stream, Vec<u8>)> {
+    let mut info = config.redis.clone();
+    if let Some(u) = &login.user {
+        info.username = Some(u.clone());
+        info.password = login.password.clone();
     }
-    &s[..end]
+    AsyncConnection::open(&info)
+        .await
+        .and_then(|c| c.into_stream())
 }
 
-/// Waits for the token as the first (text) message, and answers `ready`.
-async fn first_message_token(ws: &mut Ws, config: &Config) -> Result<Token, &'static str> {
-    let first = timeout(config.auth_timeout, ws.next())
+/// Waits (until `deadline`) for the token as the first (text) message.
+async fn first_message(ws: &mut Ws, deadline: Instant) -> Result<Vec<u8>, &'static str> {
+    let first = tokio::time::timeout_at(deadline, ws.next())
         .await
         .map_err(|_| "no token in time")?;
-    let Some(Ok(Message::Text(presented))) = first else {
-        return Err("a token is required (Authorization header or first text message)");
-    };
-    let token = auth::find(&config.tokens, presented.as_bytes())
-        .cloned()
-        .ok_or("invalid token")?;
-    ws.send(Message::text("ready"))
-        .await
-        .map_err(|_| "closed before ready")?;
-    Ok(token)
-}
-
-/// How a relay ended.
-struct End {
-    reason: &'static str,
-    commands: u64,
-    denied: u64,
-}
-
-/// The relay loop; see the [module docs](self).
-async fn relay(
-    ws: Ws,
-    (mut redis, early): (redpipe::tokio::Stream, Vec<u8>),
-    config: &Config,
-    mut stopped: watch::Receiver<bool>,
-) -> End {
-    let (mut tx, mut rx) = ws.split();
-    let command_limits = Limits {
-        max_bulk_len: config.max_command as u64,
-        max_reply_len: config.max_command,
-        ..Limits::default()
-    };
-    let reply_limits = Limits {
-        max_bulk_len: config.max_reply as u64,
-        max_reply_len: config.max_reply,
-        ..Limits::default()
-    };
-    let mut r = Relay::new(
-        Arc::new(config.policy.clone()),
-        command_limits,
-        reply_limits,
-    );
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut draining = *stopped.borrow();
-    let mut drain_deadline = Instant::now() + config.shutdown_grace;
-    let mut idle = Instant::now() + config.idle_timeout;
-    let outcome: (&'static str, Option<Message>) = 'relay: {
-        if !early.is_empty() {
-            if let Err(e) = r.handle_redis(&early) {
-                debug!(error = %e, "redis sent bytes before any command");
-                break 'relay (
-                    "redis protocol error",
-                    Some(close(CloseCode::Error, "redis protocol error")),
-                );
-            }
-        }
-        loop {
-            if draining && r.pending() == 0 {
-                break 'relay (
-                    "shutdown",
-                    Some(close(CloseCode::Away, "bridge shutting down")),
-                );
-            }
-            let read_client = !draining && r.pending() < config.max_pending;
-            let deadline = if draining {
-                drain_deadline.min(idle)
-            } else {
-                idle
-            };
-            tokio::select! {
-                msg = rx.next(), if read_client => {
-                    idle = Instant::now() + config.idle_timeout;
-                    match msg {
-                        Some(Ok(Message::Binary(bytes))) => {
-                            if let Err(e) = r.handle_client(&bytes) {
-                                let reply = format!("-ERR Protocol error: {e}\r\n");
-                                let _ = tx.send(Message::binary(reply.into_bytes())).await;
-                                break 'relay ("client protocol error", Some(close(CloseCode::Protocol, "not RESP commands")));
-                            }
-                            let out = r.take_to_redis();
-                            if !out.is_empty() && redis.write_all(&out).await.is_err() {
-                                break 'relay ("redis write failed", Some(close(CloseCode::Error, "redis connection lost")));
-                            }
-                        }
-                        Some(Ok(Message::Text(_))) => {
-                            break 'relay ("text message", Some(close(CloseCode::Unsupported, "binary messages only")));
-                        }
-                        Some(Ok(Message::Close(_))) | None => break 'relay ("client closed", None),
-                        Some(Ok(_)) => {} // ping/pong: answered by the library
-                        Some(Err(WsError::Capacity(_))) => {
-                            break 'relay ("frame too large", Some(close(CloseCode::Size, "message too large")));
-                        }
-                        Some(Err(_)) => break 'relay ("client connection error", None),
-                    }
-                }
-                n = redis.read(&mut buf) => {
-                    idle = Instant::now() + config.idle_timeout;
-                    match n {
-                        Ok(0) | Err(_) => {
-                            break 'relay ("redis closed", Some(close(CloseCode::Error, "redis closed the connection")));
-                        }
-                        Ok(n) => {
-                            if let Err(e) = r.handle_redis(&buf[..n]) {
-                                warn!(error = %e, "redis stream refused");
-                                break 'relay ("redis protocol error", Some(close(CloseCode::Error, "redis protocol error")));
-                            }
-                        }
-                    }
-                }
-                changed = stopped.changed(), if !draining => {
-                    if changed.is_err() || *stopped.borrow() {
-                        draining = true;
-                        drain_deadline = Instant::now() + config.shutdown_grace;
-                    }
-                }
-                () = sleep_until(deadline) => {
-                    break 'relay if draining && Instant::now() >= drain_deadline {
-                        ("shutdown grace over", Some(close(CloseCode::Away, "bridge shutting down")))
-                    } else {
-                        ("idle", Some(close(CloseCode::Away, "idle timeout")))
-                    };
-                }
-            }
-            let out = r.take_to_client();
-            if !out.is_empty() && tx.send(Message::binary(out)).await.is_err() {
-                break 'relay ("client gone", None);
-            }
-        }
-    };
-    let (reason, message) = outcome;
-    let out = r.take_to_client();
-    if !out.is_empty() {
-        let _ = tx.send(Message::binary(out)).await;
-    }
-    if let Some(m) = message {
-        let _ = tx.send(m).await;
-    }
-    let _ = tx.close().await;
-    let _ = redis.shutdown().await;
-    End {
-        reason,
-        commands: r.commands(),
-        denied: r.denied(),
+    match first {
+        Some(Ok(Message::Text(t))) => Ok(t.as_bytes().to_vec()),
+        _ => Err("a token is required (Authorization header or first text message)"),
     }
 }

@@ -1,9 +1,12 @@
 //! redpipe-wasm in headless Chromium, against a real redpipe-bridge in front of a real
 //! redis-server (and websockify in front of the same server, as a plain relay).
 //!
-//! `cargo xtask wasm` starts them and passes their addresses at build time
-//! (`REDPIPE_BRIDGE_URL`, `REDPIPE_BRIDGE_TOKEN`, `REDPIPE_RELAY_URL`): a browser page has no
-//! environment to read them from. The bridge runs with `--allow "CLIENT KILL"`, so that a test
+//! `cargo xtask wasm` starts them, and the application's backend that hands pages their
+//! tokens (`bridge/js/test-backend.mjs`: `GET /token` mints a token signed for a minute with
+//! the bridge's secret, by `bridge/js/token.mjs`); it passes their addresses at build time
+//! (`REDPIPE_BRIDGE_URL`, `REDPIPE_TOKEN_URL`, `REDPIPE_RELAY_URL`): a browser page has no
+//! environment to read them from. Every session here opens with a fresh signed short-lived
+//! token fetched as a page would. The bridge runs with `--allow "CLIENT KILL"`, so that a test
 //! can cut another connection's Redis link from the inside.
 #![cfg(target_arch = "wasm32")]
 // Test code: a failed unwrap is a failed test (`allow-unwrap-in-tests` covers `#[test]` only),
@@ -16,6 +19,7 @@ use core::task::Poll;
 
 use redpipe_wasm::prelude::*;
 use redpipe_wasm::{Connections, Error, Failure, Handle, Options, Pipe, Reply, cmd};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -28,8 +32,27 @@ fn bridge_url() -> &'static str {
     env(option_env!("REDPIPE_BRIDGE_URL"), "REDPIPE_BRIDGE_URL")
 }
 
-fn token() -> &'static str {
-    env(option_env!("REDPIPE_BRIDGE_TOKEN"), "REDPIPE_BRIDGE_TOKEN")
+#[wasm_bindgen(
+    inline_js = "export async function fetch_text(url) { const r = await fetch(url, { cache: 'no-store' }); if (!r.ok) throw new Error(`${url}: ${r.status}`); return r.text(); }"
+)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    async fn fetch_text(url: &str) -> Result<JsValue, JsValue>;
+}
+
+/// A fresh token from the application's backend, as a page gets one (`query`: `prefix=...`,
+/// `ttl=...`).
+async fn token_for(query: &str) -> String {
+    let url = env(option_env!("REDPIPE_TOKEN_URL"), "REDPIPE_TOKEN_URL");
+    fetch_text(&[url, "?", query].concat())
+        .await
+        .expect("the backend mints a token")
+        .as_string()
+        .expect("text")
+}
+
+async fn token() -> String {
+    token_for("").await
 }
 
 /// A key unique to this test run and name.
@@ -41,7 +64,7 @@ fn key(name: &str) -> String {
 
 async fn connections() -> Connections {
     let c = Connections::new();
-    c.connect("", bridge_url(), Options::token(token()))
+    c.connect("", bridge_url(), Options::token(token().await))
         .await
         .expect("the bridge accepts the token");
     c
@@ -325,7 +348,7 @@ async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 async fn losing_the_connection_fails_every_waiting_handle() {
     let redis = connections().await;
     redis
-        .connect("killer", bridge_url(), Options::token(token()))
+        .connect("killer", bridge_url(), Options::token(token().await))
         .await
         .unwrap();
     let mut p = redis.pipe();
@@ -400,4 +423,54 @@ async fn a_wrong_token_is_refused_with_the_reason() {
         .await
         .expect_err("refused");
     assert!(err.to_string().contains("invalid token"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_token_is_refused_with_the_reason() {
+    let expired = token_for("ttl=-5").await;
+    let err = Connections::new()
+        .connect("", bridge_url(), Options::token(expired))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("invalid token: expired"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn a_prefixed_token_confines_the_page_to_its_keys() {
+    let mine = key("confined");
+    let prefix = [mine.as_str(), ":"].concat();
+    let redis = Connections::new();
+    redis
+        .connect(
+            "",
+            bridge_url(),
+            Options::token(token_for(&["prefix=", &prefix].concat()).await),
+        )
+        .await
+        .expect("the bridge accepts the token");
+    let mut p = redis.pipe();
+    let inside = p.incr([prefix.as_str(), "n"].concat());
+    let outside = p.incr(key("elsewhere"));
+    p.execute_async().await.expect("execute");
+    assert_eq!(inside.result().unwrap(), 1);
+    match outside.result() {
+        Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
+        other => panic!("{other:?}"),
+    }
+    // The page's SCAN walks the whole keyspace but sees its own prefix only.
+    let (mut cursor, mut keys) = ("0".to_string(), Vec::new());
+    loop {
+        let mut p = redis.pipe();
+        let page = p.query::<(String, Vec<String>), _, _>(
+            cmd("SCAN").arg(cursor.as_str()).arg("COUNT").arg(1000),
+        );
+        p.execute_async().await.expect("execute");
+        let (next, found) = page.result().unwrap();
+        keys.extend(found);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(keys, [[prefix.as_str(), "n"].concat()]);
 }

@@ -3,8 +3,10 @@
 //! 1. Installs what is missing: Chromium and ChromeDriver, websockify, Node and npm, binaryen
 //!    (npm's, pinned, under `target/tools`), and `wasm-bindgen-cli` at the version of the
 //!    `wasm-bindgen` crate in `Cargo.lock`.
-//! 2. Starts a throwaway redis-server, a `redpipe-bridge` in front of it (with an origin
-//!    allow-list naming the test page's address) and websockify in front of the same server.
+//! 2. Starts a throwaway redis-server, a `redpipe-bridge` in front of it (a random signing
+//!    secret, an origin allow-list naming the test page's address), the application backend
+//!    that mints the pages' signed short-lived tokens (`bridge/js/test-backend.mjs`, Node) and
+//!    websockify in front of the same server.
 //! 3. Runs the wasm-bindgen tests of `redpipe-wasm` in headless Chromium against them.
 //! 4. Builds the npm package (`target/wasm-pkg/redpipe-wasm`: the `.wasm` of `wasm/package`
 //!    after wasm-bindgen `--target web` and `wasm-opt -Oz`; one minified ES module bundling
@@ -114,52 +116,51 @@ pub(crate) fn install() -> Result<(), String> {
     Ok(())
 }
 
-/// The servers the tests run against: redis-server, the bridge and websockify.
+/// The servers the tests run against: redis-server, the bridge, the application backend that
+/// mints the pages' tokens, and websockify.
 pub(crate) struct Services {
     pub(crate) redis: redis::Server,
     _bridge: Process,
+    _backend: Process,
     _relay: Process,
     pub(crate) bridge_url: String,
     pub(crate) relay_url: String,
-    pub(crate) token: String,
+    /// `GET` answers a fresh signed token (`?prefix=`, `?ttl=`), as a page's backend would.
+    pub(crate) token_url: String,
+    /// The bridge's signing secret (a random one per run), in a file of its own.
+    secret_file: PathBuf,
 }
 
 impl Services {
-    /// Starts them; the bridge admits browser pages from `origin` (and clients without one).
+    /// Starts them; the bridge admits browser pages from `origin`, and clients without an
+    /// `Origin` (the Node tests: Node's WebSocket sends none). Redis's `default` user can do
+    /// anything, which one browser test needs (`CLIENT KILL`), so the bridge's start-up ACL
+    /// check only warns (`--acl-check warn`).
     pub(crate) fn start(origin: &str, extra_bridge_args: &[&str]) -> Result<Self, String> {
         run(cargo().args(["build", "-p", "redpipe-bridge"]))?;
         let redis = redis::Server::start()?;
-        let token = format!(
-            "t{}{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        );
-        let bin = root().join("target/debug/redpipe-bridge");
-        let mut child = Command::new(&bin)
-            .args(["--redis", &redis.url(), "--listen", "127.0.0.1:0"])
-            .args(["--origin", origin])
-            .args(extra_bridge_args)
-            .env("REDPIPE_BRIDGE_TOKEN", &token)
-            .env("REDPIPE_BRIDGE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
-        let bridge = Process {
-            child,
-            what: "redpipe-bridge",
-        };
-        let bridge_addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("redpipe-bridge did not start (printed {line:?})"))?
-            .to_string();
+        let secret_file = std::env::temp_dir().join(format!(
+            "redpipe-xtask-bridge-secret-{}",
+            std::process::id()
+        ));
+        std::fs::write(&secret_file, random_secret()?)
+            .map_err(|e| format!("{}: {e}", secret_file.display()))?;
+        let secret = secret_file.display().to_string();
+        let (bridge, bridge_addr) = spawn_listening(
+            Command::new(root().join("target/debug/redpipe-bridge"))
+                .args(["--redis", &redis.url(), "--listen", "127.0.0.1:0"])
+                .args(["--token-secret-file", &secret, "--origin", origin])
+                .args(["--allow-missing-origin", "--acl-check", "warn"])
+                .args(extra_bridge_args)
+                .env("REDPIPE_BRIDGE_LOG", "error"),
+            "redpipe-bridge",
+        )?;
+        let (backend, backend_addr) = spawn_listening(
+            Command::new("node")
+                .arg(root().join("bridge/js/test-backend.mjs"))
+                .env("REDPIPE_BRIDGE_SECRET_FILE", &secret),
+            "the token backend (node bridge/js/test-backend.mjs)",
+        )?;
         let relay_port = free_port()?;
         let relay = Process {
             child: Command::new("websockify")
@@ -173,18 +174,67 @@ impl Services {
         };
         wait_for_port(relay_port, "websockify")?;
         eprintln!(
-            "started redis-server on {}, redpipe-bridge on {bridge_addr}, websockify on {relay_port}",
+            "started redis-server on {}, redpipe-bridge on {bridge_addr}, the token backend on {backend_addr}, websockify on {relay_port}",
             redis.port
         );
         Ok(Self {
             redis,
             _bridge: bridge,
+            _backend: backend,
             _relay: relay,
             bridge_url: format!("ws://{bridge_addr}"),
             relay_url: format!("ws://127.0.0.1:{relay_port}"),
-            token,
+            token_url: format!("http://{backend_addr}/token"),
+            secret_file,
         })
     }
+
+    /// A token for the bridge, valid for `ttl_secs` (`redpipe-bridge mint`).
+    pub(crate) fn mint(&self, ttl_secs: u32) -> Result<String, String> {
+        let out = setup::output(
+            Command::new(root().join("target/debug/redpipe-bridge"))
+                .args(["mint", "--token-secret-file"])
+                .arg(&self.secret_file)
+                .args(["--ttl", &ttl_secs.to_string()]),
+        )
+        .ok_or("redpipe-bridge mint failed")?;
+        Ok(out.trim().to_string())
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.secret_file);
+    }
+}
+
+/// 32 random bytes from the system, in hex.
+fn random_secret() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("/dev/urandom: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Spawns `command`, which prints `listening on ADDR` once it serves; the process and ADDR.
+fn spawn_listening(command: &mut Command, what: &'static str) -> Result<(Process, String), String> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let process = Process { child, what };
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| format!("{what} did not start (printed {line:?})"))?
+        .to_string();
+    Ok((process, addr))
 }
 
 /// `cargo xtask wasm`: everything in the [module docs](self).
@@ -230,13 +280,15 @@ fn browser_tests(s: &Services, page_port: u16) -> Result<(), String> {
         )
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
         .env("REDPIPE_BRIDGE_URL", &s.bridge_url)
-        .env("REDPIPE_BRIDGE_TOKEN", &s.token)
+        .env("REDPIPE_TOKEN_URL", &s.token_url)
         .env("REDPIPE_RELAY_URL", &s.relay_url))
 }
 
 /// The JavaScript API tests from Node, against the package in `package` (as installed from
-/// its tarball).
+/// its tarball), with a signed token minted for them (ten minutes: it opens every connection
+/// of the run).
 fn node_tests(s: &Services, package: &Path) -> Result<(), String> {
+    let token = s.mint(600)?;
     run(Command::new("node")
         // A hung test fails instead of holding CI.
         .args(["--experimental-websocket", "--test", "--test-timeout=60000"])
@@ -244,7 +296,7 @@ fn node_tests(s: &Services, package: &Path) -> Result<(), String> {
         .env("REDPIPE_PKG", package)
         .env("REDPIPE_MINIMAL", root().join("target/wasm-pkg/minimal"))
         .env("REDPIPE_BRIDGE_URL", &s.bridge_url)
-        .env("REDPIPE_BRIDGE_TOKEN", &s.token)
+        .env("REDPIPE_BRIDGE_TOKEN", &token)
         .env("REDIS_PORT", s.redis.port.to_string()))
 }
 
@@ -496,7 +548,7 @@ pub(crate) fn tour() -> Result<(), String> {
     let services = Services::start(&format!("http://127.0.0.1:{page_port}"), &[])?;
     let page = TOUR_PAGE
         .replace("BRIDGE_URL", &services.bridge_url)
-        .replace("BRIDGE_TOKEN", &services.token);
+        .replace("BRIDGE_TOKEN", &services.mint(120)?);
     let report = in_chromium(&page, page_port, &package)?;
     println!(
         "\nredpipe in the browser, through redpipe-bridge ({}):\n",
@@ -514,7 +566,7 @@ pub(crate) fn tour() -> Result<(), String> {
 fn browser_package_test(s: &Services, page_port: u16, package: &Path) -> Result<(), String> {
     let page = PACKAGE_PAGE
         .replace("BRIDGE_URL", &s.bridge_url)
-        .replace("BRIDGE_TOKEN", &s.token)
+        .replace("BRIDGE_TOKEN", &s.mint(120)?)
         .replace("DEAD_PORT", &free_port()?.to_string());
     let report = in_chromium(&page, page_port, package)?;
     println!("\nthe npm package's module in Chromium:\n{report}");

@@ -38,7 +38,9 @@ pub enum KeySpec {
         /// Whether word 1 is a (destination) key.
         dest: bool,
     },
-    /// The first half of the words after `STREAMS` (`XREAD ... STREAMS k1 k2 id1 id2`).
+    /// The first half of the words after `STREAMS` (`XREAD ... STREAMS k1 k2 id1 id2`), the
+    /// keyword found as Redis finds it: past the values of `GROUP`, `COUNT` and `BLOCK` (a
+    /// group or consumer may be named `STREAMS`).
     Streams,
 }
 
@@ -121,6 +123,8 @@ const TABLE: &[(&str, KeySpec)] = &[
     ("LMOVE", span(1, 1, 0, 2)),
     ("BLMOVE", span(1, 1, 0, 2)),
     ("COPY", span(1, 1, 0, 2)),
+    ("LCS", span(1, 1, 0, 2)),
+    ("ZRANGESTORE", span(1, 1, 0, 2)),
     ("GEOSEARCHSTORE", span(1, 1, 0, 2)),
     ("BITOP", span(2, 1, 0, 0)),
     // Keys, then a timeout.
@@ -280,10 +284,7 @@ impl KeySpec {
                 )
             }
             KeySpec::Streams => {
-                let streams = words
-                    .iter()
-                    .position(|w| w.as_ref().eq_ignore_ascii_case(b"STREAMS"))
-                    .map_or(len, |i| i + 1);
+                let streams = streams_keyword(words).map_or(len, |i| i + 1);
                 let n = (len - streams.min(len)) / 2;
                 (streams, streams + n, 1, None)
             }
@@ -293,6 +294,26 @@ impl KeySpec {
             .into_iter()
             .chain((start..end.min(len)).step_by(step))
     }
+}
+
+/// The index of the `STREAMS` keyword of an `XREAD`/`XREADGROUP`, skipping the values of the
+/// options before it as Redis's parser does.
+fn streams_keyword<W: AsRef<[u8]>>(words: &[W]) -> Option<usize> {
+    let mut i = 1;
+    while let Some(word) = words.get(i) {
+        let word = word.as_ref();
+        let values = if word.eq_ignore_ascii_case(b"STREAMS") {
+            return Some(i);
+        } else if word.eq_ignore_ascii_case(b"GROUP") {
+            2
+        } else if word.eq_ignore_ascii_case(b"COUNT") || word.eq_ignore_ascii_case(b"BLOCK") {
+            1
+        } else {
+            0
+        };
+        i += 1 + values;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -351,6 +372,10 @@ mod tests {
             ("XREAD COUNT 2 STREAMS s1 s2 0 0", &[4, 5]),
             ("XREADGROUP GROUP g c STREAMS s >", &[5]),
             ("XREAD COUNT 2", &[]),
+            ("XREADGROUP GROUP STREAMS c STREAMS k >", &[5]),
+            ("XREAD COUNT 2 BLOCK 0 STREAMS a b 0 0", &[6, 7]),
+            ("LCS a b IDX", &[1, 2]),
+            ("ZRANGESTORE dst src 0 -1", &[1, 2]),
             ("GET", &[]),
         ] {
             assert_eq!(&keys(command)[..], want, "{command}");

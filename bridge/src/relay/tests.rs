@@ -1,0 +1,362 @@
+use std::sync::Arc;
+
+use super::split::Splitter;
+use super::*;
+use crate::confine::Prefix;
+use crate::policy::Policy;
+
+fn relay() -> Relay {
+    Relay::new(
+        Access::new(Arc::new(Policy::default())),
+        Limits::default(),
+        Limits::default(),
+    )
+}
+
+fn command(words: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", words.len()).into_bytes();
+    for w in words {
+        out.extend(format!("${}\r\n{w}\r\n", w.len()).bytes());
+    }
+    out
+}
+
+/// The lines of what the client got.
+fn lines(r: &mut Relay) -> Vec<String> {
+    String::from_utf8(r.take_to_client())
+        .expect("utf-8")
+        .split_terminator("\r\n")
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_denied_command_answers_in_its_place() {
+    let mut r = relay();
+    let stream = [
+        command(&["SET", "a", "1"]),
+        command(&["FLUSHALL"]),
+        command(&["GET", "a"]),
+    ]
+    .concat();
+    // Split at every byte: the result is the same.
+    for cut in 0..stream.len() {
+        let mut r = relay();
+        r.handle_client(&stream[..cut]).unwrap();
+        r.handle_client(&stream[cut..]).unwrap();
+        assert_eq!(
+            r.take_to_redis(),
+            [command(&["SET", "a", "1"]), command(&["GET", "a"])].concat()
+        );
+        assert!(!r.has_partial_command());
+    }
+    r.handle_client(&stream).unwrap();
+    assert_eq!(r.pending(), 3);
+    assert!(
+        r.take_to_client().is_empty(),
+        "the denial waits for SET's reply"
+    );
+    r.handle_redis(b"+OK\r\n$1").unwrap();
+    let first = r.take_to_client();
+    assert!(first.starts_with(b"+OK\r\n-NOPERM"), "{first:?}");
+    assert!(
+        first.ends_with(b"\r\n$1"),
+        "the GET's reply goes on as it comes"
+    );
+    r.handle_redis(b"\r\n1\r\n").unwrap();
+    assert_eq!(r.take_to_client(), b"\r\n1\r\n");
+    assert_eq!((r.pending(), r.denied()), (0, 1));
+}
+
+#[test]
+fn a_denial_with_nothing_before_it_answers_at_once() {
+    let mut r = relay();
+    r.handle_client(&command(&["KEYS", "*"])).unwrap();
+    assert!(r.take_to_client().starts_with(b"-NOPERM"));
+    assert!(r.take_to_redis().is_empty());
+    assert_eq!(r.pending(), 0);
+}
+
+#[test]
+fn a_denied_command_aborts_its_transaction() {
+    let mut r = relay();
+    let stream = [
+        command(&["MULTI"]),
+        command(&["INCR", "a"]),
+        command(&["CONFIG", "SET", "x", "y"]),
+        command(&["EXEC"]),
+        command(&["PING"]),
+    ]
+    .concat();
+    r.handle_client(&stream).unwrap();
+    assert_eq!(
+        r.take_to_redis(),
+        [
+            command(&["MULTI"]),
+            command(&["INCR", "a"]),
+            command(&["DISCARD"]),
+            command(&["PING"])
+        ]
+        .concat()
+    );
+    r.handle_redis(b"+OK\r\n+QUEUED\r\n+OK\r\n+PONG\r\n")
+        .unwrap();
+    let lines = lines(&mut r);
+    assert_eq!(lines[..2], ["+OK", "+QUEUED"]);
+    assert!(lines[2].starts_with("-NOPERM"));
+    assert!(lines[3].starts_with("-EXECABORT"));
+    assert_eq!(lines[4], "+PONG");
+}
+
+#[test]
+fn a_nested_multi_does_not_clear_a_denial() {
+    for denied_first in [true, false] {
+        let mut r = relay();
+        let mut stream = vec![command(&["MULTI"])];
+        if denied_first {
+            stream.extend([command(&["FLUSHALL"]), command(&["MULTI"])]);
+        } else {
+            stream.extend([command(&["MULTI"]), command(&["FLUSHALL"])]);
+        }
+        stream.extend([command(&["INCR", "a"]), command(&["EXEC"])]);
+        r.handle_client(&stream.concat()).unwrap();
+        let sent = r.take_to_redis();
+        assert!(
+            sent.ends_with(&command(&["DISCARD"])),
+            "EXEC went to Redis as DISCARD (denied first: {denied_first})"
+        );
+        r.handle_redis(b"+OK\r\n-ERR MULTI calls can not be nested\r\n+QUEUED\r\n+OK\r\n")
+            .unwrap();
+        let lines = lines(&mut r);
+        assert_eq!(lines.len(), 5, "one reply per command: {lines:?}");
+        assert!(lines[4].starts_with("-EXECABORT"), "{lines:?}");
+        assert_eq!(r.pending(), 0);
+    }
+}
+
+#[test]
+fn a_confined_session_sees_its_prefix_only() {
+    let access = Access::new(Arc::new(Policy::default())).confined(Prefix::new("u1:").unwrap());
+    let mut r = Relay::new(access, Limits::default(), Limits::default());
+    r.handle_client(
+        &[
+            command(&["SCAN", "0", "COUNT", "5"]),
+            command(&["GET", "u2:x"]),
+            command(&["GET", "u1:x"]),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    assert_eq!(
+        r.take_to_redis(),
+        [
+            command(&["SCAN", "0", "COUNT", "5", "MATCH", "u1:*"]),
+            command(&["GET", "u1:x"])
+        ]
+        .concat()
+    );
+    r.handle_redis(b"*2\r\n$1\r\n0\r\n*0\r\n$-1\r\n").unwrap();
+    let lines = lines(&mut r);
+    assert_eq!(lines[..4], ["*2", "$1", "0", "*0"]);
+    assert!(lines[4].starts_with("-NOPERM"), "{lines:?}");
+    assert_eq!(lines[5], "$-1");
+}
+
+#[test]
+fn pushes_pass_through_and_garbage_is_refused() {
+    let mut r = relay();
+    r.handle_client(&command(&["GET", "a"])).unwrap();
+    r.handle_redis(b">2\r\n+message\r\n+hi\r\n$-1\r\n").unwrap();
+    assert_eq!(r.take_to_client(), b">2\r\n+message\r\n+hi\r\n$-1\r\n");
+    assert_eq!(r.pending(), 0);
+    assert!(matches!(
+        relay().handle_client(b"PING\r\n"),
+        Err(RelayError::Client(_))
+    ));
+    assert!(matches!(
+        relay().handle_client(b"*1\r\n:1\r\n"),
+        Err(RelayError::Client(_))
+    ));
+    assert!(matches!(
+        relay().handle_redis(b"?\r\n"),
+        Err(RelayError::Redis(_))
+    ));
+}
+
+#[test]
+fn a_push_before_a_discarded_exec_s_reply_is_not_taken_for_it() {
+    let mut r = relay();
+    r.handle_client(
+        &[
+            command(&["MULTI"]),
+            command(&["FLUSHALL"]),
+            command(&["EXEC"]),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    r.handle_redis(b"+OK\r\n>2\r\n+invalidate\r\n*1\r\n$1\r\nk\r\n+OK\r\n")
+        .unwrap();
+    let lines = lines(&mut r);
+    assert_eq!(lines[0], "+OK");
+    assert!(lines[1].starts_with("-NOPERM"));
+    assert_eq!(lines[2..7], [">2", "+invalidate", "*1", "$1", "k"]);
+    assert!(lines[7].starts_with("-EXECABORT"));
+    assert_eq!(lines.len(), 8);
+}
+
+/// The 60 MB `GET` of the issue, in 64 KiB reads: each read goes on to the client at once,
+/// and nothing is kept (before, the partial reply was copied again on every read: ~30 GB of
+/// copies for 60 MB).
+#[test]
+fn a_large_reply_is_forwarded_as_it_arrives_each_byte_copied_once() {
+    const LEN: usize = 60_000_000;
+    let mut r = relay();
+    r.handle_client(&command(&["GET", "big"])).unwrap();
+    assert_eq!(r.take_to_redis(), command(&["GET", "big"]));
+    let mut reply = format!("${LEN}\r\n").into_bytes();
+    reply.resize(reply.len() + LEN, b'v');
+    reply.extend_from_slice(b"\r\n");
+    let mut forwarded = 0;
+    for chunk in reply.chunks(64 * 1024) {
+        r.handle_redis(chunk).unwrap();
+        assert_eq!(r.buffered(), chunk.len(), "only this read's bytes are held");
+        let out = r.take_to_client();
+        assert_eq!(out, chunk);
+        forwarded += out.len();
+    }
+    assert_eq!((forwarded, r.pending()), (reply.len(), 0));
+    assert_eq!(r.buffered(), 0);
+}
+
+/// Reply streams: every shape the core's scanner accepts, and a pipeline of them.
+const REPLIES: &[&[u8]] = &[
+    b"+OK\r\n",
+    b"+\r\n",
+    b"-ERR unknown command 'FOO'\r\n",
+    b":1000\r\n",
+    b":-9223372036854775808\r\n",
+    b":+5\r\n",
+    b"$5\r\nhello\r\n",
+    b"$0\r\n\r\n",
+    b"$4\r\na\r\nb\r\n",
+    b"$-1\r\n",
+    b"*2\r\n$3\r\nfoo\r\n:1\r\n",
+    b"*0\r\n",
+    b"*-1\r\n",
+    b"*2\r\n*1\r\n*1\r\n:1\r\n+x\r\n",
+    b"_\r\n",
+    b",3.14\r\n",
+    b",-inf\r\n",
+    b",1.5e10\r\n",
+    b"#t\r\n",
+    b"(3492890328409238509324850943850943825024385\r\n",
+    b"!21\r\nSYNTAX invalid syntax\r\n",
+    b"=15\r\ntxt:Some string\r\n",
+    b"%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n",
+    b"%0\r\n",
+    b"~3\r\n+a\r\n+b\r\n:1\r\n",
+    b">3\r\n+message\r\n+chan\r\n$2\r\nhi\r\n",
+    b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*1\r\n:2\r\n",
+    b"*2\r\n|1\r\n+ttl\r\n:3\r\n:1\r\n:2\r\n",
+    b"|0\r\n:7\r\n",
+    b"|1\r\n+a\r\n+b\r\n>1\r\n+p\r\n",
+];
+
+/// Malformed streams: the core's scanner refuses each, and so must the splitter.
+const BAD: &[&[u8]] = &[
+    b"?\r\n",
+    b":abc\r\n",
+    b":1\r\r",
+    b"$3\r\nabcd\r\n",
+    b"$-2\r\n",
+    b"$?\r\n",
+    b"$\r\n",
+    b"*x\r\n",
+    b"#x\r\n",
+    b"_x\r\n",
+    b",x\r\n",
+    b"=3\r\ntxt\r\n",
+    b"=5\r\ntxt-a\r\n",
+    b"*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
+    b"+0123456789abcdef0123456789\r\n",
+    b"$40\r\n0123456789012345678901234567890123456789\r\n",
+    b"*40\r\n",
+];
+
+/// Tight limits, so that the last cases of [`BAD`] exceed them.
+fn tight() -> Limits {
+    Limits {
+        max_depth: 3,
+        max_line_len: 20,
+        max_bulk_len: 32,
+        max_elements: 30,
+        ..Limits::default()
+    }
+}
+
+/// Where the splitter says each reply of `stream` ends, fed in `pieces`.
+fn ends(pieces: &[&[u8]], limits: &Limits) -> Result<Vec<(usize, bool)>, DecodeError> {
+    let mut s = Splitter::new();
+    let (mut ends, mut offset) = (Vec::new(), 0);
+    for piece in pieces {
+        let mut at = 0;
+        while let Some((n, push)) = s.split(&piece[at..], limits)? {
+            at += n;
+            ends.push((offset + at, push));
+        }
+        offset += piece.len();
+    }
+    Ok(ends)
+}
+
+/// Where the core's scanner says each reply ends, on the whole stream.
+fn scanner_ends(stream: &[u8], limits: &Limits) -> Result<Vec<(usize, bool)>, DecodeError> {
+    let (mut ends, mut at) = (Vec::new(), 0);
+    while at < stream.len() {
+        let Some(n) = Scanner::new().scan(&stream[at..], limits)? else {
+            break;
+        };
+        let push = matches!(
+            decode_reply(&stream[at..at + n], limits),
+            Ok(Some((Reply::Push(_), _)))
+        );
+        at += n;
+        ends.push((at, push));
+    }
+    Ok(ends)
+}
+
+#[test]
+fn the_splitter_agrees_with_the_core_scanner_cut_anywhere() {
+    let stream = REPLIES.concat();
+    let limits = Limits::default();
+    let want = scanner_ends(&stream, &limits).expect("the core accepts every reply");
+    assert_eq!(want.len(), REPLIES.len());
+    assert_eq!(want.iter().filter(|(_, push)| *push).count(), 2);
+    assert_eq!(ends(&[&stream], &limits).unwrap(), want);
+    for cut in 0..stream.len() {
+        assert_eq!(
+            ends(&[&stream[..cut], &stream[cut..]], &limits).unwrap(),
+            want,
+            "cut at {cut}"
+        );
+    }
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(ends(&bytes, &limits).unwrap(), want, "byte by byte");
+}
+
+#[test]
+fn the_splitter_refuses_what_the_core_scanner_refuses() {
+    let limits = tight();
+    for bad in BAD {
+        let shown = String::from_utf8_lossy(bad);
+        assert!(scanner_ends(bad, &limits).is_err(), "core: {shown:?}");
+        for cut in 0..bad.len() {
+            assert!(
+                ends(&[&bad[..cut], &bad[cut..]], &limits).is_err(),
+                "{shown:?} cut at {cut}"
+            );
+        }
+    }
+}
