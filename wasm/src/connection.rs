@@ -14,7 +14,8 @@ use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use core::future::poll_fn;
+use core::future::Future;
+use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
@@ -168,7 +169,8 @@ impl Connection {
         Self::start(Link::duplex(duplex)?, options).await
     }
 
-    async fn start(link: Link, options: &Options) -> Result<Self> {
+    /// Presents the token on an opened `link` and runs the setup commands.
+    pub(crate) async fn start(link: Link, options: &Options) -> Result<Self> {
         link.opened().await?;
         if let Some(token) = &options.token {
             link.send_text(token)?;
@@ -227,58 +229,21 @@ impl Connection {
     }
 
     /// Runs `p` on the socket, after every pipeline queued on it before.
-    async fn run(&self, p: &mut VecPipeline) -> Result<()> {
-        let mut sub = {
+    fn run<'a>(&'a self, p: &'a mut VecPipeline) -> Run<'a> {
+        let pipeline = {
             let inner = self.inner.borrow();
             p.set_window(inner.options.window);
             p.set_window_bytes(inner.options.window_bytes);
-            Some(Sub {
-                pipeline: core::mem::replace(p, VecPipeline::new()),
-                waker: None,
-            })
+            core::mem::replace(p, VecPipeline::new())
         };
-        // Queued after everything before it (waiting while the mux is full), and out at once.
-        let ticket = poll_fn(|cx| {
-            let mut inner = self.inner.borrow_mut();
-            inner.receive();
-            let Some(offered) = sub.take() else {
-                return Poll::Ready(Err(None));
-            };
-            if inner.mux.failure().is_some() {
-                return Poll::Ready(Err(Some(offered)));
-            }
-            match inner.mux.try_submit(offered) {
-                Ok(ticket) => {
-                    self.flush_soon(&mut inner);
-                    Poll::Ready(Ok(ticket))
-                }
-                Err(full) => {
-                    sub = Some(full);
-                    inner.room.push(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await;
-        let ticket = match ticket {
-            Ok(ticket) => ticket,
-            Err(refused) => {
-                if let Some(refused) = refused {
-                    *p = refused.pipeline;
-                }
-                let inner = self.inner.borrow();
-                let failure = inner.mux.failure().unwrap_or(Failure::Closed);
-                p.fail(failure);
-                return Err(inner.error(failure));
-            }
-        };
-        let mut waiting = Waiting {
+        Run {
             conn: self,
-            ticket,
             p,
-            done: false,
-        };
-        poll_fn(|cx| waiting.poll(cx)).await
+            stage: Stage::Offered(Sub {
+                pipeline,
+                waker: None,
+            }),
+        }
     }
 
     /// Sends what is ready at the end of this turn of the event loop: the pipelines that every
@@ -398,33 +363,71 @@ impl Inner {
     }
 }
 
-/// A queued pipeline being waited for; dropped early, it takes the pipeline back.
-struct Waiting<'a> {
+/// A pipeline's run on a connection: one future (one copy of its code, however many callers
+/// await it) that queues the pipeline, waiting while the mux is full, then waits for it;
+/// dropped early, it takes the pipeline back, cancelled.
+struct Run<'a> {
     conn: &'a Connection,
-    ticket: Ticket,
     p: &'a mut VecPipeline,
-    done: bool,
+    stage: Stage,
 }
 
-impl Waiting<'_> {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let mut inner = self.conn.inner.borrow_mut();
+// The pipeline is held by value until it is queued: boxing it would cost an allocation per run.
+#[allow(clippy::large_enum_variant)]
+enum Stage {
+    /// Not queued yet: the mux was full.
+    Offered(Sub),
+    Queued(Ticket),
+    Done,
+}
+
+impl Future for Run<'_> {
+    type Output = Result<()>;
+
+    #[inline(never)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        let mut inner = this.conn.inner.borrow_mut();
         inner.receive();
-        if inner.mux.is_done(self.ticket) {
-            self.done = true;
-            let sub = inner.mux.take(self.ticket);
+        if let Stage::Offered(_) = this.stage {
+            let Stage::Offered(sub) = core::mem::replace(&mut this.stage, Stage::Done) else {
+                return Poll::Ready(Err(Error::Closed));
+            };
+            if let Some(failure) = inner.mux.failure() {
+                *this.p = sub.pipeline;
+                this.p.fail(failure);
+                return Poll::Ready(Err(inner.error(failure)));
+            }
+            match inner.mux.try_submit(sub) {
+                Ok(ticket) => {
+                    this.stage = Stage::Queued(ticket);
+                    this.conn.flush_soon(&mut inner);
+                }
+                Err(full) => {
+                    this.stage = Stage::Offered(full);
+                    inner.room.push(cx.waker().clone());
+                    return Poll::Pending;
+                }
+            }
+        }
+        let Stage::Queued(ticket) = this.stage else {
+            return Poll::Ready(Err(Error::Closed));
+        };
+        if inner.mux.is_done(ticket) {
+            this.stage = Stage::Done;
+            let sub = inner.mux.take(ticket);
             inner.freed();
             inner.watch();
             let Some(sub) = sub else {
                 return Poll::Ready(Err(Error::Closed));
             };
-            *self.p = sub.pipeline;
-            return Poll::Ready(match self.p.failure() {
+            *this.p = sub.pipeline;
+            return Poll::Ready(match this.p.failure() {
                 None => Ok(()),
                 Some(f) => Err(inner.error(f)),
             });
         }
-        if let Some(sub) = inner.mux.submission_mut(self.ticket) {
+        if let Some(sub) = inner.mux.submission_mut(ticket) {
             match &sub.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => sub.waker = Some(cx.waker().clone()),
@@ -435,18 +438,22 @@ impl Waiting<'_> {
     }
 }
 
-impl Drop for Waiting<'_> {
+impl Drop for Run<'_> {
     fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let mut inner = self.conn.inner.borrow_mut();
-        if let Some(sub) = inner.mux.abandon(self.ticket) {
+        let back = match core::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Done => return,
+            Stage::Offered(sub) => Some(sub),
+            Stage::Queued(ticket) => {
+                let mut inner = self.conn.inner.borrow_mut();
+                let back = inner.mux.abandon(ticket);
+                inner.freed();
+                inner.watch();
+                back
+            }
+        };
+        if let Some(sub) = back {
             *self.p = sub.pipeline;
         }
-        inner.freed();
-        inner.watch();
-        drop(inner);
         if !self.p.is_done() {
             self.p.fail(Failure::Cancelled);
         }

@@ -18,7 +18,7 @@ use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::{Poll, Waker};
 
-use redpipe_core::{AsyncBackend, AsyncTransport, Error, Group, Result, VecPipeline};
+use redpipe_core::{AsyncBackend, Error, Group, Result};
 #[cfg(feature = "duplex")]
 use wasm_bindgen::JsCast;
 
@@ -27,6 +27,7 @@ use crate::connection::{Connection, Options};
 use crate::error::LinkError;
 #[cfg(feature = "duplex")]
 use crate::link::Duplex;
+use crate::link::Link;
 
 /// Counters of one named connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,8 +74,8 @@ impl Entry {
 
     async fn open(&self) -> Result<Connection> {
         self.count(|s| s.connects += 1);
-        match &self.endpoint {
-            Endpoint::Url(url) => Connection::open(url, &self.options).await,
+        let link = match &self.endpoint {
+            Endpoint::Url(url) => Link::websocket(url)?,
             #[cfg(feature = "duplex")]
             Endpoint::Duplex(open) => {
                 let made = open
@@ -86,13 +87,12 @@ impl Entry {
                         .map_err(|e| LinkError::Refused(crate::js_text(&e)))?,
                     Err(value) => value,
                 };
-                Connection::open_duplex(duplex.unchecked_into::<Duplex>(), &self.options).await
+                Link::duplex(duplex.unchecked_into::<Duplex>())?
             }
-        }
+        };
+        Connection::start(link, &self.options).await
     }
 
-    /// Waits for the name's turn, then hands out its socket (a new one if it has none or the
-    /// last one failed).
     /// The shared socket: the open one, or a new one in its place (one opens while the other
     /// callers wait for it).
     async fn shared(self: Rc<Self>) -> Result<Connection> {
@@ -127,6 +127,15 @@ impl Entry {
         }
     }
 
+    /// The socket for a pipeline: the shared one, or a new one of its own (closed once the
+    /// pipeline is done with it).
+    async fn connection(self: Rc<Self>, shareable: bool) -> Result<Connection> {
+        match shareable {
+            true => self.shared().await,
+            false => self.open().await,
+        }
+    }
+
     /// Counts the messages of a socket that is no longer used.
     fn retire(&self, c: &Connection) {
         let before = self.messages_before.get();
@@ -155,29 +164,6 @@ impl Drop for Opening<'_> {
         for w in self.0.waiters.borrow_mut().drain(..) {
             w.wake();
         }
-    }
-}
-
-/// A socket opened for one pipeline that needs a connection of its own; closed after it.
-struct Own {
-    entry: Rc<Entry>,
-    conn: Connection,
-}
-
-impl AsyncTransport for Own {
-    async fn run_async(&mut self, p: &mut VecPipeline) -> Result<()> {
-        self.conn.run_async(p).await
-    }
-
-    fn is_usable(&self) -> bool {
-        self.conn.is_usable()
-    }
-}
-
-impl Drop for Own {
-    fn drop(&mut self) {
-        self.entry.retire(&self.conn);
-        self.conn.close("done");
     }
 }
 
@@ -324,18 +310,14 @@ impl AsyncBackend for Connections {
                 let entry = self.entry(g.name())?;
                 Some(Box::pin(async move {
                     entry.count(|s| s.pipelines += 1);
-                    if g.pipeline().is_shareable() {
-                        g.run_async(|| entry.clone().shared(), drop).await
-                    } else {
-                        let open = || async {
-                            let conn = entry.open().await?;
-                            Ok(Own {
-                                entry: entry.clone(),
-                                conn,
-                            })
-                        };
-                        g.run_async(open, drop).await
-                    }
+                    let shareable = g.pipeline().is_shareable();
+                    let done = |c: Connection| {
+                        if !shareable {
+                            entry.retire(&c); // closed as it is dropped
+                        }
+                    };
+                    g.run_async(|| entry.clone().connection(shareable), done)
+                        .await
                 })
                     as Pin<Box<dyn Future<Output = Result<()>>>>)
             })

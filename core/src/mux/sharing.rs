@@ -126,15 +126,15 @@ fn second_word(encoded: &[u8]) -> &[u8] {
     let (Some(len), Some(word)) = (lines.next(), lines.next()) else {
         return &[];
     };
-    let len = len
-        .strip_prefix(b"$")
-        .and_then(|l| l.strip_suffix(b"\r"))
-        .and_then(|l| core::str::from_utf8(l).ok())
-        .and_then(|l| l.parse::<usize>().ok());
-    match len {
-        Some(n) if word.len() > n => &word[..n],
-        _ => &[],
+    // `$L\r`: digits by hand (no `str::parse` linked for this).
+    let mut n = 0usize;
+    for d in len.get(1..len.len().saturating_sub(1)).unwrap_or_default() {
+        if !d.is_ascii_digit() {
+            return &[];
+        }
+        n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
     }
+    word.get(..n).unwrap_or_default()
 }
 
 /// Whether an encoded command has a `BLOCK` argument.
