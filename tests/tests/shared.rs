@@ -327,3 +327,109 @@ fn a_thread_blocked_on_a_pop_does_not_delay_the_others() {
     });
     assert_eq!(*events.lock().unwrap(), ["others done", "popped"]);
 }
+
+/// A server that trickles a byte at a time without ever completing a reply (or floods pushes):
+/// on a shared connection, no complete reply within the user's `timeout` fails the pipelines in
+/// flight, long before the 60 s `pipeline_timeout`; blocking threads and tokio tasks alike.
+#[test]
+fn a_trickle_or_a_flood_of_pushes_is_bounded_by_the_timeout() {
+    use redpipe_tests::peer::{fake_server, finishes_within, read_commands};
+    use std::io::Write;
+    use std::net::TcpStream;
+    const PUSH: &[u8] = b">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n";
+    let trickling = |pushes: bool| {
+        fake_server(move |mut s: TcpStream| {
+            read_commands(&mut s, 1);
+            if !pushes {
+                let _ = s.write_all(b"$1000000\r\n");
+            }
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let chunk = if pushes { PUSH } else { b"x" };
+                if s.write_all(chunk).is_err() {
+                    return;
+                }
+            }
+        })
+        .timeout(Duration::from_millis(300))
+    };
+    for pushes in [false, true] {
+        for tokio in [false, true] {
+            let info = trickling(pushes);
+            assert_eq!(info.pipeline_timeout, Some(Duration::from_secs(60)));
+            let err = finishes_within(Duration::from_secs(20), move || {
+                let r = Connections::new();
+                r.register(redpipe::DEFAULT, info).unwrap();
+                let run = || {
+                    let mut p = r.pipe();
+                    let v: Handle<Option<String>> = p.get("k");
+                    (p, v)
+                };
+                let (mut p, v) = run();
+                let err = if tokio {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(p.execute_async()).unwrap_err()
+                } else {
+                    p.execute().unwrap_err()
+                };
+                assert!(v.result().is_err());
+                err
+            });
+            assert!(err.is_timeout(), "pushes {pushes}, tokio {tokio}: {err:?}");
+        }
+    }
+}
+
+/// The shared connection is lost while one pipeline is on the wire and two wait behind it: the
+/// one on the wire fails (each of its handles says why, the command never sent too), the two
+/// of which nothing was sent go on a fresh connection, and nothing runs twice.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lost_connection_fails_what_it_carried_and_sends_the_rest_on_a_new_one() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    let mut info = server.info();
+    info.client_name = Some("lost".into());
+    // One command in flight at a time: the others queue behind it.
+    info.window_bytes = 1;
+    r.register(redpipe::DEFAULT, info).unwrap();
+    let mut a = r.pipe();
+    a.set_sharing(redpipe::mux::Sharing::Shared);
+    let popped: Handle<Option<(String, String)>> = a.query(cmd("BLPOP").arg("q").arg(10));
+    let a_incr = a.incr("a");
+    let blocked = || {
+        server
+            .cli(&["CLIENT", "LIST"])
+            .lines()
+            .any(|l| l.contains("cmd=blpop"))
+    };
+    // A first; once its BLPOP blocks, B and C queue behind it; then the connection is cut.
+    let rest = async {
+        while !blocked() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (mut b, mut c) = (r.pipe(), r.pipe());
+        let (b_incr, c_incr) = (b.incr("b"), c.incr("c"));
+        let cut = async {
+            // Both are queued (polled once) before the cut.
+            tokio::task::yield_now().await;
+            server.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+        };
+        let (rb, rc, ()) = tokio::join!(b.execute_async(), c.execute_async(), cut);
+        (rb, rc, b_incr, c_incr)
+    };
+    let (ra, (rb, rc, b_incr, c_incr)) = tokio::join!(a.execute_async(), rest);
+    assert!(ra.unwrap_err().is_connection());
+    for e in [popped.result().err(), a_incr.result().err()] {
+        assert!(matches!(e, Some(Error::Failed(_))), "{e:?}");
+    }
+    rb.unwrap();
+    rc.unwrap();
+    assert_eq!((b_incr.result().unwrap(), c_incr.result().unwrap()), (1, 1));
+    // A's INCR was never sent, and nothing was sent twice.
+    assert_eq!(server.cli(&["GET", "a"]), "");
+    assert_eq!(server.cli(&["GET", "b"]), "1");
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 2);
+}

@@ -65,10 +65,12 @@
 //! assert_eq!((hits.read(&a), name.read(&b).unwrap()), (Ok(7), "Ann".into()));
 //! ```
 
+mod ring;
 mod sharing;
 #[cfg(test)]
 mod tests;
 
+pub use ring::Ring;
 pub use sharing::Sharing;
 pub(crate) use sharing::{Needs, needs};
 
@@ -170,6 +172,8 @@ const FIRST_REPLY_ESTIMATE: usize = 64;
 /// Many submitters' pipelines on one connection; see the [module docs](self).
 pub struct Mux<S, Q> {
     ring: Q,
+    /// Pipelines queued or in flight at most.
+    limit: usize,
     /// Ring index of the oldest slot in use.
     head: usize,
     /// Slots in use from `head` (some may be vacant: withdrawn, not yet at the front).
@@ -212,23 +216,27 @@ impl<S, Q> core::fmt::Debug for Mux<S, Q> {
 
 #[cfg(feature = "alloc")]
 impl<S: Submitted> Mux<S, alloc::vec::Vec<Slot<S>>> {
-    /// A mux over a ring of `pipelines` places, allocated now (at least 1).
+    /// A mux of at most `pipelines` queued or in flight (at least 1), whose ring starts small
+    /// and grows as more are in flight at once.
     pub fn with_capacity(pipelines: usize) -> Self {
         let mut ring = alloc::vec::Vec::new();
-        ring.resize_with(pipelines.max(1), || Slot::VACANT);
-        Self::new(ring)
+        ring.resize_with(pipelines.clamp(1, 16), || Slot::VACANT);
+        let mut mux = Self::new(ring);
+        mux.limit = pipelines.max(1);
+        mux
     }
 }
 
 impl<S, Q> Mux<S, Q>
 where
     S: Submitted,
-    Q: AsRef<[Slot<S>]> + AsMut<[Slot<S>]>,
+    Q: Ring<S>,
 {
     /// A mux over `ring`, whose length bounds the pipelines queued or in flight at once. A ring
     /// of no slots takes nothing.
     pub fn new(ring: Q) -> Self {
         Self {
+            limit: ring.slots().len(),
             ring,
             head: 0,
             len: 0,
@@ -269,9 +277,9 @@ where
         self.timeout = timeout;
     }
 
-    /// Pipelines the ring holds at most.
+    /// Pipelines it holds at most, queued or in flight.
     pub fn capacity(&self) -> usize {
-        self.ring.as_ref().len()
+        self.limit
     }
 
     /// Whether nothing is queued, in flight, or waiting to be taken back.
@@ -281,7 +289,7 @@ where
 
     /// Whether another pipeline would be taken now.
     pub fn has_room(&self) -> bool {
-        self.len < self.capacity()
+        self.len < self.limit
     }
 
     /// Why the connection failed, once it did: it takes nothing more.
@@ -317,7 +325,7 @@ where
     }
 
     fn cap(&self) -> usize {
-        self.ring.as_ref().len()
+        self.ring.slots().len()
     }
 
     /// Ring index of `ticket`, if it is in the ring.
@@ -331,12 +339,12 @@ where
 
     fn slot(&self, ticket: u64) -> Option<&Slot<S>> {
         let i = self.index(ticket)?;
-        self.ring.as_ref().get(i)
+        self.ring.slots().get(i)
     }
 
     fn slot_mut(&mut self, ticket: u64) -> Option<&mut Slot<S>> {
         let i = self.index(ticket)?;
-        self.ring.as_mut().get_mut(i)
+        self.ring.slots_mut().get_mut(i)
     }
 
     /// The slots in use, oldest first.
@@ -353,6 +361,12 @@ where
         if self.failure.is_some() || !self.has_room() {
             return Err(sub);
         }
+        if self.len == self.cap() {
+            if !self.ring.grow(self.head, self.limit) {
+                return Err(sub);
+            }
+            self.head = 0;
+        }
         let ticket = self.first + self.len as u64;
         let i = (self.head + self.len) % self.cap();
         self.len += 1;
@@ -364,7 +378,7 @@ where
         } else {
             Stage::Queued
         };
-        self.ring.as_mut()[i] = Slot {
+        self.ring.slots_mut()[i] = Slot {
             sub: Some(sub),
             ticket,
             stage,
@@ -424,7 +438,7 @@ where
     /// (its waiting slots are the caller's to fail, e.g. with [`Failure::Cancelled`]).
     pub fn abandon(&mut self, ticket: Ticket) -> Option<S> {
         let i = self.index(ticket.0)?;
-        let slot = &mut self.ring.as_mut()[i];
+        let slot = &mut self.ring.slots_mut()[i];
         if slot.ticket != ticket.0 {
             return None;
         }
@@ -463,7 +477,7 @@ where
                 0 => usize::MAX,
                 w => w.saturating_sub(self.charged),
             };
-            let slot = &mut self.ring.as_mut()[i];
+            let slot = &mut self.ring.slots_mut()[i];
             if !matches!(slot.stage, Stage::Queued | Stage::Live) {
                 self.send += 1;
                 continue;
@@ -539,7 +553,7 @@ where
     fn reader(&self) -> Option<usize> {
         let mut t = self.read;
         while let Some(i) = self.index(t) {
-            let slot = &self.ring.as_ref()[i];
+            let slot = &self.ring.slots()[i];
             match slot.stage {
                 Stage::Discard(_) => return Some(i),
                 // The first pipeline in flight answers next; if it awaits nothing (more of it
@@ -582,7 +596,7 @@ where
                     _ => break Err(DecodeError::UnexpectedReply),
                 }
             };
-            let slot = &mut self.ring.as_mut()[i];
+            let slot = &mut self.ring.slots_mut()[i];
             if let Stage::Discard(left) = slot.stage {
                 let n = match self.scanner.scan(rest, &self.limits) {
                     Ok(Some(n)) => n,
@@ -644,7 +658,7 @@ where
 
     /// Marks the slot at ring index `i` done, releases its bytes and tells its submitter.
     fn finish_slot(&mut self, i: usize) {
-        let slot = &mut self.ring.as_mut()[i];
+        let slot = &mut self.ring.slots_mut()[i];
         slot.stage = Stage::Done;
         self.charged = self.charged.saturating_sub(slot.charged);
         slot.charged = 0;
@@ -662,7 +676,7 @@ where
 
     /// Frees the vacant slots at the front of the ring.
     fn pop_vacant(&mut self) {
-        while self.len > 0 && self.ring.as_ref()[self.head].stage == Stage::Vacant {
+        while self.len > 0 && self.ring.slots()[self.head].stage == Stage::Vacant {
             self.head = (self.head + 1) % self.cap();
             self.first += 1;
             self.len -= 1;
@@ -681,7 +695,7 @@ where
         }
         for t in self.first..self.first + self.len as u64 {
             let Some(i) = self.index(t) else { continue };
-            let slot = &mut self.ring.as_mut()[i];
+            let slot = &mut self.ring.slots_mut()[i];
             match slot.stage {
                 Stage::Queued | Stage::Live => {
                     if let Some(sub) = slot.sub.as_mut() {
@@ -700,10 +714,14 @@ where
 
     /// At time `now` (any monotonic unit, the one of [`set_timeout`](Self::set_timeout)):
     /// fails the connection with `Failure::Io(IoKind::TimedOut)` (as a socket's timeout does)
-    /// when replies have been awaited for the
-    /// timeout with none completing. Returns when to call again at the latest (`None`: no reply
-    /// is awaited, or no timeout is set). Call it after every transmit and input, so that the
-    /// wait is counted from the last reply.
+    /// when replies have been awaited for the timeout with none completing. Returns when to call
+    /// again at the latest (`None`: no reply is awaited, or no timeout is set).
+    ///
+    /// The wait counts from the first call after the last reply that completed, so a transport
+    /// calls it when replies start to be awaited (after a transmit, when none were), after a read
+    /// that completed no reply (a trickle, a push), and when the deadline passes; after reads
+    /// that completed replies it need not look at the clock at all: a deadline that passes
+    /// meanwhile is pushed back by the call it brings.
     pub fn handle_timeout(&mut self, now: u64) -> Option<u64> {
         let limit = self.timeout?;
         if self.failure.is_some() || !self.is_awaiting() {

@@ -218,6 +218,33 @@ fn a_full_ring_refuses_and_frees_in_order() {
 }
 
 #[test]
+fn the_ring_grows_with_the_pipelines_in_flight_up_to_its_limit() {
+    let mut mux = Mux::with_capacity(40);
+    let mut submit = |mux: &mut Mux<P, Vec<Slot<P>>>| {
+        let (p, h) = incrs(&["k"]);
+        mux.try_submit(p).map(|t| (t, h[0]))
+    };
+    // Ten answered and taken first, so that the ring wraps before it grows.
+    let early: Vec<_> = (0..10).map(|_| submit(&mut mux).unwrap()).collect();
+    let _ = transmit(&mut mux);
+    mux.handle_input(&b":0\r\n".repeat(10)).unwrap();
+    for (t, _) in early {
+        assert!(mux.take(t).is_some());
+    }
+    let in_flight: Vec<_> = (0..40).map(|_| submit(&mut mux).unwrap()).collect();
+    assert!(submit(&mut mux).is_err(), "the limit holds");
+    let _ = transmit(&mut mux);
+    let replies: Vec<u8> = (1..=40)
+        .flat_map(|n| alloc::format!(":{n}\r\n").into_bytes())
+        .collect();
+    mux.handle_input(&replies).unwrap();
+    for (n, (t, h)) in in_flight.into_iter().enumerate() {
+        assert_eq!(h.read(&mux.take(t).unwrap()), Ok(n as i64 + 1));
+    }
+    assert!(mux.is_empty());
+}
+
+#[test]
 fn the_byte_window_holds_pipelines_until_replies_free_it() {
     let mut mux = Mux::with_capacity(4);
     // Room for about one command and its expected reply.

@@ -114,8 +114,12 @@ where
             (waiting[k].out_end as usize - self.sent)
                 .saturating_add((k + 1).saturating_mul(per_reply))
         };
-        // The commands `poll_output` offers, and of those the longest run whose cost fits.
+        // The commands `poll_output` offers, and of those the longest run whose cost fits:
+        // usually all of them.
         let offered = waiting.partition_point(|e| e.out_end as usize <= self.sent + out.len());
+        if offered > 0 && cost(offered - 1) <= room {
+            return out;
+        }
         let (mut fit, mut over) = (0, offered);
         while fit < over {
             let mid = fit + (over - fit) / 2;

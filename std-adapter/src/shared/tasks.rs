@@ -330,13 +330,14 @@ impl Driver {
                     _ => state.driver = Some(cx.waker().clone()),
                 }
                 state.woken = false;
+                let awaiting = state.mux.is_awaiting();
                 state.mux.poll_transmit(&mut self.out);
-                let deadline = state.mux.handle_timeout(self.now());
-                if let Some(f) = state.mux.failure() {
-                    return Err(f);
+                if !awaiting && state.mux.is_awaiting() {
+                    // Replies are awaited from now: the stall clock starts.
+                    let deadline = state.mux.handle_timeout(self.now());
+                    drop(state);
+                    self.arm(deadline);
                 }
-                drop(state);
-                self.arm(deadline);
             }
             let mut wrote = false;
             while self.written < self.out.len() {
@@ -363,15 +364,24 @@ impl Driver {
             match read {
                 Ok(_) => {
                     let mut state = shared.lock();
+                    let progress = state.mux.progress();
                     let used = state
                         .mux
                         .handle_input(self.buf.filled())
                         .map_err(Failure::Protocol)?;
-                    let deadline = state.mux.handle_timeout(self.now());
-                    drop(state);
+                    if state.mux.progress() == progress {
+                        // Bytes but no complete reply (a trickle, pushes): the clock decides.
+                        let deadline = state.mux.handle_timeout(self.now());
+                        if let Some(f) = state.mux.failure() {
+                            return Err(f);
+                        }
+                        drop(state);
+                        self.arm(deadline);
+                    } else {
+                        drop(state);
+                    }
                     self.buf.consume(used);
                     self.buf.shrink();
-                    self.arm(deadline);
                     continue;
                 }
                 Err(NoBytes::Pending) => {}
@@ -396,7 +406,8 @@ impl Driver {
         }
     }
 
-    /// Sets the timer to the mux's deadline (milliseconds on its clock).
+    /// Sets the timer to the mux's deadline (milliseconds on its clock). While replies keep
+    /// completing it is left alone: when it fires, the mux pushes the deadline back.
     fn arm(&mut self, deadline: Option<u64>) {
         if deadline == self.armed {
             return;

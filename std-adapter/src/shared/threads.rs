@@ -202,28 +202,41 @@ impl Shared {
     }
 
     /// Drives the connection for everyone until `mine` is done; `Err` ends the connection.
+    ///
+    /// The clock is read only when replies start to be awaited, after a read that completed no
+    /// reply, and when a read times out (see [`Mux::handle_timeout`]): a read that goes on past
+    /// the stall deadline is cut at it then; otherwise the socket's own read timeout applies,
+    /// which is the same limit, so that the steady state costs no system call to move it.
     fn drive(&self, wire: &mut Wire, mine: Ticket) -> std::result::Result<(), Failure> {
         loop {
-            let (deadline, done) = self.send(wire, mine)?;
-            if done {
+            if self.send(wire, mine)? {
                 return Ok(());
             }
-            // Read until the stall deadline at most.
-            let until = deadline.map(|ms| self.started + Duration::from_millis(ms));
-            wire.io.set_deadline(until);
+            let progress = self.lock().mux.progress();
             let read = self.read(wire);
-            wire.io.set_deadline(None);
-            read?;
+            let mut state = self.lock();
+            let stalled = match &read {
+                Ok(()) => state.mux.progress() == progress,
+                Err(f) => *f == Failure::Io(redpipe_core::IoKind::TimedOut),
+            };
+            if !stalled {
+                drop(state);
+                read?;
+                wire.io.set_deadline(None);
+                continue;
+            }
+            let deadline = state.mux.handle_timeout(self.now());
+            if let Some(f) = state.mux.failure() {
+                return Err(f);
+            }
+            drop(state);
+            wire.io
+                .set_deadline(deadline.map(|ms| self.started + Duration::from_millis(ms)));
         }
     }
 
-    /// Writes everything the mux has ready. Returns the stall deadline, and whether `mine` is
-    /// done.
-    fn send(
-        &self,
-        wire: &mut Wire,
-        mine: Ticket,
-    ) -> std::result::Result<(Option<u64>, bool), Failure> {
+    /// Writes everything the mux has ready. Returns whether `mine` is done.
+    fn send(&self, wire: &mut Wire, mine: Ticket) -> std::result::Result<bool, Failure> {
         let mut state = self.lock();
         if !state.mux.is_awaiting() {
             // Nothing is awaited: bytes waiting now can only be pushes or the peer's close.
@@ -235,9 +248,13 @@ impl Shared {
             }
             state = self.lock();
         }
+        let awaiting = state.mux.is_awaiting();
         wire.out.clear();
         state.mux.poll_transmit(&mut wire.out);
-        let deadline = state.mux.handle_timeout(self.now());
+        if !awaiting {
+            // Replies are awaited from now: the stall clock starts.
+            state.mux.handle_timeout(self.now());
+        }
         if let Some(f) = state.mux.failure() {
             return Err(f);
         }
@@ -246,11 +263,10 @@ impl Shared {
         if !wire.out.is_empty() {
             write_all(&mut wire.io, &wire.out)?;
         }
-        Ok((deadline, done))
+        Ok(done)
     }
 
-    /// Reads once and hands what came to the mux. A timeout is not an error here: the mux
-    /// decides whether the connection stalled.
+    /// Reads once and hands what came to the mux.
     fn read(&self, wire: &mut Wire) -> std::result::Result<(), Failure> {
         let io = &mut wire.io;
         match wire
@@ -269,7 +285,6 @@ impl Shared {
                 wire.buf.shrink();
                 Ok(())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(redpipe_core::io::io_failure(&e)),
         }
