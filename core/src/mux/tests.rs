@@ -220,9 +220,9 @@ fn a_full_ring_refuses_and_frees_in_order() {
 #[test]
 fn the_ring_grows_with_the_pipelines_in_flight_up_to_its_limit() {
     let mut mux = Mux::with_capacity(40);
-    let mut submit = |mux: &mut Mux<P, Vec<Slot<P>>>| {
+    let submit = |mux: &mut Mux<P, Vec<Slot<P>>>| {
         let (p, h) = incrs(&["k"]);
-        mux.try_submit(p).map(|t| (t, h[0]))
+        mux.try_submit(p).map(|t| (t, h[0])).map_err(drop)
     };
     // Ten answered and taken first, so that the ring wraps before it grows.
     let early: Vec<_> = (0..10).map(|_| submit(&mut mux).unwrap()).collect();
