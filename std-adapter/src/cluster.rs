@@ -249,6 +249,14 @@ impl Cluster {
         *self.map.write().unwrap_or_else(PoisonError::into_inner) = map;
     }
 
+    /// Whether `p`'s batches go on the nodes' shared connections (see
+    /// [`Pipeline::shares_connection`](redpipe_core::Pipeline::shares_connection)), judged on the
+    /// whole pipeline with the nodes' windows.
+    fn shares(&self, p: &VecPipeline) -> bool {
+        let t = &self.template;
+        t.multiplexed > 0 && p.shares_connection(t.window, t.window_bytes)
+    }
+
     /// Runs `p` over the cluster, blocking: each round sends every node its batch, then reads
     /// the nodes' replies, so that the nodes work at the same time on one thread (no thread
     /// is started). Every slot of `p` has its result (or its failure) afterwards; the error is
@@ -265,6 +273,7 @@ impl Cluster {
         let mut run = self.take_run();
         run.read_from_replicas(self.replica_reads);
         let mut first_error = None;
+        let shareable = self.shares(p);
         while run.next_round(p, &map) {
             if run.delay_ms() > 0 {
                 std::thread::sleep(Duration::from_millis(u64::from(run.delay_ms())));
@@ -274,7 +283,7 @@ impl Cluster {
                 .iter()
                 .map(|b| self.pool(map.node(b.node())))
                 .collect();
-            let errors = run_batches(&pools, run.batches_mut(), p.is_shareable());
+            let errors = run_batches(&pools, run.batches_mut(), shareable);
             if first_error.is_none() {
                 first_error = errors.into_iter().next();
             }
@@ -299,7 +308,7 @@ impl Cluster {
         let mut run = self.take_run();
         run.read_from_replicas(self.replica_reads);
         let mut first_error = None;
-        let shareable = p.is_shareable();
+        let shareable = self.shares(p);
         while run.next_round(p, &map) {
             if run.delay_ms() > 0 {
                 tokio::time::sleep(Duration::from_millis(u64::from(run.delay_ms()))).await;
@@ -316,7 +325,7 @@ impl Cluster {
                     .map(|(pool, batch)| async move {
                         let commands = batch.len();
                         let pipeline = batch.pipeline_mut();
-                        let conn = match shareable && pool.multiplexes() {
+                        let conn = match shareable {
                             true => pool.shared_async().await.map(NodeLink::Shared),
                             false => pool.take_async().await.map(|c| NodeLink::Own(Box::new(c))),
                         };
@@ -451,7 +460,7 @@ fn run_batches(pools: &[Arc<Pool>], batches: &mut [Batch], shareable: bool) -> V
     for (pool, batch) in pools.iter().zip(batches.iter_mut()) {
         let commands = batch.len();
         let pipeline = batch.pipeline_mut();
-        let start = if shareable && pool.multiplexes() {
+        let start = if shareable {
             pool.shared().and_then(|link| {
                 let ticket = link.0.start(pipeline)?;
                 Ok(Started::Shared(link, ticket))

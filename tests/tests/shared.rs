@@ -411,6 +411,9 @@ async fn a_lost_connection_fails_what_it_carried_and_sends_the_rest_on_a_new_one
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let (mut b, mut c) = (r.pipe(), r.pipe());
+        // Larger than the tiny byte window: shared because told so.
+        b.set_sharing(redpipe::mux::Sharing::Shared);
+        c.set_sharing(redpipe::mux::Sharing::Shared);
         let (b_incr, c_incr) = (b.incr("b"), c.incr("c"));
         let cut = async {
             // Both are queued (polled once) before the cut.
@@ -432,4 +435,28 @@ async fn a_lost_connection_fails_what_it_carried_and_sends_the_rest_on_a_new_one
     assert_eq!(server.cli(&["GET", "a"]), "");
     assert_eq!(server.cli(&["GET", "b"]), "1");
     assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 2);
+}
+
+/// A pipeline larger than a window (here 20 000 commands; the window is 10 000) would hold the
+/// shared connection for several round trips: it takes a connection of its own, and the small
+/// requests keep the shared one.
+#[test]
+fn a_bulk_load_takes_a_connection_of_its_own() {
+    let server = RedisServer::start();
+    let r = registry(&server, "bulk");
+    let small = |r: &Connections| {
+        r.autoexec(None, |p| Ok(p.incr("small")))
+            .unwrap()
+            .result()
+            .unwrap()
+    };
+    assert_eq!(small(&r), 1);
+    let mut p = r.pipe();
+    let sets: Vec<Handle<()>> = (0..20_000).map(|i| p.set(format!("bulk:{i}"), i)).collect();
+    p.execute().unwrap();
+    assert!(sets.iter().all(|h| h.result().is_ok()));
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 2);
+    assert_eq!(small(&r), 2);
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 2);
+    assert_eq!(server.cli(&["DBSIZE"]), "20001");
 }

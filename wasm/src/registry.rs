@@ -310,7 +310,8 @@ impl AsyncBackend for Connections {
                 let entry = self.entry(g.name())?;
                 Some(Box::pin(async move {
                     entry.count(|s| s.pipelines += 1);
-                    let shareable = g.pipeline().is_shareable();
+                    let (window, bytes) = (entry.options.window, entry.options.window_bytes);
+                    let shareable = g.pipeline().shares_connection(window, bytes);
                     let done = |c: Connection| {
                         if !shareable {
                             entry.retire(&c); // closed as it is dropped

@@ -403,14 +403,22 @@ where
         self.sharing
     }
 
-    /// Whether the pipeline may run on a connection shared with other submitters' pipelines:
-    /// as [`set_sharing`](Self::set_sharing) says, or by default unless a command needs a
-    /// connection of its own (see [`Sharing::Auto`]).
-    pub fn is_shareable(&self) -> bool {
+    /// Whether the pipeline runs on a connection shared with other submitters' pipelines, one
+    /// whose windows (see [`set_window`](Self::set_window)) are `window` commands and
+    /// `window_bytes` bytes (0: no byte bound): as [`set_sharing`](Self::set_sharing) says, or
+    /// by default unless a command needs a connection of its own (see [`Sharing::Auto`]) or the
+    /// pipeline is larger than a window: it would hold the wire for several round trips, and
+    /// every request queued behind it would wait for them (a bulk load goes on a connection of
+    /// its own).
+    pub fn shares_connection(&self, window: usize, window_bytes: usize) -> bool {
         match self.sharing {
             Sharing::Shared => true,
             Sharing::Dedicated => false,
-            _ => self.needs == Needs::Nothing,
+            _ => {
+                self.needs == Needs::Nothing
+                    && self.entries.len() <= window
+                    && (window_bytes == 0 || self.out.len() <= window_bytes)
+            }
         }
     }
 

@@ -298,9 +298,9 @@ mod tests {
         assert!(s.is_clean());
         // A user's SELECT is not.
         p.reset();
-        assert!(p.is_shareable());
+        assert!(p.shares_connection(usize::MAX, 0));
         let _ = p.select(3).unwrap();
-        assert!(!p.is_shareable() && p.changes_connection());
+        assert!(!p.shares_connection(usize::MAX, 0) && p.changes_connection());
         run(&mut p, &mut s);
         assert!(!s.is_broken() && !s.is_clean());
     }

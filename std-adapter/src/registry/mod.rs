@@ -391,7 +391,7 @@ fn run_on(target: &Target, g: &mut Group) -> Result<()> {
     let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
     let run = Run::start(g.name(), commands, bytes);
     let result = match target {
-        Target::Server(pool) if pool.multiplexes() && g.pipeline().is_shareable() => g.run(
+        Target::Server(pool) if pool.shares(g.pipeline()) => g.run(
             || {
                 pool.count(commands);
                 pool.shared()
@@ -466,7 +466,7 @@ async fn run_on_async(target: &Target, g: &mut Group) -> Result<()> {
     let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
     let run = Run::start(g.name(), commands, bytes);
     let result = match target {
-        Target::Server(pool) if pool.multiplexes() && g.pipeline().is_shareable() => {
+        Target::Server(pool) if pool.shares(g.pipeline()) => {
             g.run_async(
                 || {
                     pool.count(commands);

@@ -173,6 +173,12 @@ impl Pool {
         self.info.multiplexed > 0 && self.factory.is_none()
     }
 
+    /// Whether `p` goes on a shared connection of this name (see
+    /// [`Pipeline::shares_connection`](redpipe_core::Pipeline::shares_connection)).
+    pub(crate) fn shares(&self, p: &redpipe_core::VecPipeline) -> bool {
+        self.multiplexes() && p.shares_connection(self.info.window, self.info.window_bytes)
+    }
+
     /// The place of the shared connection the next pipeline goes on.
     fn next_turn(&self) -> usize {
         match self.info.multiplexed {
