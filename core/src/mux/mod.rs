@@ -72,7 +72,7 @@ mod tests;
 
 pub use ring::Ring;
 pub use sharing::Sharing;
-pub(crate) use sharing::{Needs, needs};
+pub(crate) use sharing::{Needs, needs, word};
 
 use crate::decode::{Limits, Scanner, Unsolicited, unsolicited};
 use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};
@@ -187,9 +187,10 @@ pub struct Mux<S, Q> {
     /// Bytes committed whose replies have not all arrived, with the replies expected.
     charged: usize,
     window_bytes: usize,
-    /// Replies read and their bytes, for the expected size of the next ones.
-    replies: u64,
-    reply_bytes: u64,
+    /// Replies read and their bytes, for the expected size of the next ones (`usize`: no
+    /// 64-bit division on 32-bit targets).
+    replies: usize,
+    reply_bytes: usize,
     /// Replies read for pipelines; advances only when a reply completes.
     progress: u64,
     timeout: Option<u64>,
@@ -545,7 +546,7 @@ where
     fn reply_estimate(&self) -> usize {
         match self.replies {
             0 => FIRST_REPLY_ESTIMATE,
-            n => (self.reply_bytes / n) as usize,
+            n => self.reply_bytes / n,
         }
     }
 
@@ -632,15 +633,14 @@ where
             let released = match slot.waiting {
                 0 => 0,
                 w if replies >= w => slot.charged,
-                w => (slot.charged as u128 * replies as u128 / w as u128) as usize,
+                w => slot.charged / w * replies,
             };
             slot.charged -= released;
             self.charged = self.charged.saturating_sub(released);
             slot.waiting = slot.waiting.saturating_sub(replies);
-            let replies = replies as u64;
-            self.progress += replies;
-            self.replies += replies;
-            self.reply_bytes += n as u64;
+            self.progress += replies as u64;
+            self.replies = self.replies.saturating_add(replies);
+            self.reply_bytes = self.reply_bytes.saturating_add(n);
             if done {
                 self.finish_slot(i);
             } else if n == 0 {

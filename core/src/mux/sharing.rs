@@ -108,7 +108,7 @@ pub(crate) fn needs<'e>(name: &[u8], encoded: impl FnOnce() -> &'e [u8]) -> Need
     } else if CHANGES.iter().any(|w| is(w)) {
         Needs::Changes
     } else if is(b"CLIENT") {
-        let sub = second_word(encoded());
+        let sub = word(encoded(), 1);
         match CLIENT_CHANGES.iter().any(|w| sub.eq_ignore_ascii_case(w)) {
             true => Needs::Changes,
             false => Needs::Nothing,
@@ -120,9 +120,9 @@ pub(crate) fn needs<'e>(name: &[u8], encoded: impl FnOnce() -> &'e [u8]) -> Need
     }
 }
 
-/// The second word of an encoded command (`*N\r\n$L\r\nNAME\r\n$L\r\nWORD\r\n...`), or nothing.
-fn second_word(encoded: &[u8]) -> &[u8] {
-    let mut lines = encoded.split(|b| *b == b'\n').skip(3);
+/// Word `k` of an encoded command (`*N\r\n$L\r\nWORD\r\n$L\r\nWORD\r\n...`), or nothing.
+pub(crate) fn word(encoded: &[u8], k: usize) -> &[u8] {
+    let mut lines = encoded.split(|b| *b == b'\n').skip(1 + 2 * k);
     let (Some(len), Some(word)) = (lines.next(), lines.next()) else {
         return &[];
     };

@@ -125,8 +125,11 @@ where
     evalsha: bool,
     /// A write failed: a reply may answer the command that was partly written.
     write_failed: bool,
-    /// What the queued commands ask of their connection (see [`Sharing`]).
-    needs: Needs,
+    /// Commands before this one set the connection up (see [`Handshake`]): what they change
+    /// is what the connection is meant to be.
+    ///
+    /// [`Handshake`]: crate::session::Handshake
+    setup_end: usize,
     sharing: Sharing,
     /// How the queued commands change the connection's `WATCH`: `Some(true)` the last of them
     /// is a `WATCH`, `Some(false)` an `EXEC`, `DISCARD`, `UNWATCH` or `RESET`.
@@ -206,7 +209,7 @@ where
             #[cfg(feature = "scripting")]
             evalsha: false,
             write_failed: false,
-            needs: Needs::Nothing,
+            setup_end: 0,
             sharing: Sharing::Auto,
             watch: None,
             #[cfg(feature = "alloc")]
@@ -275,7 +278,7 @@ where
         }
         self.write_failed = false;
         self.watch = None;
-        self.needs = Needs::Nothing;
+        self.setup_end = 0;
         self.reply_bytes = 0;
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
@@ -374,22 +377,9 @@ where
         command: Cmd<N, A>,
     ) -> Result<Deferred<T>, CapacityError> {
         let index = self.push(&command, Role::User, 0)?;
-        self.note(command.name(), index as usize);
-        Ok(Deferred::new(index, self.epoch))
-    }
-
-    /// Notes what the command just queued at `index` asks of the connection: whether it needs
-    /// one of its own, and how it changes `WATCH`.
-    #[inline]
-    fn note<N: ToArg>(&mut self, name: &N, index: usize) {
-        let mut scratch = crate::encode::Scratch::new();
-        let name = name.to_arg(&mut scratch);
-        if self.needs != Needs::Changes {
-            let needs = crate::mux::needs(name, || self.command(index).unwrap_or_default());
-            self.needs = self.needs.max(needs);
-        }
         #[cfg(feature = "transactions")]
-        self.track_watch(name);
+        self.track_watch(command.name());
+        Ok(Deferred::new(index, self.epoch))
     }
 
     /// Sets where the pipeline runs when its transport can share connections (see
@@ -415,9 +405,9 @@ where
             Sharing::Shared => true,
             Sharing::Dedicated => false,
             _ => {
-                self.needs == Needs::Nothing
-                    && self.entries.len() <= window
+                self.entries.len() <= window
                     && (window_bytes == 0 || self.out.len() <= window_bytes)
+                    && self.needs() == Needs::Nothing
             }
         }
     }
@@ -425,19 +415,36 @@ where
     /// Whether a command changes the connection for what follows (another database, replies
     /// off, subscribed): the connection MUST NOT serve unrelated pipelines afterwards.
     pub fn changes_connection(&self) -> bool {
-        self.needs == Needs::Changes
+        self.needs() == Needs::Changes
     }
 
-    /// Forgets what the commands queued so far ask of the connection: they set it up.
+    /// What the queued commands ask of their connection, read from their encoding when asked
+    /// (queueing pays nothing for it, and a program that never asks links none of it).
+    fn needs(&self) -> Needs {
+        let mut most = Needs::Nothing;
+        for index in self.setup_end..self.entries.len() {
+            let command = self.command(index).unwrap_or_default();
+            match crate::mux::needs(crate::mux::word(command, 0), || command) {
+                Needs::Changes => return Needs::Changes,
+                needs => most = most.max(needs),
+            }
+        }
+        most
+    }
+
+    /// Takes the commands queued so far as the connection's setup: what they change is what it
+    /// is meant to be.
     pub(crate) fn forget_needs(&mut self) {
-        self.needs = Needs::Nothing;
+        self.setup_end = self.entries.len();
     }
 
     /// Follows `WATCH` and what ends it, so that a connection is not reused while watching
     /// (feature `transactions`: `WATCH` serves transactions; without it nothing is tracked).
     #[cfg(feature = "transactions")]
     #[inline]
-    fn track_watch(&mut self, name: &[u8]) {
+    fn track_watch<N: ToArg>(&mut self, name: &N) {
+        let mut scratch = crate::encode::Scratch::new();
+        let name = name.to_arg(&mut scratch);
         // Only names of these lengths can matter: one comparison for every other command.
         if matches!(name.len(), 4 | 5 | 7) {
             if name.eq_ignore_ascii_case(b"WATCH") {

@@ -194,7 +194,11 @@ impl Session {
         E: Storage<Entry>,
     {
         self.broken = !ok;
-        self.changed |= p.changes_connection();
+        // Only pools (which need an allocator) ask: a lone connection serves whatever comes.
+        #[cfg(feature = "alloc")]
+        {
+            self.changed |= p.changes_connection();
+        }
         if let Some(watching) = p.watch_change() {
             self.watching = watching;
         }
@@ -272,6 +276,7 @@ mod tests {
         assert!(s.is_broken());
     }
 
+    #[cfg(feature = "alloc")]
     #[test]
     fn a_command_that_changes_the_connection_leaves_it_unfit_for_others() {
         let (mut out, mut replies, mut table) = ([0u8; 128], [0u8; 128], [Entry::EMPTY; 4]);

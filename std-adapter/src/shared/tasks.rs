@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -72,6 +73,8 @@ impl State {
 /// One shared tokio connection.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// Cleared when the connection fails: a look without the lock.
+    open: AtomicBool,
     /// A pipeline was taken back: room in the ring.
     room: tokio::sync::Notify,
     info: ConnectionInfo,
@@ -108,6 +111,7 @@ impl Shared {
                 woken: false,
                 waiting: 0,
             }),
+            open: AtomicBool::new(true),
             room: tokio::sync::Notify::new(),
             info: info.clone(),
         });
@@ -133,7 +137,15 @@ impl Shared {
 
     /// Whether it still takes pipelines (it has not failed).
     pub(crate) fn is_open(&self) -> bool {
-        self.lock().mux.failure().is_none()
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Ends the connection: every pipeline fails with `failure`.
+    fn end(&self, state: &mut State, failure: Failure) {
+        if state.mux.failure().is_none() {
+            state.mux.fail(failure);
+        }
+        self.open.store(false, Ordering::Relaxed);
     }
 
     /// Runs `p` on the connection, among everyone else's pipelines: queued after those
@@ -141,9 +153,12 @@ impl Shared {
     /// comes back with its waiting slots failed as cancelled.
     pub(crate) async fn run(&self, p: &mut VecPipeline) -> Result<()> {
         self.info.configure(p);
+        // This task's waker, taken now, so that the pipeline is queued with it: no second look
+        // under the lock before the driver wakes the task.
+        let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
         let mut sub = Sub {
             pipeline: std::mem::replace(p, VecPipeline::new()),
-            waker: None,
+            waker: Some(waker),
         };
         let ticket = loop {
             {
@@ -172,6 +187,7 @@ impl Shared {
             ticket,
             p,
             done: false,
+            queued: true,
         };
         std::future::poll_fn(|cx| waiting.poll(cx)).await
     }
@@ -192,10 +208,15 @@ struct Waiting<'a> {
     ticket: Ticket,
     p: &'a mut VecPipeline,
     done: bool,
+    /// Just queued, with this poll's waker: the first poll need not look.
+    queued: bool,
 }
 
 impl Waiting<'_> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if std::mem::take(&mut self.queued) {
+            return Poll::Pending;
+        }
         let mut state = self.shared.lock();
         if state.mux.is_done(self.ticket) {
             let sub = state.mux.take(self.ticket);
@@ -277,9 +298,7 @@ impl Drop for Driver {
         // The runtime shut down, or the task ended: nothing in flight may wait for it.
         if let Some(shared) = self.shared.upgrade() {
             let mut state = shared.lock();
-            if state.mux.failure().is_none() {
-                state.mux.fail(Failure::Closed);
-            }
+            shared.end(&mut state, Failure::Closed);
         }
     }
 }
@@ -303,9 +322,7 @@ impl Future for Driver {
             Ok(()) => Poll::Pending,
             Err(failure) => {
                 let mut state = shared.lock();
-                if state.mux.failure().is_none() {
-                    state.mux.fail(failure);
-                }
+                shared.end(&mut state, failure);
                 Poll::Ready(())
             }
         }

@@ -10,6 +10,7 @@
 //! Compared with a driver thread, each pipeline costs one wake-up (its thread's) instead of
 //! two (the driver's, then its thread's), and an idle connection costs no thread.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -60,6 +61,8 @@ struct State {
 /// One shared blocking connection.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// Cleared when the connection fails: a look without the lock.
+    open: AtomicBool,
     room: Condvar,
     info: ConnectionInfo,
     /// The origin of the mux's clock.
@@ -84,6 +87,7 @@ impl Shared {
                 })),
                 waiting: 0,
             }),
+            open: AtomicBool::new(true),
             room: Condvar::new(),
             info: info.clone(),
             started: Instant::now(),
@@ -96,7 +100,7 @@ impl Shared {
 
     /// Whether it still takes pipelines (it has not failed).
     pub(crate) fn is_open(&self) -> bool {
-        self.lock().mux.failure().is_none()
+        self.open.load(Ordering::Relaxed)
     }
 
     fn now(&self) -> u64 {
@@ -197,6 +201,7 @@ impl Shared {
                 if state.mux.failure().is_none() {
                     state.mux.fail(f);
                 }
+                self.open.store(false, Ordering::Relaxed);
             }
         }
     }
