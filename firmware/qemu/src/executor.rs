@@ -7,7 +7,7 @@ use core::task::{Context, Poll, Waker};
 /// Polls `future` until it is ready. No interrupt is wired to the UART, so nothing would ever
 /// wake a sleeping task: the future is polled again at once and the waker does nothing. An
 /// executor with interrupts (embassy's, say) would sleep (`WFI`) until the UART's woke it.
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
     loop {

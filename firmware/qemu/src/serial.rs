@@ -7,7 +7,7 @@ use core::hint::spin_loop;
 use core::task::Poll;
 
 /// A board's UART, byte by byte, without interrupts.
-pub(crate) trait Port {
+pub trait Port {
     /// Whether a received byte waits.
     fn can_read(&self) -> bool;
     /// Takes the received byte. Called only after [`Self::can_read`] said one waits.
@@ -20,10 +20,10 @@ pub(crate) trait Port {
 
 /// A UART as a byte stream. Its errors are [`Infallible`]: a UART cannot tell that the peer
 /// went away, so a lost server shows as a read that never returns (the harness's time limit).
-pub(crate) struct Serial<P>(P);
+pub struct Serial<P>(P);
 
 impl<P: Port> Serial<P> {
-    pub(crate) fn new(port: P) -> Self {
+    pub fn new(port: P) -> Self {
         Self(port)
     }
 
