@@ -1,5 +1,6 @@
 //! redpipe-core on two embedded ISAs against a real Redis: a Cortex-M4 image for QEMU's
-//! `mps2-an386` and a RISC-V 32 image for QEMU's `virt`, with no allocator.
+//! `mps2-an386` and a RISC-V 32 image for QEMU's `virt`, with no allocator. (The other image,
+//! `redpipe-qemu-mux`, shares the connection between two tasks: `src/mux/`.)
 //!
 //! The board's first UART is the connection: QEMU's `-serial tcp:127.0.0.1:PORT` connects it to a
 //! redis-server, so the bytes the firmware writes are RESP on the server's socket and the

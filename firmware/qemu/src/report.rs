@@ -66,6 +66,12 @@ impl Report {
         }
     }
 
+    /// Adds the checks of `other` (another task's report) to these.
+    pub fn add(&mut self, other: Self) {
+        self.checks += other.checks;
+        self.failed += other.failed;
+    }
+
     /// Prints the summary; the exit status: 0 when every check passed, 1 otherwise.
     pub fn finish(self) -> i32 {
         let verdict = if self.failed == 0 { "PASS" } else { "FAIL" };

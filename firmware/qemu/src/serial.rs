@@ -1,5 +1,6 @@
 //! [`Serial`]: a polled UART as an embedded-io stream, blocking and async, which is all the
-//! core's `io::Driver` needs.
+//! core's `io::Driver` needs; it also says when it is ready to read or write, for a link that
+//! must never wait (the mux image's).
 
 use core::convert::Infallible;
 use core::future::poll_fn;
@@ -70,6 +71,14 @@ impl<P: Port> embedded_io::ReadReady for Serial<P> {
     /// Between pipelines the driver reads what is ready, to catch a stray reply.
     fn read_ready(&mut self) -> Result<bool, Infallible> {
         Ok(self.0.can_read())
+    }
+}
+
+impl<P: Port> embedded_io::WriteReady for Serial<P> {
+    /// A link that must not wait (several tasks on one connection) writes only when the
+    /// transmitter takes a byte.
+    fn write_ready(&mut self) -> Result<bool, Infallible> {
+        Ok(self.0.can_write())
     }
 }
 
