@@ -1,6 +1,8 @@
 //! `cargo xtask qemu [--timeout SECONDS]`: the firmware images (`firmware/qemu`) on emulated
 //! Cortex-M4 and RISC-V 32 boards, each against its own throwaway redis-server; then fmt and
-//! clippy on their package.
+//! clippy on their package. Two images per board: `redpipe-qemu` (one pipeline at a time, the
+//! blocking and the async driver) and `redpipe-qemu-mux` (two tasks sharing the connection
+//! through the core's mux).
 //!
 //! QEMU connects the board's UART to the server (`-serial tcp:127.0.0.1:PORT`), so the bytes the
 //! firmware writes are RESP on the server's socket. The image checks every result itself and
@@ -57,14 +59,36 @@ const QEMU_PACKAGES: &[(&str, &str)] = &[
 /// comes: a UART cannot see the server go away) must fail the test, not stall it.
 pub(crate) const DEFAULT_LIMIT: Duration = Duration::from_secs(60);
 
-/// The keys the images leave in db 1 and their values (see `firmware/qemu/src/scenario.rs`);
-/// `None` stands for the board's greeting.
-const KEYS: &[(&[&str], Option<&str>)] = &[
-    (&["GET", "fw:counter"], Some("44")),
-    (&["GET", "fw:greeting"], None),
-    (&["HGET", "fw:sensor", "temp"], Some("2125")),
-    (&["HGET", "fw:sensor", "unit"], Some("cC")),
-    (&["HLEN", "fw:sensor"], Some("2")),
+/// An image of the package, and what it leaves in db 1.
+struct Image {
+    bin: &'static str,
+    /// `redis-cli -n 1` commands and their output; `None` stands for the board's greeting.
+    keys: &'static [(&'static [&'static str], Option<&'static str>)],
+}
+
+const IMAGES: &[Image] = &[
+    // See `firmware/qemu/src/scenario.rs`.
+    Image {
+        bin: "redpipe-qemu",
+        keys: &[
+            (&["GET", "fw:counter"], Some("44")),
+            (&["GET", "fw:greeting"], None),
+            (&["HGET", "fw:sensor", "temp"], Some("2125")),
+            (&["HGET", "fw:sensor", "unit"], Some("cC")),
+            (&["HLEN", "fw:sensor"], Some("2")),
+        ],
+    },
+    // See `firmware/qemu/src/mux/tasks.rs`: task a's numbers, task b's string and list.
+    Image {
+        bin: "redpipe-qemu-mux",
+        keys: &[
+            (&["GET", "fw:mux:a:hits"], Some("3")),
+            (&["GET", "fw:mux:a:total"], Some("123")),
+            (&["GET", "fw:mux:b:board"], None),
+            (&["LRANGE", "fw:mux:b:log", "0", "-1"], Some("b1\nb2\nb3")),
+            (&["DBSIZE"], Some("4")),
+        ],
+    },
 ];
 
 pub(crate) fn command(args: &[String]) -> Result<(), String> {
@@ -86,7 +110,8 @@ pub(crate) fn command(args: &[String]) -> Result<(), String> {
     lint()
 }
 
-/// Installs what is missing, builds both images, and runs each against its own server.
+/// Installs what is missing, builds the images for both boards, and runs each against its own
+/// server.
 pub(crate) fn run_all(limit: Duration) -> Result<(), String> {
     setup::rust()?;
     setup::redis()?;
@@ -104,20 +129,23 @@ pub(crate) fn run_all(limit: Duration) -> Result<(), String> {
 
     let mut rows = Vec::new();
     for board in BOARDS {
-        let image = image(&dir, board.target);
-        let took = run_board(board, &image, limit)?;
-        rows.push((board, size::sections(&image)?, took));
+        for image in IMAGES {
+            let path = path(&dir, board.target, image.bin);
+            let took = run_board(board, image, &path, limit)?;
+            rows.push((board, image, size::sections(&path)?, took));
+        }
     }
 
     println!("\nfirmware under QEMU against redis-server (opt-level=s, LTO):");
     println!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "board", ".text", ".rodata", ".data", ".bss", "run"
+        "{:<24} {:<18} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "board", "image", ".text", ".rodata", ".data", ".bss", "run"
     );
-    for (board, s, took) in rows {
+    for (board, image, s, took) in rows {
         println!(
-            "{:<24} {:>8} {:>8} {:>8} {:>8} {:>7.2}s",
+            "{:<24} {:<18} {:>8} {:>8} {:>8} {:>8} {:>7.2}s",
             board.name,
+            image.bin,
             s[0],
             s[1],
             s[2],
@@ -151,8 +179,14 @@ pub(crate) fn lint() -> Result<(), String> {
     run(clippy.args(["--", "-D", "warnings"]))
 }
 
-/// Runs `image` on `board` against a fresh server and checks the outcome; how long it ran.
-fn run_board(board: &Board, image: &Path, limit: Duration) -> Result<Duration, String> {
+/// Runs `image` (built at `path`) on `board` against a fresh server and checks the outcome; how
+/// long it ran.
+fn run_board(
+    board: &Board,
+    image: &Image,
+    path: &Path,
+    limit: Duration,
+) -> Result<Duration, String> {
     let server = redis::Server::start()?;
     let mut cmd = Command::new(board.qemu);
     cmd.args(board.machine)
@@ -160,7 +194,7 @@ fn run_board(board: &Board, image: &Path, limit: Duration) -> Result<Duration, S
         .args(["-semihosting-config", "enable=on,target=native"])
         .args(["-serial", &format!("tcp:127.0.0.1:{}", server.port)])
         .arg("-kernel")
-        .arg(image);
+        .arg(path);
     eprintln!("\n$ {}", format!("{cmd:?}").replace('"', ""));
 
     let started = Instant::now();
@@ -170,7 +204,7 @@ fn run_board(board: &Board, image: &Path, limit: Duration) -> Result<Duration, S
     let (stdout, stderr) = qemu.output();
     eprint!("{stdout}{stderr}");
 
-    let fail = |why: String| Err(format!("{}: {why}", board.name));
+    let fail = |why: String| Err(format!("{} {}: {why}", board.name, image.bin));
     let Some(status) = status else {
         return fail(format!("still running after {} s: killed", limit.as_secs()));
     };
@@ -181,7 +215,7 @@ fn run_board(board: &Board, image: &Path, limit: Duration) -> Result<Duration, S
     if !lines().any(|l| l.starts_with("PASS:")) || lines().any(|l| l.starts_with("FAIL")) {
         return fail("exit status 0 but the report does not say PASS".into());
     }
-    for (args, want) in KEYS {
+    for (args, want) in image.keys {
         let got = redis_cli(server.port, &[&["-n", "1"], *args].concat())?;
         let want = want.unwrap_or(board.greeting);
         if got != want {
@@ -194,8 +228,9 @@ fn run_board(board: &Board, image: &Path, limit: Duration) -> Result<Duration, S
         return fail(format!("db 0 holds {db0} keys: SELECT 1 did not run"));
     }
     eprintln!(
-        "{}: passed in {:.2}s; keys in the server as expected",
+        "{} {}: passed in {:.2}s; keys in the server as expected",
         board.name,
+        image.bin,
         took.as_secs_f64()
     );
     Ok(took)
@@ -282,10 +317,7 @@ fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
     })
 }
 
-/// The image built for `target` in the package at `dir`.
-fn image(dir: &Path, target: &str) -> PathBuf {
-    dir.join("target")
-        .join(target)
-        .join("release")
-        .join("redpipe-qemu")
+/// The image `bin` built for `target` in the package at `dir`.
+fn path(dir: &Path, target: &str, bin: &str) -> PathBuf {
+    dir.join("target").join(target).join("release").join(bin)
 }

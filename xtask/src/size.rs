@@ -1,5 +1,6 @@
 //! `cargo xtask size`: the flash and RAM footprint of the no-allocator firmware image, beside
-//! the same job done with redis-protocol (which needs an allocator, hashbrown and libm).
+//! the same job done through the core's mux (two pipelines sharing one link) and with
+//! redis-protocol (which needs an allocator, hashbrown and libm).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +33,7 @@ pub(crate) fn firmware() -> Result<(), String> {
     };
     for (bin, features) in [
         ("redpipe", None),
+        ("mux", None),
         ("baseline", None),
         ("redis-protocol", Some("redis-protocol")),
     ] {
@@ -44,6 +46,7 @@ pub(crate) fn firmware() -> Result<(), String> {
     }
     let bin = dir.join("target").join(TARGET).join("release");
     let ours = sections(&bin.join("redpipe"))?;
+    let shared = sections(&bin.join("mux"))?;
     let theirs = sections(&bin.join("redis-protocol"))?;
     let base = sections(&bin.join("baseline"))?;
     println!("\nfirmware footprint, {TARGET}, opt-level=z, LTO (bytes):");
@@ -54,6 +57,7 @@ pub(crate) fn firmware() -> Result<(), String> {
     for (name, s) in [
         ("runtime alone (baseline)", &base),
         ("redpipe-core (no allocator)", &ours),
+        ("  same job through a mux", &shared),
         ("redis-protocol (16 KiB heap)", &theirs),
     ] {
         println!("{name:<34} {:>8} {:>8} {:>8} {:>8}", s[0], s[1], s[2], s[3]);
@@ -66,6 +70,10 @@ pub(crate) fn firmware() -> Result<(), String> {
     println!(
         "goal: .text <= {TEXT_GOAL} bytes for encode + resolve: {verdict} ({} bytes)",
         ours[0]
+    );
+    println!(
+        "the mux (two submitters on one link, no allocator) adds {} bytes of .text",
+        shared[0].saturating_sub(ours[0])
     );
 
     let graph = stack::CallGraph::of(&llvm_tool("llvm-objdump")?, &bin.join("redpipe"))?;

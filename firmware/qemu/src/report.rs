@@ -7,13 +7,14 @@ use redpipe_core::SlotError;
 use semihosting::println;
 
 /// Counts checks and failures; every check prints one line.
-pub(crate) struct Report {
+#[derive(Default)]
+pub struct Report {
     checks: u32,
     failed: u32,
 }
 
 impl Report {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             checks: 0,
             failed: 0,
@@ -21,7 +22,7 @@ impl Report {
     }
 
     /// Records a check that passed or failed with its reason.
-    pub(crate) fn record(&mut self, what: &str, failure: Option<&dyn Debug>) {
+    pub fn record(&mut self, what: &str, failure: Option<&dyn Debug>) {
         self.checks += 1;
         match failure {
             None => println!("ok    {what}"),
@@ -33,7 +34,7 @@ impl Report {
     }
 
     /// `got` must be `Ok(want)`.
-    pub(crate) fn value<T, W>(&mut self, what: &str, got: Result<T, SlotError<'_>>, want: W)
+    pub fn value<T, W>(&mut self, what: &str, got: Result<T, SlotError<'_>>, want: W)
     where
         T: PartialEq<W> + Debug,
         W: Debug,
@@ -45,7 +46,7 @@ impl Report {
     }
 
     /// `got` must be the server's error reply with `code`, whose message contains `words`.
-    pub(crate) fn server_error<T: Debug>(
+    pub fn server_error<T: Debug>(
         &mut self,
         what: &str,
         got: Result<T, SlotError<'_>>,
@@ -65,8 +66,14 @@ impl Report {
         }
     }
 
+    /// Adds the checks of `other` (another task's report) to these.
+    pub fn add(&mut self, other: Self) {
+        self.checks += other.checks;
+        self.failed += other.failed;
+    }
+
     /// Prints the summary; the exit status: 0 when every check passed, 1 otherwise.
-    pub(crate) fn finish(self) -> i32 {
+    pub fn finish(self) -> i32 {
         let verdict = if self.failed == 0 { "PASS" } else { "FAIL" };
         println!("{verdict}: {} checks, {} failed", self.checks, self.failed);
         i32::from(self.failed != 0)

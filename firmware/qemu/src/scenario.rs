@@ -11,10 +11,10 @@ use redpipe_core::session::Setup;
 use redpipe_core::{CapacityError, HeaplessPipeline, ReadBuffer, Storage};
 use semihosting::println;
 
-use crate::board::{BOARD, RESP3};
-use crate::executor::block_on;
-use crate::report::Report;
-use crate::serial::{Port, Serial};
+use redpipe_firmware_qemu::board::{BOARD, RESP3};
+use redpipe_firmware_qemu::executor::block_on;
+use redpipe_firmware_qemu::report::Report;
+use redpipe_firmware_qemu::serial::{Port, Serial};
 
 /// Room for the commands of the first pipeline (514 bytes), their replies, and 24 commands
 /// counting the hidden MULTI/EXEC. Too small a store fails the queueing with the size needed.

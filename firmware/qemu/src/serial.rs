@@ -1,5 +1,6 @@
 //! [`Serial`]: a polled UART as an embedded-io stream, blocking and async, which is all the
-//! core's `io::Driver` needs.
+//! core's `io::Driver` needs; it also says when it is ready to read or write, for a link that
+//! must never wait (the mux image's).
 
 use core::convert::Infallible;
 use core::future::poll_fn;
@@ -7,7 +8,7 @@ use core::hint::spin_loop;
 use core::task::Poll;
 
 /// A board's UART, byte by byte, without interrupts.
-pub(crate) trait Port {
+pub trait Port {
     /// Whether a received byte waits.
     fn can_read(&self) -> bool;
     /// Takes the received byte. Called only after [`Self::can_read`] said one waits.
@@ -20,10 +21,10 @@ pub(crate) trait Port {
 
 /// A UART as a byte stream. Its errors are [`Infallible`]: a UART cannot tell that the peer
 /// went away, so a lost server shows as a read that never returns (the harness's time limit).
-pub(crate) struct Serial<P>(P);
+pub struct Serial<P>(P);
 
 impl<P: Port> Serial<P> {
-    pub(crate) fn new(port: P) -> Self {
+    pub fn new(port: P) -> Self {
         Self(port)
     }
 
@@ -70,6 +71,14 @@ impl<P: Port> embedded_io::ReadReady for Serial<P> {
     /// Between pipelines the driver reads what is ready, to catch a stray reply.
     fn read_ready(&mut self) -> Result<bool, Infallible> {
         Ok(self.0.can_read())
+    }
+}
+
+impl<P: Port> embedded_io::WriteReady for Serial<P> {
+    /// A link that must not wait (several tasks on one connection) writes only when the
+    /// transmitter takes a byte.
+    fn write_ready(&mut self) -> Result<bool, Infallible> {
+        Ok(self.0.can_write())
     }
 }
 

@@ -39,9 +39,7 @@ fn main() -> ! {
     });
     // Borrowed, not moved out of the `Option`: moving 40 bytes would call `memcpy`.
     let handles = queue(&mut p);
-    let Some(handles) = &handles else {
-        loop {}
-    };
+    let Some(handles) = &handles else { loop {} };
 
     // "Send" the commands.
     let sent = black_box(p.poll_output()).len();

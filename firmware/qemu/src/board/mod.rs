@@ -4,9 +4,9 @@
 #[cfg(target_arch = "arm")]
 mod mps2_an386;
 #[cfg(target_arch = "arm")]
-pub(crate) use mps2_an386::{BOARD, RESP3, uart};
+pub use mps2_an386::{BOARD, RESP3, Uart, uart};
 
 #[cfg(target_arch = "riscv32")]
 mod riscv_virt;
 #[cfg(target_arch = "riscv32")]
-pub(crate) use riscv_virt::{BOARD, RESP3, uart};
+pub use riscv_virt::{BOARD, RESP3, Uart, uart};

@@ -16,9 +16,9 @@ use core::ptr;
 use crate::serial::Port;
 
 /// Printed, and stored by the firmware as the value of its greeting key.
-pub(crate) const BOARD: &str = "cortex-m4 mps2-an386";
+pub const BOARD: &str = "cortex-m4 mps2-an386";
 /// This image speaks RESP2 (the RISC-V one RESP3), so that both protocols meet a real server.
-pub(crate) const RESP3: bool = false;
+pub const RESP3: bool = false;
 
 const BASE: usize = 0x4000_4000;
 const DATA: usize = BASE;
@@ -41,10 +41,10 @@ const CTRL_TX_EN: u32 = 1 << 0;
 const CTRL_RX_EN: u32 = 1 << 1;
 
 /// UART0, polled: no interrupt is enabled.
-pub(crate) struct Uart(());
+pub struct Uart(());
 
 /// Enables UART0's transmitter and receiver. Call it once: the value owns the UART.
-pub(crate) fn uart() -> Uart {
+pub fn uart() -> Uart {
     // The smallest divider the UART accepts; QEMU ignores the rate of a socket-backed UART.
     write(BAUDDIV, 16);
     write(CTRL, CTRL_TX_EN | CTRL_RX_EN);
