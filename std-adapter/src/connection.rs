@@ -4,7 +4,7 @@ use redpipe_core::io::{Driver, SetupError};
 use redpipe_core::{Error, ReadBuffer, Result, Transport, VecPipeline};
 
 use crate::config::ConnectionInfo;
-use crate::stream::{Io, Stream};
+use crate::stream::{Io, Millis, Stream};
 
 /// One blocking connection to a Redis server.
 ///
@@ -18,7 +18,7 @@ use crate::stream::{Io, Stream};
 /// # Ok::<(), redpipe::Error>(())
 /// ```
 pub struct Connection {
-    driver: Driver<Io, Vec<u8>>,
+    driver: Driver<Io, Vec<u8>, Millis>,
     info: ConnectionInfo,
 }
 
@@ -48,7 +48,10 @@ impl Connection {
     /// Connects and runs the setup (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
     pub fn open(info: &ConnectionInfo) -> Result<Self> {
         let io = Io::new(Stream::open(info)?, info);
-        let mut driver = Driver::new(io, ReadBuffer::growable());
+        // A server that keeps each read in time but completes no reply (a trickle, a flood of
+        // pushes) is cut at the read timeout too, counted from the last complete reply.
+        let mut driver = Driver::new(io, ReadBuffer::growable())
+            .with_stall_timeout(Millis, Millis::of(info.read_timeout));
         let mut setup = VecPipeline::new();
         setup.set_limits(info.limits);
         driver.stream_mut().start_pipeline(info.pipeline_timeout);

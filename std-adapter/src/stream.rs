@@ -5,7 +5,37 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::config::{Addr, ConnectionInfo};
+use redpipe_core::session::Clock;
 use redpipe_core::{Error, Result};
+
+/// Milliseconds on one clock for the whole process, for the core's stall rule
+/// ([`Stall`](redpipe_core::session::Stall)).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Millis;
+
+impl Millis {
+    /// The clock's zero.
+    pub(crate) fn origin() -> Instant {
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now)
+    }
+
+    /// `limit` in the clock's unit.
+    pub(crate) fn of(limit: Option<Duration>) -> Option<u64> {
+        limit.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// The instant `ms` on the clock stands for.
+    pub(crate) fn instant(ms: u64) -> Instant {
+        Self::origin() + Duration::from_millis(ms)
+    }
+}
+
+impl Clock for Millis {
+    fn now(&self) -> u64 {
+        u64::try_from(Self::origin().elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
 
 /// One connected stream. Reads and writes that hit the socket timeout report
 /// `ErrorKind::TimedOut` (the OS says `WouldBlock`), so every layer above sees a timeout as one.

@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 
 use crate::config::{Addr, ConnectionInfo};
 use crate::connection::setup_failed;
+use crate::stream::Millis;
 
 /// The async byte streams: TCP, a Unix socket, or TLS over TCP.
 trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {
@@ -64,7 +65,7 @@ fn peek(socket: &TcpStream) -> bool {
 /// with `Failure::Io(IoKind::TimedOut)` and the connection is dropped. If the caller drops the
 /// `execute` future instead, the connection is dropped with it.
 pub struct AsyncConnection {
-    driver: Driver<Timed, Vec<u8>>,
+    driver: Driver<Timed, Vec<u8>, Millis>,
     info: ConnectionInfo,
 }
 
@@ -132,7 +133,9 @@ impl AsyncConnection {
             write: info.write_timeout,
             deadline: None,
         };
-        let mut driver = Driver::new(io, ReadBuffer::growable());
+        // As on the blocking connection: no complete reply within the read timeout ends a run.
+        let mut driver = Driver::new(io, ReadBuffer::growable())
+            .with_stall_timeout(Millis, Millis::of(info.read_timeout));
         let mut setup = VecPipeline::new();
         setup.set_limits(info.limits);
         driver.stream_mut().start_pipeline(info.pipeline_timeout);

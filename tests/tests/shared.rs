@@ -329,8 +329,9 @@ fn a_thread_blocked_on_a_pop_does_not_delay_the_others() {
 }
 
 /// A server that trickles a byte at a time without ever completing a reply (or floods pushes):
-/// on a shared connection, no complete reply within the user's `timeout` fails the pipelines in
-/// flight, long before the 60 s `pipeline_timeout`; blocking threads and tokio tasks alike.
+/// no complete reply within the user's `timeout` fails the pipelines in flight, long before the
+/// 60 s `pipeline_timeout`; on a shared connection and on one of its own (`multiplexed=0`),
+/// blocking threads and tokio tasks alike.
 #[test]
 fn a_trickle_or_a_flood_of_pushes_is_bounded_by_the_timeout() {
     use redpipe_tests::peer::{fake_server, finishes_within, read_commands};
@@ -353,33 +354,34 @@ fn a_trickle_or_a_flood_of_pushes_is_bounded_by_the_timeout() {
         })
         .timeout(Duration::from_millis(300))
     };
-    for pushes in [false, true] {
-        for tokio in [false, true] {
-            let info = trickling(pushes);
-            assert_eq!(info.pipeline_timeout, Some(Duration::from_secs(60)));
-            let err = finishes_within(Duration::from_secs(20), move || {
-                let r = Connections::new();
-                r.register(redpipe::DEFAULT, info).unwrap();
-                let run = || {
-                    let mut p = r.pipe();
-                    let v: Handle<Option<String>> = p.get("k");
-                    (p, v)
-                };
-                let (mut p, v) = run();
-                let err = if tokio {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(p.execute_async()).unwrap_err()
-                } else {
-                    p.execute().unwrap_err()
-                };
-                assert!(v.result().is_err());
-                err
-            });
-            assert!(err.is_timeout(), "pushes {pushes}, tokio {tokio}: {err:?}");
-        }
+    for (pushes, tokio, multiplexed) in (0..8).map(|i| (i & 1 == 1, i & 2 == 2, i & 4 == 4)) {
+        let info = trickling(pushes).multiplexed(usize::from(multiplexed));
+        assert_eq!(info.pipeline_timeout, Some(Duration::from_secs(60)));
+        let err = finishes_within(Duration::from_secs(20), move || {
+            let r = Connections::new();
+            r.register(redpipe::DEFAULT, info).unwrap();
+            let run = || {
+                let mut p = r.pipe();
+                let v: Handle<Option<String>> = p.get("k");
+                (p, v)
+            };
+            let (mut p, v) = run();
+            let err = if tokio {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(p.execute_async()).unwrap_err()
+            } else {
+                p.execute().unwrap_err()
+            };
+            assert!(v.result().is_err());
+            err
+        });
+        assert!(
+            err.is_timeout(),
+            "pushes {pushes}, tokio {tokio}, shared {multiplexed}: {err:?}"
+        );
     }
 }
 

@@ -5,7 +5,9 @@ use crate::decode::Unsolicited;
 use crate::error::CapacityError;
 use crate::pipeline::{Entry, Pipeline};
 use crate::read_buffer::ReadBuffer;
-use crate::session::{Handshake, HandshakeError, Session, SessionError, Setup};
+use crate::session::{
+    Clock, Handshake, HandshakeError, NoClock, Session, SessionError, Setup, Stall,
+};
 use crate::storage::Storage;
 
 /// Bytes read between two pipelines at most (RESP3 pushes, set aside as they come): a peer that
@@ -21,13 +23,18 @@ pub const PENDING_BUDGET: usize = 16 << 20;
 /// Between pipelines it reads what the stream has ready without waiting
 /// ([`embedded_io::ReadReady`]), so that a reply nobody asked for is caught before it would be
 /// taken as the next command's. A stream that cannot tell reports `Ok(false)` and is not checked.
+///
+/// With a clock ([`with_stall_timeout`](Driver::with_stall_timeout)), a run also ends when bytes
+/// keep coming but no reply completes within the limit (see [`Stall`]).
 #[derive(Debug)]
-pub struct Driver<T, B: Storage<u8>> {
+pub struct Driver<T, B: Storage<u8>, C = NoClock> {
     io: T,
     buf: ReadBuffer<B>,
     session: Session,
     /// The mean reply size of the last pipeline, for the next one's byte window.
     reply_estimate: Option<usize>,
+    clock: C,
+    stall: Stall,
 }
 
 /// Why a connection's setup failed: the stream, or the server's answer.
@@ -62,6 +69,24 @@ impl<T, B: Storage<u8>> Driver<T, B> {
             buf,
             session: Session::new(),
             reply_estimate: None,
+            clock: NoClock,
+            stall: Stall::new(None),
+        }
+    }
+}
+
+impl<T, B: Storage<u8>, C> Driver<T, B, C> {
+    /// Ends a run when bytes keep coming but no reply completes for `limit` on `clock`'s
+    /// counter (a server that trickles a byte at a time or floods pushes keeps each read short;
+    /// a server that sends nothing is the stream's own read timeout).
+    pub fn with_stall_timeout<C2: Clock>(self, clock: C2, limit: Option<u64>) -> Driver<T, B, C2> {
+        Driver {
+            io: self.io,
+            buf: self.buf,
+            session: self.session,
+            reply_estimate: self.reply_estimate,
+            clock,
+            stall: Stall::new(limit),
         }
     }
 
@@ -190,8 +215,12 @@ macro_rules! driver_methods {
             E: Storage<Entry>,
         {
             self.session.before_finish(p).map_err(DriveError::Session)?;
-            let (io, buf) = (&mut self.io, &mut self.buf);
-            let result = drive_loop!(io, p, buf, true, $($await)*);
+            let (io, buf, clock, stall) =
+                (&mut self.io, &mut self.buf, &self.clock, &mut self.stall);
+            stall.idle();
+            let mut stalled =
+                |answered: u64| C::ON && stall.check(answered, clock.now()).is_err();
+            let result = drive_loop!(io, p, buf, true, stalled, $($await)*);
             self.session.finished(p, result.is_ok());
             self.reply_estimate = Some(p.reply_estimate());
             self.buf.shrink();
@@ -239,19 +268,21 @@ macro_rules! driver_methods {
     };
 }
 
-impl<T, B> Driver<T, B>
+impl<T, B, C> Driver<T, B, C>
 where
     T: embedded_io::Read + embedded_io::Write + embedded_io::ReadReady,
     B: Storage<u8>,
+    C: Clock,
 {
     driver_methods!(send, finish, execute, setup, [],);
 }
 
 #[cfg(feature = "embedded-io-async")]
-impl<T, B> Driver<T, B>
+impl<T, B, C> Driver<T, B, C>
 where
     T: embedded_io_async::Read + embedded_io_async::Write + embedded_io::ReadReady,
     B: Storage<u8>,
+    C: Clock,
 {
     driver_methods!(
         send_async,
@@ -264,7 +295,7 @@ where
 }
 
 #[cfg(feature = "alloc")]
-impl<T, B> Driver<T, B>
+impl<T, B, C> Driver<T, B, C>
 where
     T: embedded_io::ErrorType,
     T::Error: core::error::Error + Send + Sync + 'static,

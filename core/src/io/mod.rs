@@ -31,6 +31,9 @@ pub enum DriveError<E> {
     ReplyTooLarge(CapacityError),
     /// The connection refused to run the pipeline (see [`Driver`]).
     Session(SessionError),
+    /// Bytes kept coming but no reply completed within the stall limit (a trickle, a flood of
+    /// pushes): see [`Driver::with_stall_timeout`].
+    Stalled,
 }
 
 impl<E: core::fmt::Debug> core::fmt::Display for DriveError<E> {
@@ -41,6 +44,7 @@ impl<E: core::fmt::Debug> core::fmt::Display for DriveError<E> {
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::ReplyTooLarge(e) => write!(f, "reply too large: {e}"),
             Self::Session(e) => e.fmt(f),
+            Self::Stalled => crate::session::Stalled.fmt(f),
         }
     }
 }
@@ -56,6 +60,7 @@ impl<E: embedded_io::Error> DriveError<E> {
             Self::Protocol(e) => Failure::Protocol(*e),
             Self::ReplyTooLarge(e) => Failure::Capacity(*e),
             Self::Session(e) => e.failure(),
+            Self::Stalled => Failure::Io(IoKind::TimedOut),
         }
     }
 }
@@ -128,9 +133,11 @@ macro_rules! salvage {
 }
 
 /// The run loop, once, for both drivers: `$($await)*` is empty or `.await`; `$salvage` says
-/// whether replies are read after a failed write (see `salvage!`).
+/// whether replies are read after a failed write (see `salvage!`); `$stalled` is asked, with
+/// the count of replies taken so far, after a read that completed none: `true` ends the run
+/// (see [`Stall`](crate::session::Stall)).
 macro_rules! drive_loop {
-    ($io:ident, $p:ident, $buf:ident, $salvage:tt, $($await:tt)*) => {{
+    ($io:ident, $p:ident, $buf:ident, $salvage:tt, $stalled:expr, $($await:tt)*) => {{
         use embedded_io::Error as _;
         // Bytes read before this run (pushes between pipelines, replies read ahead while the
         // pipeline was in flight) are offered once before anything is read.
@@ -166,9 +173,13 @@ macro_rules! drive_loop {
                 Err(e) => break Err(DriveError::Io(e)),
             };
             $buf.advance(n);
+            let answered = $p.answered();
             match $p.handle_input($buf.filled()) {
                 Ok(used) => $buf.consume(used),
                 Err(e) => break Err(DriveError::Protocol(e)),
+            }
+            if $p.answered() == answered && !$p.is_done() && $stalled(answered as u64) {
+                break Err(DriveError::Stalled);
             }
         };
         if let Err(e) = &result {
@@ -239,7 +250,7 @@ where
     E: Storage<Entry>,
     B: Storage<u8>,
 {
-    drive_loop!(io, p, buf, false,)
+    drive_loop!(io, p, buf, false, |_| false,)
 }
 
 /// [`execute`] over an async stream (`embedded-io-async`).
@@ -259,5 +270,5 @@ where
     E: Storage<Entry>,
     B: Storage<u8>,
 {
-    drive_loop!(io, p, buf, false, .await)
+    drive_loop!(io, p, buf, false, |_| false, .await)
 }

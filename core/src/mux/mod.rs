@@ -78,6 +78,7 @@ use crate::decode::{Limits, Scanner, Unsolicited, unsolicited};
 use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};
 use crate::pipeline::{Entry, Pipeline};
 use crate::reply::strip_attributes;
+use crate::session::Stall;
 use crate::storage::Storage;
 
 /// What a submitter hands a [`Mux`]: its pipeline, and whatever it keeps beside it (a waker, a
@@ -193,10 +194,7 @@ pub struct Mux<S, Q> {
     reply_bytes: usize,
     /// Replies read for pipelines; advances only when a reply completes.
     progress: u64,
-    timeout: Option<u64>,
-    /// When replies started to be awaited with `progress` at `seen`.
-    since: Option<u64>,
-    seen: u64,
+    stall: Stall,
     /// Reads the replies of abandoned pipelines, which have no pipeline to read them.
     scanner: Scanner,
     limits: Limits,
@@ -249,9 +247,7 @@ where
             replies: 0,
             reply_bytes: 0,
             progress: 0,
-            timeout: None,
-            since: None,
-            seen: 0,
+            stall: Stall::new(None),
             scanner: Scanner::new(),
             limits: Limits::default(),
             failure: None,
@@ -275,7 +271,7 @@ where
     /// Sets how long replies may be awaited with none completing before the connection fails
     /// (see [`handle_timeout`](Self::handle_timeout)), in the unit of its `now`; `None`: never.
     pub fn set_timeout(&mut self, timeout: Option<u64>) {
-        self.timeout = timeout;
+        self.stall = Stall::new(timeout);
     }
 
     /// Pipelines it holds at most, queued or in flight.
@@ -723,24 +719,16 @@ where
     /// that completed replies it need not look at the clock at all: a deadline that passes
     /// meanwhile is pushed back by the call it brings.
     pub fn handle_timeout(&mut self, now: u64) -> Option<u64> {
-        let limit = self.timeout?;
+        self.stall.limit()?;
         if self.failure.is_some() || !self.is_awaiting() {
-            self.since = None;
+            self.stall.idle();
             return None;
         }
-        match self.since {
-            Some(since) if self.seen == self.progress => {
-                let deadline = since.saturating_add(limit);
-                if now >= deadline {
-                    self.fail(Failure::Io(IoKind::TimedOut));
-                    return None;
-                }
-                Some(deadline)
-            }
-            _ => {
-                self.since = Some(now);
-                self.seen = self.progress;
-                Some(now.saturating_add(limit))
+        match self.stall.check(self.progress, now) {
+            Ok(deadline) => deadline,
+            Err(_) => {
+                self.fail(Failure::Io(IoKind::TimedOut));
+                None
             }
         }
     }

@@ -299,6 +299,9 @@ where
             DriveError::Protocol(e) => Self::Protocol(e),
             DriveError::ReplyTooLarge(e) => Self::Capacity(e),
             DriveError::Session(e) => e.into(),
+            DriveError::Stalled => {
+                Self::Io(IoError::new(IoKind::TimedOut, crate::session::Stalled))
+            }
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - [`Handshake`]: the connection setup (`HELLO 3`, `AUTH`, `CLIENT SETNAME`, `SELECT`) as queued
 //!   commands whose replies are checked.
 //! - [`Retry`]: when a failed pipeline may be sent again on a new connection.
+//! - [`Stall`]: how long replies may be awaited with none completing (a trickle, a flood of
+//!   pushes, a server that stopped answering).
 //!
 //! A transport calls [`Session::before_send`] with the bytes that arrived since the last pipeline
 //! (read without waiting), sends, reports with [`Session::sent`], then
@@ -15,9 +17,11 @@
 
 mod handshake;
 mod retry;
+mod stall;
 
 pub use handshake::{Handshake, HandshakeError, Setup};
 pub use retry::Retry;
+pub use stall::{Clock, NoClock, Stall, Stalled};
 
 use crate::decode::Unsolicited;
 use crate::error::{DecodeError, Failure};

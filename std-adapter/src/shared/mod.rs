@@ -21,6 +21,7 @@ pub(crate) mod threads;
 use redpipe_core::{Error, Failure, IoError, IoKind, Result, VecPipeline};
 
 use crate::config::ConnectionInfo;
+use crate::stream::Millis;
 
 /// How a run on a shared connection ended, from the pipeline that came back: its failure, as
 /// the error of the connection that caused it.
@@ -48,11 +49,11 @@ fn connection_error(f: Failure) -> Error {
     }
 }
 
-/// The stall timeout of a shared connection, in milliseconds: the read timeout, counted from
-/// the last reply that completed (a server that trickles bytes or floods pushes makes none).
+/// The stall timeout of a shared connection, in milliseconds on [`Millis`]: the read timeout,
+/// counted from the last reply that completed (a server that trickles bytes or floods pushes
+/// makes none).
 fn stall_timeout(info: &ConnectionInfo) -> Option<u64> {
-    info.read_timeout
-        .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+    Millis::of(info.read_timeout)
 }
 
 /// The pipelines a shared connection holds at most, queued or in flight; past it submitters

@@ -16,7 +16,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
 use redpipe_core::{AsyncTransport, Error, Failure, ReadBuffer, Result, VecPipeline};
@@ -25,7 +24,9 @@ use tokio::time::{Instant, Sleep};
 
 use super::{MAX_PIPELINES, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
+use crate::stream::Millis;
 use crate::tokio::{AsyncConnection, Stream};
+use redpipe_core::session::Clock;
 
 /// A submitter's pipeline, and the task to wake when it is done.
 struct Sub {
@@ -117,15 +118,14 @@ impl Shared {
         });
         let mut buf = ReadBuffer::growable();
         buf.extend(&leftover)?;
-        let started = Instant::now();
+        let now = Instant::now();
         runtime.spawn(Driver {
             shared: Arc::downgrade(&shared),
             stream,
             out: Vec::new(),
             written: 0,
             buf,
-            started,
-            timer: Box::pin(tokio::time::sleep_until(started)),
+            timer: Box::pin(tokio::time::sleep_until(now)),
             armed: None,
         });
         Ok(shared)
@@ -286,8 +286,6 @@ struct Driver {
     out: Vec<u8>,
     written: usize,
     buf: ReadBuffer<Vec<u8>>,
-    /// The origin of the mux's clock (milliseconds).
-    started: Instant,
     timer: Pin<Box<Sleep>>,
     /// The deadline the timer is set to.
     armed: Option<u64>,
@@ -331,7 +329,7 @@ impl Future for Driver {
 
 impl Driver {
     fn now(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        Millis.now()
     }
 
     /// Does everything that can be done without waiting; `Err` ends the connection.
@@ -431,7 +429,7 @@ impl Driver {
         }
         self.armed = deadline;
         if let Some(ms) = deadline {
-            let at = self.started + Duration::from_millis(ms);
+            let at = Instant::from_std(Millis::instant(ms));
             self.timer.as_mut().reset(at);
         }
     }

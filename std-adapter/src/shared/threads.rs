@@ -13,7 +13,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
-use std::time::{Duration, Instant};
 
 use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
 use redpipe_core::{Failure, ReadBuffer, Result, Transport, VecPipeline};
@@ -21,7 +20,8 @@ use redpipe_core::{Failure, ReadBuffer, Result, Transport, VecPipeline};
 use super::{MAX_PIPELINES, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
-use crate::stream::Io;
+use crate::stream::{Io, Millis};
+use redpipe_core::session::Clock;
 
 /// A submitter's pipeline, and its thread to unpark when it is done.
 struct Sub {
@@ -65,8 +65,6 @@ pub(crate) struct Shared {
     open: AtomicBool,
     room: Condvar,
     info: ConnectionInfo,
-    /// The origin of the mux's clock.
-    started: Instant,
 }
 
 impl Shared {
@@ -90,7 +88,6 @@ impl Shared {
             open: AtomicBool::new(true),
             room: Condvar::new(),
             info: info.clone(),
-            started: Instant::now(),
         }))
     }
 
@@ -104,7 +101,7 @@ impl Shared {
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        Millis.now()
     }
 
     /// Runs `p` on the connection, among the other threads' pipelines.
@@ -235,8 +232,7 @@ impl Shared {
                 return Err(f);
             }
             drop(state);
-            wire.io
-                .set_deadline(deadline.map(|ms| self.started + Duration::from_millis(ms)));
+            wire.io.set_deadline(deadline.map(Millis::instant));
         }
     }
 

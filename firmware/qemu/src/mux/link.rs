@@ -4,7 +4,7 @@
 
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 use redpipe_core::io::io_failure;
-use redpipe_core::mux::{Mux, Slot, Submitted};
+use redpipe_core::mux::{Mux, Ring, Submitted};
 use redpipe_core::{CapacityError, Failure, ReadBuffer, SliceStore, Storage, Store};
 
 /// A stream shared through a mux, with its two fixed buffers.
@@ -40,7 +40,7 @@ impl<'b, T: Read + Write + ReadReady + WriteReady> Link<'b, T> {
     pub(crate) fn pump<S, Q>(&mut self, mux: &mut Mux<S, Q>)
     where
         S: Submitted,
-        Q: AsRef<[Slot<S>]> + AsMut<[Slot<S>]>,
+        Q: Ring<S>,
     {
         if mux.failure().is_some() {
             return;
@@ -56,7 +56,7 @@ impl<'b, T: Read + Write + ReadReady + WriteReady> Link<'b, T> {
     fn turn<S, Q>(&mut self, mux: &mut Mux<S, Q>) -> Result<(), Failure>
     where
         S: Submitted,
-        Q: AsRef<[Slot<S>]> + AsMut<[Slot<S>]>,
+        Q: Ring<S>,
     {
         if self.written == self.out.len() {
             self.out.clear();
