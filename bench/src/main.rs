@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] [--wait-quiet]
-//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f]
+//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f,g]
 //! e2e --url redis://127.0.0.1:PORT --profile incr,1000,redpipe[,SECONDS]   (one case, for perf)
 //! ```
 //!
@@ -21,6 +21,10 @@
 //! - (c) heap allocator calls per command once warm.
 //! - (d) peak resident memory of a million-command pipeline, measured in a child process
 //!   (`--peak-1m <client>`, a hidden mode of this binary).
+//! - (e) Redis Cluster (`cluster.rs`), (f) real work (`work.rs`).
+//! - (g) many tasks, one service (`service.rs`): requests of four commands from 1 to 256
+//!   concurrent tasks or 8 and 64 threads, beside redis-rs and fred, with the number of server
+//!   connections each client used.
 //!
 //! Every figure is measured several times (3, or `--reps N`; 1 with `--quick`) and shown as the
 //! median with min–max; every client is warmed up before each measurement; ratios pair
@@ -34,6 +38,7 @@ mod memory;
 mod model;
 mod procfs;
 mod report;
+mod service;
 mod tool;
 mod work;
 
@@ -72,6 +77,9 @@ const CONTENDERS: [&str; 5] = [
     "redis-rs async",
 ];
 
+/// The figures `--only` can name.
+const FIGURES: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+
 struct Args {
     url: String,
     quick: bool,
@@ -81,7 +89,7 @@ struct Args {
     profile: Option<String>,
     /// Seed URLs of a Redis Cluster for figure (e).
     cluster: Vec<String>,
-    /// Figures to run (`a,b,c,d,e,...`); all when empty.
+    /// Figures to run (`a,b,c,d,e,f,g`); all when empty.
     only: Vec<String>,
     /// Where to write the chart of figure (f), as SVG.
     svg: Option<String>,
@@ -90,7 +98,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] \
-                     [--cluster URL,URL,...] [--only a,b,...] [--svg PATH] [--wait-quiet]\n       \
+                     [--cluster URL,URL,...] [--only a,b,...,g] [--svg PATH] [--wait-quiet]\n       \
                      e2e --url redis://127.0.0.1:PORT --profile COMMAND,BATCH,CLIENT[,SECONDS]\n\
                      COMMAND: set get incr set100; CLIENT: redpipe redpipe-tokio pipe redis-rs \
                      redis-rs-async, redpipe-overlap (send/finish, the next batch queued while the server \
@@ -127,6 +135,9 @@ fn parse_args() -> Result<Args> {
             "--only" => {
                 let figures = it.next().ok_or("--only needs figures, e.g. a,e")?;
                 args.only = figures.split(',').map(str::to_string).collect();
+                if let Some(f) = args.only.iter().find(|f| !FIGURES.contains(&f.as_str())) {
+                    return Err(format!("--only: no figure {f:?} (figures: a to g)").into());
+                }
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -296,6 +307,21 @@ impl Bench {
             host: &self.tool.host,
             port: self.tool.port,
             server: &self.server,
+            admin: &mut self.admin,
+            quick: self.plan.quick,
+            reps: self.plan.reps,
+            settle: {
+                let plan = &self.plan;
+                Box::new(move || plan.settle())
+            },
+        }
+    }
+
+    /// Figure (g) on this bench's server.
+    fn service_figure(&mut self) -> service::Figure<'_> {
+        service::Figure {
+            info: &self.info,
+            url: &self.url,
             admin: &mut self.admin,
             quick: self.plan.quick,
             reps: self.plan.reps,
@@ -844,6 +870,10 @@ fn run() -> Result<()> {
             chart::write(path, &results)?;
             eprintln!("(f) chart written to {path}");
         }
+    }
+    if wants("g") {
+        let results = bench.service_figure().run()?;
+        tables.extend(service::tables(&results));
     }
     if wants("e") && !args.cluster.is_empty() {
         if args.pin {
