@@ -20,19 +20,23 @@
 //!   contender was (this bench's own), is the number of connections it used. The contender is
 //!   then dropped, and the next one starts once the server has seen its connections close.
 
+mod census;
 mod contenders;
+mod tables;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use redpipe::prelude::*;
 use redpipe::{Connection, ConnectionInfo, VecPipeline};
 use tokio::runtime::Runtime;
 
-use crate::report::{self, Samples, Table};
+use crate::report::{self, Samples};
+use census::Census;
 use contenders::{AsyncContender, BlockingContender};
+pub(crate) use tables::tables;
 
 /// Errors that tasks and threads report (sent across threads).
 pub(crate) type TaskResult<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -254,10 +258,12 @@ impl Who {
     }
 }
 
-/// One measurement: requests per second, and the server connections the contender used.
+/// One measurement: requests per second, the server connections the contender used, and the
+/// connections it opened per second while timed.
 struct Measured {
     rate: f64,
     conns: usize,
+    opened: f64,
 }
 
 /// The samples of one (shape, contender) over the repetitions.
@@ -265,6 +271,7 @@ struct Measured {
 struct Cell {
     rate: Samples,
     conns: Samples,
+    opened: Samples,
 }
 
 /// What figure (g) measured.
@@ -273,157 +280,89 @@ pub(crate) struct Results {
     reps: usize,
 }
 
-/// The server's `connected_clients`, read on a connection of this bench's own.
-struct Census {
-    conn: Connection,
-    /// Connections open when no contender is (this bench's own, this one included).
-    baseline: usize,
-}
-
-impl Census {
-    fn open(info: &ConnectionInfo) -> crate::Result<Self> {
-        let mut conn = Connection::open(info)?;
-        let baseline = connected_clients(&mut conn)?;
-        Ok(Self { conn, baseline })
-    }
-
-    /// Waits (at most 10 s) until the server has closed every connection of the previous
-    /// contender.
-    fn settle(&mut self) -> crate::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let now = connected_clients(&mut self.conn)?;
-            if now <= self.baseline {
-                self.baseline = now;
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "figure (g): {} connections of the previous contender still open after 10 s",
-                    now - self.baseline
-                )
-                .into());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Runs `f` while a thread samples `connected_clients` every 20 ms; returns `f`'s value and
-    /// the most connections seen beyond the baseline.
-    fn during<T>(&mut self, f: impl FnOnce() -> crate::Result<T>) -> crate::Result<(T, usize)> {
-        let stop = AtomicBool::new(false);
-        let baseline = self.baseline;
-        let conn = &mut self.conn;
-        std::thread::scope(|s| {
-            let sampler = s.spawn(|| -> TaskResult<usize> {
-                let mut most = 0;
-                loop {
-                    most = most.max(connected_clients(conn).map_err(|e| e.to_string())?);
-                    if stop.load(Ordering::Relaxed) {
-                        return Ok(most);
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            });
-            let out = f();
-            stop.store(true, Ordering::Relaxed);
-            let most = sampler
-                .join()
-                .map_err(|_| "the connection sampler panicked")?
-                .map_err(|e| e.to_string())?;
-            Ok((out?, most.saturating_sub(baseline)))
-        })
-    }
-}
-
-/// `connected_clients` of `INFO clients`.
-fn connected_clients(conn: &mut Connection) -> crate::Result<usize> {
-    let mut p = VecPipeline::new();
-    let info = p.query::<&str, _, _>(cmd("INFO").arg("clients"))?;
-    conn.execute(&mut p)?;
-    let text = info.read(&p).map_err(|e| e.to_string())?;
-    let n = text
-        .lines()
-        .find_map(|l| l.strip_prefix("connected_clients:"))
-        .ok_or("INFO clients without connected_clients")?;
-    Ok(n.trim().parse()?)
-}
-
-/// Requests completed and seconds taken by `tasks` tasks on `rt`, each looping until
-/// `duration` is up.
+/// Runs `tasks` tasks on `rt`, each looping (request, await, next) and counting into `done`
+/// until `stop` is set.
 fn run_tasks<C: AsyncContender>(
     rt: &Runtime,
     client: &C,
     data: &Arc<Data>,
     tasks: usize,
-    duration: Duration,
     seed: u64,
-) -> crate::Result<(u64, f64)> {
+    (done, stop): (&Arc<AtomicU64>, &Arc<AtomicBool>),
+) -> crate::Result<()> {
     rt.block_on(async {
-        let start = Instant::now();
-        let deadline = start + duration;
         let handles: Vec<_> = (0..tasks)
             .map(|i| {
                 let (mut client, data) = (client.clone(), data.clone());
+                let (done, stop) = (done.clone(), stop.clone());
                 let mut rng = Rng::new(seed ^ ((i as u64) << 32));
                 tokio::spawn(async move {
-                    let mut done = 0u64;
-                    while Instant::now() < deadline {
+                    while !stop.load(Ordering::Relaxed) {
                         client.request(&data, rng.below(KEYS)).await?;
-                        done += 1;
+                        done.fetch_add(1, Ordering::Relaxed);
                     }
-                    TaskResult::Ok(done)
+                    TaskResult::Ok(())
                 })
             })
             .collect();
-        let mut total = 0;
+        let mut failed = None;
         for h in handles {
-            total += h.await?.map_err(|e| e.to_string())?;
+            if let Err(e) = h
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+            {
+                // Stop the others, then report the first failure.
+                stop.store(true, Ordering::Relaxed);
+                failed.get_or_insert(e);
+            }
         }
-        Ok((total, start.elapsed().as_secs_f64()))
+        failed.map_or(Ok(()), |e| Err(e.into()))
     })
 }
 
-/// Requests completed and seconds taken by `threads` threads, each with its own
-/// [`BlockingContender::conn`], looping until `duration` is up (the clock starts once every
-/// thread holds its connection).
+/// Runs `threads` threads, each with its own [`BlockingContender::conn`], looping (request,
+/// next) and counting into `done` until `stop` is set.
 fn run_threads<C: BlockingContender>(
     client: &C,
     data: &Data,
     threads: usize,
-    duration: Duration,
     seed: u64,
-) -> crate::Result<(u64, f64)> {
-    let ready = Barrier::new(threads + 1);
+    (done, stop): (&AtomicU64, &AtomicBool),
+) -> crate::Result<()> {
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|i| {
-                let ready = &ready;
-                s.spawn(move || -> TaskResult<u64> {
-                    let conn = client.conn();
-                    ready.wait();
-                    let mut conn = conn?;
-                    let deadline = Instant::now() + duration;
-                    let mut rng = Rng::new(seed ^ ((i as u64) << 32));
-                    let mut done = 0;
-                    while Instant::now() < deadline {
-                        client.request(&mut conn, data, rng.below(KEYS))?;
-                        done += 1;
+                s.spawn(move || -> TaskResult<()> {
+                    let run = || -> TaskResult<()> {
+                        let mut conn = client.conn()?;
+                        let mut rng = Rng::new(seed ^ ((i as u64) << 32));
+                        while !stop.load(Ordering::Relaxed) {
+                            client.request(&mut conn, data, rng.below(KEYS))?;
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(())
+                    };
+                    let result = run();
+                    if result.is_err() {
+                        // Stop the others.
+                        stop.store(true, Ordering::Relaxed);
                     }
-                    Ok(done)
+                    result
                 })
             })
             .collect();
-        ready.wait();
-        let start = Instant::now();
-        let mut total = 0;
+        let mut failed = None;
         for h in handles {
-            total += h
+            let result = h
                 .join()
-                .map_err(|_| "a request thread panicked")?
-                .map_err(|e| e.to_string())?;
+                .map_err(|_| "a request thread panicked".to_string());
+            if let Err(e) = result.and_then(|r| r.map_err(|e| e.to_string())) {
+                stop.store(true, Ordering::Relaxed);
+                failed.get_or_insert(e);
+            }
         }
-        Ok((total, start.elapsed().as_secs_f64()))
+        failed.map_or(Ok(()), |e| Err(e.into()))
     })
 }
 
@@ -454,9 +393,9 @@ impl Figure<'_> {
     /// Warm-up and timed durations of one measurement.
     fn durations(&self) -> (Duration, Duration) {
         if self.quick {
-            (Duration::from_millis(100), Duration::from_millis(300))
+            (Duration::from_millis(150), Duration::from_millis(300))
         } else {
-            (Duration::from_millis(200), Duration::from_secs(1))
+            (Duration::from_millis(300), Duration::from_secs(1))
         }
     }
 
@@ -466,7 +405,38 @@ impl Figure<'_> {
         format!("{}{sep}max_connections=1", self.url)
     }
 
-    /// Warms `client` up, then times it with the census running.
+    /// Runs `work` (the requests, counting into `done` until `stop` is set) while the census
+    /// watches: warm-up, then the timed window, on one continuous run, so that a contender is
+    /// timed in its steady state.
+    fn window(
+        &self,
+        census: &mut Census,
+        work: impl FnOnce(&Arc<AtomicU64>, &Arc<AtomicBool>) -> crate::Result<()>,
+    ) -> crate::Result<Measured> {
+        let (warm, timed) = self.durations();
+        let (done, stop) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (worked, watched) = std::thread::scope(|s| {
+            let watcher = s.spawn(|| census.watch(&done, &stop, warm, timed));
+            let worked = work(&done, &stop);
+            stop.store(true, Ordering::Relaxed);
+            let watched = watcher
+                .join()
+                .map_err(|_| "the census thread panicked".to_string())
+                .and_then(|w| w.map_err(|e| e.to_string()));
+            (worked, watched)
+        });
+        worked?;
+        let w = watched?;
+        Ok(Measured {
+            rate: w.done as f64 / w.secs,
+            conns: w.conns,
+            opened: w.accepted as f64 / w.secs,
+        })
+    }
+
     fn time_tasks<C: AsyncContender>(
         &self,
         census: &mut Census,
@@ -476,13 +446,8 @@ impl Figure<'_> {
         tasks: usize,
         seed: u64,
     ) -> crate::Result<Measured> {
-        let (warm, timed) = self.durations();
-        run_tasks(rt, client, data, tasks, warm, seed)?;
-        let ((done, secs), conns) =
-            census.during(|| run_tasks(rt, client, data, tasks, timed, seed + 1))?;
-        Ok(Measured {
-            rate: done as f64 / secs,
-            conns,
+        self.window(census, |done, stop| {
+            run_tasks(rt, client, data, tasks, seed, (done, stop))
         })
     }
 
@@ -494,13 +459,8 @@ impl Figure<'_> {
         threads: usize,
         seed: u64,
     ) -> crate::Result<Measured> {
-        let (warm, timed) = self.durations();
-        run_threads(client, data, threads, warm, seed)?;
-        let ((done, secs), conns) =
-            census.during(|| run_threads(client, data, threads, timed, seed + 1))?;
-        Ok(Measured {
-            rate: done as f64 / secs,
-            conns,
+        self.window(census, |done, stop| {
+            run_threads(client, data, threads, seed, (done, stop))
         })
     }
 
@@ -579,14 +539,16 @@ impl Figure<'_> {
                     let seed = (rep * 1000 + k) as u64;
                     let m = self.measure(&mut census, &data, shape, w, seed)?;
                     line.push_str(&format!(
-                        " [{}] {} ({} conn)",
+                        " [{}] {} ({} conn, {:.0} opened/s)",
                         w.label(),
                         report::rate(m.rate),
-                        m.conns
+                        m.conns,
+                        m.opened
                     ));
                     let cell: &mut Cell = results.cells.entry((shape, w)).or_default();
                     cell.rate.push(m.rate);
                     cell.conns.push(m.conns as f64);
+                    cell.opened.push(m.opened);
                 }
                 eprintln!("{line}");
             }
@@ -594,193 +556,4 @@ impl Figure<'_> {
         census.settle()?;
         Ok(results)
     }
-}
-
-/// Connections used, as `n` or `min–max` over the repetitions.
-fn conns(s: &Samples) -> String {
-    if s.is_empty() {
-        "–".into()
-    } else if s.min() == s.max() {
-        format!("{:.0}", s.min())
-    } else {
-        format!("{:.0}–{:.0}", s.min(), s.max())
-    }
-}
-
-/// A target on a ratio: at least `goal` on every shape it applies to.
-struct Target {
-    name: &'static str,
-    goal: f64,
-    /// (numerator, denominator)
-    pair: (Who, Who),
-    applies: fn(Shape) -> bool,
-    /// The shapes it applies to, in words.
-    at: &'static str,
-    /// Lowest median ratio seen, and where.
-    lowest: Option<(f64, String)>,
-}
-
-impl Target {
-    fn verdict(v: f64, goal: f64) -> &'static str {
-        if v >= goal { "met" } else { "not met" }
-    }
-}
-
-/// The tables of figure (g): rates and connections (tasks, threads), then ratios and targets.
-pub(crate) fn tables(results: &Results) -> Vec<Table> {
-    let spread = if results.reps > 1 {
-        format!("(min–max) of {} runs", results.reps)
-    } else {
-        "(one run, --quick)".into()
-    };
-    let empty = Cell::default();
-    let cell = |shape, who| results.cells.get(&(shape, who)).unwrap_or(&empty);
-    let rate_table = |title: String, who: &[Who], shapes: &[Shape]| {
-        let mut header = vec!["shape"];
-        for w in who {
-            header.extend([w.label(), "conns"]);
-        }
-        let mut t = Table::new(title, &header, 1);
-        for &shape in shapes {
-            let mut row = vec![shape.label()];
-            for &w in who {
-                let c = cell(shape, w);
-                row.push(c.rate.show(report::rate));
-                row.push(conns(&c.conns));
-            }
-            t.rows.push(row);
-        }
-        t
-    };
-    let (tasks, threads): (Vec<Shape>, Vec<Shape>) = Shape::ALL
-        .iter()
-        .partition(|s| matches!(s, Shape::Tasks { .. }));
-    let mut async_table = rate_table(
-        format!(
-            "(g) Many tasks, one service: requests/s, median {spread}; server connections used"
-        ),
-        &Who::TASKS,
-        &tasks,
-    );
-    async_table.notes.push(
-        "a request = HGETALL user:N + ZSCORE board uN + GET session:N + INCR counter:N, one \
-         pipeline awaited by its task; conns: the server's connected_clients during the run, \
-         less this bench's own"
-            .into(),
-    );
-    let blocking_table = rate_table(
-        format!(
-            "(g) Many threads, one service (blocking): requests/s, median {spread}; server connections used"
-        ),
-        &Who::THREADS,
-        &threads,
-    );
-
-    let mut targets = [
-        Target {
-            name: "redpipe / redis-rs multiplexed",
-            goal: 1.3,
-            pair: (Who::Redpipe, Who::RedisMultiplexed),
-            applies: |s| matches!(s, Shape::Tasks { tasks, .. } if tasks >= 8),
-            at: "8, 64 and 256 tasks (64 on both runtimes)",
-            lowest: None,
-        },
-        Target {
-            name: "redpipe / redis-rs multiplexed",
-            goal: 1.0,
-            pair: (Who::Redpipe, Who::RedisMultiplexed),
-            applies: |s| matches!(s, Shape::Tasks { tasks: 1, .. }),
-            at: "1 task",
-            lowest: None,
-        },
-        Target {
-            name: "redpipe / fred",
-            goal: 1.5,
-            pair: (Who::Redpipe, Who::Fred),
-            applies: |s| matches!(s, Shape::Tasks { tasks, .. } if tasks >= 8),
-            at: "8, 64 and 256 tasks (64 on both runtimes)",
-            lowest: None,
-        },
-        Target {
-            name: "blocking redpipe / redis-rs r2d2",
-            goal: 1.3,
-            pair: (Who::RedpipeBlocking, Who::RedisR2d2),
-            applies: |s| matches!(s, Shape::Threads(_)),
-            at: "8 and 64 threads",
-            lowest: None,
-        },
-    ];
-    // Columns: each ratio, and after those the issue sets a target for, the target and
-    // whether this row meets it.
-    let columns: [(&str, (Who, Who), bool); 4] = [
-        (
-            "redpipe / redis-rs multiplexed",
-            (Who::Redpipe, Who::RedisMultiplexed),
-            true,
-        ),
-        ("redpipe / fred", (Who::Redpipe, Who::Fred), true),
-        (
-            "redpipe max_connections=1 / redis-rs multiplexed",
-            (Who::RedpipeOne, Who::RedisMultiplexed),
-            false,
-        ),
-        (
-            "blocking redpipe / redis-rs r2d2",
-            (Who::RedpipeBlocking, Who::RedisR2d2),
-            true,
-        ),
-    ];
-    let mut header = vec!["shape"];
-    for (name, _, with_target) in &columns {
-        header.push(name);
-        if *with_target {
-            header.push("target");
-        }
-    }
-    let mut ratios = Table::new(
-        format!("(g) Ratios (same repetition paired), median {spread}, and the issue's targets"),
-        &header,
-        1,
-    );
-    for shape in Shape::ALL {
-        let mut row = vec![shape.label()];
-        for (_, (a, b), with_target) in &columns {
-            let r = Samples::ratio(&cell(shape, *a).rate, &cell(shape, *b).rate);
-            row.push(r.show(report::ratio));
-            if !*with_target {
-                continue;
-            }
-            let target = targets
-                .iter_mut()
-                .find(|t| t.pair == (*a, *b) && (t.applies)(shape));
-            row.push(match target {
-                Some(t) if !r.is_empty() => {
-                    let m = r.median();
-                    if t.lowest.as_ref().is_none_or(|(v, _)| m < *v) {
-                        t.lowest = Some((m, shape.label()));
-                    }
-                    format!("≥ {:.1}: {}", t.goal, Target::verdict(m, t.goal))
-                }
-                Some(t) => format!("≥ {:.1}: not measured", t.goal),
-                None => String::new(),
-            });
-        }
-        ratios.rows.push(row);
-    }
-    for t in &targets {
-        ratios.notes.push(match &t.lowest {
-            Some((v, shape)) => format!(
-                "target {} >= {:.1} at {}: {} (lowest {v:.2}, {shape})",
-                t.name,
-                t.goal,
-                t.at,
-                if *v >= t.goal { "met" } else { "MISSED" }
-            ),
-            None => format!(
-                "target {} >= {:.1} at {}: not measured",
-                t.name, t.goal, t.at
-            ),
-        });
-    }
-    vec![async_table, blocking_table, ratios]
 }
