@@ -298,7 +298,11 @@ fn run_tasks<C: AsyncContender>(
                 let mut rng = Rng::new(seed ^ ((i as u64) << 32));
                 tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
-                        client.request(&data, rng.below(KEYS)).await?;
+                        if let Err(e) = client.request(&data, rng.below(KEYS)).await {
+                            // Stop the others.
+                            stop.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     TaskResult::Ok(())
