@@ -4,6 +4,7 @@
 //! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] [--wait-quiet]
 //!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f,g]
 //! e2e --url redis://127.0.0.1:PORT --profile incr,1000,redpipe[,SECONDS]   (one case, for perf)
+//! e2e --url redis://127.0.0.1:PORT --profile service,256,redpipe[,SECONDS] (one cell of (g))
 //! ```
 //!
 //! `cargo xtask bench` starts a throwaway server and runs this with `--pin`: the server's
@@ -102,7 +103,10 @@ const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [
                      e2e --url redis://127.0.0.1:PORT --profile COMMAND,BATCH,CLIENT[,SECONDS]\n\
                      COMMAND: set get incr set100; CLIENT: redpipe redpipe-tokio pipe redis-rs \
                      redis-rs-async, redpipe-overlap (send/finish, the next batch queued while the server \
-                     works), or redpipe-rewind (queued once, re-sent with rewind())";
+                     works), or redpipe-rewind (queued once, re-sent with rewind())\n       \
+                     e2e --url redis://127.0.0.1:PORT --profile service,SHAPE,CONTENDER[,SECONDS]\n\
+                     SHAPE: 1 8 64 256 64w2 t8 t64; CONTENDER: redpipe redpipe-1 redis-rs \
+                     redis-rs-manager fred (tasks), redpipe-blocking r2d2 (threads)";
 
 fn parse_args() -> Result<Args> {
     let mut args = Args {
@@ -329,6 +333,7 @@ impl Bench {
                 let plan = &self.plan;
                 Box::new(move || plan.settle())
             },
+            timed: None,
         }
     }
 
@@ -826,6 +831,14 @@ fn run() -> Result<()> {
                 who.parse()?,
                 seconds,
             );
+        }
+        if let Some(rest) = case.strip_prefix("service,") {
+            let parts: Vec<&str> = rest.split(',').collect();
+            let [shape, who, rest @ ..] = parts.as_slice() else {
+                return Err("--profile service,SHAPE,CONTENDER[,SECONDS]".into());
+            };
+            let seconds = rest.first().map_or(Ok(10.0), |s| s.parse())?;
+            return bench.service_figure().profile(shape, who, seconds);
         }
         if let Some(rest) = case.strip_prefix("cluster,") {
             let parts: Vec<&str> = rest.split(',').collect();

@@ -214,6 +214,19 @@ impl Shape {
         }
     }
 
+    /// `1`, `8`, `64`, `256` (tasks on a current-thread runtime), `64w2` (tasks on 2 workers),
+    /// `t8`, `t64` (threads): the names `--profile service,...` takes.
+    fn parse(s: &str) -> Option<Shape> {
+        if let Some(n) = s.strip_prefix('t') {
+            return Some(Shape::Threads(n.parse().ok()?));
+        }
+        let (tasks, workers) = s.split_once('w').unwrap_or((s, "0"));
+        Some(Shape::Tasks {
+            tasks: tasks.parse().ok()?,
+            workers: workers.parse().ok()?,
+        })
+    }
+
     /// Concurrent requests.
     fn width(self) -> usize {
         match self {
@@ -244,6 +257,19 @@ impl Who {
         Who::Fred,
     ];
     const THREADS: [Who; 2] = [Who::RedpipeBlocking, Who::RedisR2d2];
+
+    /// The name `--profile service,...` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Who::Redpipe => "redpipe",
+            Who::RedpipeOne => "redpipe-1",
+            Who::RedisMultiplexed => "redis-rs",
+            Who::RedisManager => "redis-rs-manager",
+            Who::Fred => "fred",
+            Who::RedpipeBlocking => "redpipe-blocking",
+            Who::RedisR2d2 => "r2d2",
+        }
+    }
 
     fn label(self) -> &'static str {
         match self {
@@ -391,12 +417,16 @@ pub(crate) struct Figure<'a> {
     pub(crate) reps: usize,
     /// Called before each cell (waits for a quiet machine when asked to).
     pub(crate) settle: Box<dyn Fn() + 'a>,
+    /// The timed window, when not the figure's own (`--profile`).
+    pub(crate) timed: Option<Duration>,
 }
 
 impl Figure<'_> {
     /// Warm-up and timed durations of one measurement.
     fn durations(&self) -> (Duration, Duration) {
-        if self.quick {
+        if let Some(timed) = self.timed {
+            (Duration::from_millis(300), timed)
+        } else if self.quick {
             (Duration::from_millis(150), Duration::from_millis(300))
         } else {
             (Duration::from_millis(300), Duration::from_secs(1))
@@ -559,5 +589,121 @@ impl Figure<'_> {
         }
         census.settle()?;
         Ok(results)
+    }
+
+    /// One measurement of `shape` (see [`Shape::parse`]) and `who` (see [`Who::name`]) over
+    /// `seconds`, for `perf record`: prints its requests/s and connections.
+    pub(crate) fn profile(&mut self, shape: &str, who: &str, seconds: f64) -> crate::Result<()> {
+        let usage = "--profile service,SHAPE,CONTENDER[,SECONDS]: SHAPE 1 8 64 256 64w2 t8 t64; \
+                     CONTENDER redpipe redpipe-1 redis-rs redis-rs-manager fred (tasks), \
+                     redpipe-blocking r2d2 (threads)";
+        let shape = Shape::parse(shape).ok_or(usage)?;
+        let who = *shape
+            .contenders()
+            .iter()
+            .find(|w| w.name() == who)
+            .ok_or(usage)?;
+        self.timed = Some(Duration::from_secs_f64(seconds));
+        let data = Arc::new(Data::new());
+        data.prepare(self.admin)?;
+        let mut census = Census::open(self.info)?;
+        let m = self.measure(&mut census, &data, shape, who, 1)?;
+        println!(
+            "(g) {} {}: {} requests/s, {} connections, {:.0} opened/s",
+            shape.label(),
+            who.label(),
+            report::rate(m.rate),
+            m.conns,
+            m.opened
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Data, FIELDS, KEYS, Rng, Shape, VALUE_LEN, Who};
+    use std::collections::HashMap;
+
+    /// The results a correct client reads for key number `n`.
+    fn right(data: &Data, n: usize) -> (HashMap<String, String>, Option<f64>, Option<String>) {
+        let e = &data.entries[n];
+        let user = FIELDS
+            .iter()
+            .zip(&e.fields)
+            .map(|(f, v)| (f.to_string(), v.clone()))
+            .collect();
+        (user, Some(n as f64), Some(e.session_value.clone()))
+    }
+
+    #[test]
+    fn values_are_100_bytes_and_name_their_key() {
+        let data = Data::new();
+        let e = &data.entries[42];
+        assert_eq!(e.user, "user:42");
+        assert_eq!(e.member, "u42");
+        assert!(e.fields.iter().all(|v| v.len() == VALUE_LEN));
+        assert_eq!(e.session_value.len(), VALUE_LEN);
+        assert!(e.session_value.starts_with("session 42 "));
+    }
+
+    #[test]
+    fn check_accepts_the_right_results_and_nothing_else() {
+        let data = Data::new();
+        let (user, score, session) = right(&data, 7);
+        assert!(data.check(7, &user, score, session.as_deref(), 1).is_ok());
+        // Another key's results, a missing or changed field, a missing score or session, a
+        // counter that was not incremented: each is an error.
+        let (other, ..) = right(&data, 8);
+        assert!(data.check(7, &other, score, session.as_deref(), 1).is_err());
+        let mut fewer = user.clone();
+        fewer.remove("bio");
+        assert!(data.check(7, &fewer, score, session.as_deref(), 1).is_err());
+        let mut changed = user.clone();
+        changed.insert("plan".into(), "x".repeat(VALUE_LEN));
+        assert!(
+            data.check(7, &changed, score, session.as_deref(), 1)
+                .is_err()
+        );
+        assert!(data.check(7, &user, None, session.as_deref(), 1).is_err());
+        assert!(
+            data.check(7, &user, Some(8.0), session.as_deref(), 1)
+                .is_err()
+        );
+        assert!(data.check(7, &user, score, None, 1).is_err());
+        assert!(data.check(7, &user, score, session.as_deref(), 0).is_err());
+    }
+
+    #[test]
+    fn key_numbers_cover_the_range() {
+        let mut rng = Rng::new(3);
+        let mut seen = vec![false; KEYS];
+        for _ in 0..20 * KEYS {
+            seen[rng.below(KEYS)] = true;
+        }
+        // 20 draws per key on average: missing one would take a broken generator.
+        assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn profile_names_parse() {
+        for shape in Shape::ALL {
+            let name = match shape {
+                Shape::Tasks { tasks, workers: 0 } => tasks.to_string(),
+                Shape::Tasks { tasks, workers } => format!("{tasks}w{workers}"),
+                Shape::Threads(n) => format!("t{n}"),
+            };
+            assert_eq!(Shape::parse(&name), Some(shape), "{name}");
+        }
+        assert_eq!(Shape::parse("x"), None);
+        let names: Vec<&str> = Who::TASKS
+            .iter()
+            .chain(&Who::THREADS)
+            .map(|w| w.name())
+            .collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
     }
 }
