@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] [--wait-quiet]
-//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f]
+//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f,g]
 //! e2e --url redis://127.0.0.1:PORT --profile incr,1000,redpipe[,SECONDS]   (one case, for perf)
+//! e2e --url redis://127.0.0.1:PORT --profile service,256,redpipe[,SECONDS] (one cell of (g))
 //! ```
 //!
 //! `cargo xtask bench` starts a throwaway server and runs this with `--pin`: the server's
@@ -21,12 +22,17 @@
 //! - (c) heap allocator calls per command once warm.
 //! - (d) peak resident memory of a million-command pipeline, measured in a child process
 //!   (`--peak-1m <client>`, a hidden mode of this binary).
+//! - (e) Redis Cluster (`cluster.rs`), (f) real work (`work.rs`).
+//! - (g) many tasks, one service (`service.rs`): requests of four commands from 1 to 256
+//!   concurrent tasks or 8 and 64 threads, beside redis-rs and fred, with the number of server
+//!   connections each client used.
 //!
 //! Every figure is measured several times (3, or `--reps N`; 1 with `--quick`) and shown as the
 //! median with min–max; every client is warmed up before each measurement; ratios pair
 //! measurements of the same repetition. Clients run one after the other, never at once, in a
 //! rotating order. `BENCHMARKS.md` ("End to end") has the results and how to read them.
 
+mod args;
 mod chart;
 mod clients;
 mod cluster;
@@ -34,6 +40,8 @@ mod memory;
 mod model;
 mod procfs;
 mod report;
+mod service;
+mod throughput;
 mod tool;
 mod work;
 
@@ -45,6 +53,7 @@ use redpipe::prelude::*;
 use redpipe::{Addr, Connection, ConnectionInfo, VecPipeline};
 use tokio::runtime::Runtime;
 
+use args::{USAGE, parse_args};
 use clients::{Client, Command};
 use model::Variant;
 use procfs::ServerCpu;
@@ -59,87 +68,6 @@ pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 #[cfg(feature = "count-allocs")]
 #[global_allocator]
 static GLOBAL: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
-
-/// Commands per pipeline in figure (a).
-const BATCHES: [usize; 4] = [1, 16, 256, 1000];
-
-/// The contenders of figure (a), in table order; index 0 is `redis-benchmark`.
-const CONTENDERS: [&str; 5] = [
-    "redis-benchmark",
-    "redpipe",
-    "redpipe tokio",
-    "redis-rs",
-    "redis-rs async",
-];
-
-struct Args {
-    url: String,
-    quick: bool,
-    pin: bool,
-    reps: Option<usize>,
-    peak: Option<String>,
-    profile: Option<String>,
-    /// Seed URLs of a Redis Cluster for figure (e).
-    cluster: Vec<String>,
-    /// Figures to run (`a,b,c,d,e,...`); all when empty.
-    only: Vec<String>,
-    /// Where to write the chart of figure (f), as SVG.
-    svg: Option<String>,
-    /// Before each cell, wait for the machine to be quiet (other jobs on a shared machine).
-    wait_quiet: bool,
-}
-
-const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] \
-                     [--cluster URL,URL,...] [--only a,b,...] [--svg PATH] [--wait-quiet]\n       \
-                     e2e --url redis://127.0.0.1:PORT --profile COMMAND,BATCH,CLIENT[,SECONDS]\n\
-                     COMMAND: set get incr set100; CLIENT: redpipe redpipe-tokio pipe redis-rs \
-                     redis-rs-async, redpipe-overlap (send/finish, the next batch queued while the server \
-                     works), or redpipe-rewind (queued once, re-sent with rewind())";
-
-fn parse_args() -> Result<Args> {
-    let mut args = Args {
-        url: String::new(),
-        quick: false,
-        pin: false,
-        reps: None,
-        peak: None,
-        profile: None,
-        cluster: Vec::new(),
-        only: Vec::new(),
-        svg: None,
-        wait_quiet: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--url" => args.url = it.next().ok_or("--url needs a value")?,
-            "--quick" => args.quick = true,
-            "--pin" => args.pin = true,
-            "--reps" => args.reps = Some(it.next().ok_or("--reps needs a number")?.parse()?),
-            "--peak-1m" => args.peak = Some(it.next().ok_or("--peak-1m needs a client")?),
-            "--profile" => args.profile = Some(it.next().ok_or("--profile needs a case")?),
-            "--cluster" => {
-                let urls = it.next().ok_or("--cluster needs URL,URL,...")?;
-                args.cluster = urls.split(',').map(str::to_string).collect();
-            }
-            "--svg" => args.svg = Some(it.next().ok_or("--svg needs a path")?),
-            "--wait-quiet" => args.wait_quiet = true,
-            "--only" => {
-                let figures = it.next().ok_or("--only needs figures, e.g. a,e")?;
-                args.only = figures.split(',').map(str::to_string).collect();
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unexpected argument {other:?}").into()),
-        }
-    }
-    if args.url.is_empty() {
-        return Err(USAGE.into());
-    }
-    Ok(args)
-}
 
 /// How much to measure.
 struct Plan {
@@ -306,6 +234,22 @@ impl Bench {
         }
     }
 
+    /// Figure (g) on this bench's server.
+    fn service_figure(&mut self) -> service::Figure<'_> {
+        service::Figure {
+            info: &self.info,
+            url: &self.url,
+            admin: &mut self.admin,
+            quick: self.plan.quick,
+            reps: self.plan.reps,
+            settle: {
+                let plan = &self.plan;
+                Box::new(move || plan.settle())
+            },
+            timed: None,
+        }
+    }
+
     /// Pins every node of the cluster at `urls` to CPU 0, beside the single server (this
     /// process is on CPU 1 already).
     fn pin_cluster(&mut self, urls: &[String]) -> Result<()> {
@@ -366,159 +310,6 @@ impl Bench {
             // Includes the tool's connection setup: a few commands in hundreds of thousands.
             server_ns: per_command(server0, self.server.ns(), ops),
         })
-    }
-
-    /// Figure (a).
-    fn throughput(&mut self) -> Result<Vec<Table>> {
-        let mut clients: Vec<Box<dyn Client>> = vec![
-            Box::new(clients::RedpipeBlocking::open(&self.info)?),
-            Box::new(clients::RedpipeTokio::open(&self.rt, &self.info)?),
-            Box::new(clients::RedisSync::open(&self.url)?),
-            Box::new(clients::RedisAsync::open(&self.rt, &self.url)?),
-        ];
-        let mut cells: HashMap<(Command, usize, usize), Cell> = HashMap::new();
-        for rep in 0..self.plan.reps {
-            for &batch in &BATCHES {
-                for c in Command::ALL {
-                    self.plan.settle();
-                    let ops = self.plan.ops(batch);
-                    let mut line = format!(
-                        "(a) rep {}/{} {} ×{batch}:",
-                        rep + 1,
-                        self.plan.reps,
-                        c.label()
-                    );
-                    // Rotate who goes first, so that no contender always follows the same one.
-                    for k in 0..CONTENDERS.len() {
-                        let who = (k + rep + batch) % CONTENDERS.len();
-                        let sample = match who {
-                            0 => self.measure_tool(c, batch, ops)?,
-                            i => self.measure(clients[i - 1].as_mut(), c, batch, ops)?,
-                        };
-                        line.push_str(&format!(
-                            " {} {}",
-                            CONTENDERS[who],
-                            report::rate(sample.rate)
-                        ));
-                        cells.entry((c, batch, who)).or_default().add(sample);
-                    }
-                    eprintln!("{line}");
-                }
-            }
-        }
-        Ok(self.throughput_tables(&cells))
-    }
-
-    fn throughput_tables(&self, cells: &HashMap<(Command, usize, usize), Cell>) -> Vec<Table> {
-        let empty = Cell::default();
-        let get = |c, b, who| cells.get(&(c, b, who)).unwrap_or(&empty);
-        let mut header = vec!["command", "batch"];
-        header.extend(CONTENDERS);
-        header.extend([
-            "redpipe / redis-benchmark",
-            "redpipe / redis-rs",
-            "redpipe tokio / redis-rs async",
-            "redis-benchmark / redis-rs",
-        ]);
-        let mut rates = Table::new(
-            format!(
-                "(a) End to end, one connection: ops/s, median {}",
-                self.spread()
-            ),
-            &header,
-            2,
-        );
-        let mut cpu_header = vec!["command", "batch"];
-        cpu_header.extend(CONTENDERS);
-        let mut cpu = Table::new(
-            "(a') CPU per command, ns, median: client / server (server busy, % of one core)",
-            &cpu_header,
-            2,
-        );
-        // Worst cases for the targets.
-        let mut ceiling: Option<(f64, String)> = None;
-        let mut sync: Option<(f64, String)> = None;
-        let mut not_sync: Option<(f64, String)> = None;
-        let worst = |slot: &mut Option<(f64, String)>, v: f64, at: String| {
-            if slot.as_ref().is_none_or(|(w, _)| v < *w) {
-                *slot = Some((v, at));
-            }
-        };
-        for c in Command::ALL {
-            for &batch in &BATCHES {
-                let mut row = vec![c.label().to_string(), batch.to_string()];
-                let mut cpu_row = row.clone();
-                for who in 0..CONTENDERS.len() {
-                    let cell = get(c, batch, who);
-                    row.push(cell.rate.show(report::rate));
-                    let client = if cell.client_ns.is_empty() {
-                        "–".to_string()
-                    } else {
-                        report::ns(cell.client_ns.median())
-                    };
-                    let busy = cell.server_ns.median() * cell.rate.median() / 1e9;
-                    cpu_row.push(if cell.server_ns.is_empty() {
-                        client
-                    } else {
-                        format!(
-                            "{client} / {} ({:.0}%)",
-                            report::ns(cell.server_ns.median()),
-                            busy * 100.0
-                        )
-                    });
-                }
-                let vs_tool = Samples::ratio(&get(c, batch, 1).rate, &get(c, batch, 0).rate);
-                let vs_sync = Samples::ratio(&get(c, batch, 1).rate, &get(c, batch, 3).rate);
-                let vs_async = Samples::ratio(&get(c, batch, 2).rate, &get(c, batch, 4).rate);
-                let at = format!("{} ×{batch}", c.label());
-                if batch >= 256 {
-                    worst(&mut ceiling, vs_tool.median(), at.clone());
-                }
-                if batch >= 16 {
-                    worst(&mut sync, vs_sync.median(), at.clone());
-                    worst(&mut not_sync, vs_async.median(), at);
-                }
-                row.push(vs_tool.show(report::ratio));
-                row.push(vs_sync.show(report::ratio));
-                row.push(vs_async.show(report::ratio));
-                // The most any client could gain over redis-rs here.
-                row.push(
-                    Samples::ratio(&get(c, batch, 0).rate, &get(c, batch, 3).rate)
-                        .show(report::ratio),
-                );
-                rates.rows.push(row);
-                cpu.rows.push(cpu_row);
-            }
-        }
-        let verdict = |slot: &Option<(f64, String)>, target: f64| match slot {
-            Some((v, at)) if *v >= target => format!("met (lowest {v:.2}, {at})"),
-            Some((v, at)) => format!(
-                "MISSED: lowest {v:.2} at {at}, {:.0}% short",
-                (1.0 - v / target) * 100.0
-            ),
-            None => "not measured".into(),
-        };
-        rates.notes.push(format!(
-            "target redpipe >= 0.95 x redis-benchmark at batch >= 256: {}",
-            verdict(&ceiling, 0.95)
-        ));
-        rates.notes.push(format!(
-            "target redpipe >= 1.3 x redis-rs at batch >= 16, sync: {}",
-            verdict(&sync, 1.3)
-        ));
-        rates.notes.push(format!(
-            "target redpipe >= 1.3 x redis-rs at batch >= 16, async: {}",
-            verdict(&not_sync, 1.3)
-        ));
-        if !self.server.visible() {
-            cpu.notes
-                .push("the server's CPU time is not visible from here (not local)".into());
-        }
-        cpu.notes.push(
-            "client: this process, every thread; redis-benchmark's own CPU time is not measured"
-                .into(),
-        );
-        vec![rates, cpu]
     }
 
     fn spread(&self) -> String {
@@ -801,6 +592,14 @@ fn run() -> Result<()> {
                 seconds,
             );
         }
+        if let Some(rest) = case.strip_prefix("service,") {
+            let parts: Vec<&str> = rest.split(',').collect();
+            let [shape, who, rest @ ..] = parts.as_slice() else {
+                return Err("--profile service,SHAPE,CONTENDER[,SECONDS]".into());
+            };
+            let seconds = rest.first().map_or(Ok(10.0), |s| s.parse())?;
+            return bench.service_figure().profile(shape, who, seconds);
+        }
         if let Some(rest) = case.strip_prefix("cluster,") {
             let parts: Vec<&str> = rest.split(',').collect();
             let seconds = parts.get(3).map_or(Ok(10.0), |s| s.parse())?;
@@ -844,6 +643,10 @@ fn run() -> Result<()> {
             chart::write(path, &results)?;
             eprintln!("(f) chart written to {path}");
         }
+    }
+    if wants("g") {
+        let results = bench.service_figure().run()?;
+        tables.extend(service::tables(&results));
     }
     if wants("e") && !args.cluster.is_empty() {
         if args.pin {

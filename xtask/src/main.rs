@@ -5,7 +5,8 @@
 //!   `tour --browser`: a headless Chromium page runs a pipeline through the bridge.
 //! - `wasm`: the browser and edge side (Chromium and Node tests against a real bridge), the npm
 //!   package and its size; part of `test`.
-//! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks.
+//! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks;
+//!   `bench --only g` runs only the end-to-end figures named.
 //! - `qemu`: the firmware images on emulated Cortex-M4 and RISC-V 32 boards against a
 //!   throwaway server.
 //!
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
                  --browser: a headless Chromium page runs it through redpipe-bridge\n  \
                  wasm    browser and Node tests against a real bridge, the npm package and its size\n  \
                  bench   end-to-end and codec benchmarks (--quick: a shorter run of the same \
-                 tables)\n  \
+                 tables; --only LIST: only those end-to-end figures, e.g. g; --reps N)\n  \
                  size    build the no-allocator firmware image and print its footprint\n  \
                  fuzz    run every fuzz target (--seconds N, default 60)\n  \
                  qemu    run the firmware images on emulated Cortex-M4 and RISC-V 32 boards \
