@@ -187,6 +187,8 @@ pub struct Mux<S, Q> {
     read: u64,
     /// Bytes committed whose replies have not all arrived, with the replies expected.
     charged: usize,
+    /// Pipelines with bytes committed and replies outstanding (abandoned ones included).
+    live: usize,
     window_bytes: usize,
     /// Replies read and their bytes, for the expected size of the next ones (`usize`: no
     /// 64-bit division on 32-bit targets).
@@ -243,6 +245,7 @@ where
             send: 0,
             read: 0,
             charged: 0,
+            live: 0,
             window_bytes: crate::pipeline::DEFAULT_WINDOW_BYTES,
             replies: 0,
             reply_bytes: 0,
@@ -314,6 +317,13 @@ where
     /// [`Pipeline::pushes_seen`]).
     pub fn pushes_seen(&self) -> u64 {
         self.pushes
+    }
+
+    /// Pipelines on the wire now: some of their bytes committed, some replies outstanding. A
+    /// transport may write a new pipeline at once while few are (the server may be idle), and
+    /// leave it for its next batched write while many are (the server has work queued).
+    pub fn in_flight(&self) -> usize {
+        self.live
     }
 
     /// Bytes in flight now (see [`set_window_bytes`](Self::set_window_bytes)).
@@ -449,6 +459,9 @@ where
             // More replies than a table can index: never, but do not lose track of them.
             Err(_) => Stage::Discard(u32::MAX),
         };
+        if slot.stage == Stage::Vacant {
+            self.live -= 1;
+        }
         self.charged = self.charged.saturating_sub(slot.charged);
         slot.charged = 0;
         self.pop_vacant();
@@ -528,6 +541,9 @@ where
             let charge = n.saturating_add(commands.saturating_mul(estimate));
             slot.charged = slot.charged.saturating_add(charge);
             slot.waiting += commands;
+            if slot.stage == Stage::Queued {
+                self.live += 1;
+            }
             slot.stage = Stage::Live;
             self.charged = self.charged.saturating_add(charge);
             if !sent_whole {
@@ -609,6 +625,9 @@ where
                     0 => Stage::Vacant,
                     left => Stage::Discard(left),
                 };
+                if slot.stage == Stage::Vacant {
+                    self.live -= 1;
+                }
                 self.pop_vacant();
                 continue;
             }
@@ -655,6 +674,9 @@ where
     /// Marks the slot at ring index `i` done, releases its bytes and tells its submitter.
     fn finish_slot(&mut self, i: usize) {
         let slot = &mut self.ring.slots_mut()[i];
+        if slot.stage == Stage::Live {
+            self.live -= 1;
+        }
         slot.stage = Stage::Done;
         self.charged = self.charged.saturating_sub(slot.charged);
         slot.charged = 0;
@@ -699,7 +721,10 @@ where
                     }
                     self.finish_slot(i);
                 }
-                Stage::Discard(_) => slot.stage = Stage::Vacant,
+                Stage::Discard(_) => {
+                    slot.stage = Stage::Vacant;
+                    self.live -= 1;
+                }
                 Stage::Vacant | Stage::Done => {}
             }
         }

@@ -37,8 +37,10 @@ fn pipelines_share_one_write_and_each_gets_its_own_replies() {
         .into_iter()
         .map(|p| mux.try_submit(p).unwrap())
         .collect();
+    assert_eq!(mux.in_flight(), 0);
     let wire = transmit(&mut mux);
     assert_eq!(wire.iter().filter(|b| **b == b'*').count(), 6);
+    assert_eq!(mux.in_flight(), 3);
     assert!(transmit(&mut mux).is_empty(), "nothing is sent twice");
     assert!(mux.is_awaiting());
 
@@ -73,7 +75,10 @@ fn pipelines_share_one_write_and_each_gets_its_own_replies() {
         assert!(m.is_empty());
     }
 
-    mux.handle_input(replies).unwrap();
+    mux.handle_input(&replies[..8]).unwrap();
+    assert_eq!(mux.in_flight(), 2);
+    mux.handle_input(&replies[8..]).unwrap();
+    assert_eq!(mux.in_flight(), 0);
     for (t, h) in tickets.iter().zip([&ha, &hb, &hc]) {
         assert!(mux.is_done(*t));
         let p = mux.take(*t).unwrap();
@@ -536,8 +541,10 @@ fn random_abandons_keep_every_survivor_in_step() {
                 if mux.is_empty() && replies.is_empty() {
                     break;
                 }
+                prop_assert!(mux.in_flight() <= tickets.len());
             }
             prop_assert!(mux.is_empty(), "{mux:?}");
+            prop_assert_eq!(mux.in_flight(), 0);
             prop_assert!(replies.is_empty() && buf.is_empty());
             // Each survivor's handles read the replies to its own commands: the numbers of
             // their places on the wire.

@@ -59,3 +59,10 @@ fn stall_timeout(info: &ConnectionInfo) -> Option<u64> {
 /// The pipelines a shared connection holds at most, queued or in flight; past it submitters
 /// wait for one to come back.
 const MAX_PIPELINES: usize = 4096;
+
+/// While fewer pipelines than this are on the wire, a submitter writes its own at once: the
+/// server may be idle, and waiting for the next batched write would leave it idle longer (a
+/// few tasks would move in lock step, each batch waiting for the whole previous one). With
+/// more on the wire, the server has work queued for longer than a round trip: a new pipeline
+/// waits for the next batched write, which carries everything queued by then.
+const EAGER_BELOW: usize = 16;

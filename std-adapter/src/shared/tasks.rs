@@ -22,7 +22,7 @@ use redpipe_core::{AsyncTransport, Error, Failure, ReadBuffer, Result, VecPipeli
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use super::{MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use super::{EAGER_BELOW, MAX_PIPELINES, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::stream::Millis;
 use crate::tokio::{AsyncConnection, Stream};
@@ -52,6 +52,9 @@ impl Submitted for Sub {
 
 struct State {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
+    /// The socket's write side: a submitter that finds nothing awaited writes its pipeline at
+    /// once, the driver everything else.
+    wire: Wire,
     /// The driver task, to wake when there is something to send.
     driver: Option<Waker>,
     /// The driver was woken and has not looked yet: no need to wake it again.
@@ -60,7 +63,36 @@ struct State {
     waiting: usize,
 }
 
+/// The socket, and the committed bytes not written yet.
+struct Wire {
+    stream: Stream,
+    /// Committed bytes, written from `written` on.
+    out: Vec<u8>,
+    written: usize,
+}
+
 impl State {
+    /// Commits what the mux has ready and writes what the socket takes now; `Ok(true)` when
+    /// everything committed is written. With a waker that is not the driver's (a submitter's
+    /// no-op one), a socket that is full leaves the rest for the driver.
+    fn flush(&mut self, cx: &mut Context<'_>) -> std::result::Result<bool, Failure> {
+        let wire = &mut self.wire;
+        if wire.written == wire.out.len() {
+            wire.out.clear();
+            wire.written = 0;
+            self.mux.poll_transmit(&mut wire.out);
+        }
+        while wire.written < wire.out.len() {
+            match Pin::new(&mut wire.stream).poll_write(cx, &wire.out[wire.written..]) {
+                Poll::Ready(Ok(0)) => return Err(Failure::Closed),
+                Poll::Ready(Ok(n)) => wire.written += n,
+                Poll::Ready(Err(e)) => return Err(io_failure(&e)),
+                Poll::Pending => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
     fn wake_driver(&mut self) {
         if !self.woken {
             if let Some(w) = &self.driver {
@@ -108,6 +140,11 @@ impl Shared {
         let shared = Arc::new(Self {
             state: Mutex::new(State {
                 mux,
+                wire: Wire {
+                    stream,
+                    out: Vec::new(),
+                    written: 0,
+                },
                 driver: None,
                 woken: false,
                 waiting: 0,
@@ -121,9 +158,6 @@ impl Shared {
         let now = Instant::now();
         runtime.spawn(Driver {
             shared: Arc::downgrade(&shared),
-            stream,
-            out: Vec::new(),
-            written: 0,
             buf,
             timer: Box::pin(tokio::time::sleep_until(now)),
             armed: None,
@@ -168,8 +202,18 @@ impl Shared {
                     p.fail(f);
                     return Err(connection_error(f));
                 }
+                let eager = state.mux.in_flight() < EAGER_BELOW;
                 match state.mux.try_submit(sub) {
                     Ok(ticket) => {
+                        // Few on the wire: this pipeline goes out now rather than after every
+                        // other task that runs before the driver (see `EAGER_BELOW`). Else the
+                        // driver writes it with everything else queued by then, in one write.
+                        if eager {
+                            let mut noop = Context::from_waker(Waker::noop());
+                            if let Err(f) = state.flush(&mut noop) {
+                                self.end(&mut state, f);
+                            }
+                        }
                         state.wake_driver();
                         break ticket;
                     }
@@ -281,10 +325,6 @@ impl AsyncTransport for Link {
 /// The driver task: moves bytes between the socket and the mux.
 struct Driver {
     shared: Weak<Shared>,
-    stream: Stream,
-    /// Committed bytes, written from `written` on.
-    out: Vec<u8>,
-    written: usize,
     buf: ReadBuffer<Vec<u8>>,
     timer: Pin<Box<Sleep>>,
     /// The deadline the timer is set to.
@@ -335,38 +375,23 @@ impl Driver {
     /// Does everything that can be done without waiting; `Err` ends the connection.
     fn turn(&mut self, shared: &Shared, cx: &mut Context<'_>) -> std::result::Result<(), Failure> {
         loop {
-            // Everything ready to go, in one buffer.
-            if self.written == self.out.len() {
-                self.out.clear();
-                self.written = 0;
-                let mut state = shared.lock();
-                match &state.driver {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => state.driver = Some(cx.waker().clone()),
-                }
-                state.woken = false;
-                let awaiting = state.mux.is_awaiting();
-                state.mux.poll_transmit(&mut self.out);
-                if !awaiting && state.mux.is_awaiting() {
-                    // Replies are awaited from now: the stall clock starts.
-                    let deadline = state.mux.handle_timeout(self.now());
-                    drop(state);
-                    self.arm(deadline);
-                }
+            let mut state = shared.lock();
+            match &state.driver {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => state.driver = Some(cx.waker().clone()),
             }
-            let mut wrote = false;
-            while self.written < self.out.len() {
-                match Pin::new(&mut self.stream).poll_write(cx, &self.out[self.written..]) {
-                    Poll::Ready(Ok(0)) => return Err(Failure::Closed),
-                    Poll::Ready(Ok(n)) => {
-                        self.written += n;
-                        wrote = true;
-                    }
-                    Poll::Ready(Err(e)) => return Err(io_failure(&e)),
-                    Poll::Pending => break,
-                }
+            state.woken = false;
+            if let Some(f) = state.mux.failure() {
+                return Err(f);
             }
-            let stream = &mut self.stream;
+            // Everything ready to go, in one write.
+            state.flush(cx)?;
+            if self.armed.is_none() && state.mux.is_awaiting() {
+                // Replies are awaited and no deadline is set: the stall clock starts.
+                let deadline = state.mux.handle_timeout(self.now());
+                self.arm(deadline);
+            }
+            let stream = &mut state.wire.stream;
             let read = self.buf.read_with(|spare| {
                 let mut rb = ReadBuf::new(spare);
                 match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
@@ -378,7 +403,6 @@ impl Driver {
             });
             match read {
                 Ok(_) => {
-                    let mut state = shared.lock();
                     let progress = state.mux.progress();
                     let used = state
                         .mux
@@ -390,11 +414,9 @@ impl Driver {
                         if let Some(f) = state.mux.failure() {
                             return Err(f);
                         }
-                        drop(state);
                         self.arm(deadline);
-                    } else {
-                        drop(state);
                     }
+                    drop(state);
                     self.buf.consume(used);
                     self.buf.shrink();
                     continue;
@@ -405,17 +427,12 @@ impl Driver {
             }
             if self.armed.is_some() && self.timer.as_mut().poll(cx).is_ready() {
                 self.armed = None;
-                let mut state = shared.lock();
                 let deadline = state.mux.handle_timeout(self.now());
                 if let Some(f) = state.mux.failure() {
                     return Err(f);
                 }
-                drop(state);
                 self.arm(deadline);
                 continue;
-            }
-            if wrote && self.written == self.out.len() {
-                continue; // more may have been queued meanwhile
             }
             return Ok(());
         }
