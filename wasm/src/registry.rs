@@ -178,9 +178,6 @@ pub struct Connections {
 /// The registered names, in registration order (a handful: a list beats a map in code size).
 type Names = Vec<(String, Rc<Entry>)>;
 
-/// One group's run, boxed so that groups of different names run side by side.
-type Run<'g> = Pin<Box<dyn Future<Output = Result<()>> + 'g>>;
-
 impl core::fmt::Debug for Connections {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let names: Vec<String> = self.names.borrow().iter().map(|(n, _)| n.clone()).collect();
@@ -293,48 +290,51 @@ impl Connections {
 /// socket.
 impl AsyncBackend for Connections {
     async fn run_async(&self, groups: &mut [Group]) -> Result<()> {
-        let mut unknown = None;
+        let mut first = Ok(());
         for g in groups.iter_mut().filter(|g| !g.is_empty()) {
             if self.entry(g.name()).is_none() {
                 let e = g.fail_unknown();
-                unknown.get_or_insert(e);
+                if first.is_ok() {
+                    first = Err(e);
+                }
             }
         }
-        if let Some(e) = unknown {
-            return Err(e);
+        first?;
+        let mut runs: Vec<Run<'_>> = Vec::new();
+        for g in groups.iter_mut().filter(|g| !g.is_empty()) {
+            let Some(entry) = self.entry(g.name()) else {
+                continue;
+            };
+            runs.push(Run::Running(Box::pin(async move {
+                entry.count(|s| s.pipelines += 1);
+                let shareable = g.pipeline().is_shareable();
+                let done = |c: Connection| {
+                    if !shareable {
+                        entry.retire(&c); // closed as it is dropped
+                    }
+                };
+                g.run_async(|| entry.clone().connection(shareable), done)
+                    .await
+            })));
         }
-        let runs: Vec<Run<'_>> = groups
-            .iter_mut()
-            .filter(|g| !g.is_empty())
-            .filter_map(|g| {
-                let entry = self.entry(g.name())?;
-                Some(Box::pin(async move {
-                    entry.count(|s| s.pipelines += 1);
-                    let shareable = g.pipeline().is_shareable();
-                    let done = |c: Connection| {
-                        if !shareable {
-                            entry.retire(&c); // closed as it is dropped
-                        }
-                    };
-                    g.run_async(|| entry.clone().connection(shareable), done)
-                        .await
-                })
-                    as Pin<Box<dyn Future<Output = Result<()>>>>)
-            })
-            .collect();
         join_all(runs).await
     }
 }
 
-/// Polls every future until all are done; returns the first error (in group order).
+/// One group's run: boxed so that groups of different names run side by side, then its result.
+enum Run<'g> {
+    Running(Pin<Box<dyn Future<Output = Result<()>> + 'g>>),
+    Done(Result<()>),
+}
+
+/// Polls every run until all are done; returns the first error (in group order).
 async fn join_all(mut runs: Vec<Run<'_>>) -> Result<()> {
-    let mut results: Vec<Option<Result<()>>> = runs.iter().map(|_| None).collect();
     poll_fn(|cx| {
         let mut pending = false;
-        for (run, result) in runs.iter_mut().zip(results.iter_mut()) {
-            if result.is_none() {
-                match run.as_mut().poll(cx) {
-                    Poll::Ready(r) => *result = Some(r),
+        for run in &mut runs {
+            if let Run::Running(f) = run {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(r) => *run = Run::Done(r),
                     Poll::Pending => pending = true,
                 }
             }
@@ -346,9 +346,10 @@ async fn join_all(mut runs: Vec<Run<'_>>) -> Result<()> {
         }
     })
     .await;
-    results
-        .into_iter()
-        .flatten()
-        .collect::<Result<Vec<()>>>()
-        .map(drop)
+    for run in runs {
+        if let Run::Done(r) = run {
+            r?;
+        }
+    }
+    Ok(())
 }
