@@ -116,7 +116,11 @@ struct Inner {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
     buf: ReadBuffer<Vec<u8>>,
     out: Vec<u8>,
-    options: Options,
+    /// `Options::max_frame` (at least 1), `window` and `window_bytes`: all a run needs of the
+    /// options (a copy of them would clone their strings).
+    max_frame: usize,
+    window: usize,
+    window_bytes: usize,
     /// Callers waiting for room in the mux.
     room: Vec<Waker>,
     /// A send is scheduled for the end of this turn of the event loop.
@@ -196,7 +200,9 @@ impl Connection {
                 mux,
                 buf: ReadBuffer::new(Vec::new()),
                 out: Vec::new(),
-                options: options.clone(),
+                max_frame: options.max_frame.max(1),
+                window: options.window,
+                window_bytes: options.window_bytes,
                 room: Vec::new(),
                 flushing: false,
             })),
@@ -232,8 +238,8 @@ impl Connection {
     fn run<'a>(&'a self, p: &'a mut VecPipeline) -> Run<'a> {
         let pipeline = {
             let inner = self.inner.borrow();
-            p.set_window(inner.options.window);
-            p.set_window_bytes(inner.options.window_bytes);
+            p.set_window(inner.window);
+            p.set_window_bytes(inner.window_bytes);
             core::mem::replace(p, VecPipeline::new())
         };
         Run {
@@ -323,8 +329,7 @@ impl Inner {
         }
         self.out.clear();
         self.mux.poll_transmit(&mut self.out);
-        let frame = self.options.max_frame.max(1);
-        for chunk in self.out.chunks(frame) {
+        for chunk in self.out.chunks(self.max_frame) {
             if let Err(why) = self.link.send(chunk) {
                 self.link.close(why.clone());
                 self.mux.fail(Failure::Io(why.kind()));
