@@ -124,11 +124,15 @@ pub(crate) fn needs<'e>(name: &[u8], encoded: impl FnOnce() -> &'e [u8]) -> Need
     match NAMES.iter().find(|(n, _)| name.eq_ignore_ascii_case(n)) {
         Some((_, Rule::Is(needs))) => *needs,
         Some((_, Rule::Client)) => {
-            // `*N\r\n$L\r\nCLIENT\r\n`, then the subcommand.
-            let rest = encoded()
-                .splitn(4, |b| *b == b'\n')
-                .nth(3)
-                .unwrap_or_default();
+            // `*N\r\n$L\r\nCLIENT\r\n`, then the subcommand: after the third line.
+            let mut rest = encoded();
+            for _ in 0..3 {
+                let line = rest
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
+                rest = &rest[line..];
+            }
             match CLIENT_CHANGES.iter().any(|w| starts_with_word(rest, w)) {
                 true => Needs::Changes,
                 false => Needs::Nothing,
