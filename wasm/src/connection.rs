@@ -179,7 +179,7 @@ impl Connection {
         if let Some(token) = &options.token {
             link.send_text(token)?;
             let answer = link
-                .wait(|i| match (i.texts.pop_front(), &i.closed) {
+                .wait(|i| match (i.text.take(), &i.closed) {
                     (Some(text), _) => Some(Ok(text)),
                     (None, Some(why)) => Some(Err(why.clone())),
                     (None, None) => None,

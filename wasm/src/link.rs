@@ -11,7 +11,6 @@
 //! and a handful of imports instead of web-sys's per-event closures and setters, which is
 //! smaller in both the `.wasm` and its glue.
 
-use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -75,9 +74,10 @@ const CLOSE: u32 = 4;
 #[derive(Default)]
 pub(crate) struct Inbox {
     /// Binary messages (or duplex chunks) not taken yet.
-    pub(crate) messages: VecDeque<Vec<u8>>,
-    /// Text messages not taken yet: the bridge's `ready`, or its refusal.
-    pub(crate) texts: VecDeque<String>,
+    pub(crate) messages: Vec<Vec<u8>>,
+    /// The first text message not taken yet: the bridge's `ready`, or its refusal (only the
+    /// answer to the token is ever read).
+    pub(crate) text: Option<String>,
     /// The socket opened (WebSocket `open`; a duplex is open from the start).
     pub(crate) open: bool,
     /// Why the link ended; once set it stays.
@@ -117,17 +117,17 @@ impl Inbox {
             ));
             return;
         }
-        self.messages.push_back(bytes);
+        self.messages.push(bytes);
         self.wake();
     }
 
-    /// Takes the messages received so far.
     /// Sets who is woken when something arrives.
     pub(crate) fn set_waker(&mut self, waker: Option<Waker>) {
         self.waker = waker;
     }
 
-    pub(crate) fn take_messages(&mut self) -> VecDeque<Vec<u8>> {
+    /// Takes the messages received so far.
+    pub(crate) fn take_messages(&mut self) -> Vec<Vec<u8>> {
         self.queued = 0;
         core::mem::take(&mut self.messages)
     }
@@ -184,7 +184,9 @@ fn handler(inbox: &Rc<RefCell<Inbox>>) -> OnEvent {
             }
             TEXT => {
                 // The bridge's `ready`, or its refusal.
-                i.texts.push_back(value.as_string().unwrap_or_default());
+                if i.text.is_none() {
+                    i.text = Some(value.as_string().unwrap_or_default());
+                }
                 i.wake();
             }
             DATA => i.push(value.unchecked_into::<Uint8Array>().to_vec()),
