@@ -6,14 +6,13 @@
 //! objects only if JavaScript reads them all.
 
 use alloc::rc::Rc;
-use alloc::string::ToString;
 use core::cell::RefCell;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use redpipe_core::{Aggregate, Failure, Reply, SlotError};
+use redpipe_core::{Aggregate, Error, Failure, Reply, SlotError};
 use wasm_bindgen::prelude::*;
 
-use super::error::{connection_error, plain_error, redis_error};
+use super::error::{connection_error, message, plain_error, redis_error};
 
 /// How a command's reply reads in JavaScript, beyond the generic conversion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +43,7 @@ impl Run {
         match &*self.error.borrow() {
             Some(e) => e.clone(),
             None => connection_error(&match failure {
-                Some(f) => f.to_string(),
+                Some(f) => message(&Error::Failed(f)),
                 None => "the pipeline failed".into(),
             }),
         }
@@ -104,7 +103,8 @@ fn slot_error(e: &SlotError<'_>) -> JsValue {
     plain_error(&match e {
         SlotError::Pending => "result not available: the pipeline has not been executed".into(),
         SlotError::Stale => "the command was rolled back with its scope".into(),
-        other => other.to_string(),
+        // A conversion error: what the same core `Error` says.
+        other => message(&Error::from(other.clone())),
     })
 }
 
