@@ -164,13 +164,13 @@ impl Connection {
     /// commands; fails with the socket's close reason (the bridge refuses a wrong token with
     /// close code 1008).
     pub async fn open(url: &str, options: &Options) -> Result<Self> {
-        Self::start(Link::websocket(url)?, options).await
+        Self::start(Link::websocket(url), options).await
     }
 
     /// Runs over a JS duplex (Node `net`, a Workers socket, ...) that talks to Redis directly.
     #[cfg(feature = "duplex")]
     pub async fn open_duplex(duplex: Duplex, options: &Options) -> Result<Self> {
-        Self::start(Link::duplex(duplex)?, options).await
+        Self::start(Link::duplex(&duplex), options).await
     }
 
     /// Presents the token on an opened `link` and runs the setup commands.

@@ -19,14 +19,8 @@ use core::pin::Pin;
 use core::task::{Poll, Waker};
 
 use redpipe_core::{AsyncBackend, Error, Group, Result};
-#[cfg(feature = "duplex")]
-use wasm_bindgen::JsCast;
 
 use crate::connection::{Connection, Options};
-#[cfg(feature = "duplex")]
-use crate::error::LinkError;
-#[cfg(feature = "duplex")]
-use crate::link::Duplex;
 use crate::link::Link;
 
 /// Counters of one named connection.
@@ -75,20 +69,9 @@ impl Entry {
     async fn open(&self) -> Result<Connection> {
         self.count(|s| s.connects += 1);
         let link = match &self.endpoint {
-            Endpoint::Url(url) => Link::websocket(url)?,
+            Endpoint::Url(url) => Link::websocket(url),
             #[cfg(feature = "duplex")]
-            Endpoint::Duplex(open) => {
-                let made = open
-                    .call0(&wasm_bindgen::JsValue::UNDEFINED)
-                    .map_err(|e| LinkError::Refused(crate::js_text(&e)))?;
-                let duplex = match made.dyn_into::<js_sys::Promise>() {
-                    Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
-                        .await
-                        .map_err(|e| LinkError::Refused(crate::js_text(&e)))?,
-                    Err(value) => value,
-                };
-                Link::duplex(duplex.unchecked_into::<Duplex>())?
-            }
+            Endpoint::Duplex(open) => Link::duplex(open),
         };
         Connection::start(link, &self.options).await
     }
