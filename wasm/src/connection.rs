@@ -274,7 +274,10 @@ impl Inner {
     fn receive(&mut self) {
         let (messages, closed) = {
             let mut inbox = self.link.inbox().borrow_mut();
-            (inbox.take_messages(), inbox.closed.clone())
+            (
+                inbox.take_messages(),
+                inbox.closed.as_ref().map(LinkError::kind),
+            )
         };
         let arrived = !messages.is_empty();
         for m in messages {
@@ -302,8 +305,8 @@ impl Inner {
                 Err(_) => break,
             }
         }
-        if let Some(why) = closed {
-            self.mux.fail(Failure::Io(why.kind()));
+        if let Some(kind) = closed {
+            self.mux.fail(Failure::Io(kind));
         }
         if let Some(failure) = self.mux.failure() {
             // The stream is at an unknown position, or gone: this connection is done.
