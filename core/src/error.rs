@@ -9,7 +9,7 @@ use core::fmt;
 /// Where an error's message is written, piece by piece. A [`fmt::Formatter`] is one: every
 /// error's `Display` writes through it. A program that shows errors without `core::fmt` (whose
 /// formatting machinery costs a browser build a few KiB) implements it for its own buffer and
-/// calls [`Error::write_message`](crate::Error::write_message).
+/// calls `Error::write_message` (feature `alloc`).
 pub trait MessageSink {
     /// Appends `piece` to the message.
     fn piece(&mut self, piece: &str) -> fmt::Result;
