@@ -4,52 +4,91 @@
 //! here either: it is data for its slot ([`ServerError`](crate::ServerError)). Only a protocol
 //! violation ([`DecodeError`]) poisons a connection.
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
-/// Writes `parts` one after another. The errors' `Display` impls write their pieces with it
-/// (and [`write_quoted`], `itoa` for numbers) rather than `write!`: `core::fmt::write`, the
-/// padding behind `{}` and the Unicode escaping behind `{:?}` would otherwise be linked into
-/// every program that shows an error (about 8 KB of a browser build).
-pub(crate) fn write_all(f: &mut fmt::Formatter<'_>, parts: &[&str]) -> fmt::Result {
-    parts.iter().try_for_each(|p| f.write_str(p))
+/// Where an error's message is written, piece by piece. A [`fmt::Formatter`] is one: every
+/// error's `Display` writes through it. A program that shows errors without `core::fmt` (whose
+/// formatting machinery costs a browser build a few KiB) implements it for its own buffer and
+/// calls `Error::write_message` (feature `alloc`).
+pub trait MessageSink {
+    /// Appends `piece` to the message.
+    fn piece(&mut self, piece: &str) -> fmt::Result;
+
+    /// Appends the message of a transport's own error (the source of an I/O error), which only
+    /// its `Display` can write; `None` when this sink cannot, and the I/O error's kind is
+    /// written instead.
+    #[cfg(feature = "alloc")]
+    fn source(
+        &mut self,
+        source: &(dyn core::error::Error + Send + Sync + 'static),
+    ) -> Option<fmt::Result> {
+        let _ = source;
+        None
+    }
+}
+
+impl MessageSink for fmt::Formatter<'_> {
+    fn piece(&mut self, piece: &str) -> fmt::Result {
+        self.write_str(piece)
+    }
+
+    #[cfg(feature = "alloc")]
+    fn source(
+        &mut self,
+        source: &(dyn core::error::Error + Send + Sync + 'static),
+    ) -> Option<fmt::Result> {
+        Some(fmt::Display::fmt(source, self))
+    }
+}
+
+/// Writes `parts` one after another. The errors' messages are written in pieces with it (and
+/// [`write_quoted`], `itoa` for numbers) rather than `write!`: `core::fmt::write`, the padding
+/// behind `{}` and the Unicode escaping behind `{:?}` would otherwise be linked into every
+/// program that shows an error (about 8 KB of a browser build).
+pub(crate) fn write_all<S: MessageSink + ?Sized>(out: &mut S, parts: &[&str]) -> fmt::Result {
+    parts.iter().try_for_each(|p| out.piece(p))
 }
 
 /// Writes `s` in double quotes, escaped as `{:?}` escapes ASCII (quotes, backslashes, control
-/// characters); other characters as they are (`{:?}` also escapes unprintable Unicode).
+/// characters); other characters as they are (`{:?}` also escapes unprintable Unicode). The
+/// text between escapes goes out in one piece.
 #[cfg(feature = "alloc")]
-pub(crate) fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    f.write_char('"')?;
-    for c in s.chars() {
-        let escaped = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            '\0' => "\\0",
-            c if c.is_ascii_control() => {
-                let b = c as u8;
-                f.write_str("\\u{")?;
-                if b >= 16 {
-                    f.write_char(hex_digit(b >> 4))?;
-                }
-                f.write_char(hex_digit(b))?;
-                f.write_char('}')?;
-                continue;
-            }
-            c => {
-                f.write_char(c)?;
-                continue;
-            }
+pub(crate) fn write_quoted<S: MessageSink + ?Sized>(out: &mut S, s: &str) -> fmt::Result {
+    out.piece("\"")?;
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b'\0' => "\\0",
+            b if b.is_ascii_control() => "",
+            _ => continue,
         };
-        f.write_str(escaped)?;
+        // `i` is an ASCII byte's index: a character boundary.
+        out.piece(s.get(plain..i).unwrap_or_default())?;
+        plain = i + 1;
+        if escaped.is_empty() {
+            out.piece("\\u{")?;
+            if b >= 16 {
+                out.piece(hex_digit(b >> 4))?;
+            }
+            out.piece(hex_digit(b))?;
+            out.piece("}")?;
+        } else {
+            out.piece(escaped)?;
+        }
     }
-    f.write_char('"')
+    out.piece(s.get(plain..).unwrap_or_default())?;
+    out.piece("\"")
 }
 
 /// The lowercase hex digit of the low four bits of `b`.
-fn hex_digit(b: u8) -> char {
-    char::from(b"0123456789abcdef"[usize::from(b & 15)])
+fn hex_digit(b: u8) -> &'static str {
+    let i = usize::from(b & 15);
+    &"0123456789abcdef"[i..=i]
 }
 
 /// Which caller-supplied store ran out of room.
@@ -79,6 +118,12 @@ pub struct CapacityError {
 
 impl fmt::Display for CapacityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl CapacityError {
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
         let (what, unit) = match self.store {
             Store::Output => ("output buffer", "bytes"),
             Store::Replies => ("reply arena", "bytes"),
@@ -145,16 +190,25 @@ pub enum DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl DecodeError {
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
         let mut n = itoa::Buffer::new();
         match *self {
-            Self::UnknownType(b) => {
-                f.write_str("unknown reply type byte 0x")?;
-                f.write_char(hex_digit(b >> 4))?;
-                f.write_char(hex_digit(b))
-            }
-            Self::InvalidNumber => f.write_str("invalid number in reply"),
-            Self::MissingCrlf => f.write_str("reply line does not end in CRLF"),
-            Self::NegativeLength => f.write_str("negative length in reply"),
+            Self::UnknownType(b) => write_all(
+                f,
+                &[
+                    "unknown reply type byte 0x",
+                    hex_digit(b >> 4),
+                    hex_digit(b),
+                ],
+            ),
+            Self::InvalidNumber => f.piece("invalid number in reply"),
+            Self::MissingCrlf => f.piece("reply line does not end in CRLF"),
+            Self::NegativeLength => f.piece("negative length in reply"),
             Self::BulkTooLong { len } => write_all(
                 f,
                 &["bulk string of ", n.format(len), " bytes exceeds the limit"],
@@ -167,13 +221,13 @@ impl fmt::Display for DecodeError {
                     " elements exceeds the limit",
                 ],
             ),
-            Self::TooDeep => f.write_str("reply nests deeper than the limit"),
-            Self::LineTooLong => f.write_str("reply line exceeds the limit"),
-            Self::ReplyTooLong => f.write_str("reply exceeds the length limit"),
-            Self::InvalidBoolean => f.write_str("invalid boolean in reply"),
-            Self::InvalidVerbatim => f.write_str("verbatim string without format prefix"),
-            Self::StreamedUnsupported => f.write_str("streamed RESP3 replies are not supported"),
-            Self::UnexpectedReply => f.write_str("reply received while no command was pending"),
+            Self::TooDeep => f.piece("reply nests deeper than the limit"),
+            Self::LineTooLong => f.piece("reply line exceeds the limit"),
+            Self::ReplyTooLong => f.piece("reply exceeds the length limit"),
+            Self::InvalidBoolean => f.piece("invalid boolean in reply"),
+            Self::InvalidVerbatim => f.piece("verbatim string without format prefix"),
+            Self::StreamedUnsupported => f.piece("streamed RESP3 replies are not supported"),
+            Self::UnexpectedReply => f.piece("reply received while no command was pending"),
         }
     }
 }
@@ -212,6 +266,27 @@ pub enum ReplyKind {
     Verbatim,
 }
 
+impl ReplyKind {
+    /// The variant's name, as `Debug` writes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Simple => "Simple",
+            Self::Error => "Error",
+            Self::Int => "Int",
+            Self::Bulk => "Bulk",
+            Self::Nil => "Nil",
+            Self::Array => "Array",
+            Self::Map => "Map",
+            Self::Set => "Set",
+            Self::Push => "Push",
+            Self::Double => "Double",
+            Self::Bool => "Bool",
+            Self::BigNumber => "BigNumber",
+            Self::Verbatim => "Verbatim",
+        }
+    }
+}
+
 /// A reply that arrived fine but does not convert to the type the handle asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -244,14 +319,18 @@ pub enum ConvertError {
 
 impl fmt::Display for ConvertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl ConvertError {
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
         match *self {
             Self::Type { expected, got } => {
-                write_all(f, &["expected ", expected, ", got "])?;
-                fmt::Debug::fmt(&got, f)?;
-                f.write_str(" reply")
+                write_all(f, &["expected ", expected, ", got ", got.name(), " reply"])
             }
-            Self::InvalidNumber => f.write_str("reply is not a number of the target type"),
-            Self::InvalidUtf8 => f.write_str("reply is not valid UTF-8"),
+            Self::InvalidNumber => f.piece("reply is not a number of the target type"),
+            Self::InvalidUtf8 => f.piece("reply is not valid UTF-8"),
             Self::Length { expected, got } => {
                 let (mut e, mut g) = (itoa::Buffer::new(), itoa::Buffer::new());
                 write_all(
@@ -264,9 +343,9 @@ impl fmt::Display for ConvertError {
                     ],
                 )
             }
-            Self::Capacity => f.write_str("reply has more elements than the target can hold"),
-            Self::TooDeep => f.write_str("reply nests too deep to convert"),
-            Self::Field(e) => e.fmt(f),
+            Self::Capacity => f.piece("reply has more elements than the target can hold"),
+            Self::TooDeep => f.piece("reply nests too deep to convert"),
+            Self::Field(e) => e.write_message(f),
         }
     }
 }
@@ -297,24 +376,30 @@ pub enum Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl Failure {
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
         match self {
-            Self::Closed => f.write_str("connection closed before the reply arrived"),
+            Self::Closed => f.piece("connection closed before the reply arrived"),
             Self::Io(kind) => {
-                f.write_str("I/O error before the reply arrived: ")?;
-                kind.fmt(f)
+                f.piece("I/O error before the reply arrived: ")?;
+                f.piece(kind.text())
             }
-            Self::Timeout => f.write_str("timed out waiting for the reply"),
+            Self::Timeout => f.piece("timed out waiting for the reply"),
             Self::Protocol(e) => {
-                f.write_str("protocol error: ")?;
-                e.fmt(f)
+                f.piece("protocol error: ")?;
+                e.write_message(f)
             }
             Self::Capacity(e) => {
-                f.write_str("reply dropped: ")?;
-                e.fmt(f)
+                f.piece("reply dropped: ")?;
+                e.write_message(f)
             }
-            Self::Aborted => f.write_str("transaction aborted: a watched key changed"),
-            Self::ExecMismatch => f.write_str("EXEC returned a different number of results"),
-            Self::Cancelled => f.write_str("pipeline cancelled before the command was sent"),
+            Self::Aborted => f.piece("transaction aborted: a watched key changed"),
+            Self::ExecMismatch => f.piece("EXEC returned a different number of results"),
+            Self::Cancelled => f.piece("pipeline cancelled before the command was sent"),
         }
     }
 }
@@ -346,7 +431,14 @@ pub enum IoKind {
 
 impl fmt::Display for IoKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.text())
+    }
+}
+
+impl IoKind {
+    /// What `Display` shows.
+    pub(crate) fn text(self) -> &'static str {
+        match self {
             Self::ConnectionRefused => "connection refused",
             Self::ConnectionReset => "connection reset",
             Self::ConnectionAborted => "connection aborted",
@@ -355,7 +447,7 @@ impl fmt::Display for IoKind {
             Self::TimedOut => "timed out",
             Self::UnexpectedEof => "unexpected end of stream",
             Self::Other => "other error",
-        })
+        }
     }
 }
 

@@ -90,7 +90,9 @@ mod value;
 pub use decode::{Limits, MAX_DEPTH, Scanner, Unsolicited, decode_reply, unsolicited};
 pub use deferred::{Deferred, Replies, SlotError};
 pub use encode::{ArgSink, Args, Cmd, Encoder, Iter, Joined, Scratch, ToArg, cmd, encode_command};
-pub use error::{CapacityError, ConvertError, DecodeError, Failure, IoKind, ReplyKind, Store};
+pub use error::{
+    CapacityError, ConvertError, DecodeError, Failure, IoKind, MessageSink, ReplyKind, Store,
+};
 pub use from_reply::{FromReply, Items, Seq};
 #[cfg(feature = "alloc")]
 pub use pipe::{

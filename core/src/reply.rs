@@ -511,10 +511,20 @@ impl<'a> ServerError<'a> {
 
 impl fmt::Display for ServerError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl ServerError<'_> {
+    /// Writes the text as `Display` shows it: invalid UTF-8 replaced with U+FFFD.
+    pub(crate) fn write_message<S: crate::error::MessageSink + ?Sized>(
+        &self,
+        f: &mut S,
+    ) -> fmt::Result {
         for chunk in self.text().utf8_chunks() {
-            f.write_str(chunk.valid())?;
+            f.piece(chunk.valid())?;
             if !chunk.invalid().is_empty() {
-                f.write_str("\u{fffd}")?;
+                f.piece("\u{fffd}")?;
             }
         }
         Ok(())

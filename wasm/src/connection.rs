@@ -116,7 +116,11 @@ struct Inner {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
     buf: ReadBuffer<Vec<u8>>,
     out: Vec<u8>,
-    options: Options,
+    /// `Options::max_frame` (at least 1), `window` and `window_bytes`: all a run needs of the
+    /// options (a copy of them would clone their strings).
+    max_frame: usize,
+    window: usize,
+    window_bytes: usize,
     /// Callers waiting for room in the mux.
     room: Vec<Waker>,
     /// A send is scheduled for the end of this turn of the event loop.
@@ -160,13 +164,13 @@ impl Connection {
     /// commands; fails with the socket's close reason (the bridge refuses a wrong token with
     /// close code 1008).
     pub async fn open(url: &str, options: &Options) -> Result<Self> {
-        Self::start(Link::websocket(url)?, options).await
+        Self::start(Link::websocket(url), options).await
     }
 
     /// Runs over a JS duplex (Node `net`, a Workers socket, ...) that talks to Redis directly.
     #[cfg(feature = "duplex")]
     pub async fn open_duplex(duplex: Duplex, options: &Options) -> Result<Self> {
-        Self::start(Link::duplex(duplex)?, options).await
+        Self::start(Link::duplex(&duplex), options).await
     }
 
     /// Presents the token on an opened `link` and runs the setup commands.
@@ -175,7 +179,7 @@ impl Connection {
         if let Some(token) = &options.token {
             link.send_text(token)?;
             let answer = link
-                .wait(|i| match (i.texts.pop_front(), &i.closed) {
+                .wait(|i| match (i.text.take(), &i.closed) {
                     (Some(text), _) => Some(Ok(text)),
                     (None, Some(why)) => Some(Err(why.clone())),
                     (None, None) => None,
@@ -196,7 +200,9 @@ impl Connection {
                 mux,
                 buf: ReadBuffer::new(Vec::new()),
                 out: Vec::new(),
-                options: options.clone(),
+                max_frame: options.max_frame.max(1),
+                window: options.window,
+                window_bytes: options.window_bytes,
                 room: Vec::new(),
                 flushing: false,
             })),
@@ -232,8 +238,8 @@ impl Connection {
     fn run<'a>(&'a self, p: &'a mut VecPipeline) -> Run<'a> {
         let pipeline = {
             let inner = self.inner.borrow();
-            p.set_window(inner.options.window);
-            p.set_window_bytes(inner.options.window_bytes);
+            p.set_window(inner.window);
+            p.set_window_bytes(inner.window_bytes);
             core::mem::replace(p, VecPipeline::new())
         };
         Run {
@@ -268,7 +274,10 @@ impl Inner {
     fn receive(&mut self) {
         let (messages, closed) = {
             let mut inbox = self.link.inbox().borrow_mut();
-            (inbox.take_messages(), inbox.closed.clone())
+            (
+                inbox.take_messages(),
+                inbox.closed.as_ref().map(LinkError::kind),
+            )
         };
         let arrived = !messages.is_empty();
         for m in messages {
@@ -296,8 +305,8 @@ impl Inner {
                 Err(_) => break,
             }
         }
-        if let Some(why) = closed {
-            self.mux.fail(Failure::Io(why.kind()));
+        if let Some(kind) = closed {
+            self.mux.fail(Failure::Io(kind));
         }
         if let Some(failure) = self.mux.failure() {
             // The stream is at an unknown position, or gone: this connection is done.
@@ -323,8 +332,7 @@ impl Inner {
         }
         self.out.clear();
         self.mux.poll_transmit(&mut self.out);
-        let frame = self.options.max_frame.max(1);
-        for chunk in self.out.chunks(frame) {
+        for chunk in self.out.chunks(self.max_frame) {
             if let Err(why) = self.link.send(chunk) {
                 self.link.close(why.clone());
                 self.mux.fail(Failure::Io(why.kind()));

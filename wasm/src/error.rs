@@ -5,7 +5,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use redpipe_core::{Error, IoError, IoKind};
+use redpipe_core::{Error, IoError, IoKind, MessageSink};
 
 /// Why a connection's JavaScript side stopped carrying bytes.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,6 +50,14 @@ impl LinkError {
 /// `.wasm` (as in the core's errors).
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl LinkError {
+    /// Writes the message `Display` shows, to any sink (JavaScript's errors get it without
+    /// `core::fmt`).
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
         let (what, why) = match self {
             Self::Refused(why) => ("connection refused: ", why),
             Self::Closed {
@@ -58,30 +66,30 @@ impl fmt::Display for LinkError {
                 opened,
                 error,
             } => {
-                f.write_str(if *opened {
+                f.piece(if *opened {
                     "websocket closed (code "
                 } else {
                     "websocket refused (code "
                 })?;
-                f.write_str(itoa::Buffer::new().format(*code))?;
+                f.piece(itoa::Buffer::new().format(*code))?;
                 if !reason.is_empty() {
-                    f.write_str(": ")?;
-                    f.write_str(reason)?;
+                    f.piece(": ")?;
+                    f.piece(reason)?;
                 }
-                f.write_str(")")?;
+                f.piece(")")?;
                 if let Some(e) = error {
-                    f.write_str(": ")?;
-                    f.write_str(e)?;
+                    f.piece(": ")?;
+                    f.piece(e)?;
                 }
                 return Ok(());
             }
-            Self::Ended(why) if why.is_empty() => return f.write_str("connection ended"),
+            Self::Ended(why) if why.is_empty() => return f.piece("connection ended"),
             Self::Ended(why) => ("connection ended: ", why),
             Self::Send(why) => ("send failed: ", why),
             Self::Local(why) => ("connection closed: ", why),
         };
-        f.write_str(what)?;
-        f.write_str(why)
+        f.piece(what)?;
+        f.piece(why)
     }
 }
 

@@ -84,15 +84,3 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 /// One logical pipeline over the named connections of a [`Connections`] registry; see
 /// [`redpipe_core::Pipe`].
 pub type Pipe = redpipe_core::Pipe<Connections>;
-
-/// A JavaScript exception's message.
-#[cfg(any(feature = "duplex", feature = "js"))]
-pub(crate) fn js_text(e: &wasm_bindgen::JsValue) -> alloc::string::String {
-    if let Some(s) = e.as_string() {
-        return s;
-    }
-    js_sys::Reflect::get(e, &wasm_bindgen::JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| alloc::string::String::from("JavaScript error"))
-}

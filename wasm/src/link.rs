@@ -11,7 +11,6 @@
 //! and a handful of imports instead of web-sys's per-event closures and setters, which is
 //! smaller in both the `.wasm` and its glue.
 
-use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -29,14 +28,11 @@ extern "C" {
     /// A WebSocket or a JS duplex: both have `send(bytes)` and `close()`.
     type Socket;
 
-    /// Opens a WebSocket (binary messages as `ArrayBuffer`s) reporting its events to `on`.
-    #[wasm_bindgen(catch, js_name = openWebSocket)]
-    fn open_websocket(url: &str, on: &JsValue) -> Result<Socket, JsValue>;
-
-    /// Registers a duplex's listeners, reporting its events to `on`.
-    #[cfg(feature = "duplex")]
-    #[wasm_bindgen(catch, js_name = listenDuplex)]
-    fn listen_duplex(duplex: &Duplex, on: &JsValue) -> Result<(), JsValue>;
+    /// Opens a WebSocket to `target` (a URL), or with `duplex` a duplex (`target`: a duplex, or
+    /// a function returning one or a promise of one, awaited by JavaScript) and registers its
+    /// listeners; reports every event to `on`, a refusal too (event 5).
+    #[wasm_bindgen(js_name = openLink)]
+    fn open_link(target: &JsValue, on: &JsValue, duplex: bool) -> Socket;
 
     /// Unregisters a WebSocket's handlers.
     #[wasm_bindgen(js_name = unlisten)]
@@ -70,14 +66,16 @@ const TEXT: u32 = 1;
 const DATA: u32 = 2;
 const ERROR: u32 = 3;
 const CLOSE: u32 = 4;
+const REFUSED: u32 = 5;
 
 /// What the event handlers share with the transport.
 #[derive(Default)]
 pub(crate) struct Inbox {
     /// Binary messages (or duplex chunks) not taken yet.
-    pub(crate) messages: VecDeque<Vec<u8>>,
-    /// Text messages not taken yet: the bridge's `ready`, or its refusal.
-    pub(crate) texts: VecDeque<String>,
+    pub(crate) messages: Vec<Vec<u8>>,
+    /// The first text message not taken yet: the bridge's `ready`, or its refusal (only the
+    /// answer to the token is ever read).
+    pub(crate) text: Option<String>,
     /// The socket opened (WebSocket `open`; a duplex is open from the start).
     pub(crate) open: bool,
     /// Why the link ended; once set it stays.
@@ -117,17 +115,17 @@ impl Inbox {
             ));
             return;
         }
-        self.messages.push_back(bytes);
+        self.messages.push(bytes);
         self.wake();
     }
 
-    /// Takes the messages received so far.
     /// Sets who is woken when something arrives.
     pub(crate) fn set_waker(&mut self, waker: Option<Waker>) {
         self.waker = waker;
     }
 
-    pub(crate) fn take_messages(&mut self) -> VecDeque<Vec<u8>> {
+    /// Takes the messages received so far.
+    pub(crate) fn take_messages(&mut self) -> Vec<Vec<u8>> {
         self.queued = 0;
         core::mem::take(&mut self.messages)
     }
@@ -184,7 +182,9 @@ fn handler(inbox: &Rc<RefCell<Inbox>>) -> OnEvent {
             }
             TEXT => {
                 // The bridge's `ready`, or its refusal.
-                i.texts.push_back(value.as_string().unwrap_or_default());
+                if i.text.is_none() {
+                    i.text = Some(value.as_string().unwrap_or_default());
+                }
                 i.wake();
             }
             DATA => i.push(value.unchecked_into::<Uint8Array>().to_vec()),
@@ -207,6 +207,9 @@ fn handler(inbox: &Rc<RefCell<Inbox>>) -> OnEvent {
                     });
                 }
             }
+            // The socket could not be made (a bad URL, a page policy), or the duplex opened (its
+            // opener threw or rejected, or `listen` threw).
+            REFUSED => i.end(LinkError::Refused(value.as_string().unwrap_or_default())),
             // A duplex ended (it has no close code).
             CLOSE if code == 0 => i.end(LinkError::Ended(value.as_string().unwrap_or_default())),
             // A WebSocket closed.
@@ -225,33 +228,38 @@ fn handler(inbox: &Rc<RefCell<Inbox>>) -> OnEvent {
 
 impl Link {
     /// Opens a WebSocket to `url` (binary frames as `ArrayBuffer`s). Returns at once; wait for
-    /// [`opened`](Self::opened).
-    pub(crate) fn websocket(url: &str) -> Result<Self, LinkError> {
-        let inbox = Rc::new(RefCell::new(Inbox::default()));
-        let on = handler(&inbox);
-        let socket =
-            open_websocket(url, on.as_ref()).map_err(|e| LinkError::Refused(message_text(&e)))?;
-        Ok(Self {
-            socket,
-            handler: Some(on),
-            inbox,
-        })
+    /// [`opened`](Self::opened) (a URL the runtime refuses fails there).
+    pub(crate) fn websocket(url: &str) -> Self {
+        Self::open(&JsValue::from_str(url), false)
     }
 
-    /// Wraps a JS duplex and registers its listeners; it counts as open at once.
+    /// Opens a JS duplex: `open` is a duplex, or a function returning one or a promise of one
+    /// (awaited by JavaScript). Returns at once; wait for [`opened`](Self::opened), which comes
+    /// once the duplex is there and listened to (at once for a duplex or a function returning
+    /// one), or fails with its refusal.
     #[cfg(feature = "duplex")]
-    pub(crate) fn duplex(duplex: Duplex) -> Result<Self, LinkError> {
-        let inbox = Rc::new(RefCell::new(Inbox {
-            open: true,
-            ..Inbox::default()
-        }));
-        listen_duplex(&duplex, &handler(&inbox).into_js_value())
-            .map_err(|e| LinkError::Refused(message_text(&e)))?;
-        Ok(Self {
-            socket: duplex.unchecked_into(),
-            handler: None,
+    pub(crate) fn duplex(open: &JsValue) -> Self {
+        Self::open(open, true)
+    }
+
+    fn open(target: &JsValue, duplex: bool) -> Self {
+        let inbox = Rc::new(RefCell::new(Inbox::default()));
+        let on = handler(&inbox);
+        let socket = open_link(target, on.as_ref(), duplex);
+        // A duplex's listeners belong to JavaScript: a duplex may call them after the link is
+        // gone (Node emits `close` later), which must not throw.
+        let handler = match duplex {
+            true => {
+                let _ = on.into_js_value();
+                None
+            }
+            false => Some(on),
+        };
+        Self {
+            socket,
+            handler,
             inbox,
-        })
+        }
     }
 
     /// The state shared with the handlers.

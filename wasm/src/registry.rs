@@ -19,14 +19,8 @@ use core::pin::Pin;
 use core::task::{Poll, Waker};
 
 use redpipe_core::{AsyncBackend, Error, Group, Result};
-#[cfg(feature = "duplex")]
-use wasm_bindgen::JsCast;
 
 use crate::connection::{Connection, Options};
-#[cfg(feature = "duplex")]
-use crate::error::LinkError;
-#[cfg(feature = "duplex")]
-use crate::link::Duplex;
 use crate::link::Link;
 
 /// Counters of one named connection.
@@ -75,20 +69,9 @@ impl Entry {
     async fn open(&self) -> Result<Connection> {
         self.count(|s| s.connects += 1);
         let link = match &self.endpoint {
-            Endpoint::Url(url) => Link::websocket(url)?,
+            Endpoint::Url(url) => Link::websocket(url),
             #[cfg(feature = "duplex")]
-            Endpoint::Duplex(open) => {
-                let made = open
-                    .call0(&wasm_bindgen::JsValue::UNDEFINED)
-                    .map_err(|e| LinkError::Refused(crate::js_text(&e)))?;
-                let duplex = match made.dyn_into::<js_sys::Promise>() {
-                    Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
-                        .await
-                        .map_err(|e| LinkError::Refused(crate::js_text(&e)))?,
-                    Err(value) => value,
-                };
-                Link::duplex(duplex.unchecked_into::<Duplex>())?
-            }
+            Endpoint::Duplex(open) => Link::duplex(open),
         };
         Connection::start(link, &self.options).await
     }
@@ -177,9 +160,6 @@ pub struct Connections {
 
 /// The registered names, in registration order (a handful: a list beats a map in code size).
 type Names = Vec<(String, Rc<Entry>)>;
-
-/// One group's run, boxed so that groups of different names run side by side.
-type Run<'g> = Pin<Box<dyn Future<Output = Result<()>> + 'g>>;
 
 impl core::fmt::Debug for Connections {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -293,49 +273,52 @@ impl Connections {
 /// socket.
 impl AsyncBackend for Connections {
     async fn run_async(&self, groups: &mut [Group]) -> Result<()> {
-        let mut unknown = None;
+        let mut first = Ok(());
         for g in groups.iter_mut().filter(|g| !g.is_empty()) {
             if self.entry(g.name()).is_none() {
                 let e = g.fail_unknown();
-                unknown.get_or_insert(e);
+                if first.is_ok() {
+                    first = Err(e);
+                }
             }
         }
-        if let Some(e) = unknown {
-            return Err(e);
+        first?;
+        let mut runs: Vec<Run<'_>> = Vec::new();
+        for g in groups.iter_mut().filter(|g| !g.is_empty()) {
+            let Some(entry) = self.entry(g.name()) else {
+                continue;
+            };
+            runs.push(Run::Running(Box::pin(async move {
+                entry.count(|s| s.pipelines += 1);
+                let (window, bytes) = (entry.options.window, entry.options.window_bytes);
+                let shareable = g.pipeline().shares_connection(window, bytes);
+                let done = |c: Connection| {
+                    if !shareable {
+                        entry.retire(&c); // closed as it is dropped
+                    }
+                };
+                g.run_async(|| entry.clone().connection(shareable), done)
+                    .await
+            })));
         }
-        let runs: Vec<Run<'_>> = groups
-            .iter_mut()
-            .filter(|g| !g.is_empty())
-            .filter_map(|g| {
-                let entry = self.entry(g.name())?;
-                Some(Box::pin(async move {
-                    entry.count(|s| s.pipelines += 1);
-                    let (window, bytes) = (entry.options.window, entry.options.window_bytes);
-                    let shareable = g.pipeline().shares_connection(window, bytes);
-                    let done = |c: Connection| {
-                        if !shareable {
-                            entry.retire(&c); // closed as it is dropped
-                        }
-                    };
-                    g.run_async(|| entry.clone().connection(shareable), done)
-                        .await
-                })
-                    as Pin<Box<dyn Future<Output = Result<()>>>>)
-            })
-            .collect();
         join_all(runs).await
     }
 }
 
-/// Polls every future until all are done; returns the first error (in group order).
+/// One group's run: boxed so that groups of different names run side by side, then its result.
+enum Run<'g> {
+    Running(Pin<Box<dyn Future<Output = Result<()>> + 'g>>),
+    Done(Result<()>),
+}
+
+/// Polls every run until all are done; returns the first error (in group order).
 async fn join_all(mut runs: Vec<Run<'_>>) -> Result<()> {
-    let mut results: Vec<Option<Result<()>>> = runs.iter().map(|_| None).collect();
     poll_fn(|cx| {
         let mut pending = false;
-        for (run, result) in runs.iter_mut().zip(results.iter_mut()) {
-            if result.is_none() {
-                match run.as_mut().poll(cx) {
-                    Poll::Ready(r) => *result = Some(r),
+        for run in &mut runs {
+            if let Run::Running(f) = run {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(r) => *run = Run::Done(r),
                     Poll::Pending => pending = true,
                 }
             }
@@ -347,9 +330,10 @@ async fn join_all(mut runs: Vec<Run<'_>>) -> Result<()> {
         }
     })
     .await;
-    results
-        .into_iter()
-        .flatten()
-        .collect::<Result<Vec<()>>>()
-        .map(drop)
+    for run in runs {
+        if let Run::Done(r) = run {
+            r?;
+        }
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@
 //! (rewritten where confinement says so) and answers a denied one with an error **in that
 //! command's place**: it keeps a queue with one entry per command in flight, so the client's
 //! `n`-th reply is always the answer to its `n`-th command, denied or not. Redis's replies
-//! are forwarded as they arrive, never held whole: a [`Splitter`](split) follows them to
+//! are forwarded as they arrive, never held whole: a `Splitter` (module `split`) follows them to
 //! know where each ends (a 60 MB `GET` passes through in pieces, each byte copied once). RESP3
 //! pushes answer no command and pass straight through.
 //!

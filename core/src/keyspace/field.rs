@@ -26,16 +26,26 @@ pub enum FieldError {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl FieldError {
+    /// Writes the message `Display` shows.
+    pub(crate) fn write_message<S: crate::error::MessageSink + ?Sized>(
+        &self,
+        f: &mut S,
+    ) -> fmt::Result {
         match self {
-            Self::NotAscii => f.write_str("text holds characters outside printable ASCII"),
+            Self::NotAscii => f.piece("text holds characters outside printable ASCII"),
             Self::StringListItem => {
-                f.write_str("a string-list item is empty or holds a comma, which RedPipe loses")
+                f.piece("a string-list item is empty or holds a comma, which RedPipe loses")
             }
             Self::Invalid { codec } => {
                 crate::error::write_all(f, &["stored value is not a valid ", codec])
             }
-            Self::TooLong => f.write_str("encoded value too long for the buffer"),
-            Self::OutOfRange => f.write_str("number out of range for its type"),
+            Self::TooLong => f.piece("encoded value too long for the buffer"),
+            Self::OutOfRange => f.piece("number out of range for its type"),
         }
     }
 }

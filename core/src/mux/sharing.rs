@@ -40,83 +40,112 @@ pub(crate) enum Needs {
     Changes,
 }
 
+/// How a command in [`NAMES`] decides what it needs.
+#[derive(Clone, Copy)]
+enum Rule {
+    Is(Needs),
+    /// `CLIENT`: [`Needs::Changes`] for the subcommands in [`CLIENT_CHANGES`].
+    Client,
+    /// `XREAD`, `XREADGROUP`: [`Needs::Own`] with a `BLOCK` argument.
+    Block,
+}
+
+/// The commands that may need a connection of their own (see [`Sharing::Auto`]).
+const NAMES: [(&[u8], Rule); 25] = {
+    use Needs::{Changes, Own};
+    use Rule::{Block, Client, Is};
+    [
+        (b"BLPOP", Is(Own)),
+        (b"BRPOP", Is(Own)),
+        (b"BRPOPLPUSH", Is(Own)),
+        (b"BLMOVE", Is(Own)),
+        (b"BLMPOP", Is(Own)),
+        (b"BZPOPMIN", Is(Own)),
+        (b"BZPOPMAX", Is(Own)),
+        (b"BZMPOP", Is(Own)),
+        (b"WAIT", Is(Own)),
+        (b"WAITAOF", Is(Own)),
+        (b"WATCH", Is(Own)),
+        (b"MONITOR", Is(Own)),
+        (b"SUBSCRIBE", Is(Changes)),
+        (b"PSUBSCRIBE", Is(Changes)),
+        (b"SSUBSCRIBE", Is(Changes)),
+        (b"SELECT", Is(Changes)),
+        (b"AUTH", Is(Changes)),
+        (b"HELLO", Is(Changes)),
+        (b"RESET", Is(Changes)),
+        (b"READONLY", Is(Changes)),
+        (b"READWRITE", Is(Changes)),
+        (b"QUIT", Is(Changes)),
+        (b"CLIENT", Client),
+        (b"XREAD", Block),
+        (b"XREADGROUP", Block),
+    ]
+};
+
+/// `CLIENT` subcommands that change this connection (`GETNAME`, `ID`, `LIST`... do not).
+const CLIENT_CHANGES: [&[u8]; 7] = [
+    b"REPLY",
+    b"SETNAME",
+    b"TRACKING",
+    b"CACHING",
+    b"NO-EVICT",
+    b"NO-TOUCH",
+    b"SETINFO",
+];
+
+/// For each first letter `A`..=`Z`, the lengths of the [`NAMES`] starting with it (bit `n`:
+/// length `n`): one comparison rules out most commands.
+const LENGTHS: [u16; 26] = {
+    let mut lengths = [0u16; 26];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let name = NAMES[i].0;
+        assert!(name.len() < 16);
+        lengths[(name[0] - b'A') as usize] |= 1 << name.len();
+        i += 1;
+    }
+    lengths
+};
+
 /// What the command `name` asks of its connection; `encoded` gives the whole command, looked at
-/// only for the `BLOCK` option of `XREAD`/`XREADGROUP` (a stream key named `BLOCK` counts too:
-/// a connection of its own is never wrong, only slower).
+/// only for the subcommand of `CLIENT` and the `BLOCK` option of `XREAD`/`XREADGROUP` (a
+/// stream key named `BLOCK` counts too: a connection of its own is never wrong, only slower).
 #[inline]
 pub(crate) fn needs<'e>(name: &[u8], encoded: impl FnOnce() -> &'e [u8]) -> Needs {
-    // One comparison for most commands: the names below start with these letters and have
-    // these lengths.
-    let Some(first) = name.first().map(u8::to_ascii_uppercase) else {
-        return Needs::Nothing;
-    };
-    if !matches!(
-        (first, name.len()),
-        (b'B', 5..=10)
-            | (b'W', 4..=7)
-            | (b'X', 5 | 10)
-            | (b'S', 6..=10)
-            | (b'P', 10)
-            | (b'M', 7)
-            | (b'C', 6)
-            | (b'A', 4)
-            | (b'H', 5)
-            | (b'R', 5 | 8 | 9)
-            | (b'Q', 4)
-    ) {
+    let letter = name
+        .first()
+        .map_or(0, u8::to_ascii_uppercase)
+        .wrapping_sub(b'A');
+    let lengths = LENGTHS.get(usize::from(letter)).copied().unwrap_or(0);
+    if name.len() >= 16 || lengths & (1 << name.len()) == 0 {
         return Needs::Nothing;
     }
-    let is = |word: &[u8]| name.eq_ignore_ascii_case(word);
-    const OWN: [&[u8]; 12] = [
-        b"BLPOP",
-        b"BRPOP",
-        b"BRPOPLPUSH",
-        b"BLMOVE",
-        b"BLMPOP",
-        b"BZPOPMIN",
-        b"BZPOPMAX",
-        b"BZMPOP",
-        b"WAIT",
-        b"WAITAOF",
-        b"WATCH",
-        b"MONITOR",
-    ];
-    const CHANGES: [&[u8]; 10] = [
-        b"SUBSCRIBE",
-        b"PSUBSCRIBE",
-        b"SSUBSCRIBE",
-        b"SELECT",
-        b"AUTH",
-        b"HELLO",
-        b"RESET",
-        b"READONLY",
-        b"READWRITE",
-        b"QUIT",
-    ];
-    // `CLIENT` subcommands that change this connection (`GETNAME`, `ID`, `LIST`... do not).
-    const CLIENT_CHANGES: [&[u8]; 7] = [
-        b"REPLY",
-        b"SETNAME",
-        b"TRACKING",
-        b"CACHING",
-        b"NO-EVICT",
-        b"NO-TOUCH",
-        b"SETINFO",
-    ];
-    if OWN.iter().any(|w| is(w)) {
-        Needs::Own
-    } else if CHANGES.iter().any(|w| is(w)) {
-        Needs::Changes
-    } else if is(b"CLIENT") {
-        let sub = word(encoded(), 1);
-        match CLIENT_CHANGES.iter().any(|w| sub.eq_ignore_ascii_case(w)) {
-            true => Needs::Changes,
-            false => Needs::Nothing,
+    match NAMES.iter().find(|(n, _)| name.eq_ignore_ascii_case(n)) {
+        Some((_, Rule::Is(needs))) => *needs,
+        Some((_, Rule::Client)) => {
+            // `*N\r\n$L\r\nCLIENT\r\n`, then the subcommand: after the third line.
+            let mut rest = encoded();
+            for _ in 0..3 {
+                let line = rest
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
+                rest = &rest[line..];
+            }
+            match CLIENT_CHANGES.iter().any(|w| starts_with_word(rest, w)) {
+                true => Needs::Changes,
+                false => Needs::Nothing,
+            }
         }
-    } else if (is(b"XREAD") || is(b"XREADGROUP")) && has_block_option(encoded()) {
-        Needs::Own
-    } else {
-        Needs::Nothing
+        Some((_, Rule::Block)) => {
+            let encoded = encoded();
+            match (0..encoded.len()).any(|i| starts_with_word(&encoded[i..], b"BLOCK")) {
+                true => Needs::Own,
+                false => Needs::Nothing,
+            }
+        }
+        None => Needs::Nothing,
     }
 }
 
@@ -137,11 +166,15 @@ pub(crate) fn word(encoded: &[u8], k: usize) -> &[u8] {
     word.get(..n).unwrap_or_default()
 }
 
-/// Whether an encoded command has a `BLOCK` argument.
-fn has_block_option(encoded: &[u8]) -> bool {
-    encoded.windows(11).any(|w| {
-        w[..4] == *b"$5\r\n" && w[4..9].eq_ignore_ascii_case(b"BLOCK") && w[9..] == *b"\r\n"
-    })
+/// Whether `bytes` starts with the bulk string `word` (`$L\r\nWORD\r\n`, any case; `word` is
+/// shorter than 10 bytes).
+fn starts_with_word(bytes: &[u8], word: &[u8]) -> bool {
+    let n = word.len();
+    bytes.len() >= n + 6
+        && bytes[..2] == [b'$', b'0' + n as u8]
+        && bytes[2..4] == *b"\r\n"
+        && bytes[4..4 + n].eq_ignore_ascii_case(word)
+        && bytes[4 + n..6 + n] == *b"\r\n"
 }
 
 #[cfg(test)]
@@ -196,6 +229,28 @@ mod tests {
                 want,
                 "{}",
                 String::from_utf8_lossy(name)
+            );
+        }
+    }
+
+    #[test]
+    fn every_name_in_the_table_is_found_in_any_case() {
+        for (name, rule) in NAMES {
+            let encoded: &[u8] = match rule {
+                Rule::Client => b"*2\r\n$6\r\nclient\r\n$8\r\nno-touch\r\n",
+                _ => b"*3\r\n$5\r\nXREAD\r\n$5\r\nBlock\r\n$1\r\n0\r\n",
+            };
+            let lower = name.to_ascii_lowercase();
+            assert_ne!(
+                needs(&lower, || encoded),
+                Needs::Nothing,
+                "{}",
+                String::from_utf8_lossy(name)
+            );
+            // One letter more is another command.
+            assert_eq!(
+                needs(&[name, &b"X"[..]].concat(), || encoded),
+                Needs::Nothing
             );
         }
     }

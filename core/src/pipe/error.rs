@@ -6,7 +6,9 @@ use alloc::string::String;
 use core::fmt;
 
 use crate::deferred::SlotError;
-use crate::error::{CapacityError, ConvertError, DecodeError, Failure, IoKind, write_quoted};
+use crate::error::{
+    CapacityError, ConvertError, DecodeError, Failure, IoKind, MessageSink, write_all, write_quoted,
+};
 use crate::reply::ServerError;
 use crate::session::{HandshakeError, SessionError};
 
@@ -63,44 +65,64 @@ pub enum Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl Error {
+    /// Writes the message `Display` shows into `out`, piece by piece: with a sink of its own
+    /// (a `String` behind [`MessageSink`]), a program shows errors without linking
+    /// `core::fmt`'s formatting machinery (the browser build does). An I/O error's source is
+    /// written by [`MessageSink::source`], or else its kind.
+    pub fn write_message<S: MessageSink + ?Sized>(&self, out: &mut S) -> fmt::Result {
         // Pieces, not `write!`: see `crate::error::write_all`.
-        let (prefix, cause): (&str, &dyn fmt::Display) = match self {
-            Self::Io(e) => ("connection error: ", e),
-            Self::Closed => return f.write_str("connection closed by the server"),
-            Self::Protocol(e) => ("protocol error: ", e),
-            Self::Capacity(e) => ("", e),
-            Self::Server(e) => ("server error: ", e),
-            Self::Convert(e) => ("conversion error: ", e),
-            Self::Failed(e) => ("", e),
+        let prefix = match self {
+            Self::Io(_) => "connection error: ",
+            Self::Closed => return out.piece("connection closed by the server"),
+            Self::Protocol(_) => "protocol error: ",
+            Self::Server(_) => "server error: ",
+            Self::Convert(_) => "conversion error: ",
             Self::Pending => {
-                return f.write_str("result not available: the pipeline has not run");
+                return out.piece("result not available: the pipeline has not run");
             }
-            Self::Stale => return f.write_str("handle from a rolled back scope"),
+            Self::Stale => return out.piece("handle from a rolled back scope"),
             Self::Busy => {
-                return f.write_str(
-                    "a pipeline is still in flight on this connection: finish it first",
-                );
+                return out
+                    .piece("a pipeline is still in flight on this connection: finish it first");
             }
-            Self::Config(e) => return crate::error::write_all(f, &["invalid configuration: ", e]),
-            Self::Handshake { command, error } => {
-                crate::error::write_all(f, &[command, " refused: "])?;
-                return error.fmt(f);
+            Self::Config(e) => return write_all(out, &["invalid configuration: ", e]),
+            Self::Handshake { command, .. } => {
+                write_all(out, &[command, " refused: "])?;
+                ""
             }
-            Self::Unsolicited(e) => ("the server sent an error unasked: ", e),
+            Self::Unsolicited(_) => "the server sent an error unasked: ",
             Self::UnknownConnection(name) => {
-                f.write_str("no connection named ")?;
-                return write_quoted(f, name);
+                out.piece("no connection named ")?;
+                return write_quoted(out, name);
             }
             Self::AlreadyConnected(name) => {
-                f.write_str("another connection is registered as ")?;
-                return write_quoted(f, name);
+                out.piece("another connection is registered as ")?;
+                return write_quoted(out, name);
             }
-            Self::Tls(e) => return crate::error::write_all(f, &["TLS error: ", e]),
-            Self::Field(e) => ("field error: ", e),
-            Self::Record(e) => ("struct error: ", e),
+            Self::Tls(e) => return write_all(out, &["TLS error: ", e]),
+            Self::Field(_) => "field error: ",
+            Self::Record(_) => "struct error: ",
+            Self::Capacity(_) | Self::Failed(_) => "",
         };
-        f.write_str(prefix)?;
-        cause.fmt(f)
+        out.piece(prefix)?;
+        match self {
+            Self::Io(e) => e.write_message(out),
+            Self::Protocol(e) => e.write_message(out),
+            Self::Capacity(e) => e.write_message(out),
+            Self::Server(e) | Self::Unsolicited(e) | Self::Handshake { error: e, .. } => {
+                e.write_message(out)
+            }
+            Self::Convert(e) => e.write_message(out),
+            Self::Failed(e) => e.write_message(out),
+            Self::Field(e) => e.write_message(out),
+            Self::Record(e) => e.write_message(out),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -194,9 +216,16 @@ impl IoError {
 
 impl fmt::Display for IoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Some(e) => e.fmt(f),
-            None => self.kind.fmt(f),
+        self.write_message(f)
+    }
+}
+
+impl IoError {
+    /// Writes the source's message (see [`MessageSink::source`]), or else the kind's.
+    fn write_message<S: MessageSink + ?Sized>(&self, out: &mut S) -> fmt::Result {
+        match self.source.as_deref().and_then(|e| out.source(e)) {
+            Some(written) => written,
+            None => out.piece(self.kind.text()),
         }
     }
 }
@@ -304,4 +333,97 @@ where
             }
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::error::{ReplyKind, Store};
+    use crate::keyspace::FieldError;
+    use crate::record::StructError;
+
+    /// A sink of its own, as a program without `core::fmt` writes one.
+    struct Text(String);
+
+    impl MessageSink for Text {
+        fn piece(&mut self, piece: &str) -> fmt::Result {
+            self.0.push_str(piece);
+            Ok(())
+        }
+    }
+
+    fn every_kind_of_error() -> Vec<Error> {
+        let server = || ServerError::new(b"ERR bad \xff thing").into_owned();
+        vec![
+            Error::Io(IoError::from_kind(IoKind::TimedOut)),
+            Error::Closed,
+            Error::Protocol(DecodeError::UnknownType(b'?')),
+            Error::Capacity(CapacityError {
+                store: Store::Replies,
+                needed: 10,
+                capacity: 8,
+            }),
+            Error::Server(server()),
+            Error::Convert(ConvertError::Type {
+                expected: "an integer",
+                got: ReplyKind::BigNumber,
+            }),
+            Error::Convert(ConvertError::Field(FieldError::Invalid { codec: "float" })),
+            Error::Failed(Failure::Protocol(DecodeError::BulkTooLong { len: 5 })),
+            Error::Failed(Failure::Io(IoKind::BrokenPipe)),
+            Error::Pending,
+            Error::Stale,
+            Error::Busy,
+            Error::Config("bad url".into()),
+            Error::Handshake {
+                command: "AUTH",
+                error: server(),
+            },
+            Error::Unsolicited(server()),
+            Error::UnknownConnection("a \"b\"\n".into()),
+            Error::AlreadyConnected("c".into()),
+            Error::Tls("no roots".into()),
+            Error::Field(FieldError::NotAscii),
+            Error::Record(Box::new(StructError::field(
+                "k\t",
+                "f",
+                FieldError::TooLong,
+            ))),
+            Error::Record(Box::new(StructError::Read(Error::Stale))),
+        ]
+    }
+
+    #[test]
+    fn a_sink_of_its_own_gets_what_display_shows() {
+        for e in every_kind_of_error() {
+            let mut text = Text(String::new());
+            e.write_message(&mut text).unwrap();
+            assert_eq!(text.0, e.to_string());
+        }
+    }
+
+    #[test]
+    fn an_io_source_a_sink_cannot_write_gives_the_kind() {
+        let e = Error::Io(IoError::new(IoKind::ConnectionReset, "peer went away"));
+        assert_eq!(e.to_string(), "connection error: peer went away");
+        let mut text = Text(String::new());
+        e.write_message(&mut text).unwrap();
+        assert_eq!(text.0, "connection error: connection reset");
+    }
+
+    #[test]
+    fn reply_kind_names_are_their_debug() {
+        use ReplyKind::*;
+        for k in [
+            Simple, Error, Int, Bulk, Nil, Array, Map, Set, Push, Double, Bool, BigNumber, Verbatim,
+        ] {
+            assert_eq!(k.name(), std::format!("{k:?}"));
+        }
+    }
+
+    use std::vec;
 }

@@ -44,7 +44,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::error::write_quoted;
+use crate::error::{MessageSink, write_quoted};
 use crate::keyspace::FieldError;
 
 /// What the code `#[derive(Struct)]` writes refers to, whatever the user's crate has in scope.
@@ -154,14 +154,21 @@ impl StructError {
 
 impl fmt::Display for StructError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Pieces, not `write!`: see `crate::error::write_all`.
+        self.write_message(f)
+    }
+}
+
+impl StructError {
+    /// Writes the message `Display` shows; in pieces, not `write!`: see
+    /// `crate::error::write_all`.
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
         let (before, quoted, after) = match self {
             Self::Field { key, field, error } => {
                 write_quoted(f, key)?;
-                f.write_str(", field ")?;
+                f.piece(", field ")?;
                 write_quoted(f, field)?;
-                f.write_str(": ")?;
-                return error.fmt(f);
+                f.piece(": ")?;
+                return error.write_message(f);
             }
             Self::Missing { key, field } => {
                 write_quoted(f, key)?;
@@ -176,13 +183,13 @@ impl fmt::Display for StructError {
             ),
             Self::OtherRecord { key } => ("an update of ", key.as_str(), " changes its key"),
             Self::Read(e) => {
-                f.write_str("cannot read the record: ")?;
-                return e.fmt(f);
+                f.piece("cannot read the record: ")?;
+                return e.write_message(f);
             }
         };
-        f.write_str(before)?;
+        f.piece(before)?;
         write_quoted(f, quoted)?;
-        f.write_str(after)
+        f.piece(after)
     }
 }
 

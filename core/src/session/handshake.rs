@@ -112,43 +112,52 @@ impl Handshake {
         E: Storage<Entry>,
     {
         let mut steps = heapless::Vec::new();
-        let mut step = |command, reply, map| {
+        // Every step goes through this one call, its arguments as a slice of words: one copy
+        // of the queueing code, not one per command shape (a program that queues commands
+        // from words, as the browser package does, shares it).
+        let mut step = |command: &'static str, map: bool, args: &[&[u8]]| {
+            // The command's name is the first word of the step's.
+            let name = command.split_once(' ').map_or(command, |(name, _)| name);
+            let reply = p.query(cmd(name.as_bytes()).arg(args))?;
             // Cannot fail: at most four steps are queued.
             let _ = steps.push(Step {
                 command,
                 reply,
                 map,
             });
+            Ok::<(), CapacityError>(())
         };
+        let (user, pw, name) = (setup.username, setup.password, setup.client_name);
+        let mut args = heapless::Vec::<&[u8], 6>::new();
         if setup.resp3 {
             // HELLO 3 [AUTH user pass] [SETNAME name]: protocol, auth and name in one command.
-            let auth = setup
-                .password
-                .map(|pw| ("AUTH", setup.username.unwrap_or("default"), pw));
-            let name = setup.client_name.map(|n| ("SETNAME", n));
-            step(
-                "HELLO",
-                p.query(cmd("HELLO").arg(3).arg(auth).arg(name))?,
-                true,
-            );
-        } else {
-            if let Some(pw) = setup.password {
-                step(
-                    "AUTH",
-                    p.query(cmd("AUTH").arg(setup.username).arg(pw))?,
-                    false,
-                );
+            let _ = args.push(b"3");
+            if let Some(pw) = pw {
+                let user = user.unwrap_or("default");
+                let _ = args.extend_from_slice(&[b"AUTH", user.as_bytes(), pw.as_bytes()]);
             }
-            if let Some(name) = setup.client_name {
-                step(
-                    "CLIENT SETNAME",
-                    p.query(cmd("CLIENT").arg("SETNAME").arg(name))?,
-                    false,
-                );
+            if let Some(name) = name {
+                let _ = args.extend_from_slice(&[b"SETNAME", name.as_bytes()]);
+            }
+            step("HELLO", true, &args)?;
+        } else {
+            if let Some(pw) = pw {
+                if let Some(user) = user {
+                    let _ = args.push(user.as_bytes());
+                }
+                let _ = args.push(pw.as_bytes());
+                step("AUTH", false, &args)?;
+            }
+            if let Some(name) = name {
+                step("CLIENT SETNAME", false, &[b"SETNAME", name.as_bytes()])?;
             }
         }
         if setup.db != 0 {
-            step("SELECT", p.query(cmd("SELECT").arg(setup.db))?, false);
+            step(
+                "SELECT",
+                false,
+                &[itoa::Buffer::new().format(setup.db).as_bytes()],
+            )?;
         }
         // The setup is what the connection is meant to be: it does not make it unfit for
         // other pipelines (see `Pipeline::changes_connection`).
@@ -187,5 +196,73 @@ impl Handshake {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use crate::VecPipeline;
+
+    #[test]
+    fn setup_commands_as_encoded() {
+        let full = Setup {
+            resp3: false,
+            username: Some("u"),
+            password: Some("p"),
+            client_name: Some("n"),
+            db: 12,
+        };
+        let cases: [(Setup<'_>, &[u8]); 6] = [
+            (Setup::default(), b""),
+            (
+                full,
+                b"*3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$1\r\np\r\n\
+                  *3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$1\r\nn\r\n\
+                  *2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n",
+            ),
+            (
+                Setup {
+                    username: None,
+                    client_name: None,
+                    db: 0,
+                    ..full
+                },
+                b"*2\r\n$4\r\nAUTH\r\n$1\r\np\r\n",
+            ),
+            (
+                Setup {
+                    resp3: true,
+                    ..full
+                },
+                b"*7\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$1\r\np\r\n\
+                  $7\r\nSETNAME\r\n$1\r\nn\r\n*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n",
+            ),
+            (
+                Setup {
+                    resp3: true,
+                    username: None,
+                    client_name: None,
+                    db: 0,
+                    ..full
+                },
+                b"*5\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n$1\r\np\r\n",
+            ),
+            (
+                Setup {
+                    resp3: true,
+                    ..Setup::default()
+                },
+                b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n",
+            ),
+        ];
+        for (setup, want) in cases {
+            let mut p = VecPipeline::new();
+            let handshake = Handshake::queue(&setup, &mut p).unwrap();
+            assert_eq!(p.encoded(), want, "{setup:?}");
+            assert_eq!(handshake.is_empty(), want.is_empty());
+            // Setup commands do not make the connection unfit for other pipelines.
+            assert!(p.shares_connection(usize::MAX, 0) && !p.changes_connection());
+        }
     }
 }

@@ -25,7 +25,7 @@ impl Clock for NoClock {
     }
 }
 
-/// The stall rule of one connection; see the [module docs](self).
+/// The stall rule of one connection: replies may be awaited for the limit with none completing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stall {
     limit: Option<u64>,

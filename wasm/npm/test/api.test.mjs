@@ -166,6 +166,11 @@ test("connect() to a dead port rejects with a ConnectionError (Node 20's WebSock
     redpipe.connect(`ws://127.0.0.1:${port}`, token),
     (e) => e.name === "ConnectionError" && e.code === 1006 && e.reason === "" && /websocket refused \(code 1006\)/.test(e.message),
   );
+  // A URL the runtime's WebSocket refuses.
+  await assert.rejects(
+    redpipe.connect("not a url", token),
+    (e) => e.name === "ConnectionError" && e.code === undefined && /^connection error: connection refused: ./.test(e.message),
+  );
   // A duplex counts as open at once: the refusal comes with the first pipeline.
   const client = await redpipe.connectDuplex(tcp(port));
   const p = client.pipeline();
@@ -323,6 +328,30 @@ test("a JS duplex over Node's net talks to Redis directly; a lost socket fails e
   await again.execute();
   assert.equal(pong.result, "PONG");
   assert.equal(sockets.length, 2);
+  client.close();
+});
+
+test("a duplex opener that throws or rejects is refused with its message; a promise of a duplex is awaited", async () => {
+  const refused = (text) => (e) => e.name === "ConnectionError" && e.message === `connection error: connection refused: ${text}`;
+  await assert.rejects(redpipe.connectDuplex(() => { throw new Error("no sockets here"); }), refused("no sockets here"));
+  await assert.rejects(redpipe.connectDuplex(async () => { throw "denied"; }), refused("denied"));
+  await assert.rejects(redpipe.connectDuplex(() => Promise.reject(42)), refused("JavaScript error"));
+  // A duplex whose `listen` throws.
+  const deaf = { send() {}, close() {}, listen() { throw new Error("cannot listen"); } };
+  await assert.rejects(redpipe.connectDuplex(() => deaf), refused("cannot listen"));
+  await assert.rejects(redpipe.connectDuplex(() => ({ ...deaf, listen() { throw 7; } })), refused("error"));
+  const open = tcp(redisPort);
+  let opened = 0;
+  const client = await redpipe.connectDuplex(async () => {
+    await new Promise((r) => setTimeout(r, 10));
+    opened++;
+    return open();
+  });
+  const p = client.pipeline();
+  const pong = p.ping();
+  await p.execute();
+  assert.equal(pong.result, "PONG");
+  assert.equal(opened, 1);
   client.close();
 });
 

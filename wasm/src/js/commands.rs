@@ -20,11 +20,16 @@ macro_rules! commands {
         $(#[doc = $doc:literal])*
         $js:literal($params:literal) -> $ret:literal = $conv:ident $cmd:literal;
     )*) => {
-        /// `(Redis command, conversion)`, in `queue` index order.
-        pub(crate) const COMMANDS: &[(&str, Conv)] = &[$(($cmd, Conv::$conv)),*];
+        /// The conversion of each command, in `queue` index order.
+        const CONVS: &[Conv] = &[$(Conv::$conv),*];
 
-        /// The JavaScript names, in the same order, separated by spaces.
+        /// The JavaScript names, in the same order, separated by spaces. Each command's Redis
+        /// name is its JavaScript name in capitals (checked below): no second table of names.
         pub(crate) const NAMES: &str = concat!($($js, " "),*);
+
+        const _: () = {
+            $(assert!(capitals($js, $cmd), "a Redis name is its JavaScript name in capitals");)*
+        };
 
         #[wasm_bindgen(typescript_custom_section)]
         const COMMAND_TYPES: &'static str = concat!(
@@ -33,6 +38,42 @@ macro_rules! commands {
             "}\n"
         );
     };
+}
+
+/// Whether `cmd` is `js` in capitals, and short enough for [`command`]'s buffer.
+const fn capitals(js: &str, cmd: &str) -> bool {
+    let (js, cmd) = (js.as_bytes(), cmd.as_bytes());
+    if js.len() != cmd.len() || js.len() > 16 {
+        return false;
+    }
+    let mut i = 0;
+    while i < js.len() {
+        if js[i].to_ascii_uppercase() != cmd[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The Redis name (in `buf`) and the conversion of the command at `index`.
+pub(crate) fn command(index: usize, buf: &mut [u8; 16]) -> Option<(&[u8], Conv)> {
+    let conv = *CONVS.get(index)?;
+    // The name after the `index`th space, in capitals.
+    let mut spaces = 0;
+    let mut len = 0;
+    for &b in NAMES.as_bytes() {
+        match (b, spaces == index) {
+            (b' ', true) => return Some((buf.get(..len)?, conv)),
+            (b' ', false) => spaces += 1,
+            (b, true) => {
+                *buf.get_mut(len)? = b.to_ascii_uppercase();
+                len += 1;
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 commands! {

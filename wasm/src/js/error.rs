@@ -7,10 +7,11 @@
 //!   WebSocket close, `code` and `reason` hold the close code and reason (also in the message).
 //! - `Error`: misuse (a result read before `execute`, a pipeline used while it executes).
 
-use alloc::string::ToString;
+use alloc::string::String;
+use core::fmt;
 
 use js_sys::Reflect;
-use redpipe_core::{Error, ServerError};
+use redpipe_core::{Error, MessageSink, ServerError};
 use wasm_bindgen::prelude::*;
 
 use crate::error::LinkError;
@@ -44,6 +45,33 @@ pub(crate) fn plain_error(message: &str) -> JsValue {
     js_sys::Error::new(message).into()
 }
 
+/// An error's message, written without `core::fmt` (no `ToString`: a `Formatter` over a
+/// `String` links `core::fmt::write`). The source of an I/O error is a [`LinkError`] here.
+struct Message(String);
+
+impl MessageSink for Message {
+    // One copy: every piece of every message goes through it.
+    #[inline(never)]
+    fn piece(&mut self, piece: &str) -> fmt::Result {
+        self.0.push_str(piece);
+        Ok(())
+    }
+
+    fn source(
+        &mut self,
+        source: &(dyn core::error::Error + Send + Sync + 'static),
+    ) -> Option<fmt::Result> {
+        Some(source.downcast_ref::<LinkError>()?.write_message(self))
+    }
+}
+
+/// What `Display` shows for `e`.
+pub(crate) fn message(e: &Error) -> String {
+    let mut m = Message(String::new());
+    let _ = e.write_message(&mut m);
+    m.0
+}
+
 /// The JavaScript error for one of the core's errors. A WebSocket's close gives its
 /// `ConnectionError` the fields `code` and `reason` (the bridge says why it refused a token or
 /// an origin there), so that a page can tell a refusal from a bridge that is down (1006).
@@ -52,7 +80,7 @@ pub(crate) fn to_js_error(e: &Error) -> JsValue {
         Error::Server(s) | Error::Unsolicited(s) => redis_error(s),
         Error::Handshake { error, .. } => redis_error(error),
         Error::Io(io) => {
-            let err = connection_error(&e.to_string());
+            let err = connection_error(&message(e));
             if let Some(LinkError::Closed { code, reason, .. }) =
                 io.get_ref().and_then(|s| s.downcast_ref::<LinkError>())
             {
@@ -61,7 +89,7 @@ pub(crate) fn to_js_error(e: &Error) -> JsValue {
             }
             err
         }
-        Error::Closed | Error::Protocol(_) | Error::Failed(_) => connection_error(&e.to_string()),
-        other => plain_error(&other.to_string()),
+        Error::Closed | Error::Protocol(_) | Error::Failed(_) => connection_error(&message(e)),
+        other => plain_error(&message(other)),
     }
 }

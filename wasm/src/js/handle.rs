@@ -6,14 +6,13 @@
 //! objects only if JavaScript reads them all.
 
 use alloc::rc::Rc;
-use alloc::string::ToString;
 use core::cell::RefCell;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use redpipe_core::{Aggregate, Reply, SlotError};
+use redpipe_core::{Aggregate, Error, Failure, Reply, SlotError};
 use wasm_bindgen::prelude::*;
 
-use super::error::{connection_error, plain_error, redis_error};
+use super::error::{connection_error, message, plain_error, redis_error};
 
 /// How a command's reply reads in JavaScript, beyond the generic conversion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +36,16 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    fn failure(&self, fallback: &dyn core::fmt::Display) -> JsValue {
+    /// The error of a command (or callback) that got no reply: `execute`'s, or else one for
+    /// `failure` (`None`: the callback's pipeline failed). No `&dyn Display` here: a string's
+    /// `Display` links the formatter's padding into the `.wasm`.
+    fn failure(&self, failure: Option<Failure>) -> JsValue {
         match &*self.error.borrow() {
             Some(e) => e.clone(),
-            None => connection_error(&fallback.to_string()),
+            None => connection_error(&match failure {
+                Some(f) => message(&Error::Failed(f)),
+                None => "the pipeline failed".into(),
+            }),
         }
     }
 }
@@ -98,7 +103,8 @@ fn slot_error(e: &SlotError<'_>) -> JsValue {
     plain_error(&match e {
         SlotError::Pending => "result not available: the pipeline has not been executed".into(),
         SlotError::Stale => "the command was rolled back with its scope".into(),
-        other => other.to_string(),
+        // A conversion error: what the same core `Error` says.
+        other => message(&Error::from(other.clone())),
     })
 }
 
@@ -112,13 +118,13 @@ impl Handle {
             Inner::Reply { handle, conv, run } => match handle.read() {
                 Ok(reply) => convert(reply, *conv, bytes),
                 Err(SlotError::Server(e)) => Err(redis_error(&e)),
-                Err(SlotError::Failed(f)) => Err(run.failure(&f)),
+                Err(SlotError::Failed(f)) => Err(run.failure(Some(f))),
                 Err(e) => Err(slot_error(&e)),
             },
             Inner::Callback(cell) => match &*cell.borrow() {
                 Outcome::Value(v) => Ok(v.clone()),
                 Outcome::Threw(e) => Err(e.clone()),
-                Outcome::Failed(run) => Err(run.failure(&"the pipeline failed")),
+                Outcome::Failed(run) => Err(run.failure(None)),
                 Outcome::Pending => Err(slot_error(&SlotError::Pending)),
             },
         }

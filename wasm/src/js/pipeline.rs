@@ -17,7 +17,7 @@ use js_sys::{Function, Promise};
 use redpipe_core::{Queue, Reply, Scope, cmd};
 use wasm_bindgen::prelude::*;
 
-use super::commands::COMMANDS;
+use super::commands;
 use super::error::{plain_error, to_js_error};
 use super::handle::{Conv, Handle, Outcome, Run};
 use super::promise;
@@ -151,10 +151,10 @@ impl Pipeline {
         let words = unpack(args)?;
         match command.as_f64() {
             Some(i) => {
-                let (name, conv) = COMMANDS
-                    .get(i as usize)
+                let mut buf = [0; 16];
+                let (name, conv) = commands::command(i as usize, &mut buf)
                     .ok_or_else(|| plain_error("no such command"))?;
-                self.queue_words(*conv, name.as_bytes(), &words)
+                self.queue_words(conv, name, &words)
             }
             None => {
                 let name = command.as_string().unwrap_or_default();
