@@ -159,6 +159,25 @@ impl Io {
         }
     }
 
+    /// A second handle on the same socket, for writing while another thread reads through this
+    /// one; `None` for TLS, whose one session state cannot be shared.
+    pub(crate) fn try_clone(&self) -> Option<Self> {
+        let stream = match &self.stream {
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone().ok()?),
+            #[cfg(unix)]
+            Stream::Unix(s) => Stream::Unix(s.try_clone().ok()?),
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => return None,
+        };
+        Some(Self {
+            stream,
+            read: self.read,
+            write: self.write,
+            deadline: None,
+            applied: self.applied,
+        })
+    }
+
     /// Bounds everything until [`end_pipeline`](Self::end_pipeline) by `limit` from now (a
     /// pipeline already in flight keeps its deadline).
     pub(crate) fn start_pipeline(&mut self, limit: Option<Duration>) {

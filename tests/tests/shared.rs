@@ -462,3 +462,33 @@ fn a_bulk_load_takes_a_connection_of_its_own() {
     assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 2);
     assert_eq!(server.cli(&["DBSIZE"]), "20001");
 }
+
+/// Over TLS the socket has one handle, which reads and writes: the reading thread writes what
+/// was queued between its reads.
+#[test]
+fn threads_share_one_tls_connection() {
+    let server = RedisServer::with(redpipe_tests::Options {
+        tls: true,
+        ..redpipe_tests::Options::default()
+    });
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.tls_url().parse().unwrap())
+        .unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let r = &r;
+            s.spawn(move || {
+                for i in 0..50 {
+                    let token = format!("{t}.{i}");
+                    let echo = r
+                        .autoexec(None, |p| {
+                            Ok(p.query::<String, _, _>(cmd("ECHO").arg(&token)))
+                        })
+                        .unwrap();
+                    assert_eq!(echo.result().unwrap(), token);
+                }
+            });
+        }
+    });
+    assert_eq!(r.stats(redpipe::DEFAULT).unwrap().connects, 1);
+}

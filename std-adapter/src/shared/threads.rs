@@ -1,27 +1,35 @@
-//! A shared blocking connection: the threads that submit take turns driving the socket.
+//! A shared blocking connection: the threads that submit take turns at its two sides.
 //!
-//! No thread of its own: a submitting thread that finds the socket free takes it and drives the
-//! connection for everyone — it writes every pipeline queued so far in one write, reads, and
-//! hands each reply to the mux, which fills that pipeline's slots and unparks its thread —
-//! until its own pipeline is done. Then it writes what was queued meanwhile and hands the
-//! socket to the oldest thread still waiting, which goes on from there. A thread that finds
-//! the socket taken parks until its pipeline is done or the socket is handed to it.
+//! No thread of its own. The socket has a write side and a read side (two handles on one TCP or
+//! Unix socket; one for TLS, whose session state cannot be shared, so there one thread does
+//! both):
+//!
+//! - **Writing**: a thread whose pipeline finds few others on the wire (the server may be idle)
+//!   takes the write side if it is free and writes everything queued, its own pipeline with it;
+//!   with many on the wire it leaves its pipeline for the next write, made by the reader after
+//!   its read, which carries everything queued by then.
+//! - **Reading**: a thread whose pipeline is not done takes the read side if it is free, reads,
+//!   and hands each reply to the mux, which fills that pipeline's slots and unparks its thread;
+//!   it reads for everyone until its own pipeline is done, then hands the read side to the
+//!   oldest thread still waiting. A thread that finds both sides taken parks until its pipeline
+//!   is done or the read side is handed to it.
 //!
 //! Compared with a driver thread, each pipeline costs one wake-up (its thread's) instead of
-//! two (the driver's, then its thread's), and an idle connection costs no thread.
+//! two, and an idle connection costs no thread; a reader blocked on the socket never holds
+//! back another thread's write.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
 
 use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
-use redpipe_core::{Failure, ReadBuffer, Result, Transport, VecPipeline};
+use redpipe_core::session::Clock;
+use redpipe_core::{Failure, IoKind, ReadBuffer, Result, Transport, VecPipeline};
 
-use super::{MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use super::{EAGER_BELOW, MAX_PIPELINES, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::stream::{Io, Millis};
-use redpipe_core::session::Clock;
 
 /// A submitter's pipeline, and its thread to unpark when it is done.
 struct Sub {
@@ -43,17 +51,30 @@ impl Submitted for Sub {
     }
 }
 
-/// The socket and its buffers: whichever thread drives the connection holds it.
-struct Wire {
+/// The read side: the socket (for TLS, its only handle, which writes too) and what was read
+/// from it but not used yet.
+struct Reader {
+    io: Io,
+    buf: ReadBuffer<Vec<u8>>,
+    /// For TLS: the committed bytes, written through `io`.
+    out: Vec<u8>,
+}
+
+/// The write side: a second handle on the socket, and the committed bytes.
+struct Writer {
     io: Io,
     out: Vec<u8>,
-    buf: ReadBuffer<Vec<u8>>,
 }
 
 struct State {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
-    /// The socket while no thread drives it; `None` while one does, or once it failed.
-    wire: Option<Box<Wire>>,
+    /// The read side while no thread reads; `None` while one does, or once the connection failed.
+    reader: Option<Box<Reader>>,
+    /// The write side while no thread writes (`None` while one does, after a failure, and
+    /// always for TLS, where the reader writes).
+    writer: Option<Box<Writer>>,
+    /// Whether the socket has two sides.
+    split: bool,
     /// Threads waiting for room in the ring.
     waiting: usize,
 }
@@ -71,6 +92,12 @@ impl Shared {
     /// Connects and sets the connection up (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
     pub(crate) fn open(info: &ConnectionInfo) -> Result<Arc<Self>> {
         let (io, buf) = Connection::open(info)?.into_io()?;
+        let writer = io.try_clone().map(|io| {
+            Box::new(Writer {
+                io,
+                out: Vec::new(),
+            })
+        });
         let mut mux = Mux::with_capacity(MAX_PIPELINES);
         mux.set_window_bytes(info.window_bytes);
         mux.set_limits(info.limits);
@@ -78,10 +105,12 @@ impl Shared {
         Ok(Arc::new(Self {
             state: Mutex::new(State {
                 mux,
-                wire: Some(Box::new(Wire {
+                split: writer.is_some(),
+                writer,
+                reader: Some(Box::new(Reader {
                     io,
-                    out: Vec::new(),
                     buf,
+                    out: Vec::new(),
                 })),
                 waiting: 0,
             }),
@@ -100,8 +129,15 @@ impl Shared {
         self.open.load(Ordering::Relaxed)
     }
 
-    fn now(&self) -> u64 {
-        Millis.now()
+    /// Ends the connection: every pipeline fails with `failure`; the sides close as they are
+    /// dropped.
+    fn end(&self, state: &mut State, failure: Failure) {
+        if state.mux.failure().is_none() {
+            state.mux.fail(failure);
+        }
+        state.reader = None;
+        state.writer = None;
+        self.open.store(false, Ordering::Relaxed);
     }
 
     /// Runs `p` on the connection, among the other threads' pipelines.
@@ -110,10 +146,10 @@ impl Shared {
         self.finish(ticket, p)
     }
 
-    /// Queues `p` after every pipeline queued before, and writes it out now if the socket is
-    /// free, without waiting for its replies (so that a caller can start pipelines on several
-    /// connections, then finish each: a cluster's nodes work at the same time); then
-    /// [`finish`](Self::finish) it.
+    /// Queues `p` after every pipeline queued before, and writes it out now if few are on the
+    /// wire and a side to write with is free, without waiting for its replies (so that a caller
+    /// can start pipelines on several connections, then finish each: a cluster's nodes work at
+    /// the same time); then [`finish`](Self::finish) it.
     pub(crate) fn start(&self, p: &mut VecPipeline) -> Result<Ticket> {
         self.info.configure(p);
         let mut sub = Sub {
@@ -139,16 +175,16 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner);
             state.waiting -= 1;
         };
-        if let Some(mut wire) = state.wire.take() {
-            drop(state);
-            let sent = self.send(&mut wire, ticket).map(drop);
-            self.give_back(&mut self.lock(), wire, sent);
+        // Few on the wire (the server may be idle) or nothing awaited: out now. Else the reader
+        // writes it after its next read, with everything queued by then.
+        if state.mux.in_flight() < EAGER_BELOW || !state.mux.is_awaiting() {
+            drop(self.write(state));
         }
         Ok(ticket)
     }
 
-    /// Waits for the pipeline queued by [`start`](Self::start) (driving the connection for
-    /// everyone when the socket is free) and puts it back into `p`.
+    /// Waits for the pipeline queued by [`start`](Self::start), reading for everyone while the
+    /// read side is free, and puts it back into `p`.
     pub(crate) fn finish(&self, ticket: Ticket, p: &mut VecPipeline) -> Result<()> {
         let mut state = self.lock();
         loop {
@@ -166,11 +202,15 @@ impl Shared {
                     None => Err(redpipe_core::Error::Closed),
                 };
             }
-            if let Some(mut wire) = state.wire.take() {
-                drop(state);
-                let driven = self.drive(&mut wire, ticket);
-                state = self.lock();
-                self.give_back(&mut state, wire, driven);
+            if !state.mux.is_awaiting() {
+                // Nothing on the wire: what is queued (this pipeline) goes out, by this thread
+                // if the write side is free, else by the thread writing now, which reads next.
+                state = self.write(state);
+                if state.mux.is_done(ticket) || state.mux.is_awaiting() {
+                    continue;
+                }
+            } else if let Some(reader) = state.reader.take() {
+                state = self.read_until(state, reader, ticket);
                 continue;
             }
             drop(state);
@@ -179,117 +219,201 @@ impl Shared {
         }
     }
 
-    /// Puts the socket back after a turn: the oldest thread still waiting goes on with it. After
-    /// a failure the socket closes instead, and every pipeline fails with the reason.
-    fn give_back(
-        &self,
-        state: &mut State,
-        wire: Box<Wire>,
-        turn: std::result::Result<(), Failure>,
-    ) {
-        match turn {
-            Ok(()) => {
-                state.wire = Some(wire);
-                if let Some(next) = state.mux.first_waiting_mut() {
-                    next.thread.unpark();
-                }
-            }
-            Err(f) => {
-                if state.mux.failure().is_none() {
-                    state.mux.fail(f);
-                }
-                self.open.store(false, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Drives the connection for everyone until `mine` is done; `Err` ends the connection.
-    ///
-    /// The clock is read only when replies start to be awaited, after a read that completed no
-    /// reply, and when a read times out (see [`Mux::handle_timeout`]): a read that goes on past
-    /// the stall deadline is cut at it then; otherwise the socket's own read timeout applies,
-    /// which is the same limit, so that the steady state costs no system call to move it.
-    fn drive(&self, wire: &mut Wire, mine: Ticket) -> std::result::Result<(), Failure> {
-        loop {
-            if self.send(wire, mine)? {
-                return Ok(());
-            }
-            let progress = self.lock().mux.progress();
-            let read = self.read(wire);
-            let mut state = self.lock();
-            let stalled = match &read {
-                Ok(()) => state.mux.progress() == progress,
-                Err(f) => *f == Failure::Io(redpipe_core::IoKind::TimedOut),
+    /// Writes what the mux has ready, if a side to write with is free (else the thread that
+    /// holds it writes it: it looks again before giving the side back). A connection that
+    /// nothing is awaited on is checked first for bytes the server sent meanwhile (its close:
+    /// then what would have been written fails as never sent, and goes again on a fresh
+    /// connection).
+    fn write<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        if !state.split {
+            // One handle: the reader writes; a reader blocked on the socket writes after.
+            let Some(mut reader) = state.reader.take() else {
+                return state;
             };
-            if !stalled {
+            loop {
+                if !state.mux.is_awaiting() {
+                    let (back, alive) = self.look(state, &mut reader);
+                    state = back;
+                    if !alive {
+                        return state;
+                    }
+                }
+                reader.out.clear();
+                self.transmit(&mut state, &mut reader.out);
+                if reader.out.is_empty() {
+                    state.reader = Some(reader);
+                    return state;
+                }
                 drop(state);
-                read?;
-                wire.io.set_deadline(None);
-                continue;
+                let written = write_all(&mut reader.io, &reader.out);
+                state = self.lock();
+                if let Err(f) = written {
+                    self.end(&mut state, f);
+                    return state;
+                }
             }
-            let deadline = state.mux.handle_timeout(self.now());
-            if let Some(f) = state.mux.failure() {
-                return Err(f);
-            }
-            drop(state);
-            wire.io.set_deadline(deadline.map(Millis::instant));
         }
-    }
-
-    /// Writes everything the mux has ready. Returns whether `mine` is done.
-    fn send(&self, wire: &mut Wire, mine: Ticket) -> std::result::Result<bool, Failure> {
-        let mut state = self.lock();
-        if !state.mux.is_awaiting() {
-            // Nothing is awaited: bytes waiting now can only be pushes or the peer's close.
-            // Find out before anything is committed, so that a connection closed while idle
-            // fails only pipelines of which nothing was sent (they go again on a fresh one).
-            drop(state);
-            if matches!(embedded_io::ReadReady::read_ready(&mut wire.io), Ok(true)) {
-                self.read(wire)?;
+        let Some(mut writer) = state.writer.take() else {
+            return state;
+        };
+        loop {
+            if !state.mux.is_awaiting() {
+                if let Some(mut reader) = state.reader.take() {
+                    let (back, alive) = self.look(state, &mut reader);
+                    state = back;
+                    if !alive {
+                        return state;
+                    }
+                    state.reader = Some(reader);
+                }
             }
+            writer.out.clear();
+            self.transmit(&mut state, &mut writer.out);
+            if writer.out.is_empty() {
+                state.writer = Some(writer);
+                return state;
+            }
+            drop(state);
+            let written = write_all(&mut writer.io, &writer.out);
             state = self.lock();
+            if let Err(f) = written {
+                self.end(&mut state, f);
+                return state;
+            }
         }
-        let awaiting = state.mux.is_awaiting();
-        wire.out.clear();
-        state.mux.poll_transmit(&mut wire.out);
-        if !awaiting {
-            // Replies are awaited from now: the stall clock starts.
-            state.mux.handle_timeout(self.now());
-        }
-        if let Some(f) = state.mux.failure() {
-            return Err(f);
-        }
-        let done = state.mux.is_done(mine);
-        drop(state);
-        if !wire.out.is_empty() {
-            write_all(&mut wire.io, &wire.out)?;
-        }
-        Ok(done)
     }
 
-    /// Reads once and hands what came to the mux.
-    fn read(&self, wire: &mut Wire) -> std::result::Result<(), Failure> {
-        let io = &mut wire.io;
-        match wire
-            .buf
-            .read_with(|spare| embedded_io::Read::read(io, spare))
-        {
-            Ok(0) => Err(Failure::Closed),
-            Ok(_) => {
-                let mut state = self.lock();
-                let used = state
-                    .mux
-                    .handle_input(wire.buf.filled())
-                    .map_err(Failure::Protocol)?;
-                drop(state);
-                wire.buf.consume(used);
-                wire.buf.shrink();
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(redpipe_core::io::io_failure(&e)),
+    /// Commits what the mux has ready into `out`; starts the stall clock when replies start to
+    /// be awaited.
+    fn transmit(&self, state: &mut State, out: &mut Vec<u8>) {
+        let awaiting = state.mux.is_awaiting();
+        state.mux.poll_transmit(out);
+        if !awaiting {
+            state.mux.handle_timeout(Millis.now());
         }
     }
+
+    /// Nothing is awaited: reads what the server sent meanwhile, if anything (pushes, or its
+    /// close). Returns whether the connection is still up.
+    fn look<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+        reader: &mut Reader,
+    ) -> (MutexGuard<'a, State>, bool) {
+        drop(state);
+        let ready = matches!(embedded_io::ReadReady::read_ready(&mut reader.io), Ok(true));
+        let read = if ready { read_once(reader) } else { Ok(0) };
+        let mut state = self.lock();
+        let taken = read.and_then(|n| take_input(&mut state, reader, n));
+        match taken {
+            Ok(()) => (state, true),
+            Err(f) => {
+                self.end(&mut state, f);
+                (state, false)
+            }
+        }
+    }
+
+    /// Reads for everyone until `mine` is done, then gives the read side back (the oldest
+    /// thread still waiting goes on with it). Writes what was queued meanwhile after each read.
+    ///
+    /// The clock is read only after a read that completed no reply and when a read times out
+    /// (see [`Mux::handle_timeout`]): a read that goes on past the stall deadline is cut at it
+    /// then; otherwise the socket's own read timeout applies, which is the same limit, so that
+    /// the steady state costs no system call to move it.
+    fn read_until<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        mut reader: Box<Reader>,
+        mine: Ticket,
+    ) -> MutexGuard<'a, State> {
+        loop {
+            // What was queued meanwhile goes out first (with one handle, only the reader can).
+            state.reader = Some(reader);
+            state = self.write(state);
+            match state.reader.take() {
+                Some(back) => reader = back,
+                None => return state, // the connection failed
+            }
+            if state.mux.is_done(mine) {
+                break;
+            }
+            if !state.mux.is_awaiting() {
+                // Nothing to read for yet: the thread committing this pipeline now reads.
+                state.reader = Some(reader);
+                return state;
+            }
+            let progress = state.mux.progress();
+            drop(state);
+            let read = read_once(&mut reader);
+            state = self.lock();
+            if state.mux.failure().is_some() {
+                return state;
+            }
+            let stalled = match read {
+                Ok(n) => match take_input(&mut state, &mut reader, n) {
+                    Ok(()) => state.mux.progress() == progress,
+                    Err(f) => {
+                        self.end(&mut state, f);
+                        return state;
+                    }
+                },
+                Err(Failure::Io(IoKind::TimedOut)) => true,
+                Err(f) => {
+                    self.end(&mut state, f);
+                    return state;
+                }
+            };
+            if stalled {
+                let deadline = state.mux.handle_timeout(Millis.now());
+                if let Some(f) = state.mux.failure() {
+                    self.end(&mut state, f);
+                    return state;
+                }
+                reader.io.set_deadline(deadline.map(Millis::instant));
+            } else {
+                reader.io.set_deadline(None);
+            }
+        }
+        state.reader = Some(reader);
+        // Someone else's turn: the oldest thread still waiting reads next.
+        if let Some(next) = state.mux.first_waiting_mut() {
+            next.thread.unpark();
+        }
+        state
+    }
+}
+
+/// Reads once from the read side; `Ok(0)` for nothing (interrupted).
+fn read_once(reader: &mut Reader) -> std::result::Result<usize, Failure> {
+    let io = &mut reader.io;
+    match reader
+        .buf
+        .read_with(|spare| embedded_io::Read::read(io, spare))
+    {
+        Ok(0) => Err(Failure::Closed),
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(redpipe_core::io::io_failure(&e)),
+    }
+}
+
+/// Hands the `n` bytes just read, with what was kept before, to the mux.
+fn take_input(
+    state: &mut State,
+    reader: &mut Reader,
+    n: usize,
+) -> std::result::Result<(), Failure> {
+    if n == 0 && reader.buf.filled().is_empty() {
+        return Ok(());
+    }
+    let used = state
+        .mux
+        .handle_input(reader.buf.filled())
+        .map_err(Failure::Protocol)?;
+    reader.buf.consume(used);
+    reader.buf.shrink();
+    Ok(())
 }
 
 fn write_all(io: &mut Io, mut bytes: &[u8]) -> std::result::Result<(), Failure> {
