@@ -47,7 +47,49 @@ impl Submitted for Sub {
     }
 
     fn on_done(&mut self) {
-        self.thread.unpark();
+        Later::unpark(&self.thread);
+    }
+}
+
+thread_local! {
+    /// The threads to unpark, asked for while this thread reads under the lock.
+    static LATER: std::cell::RefCell<Option<Vec<Thread>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Unparks collected while the lock is held and made when this is dropped, after the lock: an
+/// unpark is a system call, and the thread it wakes would wait for the lock.
+struct Later;
+
+impl Later {
+    /// Collects the unparks this thread asks for until the returned value is dropped.
+    fn collect() -> Self {
+        LATER.with_borrow_mut(|later| {
+            later.get_or_insert_with(Vec::new);
+        });
+        Later
+    }
+
+    /// Unparks `thread` now, or when the collection in progress ends.
+    fn unpark(thread: &Thread) {
+        let now = LATER.with_borrow_mut(|later| match later {
+            Some(list) => {
+                list.push(thread.clone());
+                false
+            }
+            None => true,
+        });
+        if now {
+            thread.unpark();
+        }
+    }
+}
+
+impl Drop for Later {
+    fn drop(&mut self) {
+        let list = LATER.with_borrow_mut(Option::take);
+        for t in list.into_iter().flatten() {
+            t.unpark();
+        }
     }
 }
 
@@ -346,6 +388,7 @@ impl Shared {
             let progress = state.mux.progress();
             drop(state);
             let read = read_once(&mut reader);
+            let later = Later::collect();
             state = self.lock();
             if state.mux.failure().is_some() {
                 return state;
@@ -374,6 +417,10 @@ impl Shared {
             } else {
                 reader.io.set_deadline(None);
             }
+            // The threads whose pipelines are done, after the lock.
+            drop(state);
+            drop(later);
+            state = self.lock();
         }
         state.reader = Some(reader);
         // Someone else's turn: the oldest thread still waiting reads next.
