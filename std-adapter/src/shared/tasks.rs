@@ -19,7 +19,7 @@ use std::task::{Context, Poll, Waker};
 
 use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
 use redpipe_core::{AsyncTransport, Error, Failure, ReadBuffer, Result, VecPipeline};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::time::{Instant, Sleep};
 
 use super::{EAGER_BELOW, MAX_PIPELINES, connection_error, outcome, stall_timeout};
@@ -95,9 +95,10 @@ impl Drop for Later {
 
 struct State {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
-    /// The socket's write side: a submitter that finds nothing awaited writes its pipeline at
-    /// once, the driver everything else.
-    wire: Wire,
+    /// The socket's write side while nobody writes: a submitter whose pipeline finds few on the
+    /// wire writes it at once, the driver everything else. No socket call is made under the
+    /// lock: a writer takes it out, and puts it back.
+    writer: Option<Writer>,
     /// The driver task, to wake when there is something to send.
     driver: Option<Waker>,
     /// The driver was woken and has not looked yet: no need to wake it again.
@@ -106,36 +107,30 @@ struct State {
     waiting: usize,
 }
 
-/// The socket, and the committed bytes not written yet.
-struct Wire {
-    stream: Stream,
+/// The socket's write side, and the committed bytes not written yet.
+struct Writer {
+    half: WriteHalf<Stream>,
     /// Committed bytes, written from `written` on.
     out: Vec<u8>,
     written: usize,
 }
 
-impl State {
-    /// Commits what the mux has ready and writes what the socket takes now; `Ok(true)` when
-    /// everything committed is written. With a waker that is not the driver's (a submitter's
-    /// no-op one), a socket that is full leaves the rest for the driver.
-    fn flush(&mut self, cx: &mut Context<'_>) -> std::result::Result<bool, Failure> {
-        let wire = &mut self.wire;
-        if wire.written == wire.out.len() {
-            wire.out.clear();
-            wire.written = 0;
-            self.mux.poll_transmit(&mut wire.out);
-        }
-        while wire.written < wire.out.len() {
-            match Pin::new(&mut wire.stream).poll_write(cx, &wire.out[wire.written..]) {
+impl Writer {
+    /// Writes what the socket takes now: `Ok(true)` when everything committed is written.
+    fn write(&mut self, cx: &mut Context<'_>) -> std::result::Result<bool, Failure> {
+        while self.written < self.out.len() {
+            match Pin::new(&mut self.half).poll_write(cx, &self.out[self.written..]) {
                 Poll::Ready(Ok(0)) => return Err(Failure::Closed),
-                Poll::Ready(Ok(n)) => wire.written += n,
+                Poll::Ready(Ok(n)) => self.written += n,
                 Poll::Ready(Err(e)) => return Err(io_failure(&e)),
                 Poll::Pending => return Ok(false),
             }
         }
         Ok(true)
     }
+}
 
+impl State {
     fn wake_driver(&mut self) {
         if !self.woken {
             if let Some(w) = &self.driver {
@@ -176,6 +171,7 @@ impl Shared {
             ));
         };
         let (stream, leftover) = AsyncConnection::open(info).await?.into_stream()?;
+        let (read, write) = tokio::io::split(stream);
         let mut mux = Mux::with_capacity(MAX_PIPELINES);
         mux.set_window_bytes(info.window_bytes);
         mux.set_limits(info.limits);
@@ -183,11 +179,11 @@ impl Shared {
         let shared = Arc::new(Self {
             state: Mutex::new(State {
                 mux,
-                wire: Wire {
-                    stream,
+                writer: Some(Writer {
+                    half: write,
                     out: Vec::new(),
                     written: 0,
-                },
+                }),
                 driver: None,
                 woken: false,
                 waiting: 0,
@@ -201,6 +197,7 @@ impl Shared {
         let now = Instant::now();
         runtime.spawn(Driver {
             shared: Arc::downgrade(&shared),
+            read,
             buf,
             timer: Box::pin(tokio::time::sleep_until(now)),
             armed: None,
@@ -215,6 +212,44 @@ impl Shared {
     /// Whether it still takes pipelines (it has not failed).
     pub(crate) fn is_open(&self) -> bool {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// Commits what the mux has ready and writes it, if the write side is free (else the task
+    /// writing now writes it: it looks again before putting the side back); the lock is let go
+    /// while the socket is written. With a waker that is not the driver's (a submitter's no-op
+    /// one), a socket that is full leaves the rest for the driver, which is woken.
+    fn flush<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        cx: &mut Context<'_>,
+    ) -> std::result::Result<MutexGuard<'a, State>, Failure> {
+        let Some(mut writer) = state.writer.take() else {
+            return Ok(state);
+        };
+        loop {
+            if writer.written == writer.out.len() {
+                writer.out.clear();
+                writer.written = 0;
+                state.mux.poll_transmit(&mut writer.out);
+                if writer.out.is_empty() {
+                    state.writer = Some(writer);
+                    return Ok(state);
+                }
+            }
+            drop(state);
+            let written = writer.write(cx);
+            state = self.lock();
+            match written {
+                Ok(true) => {}
+                Ok(false) => {
+                    // The socket is full: the driver goes on when it takes more.
+                    state.writer = Some(writer);
+                    state.wake_driver();
+                    return Ok(state);
+                }
+                Err(f) => return Err(f),
+            }
+        }
     }
 
     /// Ends the connection: every pipeline fails with `failure`.
@@ -251,13 +286,14 @@ impl Shared {
                         // Few on the wire: this pipeline goes out now rather than after every
                         // other task that runs before the driver (see `EAGER_BELOW`). Else the
                         // driver writes it with everything else queued by then, in one write.
+                        state.wake_driver();
                         if eager {
                             let mut noop = Context::from_waker(Waker::noop());
-                            if let Err(f) = state.flush(&mut noop) {
-                                self.end(&mut state, f);
+                            match self.flush(state, &mut noop) {
+                                Ok(back) => drop(back),
+                                Err(f) => self.end(&mut self.lock(), f),
                             }
                         }
-                        state.wake_driver();
                         break ticket;
                     }
                     // The ring is full: wait for a pipeline to come back.
@@ -368,6 +404,8 @@ impl AsyncTransport for Link {
 /// The driver task: moves bytes between the socket and the mux.
 struct Driver {
     shared: Weak<Shared>,
+    /// The socket's read side: only the driver reads.
+    read: ReadHalf<Stream>,
     buf: ReadBuffer<Vec<u8>>,
     timer: Pin<Box<Sleep>>,
     /// The deadline the timer is set to.
@@ -428,16 +466,17 @@ impl Driver {
                 return Err(f);
             }
             // Everything ready to go, in one write.
-            state.flush(cx)?;
+            let mut state = shared.flush(state, cx)?;
             if self.armed.is_none() && state.mux.is_awaiting() {
                 // Replies are awaited and no deadline is set: the stall clock starts.
                 let deadline = state.mux.handle_timeout(self.now());
                 self.arm(deadline);
             }
-            let stream = &mut state.wire.stream;
+            drop(state);
+            let read_half = &mut self.read;
             let read = self.buf.read_with(|spare| {
                 let mut rb = ReadBuf::new(spare);
-                match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+                match Pin::new(&mut *read_half).poll_read(cx, &mut rb) {
                     Poll::Ready(Ok(())) if rb.filled().is_empty() => Err(NoBytes::Closed),
                     Poll::Ready(Ok(())) => Ok(rb.filled().len()),
                     Poll::Ready(Err(e)) => Err(NoBytes::Io(e)),
@@ -447,6 +486,7 @@ impl Driver {
             match read {
                 Ok(_) => {
                     let later = Later::collect();
+                    let mut state = shared.lock();
                     let progress = state.mux.progress();
                     let used = state
                         .mux
@@ -472,6 +512,7 @@ impl Driver {
             }
             if self.armed.is_some() && self.timer.as_mut().poll(cx).is_ready() {
                 self.armed = None;
+                let mut state = shared.lock();
                 let deadline = state.mux.handle_timeout(self.now());
                 if let Some(f) = state.mux.failure() {
                     return Err(f);
