@@ -72,7 +72,7 @@ mod tests;
 
 pub use ring::Ring;
 pub use sharing::Sharing;
-pub(crate) use sharing::{Needs, needs, word};
+pub(crate) use sharing::{Needs, name, needs};
 
 use crate::decode::{Limits, Scanner, Unsolicited, unsolicited};
 use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};

@@ -149,21 +149,27 @@ pub(crate) fn needs<'e>(name: &[u8], encoded: impl FnOnce() -> &'e [u8]) -> Need
     }
 }
 
-/// Word `k` of an encoded command (`*N\r\n$L\r\nWORD\r\n$L\r\nWORD\r\n...`), or nothing.
-pub(crate) fn word(encoded: &[u8], k: usize) -> &[u8] {
-    let mut lines = encoded.split(|b| *b == b'\n').skip(1 + 2 * k);
-    let (Some(len), Some(word)) = (lines.next(), lines.next()) else {
+/// The name of an encoded command (`*N\r\n$L\r\nNAME\r\n...`), or nothing: a few loads, as it
+/// is read for every command of a pipeline that runs where connections may be shared. A name
+/// longer than any in [`NAMES`] reads as nothing.
+pub(crate) fn name(encoded: &[u8]) -> &[u8] {
+    let Some(first_line) = encoded.iter().take(12).position(|b| *b == b'\n') else {
         return &[];
     };
-    // `$L\r`: digits by hand (no `str::parse` linked for this).
-    let mut n = 0usize;
-    for d in len.get(1..len.len().saturating_sub(1)).unwrap_or_default() {
-        if !d.is_ascii_digit() {
+    let mut at = first_line + 1;
+    if encoded.get(at) != Some(&b'$') {
+        return &[];
+    }
+    at += 1;
+    let mut len = 0usize;
+    while let Some(d) = encoded.get(at).filter(|d| d.is_ascii_digit()) {
+        len = len * 10 + usize::from(d - b'0');
+        at += 1;
+        if len > 16 {
             return &[];
         }
-        n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
     }
-    word.get(..n).unwrap_or_default()
+    encoded.get(at + 2..at + 2 + len).unwrap_or_default()
 }
 
 /// Whether `bytes` starts with the bulk string `word` (`$L\r\nWORD\r\n`, any case; `word` is
@@ -180,6 +186,24 @@ fn starts_with_word(bytes: &[u8], word: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_name_of_an_encoded_command() {
+        for (encoded, want) in [
+            (&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"[..], &b"GET"[..]),
+            (b"*12\r\n$10\r\nBRPOPLPUSH\r\n", b"BRPOPLPUSH"),
+            (b"*1\r\n$4\r\nPING\r\n", b"PING"),
+            (b"*1\r\n$4\r\nPI", b""),
+            (
+                b"*1\r\n$40\r\n0123456789012345678901234567890123456789\r\n",
+                b"",
+            ),
+            (b"garbage", b""),
+            (b"", b""),
+        ] {
+            assert_eq!(name(encoded), want, "{}", String::from_utf8_lossy(encoded));
+        }
+    }
 
     #[test]
     fn commands_that_need_a_connection_of_their_own() {

@@ -424,7 +424,7 @@ where
         let mut most = Needs::Nothing;
         for index in self.setup_end..self.entries.len() {
             let command = self.command(index).unwrap_or_default();
-            match crate::mux::needs(crate::mux::word(command, 0), || command) {
+            match crate::mux::needs(crate::mux::name(command), || command) {
                 Needs::Changes => return Needs::Changes,
                 needs => most = most.max(needs),
             }

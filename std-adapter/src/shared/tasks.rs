@@ -103,6 +103,9 @@ struct State {
     driver: Option<Waker>,
     /// The driver was woken and has not looked yet: no need to wake it again.
     woken: bool,
+    /// The driver's stall timer is set: a submitter that wrote its pipeline itself need not
+    /// wake the driver to start the clock.
+    timed: bool,
     /// Submitters waiting for room in the ring.
     waiting: usize,
 }
@@ -186,6 +189,7 @@ impl Shared {
                 }),
                 driver: None,
                 woken: false,
+                timed: false,
                 waiting: 0,
             }),
             open: AtomicBool::new(true),
@@ -286,13 +290,17 @@ impl Shared {
                         // Few on the wire: this pipeline goes out now rather than after every
                         // other task that runs before the driver (see `EAGER_BELOW`). Else the
                         // driver writes it with everything else queued by then, in one write.
-                        state.wake_driver();
-                        if eager {
-                            let mut noop = Context::from_waker(Waker::noop());
-                            match self.flush(state, &mut noop) {
-                                Ok(back) => drop(back),
-                                Err(f) => self.end(&mut self.lock(), f),
-                            }
+                        if !eager {
+                            state.wake_driver();
+                            break ticket;
+                        }
+                        let mut noop = Context::from_waker(Waker::noop());
+                        match self.flush(state, &mut noop) {
+                            // Written (or left to whoever writes now, or to the driver, woken
+                            // then): the driver is needed only to start the stall clock.
+                            Ok(mut back) if !back.timed => back.wake_driver(),
+                            Ok(_) => {}
+                            Err(f) => self.end(&mut self.lock(), f),
                         }
                         break ticket;
                     }
@@ -470,7 +478,7 @@ impl Driver {
             if self.armed.is_none() && state.mux.is_awaiting() {
                 // Replies are awaited and no deadline is set: the stall clock starts.
                 let deadline = state.mux.handle_timeout(self.now());
-                self.arm(deadline);
+                self.arm(&mut state, deadline);
             }
             drop(state);
             let read_half = &mut self.read;
@@ -498,7 +506,7 @@ impl Driver {
                         if let Some(f) = state.mux.failure() {
                             return Err(f);
                         }
-                        self.arm(deadline);
+                        self.arm(&mut state, deadline);
                     }
                     drop(state);
                     drop(later); // the tasks whose pipelines are done, after the lock
@@ -517,7 +525,7 @@ impl Driver {
                 if let Some(f) = state.mux.failure() {
                     return Err(f);
                 }
-                self.arm(deadline);
+                self.arm(&mut state, deadline);
                 continue;
             }
             return Ok(());
@@ -526,7 +534,8 @@ impl Driver {
 
     /// Sets the timer to the mux's deadline (milliseconds on its clock). While replies keep
     /// completing it is left alone: when it fires, the mux pushes the deadline back.
-    fn arm(&mut self, deadline: Option<u64>) {
+    fn arm(&mut self, state: &mut State, deadline: Option<u64>) {
+        state.timed = deadline.is_some();
         if deadline == self.armed {
             return;
         }
