@@ -378,6 +378,11 @@ where
         let i = (self.head + self.len) % self.cap();
         self.len += 1;
         let p = sub.pipeline();
+        // Its byte window starts from the replies this connection has seen, not from a guess
+        // (which would let a fresh pipeline of a few dozen small commands go in two rounds).
+        if self.replies > 0 {
+            p.set_reply_estimate(self.reply_estimate());
+        }
         let stage = if p.is_done() {
             p.consume_output(0); // its callbacks run now
             sub.on_done();

@@ -310,6 +310,25 @@ fn a_pipeline_larger_than_the_byte_window_goes_out_as_its_replies_come() {
 }
 
 #[test]
+fn a_new_pipeline_starts_from_the_reply_sizes_the_connection_has_seen() {
+    let mut mux = Mux::with_capacity(4);
+    let (first, _) = incrs(&["a"]);
+    let t = mux.try_submit(first).unwrap();
+    let _ = transmit(&mut mux);
+    mux.handle_input(b":1\r\n").unwrap();
+    let _ = mux.take(t);
+    // Twenty small commands with a 1 MiB byte window: with the default guess of a reply (an
+    // eighth of the window) only eight would go in the first round; with what was seen, all.
+    let keys: Vec<alloc::string::String> = (0..20).map(|i| alloc::format!("k{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    let (mut p, _) = incrs(&keys);
+    p.set_window_bytes(crate::DEFAULT_WINDOW_BYTES);
+    let _ = mux.try_submit(p).unwrap();
+    let wire = transmit(&mut mux);
+    assert_eq!(wire.windows(4).filter(|w| w == b"INCR").count(), 20);
+}
+
+#[test]
 fn a_command_larger_than_the_write_buffer_fails_its_pipeline_only() {
     let mut mux = Mux::with_capacity(4);
     let mut big = P::new();
