@@ -2,12 +2,15 @@
 
     interop.py PORT write TAG   writes the data set under id TAG with RedPipe
     interop.py PORT read TAG    reads id TAG with RedPipe, prints it as JSON
+    interop.py PORT write-odd TAG   writes a record of values JSON round trips tend to change
+    interop.py PORT check-odd TAG   reads it back, fails unless every value is as written
 
 The Rust test writes the same data set with redpipe, then each side reads what the other
 wrote: the declarations below and the Rust ones must describe the same keys and formats.
 """
 import base64
 import json
+import math
 import sys
 
 import redis
@@ -31,6 +34,54 @@ class Beer(redpipe.Struct):
         'brewery': DictField,
         'history': ListField,
     }
+
+
+class Note(redpipe.Struct):
+    """Values a JSON round trip tends to change: floats needing 17 digits, keys out of order,
+    and what Python's json writes but JSON does not have (NaN, Infinity)."""
+    keyspace = 'Note'
+    key_name = 'note_id'
+    fields = {
+        'nums': ListField,
+        'meta': DictField,
+        'odd': ListField,
+        'count': IntegerField,
+    }
+
+
+def note(tag):
+    return {
+        'note_id': tag,
+        'nums': [0.9999999999999999, 1.0, 1e-07, 5e-324, 0.30000000000000004, 2**53],
+        'meta': {'b': 1, 'a': 2, 'z': {'y': [], 'x': 0.1}},
+        'odd': [float('nan'), float('inf'), -float('inf'), 1],
+        'count': 2**53,
+    }
+
+
+def write_odd(tag):
+    with redpipe.autoexec() as pipe:
+        Note(note(tag), pipe=pipe)
+
+
+def same(a, b):
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, dict):
+        return (isinstance(b, dict) and list(a) == list(b)
+                and all(same(a[k], b[k]) for k in a))
+    return type(a) is type(b) and a == b
+
+
+def check_odd(tag):
+    with redpipe.autoexec() as pipe:
+        loaded = Note(tag, pipe=pipe)
+    want = note(tag)
+    for k, v in want.items():
+        if not same(v, loaded[k]):
+            sys.exit('%s: wrote %r, read %r' % (k, v, loaded[k]))
 
 
 class Views(redpipe.String):
@@ -87,7 +138,6 @@ def beers(tag):
             'tags': ['hoppy', 'west coast'],
             'code': 'PTE-1',
             'label': b'\x00\xffPNG\r\n',
-            # keys in sorted order: redpipe's JSON objects keep their keys sorted
             'brewery': {'city': 'Santa Rosa', 'founded': 1979,
                         'note': 'caf\u00e9', 'ratings': [4.5, 5, None, True]},
             'history': [1, 'two', 3.5, None, False, {'x': []}],
@@ -166,7 +216,8 @@ def read(tag):
 def main():
     port, mode, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     redpipe.connect_redis(redis.Redis(host='127.0.0.1', port=port))
-    {'write': write, 'read': read}[mode](tag)
+    {'write': write, 'read': read, 'write-odd': write_odd,
+     'check-odd': check_odd}[mode](tag)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use redpipe::keyspace::{Ascii, FieldValue, Float, HashedString, Integer, Keyspace};
-use redpipe::record::StructOps;
+use redpipe::record::{Lenient, StructOps};
 use redpipe::{Connections, Struct, keyspace};
 use redpipe_tests::RedisServer;
 use serde_json::{Map, Value, json};
@@ -31,6 +31,19 @@ struct Beer {
     history: Option<Vec<Value>>,
     #[redpipe(extra)]
     rest: BTreeMap<String, String>,
+}
+
+/// `interop.py`'s `Note`: values a JSON round trip tends to change.
+#[derive(Struct, Debug, Clone, PartialEq)]
+#[redpipe(keyspace = "Note")]
+struct Note {
+    #[redpipe(key)]
+    note_id: String,
+    nums: Vec<Value>,
+    meta: Map<String, Value>,
+    /// Python writes `NaN` and `Infinity` here, which JSON does not have.
+    odd: Lenient<Vec<Value>>,
+    count: i64,
 }
 
 keyspace! { struct Views: String { prefix: "V", value: Integer } }
@@ -358,4 +371,56 @@ fn redpipe_and_python_redpipe_read_each_others_data() {
     assert_eq!(seen_rs["views"]["big"], json!((1i64 << 53) - 1));
     assert_eq!(seen_rs["prices"]["b"], json!(1e16));
     assert_eq!(seen_rs["profile"]["vip"], json!(false));
+}
+
+/// The hash of a record as stored, member by member (binary-safe).
+fn hash(server: &RedisServer, key: &str) -> Vec<String> {
+    values(server, &["HGETALL", key])
+}
+
+#[test]
+fn what_python_redpipe_wrote_survives_a_round_trip_through_redpipe() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
+    if python(&server, "write-odd", "py").is_none() {
+        return;
+    }
+    let as_written = hash(&server, "Note{py}");
+    assert_eq!(as_written.len(), 8, "{as_written:?}");
+
+    // Every field loads; the one JSON cannot hold reports its error and keeps its bytes.
+    let mut p = r.pipe();
+    let loaded = Note::load(&mut p, "py");
+    p.execute().unwrap();
+    let note = loaded.result().unwrap().unwrap();
+    assert_eq!(note.nums[0], json!(0.9999999999999999));
+    assert_eq!(note.nums[2], json!(1e-07));
+    assert_eq!(note.nums[5], json!(1u64 << 53));
+    assert_eq!(note.meta.keys().collect::<Vec<_>>(), ["b", "a", "z"]);
+    assert_eq!(note.count, 1 << 53);
+    assert!(note.odd.value().is_none());
+    assert!(note.odd.error().is_some());
+
+    // Unchanged, nothing is written; written again in full, not a byte changes.
+    let mut p = r.pipe();
+    assert_eq!(note.update(&note.clone(), &mut p).unwrap().commands(), 0);
+    let written = note.create(&mut p).unwrap();
+    p.execute().unwrap();
+    written.result().unwrap();
+    assert_eq!(hash(&server, "Note{py}"), as_written);
+    // And Python RedPipe reads every value as it wrote it.
+    python(&server, "check-odd", "py").unwrap();
+
+    // An integer RedPipe would read back as another number is refused before anything is
+    // queued: a record, a keyspace value.
+    let mut p = r.pipe();
+    let big = Note {
+        count: (1 << 53) + 1,
+        ..note.clone()
+    };
+    assert!(big.create(&mut p).is_err());
+    assert!(Views::with(&mut p).set("big", &-((1 << 53) + 1)).is_err());
+    assert!(Views::with(&mut p).set("max", &i64::MAX).is_err());
+    assert_eq!(p.len(), 0, "nothing queued");
 }

@@ -22,6 +22,9 @@ pub enum FieldError {
     /// The number does not fit the Rust type it is read into or written from (a stored
     /// `300` read as `u8`, a `u64` above `i64::MAX` for an integer field).
     OutOfRange,
+    /// An integer beyond ±2^53 for an [`Integer`] field: RedPipe reads integers through a
+    /// float, so it would read another number back.
+    InexactInteger,
 }
 
 impl fmt::Display for FieldError {
@@ -46,6 +49,9 @@ impl FieldError {
             }
             Self::TooLong => f.piece("encoded value too long for the buffer"),
             Self::OutOfRange => f.piece("number out of range for its type"),
+            Self::InexactInteger => f.piece(
+                "integer beyond 2^53, which RedPipe reads back as another number (through a float)",
+            ),
         }
     }
 }
@@ -109,8 +115,10 @@ impl FieldBuf {
 ///
 /// Where RedPipe's format loses data, redpipe writes only what RedPipe reads back unchanged,
 /// reads everything RedPipe writes, and refuses the rest:
-/// - **Integers** are written exactly (RedPipe goes through a float: above 2^53 it rounds); read
-///   back, integer text is exact and float text (`1.9`, `1e3`) is truncated as RedPipe does.
+/// - **Integers** within ±2^53 are written as their digits; beyond, writing is refused
+///   ([`FieldError::InexactInteger`]): RedPipe reads integers through a float and would read back
+///   another number. Read back, integer text is exact (whatever its size) and float text (`1.9`,
+///   `1e3`) is truncated as RedPipe does.
 /// - **Booleans**: RedPipe reads any non-empty value as true (even `0`); redpipe writes `1` and
 ///   the empty string, reads those, `0`, `true` and `false`, and refuses anything else rather
 ///   than guess.
@@ -174,6 +182,10 @@ impl Field for Integer {
     const NAME: &'static str = "integer";
 
     fn encode<'b>(value: &'b i64, buf: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
+        // RedPipe decodes `int(float(text))`: beyond 2^53 the float rounds.
+        if value.unsigned_abs() > 1 << 53 {
+            return Err(FieldError::InexactInteger);
+        }
         buf.keep(itoa::Buffer::new().format(*value).as_bytes())
     }
 
@@ -470,11 +482,23 @@ mod tests {
         for (v, want) in [
             (0i64, "0"),
             (-5, "-5"),
-            (i64::MAX, "9223372036854775807"),
-            (i64::MIN, "-9223372036854775808"),
+            (1 << 53, "9007199254740992"),
+            (-(1 << 53), "-9007199254740992"),
         ] {
             assert_eq!(enc::<Integer>(&v).as_deref(), Ok(want.as_bytes()));
             assert_eq!(Integer::decode(want.as_bytes()), Ok(v));
+        }
+        // Beyond 2^53 RedPipe would read another number back: refused, not stored.
+        for v in [(1 << 53) + 1, -((1 << 53) + 1), i64::MAX, i64::MIN] {
+            assert_eq!(enc::<Integer>(&v), Err(FieldError::InexactInteger));
+        }
+        // What others wrote beyond it still reads exactly.
+        for (text, v) in [
+            ("9223372036854775807", i64::MAX),
+            ("-9223372036854775808", i64::MIN),
+            ("9007199254740993", (1 << 53) + 1),
+        ] {
+            assert_eq!(Integer::decode(text.as_bytes()), Ok(v));
         }
         assert_eq!(Integer::decode(b"1.9"), Ok(1));
         assert_eq!(Integer::decode(b"-1.9"), Ok(-1));

@@ -45,8 +45,10 @@ mod json {
 
     // JSON laid out as Python's `json.dumps` writes it by default: `", "` and `": "` between
     // items, everything outside printable ASCII escaped (`\uXXXX`, UTF-16), floats as Python's
-    // `repr`. Written here because serde_json's formatter hooks need `std`; objects keep
-    // serde_json's key order (sorted), which Python reads the same.
+    // `repr`. Written here because serde_json's formatter hooks need `std`. With serde_json's
+    // `float_roundtrip` every float reads back as the f64 Python wrote, and with
+    // `preserve_order` objects keep their stored key order: what was read is written back byte
+    // for byte.
     fn write(value: &Value, out: &mut Vec<u8>) {
         match value {
             Value::Null => out.extend_from_slice(b"null"),
@@ -357,6 +359,36 @@ mod tests {
         assert_eq!(List::decode(br#"[1, 2]"#).map(|l| l.len()), Ok(2));
         assert!(List::decode(br#"{"x": 1}"#).is_err());
         assert!(Dict::decode(b"not json").is_err());
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_written_by_python_is_written_back_unchanged() {
+        // `json.dumps` output; read and written back, the bytes must not change (floats that
+        // need all 17 digits, the smallest and largest, key order that is not sorted).
+        let mut buf = FieldBuf::new();
+        for stored in [
+            &br#"[0.9999999999999999, 1.0, 1e-07, 5e-324, 1.7976931348623157e+308, -0.0, 0.1]"#[..],
+            br#"[2.2250738585072014e-308, 123456789.12345679, 1e+16, 9007199254740993]"#,
+            br#"[{"b": 1, "a": 2}, {"z": {"y": 1, "x": 2}, "a": []}]"#,
+        ] {
+            let items = List::decode(stored);
+            let back = items
+                .as_deref()
+                .map(|items| List::encode(items, &mut buf).map(<[u8]>::to_vec));
+            assert_eq!(
+                back,
+                Ok(Ok(stored.to_vec())),
+                "{}",
+                String::from_utf8_lossy(stored)
+            );
+        }
+        let stored = br#"{"b": 1, "a": 2, "c": {"d": 0.30000000000000004}}"#;
+        let map = Dict::decode(stored);
+        let back = map
+            .as_ref()
+            .map(|m| Dict::encode(m, &mut buf).map(<[u8]>::to_vec));
+        assert_eq!(back, Ok(Ok(stored.to_vec())));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! its RedPipe codec, so a derived struct reads and writes what a RedPipe `Struct` with the
 //! matching `fields` does; `#[redpipe(codec = X)]` picks any other [`Field`] codec
 //! ([`encode_with`], [`decode_with`]); [`ExtraFields`] keeps the members a struct does not
-//! declare.
+//! declare; [`Lenient`] loads a field whatever another writer stored in it.
 //!
 //! | Rust type | codec (RedPipe field) |
 //! |---|---|
@@ -176,6 +176,91 @@ mod json {
     }
 }
 
+/// A field that loads whatever is stored in it: the value when `T` reads the bytes, else the
+/// bytes as they are with the reason `T` cannot read them. Written back, an unreadable member is
+/// stored unchanged, so loading a record and writing it again changes nothing.
+///
+/// A record loads only when every field does: one member written by another program in a form
+/// `T` refuses (Python RedPipe writes `NaN` and `Infinity` into a `ListField`, which is not
+/// JSON) fails the whole load with [`StructError::Field`](super::StructError::Field), naming
+/// the field. Declare such a field `Lenient<T>` (or `Option<Lenient<T>>`) and the record loads,
+/// its other fields readable and this one reporting its error.
+///
+/// ```
+/// use redpipe_core::record::{Lenient, StructField};
+///
+/// let odd = <Lenient<Vec<String>>>::decode_member(b"a,b").unwrap();
+/// assert_eq!(odd.value(), Some(&vec!["a".to_string(), "b".to_string()]));
+/// # #[cfg(feature = "json")] {
+/// let nan = <Lenient<Vec<serde_json::Value>>>::decode_member(b"[NaN, 1]").unwrap();
+/// assert!(nan.value().is_none() && nan.error().is_some());
+/// assert_eq!(nan.encode_member().unwrap(), b"[NaN, 1]"); // kept as it was
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lenient<T> {
+    /// The value, read by `T`'s codec.
+    Read(T),
+    /// Bytes `T`'s codec cannot read, kept as they are.
+    Unreadable {
+        /// The stored bytes.
+        bytes: Vec<u8>,
+        /// Why `T` cannot read them.
+        error: FieldError,
+    },
+}
+
+impl<T> Lenient<T> {
+    /// The value, when it could be read.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Self::Read(v) => Some(v),
+            Self::Unreadable { .. } => None,
+        }
+    }
+
+    /// Why the stored bytes cannot be read, when they cannot.
+    pub fn error(&self) -> Option<&FieldError> {
+        match self {
+            Self::Read(_) => None,
+            Self::Unreadable { error, .. } => Some(error),
+        }
+    }
+
+    /// The value, or the reason it could not be read.
+    pub fn into_result(self) -> Result<T, FieldError> {
+        match self {
+            Self::Read(v) => Ok(v),
+            Self::Unreadable { error, .. } => Err(error),
+        }
+    }
+}
+
+impl<T> From<T> for Lenient<T> {
+    fn from(value: T) -> Self {
+        Self::Read(value)
+    }
+}
+
+impl<T: StructField> StructField for Lenient<T> {
+    fn encode_member(&self) -> Result<Vec<u8>, FieldError> {
+        match self {
+            Self::Read(v) => v.encode_member(),
+            Self::Unreadable { bytes, .. } => Ok(bytes.clone()),
+        }
+    }
+
+    fn decode_member(bytes: &[u8]) -> Result<Self, FieldError> {
+        Ok(match T::decode_member(bytes) {
+            Ok(v) => Self::Read(v),
+            Err(error) => Self::Unreadable {
+                bytes: bytes.to_vec(),
+                error,
+            },
+        })
+    }
+}
+
 /// Extra members with their bytes.
 pub type Stored<'a> = Vec<(&'a str, Vec<u8>)>;
 
@@ -226,7 +311,7 @@ mod tests {
         round(String::from("héllo"), "héllo".as_bytes());
         round(-42i64, b"-42");
         round(7u8, b"7");
-        round(u64::try_from(i64::MAX).unwrap(), b"9223372036854775807");
+        round(1u64 << 53, b"9007199254740992");
         round(1.5f64, b"1.5");
         round(2.0f64, b"2");
         round(0.5f32, b"0.5");
@@ -241,6 +326,16 @@ mod tests {
         assert_eq!(u8::decode_member(b"300"), Err(FieldError::OutOfRange));
         assert_eq!(u32::decode_member(b"-1"), Err(FieldError::OutOfRange));
         assert_eq!(u64::MAX.encode_member(), Err(FieldError::OutOfRange));
+        // RedPipe would read another number back.
+        assert_eq!(
+            ((1u64 << 53) + 1).encode_member(),
+            Err(FieldError::InexactInteger)
+        );
+        // Written by others, it reads exactly.
+        assert_eq!(
+            u64::decode_member(b"9223372036854775807"),
+            Ok(9223372036854775807)
+        );
         assert_eq!(
             i64::decode_member(b"abc"),
             Err(FieldError::Invalid { codec: "integer" })

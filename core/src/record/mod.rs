@@ -36,7 +36,7 @@
 mod fields;
 mod ops;
 
-pub use fields::{ExtraFields, Stored, StructField, decode_with, encode_with};
+pub use fields::{ExtraFields, Lenient, Stored, StructField, decode_with, encode_with};
 pub use ops::{Loaded, StructOps, Written};
 
 use alloc::collections::BTreeMap;

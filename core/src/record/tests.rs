@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::keyspace::{Ascii, Integer};
-use crate::record::{Load, StructError, StructOps};
+use crate::record::{Lenient, Load, StructError, StructOps};
 use crate::{Queue, Struct, VecPipeline};
 
 #[derive(Struct, Debug, Clone, PartialEq)]
@@ -180,6 +180,39 @@ fn load_names_the_missing_or_unreadable_field() {
         alloc::format!("{err}"),
         "\"2\", field \"lastSeen\": stored value is not a valid integer"
     );
+}
+
+#[derive(Struct, Debug, Clone, PartialEq)]
+struct Odd {
+    #[redpipe(key)]
+    id: String,
+    name: String,
+    seen: Lenient<i64>,
+    more: Option<Lenient<i64>>,
+}
+
+#[test]
+fn a_lenient_field_loads_what_it_cannot_read_and_writes_it_back_unchanged() {
+    let mut p = VecPipeline::new();
+    let loaded = Odd::load(&mut p, "1");
+    sent(&mut p);
+    p.handle_input(
+        b"*6\r\n$4\r\nname\r\n$1\r\nA\r\n$4\r\nseen\r\n$3\r\nNaN\r\n$4\r\nmore\r\n$1\r\n7\r\n",
+    )
+    .unwrap();
+    let odd = loaded.read(p.results()).unwrap().unwrap();
+    assert_eq!(odd.name, "A");
+    assert_eq!(odd.more.as_ref().and_then(Lenient::value), Some(&7));
+    assert_eq!(odd.seen.value(), None);
+    assert_eq!(
+        odd.seen.error(),
+        Some(&crate::keyspace::FieldError::Invalid { codec: "integer" })
+    );
+    // Nothing changed: nothing to write; a create stores the bytes it read.
+    let mut q = VecPipeline::new();
+    assert_eq!(odd.update(&odd.clone(), &mut q).unwrap().commands(), 0);
+    odd.create(&mut q).unwrap();
+    assert_eq!(sent(&mut q), "HSET Odd{1} name A seen NaN more 7");
 }
 
 #[test]
