@@ -4,6 +4,8 @@
     interop.py PORT read TAG    reads id TAG with RedPipe, prints it as JSON
     interop.py PORT write-odd TAG   writes a record of values JSON round trips tend to change
     interop.py PORT check-odd TAG   reads it back, fails unless every value is as written
+    interop.py PORT dump-json TAG   prints json.dumps(dict(Person(TAG)))
+    interop.py PORT load-json TAG   writes Person(json.loads(stdin))
 
 The Rust test writes the same data set with redpipe, then each side reads what the other
 wrote: the declarations below and the Rust ones must describe the same keys and formats.
@@ -82,6 +84,31 @@ def check_odd(tag):
     for k, v in want.items():
         if not same(v, loaded[k]):
             sys.exit('%s: wrote %r, read %r' % (k, v, loaded[k]))
+
+
+class Person(redpipe.Struct):
+    """A struct as JSON: `dict(person)` through `json.dumps`, and back."""
+    keyspace = 'Person'
+    key_name = 'person_id'
+    fields = {
+        'name': TextField,
+        'age': IntegerField,
+        'height': FloatField,
+        'admin': BooleanField,
+        'tags': StringListField,
+        'prefs': DictField,
+    }
+
+
+def dump_json(tag):
+    with redpipe.autoexec() as pipe:
+        person = Person(tag, pipe=pipe)
+    print(json.dumps(dict(person)))
+
+
+def load_json(tag):
+    with redpipe.autoexec() as pipe:
+        Person(json.loads(sys.stdin.read()), pipe=pipe)
 
 
 class Views(redpipe.String):
@@ -217,7 +244,8 @@ def main():
     port, mode, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     redpipe.connect_redis(redis.Redis(host='127.0.0.1', port=port))
     {'write': write, 'read': read, 'write-odd': write_odd,
-     'check-odd': check_odd}[mode](tag)
+     'check-odd': check_odd, 'dump-json': dump_json,
+     'load-json': load_json}[mode](tag)
 
 
 if __name__ == '__main__':

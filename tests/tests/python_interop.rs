@@ -8,10 +8,12 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use redpipe::cmd::HashCommands;
 use redpipe::keyspace::{Ascii, FieldValue, Float, HashedString, Integer, Keyspace};
 use redpipe::record::{Lenient, StructOps};
 use redpipe::{Connections, Struct, keyspace};
 use redpipe_tests::RedisServer;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 #[derive(Struct, Debug, Clone, PartialEq)]
@@ -44,6 +46,21 @@ struct Note {
     /// Python writes `NaN` and `Infinity` here, which JSON does not have.
     odd: Lenient<Vec<Value>>,
     count: i64,
+}
+
+/// `interop.py`'s `Person`: a struct that also goes to and from JSON, as Python's
+/// `json.dumps(dict(person))` writes it.
+#[derive(Struct, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[redpipe(keyspace = "Person")]
+struct Person {
+    #[redpipe(key)]
+    person_id: String,
+    name: String,
+    age: Option<i64>,
+    height: Option<f64>,
+    admin: Option<bool>,
+    tags: Option<Vec<String>>,
+    prefs: Option<Map<String, Value>>,
 }
 
 keyspace! { struct Views: String { prefix: "V", value: Integer } }
@@ -186,6 +203,33 @@ fn python(server: &RedisServer, mode: &str, tag: &str) -> Option<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// Runs `interop.py` in `mode` for `tag` with `input` on its standard input; its output.
+fn python_with_input(server: &RedisServer, mode: &str, tag: &str, input: &str) -> String {
+    use std::io::Write;
+    let python = std::env::var("REDPIPE_PYTHON").unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/interop.py");
+    let mut child = Command::new(python)
+        .args([script, &server.port().to_string(), mode, tag])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "interop.py {mode} {tag} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// `redis-cli --no-raw` output (binary-safe, quoted), one value per item, numbering dropped.
@@ -423,4 +467,46 @@ fn what_python_redpipe_wrote_survives_a_round_trip_through_redpipe() {
     assert!(Views::with(&mut p).set("big", &-((1 << 53) + 1)).is_err());
     assert!(Views::with(&mut p).set("max", &i64::MAX).is_err());
     assert_eq!(p.len(), 0, "nothing queued");
+}
+
+#[test]
+fn structs_and_handles_go_to_json_as_python_redpipe_writes_it() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
+    let person = Person {
+        person_id: "rs".into(),
+        name: "Zoë".into(),
+        age: Some(41),
+        height: Some(0.1 + 0.2), // 0.30000000000000004: all 17 digits
+        admin: Some(false),
+        tags: Some(vec!["a".into(), "b".into()]),
+        prefs: json!({"theme": "dark", "lang": ["en", "fr"], "size": 0.1})
+            .as_object()
+            .cloned(),
+    };
+    let mut p = r.pipe();
+    let written = person.create(&mut p).unwrap();
+    let age = p.hget::<i64>("Person{rs}", "age");
+    p.execute().unwrap();
+    written.result().unwrap();
+    // A handle serializes as its value, as RedPipe's `json.dumps(future)`.
+    assert_eq!(serde_json::to_string(&age).unwrap(), "41");
+    assert!(age == 41);
+
+    // Python's `json.dumps(dict(person))` is this struct's JSON.
+    let Some(dumped) = python(&server, "dump-json", "rs") else {
+        return;
+    };
+    let from_python: Person = serde_json::from_str(&dumped).unwrap();
+    assert_eq!(from_python, person);
+
+    // And this struct's JSON is what Python builds a `Person` from: the same record.
+    let ours = serde_json::to_string(&Person {
+        person_id: "js".into(),
+        ..person
+    })
+    .unwrap();
+    python_with_input(&server, "load-json", "js", &ours);
+    assert_eq!(hash(&server, "Person{js}"), hash(&server, "Person{rs}"));
 }

@@ -76,6 +76,65 @@ impl<T: FromReply + ?Sized> Handle<T> {
     }
 }
 
+/// A handle compares as its value: `handle == 5` once the pipe ran and the reply is `5`; a
+/// handle without a value (the pipe has not run, or the reply is an error) equals nothing.
+/// RedPipe's `Future` compares the same way (`future == 5`).
+///
+/// ```
+/// use redpipe_core::{prelude::*, Connector, Loopback, Pipe};
+///
+/// let backend = Connector(|_: &str| Ok(Loopback::new(|_: &[&[u8]]| b":5\r\n".to_vec())));
+/// let mut p = Pipe::with_backend(backend);
+/// let n = p.incr("n");
+/// assert!(n != 5, "not run yet: no value to compare");
+/// assert_eq!(n.to_string(), "<result not available yet: the pipeline has not run>");
+/// p.execute()?;
+/// assert!(n == 5);
+/// assert_eq!(format!("{n} hits"), "5 hits");
+/// # Ok::<(), redpipe_core::Error>(())
+/// ```
+impl<T, U> PartialEq<U> for Handle<T>
+where
+    T: FromReply + ?Sized,
+    for<'a> T::Output<'a>: PartialEq<U>,
+{
+    fn eq(&self, other: &U) -> bool {
+        self.read().is_ok_and(|v| v == *other)
+    }
+}
+
+/// A handle shows its value (RedPipe's `str(future)`); without one, the reason in angle
+/// brackets: `<result not available yet: the pipeline has not run>`.
+impl<T> core::fmt::Display for Handle<T>
+where
+    T: FromReply + ?Sized,
+    for<'a> T::Output<'a>: core::fmt::Display,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.read() {
+            Ok(v) => v.fmt(f),
+            Err(e) => write!(f, "<{e}>"),
+        }
+    }
+}
+
+/// A handle serializes as its value (feature `serde`), so a struct of handles becomes the JSON
+/// of their values once the pipe ran (RedPipe's `json.dumps` of a `Future`); a handle without
+/// a value is a serialization error naming why.
+#[cfg(feature = "serde")]
+impl<T> serde::Serialize for Handle<T>
+where
+    T: FromReply + ?Sized,
+    for<'a> T::Output<'a>: serde::Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.read() {
+            Ok(v) => v.serialize(serializer),
+            Err(e) => Err(serde::ser::Error::custom(e)),
+        }
+    }
+}
+
 /// A value computed by an [`on_execute`](super::Pipe::on_execute) callback.
 pub struct Derived<T> {
     /// The callback's value, or the failure that kept it from running.
@@ -113,6 +172,34 @@ impl<T> Derived<T> {
     }
 }
 
+/// Compares as its value, like [`Handle`]: equal to nothing until the callback ran.
+impl<T: PartialEq<U>, U> PartialEq<U> for Derived<T> {
+    fn eq(&self, other: &U) -> bool {
+        self.read().is_ok_and(|v| v == other)
+    }
+}
+
+/// Shows its value, like [`Handle`]; without one, the reason in angle brackets.
+impl<T: core::fmt::Display> core::fmt::Display for Derived<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.read() {
+            Ok(v) => v.fmt(f),
+            Err(e) => write!(f, "<{e}>"),
+        }
+    }
+}
+
+/// Serializes as its value (feature `serde`), like [`Handle`].
+#[cfg(feature = "serde")]
+impl<T: serde::Serialize> serde::Serialize for Derived<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.read() {
+            Ok(v) => v.serialize(serializer),
+            Err(e) => Err(serde::ser::Error::custom(e)),
+        }
+    }
+}
+
 /// What [`Pipe`](super::Pipe) callbacks receive: the proof that the pipe has run. Its handles
 /// carry their own results, so there is nothing else to read from; generic code reads through
 /// [`Queue::read`](crate::Queue::read) with it.
@@ -123,4 +210,35 @@ pub struct Executed {
 
 impl Executed {
     pub(crate) const RAN: Executed = Executed { _private: () };
+}
+
+#[cfg(all(test, feature = "serde", feature = "json"))]
+mod tests {
+    use crate::{Connector, Loopback, Pipe, prelude::*};
+    use alloc::string::String;
+
+    #[test]
+    fn handles_serialize_as_their_values() {
+        let backend = Connector(|_: &str| {
+            Ok(Loopback::new(|words: &[&[u8]]| match words[0] {
+                b"INCR" => b":3\r\n".to_vec(),
+                _ => b"$2\r\nhi\r\n".to_vec(),
+            }))
+        });
+        let mut p = Pipe::with_backend(backend);
+        let n = p.incr("n");
+        let s = p.get::<String>("s");
+        let both = p.on_execute({
+            let n = n.clone();
+            move |_| n.result().map_or(0, |n| n * 2)
+        });
+        assert!(serde_json::to_string(&n).is_err(), "no value yet");
+        assert!(both != 0, "equal to nothing before the pipe ran");
+        p.execute().unwrap();
+        assert_eq!(
+            serde_json::to_string(&(&n, &s, &both)).unwrap(),
+            r#"[3,"hi",6]"#
+        );
+        assert!(both == 6 && s == "hi");
+    }
 }

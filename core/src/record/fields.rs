@@ -261,6 +261,25 @@ impl<T: StructField> StructField for Lenient<T> {
     }
 }
 
+/// Serializes as its value (feature `serde`); an unreadable member is a serialization error.
+#[cfg(feature = "serde")]
+impl<T: serde::Serialize> serde::Serialize for Lenient<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Read(v) => v.serialize(serializer),
+            Self::Unreadable { error, .. } => Err(serde::ser::Error::custom(error)),
+        }
+    }
+}
+
+/// Deserializes as `T` (feature `serde`).
+#[cfg(feature = "serde")]
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Self::Read)
+    }
+}
+
 /// Extra members with their bytes.
 pub type Stored<'a> = Vec<(&'a str, Vec<u8>)>;
 
