@@ -509,4 +509,13 @@ fn structs_and_handles_go_to_json_as_python_redpipe_writes_it() {
     .unwrap();
     python_with_input(&server, "load-json", "js", &ours);
     assert_eq!(hash(&server, "Person{js}"), hash(&server, "Person{rs}"));
+
+    // A boolean stored by another program as `0` reads as RedPipe reads it: true.
+    server.cli(&["HSET", "Person{rs}", "admin", "0"]);
+    let mut p = r.pipe();
+    let loaded = Person::load(&mut p, "rs");
+    p.execute().unwrap();
+    assert_eq!(loaded.result().unwrap().unwrap().admin, Some(true));
+    let dumped: Value = serde_json::from_str(&python(&server, "dump-json", "rs").unwrap()).unwrap();
+    assert_eq!(dumped["admin"], json!(true));
 }

@@ -119,9 +119,9 @@ impl FieldBuf {
 ///   ([`FieldError::InexactInteger`]): RedPipe reads integers through a float and would read back
 ///   another number. Read back, integer text is exact (whatever its size) and float text (`1.9`,
 ///   `1e3`) is truncated as RedPipe does.
-/// - **Booleans**: RedPipe reads any non-empty value as true (even `0`); redpipe writes `1` and
-///   the empty string, reads those, `0`, `true` and `false`, and refuses anything else rather
-///   than guess.
+/// - **Booleans** are written `1` and the empty string; read back, as RedPipe reads them: the
+///   empty string is false, any other value true (even `0` and `false`, which RedPipe reads as
+///   true), so both sides agree on every stored value.
 /// - **String lists**: RedPipe drops empty items and splits items that hold a comma; redpipe
 ///   refuses to write such items ([`FieldError::StringListItem`]) and reads as RedPipe does.
 ///
@@ -410,13 +410,8 @@ impl Field for Boolean {
     }
 
     fn decode(bytes: &[u8]) -> Result<bool, FieldError> {
-        match bytes {
-            b"1" => Ok(true),
-            b"" | b"0" => Ok(false),
-            _ if bytes.eq_ignore_ascii_case(b"true") => Ok(true),
-            _ if bytes.eq_ignore_ascii_case(b"false") => Ok(false),
-            _ => Err(invalid::<Self>()),
-        }
+        // RedPipe's `bool(value)`: whatever a RedPipe program stored reads the same here.
+        Ok(!bytes.is_empty())
     }
 }
 
@@ -517,13 +512,13 @@ mod tests {
         for (bytes, want) in [
             (&b"1"[..], true),
             (b"", false),
-            (b"0", false),
-            (b"True", true),
-            (b"false", false),
+            // RedPipe reads any non-empty value as true, even these.
+            (b"0", true),
+            (b"false", true),
+            (b"yes", true),
         ] {
             assert_eq!(Boolean::decode(bytes), Ok(want));
         }
-        assert!(Boolean::decode(b"yes").is_err());
         assert_eq!(enc::<Ascii>("hello ~").as_deref(), Ok(&b"hello ~"[..]));
         assert_eq!(enc::<Ascii>("caf\u{e9}"), Err(FieldError::NotAscii));
         assert_eq!(enc::<Ascii>("tab\t"), Err(FieldError::NotAscii));
