@@ -173,6 +173,9 @@ pub struct ClusterRun {
     spare: Vec<(VecPipeline, Vec<Member>)>,
     /// `MOVED` replies of the last round: (slot, node, the node that replied).
     moves: Vec<(HashSlot, Node, usize)>,
+    /// `ASK` targets of the last round the slot map may not know yet (a node added since it
+    /// was read): added to it, so that the command goes there and not elsewhere.
+    asked: Vec<Node>,
     refresh: bool,
     delay_ms: u32,
     replicas: bool,
@@ -211,6 +214,7 @@ impl ClusterRun {
         self.units.clear();
         self.splits.clear();
         self.moves.clear();
+        self.asked.clear();
         self.planned = 0;
         self.refresh = false;
         self.delay_ms = 0;
@@ -362,6 +366,11 @@ impl ClusterRun {
         for (slot, node, replied) in self.moves.drain(..) {
             map.moved(slot, node, Some(replied));
         }
+        for node in self.asked.drain(..) {
+            if map.find(&node).is_none() {
+                map.node_index(node);
+            }
+        }
     }
 
     /// [`absorb`](Self::absorb) into a shared slot map, which is copied only when a `MOVED`
@@ -373,12 +382,18 @@ impl ClusterRun {
             // Copies the map on the first change only: it is unique afterwards.
             Arc::make_mut(map).moved(slot, node, Some(replied));
         }
+        for node in self.asked.drain(..) {
+            if map.find(&node).is_none() {
+                Arc::make_mut(map).node_index(node);
+            }
+        }
     }
 
     fn absorb_replies(&mut self, p: &mut VecPipeline) {
         self.refresh = false;
         self.delay_ms = 0;
         self.moves.clear();
+        self.asked.clear();
         let batches = core::mem::take(&mut self.batches);
         for batch in &batches {
             for &(u, first, count) in &batch.members {
@@ -454,7 +469,15 @@ impl ClusterRun {
                 true
             }
             Some(ServerErrorKind::Ask) if !block => {
-                self.units[u].ask = deciding.and_then(redirect).map(|(_, node)| node);
+                let node = deciding.and_then(redirect).map(|(_, node)| node);
+                if let Some(node) = &node {
+                    // Unknown to the map when the node joined after it was read: the map
+                    // learns it, so the next round sends there (not to a fallback node).
+                    if !self.asked.contains(node) {
+                        self.asked.push(node.clone());
+                    }
+                }
+                self.units[u].ask = node;
                 true
             }
             Some(

@@ -341,6 +341,27 @@ fn ask_sends_asking_and_the_command_to_the_importing_node_once() {
 }
 
 #[test]
+fn ask_to_a_node_the_map_does_not_know_goes_to_that_node() {
+    let mut cluster = FakeCluster::new(2);
+    let mut map = cluster.map();
+    // A third node joins after the map was read; a slot migrates to it.
+    cluster.data.push(Default::default());
+    cluster.log.push(Vec::new());
+    let slot = HashSlot::for_key(b"moving");
+    cluster.migrating.push((slot.get(), 2));
+    assert_eq!(map.find(&cluster.node(2)), None);
+    let mut p = VecPipeline::new();
+    let set = p.set("moving", 1).unwrap();
+    assert_eq!(cluster.execute(&mut p, &mut map), 2);
+    assert_eq!(set.read(&p), Ok(()));
+    assert_eq!(cluster.log[2], ["ASKING", "SET moving 1"]);
+    assert!(
+        map.find(&cluster.node(2)).is_some(),
+        "the map learned the node"
+    );
+}
+
+#[test]
 fn retries_are_bounded_and_the_last_error_is_the_result() {
     let mut cluster = FakeCluster::new(1);
     let mut map = cluster.map();
