@@ -186,17 +186,20 @@ pub fn is_signed(presented: &[u8]) -> bool {
 
 /// A token for `grant`, signed with `secret`.
 pub fn mint(secret: &Secret, grant: &Grant) -> String {
+    // Inserted in the order the JavaScript helper writes them (alphabetical), so that both
+    // mint the same bytes whether or not serde_json keeps insertion order (the workspace
+    // enables `preserve_order` for the core's JSON fields).
     let mut claims = Map::new();
-    if let Some(user) = &grant.user {
-        claims.insert("sub".into(), json!(user));
-    }
-    if let Some(prefix) = &grant.prefix {
-        claims.insert("prefix".into(), json!(prefix));
-    }
     if let Some(commands) = &grant.commands {
         claims.insert("commands".into(), json!(commands));
     }
     claims.insert("exp".into(), json!(grant.expires));
+    if let Some(prefix) = &grant.prefix {
+        claims.insert("prefix".into(), json!(prefix));
+    }
+    if let Some(user) = &grant.user {
+        claims.insert("sub".into(), json!(user));
+    }
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let body = URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string());
     let signed = format!("{header}.{body}");
