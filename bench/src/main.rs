@@ -167,7 +167,7 @@ impl Bench {
         };
         let mut admin = Connection::open(&info)?;
         let mut p = VecPipeline::new();
-        let server_info = p.query::<&str, _, _>(cmd("INFO").arg("server"))?;
+        let server_info = p.query::<&str>(cmd("INFO").arg("server"))?;
         admin.execute(&mut p)?;
         let text = server_info.read(&p).map_err(|e| e.to_string())?;
         let field = |name: &str| {
@@ -553,7 +553,7 @@ impl Bench {
 fn server_pid(info: &ConnectionInfo) -> Result<Option<u32>> {
     let mut conn = Connection::open(info)?;
     let mut p = VecPipeline::new();
-    let server_info = p.query::<&str, _, _>(cmd("INFO").arg("server"))?;
+    let server_info = p.query::<&str>(cmd("INFO").arg("server"))?;
     conn.execute(&mut p)?;
     let text = server_info.read(&p).map_err(|e| e.to_string())?;
     Ok(text

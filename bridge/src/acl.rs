@@ -146,7 +146,7 @@ pub async fn probe(info: &ConnectionInfo) -> Result<Vec<String>, CheckError> {
         .map_err(CheckError::Connect)?;
     let mut p = VecPipeline::new();
     let multi = p
-        .query::<String, _, _>(cmd("MULTI"))
+        .query::<String>(cmd("MULTI"))
         .map_err(|e| CheckError::NoTransaction(e.to_string()))?;
     c.execute(&mut p).await.map_err(CheckError::Connect)?;
     if let Err(e) = multi.read(&p) {
@@ -156,11 +156,11 @@ pub async fn probe(info: &ConnectionInfo) -> Result<Vec<String>, CheckError> {
     let mut queued = Vec::new();
     for (category, words) in PROBES {
         let h = p
-            .query::<String, _, _>(cmd(words[0]).arg(&words[1..]))
+            .query::<String>(cmd(words[0]).arg(&words[1..]))
             .map_err(|e| CheckError::NoTransaction(e.to_string()))?;
         queued.push((*category, words[0], h));
     }
-    let _ = p.query::<String, _, _>(cmd("DISCARD"));
+    let _ = p.query::<String>(cmd("DISCARD"));
     c.execute(&mut p).await.map_err(CheckError::Connect)?;
     let mut found = Vec::new();
     for (category, name, h) in queued {

@@ -101,9 +101,9 @@ async fn a_denied_command_gets_an_error_in_its_slot() {
     let mut ws = session(&bridge).await;
     let mut p = VecPipeline::new();
     let set = p.set("a", "1").unwrap();
-    let flush = p.query::<(), _, _>(cmd("FLUSHALL")).unwrap();
+    let flush = p.query::<()>(cmd("FLUSHALL")).unwrap();
     let get = p.get::<String>("a").unwrap();
-    let keys = p.query::<Vec<String>, _, _>(cmd("KEYS").arg("*")).unwrap();
+    let keys = p.query::<Vec<String>>(cmd("KEYS").arg("*")).unwrap();
     let n = p.incr("n").unwrap();
     run(&mut ws, &mut p).await.expect("pipeline");
     assert_eq!(set.read(&p), Ok(()));
@@ -127,7 +127,7 @@ async fn a_denied_command_gets_an_error_in_its_slot() {
     let (inside, denied) = p
         .transaction(|p| {
             let inside = p.incr("t")?;
-            let denied = p.query::<(), _, _>(cmd("CONFIG").arg("SET").arg("x").arg("y"))?;
+            let denied = p.query::<()>(cmd("CONFIG").arg("SET").arg("x").arg("y"))?;
             Ok::<_, redpipe::CapacityError>((inside, denied))
         })
         .unwrap();

@@ -26,6 +26,12 @@ use crate::reply::{Aggregate, AggregateIter, Reply};
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a Redis reply cannot be read as `{Self}`",
+    label = "not a reply type",
+    note = "replies read as (), bool, integers (not `u8`), floats, String/&str, Vec<u8>/&[u8], Option, tuples, Vec, maps and sets of those, or your own type implementing `FromReply`",
+    note = "to read a command's reply as another type, cast its handle: `p.get(\"k\").cast::<Option<i64>>()`"
+)]
 pub trait FromReply {
     /// The value produced; borrows from the reply for borrowed types.
     type Output<'a>;

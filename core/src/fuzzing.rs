@@ -162,7 +162,7 @@ pub fn between(data: &[u8]) {
     let (mut out, mut replies, mut table) = ([0u8; 64], [0u8; 64], [Entry::EMPTY; 2]);
     let mut p = SlicePipeline::from_slices(&mut out, &mut replies, &mut table);
     p.set_limits(LIMITS);
-    let Ok(ping) = p.query::<Reply<'static>, _, _>(cmd("PING")) else {
+    let Ok(ping) = p.query::<Reply<'static>>(cmd("PING")) else {
         return;
     };
     let accepted = Session::new().before_send(&mut p, &mut pending);

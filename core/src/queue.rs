@@ -47,10 +47,10 @@ pub trait Queue {
     /// whose handles carry their results.
     type Results<'r>: ?Sized;
 
-    /// Queues any command: `p.query::<i64, _, _>(cmd("INCRBY").arg("k").arg(5))`.
-    fn query<T: FromReply + ?Sized, N: ToArg, A: Args>(
+    /// Queues any command: `p.query::<i64>(cmd("INCRBY").arg("k").arg(5))`.
+    fn query<T: FromReply + ?Sized>(
         &mut self,
-        command: Cmd<N, A>,
+        command: Cmd<impl ToArg, impl Args>,
     ) -> Self::Handle<T>;
 
     /// Queues a Lua script. By default `EVAL` with the body; pipelines that keep scripts
@@ -135,9 +135,9 @@ where
     type Results<'r> = dyn Replies + 'r;
 
     #[inline]
-    fn query<T: FromReply + ?Sized, N: ToArg, A: Args>(
+    fn query<T: FromReply + ?Sized>(
         &mut self,
-        command: Cmd<N, A>,
+        command: Cmd<impl ToArg, impl Args>,
     ) -> Self::Handle<T> {
         Pipeline::query(self, command)
     }

@@ -60,7 +60,7 @@ where
     let key = Joined(("user{", id, "}"));
     let user = q
         .transaction(|q| {
-            let _ = q.query::<(), _, _>(cmd("HSET").arg(key).arg("name").arg(name));
+            let _ = q.query::<()>(cmd("HSET").arg(key).arg("name").arg(name));
             Ok::<_, CapacityError>(Loaded {
                 id,
                 fields: q.query(cmd("HGETALL").arg(key)),
@@ -222,7 +222,7 @@ fn an_outside_queue_gets_every_builder_and_eval_by_body() {
     impl Queue for Recorder {
         type Handle<T: FromReply + ?Sized> = usize;
         type Results<'r> = ();
-        fn query<T: FromReply + ?Sized, N: ToArg, A: Args>(&mut self, c: Cmd<N, A>) -> usize {
+        fn query<T: FromReply + ?Sized>(&mut self, c: Cmd<impl ToArg, impl Args>) -> usize {
             let mut words = Vec::new();
             c.for_each_arg(|pieces| words.push(pieces.concat()));
             self.0.push(words);
@@ -242,7 +242,7 @@ fn an_outside_queue_gets_every_builder_and_eval_by_body() {
     let mut q = Recorder::default();
     q.set("k", 1.5);
     q.eval::<i64, _>(&Script::new("return 1"), &["a"], ("x",));
-    q.query::<(), _, _>(cmd("GET").arg(Joined(("p:", 7u64, ":", "name"))));
+    q.query::<()>(cmd("GET").arg(Joined(("p:", 7u64, ":", "name"))));
     let words: Vec<Vec<String>> =
         q.0.iter()
             .map(|c| {
@@ -314,10 +314,10 @@ fn a_message_transport_feeds_messages_cut_anywhere() {
     for cut in 0..=stream.len() {
         for fixed in [false, true] {
             let mut p = VecPipeline::new();
-            let ok = p.query::<(), _, _>(cmd("SET").arg("k").arg("v")).unwrap();
+            let ok = p.query::<()>(cmd("SET").arg("k").arg("v")).unwrap();
             let n = p.incr("n").unwrap();
             let s = p.get::<String>("s").unwrap();
-            let pair = p.query::<(String, i64), _, _>(cmd("X")).unwrap();
+            let pair = p.query::<(String, i64)>(cmd("X")).unwrap();
             let nil = p.get::<Option<String>>("nil").unwrap();
             let sent = p.poll_output().len();
             p.consume_output(sent);
@@ -359,8 +359,8 @@ fn a_message_transport_feeds_messages_cut_anywhere() {
 #[test]
 fn bool_arguments_are_one_and_zero() {
     let mut p = VecPipeline::new();
-    let _ = p.query::<(), _, _>(cmd("SET").arg("a").arg(true)).unwrap();
-    let _ = p.query::<(), _, _>(cmd("SET").arg("b").arg(false)).unwrap();
+    let _ = p.query::<()>(cmd("SET").arg("a").arg(true)).unwrap();
+    let _ = p.query::<()>(cmd("SET").arg("b").arg(false)).unwrap();
     assert_eq!(
         p.encoded(),
         b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n0\r\n"

@@ -304,7 +304,7 @@ fn transaction_errors() {
     let mut p = VecPipeline::new();
     let (a, b) = p
         .transaction(|p| -> Result<_, CapacityError> {
-            Ok((p.incr("a")?, p.query::<i64, _, _>(cmd("NOPE"))?))
+            Ok((p.incr("a")?, p.query::<i64>(cmd("NOPE"))?))
         })
         .unwrap();
     send_all(&mut p);
@@ -583,7 +583,7 @@ fn slice_pipeline_works_without_any_allocator_type() {
     let a = p.set("k", 1).unwrap();
     let b = p.get::<Option<&str>>("k").unwrap();
     let c = p
-        .query::<Reply<'static>, _, _>(cmd("LRANGE").arg("l").arg(0).arg(-1))
+        .query::<Reply<'static>>(cmd("LRANGE").arg("l").arg(0).arg(-1))
         .unwrap();
     send_all(&mut p);
     p.handle_input(b"+OK\r\n$1\r\n1\r\n*2\r\n:1\r\n:2\r\n")

@@ -38,8 +38,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A sorted-set keyspace: the key names are F{...}, the commands are the sorted-set ones.
     let (f1, f2) = redpipe::autoexec(None, |p| {
         let mut f = Followers::with(p);
-        f.zadd(&key1, "a", 1.0)?;
-        f.zadd(&key2, "a", 2.0)?;
+        let _ = f.zadd(&key1, "a", 1.0)?;
+        let _ = f.zadd(&key2, "a", 2.0)?;
         Ok((f.zrange(&key1, 0, -1)?, f.zrange(&key2, 0, -1)?))
     })?;
     println!(
@@ -53,10 +53,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = vec![0u8, 159, 146, 150];
     let user = redpipe::autoexec(None, |p| {
         let mut u = Users::with(p);
-        u.hset_field(&key1, "first_name", &FieldValue::Text("Fred".into()))?;
-        u.hset_field(&key1, "admin", &FieldValue::Bool(true))?;
-        u.hset_field(&key1, "last_seen", &FieldValue::Float(1_700_000_000.5))?;
-        u.hset_field(
+        let _ = u.hset_field(&key1, "first_name", &FieldValue::Text("Fred".into()))?;
+        let _ = u.hset_field(&key1, "admin", &FieldValue::Bool(true))?;
+        let _ = u.hset_field(&key1, "last_seen", &FieldValue::Float(1_700_000_000.5))?;
+        let _ = u.hset_field(
             &key1,
             "encrypted_secret",
             &FieldValue::Bytes(secret.clone()),
@@ -71,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Hashed strings: `foo123` lives in shard 416 of 1000, as RedPipe puts it.
     let name = format!("foo123-{pid}");
     let value = redpipe::autoexec(None, |p| {
-        MyIndex::with(p).set(&name, "test")?;
+        let _ = MyIndex::with(p).set(&name, "test")?;
         Ok(MyIndex::with(p).get(&name))
     })?;
     assert_eq!(MyIndex::shard("foo123"), 416);
@@ -92,10 +92,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(found.len(), 2);
 
     redpipe::autoexec(None, |p| {
-        Followers::with(p).delete(&key1)?;
-        Followers::with(p).delete(&key2)?;
-        Users::with(p).delete(&key1)?;
-        MyIndex::with(p).delete(&name);
+        let _ = Followers::with(p).delete(&key1)?;
+        let _ = Followers::with(p).delete(&key2)?;
+        let _ = Users::with(p).delete(&key1)?;
+        let _ = MyIndex::with(p).delete(&name);
         Ok(())
     })?;
     Ok(())

@@ -47,8 +47,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Creating: both users are written, then read back, in one round trip.
     let (u1, u2) = redpipe::autoexec(None, |p| {
-        user(1, "Jack", ts).create(p)?;
-        user(2, "Jill", ts).create(p)?;
+        let _ = user(1, "Jack", ts).create(p)?;
+        let _ = user(2, "Jill", ts).create(p)?;
         Ok((User::load(p, &id(1)), User::load(p, &id(2))))
     })?;
     let (u1, u2) = (
@@ -64,8 +64,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     bobby.name = "Bobby".into();
     bobby.last_seen = Some(ts + 60);
     let reloaded = redpipe::autoexec(None, |p| {
-        u1.update(&bobby, p)?;
-        User::remove(p, &id(2), &["last_seen"])?;
+        let _ = u1.update(&bobby, p)?;
+        let _ = User::remove(p, &id(2), &["last_seen"])?;
         Ok(User::load(p, &id(2)))
     })?;
     println!("updated: {bobby:?}");
@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut extra = user(3, "Joe", ts);
     extra.rest.insert("arbitrary_field".into(), "foo".into());
     let loaded = redpipe::autoexec(None, |p| {
-        extra.create(p)?;
+        let _ = extra.create(p)?;
         Ok(User::load(p, &id(3)))
     })?;
     assert_eq!(

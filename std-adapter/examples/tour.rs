@@ -179,7 +179,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             name: "Jack".into(),
             last_seen: Some(1_700_000_000),
         };
-        user.create(p)?;
+        let _ = user.create(p)?;
         Ok((views, TourUser::load(p, &user.user_id)))
     })?;
     println!(
@@ -189,8 +189,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Clean up everything the tour wrote.
-    redpipe::autoexec(None, |p| {
-        PageViews::with(p).delete(&key("home"))?;
+    let _ = redpipe::autoexec(None, |p| {
+        let _ = PageViews::with(p).delete(&key("home"))?;
         Ok(TourUser::delete(p, &[&key("1")]))
     })?;
     let prefix = key("*");

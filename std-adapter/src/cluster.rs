@@ -202,7 +202,7 @@ impl Cluster {
         let mut conn = pool.take()?;
         for sub in ["SHARDS", "SLOTS"] {
             let mut p = VecPipeline::new();
-            let reply = p.query::<redpipe_core::Reply<'static>, _, _>(cmd("CLUSTER").arg(sub))?;
+            let reply = p.query::<redpipe_core::Reply<'static>>(cmd("CLUSTER").arg(sub))?;
             conn.execute(&mut p)?;
             match reply.read(&p) {
                 Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),
@@ -378,7 +378,7 @@ impl Cluster {
         let mut conn = pool.take_async().await?;
         for sub in ["SHARDS", "SLOTS"] {
             let mut p = VecPipeline::new();
-            let reply = p.query::<redpipe_core::Reply<'static>, _, _>(cmd("CLUSTER").arg(sub))?;
+            let reply = p.query::<redpipe_core::Reply<'static>>(cmd("CLUSTER").arg(sub))?;
             conn.execute(&mut p).await?;
             match reply.read(&p) {
                 Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),

@@ -77,7 +77,7 @@ fn keyspaces_structs_and_reusable_functions_work_unchanged() {
         pipe: Option<&mut redpipe::Pipe>,
     ) -> redpipe::Result<Handle<i64>> {
         r.autoexec(pipe, |p| {
-            User {
+            let _ = User {
                 id: id.into(),
                 name: format!("user {id}"),
                 age: Some(30),
@@ -191,11 +191,11 @@ fn multi_key_commands_are_split_per_slot_and_cross_slot_ones_refused() {
     let keys: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
     let mut p = r.pipe();
     let pairs: Vec<(&str, usize)> = keys.iter().map(String::as_str).zip(0..).collect();
-    let mset = p.query::<(), _, _>(cmd("MSET").arg(pairs.as_slice()));
-    let mget = p.query::<Vec<Option<i64>>, _, _>(cmd("MGET").arg(keys.as_slice()));
+    let mset = p.query::<()>(cmd("MSET").arg(pairs.as_slice()));
+    let mget = p.query::<Vec<Option<i64>>>(cmd("MGET").arg(keys.as_slice()));
     let exists = p.exists(keys.as_slice());
-    let rename = p.query::<(), _, _>(cmd("RENAME").arg("m1").arg("m2"));
-    let tagged = p.query::<(), _, _>(cmd("RENAME").arg("{t}a").arg("{t}b"));
+    let rename = p.query::<()>(cmd("RENAME").arg("m1").arg("m2"));
+    let tagged = p.query::<()>(cmd("RENAME").arg("{t}a").arg("{t}b"));
     let _ = p.set("{t}a", 1);
     let (tx_ok, tx_cross) = (
         p.transaction(|p| Ok::<_, Error>((p.incr("{t}n"), p.incr("{t}n"))))

@@ -175,7 +175,7 @@ fn an_endless_reply_is_cut_off_at_the_reply_limit() {
     let mut conn = Connection::open(&info).unwrap();
     let mut p = VecPipeline::new();
     let a = p
-        .query::<redpipe::Value, _, _>(cmd("LRANGE").arg("l").arg(0).arg(-1))
+        .query::<redpipe::Value>(cmd("LRANGE").arg("l").arg(0).arg(-1))
         .unwrap();
     let err = conn.execute(&mut p).unwrap_err();
     assert!(

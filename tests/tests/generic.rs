@@ -42,7 +42,7 @@ where
     let key = Joined(("profile{", id, "}"));
     let profile = q
         .transaction(|q| {
-            let _ = q.query::<(), _, _>(cmd("HSET").arg(key).arg("name").arg(name));
+            let _ = q.query::<()>(cmd("HSET").arg(key).arg("name").arg(name));
             Ok::<_, CapacityError>(Profile {
                 fields: q.query(cmd("HGETALL").arg(key)),
             })

@@ -299,7 +299,7 @@ fn replies_that_arrived_before_a_failed_write_are_kept() {
     let mut p = VecPipeline::new();
     let first = p.incr("n").unwrap();
     let big = p
-        .query::<(), _, _>(cmd("SET").arg("big").arg("x".repeat(20_000_000)))
+        .query::<()>(cmd("SET").arg("big").arg("x".repeat(20_000_000)))
         .unwrap();
     let after = p.incr("n").unwrap();
     let err = conn.execute(&mut p).unwrap_err();

@@ -142,17 +142,17 @@ fn strings_in_one_pipe_store_redpipe_formats() {
     let r = registry(&server);
     let mut p = r.pipe();
 
-    Prices::with(&mut p).set(&1, &1.5).unwrap();
-    Prices::with(&mut p).set(&2, &2.0).unwrap();
-    Prices::with(&mut p).set(&3, &1e16).unwrap();
-    Prices::with(&mut p).set(&4, &2.0).unwrap();
+    let _ = Prices::with(&mut p).set(&1, &1.5).unwrap();
+    let _ = Prices::with(&mut p).set(&2, &2.0).unwrap();
+    let _ = Prices::with(&mut p).set(&3, &1e16).unwrap();
+    let _ = Prices::with(&mut p).set(&4, &2.0).unwrap();
     let price = Prices::with(&mut p).get(&1).unwrap();
     let no_price = Prices::with(&mut p).get(&9).unwrap();
     let prices = Prices::with(&mut p).mget(&[1, 2, 9]).unwrap();
     let raised = Prices::with(&mut p).incrbyfloat(&4, 0.25).unwrap();
 
-    Flags::with(&mut p).set("on", &true).unwrap();
-    Flags::with(&mut p).set("off", &false).unwrap();
+    let _ = Flags::with(&mut p).set("on", &true).unwrap();
+    let _ = Flags::with(&mut p).set("off", &false).unwrap();
     let on = Flags::with(&mut p).get("on").unwrap();
     let off = Flags::with(&mut p).get("off").unwrap();
 
@@ -175,8 +175,8 @@ fn strings_in_one_pipe_store_redpipe_formats() {
     };
     let set_new = Names::with(&mut p).set_with("o", "v", opts).unwrap();
     let set_again = Names::with(&mut p).set_with("o", "w", opts).unwrap();
-    Names::with(&mut p).setex("e", 50, "v").unwrap();
-    Names::with(&mut p).psetex("pe", 50_000, "v").unwrap();
+    let _ = Names::with(&mut p).setex("e", 50, "v").unwrap();
+    let _ = Names::with(&mut p).psetex("pe", 50_000, "v").unwrap();
     let bit_was = Names::with(&mut p).setbit("bits", 7, true).unwrap();
     let bit = Names::with(&mut p).getbit("bits", 7).unwrap();
     let bits = Names::with(&mut p).bitcount("bits", None).unwrap();
@@ -289,7 +289,7 @@ fn sets_in_one_pipe() {
     let mut p = r.pipe();
     let added = Tags::with(&mut p).sadd("a", ["x", "y", "z"]).unwrap();
     let one = Tags::with(&mut p).sadd_one("a", "x").unwrap();
-    Tags::with(&mut p).sadd("b", ["y", "w"]).unwrap();
+    let _ = Tags::with(&mut p).sadd("b", ["y", "w"]).unwrap();
     let is = Tags::with(&mut p).sismember("a", "y").unwrap();
     let is_not = Tags::with(&mut p).sismember("a", "w").unwrap();
     let card = Tags::with(&mut p).scard("a").unwrap();
@@ -361,16 +361,16 @@ fn lists_in_one_pipe() {
     let n = Queues::with(&mut p).llen("q").unwrap();
     let second = Queues::with(&mut p).lindex("q", 1).unwrap();
     let beyond = Queues::with(&mut p).lindex("q", 99).unwrap();
-    Queues::with(&mut p).lset("q", 0, &-1.0).unwrap();
-    Queues::with(&mut p).rpush("q", &[2.5, 1e-5]).unwrap();
+    let _ = Queues::with(&mut p).lset("q", 0, &-1.0).unwrap();
+    let _ = Queues::with(&mut p).rpush("q", &[2.5, 1e-5]).unwrap();
     let removed = Queues::with(&mut p).lrem("q", 0, &2.5).unwrap();
     // [-1, 1, 3, 1e-05]
     let stored = Queues::with(&mut p).lrange("q", 0, -1).unwrap();
-    Queues::with(&mut p).ltrim("q", 0, 2).unwrap();
+    let _ = Queues::with(&mut p).ltrim("q", 0, 2).unwrap();
     let head = Queues::with(&mut p).lpop("q").unwrap();
     let tail = Queues::with(&mut p).rpop("q").unwrap();
     let moved = Queues::with(&mut p).rpoplpush("q", "q2").unwrap();
-    Queues::with(&mut p).rpush("q2", &[7.0]).unwrap();
+    let _ = Queues::with(&mut p).rpush("q2", &[7.0]).unwrap();
     let blocked = Queues::with(&mut p).blpop("q2", 0.1).unwrap();
     let timed_out = Queues::with(&mut p).brpop("empty", 0.05).unwrap();
     let left = Queues::with(&mut p).brpoplpush("q2", "q3", 0.1).unwrap();
@@ -406,7 +406,7 @@ fn lists_in_one_pipe() {
 
     // The stored format, from a pipe of its own.
     let mut p = r.pipe();
-    Queues::with(&mut p)
+    let _ = Queues::with(&mut p)
         .rpush("f", &[2.0, 1.5, 1e16, 1e-5, -0.0])
         .unwrap();
     p.execute().unwrap();
@@ -494,24 +494,29 @@ fn hash_members_with_codecs_of_their_own() {
 
     let mut p = r.pipe();
     let mut a = Accounts::with(&mut p);
-    a.hset_field("u", "balance", &FieldValue::Float(2.0))
+    let _ = a
+        .hset_field("u", "balance", &FieldValue::Float(2.0))
         .unwrap();
-    a.hset_field("u", "visits", &FieldValue::Int(7)).unwrap();
-    a.hset_field("u", "admin", &FieldValue::Bool(false))
+    let _ = a.hset_field("u", "visits", &FieldValue::Int(7)).unwrap();
+    let _ = a
+        .hset_field("u", "admin", &FieldValue::Bool(false))
         .unwrap();
-    a.hset_field(
-        "u",
-        "tags",
-        &FieldValue::StringList(vec!["a".into(), "b".into()]),
-    )
-    .unwrap();
-    a.hset_field("u", "prefs", &prefs).unwrap();
-    a.hset_field("u", "raw", &FieldValue::Bytes(vec![0, 255]))
+    let _ = a
+        .hset_field(
+            "u",
+            "tags",
+            &FieldValue::StringList(vec!["a".into(), "b".into()]),
+        )
         .unwrap();
-    a.hset_field("u", "name", &FieldValue::Text("Zoë".into()))
+    let _ = a.hset_field("u", "prefs", &prefs).unwrap();
+    let _ = a
+        .hset_field("u", "raw", &FieldValue::Bytes(vec![0, 255]))
+        .unwrap();
+    let _ = a
+        .hset_field("u", "name", &FieldValue::Text("Zoë".into()))
         .unwrap();
     // An integer where a float is expected is a float; other kinds are refused.
-    a.hset_field("v", "balance", &FieldValue::Int(3)).unwrap();
+    let _ = a.hset_field("v", "balance", &FieldValue::Int(3)).unwrap();
     let refused = a.hset_field("v", "visits", &FieldValue::Text("many".into()));
     assert_eq!(
         refused.unwrap_err(),
@@ -599,7 +604,7 @@ fn sorted_sets_in_one_pipe() {
     let by_score_rev = Scores::with(&mut p)
         .zrevrangebyscore("z", "+inf", 2.5, None)
         .unwrap();
-    Scores::with(&mut p)
+    let _ = Scores::with(&mut p)
         .zadd_many("lex", [(0.0, "a"), (0.0, "b"), (0.0, "c")])
         .unwrap();
     let lex = Scores::with(&mut p)
@@ -683,7 +688,7 @@ fn hyperloglogs_geo_sets_and_streams_in_one_pipe() {
     let mut p = r.pipe();
     let changed = Visitors::with(&mut p).pfadd("h", ["a", "b", "c"]).unwrap();
     let unchanged = Visitors::with(&mut p).pfadd("h", ["a"]).unwrap();
-    Visitors::with(&mut p).pfadd("h2", ["c", "d"]).unwrap();
+    let _ = Visitors::with(&mut p).pfadd("h2", ["c", "d"]).unwrap();
     let count = Visitors::with(&mut p).pfcount("h").unwrap();
     let merged = Visitors::with(&mut p).pfmerge("m", ["h", "h2"]).unwrap();
     let merged_count = Visitors::with(&mut p).pfcount("m").unwrap();
@@ -691,7 +696,7 @@ fn hyperloglogs_geo_sets_and_streams_in_one_pipe() {
     let palermo = Places::with(&mut p)
         .geoadd("g", 13.361389, 38.115556, "Palermo")
         .unwrap();
-    Places::with(&mut p)
+    let _ = Places::with(&mut p)
         .geoadd("g", 15.087269, 37.502669, "Catania")
         .unwrap();
     let dist = Places::with(&mut p)
@@ -712,10 +717,10 @@ fn hyperloglogs_geo_sets_and_streams_in_one_pipe() {
     let id1 = Events::with(&mut p)
         .xadd("s", "1-1", &[("a", "1")])
         .unwrap();
-    Events::with(&mut p)
+    let _ = Events::with(&mut p)
         .xadd("s", "1-2", &[("b", "2"), ("c", "3")])
         .unwrap();
-    Events::with(&mut p)
+    let _ = Events::with(&mut p)
         .xadd("s", "2-0", &[("d", "4")])
         .unwrap();
     let auto = Events::with(&mut p).xadd("s", "*", &[("e", "5")]).unwrap();
@@ -774,25 +779,25 @@ fn hyperloglogs_geo_sets_and_streams_in_one_pipe() {
 /// result as text.
 fn every_kind_read_back(r: &Connections) -> Vec<String> {
     let mut p = r.pipe();
-    Prices::with(&mut p).set(&1, &1.5).unwrap();
-    Tags::with(&mut p).sadd("t", ["x"]).unwrap();
-    Queues::with(&mut p).rpush("q", &[1.0, 2.5]).unwrap();
-    Stats::with(&mut p)
+    let _ = Prices::with(&mut p).set(&1, &1.5).unwrap();
+    let _ = Tags::with(&mut p).sadd("t", ["x"]).unwrap();
+    let _ = Queues::with(&mut p).rpush("q", &[1.0, 2.5]).unwrap();
+    let _ = Stats::with(&mut p)
         .hmset("h", [("a", &1), ("b", &2)])
         .unwrap();
-    Accounts::with(&mut p)
+    let _ = Accounts::with(&mut p)
         .hset_field("a", "balance", &FieldValue::Float(0.5))
         .unwrap();
-    Scores::with(&mut p)
+    let _ = Scores::with(&mut p)
         .zadd_many("z", [(1.0, "a"), (2.5, "b")])
         .unwrap();
-    Places::with(&mut p)
+    let _ = Places::with(&mut p)
         .geoadd("g", 13.361389, 38.115556, "P")
         .unwrap();
-    Events::with(&mut p)
+    let _ = Events::with(&mut p)
         .xadd("s", "1-1", &[("f", "v")])
         .unwrap();
-    Queues::with(&mut p).rpush("bq", &[4.0]).unwrap();
+    let _ = Queues::with(&mut p).rpush("bq", &[4.0]).unwrap();
     let price = Prices::with(&mut p).get(&1).unwrap();
     let prices = Prices::with(&mut p).mget(&[1, 2]).unwrap();
     let members = Tags::with(&mut p).smembers("t").unwrap();
@@ -862,13 +867,13 @@ fn the_generic_key_commands() {
     let server = RedisServer::start();
     let r = registry(&server);
     let mut p = r.pipe();
-    Names::with(&mut p).set("a", "1").unwrap();
-    Tags::with(&mut p).sadd("t", ["x"]).unwrap();
-    Queues::with(&mut p).rpush("q", &[1.0]).unwrap();
-    Stats::with(&mut p).hset("h", "m", &1).unwrap();
-    Scores::with(&mut p).zadd("z", "m", 1.0).unwrap();
-    Visitors::with(&mut p).pfadd("hl", ["x"]).unwrap();
-    Events::with(&mut p).xadd("s", "*", &[("f", "v")]).unwrap();
+    let _ = Names::with(&mut p).set("a", "1").unwrap();
+    let _ = Tags::with(&mut p).sadd("t", ["x"]).unwrap();
+    let _ = Queues::with(&mut p).rpush("q", &[1.0]).unwrap();
+    let _ = Stats::with(&mut p).hset("h", "m", &1).unwrap();
+    let _ = Scores::with(&mut p).zadd("z", "m", 1.0).unwrap();
+    let _ = Visitors::with(&mut p).pfadd("hl", ["x"]).unwrap();
+    let _ = Events::with(&mut p).xadd("s", "*", &[("f", "v")]).unwrap();
     let types = [
         Names::with(&mut p).key_type("a").unwrap(),
         Tags::with(&mut p).key_type("t").unwrap(),
@@ -893,8 +898,8 @@ fn the_generic_key_commands() {
     let at = Queues::with(&mut p)
         .pexpireat("q", 4_102_444_800_000) // 2100-01-01
         .unwrap();
-    Names::with(&mut p).rename("a", "b").unwrap();
-    Names::with(&mut p).set("c", "3").unwrap();
+    let _ = Names::with(&mut p).rename("a", "b").unwrap();
+    let _ = Names::with(&mut p).set("c", "3").unwrap();
     let renamed_nx = Names::with(&mut p).renamenx("b", "c").unwrap();
     let renamed_nx2 = Names::with(&mut p).renamenx("b", "d").unwrap();
     let deleted = Scores::with(&mut p).delete("z").unwrap();
@@ -1027,8 +1032,8 @@ fn a_value_the_codec_refuses_queues_nothing() {
     let mut p = r.pipe();
     let kept = Counters::with(&mut p).incr("kept").unwrap();
     let failed = p.scope(|p| {
-        Counters::with(p).incr("a")?;
-        Codes::with(p).set("b", "ünicode")?;
+        let _ = Counters::with(p).incr("a")?;
+        let _ = Codes::with(p).set("b", "ünicode")?;
         Ok::<_, Error>(())
     });
     assert!(
@@ -1046,11 +1051,11 @@ fn scan_iterates_every_key_of_the_keyspace_only() {
     let r = registry(&server);
     let mut p = r.pipe();
     for i in 0..500 {
-        Users::with(&mut p).set(&i, "u").unwrap();
+        let _ = Users::with(&mut p).set(&i, "u").unwrap();
     }
     // A neighbour whose keys `U*` would match, but `U{*}` does not.
     for i in 0..50 {
-        UsersOld::with(&mut p).set(&i.to_string(), "old").unwrap();
+        let _ = UsersOld::with(&mut p).set(&i.to_string(), "old").unwrap();
     }
     p.execute().unwrap();
     assert_eq!(server.cli(&["DBSIZE"]), "550");
@@ -1096,7 +1101,7 @@ fn scan_takes_a_prefix_with_glob_characters_literally() {
     let server = RedisServer::start();
     let r = registry(&server);
     let mut p = r.pipe();
-    Globby::with(&mut p).set("x", "1").unwrap();
+    let _ = Globby::with(&mut p).set("x", "1").unwrap();
     p.execute().unwrap();
     // Keys the unescaped pattern `a[1]*{*}` would match instead.
     server.cli(&["SET", "a1{y}", "2"]);
@@ -1167,8 +1172,8 @@ fn hashed_strings_live_in_redpipes_shards() {
 fn visit(r: &Connections, page: &str, pipe: Option<&mut Pipe>) -> redpipe::Result<Handle<i64>> {
     r.autoexec(pipe, |p| {
         let n = Counters::with(p).incr(page)?;
-        Counters::with(p).expire(page, 3600)?;
-        Tags::with(p).sadd("pages", [page])?;
+        let _ = Counters::with(p).expire(page, 3600)?;
+        let _ = Tags::with(p).sadd("pages", [page])?;
         p.execute()?;
         Ok(n)
     })
@@ -1209,7 +1214,7 @@ async fn keyspaces_on_the_tokio_path() {
     let r = registry(&a);
     r.register("other", b.info()).unwrap();
     let mut p = r.pipe();
-    Prices::with(&mut p).set(&7, &0.1).unwrap();
+    let _ = Prices::with(&mut p).set(&7, &0.1).unwrap();
     let price = Prices::with(&mut p).get(&7).unwrap();
     let tags = Tags::with(&mut p).sadd("t", ["a", "b"]).unwrap();
     let remote = Remote::with(&mut p).incrby("k", 3).unwrap();
@@ -1241,7 +1246,7 @@ fn hashed_strings_mget_in_one_round_trip_and_scan_every_shard() {
     let keys: Vec<String> = (0..500).map(|i| format!("item:{i}")).collect();
     let mut p = r.pipe();
     for k in &keys {
-        HashedString::<Index, 64>::with(&mut p)
+        let _ = HashedString::<Index, 64>::with(&mut p)
             .set(k, &format!("v-{k}"))
             .unwrap();
     }
@@ -1289,12 +1294,12 @@ fn members_of_one_key_walk_page_by_page() {
     let r = registry(&server);
     let mut p = r.pipe();
     let names: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
-    Tags::with(&mut p)
+    let _ = Tags::with(&mut p)
         .sadd("big", names.iter().map(String::as_str))
         .unwrap();
     for (i, n) in names.iter().enumerate() {
-        Stats::with(&mut p).hset("big", n, &(i as i64)).unwrap();
-        Scores::with(&mut p).zadd("big", n, i as f64 / 2.0).unwrap();
+        let _ = Stats::with(&mut p).hset("big", n, &(i as i64)).unwrap();
+        let _ = Scores::with(&mut p).zadd("big", n, i as f64 / 2.0).unwrap();
     }
     p.execute().unwrap();
 

@@ -145,20 +145,20 @@ fn write(r: &Connections, tag: &str) {
         written.push(beer.create(&mut p).unwrap());
     }
     for (k, v) in VIEWS {
-        Views::with(&mut p).set(&format!("{tag}{k}"), &v).unwrap();
+        let _ = Views::with(&mut p).set(&format!("{tag}{k}"), &v).unwrap();
     }
     for (k, v) in PRICES {
-        Prices::with(&mut p).set(&format!("{tag}{k}"), &v).unwrap();
+        let _ = Prices::with(&mut p).set(&format!("{tag}{k}"), &v).unwrap();
     }
-    Tags::with(&mut p)
+    let _ = Tags::with(&mut p)
         .sadd(tag, ["a", "b", "ü"].iter().copied())
         .unwrap();
-    Events::with(&mut p)
+    let _ = Events::with(&mut p)
         .rpush(tag, ["x", "y", "z"].iter().copied())
         .unwrap();
-    Scores::with(&mut p).zadd(tag, "alice", 1.5).unwrap();
-    Scores::with(&mut p).zadd(tag, "bob", 2.0).unwrap();
-    Visitors::with(&mut p)
+    let _ = Scores::with(&mut p).zadd(tag, "alice", 1.5).unwrap();
+    let _ = Scores::with(&mut p).zadd(tag, "bob", 2.0).unwrap();
+    let _ = Visitors::with(&mut p)
         .pfadd(tag, ["u1", "u2", "u3"].iter().copied())
         .unwrap();
     let profile = [
@@ -169,12 +169,12 @@ fn write(r: &Connections, tag: &str) {
         ("nick", FieldValue::Text("jj".into())),
     ];
     for (member, value) in &profile {
-        Profile::with(&mut p)
+        let _ = Profile::with(&mut p)
             .hset_field(tag, member, value)
             .unwrap();
     }
     for k in INDEX {
-        Index::with(&mut p)
+        let _ = Index::with(&mut p)
             .set(&format!("{tag}{k}"), &format!("v-{k}"))
             .unwrap();
     }

@@ -81,7 +81,7 @@ fn callbacks_do_not_run_when_execute_fails() {
     let mut server = RedisServer::start();
     let r = registry(&server);
     // Warm a pooled connection, then lose the server.
-    add_visit(&r, None).unwrap();
+    let _ = add_visit(&r, None).unwrap();
     server.kill();
     let mut p = r.pipe();
     let n = p.incr("visits");
@@ -151,7 +151,7 @@ fn a_connection_left_watching_is_not_reused() {
     // A pipe WATCHes and ends without EXEC (its caller gave up): its connection must not serve
     // another pipe's transaction, which the watch would abort.
     let mut p = r.pipe();
-    let _ = p.query::<(), _, _>(redpipe::cmd("WATCH").arg("balance"));
+    let _ = p.query::<()>(redpipe::cmd("WATCH").arg("balance"));
     let _ = p.get::<Option<i64>>("balance");
     p.execute().unwrap();
     server.cli(&["SET", "balance", "10"]); // the watched key changes
@@ -170,7 +170,7 @@ fn a_connection_left_watching_is_not_reused() {
     // that connection clean: the next one reuses it.
     for expected in [11, 12] {
         let mut p = r.pipe();
-        let _ = p.query::<(), _, _>(redpipe::cmd("WATCH").arg("balance"));
+        let _ = p.query::<()>(redpipe::cmd("WATCH").arg("balance"));
         let done = p
             .transaction(|p| Ok::<_, redpipe::CapacityError>(p.incr("balance")))
             .unwrap();

@@ -87,7 +87,7 @@ async fn commands_that_need_a_connection_of_their_own_get_one_and_only_they() {
             tokio::spawn(async move {
                 let popped = r
                     .autoexec_async(None, |p| {
-                        Ok(p.query::<Option<(String, String)>, _, _>(
+                        Ok(p.query::<Option<(String, String)>>(
                             cmd("BLPOP").arg(format!("queue{i}")).arg(5),
                         ))
                     })
@@ -135,7 +135,7 @@ async fn a_blocking_pop_does_not_delay_other_tasks() {
         tokio::spawn(async move {
             let popped = r
                 .autoexec_async(None, |p| {
-                    Ok(p.query::<Option<(String, String)>, _, _>(cmd("BLPOP").arg("jobs").arg(5)))
+                    Ok(p.query::<Option<(String, String)>>(cmd("BLPOP").arg("jobs").arg(5)))
                 })
                 .await
                 .unwrap();
@@ -301,7 +301,7 @@ fn a_thread_blocked_on_a_pop_does_not_delay_the_others() {
         let pop = s.spawn(move || {
             let popped = rr
                 .autoexec(None, |p| {
-                    Ok(p.query::<Option<(String, String)>, _, _>(cmd("BLPOP").arg("jobs").arg(5)))
+                    Ok(p.query::<Option<(String, String)>>(cmd("BLPOP").arg("jobs").arg(5)))
                 })
                 .unwrap();
             ev.lock().unwrap().push("popped");
@@ -481,9 +481,7 @@ fn threads_share_one_tls_connection() {
                 for i in 0..50 {
                     let token = format!("{t}.{i}");
                     let echo = r
-                        .autoexec(None, |p| {
-                            Ok(p.query::<String, _, _>(cmd("ECHO").arg(&token)))
-                        })
+                        .autoexec(None, |p| Ok(p.query::<String>(cmd("ECHO").arg(&token))))
                         .unwrap();
                     assert_eq!(echo.result().unwrap(), token);
                 }

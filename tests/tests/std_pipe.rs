@@ -327,7 +327,7 @@ fn password_and_acl_user() {
     ] {
         let mut conn = Connection::open(&url.parse().unwrap()).unwrap();
         let mut p = VecPipeline::new();
-        let who = p.query::<String, _, _>(cmd("ACL").arg("WHOAMI")).unwrap();
+        let who = p.query::<String>(cmd("ACL").arg("WHOAMI")).unwrap();
         conn.execute(&mut p).unwrap();
         let want = if url.contains("alice") {
             "alice"
@@ -345,9 +345,7 @@ fn select_db_and_client_name() {
     let mut conn = Connection::open(&url.parse().unwrap()).unwrap();
     let mut p = VecPipeline::new();
     let _ = p.set("in3", 1).unwrap();
-    let name = p
-        .query::<String, _, _>(cmd("CLIENT").arg("GETNAME"))
-        .unwrap();
+    let name = p.query::<String>(cmd("CLIENT").arg("GETNAME")).unwrap();
     conn.execute(&mut p).unwrap();
     assert_eq!(name.read(&p).unwrap(), "tester");
     assert_eq!(server.cli(&["-n", "3", "EXISTS", "in3"]), "1");
@@ -371,7 +369,7 @@ fn resp3_and_resp2_read_the_same() {
             .zrange_withscores::<Vec<(String, f64)>>("z", 0, -1)
             .unwrap();
         let score = p.zscore("z", "m").unwrap();
-        let hello = p.query::<redpipe::Value, _, _>(cmd("HELLO")).unwrap();
+        let hello = p.query::<redpipe::Value>(cmd("HELLO")).unwrap();
         conn.execute(&mut p).unwrap();
         if proto == "3" {
             assert!(matches!(hello.read(&p).unwrap(), redpipe::Value::Map(_)));
@@ -462,7 +460,7 @@ fn killed_server_fails_every_slot_and_the_next_pipeline_reconnects() {
     )
     .unwrap();
     // Warm up a pooled connection.
-    r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
+    let _ = r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
 
     // Stop the server (it cannot answer), queue a big pipeline, kill the server while the
     // pipeline waits: every slot must fail, none may hang or get a stray value.
@@ -547,7 +545,7 @@ fn retry_is_opt_in_after_a_connection_failure() {
     // pipeline goes on a new connection, once, with nothing to run twice.
     let mut server = RedisServer::start();
     let r = registry(&server);
-    r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
+    let _ = r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
     server.restart();
     let mut p = r.pipe();
     let a = p.set("k", "v");
@@ -604,7 +602,7 @@ fn connection_factories() {
             let mut conn = Connection::open(&info)?;
             // Setup a URL cannot express: mark the connection.
             let mut p = VecPipeline::new();
-            let _ = p.query::<(), _, _>(cmd("CLIENT").arg("SETNAME").arg("from-factory"))?;
+            let _ = p.query::<()>(cmd("CLIENT").arg("SETNAME").arg("from-factory"))?;
             conn.execute(&mut p)?;
             Ok(conn)
         }),
@@ -614,7 +612,7 @@ fn connection_factories() {
         let name = r
             .autoexec(None, |p| {
                 p.on("made", |p| {
-                    Ok::<_, Error>(p.query::<String, _, _>(cmd("CLIENT").arg("GETNAME")))
+                    Ok::<_, Error>(p.query::<String>(cmd("CLIENT").arg("GETNAME")))
                 })
             })
             .unwrap();
@@ -685,7 +683,7 @@ fn resp3_pushes_between_pipelines_are_not_replies() {
     let mut conn = Connection::open(&url.parse().unwrap()).unwrap();
     let mut p = VecPipeline::new();
     let on = p
-        .query::<(), _, _>(cmd("CLIENT").arg("TRACKING").arg("ON"))
+        .query::<()>(cmd("CLIENT").arg("TRACKING").arg("ON"))
         .unwrap();
     let before = p.get::<Option<String>>("tracked").unwrap();
     conn.execute(&mut p).unwrap();

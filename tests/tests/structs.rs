@@ -166,7 +166,7 @@ fn create_overwrites_and_removes_absent_fields_create_nx_does_not() {
     let server = RedisServer::start();
     let r = registry(&server);
     let mut p = r.pipe();
-    user("1").create(&mut p).unwrap();
+    let _ = user("1").create(&mut p).unwrap();
     p.execute().unwrap();
 
     // create: the stored hash becomes this record (None fields removed).
@@ -201,7 +201,7 @@ fn create_overwrites_and_removes_absent_fields_create_nx_does_not() {
 
     // On a new record, create_nx writes it all.
     let mut p = r.pipe();
-    user("2").create_nx(&mut p).unwrap();
+    let _ = user("2").create_nx(&mut p).unwrap();
     let fresh = User::load(&mut p, "2");
     p.execute().unwrap();
     assert_eq!(fresh.result().unwrap(), Some(user("2")));
@@ -213,7 +213,7 @@ fn update_writes_only_the_difference() {
     let r = registry(&server);
     let old = user("1");
     let mut p = r.pipe();
-    old.create(&mut p).unwrap();
+    let _ = old.create(&mut p).unwrap();
     p.execute().unwrap();
     // Another client changes a member the update leaves alone: it must not be rewritten.
     server.cli(&["HSET", "U{1}", "age", "99"]);
@@ -261,7 +261,7 @@ fn incr_and_decr_change_one_member() {
     let server = RedisServer::start();
     let r = registry(&server);
     let mut p = r.pipe();
-    user("1").create(&mut p).unwrap();
+    let _ = user("1").create(&mut p).unwrap();
     let up = User::incr(&mut p, "1", "age", 5).unwrap();
     let down = User::decr(&mut p, "1", "age", 2).unwrap();
     let visits = User::incr(&mut p, "1", "visits", 1).unwrap();
@@ -296,7 +296,7 @@ fn remove_deletes_optional_members_and_refuses_required_ones() {
     let server = RedisServer::start();
     let r = registry(&server);
     let mut p = r.pipe();
-    user("1").create(&mut p).unwrap();
+    let _ = user("1").create(&mut p).unwrap();
     let w = User::remove(&mut p, "1", &["lastSeen", "color"]).unwrap();
     let loaded = User::load(&mut p, "1");
     p.execute().unwrap();
@@ -330,7 +330,7 @@ fn pop_reads_a_member_and_removes_it() {
     let server = RedisServer::start();
     let r = registry(&server);
     let mut p = r.pipe();
-    user("1").create(&mut p).unwrap();
+    let _ = user("1").create(&mut p).unwrap();
     let seen = User::pop::<Integer, _>(&mut p, "1", "lastSeen").unwrap();
     let again = User::pop::<Integer, _>(&mut p, "1", "lastSeen").unwrap();
     let color = User::pop::<Text, _>(&mut p, "1", "color").unwrap();
@@ -351,8 +351,8 @@ fn delete_and_exists() {
     let server = RedisServer::start();
     let r = registry(&server);
     let mut p = r.pipe();
-    user("1").create(&mut p).unwrap();
-    user("2").create(&mut p).unwrap();
+    let _ = user("1").create(&mut p).unwrap();
+    let _ = user("2").create(&mut p).unwrap();
     let there = User::exists(&mut p, "1");
     let not_there = User::exists(&mut p, "3");
     let deleted = User::delete(&mut p, &["1", "2", "3"]);
@@ -400,7 +400,7 @@ fn every_write_refreshes_the_ttl() {
 
     // A struct without a TTL sets none.
     let mut p = r.pipe();
-    Beer {
+    let _ = Beer {
         beer_id: "ipa".into(),
         abv: 6.5,
         on_tap: None,
@@ -511,7 +511,7 @@ fn load_defined_reads_the_declared_fields_with_hmget() {
 
     // Some fields of a record that loads everything by default.
     let mut p = r.pipe();
-    user("1").create(&mut p).unwrap();
+    let _ = user("1").create(&mut p).unwrap();
     let some = User::load_fields(&mut p, "1", &["name", "age", "color"]);
     let without_name = User::load_fields(&mut p, "1", &["age"]);
     let absent = User::load_fields(&mut p, "9", &["name", "age"]);
@@ -541,7 +541,7 @@ fn a_struct_on_a_named_connection_goes_to_that_server() {
     let loaded = Wine::load(&mut p, "w1");
     let n = Wine::incr(&mut p, "w1", "year", 1).unwrap();
     let there = Wine::exists(&mut p, "w1");
-    user("1").create(&mut p).unwrap();
+    let _ = user("1").create(&mut p).unwrap();
     p.execute().unwrap();
     w.result().unwrap();
     assert_eq!(loaded.result().unwrap(), Some(wine));
@@ -629,10 +629,10 @@ fn values_the_codecs_refuse_queue_nothing() {
     let mut p = r.pipe();
     let kept = User::exists(&mut p, "1");
     let failed = r.autoexec(p.nested(), |p| {
-        user("2").create(p)?;
+        let _ = user("2").create(p)?;
         let mut bad = user("3");
         bad.code = Some("ñ".into());
-        bad.create(p)?;
+        let _ = bad.create(p)?;
         Ok(())
     });
     let err = failed.unwrap_err();
@@ -649,7 +649,7 @@ fn values_the_codecs_refuse_queue_nothing() {
 /// when given one.
 fn login(r: &Connections, u: &User, pipe: Option<&mut Pipe>) -> redpipe::Result<Handle<i64>> {
     r.autoexec(pipe, |p| {
-        u.create(p)?;
+        let _ = u.create(p)?;
         let n = User::incr(p, &u.user_id, "logins", 1)?;
         p.execute()?;
         Ok(n)

@@ -136,7 +136,7 @@ async fn resp3_pushes_between_pipelines_are_not_replies() {
     let mut conn = AsyncConnection::open(&url.parse().unwrap()).await.unwrap();
     let mut p = VecPipeline::new();
     let on = p
-        .query::<(), _, _>(cmd("CLIENT").arg("TRACKING").arg("ON"))
+        .query::<()>(cmd("CLIENT").arg("TRACKING").arg("ON"))
         .unwrap();
     let before = p.get::<Option<String>>("tracked").unwrap();
     conn.execute(&mut p).await.unwrap();

@@ -200,7 +200,7 @@ async fn errors_stay_in_their_slots() {
     let mut p = redis.pipe();
     let _ = p.set(s.as_str(), "text");
     let wrong = p.incr(s.as_str());
-    let denied = p.query::<(), _, _>(cmd("FLUSHALL"));
+    let denied = p.query::<()>(cmd("FLUSHALL"));
     let fine = p.get::<String>(s.as_str());
     p.execute_async()
         .await
@@ -352,7 +352,7 @@ async fn losing_the_connection_fails_every_waiting_handle() {
         .await
         .unwrap();
     let mut p = redis.pipe();
-    let id = p.query::<i64, _, _>(cmd("CLIENT").arg("ID"));
+    let id = p.query::<i64>(cmd("CLIENT").arg("ID"));
     p.execute_async().await.unwrap();
     let id = id.result().unwrap();
 
@@ -362,11 +362,11 @@ async fn losing_the_connection_fails_every_waiting_handle() {
     let list = key("never");
     let mut stuck = redis.pipe();
     stuck.set_sharing(redpipe_wasm::mux::Sharing::Shared);
-    let blocked = stuck.query::<Reply<'static>, _, _>(cmd("BLPOP").arg(list.as_str()).arg(0));
+    let blocked = stuck.query::<Reply<'static>>(cmd("BLPOP").arg(list.as_str()).arg(0));
     let after: Vec<Handle<i64>> = (0..5).map(|_| stuck.incr(key("after"))).collect();
     let mut killer = redis.pipe();
     let killed = killer.on("killer", |p| {
-        Ok::<_, Error>(p.query::<i64, _, _>(cmd("CLIENT").arg("KILL").arg("ID").arg(id)))
+        Ok::<_, Error>(p.query::<i64>(cmd("CLIENT").arg("KILL").arg("ID").arg(id)))
     });
     let kill = async {
         // Let the BLPOP reach Redis first.
@@ -461,7 +461,7 @@ async fn a_prefixed_token_confines_the_page_to_its_keys() {
     let (mut cursor, mut keys) = ("0".to_string(), Vec::new());
     loop {
         let mut p = redis.pipe();
-        let page = p.query::<(String, Vec<String>), _, _>(
+        let page = p.query::<(String, Vec<String>)>(
             cmd("SCAN").arg(cursor.as_str()).arg("COUNT").arg(1000),
         );
         p.execute_async().await.expect("execute");

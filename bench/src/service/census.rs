@@ -118,7 +118,7 @@ impl Census {
 /// A numeric field of `INFO section`.
 fn info_field(conn: &mut Connection, section: &str, field: &str) -> crate::Result<u64> {
     let mut p = VecPipeline::new();
-    let info = p.query::<&str, _, _>(cmd("INFO").arg(section))?;
+    let info = p.query::<&str>(cmd("INFO").arg(section))?;
     conn.execute(&mut p)?;
     let text = info.read(&p).map_err(|e| e.to_string())?;
     let v = text

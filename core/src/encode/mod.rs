@@ -90,6 +90,12 @@ impl Scratch {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as a Redis argument",
+    label = "not a `ToArg` value",
+    note = "arguments are text, bytes, integers (not `u8`), floats, or your own type implementing `redpipe::ToArg`",
+    note = "several values (a slice, tuple, Vec) go where a builder takes `impl Args`"
+)]
 pub trait ToArg {
     /// The argument's bytes, borrowed from `self` or formatted into `scratch`.
     fn to_arg<'s>(&'s self, scratch: &'s mut Scratch) -> &'s [u8];
@@ -212,6 +218,11 @@ pub trait ArgSink {
 
 /// Zero or more arguments: a [`ToArg`] value, a tuple, a slice, an array, a `Vec`, an `Option`
 /// (nothing when `None`), an [`Iter`], a [`Joined`] argument, or a whole [`Cmd`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as Redis arguments",
+    label = "not `Args`",
+    note = "arguments are one `ToArg` value, a slice, array, Vec or tuple of them, an `Option`, or a `Cmd`"
+)]
 pub trait Args {
     /// Writes every argument with [`ArgSink::arg`], [`ArgSink::bytes`] or [`ArgSink::parts`].
     fn write_args<W: ArgSink + ?Sized>(&self, out: &mut W);

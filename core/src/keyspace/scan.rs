@@ -142,7 +142,7 @@ impl<K: Keyspace, S: ScanKind, B: Backend + Clone> Iterator for KeyScan<K, S, B>
                 count,
             );
             let page = p.on(K::CONNECTION, |p| {
-                Ok::<_, Error>(p.query::<(u64, Seq<S::Raw>), _, _>(cmd(S::COMMAND).arg(args)))
+                Ok::<_, Error>(p.query::<(u64, Seq<S::Raw>)>(cmd(S::COMMAND).arg(args)))
             });
             let read = page.and_then(|page| {
                 p.execute()?;

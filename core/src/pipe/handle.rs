@@ -18,6 +18,7 @@ pub(super) struct Shared {
 }
 
 /// A command's result, readable once its pipe has run: [`Handle::result`].
+#[must_use = "a handle is the only way to read the command's reply"]
 pub struct Handle<T: ?Sized> {
     pub(super) shared: Arc<Shared>,
     pub(super) slot: Result<Deferred<T>, CapacityError>,
@@ -136,6 +137,7 @@ where
 }
 
 /// A value computed by an [`on_execute`](super::Pipe::on_execute) callback.
+#[must_use = "a derived handle is the only way to read the callback's value"]
 pub struct Derived<T> {
     /// The callback's value, or the failure that kept it from running.
     pub(super) cell: Arc<spin::Once<Result<T, Failure>>>,

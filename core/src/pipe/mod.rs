@@ -533,7 +533,7 @@ impl<B> Queue for Pipe<B> {
     type Handle<T: FromReply + ?Sized> = Handle<T>;
     type Results<'r> = Executed;
 
-    fn query<T: FromReply + ?Sized, N: ToArg, A: Args>(&mut self, command: Cmd<N, A>) -> Handle<T> {
+    fn query<T: FromReply + ?Sized>(&mut self, command: Cmd<impl ToArg, impl Args>) -> Handle<T> {
         let g = &mut self.groups[self.route];
         let slot = g.pipeline.query(command);
         if let Err(e) = slot {

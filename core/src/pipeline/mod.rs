@@ -372,9 +372,9 @@ where
     /// Queues a command; its reply will read as `T`.
     ///
     /// On a full store nothing is queued and the error says how much room was needed.
-    pub fn query<T: FromReply + ?Sized, N: ToArg, A: Args>(
+    pub fn query<T: FromReply + ?Sized>(
         &mut self,
-        command: Cmd<N, A>,
+        command: Cmd<impl ToArg, impl Args>,
     ) -> Result<Deferred<T>, CapacityError> {
         let index = self.push(&command, Role::User, 0)?;
         #[cfg(feature = "transactions")]

@@ -32,6 +32,7 @@ fn send<S: Struct, Q: Compose, T: crate::FromReply + ?Sized>(
 }
 
 /// The commands a write queued; [`read`](Self::read) says whether they all succeeded.
+#[must_use = "read it once the pipe has run to know whether the write succeeded"]
 pub struct Written<Q: Queue> {
     handles: Vec<Q::Handle<i64>>,
 }
@@ -75,6 +76,7 @@ enum Raw<Q: Queue> {
 
 /// A record being loaded: [`read`](Self::read) gives it once the pipe has run, `None` when
 /// there is no such record.
+#[must_use = "a loaded handle is the only way to read the record"]
 pub struct Loaded<Q: Queue, S> {
     key: String,
     raw: Raw<Q>,

@@ -83,7 +83,7 @@ impl Pipeline {
         let mut st = self.state.borrow_mut();
         let run = st.run.clone();
         let pipe = st.pipe.as_mut().ok_or_else(busy)?;
-        let handle = pipe.query::<Reply<'static>, _, _>(cmd(name).arg(words));
+        let handle = pipe.query::<Reply<'static>>(cmd(name).arg(words));
         Ok(Handle::reply(handle, conv, run))
     }
 

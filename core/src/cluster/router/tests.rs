@@ -215,7 +215,7 @@ fn multi_key_commands_are_split_and_put_back_together() {
     let keys: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
     let pairs: Vec<(&str, usize)> = keys.iter().map(String::as_str).zip(0..).collect();
     let mset = p
-        .query::<(), _, _>(
+        .query::<()>(
             cmd("MSET").arg(
                 pairs
                     .iter()
@@ -228,7 +228,7 @@ fn multi_key_commands_are_split_and_put_back_together() {
     let mut asked: Vec<&str> = keys.iter().map(String::as_str).rev().collect();
     asked.push("missing");
     let mget = p
-        .query::<Vec<Option<i64>>, _, _>(cmd("MGET").arg(asked.as_slice()))
+        .query::<Vec<Option<i64>>>(cmd("MGET").arg(asked.as_slice()))
         .unwrap();
     let del = p.del(&keys[..10]).unwrap();
     cluster.execute(&mut p, &mut map);
@@ -262,9 +262,9 @@ fn other_commands_across_slots_get_crossslot_and_are_not_sent() {
         map.owner(HashSlot::for_key(a.as_bytes())),
         map.owner(HashSlot::for_key(b.as_bytes()))
     );
-    let rename = p.query::<(), _, _>(cmd("RENAME").arg(a).arg(b)).unwrap();
+    let rename = p.query::<()>(cmd("RENAME").arg(a).arg(b)).unwrap();
     let tagged = p
-        .query::<(), _, _>(cmd("RENAME").arg("{u}a").arg("{u}b"))
+        .query::<()>(cmd("RENAME").arg("{u}a").arg("{u}b"))
         .unwrap();
     cluster.execute(&mut p, &mut map);
     match rename.read(&p) {
@@ -543,7 +543,7 @@ fn reads_go_to_replicas_after_readonly_when_asked() {
 fn encoded_words_round_trip() {
     let mut p = VecPipeline::new();
     let _ = p
-        .query::<(), _, _>(cmd("SET").arg("k").arg("").arg(b"a\r\nb".as_slice()))
+        .query::<()>(cmd("SET").arg("k").arg("").arg(b"a\r\nb".as_slice()))
         .unwrap();
     let w = words(p.command(0).unwrap()).unwrap();
     assert_eq!(w, [&b"SET"[..], b"k", b"", b"a\r\nb"]);
