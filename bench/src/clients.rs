@@ -306,7 +306,7 @@ impl Client for RedpipePipe {
                         self.units.extend((0..batch).map(|_| p.set(key, value)));
                     }
                 }
-                Ok::<_, redpipe::Error>(())
+                Ok(())
             })?;
             for h in self.ints.drain(..) {
                 sum = sum.wrapping_add(h.result()? as u64);

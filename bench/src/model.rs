@@ -102,7 +102,7 @@ fn scoped(
 
 /// Queues one `INCR` `depth` `autoexec` calls deep.
 fn pipe_nested(p: &mut Pipe, depth: usize, key: &str) -> redpipe::Result<Handle<i64>> {
-    let incr = |p: &mut Pipe| Ok::<_, redpipe::Error>(p.incr(key));
+    let incr = |p: &mut Pipe| Ok(p.incr(key));
     match depth {
         0 => incr(p),
         1 => autoexecs!(p, incr(p); +),
@@ -183,7 +183,7 @@ impl ModelClient {
                     }));
                 }
             }
-            Ok::<_, redpipe::Error>(())
+            Ok(())
         })?;
         let mut sum = 0u64;
         let read_by_callbacks = derived.len() * PER_CALLBACK;

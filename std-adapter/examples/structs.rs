@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use redpipe::Struct;
 use redpipe::record::{StructError, StructOps};
-use redpipe::{Error, Struct};
 
 /// A user, as RedPipe's `User(redpipe.Struct)` with `key_name = 'user_id'`: the key is kept in
 /// the key name `U{...}`, each other field is a hash member with its field's codec.
@@ -101,9 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Deleting records without loading them.
-    let deleted = redpipe::autoexec(None, |p| {
-        Ok::<_, Error>(User::delete(p, &[&id(1), &id(2), &id(3)]))
-    })?;
+    let deleted = redpipe::autoexec(None, |p| Ok(User::delete(p, &[&id(1), &id(2), &id(3)])))?;
     println!("deleted {} record(s)", deleted.result()?);
     Ok(())
 }

@@ -74,14 +74,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("redpipe tour against {url}\n");
 
     println!("1. Pipelined commands return handles, filled when the pipeline runs");
-    let (foo, bar) = redpipe::autoexec(None, |p| {
-        Ok::<_, Error>((p.incr(key("foo")), p.incr(key("bar"))))
-    })?;
+    let (foo, bar) = redpipe::autoexec(None, |p| Ok((p.incr(key("foo")), p.incr(key("bar")))))?;
     println!("   foo = {}, bar = {}\n", foo.result()?, bar.result()?);
 
     println!("2. A reusable function, with or without a pipeline");
     let (k1, k2) = redpipe::autoexec(None, |p| {
-        Ok::<_, Error>((
+        Ok((
             increment_and_expire("key1", p.nested())?,
             increment_and_expire("key2", p.nested())?,
         ))
@@ -112,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("4. Callbacks combine results after execution");
     let names: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
     let (first, second) = redpipe::autoexec(None, |p| {
-        Ok::<_, Error>((
+        Ok((
             increment_keys(&names[..50], p.nested())?,
             increment_keys(&names[50..], p.nested())?,
         ))
@@ -127,13 +125,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     redpipe::connect_named("users", &with_db(1)?)?;
     redpipe::connect_named("messages", &with_db(2)?)?;
     let (user, message) = redpipe::autoexec(None, |p| {
-        let u = p.on("users", |p| {
-            Ok::<_, Error>(p.hset(key("u{1}"), "name", "joe"))
-        })?;
-        let m = p.on("messages", |p| {
-            Ok::<_, Error>(p.hset(key("m{1}"), "body", "hi there"))
-        })?;
-        Ok::<_, Error>((u, m))
+        let u = p.on("users", |p| Ok(p.hset(key("u{1}"), "name", "joe")))?;
+        let m = p.on("messages", |p| Ok(p.hset(key("m{1}"), "body", "hi there")))?;
+        Ok((u, m))
     })?;
     println!(
         "   users: {} field(s) set; messages: {} field(s) set\n",
@@ -195,12 +189,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let prefix = key("*");
     for name in [redpipe::DEFAULT, "users", "messages"] {
-        let keys = redpipe::autoexec_on(name, None, |p| {
-            Ok::<_, Error>(p.keys::<Vec<String>>(prefix.as_str()))
-        })?;
+        let keys =
+            redpipe::autoexec_on(name, None, |p| Ok(p.keys::<Vec<String>>(prefix.as_str())))?;
         let keys = keys.result()?;
         if !keys.is_empty() {
-            redpipe::autoexec_on(name, None, |p| Ok::<_, Error>(p.del(&keys)))?.result()?;
+            redpipe::autoexec_on(name, None, |p| Ok(p.del(&keys)))?.result()?;
         }
     }
     println!("\ndone; the tour's keys are deleted");

@@ -198,13 +198,11 @@ fn multi_key_commands_are_split_per_slot_and_cross_slot_ones_refused() {
     let tagged = p.query::<()>(cmd("RENAME").arg("{t}a").arg("{t}b"));
     let _ = p.set("{t}a", 1);
     let (tx_ok, tx_cross) = (
-        p.transaction(|p| Ok::<_, Error>((p.incr("{t}n"), p.incr("{t}n"))))
+        p.transaction(|p| Ok((p.incr("{t}n"), p.incr("{t}n"))))
             .unwrap(),
-        p.transaction(|p| Ok::<_, Error>(p.incr("x1"))).unwrap(),
+        p.transaction(|p| Ok(p.incr("x1"))).unwrap(),
     );
-    let tx_split = p
-        .transaction(|p| Ok::<_, Error>((p.incr("x1"), p.incr("x2"))))
-        .unwrap();
+    let tx_split = p.transaction(|p| Ok((p.incr("x1"), p.incr("x2")))).unwrap();
     p.execute().unwrap();
     mset.result().unwrap();
     assert_eq!(

@@ -215,7 +215,7 @@ fn sigstop_then_sigcont_times_out_and_nothing_is_misassigned() {
         server.info().timeout(Duration::from_millis(300)),
     )
     .unwrap();
-    let n = r.autoexec(None, |p| Ok::<_, Error>(p.incr("n"))).unwrap();
+    let n = r.autoexec(None, |p| Ok(p.incr("n"))).unwrap();
     assert_eq!(n.result().unwrap(), 1);
 
     server.signal("STOP");

@@ -960,7 +960,7 @@ fn a_keyspace_with_a_connection_name_goes_to_that_server() {
     // one, as RedPipe's nested pipelines with `name=None` do; a named one always to its own.
     let (inner_local, inner_remote) = p
         .on("other", |p| {
-            Ok::<_, Error>((Counters::with(p).incr("k")?, Remote::with(p).incr("k")?))
+            Ok((Counters::with(p).incr("k")?, Remote::with(p).incr("k")?))
         })
         .unwrap();
     p.execute().unwrap();
@@ -1034,7 +1034,7 @@ fn a_value_the_codec_refuses_queues_nothing() {
     let failed = p.scope(|p| {
         let _ = Counters::with(p).incr("a")?;
         let _ = Codes::with(p).set("b", "ünicode")?;
-        Ok::<_, Error>(())
+        Ok(())
     });
     assert!(
         matches!(failed, Err(Error::Field(FieldError::NotAscii))),

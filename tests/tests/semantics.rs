@@ -123,7 +123,7 @@ fn a_name_refuses_other_settings_and_can_be_moved() {
         Err(Error::AlreadyConnected(n)) if n == "users"
     ));
     let mut p = r.pipe();
-    let n = p.on("users", |p| Ok::<_, Error>(p.incr("n"))).unwrap();
+    let n = p.on("users", |p| Ok(p.incr("n"))).unwrap();
     p.execute().unwrap();
     assert_eq!(n.result().unwrap(), 1);
     assert_eq!(a.cli(&["GET", "n"]), "1");
@@ -132,7 +132,7 @@ fn a_name_refuses_other_settings_and_can_be_moved() {
     assert!(!r.disconnect("users"));
     r.register("users", b.info()).unwrap();
     let mut p = r.pipe();
-    let n = p.on("users", |p| Ok::<_, Error>(p.incr("n"))).unwrap();
+    let n = p.on("users", |p| Ok(p.incr("n"))).unwrap();
     p.execute().unwrap();
     assert_eq!(n.result().unwrap(), 1);
     assert_eq!(b.cli(&["GET", "n"]), "1");
@@ -156,9 +156,7 @@ fn a_connection_left_watching_is_not_reused() {
     p.execute().unwrap();
     server.cli(&["SET", "balance", "10"]); // the watched key changes
     let mut p = r.pipe();
-    let set = p
-        .transaction(|p| Ok::<_, redpipe::CapacityError>(p.set("other", 1)))
-        .unwrap();
+    let set = p.transaction(|p| Ok(p.set("other", 1))).unwrap();
     p.execute().unwrap();
     set.result().unwrap(); // not aborted
     assert_eq!(server.cli(&["GET", "other"]), "1");
@@ -171,9 +169,7 @@ fn a_connection_left_watching_is_not_reused() {
     for expected in [11, 12] {
         let mut p = r.pipe();
         let _ = p.query::<()>(redpipe::cmd("WATCH").arg("balance"));
-        let done = p
-            .transaction(|p| Ok::<_, redpipe::CapacityError>(p.incr("balance")))
-            .unwrap();
+        let done = p.transaction(|p| Ok(p.incr("balance"))).unwrap();
         p.execute().unwrap();
         assert_eq!(done.result().unwrap(), expected);
     }
@@ -327,7 +323,6 @@ fn tracing_reports_each_pipeline_and_connection_events() {
 
 #[test]
 fn optimistic_locking_runs_again_when_a_watched_key_changes() {
-    use redpipe::CapacityError;
     let server = RedisServer::start();
     let r = registry(&server);
     server.cli(&["SET", "balance", "100"]);
@@ -344,7 +339,7 @@ fn optimistic_locking_runs_again_when_a_watched_key_changes() {
                 server.cli(&["INCRBY", "balance", "5"]);
             }
             let mut write = w.pipe();
-            let set = write.transaction(|p| Ok::<_, CapacityError>(p.set("balance", left)))?;
+            let set = write.transaction(|p| Ok(p.set("balance", left)))?;
             write.execute()?;
             set.result()?;
             Ok(left)
@@ -379,8 +374,7 @@ fn optimistic_locking_runs_again_when_a_watched_key_changes() {
                         read.execute()?;
                         let next = v.result()?.unwrap_or(0) + 1;
                         let mut write = w.pipe();
-                        let set = write
-                            .transaction(|p| Ok::<_, CapacityError>(p.set("counter", next)))?;
+                        let set = write.transaction(|p| Ok(p.set("counter", next)))?;
                         write.execute()?;
                         set.result()?;
                         Ok(())

@@ -54,7 +54,7 @@ fn seed_getting_started_pipelined_incr() {
 
     // The same with the scope sugar.
     let (foo, bar) = r
-        .autoexec(None, |p| Ok::<_, Error>((p.incr("foo"), p.incr("bar"))))
+        .autoexec(None, |p| Ok((p.incr("foo"), p.incr("bar"))))
         .unwrap();
     assert_eq!((foo.result().unwrap(), bar.result().unwrap()), (2, 2));
 }
@@ -65,7 +65,7 @@ fn seed_reusable_function_with_and_without_a_pipe() {
     let r = registry(&server);
     let (k1, k2) = r
         .autoexec(None, |p| {
-            Ok::<_, Error>((
+            Ok((
                 increment_and_expire(&r, "key1", p.nested())?,
                 increment_and_expire(&r, "key2", p.nested())?,
             ))
@@ -114,7 +114,7 @@ fn seed_callbacks_combine_results() {
 
     let (first, second) = r
         .autoexec(None, |p| {
-            Ok::<_, Error>((
+            Ok((
                 increment_keys(&r, &keys[..50], p.nested())?,
                 increment_keys(&r, &keys[50..], p.nested())?,
             ))
@@ -195,7 +195,7 @@ fn an_error_in_a_scope_sends_nothing_of_it() {
                 Err(Error::Config("inner gave up".into()))
             });
             assert!(inner.is_err());
-            Ok::<_, Error>(kept)
+            Ok(kept)
         })
         .unwrap();
     kept.result().unwrap();
@@ -261,7 +261,7 @@ fn transactions_and_scripts_against_the_server() {
     let r = registry(&server);
     let mut p = r.pipe();
     let (a, b) = p
-        .transaction(|p| Ok::<_, Error>((p.incr("t"), p.incrby("t", 10))))
+        .transaction(|p| Ok((p.incr("t"), p.incrby("t", 10))))
         .unwrap();
     let script = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
     let s1: Handle<i64> = p.eval(&script, &["sc"], 5);
@@ -403,13 +403,11 @@ fn two_named_servers_in_one_logical_pipeline() {
     r.register("messages", messages.info()).unwrap();
     let (u, m, total) = r
         .autoexec(None, |p| {
-            let u = p.on("users", |p| Ok::<_, Error>(p.hset("u{1}", "name", "joe")))?;
-            let m = p.on("messages", |p| {
-                Ok::<_, Error>(p.hset("m{1}", "body", "hi there"))
-            })?;
+            let u = p.on("users", |p| Ok(p.hset("u{1}", "name", "joe")))?;
+            let m = p.on("messages", |p| Ok(p.hset("m{1}", "body", "hi there")))?;
             let (u2, m2) = (u.clone(), m.clone());
             let total = p.on_execute(move |_| u2.result().unwrap() + m2.result().unwrap());
-            Ok::<_, Error>((u, m, total))
+            Ok((u, m, total))
         })
         .unwrap();
     assert_eq!((u.result().unwrap(), m.result().unwrap()), (1, 1));
@@ -422,8 +420,8 @@ fn two_named_servers_in_one_logical_pipeline() {
 
     // An unknown name fails the run and the handles, and sends nothing anywhere else wrongly.
     let mut p = r.pipe();
-    let lost = p.on("nobody", |p| Ok::<_, Error>(p.incr("x"))).unwrap();
-    let known = p.on("users", |p| Ok::<_, Error>(p.incr("x"))).unwrap();
+    let lost = p.on("nobody", |p| Ok(p.incr("x"))).unwrap();
+    let known = p.on("users", |p| Ok(p.incr("x"))).unwrap();
     assert!(matches!(p.execute(), Err(Error::UnknownConnection(n)) if n == "nobody"));
     assert!(lost.result().is_err());
     // Nothing was sent anywhere, and no handle is left pending.
@@ -460,7 +458,7 @@ fn killed_server_fails_every_slot_and_the_next_pipeline_reconnects() {
     )
     .unwrap();
     // Warm up a pooled connection.
-    let _ = r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
+    let _ = r.autoexec(None, |p| Ok(p.ping())).unwrap();
 
     // Stop the server (it cannot answer), queue a big pipeline, kill the server while the
     // pipeline waits: every slot must fail, none may hang or get a stray value.
@@ -488,9 +486,7 @@ fn killed_server_fails_every_slot_and_the_next_pipeline_reconnects() {
     }
 
     server.restart();
-    let n = r
-        .autoexec(None, |p| Ok::<_, Error>(p.incr("after")))
-        .unwrap();
+    let n = r.autoexec(None, |p| Ok(p.incr("after"))).unwrap();
     assert_eq!(n.result().unwrap(), 1);
 }
 
@@ -545,7 +541,7 @@ fn retry_is_opt_in_after_a_connection_failure() {
     // pipeline goes on a new connection, once, with nothing to run twice.
     let mut server = RedisServer::start();
     let r = registry(&server);
-    let _ = r.autoexec(None, |p| Ok::<_, Error>(p.ping())).unwrap();
+    let _ = r.autoexec(None, |p| Ok(p.ping())).unwrap();
     server.restart();
     let mut p = r.pipe();
     let a = p.set("k", "v");
@@ -612,7 +608,7 @@ fn connection_factories() {
         let name = r
             .autoexec(None, |p| {
                 p.on("made", |p| {
-                    Ok::<_, Error>(p.query::<String>(cmd("CLIENT").arg("GETNAME")))
+                    Ok(p.query::<String>(cmd("CLIENT").arg("GETNAME")))
                 })
             })
             .unwrap();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redpipe::prelude::*;
 use redpipe::tokio::AsyncConnection;
-use redpipe::{Connection, Connections, Error, Handle, VecPipeline};
+use redpipe::{Connection, Connections, Handle, VecPipeline};
 use redpipe_tests::RedisServer;
 
 /// The same mixed pipeline for both paths.
@@ -66,7 +66,7 @@ async fn pipe_execute_async_with_named_connections() {
     r.register("other", b.info()).unwrap();
     let mut p = r.pipe();
     let x = p.incr("x");
-    let y: Handle<i64> = p.on("other", |p| Ok::<_, Error>(p.incrby("y", 5))).unwrap();
+    let y: Handle<i64> = p.on("other", |p| Ok(p.incrby("y", 5))).unwrap();
     let (x2, y2) = (x.clone(), y.clone());
     let sum = p.on_execute(move |_| x2.result().unwrap() + y2.result().unwrap());
     p.execute_async().await.unwrap();
@@ -208,7 +208,6 @@ async fn an_async_scope_nests_rolls_back_and_runs_callbacks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optimistic_locking_from_tasks_loses_no_update() {
-    use redpipe::CapacityError;
     let server = RedisServer::start();
     let r = Connections::new();
     r.register(redpipe::DEFAULT, server.info()).unwrap();
@@ -223,8 +222,7 @@ async fn optimistic_locking_from_tasks_loses_no_update() {
                         read.execute_async().await?;
                         let next = v.result()?.unwrap_or(0) + 1;
                         let mut write = w.pipe();
-                        let set = write
-                            .transaction(|p| Ok::<_, CapacityError>(p.set("counter", next)))?;
+                        let set = write.transaction(|p| Ok(p.set("counter", next)))?;
                         write.execute_async().await?;
                         set.result()?;
                         Ok(())

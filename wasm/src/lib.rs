@@ -45,7 +45,7 @@
 //!     p.execute_async().await?;
 //!     assert!(hits.result()? >= 1);
 //!     // A reusable function joins a parent pipe or runs on its own.
-//!     let n = Pipe::autoexec_async(|| redis.clone(), None, |p| Ok::<_, redpipe_wasm::Error>(p.incr("hits"))).await?;
+//!     let n = Pipe::autoexec_async(|| redis.clone(), None, |p| Ok(p.incr("hits"))).await?;
 //!     assert!(n.result()? >= 2);
 //!     Ok(())
 //! }

@@ -156,15 +156,15 @@ async fn nesting_scopes_and_callbacks() {
     let mut p = redis.pipe();
     let k = p.incr(kept.as_str());
     // A scope that fails sends nothing of its own.
-    let failed: Result<(), &str> = p.scope(|p| {
+    let failed: Result<(), Error> = p.scope(|p| {
         let _ = p.incr(dropped.as_str());
-        Err("no")
+        Err(Error::other("no"))
     });
     assert!(failed.is_err());
     // An execute inside a scope joins the enclosing pipeline.
     p.scope(|p| {
         let _ = p.incr(kept.as_str());
-        Ok::<_, Error>(())
+        Ok(())
     })
     .unwrap();
     let seen = p.on_execute({
@@ -187,7 +187,7 @@ async fn nesting_scopes_and_callbacks() {
     let t = key("tx");
     let mut p = redis.pipe();
     let (x, y) = p
-        .transaction(|p| Ok::<_, Error>((p.incr(t.as_str()), p.incr(t.as_str()))))
+        .transaction(|p| Ok((p.incr(t.as_str()), p.incr(t.as_str()))))
         .unwrap();
     p.execute_async().await.unwrap();
     assert_eq!((x.result().unwrap(), y.result().unwrap()), (1, 2));
@@ -366,7 +366,7 @@ async fn losing_the_connection_fails_every_waiting_handle() {
     let after: Vec<Handle<i64>> = (0..5).map(|_| stuck.incr(key("after"))).collect();
     let mut killer = redis.pipe();
     let killed = killer.on("killer", |p| {
-        Ok::<_, Error>(p.query::<i64>(cmd("CLIENT").arg("KILL").arg("ID").arg(id)))
+        Ok(p.query::<i64>(cmd("CLIENT").arg("KILL").arg("ID").arg(id)))
     });
     let kill = async {
         // Let the BLPOP reach Redis first.

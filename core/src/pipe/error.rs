@@ -61,6 +61,8 @@ pub enum Error {
     Field(crate::keyspace::FieldError),
     /// A struct operation was refused, or a stored record cannot be read.
     Record(Box<crate::record::StructError>),
+    /// An error of the caller's own, returned from a scope with [`Error::other`].
+    Other(Box<dyn core::error::Error + Send + Sync>),
 }
 
 impl fmt::Display for Error {
@@ -70,6 +72,29 @@ impl fmt::Display for Error {
 }
 
 impl Error {
+    /// An error of the caller's own, carried through a scope (`p.scope`, `redpipe::autoexec`)
+    /// whose closure returns `redpipe::Result`; [`source`](core::error::Error::source) gives it
+    /// back, and `downcast_ref` on that finds its type.
+    ///
+    /// ```
+    /// use redpipe_core::Error;
+    /// #[derive(Debug)]
+    /// struct NotAllowed;
+    /// impl std::fmt::Display for NotAllowed {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("not allowed")
+    ///     }
+    /// }
+    /// impl std::error::Error for NotAllowed {}
+    ///
+    /// let e = Error::other(NotAllowed);
+    /// assert_eq!(e.to_string(), "not allowed");
+    /// assert!(std::error::Error::source(&e).unwrap().is::<NotAllowed>());
+    /// ```
+    pub fn other(error: impl Into<Box<dyn core::error::Error + Send + Sync>>) -> Self {
+        Self::Other(error.into())
+    }
+
     /// Writes the message `Display` shows into `out`, piece by piece: with a sink of its own
     /// (a `String` behind [`MessageSink`]), a program shows errors without linking
     /// `core::fmt`'s formatting machinery (the browser build does). An I/O error's source is
@@ -107,6 +132,12 @@ impl Error {
             Self::Tls(e) => return write_all(out, &["TLS error: ", e]),
             Self::Field(_) => "field error: ",
             Self::Record(_) => "struct error: ",
+            Self::Other(e) => {
+                return match out.source(e.as_ref()) {
+                    Some(r) => r,
+                    None => out.piece("an error of the application's own"),
+                };
+            }
             Self::Capacity(_) | Self::Failed(_) => "",
         };
         out.piece(prefix)?;
@@ -138,6 +169,7 @@ impl core::error::Error for Error {
             Self::Convert(e) => Some(e),
             Self::Failed(e) => Some(e),
             Self::Capacity(e) => Some(e),
+            Self::Other(e) => Some(e.as_ref()),
             Self::Field(e) => Some(e),
             Self::Record(e) => Some(e),
             _ => None,

@@ -241,7 +241,21 @@ impl<B> Pipe<B> {
     /// Runs `f` on this pipe; if it fails, its commands and callbacks are removed, so a failed
     /// step sends nothing (the commands queued before it are kept). An `execute` in `f` sends
     /// nothing: the commands join this pipe (see [`execute`](Self::execute)).
-    pub fn scope<R, E>(
+    ///
+    /// `f` returns [`Result`](crate::Result), so `Ok(handle)` needs no annotation; carry an
+    /// error of your own with [`Error::other`], or call the trait's form, generic in the error,
+    /// as [`Compose::scope`]`(pipe, f)`.
+    pub fn scope<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        self.scoped(f)
+    }
+
+    /// Runs `f` with its commands going to the connection named `name`, as a
+    /// [scope](Self::scope) ([`Compose::on`] for an error type of your own).
+    pub fn on<R>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        self.routed(name, f)
+    }
+
+    fn scoped<R, E>(
         &mut self,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
     ) -> core::result::Result<R, E> {
@@ -251,9 +265,7 @@ impl<B> Pipe<B> {
         result
     }
 
-    /// Runs `f` with its commands going to the connection named `name`, as a
-    /// [scope](Self::scope).
-    pub fn on<R, E>(
+    fn routed<R, E>(
         &mut self,
         name: &str,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
@@ -323,8 +335,16 @@ impl<B> Pipe<B> {
     /// Runs `f` inside `MULTI`/`EXEC` on the current connection; see
     /// [`Pipeline::transaction`](crate::Pipeline::transaction). Commands `f` sends to other
     /// connections (with [`on`](Self::on)) are not part of the transaction.
+    ///
+    /// `f` returns [`Result`](crate::Result); [`Transact::transaction`](crate::Transact) is the
+    /// form generic in the error.
     #[cfg(feature = "transactions")]
-    pub fn transaction<R, E: From<CapacityError>>(
+    pub fn transaction<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        self.transacted(f)
+    }
+
+    #[cfg(feature = "transactions")]
+    fn transacted<R, E: From<CapacityError>>(
         &mut self,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
     ) -> core::result::Result<R, E> {
@@ -435,11 +455,11 @@ impl<B: Backend> Pipe<B> {
     /// pipeline and run when the parent does; an error rolls back only `f`'s commands); else on
     /// a new pipe over `backend`, executed when `f` returns `Ok` and dropped unsent when it
     /// returns `Err`.
-    pub fn autoexec<R, E: From<Error>>(
+    pub fn autoexec<R>(
         backend: impl FnOnce() -> B,
         parent: Option<&mut Self>,
-        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
-    ) -> core::result::Result<R, E> {
+        f: impl FnOnce(&mut Self) -> Result<R>,
+    ) -> Result<R> {
         match parent {
             Some(p) => p.scope(f),
             None => {
@@ -455,11 +475,11 @@ impl<B: Backend> Pipe<B> {
 impl<B: AsyncBackend> Pipe<B> {
     /// [`autoexec`](Pipe::autoexec) over an async backend: joins `parent` if given, else runs
     /// `f`'s commands on a new pipe with [`execute_async`](Pipe::execute_async).
-    pub async fn autoexec_async<R, E: From<Error>>(
+    pub async fn autoexec_async<R>(
         backend: impl FnOnce() -> B,
         parent: Option<&mut Self>,
-        f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
-    ) -> core::result::Result<R, E> {
+        f: impl FnOnce(&mut Self) -> Result<R>,
+    ) -> Result<R> {
         match parent {
             Some(p) => p.scope(f),
             None => {
@@ -580,7 +600,7 @@ impl<B> Compose for Pipe<B> {
         &mut self,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
     ) -> core::result::Result<R, E> {
-        Pipe::scope(self, f)
+        self.scoped(f)
     }
 
     fn on<R, E>(
@@ -588,7 +608,7 @@ impl<B> Compose for Pipe<B> {
         name: &str,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
     ) -> core::result::Result<R, E> {
-        Pipe::on(self, name, f)
+        self.routed(name, f)
     }
 }
 
@@ -598,7 +618,7 @@ impl<B> crate::queue::Transact for Pipe<B> {
         &mut self,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,
     ) -> core::result::Result<R, E> {
-        Pipe::transaction(self, f)
+        self.transacted(f)
     }
 }
 

@@ -74,7 +74,7 @@ impl Connections {
     ///
     /// ```no_run
     /// use redpipe::prelude::*;
-    /// use redpipe::{CapacityError, Connections};
+    /// use redpipe::Connections;
     /// let r = Connections::new();
     /// r.connect("redis://127.0.0.1")?;
     /// // Take 10 from a balance, never below zero, whatever other clients do meanwhile.
@@ -84,7 +84,7 @@ impl Connections {
     ///     read.execute()?;
     ///     let left = balance.result()?.unwrap_or(0) - 10;
     ///     let mut write = w.pipe();
-    ///     let set = write.transaction(|p| Ok::<_, CapacityError>(p.set("balance", left.max(0))))?;
+    ///     let set = write.transaction(|p| Ok(p.set("balance", left.max(0))))?;
     ///     write.execute()?;
     ///     set.result()?; // a change under the watch: Aborted, and the whole runs again
     ///     Ok(left)
