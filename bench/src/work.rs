@@ -604,7 +604,7 @@ pub(crate) fn prepare(admin: &mut Connection, keys: &Keys, w: Work) -> Result<()
     }
     if w == Work::Profile {
         for (i, (item, member)) in keys.items.iter().zip(&keys.members).enumerate() {
-            let _ = p.hset_multiple(item, &FIELDS)?;
+            let _ = p.hset_multiple(item, FIELDS)?;
             let _ = p.zadd("scores", member, i)?;
         }
     }

@@ -89,7 +89,9 @@ mod value;
 
 pub use decode::{Limits, MAX_DEPTH, Scanner, Unsolicited, decode_reply, unsolicited};
 pub use deferred::{Deferred, Replies, SlotError};
-pub use encode::{ArgSink, Args, Cmd, Encoder, Iter, Joined, Scratch, ToArg, cmd, encode_command};
+pub use encode::{
+    ArgSink, Args, Cmd, Encoder, Iter, Joined, Scratch, ToArg, cmd, count_args, encode_command,
+};
 pub use error::{
     CapacityError, ConvertError, DecodeError, Failure, IoKind, MessageSink, ReplyKind, Store,
 };

@@ -26,6 +26,8 @@
 use crate::deferred::{Deferred, Replies, SlotError};
 #[cfg(feature = "scripting")]
 use crate::encode::cmd;
+#[cfg(feature = "scripting")]
+use crate::encode::count_args;
 use crate::encode::{Args, Cmd, ToArg};
 use crate::error::{CapacityError, Failure};
 use crate::from_reply::FromReply;
@@ -56,16 +58,16 @@ pub trait Queue {
     /// Queues a Lua script. By default `EVAL` with the body; pipelines that keep scripts
     /// (the core [`Pipeline`], feature `scripting`) send `EVALSHA` with an `EVAL` fallback.
     #[cfg(feature = "scripting")]
-    fn eval_script<T: FromReply + ?Sized, K: ToArg, A: Args>(
+    fn eval_script<T: FromReply + ?Sized>(
         &mut self,
         script: &Script<'_>,
-        keys: &[K],
-        args: A,
+        keys: impl Args,
+        args: impl Args,
     ) -> Self::Handle<T> {
         self.query(
             cmd("EVAL")
                 .arg(script.body())
-                .arg(keys.len())
+                .arg(count_args(&keys))
                 .arg(keys)
                 .arg(args),
         )
@@ -143,11 +145,11 @@ where
     }
 
     #[cfg(feature = "scripting")]
-    fn eval_script<T: FromReply + ?Sized, K: ToArg, A: Args>(
+    fn eval_script<T: FromReply + ?Sized>(
         &mut self,
         script: &Script<'_>,
-        keys: &[K],
-        args: A,
+        keys: impl Args,
+        args: impl Args,
     ) -> Self::Handle<T> {
         Pipeline::eval(self, script, keys, args)
     }

@@ -71,7 +71,7 @@ where
     let seen = visits.clone();
     let doubled = q.on_execute(move |r| Q::read(&seen, r).map_or(-1, |n| n * 2));
     let flag = q.query(cmd("SET").arg("flag").arg(true));
-    let script = q.eval_script(&Script::new("return 7"), &["k"], ());
+    let script = q.eval_script(&Script::new("return 7"), ["k"], ());
     Saved {
         user,
         visits,
@@ -241,7 +241,7 @@ fn an_outside_queue_gets_every_builder_and_eval_by_body() {
     use redpipe_core::{Args, Cmd, ToArg};
     let mut q = Recorder::default();
     q.set("k", 1.5);
-    q.eval::<i64, _>(&Script::new("return 1"), &["a"], ("x",));
+    q.eval::<i64>(&Script::new("return 1"), &["a"], ("x",));
     q.query::<()>(cmd("GET").arg(Joined(("p:", 7u64, ":", "name"))));
     let words: Vec<Vec<String>> =
         q.0.iter()

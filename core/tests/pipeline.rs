@@ -482,9 +482,9 @@ fn callbacks_on_an_empty_pipeline_run_on_the_first_loop_step() {
 fn evalsha_falls_back_to_eval_on_noscript() {
     let script = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
     let mut p = VecPipeline::new();
-    let a = p.eval::<i64, _, _>(&script, &["k"], 5).unwrap();
+    let a = p.eval::<i64>(&script, &["k"], 5).unwrap();
     let b = p.incr("other").unwrap();
-    let c = p.eval::<i64, _, _>(&script, &["k2"], 1).unwrap();
+    let c = p.eval::<i64>(&script, &["k2"], 1).unwrap();
     let first = send_all(&mut p);
     let sha = script.sha1();
     assert!(
@@ -519,9 +519,7 @@ fn evalsha_falls_back_to_eval_on_noscript() {
 fn eval_inside_a_transaction_sends_the_body() {
     let script = Script::new("return 1");
     let mut p = VecPipeline::new();
-    let a = p
-        .transaction(|p| p.eval::<i64, &str, _>(&script, &[], ()))
-        .unwrap();
+    let a = p.transaction(|p| p.eval::<i64>(&script, (), ())).unwrap();
     let out = String::from_utf8(send_all(&mut p)).unwrap();
     assert!(
         out.contains("$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n0\r\n"),
@@ -620,7 +618,7 @@ fn rewind_resends_everything_for_an_explicit_retry() {
     let script = Script::new("return 1");
     let mut p = VecPipeline::new();
     let a = p.incr("a").unwrap();
-    let s = p.eval::<i64, &str, _>(&script, &[], ()).unwrap();
+    let s = p.eval::<i64>(&script, (), ()).unwrap();
     let b = p.get::<String>("b").unwrap();
     assert!(!p.rewind(), "nothing ran yet, but nothing is done either");
     let first = send_all(&mut p);

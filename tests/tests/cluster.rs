@@ -431,15 +431,15 @@ fn scripts_run_on_their_keys_slot_and_refuse_keys_across_slots() {
     let script = redpipe::Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
     let mut p = r.pipe();
     // The first run meets NOSCRIPT on a fresh node and falls back to EVAL, on the same node.
-    let first = p.eval_script::<i64, _, _>(&script, &["{s}counter"], 5);
-    let other_node = p.eval_script::<i64, _, _>(&script, &["elsewhere"], 1);
-    let crossed = p.eval_script::<i64, _, _>(&script, &["a", "b"], 1);
+    let first = p.eval_script::<i64>(&script, &["{s}counter"], 5);
+    let other_node = p.eval_script::<i64>(&script, &["elsewhere"], 1);
+    let crossed = p.eval_script::<i64>(&script, &["a", "b"], 1);
     p.execute().unwrap();
     assert_eq!(first.result().unwrap(), 5);
     assert_eq!(other_node.result().unwrap(), 1);
     assert!(matches!(crossed.result(), Err(Error::Server(e)) if e.code() == "CROSSSLOT"));
     let mut p = r.pipe();
-    let again = p.eval_script::<i64, _, _>(&script, &["{s}counter"], 5);
+    let again = p.eval_script::<i64>(&script, &["{s}counter"], 5);
     p.execute().unwrap();
     assert_eq!(again.result().unwrap(), 10, "the script ran once per call");
 }

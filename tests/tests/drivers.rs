@@ -22,7 +22,7 @@ fn blocking_driver_with_fixed_buffers() {
         let set = p.set("greeting", "hello").unwrap();
         let n = p.incr("boots").unwrap();
         let got = p.get::<Option<&str>>("greeting").unwrap();
-        let list = p.rpush("log", &["a", "b"]).unwrap();
+        let list = p.rpush("log", ["a", "b"]).unwrap();
         let range = p.lrange::<Seq<&str>>("log", 0, 1).unwrap();
         execute(&mut io, &mut p, &mut buf).unwrap();
         assert_eq!(set.read(&p), Ok(()));

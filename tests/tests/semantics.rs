@@ -262,7 +262,7 @@ fn builders_take_what_a_newcomer_writes() {
             ch: true,
             ..ZaddOptions::default()
         },
-        &[(5, "m"), (7, "n")],
+        [(5, "m"), (7, "n")],
     );
     let popped = p.blpop::<Option<(String, String)>>("queue", 0.1);
     let timed_out = p.blpop::<Option<(String, String)>>(["empty1", "empty2"], 0.1);

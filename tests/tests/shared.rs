@@ -158,7 +158,7 @@ async fn a_blocking_pop_does_not_delay_other_tasks() {
     events.lock().unwrap().push("others done");
     // Only now is there a job: the pop was still waiting when the others were done.
     let pushed = r
-        .autoexec_async(None, |p| Ok(p.rpush("jobs", &["one"])))
+        .autoexec_async(None, |p| Ok(p.rpush("jobs", ["one"])))
         .await;
     assert_eq!(pushed.unwrap().result().unwrap(), 1);
     let popped = pop.await.unwrap();

@@ -14,10 +14,10 @@ fn queue(p: &mut VecPipeline) -> Vec<Deferred<redpipe::Value>> {
         p.set("s", "v").unwrap().cast(),
         p.incr("n").unwrap().cast(),
         p.get::<()>("s").unwrap().cast(),
-        p.rpush("l", &["a", "b"]).unwrap().cast(),
+        p.rpush("l", ["a", "b"]).unwrap().cast(),
         p.lrange::<()>("l", 0, -1).unwrap().cast(),
         p.incr("l").unwrap().cast(), // WRONGTYPE
-        p.hset_multiple("h", &[("a", 1), ("b", 2)]).unwrap().cast(),
+        p.hset_multiple("h", [("a", 1), ("b", 2)]).unwrap().cast(),
         p.hgetall::<()>("h").unwrap().cast(),
         p.get::<()>("missing").unwrap().cast(),
     ]

@@ -1,6 +1,6 @@
 //! Hash commands.
 
-use crate::encode::{ToArg, cmd};
+use crate::encode::{Args, ToArg, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
 
@@ -19,11 +19,7 @@ pub trait HashCommands: Queue {
         self.query(cmd("HSET").arg(key).arg(field).arg(value))
     }
     /// `HSET key field value ...`: how many fields were added (not counting updated ones).
-    fn hset_multiple<F: ToArg, V: ToArg>(
-        &mut self,
-        key: impl ToArg,
-        pairs: &[(F, V)],
-    ) -> Self::Handle<i64> {
+    fn hset_multiple(&mut self, key: impl ToArg, pairs: impl Args) -> Self::Handle<i64> {
         self.query(cmd("HSET").arg(key).arg(pairs))
     }
     /// `HSETNX key field value`: true when set (false when the field already exists).
@@ -36,10 +32,10 @@ pub trait HashCommands: Queue {
         self.query(cmd("HSETNX").arg(key).arg(field).arg(value))
     }
     /// `HMGET key field...`: the values in order (nil for missing fields).
-    fn hmget<T: FromReply + ?Sized, F: ToArg>(
+    fn hmget<T: FromReply + ?Sized>(
         &mut self,
         key: impl ToArg,
-        fields: &[F],
+        fields: impl Args,
     ) -> Self::Handle<T> {
         self.query(cmd("HMGET").arg(key).arg(fields))
     }
@@ -49,7 +45,7 @@ pub trait HashCommands: Queue {
         self.query(cmd("HGETALL").arg(key))
     }
     /// `HDEL key field...`: how many fields were removed.
-    fn hdel<F: ToArg>(&mut self, key: impl ToArg, fields: &[F]) -> Self::Handle<i64> {
+    fn hdel(&mut self, key: impl ToArg, fields: impl Args) -> Self::Handle<i64> {
         self.query(cmd("HDEL").arg(key).arg(fields))
     }
     /// `HEXISTS key field`: whether the field exists.
@@ -93,10 +89,10 @@ mod tests {
     fn encodes() {
         slice_pipeline!(p);
         let _ = p.hset("h", "f", 7).expect("fits");
-        let _ = p.hset_multiple("h", &[("a", 1), ("b", 2)]).expect("fits");
-        let _ = p.hmget::<Seq<&str>, _>("h", &["a", "b"]).expect("fits");
+        let _ = p.hset_multiple("h", [("a", 1), ("b", 2)]).expect("fits");
+        let _ = p.hmget::<Seq<&str>>("h", &["a", "b"]).expect("fits");
         let _ = p.hincrbyfloat("h", "f", -1.5).expect("fits");
-        let _ = p.hdel("h", &["a"]).expect("fits");
+        let _ = p.hdel("h", ["a"]).expect("fits");
         assert_eq!(
             p.encoded(),
             &b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\n7\r\n\

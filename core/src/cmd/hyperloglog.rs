@@ -1,20 +1,20 @@
 //! HyperLogLog commands.
 
-use crate::encode::{ToArg, cmd};
+use crate::encode::{Args, ToArg, cmd};
 use crate::queue::Queue;
 
 /// `PFADD`, `PFCOUNT` and `PFMERGE`: approximate distinct counting.
 pub trait HyperLogLogCommands: Queue {
     /// `PFADD key element...`: true when the estimate changed.
-    fn pfadd<E: ToArg>(&mut self, key: impl ToArg, elements: &[E]) -> Self::Handle<bool> {
+    fn pfadd(&mut self, key: impl ToArg, elements: impl Args) -> Self::Handle<bool> {
         self.query(cmd("PFADD").arg(key).arg(elements))
     }
     /// `PFCOUNT key...`: the approximate number of distinct elements in the union of the keys.
-    fn pfcount<K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<i64> {
+    fn pfcount(&mut self, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("PFCOUNT").arg(keys))
     }
     /// `PFMERGE destination source...`: merges the sources into `destination`.
-    fn pfmerge<K: ToArg>(&mut self, destination: impl ToArg, sources: &[K]) -> Self::Handle<()> {
+    fn pfmerge(&mut self, destination: impl ToArg, sources: impl Args) -> Self::Handle<()> {
         self.query(cmd("PFMERGE").arg(destination).arg(sources))
     }
 }
@@ -28,10 +28,10 @@ mod tests {
     #[test]
     fn encodes_and_reads_replies() {
         slice_pipeline!(p);
-        let added = p.pfadd("h", &["a", "b", "c"]).expect("fits");
-        let unchanged = p.pfadd("h", &["a"]).expect("fits");
-        let merged = p.pfmerge("d", &["h", "g"]).expect("fits");
-        let count = p.pfcount(&["d"]).expect("fits");
+        let added = p.pfadd("h", ["a", "b", "c"]).expect("fits");
+        let unchanged = p.pfadd("h", ["a"]).expect("fits");
+        let merged = p.pfmerge("d", ["h", "g"]).expect("fits");
+        let count = p.pfcount(["d"]).expect("fits");
         assert_eq!(
             p.encoded(),
             &b"*5\r\n$5\r\nPFADD\r\n$1\r\nh\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n\

@@ -26,19 +26,19 @@ impl ToArg for End {
 /// `LPUSH`, `LPOP`, `LRANGE`, `LMOVE` and the other commands on lists.
 pub trait ListCommands: Queue {
     /// `LPUSH key value...`: the list's length after the push.
-    fn lpush<V: ToArg>(&mut self, key: impl ToArg, values: &[V]) -> Self::Handle<i64> {
+    fn lpush(&mut self, key: impl ToArg, values: impl Args) -> Self::Handle<i64> {
         self.query(cmd("LPUSH").arg(key).arg(values))
     }
     /// `RPUSH key value...`: the list's length after the push.
-    fn rpush<V: ToArg>(&mut self, key: impl ToArg, values: &[V]) -> Self::Handle<i64> {
+    fn rpush(&mut self, key: impl ToArg, values: impl Args) -> Self::Handle<i64> {
         self.query(cmd("RPUSH").arg(key).arg(values))
     }
     /// `LPUSHX key value...`: the list's length after the push (0, pushing nothing, when missing).
-    fn lpushx<V: ToArg>(&mut self, key: impl ToArg, values: &[V]) -> Self::Handle<i64> {
+    fn lpushx(&mut self, key: impl ToArg, values: impl Args) -> Self::Handle<i64> {
         self.query(cmd("LPUSHX").arg(key).arg(values))
     }
     /// `RPUSHX key value...`: the list's length after the push (0, pushing nothing, when missing).
-    fn rpushx<V: ToArg>(&mut self, key: impl ToArg, values: &[V]) -> Self::Handle<i64> {
+    fn rpushx(&mut self, key: impl ToArg, values: impl Args) -> Self::Handle<i64> {
         self.query(cmd("RPUSHX").arg(key).arg(values))
     }
     /// `BLPOP key... timeout`: `(key, element)` from the head of the first non-empty list,
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn encodes() {
         slice_pipeline!(p);
-        let _ = p.rpush("l", &["a", "b"]).expect("fits");
+        let _ = p.rpush("l", ["a", "b"]).expect("fits");
         let _ = p.lpop_count::<Seq<&str>>("l", 2).expect("fits");
         let _ = p.lrem("l", -2, "a").expect("fits");
         let _ = p.linsert_before("l", "b", "c").expect("fits");
@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn reads_replies() {
         slice_pipeline!(p);
-        let len = p.lpush("l", &[1, 2, 3]).expect("fits");
+        let len = p.lpush("l", [1, 2, 3]).expect("fits");
         let range = p.lrange::<Seq<i64>>("l", 0, -1).expect("fits");
         let popped = p.rpop::<Option<&str>>("empty").expect("fits");
         let set = p.lset("l", 0, "x").expect("fits");

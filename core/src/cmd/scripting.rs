@@ -1,6 +1,6 @@
 //! Scripting commands.
 
-use crate::encode::{Args, ToArg, cmd};
+use crate::encode::{Args, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
 use crate::script::Script;
@@ -9,10 +9,10 @@ use crate::script::Script;
 pub trait ScriptCommands: Queue {
     /// Runs `script` on `keys` and `args`: `EVALSHA`, or `EVAL` when the server does not have
     /// the script yet (see [`Pipeline::eval`](crate::Pipeline::eval)).
-    fn eval<T: FromReply + ?Sized, K: ToArg>(
+    fn eval<T: FromReply + ?Sized>(
         &mut self,
         script: &Script<'_>,
-        keys: &[K],
+        keys: impl Args,
         args: impl Args,
     ) -> Self::Handle<T> {
         self.eval_script(script, keys, args)

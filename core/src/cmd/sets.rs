@@ -1,17 +1,17 @@
 //! Set commands.
 
-use crate::encode::{ToArg, cmd};
+use crate::encode::{Args, ToArg, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
 
 /// `SADD`, `SMEMBERS`, `SINTER` and the other commands on sets.
 pub trait SetCommands: Queue {
     /// `SADD key member...`: how many members were added (not counting those already present).
-    fn sadd<M: ToArg>(&mut self, key: impl ToArg, members: &[M]) -> Self::Handle<i64> {
+    fn sadd(&mut self, key: impl ToArg, members: impl Args) -> Self::Handle<i64> {
         self.query(cmd("SADD").arg(key).arg(members))
     }
     /// `SREM key member...`: how many members were removed.
-    fn srem<M: ToArg>(&mut self, key: impl ToArg, members: &[M]) -> Self::Handle<i64> {
+    fn srem(&mut self, key: impl ToArg, members: impl Args) -> Self::Handle<i64> {
         self.query(cmd("SREM").arg(key).arg(members))
     }
     /// `SMEMBERS key`: every member (empty when missing).
@@ -23,10 +23,10 @@ pub trait SetCommands: Queue {
         self.query(cmd("SISMEMBER").arg(key).arg(member))
     }
     /// `SMISMEMBER key member...`: one flag per member, in order (read as `Seq<bool>`).
-    fn smismember<T: FromReply + ?Sized, M: ToArg>(
+    fn smismember<T: FromReply + ?Sized>(
         &mut self,
         key: impl ToArg,
-        members: &[M],
+        members: impl Args,
     ) -> Self::Handle<T> {
         self.query(cmd("SMISMEMBER").arg(key).arg(members))
     }
@@ -60,27 +60,27 @@ pub trait SetCommands: Queue {
         self.query(cmd("SRANDMEMBER").arg(key).arg(count))
     }
     /// `SDIFF key...`: the members of the first set that are in none of the others.
-    fn sdiff<T: FromReply + ?Sized, K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<T> {
+    fn sdiff<T: FromReply + ?Sized>(&mut self, keys: impl Args) -> Self::Handle<T> {
         self.query(cmd("SDIFF").arg(keys))
     }
     /// `SINTER key...`: the members present in every set.
-    fn sinter<T: FromReply + ?Sized, K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<T> {
+    fn sinter<T: FromReply + ?Sized>(&mut self, keys: impl Args) -> Self::Handle<T> {
         self.query(cmd("SINTER").arg(keys))
     }
     /// `SUNION key...`: the members present in any set.
-    fn sunion<T: FromReply + ?Sized, K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<T> {
+    fn sunion<T: FromReply + ?Sized>(&mut self, keys: impl Args) -> Self::Handle<T> {
         self.query(cmd("SUNION").arg(keys))
     }
     /// `SDIFFSTORE destination key...`: stores `SDIFF` in `destination`; its size.
-    fn sdiffstore<K: ToArg>(&mut self, destination: impl ToArg, keys: &[K]) -> Self::Handle<i64> {
+    fn sdiffstore(&mut self, destination: impl ToArg, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("SDIFFSTORE").arg(destination).arg(keys))
     }
     /// `SINTERSTORE destination key...`: stores `SINTER` in `destination`; its size.
-    fn sinterstore<K: ToArg>(&mut self, destination: impl ToArg, keys: &[K]) -> Self::Handle<i64> {
+    fn sinterstore(&mut self, destination: impl ToArg, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("SINTERSTORE").arg(destination).arg(keys))
     }
     /// `SUNIONSTORE destination key...`: stores `SUNION` in `destination`; its size.
-    fn sunionstore<K: ToArg>(&mut self, destination: impl ToArg, keys: &[K]) -> Self::Handle<i64> {
+    fn sunionstore(&mut self, destination: impl ToArg, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("SUNIONSTORE").arg(destination).arg(keys))
     }
     /// `SMOVE source destination member`: true when moved (false when not in `source`).
@@ -104,10 +104,10 @@ mod tests {
     #[test]
     fn encodes() {
         slice_pipeline!(p);
-        let _ = p.sadd("s", &["a", "b"]).expect("fits");
+        let _ = p.sadd("s", ["a", "b"]).expect("fits");
         let _ = p.srandmember_count::<Seq<&str>>("s", -3).expect("fits");
-        let _ = p.sinter::<Seq<&str>, _>(&["s", "t"]).expect("fits");
-        let _ = p.sunionstore("d", &["s", "t"]).expect("fits");
+        let _ = p.sinter::<Seq<&str>>(&["s", "t"]).expect("fits");
+        let _ = p.sunionstore("d", ["s", "t"]).expect("fits");
         let _ = p.smove("s", "t", "a").expect("fits");
         assert_eq!(
             p.encoded(),
@@ -123,9 +123,7 @@ mod tests {
     fn reads_replies() {
         slice_pipeline!(p);
         let is = p.sismember("s", "a").expect("fits");
-        let flags = p
-            .smismember::<Seq<bool>, _>("s", &["a", "z"])
-            .expect("fits");
+        let flags = p.smismember::<Seq<bool>>("s", &["a", "z"]).expect("fits");
         let members = p.smembers::<Seq<&str>>("s").expect("fits");
         let popped = p.spop::<Option<&str>>("empty").expect("fits");
         let card = p.scard("s").expect("fits");

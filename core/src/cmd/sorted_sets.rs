@@ -1,6 +1,6 @@
 //! Sorted set commands.
 
-use crate::encode::{ArgSink, Args, ToArg, cmd};
+use crate::encode::{ArgSink, Args, ToArg, cmd, count_args};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
 
@@ -53,20 +53,16 @@ pub trait SortedSetCommands: Queue {
         self.query(cmd("ZADD").arg(key).arg(score).arg(member))
     }
     /// `ZADD key score member ...`: how many members were added (not counting updated ones).
-    fn zadd_multiple<S: ToArg, M: ToArg>(
-        &mut self,
-        key: impl ToArg,
-        items: &[(S, M)],
-    ) -> Self::Handle<i64> {
+    fn zadd_multiple(&mut self, key: impl ToArg, items: impl Args) -> Self::Handle<i64> {
         self.query(cmd("ZADD").arg(key).arg(items))
     }
     /// `ZADD key [NX|XX] [GT|LT] [CH] score member ...` with `options`: how many members were
     /// added (or changed, with `ch`).
-    fn zadd_with<S: ToArg, M: ToArg>(
+    fn zadd_with(
         &mut self,
         key: impl ToArg,
         options: ZaddOptions,
-        items: &[(S, M)],
+        items: impl Args,
     ) -> Self::Handle<i64> {
         self.query(cmd("ZADD").arg(key).arg(options).arg(items))
     }
@@ -97,10 +93,10 @@ pub trait SortedSetCommands: Queue {
     }
     /// `ZMSCORE key member...`: one score per member, nil for missing ones (read as
     /// `Seq<Option<f64>>`).
-    fn zmscore<T: FromReply + ?Sized, M: ToArg>(
+    fn zmscore<T: FromReply + ?Sized>(
         &mut self,
         key: impl ToArg,
-        members: &[M],
+        members: impl Args,
     ) -> Self::Handle<T> {
         self.query(cmd("ZMSCORE").arg(key).arg(members))
     }
@@ -113,7 +109,7 @@ pub trait SortedSetCommands: Queue {
         self.query(cmd("ZREVRANK").arg(key).arg(member))
     }
     /// `ZREM key member...`: how many members were removed.
-    fn zrem<M: ToArg>(&mut self, key: impl ToArg, members: &[M]) -> Self::Handle<i64> {
+    fn zrem(&mut self, key: impl ToArg, members: impl Args) -> Self::Handle<i64> {
         self.query(cmd("ZREM").arg(key).arg(members))
     }
     /// `ZCARD key`: the number of members (0 when missing).
@@ -232,21 +228,21 @@ pub trait SortedSetCommands: Queue {
     }
     /// `ZUNIONSTORE destination numkeys key...`: stores the union (scores summed) in
     /// `destination`; its size.
-    fn zunionstore<K: ToArg>(&mut self, destination: impl ToArg, keys: &[K]) -> Self::Handle<i64> {
+    fn zunionstore(&mut self, destination: impl ToArg, keys: impl Args) -> Self::Handle<i64> {
         self.query(
             cmd("ZUNIONSTORE")
                 .arg(destination)
-                .arg(keys.len())
+                .arg(count_args(&keys))
                 .arg(keys),
         )
     }
     /// `ZINTERSTORE destination numkeys key...`: stores the intersection (scores summed) in
     /// `destination`; its size.
-    fn zinterstore<K: ToArg>(&mut self, destination: impl ToArg, keys: &[K]) -> Self::Handle<i64> {
+    fn zinterstore(&mut self, destination: impl ToArg, keys: impl Args) -> Self::Handle<i64> {
         self.query(
             cmd("ZINTERSTORE")
                 .arg(destination)
-                .arg(keys.len())
+                .arg(count_args(&keys))
                 .arg(keys),
         )
     }
@@ -264,7 +260,7 @@ mod tests {
         slice_pipeline!(p);
         let _ = p.zadd("z", "m", 1.5).expect("fits");
         let _ = p
-            .zadd_multiple("z", &[(1.0, "a"), (2.0, "b")])
+            .zadd_multiple("z", [(1.0, "a"), (2.0, "b")])
             .expect("fits");
         let _ = p.zcount("z", "-inf", "(2").expect("fits");
         let _ = p
@@ -273,7 +269,7 @@ mod tests {
         let _ = p
             .zrange_withscores::<Seq<(&str, f64)>>("z", 0, -1)
             .expect("fits");
-        let _ = p.zinterstore("d", &["z", "y"]).expect("fits");
+        let _ = p.zinterstore("d", ["z", "y"]).expect("fits");
         assert_eq!(
             p.encoded(),
             &b"*4\r\n$4\r\nZADD\r\n$1\r\nz\r\n$3\r\n1.5\r\n$1\r\nm\r\n\

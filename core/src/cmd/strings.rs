@@ -81,11 +81,11 @@ pub trait StringCommands: Queue {
         self.query(cmd("GETDEL").arg(key))
     }
     /// `MGET key...`: the values in order (nil for missing keys).
-    fn mget<T: FromReply + ?Sized, K: ToArg>(&mut self, keys: &[K]) -> Self::Handle<T> {
+    fn mget<T: FromReply + ?Sized>(&mut self, keys: impl Args) -> Self::Handle<T> {
         self.query(cmd("MGET").arg(keys))
     }
     /// `MSET key value ...`.
-    fn mset<K: ToArg, V: ToArg>(&mut self, pairs: &[(K, V)]) -> Self::Handle<()> {
+    fn mset(&mut self, pairs: impl Args) -> Self::Handle<()> {
         self.query(cmd("MSET").arg(pairs))
     }
     /// `INCR key`: the new value.

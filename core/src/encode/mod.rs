@@ -199,6 +199,32 @@ impl ToArg for f64 {
     }
 }
 
+/// How many arguments `args` writes: the count some commands send before a list (`EVAL`'s and
+/// `ZUNIONSTORE`'s `numkeys`).
+///
+/// ```
+/// use redpipe_core::count_args;
+/// assert_eq!(count_args(&["a", "b"]), 2);
+/// assert_eq!(count_args(&("k", 1, None::<&str>)), 2);
+/// ```
+pub fn count_args<A: Args + ?Sized>(args: &A) -> usize {
+    struct Count(usize);
+    impl ArgSink for Count {
+        fn bytes(&mut self, _: &[u8]) {
+            self.0 += 1;
+        }
+        fn parts(&mut self, _: &[&[u8]]) {
+            self.0 += 1;
+        }
+        fn arg<T: ToArg + ?Sized>(&mut self, _: &T) {
+            self.0 += 1;
+        }
+    }
+    let mut n = Count(0);
+    args.write_args(&mut n);
+    n.0
+}
+
 /// Where [`Args`] put their arguments: the [`Encoder`], or a reader of a command's arguments
 /// ([`Cmd::for_each_arg`]).
 pub trait ArgSink {

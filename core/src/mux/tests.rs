@@ -430,7 +430,7 @@ fn an_eval_fallback_stays_with_its_pipeline() {
     let mut mux = Mux::with_capacity(4);
     let script = crate::Script::new("return 1");
     let mut a = P::new();
-    let h = a.eval::<i64, &str, ()>(&script, &[], ()).unwrap();
+    let h = a.eval::<i64>(&script, (), ()).unwrap();
     let (b, hb) = incrs(&["b"]);
     let ta = mux.try_submit(a).unwrap();
     let tb = mux.try_submit(b).unwrap();

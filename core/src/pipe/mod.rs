@@ -566,11 +566,11 @@ impl<B> Queue for Pipe<B> {
     }
 
     #[cfg(feature = "scripting")]
-    fn eval_script<T: FromReply + ?Sized, K: ToArg, A: Args>(
+    fn eval_script<T: FromReply + ?Sized>(
         &mut self,
         script: &Script<'_>,
-        keys: &[K],
-        args: A,
+        keys: impl Args,
+        args: impl Args,
     ) -> Handle<T> {
         let g = &mut self.groups[self.route];
         let slot = g.pipeline.eval(script, keys, args);

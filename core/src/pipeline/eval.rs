@@ -8,7 +8,7 @@
 use super::table::Role;
 use super::{Entry, Pipeline};
 use crate::deferred::Deferred;
-use crate::encode::{Args, ToArg, cmd, digit_count, write_digits};
+use crate::encode::{Args, cmd, count_args, digit_count, write_digits};
 use crate::error::{CapacityError, Store};
 use crate::from_reply::FromReply;
 use crate::script::Script;
@@ -30,17 +30,17 @@ where
     /// Inside a [`transaction`](Self::transaction) it queues `EVAL` with the body instead: a
     /// retry after `EXEC` would no longer be atomic. Outside one, a fallback `EVAL` is sent after
     /// the commands already queued, so it runs after them.
-    pub fn eval<T: FromReply + ?Sized, K: ToArg, A: Args>(
+    pub fn eval<T: FromReply + ?Sized>(
         &mut self,
         script: &Script<'_>,
-        keys: &[K],
-        args: A,
+        keys: impl Args,
+        args: impl Args,
     ) -> Result<Deferred<T>, CapacityError> {
         if self.tx_open.is_some() {
             return self.query(
                 cmd("EVAL")
                     .arg(script.body())
-                    .arg(keys.len())
+                    .arg(count_args(&keys))
                     .arg(keys)
                     .arg(args),
             );
@@ -48,7 +48,7 @@ where
         let body = self.store_script(script)?;
         let command = cmd("EVALSHA")
             .arg(&script.sha1_bytes()[..])
-            .arg(keys.len())
+            .arg(count_args(&keys))
             .arg(keys)
             .arg(args);
         let index = self.push(&command, Role::EvalSha, body)?;
