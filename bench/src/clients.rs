@@ -300,7 +300,7 @@ impl Client for RedpipePipe {
             redpipe::autoexec(None, |p: &mut Pipe| {
                 match c {
                     Command::Incr => self.ints.extend((0..batch).map(|_| p.incr(key))),
-                    Command::Get => self.bulks.extend((0..batch).map(|_| p.get(key))),
+                    Command::Get => self.bulks.extend((0..batch).map(|_| p.get(key).cast())),
                     Command::Set | Command::Set100 => {
                         let value = black_box(c.value().unwrap_or_default());
                         self.units.extend((0..batch).map(|_| p.set(key, value)));

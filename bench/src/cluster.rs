@@ -95,7 +95,7 @@ impl ClusterClient for RedpipeCluster {
         let p = &mut self.pipe;
         match op {
             Op::Set => self.units.extend(keys.iter().map(|k| p.set(k, &VALUE[..]))),
-            Op::Get => self.values.extend(keys.iter().map(|k| p.get(k))),
+            Op::Get => self.values.extend(keys.iter().map(|k| p.get(k).cast())),
         }
         if self.asynchronous {
             rt.block_on(p.execute_async())?;

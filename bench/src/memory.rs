@@ -210,7 +210,7 @@ pub(crate) fn run_peak_child(url: &str, client: &str) -> Result<()> {
                 let handles = registry.autoexec(None, |p| {
                     Ok(keys
                         .iter()
-                        .map(|k| p.get::<Option<&[u8]>>(k))
+                        .map(|k| p.get(k).cast::<Option<&[u8]>>())
                         .collect::<Vec<_>>())
                 })?;
                 for h in &handles {

@@ -361,12 +361,12 @@ impl PipeHandles {
     fn queue(&mut self, p: &mut Pipe, keys: &Keys, cursor: &mut Cursor, w: Work, batch: usize) {
         for i in cursor.take(batch) {
             match w {
-                Work::Get { owned: false, .. } => self.bulks.push(p.get(&keys.keys[i])),
-                Work::Get { owned: true, .. } => self.owned.push(p.get(&keys.keys[i])),
+                Work::Get { owned: false, .. } => self.bulks.push(p.get(&keys.keys[i]).cast()),
+                Work::Get { owned: true, .. } => self.owned.push(p.get(&keys.keys[i]).cast()),
                 Work::Incr => self.ints.push(p.incr(&keys.counters[i])),
                 Work::Set { size } => self.units.push(p.set(&keys.keys[i], keys.value(size))),
                 Work::Profile => self.profile.push((
-                    p.hgetall(&keys.items[i]),
+                    p.hgetall(&keys.items[i]).cast(),
                     p.zscore("scores", &keys.members[i]),
                     p.get(&keys.keys[i]),
                 )),

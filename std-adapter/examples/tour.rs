@@ -189,8 +189,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let prefix = key("*");
     for name in [redpipe::DEFAULT, "users", "messages"] {
-        let keys =
-            redpipe::autoexec_on(name, None, |p| Ok(p.keys::<Vec<String>>(prefix.as_str())))?;
+        let keys = redpipe::autoexec_on(name, None, |p| {
+            Ok(p.keys(prefix.as_str()).cast::<Vec<String>>())
+        })?;
         let keys = keys.result()?;
         if !keys.is_empty() {
             redpipe::autoexec_on(name, None, |p| Ok(p.del(&keys)))?.result()?;

@@ -37,7 +37,7 @@ fn ten_thousand_keys_across_every_slot_in_one_pipeline() {
     let mut p = r.pipe();
     let n = 10_000;
     let sets: Vec<Handle<()>> = (0..n).map(|i| p.set(format!("key:{i}"), i)).collect();
-    let gets: Vec<Handle<i64>> = (0..n).map(|i| p.get(format!("key:{i}"))).collect();
+    let gets: Vec<Handle<i64>> = (0..n).map(|i| p.get(format!("key:{i}")).cast()).collect();
     p.execute().unwrap();
     for (i, (s, g)) in sets.iter().zip(&gets).enumerate() {
         s.result().unwrap();
@@ -170,7 +170,7 @@ fn scan_dbsize_keys_and_flushdb_reach_every_primary() {
 
     // KEYS and FLUSHDB reach every primary too.
     let mut p = r.pipe();
-    let keys = p.keys::<Vec<String>>("other:*");
+    let keys = p.keys("other:*");
     p.execute().unwrap();
     assert_eq!(keys.result().unwrap().len(), 300);
     let mut p = r.pipe();
@@ -257,7 +257,7 @@ fn a_slot_moving_under_a_running_program_gives_ask_then_moved_and_nothing_fails(
     let moved = cluster.migrate_keys(slot, from, to);
     assert_eq!(moved, 100);
     let mut p = r.pipe();
-    let reads: Vec<Handle<i64>> = keys.iter().map(|k| p.get(k)).collect();
+    let reads: Vec<Handle<i64>> = keys.iter().map(|k| p.get(k).cast()).collect();
     let new = p.set("{mv}new", "x");
     p.execute().unwrap();
     for (i, h) in reads.iter().enumerate() {
@@ -415,7 +415,8 @@ fn tokio_pipelines_run_every_node_concurrently() {
         }
         let sum = r
             .autoexec_async(None, |p| {
-                let all: Vec<Handle<i64>> = (0..3000).map(|i| p.get(format!("a{i}"))).collect();
+                let all: Vec<Handle<i64>> =
+                    (0..3000).map(|i| p.get(format!("a{i}")).cast()).collect();
                 Ok(p.on_execute(move |_| all.iter().map(|h| h.result().unwrap()).sum::<i64>()))
             })
             .await
@@ -484,7 +485,7 @@ fn reads_can_go_to_replicas_and_writes_stay_on_primaries() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut p = r.pipe();
-    let reads: Vec<Handle<i64>> = (0..300).map(|i| p.get(format!("r{i}"))).collect();
+    let reads: Vec<Handle<i64>> = (0..300).map(|i| p.get(format!("r{i}")).cast()).collect();
     // (A write of one of those keys in the same pipe could reach the replica before the read.)
     let write = p.incr("w");
     p.execute().unwrap();

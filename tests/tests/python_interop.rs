@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use redpipe::cmd::HashCommands;
 use redpipe::keyspace::{Ascii, FieldValue, Float, HashedString, Integer, Keyspace};
 use redpipe::record::{Lenient, StructOps};
 use redpipe::{Connections, Struct, keyspace};
@@ -487,7 +486,7 @@ fn structs_and_handles_go_to_json_as_python_redpipe_writes_it() {
     };
     let mut p = r.pipe();
     let written = person.create(&mut p).unwrap();
-    let age = p.hget::<i64>("Person{rs}", "age");
+    let age = p.hget("Person{rs}", "age").cast::<i64>();
     p.execute().unwrap();
     written.result().unwrap();
     // A handle serializes as its value, as RedPipe's `json.dumps(future)`.

@@ -152,7 +152,7 @@ fn a_connection_left_watching_is_not_reused() {
     // another pipe's transaction, which the watch would abort.
     let mut p = r.pipe();
     let _ = p.query::<()>(redpipe::cmd("WATCH").arg("balance"));
-    let _ = p.get::<Option<i64>>("balance");
+    let _ = p.get("balance").cast::<Option<i64>>();
     p.execute().unwrap();
     server.cli(&["SET", "balance", "10"]); // the watched key changes
     let mut p = r.pipe();
@@ -186,7 +186,7 @@ fn booleans_read_as_redpipe_writes_them() {
     let mut p = r.pipe();
     let hs: Vec<Handle<bool>> = ["yes", "no", "zero", "other"]
         .iter()
-        .map(|f| p.hget::<bool>("u{1}", *f))
+        .map(|f| p.hget("u{1}", *f).cast::<bool>())
         .collect();
     p.execute().unwrap();
     let read: Vec<bool> = hs[..3].iter().map(|h| h.result().unwrap()).collect();
@@ -209,7 +209,7 @@ async fn a_thousand_tasks_share_a_bounded_pool() {
                 let mut p = r.pipe();
                 let key = format!("task:{i}");
                 let _ = p.set(key.as_str(), i);
-                let got = p.get::<i64>(key.as_str());
+                let got = p.get(key.as_str()).cast::<i64>();
                 let n = p.incr("total");
                 p.execute_async().await.unwrap();
                 let open = r.stats(redpipe::DEFAULT).unwrap().open;
@@ -264,9 +264,11 @@ fn builders_take_what_a_newcomer_writes() {
         },
         [(5, "m"), (7, "n")],
     );
-    let popped = p.blpop::<Option<(String, String)>>("queue", 0.1);
-    let timed_out = p.blpop::<Option<(String, String)>>(["empty1", "empty2"], 0.1);
-    let best = p.bzpopmax::<Option<(String, String, f64)>>("z", 0.1);
+    let popped = p.blpop("queue", 0.1).cast::<Option<(String, String)>>();
+    let timed_out = p
+        .blpop(["empty1", "empty2"], 0.1)
+        .cast::<Option<(String, String)>>();
+    let best = p.bzpopmax("z", 0.1).cast::<Option<(String, String, f64)>>();
     p.execute().unwrap();
     assert_eq!(one.result().unwrap(), 1);
     assert_eq!(gone.result().unwrap(), 1);
@@ -310,7 +312,7 @@ fn tracing_reports_each_pipeline_and_connection_events() {
     tracing::subscriber::with_default(subscriber, || {
         let mut p = r.pipe();
         let _ = p.incr("n");
-        let _ = p.get::<Option<String>>("k");
+        let _ = p.get("k").cast::<Option<String>>();
         p.execute().unwrap();
     });
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
@@ -331,7 +333,7 @@ fn optimistic_locking_runs_again_when_a_watched_key_changes() {
         .watch(&["balance"], |w| {
             attempts += 1;
             let mut read = w.pipe();
-            let balance = read.get::<i64>("balance");
+            let balance = read.get("balance").cast::<i64>();
             read.execute()?;
             let left = balance.result()? - 10;
             if attempts == 1 {
@@ -355,7 +357,7 @@ fn optimistic_locking_runs_again_when_a_watched_key_changes() {
     assert_eq!(n.result().unwrap(), 1);
     let again = r.watch(&["balance"], |w| {
         let mut read = w.pipe();
-        let balance = read.get::<i64>("balance");
+        let balance = read.get("balance").cast::<i64>();
         read.execute()?;
         balance.result()
     });
@@ -370,7 +372,7 @@ fn optimistic_locking_runs_again_when_a_watched_key_changes() {
                 for _ in 0..20 {
                     r.watch(&["counter"], |w| {
                         let mut read = w.pipe();
-                        let v = read.get::<Option<i64>>("counter");
+                        let v = read.get("counter").cast::<Option<i64>>();
                         read.execute()?;
                         let next = v.result()?.unwrap_or(0) + 1;
                         let mut write = w.pipe();

@@ -244,10 +244,10 @@ fn typed_results_and_borrowed_reads() {
     let _ = p.set("s", "hello");
     let _ = p.rpush("l", ["a", "b", "c"]);
     let _ = p.hset_multiple("h", [("f1", 1), ("f2", 2)]);
-    let s: Handle<&str> = p.get("s");
+    let s: Handle<&str> = p.get("s").cast();
     let missing: Handle<Option<String>> = p.get("nope");
     let l: Handle<Vec<String>> = p.lrange("l", 0, -1);
-    let h: Handle<std::collections::HashMap<String, i64>> = p.hgetall("h");
+    let h: Handle<std::collections::HashMap<String, i64>> = p.hgetall("h").cast();
     p.execute().unwrap();
     assert_eq!(s.result().unwrap(), "hello");
     assert_eq!(missing.result().unwrap(), None);
@@ -264,14 +264,14 @@ fn transactions_and_scripts_against_the_server() {
         .transaction(|p| Ok((p.incr("t"), p.incrby("t", 10))))
         .unwrap();
     let script = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
-    let s1: Handle<i64> = p.eval(&script, ["sc"], 5);
+    let s1: Handle<i64> = p.eval(&script, ["sc"], 5).cast();
     p.execute().unwrap();
     assert_eq!((a.result().unwrap(), b.result().unwrap()), (1, 11));
     // The server did not know the script: EVALSHA fell back to EVAL.
     assert_eq!(s1.result().unwrap(), 5);
     // Now it does: EVALSHA succeeds directly.
     let mut p = r.pipe();
-    let s2: Handle<i64> = p.eval(&script, ["sc"], 1);
+    let s2: Handle<i64> = p.eval(&script, ["sc"], 1).cast();
     p.execute().unwrap();
     assert_eq!(s2.result().unwrap(), 6);
     assert_eq!(server.cli(&["SCRIPT", "EXISTS", script.sha1()]), "1");

@@ -218,7 +218,7 @@ async fn optimistic_locking_from_tasks_loses_no_update() {
                 for _ in 0..20 {
                     r.watch_async(&["counter"], async |w| {
                         let mut read = w.pipe();
-                        let v = read.get::<Option<i64>>("counter");
+                        let v = read.get("counter").cast::<Option<i64>>();
                         read.execute_async().await?;
                         let next = v.result()?.unwrap_or(0) + 1;
                         let mut write = w.pipe();

@@ -176,7 +176,7 @@ async fn nesting_scopes_and_callbacks() {
     assert_eq!(*seen.result().unwrap(), 1);
     let mut check = redis.pipe();
     let (kept_n, dropped_n) = (
-        check.get::<i64>(kept.as_str()),
+        check.get(kept.as_str()).cast::<i64>(),
         check.exists(dropped.as_str()),
     );
     check.execute_async().await.unwrap();
@@ -201,7 +201,7 @@ async fn errors_stay_in_their_slots() {
     let _ = p.set(s.as_str(), "text");
     let wrong = p.incr(s.as_str());
     let denied = p.query::<()>(cmd("FLUSHALL"));
-    let fine = p.get::<String>(s.as_str());
+    let fine = p.get(s.as_str()).cast::<String>();
     p.execute_async()
         .await
         .expect("server errors do not fail execute");
@@ -226,7 +226,7 @@ async fn ten_thousand_commands_whose_replies_arrive_over_many_messages() {
     p.execute_async().await.unwrap();
     let before = redis.stats("").unwrap().messages;
     let mut p = redis.pipe();
-    let gets: Vec<Handle<String>> = (0..10_000).map(|_| p.get(k.as_str())).collect();
+    let gets: Vec<Handle<String>> = (0..10_000).map(|_| p.get(k.as_str()).cast()).collect();
     p.execute_async().await.expect("execute");
     assert!(gets.iter().all(|h| h.result().unwrap() == value));
     let messages = redis.stats("").unwrap().messages - before;
@@ -410,7 +410,7 @@ async fn a_plain_relay_works_too() {
     let k = key("relay");
     let mut p = redis.pipe();
     let n = p.incr(k.as_str());
-    let v = p.get::<i64>(k.as_str());
+    let v = p.get(k.as_str()).cast::<i64>();
     p.execute_async().await.unwrap();
     assert_eq!((n.result().unwrap(), v.result().unwrap()), (1, 1));
 }

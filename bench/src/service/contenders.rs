@@ -58,9 +58,9 @@ impl AsyncContender for RedpipeTasks {
             .registry
             .autoexec_async(None, |p| {
                 Ok((
-                    p.hgetall::<HashMap<String, String>>(&e.user),
+                    p.hgetall(&e.user).cast::<HashMap<String, String>>(),
                     p.zscore(BOARD, &e.member),
-                    p.get::<Option<String>>(&e.session),
+                    p.get(&e.session).cast::<Option<String>>(),
                     p.incr(&e.counter),
                 ))
             })
@@ -101,9 +101,9 @@ impl BlockingContender for RedpipeThreads {
         let e = &data.entries[n];
         let (user, score, session, visits) = registry.autoexec(None, |p| {
             Ok((
-                p.hgetall::<HashMap<String, String>>(&e.user),
+                p.hgetall(&e.user).cast::<HashMap<String, String>>(),
                 p.zscore(BOARD, &e.member),
-                p.get::<Option<String>>(&e.session),
+                p.get(&e.session).cast::<Option<String>>(),
                 p.incr(&e.counter),
             ))
         })?;

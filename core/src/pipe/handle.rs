@@ -229,7 +229,7 @@ mod tests {
         });
         let mut p = Pipe::with_backend(backend);
         let n = p.incr("n");
-        let s = p.get::<String>("s");
+        let s = p.get("s").cast::<String>();
         let both = p.on_execute({
             let n = n.clone();
             move |_| n.result().map_or(0, |n| n * 2)

@@ -6,6 +6,7 @@ mod group;
 mod handle;
 mod loopback;
 mod spare;
+mod typed;
 
 pub use backend::{AsyncBackend, AsyncTransport, Backend, Connector, Transport};
 pub use error::{Error, IoError, Result};

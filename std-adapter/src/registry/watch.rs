@@ -80,7 +80,7 @@ impl Connections {
     /// // Take 10 from a balance, never below zero, whatever other clients do meanwhile.
     /// let left = r.watch(&["balance"], |w| {
     ///     let mut read = w.pipe();
-    ///     let balance = read.get::<Option<i64>>("balance");
+    ///     let balance = read.get("balance").cast::<Option<i64>>();
     ///     read.execute()?;
     ///     let left = balance.result()?.unwrap_or(0) - 10;
     ///     let mut write = w.pipe();

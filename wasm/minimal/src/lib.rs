@@ -28,7 +28,7 @@ pub async fn run(url: String, token: String, key: String, other: String) -> Resu
     let mut p = redis.pipe();
     let _ = p.incr(key.as_str());
     let _ = p.expire(key.as_str(), 60);
-    let n = p.get::<i64>(key.as_str());
+    let n = p.get(key.as_str()).cast::<i64>();
     let _ = p.del(other.as_str());
     p.execute_async().await.map_err(fail)?;
     n.result().map(|n| n as f64).map_err(fail)
