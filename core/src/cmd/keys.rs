@@ -1,5 +1,6 @@
 //! Key and expiry commands.
 
+use super::{Span, Ttl};
 use crate::encode::{Args, ToArg, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
@@ -45,18 +46,28 @@ pub trait KeyCommands: Queue {
     fn exists(&mut self, keys: impl Args) -> Self::Handle<i64> {
         self.query(cmd("EXISTS").arg(keys))
     }
-    /// `EXPIRE key seconds`: whether a timeout was set.
-    fn expire(&mut self, key: impl ToArg, seconds: i64) -> Self::Handle<bool> {
-        self.query(cmd("EXPIRE").arg(key).arg(seconds))
+    /// `EXPIRE key seconds` (`PEXPIRE key milliseconds` for a [`Span`] with a fraction of a
+    /// second: `expire(k, 60)`, `expire(k, Duration::from_millis(1500))`): whether a timeout
+    /// was set.
+    fn expire(&mut self, key: impl ToArg, ttl: impl Span) -> Self::Handle<bool> {
+        let ttl = Ttl::of(ttl);
+        self.query(cmd(ttl.pick("EXPIRE", "PEXPIRE")).arg(key).arg(ttl.value()))
     }
-    /// `EXPIRE key seconds NX|XX|GT|LT`: whether a timeout was set under `when`.
+    /// `EXPIRE key seconds NX|XX|GT|LT` (or `PEXPIRE`, as [`expire`](Self::expire)): whether a
+    /// timeout was set under `when`.
     fn expire_when(
         &mut self,
         key: impl ToArg,
-        seconds: i64,
+        ttl: impl Span,
         when: ExpireWhen,
     ) -> Self::Handle<bool> {
-        self.query(cmd("EXPIRE").arg(key).arg(seconds).arg(when))
+        let ttl = Ttl::of(ttl);
+        self.query(
+            cmd(ttl.pick("EXPIRE", "PEXPIRE"))
+                .arg(key)
+                .arg(ttl.value())
+                .arg(when),
+        )
     }
     /// `PEXPIRE key milliseconds`: whether a timeout was set.
     fn pexpire(&mut self, key: impl ToArg, millis: i64) -> Self::Handle<bool> {

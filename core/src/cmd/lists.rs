@@ -1,5 +1,6 @@
 //! List commands.
 
+use super::{Span, Timeout};
 use crate::encode::{Args, Scratch, ToArg, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
@@ -44,12 +45,20 @@ pub trait ListCommands: Queue {
     /// `BLPOP key... timeout`: `(key, element)` from the head of the first non-empty list,
     /// waiting up to `timeout` seconds (0: forever); `None` on timeout. A blocking command holds
     /// its connection: give it a connection of its own rather than a busy pipeline.
-    fn blpop<T: FromReply + ?Sized>(&mut self, keys: impl Args, timeout: f64) -> Self::Handle<T> {
-        self.query(cmd("BLPOP").arg(keys).arg(timeout))
+    fn blpop<T: FromReply + ?Sized>(
+        &mut self,
+        keys: impl Args,
+        timeout: impl Span,
+    ) -> Self::Handle<T> {
+        self.query(cmd("BLPOP").arg(keys).arg(Timeout::of(timeout)))
     }
     /// `BRPOP key... timeout`: as [`blpop`](Self::blpop), from the tail.
-    fn brpop<T: FromReply + ?Sized>(&mut self, keys: impl Args, timeout: f64) -> Self::Handle<T> {
-        self.query(cmd("BRPOP").arg(keys).arg(timeout))
+    fn brpop<T: FromReply + ?Sized>(
+        &mut self,
+        keys: impl Args,
+        timeout: impl Span,
+    ) -> Self::Handle<T> {
+        self.query(cmd("BRPOP").arg(keys).arg(Timeout::of(timeout)))
     }
     /// `LPOP key`: the first element, `None` (with `Option<T>`) when the list is empty.
     fn lpop<T: FromReply + ?Sized>(&mut self, key: impl ToArg) -> Self::Handle<T> {

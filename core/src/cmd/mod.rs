@@ -38,6 +38,7 @@ mod scripting;
 mod server;
 mod sets;
 mod sorted_sets;
+mod span;
 mod strings;
 
 pub use hashes::HashCommands;
@@ -50,4 +51,6 @@ pub use scripting::ScriptCommands;
 pub use server::ServerCommands;
 pub use sets::SetCommands;
 pub use sorted_sets::{SortedSetCommands, ZaddOptions};
+pub use span::Span;
+pub(crate) use span::{Timeout, Ttl};
 pub use strings::{SetOptions, StringCommands};

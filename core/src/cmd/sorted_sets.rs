@@ -1,5 +1,6 @@
 //! Sorted set commands.
 
+use super::{Span, Timeout};
 use crate::encode::{ArgSink, Args, ToArg, cmd, count_args};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
@@ -71,17 +72,17 @@ pub trait SortedSetCommands: Queue {
     fn bzpopmin<T: FromReply + ?Sized>(
         &mut self,
         keys: impl Args,
-        timeout: f64,
+        timeout: impl Span,
     ) -> Self::Handle<T> {
-        self.query(cmd("BZPOPMIN").arg(keys).arg(timeout))
+        self.query(cmd("BZPOPMIN").arg(keys).arg(Timeout::of(timeout)))
     }
     /// `BZPOPMAX key... timeout`: as [`bzpopmin`](Self::bzpopmin), the highest-scored member.
     fn bzpopmax<T: FromReply + ?Sized>(
         &mut self,
         keys: impl Args,
-        timeout: f64,
+        timeout: impl Span,
     ) -> Self::Handle<T> {
-        self.query(cmd("BZPOPMAX").arg(keys).arg(timeout))
+        self.query(cmd("BZPOPMAX").arg(keys).arg(Timeout::of(timeout)))
     }
     /// `ZINCRBY key increment member`: the member's new score.
     fn zincrby(&mut self, key: impl ToArg, by: f64, member: impl ToArg) -> Self::Handle<f64> {

@@ -1,5 +1,6 @@
 //! String commands.
 
+use super::{Span, Ttl};
 use crate::encode::{ArgSink, Args, ToArg, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Queue;
@@ -60,9 +61,17 @@ pub trait StringCommands: Queue {
     ) -> Self::Handle<bool> {
         self.query(cmd("SET").arg(key).arg(value).arg(opts))
     }
-    /// `SET key value EX seconds`.
-    fn set_ex(&mut self, key: impl ToArg, value: impl ToArg, seconds: u64) -> Self::Handle<()> {
-        self.query(cmd("SET").arg(key).arg(value).arg("EX").arg(seconds))
+    /// `SET key value EX seconds` (`PX milliseconds` for a [`Span`] with a fraction of a
+    /// second).
+    fn set_ex(&mut self, key: impl ToArg, value: impl ToArg, ttl: impl Span) -> Self::Handle<()> {
+        let ttl = Ttl::of(ttl);
+        self.query(
+            cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg(ttl.pick("EX", "PX"))
+                .arg(ttl.value()),
+        )
     }
     /// `SETNX key value`: true when the key was set.
     fn set_nx(&mut self, key: impl ToArg, value: impl ToArg) -> Self::Handle<bool> {

@@ -61,6 +61,7 @@ pub use scan::{HashFields, KeyScan, Members, ScanKind, Scored};
 use core::convert::Infallible;
 use core::marker::PhantomData;
 
+use crate::cmd::{Span, Ttl};
 use crate::encode::{Args, Joined, cmd};
 use crate::from_reply::FromReply;
 use crate::queue::Compose;
@@ -169,13 +170,15 @@ impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
         self.keyed("EXISTS", key, ())
     }
 
-    /// `EXPIRE key seconds`: whether a timeout was set.
+    /// `EXPIRE key seconds` (`PEXPIRE key milliseconds` for a [`Span`] with a fraction of a
+    /// second): whether a timeout was set.
     pub fn expire(
         &mut self,
         key: &ValueOf<K::Key>,
-        seconds: i64,
+        ttl: impl Span,
     ) -> Result<Q::Handle<bool>, FieldError> {
-        self.keyed("EXPIRE", key, seconds)
+        let ttl = Ttl::of(ttl);
+        self.keyed(ttl.pick("EXPIRE", "PEXPIRE"), key, ttl.value())
     }
 
     /// `PEXPIRE key milliseconds`.

@@ -37,7 +37,7 @@ use alloc::vec::Vec;
 use super::{Handle, Pipe};
 #[cfg(feature = "scripting")]
 use crate::Script;
-use crate::cmd::End;
+use crate::cmd::{End, Span};
 use crate::encode::{Args, ToArg};
 
 /// Writes each method as the trait's, read as the documented type.
@@ -92,9 +92,9 @@ typed! {
 
     /// `BLPOP key... timeout`: `(key, element)` from the head of the first non-empty list,
     /// waiting up to `timeout` seconds (0: forever); `None` on timeout.
-    ListCommands::blpop(keys: impl Args, timeout: f64) -> Option<(String, String)>;
+    ListCommands::blpop(keys: impl Args, timeout: impl Span) -> Option<(String, String)>;
     /// `BRPOP key... timeout`: as [`blpop`](Self::blpop), from the tail.
-    ListCommands::brpop(keys: impl Args, timeout: f64) -> Option<(String, String)>;
+    ListCommands::brpop(keys: impl Args, timeout: impl Span) -> Option<(String, String)>;
     /// `LPOP key`: the first element, `None` when the list is empty.
     ListCommands::lpop(key: impl ToArg) -> Option<String>;
     /// `RPOP key`: the last element, `None` when the list is empty.
@@ -142,9 +142,9 @@ typed! {
 
     /// `BZPOPMIN key... timeout`: `(key, member, score)` of the lowest-scored member of the
     /// first non-empty set, waiting up to `timeout` seconds (0: forever); `None` on timeout.
-    SortedSetCommands::bzpopmin(keys: impl Args, timeout: f64) -> Option<(String, String, f64)>;
+    SortedSetCommands::bzpopmin(keys: impl Args, timeout: impl Span) -> Option<(String, String, f64)>;
     /// `BZPOPMAX key... timeout`: as [`bzpopmin`](Self::bzpopmin), the highest-scored member.
-    SortedSetCommands::bzpopmax(keys: impl Args, timeout: f64) -> Option<(String, String, f64)>;
+    SortedSetCommands::bzpopmax(keys: impl Args, timeout: impl Span) -> Option<(String, String, f64)>;
     /// `ZMSCORE key member...`: each member's score in order, `None` for a missing member.
     SortedSetCommands::zmscore(key: impl ToArg, members: impl Args) -> Vec<Option<f64>>;
     /// `ZRANGE key start stop`: the members ranked `start` to `stop`, by ascending score.

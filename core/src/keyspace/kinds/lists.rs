@@ -1,6 +1,7 @@
 //! List keyspaces: RedPipe's `List`.
 
 use super::ListKeyspace;
+use crate::cmd::{Span, Timeout};
 use crate::keyspace::{Decoded, Field, FieldBuf, FieldError, ValueOf, View, key_arg};
 use crate::queue::Compose;
 
@@ -66,18 +67,18 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn blpop(
         &mut self,
         key: &ValueOf<K::Key>,
-        timeout: f64,
+        timeout: impl Span,
     ) -> Result<Q::Handle<Popped<K>>, FieldError> {
-        self.keyed("BLPOP", key, timeout)
+        self.keyed("BLPOP", key, Timeout::of(timeout))
     }
 
     /// `BRPOP key timeout`: as [`blpop`](Self::blpop), from the tail.
     pub fn brpop(
         &mut self,
         key: &ValueOf<K::Key>,
-        timeout: f64,
+        timeout: impl Span,
     ) -> Result<Q::Handle<Popped<K>>, FieldError> {
-        self.keyed("BRPOP", key, timeout)
+        self.keyed("BRPOP", key, Timeout::of(timeout))
     }
 
     /// `RPOPLPUSH src dest` within the keyspace: the element moved.
@@ -96,11 +97,11 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         src: &ValueOf<K::Key>,
         dest: &ValueOf<K::Key>,
-        timeout: f64,
+        timeout: impl Span,
     ) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
         let mut buf = FieldBuf::new();
         let dest = key_arg::<K>(dest, &mut buf)?;
-        self.keyed("BRPOPLPUSH", src, (dest, timeout))
+        self.keyed("BRPOPLPUSH", src, (dest, Timeout::of(timeout)))
     }
 
     /// `LLEN key`.

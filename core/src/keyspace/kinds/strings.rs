@@ -1,6 +1,7 @@
 //! String keyspaces: RedPipe's `String`.
 
 use super::StringKeyspace;
+use crate::cmd::{Span, Ttl};
 use crate::keyspace::{Decoded, Field, FieldBuf, FieldError, ValueOf, View};
 use crate::queue::Compose;
 
@@ -55,16 +56,18 @@ impl<K: StringKeyspace, Q: Compose> View<'_, K, Q> {
         self.keyed_value("SETNX", key, value, ())
     }
 
-    /// `SETEX key seconds value`.
+    /// `SETEX key seconds value` (`PSETEX key milliseconds value` for a [`Span`] with a
+    /// fraction of a second).
     pub fn setex(
         &mut self,
         key: &ValueOf<K::Key>,
-        seconds: i64,
+        ttl: impl Span,
         value: &ValueOf<K::Value>,
     ) -> Result<Q::Handle<()>, FieldError> {
         let mut vb = FieldBuf::new();
         let value = K::Value::encode(value, &mut vb)?;
-        self.keyed("SETEX", key, (seconds, value))
+        let ttl = Ttl::of(ttl);
+        self.keyed(ttl.pick("SETEX", "PSETEX"), key, (ttl.value(), value))
     }
 
     /// `PSETEX key milliseconds value`.
