@@ -6,9 +6,10 @@
 
 use std::hint::black_box;
 
+use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
 use redpipe::tokio::AsyncConnection;
-use redpipe::{Connection, ConnectionInfo, Handle, Pipe, VecPipeline};
+use redpipe::{Connection, ConnectionInfo, Handle, Pipe};
 use tokio::runtime::Runtime;
 
 use crate::Result;

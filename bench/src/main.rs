@@ -49,8 +49,9 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
 
+use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
-use redpipe::{Addr, Connection, ConnectionInfo, VecPipeline};
+use redpipe::{Addr, Connection, ConnectionInfo};
 use tokio::runtime::Runtime;
 
 use args::{USAGE, parse_args};

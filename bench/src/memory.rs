@@ -6,8 +6,9 @@ use std::hint::black_box;
 use std::process::Command as Process;
 use std::time::Instant;
 
+use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
-use redpipe::{Connection, ConnectionInfo, VecPipeline};
+use redpipe::{Connection, ConnectionInfo};
 use tokio::runtime::Runtime;
 
 use crate::Result;

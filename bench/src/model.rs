@@ -8,9 +8,11 @@
 
 use std::hint::black_box;
 
+use redpipe::core::Computed;
+use redpipe::core::{VecPipeline, View};
+use redpipe::error::CapacityError;
 use redpipe::prelude::*;
-use redpipe::{CapacityError, Computed, Connection, ConnectionInfo, Derived, Handle, Pipe};
-use redpipe::{VecPipeline, View};
+use redpipe::{Connection, ConnectionInfo, Derived, Handle, Pipe};
 use tokio::runtime::Runtime;
 
 use crate::Result;

@@ -29,8 +29,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
-use redpipe::{Connection, ConnectionInfo, VecPipeline};
+use redpipe::{Connection, ConnectionInfo};
 use tokio::runtime::Runtime;
 
 use crate::report::{self, Samples};

@@ -26,9 +26,10 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
 
+use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
 use redpipe::tokio::AsyncConnection;
-use redpipe::{Connection, ConnectionInfo, Connections, Handle, Pipe, VecPipeline};
+use redpipe::{Connection, ConnectionInfo, Connections, Handle, Pipe};
 use tokio::runtime::Runtime;
 
 use crate::procfs::{self, ServerCpu};

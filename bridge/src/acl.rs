@@ -17,8 +17,9 @@
 //! ACL SETUSER web on >PASSWORD resetkeys ~app:* resetchannels -@all +@read +@write +@transaction +@connection -@dangerous -@admin -@scripting
 //! ```
 
+use redpipe::core::VecPipeline;
 use redpipe::tokio::AsyncConnection;
-use redpipe::{ConnectionInfo, VecPipeline, cmd};
+use redpipe::{ConnectionInfo, cmd};
 
 use crate::config::Config;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use redpipe::VecPipeline;
+use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
 use redpipe_bridge::Grant;
 use redpipe_tests::RedisServer;

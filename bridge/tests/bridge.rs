@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use redpipe::cmd;
+use redpipe::core::{Limits, ReadBuffer, Scanner, VecPipeline};
 use redpipe::prelude::*;
-use redpipe::{Limits, ReadBuffer, Scanner, VecPipeline, cmd};
 use redpipe_bridge::Grant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -109,7 +110,7 @@ async fn a_denied_command_gets_an_error_in_its_slot() {
     assert_eq!(set.read(&p), Ok(()));
     let denied = flush.read(&p).unwrap_err();
     assert!(
-        matches!(&denied, SlotError::Server(e) if e.kind() == redpipe::ServerErrorKind::NoPerm),
+        matches!(&denied, SlotError::Server(e) if e.kind() == redpipe::error::ServerErrorKind::NoPerm),
         "{denied:?}"
     );
     assert_eq!(get.read(&p).unwrap(), "1");
@@ -128,7 +129,7 @@ async fn a_denied_command_gets_an_error_in_its_slot() {
         .transaction(|p| {
             let inside = p.incr("t")?;
             let denied = p.query::<()>(cmd("CONFIG").arg("SET").arg("x").arg("y"))?;
-            Ok::<_, redpipe::CapacityError>((inside, denied))
+            Ok::<_, redpipe::error::CapacityError>((inside, denied))
         })
         .unwrap();
     let after = p.incr("t").unwrap();
@@ -170,7 +171,7 @@ async fn tokens_map_to_acl_users() {
         run(&mut ws, &mut p).await.expect("pipeline");
         assert_eq!(own.read(&p), Ok(()));
         assert!(
-            matches!(other.read(&p), Err(SlotError::Server(e)) if e.kind() == redpipe::ServerErrorKind::NoPerm),
+            matches!(other.read(&p), Err(SlotError::Server(e)) if e.kind() == redpipe::error::ServerErrorKind::NoPerm),
             "Redis's ACL refused the write outside the user's keys"
         );
     }

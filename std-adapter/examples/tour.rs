@@ -8,10 +8,11 @@
 
 use std::time::Instant;
 
+use redpipe::core::VecPipeline;
 use redpipe::keyspace::{Integer, Keyspace};
 use redpipe::prelude::*;
 use redpipe::record::StructOps;
-use redpipe::{Connection, Derived, Error, Handle, Pipe, Struct, VecPipeline, keyspace};
+use redpipe::{Connection, Derived, Error, Handle, Pipe, Struct, keyspace};
 
 keyspace! {
     /// Page views per page: keys `V{page}`, integer values.

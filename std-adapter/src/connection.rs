@@ -9,7 +9,8 @@ use crate::stream::{Io, Millis, Stream};
 /// One blocking connection to a Redis server.
 ///
 /// ```no_run
-/// use redpipe::{prelude::*, Connection, VecPipeline};
+/// use redpipe::{prelude::*, Connection};
+/// use redpipe::core::VecPipeline;
 /// let mut conn = Connection::open(&"redis://127.0.0.1".parse()?)?;
 /// let mut p = VecPipeline::new();
 /// let n = p.incr("hits")?;
@@ -112,7 +113,8 @@ impl Connection {
     /// connection.
     ///
     /// ```no_run
-    /// use redpipe::{prelude::*, Connection, VecPipeline};
+    /// use redpipe::{prelude::*, Connection};
+    /// use redpipe::core::VecPipeline;
     /// let mut conn = Connection::open(&"redis://127.0.0.1".parse()?)?;
     /// let (mut current, mut next) = (VecPipeline::new(), VecPipeline::new());
     /// for i in 0..1000 {

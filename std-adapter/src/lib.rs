@@ -32,9 +32,51 @@
 //! # Ok::<(), redpipe::Error>(())
 //! ```
 //!
-//! The engine is [`redpipe_core`] (re-exported here): connections only move bytes.
-//! [`Connection`] (blocking) and, with feature `tokio`, `tokio::AsyncConnection` run a
-//! [`VecPipeline`] directly for code that wants index handles and no per-command allocation.
+//! Every command on a [`Pipe`] has the reply type Redis documents for it (`p.get(k)` is a
+//! `Handle<Option<String>>`, `p.hgetall(k)` a `BTreeMap<String, String>`); read another type
+//! with [`Handle::cast`] (`p.get(k).cast::<Option<i64>>()`), or any command with
+//! `p.query::<T>(cmd("..."))`. A scope's closure returns [`Result`]: `Ok(handle)` needs no
+//! annotation, and [`Error::other`] carries an error of your own through it.
+//!
+//! # Which API when
+//!
+//! | You are writing | Use |
+//! |---|---|
+//! | a function others call, alone or inside their pipeline | `fn f(.., pipe: Option<&mut Pipe>) -> Result<Handle<T>>` with [`autoexec`] |
+//! | async code (tokio) | `autoexec_async`, or `Pipe::execute_async` on a pipe of your own |
+//! | several named connections in one round trip | [`connect_named`], then `p.on("name", \|p\| ..)` in a scope |
+//! | a Redis Cluster | [`connect_cluster`]: the same `Pipe`, routed by slot |
+//! | typed keys with a prefix and codecs | [`keyspace!`] (see [`keyspace`](mod@keyspace)) |
+//! | typed records stored as hashes | `#[derive(Struct)]` (see [`record`]) |
+//! | a hot path: no per-command allocation, index handles | [`Connection`] running a `core::VecPipeline` ([`core`]) |
+//! | optimistic locking | [`Connections::watch`] |
+//!
+//! Four ways run a pipeline, one per row above: [`autoexec`] (blocking),
+//! `autoexec_async` (tokio), `Pipe::execute`/`execute_async` on a pipe you hold, and
+//! [`Connection::execute`] for the engine's pipelines. A registry ([`Connections`]) holds the
+//! named connections; [`connect`], [`connect_named`] and [`connect_cluster`] are short forms on
+//! the process-wide one, and [`ConnectionInfo`] builds a connection's options (TLS, timeouts,
+//! pool size, sharing) when a URL is not enough.
+//!
+//! # Features
+//!
+//! | Feature | What it adds |
+//! |---|---|
+//! | `tokio` | async connections, `autoexec_async`, `Pipe::execute_async` on the registry |
+//! | `tls` | `rediss://` URLs, with rustls and the web PKI roots (or your own CA) |
+//! | `serde` | handles and `record::Lenient` serialize as their values |
+//! | `tracing` | a span per pipeline, connection events at debug level |
+//!
+//! # Layout
+//!
+//! - the root: connecting, [`Pipe`] and its [`Handle`]s, [`Error`], the argument and reply traits;
+//! - [`prelude`]: the command traits, imported with `use redpipe::prelude::*`;
+//! - [`cmd`](mod@cmd): the command builders by Redis type, and their options;
+//! - [`keyspace`](mod@keyspace) and [`record`]: typed keyspaces and structs;
+//! - [`cluster`]: Redis Cluster routing; `tokio`: async connections;
+//! - [`mux`]: how pipelines share a connection; [`error`]: what [`Error`]'s variants hold;
+//! - [`core`]: the engine, whole (`redpipe-core`): allocator-free pipelines, the scanner,
+//!   storage, and the traits other transports implement.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -50,12 +92,37 @@ mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
+// The root is a chosen list: what a program that connects, pipelines, reads handles and
+// declares keyspaces and structs names. The engine (index pipelines, the scanner, storage,
+// backends for other transports) is under `redpipe::core`.
 pub use config::{Addr, ConnectionInfo};
 pub use connection::Connection;
-pub use redpipe_core::*;
 #[cfg(feature = "tokio")]
 pub use registry::WatchAsync;
 pub use registry::{Connections, Factory, Stats, WATCH_ATTEMPTS, Watch};
+
+/// The engine, whole: everything of `redpipe-core` — the allocator-free [`Pipeline`]
+/// (`core::Pipeline`, `core::VecPipeline`) with index handles, the reply scanner and its
+/// limits, storage, and the backend traits other transports implement.
+///
+/// [`Pipeline`]: redpipe_core::Pipeline
+pub use redpipe_core as core;
+
+pub use redpipe_core::{
+    Args, Cmd, DEFAULT, Derived, Error, Executed, FromReply, Handle, Joined, Reply, Result, Scope,
+    Script, Struct, ToArg, Value, cmd, keyspace, mux, prelude, record,
+};
+
+/// The parts of [`Error`]: what its variants hold, and the error a handle read without
+/// allocating gives ([`SlotError`](error::SlotError)).
+pub mod error {
+    pub use redpipe_core::keyspace::FieldError;
+    pub use redpipe_core::record::StructError;
+    pub use redpipe_core::{
+        CapacityError, ConvertError, DecodeError, Failure, IoError, IoKind, ReplyKind, ServerError,
+        ServerErrorKind, SlotError,
+    };
+}
 
 /// One logical pipeline over the named connections of a [`Connections`] registry (the
 /// process-wide one for `Pipe::new()`); see [`redpipe_core::Pipe`].
@@ -82,7 +149,7 @@ pub fn connect_cluster(urls: &[&str]) -> Result<()> {
 /// else on a new pipe that is executed when `f` returns `Ok` and dropped unsent when it fails.
 /// See [`Connections::autoexec`]; for error types of your own, [`Pipe::autoexec`].
 ///
-/// Blocking: in async code use [`autoexec_async`] (feature `tokio`), which does not hold a
+/// Blocking: in async code use `autoexec_async` (feature `tokio`), which does not hold a
 /// runtime worker while the pipe runs.
 pub fn autoexec<R>(parent: Option<&mut Pipe>, f: impl FnOnce(&mut Pipe) -> Result<R>) -> Result<R> {
     Connections::global().autoexec(parent, f)

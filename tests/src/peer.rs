@@ -84,10 +84,10 @@ pub struct Commands {
 impl Commands {
     /// The next command's words, or `None` when the client closed or the socket failed.
     pub fn next(&mut self, s: &mut TcpStream) -> Option<Vec<Vec<u8>>> {
-        let limits = redpipe::Limits::default();
+        let limits = redpipe::core::Limits::default();
         loop {
             if let Ok(Some((redpipe::Reply::Array(words), used))) =
-                redpipe::decode_reply(&self.buf, &limits)
+                redpipe::core::decode_reply(&self.buf, &limits)
             {
                 let words = words
                     .iter()

@@ -4,10 +4,10 @@
 
 use embedded_io_adapters::std::FromStd;
 use embedded_io_adapters::tokio_1::FromTokio;
-use redpipe::ReadBuffer;
-use redpipe::io::{DriveError, execute, execute_async};
+use redpipe::core::ReadBuffer;
+use redpipe::core::io::{DriveError, execute, execute_async};
+use redpipe::core::{Entry, Seq, SlicePipeline};
 use redpipe::prelude::*;
-use redpipe::{Entry, Seq, SlicePipeline};
 use redpipe_tests::RedisServer;
 
 #[test]
@@ -50,7 +50,7 @@ fn a_reply_larger_than_the_fixed_read_buffer_fails_cleanly() {
     assert_eq!(small.read(&p), Ok(1));
     assert!(matches!(
         big.read(&p),
-        Err(SlotError::Failed(redpipe::Failure::Capacity(_)))
+        Err(SlotError::Failed(redpipe::error::Failure::Capacity(_)))
     ));
 }
 

@@ -7,11 +7,10 @@
 use std::io::Write;
 use std::time::Duration;
 
+use redpipe::core::{Limits, VecPipeline};
+use redpipe::error::{DecodeError, Failure, IoKind, ServerErrorKind};
 use redpipe::prelude::*;
-use redpipe::{
-    Connection, ConnectionInfo, Connections, DecodeError, Error, Failure, Handle, IoKind, Limits,
-    ServerErrorKind, VecPipeline,
-};
+use redpipe::{Connection, ConnectionInfo, Connections, Error, Handle};
 use redpipe_tests::peer::{fake_server, read_commands};
 use redpipe_tests::{Options, RedisServer};
 

@@ -6,8 +6,10 @@
 
 use std::convert::Infallible;
 
+use redpipe::core::VecPipeline;
+use redpipe::error::{CapacityError, SlotError};
 use redpipe::prelude::*;
-use redpipe::{CapacityError, Connection, Connections, Joined, Pipe, SlotError, VecPipeline};
+use redpipe::{Connection, Connections, Joined, Pipe};
 use redpipe_tests::RedisServer;
 
 /// A wrapper handle over an `HGETALL`, read generically.

@@ -6,11 +6,11 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use redpipe::core::VecPipeline;
+use redpipe::error::{DecodeError, Failure};
 use redpipe::prelude::*;
 use redpipe::tokio::AsyncConnection;
-use redpipe::{
-    Connection, ConnectionInfo, Connections, DecodeError, Error, Failure, Handle, VecPipeline,
-};
+use redpipe::{Connection, ConnectionInfo, Connections, Error, Handle};
 use redpipe_tests::peer::{Commands, fake_server, finishes_within, read_commands};
 use redpipe_tests::{Options, RedisServer};
 
@@ -382,7 +382,7 @@ fn large_replies_stay_within_the_servers_output_buffer_limit() {
     let (result, _) = run(0);
     assert!(result.is_err(), "expected Redis to drop the client");
     // With the default one, every reply arrives.
-    let (result, ok) = run(redpipe::DEFAULT_WINDOW_BYTES);
+    let (result, ok) = run(redpipe::core::DEFAULT_WINDOW_BYTES);
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(ok, 1000);
 }
@@ -425,5 +425,5 @@ fn a_client_never_waits_to_write_on_a_server_that_waits_for_it_to_read() {
     // 16 MB each way: with only the command window both sides block on full socket buffers
     // until the timeout.
     assert_eq!(run(0).0, Err(true));
-    assert_eq!(run(redpipe::DEFAULT_WINDOW_BYTES), (Ok(()), 64));
+    assert_eq!(run(redpipe::core::DEFAULT_WINDOW_BYTES), (Ok(()), 64));
 }

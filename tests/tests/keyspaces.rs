@@ -7,11 +7,12 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use redpipe::cmd::SetOptions;
+use redpipe::error::ConvertError;
 use redpipe::keyspace::{
     Ascii, Boolean, Codec, FieldError, FieldValue, Float, HashKeyspace, HashedString, Integer,
     Keyspace, Scan, Text, Unit, strip_key,
 };
-use redpipe::{Connections, ConvertError, Error, Handle, Pipe, keyspace};
+use redpipe::{Connections, Error, Handle, Pipe, keyspace};
 use redpipe_tests::RedisServer;
 
 keyspace! {

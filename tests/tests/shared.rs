@@ -206,7 +206,10 @@ async fn half_of_ten_thousand_tasks_dropped_at_random_points() {
                         // Cut short: no handle is left pending.
                         for e in [n.result().err(), echo.result().err()] {
                             assert!(
-                                matches!(e, Some(Error::Failed(redpipe::Failure::Cancelled))),
+                                matches!(
+                                    e,
+                                    Some(Error::Failed(redpipe::error::Failure::Cancelled))
+                                ),
                                 "{e:?}"
                             );
                         }

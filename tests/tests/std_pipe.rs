@@ -3,11 +3,10 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 #![allow(clippy::disallowed_names)] // `foo` and `bar` are the Python README's names
 
+use redpipe::core::VecPipeline;
+use redpipe::error::ServerErrorKind;
 use redpipe::prelude::*;
-use redpipe::{
-    Connection, ConnectionInfo, Connections, Derived, Error, Handle, Pipe, Script, ServerErrorKind,
-    VecPipeline,
-};
+use redpipe::{Connection, ConnectionInfo, Connections, Derived, Error, Handle, Pipe, Script};
 use redpipe_tests::{Options, RedisServer};
 
 fn registry(server: &RedisServer) -> Connections {
@@ -291,7 +290,7 @@ fn watch_aborts_the_transaction_when_the_key_changes() {
     conn.execute(&mut p).unwrap();
     assert_eq!(
         a.read(&p),
-        Err(SlotError::Failed(redpipe::Failure::Aborted))
+        Err(SlotError::Failed(redpipe::error::Failure::Aborted))
     );
     assert_eq!(server.cli(&["EXISTS", "w2"]), "0");
 }
@@ -427,7 +426,7 @@ fn two_named_servers_in_one_logical_pipeline() {
     // Nothing was sent anywhere, and no handle is left pending.
     assert!(matches!(
         known.result(),
-        Err(Error::Failed(redpipe::Failure::Cancelled))
+        Err(Error::Failed(redpipe::error::Failure::Cancelled))
     ));
     assert_eq!(users.cli(&["EXISTS", "x"]), "0");
 }
@@ -504,8 +503,8 @@ fn connecting_to_nothing_fails_every_handle() {
     assert!(matches!(p.execute(), Err(Error::Io(_))));
     assert!(matches!(
         a.result(),
-        Err(Error::Failed(redpipe::Failure::Io(
-            redpipe::IoKind::ConnectionRefused
+        Err(Error::Failed(redpipe::error::Failure::Io(
+            redpipe::error::IoKind::ConnectionRefused
         )))
     ));
 }

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
 use redpipe::tokio::AsyncConnection;
-use redpipe::{Connection, Connections, Handle, VecPipeline};
+use redpipe::{Connection, Connections, Handle};
 use redpipe_tests::RedisServer;
 
 /// The same mixed pipeline for both paths.
@@ -88,8 +89,8 @@ async fn a_stalled_server_times_out_and_fails_every_slot() {
     for h in hs {
         assert_eq!(
             h.read(&p),
-            Err(SlotError::Failed(redpipe::Failure::Io(
-                redpipe::IoKind::TimedOut
+            Err(SlotError::Failed(redpipe::error::Failure::Io(
+                redpipe::error::IoKind::TimedOut
             )))
         );
     }

@@ -5,8 +5,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
-use redpipe::{Connection, ConnectionInfo, VecPipeline};
+use redpipe::{Connection, ConnectionInfo};
 
 use super::TaskResult;
 

@@ -26,7 +26,9 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use redpipe::{DecodeError, Limits, Reply, Scanner, decode_reply};
+use redpipe::Reply;
+use redpipe::core::{Limits, Scanner, decode_reply};
+use redpipe::error::DecodeError;
 
 use crate::policy::{Access, Verdict};
 use split::Splitter;

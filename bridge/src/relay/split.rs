@@ -1,6 +1,6 @@
 //! [`Splitter`]: where each of Redis's replies ends, from bytes that are not kept.
 //!
-//! The core's [`Scanner`](redpipe::Scanner) validates a reply in the caller's buffer and needs
+//! The core's [`Scanner`](redpipe::core::Scanner) validates a reply in the caller's buffer and needs
 //! the whole reply there: right for a client, which keeps the reply to read it, but a relay
 //! that held a 60 MB `GET` until its last byte would hold 60 MB per session (and copied it
 //! again on every read before this splitter). The relay only needs to know where each reply
@@ -10,7 +10,8 @@
 //! checks as the core's scanner (simple values are checked by the core itself); a test feeds
 //! both the same streams cut at every byte.
 
-use redpipe::{DecodeError, Limits, MAX_DEPTH};
+use redpipe::core::{Limits, MAX_DEPTH};
+use redpipe::error::DecodeError;
 
 /// One open aggregate.
 #[derive(Debug, Clone, Copy)]
@@ -201,7 +202,7 @@ impl Splitter {
                 value.push(kind);
                 value.extend_from_slice(&self.line);
                 value.extend_from_slice(b"\r\n");
-                redpipe::Scanner::new().scan(&value, limits)?;
+                redpipe::core::Scanner::new().scan(&value, limits)?;
                 Ok(self.close_element())
             }
             b'$' | b'!' | b'=' => match length(&self.line, kind == b'$')? {

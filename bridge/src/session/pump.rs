@@ -9,7 +9,7 @@
 //! period) and closes.
 
 use futures_util::{SinkExt, StreamExt};
-use redpipe::Limits;
+use redpipe::core::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};

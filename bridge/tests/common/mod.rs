@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use redpipe::{Limits, ReadBuffer, Reply, Scanner, VecPipeline, decode_reply};
+use redpipe::Reply;
+use redpipe::core::{Limits, ReadBuffer, Scanner, VecPipeline, decode_reply};
 use redpipe_bridge::token::{self, Grant, Secret};
 use redpipe_tests::bridge::Bridge;
 use redpipe_tests::{Options, RedisServer};
