@@ -150,7 +150,14 @@ pub fn connect_cluster(urls: &[&str]) -> Result<()> {
 /// See [`Connections::autoexec`]; for error types of your own, [`Pipe::autoexec`].
 ///
 /// Blocking: in async code use `autoexec_async` (feature `tokio`), which does not hold a
-/// runtime worker while the pipe runs.
+/// runtime worker while the pipe runs. Called from a task on a multi-thread tokio runtime by
+/// mistake, a blocking run moves the worker's other tasks to another thread first
+/// (`block_in_place`), so the runtime keeps running; on a current-thread runtime it cannot, and
+/// the runtime waits for the round trip.
+///
+/// A function written with `autoexec` serves async callers too, unchanged: only its
+/// standalone run blocks, and an async caller gives it a parent pipe instead (see
+/// `autoexec_async`).
 pub fn autoexec<R>(parent: Option<&mut Pipe>, f: impl FnOnce(&mut Pipe) -> Result<R>) -> Result<R> {
     Connections::global().autoexec(parent, f)
 }
@@ -178,6 +185,30 @@ pub fn autoexec_on<R>(
 /// redpipe::connect("redis://127.0.0.1")?;
 /// let hits = visit("/home", None).await?;
 /// println!("{}", hits.result()?);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// One reusable function for sync and async callers: write it with [`autoexec`] (it blocks
+/// only when it runs alone), and call it from async code inside `autoexec_async`, which gives
+/// it the parent pipe and runs the round trip without blocking:
+///
+/// ```no_run
+/// # async fn run() -> redpipe::Result<()> {
+/// use redpipe::prelude::*;
+/// use redpipe::{Handle, Pipe};
+///
+/// fn incr_and_expire(key: &str, pipe: Option<&mut Pipe>) -> redpipe::Result<Handle<i64>> {
+///     redpipe::autoexec(pipe, |p| {
+///         let n = p.incr(key);
+///         let _ = p.expire(key, 60);
+///         Ok(n)
+///     })
+/// }
+///
+/// // Sync caller: incr_and_expire("a", None)?. Async caller:
+/// let n = redpipe::autoexec_async(None, |p| incr_and_expire("a", Some(p))).await?;
+/// println!("{}", n.result()?);
 /// # Ok(())
 /// # }
 /// ```

@@ -239,3 +239,35 @@ async fn optimistic_locking_from_tasks_loses_no_update() {
     }
     assert_eq!(server.cli(&["GET", "counter"]), "160");
 }
+
+/// A blocking call made by mistake from a task on a multi-thread runtime does not stall the
+/// runtime: the worker's other tasks move to another thread while it waits. Here the blocked
+/// task waits (BLPOP) for a push that only another task on the same one-worker runtime makes;
+/// with the worker held, the push would come after the BLPOP's 5 s and the pop would be empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_blocking_call_in_async_code_leaves_the_runtime_running() {
+    let server = RedisServer::start();
+    let r = std::sync::Arc::new(Connections::new());
+    r.connect(&server.url()).unwrap();
+    let (blocked, pusher) = (r.clone(), r.clone());
+    let waiting = tokio::spawn(async move {
+        // The mistake: the blocking form, inside async code.
+        let popped = blocked
+            .autoexec(None, |p| Ok(p.blpop("signal", 5)))
+            .unwrap();
+        popped.result().unwrap()
+    });
+    let pushed = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let pushed = pusher
+            .autoexec_async(None, |p| Ok(p.rpush("signal", "go")))
+            .await
+            .unwrap();
+        pushed.result().unwrap()
+    });
+    assert_eq!(pushed.await.unwrap(), 1);
+    assert_eq!(
+        waiting.await.unwrap(),
+        Some(("signal".to_owned(), "go".to_owned()))
+    );
+}

@@ -415,6 +415,27 @@ fn run_on(target: &Target, g: &mut Group) -> Result<()> {
 /// spawned when only one connection has commands).
 impl Backend for Connections {
     fn run(&self, groups: &mut [Group]) -> Result<()> {
+        off_the_runtime(|| self.run_blocking(groups))
+    }
+}
+
+/// Runs blocking I/O called from async code without stalling the runtime: on a multi-thread
+/// tokio runtime's worker, `block_in_place` hands the worker's other tasks to another thread
+/// first (async code should still use the `_async` forms, which hold no thread). A
+/// current-thread runtime cannot do that, and tokio does not say whether this thread is its
+/// driver or one of its blocking threads, so there the call runs as is.
+fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "tokio")]
+    if let Ok(rt) = ::tokio::runtime::Handle::try_current() {
+        if rt.runtime_flavor() == ::tokio::runtime::RuntimeFlavor::MultiThread {
+            return ::tokio::task::block_in_place(f);
+        }
+    }
+    f()
+}
+
+impl Connections {
+    fn run_blocking(&self, groups: &mut [Group]) -> Result<()> {
         if let Some(one) = self.single(groups) {
             let (g, target) = one?;
             return run_on(&target, g);
