@@ -5,8 +5,9 @@
 //! (`cargo xtask test` runs it against a throwaway server). Its keys carry the process id and
 //! are deleted at the end.
 
-use redpipe::keyspace::{FieldValue, HashedString, Keyspace, Scan};
-use redpipe::{Connections, Error, keyspace};
+use redpipe::keyspace::{FieldValue, HashedString, Keyspace};
+use redpipe::prelude::ScanKeys;
+use redpipe::{Error, keyspace};
 
 keyspace! {
     /// Followers of each user, scored by when they followed: keys `F{user}`.
@@ -82,12 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Scanning a keyspace: the pattern is matched inside the braces.
-    let found: Vec<Vec<u8>> = Scan::<Followers, Connections>::new(
-        Connections::global().clone(),
-        &format!("{pid}-*"),
-        None,
-    )
-    .collect::<Result<_, Error>>()?;
+    let found: Vec<Vec<u8>> = Followers::scan(&format!("{pid}-*")).collect::<Result<_, Error>>()?;
     println!("followers keys of this run: {}", found.len());
     assert_eq!(found.len(), 2);
 

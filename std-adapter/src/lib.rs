@@ -85,6 +85,7 @@ mod config;
 mod connection;
 mod observe;
 mod registry;
+mod scan;
 mod shared;
 mod stream;
 #[cfg(feature = "tls")]
@@ -110,8 +111,14 @@ pub use redpipe_core as core;
 
 pub use redpipe_core::{
     Args, Cmd, DEFAULT, Derived, Error, Executed, FromReply, Handle, Joined, Reply, Result, Scope,
-    Script, Struct, ToArg, Value, cmd, keyspace, mux, prelude, record,
+    Script, Struct, ToArg, Value, cmd, keyspace, mux, record,
 };
+
+/// Everything needed to queue commands and read their results: `use redpipe::prelude::*`.
+pub mod prelude {
+    pub use crate::scan::ScanKeys;
+    pub use redpipe_core::prelude::*;
+}
 
 /// The parts of [`Error`]: what its variants hold, and the error a handle read without
 /// allocating gives ([`SlotError`](error::SlotError)).

@@ -12,6 +12,7 @@ use redpipe::keyspace::{
     Ascii, Boolean, Codec, FieldError, FieldValue, Float, HashKeyspace, HashedString, Integer,
     Keyspace, Scan, Text, Unit, strip_key,
 };
+use redpipe::prelude::ScanKeys;
 use redpipe::{Connections, Error, Handle, Pipe, keyspace};
 use redpipe_tests::RedisServer;
 
@@ -1102,9 +1103,7 @@ fn scan_takes_a_prefix_with_glob_characters_literally() {
     // Keys the unescaped pattern `a[1]*{*}` would match instead.
     server.cli(&["SET", "a1{y}", "2"]);
     server.cli(&["SET", "a1zz{z}", "3"]);
-    let keys: Vec<Vec<u8>> = Scan::<Globby, Connections>::new(r.clone(), "*", None)
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let keys: Vec<Vec<u8>> = Globby::scan_on(&r, "*").collect::<Result<_, _>>().unwrap();
     assert_eq!(keys, [b"x".to_vec()]);
 }
 
