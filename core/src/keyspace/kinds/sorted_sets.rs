@@ -1,6 +1,7 @@
 //! Sorted-set keyspaces: RedPipe's `SortedSet`.
 
 use super::SortedSetKeyspace;
+use crate::cmd::ZaddOptions;
 use crate::encode::ToArg;
 use crate::keyspace::{Field, FieldBuf, FieldError, ValueOf, View};
 use crate::queue::Compose;
@@ -25,6 +26,34 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         let mut vb = FieldBuf::new();
         let member = K::Value::encode(member, &mut vb)?;
         self.keyed("ZADD", key, (score, member))
+    }
+
+    /// `ZADD key [NX|XX] [GT|LT] [CH] score member` (RedPipe's `zadd(.., nx=, xx=, ch=,
+    /// incr=)` without `incr`: use [`zincrby`](Self::zincrby)): 1 when the member is new (or,
+    /// with `ch`, when its score changed).
+    ///
+    /// ```
+    /// use redpipe_core::cmd::ZaddOptions;
+    /// use redpipe_core::keyspace::Keyspace;
+    /// use redpipe_core::{keyspace, prelude::*, VecPipeline};
+    /// keyspace! { pub struct Board: SortedSet { prefix: "B" } }
+    ///
+    /// let mut p = VecPipeline::new();
+    /// let gt = ZaddOptions { gt: true, ch: true, ..ZaddOptions::default() };
+    /// let _ = Board::with(&mut p).zadd_with("daily", gt, "ann", 7.5)?;
+    /// assert_eq!(p.encoded(), b"*6\r\n$4\r\nZADD\r\n$8\r\nB{daily}\r\n$2\r\nGT\r\n$2\r\nCH\r\n$3\r\n7.5\r\n$3\r\nann\r\n".as_slice());
+    /// # Ok::<(), redpipe_core::keyspace::FieldError>(())
+    /// ```
+    pub fn zadd_with(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        options: ZaddOptions,
+        member: &ValueOf<K::Value>,
+        score: f64,
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        let mut vb = FieldBuf::new();
+        let member = K::Value::encode(member, &mut vb)?;
+        self.keyed("ZADD", key, (options, score, member))
     }
 
     /// `ZADD key score member ...` of several members: how many are new.
