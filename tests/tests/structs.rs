@@ -13,6 +13,14 @@ use redpipe::record::{StructError, StructOps};
 use redpipe::{Connections, Error, Handle, Pipe};
 use redpipe_tests::RedisServer;
 
+/// The struct error a handle's `redpipe::Error` carries.
+fn record(e: Error) -> StructError {
+    match e {
+        Error::Record(e) => *e,
+        other => panic!("not a struct error: {other}"),
+    }
+}
+
 #[derive(redpipe::Struct, Debug, Clone, PartialEq)]
 #[redpipe(keyspace = "U", ttl = 60)]
 struct User {
@@ -107,7 +115,7 @@ fn create_then_load_round_trips_in_one_pipe_and_across_pipes() {
     let loaded = User::load(&mut p, "1");
     let missing = User::load(&mut p, "2");
     assert!(matches!(
-        loaded.result(),
+        loaded.result().map_err(record),
         Err(StructError::Read(Error::Pending))
     ));
     p.execute().unwrap();
@@ -148,7 +156,10 @@ fn create_then_load_round_trips_in_one_pipe_and_across_pipes() {
     };
     let mut p = r.pipe();
     let w = bare.create(&mut p).unwrap();
-    assert!(matches!(w.result(), Err(StructError::Read(Error::Pending))));
+    assert!(matches!(
+        w.result().map_err(record),
+        Err(StructError::Read(Error::Pending))
+    ));
     p.execute().unwrap();
     w.result().unwrap();
     let mut p = r.pipe();
@@ -426,17 +437,17 @@ fn stored_data_that_is_not_the_record_is_an_error_naming_the_field() {
     let big = User::load(&mut p, "big");
     let floats = User::load(&mut p, "f");
     p.execute().unwrap();
-    let err = missing.result().unwrap_err();
+    let err = record(missing.result().unwrap_err());
     assert!(
         matches!(&err, StructError::Missing { key, field: "name" } if key == "m"),
         "{err}"
     );
-    let err = bad.result().unwrap_err();
+    let err = record(bad.result().unwrap_err());
     assert!(
         matches!(&err, StructError::Field { key, field, error: FieldError::Invalid { codec: "integer" } } if key == "b" && field == "age"),
         "{err}"
     );
-    let err = big.result().unwrap_err();
+    let err = record(big.result().unwrap_err());
     assert!(
         matches!(&err, StructError::Field { field, error: FieldError::OutOfRange, .. } if field == "level"),
         "{err}"
@@ -520,7 +531,7 @@ fn load_defined_reads_the_declared_fields_with_hmget() {
     assert_eq!((u.name.as_str(), u.age, u.last_seen), ("Jack", 30, None));
     assert_eq!(u.rest["color"], "red");
     assert!(matches!(
-        without_name.result(),
+        without_name.result().map_err(record),
         Err(StructError::Missing { field: "name", .. })
     ));
     assert_eq!(absent.result().unwrap(), None);
@@ -575,11 +586,11 @@ fn a_key_of_another_type_is_an_error_not_a_panic() {
     let there = User::exists(&mut p, "s");
     p.execute().unwrap();
     let wrongtype = |e: &StructError| matches!(e, StructError::Read(Error::Server(s)) if s.code() == "WRONGTYPE");
-    let err = loaded.result().unwrap_err();
+    let err = record(loaded.result().unwrap_err());
     assert!(wrongtype(&err), "{err}");
-    let err = written.result().unwrap_err();
+    let err = record(written.result().unwrap_err());
     assert!(wrongtype(&err), "{err}");
-    let err = removed.result().unwrap_err();
+    let err = record(removed.result().unwrap_err());
     assert!(wrongtype(&err), "{err}");
     assert!(
         matches!(n.result(), Err(Error::Server(_))),

@@ -70,7 +70,14 @@ pub(crate) fn run_all() -> Result<(), String> {
             .env("REDIS_URL", server.url())
             .env("REDPIPE_PYTHON", python))?;
         // The examples run too: each asserts what it shows.
-        for example in ["tour", "keyspaces", "structs"] {
+        for example in [
+            "tour",
+            "keyspaces",
+            "structs",
+            "reusable",
+            "profiles",
+            "async_service",
+        ] {
             run(cargo()
                 .args([
                     "run",

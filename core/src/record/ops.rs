@@ -62,9 +62,10 @@ impl<Q: Queue> Written<Q> {
 }
 
 impl<B> Written<crate::Pipe<B>> {
-    /// `Ok` when every command of the write succeeded, once the pipe has run.
-    pub fn result(&self) -> Result<(), StructError> {
-        self.read(&crate::Executed::RAN)
+    /// `Ok` when every command of the write succeeded, once the pipe has run; a failure is
+    /// the crate's [`Error`](crate::Error) (`Error::Record`), as every handle's.
+    pub fn result(&self) -> crate::Result<()> {
+        self.read(&crate::Executed::RAN).map_err(crate::Error::from)
     }
 }
 
@@ -125,9 +126,11 @@ impl<Q: Queue, S: Struct> Loaded<Q, S> {
 }
 
 impl<B, S: Struct> Loaded<crate::Pipe<B>, S> {
-    /// The record once the pipe has run; see [`read`](Self::read).
-    pub fn result(&self) -> Result<Option<S>, StructError> {
-        self.read(&crate::Executed::RAN)
+    /// The record once the pipe has run; see [`read`](Self::read). A failure is the crate's
+    /// [`Error`](crate::Error) (`Error::Record`, whose [`StructError`] names the key and the
+    /// field), as every handle's.
+    pub fn result(&self) -> crate::Result<Option<S>> {
+        self.read(&crate::Executed::RAN).map_err(crate::Error::from)
     }
 }
 
