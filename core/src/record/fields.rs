@@ -22,6 +22,12 @@ use crate::keyspace::{Binary, Boolean, Field, FieldBuf, FieldError, Float, Integ
 
 /// A Rust type stored as one hash member. `Option<T>` fields of a derived struct are `T`'s
 /// member, absent when `None`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a field of a `#[derive(Struct)]` struct",
+    label = "no codec stores this type",
+    note = "fields are String, bool, integers, f64, Vec<u8>, Vec<String>, serde_json values, `record::Lenient<T>`, or Option of those",
+    note = "give the field a codec of its own with #[redpipe(codec = ...)], or implement `redpipe::record::StructField` for it"
+)]
 pub trait StructField: Sized {
     /// The bytes stored for `self`.
     fn encode_member(&self) -> Result<Vec<u8>, FieldError>;

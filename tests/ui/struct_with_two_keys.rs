@@ -1,0 +1,12 @@
+use redpipe::Struct;
+
+#[derive(Struct)]
+#[redpipe(keyspace = "U")]
+struct User {
+    #[redpipe(key)]
+    id: String,
+    #[redpipe(key)]
+    email: String,
+}
+
+fn main() {}
