@@ -6,7 +6,7 @@
 //! (`Option<Vec<u8>>`) by every client:
 //!
 //! - redpipe sync: a `Pipe` on a registry whose default name is the cluster
-//!   (`Connections::connect_cluster_named`), `execute()`: one batch per node, run in parallel
+//!   (`Connections::register` with seed URLs), `execute()`: one batch per node, run in parallel
 //!   (the calling thread and scoped threads).
 //! - redpipe async: the same with `execute_async()` on the current-thread runtime.
 //! - redis-rs sync: `redis::cluster::cluster_pipe()` (reused, cleared) and `query` on a
@@ -313,7 +313,7 @@ fn ops(batch: usize, quick: bool) -> usize {
 fn open_all(rt: &Runtime, urls: &[String]) -> Result<Vec<Box<dyn ClusterClient>>> {
     let seeds: Vec<&str> = urls.iter().map(String::as_str).collect();
     let registry = Connections::new();
-    registry.connect_cluster_named(redpipe::DEFAULT, &seeds)?;
+    registry.register(redpipe::DEFAULT, &seeds[..])?;
     let client = redis::cluster::ClusterClient::new(seeds.clone())?;
     let con_async = rt.block_on(client.get_async_connection())?;
     Ok(vec![

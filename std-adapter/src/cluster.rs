@@ -2,7 +2,7 @@
 //! per node, the nodes working at the same time (blocking: every node's batch is sent, then
 //! each is read, on the calling thread; tokio: concurrent tasks), with the core's router
 //! ([`ClusterRun`]) deciding what goes where and what goes again. A cluster is registered
-//! under a name like any connection ([`Connections::register_cluster`](crate::Connections::register_cluster)),
+//! under a name like any connection ([`Connections::register`](crate::Connections::register)),
 //! so `Pipe`, `autoexec`, keyspaces and structs work on it unchanged.
 //!
 //! ```no_run

@@ -100,7 +100,7 @@ pub use config::{Addr, ConnectionInfo};
 pub use connection::Connection;
 #[cfg(feature = "tokio")]
 pub use registry::WatchAsync;
-pub use registry::{Connections, Factory, Stats, WATCH_ATTEMPTS, Watch};
+pub use registry::{Connections, Endpoint, Factory, Stats, WATCH_ATTEMPTS, Watch};
 
 /// The engine, whole: everything of `redpipe-core` — the allocator-free [`Pipeline`]
 /// (`core::Pipeline`, `core::VecPipeline`) with index handles, the reply scanner and its
@@ -148,7 +148,7 @@ pub fn connect_named(name: &str, url: &str) -> Result<()> {
 /// Registers a Redis Cluster, from seed URLs, as the default connection of the global
 /// registry; see [`cluster`].
 pub fn connect_cluster(urls: &[&str]) -> Result<()> {
-    Connections::global().connect_cluster_named(DEFAULT, urls)
+    Connections::global().register(DEFAULT, urls)
 }
 
 /// The redpipe scope, on the global registry: runs `f` on `parent` if given (joining its

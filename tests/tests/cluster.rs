@@ -22,7 +22,7 @@ fn registry(cluster: &RedisCluster, query: &str) -> Connections {
         .map(|s| format!("{s}{query}"))
         .collect();
     let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    r.connect_cluster_named(redpipe::DEFAULT, &seeds).unwrap();
+    r.register(redpipe::DEFAULT, &seeds[..]).unwrap();
     r
 }
 
@@ -463,7 +463,7 @@ fn reads_can_go_to_replicas_and_writes_stay_on_primaries() {
     let c = redpipe::cluster::Cluster::from_urls(&seeds)
         .unwrap()
         .read_from_replicas(true);
-    r.register_cluster_with(redpipe::DEFAULT, c).unwrap();
+    r.register(redpipe::DEFAULT, c).unwrap();
     let mut p = r.pipe();
     for i in 0..300 {
         let _ = p.set(format!("r{i}"), i);

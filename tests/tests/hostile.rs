@@ -254,8 +254,7 @@ fn a_tls_connection_closed_between_pipelines_is_replaced() {
         ..Options::default()
     });
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, server.tls_url().parse().unwrap())
-        .unwrap();
+    r.register(redpipe::DEFAULT, &server.tls_url()).unwrap();
     for expected in 1..=2 {
         let mut p = r.pipe();
         let n = p.incr("n");

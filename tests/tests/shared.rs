@@ -475,8 +475,7 @@ fn threads_share_one_tls_connection() {
         ..redpipe_tests::Options::default()
     });
     let r = Connections::new();
-    r.register(redpipe::DEFAULT, server.tls_url().parse().unwrap())
-        .unwrap();
+    r.register(redpipe::DEFAULT, &server.tls_url()).unwrap();
     std::thread::scope(|s| {
         for t in 0..8 {
             let r = &r;

@@ -590,9 +590,9 @@ fn connection_factories() {
     let r = Connections::new();
     let opened = Arc::new(AtomicUsize::new(0));
     let (count, info) = (opened.clone(), server.info());
-    r.register_factory(
+    r.register(
         "made",
-        Arc::new(move || {
+        redpipe::Endpoint::factory(move || {
             count.fetch_add(1, Ordering::Relaxed);
             let mut conn = Connection::open(&info)?;
             // Setup a URL cannot express: mark the connection.

@@ -40,8 +40,73 @@ pub struct Stats {
     pub open: usize,
 }
 
-/// Opens a blocking connection; see [`Connections::register_factory`].
+/// Opens a blocking connection, for a name registered with one ([`Connections::register`]).
 pub type Factory = Arc<dyn Fn() -> Result<Connection> + Send + Sync>;
+
+/// What a name is registered to ([`Connections::register`]): made from a URL (`&str`), seed
+/// URLs of a cluster (`&[&str]`), a [`ConnectionInfo`], a [`Cluster`] or a [`Factory`].
+#[non_exhaustive]
+pub enum Endpoint {
+    /// One server, by URL (parsed when registered).
+    Url(String),
+    /// One server, with its options.
+    Server(ConnectionInfo),
+    /// A Redis Cluster, by seed URLs (parsed when registered).
+    Seeds(Vec<String>),
+    /// A Redis Cluster, set up as wanted.
+    Cluster(Cluster),
+    /// Connections opened by a function of yours.
+    Factory(Factory),
+}
+
+impl Endpoint {
+    /// Connections opened by `open`: `r.register("cache", Endpoint::factory(move || ..))`.
+    pub fn factory(open: impl Fn() -> Result<Connection> + Send + Sync + 'static) -> Self {
+        Self::Factory(Arc::new(open))
+    }
+}
+
+impl From<&str> for Endpoint {
+    fn from(url: &str) -> Self {
+        Self::Url(url.into())
+    }
+}
+
+impl From<&String> for Endpoint {
+    fn from(url: &String) -> Self {
+        Self::Url(url.clone())
+    }
+}
+
+impl From<&[&str]> for Endpoint {
+    fn from(seeds: &[&str]) -> Self {
+        Self::Seeds(seeds.iter().map(|s| (*s).into()).collect())
+    }
+}
+
+impl<const N: usize> From<&[&str; N]> for Endpoint {
+    fn from(seeds: &[&str; N]) -> Self {
+        Self::from(&seeds[..])
+    }
+}
+
+impl From<ConnectionInfo> for Endpoint {
+    fn from(info: ConnectionInfo) -> Self {
+        Self::Server(info)
+    }
+}
+
+impl From<Cluster> for Endpoint {
+    fn from(cluster: Cluster) -> Self {
+        Self::Cluster(cluster)
+    }
+}
+
+impl From<Factory> for Endpoint {
+    fn from(open: Factory) -> Self {
+        Self::Factory(open)
+    }
+}
 
 /// A registry of named connections. Cheap to clone; clones share the registry.
 ///
@@ -99,61 +164,92 @@ impl Connections {
         GLOBAL.get_or_init(Connections::new)
     }
 
-    /// Registers `info` as the connection named `name`. Nothing connects until a pipeline
-    /// runs.
+    /// Registers what the connection named `name` reaches: one server (a URL or a
+    /// [`ConnectionInfo`] with its options: TLS, timeouts, pool size, multiplexing), a Redis
+    /// Cluster (seed URLs as a slice, or a [`Cluster`] set up as wanted: replica reads), or a
+    /// [`Factory`] that opens connections set up in ways a URL cannot say. Nothing connects
+    /// until a pipeline runs. This is the one way to register; [`connect`](Self::connect) and
+    /// [`connect_named`](Self::connect_named) (and the crate's free functions) are short forms.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use redpipe::cluster::Cluster;
+    /// use redpipe::{Connection, ConnectionInfo, Connections, Endpoint};
+    ///
+    /// let r = Connections::new();
+    /// r.register("", "redis://127.0.0.1:6379")?;
+    /// let cache: ConnectionInfo = "rediss://cache.internal:6380".parse()?;
+    /// r.register("cache", cache.timeout(Duration::from_secs(2)).multiplexed(2))?;
+    /// r.register("events", &["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"][..])?;
+    /// r.register("catalog", Cluster::from_urls(&["redis://10.0.1.1:7000"])?.read_from_replicas(true))?;
+    /// let info: ConnectionInfo = "redis://10.0.0.7:6380".parse()?;
+    /// r.register("custom", Endpoint::factory(move || Connection::open(&info)))?;
+    /// # Ok::<(), redpipe::Error>(())
+    /// ```
     ///
     /// The same settings twice are fine (the second does nothing); other settings under a name
     /// in use are [`Error::AlreadyConnected`], as RedPipe refuses them: silently rerouting a
     /// name would send one part of a program's data to another server. Use
     /// [`disconnect`](Self::disconnect) first to move a name.
-    pub fn register(&self, name: &str, info: ConnectionInfo) -> Result<()> {
+    pub fn register(&self, name: &str, endpoint: impl Into<Endpoint>) -> Result<()> {
+        let endpoint = endpoint.into();
         let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
-        match pools.get(name) {
-            Some(Target::Server(pool)) if pool.factory.is_none() && pool.info == info => Ok(()),
-            Some(_) => Err(Error::AlreadyConnected(name.into())),
-            None => {
-                let pool = Arc::new(Pool::new(info, None));
-                pools.insert(name.into(), Target::Server(pool));
-                Ok(())
+        let same = match (pools.get(name), &endpoint) {
+            (None, _) => None,
+            (Some(Target::Server(pool)), Endpoint::Url(url)) => {
+                Some(pool.factory.is_none() && pool.info == url.parse()?)
             }
+            (Some(Target::Server(pool)), Endpoint::Server(info)) => {
+                Some(pool.factory.is_none() && pool.info == *info)
+            }
+            (Some(Target::Server(pool)), Endpoint::Factory(open)) => {
+                Some(pool.factory.as_ref().is_some_and(|f| Arc::ptr_eq(f, open)))
+            }
+            (Some(Target::Cluster(c)), Endpoint::Seeds(urls)) => Some(c.same_as(
+                &Cluster::from_urls(&urls.iter().map(String::as_str).collect::<Vec<_>>())?,
+            )),
+            (Some(Target::Cluster(c)), Endpoint::Cluster(cluster)) => Some(c.same_as(cluster)),
+            (Some(_), _) => Some(false),
+        };
+        match same {
+            Some(true) => return Ok(()),
+            Some(false) => return Err(Error::AlreadyConnected(name.into())),
+            None => {}
         }
+        let target = match endpoint {
+            Endpoint::Url(url) => Target::Server(Arc::new(Pool::new(url.parse()?, None))),
+            Endpoint::Server(info) => Target::Server(Arc::new(Pool::new(info, None))),
+            Endpoint::Factory(open) => {
+                let info = ConnectionInfo::tcp("", 0);
+                Target::Server(Arc::new(Pool::new(info, Some(open))))
+            }
+            Endpoint::Seeds(urls) => Target::Cluster(Arc::new(Cluster::from_urls(
+                &urls.iter().map(String::as_str).collect::<Vec<_>>(),
+            )?)),
+            Endpoint::Cluster(cluster) => Target::Cluster(Arc::new(cluster)),
+        };
+        pools.insert(name.into(), target);
+        Ok(())
     }
 
-    /// Registers a Redis Cluster, reached through `seeds`, as the connection named `name`:
-    /// its commands are routed to the nodes that own their keys (see [`crate::cluster`]).
-    /// Nothing connects until a pipeline runs. The same seeds and settings twice are fine;
-    /// others under a name in use are [`Error::AlreadyConnected`].
+    /// Registers a Redis Cluster reached through `seeds`.
+    #[deprecated(
+        note = "use `register(name, cluster)`, the one registration: `Cluster::new(seeds)?` or seed URLs"
+    )]
     pub fn register_cluster(&self, name: &str, seeds: Vec<ConnectionInfo>) -> Result<()> {
-        self.register_cluster_with(name, Cluster::new(seeds)?)
+        self.register(name, Cluster::new(seeds)?)
     }
 
-    /// Registers `cluster`, set up as wanted (replica reads), as the connection named `name`;
-    /// see [`register_cluster`](Self::register_cluster).
-    ///
-    /// ```no_run
-    /// use redpipe::{Connections, cluster::Cluster};
-    /// let r = Connections::new();
-    /// let cluster = Cluster::from_urls(&["redis://10.0.0.1:7000"])?.read_from_replicas(true);
-    /// r.register_cluster_with("catalog", cluster)?;
-    /// # Ok::<(), redpipe::Error>(())
-    /// ```
+    /// Registers `cluster` as the connection named `name`.
+    #[deprecated(note = "use `register(name, cluster)`, the one registration")]
     pub fn register_cluster_with(&self, name: &str, cluster: Cluster) -> Result<()> {
-        let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
-        match pools.get(name) {
-            Some(Target::Cluster(c)) if c.same_as(&cluster) => Ok(()),
-            Some(_) => Err(Error::AlreadyConnected(name.into())),
-            None => {
-                pools.insert(name.into(), Target::Cluster(Arc::new(cluster)));
-                Ok(())
-            }
-        }
+        self.register(name, cluster)
     }
 
-    /// Registers a cluster from seed URLs as the connection named `name`; see
-    /// [`register_cluster`](Self::register_cluster).
+    /// Registers a cluster from seed URLs as the connection named `name`.
+    #[deprecated(note = "use `register(name, &[urls..][..])`, the one registration")]
     pub fn connect_cluster_named(&self, name: &str, urls: &[&str]) -> Result<()> {
-        let seeds = urls.iter().map(|u| u.parse()).collect::<Result<Vec<_>>>()?;
-        self.register_cluster(name, seeds)
+        self.register(name, urls)
     }
 
     /// The cluster registered as `name`, to read its slot map or refresh it.
@@ -164,35 +260,10 @@ impl Connections {
         }
     }
 
-    /// Registers a function that opens the (blocking) connections named `name`: for
-    /// connections set up in ways a URL cannot say (a custom stream, extra setup commands).
-    ///
-    /// ```no_run
-    /// use std::sync::Arc;
-    /// use redpipe::{Connection, Connections};
-    /// let r = Connections::new();
-    /// let info = "redis://10.0.0.7:6380".parse()?;
-    /// r.register_factory("cache", Arc::new(move || Connection::open(&info)))?;
-    /// # Ok::<(), redpipe::Error>(())
-    /// ```
-    ///
-    /// A name in use is [`Error::AlreadyConnected`], unless it holds this same factory.
+    /// Registers a function that opens the (blocking) connections named `name`.
+    #[deprecated(note = "use `register(name, factory)`, the one registration")]
     pub fn register_factory(&self, name: &str, open: Factory) -> Result<()> {
-        let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
-        match pools.get(name) {
-            Some(Target::Server(pool))
-                if pool.factory.as_ref().is_some_and(|f| Arc::ptr_eq(f, &open)) =>
-            {
-                Ok(())
-            }
-            Some(_) => Err(Error::AlreadyConnected(name.into())),
-            None => {
-                let info = ConnectionInfo::tcp("", 0);
-                let pool = Arc::new(Pool::new(info, Some(open)));
-                pools.insert(name.into(), Target::Server(pool));
-                Ok(())
-            }
-        }
+        self.register(name, open)
     }
 
     /// Forgets the connection named `name`; its idle connections close, the ones in use close
@@ -218,9 +289,9 @@ impl Connections {
         self.connect_named(DEFAULT, url)
     }
 
-    /// Registers a named connection from a URL; see [`register`](Self::register).
+    /// Registers a named connection from a URL: `register(name, url)`.
     pub fn connect_named(&self, name: &str, url: &str) -> Result<()> {
-        self.register(name, url.parse()?)
+        self.register(name, url)
     }
 
     /// Counters of the connection named `name`.
