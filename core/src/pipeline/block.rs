@@ -172,7 +172,8 @@ fn words(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-#[cfg(all(test, feature = "alloc"))]
+#[cfg(test)]
+#[cfg(feature = "alloc")]
 mod tests {
     use super::*;
     use crate::encode::{Args, cmd, encode_command};
