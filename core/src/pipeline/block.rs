@@ -81,9 +81,24 @@ const COMMANDS: [(&[u8], Rule); 12] = [
 /// answering; `None` for a command that does not block. A timeout that cannot be read counts as
 /// forever: waiting too long for a reply is never wrong, cutting a wait short is (and the server
 /// refuses most such timeouts at once).
+#[inline]
 pub(crate) fn of(encoded: &[u8]) -> Option<Block> {
+    // A command of fewer than 10 words whose name has fewer than 10 letters (`*3\r\n$5\r\nBLPOP`)
+    // has the name's first letter at 8: one comparison rules out all of them but those
+    // starting with B, W or X.
+    if encoded.get(4) == Some(&b'$')
+        && encoded.get(6) == Some(&b'\r')
+        && !matches!(encoded.get(8).map(|b| b | 0x20), Some(b'b' | b'w' | b'x'))
+    {
+        return None;
+    }
+    of_named(encoded)
+}
+
+/// [`of`], reading the name whatever its length.
+#[inline(never)]
+fn of_named(encoded: &[u8]) -> Option<Block> {
     let name = crate::mux::name(encoded);
-    // One comparison rules out every command but those starting with B, W or X.
     if !matches!(
         name.first().map(u8::to_ascii_uppercase),
         Some(b'B' | b'W' | b'X')
