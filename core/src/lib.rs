@@ -105,12 +105,12 @@ pub use pipe::{
 pub use pipeline::HeaplessPipeline;
 #[cfg(feature = "transactions")]
 pub use pipeline::Transaction;
-#[cfg(feature = "alloc")]
-pub use pipeline::{Computed, VecPipeline, View};
 pub use pipeline::{
-    DEFAULT_REPLY_ESTIMATE, DEFAULT_WINDOW, DEFAULT_WINDOW_BYTES, Entry, Mark, Pipeline,
+    Block, DEFAULT_REPLY_ESTIMATE, DEFAULT_WINDOW, DEFAULT_WINDOW_BYTES, Entry, Mark, Pipeline,
     ResolveError, SlicePipeline,
 };
+#[cfg(feature = "alloc")]
+pub use pipeline::{Computed, VecPipeline, View};
 #[cfg(feature = "alloc")]
 pub use queue::OnExecute;
 #[cfg(feature = "transactions")]

@@ -59,13 +59,29 @@ pub struct ConnectionInfo {
     pub client_name: Option<String>,
     /// Limit for establishing the connection.
     pub connect_timeout: Option<Duration>,
-    /// Limit for each read; a pipeline whose replies stop arriving fails after it.
+    /// Limit for each read (30 s by default); a pipeline whose replies stop arriving fails
+    /// after it.
+    ///
+    /// Blocking commands lengthen it for their pipeline by their own timeout: a pipeline with
+    /// `BLPOP k 60` reads with a limit of `read_timeout` + 60 s (the read timeout is the slack
+    /// for the network and the server), and `pipeline_timeout` grows by the same 60 s; a timeout
+    /// of 0 (`BLPOP k 0`, block forever) lifts both limits for that pipeline. The pipeline's
+    /// waits add up (`BLPOP a 5` then `BLPOP b 5`: 10 s). The commands recognised are `BLPOP`,
+    /// `BRPOP`, `BRPOPLPUSH`, `BLMOVE`, `BLMPOP`, `BZPOPMIN`, `BZPOPMAX`, `BZMPOP`, `XREAD` and
+    /// `XREADGROUP` with `BLOCK`, `WAIT` and `WAITAOF`, from the builders or queued by hand (see
+    /// [`Pipeline::blocking`](redpipe_core::Pipeline::blocking)). After the pipeline the normal
+    /// limits apply again. On a shared connection (see [`multiplexed`](Self::multiplexed)) a
+    /// blocking command runs on a connection of its own unless its pipeline is set to
+    /// [`Sharing::Shared`](redpipe_core::mux::Sharing::Shared); there the stall timeout is
+    /// lengthened the same way while its reply is awaited, and the pipelines behind it wait
+    /// for it.
     pub read_timeout: Option<Duration>,
     /// Limit for each write.
     pub write_timeout: Option<Duration>,
     /// Limit for a whole pipeline, from its first write to its last reply (60 s by default):
     /// a server that keeps each read in time by trickling bytes still cannot hold a pipeline
-    /// longer. `None` for pipelines that legitimately run longer.
+    /// longer. `None` for pipelines that legitimately run longer. Blocking commands lengthen it
+    /// by their own timeouts (see [`read_timeout`](Self::read_timeout)).
     pub pipeline_timeout: Option<Duration>,
     /// Commands in flight at once (see [`Pipeline::set_window`](redpipe_core::Pipeline::set_window)).
     pub window: usize,

@@ -4,7 +4,7 @@ use redpipe_core::io::{Driver, SetupError};
 use redpipe_core::{Error, ReadBuffer, Result, Transport, VecPipeline};
 
 use crate::config::ConnectionInfo;
-use crate::stream::{Io, Millis, Stream};
+use crate::stream::{Io, Millis, Stream, lengthen};
 
 /// One blocking connection to a Redis server.
 ///
@@ -55,7 +55,9 @@ impl Connection {
             .with_stall_timeout(Millis, Millis::of(info.read_timeout));
         let mut setup = VecPipeline::new();
         setup.set_limits(info.limits);
-        driver.stream_mut().start_pipeline(info.pipeline_timeout);
+        driver
+            .stream_mut()
+            .start_pipeline(info.pipeline_timeout, None);
         driver
             .setup(&info.setup(), &mut setup)
             .map_err(setup_failed)?;
@@ -128,11 +130,19 @@ impl Connection {
     /// conn.execute(&mut next)?;
     /// # Ok::<(), redpipe::Error>(())
     /// ```
+    ///
+    /// A pipeline with blocking commands (`BLPOP k 5`) waits their waits longer than the read
+    /// and pipeline timeouts, and with no timeout for one that waits forever (`BLPOP k 0`); see
+    /// [`ConnectionInfo::read_timeout`].
     pub fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
         self.info.configure(p);
-        self.driver
-            .stream_mut()
-            .start_pipeline(self.info.pipeline_timeout);
+        let block = p.blocking();
+        let io = self.driver.stream_mut();
+        if io.start_pipeline(self.info.pipeline_timeout, block) {
+            // No reply completes while the server holds one back on purpose.
+            let stall = lengthen(self.info.read_timeout, block);
+            self.driver.set_stall_timeout(Millis::of(stall));
+        }
         let result = self.driver.send(p);
         result.map_err(|e| self.driver.error(e))
     }
@@ -142,6 +152,8 @@ impl Connection {
     pub fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
         let result = self.driver.finish(p);
         self.driver.stream_mut().end_pipeline();
+        self.driver
+            .set_stall_timeout(Millis::of(self.info.read_timeout));
         result.map_err(|e| self.driver.error(e))
     }
 }

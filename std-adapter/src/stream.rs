@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Addr, ConnectionInfo};
 use redpipe_core::session::Clock;
-use redpipe_core::{Error, Result};
+use redpipe_core::{Block, Error, Result};
 
 /// Milliseconds on one clock for the whole process, for the core's stall rule
 /// ([`Stall`](redpipe_core::session::Stall)).
@@ -34,6 +34,16 @@ impl Millis {
 impl Clock for Millis {
     fn now(&self) -> u64 {
         u64::try_from(Self::origin().elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// `limit` for a pipeline whose blocking commands wait `block` on purpose (see
+/// [`Pipeline::blocking`](redpipe_core::Pipeline::blocking)): that much longer, and no limit
+/// for one that waits forever.
+pub(crate) fn lengthen(limit: Option<Duration>, block: Option<Block>) -> Option<Duration> {
+    match block {
+        None => limit,
+        Some(block) => block.added_to(limit),
     }
 }
 
@@ -141,9 +151,14 @@ impl Stream {
 /// in time) cannot hold a pipeline past its deadline.
 pub(crate) struct Io {
     stream: Stream,
+    /// The read timeout now: the connection's, or longer for a pipeline that blocks.
     read: Option<Duration>,
+    /// The connection's read timeout.
+    own_read: Option<Duration>,
     write: Option<Duration>,
     deadline: Option<Instant>,
+    /// A pipeline is between [`start_pipeline`](Self::start_pipeline) and its end.
+    started: bool,
     /// The timeouts the socket has now, to set them only when they change.
     applied: (Option<Duration>, Option<Duration>),
 }
@@ -153,8 +168,10 @@ impl Io {
         Self {
             stream,
             read: info.read_timeout,
+            own_read: info.read_timeout,
             write: info.write_timeout,
             deadline: None,
+            started: false,
             applied: (info.read_timeout, info.write_timeout),
         }
     }
@@ -171,23 +188,34 @@ impl Io {
         };
         Some(Self {
             stream,
-            read: self.read,
+            read: self.own_read,
+            own_read: self.own_read,
             write: self.write,
             deadline: None,
+            started: false,
             applied: self.applied,
         })
     }
 
-    /// Bounds everything until [`end_pipeline`](Self::end_pipeline) by `limit` from now (a
-    /// pipeline already in flight keeps its deadline).
-    pub(crate) fn start_pipeline(&mut self, limit: Option<Duration>) {
-        if self.deadline.is_none() {
-            self.deadline = limit.map(|t| Instant::now() + t);
+    /// Bounds everything until [`end_pipeline`](Self::end_pipeline) by `limit` from now, both
+    /// it and each read lengthened by `block`, the waits of the pipeline's blocking commands
+    /// (see [`lengthen`]; a pipeline already in flight keeps its limits). Returns whether
+    /// `block` lengthened them.
+    pub(crate) fn start_pipeline(&mut self, limit: Option<Duration>, block: Option<Block>) -> bool {
+        if self.started {
+            return false;
         }
+        self.started = true;
+        self.deadline = lengthen(limit, block).map(|t| Instant::now() + t);
+        self.read = lengthen(self.own_read, block);
+        block.is_some()
     }
 
+    /// Ends the pipeline's limits: the connection's read timeout applies again.
     pub(crate) fn end_pipeline(&mut self) {
+        self.started = false;
         self.deadline = None;
+        self.read = self.own_read;
     }
 
     /// Bounds every read and write by `at` (`None`: only their own timeouts).

@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use redpipe_core::io::Driver;
-use redpipe_core::{AsyncTransport, Error, ReadBuffer, Result, VecPipeline};
+use redpipe_core::{AsyncTransport, Block, Error, ReadBuffer, Result, VecPipeline};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{Addr, ConnectionInfo};
 use crate::connection::setup_failed;
-use crate::stream::Millis;
+use crate::stream::{Millis, lengthen};
 
 /// The async byte streams: TCP, a Unix socket, or TLS over TCP.
 trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {
@@ -130,20 +130,24 @@ impl AsyncConnection {
         let io = Timed {
             inner: FromTokio::new(stream),
             read: info.read_timeout,
+            own_read: info.read_timeout,
             write: info.write_timeout,
             deadline: None,
+            started: false,
         };
         // As on the blocking connection: no complete reply within the read timeout ends a run.
         let mut driver = Driver::new(io, ReadBuffer::growable())
             .with_stall_timeout(Millis, Millis::of(info.read_timeout));
         let mut setup = VecPipeline::new();
         setup.set_limits(info.limits);
-        driver.stream_mut().start_pipeline(info.pipeline_timeout);
+        driver
+            .stream_mut()
+            .start_pipeline(info.pipeline_timeout, None);
         driver
             .setup_async(&info.setup(), &mut setup)
             .await
             .map_err(setup_failed)?;
-        driver.stream_mut().deadline = None;
+        driver.stream_mut().end_pipeline();
         Ok(Self {
             driver,
             info: info.clone(),
@@ -184,12 +188,17 @@ impl AsyncConnection {
     }
 
     /// Sends `p`'s commands without waiting for replies; see
-    /// [`Connection::send`](crate::Connection::send).
+    /// [`Connection::send`](crate::Connection::send) (blocking commands wait longer than the
+    /// timeouts as there).
     pub async fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
         self.info.configure(p);
-        self.driver
-            .stream_mut()
-            .start_pipeline(self.info.pipeline_timeout);
+        let block = p.blocking();
+        let io = self.driver.stream_mut();
+        if io.start_pipeline(self.info.pipeline_timeout, block) {
+            // No reply completes while the server holds one back on purpose.
+            let stall = lengthen(self.info.read_timeout, block);
+            self.driver.set_stall_timeout(Millis::of(stall));
+        }
         let result = self.driver.send_async(p).await;
         result.map_err(|e| self.driver.error(e))
     }
@@ -197,7 +206,9 @@ impl AsyncConnection {
     /// Reads every reply of a pipeline started with [`send`](Self::send).
     pub async fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
         let result = self.driver.finish_async(p).await;
-        self.driver.stream_mut().deadline = None;
+        self.driver.stream_mut().end_pipeline();
+        self.driver
+            .set_stall_timeout(Millis::of(self.info.read_timeout));
         result.map_err(|e| self.driver.error(e))
     }
 }
@@ -260,18 +271,36 @@ impl AsyncWrite for Stream {
 /// progress; an expired one is `ErrorKind::TimedOut`.
 struct Timed {
     inner: FromTokio<Box<dyn AsyncStream>>,
+    /// The read timeout now: the connection's, or longer for a pipeline that blocks.
     read: Option<Duration>,
+    /// The connection's read timeout.
+    own_read: Option<Duration>,
     write: Option<Duration>,
     deadline: Option<tokio::time::Instant>,
+    /// A pipeline is between `start_pipeline` and its end.
+    started: bool,
 }
 
 impl Timed {
-    /// Bounds everything until the deadline is cleared by `limit` from now (a pipeline already
-    /// in flight keeps its deadline).
-    fn start_pipeline(&mut self, limit: Option<Duration>) {
-        if self.deadline.is_none() {
-            self.deadline = limit.map(|t| tokio::time::Instant::now() + t);
+    /// Bounds everything until [`end_pipeline`](Self::end_pipeline) by `limit` from now, both
+    /// it and each read lengthened by `block`, the waits of the pipeline's blocking commands
+    /// (a pipeline already in flight keeps its limits). Returns whether `block` lengthened
+    /// them.
+    fn start_pipeline(&mut self, limit: Option<Duration>, block: Option<Block>) -> bool {
+        if self.started {
+            return false;
         }
+        self.started = true;
+        self.deadline = lengthen(limit, block).map(|t| tokio::time::Instant::now() + t);
+        self.read = lengthen(self.own_read, block);
+        block.is_some()
+    }
+
+    /// Ends the pipeline's limits: the connection's read timeout applies again.
+    fn end_pipeline(&mut self) {
+        self.started = false;
+        self.deadline = None;
+        self.read = self.own_read;
     }
 
     /// The limit for the next read or write: its own, or the time left before the deadline.

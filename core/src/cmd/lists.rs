@@ -45,6 +45,11 @@ pub trait ListCommands: Queue {
     /// `BLPOP key... timeout`: `(key, element)` from the head of the first non-empty list,
     /// waiting up to `timeout` seconds (0: forever); `None` on timeout. A blocking command holds
     /// its connection: give it a connection of its own rather than a busy pipeline.
+    ///
+    /// The wait is not taken for a dead server: the pipeline's read and pipeline timeouts are
+    /// lengthened by `timeout`, and lifted for a timeout of 0, while it runs (the std
+    /// connections read [`Pipeline::blocking`](crate::Pipeline::blocking); see
+    /// `ConnectionInfo::read_timeout` in `redpipe`). The other blocking commands do the same.
     fn blpop<T: FromReply + ?Sized>(
         &mut self,
         keys: impl Args,

@@ -90,6 +90,13 @@ impl<T, B: Storage<u8>, C> Driver<T, B, C> {
         }
     }
 
+    /// Sets the stall limit of [`with_stall_timeout`](Self::with_stall_timeout) (on the same
+    /// clock): a transport lengthens it for a pipeline whose commands block on purpose (see
+    /// [`Pipeline::blocking`](crate::Pipeline::blocking)) and sets it back after.
+    pub fn set_stall_timeout(&mut self, limit: Option<u64>) {
+        self.stall = Stall::new(limit);
+    }
+
     /// The stream.
     pub fn stream(&self) -> &T {
         &self.io

@@ -76,7 +76,7 @@ pub(crate) use sharing::{Needs, name, needs};
 
 use crate::decode::{Limits, Scanner, Unsolicited, unsolicited};
 use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};
-use crate::pipeline::{Entry, Pipeline};
+use crate::pipeline::{Block, Entry, Pipeline};
 use crate::reply::strip_attributes;
 use crate::session::Stall;
 use crate::storage::Storage;
@@ -197,6 +197,9 @@ pub struct Mux<S, Q> {
     /// Replies read for pipelines; advances only when a reply completes.
     progress: u64,
     stall: Stall,
+    /// Ticks of the timeout's clock per millisecond, for blocking commands' waits (0: they do
+    /// not lengthen it).
+    ticks_per_milli: u64,
     /// Reads the replies of abandoned pipelines, which have no pipeline to read them.
     scanner: Scanner,
     limits: Limits,
@@ -251,6 +254,7 @@ where
             reply_bytes: 0,
             progress: 0,
             stall: Stall::new(None),
+            ticks_per_milli: 1,
             scanner: Scanner::new(),
             limits: Limits::default(),
             failure: None,
@@ -273,8 +277,22 @@ where
 
     /// Sets how long replies may be awaited with none completing before the connection fails
     /// (see [`handle_timeout`](Self::handle_timeout)), in the unit of its `now`; `None`: never.
+    ///
+    /// While the reply awaited belongs to a pipeline with blocking commands (`BLPOP k 5`, see
+    /// [`Pipeline::blocking`]; only a pipeline set to [`Sharing::Shared`] has them here, as
+    /// [`Sharing::Auto`] gives them a connection of their own), the wait may last their waits
+    /// longer, and has no limit for one that waits forever: the pipelines queued behind it wait
+    /// for it without failing. The timeout is in milliseconds for that unless
+    /// [`set_ticks_per_milli`](Self::set_ticks_per_milli) says otherwise.
     pub fn set_timeout(&mut self, timeout: Option<u64>) {
         self.stall = Stall::new(timeout);
+    }
+
+    /// Sets how many units of the timeout's clock make a millisecond (1 by default), to lengthen
+    /// the timeout by blocking commands' waits (see [`set_timeout`](Self::set_timeout)); 0:
+    /// blocking commands do not lengthen it.
+    pub fn set_ticks_per_milli(&mut self, ticks: u64) {
+        self.ticks_per_milli = ticks;
     }
 
     /// Pipelines it holds at most, queued or in flight.
@@ -754,12 +772,32 @@ where
             self.stall.idle();
             return None;
         }
-        match self.stall.check(self.progress, now) {
+        // A copy, so that the limit of a wait that starts can look at the pipeline awaited.
+        let mut stall = self.stall;
+        let checked = stall.check_with(self.progress, now, |limit| self.wait_limit(limit));
+        self.stall = stall;
+        match checked {
             Ok(deadline) => deadline,
             Err(_) => {
                 self.fail(Failure::Io(IoKind::TimedOut));
                 None
             }
+        }
+    }
+
+    /// The limit of a wait for the reply awaited now: `limit`, lengthened by the waits of the
+    /// blocking commands its pipeline has left to answer (`None`: no limit). An abandoned
+    /// pipeline's replies are awaited with `limit` (its commands went back with it).
+    fn wait_limit(&mut self, limit: u64) -> Option<u64> {
+        let ticks = self.ticks_per_milli;
+        let Some(i) = self.reader().filter(|_| ticks > 0) else {
+            return Some(limit);
+        };
+        let sub = self.ring.slots_mut()[i].sub.as_mut();
+        match sub.and_then(|s| s.pipeline().blocking()) {
+            None => Some(limit),
+            Some(Block::For(ms)) => Some(limit.saturating_add(ms.saturating_mul(ticks))),
+            Some(Block::Forever) => None,
         }
     }
 }

@@ -5,6 +5,7 @@
 extern crate alloc;
 extern crate std;
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Mux, Slot, Ticket};
@@ -422,6 +423,45 @@ fn no_complete_reply_for_the_timeout_fails_the_connection() {
         ha[1].read(&a),
         Err(SlotError::Failed(Failure::Io(crate::IoKind::TimedOut)))
     );
+}
+
+#[test]
+fn a_blocking_command_awaited_lengthens_the_timeout_by_its_wait() {
+    let mut mux = Mux::with_capacity(4);
+    mux.set_timeout(Some(100));
+    let mut a = P::new();
+    let popped = a.blpop::<Option<(String, String)>>("jobs", 1).unwrap();
+    let forever = a.blpop::<Option<(String, String)>>("jobs", 0).unwrap();
+    let (b, hb) = incrs(&["b"]);
+    let (ta, tb) = (mux.try_submit(a).unwrap(), mux.try_submit(b).unwrap());
+    let _ = transmit(&mut mux);
+    // Both waits, one after the other, on top of the timeout: the second has no limit.
+    assert_eq!(mux.handle_timeout(10), None);
+    assert_eq!(mux.handle_timeout(100_000), None);
+    mux.handle_input(b"*2\r\n$4\r\njobs\r\n$1\r\nx\r\n")
+        .unwrap();
+    // The first is answered; the second has no limit still.
+    assert_eq!(mux.handle_timeout(100_010), None);
+    mux.handle_input(b"*-1\r\n").unwrap();
+    // The pipeline behind it waits for nothing on purpose: the plain timeout again.
+    assert_eq!(mux.handle_timeout(100_020), Some(100_120));
+    mux.handle_input(b":1\r\n").unwrap();
+    let (a, b) = (mux.take(ta).unwrap(), mux.take(tb).unwrap());
+    assert!(popped.read(&a).unwrap().is_some());
+    assert_eq!(forever.read(&a), Ok(None));
+    assert_eq!(hb[0].read(&b), Ok(1));
+
+    // A wait of its own, in the clock's unit.
+    mux.set_ticks_per_milli(10);
+    let mut c = P::new();
+    let _ = c.brpop::<Option<(String, String)>>("jobs", 2).unwrap();
+    let tc = mux.try_submit(c).unwrap();
+    let _ = transmit(&mut mux);
+    assert_eq!(mux.handle_timeout(1000), Some(1000 + 100 + 20_000));
+    assert_eq!(mux.handle_timeout(21_099), Some(21_100));
+    assert_eq!(mux.handle_timeout(21_100), None);
+    let c = mux.take(tc).unwrap();
+    assert_eq!(c.failure(), Some(Failure::Io(crate::IoKind::TimedOut)));
 }
 
 #[cfg(feature = "scripting")]

@@ -1,6 +1,7 @@
 //! The pipeline: queued commands, their deferred slots, and the sans-I/O run loop (documented
 //! on [`Pipeline`], its public face).
 
+mod block;
 #[cfg(feature = "alloc")]
 mod callbacks;
 #[cfg(feature = "scripting")]
@@ -11,6 +12,7 @@ mod table;
 #[cfg(feature = "transactions")]
 mod transaction;
 
+pub use block::Block;
 #[cfg(feature = "alloc")]
 pub use callbacks::{Computed, View};
 #[cfg(feature = "heapless")]
@@ -430,6 +432,51 @@ where
             }
         }
         most
+    }
+
+    /// How long the server may hold back the replies still awaited on purpose: the waits of the
+    /// blocking commands among the commands not answered yet (`BLPOP k 5`, `BRPOPLPUSH`,
+    /// `BLMOVE`, `BLMPOP`, `BZPOPMIN`, `BZPOPMAX`, `BZMPOP`, `XREAD`/`XREADGROUP` with `BLOCK`,
+    /// `WAIT`, `WAITAOF`), one after the other; `None` when none of them blocks. Commands inside
+    /// a transaction built with `transaction` do not block (Redis runs them at once) and do not
+    /// count.
+    ///
+    /// A transport SHOULD wait that much longer for replies than its read timeout (and wait
+    /// with no timeout for [`Block::Forever`]) while the pipeline runs, and no longer: a
+    /// blocking command is not a dead server. Read from the commands' encoding when asked,
+    /// so queueing pays nothing for it; it reads each command's name, so ask once per run.
+    ///
+    /// ```
+    /// use redpipe_core::{prelude::*, Block, Reply, VecPipeline};
+    /// let mut p = VecPipeline::new();
+    /// let _ = p.incr("hits").unwrap();
+    /// assert_eq!(p.blocking(), None);
+    /// let _ = p.blpop::<Option<(String, String)>>("jobs", 5).unwrap();
+    /// assert_eq!(p.blocking(), Some(Block::For(5000)));
+    /// let _ = p.query::<Reply<'_>>(cmd("BLPOP").arg("jobs").arg(0)).unwrap();
+    /// assert_eq!(p.blocking(), Some(Block::Forever));
+    /// ```
+    pub fn blocking(&self) -> Option<Block> {
+        let entries = self.entries.as_slice();
+        let out = self.out.as_slice();
+        let mut start = self.out_start(self.next_reply);
+        let mut total: Option<Block> = None;
+        for e in entries.iter().skip(self.next_reply) {
+            let end = e.out_end as usize;
+            let command = out.get(start..end).unwrap_or_default();
+            start = end;
+            if e.in_tx {
+                continue; // Redis runs it without blocking
+            }
+            if let Some(wait) = block::of(command) {
+                let sum = total.map_or(wait, |t| t.then(wait));
+                if sum == Block::Forever {
+                    return Some(sum);
+                }
+                total = Some(sum);
+            }
+        }
+        total
     }
 
     /// Takes the commands queued so far as the connection's setup: what they change is what it

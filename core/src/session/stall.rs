@@ -32,6 +32,8 @@ pub struct Stall {
     /// When the current wait started, and the progress count then.
     since: Option<u64>,
     seen: u64,
+    /// The limit of the current wait (`None`: none), decided when it started.
+    wait: Option<u64>,
 }
 
 /// Replies were awaited for the whole limit with none completing.
@@ -54,6 +56,7 @@ impl Stall {
             limit,
             since: None,
             seen: 0,
+            wait: limit,
         }
     }
 
@@ -72,12 +75,28 @@ impl Stall {
     /// at, at the latest (`None`: no limit). The wait counts from the first call after the
     /// last completed reply, so a caller need not call it after reads that completed replies.
     pub fn check(&mut self, progress: u64, now: u64) -> Result<Option<u64>, Stalled> {
+        self.check_with(progress, now, Some)
+    }
+
+    /// [`check`](Self::check), for waits that may be longer than the limit: when a wait starts
+    /// (the first call after a reply completed), `wait(limit)` gives its own limit (`None`:
+    /// none), such as the limit lengthened by the blocking command whose reply is awaited (see
+    /// [`Pipeline::blocking`](crate::Pipeline::blocking)). Only called when a wait starts.
+    pub fn check_with(
+        &mut self,
+        progress: u64,
+        now: u64,
+        wait: impl FnOnce(u64) -> Option<u64>,
+    ) -> Result<Option<u64>, Stalled> {
         let Some(limit) = self.limit else {
             return Ok(None);
         };
         match self.since {
             Some(since) if self.seen == progress => {
-                let deadline = since.saturating_add(limit);
+                let Some(wait) = self.wait else {
+                    return Ok(None);
+                };
+                let deadline = since.saturating_add(wait);
                 if now >= deadline {
                     self.since = None;
                     return Err(Stalled);
@@ -87,7 +106,8 @@ impl Stall {
             _ => {
                 self.since = Some(now);
                 self.seen = progress;
-                Ok(Some(now.saturating_add(limit)))
+                self.wait = wait(limit);
+                Ok(self.wait.map(|wait| now.saturating_add(wait)))
             }
         }
     }
@@ -115,5 +135,23 @@ mod tests {
         s.idle();
         assert_eq!(s.check(1, 500), Ok(Some(600)));
         assert_eq!(Stall::new(None).check(0, 1_000_000), Ok(None));
+    }
+
+    #[test]
+    fn a_wait_may_have_a_longer_limit_of_its_own() {
+        let mut s = Stall::new(Some(100));
+        assert_eq!(s.check_with(0, 10, |l| Some(l + 1000)), Ok(Some(1110)));
+        assert_eq!(
+            s.check_with(0, 500, |_| unreachable!("asked when a wait starts only")),
+            Ok(Some(1110))
+        );
+        assert_eq!(s.check(0, 1110), Err(Stalled));
+        // A reply completed: the next wait has the plain limit again.
+        assert_eq!(s.check(1, 1200), Ok(Some(1300)));
+        assert_eq!(s.check(1, 1300), Err(Stalled));
+        // No limit for this wait (a command that blocks forever), until a reply completes.
+        assert_eq!(s.check_with(1, 2000, |_| None), Ok(None));
+        assert_eq!(s.check(1, 1_000_000), Ok(None));
+        assert_eq!(s.check(2, 1_000_000), Ok(Some(1_000_100)));
     }
 }

@@ -51,7 +51,9 @@ fn connection_error(f: Failure) -> Error {
 
 /// The stall timeout of a shared connection, in milliseconds on [`Millis`]: the read timeout,
 /// counted from the last reply that completed (a server that trickles bytes or floods pushes
-/// makes none).
+/// makes none). The mux lengthens it while the reply awaited is a blocking command's (see
+/// [`Mux::set_timeout`](redpipe_core::mux::Mux::set_timeout)); each read keeps the read
+/// timeout, after which the mux is asked again.
 fn stall_timeout(info: &ConnectionInfo) -> Option<u64> {
     Millis::of(info.read_timeout)
 }
