@@ -7,10 +7,11 @@
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use redpipe::core::VecPipeline;
 use redpipe::mux::Sharing;
 use redpipe::prelude::*;
 use redpipe::tokio::AsyncConnection;
-use redpipe::{Connection, ConnectionInfo, Connections, Handle, VecPipeline};
+use redpipe::{Connection, ConnectionInfo, Connections, Handle};
 use redpipe_tests::RedisServer;
 
 /// Shorter than the wait before the push below, so that without the rule every `BLPOP` here

@@ -134,7 +134,7 @@ fn queue_first(p: &mut Pipeline) -> Result<FirstHandles, CapacityError> {
     let answer = p.incrby(COUNTER, 41)?;
     let greeting = p.get(GREETING)?;
     // Centi-degrees: no float formatting on a board.
-    let fields = p.hset_multiple(SENSOR, &[("temp", "2150"), ("unit", "cC")])?;
+    let fields = p.hset_multiple(SENSOR, [("temp", "2150"), ("unit", "cC")])?;
     let sensor = p.hgetall(SENSOR)?;
     let not_a_number = p.incr(GREETING)?;
     let (tx_counter, tx_temp, tx_not_a_number, tx_read_back) = p.transaction(|p| {

@@ -319,7 +319,7 @@ struct B2 {
 
 fn queue_b2(p: &mut SlicePipeline<'_>) -> Result<B2, CapacityError> {
     Ok(B2 {
-        pushed: p.rpush(LOG, &["b1", "b2"])?,
+        pushed: p.rpush(LOG, ["b1", "b2"])?,
         not_a_number: p.incr(BOARD_KEY)?,
         log: p.lrange(LOG, 0, -1)?,
     })
@@ -333,7 +333,7 @@ struct B3 {
 
 fn queue_b3(p: &mut SlicePipeline<'_>) -> Result<B3, CapacityError> {
     Ok(B3 {
-        pushed: p.rpush(LOG, &["b3"])?,
+        pushed: p.rpush(LOG, ["b3"])?,
         last: p.lindex(LOG, -1)?,
         len: p.strlen(BOARD_KEY)?,
     })
