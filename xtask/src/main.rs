@@ -7,6 +7,7 @@
 //!   package and its size; part of `test`.
 //! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks;
 //!   `bench --only g` runs only the end-to-end figures named.
+//! - `msrv`: the workspace's `rust-version` against every dependency's; part of `test`.
 //! - `qemu`: the firmware images on emulated Cortex-M4 and RISC-V 32 boards against a
 //!   throwaway server.
 //!
@@ -16,6 +17,8 @@
 mod bench;
 mod cluster;
 mod fuzz;
+mod json;
+mod msrv;
 mod npm;
 mod qemu;
 mod redis;
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Some("size") => size::firmware(),
         Some("fuzz") => fuzz::command(&args[1..]),
         Some("qemu") => qemu::command(&args[1..]),
+        Some("msrv") => msrv::command(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
                  fuzz    run every fuzz target (--seconds N, default 60)\n  \
                  qemu    run the firmware images on emulated Cortex-M4 and RISC-V 32 boards \
                  against redis-server (--timeout SECONDS, default 60)\n  \
+                 msrv    check that no dependency needs a newer Rust than the workspace's \
+                 rust-version\n  \
                  setup   only install what is missing"
             );
             return ExitCode::from(2);
