@@ -7,6 +7,8 @@
 //!   package and its size; part of `test`.
 //! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks;
 //!   `bench --only g` runs only the end-to-end figures named.
+//! - `fmt`: `cargo fmt --check` for the workspace and each crate that is a workspace of its own
+//!   (`firmware/`, `fuzz/`); part of `test`.
 //! - `msrv`: the workspace's `rust-version` against every dependency's; part of `test`.
 //! - `qemu`: the firmware images on emulated Cortex-M4 and RISC-V 32 boards against a
 //!   throwaway server.
@@ -16,6 +18,7 @@
 
 mod bench;
 mod cluster;
+mod fmt;
 mod fuzz;
 mod json;
 mod msrv;
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::command(&args[1..]),
         Some("qemu") => qemu::command(&args[1..]),
         Some("msrv") => msrv::command(&args[1..]),
+        Some("fmt") => fmt::command(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -57,6 +61,8 @@ fn main() -> ExitCode {
                  fuzz    run every fuzz target (--seconds N, default 60)\n  \
                  qemu    run the firmware images on emulated Cortex-M4 and RISC-V 32 boards \
                  against redis-server (--timeout SECONDS, default 60)\n  \
+                 fmt     cargo fmt --check for the workspace and every crate outside it \
+                 (firmware, fuzz)\n  \
                  msrv    check that no dependency needs a newer Rust than the workspace's \
                  rust-version\n  \
                  setup   only install what is missing"

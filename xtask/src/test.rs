@@ -25,7 +25,8 @@ pub(crate) fn run_all() -> Result<(), String> {
     // Chromium, ChromeDriver, websockify, Node, wasm-bindgen-cli: before anything is built.
     crate::wasm::install()?;
 
-    run(cargo().args(["fmt", "--all", "--check"]))?;
+    // Formatting, of the workspace and of the crates outside it (firmware, fuzz).
+    crate::fmt::check()?;
     // The MSRV the workspace claims: no dependency states a newer one; clippy's
     // `incompatible_msrv` (below) holds our own code to it.
     crate::msrv::check()?;
