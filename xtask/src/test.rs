@@ -24,6 +24,8 @@ pub(crate) fn run_all() -> Result<(), String> {
     setup::all()?;
     // Chromium, ChromeDriver, websockify, Node, wasm-bindgen-cli: before anything is built.
     crate::wasm::install()?;
+    // Nightly and cargo-fuzz: the fuzz step fails, never skips, where they cannot be had.
+    crate::fuzz::tools()?;
 
     // Formatting, of the workspace and of the crates outside it (firmware, fuzz).
     crate::fmt::check()?;
