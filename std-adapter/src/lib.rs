@@ -82,7 +82,7 @@ pub fn connect_cluster(urls: &[&str]) -> Result<()> {
 /// else on a new pipe that is executed when `f` returns `Ok` and dropped unsent when it fails.
 /// See [`Connections::autoexec`]; for error types of your own, [`Pipe::autoexec`].
 ///
-/// Blocking: in async code use [`autoexec_async`] (feature `tokio`), which does not hold a
+/// Blocking: in async code use `autoexec_async` (feature `tokio`), which does not hold a
 /// runtime worker while the pipe runs.
 pub fn autoexec<R>(parent: Option<&mut Pipe>, f: impl FnOnce(&mut Pipe) -> Result<R>) -> Result<R> {
     Connections::global().autoexec(parent, f)

@@ -7,6 +7,8 @@
 //!   package and its size; part of `test`.
 //! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks;
 //!   `bench --only g` runs only the end-to-end figures named.
+//! - `doc`: `cargo doc -D warnings` for each crate alone (default features), then for the
+//!   workspace with every feature; part of `test`.
 //! - `fmt`: `cargo fmt --check` for the workspace and each crate that is a workspace of its own
 //!   (`firmware/`, `fuzz/`); part of `test`.
 //! - `msrv`: the workspace's `rust-version` against every dependency's; part of `test`.
@@ -18,6 +20,7 @@
 
 mod bench;
 mod cluster;
+mod doc;
 mod fmt;
 mod fuzz;
 mod json;
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Some("qemu") => qemu::command(&args[1..]),
         Some("msrv") => msrv::command(&args[1..]),
         Some("fmt") => fmt::command(&args[1..]),
+        Some("doc") => doc::command(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
                  fuzz    run every fuzz target (--seconds N, default 60)\n  \
                  qemu    run the firmware images on emulated Cortex-M4 and RISC-V 32 boards \
                  against redis-server (--timeout SECONDS, default 60)\n  \
+                 doc     cargo doc with -D warnings: each crate alone (default features), \
+                 then all features\n  \
                  fmt     cargo fmt --check for the workspace and every crate outside it \
                  (firmware, fuzz)\n  \
                  msrv    check that no dependency needs a newer Rust than the workspace's \

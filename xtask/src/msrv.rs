@@ -12,7 +12,7 @@ use std::fmt;
 use std::process::Command;
 
 use crate::json::Json;
-use crate::setup::{cargo, root};
+use crate::setup::{metadata, root};
 
 /// A Rust version as `rust-version` writes it: `1.88` or `1.88.0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,20 +157,7 @@ pub(crate) fn graph(metadata: &Json) -> Result<Vec<Package>, String> {
 pub(crate) fn check() -> Result<(), String> {
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
     let claim = workspace_claim(&manifest)?;
-    let shown = "cargo metadata --format-version 1 --locked";
-    eprintln!("\n$ {shown}");
-    let out = cargo()
-        .args(["metadata", "--format-version", "1", "--locked"])
-        .output()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "failed ({}): {shown}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let metadata = Json::parse(&String::from_utf8_lossy(&out.stdout))?;
+    let metadata = metadata(&["--locked"])?;
     let packages = graph(&metadata)?;
     let newest = packages.iter().filter_map(|p| p.rust_version).max();
     let off: Vec<&str> = members_off_claim(claim, &packages)

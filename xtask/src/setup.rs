@@ -54,6 +54,38 @@ pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// `cargo metadata --format-version 1` with `args`, parsed.
+pub(crate) fn metadata(args: &[&str]) -> Result<crate::json::Json, String> {
+    let mut cmd = cargo();
+    cmd.args(["metadata", "--format-version", "1"]).args(args);
+    let shown = format!("{cmd:?}").replace('"', "");
+    eprintln!("\n$ {shown}");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "failed ({}): {shown}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    crate::json::Json::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The names of the workspace's members, in `Cargo.toml` order.
+pub(crate) fn members() -> Result<Vec<String>, String> {
+    let metadata = metadata(&["--no-deps"])?;
+    let packages = metadata
+        .get("packages")
+        .ok_or("cargo metadata: no packages")?;
+    Ok(packages
+        .items()
+        .iter()
+        .filter_map(|p| p.get("name")?.as_str().map(str::to_owned))
+        .collect())
+}
+
 /// Output of `cmd` when it succeeds.
 pub(crate) fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
