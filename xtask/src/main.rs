@@ -1,6 +1,8 @@
 //! `cargo xtask <command>`: the one script that humans and CI both run.
 //!
-//! - `test`: installs what a fresh Debian machine lacks, then runs every check and test.
+//! - `test`: installs what a fresh Debian machine lacks, then runs every check and test;
+//!   `test --quick`: fmt, MSRV, clippy, the core's and std adapter's tests and one real-server
+//!   suite, for the edit-test loop.
 //! - `tour`: runs the main demo against `REDIS_URL` or a throwaway local `redis-server`;
 //!   `tour --browser`: a headless Chromium page runs a pipeline through the bridge.
 //! - `wasm`: the browser and edge side (Chromium and Node tests against a real bridge), the npm
@@ -55,7 +57,9 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 test    install what is missing, then run every check and test\n  \
+                 test    install what is missing, then run every check and test;\n          \
+                 --quick: fmt, MSRV, clippy, core and std-adapter tests and one\n          \
+                 redis-server suite, for the edit-test loop (under 4 minutes warm)\n  \
                  tour    run the redpipe tour (uses REDIS_URL or starts a local redis-server);\n          \
                  --browser: a headless Chromium page runs it through redpipe-bridge\n  \
                  wasm    browser and Node tests against a real bridge, the npm package and its size\n  \
