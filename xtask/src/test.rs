@@ -225,9 +225,7 @@ pub(crate) fn command(args: &[String]) -> Result<(), String> {
         [flag] if flag == "--quick" => run_quick(),
         _ => return Err("usage: cargo xtask test [--quick]".into()),
     };
-    eprintln!(
-        "\n(cargo xtask test: {:.0} s)",
-        started.elapsed().as_secs_f64()
-    );
+    // Where the time went, also when a step failed.
+    setup::print_slowest(12, started.elapsed());
     result
 }
