@@ -1,12 +1,19 @@
 //! `cargo xtask <command>`: the one script that humans and CI both run.
 //!
-//! - `test`: installs what a fresh Debian machine lacks, then runs every check and test.
+//! - `test`: installs what a fresh Debian machine lacks, then runs every check and test;
+//!   `test --quick`: fmt, MSRV, clippy, the core's and std adapter's tests and one real-server
+//!   suite, for the edit-test loop.
 //! - `tour`: runs the main demo against `REDIS_URL` or a throwaway local `redis-server`;
 //!   `tour --browser`: a headless Chromium page runs a pipeline through the bridge.
 //! - `wasm`: the browser and edge side (Chromium and Node tests against a real bridge), the npm
 //!   package and its size; part of `test`.
 //! - `bench`: the end-to-end benchmark against a throwaway server, then the codec benchmarks;
 //!   `bench --only g` runs only the end-to-end figures named.
+//! - `doc`: `cargo doc -D warnings` for each crate alone (default features), then for the
+//!   workspace with every feature; part of `test`.
+//! - `fmt`: `cargo fmt --check` for the workspace and each crate that is a workspace of its own
+//!   (`firmware/`, `fuzz/`); part of `test`.
+//! - `msrv`: the workspace's `rust-version` against every dependency's; part of `test`.
 //! - `qemu`: the firmware images on emulated Cortex-M4 and RISC-V 32 boards against a
 //!   throwaway server.
 //!
@@ -15,7 +22,11 @@
 
 mod bench;
 mod cluster;
+mod doc;
+mod fmt;
 mod fuzz;
+mod json;
+mod msrv;
 mod npm;
 mod qemu;
 mod redis;
@@ -39,11 +50,16 @@ fn main() -> ExitCode {
         Some("size") => size::firmware(),
         Some("fuzz") => fuzz::command(&args[1..]),
         Some("qemu") => qemu::command(&args[1..]),
+        Some("msrv") => msrv::command(&args[1..]),
+        Some("fmt") => fmt::command(&args[1..]),
+        Some("doc") => doc::command(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 test    install what is missing, then run every check and test\n  \
+                 test    install what is missing, then run every check and test;\n          \
+                 --quick: fmt, MSRV, clippy, core and std-adapter tests and one\n          \
+                 redis-server suite, for the edit-test loop (under 4 minutes warm)\n  \
                  tour    run the redpipe tour (uses REDIS_URL or starts a local redis-server);\n          \
                  --browser: a headless Chromium page runs it through redpipe-bridge\n  \
                  wasm    browser and Node tests against a real bridge, the npm package and its size\n  \
@@ -53,6 +69,12 @@ fn main() -> ExitCode {
                  fuzz    run every fuzz target (--seconds N, default 60)\n  \
                  qemu    run the firmware images on emulated Cortex-M4 and RISC-V 32 boards \
                  against redis-server (--timeout SECONDS, default 60)\n  \
+                 doc     cargo doc with -D warnings: each crate alone (default features), \
+                 then all features\n  \
+                 fmt     cargo fmt --check for the workspace and every crate outside it \
+                 (firmware, fuzz)\n  \
+                 msrv    check that no dependency needs a newer Rust than the workspace's \
+                 rust-version\n  \
                  setup   only install what is missing"
             );
             return ExitCode::from(2);

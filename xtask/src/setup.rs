@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// Targets the core must build for.
 pub(crate) const TARGETS: &[&str] = &[
@@ -38,6 +40,9 @@ pub(crate) fn cargo() -> Command {
     cmd
 }
 
+/// Every command [`run`] ran in this process and how long it took, for [`print_slowest`].
+static TIMINGS: Mutex<Vec<(String, Duration)>> = Mutex::new(Vec::new());
+
 /// Runs `cmd`, echoing it, and fails if it fails.
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}").replace('"', "");
@@ -46,11 +51,71 @@ pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     let status = cmd
         .status()
         .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    eprintln!("  ({:.1} s)", started.elapsed().as_secs_f64());
+    let took = started.elapsed();
+    eprintln!("  ({:.1} s)", took.as_secs_f64());
+    if let Ok(mut timings) = TIMINGS.lock() {
+        timings.push((shown.clone(), took));
+    }
     if status.success() {
         Ok(())
     } else {
         Err(format!("failed ({status}): {shown}"))
+    }
+}
+
+/// `cargo metadata --format-version 1` with `args`, parsed.
+pub(crate) fn metadata(args: &[&str]) -> Result<crate::json::Json, String> {
+    let mut cmd = cargo();
+    cmd.args(["metadata", "--format-version", "1"]).args(args);
+    let shown = format!("{cmd:?}").replace('"', "");
+    eprintln!("\n$ {shown}");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "failed ({}): {shown}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    crate::json::Json::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The names of the workspace's members, in `Cargo.toml` order.
+pub(crate) fn members() -> Result<Vec<String>, String> {
+    let metadata = metadata(&["--no-deps"])?;
+    let packages = metadata
+        .get("packages")
+        .ok_or("cargo metadata: no packages")?;
+    Ok(packages
+        .items()
+        .iter()
+        .filter_map(|p| p.get("name")?.as_str().map(str::to_owned))
+        .collect())
+}
+
+/// Prints the `n` slowest commands [`run`] ran so far, with their share of `total`: where the
+/// time of a test run went.
+pub(crate) fn print_slowest(n: usize, total: Duration) {
+    let Ok(mut timings) = TIMINGS.lock().map(|t| t.clone()) else {
+        return;
+    };
+    timings.sort_by_key(|t| std::cmp::Reverse(t.1));
+    let cargo = std::env::var("CARGO").unwrap_or_default();
+    let root = root().display().to_string();
+    eprintln!("\nslowest steps (of {:.0} s):", total.as_secs_f64());
+    for (shown, took) in timings.iter().take(n) {
+        let mut short = shown.replace(&format!("cd {root} && "), "");
+        if !cargo.is_empty() {
+            short = short.replace(&cargo, "cargo");
+        }
+        short = short.replace(&root, ".");
+        eprintln!(
+            "  {:>6.1} s {:>3.0}%  {short}",
+            took.as_secs_f64(),
+            100.0 * took.as_secs_f64() / total.as_secs_f64().max(0.001)
+        );
     }
 }
 

@@ -120,10 +120,10 @@ pub(crate) fn sections(elf: &Path) -> Result<[u64; 4], String> {
     let mut sizes = [0; 4];
     for line in text.lines() {
         let mut cols = line.split_whitespace();
-        if let (Some(name), Some(size)) = (cols.next(), cols.next()) {
-            if let Some(i) = SECTIONS.iter().position(|s| *s == name) {
-                sizes[i] = size.parse().unwrap_or(0);
-            }
+        if let (Some(name), Some(size)) = (cols.next(), cols.next())
+            && let Some(i) = SECTIONS.iter().position(|s| *s == name)
+        {
+            sizes[i] = size.parse().unwrap_or(0);
         }
     }
     Ok(sizes)

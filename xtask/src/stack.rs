@@ -81,10 +81,10 @@ impl CallGraph {
             if op.starts_with("blx") && !args.contains('<') {
                 f.unknown = Some(format!("indirect call: {op} {args}"));
             }
-            if let Some(target) = branch_target(op, args).filter(|t| t != name) {
-                if !f.callees.contains(&target) {
-                    f.callees.push(target);
-                }
+            if let Some(target) = branch_target(op, args).filter(|t| t != name)
+                && !f.callees.contains(&target)
+            {
+                f.callees.push(target);
             }
         }
         Self { functions }

@@ -1,8 +1,9 @@
 //! `cargo xtask test`: every check and test the project has, in order, stopping at the first
-//! failure.
+//! failure. `cargo xtask test --quick`: the edit-test loop's subset (formatting, MSRV, clippy,
+//! the core's and std adapter's own tests, one suite against a real server).
 
-use crate::redis;
 use crate::setup::{self, cargo, run};
+use crate::{fmt, redis};
 
 /// Feature sets of the core checked on their own: each must build, lint and test alone.
 const CORE_FEATURE_SETS: &[&[&str]] = &[
@@ -24,8 +25,14 @@ pub(crate) fn run_all() -> Result<(), String> {
     setup::all()?;
     // Chromium, ChromeDriver, websockify, Node, wasm-bindgen-cli: before anything is built.
     crate::wasm::install()?;
+    // Nightly and cargo-fuzz: the fuzz step fails, never skips, where they cannot be had.
+    crate::fuzz::tools()?;
 
-    run(cargo().args(["fmt", "--all", "--check"]))?;
+    // Formatting, of the workspace and of the crates outside it (firmware, fuzz).
+    fmt::check()?;
+    // The MSRV the workspace claims: no dependency states a newer one; clippy's
+    // `incompatible_msrv` (below) holds our own code to it.
+    crate::msrv::check()?;
     run(cargo().args([
         "clippy",
         "--workspace",
@@ -92,14 +99,10 @@ pub(crate) fn run_all() -> Result<(), String> {
         }
     }
 
-    // The docs build without a warning (broken links, missing docs), with the default features
-    // and with all of them (what docs.rs shows).
-    for features in [&[][..], &["--all-features"][..]] {
-        run(cargo()
-            .args(["doc", "--no-deps", "--workspace"])
-            .args(features)
-            .env("RUSTDOCFLAGS", "-D warnings"))?;
-    }
+    // The docs build without a warning (broken links, missing docs): each crate alone with its
+    // default features (as a user builds them: no features unified from other members), and
+    // the workspace with all of them (what docs.rs shows).
+    crate::doc::check()?;
 
     // The core builds without std and without an allocator, for bare metal and the browser.
     for target in setup::TARGETS {
@@ -175,9 +178,61 @@ pub(crate) fn run_all() -> Result<(), String> {
     Ok(())
 }
 
+/// The integration suite the quick tier runs: the `Pipe` model against a real redis-server
+/// (the README's examples, nesting, callbacks, named connections, errors, auth, RESP3).
+const QUICK_SUITE: &str = "std_pipe";
+
+/// `cargo xtask test --quick`: what an edit most often breaks, in a few minutes warm. The full
+/// run adds the feature matrix, every suite (cluster, tokio, wasm, bridge, Python interop),
+/// doc tests, examples, docs, bare-metal and wasm builds, QEMU, fuzzing and benchmark builds.
+pub(crate) fn run_quick() -> Result<(), String> {
+    // Checks only, when warm: rustup targets and components, redis-server.
+    setup::all()?;
+    fmt::check()?;
+    crate::msrv::check()?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // The core's and the std adapter's own tests: unit tests and the in-memory suites of
+    // `core/tests` (no server). Same features as the full run's, so both reuse one build.
+    run(cargo().args([
+        "test",
+        "-p",
+        "redpipe-core",
+        "-p",
+        "redpipe",
+        "--all-features",
+        "--lib",
+        "--tests",
+    ]))?;
+    // One suite against a real redis-server (the harness starts and stops its own).
+    run(cargo().args([
+        "test",
+        "-p",
+        "redpipe-tests",
+        "--all-features",
+        "--test",
+        QUICK_SUITE,
+    ]))?;
+    eprintln!("\nquick checks passed (the full run: cargo xtask test)");
+    Ok(())
+}
+
+/// `cargo xtask test [--quick]`.
 pub(crate) fn command(args: &[String]) -> Result<(), String> {
-    if let Some(extra) = args.first() {
-        return Err(format!("unexpected argument: {extra}"));
-    }
-    run_all()
+    let started = std::time::Instant::now();
+    let result = match args {
+        [] => run_all(),
+        [flag] if flag == "--quick" => run_quick(),
+        _ => return Err("usage: cargo xtask test [--quick]".into()),
+    };
+    // Where the time went, also when a step failed.
+    setup::print_slowest(12, started.elapsed());
+    result
 }

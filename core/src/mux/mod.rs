@@ -39,7 +39,7 @@
 //! thread) and takes it back with [`Mux::take`].
 //!
 //! Storage is the caller's: a ring of [`Slot`]s (an array, a slice, or with `alloc` a `Vec`:
-//! [`Mux::with_capacity`]) and any [`Storage`] for the write buffer, so two firmware tasks can
+//! `Mux::with_capacity`) and any [`Storage`] for the write buffer, so two firmware tasks can
 //! share one link without an allocator.
 //!
 //! ```
