@@ -170,10 +170,10 @@ impl Scanner {
     #[inline]
     pub fn scan(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, DecodeError> {
         #[cfg(not(feature = "small"))]
-        if self.pos == 0 {
-            if let Some(end) = scan_simple(buf, limits) {
-                return Ok(Some(end));
-            }
+        if self.pos == 0
+            && let Some(end) = scan_simple(buf, limits)
+        {
+            return Ok(Some(end));
         }
         let result = self.scan_inner(buf, limits);
         if !matches!(result, Ok(None)) {

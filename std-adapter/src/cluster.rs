@@ -262,11 +262,11 @@ impl Cluster {
     /// is started). Every slot of `p` has its result (or its failure) afterwards; the error is
     /// the first node failure, if any.
     pub fn run(&self, p: &mut VecPipeline) -> Result<()> {
-        if self.map().nodes().is_empty() {
-            if let Err(e) = self.refresh() {
-                p.fail(e.failure());
-                return Err(e);
-            }
+        if self.map().nodes().is_empty()
+            && let Err(e) = self.refresh()
+        {
+            p.fail(e.failure());
+            return Err(e);
         }
         // The published map, shared: copied only if a MOVED changes it.
         let mut map = self.map();
@@ -298,11 +298,11 @@ impl Cluster {
     /// [`run`](Self::run) on tokio: each round's batches run concurrently.
     #[cfg(feature = "tokio")]
     pub async fn run_async(&self, p: &mut VecPipeline) -> Result<()> {
-        if self.map().nodes().is_empty() {
-            if let Err(e) = self.refresh_async().await {
-                p.fail(e.failure());
-                return Err(e);
-            }
+        if self.map().nodes().is_empty()
+            && let Err(e) = self.refresh_async().await
+        {
+            p.fail(e.failure());
+            return Err(e);
         }
         let mut map = self.map();
         let mut run = self.take_run();

@@ -344,10 +344,10 @@ impl Inner {
     /// The error a failed pipeline reports: the socket's own when it closed (with its code and
     /// reason), else the failure.
     fn error(&self, failure: Failure) -> Error {
-        if let Some(why) = self.link.inbox().borrow().closed.clone() {
-            if !matches!(failure, Failure::Protocol(_) | Failure::Capacity(_)) {
-                return why.into();
-            }
+        if let Some(why) = self.link.inbox().borrow().closed.clone()
+            && !matches!(failure, Failure::Protocol(_) | Failure::Capacity(_))
+        {
+            return why.into();
         }
         match failure {
             Failure::Protocol(e) => Error::Protocol(e),

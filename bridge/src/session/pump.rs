@@ -96,20 +96,20 @@ pub(super) async fn run(
         )
     };
     let outcome: (&'static str, Option<Message>) = 'relay: {
-        if !early.is_empty() {
-            if let Err(e) = r.handle_redis(&early) {
-                debug!(error = %e, "redis sent bytes before any command");
-                break 'relay (
-                    "redis protocol error",
-                    Some(close(CloseCode::Error, "redis protocol error")),
-                );
-            }
+        if !early.is_empty()
+            && let Err(e) = r.handle_redis(&early)
+        {
+            debug!(error = %e, "redis sent bytes before any command");
+            break 'relay (
+                "redis protocol error",
+                Some(close(CloseCode::Error, "redis protocol error")),
+            );
         }
         loop {
-            if let Some(why) = draining {
-                if r.pending() == 0 {
-                    break 'relay why.close();
-                }
+            if let Some(why) = draining
+                && r.pending() == 0
+            {
+                break 'relay why.close();
             }
             let read_client = draining.is_none() && r.pending() < config.max_pending;
             let deadline = match draining {

@@ -362,10 +362,10 @@ impl SlotMap {
     /// new). Returns its index. An empty host means the host of the node that replied
     /// (`replied`), as Redis announces when it does not know its own.
     pub fn moved(&mut self, slot: HashSlot, mut to: Node, replied: Option<usize>) -> usize {
-        if to.host.is_empty() {
-            if let Some(r) = replied.and_then(|r| self.nodes.get(r)) {
-                to.host = r.host.clone();
-            }
+        if to.host.is_empty()
+            && let Some(r) = replied.and_then(|r| self.nodes.get(r))
+        {
+            to.host = r.host.clone();
         }
         let index = self.add_node(to);
         self.slots[usize::from(slot.get())] = index;

@@ -497,10 +497,10 @@ impl Backend for Connections {
 /// driver or one of its blocking threads, so there the call runs as is.
 fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(feature = "tokio")]
-    if let Ok(rt) = ::tokio::runtime::Handle::try_current() {
-        if rt.runtime_flavor() == ::tokio::runtime::RuntimeFlavor::MultiThread {
-            return ::tokio::task::block_in_place(f);
-        }
+    if let Ok(rt) = ::tokio::runtime::Handle::try_current()
+        && rt.runtime_flavor() == ::tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        return ::tokio::task::block_in_place(f);
     }
     f()
 }

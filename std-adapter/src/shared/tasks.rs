@@ -135,11 +135,11 @@ impl Writer {
 
 impl State {
     fn wake_driver(&mut self) {
-        if !self.woken {
-            if let Some(w) = &self.driver {
-                self.woken = true;
-                w.wake_by_ref();
-            }
+        if !self.woken
+            && let Some(w) = &self.driver
+        {
+            self.woken = true;
+            w.wake_by_ref();
         }
     }
 }

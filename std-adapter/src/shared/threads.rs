@@ -299,15 +299,15 @@ impl Shared {
             return state;
         };
         loop {
-            if !state.mux.is_awaiting() {
-                if let Some(mut reader) = state.reader.take() {
-                    let (back, alive) = self.look(state, &mut reader);
-                    state = back;
-                    if !alive {
-                        return state;
-                    }
-                    state.reader = Some(reader);
+            if !state.mux.is_awaiting()
+                && let Some(mut reader) = state.reader.take()
+            {
+                let (back, alive) = self.look(state, &mut reader);
+                state = back;
+                if !alive {
+                    return state;
                 }
+                state.reader = Some(reader);
             }
             writer.out.clear();
             self.transmit(&mut state, &mut writer.out);

@@ -77,11 +77,11 @@ pub(super) fn spawn_node(dir: &Path, mut port: u16, mut bus: u16, opts: &Cluster
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(child) = &mut node.child {
-                if let Ok(Some(_)) = child.try_wait() {
-                    node.child = None;
-                    break;
-                }
+            if let Some(child) = &mut node.child
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                node.child = None;
+                break;
             }
             let pong = connect(port).and_then(|mut c| command(&mut c, &["PING"]));
             if matches!(pong, Ok(Resp::Simple(s)) if s == "PONG") {

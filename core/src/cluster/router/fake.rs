@@ -98,10 +98,11 @@ impl FakeCluster {
             if owner != node && !importing {
                 return format!("-MOVED {slot} {}\r\n", self.node(owner)).into_bytes();
             }
-            if let Some(&(_, to)) = self.migrating.iter().find(|(s, _)| *s == slot) {
-                if owner == node && !self.data[node].contains_key(words[k]) {
-                    return format!("-ASK {slot} {}\r\n", self.node(to)).into_bytes();
-                }
+            if let Some(&(_, to)) = self.migrating.iter().find(|(s, _)| *s == slot)
+                && owner == node
+                && !self.data[node].contains_key(words[k])
+            {
+                return format!("-ASK {slot} {}\r\n", self.node(to)).into_bytes();
             }
         }
         if let Some(queued) = tx {

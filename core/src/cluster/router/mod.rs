@@ -413,16 +413,15 @@ impl ClusterRun {
     ) {
         let sub = &batch.pipeline;
         // The common case, one command and a reply that is not an error: straight into its slot.
-        if count == 1 {
-            if let (Origin::Command(i), Some(frame)) =
+        if count == 1
+            && let (Origin::Command(i), Some(frame)) =
                 (self.units[u].origin, sub.reply_frame(first))
-            {
-                // Not an error (`-`), nor attributes that may precede one (`|`).
-                if !matches!(frame.first(), Some(b'-' | b'|')) {
-                    self.units[u].done = true;
-                    deliver_trusted(p, i, frame);
-                    return;
-                }
+        {
+            // Not an error (`-`), nor attributes that may precede one (`|`).
+            if !matches!(frame.first(), Some(b'-' | b'|')) {
+                self.units[u].done = true;
+                deliver_trusted(p, i, frame);
+                return;
             }
         }
         let frames: Option<Vec<&[u8]>> =

@@ -78,10 +78,10 @@ pub(super) fn scan_page(frame: &[u8], shard: u16, of: u16) -> Option<Vec<u8>> {
 pub(super) fn primaries_by_slot(map: &SlotMap) -> Vec<usize> {
     let mut out: Vec<usize> = Vec::new();
     for s in 0..HashSlot::COUNT {
-        if let Some(node) = HashSlot::new(s).and_then(|slot| map.owner(slot)) {
-            if !out.contains(&node) {
-                out.push(node);
-            }
+        if let Some(node) = HashSlot::new(s).and_then(|slot| map.owner(slot))
+            && !out.contains(&node)
+        {
+            out.push(node);
         }
     }
     out
