@@ -39,6 +39,9 @@ pub struct Cluster {
     pools: RwLock<HashMap<Node, Arc<Pool>>>,
     refreshes: AtomicU64,
     replica_reads: bool,
+    retry_budget_ms: u32,
+    /// What the runs saw of the cluster changing, summed.
+    counts: Mutex<RouteCounts>,
     /// Routers of earlier pipelines, reset, so that a run allocates nothing once warm.
     runs: Mutex<Vec<ClusterRun>>,
 }
@@ -83,6 +86,8 @@ impl Cluster {
             pools: RwLock::default(),
             refreshes: AtomicU64::new(0),
             replica_reads: false,
+            retry_budget_ms: DEFAULT_RETRY_BUDGET_MS,
+            counts: Mutex::default(),
             runs: Mutex::default(),
         })
     }
@@ -93,6 +98,39 @@ impl Cluster {
     pub fn read_from_replicas(mut self, on: bool) -> Self {
         self.replica_reads = on;
         self
+    }
+
+    /// How long a pipeline may wait, in back-off, for the cluster to settle (a failover, a
+    /// resharding) before a command the nodes keep refusing reads its last error: 20 s by
+    /// default ([`DEFAULT_RETRY_BUDGET_MS`]), which rides through a failover under Redis's
+    /// default `cluster-node-timeout`; see [`ClusterRun::set_retry_budget`].
+    pub fn retry_budget(mut self, budget: Duration) -> Self {
+        self.retry_budget_ms = u32::try_from(budget.as_millis()).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// What the pipelines run so far saw of the cluster changing under them: `MOVED` and `ASK`
+    /// redirections, commands sent again, topology refreshes asked for, back-off waited.
+    pub fn counts(&self) -> RouteCounts {
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds what `run` saw to the totals, and tells it (feature `tracing`, at debug level).
+    fn record(&self, run: &ClusterRun) {
+        let seen = run.counts();
+        if seen == RouteCounts::default() {
+            return;
+        }
+        crate::observe::event!(
+            "cluster topology changed under a pipeline",
+            "cluster",
+            moved = seen.moved,
+            asked = seen.asked,
+            retries = seen.retries,
+            refreshes = seen.refreshes,
+            waited_ms = seen.waited_ms
+        );
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner) += seen;
     }
 
     /// A cluster from seed URLs (`redis://host:port`, `rediss://...`).
@@ -272,6 +310,7 @@ impl Cluster {
         let mut map = self.map();
         let mut run = self.take_run();
         run.read_from_replicas(self.replica_reads);
+        run.set_retry_budget(self.retry_budget_ms);
         let mut first_error = None;
         let shareable = self.shares(p);
         while run.next_round(p, &map) {
@@ -291,8 +330,14 @@ impl Cluster {
             run.absorb_shared(p, &mut map);
             self.after_round(&run, &mut map, &published);
         }
+        self.record(&run);
+        // A node error whose commands all went again (never received) is not the pipeline's.
+        let failed = run.failure().is_some();
         self.put_run(run);
-        first_error.map_or(Ok(()), Err)
+        match first_error {
+            Some(e) if failed => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// [`run`](Self::run) on tokio: each round's batches run concurrently.
@@ -307,6 +352,7 @@ impl Cluster {
         let mut map = self.map();
         let mut run = self.take_run();
         run.read_from_replicas(self.replica_reads);
+        run.set_retry_budget(self.retry_budget_ms);
         let mut first_error = None;
         let shareable = self.shares(p);
         while run.next_round(p, &map) {
@@ -355,8 +401,14 @@ impl Cluster {
                 self.publish_shared(map.clone());
             }
         }
+        self.record(&run);
+        // A node error whose commands all went again (never received) is not the pipeline's.
+        let failed = run.failure().is_some();
         self.put_run(run);
-        first_error.map_or(Ok(()), Err)
+        match first_error {
+            Some(e) if failed => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// [`refresh`](Self::refresh) over tokio connections.

@@ -284,6 +284,11 @@ fn a_slot_moving_under_a_running_program_gives_ask_then_moved_and_nothing_fails(
         cluster_client.refreshes() > refreshes,
         "MOVED refreshed the map"
     );
+    let counts = cluster_client.counts();
+    assert!(
+        counts.asked >= 100 && counts.moved >= 100 && counts.retries >= 200,
+        "the redirections are counted: {counts:?}"
+    );
     let map = cluster_client.map();
     let owner = map
         .owner(redpipe::cluster::HashSlot::new(slot).unwrap())
@@ -352,6 +357,37 @@ fn after_a_primary_fails_over_pipelines_succeed_again_and_acknowledged_writes_st
         .map(|(k, _)| k)
         .collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+}
+
+/// A pipeline sent just after its slot's primary is killed waits for the failover (within the
+/// retry budget) and succeeds: the commands were never received by the dead node, so they go
+/// to the new primary once a replica has taken over, each exactly once.
+#[test]
+fn a_pipeline_sent_as_a_primary_dies_rides_through_the_failover() {
+    let mut cluster = RedisCluster::start();
+    let r = registry(&cluster, "?connect_timeout=500&timeout=2000");
+    let victim = cluster.port_of_slot(cluster.slot_of("{k}"));
+    let mut p = r.pipe();
+    let warm = p.incr("{k}n");
+    p.execute().unwrap();
+    assert_eq!(warm.result().unwrap(), 1);
+    cluster.kill(victim);
+    let mut p = r.pipe();
+    let incrs: Vec<Handle<i64>> = (0..50).map(|_| p.incr("{k}n")).collect();
+    let other = p.incr("{elsewhere}n");
+    let ran = p.execute();
+    for (i, h) in incrs.iter().enumerate() {
+        assert_eq!(
+            h.result().unwrap(),
+            i as i64 + 2,
+            "each INCR ran once, in order"
+        );
+    }
+    assert_eq!(other.result().unwrap(), 1);
+    ran.unwrap();
+    assert_ne!(cluster.port_of_slot(cluster.slot_of("{k}")), victim);
+    let counts = r.cluster(redpipe::DEFAULT).unwrap().counts();
+    assert!(counts.retries > 0 && counts.waited_ms > 0, "{counts:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod topology;
 
 pub use keys::KeySpec;
 #[cfg(feature = "alloc")]
-pub use router::{Batch, ClusterRun, MAX_ATTEMPTS};
+pub use router::{Batch, ClusterRun, DEFAULT_RETRY_BUDGET_MS, MAX_ATTEMPTS, RouteCounts};
 #[cfg(feature = "alloc")]
 pub use topology::{Node, SlotMap, TopologyError};
 

@@ -11,9 +11,43 @@ use crate::lex::parse_u64;
 use crate::pipeline::{Shape, VecPipeline};
 use crate::reply::{Reply, ServerErrorKind};
 
-/// Attempts per command (the first send, redirects and retries) before its handle reads the
-/// last error.
-pub const MAX_ATTEMPTS: u8 = 5;
+/// Attempts per command (the first send, redirects and retries) at the most, whatever the
+/// retry budget: a bound on rounds when redirections need no back-off.
+pub const MAX_ATTEMPTS: u8 = 64;
+
+/// How long, in back-off, a run waits by default for the cluster to settle (a failover, a
+/// resharding, a node loading) before a command's handle reads the last error: Redis's default
+/// `cluster-node-timeout` (15 s), after which replicas start their election, and some more for
+/// the vote and the new owner to take its slots. [`ClusterRun::set_retry_budget`] sets another.
+pub const DEFAULT_RETRY_BUDGET_MS: u32 = 20_000;
+
+/// What a run saw of the cluster changing under it, counted since it was made or
+/// [`reset`](ClusterRun::reset).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouteCounts {
+    /// `MOVED` replies: a slot had another owner than the map said.
+    pub moved: u64,
+    /// `ASK` replies: a key was being migrated.
+    pub asked: u64,
+    /// Commands sent again: after a redirection, a `TRYAGAIN`/`CLUSTERDOWN`/`LOADING`/
+    /// `MASTERDOWN`, or a node that failed before it received them.
+    pub retries: u64,
+    /// Rounds after which the run asked for a topology refresh.
+    pub refreshes: u64,
+    /// Milliseconds of back-off the run asked its adapter to wait.
+    pub waited_ms: u64,
+}
+
+impl core::ops::AddAssign for RouteCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.moved += other.moved;
+        self.asked += other.asked;
+        self.retries += other.retries;
+        self.refreshes += other.refreshes;
+        self.waited_ms += other.waited_ms;
+    }
+}
 
 /// The reply of a command whose keys span slots, as Redis words it.
 const CROSSSLOT: &[u8] = b"-CROSSSLOT Keys in request don't hash to the same slot\r\n";
@@ -154,12 +188,15 @@ impl Batch {
 /// Redirections: `MOVED` updates the slot map, asks for a topology refresh and sends the command
 /// again to the new owner; `ASK` sends `ASKING` and the command to the named node once; a
 /// transaction under `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `LOADING` and `MASTERDOWN` wait (a
-/// growing back-off, [`ClusterRun::delay_ms`]) and retry. Each command gets
-/// [`MAX_ATTEMPTS`]; then its handle reads the last error, which names the node for `MOVED` and
-/// `ASK`. Only commands a node refused are sent again: a write is never replayed. A node that
-/// fails (connection refused, reset, timed out) fails only the commands sent to it, each with
-/// the reason; commands it never received are retried on a fresh topology.
-#[derive(Default)]
+/// growing back-off, [`ClusterRun::delay_ms`]) and retry; a `MOVED` again for a command
+/// already redirected waits too (the nodes do not agree yet: a failover is being voted). A
+/// command is sent again while the back-off waited is under the run's retry budget
+/// ([`ClusterRun::set_retry_budget`], 20 s by default: a failover rides through); then its
+/// handle reads the last error, which names the node for `MOVED` and `ASK`. Only commands a
+/// node refused are sent again: a write is never replayed. A node that fails (connection
+/// refused, reset, timed out) fails only the commands sent to it, each with the reason;
+/// commands it never received are retried on a fresh topology. [`ClusterRun::counts`] tells
+/// what the run saw (redirections, retries, refreshes, back-off).
 pub struct ClusterRun {
     units: Vec<Unit>,
     splits: Vec<Split>,
@@ -179,6 +216,12 @@ pub struct ClusterRun {
     refresh: bool,
     delay_ms: u32,
     replicas: bool,
+    /// Back-off waited so far by this run's pipeline, against `budget_ms`.
+    waited_ms: u32,
+    budget_ms: u32,
+    counts: RouteCounts,
+    /// The first failure a command of the pipeline was given (a node failed it).
+    failed: Option<Failure>,
 }
 
 impl core::fmt::Debug for ClusterRun {
@@ -191,10 +234,59 @@ impl core::fmt::Debug for ClusterRun {
     }
 }
 
+impl Default for ClusterRun {
+    fn default() -> Self {
+        Self {
+            units: Vec::new(),
+            splits: Vec::new(),
+            planned: 0,
+            batches: Vec::new(),
+            batch_of: Vec::new(),
+            spare: Vec::new(),
+            moves: Vec::new(),
+            asked: Vec::new(),
+            refresh: false,
+            delay_ms: 0,
+            replicas: false,
+            waited_ms: 0,
+            budget_ms: DEFAULT_RETRY_BUDGET_MS,
+            counts: RouteCounts::default(),
+            failed: None,
+        }
+    }
+}
+
 impl ClusterRun {
     /// A run that has planned nothing yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How long, in back-off, a pipeline may wait for the cluster to settle before a command
+    /// the cluster keeps refusing reads its last error ([`DEFAULT_RETRY_BUDGET_MS`] unless
+    /// set). The back-off grows from 10 ms to 640 ms between rounds; a command is sent again
+    /// only while the back-off waited so far is under the budget (and at most
+    /// [`MAX_ATTEMPTS`] times), so that a failover rides through and a cluster that stays
+    /// down fails in about the budget.
+    pub fn set_retry_budget(&mut self, ms: u32) {
+        self.budget_ms = ms;
+    }
+
+    /// The first failure a node gave one of the pipeline's commands, if any did: a node that
+    /// failed but whose commands went again (never received) leaves none, so that a pipeline
+    /// that rode through a failover reports no error.
+    pub fn failure(&self) -> Option<Failure> {
+        self.failed
+    }
+
+    /// What the run saw of the cluster changing, since it was made or reset.
+    pub fn counts(&self) -> RouteCounts {
+        self.counts
+    }
+
+    /// Whether a command on its `attempts`-th try may go again.
+    fn may_retry(&self, attempts: u8) -> bool {
+        attempts + 1 < MAX_ATTEMPTS && self.waited_ms < self.budget_ms
     }
 
     /// Sends commands that only read (`GET`, `HGETALL`, `ZRANGE`... outside transactions) to a
@@ -218,6 +310,9 @@ impl ClusterRun {
         self.planned = 0;
         self.refresh = false;
         self.delay_ms = 0;
+        self.waited_ms = 0;
+        self.counts = RouteCounts::default();
+        self.failed = None;
     }
 
     /// Moves the batches' storage to the spares.
@@ -390,6 +485,9 @@ impl ClusterRun {
     }
 
     fn absorb_replies(&mut self, p: &mut VecPipeline) {
+        // The adapter waited this round's back-off before sending it.
+        self.waited_ms = self.waited_ms.saturating_add(self.delay_ms);
+        self.counts.waited_ms += u64::from(self.delay_ms);
         self.refresh = false;
         self.delay_ms = 0;
         self.moves.clear();
@@ -401,6 +499,9 @@ impl ClusterRun {
             }
         }
         self.batches = batches;
+        if self.refresh {
+            self.counts.refreshes += 1;
+        }
     }
 
     fn absorb_unit(
@@ -430,7 +531,8 @@ impl ClusterRun {
             let failure = sub.failure().unwrap_or(Failure::Closed);
             // Commands the node never received can go again; the others may have run.
             let unsent = !(first..first + count).any(|i| sub.was_sent(i));
-            if unsent && self.units[u].attempts + 1 < MAX_ATTEMPTS {
+            if unsent && self.may_retry(self.units[u].attempts) {
+                self.counts.retries += 1;
                 let unit = &mut self.units[u];
                 unit.attempts += 1;
                 unit.ask = None;
@@ -460,14 +562,24 @@ impl ClusterRun {
         };
         let retry = match deciding.and_then(error_kind) {
             Some(ServerErrorKind::Moved) => {
+                self.counts.moved += 1;
                 if let Some((slot, node)) = deciding.and_then(redirect) {
                     self.moves.push((slot, node, batch.node));
                 }
                 self.refresh = true;
-                self.units[u].ask = None;
+                let unit = &mut self.units[u];
+                unit.ask = None;
+                // A first MOVED is a resharding the map missed: straight to the new owner. A
+                // MOVED again means the nodes do not agree yet (a failover being voted, a map
+                // read from a node that has not seen the new epoch): wait for them, within the
+                // budget, instead of bouncing between them.
+                if unit.attempts > 0 {
+                    self.delay_ms = self.delay_ms.max(backoff(unit.attempts));
+                }
                 true
             }
             Some(ServerErrorKind::Ask) if !block => {
+                self.counts.asked += 1;
                 let node = deciding.and_then(redirect).map(|(_, node)| node);
                 if let Some(node) = &node {
                     // Unknown to the map when the node joined after it was read: the map
@@ -498,7 +610,8 @@ impl ClusterRun {
             }
             _ => false,
         };
-        if retry && self.units[u].attempts + 1 < MAX_ATTEMPTS {
+        if retry && self.may_retry(self.units[u].attempts) {
+            self.counts.retries += 1;
             self.units[u].attempts += 1;
             return;
         }
@@ -607,6 +720,7 @@ impl ClusterRun {
 
     /// Fails what unit `u` stands for.
     fn fail_unit(&mut self, u: usize, p: &mut VecPipeline, failure: Failure) {
+        self.failed.get_or_insert(failure);
         let unit = &mut self.units[u];
         unit.done = true;
         match unit.origin {

@@ -362,7 +362,7 @@ fn ask_to_a_node_the_map_does_not_know_goes_to_that_node() {
 }
 
 #[test]
-fn retries_are_bounded_and_the_last_error_is_the_result() {
+fn retries_are_bounded_by_the_budget_and_the_last_error_is_the_result() {
     let mut cluster = FakeCluster::new(1);
     let mut map = cluster.map();
     for _ in 0..MAX_ATTEMPTS {
@@ -375,20 +375,84 @@ fn retries_are_bounded_and_the_last_error_is_the_result() {
     let mut p = VecPipeline::new();
     let g = p.get::<String>("k").unwrap();
     let mut run = ClusterRun::new();
+    run.set_retry_budget(1_000);
     let mut delays = Vec::new();
     while run.next_round(&mut p, &map) {
         delays.push(run.delay_ms());
         cluster.serve(&mut run, &map);
         run.absorb(&mut p, &mut map);
     }
-    assert_eq!(delays.len(), usize::from(MAX_ATTEMPTS));
     assert!(
         delays.windows(2).all(|w| w[1] >= w[0]) && delays[1] > 0,
         "{delays:?}"
     );
+    let waited: u32 = delays.iter().sum();
+    assert!(
+        (1_000..1_000 + 640).contains(&waited),
+        "retried until the budget was spent, not longer: {delays:?}"
+    );
+    assert_eq!(run.counts().waited_ms, u64::from(waited));
+    assert_eq!(run.counts().retries, delays.len() as u64 - 1);
     assert!(
         matches!(g.read(&p), Err(SlotError::Server(e)) if e.kind() == ServerErrorKind::TryAgain)
     );
+}
+
+/// During a failover the nodes disagree for a while: the old owner says the new one has the
+/// slot, the new one (not promoted yet) says the old one. The run follows, waiting more each
+/// time, until the new owner accepts: nothing fails, nothing is applied twice.
+#[test]
+fn a_failover_rides_through_moved_back_and_forth() {
+    fn leak(s: alloc::string::String) -> &'static [u8] {
+        alloc::boxed::Box::leak(s.into_bytes().into_boxed_slice())
+    }
+    let mut cluster = FakeCluster::new(2);
+    let mut map = cluster.map();
+    let slot = HashSlot::for_key(b"counter");
+    let owner = cluster.owner[usize::from(slot.get())];
+    let other = 1 - owner;
+    let moved_to = |node: usize| {
+        leak(format!(
+            "-MOVED {} 127.0.0.1:{}\r\n",
+            slot.get(),
+            7000 + node
+        ))
+    };
+    for _ in 0..4 {
+        cluster.scripted.push((owner, "INCR", moved_to(other)));
+        cluster.scripted.push((other, "INCR", moved_to(owner)));
+    }
+    let mut p = VecPipeline::new();
+    let n = p.incr("counter").unwrap();
+    let mut run = ClusterRun::new();
+    let mut delays = Vec::new();
+    while run.next_round(&mut p, &map) {
+        delays.push(run.delay_ms());
+        cluster.serve(&mut run, &map);
+        run.absorb(&mut p, &mut map);
+    }
+    assert_eq!(
+        n.read(&p),
+        Ok(1),
+        "more redirections than the old 5 attempts"
+    );
+    assert_eq!(run.counts().moved, 8);
+    assert_eq!(run.counts().retries, 8);
+    assert_eq!(
+        delays[..2],
+        [0, 0],
+        "a first MOVED goes straight to the new owner"
+    );
+    assert!(
+        delays[2..].iter().all(|&d| d > 0),
+        "a MOVED again waits for the nodes to agree: {delays:?}"
+    );
+    let applied: usize = cluster
+        .data
+        .iter()
+        .filter(|d| d.contains_key(b"counter".as_slice()))
+        .count();
+    assert_eq!(applied, 1, "applied once, on one node");
 }
 
 #[test]
