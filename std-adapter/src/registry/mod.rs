@@ -50,11 +50,11 @@ pub enum Endpoint {
     /// One server, by URL (parsed when registered).
     Url(String),
     /// One server, with its options.
-    Server(ConnectionInfo),
+    Server(Box<ConnectionInfo>),
     /// A Redis Cluster, by seed URLs (parsed when registered).
     Seeds(Vec<String>),
     /// A Redis Cluster, set up as wanted.
-    Cluster(Cluster),
+    Cluster(Box<Cluster>),
     /// Connections opened by a function of yours.
     Factory(Factory),
 }
@@ -92,13 +92,13 @@ impl<const N: usize> From<&[&str; N]> for Endpoint {
 
 impl From<ConnectionInfo> for Endpoint {
     fn from(info: ConnectionInfo) -> Self {
-        Self::Server(info)
+        Self::Server(Box::new(info))
     }
 }
 
 impl From<Cluster> for Endpoint {
     fn from(cluster: Cluster) -> Self {
-        Self::Cluster(cluster)
+        Self::Cluster(Box::new(cluster))
     }
 }
 
@@ -200,7 +200,7 @@ impl Connections {
                 Some(pool.factory.is_none() && pool.info == url.parse()?)
             }
             (Some(Target::Server(pool)), Endpoint::Server(info)) => {
-                Some(pool.factory.is_none() && pool.info == *info)
+                Some(pool.factory.is_none() && pool.info == **info)
             }
             (Some(Target::Server(pool)), Endpoint::Factory(open)) => {
                 Some(pool.factory.as_ref().is_some_and(|f| Arc::ptr_eq(f, open)))
@@ -218,7 +218,7 @@ impl Connections {
         }
         let target = match endpoint {
             Endpoint::Url(url) => Target::Server(Arc::new(Pool::new(url.parse()?, None))),
-            Endpoint::Server(info) => Target::Server(Arc::new(Pool::new(info, None))),
+            Endpoint::Server(info) => Target::Server(Arc::new(Pool::new(*info, None))),
             Endpoint::Factory(open) => {
                 let info = ConnectionInfo::tcp("", 0);
                 Target::Server(Arc::new(Pool::new(info, Some(open))))
@@ -226,7 +226,7 @@ impl Connections {
             Endpoint::Seeds(urls) => Target::Cluster(Arc::new(Cluster::from_urls(
                 &urls.iter().map(String::as_str).collect::<Vec<_>>(),
             )?)),
-            Endpoint::Cluster(cluster) => Target::Cluster(Arc::new(cluster)),
+            Endpoint::Cluster(cluster) => Target::Cluster(Arc::new(*cluster)),
         };
         pools.insert(name.into(), target);
         Ok(())
