@@ -1337,3 +1337,26 @@ fn members_of_one_key_walk_page_by_page() {
         "a missing key has no members"
     );
 }
+
+/// RedPipe's `delete(*names)`, `pfcount(*names)` and `redis_key`: several keys in one command,
+/// and the key name a keyspace writes.
+#[test]
+fn several_keys_in_one_command_and_the_key_names_a_keyspace_writes() {
+    let server = RedisServer::start();
+    let r = registry(&server);
+    let mut p = r.pipe();
+    let _ = Visitors::with(&mut p).pfadd("a", ["x", "y"]).unwrap();
+    let _ = Visitors::with(&mut p).pfadd("b", ["y", "z"]).unwrap();
+    let _ = Users::with(&mut p).set(&1, "one").unwrap();
+    let _ = Users::with(&mut p).set(&2, "two").unwrap();
+    let union = Visitors::with(&mut p).pfcount_many(["a", "b"]).unwrap();
+    p.execute().unwrap();
+    assert_eq!(union.result().unwrap(), 3);
+    assert_eq!(Users::redis_key(&2).unwrap(), b"U{2}");
+    assert_eq!(server.cli(&["GET", "U{2}"]), "two");
+    let mut p = r.pipe();
+    let deleted = Users::with(&mut p).delete_many(&[1, 2, 3]).unwrap();
+    p.execute().unwrap();
+    assert_eq!(deleted.result().unwrap(), 2, "two of the three existed");
+    assert_eq!(server.cli(&["EXISTS", "U{1}", "U{2}"]), "0");
+}

@@ -83,6 +83,22 @@ pub trait Keyspace: Sized {
     fn with<Q: Compose>(q: &mut Q) -> View<'_, Self, Q> {
         View { q, _k: PhantomData }
     }
+
+    /// The Redis key of `key` in this keyspace, `PREFIX{key}` (RedPipe's `redis_key`): for a
+    /// command the keyspace does not have, or another program that names the same keys.
+    ///
+    /// ```
+    /// use redpipe_core::keyspace::{Integer, Keyspace};
+    /// redpipe_core::keyspace! { pub struct Prices: String { prefix: "P", key: Integer } }
+    /// assert_eq!(Prices::redis_key(&42)?, b"P{42}");
+    /// # Ok::<(), redpipe_core::keyspace::FieldError>(())
+    /// ```
+    #[cfg(feature = "alloc")]
+    fn redis_key(key: &ValueOf<Self::Key>) -> Result<alloc::vec::Vec<u8>, FieldError> {
+        let mut buf = FieldBuf::new();
+        let Joined((prefix, open, inner, close)) = key_arg::<Self>(key, &mut buf)?;
+        Ok([prefix.as_bytes(), open.as_bytes(), inner, close.as_bytes()].concat())
+    }
 }
 
 /// The value type of a codec.
@@ -163,6 +179,21 @@ impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
     /// `DEL key`: 1 when the key existed.
     pub fn delete(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<i64>, FieldError> {
         self.keyed("DEL", key, ())
+    }
+
+    /// `DEL key...` of several keys of the keyspace (RedPipe's `delete(*names)`): how many
+    /// existed.
+    #[cfg(feature = "alloc")]
+    pub fn delete_many<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k ValueOf<K::Key>>,
+    ) -> Result<Q::Handle<i64>, FieldError>
+    where
+        ValueOf<K::Key>: 'k,
+        K: 'k,
+    {
+        let keys = kinds::Many::keys::<K>(keys)?;
+        Ok(self.send("DEL", keys))
     }
 
     /// `EXISTS key`: 1 when the key exists.

@@ -25,6 +25,21 @@ impl<K: HyperLogLogKeyspace, Q: Compose> View<'_, K, Q> {
         self.keyed("PFCOUNT", key, ())
     }
 
+    /// `PFCOUNT key...`: the estimated size of the union of several keys' sets (RedPipe's
+    /// `pfcount(*names)`).
+    #[cfg(feature = "alloc")]
+    pub fn pfcount_many<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k ValueOf<K::Key>>,
+    ) -> Result<Q::Handle<i64>, FieldError>
+    where
+        ValueOf<K::Key>: 'k,
+        K: 'k,
+    {
+        let keys = super::Many::keys::<K>(keys)?;
+        Ok(self.send("PFCOUNT", keys))
+    }
+
     /// `PFMERGE dest source...` within the keyspace.
     #[cfg(feature = "alloc")]
     pub fn pfmerge<'k>(
