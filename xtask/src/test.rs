@@ -84,6 +84,7 @@ pub(crate) fn run_all() -> Result<(), String> {
             "reusable",
             "profiles",
             "async_service",
+            "bulk_load",
         ] {
             run(cargo()
                 .args([
