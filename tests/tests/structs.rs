@@ -13,11 +13,12 @@ use redpipe::record::{StructError, StructOps};
 use redpipe::{Connections, Error, Handle, Pipe};
 use redpipe_tests::RedisServer;
 
-/// The struct error a handle's `redpipe::Error` carries.
+/// A struct handle's `redpipe::Error` as the struct error it stands for: a record error
+/// (`Error::Record`), or the error of the read itself.
 fn record(e: Error) -> StructError {
     match e {
         Error::Record(e) => *e,
-        other => panic!("not a struct error: {other}"),
+        other => StructError::Read(other),
     }
 }
 
