@@ -22,7 +22,7 @@ use redpipe_core::{AsyncTransport, Error, Failure, ReadBuffer, Result, VecPipeli
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::time::{Instant, Sleep};
 
-use super::{EAGER_BELOW, MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use super::{EAGER_BELOW, Later, MAX_PIPELINES, Wakeup, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::stream::Millis;
 use crate::tokio::{AsyncConnection, Stream};
@@ -45,50 +45,7 @@ impl Submitted for Sub {
 
     fn on_done(&mut self) {
         if let Some(w) = self.waker.take() {
-            Later::wake(w);
-        }
-    }
-}
-
-thread_local! {
-    /// The wake-ups asked for while the driver reads under the lock.
-    static LATER: std::cell::RefCell<Option<Vec<Waker>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Wake-ups collected while the lock is held and made when this is dropped, after the lock: a
-/// wake can be a system call that starts another worker thread, which would then wait for the
-/// lock.
-struct Later;
-
-impl Later {
-    /// Collects the wake-ups this thread asks for until the returned value is dropped.
-    fn collect() -> Self {
-        LATER.with_borrow_mut(|later| {
-            later.get_or_insert_with(Vec::new);
-        });
-        Later
-    }
-
-    /// Wakes `w` now, or when the collection in progress ends.
-    fn wake(w: Waker) {
-        let w = LATER.with_borrow_mut(|later| match later {
-            Some(list) => {
-                list.push(w);
-                None
-            }
-            None => Some(w),
-        });
-        if let Some(w) = w {
-            w.wake();
-        }
-    }
-}
-
-impl Drop for Later {
-    fn drop(&mut self) {
-        let list = LATER.with_borrow_mut(Option::take);
-        for w in list.into_iter().flatten() {
-            w.wake();
+            Later::wake(Wakeup::Task(w));
         }
     }
 }

@@ -26,7 +26,7 @@ use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
 use redpipe_core::session::Clock;
 use redpipe_core::{Failure, IoKind, ReadBuffer, Result, Transport, VecPipeline};
 
-use super::{EAGER_BELOW, MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use super::{EAGER_BELOW, Later, MAX_PIPELINES, Wakeup, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::stream::{Io, Millis};
@@ -47,49 +47,7 @@ impl Submitted for Sub {
     }
 
     fn on_done(&mut self) {
-        Later::unpark(&self.thread);
-    }
-}
-
-thread_local! {
-    /// The threads to unpark, asked for while this thread reads under the lock.
-    static LATER: std::cell::RefCell<Option<Vec<Thread>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Unparks collected while the lock is held and made when this is dropped, after the lock: an
-/// unpark is a system call, and the thread it wakes would wait for the lock.
-struct Later;
-
-impl Later {
-    /// Collects the unparks this thread asks for until the returned value is dropped.
-    fn collect() -> Self {
-        LATER.with_borrow_mut(|later| {
-            later.get_or_insert_with(Vec::new);
-        });
-        Later
-    }
-
-    /// Unparks `thread` now, or when the collection in progress ends.
-    fn unpark(thread: &Thread) {
-        let now = LATER.with_borrow_mut(|later| match later {
-            Some(list) => {
-                list.push(thread.clone());
-                false
-            }
-            None => true,
-        });
-        if now {
-            thread.unpark();
-        }
-    }
-}
-
-impl Drop for Later {
-    fn drop(&mut self) {
-        let list = LATER.with_borrow_mut(Option::take);
-        for t in list.into_iter().flatten() {
-            t.unpark();
-        }
+        Later::wake(Wakeup::Thread(self.thread.clone()));
     }
 }
 
