@@ -17,38 +17,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
-use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
+use redpipe_core::mux::{Mux, Slot, Ticket};
 use redpipe_core::{AsyncTransport, Error, Failure, ReadBuffer, Result, VecPipeline};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::time::{Instant, Sleep};
 
-use super::{EAGER_BELOW, Later, MAX_PIPELINES, Wakeup, connection_error, outcome, stall_timeout};
+use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::stream::Millis;
 use crate::tokio::{AsyncConnection, Stream};
 use redpipe_core::session::Clock;
 
-/// A submitter's pipeline, and the task to wake when it is done.
-struct Sub {
-    pipeline: VecPipeline,
-    waker: Option<Waker>,
-}
-
-impl Submitted for Sub {
-    type Out = redpipe_core::ByteBuf;
-    type Replies = redpipe_core::ByteBuf;
-    type Entries = Vec<redpipe_core::Entry>;
-
-    fn pipeline(&mut self) -> &mut VecPipeline {
-        &mut self.pipeline
-    }
-
-    fn on_done(&mut self) {
-        if let Some(w) = self.waker.take() {
-            Later::wake(Wakeup::Task(w));
-        }
-    }
-}
+/// A submitter's pipeline, and its task's waker to wake when it is done.
+type Sub = super::Sub<Option<Waker>>;
 
 struct State {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
@@ -231,7 +212,7 @@ impl Shared {
         let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
         let mut sub = Sub {
             pipeline: std::mem::replace(p, VecPipeline::new()),
-            waker: Some(waker),
+            wake: Some(waker),
         };
         let ticket = loop {
             {
@@ -323,9 +304,9 @@ impl Waiting<'_> {
             });
         }
         if let Some(sub) = state.mux.submission_mut(self.ticket) {
-            match &sub.waker {
+            match &sub.wake {
                 Some(w) if w.will_wake(cx.waker()) => {}
-                _ => sub.waker = Some(cx.waker().clone()),
+                _ => sub.wake = Some(cx.waker().clone()),
             }
         }
         Poll::Pending

@@ -22,34 +22,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
 
-use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
+use redpipe_core::mux::{Mux, Slot, Ticket};
 use redpipe_core::session::Clock;
 use redpipe_core::{Failure, IoKind, ReadBuffer, Result, Transport, VecPipeline};
 
-use super::{EAGER_BELOW, Later, MAX_PIPELINES, Wakeup, connection_error, outcome, stall_timeout};
+use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::stream::{Io, Millis};
-
-/// A submitter's pipeline, and its thread to unpark when it is done.
-struct Sub {
-    pipeline: VecPipeline,
-    thread: Thread,
-}
-
-impl Submitted for Sub {
-    type Out = redpipe_core::ByteBuf;
-    type Replies = redpipe_core::ByteBuf;
-    type Entries = Vec<redpipe_core::Entry>;
-
-    fn pipeline(&mut self) -> &mut VecPipeline {
-        &mut self.pipeline
-    }
-
-    fn on_done(&mut self) {
-        Later::wake(Wakeup::Thread(self.thread.clone()));
-    }
-}
 
 /// The read side: the socket (for TLS, its only handle, which writes too) and what was read
 /// from it but not used yet.
@@ -65,6 +45,9 @@ struct Writer {
     io: Io,
     out: Vec<u8>,
 }
+
+/// A submitter's pipeline, and its thread to wake when it is done.
+type Sub = super::Sub<Thread>;
 
 struct State {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
@@ -154,7 +137,7 @@ impl Shared {
         self.info.configure(p);
         let mut sub = Sub {
             pipeline: std::mem::replace(p, VecPipeline::new()),
-            thread: std::thread::current(),
+            wake: std::thread::current(),
         };
         let mut state = self.lock();
         let ticket = loop {
@@ -383,7 +366,7 @@ impl Shared {
         state.reader = Some(reader);
         // Someone else's turn: the oldest thread still waiting reads next.
         if let Some(next) = state.mux.first_waiting_mut() {
-            next.thread.unpark();
+            next.wake.unpark();
         }
         state
     }
