@@ -213,6 +213,10 @@ impl Pool {
     }
 
     /// A shared tokio connection, as [`shared`](Self::shared).
+    ///
+    /// Not one body with `shared`: the open differs for real. A thread opens inline under a
+    /// std mutex; a task may be dropped mid-open, so the open runs in a task of its own that
+    /// holds the (owned, async) lock until the connection is in the list.
     #[cfg(feature = "tokio")]
     pub(crate) async fn shared_async(&self) -> Result<tasks::Link> {
         let turn = self.next_turn();
