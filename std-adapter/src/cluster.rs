@@ -31,6 +31,96 @@ use redpipe_core::{Error, Result, VecPipeline, cmd};
 use crate::config::{Addr, ConnectionInfo};
 use crate::registry::Pool;
 
+/// The body of [`Cluster::run`] and `run_async`, once for both: `[$refresh, $sleep,
+/// $batches]` name the blocking or the async steps, `$($await)*` is empty or `.await` (as the
+/// core's `drive_loop!`). Each round runs the router's batches on their nodes, then reads the
+/// map again if the round asked for it, else publishes what its `MOVED` replies changed (`map`
+/// is then no longer the published one).
+macro_rules! run {
+    ($self:ident, $p:ident, [$refresh:ident, $sleep:path, $batches:ident], $($await:tt)*) => {{
+        if $self.map().nodes().is_empty()
+            && let Err(e) = $self.$refresh() $($await)*
+        {
+            $p.fail(e.failure());
+            return Err(e);
+        }
+        // The published map, shared: copied only if a MOVED changes it.
+        let mut map = $self.map();
+        let mut run = $self.take_run();
+        run.read_from_replicas($self.replica_reads);
+        run.set_retry_budget($self.retry_budget_ms);
+        let mut first_error = None;
+        let shareable = $self.shares($p);
+        while run.next_round($p, &map) {
+            if run.delay_ms() > 0 {
+                $sleep(Duration::from_millis(u64::from(run.delay_ms()))) $($await)*;
+            }
+            let pools: Vec<Arc<Pool>> = run
+                .batches_mut()
+                .iter()
+                .map(|b| $self.pool(map.node(b.node())))
+                .collect();
+            let errors = $batches(&pools, run.batches_mut(), shareable) $($await)*;
+            if first_error.is_none() {
+                first_error = errors.into_iter().next();
+            }
+            let published = map.clone();
+            run.absorb_shared($p, &mut map);
+            if run.wants_refresh() {
+                if $self.$refresh() $($await)*.is_ok() {
+                    map = $self.map();
+                }
+            } else if !Arc::ptr_eq(&map, &published) {
+                $self.publish_shared(map.clone());
+            }
+        }
+        $self.record(&run);
+        // A node error whose commands all went again (never received) is not the pipeline's.
+        let failed = run.failure().is_some();
+        $self.put_run(run);
+        match first_error {
+            Some(e) if failed => Err(e),
+            _ => Ok(()),
+        }
+    }};
+}
+
+/// The body of [`Cluster::refresh`] and `refresh_async`: `$ask` is `ask_topology` or its
+/// `_async` form, `$($await)*` empty or `.await`.
+macro_rules! refresh {
+    ($self:ident, $ask:ident, $($await:tt)*) => {{
+        let mut pick = Pick::default();
+        for node in $self.candidates() {
+            if pick.offer($self.$ask(&node) $($await)*) {
+                break;
+            }
+        }
+        $self.publish(pick.map()?);
+        Ok(())
+    }};
+}
+
+/// The body of `ask_topology` and its `_async` form: `$take` is `Pool::take` or `take_async`,
+/// `$($await)*` empty or `.await`.
+macro_rules! ask_topology {
+    ($self:ident, $node:ident, $take:ident, $($await:tt)*) => {{
+        let pool = $self.pool($node);
+        let mut conn = pool.$take() $($await)*?;
+        for sub in ["SHARDS", "SLOTS"] {
+            let mut p = VecPipeline::new();
+            let reply = p.query::<redpipe_core::Reply<'static>>(cmd("CLUSTER").arg(sub))?;
+            conn.execute(&mut p) $($await)*?;
+            match reply.read(&p) {
+                Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),
+                // `CLUSTER SHARDS` is new in Redis 7: older servers say unknown subcommand.
+                Err(redpipe_core::SlotError::Server(_)) if sub == "SHARDS" => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Closed)
+    }};
+}
+
 /// A Redis Cluster: its seeds, the slot map, and a pool of connections per node.
 pub struct Cluster {
     template: ConnectionInfo,
@@ -220,14 +310,7 @@ impl Cluster {
     /// Reads the slot map again, from the first node that answers with a complete one (or,
     /// if none does, the most complete answer).
     pub fn refresh(&self) -> Result<()> {
-        let mut pick = Pick::default();
-        for node in self.candidates() {
-            if pick.offer(self.ask_topology(&node)) {
-                break;
-            }
-        }
-        self.publish(pick.map()?);
-        Ok(())
+        refresh!(self, ask_topology,)
     }
 
     fn publish(&self, map: SlotMap) {
@@ -236,20 +319,7 @@ impl Cluster {
 
     /// `CLUSTER SHARDS` (or `CLUSTER SLOTS`) on `node`.
     fn ask_topology(&self, node: &Node) -> Result<SlotMap> {
-        let pool = self.pool(node);
-        let mut conn = pool.take()?;
-        for sub in ["SHARDS", "SLOTS"] {
-            let mut p = VecPipeline::new();
-            let reply = p.query::<redpipe_core::Reply<'static>>(cmd("CLUSTER").arg(sub))?;
-            conn.execute(&mut p)?;
-            match reply.read(&p) {
-                Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),
-                // `CLUSTER SHARDS` is new in Redis 7: older servers say unknown subcommand.
-                Err(redpipe_core::SlotError::Server(_)) if sub == "SHARDS" => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Closed)
+        ask_topology!(self, node, take,)
     }
 
     /// A router for one pipeline: a reused one when there is one.
@@ -267,18 +337,6 @@ impl Cluster {
         let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
         if runs.len() < 8 {
             runs.push(run);
-        }
-    }
-
-    /// After a round: reads the map again if the round asked for it, else publishes what the
-    /// round's `MOVED` replies changed (`map` is then no longer the published one).
-    fn after_round(&self, run: &ClusterRun, map: &mut Arc<SlotMap>, published: &Arc<SlotMap>) {
-        if run.wants_refresh() {
-            if self.refresh().is_ok() {
-                *map = self.map();
-            }
-        } else if !Arc::ptr_eq(map, published) {
-            self.publish_shared(map.clone());
         }
     }
 
@@ -300,145 +358,29 @@ impl Cluster {
     /// is started). Every slot of `p` has its result (or its failure) afterwards; the error is
     /// the first node failure, if any.
     pub fn run(&self, p: &mut VecPipeline) -> Result<()> {
-        if self.map().nodes().is_empty()
-            && let Err(e) = self.refresh()
-        {
-            p.fail(e.failure());
-            return Err(e);
-        }
-        // The published map, shared: copied only if a MOVED changes it.
-        let mut map = self.map();
-        let mut run = self.take_run();
-        run.read_from_replicas(self.replica_reads);
-        run.set_retry_budget(self.retry_budget_ms);
-        let mut first_error = None;
-        let shareable = self.shares(p);
-        while run.next_round(p, &map) {
-            if run.delay_ms() > 0 {
-                std::thread::sleep(Duration::from_millis(u64::from(run.delay_ms())));
-            }
-            let pools: Vec<Arc<Pool>> = run
-                .batches_mut()
-                .iter()
-                .map(|b| self.pool(map.node(b.node())))
-                .collect();
-            let errors = run_batches(&pools, run.batches_mut(), shareable);
-            if first_error.is_none() {
-                first_error = errors.into_iter().next();
-            }
-            let published = map.clone();
-            run.absorb_shared(p, &mut map);
-            self.after_round(&run, &mut map, &published);
-        }
-        self.record(&run);
-        // A node error whose commands all went again (never received) is not the pipeline's.
-        let failed = run.failure().is_some();
-        self.put_run(run);
-        match first_error {
-            Some(e) if failed => Err(e),
-            _ => Ok(()),
-        }
+        run!(self, p, [refresh, std::thread::sleep, run_batches],)
     }
 
     /// [`run`](Self::run) on tokio: each round's batches run concurrently.
     #[cfg(feature = "tokio")]
     pub async fn run_async(&self, p: &mut VecPipeline) -> Result<()> {
-        if self.map().nodes().is_empty()
-            && let Err(e) = self.refresh_async().await
-        {
-            p.fail(e.failure());
-            return Err(e);
-        }
-        let mut map = self.map();
-        let mut run = self.take_run();
-        run.read_from_replicas(self.replica_reads);
-        run.set_retry_budget(self.retry_budget_ms);
-        let mut first_error = None;
-        let shareable = self.shares(p);
-        while run.next_round(p, &map) {
-            if run.delay_ms() > 0 {
-                tokio::time::sleep(Duration::from_millis(u64::from(run.delay_ms()))).await;
-            }
-            let pools: Vec<Arc<Pool>> = run
-                .batches_mut()
-                .iter()
-                .map(|b| self.pool(map.node(b.node())))
-                .collect();
-            let runs =
-                pools
-                    .iter()
-                    .zip(run.batches_mut().iter_mut())
-                    .map(|(pool, batch)| async move {
-                        let commands = batch.len();
-                        let pipeline = batch.pipeline_mut();
-                        let conn = match shareable {
-                            true => pool.shared_async().await.map(NodeLink::Shared),
-                            false => pool.take_async().await.map(|c| NodeLink::Own(Box::new(c))),
-                        };
-                        match conn {
-                            Ok(conn) => {
-                                pool.count(commands);
-                                conn.run(pipeline).await
-                            }
-                            Err(e) => {
-                                pipeline.fail(e.failure());
-                                Err(e)
-                            }
-                        }
-                    });
-            for r in futures_util::future::join_all(runs).await {
-                if let (Err(e), None) = (r, &first_error) {
-                    first_error = Some(e);
-                }
-            }
-            let published = map.clone();
-            run.absorb_shared(p, &mut map);
-            if run.wants_refresh() {
-                if self.refresh_async().await.is_ok() {
-                    map = self.map();
-                }
-            } else if !Arc::ptr_eq(&map, &published) {
-                self.publish_shared(map.clone());
-            }
-        }
-        self.record(&run);
-        // A node error whose commands all went again (never received) is not the pipeline's.
-        let failed = run.failure().is_some();
-        self.put_run(run);
-        match first_error {
-            Some(e) if failed => Err(e),
-            _ => Ok(()),
-        }
+        run!(
+            self,
+            p,
+            [refresh_async, tokio::time::sleep, run_batches_async],
+            .await
+        )
     }
 
     /// [`refresh`](Self::refresh) over tokio connections.
     #[cfg(feature = "tokio")]
     pub async fn refresh_async(&self) -> Result<()> {
-        let mut pick = Pick::default();
-        for node in self.candidates() {
-            if pick.offer(self.ask_topology_async(&node).await) {
-                break;
-            }
-        }
-        self.publish(pick.map()?);
-        Ok(())
+        refresh!(self, ask_topology_async, .await)
     }
 
     #[cfg(feature = "tokio")]
     async fn ask_topology_async(&self, node: &Node) -> Result<SlotMap> {
-        let pool = self.pool(node);
-        let mut conn = pool.take_async().await?;
-        for sub in ["SHARDS", "SLOTS"] {
-            let mut p = VecPipeline::new();
-            let reply = p.query::<redpipe_core::Reply<'static>>(cmd("CLUSTER").arg(sub))?;
-            conn.execute(&mut p).await?;
-            match reply.read(&p) {
-                Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),
-                Err(redpipe_core::SlotError::Server(_)) if sub == "SHARDS" => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Closed)
+        ask_topology!(self, node, take_async, .await)
     }
 }
 
@@ -491,6 +433,43 @@ impl NodeLink<'_> {
             Self::Own(mut conn) => conn.execute(p).await,
         }
     }
+}
+
+/// Runs each batch on its node (`pools[i]` for `batches[i]`), concurrently on tokio: the async
+/// form of [`run_batches`], each batch a future of its own (no send-then-finish split is needed
+/// when the runtime interleaves them). The errors of the nodes that failed.
+#[cfg(feature = "tokio")]
+async fn run_batches_async(
+    pools: &[Arc<Pool>],
+    batches: &mut [Batch],
+    shareable: bool,
+) -> Vec<Error> {
+    let runs = pools
+        .iter()
+        .zip(batches.iter_mut())
+        .map(|(pool, batch)| async move {
+            let commands = batch.len();
+            let pipeline = batch.pipeline_mut();
+            let conn = match shareable {
+                true => pool.shared_async().await.map(NodeLink::Shared),
+                false => pool.take_async().await.map(|c| NodeLink::Own(Box::new(c))),
+            };
+            match conn {
+                Ok(conn) => {
+                    pool.count(commands);
+                    conn.run(pipeline).await
+                }
+                Err(e) => {
+                    pipeline.fail(e.failure());
+                    Err(e)
+                }
+            }
+        });
+    futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect()
 }
 
 /// A batch started on a node's connection, to finish.

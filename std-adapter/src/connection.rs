@@ -6,6 +6,68 @@ use redpipe_core::{Error, ReadBuffer, Result, Transport, VecPipeline};
 use crate::config::ConnectionInfo;
 use crate::stream::{Io, Millis, Stream, lengthen};
 
+/// The three steps that [`Connection`] and the tokio `AsyncConnection` share, each written once
+/// for both (as the core's `drive_loop!`): `$step` names the core [`Driver`]'s blocking method
+/// or its `_async` form, and `$($await)*` is empty or `.await`. The streams differ (a socket
+/// with per-call timeouts; a tokio stream under `Timed`), but both have the same
+/// `start_pipeline`/`end_pipeline`.
+///
+/// `set_up!`: a driver over the connected stream `$io`, set up (`HELLO`/`AUTH`,
+/// `CLIENT SETNAME`, `SELECT`) and returned as the connection.
+macro_rules! set_up {
+    ($io:ident, $info:ident, $step:ident, $($await:tt)*) => {{
+        // A server that keeps each read in time but completes no reply (a trickle, a flood of
+        // pushes) is cut at the read timeout too, counted from the last complete reply.
+        let mut driver = Driver::new($io, ReadBuffer::growable())
+            .with_stall_timeout(Millis, Millis::of($info.read_timeout));
+        let mut setup = VecPipeline::new();
+        setup.set_limits($info.limits);
+        driver
+            .stream_mut()
+            .start_pipeline($info.pipeline_timeout, None);
+        driver
+            .$step(&$info.setup(), &mut setup)
+            $($await)*
+            .map_err(setup_failed)?;
+        driver.stream_mut().end_pipeline();
+        Ok(Self {
+            driver,
+            info: $info.clone(),
+        })
+    }};
+}
+
+/// `send!`: starts the pipeline's limits (lengthened by its blocking commands) and sends.
+macro_rules! send {
+    ($self:ident, $p:ident, $step:ident, $($await:tt)*) => {{
+        $self.info.configure($p);
+        let block = $p.blocking();
+        let io = $self.driver.stream_mut();
+        if io.start_pipeline($self.info.pipeline_timeout, block) {
+            // No reply completes while the server holds one back on purpose.
+            let stall = lengthen($self.info.read_timeout, block);
+            $self.driver.set_stall_timeout(Millis::of(stall));
+        }
+        let result = $self.driver.$step($p) $($await)*;
+        result.map_err(|e| $self.driver.error(e))
+    }};
+}
+
+/// `finish!`: reads every reply, then ends the pipeline's limits.
+macro_rules! finish {
+    ($self:ident, $p:ident, $step:ident, $($await:tt)*) => {{
+        let result = $self.driver.$step($p) $($await)*;
+        $self.driver.stream_mut().end_pipeline();
+        $self
+            .driver
+            .set_stall_timeout(Millis::of($self.info.read_timeout));
+        result.map_err(|e| $self.driver.error(e))
+    }};
+}
+
+#[cfg(feature = "tokio")]
+pub(crate) use {finish, send, set_up};
+
 /// One blocking connection to a Redis server.
 ///
 /// ```no_run
@@ -49,23 +111,7 @@ impl Connection {
     /// Connects and runs the setup (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
     pub fn open(info: &ConnectionInfo) -> Result<Self> {
         let io = Io::new(Stream::open(info)?, info);
-        // A server that keeps each read in time but completes no reply (a trickle, a flood of
-        // pushes) is cut at the read timeout too, counted from the last complete reply.
-        let mut driver = Driver::new(io, ReadBuffer::growable())
-            .with_stall_timeout(Millis, Millis::of(info.read_timeout));
-        let mut setup = VecPipeline::new();
-        setup.set_limits(info.limits);
-        driver
-            .stream_mut()
-            .start_pipeline(info.pipeline_timeout, None);
-        driver
-            .setup(&info.setup(), &mut setup)
-            .map_err(setup_failed)?;
-        driver.stream_mut().end_pipeline();
-        Ok(Self {
-            driver,
-            info: info.clone(),
-        })
+        set_up!(io, info, setup,)
     }
 
     /// What this connection was opened with.
@@ -135,26 +181,13 @@ impl Connection {
     /// and pipeline timeouts, and with no timeout for one that waits forever (`BLPOP k 0`); see
     /// [`ConnectionInfo::read_timeout`].
     pub fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
-        self.info.configure(p);
-        let block = p.blocking();
-        let io = self.driver.stream_mut();
-        if io.start_pipeline(self.info.pipeline_timeout, block) {
-            // No reply completes while the server holds one back on purpose.
-            let stall = lengthen(self.info.read_timeout, block);
-            self.driver.set_stall_timeout(Millis::of(stall));
-        }
-        let result = self.driver.send(p);
-        result.map_err(|e| self.driver.error(e))
+        send!(self, p, send,)
     }
 
     /// Reads every reply of a pipeline started with [`send`](Self::send) (sending the rest of
     /// its commands as the window allows).
     pub fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        let result = self.driver.finish(p);
-        self.driver.stream_mut().end_pipeline();
-        self.driver
-            .set_stall_timeout(Millis::of(self.info.read_timeout));
-        result.map_err(|e| self.driver.error(e))
+        finish!(self, p, finish,)
     }
 }
 

@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{Addr, ConnectionInfo};
-use crate::connection::setup_failed;
+use crate::connection::{finish, send, set_up, setup_failed};
 use crate::stream::{Millis, lengthen};
 
 /// The async byte streams: TCP, a Unix socket, or TLS over TCP.
@@ -135,23 +135,7 @@ impl AsyncConnection {
             deadline: None,
             started: false,
         };
-        // As on the blocking connection: no complete reply within the read timeout ends a run.
-        let mut driver = Driver::new(io, ReadBuffer::growable())
-            .with_stall_timeout(Millis, Millis::of(info.read_timeout));
-        let mut setup = VecPipeline::new();
-        setup.set_limits(info.limits);
-        driver
-            .stream_mut()
-            .start_pipeline(info.pipeline_timeout, None);
-        driver
-            .setup_async(&info.setup(), &mut setup)
-            .await
-            .map_err(setup_failed)?;
-        driver.stream_mut().end_pipeline();
-        Ok(Self {
-            driver,
-            info: info.clone(),
-        })
+        set_up!(io, info, setup_async, .await)
     }
 
     /// Whether a failure left the connection unusable; it must be replaced.
@@ -191,25 +175,12 @@ impl AsyncConnection {
     /// [`Connection::send`](crate::Connection::send) (blocking commands wait longer than the
     /// timeouts as there).
     pub async fn send(&mut self, p: &mut VecPipeline) -> Result<()> {
-        self.info.configure(p);
-        let block = p.blocking();
-        let io = self.driver.stream_mut();
-        if io.start_pipeline(self.info.pipeline_timeout, block) {
-            // No reply completes while the server holds one back on purpose.
-            let stall = lengthen(self.info.read_timeout, block);
-            self.driver.set_stall_timeout(Millis::of(stall));
-        }
-        let result = self.driver.send_async(p).await;
-        result.map_err(|e| self.driver.error(e))
+        send!(self, p, send_async, .await)
     }
 
     /// Reads every reply of a pipeline started with [`send`](Self::send).
     pub async fn finish(&mut self, p: &mut VecPipeline) -> Result<()> {
-        let result = self.driver.finish_async(p).await;
-        self.driver.stream_mut().end_pipeline();
-        self.driver
-            .set_stall_timeout(Millis::of(self.info.read_timeout));
-        result.map_err(|e| self.driver.error(e))
+        finish!(self, p, finish_async, .await)
     }
 }
 

@@ -148,6 +148,59 @@ impl std::fmt::Debug for Connections {
     }
 }
 
+/// The body of [`Connections::autoexec`] and `autoexec_async`, once for both: `$execute` runs
+/// the pipe (`execute` or `execute_async`), `$($await)*` is empty or `.await` (as the core's
+/// `drive_loop!`).
+macro_rules! autoexec {
+    ($self:ident, $parent:ident, $f:ident, $execute:ident, $($await:tt)*) => {{
+        if let Some(p) = $parent {
+            return p.scope($f);
+        }
+        let mut p = $self.spare_pipe();
+        let result = match $f(&mut p) {
+            Ok(r) => p.$execute() $($await)* .map(|()| r),
+            Err(e) => Err(e),
+        };
+        $self.keep_spare(p);
+        result
+    }};
+}
+
+/// The body of `run_on` and `run_on_async`, once for both: `[$run, $shared, $take]` name the
+/// blocking or the async methods (`Group::run`, `Pool::shared`, `Pool::take`, `Cluster::run`,
+/// or their `_async` forms), `$($await)*` is empty or `.await`.
+macro_rules! run_on {
+    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident], $($await:tt)*) => {{
+        let (commands, bytes) = ($g.pipeline().len(), $g.pipeline().encoded().len());
+        let run = Run::start($g.name(), commands, bytes);
+        let result = match $target {
+            Target::Server(pool) if pool.shares($g.pipeline()) => {
+                $g.$run(
+                    || {
+                        pool.count(commands);
+                        pool.$shared()
+                    },
+                    drop,
+                )
+                $($await)*
+            }
+            Target::Server(pool) => {
+                $g.$run(
+                    || {
+                        pool.count(commands);
+                        pool.$take()
+                    },
+                    drop,
+                )
+                $($await)*
+            }
+            Target::Cluster(cluster) => cluster.$run($g.pipeline()) $($await)*,
+        };
+        run.end(&result);
+        result
+    }};
+}
+
 impl Connections {
     /// An empty registry, separate from every other.
     pub fn new() -> Self {
@@ -400,13 +453,7 @@ impl Connections {
         parent: Option<&mut Pipe>,
         f: impl FnOnce(&mut Pipe) -> Result<R>,
     ) -> Result<R> {
-        if let Some(p) = parent {
-            return p.scope(f);
-        }
-        let mut p = self.spare_pipe();
-        let result = f(&mut p).and_then(|r| p.execute().map(|()| r));
-        self.keep_spare(p);
-        result
+        autoexec!(self, parent, f, execute,)
     }
 
     /// [`autoexec`](Self::autoexec) for async code (feature `tokio`).
@@ -416,16 +463,7 @@ impl Connections {
         parent: Option<&mut Pipe>,
         f: impl FnOnce(&mut Pipe) -> Result<R>,
     ) -> Result<R> {
-        if let Some(p) = parent {
-            return p.scope(f);
-        }
-        let mut p = self.spare_pipe();
-        let result = match f(&mut p) {
-            Ok(r) => p.execute_async().await.map(|()| r),
-            Err(e) => Err(e),
-        };
-        self.keep_spare(p);
-        result
+        autoexec!(self, parent, f, execute_async, .await)
     }
 
     /// A new pipe on this registry, with the storage of an earlier one if there is one.
@@ -459,27 +497,7 @@ impl Default for Connections {
 /// closed) when the run lets go of it. A cluster's group goes to its nodes (never retried
 /// whole: the router sends again only what a node refused).
 fn run_on(target: &Target, g: &mut Group) -> Result<()> {
-    let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
-    let run = Run::start(g.name(), commands, bytes);
-    let result = match target {
-        Target::Server(pool) if pool.shares(g.pipeline()) => g.run(
-            || {
-                pool.count(commands);
-                pool.shared()
-            },
-            drop,
-        ),
-        Target::Server(pool) => g.run(
-            || {
-                pool.count(commands);
-                pool.take()
-            },
-            drop,
-        ),
-        Target::Cluster(cluster) => cluster.run(g.pipeline()),
-    };
-    run.end(&result);
-    result
+    run_on!(target, g, [run, shared, take],)
 }
 
 /// Groups run in parallel: one on the calling thread, the others on scoped threads (none is
@@ -533,6 +551,10 @@ impl Connections {
 }
 
 /// Groups run concurrently on tokio connections.
+///
+/// Not one body with `run_blocking`: only the finding of the groups is the same (`single`,
+/// `pools`, shared); blocking spreads the groups over scoped threads and runs the last on the
+/// caller's, async joins their futures on one task.
 #[cfg(feature = "tokio")]
 impl redpipe_core::AsyncBackend for Connections {
     async fn run_async(&self, groups: &mut [Group]) -> Result<()> {
@@ -555,31 +577,5 @@ impl redpipe_core::AsyncBackend for Connections {
 /// Runs one group on its target, on tokio.
 #[cfg(feature = "tokio")]
 async fn run_on_async(target: &Target, g: &mut Group) -> Result<()> {
-    let (commands, bytes) = (g.pipeline().len(), g.pipeline().encoded().len());
-    let run = Run::start(g.name(), commands, bytes);
-    let result = match target {
-        Target::Server(pool) if pool.shares(g.pipeline()) => {
-            g.run_async(
-                || {
-                    pool.count(commands);
-                    pool.shared_async()
-                },
-                drop,
-            )
-            .await
-        }
-        Target::Server(pool) => {
-            g.run_async(
-                || {
-                    pool.count(commands);
-                    pool.take_async()
-                },
-                drop,
-            )
-            .await
-        }
-        Target::Cluster(cluster) => cluster.run_async(g.pipeline()).await,
-    };
-    run.end(&result);
-    result
+    run_on!(target, g, [run_async, shared_async, take_async], .await)
 }

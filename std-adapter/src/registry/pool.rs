@@ -213,6 +213,10 @@ impl Pool {
     }
 
     /// A shared tokio connection, as [`shared`](Self::shared).
+    ///
+    /// Not one body with `shared`: the open differs for real. A thread opens inline under a
+    /// std mutex; a task may be dropped mid-open, so the open runs in a task of its own that
+    /// holds the (owned, async) lock until the connection is in the list.
     #[cfg(feature = "tokio")]
     pub(crate) async fn shared_async(&self) -> Result<tasks::Link> {
         let turn = self.next_turn();
@@ -308,16 +312,41 @@ impl Pool {
         self.notify(waiting);
     }
 
+    /// Counts a connection about to open (its place was claimed).
+    fn connecting(&self) {
+        self.counters.connects.fetch_add(1, Ordering::Relaxed);
+        event!("connect", self.info.addr_text());
+    }
+
+    /// The lease of a connection just opened, or the failure to open it (its place is given
+    /// back).
+    fn opened<C: Pooled>(&self, opened: Result<C>) -> Result<Lease<'_, C>> {
+        let c = opened.inspect_err(|e| {
+            event!(
+                "connect failed",
+                self.info.addr_text(),
+                error = e.to_string()
+            );
+            self.release();
+        })?;
+        Ok(self.lease(c))
+    }
+
     /// A blocking connection: idle, new, or the next one given back (waiting at most the
     /// connect timeout).
+    ///
+    /// Not one body with [`take_async`](Self::take_async), beyond `claim`, `connecting` and
+    /// `opened`: the waits differ for real. A thread checks again under the lock and sleeps on
+    /// the condition variable (counted in `waiting`, so that a give-back wakes it); a task
+    /// registers with the `Notify` before it claims (which keeps a wake-up given in between)
+    /// and awaits it under a timeout. A factory is blocking, so only `take` can use one.
     pub(crate) fn take(&self) -> Result<Lease<'_, Connection>> {
         let deadline = self.info.connect_timeout.map(|t| Instant::now() + t);
         loop {
             match self.claim::<Connection>() {
                 Some(Some(c)) => return Ok(self.lease(c)),
                 Some(None) => {
-                    self.counters.connects.fetch_add(1, Ordering::Relaxed);
-                    event!("connect", self.info.addr_text());
+                    self.connecting();
                     let opened = match &self.factory {
                         Some(open) => open().map(|mut c| {
                             c.accept_changes();
@@ -325,18 +354,7 @@ impl Pool {
                         }),
                         None => Connection::open(&self.info),
                     };
-                    return match opened {
-                        Ok(c) => Ok(self.lease(c)),
-                        Err(e) => {
-                            event!(
-                                "connect failed",
-                                self.info.addr_text(),
-                                error = e.to_string()
-                            );
-                            self.release();
-                            Err(e)
-                        }
-                    };
+                    return self.opened(opened);
                 }
                 None => {
                     let mut slots = self.slots();
@@ -382,20 +400,9 @@ impl Pool {
             match self.claim::<crate::tokio::AsyncConnection>() {
                 Some(Some(c)) => return Ok(self.lease(c)),
                 Some(None) => {
-                    self.counters.connects.fetch_add(1, Ordering::Relaxed);
-                    event!("connect", self.info.addr_text());
-                    return match crate::tokio::AsyncConnection::open(&self.info).await {
-                        Ok(c) => Ok(self.lease(c)),
-                        Err(e) => {
-                            event!(
-                                "connect failed",
-                                self.info.addr_text(),
-                                error = e.to_string()
-                            );
-                            self.release();
-                            Err(e)
-                        }
-                    };
+                    self.connecting();
+                    let opened = crate::tokio::AsyncConnection::open(&self.info).await;
+                    return self.opened(opened);
                 }
                 None => match deadline {
                     Some(d) => {

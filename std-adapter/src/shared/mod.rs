@@ -18,6 +18,9 @@
 pub(crate) mod tasks;
 pub(crate) mod threads;
 
+use std::cell::RefCell;
+
+use redpipe_core::mux::Submitted;
 use redpipe_core::{Error, Failure, IoError, IoKind, Result, VecPipeline};
 
 use crate::config::ConnectionInfo;
@@ -68,3 +71,108 @@ const MAX_PIPELINES: usize = 4096;
 /// more on the wire, the server has work queued for longer than a round trip: a new pipeline
 /// waits for the next batched write, which carries everything queued by then.
 const EAGER_BELOW: usize = 16;
+
+/// A submitter's pipeline, and who to wake when it is done: its thread (`W` = `Thread`, which
+/// [`threads`] also unparks to hand it the read side) or its task (`Option<Waker>`, kept up to
+/// date by `tasks` as the task is polled).
+struct Sub<W> {
+    pipeline: VecPipeline,
+    wake: W,
+}
+
+impl<W: Waiter> Submitted for Sub<W> {
+    type Out = redpipe_core::ByteBuf;
+    type Replies = redpipe_core::ByteBuf;
+    type Entries = Vec<redpipe_core::Entry>;
+
+    fn pipeline(&mut self) -> &mut VecPipeline {
+        &mut self.pipeline
+    }
+
+    fn on_done(&mut self) {
+        self.wake.done();
+    }
+}
+
+/// What a submitter waits with: its thread or its task's waker.
+trait Waiter {
+    /// Wakes it, through [`Later`]: its pipeline is done.
+    fn done(&mut self);
+}
+
+impl Waiter for std::thread::Thread {
+    fn done(&mut self) {
+        Later::wake(Wakeup::Thread(self.clone()));
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Waiter for Option<std::task::Waker> {
+    fn done(&mut self) {
+        if let Some(w) = self.take() {
+            Later::wake(Wakeup::Task(w));
+        }
+    }
+}
+
+/// A submitter to wake when its pipeline is done: its parked thread, or its task.
+enum Wakeup {
+    /// A blocking submitter, parked ([`threads`]).
+    Thread(std::thread::Thread),
+    /// A tokio submitter's task ([`tasks`]).
+    #[cfg(feature = "tokio")]
+    Task(std::task::Waker),
+}
+
+impl Wakeup {
+    fn now(self) {
+        match self {
+            Self::Thread(t) => t.unpark(),
+            #[cfg(feature = "tokio")]
+            Self::Task(w) => w.wake(),
+        }
+    }
+}
+
+thread_local! {
+    /// The wake-ups asked for while this thread reads under a connection's lock.
+    static LATER: RefCell<Option<Vec<Wakeup>>> = const { RefCell::new(None) };
+}
+
+/// Wake-ups collected while the lock is held and made when this is dropped, after the lock:
+/// one for both kinds of shared connection. A wake-up is a system call (an unpark, or a wake
+/// that starts another worker thread), and what it wakes would wait for the lock.
+struct Later;
+
+impl Later {
+    /// Collects the wake-ups this thread asks for until the returned value is dropped.
+    fn collect() -> Self {
+        LATER.with_borrow_mut(|later| {
+            later.get_or_insert_with(Vec::new);
+        });
+        Later
+    }
+
+    /// Wakes `w` now, or when the collection in progress ends.
+    fn wake(w: Wakeup) {
+        let w = LATER.with_borrow_mut(|later| match later {
+            Some(list) => {
+                list.push(w);
+                None
+            }
+            None => Some(w),
+        });
+        if let Some(w) = w {
+            w.now();
+        }
+    }
+}
+
+impl Drop for Later {
+    fn drop(&mut self) {
+        let list = LATER.with_borrow_mut(Option::take);
+        for w in list.into_iter().flatten() {
+            w.now();
+        }
+    }
+}

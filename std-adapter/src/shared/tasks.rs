@@ -17,81 +17,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
-use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
+use redpipe_core::mux::{Mux, Slot, Ticket};
 use redpipe_core::{AsyncTransport, Error, Failure, ReadBuffer, Result, VecPipeline};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::time::{Instant, Sleep};
 
-use super::{EAGER_BELOW, MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::stream::Millis;
 use crate::tokio::{AsyncConnection, Stream};
 use redpipe_core::session::Clock;
 
-/// A submitter's pipeline, and the task to wake when it is done.
-struct Sub {
-    pipeline: VecPipeline,
-    waker: Option<Waker>,
-}
-
-impl Submitted for Sub {
-    type Out = redpipe_core::ByteBuf;
-    type Replies = redpipe_core::ByteBuf;
-    type Entries = Vec<redpipe_core::Entry>;
-
-    fn pipeline(&mut self) -> &mut VecPipeline {
-        &mut self.pipeline
-    }
-
-    fn on_done(&mut self) {
-        if let Some(w) = self.waker.take() {
-            Later::wake(w);
-        }
-    }
-}
-
-thread_local! {
-    /// The wake-ups asked for while the driver reads under the lock.
-    static LATER: std::cell::RefCell<Option<Vec<Waker>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Wake-ups collected while the lock is held and made when this is dropped, after the lock: a
-/// wake can be a system call that starts another worker thread, which would then wait for the
-/// lock.
-struct Later;
-
-impl Later {
-    /// Collects the wake-ups this thread asks for until the returned value is dropped.
-    fn collect() -> Self {
-        LATER.with_borrow_mut(|later| {
-            later.get_or_insert_with(Vec::new);
-        });
-        Later
-    }
-
-    /// Wakes `w` now, or when the collection in progress ends.
-    fn wake(w: Waker) {
-        let w = LATER.with_borrow_mut(|later| match later {
-            Some(list) => {
-                list.push(w);
-                None
-            }
-            None => Some(w),
-        });
-        if let Some(w) = w {
-            w.wake();
-        }
-    }
-}
-
-impl Drop for Later {
-    fn drop(&mut self) {
-        let list = LATER.with_borrow_mut(Option::take);
-        for w in list.into_iter().flatten() {
-            w.wake();
-        }
-    }
-}
+/// A submitter's pipeline, and its task's waker to wake when it is done.
+type Sub = super::Sub<Option<Waker>>;
 
 struct State {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
@@ -274,7 +212,7 @@ impl Shared {
         let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
         let mut sub = Sub {
             pipeline: std::mem::replace(p, VecPipeline::new()),
-            waker: Some(waker),
+            wake: Some(waker),
         };
         let ticket = loop {
             {
@@ -366,9 +304,9 @@ impl Waiting<'_> {
             });
         }
         if let Some(sub) = state.mux.submission_mut(self.ticket) {
-            match &sub.waker {
+            match &sub.wake {
                 Some(w) if w.will_wake(cx.waker()) => {}
-                _ => sub.waker = Some(cx.waker().clone()),
+                _ => sub.wake = Some(cx.waker().clone()),
             }
         }
         Poll::Pending

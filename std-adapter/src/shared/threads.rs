@@ -22,79 +22,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
 
-use redpipe_core::mux::{Mux, Slot, Submitted, Ticket};
+use redpipe_core::mux::{Mux, Slot, Ticket};
 use redpipe_core::session::Clock;
 use redpipe_core::{Failure, IoKind, ReadBuffer, Result, Transport, VecPipeline};
 
-use super::{EAGER_BELOW, MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_timeout};
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::stream::{Io, Millis};
 
-/// A submitter's pipeline, and its thread to unpark when it is done.
-struct Sub {
-    pipeline: VecPipeline,
-    thread: Thread,
-}
-
-impl Submitted for Sub {
-    type Out = redpipe_core::ByteBuf;
-    type Replies = redpipe_core::ByteBuf;
-    type Entries = Vec<redpipe_core::Entry>;
-
-    fn pipeline(&mut self) -> &mut VecPipeline {
-        &mut self.pipeline
-    }
-
-    fn on_done(&mut self) {
-        Later::unpark(&self.thread);
-    }
-}
-
 /// The longest a thread waiting for its pipeline sleeps before it looks at the state again.
 const PARK_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
-
-thread_local! {
-    /// The threads to unpark, asked for while this thread reads under the lock.
-    static LATER: std::cell::RefCell<Option<Vec<Thread>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Unparks collected while the lock is held and made when this is dropped, after the lock: an
-/// unpark is a system call, and the thread it wakes would wait for the lock.
-struct Later;
-
-impl Later {
-    /// Collects the unparks this thread asks for until the returned value is dropped.
-    fn collect() -> Self {
-        LATER.with_borrow_mut(|later| {
-            later.get_or_insert_with(Vec::new);
-        });
-        Later
-    }
-
-    /// Unparks `thread` now, or when the collection in progress ends.
-    fn unpark(thread: &Thread) {
-        let now = LATER.with_borrow_mut(|later| match later {
-            Some(list) => {
-                list.push(thread.clone());
-                false
-            }
-            None => true,
-        });
-        if now {
-            thread.unpark();
-        }
-    }
-}
-
-impl Drop for Later {
-    fn drop(&mut self) {
-        let list = LATER.with_borrow_mut(Option::take);
-        for t in list.into_iter().flatten() {
-            t.unpark();
-        }
-    }
-}
 
 /// The read side: the socket (for TLS, its only handle, which writes too) and what was read
 /// from it but not used yet.
@@ -110,6 +48,9 @@ struct Writer {
     io: Io,
     out: Vec<u8>,
 }
+
+/// A submitter's pipeline, and its thread to wake when it is done.
+type Sub = super::Sub<Thread>;
 
 struct State {
     mux: Mux<Sub, Vec<Slot<Sub>>>,
@@ -199,7 +140,7 @@ impl Shared {
         self.info.configure(p);
         let mut sub = Sub {
             pipeline: std::mem::replace(p, VecPipeline::new()),
-            thread: std::thread::current(),
+            wake: std::thread::current(),
         };
         let mut state = self.lock();
         let ticket = loop {
@@ -432,7 +373,7 @@ impl Shared {
         state.reader = Some(reader);
         // Someone else's turn: the oldest thread still waiting reads next.
         if let Some(next) = state.mux.first_waiting_mut() {
-            next.thread.unpark();
+            next.wake.unpark();
         }
         state
     }
