@@ -54,6 +54,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod confine;
+mod denial;
 pub mod limits;
 pub mod policy;
 pub mod relay;

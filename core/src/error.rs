@@ -314,7 +314,7 @@ pub enum ConvertError {
     /// Nesting deeper than the conversion supports.
     TooDeep,
     /// The stored bytes are not a value of a keyspace field's codec.
-    Field(crate::keyspace::FieldError),
+    Field(FieldError),
 }
 
 impl fmt::Display for ConvertError {
@@ -450,6 +450,59 @@ impl IoKind {
         }
     }
 }
+
+/// Why a value cannot be written in a field, or stored bytes cannot be read as one.
+///
+/// Defined with the codec errors (a [`ConvertError::Field`] holds one); the keyspace layer
+/// re-exports it as `keyspace::FieldError`, beside the codecs that return it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldError {
+    /// Text for an [`Ascii`](crate::keyspace::Ascii) field holds characters outside printable ASCII.
+    NotAscii,
+    /// A string-list item is empty or holds a comma: RedPipe's comma-joined format would lose
+    /// or split it.
+    StringListItem,
+    /// The stored bytes are not a value of the codec named.
+    Invalid {
+        /// The codec: `integer`, `float`, `text`, `boolean`, ...
+        codec: &'static str,
+    },
+    /// The encoded value does not fit the buffer (without an allocator, 64 bytes).
+    TooLong,
+    /// The number does not fit the Rust type it is read into or written from (a stored
+    /// `300` read as `u8`, a `u64` above `i64::MAX` for an integer field).
+    OutOfRange,
+    /// An integer beyond ±2^53 for an [`Integer`](crate::keyspace::Integer) field: RedPipe reads integers through a
+    /// float, so it would read another number back.
+    InexactInteger,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl FieldError {
+    /// Writes the message `Display` shows.
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
+        match self {
+            Self::NotAscii => f.piece("text holds characters outside printable ASCII"),
+            Self::StringListItem => {
+                f.piece("a string-list item is empty or holds a comma, which RedPipe loses")
+            }
+            Self::Invalid { codec } => write_all(f, &["stored value is not a valid ", codec]),
+            Self::TooLong => f.piece("encoded value too long for the buffer"),
+            Self::OutOfRange => f.piece("number out of range for its type"),
+            Self::InexactInteger => f.piece(
+                "integer beyond 2^53, which RedPipe reads back as another number (through a float)",
+            ),
+        }
+    }
+}
+
+impl core::error::Error for FieldError {}
 
 #[cfg(test)]
 mod tests {

@@ -67,6 +67,7 @@ mod error;
 mod from_reply;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hash_slot;
 #[cfg(feature = "embedded-io")]
 pub mod io;
 pub mod keyspace;

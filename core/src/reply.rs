@@ -7,8 +7,8 @@
 
 use core::fmt;
 
-use crate::cluster::HashSlot;
 use crate::error::ReplyKind;
+use crate::hash_slot::HashSlot;
 use crate::lex::{parse_double, parse_i64, parse_u64};
 
 /// One reply, borrowed from validated RESP bytes. RESP3 attributes are skipped; read them with

@@ -80,7 +80,6 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod cluster;
 mod config;
 mod connection;
 mod observe;
@@ -100,6 +99,7 @@ pub use config::{Addr, ConnectionInfo};
 pub use connection::Connection;
 #[cfg(feature = "tokio")]
 pub use registry::WatchAsync;
+pub use registry::cluster;
 pub use registry::{Connections, Endpoint, Factory, Stats, WATCH_ATTEMPTS, Watch};
 
 /// The engine, whole: everything of `redpipe-core` — the allocator-free [`Pipeline`]

@@ -66,13 +66,11 @@
 //! ```
 
 mod ring;
-mod sharing;
 #[cfg(test)]
 mod tests;
 
+pub use crate::pipeline::Sharing;
 pub use ring::Ring;
-pub use sharing::Sharing;
-pub(crate) use sharing::{Needs, name, needs};
 
 use crate::decode::{Limits, Scanner, Unsolicited, unsolicited};
 use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};

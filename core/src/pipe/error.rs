@@ -7,7 +7,8 @@ use core::fmt;
 
 use crate::deferred::SlotError;
 use crate::error::{
-    CapacityError, ConvertError, DecodeError, Failure, IoKind, MessageSink, write_all, write_quoted,
+    CapacityError, ConvertError, DecodeError, Failure, FieldError, IoKind, MessageSink, write_all,
+    write_quoted,
 };
 use crate::reply::ServerError;
 use crate::session::{HandshakeError, SessionError};
@@ -58,9 +59,9 @@ pub enum Error {
     /// TLS setup failed.
     Tls(String),
     /// A value cannot be written with its field's codec; nothing of that call was queued.
-    Field(crate::keyspace::FieldError),
+    Field(FieldError),
     /// A struct operation was refused, or a stored record cannot be read.
-    Record(Box<crate::record::StructError>),
+    Record(Box<StructError>),
     /// An error of the caller's own, returned from a scope with [`Error::other`].
     Other(Box<dyn core::error::Error + Send + Sync>),
 }
@@ -293,8 +294,8 @@ impl From<CapacityError> for Error {
     }
 }
 
-impl From<crate::keyspace::FieldError> for Error {
-    fn from(e: crate::keyspace::FieldError) -> Self {
+impl From<FieldError> for Error {
+    fn from(e: FieldError) -> Self {
         Self::Field(e)
     }
 }
@@ -363,6 +364,154 @@ where
             DriveError::Stalled => {
                 Self::Io(IoError::new(IoKind::TimedOut, crate::session::Stalled))
             }
+        }
+    }
+}
+
+// Here, not in `io`: the driver (a floor below) does not know the model's `Error`.
+#[cfg(feature = "embedded-io")]
+impl<T, B, C> crate::io::Driver<T, B, C>
+where
+    T: embedded_io::ErrorType,
+    T::Error: core::error::Error + Send + Sync + 'static,
+    B: crate::storage::Storage<u8>,
+{
+    /// The owned error for `e`; when an error reply nobody asked for refused the pipeline (a
+    /// server at `maxclients` greets a connection without setup that way), the server's own
+    /// message.
+    pub fn error(&self, e: crate::io::DriveError<T::Error>) -> crate::Error {
+        if let crate::io::DriveError::Session(SessionError::Stray) = e {
+            let limits = crate::Limits::default();
+            if let Ok(Some((crate::Reply::Error(err), _))) =
+                crate::decode_reply(self.unread(), &limits)
+            {
+                return crate::Error::Unsolicited(err.into_owned());
+            }
+        }
+        e.into()
+    }
+}
+
+/// Why a struct operation failed.
+///
+/// Defined with the model's [`Error`] (which holds one as [`Error::Record`]); the struct layer
+/// re-exports it as `record::StructError`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StructError {
+    /// A field's value cannot be written, or its stored bytes read.
+    Field {
+        /// The record's key.
+        key: String,
+        /// The member.
+        field: String,
+        /// What is wrong with it.
+        error: FieldError,
+    },
+    /// A required field is missing: in the stored hash, or in a partial load.
+    Missing {
+        /// The record's key.
+        key: String,
+        /// The member.
+        field: &'static str,
+    },
+    /// The key field cannot be changed or removed (delete the record instead).
+    KeyField {
+        /// The key field's name.
+        field: &'static str,
+    },
+    /// A required field cannot be removed.
+    Required {
+        /// The member.
+        field: String,
+    },
+    /// An extra member has the name of a declared field or of the key field.
+    ExtraField {
+        /// The member.
+        field: String,
+    },
+    /// An update changes the key: it would write another record.
+    OtherRecord {
+        /// The record being updated.
+        key: String,
+    },
+    /// The command's reply could not be read (the pipe failed, or a server error).
+    Read(Error),
+}
+
+impl StructError {
+    /// The error for member `field` of record `key`.
+    pub fn field(key: &str, field: &str, error: FieldError) -> Self {
+        Self::Field {
+            key: key.into(),
+            field: field.into(),
+            error,
+        }
+    }
+}
+
+impl fmt::Display for StructError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
+    }
+}
+
+impl StructError {
+    /// Writes the message `Display` shows; in pieces, not `write!`: see
+    /// `crate::error::write_all`.
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
+        let (before, quoted, after) = match self {
+            Self::Field { key, field, error } => {
+                write_quoted(f, key)?;
+                f.piece(", field ")?;
+                write_quoted(f, field)?;
+                f.piece(": ")?;
+                return error.write_message(f);
+            }
+            Self::Missing { key, field } => {
+                write_quoted(f, key)?;
+                (": required field ", *field, " is missing")
+            }
+            Self::KeyField { field } => ("the key field ", *field, " cannot be changed or removed"),
+            Self::Required { field } => ("required field ", field.as_str(), " cannot be removed"),
+            Self::ExtraField { field } => (
+                "extra member ",
+                field.as_str(),
+                " is a declared field or the key",
+            ),
+            Self::OtherRecord { key } => ("an update of ", key.as_str(), " changes its key"),
+            Self::Read(e) => {
+                f.piece("cannot read the record: ")?;
+                return e.write_message(f);
+            }
+        };
+        f.piece(before)?;
+        write_quoted(f, quoted)?;
+        f.piece(after)
+    }
+}
+
+impl core::error::Error for StructError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Field { error, .. } => Some(error),
+            Self::Read(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for StructError {
+    fn from(e: Error) -> Self {
+        Self::Read(e)
+    }
+}
+
+impl From<StructError> for Error {
+    fn from(e: StructError) -> Self {
+        match e {
+            StructError::Read(e) => e,
+            other => Error::Record(Box::new(other)),
         }
     }
 }

@@ -9,7 +9,7 @@ mod spare;
 mod typed;
 
 pub use backend::{AsyncBackend, AsyncTransport, Backend, Connector, Transport};
-pub use error::{Error, IoError, Result};
+pub use error::{Error, IoError, Result, StructError};
 pub use group::Group;
 pub use handle::{Derived, Executed, Handle};
 pub use loopback::Loopback;

@@ -98,7 +98,7 @@ pub(crate) fn of(encoded: &[u8]) -> Option<Block> {
 /// [`of`], reading the name whatever its length.
 #[inline(never)]
 fn of_named(encoded: &[u8]) -> Option<Block> {
-    let name = crate::mux::name(encoded);
+    let name = super::name(encoded);
     if !matches!(
         name.first().map(u8::to_ascii_uppercase),
         Some(b'B' | b'W' | b'X')

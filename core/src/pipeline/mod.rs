@@ -8,6 +8,7 @@ mod callbacks;
 mod eval;
 mod flavors;
 mod run;
+mod sharing;
 mod table;
 #[cfg(feature = "transactions")]
 mod transaction;
@@ -32,9 +33,10 @@ use crate::deferred::{Deferred, Replies, SlotError};
 use crate::encode::{Args, Cmd, ToArg, encode_command};
 use crate::error::{CapacityError, Failure, Store};
 use crate::from_reply::FromReply;
-use crate::mux::{Needs, Sharing};
 use crate::reply::{Aggregate, Reply};
 use crate::storage::Storage;
+pub use sharing::Sharing;
+pub(crate) use sharing::{Needs, name, needs};
 use table::{Role, State};
 
 /// Commands in flight at once, by default.
@@ -426,7 +428,7 @@ where
         let mut most = Needs::Nothing;
         for index in self.setup_end..self.entries.len() {
             let command = self.command(index).unwrap_or_default();
-            match crate::mux::needs(crate::mux::name(command), || command) {
+            match needs(name(command), || command) {
                 Needs::Changes => return Needs::Changes,
                 needs => most = most.max(needs),
             }

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use redpipe_core::{Error, Result, VecPipeline, cmd};
 
+use super::Pool;
 use crate::config::{Addr, ConnectionInfo};
-use crate::registry::Pool;
 
 /// A Redis Cluster: its seeds, the slot map, and a pool of connections per node.
 pub struct Cluster {
@@ -428,7 +428,7 @@ fn topology_error(e: TopologyError) -> Error {
 #[cfg(feature = "tokio")]
 enum NodeLink<'p> {
     Shared(crate::shared::tasks::Link),
-    Own(Box<crate::registry::Lease<'p, crate::tokio::AsyncConnection>>),
+    Own(Box<super::Lease<'p, crate::tokio::AsyncConnection>>),
 }
 
 #[cfg(feature = "tokio")]
@@ -444,7 +444,7 @@ impl NodeLink<'_> {
 /// A batch started on a node's connection, to finish.
 enum Started<'p> {
     Shared(crate::shared::threads::Link, redpipe_core::mux::Ticket),
-    Own(Box<crate::registry::Lease<'p, crate::Connection>>),
+    Own(Box<super::Lease<'p, crate::Connection>>),
 }
 
 /// Runs each batch on its node (`pools[i]` for `batches[i]`), the nodes working at the same
