@@ -8,6 +8,8 @@
 //! from. The crate root itself is the facade, not a floor, so it is no node. Test modules
 //! (`#[cfg(test)] mod ...`) are skipped: a test may reach up to build what it checks.
 //!
+//! `cargo xtask layers --graph` prints every import between modules, with its sites.
+//!
 //! A strongly connected part of that graph with more than one module is a circle: each is
 //! reported with the files and lines that form it, and the check fails. Not seen: names used
 //! by `macro_rules!` textual scope and glob imports of the crate root (`use super::*` from a
@@ -23,10 +25,20 @@ const CRATES: &[&str] = &["core", "std-adapter", "bridge", "wasm"];
 
 /// `cargo xtask layers`.
 pub(crate) fn command(args: &[String]) -> Result<(), String> {
-    if let Some(extra) = args.first() {
-        return Err(format!("unexpected argument: {extra}"));
+    match args {
+        [] => check(),
+        [flag] if flag == "--graph" => {
+            for name in CRATES {
+                let graph = crate_graph(&root().join(name))?;
+                println!("{name}:");
+                for ((from, to), sites) in &graph.edges {
+                    println!("  {from} -> {to} ({})", sites.join(", "));
+                }
+            }
+            Ok(())
+        }
+        _ => Err("usage: cargo xtask layers [--graph]".into()),
     }
-    check()
 }
 
 /// Checks every crate; fails with the circles found, after printing them all.
