@@ -11,7 +11,7 @@ mod router;
 #[cfg(feature = "alloc")]
 mod topology;
 
-pub use crate::hash_slot::HashSlot;
+pub use crate::codec::hash_slot::HashSlot;
 pub use keys::KeySpec;
 #[cfg(feature = "alloc")]
 pub use router::{Batch, ClusterRun, MAX_ATTEMPTS};

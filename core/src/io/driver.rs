@@ -1,14 +1,14 @@
 //! [`Driver`]: a connection over an embedded-io stream, with the session rules.
 
 use super::DriveError;
-use crate::decode::Unsolicited;
-use crate::error::CapacityError;
-use crate::pipeline::{Entry, Pipeline};
-use crate::read_buffer::ReadBuffer;
+use crate::codec::decode::Unsolicited;
+use crate::codec::error::CapacityError;
+use crate::codec::storage::Storage;
+use crate::engine::read_buffer::ReadBuffer;
+use crate::engine::{Entry, Pipeline};
 use crate::session::{
     Clock, Handshake, HandshakeError, NoClock, Session, SessionError, Setup, Stall,
 };
-use crate::storage::Storage;
 
 /// Bytes read between two pipelines at most (RESP3 pushes, set aside as they come): a peer that
 /// pushes faster than they are read cannot hold a pipeline back forever; what it sent beyond

@@ -1,7 +1,7 @@
 //! Field codecs: how a Rust value becomes the bytes stored in Redis and back, byte for byte as
 //! Python RedPipe writes them, so that both read the same data.
 
-pub use crate::error::FieldError;
+pub use crate::codec::error::FieldError;
 
 /// Room a codec formats into: a small inline buffer, and with an allocator a growable one.
 #[derive(Debug, Default)]
@@ -135,7 +135,7 @@ impl Field for Integer {
     }
 
     fn decode(bytes: &[u8]) -> Result<i64, FieldError> {
-        if let Some(i) = crate::lex::parse_i64(bytes) {
+        if let Some(i) = crate::codec::lex::parse_i64(bytes) {
             return Ok(i);
         }
         // RedPipe reads integers through a float (`int(float(v))`): text such as `1.9` or `1e3`
@@ -366,11 +366,13 @@ impl Field for Boolean {
 #[derive(Debug, Clone, Copy)]
 pub struct Decoded<F: ?Sized>(core::marker::PhantomData<fn() -> F>);
 
-impl<F: Field + ?Sized> crate::from_reply::FromReply for Decoded<F> {
+impl<F: Field + ?Sized> crate::codec::from_reply::FromReply for Decoded<F> {
     type Output<'a> = F::Output<'a>;
 
-    fn from_reply(reply: crate::reply::Reply<'_>) -> Result<F::Output<'_>, crate::ConvertError> {
-        let bytes = <&[u8] as crate::from_reply::FromReply>::from_reply(reply)?;
+    fn from_reply(
+        reply: crate::codec::reply::Reply<'_>,
+    ) -> Result<F::Output<'_>, crate::ConvertError> {
+        let bytes = <&[u8] as crate::codec::from_reply::FromReply>::from_reply(reply)?;
         F::decode(bytes).map_err(crate::ConvertError::Field)
     }
 }

@@ -43,7 +43,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use crate::pipe::StructError;
+pub use crate::model::StructError;
 
 /// What the code `#[derive(Struct)]` writes refers to, whatever the user's crate has in scope.
 #[doc(hidden)]

@@ -19,15 +19,15 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::deferred::SlotError;
-use crate::encode::{Args, Cmd, ToArg};
-use crate::error::{CapacityError, Failure};
-use crate::from_reply::FromReply;
-use crate::mux::Sharing;
-use crate::pipeline::{Mark, VecPipeline};
-use crate::queue::{Compose, OnExecute, Queue};
+use crate::codec::encode::{Args, Cmd, ToArg};
+use crate::codec::error::{CapacityError, Failure};
+use crate::codec::from_reply::FromReply;
+use crate::engine::deferred::SlotError;
+use crate::engine::queue::{Compose, OnExecute, Queue};
 #[cfg(feature = "scripting")]
-use crate::script::Script;
+use crate::engine::script::Script;
+use crate::engine::{Mark, VecPipeline};
+use crate::mux::Sharing;
 use crate::session::Retry;
 use handle::Shared;
 
@@ -614,7 +614,7 @@ impl<B> Compose for Pipe<B> {
 }
 
 #[cfg(feature = "transactions")]
-impl<B> crate::queue::Transact for Pipe<B> {
+impl<B> crate::engine::queue::Transact for Pipe<B> {
     fn transaction<R, E: From<CapacityError>>(
         &mut self,
         f: impl FnOnce(&mut Self) -> core::result::Result<R, E>,

@@ -13,8 +13,8 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use super::{Entry, Pipeline};
-use crate::deferred::{Replies, SlotError};
-use crate::storage::Storage;
+use crate::codec::storage::Storage;
+use crate::engine::deferred::{Replies, SlotError};
 
 type Callback = Box<dyn FnOnce(&View<'_>) -> Box<dyn Any + Send + Sync> + Send + Sync>;
 

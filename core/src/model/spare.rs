@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use super::handle::Shared;
 use super::{Callback, Group, Pipe};
-use crate::pipeline::{Mark, VecPipeline};
+use crate::engine::{Mark, VecPipeline};
 use crate::session::Retry;
 
 /// An emptied pipe without its backend, for a new pipe to reuse: see [`Pipe::into_spare`] and

@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use crate::lex::parse_u64;
+use crate::codec::lex::parse_u64;
 
 /// How long blocking commands (`BLPOP k 5`, `XREAD BLOCK 500 ...`, `WAIT 1 0`...) may keep the
 /// server from answering, so that a transport does not take the wait for a dead server (see
@@ -191,7 +191,7 @@ fn words(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
 #[cfg(feature = "alloc")]
 mod tests {
     use super::*;
-    use crate::encode::{Args, cmd, encode_command};
+    use crate::codec::encode::{Args, cmd, encode_command};
     use alloc::vec::Vec;
 
     fn encoded(command: &impl Args) -> Vec<u8> {

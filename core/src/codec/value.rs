@@ -4,12 +4,12 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::error::ConvertError;
-use crate::from_reply::FromReply;
-use crate::reply::{Aggregate, Reply};
+use crate::codec::error::ConvertError;
+use crate::codec::from_reply::FromReply;
+use crate::codec::reply::{Aggregate, Reply};
 
 /// Deepest nesting [`Value`] converts; the scanner's limit is lower by default.
-const MAX_CONVERT_DEPTH: usize = crate::decode::MAX_DEPTH;
+const MAX_CONVERT_DEPTH: usize = crate::codec::decode::MAX_DEPTH;
 
 /// Any reply, owned. Errors nested in aggregates are kept as [`Value::Error`].
 ///

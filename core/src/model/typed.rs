@@ -38,7 +38,7 @@ use super::{Handle, Pipe};
 #[cfg(feature = "scripting")]
 use crate::Script;
 use crate::cmd::{End, Span};
-use crate::encode::{Args, ToArg};
+use crate::codec::encode::{Args, ToArg};
 
 /// Writes each method as the trait's, read as the documented type.
 macro_rules! typed {

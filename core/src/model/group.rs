@@ -6,8 +6,8 @@ use core::future::Future;
 use super::backend::{AsyncTransport, Transport};
 use super::error::{Error, Result};
 use super::handle::Shared;
-use crate::error::Failure;
-use crate::pipeline::VecPipeline;
+use crate::codec::error::Failure;
+use crate::engine::VecPipeline;
 use crate::session::Retry;
 
 /// The commands of one pipe for one connection name: a pipeline, its name, and the retry

@@ -8,7 +8,7 @@ use core::future::Future;
 
 use super::Group;
 use super::error::Result;
-use crate::pipeline::VecPipeline;
+use crate::engine::VecPipeline;
 
 /// One connection that runs pipelines, blocking: a TCP or TLS connection, a cluster node, an
 /// in-memory [`Loopback`](super::Loopback).

@@ -15,8 +15,8 @@
 //! assert_eq!(out.as_slice(), b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n42\r\n");
 //! ```
 
-use crate::error::{CapacityError, Store};
-use crate::storage::{Storage, copy_small, shift_within};
+use crate::codec::error::{CapacityError, Store};
+use crate::codec::storage::{Storage, copy_small, shift_within};
 
 /// Stack space a [`ToArg`] implementation may format into (integers, floats, short text).
 pub struct Scratch {

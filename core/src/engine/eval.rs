@@ -7,12 +7,12 @@
 
 use super::table::Role;
 use super::{Entry, Pipeline};
-use crate::deferred::Deferred;
-use crate::encode::{Args, cmd, count_args, digit_count, write_digits};
-use crate::error::{CapacityError, Store};
-use crate::from_reply::FromReply;
-use crate::script::Script;
-use crate::storage::{Storage, copy_small};
+use crate::codec::encode::{Args, cmd, count_args, digit_count, write_digits};
+use crate::codec::error::{CapacityError, Store};
+use crate::codec::from_reply::FromReply;
+use crate::codec::storage::{Storage, copy_small};
+use crate::engine::deferred::Deferred;
+use crate::engine::script::Script;
 
 /// Script bodies remembered for reuse within one pipeline.
 pub(super) const SCRIPT_CACHE: usize = 4;
@@ -97,10 +97,10 @@ where
     /// (when it can), anything else is the slot's result.
     pub(super) fn deliver_evalsha(&mut self, index: usize, body_at: u32, frame: &[u8]) {
         // The code alone, not `kind()`: comparing one word links no table of codes.
-        let value = crate::reply::strip_attributes(frame);
+        let value = crate::codec::reply::strip_attributes(frame);
         let noscript = matches!(
-            crate::reply::Reply::parse(value),
-            crate::reply::Reply::Error(e) if e.code() == "NOSCRIPT"
+            crate::codec::reply::Reply::parse(value),
+            crate::codec::reply::Reply::Error(e) if e.code() == "NOSCRIPT"
         );
         if !(noscript && self.queue_eval_fallback(index, body_at)) {
             self.store(index, frame);

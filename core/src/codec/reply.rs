@@ -7,9 +7,9 @@
 
 use core::fmt;
 
-use crate::error::ReplyKind;
-use crate::hash_slot::HashSlot;
-use crate::lex::{parse_double, parse_i64, parse_u64};
+use crate::codec::error::ReplyKind;
+use crate::codec::hash_slot::HashSlot;
+use crate::codec::lex::{parse_double, parse_i64, parse_u64};
 
 /// One reply, borrowed from validated RESP bytes. RESP3 attributes are skipped; read them with
 /// [`Pipeline::attributes`](crate::Pipeline::attributes).
@@ -517,7 +517,7 @@ impl fmt::Display for ServerError<'_> {
 
 impl ServerError<'_> {
     /// Writes the text as `Display` shows it: invalid UTF-8 replaced with U+FFFD.
-    pub(crate) fn write_message<S: crate::error::MessageSink + ?Sized>(
+    pub(crate) fn write_message<S: crate::codec::error::MessageSink + ?Sized>(
         &self,
         f: &mut S,
     ) -> fmt::Result {

@@ -5,9 +5,9 @@
 //! Conversions are lenient where Redis is: `GET` of a counter is a bulk string `"5"` and reads as
 //! an integer; RESP2 flat arrays and RESP3 maps both read as key/value pairs.
 
-use crate::error::ConvertError;
-use crate::lex::{parse_double, parse_i64, parse_u64};
-use crate::reply::{Aggregate, AggregateIter, Reply};
+use crate::codec::error::ConvertError;
+use crate::codec::lex::{parse_double, parse_i64, parse_u64};
+use crate::codec::reply::{Aggregate, AggregateIter, Reply};
 
 /// A type a reply converts to.
 ///
@@ -390,7 +390,7 @@ mod hashed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ReplyKind;
+    use crate::codec::error::ReplyKind;
 
     fn conv<T: FromReply>(frame: &[u8]) -> Result<T::Output<'_>, ConvertError> {
         T::from_reply(Reply::parse(frame))

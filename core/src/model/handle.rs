@@ -4,10 +4,10 @@
 
 use alloc::sync::Arc;
 
-use crate::deferred::{Deferred, SlotError};
-use crate::error::{CapacityError, Failure};
-use crate::from_reply::FromReply;
-use crate::pipeline::VecPipeline;
+use crate::codec::error::{CapacityError, Failure};
+use crate::codec::from_reply::FromReply;
+use crate::engine::VecPipeline;
+use crate::engine::deferred::{Deferred, SlotError};
 
 use super::error::Error;
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::storage::SliceStore;
+use crate::codec::storage::SliceStore;
 
 fn encode<A: Args>(a: &A) -> ([u8; 256], usize) {
     let mut backing = [0u8; 256];

@@ -6,11 +6,11 @@ use alloc::vec::Vec;
 
 use super::backend::{AsyncTransport, Transport};
 use super::error::{Error, Result};
-use crate::decode::{Limits, decode_reply};
-use crate::error::DecodeError;
-use crate::pipeline::VecPipeline;
-use crate::read_buffer::ReadBuffer;
-use crate::reply::Reply;
+use crate::codec::decode::{Limits, decode_reply};
+use crate::codec::error::DecodeError;
+use crate::codec::reply::Reply;
+use crate::engine::VecPipeline;
+use crate::engine::read_buffer::ReadBuffer;
 
 /// A transport that answers each command with `answer(words)`, which returns the raw RESP reply
 /// (several replies for one command, or none, desynchronize the stream as a real server would).
@@ -77,7 +77,7 @@ impl<F: FnMut(&[&[u8]]) -> Vec<u8>> Loopback<F> {
             }
             if sent == 0 && !p.is_done() {
                 // The answers ran out before the replies did.
-                p.fail(crate::error::Failure::Closed);
+                p.fail(crate::codec::error::Failure::Closed);
                 return Err(Error::Closed);
             }
         }

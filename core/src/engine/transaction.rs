@@ -4,10 +4,10 @@
 
 use super::table::{Role, State};
 use super::{Entry, Mark, Pipeline};
-use crate::encode::cmd;
-use crate::error::CapacityError;
-use crate::reply::{Aggregate, Reply, skip};
-use crate::storage::Storage;
+use crate::codec::encode::cmd;
+use crate::codec::error::CapacityError;
+use crate::codec::reply::{Aggregate, Reply, skip};
+use crate::codec::storage::Storage;
 
 /// An open transaction; see [`Pipeline::begin_transaction`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,12 +5,12 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
-use crate::deferred::SlotError;
-use crate::error::{
+use crate::codec::error::{
     CapacityError, ConvertError, DecodeError, Failure, FieldError, IoKind, MessageSink, write_all,
     write_quoted,
 };
-use crate::reply::ServerError;
+use crate::codec::reply::ServerError;
+use crate::engine::deferred::SlotError;
 use crate::session::{HandshakeError, SessionError};
 
 /// `Result<T, redpipe::Error>`.
@@ -101,7 +101,7 @@ impl Error {
     /// `core::fmt`'s formatting machinery (the browser build does). An I/O error's source is
     /// written by [`MessageSink::source`], or else its kind.
     pub fn write_message<S: MessageSink + ?Sized>(&self, out: &mut S) -> fmt::Result {
-        // Pieces, not `write!`: see `crate::error::write_all`.
+        // Pieces, not `write!`: see `crate::codec::error::write_all`.
         let prefix = match self {
             Self::Io(_) => "connection error: ",
             Self::Closed => return out.piece("connection closed by the server"),
@@ -374,7 +374,7 @@ impl<T, B, C> crate::io::Driver<T, B, C>
 where
     T: embedded_io::ErrorType,
     T::Error: core::error::Error + Send + Sync + 'static,
-    B: crate::storage::Storage<u8>,
+    B: crate::codec::storage::Storage<u8>,
 {
     /// The owned error for `e`; when an error reply nobody asked for refused the pipeline (a
     /// server at `maxclients` greets a connection without setup that way), the server's own
@@ -458,7 +458,7 @@ impl fmt::Display for StructError {
 
 impl StructError {
     /// Writes the message `Display` shows; in pieces, not `write!`: see
-    /// `crate::error::write_all`.
+    /// `crate::codec::error::write_all`.
     pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
         let (before, quoted, after) = match self {
             Self::Field { key, field, error } => {
@@ -523,7 +523,7 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::error::{ReplyKind, Store};
+    use crate::codec::error::{ReplyKind, Store};
     use crate::keyspace::FieldError;
     use crate::record::StructError;
 

@@ -1,13 +1,21 @@
-//! The pipeline: queued commands, their deferred slots, and the sans-I/O run loop (documented
-//! on [`Pipeline`], its public face).
+//! The engine floor (`no_std`, no allocator needed): the slot pipeline. Queued commands, their
+//! result slots ([`deferred`]), the queueing traits ([`queue`]), the sans-I/O run loop
+//! (documented on [`Pipeline`], its public face), the reply buffer a transport reads into
+//! ([`read_buffer`]) and scripts by SHA1 (`script`). Built on the codec floor; knows no
+//! connection, node or socket.
 
 mod block;
 #[cfg(feature = "alloc")]
 mod callbacks;
+pub(crate) mod deferred;
 #[cfg(feature = "scripting")]
 mod eval;
 mod flavors;
+pub(crate) mod queue;
+pub(crate) mod read_buffer;
 mod run;
+#[cfg(feature = "scripting")]
+pub(crate) mod script;
 mod sharing;
 mod table;
 #[cfg(feature = "transactions")]
@@ -28,13 +36,13 @@ pub use table::{Entry, Mark};
 #[cfg(feature = "transactions")]
 pub use transaction::Transaction;
 
-use crate::decode::{Limits, Scanner};
-use crate::deferred::{Deferred, Replies, SlotError};
-use crate::encode::{Args, Cmd, ToArg, encode_command};
-use crate::error::{CapacityError, Failure, Store};
-use crate::from_reply::FromReply;
-use crate::reply::{Aggregate, Reply};
-use crate::storage::Storage;
+use crate::codec::decode::{Limits, Scanner};
+use crate::codec::encode::{Args, Cmd, ToArg, encode_command};
+use crate::codec::error::{CapacityError, Failure, Store};
+use crate::codec::from_reply::FromReply;
+use crate::codec::reply::{Aggregate, Reply};
+use crate::codec::storage::Storage;
+use crate::engine::deferred::{Deferred, Replies, SlotError};
 pub use sharing::Sharing;
 pub(crate) use sharing::{Needs, name, needs};
 use table::{Role, State};
@@ -492,7 +500,7 @@ where
     #[cfg(feature = "transactions")]
     #[inline]
     fn track_watch<N: ToArg>(&mut self, name: &N) {
-        let mut scratch = crate::encode::Scratch::new();
+        let mut scratch = crate::codec::encode::Scratch::new();
         let name = name.to_arg(&mut scratch);
         // Only names of these lengths can matter: one comparison for every other command.
         if matches!(name.len(), 4 | 5 | 7) {

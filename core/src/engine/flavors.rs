@@ -3,8 +3,8 @@
 
 use super::{Entry, Pipeline};
 #[cfg(feature = "alloc")]
-use crate::storage::ByteBuf;
-use crate::storage::SliceStore;
+use crate::codec::storage::ByteBuf;
+use crate::codec::storage::SliceStore;
 
 /// A pipeline on growable `Vec`s: the usual choice with an allocator.
 #[cfg(feature = "alloc")]

@@ -7,9 +7,9 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use crate::error::{ConvertError, Failure};
-use crate::from_reply::FromReply;
-use crate::reply::{Reply, ServerError};
+use crate::codec::error::{ConvertError, Failure};
+use crate::codec::from_reply::FromReply;
+use crate::codec::reply::{Reply, ServerError};
 
 /// A command's result, filled when the pipeline has run.
 ///

@@ -8,10 +8,10 @@
 //! fails cleanly); with `alloc`, a `Vec` grows to the largest reply, which the
 //! [`Limits`](crate::Limits) bound.
 
-use crate::decode::{Limits, Unsolicited, unsolicited};
-use crate::error::{CapacityError, Failure, Store};
-use crate::pipeline::{Entry, Pipeline};
-use crate::storage::{SliceStore, Storage, copy_small, shift_within};
+use crate::codec::decode::{Limits, Unsolicited, unsolicited};
+use crate::codec::error::{CapacityError, Failure, Store};
+use crate::codec::storage::{SliceStore, Storage, copy_small, shift_within};
+use crate::engine::{Entry, Pipeline};
 
 /// Bytes read but not yet used by the pipeline; kept by a connection across pipelines.
 #[derive(Debug)]

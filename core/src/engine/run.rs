@@ -4,10 +4,10 @@
 
 use super::table::{Role, State};
 use super::{Entry, Pipeline};
-use crate::decode::Scanner;
-use crate::error::{DecodeError, Failure};
-use crate::reply::strip_attributes;
-use crate::storage::Storage;
+use crate::codec::decode::Scanner;
+use crate::codec::error::{DecodeError, Failure};
+use crate::codec::reply::strip_attributes;
+use crate::codec::storage::Storage;
 
 /// Why [`Pipeline::resolve`] refused a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

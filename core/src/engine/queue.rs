@@ -23,18 +23,18 @@
 //! assert_eq!(VecPipeline::read(&n, p.results()), Ok(7));
 //! ```
 
-use crate::deferred::{Deferred, Replies, SlotError};
 #[cfg(feature = "scripting")]
-use crate::encode::cmd;
+use crate::codec::encode::cmd;
 #[cfg(feature = "scripting")]
-use crate::encode::count_args;
-use crate::encode::{Args, Cmd, ToArg};
-use crate::error::{CapacityError, Failure};
-use crate::from_reply::FromReply;
-use crate::pipeline::{Entry, Pipeline};
+use crate::codec::encode::count_args;
+use crate::codec::encode::{Args, Cmd, ToArg};
+use crate::codec::error::{CapacityError, Failure};
+use crate::codec::from_reply::FromReply;
+use crate::codec::storage::Storage;
+use crate::engine::deferred::{Deferred, Replies, SlotError};
 #[cfg(feature = "scripting")]
-use crate::script::Script;
-use crate::storage::Storage;
+use crate::engine::script::Script;
+use crate::engine::{Entry, Pipeline};
 
 /// Something commands can be queued on; every command builder goes through it.
 ///
@@ -211,7 +211,7 @@ where
     R: Storage<u8>,
     E: Storage<Entry>,
 {
-    type Computed<T: Send + Sync + 'static> = crate::pipeline::Computed<T>;
+    type Computed<T: Send + Sync + 'static> = crate::engine::Computed<T>;
 
     fn on_execute<T: Send + Sync + 'static>(
         &mut self,

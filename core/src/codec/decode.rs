@@ -11,9 +11,9 @@
 //! is tracked on an explicit fixed stack (no recursion on untrusted depth), and every length is
 //! checked against [`Limits`] before anything relies on it; nothing is ever allocated.
 
-use crate::error::DecodeError;
-use crate::lex::{is_double, parse_i64, parse_u64};
-use crate::reply::Reply;
+use crate::codec::error::DecodeError;
+use crate::codec::lex::{is_double, parse_i64, parse_u64};
+use crate::codec::reply::Reply;
 
 /// The deepest nesting the scanner can track; [`Limits::max_depth`] may only lower it.
 pub const MAX_DEPTH: usize = 32;
@@ -97,7 +97,9 @@ pub fn unsolicited(pending: &[u8], limits: &Limits) -> (Unsolicited, usize, u64)
     loop {
         let rest = &pending[at..];
         let kind = match Scanner::new().scan(rest, limits) {
-            Ok(Some(n)) if crate::reply::strip_attributes(&rest[..n]).first() == Some(&b'>') => {
+            Ok(Some(n))
+                if crate::codec::reply::strip_attributes(&rest[..n]).first() == Some(&b'>') =>
+            {
                 at += n;
                 pushes += 1;
                 continue;
