@@ -52,6 +52,10 @@ fn computed_in<'a>(
 }
 
 /// A value computed by an [`on_execute`](crate::Pipeline::on_execute) callback.
+///
+/// Layer: the engine (an index into one [`Pipeline`](crate::Pipeline)'s callback table, read
+/// from that pipeline). Its twin in the `Pipe` model (feature `alloc`) is
+/// [`Derived`](crate::Derived), which reads itself after the pipe has run.
 #[must_use = "a computed value is the only way to read what the callback returned"]
 pub struct Computed<T> {
     index: u32,

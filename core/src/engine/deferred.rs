@@ -16,6 +16,10 @@ use crate::codec::reply::{Reply, ServerError};
 /// Read it with [`Deferred::read`] from the pipeline (or from the results view a callback gets).
 /// `T` is what the reply converts to; the lifetime of a borrowed `T` such as `&'static str` is a
 /// placeholder: the value read borrows from the pipeline.
+///
+/// Layer: the engine (a `Copy` slot index, no allocator; read from its
+/// [`Pipeline`](crate::Pipeline)). Its twin in the `Pipe` model (feature `alloc`) is `Handle`,
+/// which shares its result and reads itself after the pipe has run.
 #[must_use = "a deferred result is the only way to read the command's reply"]
 pub struct Deferred<T: ?Sized> {
     index: u32,

@@ -147,8 +147,8 @@ where
                 .try_push(Entry {
                     out_end: out_end.unwrap_or_default(),
                     epoch: self.epoch,
-                    aux: index as u32,
-                    role: Role::Retry,
+                    role_arg: index as u32,
+                    role: Role::EvalFallback,
                     ..Entry::EMPTY
                 })
                 .is_ok();

@@ -313,9 +313,9 @@ where
         let entries = self.entries.as_slice();
         let keep = entries
             .iter()
-            .rposition(|e| !e.role.is_retry())
+            .rposition(|e| !e.role.is_eval_fallback())
             .map_or(0, |i| i + 1);
-        if entries[..keep].iter().any(|e| e.role.is_retry()) {
+        if entries[..keep].iter().any(|e| e.role.is_eval_fallback()) {
             return false;
         }
         self.entries.truncate(keep);
@@ -592,16 +592,16 @@ where
         &mut self,
         args: &A,
         role: Role,
-        aux: u32,
+        role_arg: u32,
     ) -> Result<u32, CapacityError> {
-        self.push_with(role, aux, |out| encode_command(out, args).map(drop))
+        self.push_with(role, role_arg, |out| encode_command(out, args).map(drop))
     }
 
     /// Writes a command with `write` and adds its entry; both or neither.
     fn push_with(
         &mut self,
         role: Role,
-        aux: u32,
+        role_arg: u32,
         write: impl FnOnce(&mut O) -> Result<(), CapacityError>,
     ) -> Result<u32, CapacityError> {
         let start = self.out.len();
@@ -620,7 +620,7 @@ where
         let entry = Entry {
             out_end,
             epoch: self.epoch,
-            aux,
+            role_arg,
             role,
             in_tx: self.tx_open.is_some() && matches!(role, Role::User),
             state: if self.failure.is_some() {

@@ -395,17 +395,17 @@ where
             Role::Multi => self.entries.as_mut_slice()[index].state = State::Done,
             #[cfg(feature = "transactions")]
             Role::Exec => {
-                self.unpack_exec(entry.aux as usize, index, strip_attributes(frame));
+                self.unpack_exec(entry.multi_row(), index, strip_attributes(frame));
                 let exec = &mut self.entries.as_mut_slice()[index];
                 if exec.state.is_waiting() {
                     exec.state = State::Done;
                 }
             }
             #[cfg(feature = "scripting")]
-            Role::EvalSha => self.deliver_evalsha(index, entry.aux, frame),
+            Role::EvalSha => self.deliver_evalsha(index, entry.script_body_at(), frame),
             #[cfg(feature = "scripting")]
-            Role::Retry => {
-                self.store(entry.aux as usize, frame);
+            Role::EvalFallback => {
+                self.store(entry.answers_row(), frame);
                 self.entries.as_mut_slice()[index].state = State::Done;
             }
         }
@@ -461,7 +461,7 @@ where
         if e.role == Role::Multi {
             let exec = entries[index + 1..]
                 .iter()
-                .position(|x| x.role == Role::Exec && x.aux as usize == index)
+                .position(|x| x.role == Role::Exec && x.multi_row() == index)
                 .map(|at| index + 1 + at);
             return match exec {
                 Some(exec) => Shape::Multi(exec),

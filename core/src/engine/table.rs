@@ -11,9 +11,10 @@ pub struct Entry {
     pub(super) reply_start: u32,
     pub(super) reply_len: u32,
     pub(super) epoch: u32,
-    /// Exec: index of its MULTI. Retry: index of the slot it answers. EvalSha: arena offset of
-    /// the script body.
-    pub(super) aux: u32,
+    /// The argument of the row's role, read only through the accessor named for that role:
+    /// [`Self::multi_row`], [`Self::answers_row`], [`Self::script_body_at`]. One field, not
+    /// three, keeps a row at 24 bytes.
+    pub(super) role_arg: u32,
     pub(super) state: State,
     pub(super) role: Role,
     pub(super) in_tx: bool,
@@ -26,11 +27,35 @@ impl Entry {
         reply_start: 0,
         reply_len: 0,
         epoch: 0,
-        aux: 0,
+        role_arg: 0,
         state: State::Pending,
         role: Role::User,
         in_tx: false,
     };
+
+    /// `EXEC`: the row of its `MULTI`.
+    #[cfg(feature = "transactions")]
+    #[inline]
+    pub(super) fn multi_row(&self) -> usize {
+        debug_assert!(self.role == Role::Exec);
+        self.role_arg as usize
+    }
+
+    /// An `EVAL` fallback: the row of the `EVALSHA` whose slot its reply fills.
+    #[cfg(feature = "scripting")]
+    #[inline]
+    pub(super) fn answers_row(&self) -> usize {
+        debug_assert!(self.role == Role::EvalFallback);
+        self.role_arg as usize
+    }
+
+    /// `EVALSHA`: the arena offset of the script body, for its `EVAL` fallback.
+    #[cfg(feature = "scripting")]
+    #[inline]
+    pub(super) fn script_body_at(&self) -> u32 {
+        debug_assert!(self.role == Role::EvalSha);
+        self.role_arg
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +102,10 @@ pub(super) enum Role {
     /// `EVALSHA`, user-visible; retried as `EVAL` on `NOSCRIPT`.
     #[cfg(feature = "scripting")]
     EvalSha,
-    /// The `EVAL` retry of an `EVALSHA`, hidden; its reply goes to the `EvalSha` slot.
+    /// The `EVAL` fallback of an `EVALSHA` answered `NOSCRIPT`, hidden; its reply goes to the
+    /// `EvalSha` slot. (Not a retry in the `session::Retry` sense: nothing is sent twice.)
     #[cfg(feature = "scripting")]
-    Retry,
+    EvalFallback,
 }
 
 impl Role {
@@ -95,9 +121,9 @@ impl Role {
 
     /// Whether the entry is an `EVAL` fallback queued while replies were read.
     #[inline]
-    pub(super) fn is_retry(self) -> bool {
+    pub(super) fn is_eval_fallback(self) -> bool {
         #[cfg(feature = "scripting")]
-        if self == Role::Retry {
+        if self == Role::EvalFallback {
             return true;
         }
         false

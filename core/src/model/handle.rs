@@ -18,6 +18,10 @@ pub(super) struct Shared {
 }
 
 /// A command's result, readable once its pipe has run: [`Handle::result`].
+///
+/// Layer: the `Pipe` model (feature `alloc`; shared, readable without the pipe). Its twin in the
+/// engine is [`Deferred`](crate::Deferred), a `Copy` slot index read from its
+/// [`Pipeline`](crate::Pipeline).
 #[must_use = "a handle is the only way to read the command's reply"]
 pub struct Handle<T: ?Sized> {
     pub(super) shared: Arc<Shared>,
@@ -137,6 +141,9 @@ where
 }
 
 /// A value computed by an [`on_execute`](super::Pipe::on_execute) callback.
+///
+/// Layer: the `Pipe` model (shared, readable without the pipe). Its twin in the engine is
+/// [`Computed`](crate::Computed), read from its [`Pipeline`](crate::Pipeline).
 #[must_use = "a derived handle is the only way to read the callback's value"]
 pub struct Derived<T> {
     /// The callback's value, or the failure that kept it from running.
