@@ -96,6 +96,25 @@ impl core::fmt::Debug for PipeMark {
 ///   registration order.
 /// - A connection failure fails every waiting handle of its group with the reason; handles of
 ///   other groups keep their results.
+///
+/// # Method map
+/// - **queue**: the command methods (`p.incr(k)`, `p.get(k)`: each with its documented reply
+///   type; the [`cmd`](mod@crate::cmd) traits' generic forms to read another), [`Queue::query`] for
+///   any [`Cmd`], [`on_execute`](Self::on_execute) for a value computed after the run
+///   ([`Derived`]). Each returns a [`Handle`] at once; nothing is sent yet.
+/// - **scope**: [`scope`](Self::scope) (rolled back on `Err`), [`transaction`](Self::transaction)
+///   (`MULTI`/`EXEC`), [`enter`](Self::enter)/[`leave`](Self::leave) without a closure,
+///   [`autoexec`](Self::autoexec)/[`autoexec_async`](Self::autoexec_async) (join a parent pipe
+///   or run alone), [`nested`](Self::nested), [`in_scope`](Self::in_scope).
+/// - **route**: [`on`](Self::on)/[`enter_on`](Self::enter_on) (a named connection),
+///   [`set_sharing`](Self::set_sharing), [`set_retries`](Self::set_retries),
+///   [`backend`](Self::backend).
+/// - **run**: [`execute`](Self::execute), [`execute_async`](Self::execute_async) (the backend runs
+///   each group; then the callbacks), or [`discard`](Self::discard).
+/// - **read**: [`Handle::result`], [`Handle::read`], [`Handle::is_ready`], [`Handle::cast`],
+///   [`Derived::result`]; [`len`](Self::len), [`is_empty`](Self::is_empty) count what is queued.
+/// - **reuse**: [`with_spare`](Self::with_spare), [`into_spare`](Self::into_spare) keep the
+///   buffers of a pipe for the next one.
 pub struct Pipe<B> {
     backend: B,
     groups: Vec<Group>,
