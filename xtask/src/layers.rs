@@ -1,7 +1,7 @@
 //! `cargo xtask layers`: no import circles between the top-level modules of a crate.
 //!
 //! For each library crate (`core`, `std-adapter`, `bridge`, `wasm`), every `src/**/*.rs` file
-//! belongs to a top-level module (`core/src/pipe/group.rs` to `pipe`). Each path that names
+//! belongs to a top-level module (`core/src/model/group.rs` to `model`). Each path that names
 //! another part of the crate (`use crate::...`, `use super::...` reaching the root, `crate::x::`
 //! and `$crate::x::` anywhere in code) is an edge from the file's module to the module it
 //! names; a name re-exported by `lib.rs` (`crate::Deferred`) counts for the module it comes
@@ -821,6 +821,58 @@ mod tests {
         // From a top-level file, one `super::` reaches the root.
         let found = references(&strip("use super::decode::Scanner;"), &["pipe".into()]);
         assert_eq!(found[0].path, ["decode", "Scanner"]);
+    }
+
+    /// A crate on disk with the first circle: the error floor naming the keyspace
+    /// layer, which names the codec (through a root re-export) that names the error floor.
+    #[test]
+    fn a_circle_on_disk_fails_with_its_sites() {
+        let dir = std::env::temp_dir().join(format!("xtask-layers-{}", std::process::id()));
+        let src = dir.join("src");
+        std::fs::create_dir_all(src.join("keyspace")).unwrap();
+        let files = [
+            (
+                "lib.rs",
+                "mod error;\nmod encode;\npub mod keyspace;\npub use encode::Cmd;\n",
+            ),
+            (
+                "error.rs",
+                "pub enum E { Field(crate::keyspace::FieldError) }\n",
+            ),
+            ("encode.rs", "use crate::error::E;\npub struct Cmd;\n"),
+            (
+                "keyspace/mod.rs",
+                "mod field;\npub use field::FieldError;\n",
+            ),
+            (
+                "keyspace/field.rs",
+                "use crate::Cmd;\npub struct FieldError;\n#[cfg(test)]\nmod tests { use crate::error::E; }\n",
+            ),
+        ];
+        for (name, text) in files {
+            std::fs::write(src.join(name), text).unwrap();
+        }
+        let graph = crate_graph(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let edges: Vec<(String, String)> = graph.edges.keys().cloned().collect();
+        assert_eq!(
+            cycles(&edges),
+            vec![vec![
+                "encode".to_string(),
+                "error".to_string(),
+                "keyspace".to_string()
+            ]]
+        );
+        let site = &graph.edges[&("error".to_string(), "keyspace".to_string())];
+        assert!(site[0].ends_with("error.rs:1"), "{site:?}");
+        // The test module's import is no edge: keyspace names only encode (via `crate::Cmd`).
+        let from_keyspace: Vec<&String> = graph
+            .edges
+            .keys()
+            .filter(|(from, _)| from == "keyspace")
+            .map(|(_, to)| to)
+            .collect();
+        assert_eq!(from_keyspace, ["encode"]);
     }
 
     #[test]
