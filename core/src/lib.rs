@@ -36,7 +36,7 @@
 //! layers` fails on an import circle). The root re-exports the public names, so no public path
 //! names a floor.
 //! - `codec/`: commands to RESP bytes and reply bytes to values; storage flavors; key slots.
-//! - `engine/`: the slot pipeline ([`Pipeline`]): queued commands, [`Deferred`] slots, the run loop.
+//! - `engine/`: the slot pipeline ([`Pipeline`]): queued commands, [`Deferred`] slots, run loop.
 //! - `cmd/`: the command builders by Redis type, as traits over any queue.
 //! - `session/`: connection rules: handshake, broken state, stalls, retries.
 //! - `cluster/`: Redis Cluster: keys of a command, the slot map, routing and redirects.

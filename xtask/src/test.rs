@@ -1,6 +1,6 @@
 //! `cargo xtask test`: every check and test the project has, in order, stopping at the first
-//! failure. `cargo xtask test --quick`: the edit-test loop's subset (import circles, formatting, MSRV, clippy,
-//! the core's and std adapter's own tests, one suite against a real server).
+//! failure. `cargo xtask test --quick`: the edit-test loop's subset (import circles, formatting,
+//! MSRV, clippy, the core's and std adapter's own tests, one suite against a real server).
 
 use crate::setup::{self, cargo, run};
 use crate::{fmt, redis};
