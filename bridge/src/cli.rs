@@ -6,55 +6,9 @@ use std::time::Duration;
 use redpipe::ConnectionInfo;
 
 use crate::auth::Token;
+pub use crate::config::USAGE;
 use crate::config::{AclCheck, Config, ConfigError};
 use crate::token::{Grant, Secret};
-
-/// The command-line help.
-pub const USAGE: &str = "\
-usage: redpipe-bridge --redis URL [options]
-       redpipe-bridge mint --token-secret-file FILE [--ttl SECS] [--user USER] [--prefix P] [--command RULE]...
-
-  --redis URL              the Redis server (redis://[user:password@]host:port, rediss:// for
-                           TLS, unix://)
-  --listen ADDR            where to listen (default 127.0.0.1:7379)
-
- who gets in
-  --token-secret-file FILE the secret that signs tokens (32+ bytes; repeatable, to rotate)
-  --users-file FILE        ACL users signed tokens may name: USER PASSWORD per line
-  --max-token-ttl SECS     refuse signed tokens valid longer than this (default 900)
-  --token-file FILE        static tokens (development only), one per line: TOKEN, or
-                           TOKEN USER PASSWORD; 32 characters at least
-  --token TOKEN            a static token (development only; visible in the process list)
-  --origin ORIGIN          an allowed browser origin (repeatable; * for any)
-  --allow-missing-origin   let clients without an Origin header in (native programs)
-  --failed-logins N        failed logins per address per minute before refusing (default 10)
-
- what they may do
-  --allow RULE             allow a command, 'COMMAND SUBCOMMAND' or 'COPY DB' (repeatable;
-                           logged at start-up)
-  --deny RULE              deny a command the defaults allow (repeatable)
-  --max-value BYTES        largest value SETRANGE/SETBIT may make (default 1M)
-  --acl-check MODE         refuse (default) or warn when a mapped ACL user can run
-                           @scripting, @admin or @dangerous commands
-
- how much they take
-  --max-frame BYTES        largest client message (default 1M)
-  --max-command BYTES      largest command (default 16M)
-  --max-pending N          commands in flight per session (default 10000)
-  --max-sessions N         logged-in sessions at once (default 1024)
-  --max-per-ip N           connections per client address (default 64; 0: no limit)
-  --max-memory BYTES       memory all sessions together may hold (default 256M)
-  --idle-timeout SECS      close sessions idle this long (default 120)
-  --max-session-age SECS   close sessions this old, busy or not (default 3600)
-  --shutdown-grace SECS    time to deliver replies in flight on shutdown (default 10)
-  --log LEVEL              error, warn, info (default), debug or trace
-
- mint
-  --ttl SECS               seconds the token opens sessions for (default 60)
-  --user USER --prefix P --command RULE   the token's ACL user, key prefix, commands
-
-environment: REDPIPE_BRIDGE_SECRET (a token secret), REDPIPE_BRIDGE_TOKEN (a static token),
-REDPIPE_BRIDGE_LOG (the log level). Sizes take K, M or G (powers of 1024).";
 
 /// The environment variables the command line reads.
 #[derive(Debug, Clone, Default)]

@@ -15,7 +15,7 @@
 
 use redpipe::cluster::KeySpec;
 
-use crate::policy::{Denial, shown};
+use crate::denial::{Denial, shown};
 
 /// The commands a confined session may use: their keys are exactly where [`KeySpec`] says.
 #[rustfmt::skip]

@@ -43,7 +43,7 @@
 //! # Layout
 //! - `cli.rs`, `config.rs`: the command line and what it configures
 //! - `auth.rs`, `token.rs`: origins, static and signed tokens, logins
-//! - `policy.rs`, `confine.rs`: what a session may send
+//! - `policy.rs`, `confine.rs`, `denial.rs`: what a session may send, and why not
 //! - `acl.rs`: the start-up check of the Redis users
 //! - `limits.rs`: per-address limits and the memory budget
 //! - `relay/`: one session's streams, sans-I/O (tested in memory)
@@ -54,6 +54,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod confine;
+mod denial;
 pub mod limits;
 pub mod policy;
 pub mod relay;

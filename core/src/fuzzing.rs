@@ -1,14 +1,14 @@
 //! Entry points for the fuzz targets in `fuzz/` (each target is one line calling one of these).
 //! They check invariants and panic when one breaks: that is what the fuzzer looks for.
 
-use crate::decode::{Limits, Scanner, Unsolicited, decode_reply, unsolicited};
-use crate::deferred::{Deferred, SlotError};
-use crate::encode::cmd;
-use crate::error::Failure;
-use crate::from_reply::FromReply;
-use crate::pipeline::{Entry, SlicePipeline};
-use crate::read_buffer::ReadBuffer;
-use crate::reply::Reply;
+use crate::codec::decode::{Limits, Scanner, Unsolicited, decode_reply, unsolicited};
+use crate::codec::encode::cmd;
+use crate::codec::error::Failure;
+use crate::codec::from_reply::FromReply;
+use crate::codec::reply::Reply;
+use crate::engine::deferred::{Deferred, SlotError};
+use crate::engine::read_buffer::ReadBuffer;
+use crate::engine::{Entry, SlicePipeline};
 use crate::session::Session;
 
 /// Small limits, so that the fuzzer reaches every limit check quickly.

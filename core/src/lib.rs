@@ -30,6 +30,21 @@
 //! assert_eq!((a.read(&p), b.read(&p)), (Ok(1), Ok(7)));
 //! ```
 //!
+//! ## Layout
+//!
+//! One folder per floor, lowest first; each names only floors listed before it (`cargo xtask
+//! layers` fails on an import circle). The root re-exports the public names, so no public path
+//! names a floor.
+//! - `codec/`: commands to RESP bytes and reply bytes to values; storage flavors; key slots.
+//! - `engine/`: the slot pipeline ([`Pipeline`]): queued commands, [`Deferred`] slots, run loop.
+//! - `cmd/`: the command builders by Redis type, as traits over any queue.
+//! - `session/`: connection rules: handshake, broken state, stalls, retries.
+//! - `cluster/`: Redis Cluster: keys of a command, the slot map, routing and redirects.
+//! - `mux/`: many submitters' pipelines on one connection, in order.
+//! - `io/`: the run loop over an `embedded-io` stream (`Driver`).
+//! - `model/`: the `Pipe` model (`alloc`): handles, scopes, named groups, backends.
+//! - `keyspace/`, `record/`: typed keyspaces and structs over the model.
+//!
 //! ## Feature flags
 //! - none: no allocator at all; storage from caller slices ([`SlicePipeline`]).
 //! - `heapless`: fixed-capacity storage in `heapless::Vec` (`HeaplessPipeline`).
@@ -60,77 +75,64 @@ extern crate std;
 
 pub mod cluster;
 pub mod cmd;
-mod decode;
-mod deferred;
-mod encode;
-mod error;
-mod from_reply;
+mod codec;
+mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "embedded-io")]
 pub mod io;
 pub mod keyspace;
-mod lex;
+#[cfg(feature = "alloc")]
+mod model;
 pub mod mux;
 #[cfg(feature = "alloc")]
-mod pipe;
-mod pipeline;
-mod queue;
-mod read_buffer;
-#[cfg(feature = "alloc")]
 pub mod record;
-mod reply;
-#[cfg(feature = "scripting")]
-mod script;
 pub mod session;
-mod storage;
-#[cfg(feature = "alloc")]
-mod value;
 
-pub use decode::{Limits, MAX_DEPTH, Scanner, Unsolicited, decode_reply, unsolicited};
-pub use deferred::{Deferred, Replies, SlotError};
-pub use encode::{
+pub use codec::decode::{Limits, MAX_DEPTH, Scanner, Unsolicited, decode_reply, unsolicited};
+pub use codec::encode::{
     ArgSink, Args, Cmd, Encoder, Iter, Joined, Scratch, ToArg, cmd, count_args, encode_command,
 };
-pub use error::{
+pub use codec::error::{
     CapacityError, ConvertError, DecodeError, Failure, IoKind, MessageSink, ReplyKind, Store,
 };
-pub use from_reply::{FromReply, Items, Seq};
-#[cfg(feature = "alloc")]
-pub use pipe::{
-    AsyncBackend, AsyncTransport, Backend, Connector, DEFAULT, Derived, Error, Executed, Group,
-    Handle, IoError, Loopback, Pipe, Result, Scope, Spare, Transport,
+pub use codec::from_reply::{FromReply, Items, Seq};
+pub use codec::reply::{
+    Aggregate, AggregateIter, Double, Pairs, Redirect, Reply, ServerError, ServerErrorKind,
 };
+#[cfg(feature = "alloc")]
+pub use codec::storage::ByteBuf;
+pub use codec::storage::{Full, SliceStore, Storage};
+#[cfg(feature = "alloc")]
+pub use codec::value::Value;
 #[cfg(feature = "heapless")]
-pub use pipeline::HeaplessPipeline;
+pub use engine::HeaplessPipeline;
 #[cfg(feature = "transactions")]
-pub use pipeline::Transaction;
-pub use pipeline::{
+pub use engine::Transaction;
+pub use engine::deferred::{Deferred, Replies, SlotError};
+#[cfg(feature = "alloc")]
+pub use engine::queue::OnExecute;
+#[cfg(feature = "transactions")]
+pub use engine::queue::Transact;
+pub use engine::queue::{Compose, Queue};
+pub use engine::read_buffer::{INITIAL_READ_BUFFER, ReadBuffer};
+#[cfg(feature = "scripting")]
+pub use engine::script::Script;
+pub use engine::{
     Block, DEFAULT_REPLY_ESTIMATE, DEFAULT_WINDOW, DEFAULT_WINDOW_BYTES, Entry, Mark, Pipeline,
     ResolveError, SlicePipeline,
 };
 #[cfg(feature = "alloc")]
-pub use pipeline::{Computed, VecPipeline, View};
+pub use engine::{Computed, VecPipeline, View};
 #[cfg(feature = "alloc")]
-pub use queue::OnExecute;
-#[cfg(feature = "transactions")]
-pub use queue::Transact;
-pub use queue::{Compose, Queue};
-pub use read_buffer::{INITIAL_READ_BUFFER, ReadBuffer};
+pub use model::{
+    AsyncBackend, AsyncTransport, Backend, Connector, DEFAULT, Derived, Error, Executed, Group,
+    Handle, IoError, Loopback, Pipe, Result, Scope, Spare, Transport,
+};
 #[cfg(feature = "alloc")]
 pub use record::Struct;
 #[cfg(feature = "derive")]
 pub use redpipe_derive::Struct;
-pub use reply::{
-    Aggregate, AggregateIter, Double, Pairs, Redirect, Reply, ServerError, ServerErrorKind,
-};
-#[cfg(feature = "scripting")]
-pub use script::Script;
-#[cfg(feature = "alloc")]
-pub use storage::ByteBuf;
-pub use storage::{Full, SliceStore, Storage};
-#[cfg(feature = "alloc")]
-pub use value::Value;
 
 /// Everything needed to queue commands and read their results.
 pub mod prelude {

@@ -69,18 +69,23 @@
 //!
 //! # Layout
 //!
-//! - the root: connecting, [`Pipe`] and its [`Handle`]s, [`Error`], the argument and reply traits;
-//! - [`prelude`]: the command traits, imported with `use redpipe::prelude::*`;
-//! - [`cmd`](mod@cmd): the command builders by Redis type, and their options;
-//! - [`keyspace`](mod@keyspace) and [`record`]: typed keyspaces and structs;
-//! - [`cluster`]: Redis Cluster routing; `tokio`: async connections;
-//! - [`mux`]: how pipelines share a connection; [`error`]: what [`Error`]'s variants hold;
-//! - [`core`]: the engine, whole (`redpipe-core`): allocator-free pipelines, the scanner,
-//!   storage, and the traits other transports implement.
+//! Sources, lowest floor first; each names only those before it (`cargo xtask layers`):
+//! - `config.rs`: connection settings, parsed from `redis://`, `rediss://`, `unix://` URLs.
+//! - `tls.rs`, `stream.rs`: TLS (feature `tls`) and the byte streams: TCP, Unix sockets, TLS.
+//! - `connection.rs`, `tokio.rs`: a blocking and a tokio connection: a stream under the core's
+//!   driver.
+//! - `shared/`: connections shared by many threads' or tasks' pipelines (the core's `Mux`).
+//! - `observe.rs`: tracing spans and events (feature `tracing`).
+//! - `registry/`: named connections and their pools, the `Pipe`'s backend; `registry/cluster.rs`
+//!   is [`cluster`], Redis Cluster over per-node pools.
+//! - `scan.rs`: iterating a keyspace's keys on a registry.
+//!
+//! Public modules: [`prelude`] (the command traits), [`cmd`](mod@cmd), [`keyspace`](mod@keyspace)
+//! and [`record`], [`cluster`], `tokio`, [`mux`], [`error`] (what [`Error`]'s variants hold),
+//! and [`core`]: the engine, whole (`redpipe-core`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod cluster;
 mod config;
 mod connection;
 mod observe;
@@ -100,6 +105,7 @@ pub use config::{Addr, ConnectionInfo};
 pub use connection::Connection;
 #[cfg(feature = "tokio")]
 pub use registry::WatchAsync;
+pub use registry::cluster;
 pub use registry::{Connections, Endpoint, Factory, Stats, WATCH_ATTEMPTS, Watch};
 
 /// The engine, whole: everything of `redpipe-core` — the allocator-free [`Pipeline`]

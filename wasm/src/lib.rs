@@ -30,6 +30,15 @@
 //! than one that does: the npm package and `wasm/minimal`, the size report's smallest program,
 //! are built that way.
 //!
+//! # Layout
+//!
+//! Sources, lowest floor first; each names only those before it (`cargo xtask layers`):
+//! - `error.rs`: why a socket stopped carrying bytes, inside the core's `Error`.
+//! - `link.rs`, `link.js`: the JavaScript side of a socket (WebSocket or duplex) and its events.
+//! - `connection.rs`: one socket as the core's `AsyncTransport`.
+//! - `registry.rs`: named connections, the `Pipe`'s `AsyncBackend`.
+//! - `js/`: the JavaScript/TypeScript API's exports (feature `js`).
+//!
 //! From Rust on wasm:
 //!
 //! ```no_run

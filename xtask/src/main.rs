@@ -13,6 +13,8 @@
 //!   workspace with every feature; part of `test`.
 //! - `fmt`: `cargo fmt --check` for the workspace and each crate that is a workspace of its own
 //!   (`firmware/`, `fuzz/`); part of `test`.
+//! - `layers`: no import circles between the top-level modules of each library crate; the
+//!   first step of `test` and `test --quick`.
 //! - `msrv`: the workspace's `rust-version` against every dependency's; part of `test`.
 //! - `qemu`: the firmware images on emulated Cortex-M4 and RISC-V 32 boards against a
 //!   throwaway server.
@@ -26,6 +28,7 @@ mod doc;
 mod fmt;
 mod fuzz;
 mod json;
+mod layers;
 mod msrv;
 mod npm;
 mod qemu;
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Some("msrv") => msrv::command(&args[1..]),
         Some("fmt") => fmt::command(&args[1..]),
         Some("doc") => doc::command(&args[1..]),
+        Some("layers") => layers::command(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
                  then all features\n  \
                  fmt     cargo fmt --check for the workspace and every crate outside it \
                  (firmware, fuzz)\n  \
+                 layers  fail on an import circle between the top-level modules of a crate\n  \
                  msrv    check that no dependency needs a newer Rust than the workspace's \
                  rust-version\n  \
                  setup   only install what is missing"

@@ -1,6 +1,6 @@
 //! `cargo xtask test`: every check and test the project has, in order, stopping at the first
-//! failure. `cargo xtask test --quick`: the edit-test loop's subset (formatting, MSRV, clippy,
-//! the core's and std adapter's own tests, one suite against a real server).
+//! failure. `cargo xtask test --quick`: the edit-test loop's subset (import circles, formatting,
+//! MSRV, clippy, the core's and std adapter's own tests, one suite against a real server).
 
 use crate::setup::{self, cargo, run};
 use crate::{fmt, redis};
@@ -22,6 +22,8 @@ const CORE_FEATURE_SETS: &[&[&str]] = &[
 ];
 
 pub(crate) fn run_all() -> Result<(), String> {
+    // No import circles between modules: first, as it needs no build and nothing installed.
+    crate::layers::check()?;
     setup::all()?;
     // Chromium, ChromeDriver, websockify, Node, wasm-bindgen-cli: before anything is built.
     crate::wasm::install()?;
@@ -197,6 +199,7 @@ const QUICK_SUITE: &str = "std_pipe";
 /// run adds the feature matrix, every suite (cluster, tokio, wasm, bridge, Python interop),
 /// doc tests, examples, docs, bare-metal and wasm builds, QEMU, fuzzing and benchmark builds.
 pub(crate) fn run_quick() -> Result<(), String> {
+    crate::layers::check()?;
     // Checks only, when warm: rustup targets and components, redis-server.
     setup::all()?;
     fmt::check()?;

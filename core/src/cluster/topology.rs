@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::HashSlot;
-use crate::reply::Reply;
+use crate::codec::reply::Reply;
 
 /// A node of the cluster: where to connect.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -376,7 +376,7 @@ impl SlotMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::decode_reply;
+    use crate::codec::decode::decode_reply;
     use alloc::string::ToString;
 
     fn parse(bytes: &[u8]) -> Result<SlotMap, TopologyError> {

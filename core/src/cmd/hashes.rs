@@ -1,8 +1,8 @@
 //! Hash commands.
 
-use crate::encode::{Args, ToArg, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
+use crate::codec::encode::{Args, ToArg, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
 
 /// `HGET`, `HSET`, `HGETALL`, `HINCRBY` and the other commands on hashes.
 pub trait HashCommands: Queue {

@@ -1,7 +1,7 @@
 //! HyperLogLog commands.
 
-use crate::encode::{Args, ToArg, cmd};
-use crate::queue::Queue;
+use crate::codec::encode::{Args, ToArg, cmd};
+use crate::engine::queue::Queue;
 
 /// `PFADD`, `PFCOUNT` and `PFMERGE`: approximate distinct counting.
 pub trait HyperLogLogCommands: Queue {

@@ -1,9 +1,9 @@
 //! Key and expiry commands.
 
 use super::{Span, Ttl};
-use crate::encode::{Args, ToArg, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
+use crate::codec::encode::{Args, ToArg, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
 
 /// When `EXPIRE` and its kin set a timeout (Redis 7): `NX`, `XX`, `GT` or `LT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub enum ExpireWhen {
 }
 
 impl ToArg for ExpireWhen {
-    fn to_arg<'s>(&'s self, _: &'s mut crate::encode::Scratch) -> &'s [u8] {
+    fn to_arg<'s>(&'s self, _: &'s mut crate::codec::encode::Scratch) -> &'s [u8] {
         match self {
             Self::Nx => b"NX",
             Self::Xx => b"XX",

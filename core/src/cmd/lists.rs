@@ -1,9 +1,9 @@
 //! List commands.
 
 use super::{Span, Timeout};
-use crate::encode::{Args, Scratch, ToArg, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
+use crate::codec::encode::{Args, Scratch, ToArg, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
 
 /// An end of a list, for `LMOVE`: `LEFT` (the head) or `RIGHT` (the tail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,8 +1,8 @@
 //! The scan family: `SCAN`, `SSCAN`, `HSCAN`, `ZSCAN`.
 
-use crate::encode::{ArgSink, Args, ToArg, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
+use crate::codec::encode::{ArgSink, Args, ToArg, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
 
 /// `MATCH`, `COUNT` and `TYPE` of a scan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

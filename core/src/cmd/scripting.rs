@@ -1,9 +1,9 @@
 //! Scripting commands.
 
-use crate::encode::{Args, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
-use crate::script::Script;
+use crate::codec::encode::{Args, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
+use crate::engine::script::Script;
 
 /// `EVALSHA` with fallback, and `SCRIPT` management.
 pub trait ScriptCommands: Queue {
@@ -23,7 +23,7 @@ pub trait ScriptCommands: Queue {
     }
     /// `SCRIPT EXISTS sha...`: one flag per script.
     fn script_exists<T: FromReply + ?Sized>(&mut self, scripts: &[&Script<'_>]) -> Self::Handle<T> {
-        let shas = crate::encode::Iter(scripts.iter().map(|s| s.sha1()));
+        let shas = crate::codec::encode::Iter(scripts.iter().map(|s| s.sha1()));
         self.query(cmd("SCRIPT").arg("EXISTS").arg(shas))
     }
     /// `SCRIPT FLUSH`.

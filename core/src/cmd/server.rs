@@ -1,8 +1,8 @@
 //! Connection and server commands.
 
-use crate::encode::{ToArg, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
+use crate::codec::encode::{ToArg, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
 
 /// `PING`, `SELECT`, `INFO`, `PUBLISH` and other commands on the connection or the server.
 pub trait ServerCommands: Queue {

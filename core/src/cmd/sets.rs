@@ -1,8 +1,8 @@
 //! Set commands.
 
-use crate::encode::{Args, ToArg, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
+use crate::codec::encode::{Args, ToArg, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
 
 /// `SADD`, `SMEMBERS`, `SINTER` and the other commands on sets.
 pub trait SetCommands: Queue {

@@ -1,9 +1,9 @@
 //! Sorted set commands.
 
 use super::{Span, Timeout};
-use crate::encode::{ArgSink, Args, ToArg, cmd, count_args};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
+use crate::codec::encode::{ArgSink, Args, ToArg, cmd, count_args};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
 
 /// Conditions of [`SortedSetCommands::zadd_with`]: `NX` (only add), `XX` (only update), `GT` /
 /// `LT` (only update to a greater / lower score), `CH` (count changed members too).

@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use crate::encode::{ArgSink, Args};
+use crate::codec::encode::{ArgSink, Args};
 
 /// A span of time: an integer is whole seconds (as `EXPIRE` takes them), a float is seconds
 /// with a fraction (as `BLPOP` takes them), a [`Duration`] is what it says.
@@ -112,7 +112,7 @@ impl Args for Timeout {
 #[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
-    use crate::encode::cmd;
+    use crate::codec::encode::cmd;
 
     fn words(a: impl Args) -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
         let mut out = alloc::vec::Vec::new();

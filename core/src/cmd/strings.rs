@@ -1,9 +1,9 @@
 //! String commands.
 
 use super::{Span, Ttl};
-use crate::encode::{ArgSink, Args, ToArg, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Queue;
+use crate::codec::encode::{ArgSink, Args, ToArg, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Queue;
 
 /// Options of `SET`: expiry and condition.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -1,14 +1,14 @@
 //! [`Driver`]: a connection over an embedded-io stream, with the session rules.
 
 use super::DriveError;
-use crate::decode::Unsolicited;
-use crate::error::CapacityError;
-use crate::pipeline::{Entry, Pipeline};
-use crate::read_buffer::ReadBuffer;
+use crate::codec::decode::Unsolicited;
+use crate::codec::error::CapacityError;
+use crate::codec::storage::Storage;
+use crate::engine::read_buffer::ReadBuffer;
+use crate::engine::{Entry, Pipeline};
 use crate::session::{
     Clock, Handshake, HandshakeError, NoClock, Session, SessionError, Setup, Stall,
 };
-use crate::storage::Storage;
 
 /// Bytes read between two pipelines at most (RESP3 pushes, set aside as they come): a peer that
 /// pushes faster than they are read cannot hold a pipeline back forever; what it sent beyond
@@ -301,25 +301,11 @@ where
     );
 }
 
-#[cfg(feature = "alloc")]
-impl<T, B, C> Driver<T, B, C>
-where
-    T: embedded_io::ErrorType,
-    T::Error: core::error::Error + Send + Sync + 'static,
-    B: Storage<u8>,
-{
-    /// The owned error for `e`; when an error reply nobody asked for refused the pipeline (a
-    /// server at `maxclients` greets a connection without setup that way), the server's own
-    /// message.
-    pub fn error(&self, e: DriveError<T::Error>) -> crate::Error {
-        if let DriveError::Session(SessionError::Stray) = e {
-            let limits = crate::Limits::default();
-            if let Ok(Some((crate::Reply::Error(err), _))) =
-                crate::decode_reply(self.buf.filled(), &limits)
-            {
-                return crate::Error::Unsolicited(err.into_owned());
-            }
-        }
-        e.into()
+impl<T, B: Storage<u8>, C> Driver<T, B, C> {
+    /// The bytes read and not yet consumed (an unsolicited reply that refused the pipeline,
+    /// for the model's error: see `Driver::error`, defined with the model's `Error`).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn unread(&self) -> &[u8] {
+        self.buf.filled()
     }
 }

@@ -10,11 +10,11 @@
 //! connection rules of [`session`](crate::session) on top: it is the connection type of every
 //! embedded-io transport.
 
-use crate::error::{CapacityError, DecodeError, Failure, IoKind};
-use crate::pipeline::{Entry, Pipeline};
-use crate::read_buffer::ReadBuffer;
+use crate::codec::error::{CapacityError, DecodeError, Failure, IoKind};
+use crate::codec::storage::Storage;
+use crate::engine::read_buffer::ReadBuffer;
+use crate::engine::{Entry, Pipeline};
 use crate::session::SessionError;
-use crate::storage::Storage;
 
 /// Why a drive stopped early. The pipeline's waiting slots have already failed with the matching
 /// [`Failure`].

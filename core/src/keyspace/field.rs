@@ -1,62 +1,7 @@
 //! Field codecs: how a Rust value becomes the bytes stored in Redis and back, byte for byte as
 //! Python RedPipe writes them, so that both read the same data.
 
-use core::fmt;
-
-/// Why a value cannot be written in a field, or stored bytes cannot be read as one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FieldError {
-    /// Text for an [`Ascii`] field holds characters outside printable ASCII.
-    NotAscii,
-    /// A string-list item is empty or holds a comma: RedPipe's comma-joined format would lose
-    /// or split it.
-    StringListItem,
-    /// The stored bytes are not a value of the codec named.
-    Invalid {
-        /// The codec: `integer`, `float`, `text`, `boolean`, ...
-        codec: &'static str,
-    },
-    /// The encoded value does not fit the buffer (without an allocator, 64 bytes).
-    TooLong,
-    /// The number does not fit the Rust type it is read into or written from (a stored
-    /// `300` read as `u8`, a `u64` above `i64::MAX` for an integer field).
-    OutOfRange,
-    /// An integer beyond ±2^53 for an [`Integer`] field: RedPipe reads integers through a
-    /// float, so it would read another number back.
-    InexactInteger,
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_message(f)
-    }
-}
-
-impl FieldError {
-    /// Writes the message `Display` shows.
-    pub(crate) fn write_message<S: crate::error::MessageSink + ?Sized>(
-        &self,
-        f: &mut S,
-    ) -> fmt::Result {
-        match self {
-            Self::NotAscii => f.piece("text holds characters outside printable ASCII"),
-            Self::StringListItem => {
-                f.piece("a string-list item is empty or holds a comma, which RedPipe loses")
-            }
-            Self::Invalid { codec } => {
-                crate::error::write_all(f, &["stored value is not a valid ", codec])
-            }
-            Self::TooLong => f.piece("encoded value too long for the buffer"),
-            Self::OutOfRange => f.piece("number out of range for its type"),
-            Self::InexactInteger => f.piece(
-                "integer beyond 2^53, which RedPipe reads back as another number (through a float)",
-            ),
-        }
-    }
-}
-
-impl core::error::Error for FieldError {}
+pub use crate::codec::error::FieldError;
 
 /// Room a codec formats into: a small inline buffer, and with an allocator a growable one.
 #[derive(Debug, Default)]
@@ -190,7 +135,7 @@ impl Field for Integer {
     }
 
     fn decode(bytes: &[u8]) -> Result<i64, FieldError> {
-        if let Some(i) = crate::lex::parse_i64(bytes) {
+        if let Some(i) = crate::codec::lex::parse_i64(bytes) {
             return Ok(i);
         }
         // RedPipe reads integers through a float (`int(float(v))`): text such as `1.9` or `1e3`
@@ -421,11 +366,13 @@ impl Field for Boolean {
 #[derive(Debug, Clone, Copy)]
 pub struct Decoded<F: ?Sized>(core::marker::PhantomData<fn() -> F>);
 
-impl<F: Field + ?Sized> crate::from_reply::FromReply for Decoded<F> {
+impl<F: Field + ?Sized> crate::codec::from_reply::FromReply for Decoded<F> {
     type Output<'a> = F::Output<'a>;
 
-    fn from_reply(reply: crate::reply::Reply<'_>) -> Result<F::Output<'_>, crate::ConvertError> {
-        let bytes = <&[u8] as crate::from_reply::FromReply>::from_reply(reply)?;
+    fn from_reply(
+        reply: crate::codec::reply::Reply<'_>,
+    ) -> Result<F::Output<'_>, crate::ConvertError> {
+        let bytes = <&[u8] as crate::codec::from_reply::FromReply>::from_reply(reply)?;
         F::decode(bytes).map_err(crate::ConvertError::Field)
     }
 }

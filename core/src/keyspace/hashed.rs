@@ -7,8 +7,8 @@ use core::marker::PhantomData;
 use md5::{Digest, Md5};
 
 use super::{Decoded, Field, FieldBuf, FieldError, Keyspace, ValueOf};
-use crate::encode::{Joined, cmd};
-use crate::queue::Compose;
+use crate::codec::encode::{Joined, cmd};
+use crate::engine::queue::Compose;
 
 /// A `HashedString` keyspace: key `k` is member `k` of the hash `PREFIX{shard}`, where `shard`
 /// is the MD5 of `k` (as a 128-bit number) modulo `SHARDS`, exactly as RedPipe chooses it, so
@@ -53,7 +53,10 @@ impl<K: Keyspace, const SHARDS: u32> HashedString<K, SHARDS> {
 }
 
 /// One `HSCAN` page: the next cursor and the key/value pairs.
-pub type ScanPage = (u64, crate::from_reply::Seq<(&'static [u8], &'static [u8])>);
+pub type ScanPage = (
+    u64,
+    crate::codec::from_reply::Seq<(&'static [u8], &'static [u8])>,
+);
 
 /// A [`HashedString`] keyspace's commands on one pipeline.
 pub struct HashedView<'q, K: Keyspace, const SHARDS: u32, Q: Compose> {
@@ -68,7 +71,7 @@ impl<K: Keyspace, const SHARDS: u32, Q: Compose> core::fmt::Debug for HashedView
 }
 
 impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedView<'_, K, SHARDS, Q> {
-    fn send<T: crate::from_reply::FromReply + ?Sized, A: crate::encode::Args>(
+    fn send<T: crate::codec::from_reply::FromReply + ?Sized, A: crate::codec::encode::Args>(
         &mut self,
         name: &'static str,
         key: &str,

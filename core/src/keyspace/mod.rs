@@ -62,9 +62,9 @@ use core::convert::Infallible;
 use core::marker::PhantomData;
 
 use crate::cmd::{Span, Ttl};
-use crate::encode::{Args, Joined, cmd};
-use crate::from_reply::FromReply;
-use crate::queue::Compose;
+use crate::codec::encode::{Args, Joined, cmd};
+use crate::codec::from_reply::FromReply;
+use crate::engine::queue::Compose;
 
 /// A keyspace: a key prefix, the connection its keys live on, and the codecs of its keys and
 /// values. Declare one with [`keyspace!`](crate::keyspace!).
@@ -283,7 +283,7 @@ impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
         cursor: u64,
         pattern: &str,
         count: Option<u32>,
-    ) -> Q::Handle<(u64, crate::from_reply::Seq<&'static [u8]>)> {
+    ) -> Q::Handle<(u64, crate::codec::from_reply::Seq<&'static [u8]>)> {
         let count = count.map(|c| ("COUNT", c));
         let escaped = glob_escaped(K::PREFIX);
         let prefix = escaped.as_deref().unwrap_or(K::PREFIX.as_bytes());

@@ -6,9 +6,9 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 
 use super::{FieldBuf, FieldError, Keyspace, ValueOf, key_arg};
-use crate::encode::cmd;
-use crate::from_reply::{FromReply, Seq};
-use crate::queue::Queue;
+use crate::codec::encode::cmd;
+use crate::codec::from_reply::{FromReply, Seq};
+use crate::engine::queue::Queue;
 use crate::{Backend, ConvertError, Error, Pipe};
 
 /// What one kind of `*SCAN` reads: its command and how a page's items become owned.

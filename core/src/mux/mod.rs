@@ -66,20 +66,18 @@
 //! ```
 
 mod ring;
-mod sharing;
 #[cfg(test)]
 mod tests;
 
+pub use crate::engine::Sharing;
 pub use ring::Ring;
-pub use sharing::Sharing;
-pub(crate) use sharing::{Needs, name, needs};
 
-use crate::decode::{Limits, Scanner, Unsolicited, unsolicited};
-use crate::error::{CapacityError, DecodeError, Failure, IoKind, Store};
-use crate::pipeline::{Block, Entry, Pipeline};
-use crate::reply::strip_attributes;
+use crate::codec::decode::{Limits, Scanner, Unsolicited, unsolicited};
+use crate::codec::error::{CapacityError, DecodeError, Failure, IoKind, Store};
+use crate::codec::reply::strip_attributes;
+use crate::codec::storage::Storage;
+use crate::engine::{Block, Entry, Pipeline};
 use crate::session::Stall;
-use crate::storage::Storage;
 
 /// What a submitter hands a [`Mux`]: its pipeline, and whatever it keeps beside it (a waker, a
 /// thread to unpark).
@@ -249,7 +247,7 @@ where
             read: 0,
             charged: 0,
             live: 0,
-            window_bytes: crate::pipeline::DEFAULT_WINDOW_BYTES,
+            window_bytes: crate::engine::DEFAULT_WINDOW_BYTES,
             replies: 0,
             reply_bytes: 0,
             progress: 0,

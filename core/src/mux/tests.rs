@@ -9,10 +9,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Mux, Slot, Ticket};
-use crate::error::{DecodeError, Failure, Store};
-use crate::pipeline::{Entry, Pipeline};
+use crate::codec::error::{DecodeError, Failure, Store};
+use crate::codec::storage::{SliceStore, Storage};
+use crate::engine::{Entry, Pipeline};
 use crate::prelude::*;
-use crate::storage::{SliceStore, Storage};
 
 type P = crate::VecPipeline;
 

@@ -42,10 +42,8 @@ pub use ops::{Loaded, StructOps, Written};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
-use crate::error::{MessageSink, write_quoted};
-use crate::keyspace::FieldError;
+pub use crate::model::StructError;
 
 /// What the code `#[derive(Struct)]` writes refers to, whatever the user's crate has in scope.
 #[doc(hidden)]
@@ -95,127 +93,6 @@ pub trait Struct: Sized {
 
     /// The record of `key` from its hash members.
     fn decode_fields(key: &str, members: BTreeMap<String, Vec<u8>>) -> Result<Self, StructError>;
-}
-
-/// Why a struct operation failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum StructError {
-    /// A field's value cannot be written, or its stored bytes read.
-    Field {
-        /// The record's key.
-        key: String,
-        /// The member.
-        field: String,
-        /// What is wrong with it.
-        error: FieldError,
-    },
-    /// A required field is missing: in the stored hash, or in a partial load.
-    Missing {
-        /// The record's key.
-        key: String,
-        /// The member.
-        field: &'static str,
-    },
-    /// The key field cannot be changed or removed (delete the record instead).
-    KeyField {
-        /// The key field's name.
-        field: &'static str,
-    },
-    /// A required field cannot be removed.
-    Required {
-        /// The member.
-        field: String,
-    },
-    /// An extra member has the name of a declared field or of the key field.
-    ExtraField {
-        /// The member.
-        field: String,
-    },
-    /// An update changes the key: it would write another record.
-    OtherRecord {
-        /// The record being updated.
-        key: String,
-    },
-    /// The command's reply could not be read (the pipe failed, or a server error).
-    Read(crate::Error),
-}
-
-impl StructError {
-    /// The error for member `field` of record `key`.
-    pub fn field(key: &str, field: &str, error: FieldError) -> Self {
-        Self::Field {
-            key: key.into(),
-            field: field.into(),
-            error,
-        }
-    }
-}
-
-impl fmt::Display for StructError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_message(f)
-    }
-}
-
-impl StructError {
-    /// Writes the message `Display` shows; in pieces, not `write!`: see
-    /// `crate::error::write_all`.
-    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> fmt::Result {
-        let (before, quoted, after) = match self {
-            Self::Field { key, field, error } => {
-                write_quoted(f, key)?;
-                f.piece(", field ")?;
-                write_quoted(f, field)?;
-                f.piece(": ")?;
-                return error.write_message(f);
-            }
-            Self::Missing { key, field } => {
-                write_quoted(f, key)?;
-                (": required field ", *field, " is missing")
-            }
-            Self::KeyField { field } => ("the key field ", *field, " cannot be changed or removed"),
-            Self::Required { field } => ("required field ", field.as_str(), " cannot be removed"),
-            Self::ExtraField { field } => (
-                "extra member ",
-                field.as_str(),
-                " is a declared field or the key",
-            ),
-            Self::OtherRecord { key } => ("an update of ", key.as_str(), " changes its key"),
-            Self::Read(e) => {
-                f.piece("cannot read the record: ")?;
-                return e.write_message(f);
-            }
-        };
-        f.piece(before)?;
-        write_quoted(f, quoted)?;
-        f.piece(after)
-    }
-}
-
-impl core::error::Error for StructError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Self::Field { error, .. } => Some(error),
-            Self::Read(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<crate::Error> for StructError {
-    fn from(e: crate::Error) -> Self {
-        Self::Read(e)
-    }
-}
-
-impl From<StructError> for crate::Error {
-    fn from(e: StructError) -> Self {
-        match e {
-            StructError::Read(e) => e,
-            other => crate::Error::Record(alloc::boxed::Box::new(other)),
-        }
-    }
 }
 
 #[cfg(test)]

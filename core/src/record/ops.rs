@@ -7,9 +7,9 @@ use alloc::vec::Vec;
 use core::convert::Infallible;
 use core::marker::PhantomData;
 
-use crate::encode::{Joined, cmd};
+use crate::codec::encode::{Joined, cmd};
+use crate::engine::queue::{Compose, Queue};
 use crate::keyspace::{Decoded, Field};
-use crate::queue::{Compose, Queue};
 
 use super::{Load, Struct, StructError};
 

@@ -1,12 +1,12 @@
 //! Connection setup as one pipeline: `HELLO 3` (with `AUTH` and `SETNAME`), or `AUTH` and
 //! `CLIENT SETNAME` on RESP2; then `SELECT`. Every reply is checked.
 
-use crate::deferred::{Deferred, SlotError};
-use crate::encode::cmd;
-use crate::error::{CapacityError, ReplyKind};
-use crate::pipeline::{Entry, Pipeline};
-use crate::reply::{Reply, ServerError};
-use crate::storage::Storage;
+use crate::codec::encode::cmd;
+use crate::codec::error::{CapacityError, ReplyKind};
+use crate::codec::reply::{Reply, ServerError};
+use crate::codec::storage::Storage;
+use crate::engine::deferred::{Deferred, SlotError};
+use crate::engine::{Entry, Pipeline};
 
 /// What to set up on a new connection. Borrowed, so that it needs no allocator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,16 +55,16 @@ impl core::fmt::Display for HandshakeError<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Refused { command, error } => {
-                crate::error::write_all(f, &[command, " refused: "])?;
+                crate::codec::error::write_all(f, &[command, " refused: "])?;
                 error.fmt(f)
             }
             Self::Unexpected { command, got } => {
-                crate::error::write_all(f, &[command, " answered with an unexpected "])?;
+                crate::codec::error::write_all(f, &[command, " answered with an unexpected "])?;
                 core::fmt::Debug::fmt(got, f)?;
                 f.write_str(" reply")
             }
             Self::NoReply { command, error } => {
-                crate::error::write_all(f, &[command, " got no reply: "])?;
+                crate::codec::error::write_all(f, &[command, " got no reply: "])?;
                 error.fmt(f)
             }
         }

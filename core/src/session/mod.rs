@@ -23,11 +23,11 @@ pub use handshake::{Handshake, HandshakeError, Setup};
 pub use retry::Retry;
 pub use stall::{Clock, NoClock, Stall, Stalled};
 
-use crate::decode::Unsolicited;
-use crate::error::{DecodeError, Failure};
-use crate::pipeline::{Entry, Pipeline};
-use crate::read_buffer::ReadBuffer;
-use crate::storage::Storage;
+use crate::codec::decode::Unsolicited;
+use crate::codec::error::{DecodeError, Failure};
+use crate::codec::storage::Storage;
+use crate::engine::read_buffer::ReadBuffer;
+use crate::engine::{Entry, Pipeline};
 
 /// Why a connection refused to run a pipeline. The pipeline's slots have failed with
 /// [`SessionError::failure`].

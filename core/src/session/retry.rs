@@ -2,9 +2,9 @@
 //! server error, which is a result), only as often as the caller allowed, and only when the
 //! pipeline can be replayed as a whole.
 
-use crate::error::Failure;
-use crate::pipeline::{Entry, Pipeline};
-use crate::storage::Storage;
+use crate::codec::error::Failure;
+use crate::codec::storage::Storage;
+use crate::engine::{Entry, Pipeline};
 
 /// How often a pipeline is sent again on a new connection after its connection failed.
 ///

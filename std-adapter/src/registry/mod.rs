@@ -6,6 +6,7 @@
 //! [`connect`](crate::connect), [`autoexec`](crate::autoexec) and `Pipe::new`; separate
 //! registries keep tests and libraries independent.
 
+pub mod cluster;
 mod pool;
 mod watch;
 
@@ -21,10 +22,10 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use redpipe_core::{Backend, DEFAULT, Error, Group, Result, Spare};
 
 use crate::Pipe;
-use crate::cluster::Cluster;
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::observe::Run;
+use cluster::Cluster;
 
 /// Counters of one named connection, for observability and the tour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,11 +5,11 @@ use alloc::vec::Vec;
 
 use super::topology::{Node, SlotMap};
 use super::{HashSlot, KeySpec};
-use crate::decode::{Limits, Scanner};
-use crate::error::Failure;
-use crate::lex::parse_u64;
-use crate::pipeline::{Shape, VecPipeline};
-use crate::reply::{Reply, ServerErrorKind};
+use crate::codec::decode::{Limits, Scanner};
+use crate::codec::error::Failure;
+use crate::codec::lex::parse_u64;
+use crate::codec::reply::{Reply, ServerErrorKind};
+use crate::engine::{Shape, VecPipeline};
 
 /// Attempts per command (the first send, redirects and retries) at the most, whatever the
 /// retry budget: a bound on rounds when redirections need no back-off.
@@ -656,7 +656,7 @@ impl ClusterRun {
             Merge::Sum => {
                 let mut total = 0i64;
                 for f in &parts {
-                    match crate::decode::decode_reply(f, &Limits::default()) {
+                    match crate::codec::decode::decode_reply(f, &Limits::default()) {
                         Ok(Some((Reply::Int(n), _))) => total = total.saturating_add(n),
                         _ => {
                             deliver(p, s.index, f);

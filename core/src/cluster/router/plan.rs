@@ -183,7 +183,7 @@ impl ClusterRun {
         });
         for (part, (slot, args)) in groups.into_iter().enumerate() {
             let mut bytes = Vec::new();
-            let _ = crate::encode::encode_command(&mut bytes, &(name, args.as_slice()));
+            let _ = crate::codec::encode::encode_command(&mut bytes, &(name, args.as_slice()));
             self.units.push(Unit {
                 origin: Origin::Part { split, part },
                 bytes,

@@ -24,7 +24,7 @@ pub(super) fn scan_unit(index: usize, words: &[&[u8]]) -> Option<Unit> {
     args.push(digits.format(node_cursor).as_bytes());
     args.extend_from_slice(&words[2..]);
     let mut bytes = Vec::new();
-    crate::encode::encode_command(&mut bytes, &(words[0], args.as_slice())).ok()?;
+    crate::codec::encode::encode_command(&mut bytes, &(words[0], args.as_slice())).ok()?;
     Some(Unit {
         origin: Origin::Scan {
             index,
@@ -48,7 +48,7 @@ pub(super) fn scan_page(frame: &[u8], shard: u16, of: u16) -> Option<Vec<u8>> {
     let [cursor, keys] = parts.as_slice() else {
         return None;
     };
-    let digits = match crate::decode::decode_reply(cursor, &Limits::default()) {
+    let digits = match crate::codec::decode::decode_reply(cursor, &Limits::default()) {
         Ok(Some((Reply::Bulk(d), _))) => d,
         _ => return None,
     };

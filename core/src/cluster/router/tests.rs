@@ -566,7 +566,7 @@ fn reads_go_to_replicas_after_readonly_when_asked() {
         node(7001),
         node(7002)
     );
-    let (reply, _) = crate::decode::decode_reply(reply.as_bytes(), &Limits::default())
+    let (reply, _) = crate::codec::decode::decode_reply(reply.as_bytes(), &Limits::default())
         .unwrap()
         .unwrap();
     let map = SlotMap::from_reply(&reply).unwrap();

@@ -27,7 +27,7 @@ pub(super) fn error_kind(frame: &[u8]) -> Option<ServerErrorKind> {
     if !matches!(frame.first(), Some(b'-' | b'|')) {
         return None;
     }
-    match crate::decode::decode_reply(frame, &Limits::default()) {
+    match crate::codec::decode::decode_reply(frame, &Limits::default()) {
         Ok(Some((Reply::Error(e), _))) => Some(e.kind()),
         _ => None,
     }
@@ -35,7 +35,7 @@ pub(super) fn error_kind(frame: &[u8]) -> Option<ServerErrorKind> {
 
 /// The slot and node a `MOVED` or `ASK` reply names.
 pub(super) fn redirect(frame: &[u8]) -> Option<(HashSlot, Node)> {
-    match crate::decode::decode_reply(frame, &Limits::default()) {
+    match crate::codec::decode::decode_reply(frame, &Limits::default()) {
         Ok(Some((Reply::Error(e), _))) => {
             let r = e.redirect()?;
             Some((r.slot, Node::parse(r.addr)?))

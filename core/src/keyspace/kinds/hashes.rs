@@ -1,8 +1,8 @@
 //! Hash keyspaces: RedPipe's `Hash`, with per-member codecs.
 
 use super::HashKeyspace;
+use crate::engine::queue::Compose;
 use crate::keyspace::{Field, FieldBuf, FieldError, ValueOf, View};
-use crate::queue::Compose;
 
 impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     /// `HSET key member value`: 1 when the member is new.
@@ -183,13 +183,17 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
 pub struct Fields<K>(core::marker::PhantomData<fn() -> K>);
 
 #[cfg(feature = "alloc")]
-impl<K: HashKeyspace> crate::from_reply::FromReply for Fields<K> {
+impl<K: HashKeyspace> crate::codec::from_reply::FromReply for Fields<K> {
     type Output<'a> =
         alloc::collections::BTreeMap<alloc::string::String, crate::keyspace::FieldValue>;
 
-    fn from_reply(reply: crate::reply::Reply<'_>) -> Result<Self::Output<'_>, crate::ConvertError> {
+    fn from_reply(
+        reply: crate::codec::reply::Reply<'_>,
+    ) -> Result<Self::Output<'_>, crate::ConvertError> {
         let pairs =
-            <alloc::vec::Vec<(&str, &[u8])> as crate::from_reply::FromReply>::from_reply(reply)?;
+            <alloc::vec::Vec<(&str, &[u8])> as crate::codec::from_reply::FromReply>::from_reply(
+                reply,
+            )?;
         pairs
             .into_iter()
             .map(|(member, bytes)| {

@@ -2,8 +2,8 @@
 
 use super::ListKeyspace;
 use crate::cmd::{Span, Timeout};
+use crate::engine::queue::Compose;
 use crate::keyspace::{Decoded, Field, FieldBuf, FieldError, ValueOf, View, key_arg};
-use crate::queue::Compose;
 
 /// A popped element and the full name of the key it came from.
 type Popped<K> = Option<(

@@ -113,8 +113,8 @@ impl Many {
 }
 
 #[cfg(feature = "alloc")]
-impl crate::encode::Args for Many {
-    fn write_args<W: crate::encode::ArgSink + ?Sized>(&self, out: &mut W) {
+impl crate::codec::encode::Args for Many {
+    fn write_args<W: crate::codec::encode::ArgSink + ?Sized>(&self, out: &mut W) {
         for item in self.items() {
             out.bytes(item);
         }

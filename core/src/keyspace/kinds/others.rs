@@ -1,8 +1,8 @@
 //! HyperLogLog, geo and stream keyspaces (the last two beyond RedPipe's seed).
 
 use super::{GeoKeyspace, HyperLogLogKeyspace, StreamKeyspace};
+use crate::engine::queue::Compose;
 use crate::keyspace::{Field, FieldError, ValueOf, View};
-use crate::queue::Compose;
 
 impl<K: HyperLogLogKeyspace, Q: Compose> View<'_, K, Q> {
     /// `PFADD key element...`: whether the estimate changed.
@@ -69,8 +69,8 @@ pub enum Unit {
     Ft,
 }
 
-impl crate::encode::ToArg for Unit {
-    fn to_arg<'s>(&'s self, _: &'s mut crate::encode::Scratch) -> &'s [u8] {
+impl crate::codec::encode::ToArg for Unit {
+    fn to_arg<'s>(&'s self, _: &'s mut crate::codec::encode::Scratch) -> &'s [u8] {
         match self {
             Self::M => b"m",
             Self::Km => b"km",

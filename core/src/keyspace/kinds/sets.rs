@@ -1,8 +1,8 @@
 //! Set keyspaces: RedPipe's `Set`.
 
 use super::SetKeyspace;
+use crate::engine::queue::Compose;
 use crate::keyspace::{FieldError, ValueOf, View};
-use crate::queue::Compose;
 
 impl<K: SetKeyspace, Q: Compose> View<'_, K, Q> {
     /// `SADD key member...`: how many were added.

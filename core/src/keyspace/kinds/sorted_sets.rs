@@ -2,9 +2,9 @@
 
 use super::SortedSetKeyspace;
 use crate::cmd::ZaddOptions;
-use crate::encode::ToArg;
+use crate::codec::encode::ToArg;
+use crate::engine::queue::Compose;
 use crate::keyspace::{Field, FieldBuf, FieldError, ValueOf, View};
-use crate::queue::Compose;
 
 #[cfg(feature = "alloc")]
 type Members<K> =

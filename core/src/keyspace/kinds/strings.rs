@@ -2,8 +2,8 @@
 
 use super::StringKeyspace;
 use crate::cmd::{Span, Ttl};
+use crate::engine::queue::Compose;
 use crate::keyspace::{Decoded, Field, FieldBuf, FieldError, ValueOf, View};
-use crate::queue::Compose;
 
 /// The value of a string key, read through the keyspace's value codec; `None` when missing.
 type Value<K> = Option<Decoded<<K as crate::keyspace::Keyspace>::Value>>;

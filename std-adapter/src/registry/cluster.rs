@@ -1,0 +1,530 @@
+//! Redis Cluster for std: [`Cluster`] runs a pipeline over the nodes of a cluster, one batch
+//! per node, the nodes working at the same time (blocking: every node's batch is sent, then
+//! each is read, on the calling thread; tokio: concurrent tasks), with the core's router
+//! ([`ClusterRun`]) deciding what goes where and what goes again. A cluster is registered
+//! under a name like any connection ([`Connections::register`](crate::Connections::register)),
+//! so `Pipe`, `autoexec`, keyspaces and structs work on it unchanged.
+//!
+//! ```no_run
+//! use redpipe::prelude::*;
+//! redpipe::connect_cluster(&["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])?;
+//! let handles = redpipe::autoexec(None, |p| {
+//!     Ok((0..1000).map(|i| p.incr(format!("counter:{i}"))).collect::<Vec<_>>())
+//! })?; // one round trip per node, results in call order
+//! # Ok::<(), redpipe::Error>(())
+//! ```
+//!
+//! Every node is reached with the first seed's settings (password, TLS, timeouts, RESP3);
+//! `db` must be 0, the only database of a cluster. The slot map is read at the first pipeline
+//! (`CLUSTER SHARDS`, or `CLUSTER SLOTS` on servers before 7) and again after a `MOVED`, a
+//! `CLUSTERDOWN` or a node that could not be reached.
+
+pub use redpipe_core::cluster::*;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use redpipe_core::{Error, Result, VecPipeline, cmd};
+
+use super::Pool;
+use crate::config::{Addr, ConnectionInfo};
+
+/// The body of [`Cluster::run`] and `run_async`, once for both: `[$refresh, $sleep,
+/// $batches]` name the blocking or the async steps, `$($await)*` is empty or `.await` (as the
+/// core's `drive_loop!`). Each round runs the router's batches on their nodes, then reads the
+/// map again if the round asked for it, else publishes what its `MOVED` replies changed (`map`
+/// is then no longer the published one).
+macro_rules! run {
+    ($self:ident, $p:ident, [$refresh:ident, $sleep:path, $batches:ident], $($await:tt)*) => {{
+        if $self.map().nodes().is_empty()
+            && let Err(e) = $self.$refresh() $($await)*
+        {
+            $p.fail(e.failure());
+            return Err(e);
+        }
+        // The published map, shared: copied only if a MOVED changes it.
+        let mut map = $self.map();
+        let mut run = $self.take_run();
+        run.read_from_replicas($self.replica_reads);
+        run.set_retry_budget($self.retry_budget_ms);
+        let mut first_error = None;
+        let shareable = $self.shares($p);
+        while run.next_round($p, &map) {
+            if run.delay_ms() > 0 {
+                $sleep(Duration::from_millis(u64::from(run.delay_ms()))) $($await)*;
+            }
+            let pools: Vec<Arc<Pool>> = run
+                .batches_mut()
+                .iter()
+                .map(|b| $self.pool(map.node(b.node())))
+                .collect();
+            let errors = $batches(&pools, run.batches_mut(), shareable) $($await)*;
+            if first_error.is_none() {
+                first_error = errors.into_iter().next();
+            }
+            let published = map.clone();
+            run.absorb_shared($p, &mut map);
+            if run.wants_refresh() {
+                if $self.$refresh() $($await)*.is_ok() {
+                    map = $self.map();
+                }
+            } else if !Arc::ptr_eq(&map, &published) {
+                $self.publish_shared(map.clone());
+            }
+        }
+        $self.record(&run);
+        // A node error whose commands all went again (never received) is not the pipeline's.
+        let failed = run.failure().is_some();
+        $self.put_run(run);
+        match first_error {
+            Some(e) if failed => Err(e),
+            _ => Ok(()),
+        }
+    }};
+}
+
+/// The body of [`Cluster::refresh`] and `refresh_async`: `$ask` is `ask_topology` or its
+/// `_async` form, `$($await)*` empty or `.await`.
+macro_rules! refresh {
+    ($self:ident, $ask:ident, $($await:tt)*) => {{
+        let mut pick = Pick::default();
+        for node in $self.candidates() {
+            if pick.offer($self.$ask(&node) $($await)*) {
+                break;
+            }
+        }
+        $self.publish(pick.map()?);
+        Ok(())
+    }};
+}
+
+/// The body of `ask_topology` and its `_async` form: `$take` is `Pool::take` or `take_async`,
+/// `$($await)*` empty or `.await`.
+macro_rules! ask_topology {
+    ($self:ident, $node:ident, $take:ident, $($await:tt)*) => {{
+        let pool = $self.pool($node);
+        let mut conn = pool.$take() $($await)*?;
+        for sub in ["SHARDS", "SLOTS"] {
+            let mut p = VecPipeline::new();
+            let reply = p.query::<redpipe_core::Reply<'static>>(cmd("CLUSTER").arg(sub))?;
+            conn.execute(&mut p) $($await)*?;
+            match reply.read(&p) {
+                Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),
+                // `CLUSTER SHARDS` is new in Redis 7: older servers say unknown subcommand.
+                Err(redpipe_core::SlotError::Server(_)) if sub == "SHARDS" => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Closed)
+    }};
+}
+
+/// A Redis Cluster: its seeds, the slot map, and a pool of connections per node.
+pub struct Cluster {
+    template: ConnectionInfo,
+    seeds: Vec<Node>,
+    map: RwLock<Arc<SlotMap>>,
+    pools: RwLock<HashMap<Node, Arc<Pool>>>,
+    refreshes: AtomicU64,
+    replica_reads: bool,
+    retry_budget_ms: u32,
+    /// What the runs saw of the cluster changing, summed.
+    counts: Mutex<RouteCounts>,
+    /// Routers of earlier pipelines, reset, so that a run allocates nothing once warm.
+    runs: Mutex<Vec<ClusterRun>>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("seeds", &self.seeds)
+            .field("map", &self.map())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The node a connection's address names.
+fn node_of(info: &ConnectionInfo) -> Result<Node> {
+    match &info.addr {
+        Addr::Tcp { host, port } | Addr::Tls { host, port } => Ok(Node {
+            host: host.clone(),
+            port: *port,
+        }),
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::Config("a cluster node is reached over TCP".into())),
+    }
+}
+
+impl Cluster {
+    /// A cluster reached through `seeds` (at least one); nothing connects until a pipeline runs
+    /// (or [`refresh`](Self::refresh)).
+    pub fn new(seeds: Vec<ConnectionInfo>) -> Result<Self> {
+        let template = seeds
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Config("a cluster needs at least one seed".into()))?;
+        if template.db != 0 {
+            return Err(Error::Config("a cluster has only database 0".into()));
+        }
+        let seeds = seeds.iter().map(node_of).collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            template,
+            seeds,
+            map: RwLock::new(Arc::new(SlotMap::new())),
+            pools: RwLock::default(),
+            refreshes: AtomicU64::new(0),
+            replica_reads: false,
+            retry_budget_ms: DEFAULT_RETRY_BUDGET_MS,
+            counts: Mutex::default(),
+            runs: Mutex::default(),
+        })
+    }
+
+    /// Sends commands that only read to replicas (after `READONLY`), spread over them; see
+    /// [`ClusterRun::read_from_replicas`]. Replicas lag their primary a little: for reads that
+    /// tolerate it.
+    pub fn read_from_replicas(mut self, on: bool) -> Self {
+        self.replica_reads = on;
+        self
+    }
+
+    /// How long a pipeline may wait, in back-off, for the cluster to settle (a failover, a
+    /// resharding) before a command the nodes keep refusing reads its last error: 20 s by
+    /// default ([`DEFAULT_RETRY_BUDGET_MS`]), which rides through a failover under Redis's
+    /// default `cluster-node-timeout`; see [`ClusterRun::set_retry_budget`].
+    pub fn retry_budget(mut self, budget: Duration) -> Self {
+        self.retry_budget_ms = u32::try_from(budget.as_millis()).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// What the pipelines run so far saw of the cluster changing under them: `MOVED` and `ASK`
+    /// redirections, commands sent again, topology refreshes asked for, back-off waited.
+    pub fn counts(&self) -> RouteCounts {
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds what `run` saw to the totals, and tells it (feature `tracing`, at debug level).
+    fn record(&self, run: &ClusterRun) {
+        let seen = run.counts();
+        if seen == RouteCounts::default() {
+            return;
+        }
+        crate::observe::event!(
+            "cluster topology changed under a pipeline",
+            "cluster",
+            moved = seen.moved,
+            asked = seen.asked,
+            retries = seen.retries,
+            refreshes = seen.refreshes,
+            waited_ms = seen.waited_ms
+        );
+        *self.counts.lock().unwrap_or_else(PoisonError::into_inner) += seen;
+    }
+
+    /// A cluster from seed URLs (`redis://host:port`, `rediss://...`).
+    pub fn from_urls(urls: &[&str]) -> Result<Self> {
+        Self::new(urls.iter().map(|u| u.parse()).collect::<Result<Vec<_>>>()?)
+    }
+
+    /// The slot map in use.
+    pub fn map(&self) -> Arc<SlotMap> {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many times the slot map was read.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Whether `other` describes the same cluster with the same settings.
+    pub(crate) fn same_as(&self, other: &Cluster) -> bool {
+        self.template == other.template
+            && self.seeds == other.seeds
+            && self.replica_reads == other.replica_reads
+    }
+
+    /// The pool of connections to `node`.
+    pub(crate) fn pool(&self, node: &Node) -> Arc<Pool> {
+        if let Some(p) = self
+            .pools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(node)
+        {
+            return p.clone();
+        }
+        let mut info = self.template.clone();
+        info.addr = match info.addr {
+            Addr::Tls { .. } => Addr::Tls {
+                host: node.host.clone(),
+                port: node.port,
+            },
+            _ => Addr::Tcp {
+                host: node.host.clone(),
+                port: node.port,
+            },
+        };
+        self.pools
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(node.clone())
+            .or_insert_with(|| Arc::new(Pool::new(info, None)))
+            .clone()
+    }
+
+    /// Counters of every node, summed.
+    pub(crate) fn stats(&self) -> crate::Stats {
+        let pools = self.pools.read().unwrap_or_else(PoisonError::into_inner);
+        let mut total = crate::Stats::default();
+        for p in pools.values() {
+            let s = p.stats();
+            total.pipelines += s.pipelines;
+            total.commands += s.commands;
+            total.connects += s.connects;
+            total.open += s.open;
+        }
+        total
+    }
+
+    /// The nodes to ask for the topology: the known primaries first, then the seeds.
+    fn candidates(&self) -> Vec<Node> {
+        let map = self.map();
+        let mut nodes: Vec<Node> = map
+            .primaries()
+            .into_iter()
+            .map(|i| map.node(i).clone())
+            .collect();
+        for n in map.nodes().iter().chain(&self.seeds) {
+            if !nodes.contains(n) {
+                nodes.push(n.clone());
+            }
+        }
+        nodes
+    }
+
+    /// Reads the slot map again, from the first node that answers with a complete one (or,
+    /// if none does, the most complete answer).
+    pub fn refresh(&self) -> Result<()> {
+        refresh!(self, ask_topology,)
+    }
+
+    fn publish(&self, map: SlotMap) {
+        self.publish_shared(Arc::new(map));
+    }
+
+    /// `CLUSTER SHARDS` (or `CLUSTER SLOTS`) on `node`.
+    fn ask_topology(&self, node: &Node) -> Result<SlotMap> {
+        ask_topology!(self, node, take,)
+    }
+
+    /// A router for one pipeline: a reused one when there is one.
+    fn take_run(&self) -> ClusterRun {
+        self.runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Keeps a router for the next pipeline (a few, for concurrent pipelines).
+    fn put_run(&self, mut run: ClusterRun) {
+        run.reset();
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        if runs.len() < 8 {
+            runs.push(run);
+        }
+    }
+
+    fn publish_shared(&self, map: Arc<SlotMap>) {
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        *self.map.write().unwrap_or_else(PoisonError::into_inner) = map;
+    }
+
+    /// Whether `p`'s batches go on the nodes' shared connections (see
+    /// [`Pipeline::shares_connection`](redpipe_core::Pipeline::shares_connection)), judged on the
+    /// whole pipeline with the nodes' windows.
+    fn shares(&self, p: &VecPipeline) -> bool {
+        let t = &self.template;
+        t.multiplexed > 0 && p.shares_connection(t.window, t.window_bytes)
+    }
+
+    /// Runs `p` over the cluster, blocking: each round sends every node its batch, then reads
+    /// the nodes' replies, so that the nodes work at the same time on one thread (no thread
+    /// is started). Every slot of `p` has its result (or its failure) afterwards; the error is
+    /// the first node failure, if any.
+    pub fn run(&self, p: &mut VecPipeline) -> Result<()> {
+        run!(self, p, [refresh, std::thread::sleep, run_batches],)
+    }
+
+    /// [`run`](Self::run) on tokio: each round's batches run concurrently.
+    #[cfg(feature = "tokio")]
+    pub async fn run_async(&self, p: &mut VecPipeline) -> Result<()> {
+        run!(
+            self,
+            p,
+            [refresh_async, tokio::time::sleep, run_batches_async],
+            .await
+        )
+    }
+
+    /// [`refresh`](Self::refresh) over tokio connections.
+    #[cfg(feature = "tokio")]
+    pub async fn refresh_async(&self) -> Result<()> {
+        refresh!(self, ask_topology_async, .await)
+    }
+
+    #[cfg(feature = "tokio")]
+    async fn ask_topology_async(&self, node: &Node) -> Result<SlotMap> {
+        ask_topology!(self, node, take_async, .await)
+    }
+}
+
+/// The slot map a refresh publishes, from the nodes' answers in turn: the first complete one,
+/// else the first partial one, else the last error.
+#[derive(Default)]
+struct Pick {
+    partial: Option<SlotMap>,
+    complete: Option<SlotMap>,
+    last: Option<Error>,
+}
+
+impl Pick {
+    /// Takes one node's answer; true once a complete map is in (no need to ask further).
+    fn offer(&mut self, answer: Result<SlotMap>) -> bool {
+        match answer {
+            Ok(map) if map.is_complete() => self.complete = Some(map),
+            Ok(map) if !map.nodes().is_empty() => {
+                self.partial.get_or_insert(map);
+            }
+            Ok(_) => {}
+            Err(e) => self.last = Some(e),
+        }
+        self.complete.is_some()
+    }
+
+    fn map(self) -> Result<SlotMap> {
+        self.complete
+            .or(self.partial)
+            .ok_or(self.last.unwrap_or(Error::Closed))
+    }
+}
+
+fn topology_error(e: TopologyError) -> Error {
+    Error::Config(format!("cluster topology: {e}"))
+}
+
+/// A node's connection for one batch: its shared connection, or one of its own.
+#[cfg(feature = "tokio")]
+enum NodeLink<'p> {
+    Shared(crate::shared::tasks::Link),
+    Own(Box<super::Lease<'p, crate::tokio::AsyncConnection>>),
+}
+
+#[cfg(feature = "tokio")]
+impl NodeLink<'_> {
+    async fn run(self, p: &mut VecPipeline) -> Result<()> {
+        match self {
+            Self::Shared(link) => link.0.run(p).await,
+            Self::Own(mut conn) => conn.execute(p).await,
+        }
+    }
+}
+
+/// Runs each batch on its node (`pools[i]` for `batches[i]`), concurrently on tokio: the async
+/// form of [`run_batches`], each batch a future of its own (no send-then-finish split is needed
+/// when the runtime interleaves them). The errors of the nodes that failed.
+#[cfg(feature = "tokio")]
+async fn run_batches_async(
+    pools: &[Arc<Pool>],
+    batches: &mut [Batch],
+    shareable: bool,
+) -> Vec<Error> {
+    let runs = pools
+        .iter()
+        .zip(batches.iter_mut())
+        .map(|(pool, batch)| async move {
+            let commands = batch.len();
+            let pipeline = batch.pipeline_mut();
+            let conn = match shareable {
+                true => pool.shared_async().await.map(NodeLink::Shared),
+                false => pool.take_async().await.map(|c| NodeLink::Own(Box::new(c))),
+            };
+            match conn {
+                Ok(conn) => {
+                    pool.count(commands);
+                    conn.run(pipeline).await
+                }
+                Err(e) => {
+                    pipeline.fail(e.failure());
+                    Err(e)
+                }
+            }
+        });
+    futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect()
+}
+
+/// A batch started on a node's connection, to finish.
+enum Started<'p> {
+    Shared(crate::shared::threads::Link, redpipe_core::mux::Ticket),
+    Own(Box<super::Lease<'p, crate::Connection>>),
+}
+
+/// Runs each batch on its node (`pools[i]` for `batches[i]`), the nodes working at the same
+/// time: every batch is sent first (as much as its window allows), then each is finished in
+/// turn, while the others' replies wait in their sockets. One thread, no hand-off between
+/// threads: on a small machine a round costs the nodes' work, not thread start-ups and
+/// wake-ups. Batches go on each node's shared connection when `shareable` (see
+/// [`Sharing`](redpipe_core::mux::Sharing)), else on one of its own. The errors of the nodes that
+/// failed.
+fn run_batches(pools: &[Arc<Pool>], batches: &mut [Batch], shareable: bool) -> Vec<Error> {
+    let mut errors = Vec::new();
+    let mut started = Vec::with_capacity(batches.len());
+    for (pool, batch) in pools.iter().zip(batches.iter_mut()) {
+        let commands = batch.len();
+        let pipeline = batch.pipeline_mut();
+        let start = if shareable {
+            pool.shared().and_then(|link| {
+                let ticket = link.0.start(pipeline)?;
+                Ok(Started::Shared(link, ticket))
+            })
+        } else {
+            pool.take().and_then(|mut conn| {
+                conn.send(pipeline)?;
+                Ok(Started::Own(Box::new(conn)))
+            })
+        };
+        match start {
+            Ok(s) => {
+                pool.count(commands);
+                started.push(Some(s));
+            }
+            Err(e) => {
+                if !pipeline.is_done() {
+                    pipeline.fail(e.failure());
+                }
+                errors.push(e);
+                started.push(None);
+            }
+        }
+    }
+    for (start, batch) in started.into_iter().zip(batches.iter_mut()) {
+        let finished = match start {
+            Some(Started::Shared(link, ticket)) => link.0.finish(ticket, batch.pipeline_mut()),
+            Some(Started::Own(mut conn)) => conn.finish(batch.pipeline_mut()),
+            None => continue,
+        };
+        if let Err(e) = finished {
+            errors.push(e);
+        }
+    }
+    errors
+}
