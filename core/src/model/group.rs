@@ -10,6 +10,31 @@ use crate::codec::error::Failure;
 use crate::engine::VecPipeline;
 use crate::session::Retry;
 
+/// The body of [`Group::run`] and [`Group::run_async`], once: open a transport, run the
+/// pipeline on it, hand it back, and go again while the session's retry rule allows.
+/// `$run` is the transport's `run` or `run_async`, `$($await)*` empty or `.await`.
+macro_rules! run_with_retries {
+    ($self:ident, $open:ident, $done:ident, $run:ident, $($await:tt)*) => {{
+        let mut attempt = 0;
+        loop {
+            let result = match $open() $($await)* {
+                Ok(mut t) => {
+                    let r = t.$run(&mut $self.pipeline) $($await)*;
+                    $done(t);
+                    r
+                }
+                Err(e) => {
+                    $self.pipeline.fail(e.failure());
+                    Err(e)
+                }
+            };
+            if !$self.again(&result, &mut attempt) {
+                return result;
+            }
+        }
+    }};
+}
+
 /// The commands of one pipe for one connection name: a pipeline, its name, and the retry
 /// policy. A [`Backend`](super::Backend) runs it with [`Group::run`] (or
 /// [`Group::run_async`]) over a transport it opens or takes from a pool.
@@ -91,23 +116,7 @@ impl Group {
         mut open: impl FnMut() -> Result<T>,
         mut done: impl FnMut(T),
     ) -> Result<()> {
-        let mut attempt = 0;
-        loop {
-            let result = match open() {
-                Ok(mut t) => {
-                    let r = t.run(&mut self.pipeline);
-                    done(t);
-                    r
-                }
-                Err(e) => {
-                    self.pipeline.fail(e.failure());
-                    Err(e)
-                }
-            };
-            if !self.again(&result, &mut attempt) {
-                return result;
-            }
-        }
+        run_with_retries!(self, open, done, run,)
     }
 
     /// [`run`](Self::run) over async transports.
@@ -120,22 +129,6 @@ impl Group {
         T: AsyncTransport,
         F: Future<Output = Result<T>>,
     {
-        let mut attempt = 0;
-        loop {
-            let result = match open().await {
-                Ok(mut t) => {
-                    let r = t.run_async(&mut self.pipeline).await;
-                    done(t);
-                    r
-                }
-                Err(e) => {
-                    self.pipeline.fail(e.failure());
-                    Err(e)
-                }
-            };
-            if !self.again(&result, &mut attempt) {
-                return result;
-            }
-        }
+        run_with_retries!(self, open, done, run_async, .await)
     }
 }

@@ -31,6 +31,23 @@ use crate::mux::Sharing;
 use crate::session::Retry;
 use handle::Shared;
 
+/// The body of [`Pipe::autoexec`] and [`Pipe::autoexec_async`], once: join `parent`'s
+/// pipeline if given, else run `f` on a new pipe and execute it when `f` succeeds. `$execute`
+/// is `execute` or `execute_async`, `$($await)*` empty or `.await`.
+macro_rules! autoexec {
+    ($backend:ident, $parent:ident, $f:ident, $execute:ident, $($await:tt)*) => {{
+        match $parent {
+            Some(p) => p.scope($f),
+            None => {
+                let mut p = Self::with_backend($backend());
+                let r = $f(&mut p)?;
+                p.$execute() $($await)*?;
+                Ok(r)
+            }
+        }
+    }};
+}
+
 /// The name of the default connection.
 pub const DEFAULT: &str = "";
 
@@ -480,15 +497,7 @@ impl<B: Backend> Pipe<B> {
         parent: Option<&mut Self>,
         f: impl FnOnce(&mut Self) -> Result<R>,
     ) -> Result<R> {
-        match parent {
-            Some(p) => p.scope(f),
-            None => {
-                let mut p = Self::with_backend(backend());
-                let r = f(&mut p)?;
-                p.execute()?;
-                Ok(r)
-            }
-        }
+        autoexec!(backend, parent, f, execute,)
     }
 }
 
@@ -500,15 +509,7 @@ impl<B: AsyncBackend> Pipe<B> {
         parent: Option<&mut Self>,
         f: impl FnOnce(&mut Self) -> Result<R>,
     ) -> Result<R> {
-        match parent {
-            Some(p) => p.scope(f),
-            None => {
-                let mut p = Self::with_backend(backend());
-                let r = f(&mut p)?;
-                p.execute_async().await?;
-                Ok(r)
-            }
-        }
+        autoexec!(backend, parent, f, execute_async, .await)
     }
 
     /// [`execute`](Pipe::execute) over an async backend: the groups run concurrently.
