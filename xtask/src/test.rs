@@ -100,6 +100,19 @@ pub(crate) fn run_all() -> Result<(), String> {
                 ])
                 .env("REDIS_URL", server.url()))?;
         }
+        // The cluster example, against a throwaway cluster of three primaries.
+        let cluster = crate::cluster::Cluster::start(3)?;
+        run(cargo()
+            .args([
+                "run",
+                "-q",
+                "-p",
+                "redpipe",
+                "--all-features",
+                "--example",
+                "cluster",
+            ])
+            .env("REDIS_CLUSTER_URLS", cluster.urls()))?;
     }
 
     // The docs build without a warning (broken links, missing docs): each crate alone with its
