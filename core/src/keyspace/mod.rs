@@ -26,8 +26,20 @@
 //! Each kind of key has its own view methods: `String`, `Set`, `List`, `Hash`, `SortedSet`,
 //! `HyperLogLog`, `Geo`, `Stream`; every kind has the generic key commands (`delete`, `exists`,
 //! `expire`, `ttl`, `persist`, `rename`, `key_type`, `scan`). Values go through the keyspace's
-//! value codec (see [`Field`] for the codecs and what they store); a value the codec cannot write is an error before anything is
-//! queued.
+//! value codec (see [`Field`] for the codecs and what they store); a value the codec cannot
+//! write is an error before anything is queued.
+//!
+//! # Why a keyspace call returns a `Result` and a plain command does not
+//!
+//! A plain command cannot fail to queue (a full store on the engine's fixed storage aside); a
+//! keyspace command can: its key or value goes through a codec that refuses what it cannot
+//! store faithfully (an integer beyond ±2^53, a string-list item with a comma). Queueing the
+//! other commands and dropping that one would break what surrounds it — inside `MULTI`/`EXEC`
+//! the rest would run without it — so the call says so at once: `?` in a scope (`autoexec`,
+//! `Pipe::scope`) rolls back what the scope queued and nothing is sent, as RedPipe raising while
+//! a pipeline is built aborts its block. [`FieldError`] converts into `redpipe::Error`
+//! (`Error::Field`, naming the codec), so `?` works in every scope, and the handle a call
+//! returns is the same `Handle` as a plain command's, read with the same `result()?`.
 
 mod field;
 #[cfg(feature = "alloc")]
