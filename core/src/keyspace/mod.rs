@@ -204,8 +204,22 @@ impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
         ValueOf<K::Key>: 'k,
         K: 'k,
     {
+        self.on_keys("DEL", keys)
+    }
+
+    /// Queues `name key...` over several keys of the keyspace.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn on_keys<'k>(
+        &mut self,
+        name: &'static str,
+        keys: impl IntoIterator<Item = &'k ValueOf<K::Key>>,
+    ) -> Result<Q::Handle<i64>, FieldError>
+    where
+        ValueOf<K::Key>: 'k,
+        K: 'k,
+    {
         let keys = kinds::Many::keys::<K>(keys)?;
-        Ok(self.send("DEL", keys))
+        Ok(self.send(name, keys))
     }
 
     /// `EXISTS key`: 1 when the key exists.

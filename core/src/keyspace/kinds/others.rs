@@ -36,8 +36,7 @@ impl<K: HyperLogLogKeyspace, Q: Compose> View<'_, K, Q> {
         ValueOf<K::Key>: 'k,
         K: 'k,
     {
-        let keys = super::Many::keys::<K>(keys)?;
-        Ok(self.send("PFCOUNT", keys))
+        self.on_keys("PFCOUNT", keys)
     }
 
     /// `PFMERGE dest source...` within the keyspace.
