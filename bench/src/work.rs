@@ -29,7 +29,7 @@ use std::time::Instant;
 use redpipe::core::VecPipeline;
 use redpipe::prelude::*;
 use redpipe::tokio::AsyncConnection;
-use redpipe::{Connection, ConnectionInfo, Connections, Handle, Pipe};
+use redpipe::{Connection, ConnectionInfo, Connections, FromReply, Handle, Pipe};
 use tokio::runtime::Runtime;
 
 use crate::procfs::{self, ServerCpu};
@@ -199,19 +199,19 @@ type Item<H> = (
 
 /// The handle type of a queue, as a type function.
 trait HandleKind {
-    type Of<T>;
+    type Of<T: FromReply>;
 }
 
 /// The raw path's handles.
 struct RawKind;
 impl HandleKind for RawKind {
-    type Of<T> = Deferred<T>;
+    type Of<T: FromReply> = Deferred<T>;
 }
 
 /// `Pipe`'s handles.
 struct PipeKind;
 impl HandleKind for PipeKind {
-    type Of<T> = Handle<T>;
+    type Of<T: FromReply> = Handle<T>;
 }
 
 /// Handle vectors of the raw path, reused across batches.

@@ -97,6 +97,7 @@ pub use codec::error::{
     CapacityError, ConvertError, DecodeError, Failure, IoKind, MessageSink, ReplyKind, Store,
 };
 pub use codec::from_reply::{FromReply, Items, Seq};
+pub use codec::into_owned::IntoOwned;
 pub use codec::reply::{
     Aggregate, AggregateIter, Double, Pairs, Redirect, Reply, ServerError, ServerErrorKind,
 };

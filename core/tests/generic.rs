@@ -221,7 +221,11 @@ fn an_outside_queue_gets_every_builder_and_eval_by_body() {
     struct Recorder(Vec<Vec<Vec<u8>>>);
     impl Queue for Recorder {
         type Handle<T: FromReply + ?Sized> = usize;
+        type OwnedHandle<D: redpipe_core::IntoOwned> = usize;
         type Results<'r> = ();
+        fn owned<D: redpipe_core::IntoOwned>(handle: usize) -> usize {
+            handle
+        }
         fn query<T: FromReply + ?Sized>(&mut self, c: Cmd<impl ToArg, impl Args>) -> usize {
             let mut words = Vec::new();
             c.for_each_arg(|pieces| words.push(pieces.concat()));

@@ -7,7 +7,7 @@
 
 use redpipe::keyspace::{FieldValue, HashedString, Keyspace};
 use redpipe::prelude::ScanKeys;
-use redpipe::{Error, keyspace};
+use redpipe::{Error, Handle, Pipe, keyspace};
 
 keyspace! {
     /// Followers of each user, scored by when they followed: keys `F{user}`.
@@ -30,6 +30,12 @@ keyspace! {
 /// Many small string values in 1000 hashes instead of one key each.
 type MyIndex = HashedString<MyIndexShards, 1000>;
 
+/// A reusable function over a keyspace: its handle is typed by what it reads (`Vec<String>`),
+/// as a plain command's is; no codec appears in its signature.
+fn followers_of(user: &str, pipe: Option<&mut Pipe>) -> redpipe::Result<Handle<Vec<String>>> {
+    redpipe::autoexec(pipe, |p| Ok(Followers::with(p).zrange(user, 0, -1)?))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("REDIS_URL").map_err(|_| "REDIS_URL is not set")?;
     redpipe::connect(&url)?;
@@ -49,6 +55,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         f2.result()?
     );
     assert_eq!(f1.result()?, ["a"]);
+    // The same read through the reusable function, standalone: its own round trip.
+    assert_eq!(followers_of(&key2, None)?.result()?, ["a"]);
 
     // Fields in hashes: each member read back as the type it was written with.
     let secret = vec![0u8, 159, 146, 150];

@@ -207,7 +207,7 @@ fn strings_in_one_pipe_store_redpipe_formats() {
     assert_eq!(appended.result().unwrap(), 5);
     assert_eq!(head.result().unwrap(), "Ann");
     assert_eq!((ranged.result().unwrap(), len.result().unwrap()), (5, 5));
-    assert_eq!(old.result().unwrap(), Some("Jnnie"));
+    assert_eq!(old.result().unwrap(), Some("Jnnie".into()));
     assert!(set_new.result().unwrap());
     assert!(!set_again.result().unwrap(), "NX: not set twice");
     assert_eq!(
@@ -328,9 +328,9 @@ fn sets_in_one_pipe() {
     let (cursor, scanned) = page.result().unwrap();
     assert_eq!(cursor, 0);
     assert_eq!(sort(scanned), ["w", "x", "y", "z"]);
-    assert!(["y", "w"].contains(&random.result().unwrap().unwrap()));
+    assert!(["y", "w"].contains(&random.result().unwrap().unwrap().as_str()));
     assert_eq!(sort(randoms.result().unwrap()), ["w", "y"]);
-    assert_eq!(popped.result().unwrap(), Some("y"));
+    assert_eq!(popped.result().unwrap(), Some("y".into()));
     assert_eq!(none.result().unwrap(), None);
     assert_eq!(ids.result().unwrap(), 3);
     let mut ids = id_members.result().unwrap();
@@ -393,7 +393,7 @@ fn lists_in_one_pipe() {
     assert_eq!(tail.result().unwrap(), Some(3.0));
     assert_eq!(moved.result().unwrap(), Some(1.0));
     let (key, value) = blocked.result().unwrap().unwrap();
-    assert_eq!((key, value), (&b"Q{q2}"[..], 1.0));
+    assert_eq!((key, value), (b"Q{q2}".to_vec(), 1.0));
     assert_eq!(timed_out.result().unwrap(), None);
     assert_eq!(left.result().unwrap(), Some(7.0));
     assert_eq!(nothing.result().unwrap(), None);
@@ -454,14 +454,14 @@ fn hashes_in_one_pipe() {
     assert_eq!(some.result().unwrap(), [Some(30), None, Some(2)]);
     let mut all = all.result().unwrap();
     all.sort_unstable();
-    assert_eq!(all, [("age", 30), ("b", 2)]);
+    assert_eq!(all, [("age".into(), 30), ("b".into(), 2)]);
     let mut keys = keys.result().unwrap();
     keys.sort_unstable();
     assert_eq!(keys, ["age", "b"]);
     let mut values = values.result().unwrap();
     values.sort_unstable();
     assert_eq!(values, [2, 30]);
-    assert_eq!(page.result().unwrap(), (0, vec![("age", 30)]));
+    assert_eq!(page.result().unwrap(), (0, vec![("age".into(), 30)]));
 
     assert_eq!(server.cli(&["HGET", "H{u}", "age"]), "30");
     assert_eq!(server.cli(&["HGET", "H{u}", "b"]), "2.5");
@@ -540,7 +540,7 @@ fn hash_members_with_codecs_of_their_own() {
     assert_eq!(fields.len(), 7);
     // The keyspace's own value codec (text) reads the stored text; the binary member is not
     // text, so a whole-hash read through it fails rather than guessing.
-    assert_eq!(plain.result().unwrap(), Some("2"));
+    assert_eq!(plain.result().unwrap(), Some("2".into()));
     assert!(
         matches!(
             whole.result(),
@@ -640,12 +640,20 @@ fn sorted_sets_in_one_pipe() {
     assert_eq!(up.result().unwrap(), ["d", "b", "a", "c"]);
     assert_eq!(
         scored.result().unwrap(),
-        [("d", 0.5), ("b", 2.0), ("a", 2.5), ("c", 3.0)]
+        [
+            ("d".into(), 0.5),
+            ("b".into(), 2.0),
+            ("a".into(), 2.5),
+            ("c".into(), 3.0)
+        ]
     );
     assert_eq!(down.result().unwrap(), ["c", "a"]);
-    assert_eq!(down_scored.result().unwrap(), [("c", 3.0)]);
+    assert_eq!(down_scored.result().unwrap(), [("c".into(), 3.0)]);
     assert_eq!(by_score.result().unwrap(), ["b"]);
-    assert_eq!(by_score_scored.result().unwrap(), [("a", 2.5), ("c", 3.0)]);
+    assert_eq!(
+        by_score_scored.result().unwrap(),
+        [("a".into(), 2.5), ("c".into(), 3.0)]
+    );
     assert_eq!(by_score_rev.result().unwrap(), ["c", "a"]);
     assert_eq!(lex.result().unwrap(), ["b", "c"]);
     assert_eq!(lex_rev.result().unwrap(), ["c"]);
@@ -662,10 +670,13 @@ fn sorted_sets_in_one_pipe() {
         (2, 0)
     );
     let (cursor, mut scanned) = page.result().unwrap();
-    scanned.sort_by(|x, y| x.0.cmp(y.0));
+    scanned.sort_by(|x, y| x.0.cmp(&y.0));
     assert_eq!(
         (cursor, scanned),
-        (0, vec![("a", 2.5), ("b", 2.0), ("c", 3.0)])
+        (
+            0,
+            vec![("a".into(), 2.5), ("b".into(), 2.0), ("c".into(), 3.0)]
+        )
     );
 
     assert_eq!(
@@ -1022,7 +1033,7 @@ fn a_value_the_codec_refuses_queues_nothing() {
     let after = Codes::with(&mut p).get("ok").unwrap();
     p.execute().unwrap();
     before.result().unwrap();
-    assert_eq!(after.result().unwrap(), Some("A-1"));
+    assert_eq!(after.result().unwrap(), Some("A-1".into()));
     assert_eq!(server.cli(&["DBSIZE"]), "1");
 
     // In a scope, the refusal rolls back what the scope queued before it.
@@ -1134,7 +1145,7 @@ fn hashed_strings_live_in_redpipes_shards() {
     assert_eq!(new.result().unwrap(), 1);
     assert!(!not_new.result().unwrap());
     assert!(set_nx.result().unwrap());
-    assert_eq!(got.result().unwrap(), Some("test"));
+    assert_eq!(got.result().unwrap(), Some("test".into()));
     assert_eq!(missing.result().unwrap(), None);
     assert_eq!(len.result().unwrap(), 4);
     assert_eq!((n.result().unwrap(), n2.result().unwrap()), (5, 6));
@@ -1258,10 +1269,7 @@ fn hashed_strings_mget_in_one_round_trip_and_scan_every_shard() {
     let values = HashedString::<Index, 64>::with(&mut p).mget(asked.iter().copied());
     p.execute().unwrap();
     assert_eq!(pipelines(&r) - before, 1);
-    let got: Vec<Option<String>> = values
-        .iter()
-        .map(|h| h.result().unwrap().map(String::from))
-        .collect();
+    let got: Vec<Option<String>> = values.iter().map(|h| h.result().unwrap()).collect();
     assert_eq!(
         got,
         [Some("v-item:3".into()), None, Some("v-item:499".into())]
@@ -1359,4 +1367,46 @@ fn several_keys_in_one_command_and_the_key_names_a_keyspace_writes() {
     p.execute().unwrap();
     assert_eq!(deleted.result().unwrap(), 2, "two of the three existed");
     assert_eq!(server.cli(&["EXISTS", "U{1}", "U{2}"]), "0");
+}
+
+keyspace! {
+    /// Sessions under RedPipe's `keyspace_template = "%s:%s"`: keys `S:{id}` without braces.
+    struct ColonSessions: String { prefix: "S", template: "%s:%s", value: Integer }
+}
+
+/// RedPipe's `keyspace_template`: every command, `redis_key`, several keys at once and SCAN
+/// use the template's key names, and the keys of another template are not this keyspace's.
+#[test]
+fn a_keyspace_template_names_every_key_it_writes_and_scans() {
+    let server = RedisServer::start();
+    let r = registry(&server);
+    let mut p = r.pipe();
+    for id in ["a", "b", "c"] {
+        let _ = ColonSessions::with(&mut p).set(id, &1).unwrap();
+    }
+    let n = ColonSessions::with(&mut p).incrby("b", 4).unwrap();
+    p.execute().unwrap();
+    assert_eq!(n.result().unwrap(), 5);
+    assert_eq!(server.cli(&["GET", "S:b"]), "5");
+    assert_eq!(server.cli(&["EXISTS", "S{b}"]), "0");
+    assert_eq!(ColonSessions::redis_key("b").unwrap(), b"S:b");
+    // A key of another template under the same prefix is not one of this keyspace's.
+    server.cli(&["SET", "S{x}", "9"]);
+    let mut found: Vec<Vec<u8>> = Scan::<ColonSessions, Connections>::new(r.clone(), "*", None)
+        .collect::<Result<_, Error>>()
+        .unwrap();
+    found.sort();
+    assert_eq!(found, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    assert_eq!(strip_key::<ColonSessions>(b"S:a"), Some(&b"a"[..]));
+    assert_eq!(strip_key::<ColonSessions>(b"S{a}"), None);
+
+    let mut p = r.pipe();
+    let got = ColonSessions::with(&mut p).get("b").unwrap();
+    let deleted = ColonSessions::with(&mut p)
+        .delete_many(["a", "c", "zz"])
+        .unwrap();
+    p.execute().unwrap();
+    assert_eq!(got.result().unwrap(), Some(5));
+    assert_eq!(deleted.result().unwrap(), 2);
+    assert_eq!(server.cli(&["EXISTS", "S:a", "S:c", "S{x}"]), "1");
 }

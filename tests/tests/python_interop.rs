@@ -312,12 +312,7 @@ fn read(r: &Connections, tag: &str) -> (Vec<Option<Beer>>, Value) {
     p.execute().unwrap();
 
     let beers = loaded.iter().map(|l| l.result().unwrap()).collect();
-    let mut tags: Vec<String> = tags
-        .result()
-        .unwrap()
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let mut tags: Vec<String> = tags.result().unwrap();
     tags.sort();
     let profile: Map<String, Value> = profile
         .result()

@@ -349,7 +349,7 @@ fn pop_reads_a_member_and_removes_it() {
     p.execute().unwrap();
     assert_eq!(seen.result().unwrap(), Some(5));
     assert_eq!(again.result().unwrap(), None);
-    assert_eq!(color.result().unwrap(), Some("red"));
+    assert_eq!(color.result().unwrap(), Some("red".to_string()));
     assert_eq!(server.cli(&["HEXISTS", "U{1}", "lastSeen"]), "0");
     assert_eq!(server.cli(&["HEXISTS", "U{1}", "color"]), "0");
 

@@ -9,6 +9,7 @@ pub(crate) mod encode;
 pub(crate) mod error;
 pub(crate) mod from_reply;
 pub(crate) mod hash_slot;
+pub(crate) mod into_owned;
 pub(crate) mod lex;
 pub(crate) mod reply;
 pub(crate) mod storage;

@@ -88,9 +88,19 @@ impl<T: FromReply + ?Sized> Deferred<T> {
         self,
         from: &'a R,
     ) -> Result<T::Output<'a>, SlotError<'a>> {
+        self.read_with(from, T::from_reply)
+    }
+
+    /// The result, converted by `convert` instead of `T::from_reply` (a field codec's read).
+    #[inline]
+    pub(crate) fn read_with<'a, R: Replies + ?Sized>(
+        self,
+        from: &'a R,
+        convert: impl FnOnce(Reply<'a>) -> Result<T::Output<'a>, ConvertError>,
+    ) -> Result<T::Output<'a>, SlotError<'a>> {
         match Reply::parse(from.frame(self.index, self.epoch)?) {
             Reply::Error(e) => Err(SlotError::Server(e)),
-            reply => T::from_reply(reply).map_err(SlotError::Convert),
+            reply => convert(reply).map_err(SlotError::Convert),
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::codec::encode::count_args;
 use crate::codec::encode::{Args, Cmd, ToArg};
 use crate::codec::error::{CapacityError, Failure};
 use crate::codec::from_reply::FromReply;
+use crate::codec::into_owned::IntoOwned;
 use crate::codec::storage::Storage;
 use crate::engine::deferred::{Deferred, Replies, SlotError};
 #[cfg(feature = "scripting")]
@@ -43,6 +44,15 @@ use crate::engine::{Entry, Pipeline};
 pub trait Queue {
     /// What queueing returns for a reply read as `T`.
     type Handle<T: FromReply + ?Sized>;
+
+    /// What a keyspace's or a struct's command returns for a stored value read through shape
+    /// `D` (`Option<Decoded<Integer>>`): on the `Pipe` model a handle of what the user gets
+    /// (`Handle<Option<i64>>`, the same type as a plain command's); on the core [`Pipeline`],
+    /// which has no allocator to make values owned, the handle of `D` itself.
+    type OwnedHandle<D: IntoOwned>;
+
+    /// Turns a handle of shape `D` into what [`OwnedHandle`](Self::OwnedHandle) says.
+    fn owned<D: IntoOwned>(handle: Self::Handle<D>) -> Self::OwnedHandle<D>;
 
     /// What handles are read from once the pipeline has run, and what callbacks receive: the
     /// pipeline itself for the core [`Pipeline`], nothing of substance for the `Pipe` model,
@@ -134,7 +144,13 @@ where
     E: Storage<Entry>,
 {
     type Handle<T: FromReply + ?Sized> = Result<Deferred<T>, CapacityError>;
+    type OwnedHandle<D: IntoOwned> = Self::Handle<D>;
     type Results<'r> = dyn Replies + 'r;
+
+    #[inline]
+    fn owned<D: IntoOwned>(handle: Self::Handle<D>) -> Self::Handle<D> {
+        handle
+    }
 
     #[inline]
     fn query<T: FromReply + ?Sized>(

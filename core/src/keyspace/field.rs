@@ -2,6 +2,8 @@
 //! Python RedPipe writes them, so that both read the same data.
 
 pub use crate::codec::error::FieldError;
+use crate::codec::from_reply::FromReply;
+use crate::codec::into_owned::IntoOwned;
 
 /// Room a codec formats into: a small inline buffer, and with an allocator a growable one.
 #[derive(Debug, Default)]
@@ -73,12 +75,14 @@ impl FieldBuf {
 /// A codec of your own implements this trait:
 ///
 /// ```
+/// use redpipe_core::FromReply;
 /// use redpipe_core::keyspace::{Field, FieldBuf, FieldError};
 /// /// Temperatures stored as whole tenths of a degree: `215` for 21.5.
 /// struct Tenths;
 /// impl Field for Tenths {
 ///     type Value = f64;
 ///     type Output<'a> = f64;
+///     type Owned = f64;
 ///     const NAME: &'static str = "tenths";
 ///     fn encode<'b>(value: &f64, buf: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
 ///         let mut digits = itoa::Buffer::new();
@@ -87,6 +91,9 @@ impl FieldBuf {
 ///     fn decode(bytes: &[u8]) -> Result<f64, FieldError> {
 ///         let text = core::str::from_utf8(bytes).map_err(|_| FieldError::Invalid { codec: Self::NAME })?;
 ///         text.parse::<i64>().map(|t| t as f64 / 10.0).map_err(|_| FieldError::Invalid { codec: Self::NAME })
+///     }
+///     fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
+///         value
 ///     }
 /// }
 /// let mut buf = FieldBuf::new();
@@ -98,6 +105,11 @@ pub trait Field {
     type Value: ?Sized;
     /// The value read back; may borrow from the reply.
     type Output<'a>;
+    /// What a `Pipe` handle of this codec's values reads as, the type a user's function
+    /// names (`Handle<Option<i64>>` for [`Integer`]): the value owned (`String` for [`Text`]).
+    /// A codec whose value is no reply type of its own says `Decoded<Self>`.
+    type Owned: FromReply;
+
     /// The codec's name, for errors.
     const NAME: &'static str;
 
@@ -107,6 +119,9 @@ pub trait Field {
 
     /// The value of stored `bytes`.
     fn decode(bytes: &[u8]) -> Result<Self::Output<'_>, FieldError>;
+
+    /// A value read back, as [`Owned`](Self::Owned) reads it.
+    fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a>;
 }
 
 fn invalid<F: Field + ?Sized>() -> FieldError {
@@ -124,6 +139,7 @@ pub struct Integer;
 impl Field for Integer {
     type Value = i64;
     type Output<'a> = i64;
+    type Owned = i64;
     const NAME: &'static str = "integer";
 
     fn encode<'b>(value: &'b i64, buf: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
@@ -147,6 +163,10 @@ impl Field for Integer {
             Err(invalid::<Self>())
         }
     }
+
+    fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
+        value
+    }
 }
 
 /// Floating-point numbers, as Python's `repr` writes them, without a trailing `.0`.
@@ -156,6 +176,7 @@ pub struct Float;
 impl Field for Float {
     type Value = f64;
     type Output<'a> = f64;
+    type Owned = f64;
     const NAME: &'static str = "float";
 
     fn encode<'b>(value: &'b f64, buf: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
@@ -170,6 +191,10 @@ impl Field for Float {
         let text = utf8::<Self>(bytes)?.trim();
         // Python's float() takes `inf`, `-Infinity`, `nan`... as Rust's parser does.
         text.parse::<f64>().map_err(|_| invalid::<Self>())
+    }
+
+    fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
+        value
     }
 }
 
@@ -290,6 +315,10 @@ pub struct Text;
 impl Field for Text {
     type Value = str;
     type Output<'a> = &'a str;
+    #[cfg(feature = "alloc")]
+    type Owned = alloc::string::String;
+    #[cfg(not(feature = "alloc"))]
+    type Owned = &'static str;
     const NAME: &'static str = "text";
 
     fn encode<'b>(value: &'b str, _: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
@@ -298,6 +327,10 @@ impl Field for Text {
 
     fn decode(bytes: &[u8]) -> Result<&str, FieldError> {
         utf8::<Self>(bytes)
+    }
+
+    fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
+        value.into()
     }
 }
 
@@ -308,6 +341,10 @@ pub struct Ascii;
 impl Field for Ascii {
     type Value = str;
     type Output<'a> = &'a str;
+    #[cfg(feature = "alloc")]
+    type Owned = alloc::string::String;
+    #[cfg(not(feature = "alloc"))]
+    type Owned = &'static str;
     const NAME: &'static str = "ascii";
 
     fn encode<'b>(value: &'b str, _: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
@@ -321,6 +358,10 @@ impl Field for Ascii {
     fn decode(bytes: &[u8]) -> Result<&str, FieldError> {
         utf8::<Self>(bytes)
     }
+
+    fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
+        value.into()
+    }
 }
 
 /// Bytes, stored as they are.
@@ -330,6 +371,10 @@ pub struct Binary;
 impl Field for Binary {
     type Value = [u8];
     type Output<'a> = &'a [u8];
+    #[cfg(feature = "alloc")]
+    type Owned = alloc::vec::Vec<u8>;
+    #[cfg(not(feature = "alloc"))]
+    type Owned = &'static [u8];
     const NAME: &'static str = "binary";
 
     fn encode<'b>(value: &'b [u8], _: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
@@ -338,6 +383,10 @@ impl Field for Binary {
 
     fn decode(bytes: &[u8]) -> Result<&[u8], FieldError> {
         Ok(bytes)
+    }
+
+    fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
+        value.into()
     }
 }
 
@@ -348,6 +397,7 @@ pub struct Boolean;
 impl Field for Boolean {
     type Value = bool;
     type Output<'a> = bool;
+    type Owned = bool;
     const NAME: &'static str = "boolean";
 
     fn encode<'b>(value: &'b bool, _: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
@@ -358,6 +408,10 @@ impl Field for Boolean {
         // RedPipe's `bool(value)`: whatever a RedPipe program stored reads the same here.
         Ok(!bytes.is_empty())
     }
+
+    fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
+        value
+    }
 }
 
 /// A reply read through a field codec: `Deferred<Decoded<Integer>>` reads an `i64` from a bulk
@@ -365,6 +419,14 @@ impl Field for Boolean {
 /// values that may be missing.
 #[derive(Debug, Clone, Copy)]
 pub struct Decoded<F: ?Sized>(core::marker::PhantomData<fn() -> F>);
+
+/// On a `Pipe`, a value read through codec `F` is handed over as `F::Owned`.
+impl<F: Field + ?Sized> IntoOwned for Decoded<F> {
+    type Owned = F::Owned;
+    fn into_owned<'a>(value: Self::Output<'a>) -> <F::Owned as FromReply>::Output<'a> {
+        F::into_owned(value)
+    }
+}
 
 impl<F: Field + ?Sized> crate::codec::from_reply::FromReply for Decoded<F> {
     type Output<'a> = F::Output<'a>;

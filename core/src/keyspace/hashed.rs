@@ -78,7 +78,8 @@ impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedView<'_, K, SHARDS, Q> {
         args: A,
     ) -> Q::Handle<T> {
         let shard = HashedString::<K, SHARDS>::shard(key);
-        let hash = Joined((K::PREFIX, "{", shard, "}"));
+        let t = K::TEMPLATE;
+        let hash = Joined((t.head, K::PREFIX, t.middle, shard, t.tail));
         let Ok(handle) = self.q.on(K::CONNECTION, |q| {
             Ok::<_, Infallible>(q.query(cmd(name).arg((hash, key, args))))
         });
@@ -86,8 +87,8 @@ impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedView<'_, K, SHARDS, Q> {
     }
 
     /// `HGET`: the value of `key`; `None` when missing.
-    pub fn get(&mut self, key: &str) -> Q::Handle<Option<Decoded<K::Value>>> {
-        self.send("HGET", key, ())
+    pub fn get(&mut self, key: &str) -> Q::OwnedHandle<Option<Decoded<K::Value>>> {
+        Q::owned(self.send("HGET", key, ()))
     }
 
     /// `HSET`: sets `key` (1 when it is new).
@@ -143,7 +144,7 @@ impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedView<'_, K, SHARDS, Q> {
     pub fn mget<'k>(
         &mut self,
         keys: impl IntoIterator<Item = &'k str>,
-    ) -> alloc::vec::Vec<Q::Handle<Option<Decoded<K::Value>>>> {
+    ) -> alloc::vec::Vec<Q::OwnedHandle<Option<Decoded<K::Value>>>> {
         keys.into_iter().map(|k| self.get(k)).collect()
     }
 
@@ -156,7 +157,8 @@ impl<K: Keyspace, const SHARDS: u32, Q: Compose> HashedView<'_, K, SHARDS, Q> {
         pattern: &str,
         count: Option<u32>,
     ) -> Q::Handle<ScanPage> {
-        let hash = Joined((K::PREFIX, "{", shard, "}"));
+        let t = K::TEMPLATE;
+        let hash = Joined((t.head, K::PREFIX, t.middle, shard, t.tail));
         let args = (hash, cursor, "MATCH", pattern, count.map(|c| ("COUNT", c)));
         let Ok(handle) = self.q.on(K::CONNECTION, |q| {
             Ok::<_, Infallible>(q.query(cmd("HSCAN").arg(args)))

@@ -40,6 +40,40 @@
 //! a pipeline is built aborts its block. [`FieldError`] converts into `redpipe::Error`
 //! (`Error::Field`, naming the codec), so `?` works in every scope, and the handle a call
 //! returns is the same `Handle` as a plain command's, read with the same `result()?`.
+//!
+//! # Handle types: what you get, not how it is stored
+//!
+//! On a `Pipe` a keyspace command's handle is typed by the value it reads, owned, as a plain
+//! command's is: a `String` keyspace with an [`Integer`] value gives `Handle<Option<i64>>` from
+//! `get`, a [`Text`] one `Handle<Option<String>>`, `zrange` a `Handle<Vec<String>>`. The codec is
+//! chosen when the command is queued and travels with the handle ([`IntoOwned`] and
+//! [`Field::Owned`] say what each reads as), so a reusable function names no codec:
+//!
+//! ```
+//! use redpipe_core::keyspace::{FieldError, Integer, Keyspace};
+//! use redpipe_core::{keyspace, Connector, Handle, Loopback, Pipe};
+//!
+//! keyspace! {
+//!     /// Page views per page.
+//!     pub struct Views: String { prefix: "V", value: Integer }
+//! }
+//!
+//! fn views<B>(p: &mut Pipe<B>, page: &str) -> Result<Handle<Option<i64>>, FieldError> {
+//!     Views::with(p).get(page)
+//! }
+//!
+//! // A stand-in server that stored `42` as RedPipe stores integers.
+//! let backend = Connector(|_: &str| Ok(Loopback::new(|_: &[&[u8]]| b"$2\r\n42\r\n".to_vec())));
+//! let mut p = Pipe::with_backend(backend);
+//! let n = views(&mut p, "home")?;
+//! p.execute()?;
+//! assert_eq!(n.result()?, Some(42));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! On the core [`Pipeline`](crate::Pipeline), which has no allocator to make values owned, the
+//! handle keeps the shape it is read through (`Deferred<Option<Decoded<Integer>>>`) and reads as
+//! the codec's output, borrowed from the pipeline where it can be.
 
 mod field;
 #[cfg(feature = "alloc")]
@@ -83,6 +117,10 @@ use crate::engine::queue::Compose;
 pub trait Keyspace: Sized {
     /// The key prefix: keys are `PREFIX{key}`.
     const PREFIX: &'static str;
+    /// How the prefix and a key make the Redis key: `PREFIX{key}` unless said otherwise
+    /// (RedPipe's `keyspace_template`, `"%s{%s}"`); `template: "%s:%s"` in
+    /// [`keyspace!`](crate::keyspace!) gives `PREFIX:key`.
+    const TEMPLATE: KeyTemplate = KeyTemplate::BRACES;
     /// The named connection its commands go to (`""`: the default one).
     const CONNECTION: &'static str;
     /// How keys are written inside the braces.
@@ -108,8 +146,15 @@ pub trait Keyspace: Sized {
     #[cfg(feature = "alloc")]
     fn redis_key(key: &ValueOf<Self::Key>) -> Result<alloc::vec::Vec<u8>, FieldError> {
         let mut buf = FieldBuf::new();
-        let Joined((prefix, open, inner, close)) = key_arg::<Self>(key, &mut buf)?;
-        Ok([prefix.as_bytes(), open.as_bytes(), inner, close.as_bytes()].concat())
+        let Joined((head, prefix, middle, inner, tail)) = key_arg::<Self>(key, &mut buf)?;
+        Ok([
+            head.as_bytes(),
+            prefix.as_bytes(),
+            middle.as_bytes(),
+            inner,
+            tail.as_bytes(),
+        ]
+        .concat())
     }
 }
 
@@ -132,15 +177,91 @@ impl<K: Keyspace, Q: Compose> core::fmt::Debug for View<'_, K, Q> {
     }
 }
 
-/// The key argument `PREFIX{key}`, from parts.
-pub(crate) type KeyArg<'b> = Joined<(&'static str, &'static str, &'b [u8], &'static str)>;
+/// How a keyspace's prefix and a key make the Redis key: RedPipe's `keyspace_template`, a
+/// format with two `%s`, the prefix then the key (`"%s{%s}"`, the default, gives `PREFIX{key}`,
+/// whose braces are also a Redis Cluster hash tag).
+///
+/// ```
+/// use redpipe_core::keyspace::{KeyTemplate, Keyspace};
+/// redpipe_core::keyspace! {
+///     pub struct Colons: String { prefix: "user", template: "%s:%s" }
+/// }
+/// assert_eq!(Colons::redis_key("7")?, b"user:7");
+/// assert_eq!(KeyTemplate::parse("%s{%s}"), KeyTemplate::BRACES);
+/// # Ok::<(), redpipe_core::keyspace::FieldError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyTemplate {
+    /// Before the prefix.
+    pub head: &'static str,
+    /// Between the prefix and the key.
+    pub middle: &'static str,
+    /// After the key.
+    pub tail: &'static str,
+}
 
-/// Encodes `key` of keyspace `K` as the argument `PREFIX{key}`.
+impl KeyTemplate {
+    /// `PREFIX{key}`: RedPipe's default.
+    pub const BRACES: Self = Self {
+        head: "",
+        middle: "{",
+        tail: "}",
+    };
+
+    /// Reads a RedPipe template: exactly two `%s`, the prefix's then the key's. Anything else
+    /// panics, which in a `const` (as [`keyspace!`](crate::keyspace!) uses it) is a compile
+    /// error.
+    pub const fn parse(template: &'static str) -> Self {
+        let Some((head, rest)) = split_once_s(template) else {
+            panic!("a key template has two %s: the prefix, then the key");
+        };
+        let Some((middle, tail)) = split_once_s(rest) else {
+            panic!("a key template has two %s: the prefix, then the key");
+        };
+        if split_once_s(tail).is_some() {
+            panic!("a key template has two %s: the prefix, then the key");
+        }
+        Self { head, middle, tail }
+    }
+}
+
+/// `s` split around its first `%s`.
+const fn split_once_s(s: &'static str) -> Option<(&'static str, &'static str)> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'%' && bytes[i + 1] == b's' {
+            let (before, after) = s.split_at(i);
+            let (_, after) = after.split_at(2);
+            return Some((before, after));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The key argument `PREFIX{key}` (as the keyspace's template says), from parts.
+pub(crate) type KeyArg<'b> = Joined<(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'b [u8],
+    &'static str,
+)>;
+
+/// Encodes `key` of keyspace `K` as the argument `PREFIX{key}` (as its template says).
 pub(crate) fn key_arg<'b, K: Keyspace>(
     key: &'b ValueOf<K::Key>,
     buf: &'b mut FieldBuf,
 ) -> Result<KeyArg<'b>, FieldError> {
-    Ok(Joined((K::PREFIX, "{", K::Key::encode(key, buf)?, "}")))
+    let t = K::TEMPLATE;
+    Ok(Joined((
+        t.head,
+        K::PREFIX,
+        t.middle,
+        K::Key::encode(key, buf)?,
+        t.tail,
+    )))
 }
 
 impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
@@ -311,12 +432,20 @@ impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
         count: Option<u32>,
     ) -> Q::Handle<(u64, crate::codec::from_reply::Seq<&'static [u8]>)> {
         let count = count.map(|c| ("COUNT", c));
-        let escaped = glob_escaped(K::PREFIX);
-        let prefix = escaped.as_deref().unwrap_or(K::PREFIX.as_bytes());
-        self.send(
-            "SCAN",
-            (cursor, "MATCH", Joined((prefix, "{", pattern, "}")), count),
-        )
+        let t = K::TEMPLATE;
+        let escaped = [t.head, K::PREFIX, t.middle, t.tail].map(glob_escaped);
+        let literal = |i: usize, raw: &'static str| match &escaped[i] {
+            Some(e) => e.as_slice(),
+            None => raw.as_bytes(),
+        };
+        let matching = Joined((
+            literal(0, t.head),
+            literal(1, K::PREFIX),
+            literal(2, t.middle),
+            pattern.as_bytes(),
+            literal(3, t.tail),
+        ));
+        self.send("SCAN", (cursor, "MATCH", matching, count))
     }
 }
 
@@ -338,12 +467,14 @@ fn glob_escaped(prefix: &str) -> Option<heapless::Vec<u8, 128>> {
     Some(out)
 }
 
-/// The key inside `PREFIX{...}` of a full key name from a [`View::scan`] page, if it belongs to
-/// keyspace `K`.
+/// The key inside `PREFIX{...}` (as the keyspace's template says) of a full key name from a
+/// [`View::scan`] page, if it belongs to keyspace `K`.
 pub fn strip_key<K: Keyspace>(full: &[u8]) -> Option<&[u8]> {
-    full.strip_prefix(K::PREFIX.as_bytes())?
-        .strip_prefix(b"{")?
-        .strip_suffix(b"}")
+    let t = K::TEMPLATE;
+    full.strip_prefix(t.head.as_bytes())?
+        .strip_prefix(K::PREFIX.as_bytes())?
+        .strip_prefix(t.middle.as_bytes())?
+        .strip_suffix(t.tail.as_bytes())
 }
 
 /// Iterates every key of keyspace `K` (outside any pipeline: each page is one round trip), as
@@ -416,8 +547,9 @@ impl<K: Keyspace, B: crate::Backend + Clone> Iterator for Scan<K, B> {
 
 /// Declares a keyspace: a unit struct implementing [`Keyspace`] and the marker trait of its
 /// kind (`String`, `Set`, `List`, `Hash`, `SortedSet`, `HyperLogLog`, `Geo`, `Stream`).
+/// `template` (RedPipe's `keyspace_template`, default `"%s{%s}"`: see [`KeyTemplate`]),
 /// `connection` (default `""`), `key` (default [`Text`]) and `value` (default [`Text`]) are
-/// optional; a `Hash` may give some members codecs of their own (`fields`, RedPipe's
+/// optional, in that order; a `Hash` may give some members codecs of their own (`fields`, RedPipe's
 /// `Hash.fields`; feature `alloc`), read and written as `FieldValue`s.
 ///
 /// ```
@@ -443,6 +575,7 @@ macro_rules! keyspace {
         $(#[$attr:meta])*
         $vis:vis struct $name:ident : $kind:ident {
             prefix: $prefix:expr
+            $(, template: $template:expr)?
             $(, connection: $conn:expr)?
             $(, key: $key:ty)?
             $(, value: $value:ty)?
@@ -456,6 +589,8 @@ macro_rules! keyspace {
 
         impl $crate::keyspace::Keyspace for $name {
             const PREFIX: &'static str = $prefix;
+            $(const TEMPLATE: $crate::keyspace::KeyTemplate =
+                $crate::keyspace::KeyTemplate::parse($template);)?
             const CONNECTION: &'static str = $crate::keyspace!(@or $($conn)?, "");
             type Key = $crate::keyspace!(@ty $($key)?, $crate::keyspace::Text);
             type Value = $crate::keyspace!(@ty $($value)?, $crate::keyspace::Text);

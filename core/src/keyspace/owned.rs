@@ -18,6 +18,7 @@ pub struct StringList;
 impl Field for StringList {
     type Value = [String];
     type Output<'a> = Vec<String>;
+    type Owned = Vec<String>;
     const NAME: &'static str = "string list";
 
     fn encode<'b>(value: &'b [String], buf: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
@@ -35,6 +36,12 @@ impl Field for StringList {
             .filter(|v| !v.is_empty())
             .map(String::from)
             .collect())
+    }
+
+    fn into_owned<'a>(
+        value: Self::Output<'a>,
+    ) -> <Self::Owned as crate::codec::from_reply::FromReply>::Output<'a> {
+        value
     }
 }
 
@@ -137,6 +144,7 @@ mod json {
     impl Field for List {
         type Value = [Value];
         type Output<'a> = Vec<Value>;
+        type Owned = crate::keyspace::Decoded<Self>;
         const NAME: &'static str = "list";
 
         fn encode<'b>(value: &'b [Value], buf: &'b mut FieldBuf) -> Result<&'b [u8], FieldError> {
@@ -157,6 +165,12 @@ mod json {
                 _ => Err(FieldError::Invalid { codec: Self::NAME }),
             }
         }
+
+        fn into_owned<'a>(
+            value: Self::Output<'a>,
+        ) -> <Self::Owned as crate::codec::from_reply::FromReply>::Output<'a> {
+            value
+        }
     }
 
     /// A JSON object, as RedPipe's `DictField` (`json.dumps`): `{"x": 1, "y": [1, 2]}`.
@@ -166,6 +180,7 @@ mod json {
     impl Field for Dict {
         type Value = Map<String, Value>;
         type Output<'a> = Map<String, Value>;
+        type Owned = crate::keyspace::Decoded<Self>;
         const NAME: &'static str = "dict";
 
         fn encode<'b>(
@@ -182,6 +197,12 @@ mod json {
                 Value::Object(map) => Ok(map),
                 _ => Err(FieldError::Invalid { codec: Self::NAME }),
             }
+        }
+
+        fn into_owned<'a>(
+            value: Self::Output<'a>,
+        ) -> <Self::Owned as crate::codec::from_reply::FromReply>::Output<'a> {
+            value
         }
     }
 }

@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 
-use super::{FieldBuf, FieldError, Keyspace, ValueOf, key_arg};
+use super::{FieldError, Keyspace, ValueOf};
 use crate::codec::encode::cmd;
 use crate::codec::from_reply::{FromReply, Seq};
 use crate::engine::queue::Queue;
@@ -108,9 +108,7 @@ impl<K: Keyspace, S: ScanKind, B: Backend + Clone> KeyScan<K, S, B> {
         pattern: &str,
         count: Option<u32>,
     ) -> Result<Self, FieldError> {
-        let mut buf = FieldBuf::new();
-        let crate::Joined((prefix, open, inner, close)) = key_arg::<K>(key, &mut buf)?;
-        let key = [prefix.as_bytes(), open.as_bytes(), inner, close.as_bytes()].concat();
+        let key = K::redis_key(key)?;
         Ok(Self {
             backend,
             key,

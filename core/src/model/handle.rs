@@ -4,8 +4,10 @@
 
 use alloc::sync::Arc;
 
-use crate::codec::error::{CapacityError, Failure};
+use crate::codec::error::{CapacityError, ConvertError, Failure};
 use crate::codec::from_reply::FromReply;
+use crate::codec::into_owned::IntoOwned;
+use crate::codec::reply::Reply;
 use crate::engine::VecPipeline;
 use crate::engine::deferred::{Deferred, SlotError};
 
@@ -23,21 +25,61 @@ pub(super) struct Shared {
 /// engine is [`Deferred`](crate::Deferred), a `Copy` slot index read from its
 /// [`Pipeline`](crate::Pipeline).
 #[must_use = "a handle is the only way to read the command's reply"]
-pub struct Handle<T: ?Sized> {
+pub struct Handle<T: FromReply + ?Sized> {
     pub(super) shared: Arc<Shared>,
     pub(super) slot: Result<Deferred<T>, CapacityError>,
+    /// How the reply becomes `T`: `T::from_reply`, or for a handle a keyspace or a struct made,
+    /// the field codec's read (see [`Queue::OwnedHandle`](crate::Queue::OwnedHandle)).
+    pub(super) convert: Convert<T>,
 }
 
-impl<T: ?Sized> Clone for Handle<T> {
+/// How a handle's reply becomes its value.
+pub(super) type Convert<T> =
+    for<'a> fn(Reply<'a>) -> Result<<T as FromReply>::Output<'a>, ConvertError>;
+
+impl<T: FromReply + ?Sized> Clone for Handle<T> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
             slot: self.slot,
+            convert: self.convert,
         }
     }
 }
 
-impl<T: ?Sized> core::fmt::Debug for Handle<T> {
+impl<T: FromReply + ?Sized> Handle<T> {
+    /// A handle of `slot` in the results `shared` will hold, read through `T::from_reply`.
+    pub(super) fn new(shared: Arc<Shared>, slot: Result<Deferred<T>, CapacityError>) -> Self {
+        Self {
+            shared,
+            slot,
+            convert: T::from_reply,
+        }
+    }
+
+    /// The same slot, read through `D` and then made owned: what a keyspace's or a struct's
+    /// commands return on a `Pipe` (`Handle<Option<i64>>` for a value stored with the
+    /// `Integer` codec).
+    pub(super) fn owned<D>(handle: Handle<D>) -> Self
+    where
+        D: IntoOwned<Owned = T>,
+    {
+        Self {
+            shared: handle.shared,
+            slot: handle.slot.map(Deferred::cast),
+            convert: read_owned::<D>,
+        }
+    }
+}
+
+/// Reads a reply as `D`, then makes it owned.
+fn read_owned<D: IntoOwned>(
+    reply: Reply<'_>,
+) -> Result<<D::Owned as FromReply>::Output<'_>, ConvertError> {
+    D::from_reply(reply).map(D::into_owned)
+}
+
+impl<T: FromReply + ?Sized> core::fmt::Debug for Handle<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match &self.slot {
             Ok(d) => write!(
@@ -64,7 +106,7 @@ impl<T: FromReply + ?Sized> Handle<T> {
             .slot
             .map_err(|e| SlotError::Failed(Failure::Capacity(e)))?;
         let results = self.shared.results.get().ok_or(SlotError::Pending)?;
-        d.read(results)
+        d.read_with(results, self.convert)
     }
 
     /// Whether the pipe this handle belongs to has run.
@@ -73,11 +115,8 @@ impl<T: FromReply + ?Sized> Handle<T> {
     }
 
     /// The same slot read as another type.
-    pub fn cast<U: ?Sized>(self) -> Handle<U> {
-        Handle {
-            shared: self.shared,
-            slot: self.slot.map(Deferred::cast),
-        }
+    pub fn cast<U: FromReply + ?Sized>(self) -> Handle<U> {
+        Handle::new(self.shared, self.slot.map(Deferred::cast))
     }
 }
 

@@ -22,6 +22,7 @@ use alloc::vec::Vec;
 use crate::codec::encode::{Args, Cmd, ToArg};
 use crate::codec::error::{CapacityError, Failure};
 use crate::codec::from_reply::FromReply;
+use crate::codec::into_owned::IntoOwned;
 use crate::engine::deferred::SlotError;
 use crate::engine::queue::{Compose, OnExecute, Queue};
 #[cfg(feature = "scripting")]
@@ -572,7 +573,12 @@ fn outcome(result: &Result<()>) -> core::result::Result<(), Failure> {
 
 impl<B> Queue for Pipe<B> {
     type Handle<T: FromReply + ?Sized> = Handle<T>;
+    type OwnedHandle<D: IntoOwned> = Handle<D::Owned>;
     type Results<'r> = Executed;
+
+    fn owned<D: IntoOwned>(handle: Handle<D>) -> Handle<D::Owned> {
+        Handle::owned(handle)
+    }
 
     fn query<T: FromReply + ?Sized>(&mut self, command: Cmd<impl ToArg, impl Args>) -> Handle<T> {
         let g = &mut self.groups[self.route];
@@ -580,10 +586,7 @@ impl<B> Queue for Pipe<B> {
         if let Err(e) = slot {
             self.full.get_or_insert(e);
         }
-        Handle {
-            shared: g.shared.clone(),
-            slot,
-        }
+        Handle::new(g.shared.clone(), slot)
     }
 
     #[cfg(feature = "scripting")]
@@ -598,10 +601,7 @@ impl<B> Queue for Pipe<B> {
         if let Err(e) = slot {
             self.full.get_or_insert(e);
         }
-        Handle {
-            shared: g.shared.clone(),
-            slot,
-        }
+        Handle::new(g.shared.clone(), slot)
     }
 
     fn results(&self) -> &Executed {

@@ -266,12 +266,12 @@ pub trait StructOps: Struct {
         q: &mut Q,
         key: &str,
         field: &str,
-    ) -> Result<Q::Handle<Option<Decoded<F>>>, StructError> {
+    ) -> Result<Q::OwnedHandle<Option<Decoded<F>>>, StructError> {
         removable::<Self>(field)?;
         let value = send::<Self, Q, _>(q, "HGET", key, field);
         send::<Self, Q, i64>(q, "HDEL", key, field);
         expire::<Self, Q>(q, key, &mut Vec::new());
-        Ok(value)
+        Ok(Q::owned(value))
     }
 
     /// Deletes whole records (`DEL`): how many existed. RedPipe's `Struct.delete`.

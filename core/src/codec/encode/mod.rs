@@ -355,7 +355,7 @@ where
 }
 
 /// One argument written from several pieces without joining them in memory first: keys such as
-/// `user{42}` built from a prefix, an id and a brace (up to 4 pieces, each a [`ToArg`]).
+/// `user{42}` built from a prefix, an id and a brace (up to 5 pieces, each a [`ToArg`]).
 ///
 /// ```
 /// use redpipe_core::{cmd, encode_command, Joined, SliceStore, Storage};
@@ -383,6 +383,7 @@ macro_rules! joined_args {
 joined_args!(A a B b);
 joined_args!(A a B b C c);
 joined_args!(A a B b C c D d);
+joined_args!(A a B b C c D d E e);
 
 /// A command under construction: its name and the arguments so far, all borrowed, none copied.
 ///

@@ -34,8 +34,8 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         key: &ValueOf<K::Key>,
         member: &str,
-    ) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
-        self.keyed("HGET", key, member)
+    ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
+        self.keyed("HGET", key, member).map(Q::owned)
     }
 
     /// `HEXISTS key member`.
@@ -98,8 +98,8 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         key: &ValueOf<K::Key>,
         members: &[&str],
-    ) -> Result<Q::Handle<alloc::vec::Vec<super::Opt<K>>>, FieldError> {
-        self.keyed("HMGET", key, members)
+    ) -> Result<Q::OwnedHandle<alloc::vec::Vec<super::Opt<K>>>, FieldError> {
+        self.keyed("HMGET", key, members).map(Q::owned)
     }
 
     /// `HSET key member value ...` of several members (RedPipe's `hmset`).
@@ -125,8 +125,8 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hgetall(
         &mut self,
         key: &ValueOf<K::Key>,
-    ) -> Result<Q::Handle<super::Pairs<K>>, FieldError> {
-        self.keyed("HGETALL", key, ())
+    ) -> Result<Q::OwnedHandle<super::Pairs<K>>, FieldError> {
+        self.keyed("HGETALL", key, ()).map(Q::owned)
     }
 
     /// `HKEYS key`.
@@ -138,8 +138,11 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     }
 
     /// `HVALS key`.
-    pub fn hvals(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<super::All<K>>, FieldError> {
-        self.keyed("HVALS", key, ())
+    pub fn hvals(
+        &mut self,
+        key: &ValueOf<K::Key>,
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError> {
+        self.keyed("HVALS", key, ()).map(Q::owned)
     }
 
     /// `HSCAN key cursor MATCH pattern [COUNT count]`: the next cursor and a page of pairs.
@@ -149,12 +152,13 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
         cursor: u64,
         pattern: &str,
         count: Option<u32>,
-    ) -> Result<Q::Handle<(u64, super::Pairs<K>)>, FieldError> {
+    ) -> Result<Q::OwnedHandle<(u64, super::Pairs<K>)>, FieldError> {
         self.keyed(
             "HSCAN",
             key,
             (cursor, "MATCH", pattern, count.map(|c| ("COUNT", c))),
         )
+        .map(Q::owned)
     }
 
     /// `HSET key member value` with the member's own codec ([`HashKeyspace::codec`]).

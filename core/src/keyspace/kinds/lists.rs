@@ -52,13 +52,19 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
     }
 
     /// `LPOP key`: the first element; `None` when empty.
-    pub fn lpop(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
-        self.keyed("LPOP", key, ())
+    pub fn lpop(
+        &mut self,
+        key: &ValueOf<K::Key>,
+    ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
+        self.keyed("LPOP", key, ()).map(Q::owned)
     }
 
     /// `RPOP key`: the last element; `None` when empty.
-    pub fn rpop(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
-        self.keyed("RPOP", key, ())
+    pub fn rpop(
+        &mut self,
+        key: &ValueOf<K::Key>,
+    ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
+        self.keyed("RPOP", key, ()).map(Q::owned)
     }
 
     /// `BLPOP key timeout`: the first element of the list, waiting up to `timeout` seconds (0:
@@ -68,8 +74,8 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         key: &ValueOf<K::Key>,
         timeout: impl Span,
-    ) -> Result<Q::Handle<Popped<K>>, FieldError> {
-        self.keyed("BLPOP", key, Timeout::of(timeout))
+    ) -> Result<Q::OwnedHandle<Popped<K>>, FieldError> {
+        self.keyed("BLPOP", key, Timeout::of(timeout)).map(Q::owned)
     }
 
     /// `BRPOP key timeout`: as [`blpop`](Self::blpop), from the tail.
@@ -77,8 +83,8 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         key: &ValueOf<K::Key>,
         timeout: impl Span,
-    ) -> Result<Q::Handle<Popped<K>>, FieldError> {
-        self.keyed("BRPOP", key, Timeout::of(timeout))
+    ) -> Result<Q::OwnedHandle<Popped<K>>, FieldError> {
+        self.keyed("BRPOP", key, Timeout::of(timeout)).map(Q::owned)
     }
 
     /// `RPOPLPUSH src dest` within the keyspace: the element moved.
@@ -86,10 +92,10 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         src: &ValueOf<K::Key>,
         dest: &ValueOf<K::Key>,
-    ) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
         let mut buf = FieldBuf::new();
         let dest = key_arg::<K>(dest, &mut buf)?;
-        self.keyed("RPOPLPUSH", src, dest)
+        self.keyed("RPOPLPUSH", src, dest).map(Q::owned)
     }
 
     /// `BRPOPLPUSH src dest timeout`: as [`rpoplpush`](Self::rpoplpush), waiting.
@@ -98,10 +104,11 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
         src: &ValueOf<K::Key>,
         dest: &ValueOf<K::Key>,
         timeout: impl Span,
-    ) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
         let mut buf = FieldBuf::new();
         let dest = key_arg::<K>(dest, &mut buf)?;
         self.keyed("BRPOPLPUSH", src, (dest, Timeout::of(timeout)))
+            .map(Q::owned)
     }
 
     /// `LLEN key`.
@@ -114,8 +121,8 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         key: &ValueOf<K::Key>,
         index: i64,
-    ) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
-        self.keyed("LINDEX", key, index)
+    ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
+        self.keyed("LINDEX", key, index).map(Q::owned)
     }
 
     /// `LSET key index value`.
@@ -159,7 +166,7 @@ impl<K: ListKeyspace, Q: Compose> View<'_, K, Q> {
         key: &ValueOf<K::Key>,
         start: i64,
         stop: i64,
-    ) -> Result<Q::Handle<super::All<K>>, FieldError> {
-        self.keyed("LRANGE", key, (start, stop))
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError> {
+        self.keyed("LRANGE", key, (start, stop)).map(Q::owned)
     }
 }

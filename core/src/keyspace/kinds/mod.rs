@@ -90,11 +90,13 @@ impl Many {
         };
         for k in keys {
             let mut buf = super::FieldBuf::new();
+            let t = K::TEMPLATE;
+            many.bytes.extend_from_slice(t.head.as_bytes());
             many.bytes.extend_from_slice(K::PREFIX.as_bytes());
-            many.bytes.push(b'{');
+            many.bytes.extend_from_slice(t.middle.as_bytes());
             many.bytes
                 .extend_from_slice(<K::Key as super::Field>::encode(k, &mut buf)?);
-            many.bytes.push(b'}');
+            many.bytes.extend_from_slice(t.tail.as_bytes());
             many.ends.push(many.bytes.len());
         }
         Ok(many)

@@ -128,7 +128,7 @@ impl<K: GeoKeyspace, Q: Compose> View<'_, K, Q> {
         latitude: f64,
         radius: f64,
         unit: Unit,
-    ) -> Result<Q::Handle<super::All<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError> {
         self.keyed(
             "GEOSEARCH",
             key,
@@ -142,6 +142,7 @@ impl<K: GeoKeyspace, Q: Compose> View<'_, K, Q> {
                 "ASC",
             ),
         )
+        .map(Q::owned)
     }
 }
 

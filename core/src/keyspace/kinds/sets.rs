@@ -59,16 +59,19 @@ impl<K: SetKeyspace, Q: Compose> View<'_, K, Q> {
     }
 
     /// `SPOP key`: a random member, removed; `None` when empty.
-    pub fn spop(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
-        self.keyed("SPOP", key, ())
+    pub fn spop(
+        &mut self,
+        key: &ValueOf<K::Key>,
+    ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
+        self.keyed("SPOP", key, ()).map(Q::owned)
     }
 
     /// `SRANDMEMBER key`: a random member; `None` when empty.
     pub fn srandmember(
         &mut self,
         key: &ValueOf<K::Key>,
-    ) -> Result<Q::Handle<super::Opt<K>>, FieldError> {
-        self.keyed("SRANDMEMBER", key, ())
+    ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
+        self.keyed("SRANDMEMBER", key, ()).map(Q::owned)
     }
 }
 
@@ -78,8 +81,8 @@ impl<K: SetKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn smembers(
         &mut self,
         key: &ValueOf<K::Key>,
-    ) -> Result<Q::Handle<super::All<K>>, FieldError> {
-        self.keyed("SMEMBERS", key, ())
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError> {
+        self.keyed("SMEMBERS", key, ()).map(Q::owned)
     }
 
     /// `SRANDMEMBER key count`: up to `count` members (repeats when negative).
@@ -87,21 +90,21 @@ impl<K: SetKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         key: &ValueOf<K::Key>,
         count: i64,
-    ) -> Result<Q::Handle<super::All<K>>, FieldError> {
-        self.keyed("SRANDMEMBER", key, count)
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError> {
+        self.keyed("SRANDMEMBER", key, count).map(Q::owned)
     }
 
     fn combine<'k>(
         &mut self,
         name: &'static str,
         keys: impl IntoIterator<Item = &'k ValueOf<K::Key>>,
-    ) -> Result<Q::Handle<super::All<K>>, FieldError>
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError>
     where
         ValueOf<K::Key>: 'k,
         K: 'k,
     {
         let keys = super::Many::keys::<K>(keys)?;
-        Ok(self.send(name, keys))
+        Ok(Q::owned(self.send(name, keys)))
     }
 
     fn combine_store<'k>(
@@ -122,7 +125,7 @@ impl<K: SetKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn sdiff<'k>(
         &mut self,
         keys: impl IntoIterator<Item = &'k ValueOf<K::Key>>,
-    ) -> Result<Q::Handle<super::All<K>>, FieldError>
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError>
     where
         ValueOf<K::Key>: 'k,
         K: 'k,
@@ -134,7 +137,7 @@ impl<K: SetKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn sinter<'k>(
         &mut self,
         keys: impl IntoIterator<Item = &'k ValueOf<K::Key>>,
-    ) -> Result<Q::Handle<super::All<K>>, FieldError>
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError>
     where
         ValueOf<K::Key>: 'k,
         K: 'k,
@@ -146,7 +149,7 @@ impl<K: SetKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn sunion<'k>(
         &mut self,
         keys: impl IntoIterator<Item = &'k ValueOf<K::Key>>,
-    ) -> Result<Q::Handle<super::All<K>>, FieldError>
+    ) -> Result<Q::OwnedHandle<super::All<K>>, FieldError>
     where
         ValueOf<K::Key>: 'k,
         K: 'k,
@@ -200,11 +203,12 @@ impl<K: SetKeyspace, Q: Compose> View<'_, K, Q> {
         cursor: u64,
         pattern: &str,
         count: Option<u32>,
-    ) -> Result<Q::Handle<(u64, super::All<K>)>, FieldError> {
+    ) -> Result<Q::OwnedHandle<(u64, super::All<K>)>, FieldError> {
         self.keyed(
             "SSCAN",
             key,
             (cursor, "MATCH", pattern, count.map(|c| ("COUNT", c))),
         )
+        .map(Q::owned)
     }
 }

@@ -187,8 +187,8 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         key: &ValueOf<K::Key>,
         start: i64,
         stop: i64,
-    ) -> Result<Q::Handle<Members<K>>, FieldError> {
-        self.keyed("ZRANGE", key, (start, stop))
+    ) -> Result<Q::OwnedHandle<Members<K>>, FieldError> {
+        self.keyed("ZRANGE", key, (start, stop)).map(Q::owned)
     }
 
     /// `ZRANGE key start stop WITHSCORES`.
@@ -197,8 +197,9 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         key: &ValueOf<K::Key>,
         start: i64,
         stop: i64,
-    ) -> Result<Q::Handle<Scored<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<Scored<K>>, FieldError> {
         self.keyed("ZRANGE", key, (start, stop, "WITHSCORES"))
+            .map(Q::owned)
     }
 
     /// `ZREVRANGE key start stop`: members by descending score.
@@ -207,8 +208,8 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         key: &ValueOf<K::Key>,
         start: i64,
         stop: i64,
-    ) -> Result<Q::Handle<Members<K>>, FieldError> {
-        self.keyed("ZREVRANGE", key, (start, stop))
+    ) -> Result<Q::OwnedHandle<Members<K>>, FieldError> {
+        self.keyed("ZREVRANGE", key, (start, stop)).map(Q::owned)
     }
 
     /// `ZREVRANGE key start stop WITHSCORES`.
@@ -217,8 +218,9 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         key: &ValueOf<K::Key>,
         start: i64,
         stop: i64,
-    ) -> Result<Q::Handle<Scored<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<Scored<K>>, FieldError> {
         self.keyed("ZREVRANGE", key, (start, stop, "WITHSCORES"))
+            .map(Q::owned)
     }
 
     /// `ZRANGEBYSCORE key min max [LIMIT offset count]`.
@@ -228,12 +230,13 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         min: impl ToArg,
         max: impl ToArg,
         limit: Option<(i64, i64)>,
-    ) -> Result<Q::Handle<Members<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<Members<K>>, FieldError> {
         self.keyed(
             "ZRANGEBYSCORE",
             key,
             (min, max, limit.map(|(o, c)| ("LIMIT", o, c))),
         )
+        .map(Q::owned)
     }
 
     /// `ZRANGEBYSCORE key min max WITHSCORES [LIMIT offset count]`.
@@ -243,12 +246,13 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         min: impl ToArg,
         max: impl ToArg,
         limit: Option<(i64, i64)>,
-    ) -> Result<Q::Handle<Scored<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<Scored<K>>, FieldError> {
         self.keyed(
             "ZRANGEBYSCORE",
             key,
             (min, max, "WITHSCORES", limit.map(|(o, c)| ("LIMIT", o, c))),
         )
+        .map(Q::owned)
     }
 
     /// `ZREVRANGEBYSCORE key max min [LIMIT offset count]`.
@@ -258,12 +262,13 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         max: impl ToArg,
         min: impl ToArg,
         limit: Option<(i64, i64)>,
-    ) -> Result<Q::Handle<Members<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<Members<K>>, FieldError> {
         self.keyed(
             "ZREVRANGEBYSCORE",
             key,
             (max, min, limit.map(|(o, c)| ("LIMIT", o, c))),
         )
+        .map(Q::owned)
     }
 
     /// `ZRANGEBYLEX key min max [LIMIT offset count]`.
@@ -273,12 +278,13 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         min: &str,
         max: &str,
         limit: Option<(i64, i64)>,
-    ) -> Result<Q::Handle<Members<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<Members<K>>, FieldError> {
         self.keyed(
             "ZRANGEBYLEX",
             key,
             (min, max, limit.map(|(o, c)| ("LIMIT", o, c))),
         )
+        .map(Q::owned)
     }
 
     /// `ZREVRANGEBYLEX key max min [LIMIT offset count]`.
@@ -288,12 +294,13 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         max: &str,
         min: &str,
         limit: Option<(i64, i64)>,
-    ) -> Result<Q::Handle<Members<K>>, FieldError> {
+    ) -> Result<Q::OwnedHandle<Members<K>>, FieldError> {
         self.keyed(
             "ZREVRANGEBYLEX",
             key,
             (max, min, limit.map(|(o, c)| ("LIMIT", o, c))),
         )
+        .map(Q::owned)
     }
 
     /// `ZUNIONSTORE dest numkeys key...` within the keyspace: the size of the result.
@@ -319,11 +326,12 @@ impl<K: SortedSetKeyspace, Q: Compose> View<'_, K, Q> {
         cursor: u64,
         pattern: &str,
         count: Option<u32>,
-    ) -> Result<Q::Handle<(u64, Scored<K>)>, FieldError> {
+    ) -> Result<Q::OwnedHandle<(u64, Scored<K>)>, FieldError> {
         self.keyed(
             "ZSCAN",
             key,
             (cursor, "MATCH", pattern, count.map(|c| ("COUNT", c))),
         )
+        .map(Q::owned)
     }
 }

@@ -10,8 +10,8 @@ type Value<K> = Option<Decoded<<K as crate::keyspace::Keyspace>::Value>>;
 
 impl<K: StringKeyspace, Q: Compose> View<'_, K, Q> {
     /// `GET key`.
-    pub fn get(&mut self, key: &ValueOf<K::Key>) -> Result<Q::Handle<Value<K>>, FieldError> {
-        self.keyed("GET", key, ())
+    pub fn get(&mut self, key: &ValueOf<K::Key>) -> Result<Q::OwnedHandle<Value<K>>, FieldError> {
+        self.keyed("GET", key, ()).map(Q::owned)
     }
 
     /// `MGET key...`: one value per key, `None` for missing ones.
@@ -19,13 +19,13 @@ impl<K: StringKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn mget<'k>(
         &mut self,
         keys: impl IntoIterator<Item = &'k ValueOf<K::Key>>,
-    ) -> Result<Q::Handle<alloc::vec::Vec<Value<K>>>, FieldError>
+    ) -> Result<Q::OwnedHandle<alloc::vec::Vec<Value<K>>>, FieldError>
     where
         ValueOf<K::Key>: 'k,
         K: 'k,
     {
         let keys = super::Many::keys::<K>(keys)?;
-        Ok(self.send("MGET", keys))
+        Ok(Q::owned(self.send("MGET", keys)))
     }
 
     /// `SET key value`.
@@ -102,8 +102,8 @@ impl<K: StringKeyspace, Q: Compose> View<'_, K, Q> {
         key: &ValueOf<K::Key>,
         start: i64,
         end: i64,
-    ) -> Result<Q::Handle<Decoded<K::Value>>, FieldError> {
-        self.keyed("GETRANGE", key, (start, end))
+    ) -> Result<Q::OwnedHandle<Decoded<K::Value>>, FieldError> {
+        self.keyed("GETRANGE", key, (start, end)).map(Q::owned)
     }
 
     /// `SETRANGE key offset value`: the new length.
@@ -183,7 +183,7 @@ impl<K: StringKeyspace, Q: Compose> View<'_, K, Q> {
         &mut self,
         key: &ValueOf<K::Key>,
         value: &ValueOf<K::Value>,
-    ) -> Result<Q::Handle<Value<K>>, FieldError> {
-        self.keyed_value("SET", key, value, "GET")
+    ) -> Result<Q::OwnedHandle<Value<K>>, FieldError> {
+        self.keyed_value("SET", key, value, "GET").map(Q::owned)
     }
 }
