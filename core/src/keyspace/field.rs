@@ -329,8 +329,9 @@ impl Field for Text {
         utf8::<Self>(bytes)
     }
 
+    #[allow(clippy::useless_conversion)]
     fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
-        value.into()
+        value.into() // `String`/`Vec<u8>` with `alloc`; the same borrow without
     }
 }
 
@@ -359,8 +360,9 @@ impl Field for Ascii {
         utf8::<Self>(bytes)
     }
 
+    #[allow(clippy::useless_conversion)]
     fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
-        value.into()
+        value.into() // `String`/`Vec<u8>` with `alloc`; the same borrow without
     }
 }
 
@@ -385,8 +387,9 @@ impl Field for Binary {
         Ok(bytes)
     }
 
+    #[allow(clippy::useless_conversion)]
     fn into_owned<'a>(value: Self::Output<'a>) -> <Self::Owned as FromReply>::Output<'a> {
-        value.into()
+        value.into() // `String`/`Vec<u8>` with `alloc`; the same borrow without
     }
 }
 
