@@ -1410,3 +1410,126 @@ fn a_keyspace_template_names_every_key_it_writes_and_scans() {
     assert_eq!(deleted.result().unwrap(), 2);
     assert_eq!(server.cli(&["EXISTS", "S:a", "S:c", "S{x}"]), "1");
 }
+
+/// RedPipe's keyspace `dump`/`restore`, `object`, `sort` and `eval`: each through a pipeline,
+/// on the keyspace's key names.
+#[test]
+fn dump_restore_object_sort_and_eval_on_a_keyspace() {
+    use redpipe::Script;
+    use redpipe::keyspace::Sort;
+
+    let server = RedisServer::start();
+    let r = registry(&server);
+    let mut p = r.pipe();
+    let _ = Ids::with(&mut p).sadd("src", &[3, 1, 2]).unwrap();
+    let dumped = Ids::with(&mut p).dump("src").unwrap();
+    let missing = Ids::with(&mut p).dump("nope").unwrap();
+    let encoding = Ids::with(&mut p).object_encoding("src").unwrap();
+    let no_encoding = Ids::with(&mut p).object_encoding("nope").unwrap();
+    let refcount = Ids::with(&mut p).object_refcount("src").unwrap();
+    let idle = Ids::with(&mut p).object_idletime("src").unwrap();
+    let sorted = Ids::with(&mut p).sort("src", Sort::new()).unwrap();
+    let top = Ids::with(&mut p)
+        .sort("src", Sort::new().desc().limit(0, 2))
+        .unwrap();
+    let stored = Ids::with(&mut p)
+        .sort_store("src", Sort::new(), "sorted")
+        .unwrap();
+    p.execute().unwrap();
+    let dumped = dumped.result().unwrap().expect("the key exists");
+    assert!(dumped.len() > 4, "Redis's serialized form, as bytes");
+    assert_eq!(missing.result().unwrap(), None);
+    assert_eq!(encoding.result().unwrap().as_deref(), Some("intset"));
+    assert_eq!(no_encoding.result().unwrap(), None);
+    assert!(refcount.result().unwrap().is_some_and(|n| n >= 1));
+    assert!(idle.result().unwrap().is_some_and(|n| n >= 0));
+    let sorted: Vec<Option<String>> = sorted.result().unwrap();
+    assert_eq!(sorted, [Some("1".into()), Some("2".into()), Some("3".into())]);
+    assert_eq!(top.result().unwrap(), [Some("3".into()), Some("2".into())]);
+    assert_eq!(stored.result().unwrap(), 3);
+    assert_eq!(server.cli(&["LRANGE", "I{sorted}", "0", "-1"]), "1\n2\n3");
+
+    // SORT BY other keys and GET them: patterns are whole key names.
+    server.cli(&["MSET", "w_1", "30", "w_2", "10", "w_3", "20", "n_2", "two"]);
+    let mut p = r.pipe();
+    let by_weight = Ids::with(&mut p)
+        .sort("src", Sort::new().by("w_*").get("#").get("n_*"))
+        .unwrap();
+    // The dump restored under another key, with a TTL; and over an existing key only with
+    // REPLACE.
+    let restored = Ids::with(&mut p)
+        .restore("copy", std::time::Duration::from_secs(60), &dumped, false)
+        .unwrap();
+    let again = Ids::with(&mut p)
+        .restore("copy", 0, &dumped, false)
+        .unwrap();
+    let replaced = Ids::with(&mut p).restore("copy", 0, &dumped, true).unwrap();
+    let members = Ids::with(&mut p).smembers("copy").unwrap();
+    // EVAL with the keyspace's keys: the script sees `I{src}` and `I{copy}`.
+    let script = Script::new("return {KEYS[1], KEYS[2], ARGV[1]}");
+    let seen = Ids::with(&mut p)
+        .eval::<Vec<String>>(&script, ["src", "copy"], ("x",))
+        .unwrap();
+    p.execute().unwrap();
+    assert_eq!(
+        by_weight.result().unwrap(),
+        [
+            Some("2".into()),
+            Some("two".into()),
+            Some("3".into()),
+            None,
+            Some("1".into()),
+            None
+        ]
+    );
+    restored.result().unwrap();
+    assert!(
+        matches!(again.result(), Err(Error::Server(e)) if e.code() == "BUSYKEY"),
+        "RESTORE over an existing key without REPLACE: {:?}",
+        again.result()
+    );
+    replaced.result().unwrap();
+    assert_eq!(sort(members.result().unwrap()), [1, 2, 3]);
+    assert_eq!(seen.result().unwrap(), ["I{src}", "I{copy}", "x"]);
+    assert_eq!(server.cli(&["TTL", "I{copy}"]), "-1", "REPLACE with ttl 0: none");
+}
+
+/// RedPipe's `hmset` on a `Hash` with `fields`: several members in one `HSET`, each through its
+/// own codec; a value its codec refuses queues nothing.
+#[test]
+fn hmset_fields_writes_each_member_through_its_codec() {
+    let server = RedisServer::start();
+    let r = registry(&server);
+    let mut p = r.pipe();
+    let pairs = [
+        ("balance", FieldValue::Float(2.5)),
+        ("visits", FieldValue::Int(7)),
+        ("admin", FieldValue::Bool(false)),
+        ("tags", FieldValue::StringList(vec!["a".into(), "b".into()])),
+        ("name", FieldValue::Text("Zoë".into())),
+    ];
+    let n = Accounts::with(&mut p)
+        .hmset_fields("m", pairs.iter().map(|(m, v)| (*m, v)))
+        .unwrap();
+    let all = Accounts::with(&mut p).hgetall_fields("m").unwrap();
+    let refused = Accounts::with(&mut p).hmset_fields(
+        "m",
+        [
+            ("name", &FieldValue::Text("x".into())),
+            ("visits", &FieldValue::Text("many".into())),
+        ],
+    );
+    assert_eq!(
+        refused.unwrap_err(),
+        FieldError::Invalid { codec: "integer" }
+    );
+    p.execute().unwrap();
+    assert_eq!(n.result().unwrap(), 5);
+    let all = all.result().unwrap();
+    for (member, value) in &pairs {
+        assert_eq!(&all[*member], value, "{member}");
+    }
+    assert_eq!(server.cli(&["HGET", "A{m}", "admin"]), "");
+    assert_eq!(server.cli(&["HGET", "A{m}", "tags"]), "a,b");
+    assert_eq!(server.cli(&["HGET", "A{m}", "name"]), "Zoë", "not overwritten by the refused call");
+}

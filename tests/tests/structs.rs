@@ -217,6 +217,20 @@ fn create_overwrites_and_removes_absent_fields_create_nx_does_not() {
     let fresh = User::load(&mut p, "2");
     p.execute().unwrap();
     assert_eq!(fresh.result().unwrap(), Some(user("2")));
+
+    // create_nx_load: the same write, and the record as Redis has it afterwards (RedPipe's
+    // `Struct(data, nx=True)` instance).
+    let mut again = user("1");
+    again.name = "Kim".into();
+    again.age = 5;
+    let mut p = r.pipe();
+    let (w, stored) = again.create_nx_load(&mut p).unwrap();
+    p.execute().unwrap();
+    w.result().unwrap();
+    let stored = stored.result().unwrap().unwrap();
+    assert_eq!(stored.name, "Jill", "the stored value wins");
+    assert_eq!(stored.age, 30);
+    assert_eq!(stored.last_seen, Some(77));
 }
 
 #[test]

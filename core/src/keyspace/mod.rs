@@ -95,7 +95,7 @@ pub use hashed::{HashedString, HashedView, ScanPage};
 pub use kinds::Fields;
 pub use kinds::{
     GeoKeyspace, HashKeyspace, HyperLogLogKeyspace, ListKeyspace, SetKeyspace, SortedSetKeyspace,
-    StreamKeyspace, StringKeyspace, Unit,
+    Sort, StreamKeyspace, StringKeyspace, Unit,
 };
 #[cfg(feature = "alloc")]
 pub use owned::{Codec, FieldValue, StringList};

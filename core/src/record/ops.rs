@@ -152,6 +152,17 @@ pub trait StructOps: Struct {
         write::<Self, Q>(self, q, true)
     }
 
+    /// Writes the fields the stored record does not have yet, then loads the record as Redis
+    /// has it afterwards, in the same pipe: RedPipe's `Struct(data, nx=True)`, whose instance
+    /// holds the stored values (the fields that were already there win over `self`'s).
+    fn create_nx_load<Q: Compose>(
+        &self,
+        q: &mut Q,
+    ) -> Result<(Written<Q>, Loaded<Q, Self>), StructError> {
+        let written = self.create_nx(q)?;
+        Ok((written, Self::load(q, self.key())))
+    }
+
     /// Writes what changed from `self` to `new`: `HSET` of the changed fields, `HDEL` of those
     /// that became `None` (or extra members that went away), then `EXPIRE`; nothing at all when
     /// nothing changed. RedPipe's `update`.

@@ -173,6 +173,23 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
         self.keyed("HSET", key, (member, value))
     }
 
+    /// `HSET key member value ...` of several members, each value through its member's own
+    /// codec ([`HashKeyspace::codec`]; RedPipe's `hmset` on a `Hash` with `fields`): a value
+    /// its codec cannot write is an error before anything is queued.
+    pub fn hmset_fields<'v>(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        pairs: impl IntoIterator<Item = (&'v str, &'v crate::keyspace::FieldValue)>,
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        let mut args = alloc::vec::Vec::new();
+        for (member, value) in pairs {
+            let mut vb = FieldBuf::new();
+            args.push(alloc::vec::Vec::from(member.as_bytes()));
+            args.push(K::codec(member).encode(value, &mut vb)?.to_vec());
+        }
+        self.keyed("HSET", key, args)
+    }
+
     /// `HGETALL key`, each value through its member's own codec ([`HashKeyspace::codec`]).
     pub fn hgetall_fields(
         &mut self,

@@ -1,6 +1,7 @@
 //! The commands of each kind of key, as view methods: a keyspace declared as a `Set` has the set
 //! commands, and so on. One file per kind.
 
+mod any;
 mod hashes;
 mod lists;
 mod others;
@@ -10,6 +11,7 @@ mod strings;
 
 #[cfg(feature = "alloc")]
 pub use hashes::Fields;
+pub use any::Sort;
 pub use others::Unit;
 
 use super::{Decoded, Keyspace};
