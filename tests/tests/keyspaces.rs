@@ -1444,7 +1444,10 @@ fn dump_restore_object_sort_and_eval_on_a_keyspace() {
     assert!(refcount.result().unwrap().is_some_and(|n| n >= 1));
     assert!(idle.result().unwrap().is_some_and(|n| n >= 0));
     let sorted: Vec<Option<String>> = sorted.result().unwrap();
-    assert_eq!(sorted, [Some("1".into()), Some("2".into()), Some("3".into())]);
+    assert_eq!(
+        sorted,
+        [Some("1".into()), Some("2".into()), Some("3".into())]
+    );
     assert_eq!(top.result().unwrap(), [Some("3".into()), Some("2".into())]);
     assert_eq!(stored.result().unwrap(), 3);
     assert_eq!(server.cli(&["LRANGE", "I{sorted}", "0", "-1"]), "1\n2\n3");
@@ -1491,7 +1494,11 @@ fn dump_restore_object_sort_and_eval_on_a_keyspace() {
     replaced.result().unwrap();
     assert_eq!(sort(members.result().unwrap()), [1, 2, 3]);
     assert_eq!(seen.result().unwrap(), ["I{src}", "I{copy}", "x"]);
-    assert_eq!(server.cli(&["TTL", "I{copy}"]), "-1", "REPLACE with ttl 0: none");
+    assert_eq!(
+        server.cli(&["TTL", "I{copy}"]),
+        "-1",
+        "REPLACE with ttl 0: none"
+    );
 }
 
 /// RedPipe's `hmset` on a `Hash` with `fields`: several members in one `HSET`, each through its
@@ -1531,5 +1538,9 @@ fn hmset_fields_writes_each_member_through_its_codec() {
     }
     assert_eq!(server.cli(&["HGET", "A{m}", "admin"]), "");
     assert_eq!(server.cli(&["HGET", "A{m}", "tags"]), "a,b");
-    assert_eq!(server.cli(&["HGET", "A{m}", "name"]), "Zoë", "not overwritten by the refused call");
+    assert_eq!(
+        server.cli(&["HGET", "A{m}", "name"]),
+        "Zoë",
+        "not overwritten by the refused call"
+    );
 }

@@ -94,8 +94,8 @@ pub use hashed::{HashedString, HashedView, ScanPage};
 #[cfg(feature = "alloc")]
 pub use kinds::Fields;
 pub use kinds::{
-    GeoKeyspace, HashKeyspace, HyperLogLogKeyspace, ListKeyspace, SetKeyspace, SortedSetKeyspace,
-    Sort, StreamKeyspace, StringKeyspace, Unit,
+    GeoKeyspace, HashKeyspace, HyperLogLogKeyspace, ListKeyspace, SetKeyspace, Sort,
+    SortedSetKeyspace, StreamKeyspace, StringKeyspace, Unit,
 };
 #[cfg(feature = "alloc")]
 pub use owned::{Codec, FieldValue, StringList};

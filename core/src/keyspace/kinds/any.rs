@@ -115,7 +115,11 @@ impl<K: Keyspace, Q: Compose> View<'_, K, Q> {
         replace: bool,
     ) -> Result<Q::Handle<()>, FieldError> {
         let ttl = ttl.millis().max(0);
-        self.keyed("RESTORE", key, (ttl, serialized, replace.then_some("REPLACE")))
+        self.keyed(
+            "RESTORE",
+            key,
+            (ttl, serialized, replace.then_some("REPLACE")),
+        )
     }
 
     /// `OBJECT ENCODING key`: how Redis stores the value (`listpack`, `int`...), `None` when

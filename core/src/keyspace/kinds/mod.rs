@@ -9,9 +9,9 @@ mod sets;
 mod sorted_sets;
 mod strings;
 
+pub use any::Sort;
 #[cfg(feature = "alloc")]
 pub use hashes::Fields;
-pub use any::Sort;
 pub use others::Unit;
 
 use super::{Decoded, Keyspace};
