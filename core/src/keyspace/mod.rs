@@ -46,7 +46,7 @@
 //! On a `Pipe` a keyspace command's handle is typed by the value it reads, owned, as a plain
 //! command's is: a `String` keyspace with an [`Integer`] value gives `Handle<Option<i64>>` from
 //! `get`, a [`Text`] one `Handle<Option<String>>`, `zrange` a `Handle<Vec<String>>`. The codec is
-//! chosen when the command is queued and travels with the handle ([`IntoOwned`] and
+//! chosen when the command is queued and travels with the handle ([`IntoOwned`](crate::IntoOwned) and
 //! [`Field::Owned`] say what each reads as), so a reusable function names no codec:
 //!
 //! ```

@@ -10,7 +10,6 @@
 //! replies as `BTreeMap`. Another type is one [`cast`](Handle::cast) away:
 //!
 //! ```
-//! use std::collections::HashMap;
 //! use redpipe_core::{prelude::*, Connector, Loopback, Pipe};
 //!
 //! let server = |_: &str| Ok(Loopback::new(|words: &[&[u8]]| match words[0] {
@@ -21,12 +20,12 @@
 //! let text = p.get("n");                                    // Handle<Option<String>>
 //! let number = p.get("n").cast::<Option<i64>>();            // the same reply, read as a number
 //! let fields = p.hgetall("user:1");                         // Handle<BTreeMap<String, String>>
-//! let hashed = p.hgetall("user:1").cast::<HashMap<String, String>>();
+//! let pairs = p.hgetall("user:1").cast::<Vec<(String, String)>>();
 //! p.execute()?;
 //! assert_eq!(text.result()?.as_deref(), Some("42"));
 //! assert_eq!(number.result()?, Some(42));
 //! assert_eq!(fields.result()?["name"], "Ann");
-//! assert_eq!(hashed.result()?["name"], "Ann");
+//! assert_eq!(pairs.result()?, [("name".to_string(), "Ann".to_string())]);
 //! # Ok::<(), redpipe_core::Error>(())
 //! ```
 
