@@ -94,19 +94,16 @@ macro_rules! run {
 
 /// The body of `refresh_with` and `refresh_with_async`: `$refresh` is the core's
 /// [`Refresh`], `$ask` is `ask_topology` or its `_async` form, `$($await)*` empty or `.await`.
-/// The nodes are asked in the refresh's order until it has what it needs; its pick is
+/// The nodes are asked as the refresh polls them, until it has what it needs; its pick is
 /// published, or the last node error is returned when no node answered with a map.
 macro_rules! refresh {
     ($self:ident, $refresh:ident, $ask:ident, $($await:tt)*) => {{
         let mut $refresh = $refresh;
         let mut last = None;
-        for node in $refresh.order(&$self.map(), &$self.seeds) {
+        $refresh.start(&$self.map(), &$self.seeds);
+        while let Some(node) = $refresh.poll_node() {
             match $self.$ask(&node) $($await)* {
-                Ok((map, freshness)) => {
-                    if $refresh.offer(map, freshness) {
-                        break;
-                    }
-                }
+                Ok((map, freshness)) => $refresh.handle_answer(map, freshness),
                 Err(e) => last = Some(e),
             }
         }

@@ -96,10 +96,14 @@ struct Rank {
 ///
 /// ```text
 /// let mut refresh = run.refresh(&map);                 // or Refresh::new()
-/// for node in refresh.order(&map, &seeds) {
-///     let (shards, nodes) = ask node: CLUSTER SHARDS, CLUSTER NODES (one round trip);
-///     if refresh.offer(SlotMap::from_reply(&shards)?, Freshness::from_reply(&nodes).ok()) {
-///         break;
+/// refresh.start(&map, &seeds);
+/// while let Some(node) = refresh.poll_node() {
+///     match ask node: CLUSTER SHARDS, CLUSTER NODES (one round trip) {
+///         Ok((shards, nodes)) => refresh.handle_answer(
+///             SlotMap::from_reply(&shards)?,
+///             Freshness::from_reply(&nodes).ok(),
+///         ),
+///         Err(e) => last_error = e,                    // the next node is asked
 ///     }
 /// }
 /// map = refresh.finish();                              // None: no node answered
@@ -110,13 +114,16 @@ struct Rank {
 /// [`avoid`](Self::avoid)) asks the nodes that have most likely seen the change first (the
 /// nodes the `MOVED` replies named, then the replicas of an unreachable node, which may have
 /// taken over), stops at a complete answer that agrees with every `MOVED`, and otherwise reads
-/// [`SPREAD`] answers and keeps the newest by [`Freshness`].
+/// [`SPREAD`] answers and keeps the newest by [`Freshness`]. The unreachable nodes come last,
+/// and are asked only when no other node answered: each may cost a connection timeout.
 #[derive(Debug, Clone, Default)]
 pub struct Refresh {
     /// `MOVED` replies seen: each slot and the node that owns it now.
     expected: Vec<(HashSlot, Node)>,
     /// Nodes that could not be reached.
     avoided: Vec<Node>,
+    /// The nodes still to ask, the next one last.
+    queue: Vec<Node>,
     best: Option<(Rank, SlotMap)>,
     answers: usize,
 }
@@ -177,12 +184,33 @@ impl Refresh {
         out
     }
 
-    /// Takes one node's answer (its map, and its [`Freshness`] when the node told it); true
-    /// once no further node needs to be asked. An answer that names no node counts for
-    /// nothing.
-    pub fn offer(&mut self, map: SlotMap, freshness: Option<Freshness>) -> bool {
+    /// Plans the nodes to ask ([`order`](Self::order) of `map`, the map in use, and the
+    /// `seeds`). The caller MUST call it once before [`poll_node`](Self::poll_node).
+    pub fn start(&mut self, map: &SlotMap, seeds: &[Node]) {
+        self.queue = self.order(map, seeds);
+        self.queue.reverse();
+    }
+
+    /// The next node to ask; `None` once the answers settle it or no node is left. The caller
+    /// SHOULD report the node's answer with [`handle_answer`](Self::handle_answer) (a node
+    /// that fails needs no report) before polling again.
+    #[must_use]
+    pub fn poll_node(&mut self) -> Option<Node> {
+        if self.is_enough() {
+            return None;
+        }
+        let next = self.queue.last()?;
+        if self.best.is_some() && self.avoided.contains(next) {
+            return None;
+        }
+        self.queue.pop()
+    }
+
+    /// Takes one node's answer: its map, and its [`Freshness`] when the node told it. An
+    /// answer that names no node counts for nothing.
+    pub fn handle_answer(&mut self, map: SlotMap, freshness: Option<Freshness>) {
         if map.nodes().is_empty() {
-            return false;
+            return;
         }
         self.answers += 1;
         let agrees = self
@@ -203,7 +231,6 @@ impl Refresh {
         if better {
             self.best = Some((rank, map));
         }
-        self.is_enough()
     }
 
     /// Whether the answers so far settle it.
@@ -218,7 +245,7 @@ impl Refresh {
         (best.complete && agrees_with_all) || self.answers >= SPREAD
     }
 
-    /// The map to use: the best answer offered; `None` when no node answered with one.
+    /// The map to use: the best answer handled; `None` when no node answered with one.
     pub fn finish(self) -> Option<SlotMap> {
         self.best.map(|(_, map)| map)
     }

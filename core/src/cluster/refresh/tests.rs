@@ -97,6 +97,26 @@ fn freshness_of_a_bad_reply_is_an_error() {
     assert_eq!(Freshness::from_reply(&int), Err(TopologyError::Malformed));
 }
 
+/// Runs `refresh` over the map `known`, each node answering as `answer` says (`None`: it
+/// fails); the ports asked, in order.
+fn run(
+    refresh: &mut Refresh,
+    known: &SlotMap,
+    seeds: &[Node],
+    answer: impl Fn(u16) -> Option<(&'static [u8], Option<&'static str>)>,
+) -> Vec<u16> {
+    refresh.start(known, seeds);
+    let mut asked = Vec::new();
+    while let Some(n) = refresh.poll_node() {
+        asked.push(n.port);
+        assert!(asked.len() < 10, "the refresh ends");
+        if let Some((slots, nodes)) = answer(n.port) {
+            refresh.handle_answer(map(slots), nodes.map(|t| freshness(t).unwrap()));
+        }
+    }
+    asked
+}
+
 #[test]
 fn after_an_unreachable_primary_the_newest_answer_wins_not_the_first() {
     let known = map(STALE_SLOTS);
@@ -108,14 +128,30 @@ fn after_an_unreachable_primary_the_newest_answer_wins_not_the_first() {
         [7003, 7001, 7002, 7000],
         "its replica first (it may have taken over), the node itself last"
     );
-    // Answers in another order than asked: the stale one first.
-    let stale = freshness(STALE_NODES).ok();
-    assert!(!refresh.offer(map(STALE_SLOTS), stale));
-    assert!(!refresh.offer(map(FRESH_SLOTS), freshness(FRESH_NODES).ok()));
-    assert!(refresh.offer(map(STALE_SLOTS), stale), "three answers");
+    // The nodes learn of the failover at different times: here 7001 has, 7003 and 7002 not.
+    let asked = run(&mut refresh, &known, &[], |port| match port {
+        7001 => Some((FRESH_SLOTS, Some(FRESH_NODES))),
+        _ => Some((STALE_SLOTS, Some(STALE_NODES))),
+    });
+    assert_eq!(
+        asked,
+        [7003, 7001, 7002],
+        "three answers, not the unreachable node"
+    );
     let kept = refresh.finish().unwrap();
     assert_eq!(owner_port(&kept, 0), 7003);
     assert_eq!(owner_port(&kept, 5461), 7001);
+}
+
+#[test]
+fn an_unreachable_node_is_asked_only_when_no_other_answers() {
+    let mut refresh = Refresh::new();
+    refresh.avoid(node(7000));
+    let asked = run(&mut refresh, &map(STALE_SLOTS), &[], |port| {
+        (port == 7000).then_some((STALE_SLOTS, None))
+    });
+    assert_eq!(asked, [7003, 7001, 7002, 7000]);
+    assert_eq!(owner_port(&refresh.finish().unwrap(), 0), 7000);
 }
 
 #[test]
@@ -124,10 +160,18 @@ fn after_moved_the_named_node_is_asked_first_and_an_agreeing_answer_ends_it() {
     let mut refresh = Refresh::new();
     refresh.expect(HashSlot::new(100).unwrap(), node(7003));
     refresh.expect(HashSlot::new(100).unwrap(), node(7003));
-    assert_eq!(refresh.order(&known, &[])[0].port, 7003);
-    // A server that does not tell its epochs (CLUSTER NODES refused): agreement decides.
-    assert!(!refresh.offer(map(STALE_SLOTS), None), "it disagrees");
-    assert!(refresh.offer(map(FRESH_SLOTS), None), "it agrees");
+    let agreeing = run(&mut refresh.clone(), &known, &[], |_| {
+        Some((FRESH_SLOTS, None))
+    });
+    assert_eq!(agreeing, [7003], "one answer that agrees is enough");
+    // The named node fails; a node that disagrees does not end it, one that agrees does. No
+    // node tells its epochs (CLUSTER NODES refused): agreement decides.
+    let asked = run(&mut refresh, &known, &[], |port| match port {
+        7003 => None,
+        7000 => Some((STALE_SLOTS, None)),
+        _ => Some((FRESH_SLOTS, None)),
+    });
+    assert_eq!(asked, [7003, 7000, 7001]);
     assert_eq!(owner_port(&refresh.finish().unwrap(), 100), 7003);
 }
 
@@ -136,25 +180,32 @@ fn a_newer_answer_wins_over_one_that_agrees_with_an_older_moved() {
     // A MOVED from a node that had not seen the failover named the old owner.
     let mut refresh = Refresh::new();
     refresh.expect(HashSlot::new(100).unwrap(), node(7000));
-    assert!(!refresh.offer(map(FRESH_SLOTS), freshness(FRESH_NODES).ok()));
-    assert!(
-        !refresh.offer(map(STALE_SLOTS), freshness(STALE_NODES).ok()),
-        "the newest answer disagrees: ask on"
+    let asked = run(&mut refresh, &map(STALE_SLOTS), &[], |port| match port {
+        7000 => None,
+        7001 => Some((FRESH_SLOTS, Some(FRESH_NODES))),
+        _ => Some((STALE_SLOTS, Some(STALE_NODES))),
+    });
+    assert_eq!(
+        asked,
+        [7000, 7001, 7002, 7003],
+        "the newest disagrees: three answers"
     );
     assert_eq!(owner_port(&refresh.finish().unwrap(), 100), 7003);
 }
 
 #[test]
 fn a_plain_refresh_keeps_the_first_complete_answer() {
+    const PARTIAL: &[u8] = b"*1\r\n*3\r\n:0\r\n:99\r\n*2\r\n$9\r\n127.0.0.1\r\n:7009\r\n";
+    const EMPTY: &[u8] = b"*0\r\n";
     let mut refresh = Refresh::new();
     assert!(!refresh.after_trouble());
-    assert!(
-        !refresh.offer(SlotMap::new(), None),
-        "no node: counts for nothing"
-    );
-    let partial = b"*1\r\n*3\r\n:0\r\n:99\r\n*2\r\n$9\r\n127.0.0.1\r\n:7009\r\n";
-    assert!(!refresh.offer(map(partial), None), "a partial map asks on");
-    assert!(refresh.offer(map(STALE_SLOTS), None));
+    let seeds = [node(7100), node(7101), node(7102), node(7103)];
+    let asked = run(&mut refresh, &SlotMap::new(), &seeds, |port| match port {
+        7100 => Some((EMPTY, None)),   // names no node: counts for nothing
+        7101 => Some((PARTIAL, None)), // a partial map: ask on
+        _ => Some((STALE_SLOTS, Some(STALE_NODES))),
+    });
+    assert_eq!(asked, [7100, 7101, 7102]);
     assert_eq!(owner_port(&refresh.finish().unwrap(), 0), 7000);
     assert!(Refresh::new().finish().is_none());
     // Seeds come after the map's nodes, each once.
