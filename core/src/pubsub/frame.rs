@@ -10,7 +10,7 @@
 //! - `pong` and the `PING` argument (RESP2 only; RESP3 answers `PING` with `+PONG` or a bulk
 //!   string).
 
-use crate::codec::error::{DecodeError, ReplyKind, write_all};
+use crate::codec::error::{DecodeError, MessageSink, ReplyKind, write_all};
 use crate::codec::reply::{Aggregate, Reply};
 use crate::pubsub::{Event, Kind, Message};
 
@@ -39,9 +39,15 @@ impl From<DecodeError> for FrameError {
 
 impl core::fmt::Display for FrameError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // Pieces, not `write!`: see `crate::codec::error::write_all`.
+        self.write_message(f)
+    }
+}
+
+impl FrameError {
+    /// Writes the message in pieces, not with `write!`: see `crate::codec::error::write_all`.
+    pub(crate) fn write_message<S: MessageSink + ?Sized>(&self, f: &mut S) -> core::fmt::Result {
         match self {
-            Self::Decode(e) => e.fmt(f),
+            Self::Decode(e) => e.write_message(f),
             Self::Malformed { frame } => {
                 write_all(f, &["malformed ", frame, " frame on a subscription"])
             }
