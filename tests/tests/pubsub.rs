@@ -192,6 +192,13 @@ fn a_subscriber_that_must_not_drop_disconnects() {
     sub.subscribe(Kind::Channel, &["flood"]).unwrap();
     let messages: Vec<(&str, String)> = (0..100).map(|i| ("flood", i.to_string())).collect();
     publish(&r, &messages);
+    // Nobody reads: the eleventh message finds the buffer full, and the connection is closed
+    // (the server counts no subscriber).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
+        assert!(Instant::now() < deadline, "the subscriber did not disconnect");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // What was buffered is delivered, then the reason, then nothing more.
     let mut events: Vec<redpipe::Result<Event>> = sub.iter().collect();
     let last = events.pop().unwrap();
@@ -206,12 +213,6 @@ fn a_subscriber_that_must_not_drop_disconnects() {
     assert_eq!(payloads, (0..10).collect::<Vec<_>>());
     assert!(matches!(sub.next_event(WAIT), Err(Error::Closed)));
     assert!(sub.subscribe(Kind::Channel, &["other"]).is_err());
-    // Its connection is closed: the server counts no subscriber.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
