@@ -61,6 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     assert!(killed.result()? >= 1);
     assert_eq!(sub.next_event(WAIT)?, Some(Event::Gap));
-    println!("reconnected; subscribed again to {:?}", sub.subscriptions(Kind::Channel));
+    println!(
+        "reconnected; subscribed again to {:?}",
+        sub.subscriptions(Kind::Channel)
+    );
     Ok(())
 }

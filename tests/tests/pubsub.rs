@@ -45,7 +45,10 @@ fn next_message(sub: &mut Subscriber) -> Msg {
 fn publish_until_received(r: &Connections, channel: &str, payload: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while publish(r, &[(channel, payload.into())]) == [0] {
-        assert!(Instant::now() < deadline, "nobody subscribed to {channel} again");
+        assert!(
+            Instant::now() < deadline,
+            "nobody subscribed to {channel} again"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -68,11 +71,17 @@ fn messages_published_from_a_pipeline_arrive_typed() {
         );
         assert_eq!(counts, [1, 1, 0], "RESP{protocol}");
         let m = next_message(&mut sub);
-        assert_eq!((m.kind, m.channel.as_str(), m.pattern.as_deref()), (Kind::Channel, "news", None));
+        assert_eq!(
+            (m.kind, m.channel.as_str(), m.pattern.as_deref()),
+            (Kind::Channel, "news", None)
+        );
         assert_eq!(m.payload::<String>().unwrap(), "hello");
         assert_eq!(m.payload::<&str>().unwrap(), "hello");
         let m = next_message(&mut sub);
-        assert_eq!((m.channel.as_str(), m.payload::<i64>().unwrap()), ("scores", 42));
+        assert_eq!(
+            (m.channel.as_str(), m.payload::<i64>().unwrap()),
+            ("scores", 42)
+        );
         assert!(matches!(m.payload::<Vec<i64>>(), Err(Error::Convert(_))));
         // Nothing else came.
         let quiet = Some(Duration::from_millis(100));
@@ -99,7 +108,10 @@ fn patterns_receive_what_they_match() {
         let m = next_message(&mut sub);
         assert_eq!(m.kind, Kind::Pattern);
         assert_eq!(m.pattern.as_deref(), Some("news.*"));
-        assert_eq!((m.channel.as_str(), m.payload::<i64>().unwrap()), (channel, payload));
+        assert_eq!(
+            (m.channel.as_str(), m.payload::<i64>().unwrap()),
+            (channel, payload)
+        );
     }
     assert_eq!(server.cli(&["PUBSUB", "NUMPAT"]), "1");
 }
@@ -110,7 +122,8 @@ fn unsubscribed_channels_stop_delivering() {
     let r = registry(&server, 3);
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
     sub.subscribe(Kind::Channel, &["a", "b"]).unwrap();
-    sub.unsubscribe(Kind::Channel, &["a", "never-subscribed"]).unwrap();
+    sub.unsubscribe(Kind::Channel, &["a", "never-subscribed"])
+        .unwrap();
     assert_eq!(sub.subscriptions(Kind::Channel), ["b"]);
     assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "a", "b"]), "a\n0\nb\n1");
     assert_eq!(publish(&r, &[("a", "x".into()), ("b", "y".into())]), [0, 1]);
@@ -122,10 +135,21 @@ fn unsubscribed_channels_stop_delivering() {
 fn a_refused_channel_is_the_servers_error() {
     let server = RedisServer::start();
     server.cli(&[
-        "ACL", "SETUSER", "limited", "on", ">pw", "~*", "resetchannels", "&allowed", "+@all",
+        "ACL",
+        "SETUSER",
+        "limited",
+        "on",
+        ">pw",
+        "~*",
+        "resetchannels",
+        "&allowed",
+        "+@all",
     ]);
     let r = Connections::new();
-    let url = format!("redis://limited:pw@127.0.0.1:{}?timeout=5000", server.port());
+    let url = format!(
+        "redis://limited:pw@127.0.0.1:{}?timeout=5000",
+        server.port()
+    );
     r.register(redpipe::DEFAULT, url.as_str()).unwrap();
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
     match sub.subscribe(Kind::Channel, &["forbidden"]) {
@@ -147,13 +171,20 @@ fn the_subscriber_comes_back_after_the_server_drops_it_and_says_so() {
         sub.subscribe(Kind::Channel, &["c"]).unwrap();
         sub.subscribe(Kind::Pattern, &["p.*"]).unwrap();
         assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]), "1");
-        assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Gap), "RESP{protocol}");
+        assert_eq!(
+            sub.next_event(WAIT).unwrap(),
+            Some(Event::Gap),
+            "RESP{protocol}"
+        );
         // Both subscriptions are back, without a call.
         publish_until_received(&r, "c", "after");
         assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "after");
         publish_until_received(&r, "p.1", "pattern");
         let m = next_message(&mut sub);
-        assert_eq!((m.pattern.as_deref(), m.channel.as_str()), (Some("p.*"), "p.1"));
+        assert_eq!(
+            (m.pattern.as_deref(), m.channel.as_str()),
+            (Some("p.*"), "p.1")
+        );
     }
 }
 
@@ -169,7 +200,11 @@ fn a_flood_nobody_reads_stays_within_the_buffer() {
     // The reader keeps reading while nobody takes: the oldest go.
     let deadline = Instant::now() + Duration::from_secs(10);
     while sub.dropped() < 4900 {
-        assert!(Instant::now() < deadline, "dropped {} of 4900", sub.dropped());
+        assert!(
+            Instant::now() < deadline,
+            "dropped {} of 4900",
+            sub.dropped()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(sub.dropped(), 4900);
@@ -177,7 +212,10 @@ fn a_flood_nobody_reads_stays_within_the_buffer() {
     for i in 4900..5000 {
         assert_eq!(next_message(&mut sub).payload::<i64>().unwrap(), i);
     }
-    assert_eq!(sub.next_event(Some(Duration::from_millis(50))).unwrap(), None);
+    assert_eq!(
+        sub.next_event(Some(Duration::from_millis(50))).unwrap(),
+        None
+    );
     // The server holds no backlog for it: its output buffer is empty.
     let clients = server.cli(&["CLIENT", "LIST", "TYPE", "pubsub"]);
     assert!(clients.contains(" omem=0 "), "{clients}");
@@ -196,7 +234,10 @@ fn a_subscriber_that_must_not_drop_disconnects() {
     // (the server counts no subscriber).
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
-        assert!(Instant::now() < deadline, "the subscriber did not disconnect");
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber did not disconnect"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     // What was buffered is delivered, then the reason, then nothing more.
@@ -229,7 +270,10 @@ async fn the_tokio_subscriber_is_a_stream() {
             .unwrap();
         assert_eq!((sent.0.result().unwrap(), sent.1.result().unwrap()), (1, 1));
         let first = sub.next().await.unwrap().unwrap().message().unwrap();
-        assert_eq!((first.channel.as_str(), first.payload::<String>().unwrap()), ("t", "one".into()));
+        assert_eq!(
+            (first.channel.as_str(), first.payload::<String>().unwrap()),
+            ("t", "one".into())
+        );
         let second = sub.next().await.unwrap().unwrap().message().unwrap();
         assert_eq!(second.pattern.as_deref(), Some("t.*"));
         assert_eq!(second.payload::<i64>().unwrap(), 2);
@@ -242,7 +286,13 @@ async fn the_tokio_subscriber_is_a_stream() {
         tokio::task::spawn_blocking(move || publish_until_received(&r2, "t", "back"))
             .await
             .unwrap();
-        let m = sub.next_event(WAIT).await.unwrap().unwrap().message().unwrap();
+        let m = sub
+            .next_event(WAIT)
+            .await
+            .unwrap()
+            .unwrap()
+            .message()
+            .unwrap();
         assert_eq!(m.payload::<String>().unwrap(), "back");
         sub.unsubscribe(Kind::Channel, &["t"]).await.unwrap();
         assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "t"]), "t\n0");

@@ -150,7 +150,7 @@ pub enum Event<'a> {
 ///
 /// `O` holds the commands to send, `N` the names (10 bytes of bookkeeping plus the name each);
 /// any [`Storage`]: a caller slice ([`SliceStore`](crate::SliceStore)), `heapless::Vec`, or
-/// `Vec` (feature `alloc`, [`VecSubscriptions`]).
+/// `Vec` (feature `alloc`, `VecSubscriptions`).
 #[derive(Debug)]
 pub struct Subscriptions<O: Storage<u8>, N: Storage<u8>> {
     out: O,

@@ -215,7 +215,7 @@ impl Subscriber {
 
     /// Messages dropped so far under [`Overflow::DropOldest`].
     pub fn dropped(&self) -> u64 {
-        self.shared.lock().dropped_total
+        self.shared.lock().dropped
     }
 
     /// The names of `kind` subscribed (or being subscribed).

@@ -1,4 +1,4 @@
-//! Pub/Sub: a blocking [`Subscriber`] and a tokio [`AsyncSubscriber`] (a `Stream`), each on a
+//! Pub/Sub: a blocking [`Subscriber`] and a tokio `AsyncSubscriber` (a `Stream`, feature `tokio`), each on a
 //! connection of its own, built from a registry name.
 //!
 //! A subscribed connection is not a pipeline's: the server speaks when a message is published,
@@ -13,7 +13,7 @@
 //!   [`DropOldest`](Overflow::DropOldest) (the default) drops the oldest messages to make room
 //!   and says how many with an [`Event::Dropped`] before the next message taken;
 //!   [`Disconnect`](Overflow::Disconnect) closes the connection, and once the buffer is taken
-//!   the subscriber ends with [`Error::Overflow`](crate::Error::Overflow). Either way memory
+//!   the subscriber ends with [`Error::Overflow`]. Either way memory
 //!   stays bounded while the program does not read, and the server never holds a backlog for
 //!   it (the reader keeps reading).
 //! - **Reconnects.** When the connection is lost (closed, reset, a broken frame, or no answer
@@ -132,7 +132,7 @@ pub enum Overflow {
     #[default]
     DropOldest,
     /// Close the connection and end the subscriber, with
-    /// [`Error::Overflow`](crate::Error::Overflow) once the buffer is taken.
+    /// [`Error::Overflow`] once the buffer is taken.
     Disconnect,
 }
 
@@ -153,8 +153,8 @@ struct State<W> {
     bytes: usize,
     bounds: Bounds,
     /// Messages dropped and not reported yet; all of them.
+    unreported: u64,
     dropped: u64,
-    dropped_total: u64,
     /// A command's refusal, for the `subscribe` waiting for its confirmation.
     refused: Option<Error>,
     /// Why the subscriber ended, until taken; then `ended`.
@@ -184,8 +184,8 @@ impl<W> State<W> {
                 bytes: DEFAULT_BUFFER_BYTES,
                 overflow: Overflow::default(),
             },
+            unreported: 0,
             dropped: 0,
-            dropped_total: 0,
             refused: None,
             failed: None,
             ended: false,
@@ -230,8 +230,8 @@ impl<W> State<W> {
             if let Some(Event::Message(old)) = self.queue.remove(at) {
                 self.messages -= 1;
                 self.bytes -= old.size();
+                self.unreported += 1;
                 self.dropped += 1;
-                self.dropped_total += 1;
             }
         }
         self.messages += 1;
@@ -242,8 +242,8 @@ impl<W> State<W> {
     /// The next event for the owner: the count of dropped messages first, then the buffer in
     /// order, then why the subscriber ended. `None`: nothing yet.
     fn take(&mut self) -> Option<Result<Event>> {
-        if self.dropped > 0 {
-            return Some(Ok(Event::Dropped(std::mem::take(&mut self.dropped))));
+        if self.unreported > 0 {
+            return Some(Ok(Event::Dropped(std::mem::take(&mut self.unreported))));
         }
         if let Some(e) = self.queue.pop_front() {
             if let Event::Message(m) = &e {

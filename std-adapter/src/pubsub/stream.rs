@@ -17,6 +17,8 @@ use crate::registry::Connections;
 use crate::tokio::{AsyncConnection, Stream as Socket};
 
 type Writer = WriteHalf<Socket>;
+/// A `next_event` in progress, owned by the stream.
+type NextEvent = Pin<Box<dyn Future<Output = Result<Option<Event>>> + Send>>;
 /// The read side, the write side and bytes already read.
 type Parts = (ReadHalf<Socket>, Writer, Vec<u8>);
 
@@ -43,7 +45,7 @@ pub struct AsyncSubscriber {
     shared: Arc<Shared<Writer>>,
     task: tokio::task::JoinHandle<()>,
     /// The `next_event` that `poll_next` is polling.
-    next: Option<Pin<Box<dyn Future<Output = Result<Option<Event>>> + Send>>>,
+    next: Option<NextEvent>,
 }
 
 impl std::fmt::Debug for AsyncSubscriber {
@@ -105,7 +107,10 @@ async fn run(shared: Arc<Shared<Writer>>, first: Parts) {
 }
 
 /// The next event of the subscriber sharing `shared`, waiting up to `timeout`.
-async fn next_event(shared: Arc<Shared<Writer>>, timeout: Option<Duration>) -> Result<Option<Event>> {
+async fn next_event(
+    shared: Arc<Shared<Writer>>,
+    timeout: Option<Duration>,
+) -> Result<Option<Event>> {
     wait_for!(
         shared,
         deadline(timeout),
@@ -160,7 +165,12 @@ impl AsyncSubscriber {
         self.change(kind, names, false).await
     }
 
-    async fn change<A: Args + ?Sized>(&mut self, kind: Kind, names: &A, subscribe: bool) -> Result<()> {
+    async fn change<A: Args + ?Sized>(
+        &mut self,
+        kind: Kind,
+        names: &A,
+        subscribe: bool,
+    ) -> Result<()> {
         {
             let mut st = self.shared.lock();
             st.refused = None;
@@ -196,7 +206,7 @@ impl AsyncSubscriber {
 
     /// Messages dropped so far under [`Overflow::DropOldest`].
     pub fn dropped(&self) -> u64 {
-        self.shared.lock().dropped_total
+        self.shared.lock().dropped
     }
 }
 
