@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redpipe_core::{Args, Error, Result};
 
-use super::{Bounds, Event, Kind, Overflow, Shared, State, deadline, flush, pump, wait_for};
+use super::{Event, Kind, Overflow, Shared, State, change, deadline, flush, pump, wait_for};
 use crate::config::Addr;
 use crate::connection::Connection;
 use crate::registry::Connections;
@@ -137,11 +137,7 @@ impl Subscriber {
     /// Sets the buffer's bounds (messages and bytes) and what happens when a message arrives
     /// with it full; see the [module docs](super).
     pub fn buffer(&self, messages: usize, bytes: usize, overflow: Overflow) -> &Self {
-        self.shared.lock().bounds = Bounds {
-            messages: messages.max(1),
-            bytes,
-            overflow,
-        };
+        self.shared.set_bounds(messages, bytes, overflow);
         self
     }
 
@@ -149,41 +145,13 @@ impl Subscriber {
     /// until the server confirmed every one. A refusal (`-NOPERM`) is the server's error, and
     /// the names refused are forgotten. Names already subscribed are not sent again.
     pub fn subscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
-        self.change(kind, names, true)
+        change!(self.shared, kind, names, true, [write, wait],)
     }
 
     /// Unsubscribes from those of `names` that are subscribed, and waits for the server's
     /// confirmations; messages already buffered stay.
     pub fn unsubscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
-        self.change(kind, names, false)
-    }
-
-    fn change<A: Args + ?Sized>(&mut self, kind: Kind, names: &A, subscribe: bool) -> Result<()> {
-        {
-            let mut st = self.shared.lock();
-            st.refused = None;
-            let sent = if subscribe {
-                st.subs.subscribe(kind, names)?
-            } else {
-                st.subs.unsubscribe(kind, names)?
-            };
-            if sent == 0 {
-                return Ok(());
-            }
-        }
-        // A failed write is the reader's to find: it reconnects and resubscribes.
-        let _ = flush!(self.shared, write,);
-        let result = wait_for!(
-            self.shared,
-            deadline(Some(self.shared.confirm_timeout())),
-            State::settled,
-            Err(super::unconfirmed()),
-            wait,
-        );
-        if result.is_err() && subscribe {
-            self.shared.lock().subs.forget(kind, names);
-        }
-        result
+        change!(self.shared, kind, names, false, [write, wait],)
     }
 
     /// The next message or marker, waiting up to `timeout` (`None`: as long as it takes);
@@ -215,16 +183,12 @@ impl Subscriber {
 
     /// Messages dropped so far under [`Overflow::DropOldest`].
     pub fn dropped(&self) -> u64 {
-        self.shared.lock().dropped
+        self.shared.dropped()
     }
 
     /// The names of `kind` subscribed (or being subscribed).
     pub fn subscriptions(&self, kind: Kind) -> Vec<String> {
-        let st = self.shared.lock();
-        st.subs
-            .wanted(kind)
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect()
+        self.shared.subscriptions(kind)
     }
 }
 

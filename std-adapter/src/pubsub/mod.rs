@@ -39,7 +39,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use redpipe_core::pubsub::{Event as Frame, Message, VecSubscriptions};
-use redpipe_core::{Error, FromReply, IoError, IoKind, Reply, Result};
+use redpipe_core::{Args, Error, FromReply, IoError, IoKind, Reply, Result};
 
 use crate::config::ConnectionInfo;
 use crate::registry::Factory;
@@ -314,6 +314,47 @@ impl<W> Shared<W> {
         self.notify.notify_one();
     }
 
+    /// Queues the command of a `subscribe` or `unsubscribe` call: whether there is one (names
+    /// already as asked send nothing).
+    fn queue_change<A: Args + ?Sized>(
+        &self,
+        kind: Kind,
+        names: &A,
+        subscribe: bool,
+    ) -> Result<bool> {
+        let mut st = self.lock();
+        st.refused = None;
+        let sent = if subscribe {
+            st.subs.subscribe(kind, names)?
+        } else {
+            st.subs.unsubscribe(kind, names)?
+        };
+        Ok(sent > 0)
+    }
+
+    /// Sets the buffer's bounds and policy.
+    fn set_bounds(&self, messages: usize, bytes: usize, overflow: Overflow) {
+        self.lock().bounds = Bounds {
+            messages: messages.max(1),
+            bytes,
+            overflow,
+        };
+    }
+
+    /// Messages dropped so far.
+    fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// The names of `kind` wanted.
+    fn subscriptions(&self, kind: Kind) -> Vec<String> {
+        let st = self.lock();
+        st.subs
+            .wanted(kind)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect()
+    }
+
     /// How long `subscribe` waits for the server's confirmations.
     fn confirm_timeout(&self) -> Duration {
         self.info.read_timeout.unwrap_or(Duration::from_secs(30))
@@ -381,7 +422,6 @@ macro_rules! pump {
                     }
                     match $open(&shared) $($await)* {
                         Ok(parts) => {
-                            backoff = crate::pubsub::BACKOFF_START;
                             let mut st = shared.lock();
                             st.queue.push_back(crate::pubsub::Event::Gap);
                             drop(st);
@@ -403,11 +443,16 @@ macro_rules! pump {
                 st.writer = Some(writer);
             }
             if flush!(shared, $write, $($await)*).is_err() {
+                $sleep(backoff) $($await)*;
+                backoff = (backoff * 2).min(crate::pubsub::BACKOFF_MAX);
                 continue;
             }
             shared.wake();
             let mut pending = leftover;
             let mut pinged = false;
+            // A connection that read a frame before it was lost is replaced at once; one that
+            // read none (refused, or breaking the protocol at once) after a growing wait.
+            let mut healthy = false;
             loop {
                 // Everything complete is taken in at once, under one lock.
                 let broken = {
@@ -428,6 +473,7 @@ macro_rules! pump {
                     };
                     pending.drain(..at);
                     if at > 0 {
+                        healthy = true;
                         shared.wake_locked(&mut st);
                     }
                     if st.closed {
@@ -459,6 +505,12 @@ macro_rules! pump {
             }
             // Lost: the writer goes with the connection; the next one resubscribes.
             shared.lock().writer = None;
+            if healthy {
+                backoff = crate::pubsub::BACKOFF_START;
+            } else {
+                $sleep(backoff) $($await)*;
+                backoff = (backoff * 2).min(crate::pubsub::BACKOFF_MAX);
+            }
         }
     }};
 }
@@ -492,7 +544,32 @@ macro_rules! wait_for {
     }};
 }
 
-use {flush, pump, wait_for};
+/// The body of `subscribe` and `unsubscribe`, once for both modes (`[$write, $wait]` name the
+/// mode's functions, `$($await)*` is empty or `.await`): queue the command, write it, wait for
+/// the confirmations; names refused (or not confirmed in time) are forgotten.
+macro_rules! change {
+    ($shared:expr, $kind:ident, $names:ident, $subscribe:expr, [$write:path, $wait:path], $($await:tt)*) => {{
+        if !$shared.queue_change($kind, $names, $subscribe)? {
+            return Ok(());
+        }
+        // A failed write is the reader's to find: it reconnects and resubscribes.
+        let _ = flush!($shared, $write, $($await)*);
+        let result = wait_for!(
+            $shared,
+            crate::pubsub::deadline(Some($shared.confirm_timeout())),
+            crate::pubsub::State::settled,
+            Err(crate::pubsub::unconfirmed()),
+            $wait,
+            $($await)*
+        );
+        if result.is_err() && $subscribe {
+            $shared.lock().subs.forget($kind, $names);
+        }
+        result
+    }};
+}
+
+use {change, flush, pump, wait_for};
 
 /// When a wait of `timeout` from now ends (`None`: never).
 fn deadline(timeout: Option<Duration>) -> Option<Instant> {

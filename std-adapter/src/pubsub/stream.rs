@@ -12,7 +12,7 @@ use futures_util::Stream;
 use redpipe_core::{Args, Error, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use super::{Bounds, Event, Kind, Overflow, Shared, State, deadline, flush, pump, wait_for};
+use super::{Event, Kind, Overflow, Shared, State, change, deadline, flush, pump, wait_for};
 use crate::registry::Connections;
 use crate::tokio::{AsyncConnection, Stream as Socket};
 
@@ -146,56 +146,19 @@ impl AsyncSubscriber {
     /// Sets the buffer's bounds and overflow policy; see
     /// [`Subscriber::buffer`](super::Subscriber::buffer).
     pub fn buffer(&self, messages: usize, bytes: usize, overflow: Overflow) -> &Self {
-        self.shared.lock().bounds = Bounds {
-            messages: messages.max(1),
-            bytes,
-            overflow,
-        };
+        self.shared.set_bounds(messages, bytes, overflow);
         self
     }
 
     /// Subscribes and waits for the server's confirmations; see
     /// [`Subscriber::subscribe`](super::Subscriber::subscribe).
     pub async fn subscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
-        self.change(kind, names, true).await
+        change!(self.shared, kind, names, true, [write, wait], .await)
     }
 
     /// Unsubscribes and waits for the server's confirmations.
     pub async fn unsubscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
-        self.change(kind, names, false).await
-    }
-
-    async fn change<A: Args + ?Sized>(
-        &mut self,
-        kind: Kind,
-        names: &A,
-        subscribe: bool,
-    ) -> Result<()> {
-        {
-            let mut st = self.shared.lock();
-            st.refused = None;
-            let sent = if subscribe {
-                st.subs.subscribe(kind, names)?
-            } else {
-                st.subs.unsubscribe(kind, names)?
-            };
-            if sent == 0 {
-                return Ok(());
-            }
-        }
-        let _ = flush!(self.shared, write, .await);
-        let result = wait_for!(
-            self.shared,
-            deadline(Some(self.shared.confirm_timeout())),
-            State::settled,
-            Err(super::unconfirmed()),
-            wait,
-            .await
-        );
-        if result.is_err() && subscribe {
-            self.shared.lock().subs.forget(kind, names);
-        }
-        result
+        change!(self.shared, kind, names, false, [write, wait], .await)
     }
 
     /// The next message or marker, waiting up to `timeout`; see
@@ -206,7 +169,12 @@ impl AsyncSubscriber {
 
     /// Messages dropped so far under [`Overflow::DropOldest`].
     pub fn dropped(&self) -> u64 {
-        self.shared.lock().dropped
+        self.shared.dropped()
+    }
+
+    /// The names of `kind` subscribed (or being subscribed).
+    pub fn subscriptions(&self, kind: Kind) -> Vec<String> {
+        self.shared.subscriptions(kind)
     }
 }
 
