@@ -41,6 +41,8 @@
 //! - `session/`: connection rules: handshake, broken state, stalls, retries.
 //! - `cluster/`: Redis Cluster: keys of a command, the slot map, routing and redirects.
 //! - `mux/`: many submitters' pipelines on one connection, in order.
+//! - `pubsub/`: subscriptions: their commands, which names are confirmed, messages as borrowed
+//!   views of the bytes read.
 //! - `io/`: the run loop over an `embedded-io` stream (`Driver`).
 //! - `model/`: the `Pipe` model (`alloc`): handles, scopes, named groups, backends.
 //! - `keyspace/`, `record/`: typed keyspaces and structs over the model.
@@ -85,6 +87,7 @@ pub mod keyspace;
 #[cfg(feature = "alloc")]
 mod model;
 pub mod mux;
+pub mod pubsub;
 #[cfg(feature = "alloc")]
 pub mod record;
 pub mod session;

@@ -107,6 +107,15 @@ pub struct ConnectionInfo {
     pub max_connections: usize,
     /// PEM file of CA certificates to trust for `rediss://`, instead of the public roots.
     pub tls_ca: Option<PathBuf>,
+    /// Every pipeline on this name runs as one transaction, `MULTI` ... `EXEC` around its
+    /// commands (`?transaction=true`; RedPipe's `connect_redis(..., transaction=True)`): all or
+    /// nothing, and no other client's command in between. Each handle still reads its own
+    /// command's result. A pipeline that holds a transaction, a `WATCH` or a script of its own
+    /// runs as it is (see [`Pipeline::wrap_in_transaction`](redpipe_core::Pipeline::wrap_in_transaction)).
+    /// On a Redis Cluster each node's share of a pipeline is its own transaction, and Redis
+    /// refuses one whose keys hash to different slots (`CROSSSLOT`): keep the keys of such a
+    /// name under one hash tag, as RedPipe's keyspaces do (`PREFIX{key}`).
+    pub transaction: bool,
 }
 
 impl ConnectionInfo {
@@ -132,6 +141,7 @@ impl ConnectionInfo {
             max_connections: 32,
             limits: Limits::default(),
             tls_ca: None,
+            transaction: false,
         }
     }
 
@@ -139,6 +149,13 @@ impl ConnectionInfo {
     /// [`multiplexed`](Self::multiplexed)); 0 gives every pipeline a connection of its own.
     pub fn multiplexed(mut self, connections: usize) -> Self {
         self.multiplexed = connections;
+        self
+    }
+
+    /// Runs every pipeline on this name as one transaction (see
+    /// [`transaction`](Self::transaction)).
+    pub fn transaction(mut self, on: bool) -> Self {
+        self.transaction = on;
         self
     }
 
@@ -195,11 +212,17 @@ impl ConnectionInfo {
         }
     }
 
-    /// Applies the window and limits to a pipeline about to run on this connection.
+    /// Applies the window and limits to a pipeline about to run on this connection, and wraps
+    /// it in `MULTI`/`EXEC` when the name asks for [`transaction`](Self::transaction)s.
     pub(crate) fn configure(&self, p: &mut redpipe_core::VecPipeline) {
         p.set_window(self.window);
         p.set_window_bytes(self.window_bytes);
         p.set_limits(self.limits);
+        if self.transaction
+            && let Err(e) = p.wrap_in_transaction()
+        {
+            p.fail(redpipe_core::Failure::Capacity(e));
+        }
     }
 }
 
@@ -219,8 +242,8 @@ impl std::str::FromStr for ConnectionInfo {
     /// `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://...` for TLS, or
     /// `unix:///path/to/socket[?db=N&...]`. Options: `protocol=3`, `client_name`, `db`,
     /// `password`, `username`, `connect_timeout`, `timeout`, `pipeline_timeout` (in milliseconds),
-    /// `window`, `window_bytes`, `multiplexed`, `max_connections`,
-    /// `tls_ca` (a PEM file path).
+    /// `window`, `window_bytes`, `multiplexed`, `max_connections`, `transaction` (`true` or
+    /// `false`), `tls_ca` (a PEM file path).
     fn from_str(s: &str) -> Result<Self> {
         let url = url::Url::parse(s).map_err(|e| bad(format!("{s:?}: {e}")))?;
         let decode = |v: &str| {
@@ -293,6 +316,13 @@ impl std::str::FromStr for ConnectionInfo {
                         .map_err(|_| bad(format!("bad window_bytes {v:?}")))?;
                 }
                 "tls_ca" => info.tls_ca = Some(PathBuf::from(v.into_owned())),
+                "transaction" => {
+                    info.transaction = match &*v {
+                        "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        _ => return Err(bad(format!("bad transaction {v:?}"))),
+                    };
+                }
                 other => return Err(bad(format!("unknown option {other:?}"))),
             }
         }

@@ -50,6 +50,7 @@
 //! | typed records stored as hashes | `#[derive(Struct)]` (see [`record`]) |
 //! | a hot path: no per-command allocation, index handles | [`Connection`] running a `core::VecPipeline` ([`core`]) |
 //! | optimistic locking | [`Connections::watch`] |
+//! | Pub/Sub: messages published to channels or patterns | [`Subscriber`] (blocking), `pubsub::AsyncSubscriber` (tokio); see [`pubsub`] |
 //!
 //! Four ways run a pipeline, one per row above: [`autoexec`] (blocking),
 //! `autoexec_async` (tokio), `Pipe::execute`/`execute_async` on a pipe you hold, and
@@ -79,9 +80,10 @@
 //! - `registry/`: named connections and their pools, the `Pipe`'s backend; `registry/cluster.rs`
 //!   is [`cluster`], Redis Cluster over per-node pools.
 //! - `scan.rs`: iterating a keyspace's keys on a registry.
+//! - `pubsub/`: subscribers, blocking and tokio, each on a connection of its own.
 //!
 //! Public modules: [`prelude`] (the command traits), [`cmd`](mod@cmd), [`keyspace`](mod@keyspace)
-//! and [`record`], [`cluster`], `tokio`, [`mux`], [`error`] (what [`Error`]'s variants hold),
+//! and [`record`], [`cluster`], [`pubsub`], `tokio`, [`mux`], [`error`] (what [`Error`]'s variants hold),
 //! and [`core`]: the engine, whole (`redpipe-core`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -89,6 +91,7 @@
 mod config;
 mod connection;
 mod observe;
+pub mod pubsub;
 mod registry;
 mod scan;
 mod shared;
@@ -103,6 +106,7 @@ pub mod tokio;
 // backends for other transports) is under `redpipe::core`.
 pub use config::{Addr, ConnectionInfo};
 pub use connection::Connection;
+pub use pubsub::{Msg, Subscriber};
 #[cfg(feature = "tokio")]
 pub use registry::WatchAsync;
 pub use registry::cluster;

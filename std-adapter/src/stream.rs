@@ -218,6 +218,17 @@ impl Io {
         self.read = self.own_read;
     }
 
+    /// Shuts the socket down both ways: a read blocked on it, through another handle, returns.
+    pub(crate) fn shutdown(&self) {
+        let _ = match &self.stream {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.sock.shutdown(std::net::Shutdown::Both),
+        };
+    }
+
     /// Bounds every read and write by `at` (`None`: only their own timeouts).
     pub(crate) fn set_deadline(&mut self, at: Option<Instant>) {
         self.deadline = at;

@@ -107,7 +107,7 @@ impl RedisServer {
             ]);
         }
         if opts.tls {
-            make_certificates(&dir);
+            make_certificates(&dir, &["rsa:2048"]);
             for (opt, file) in [
                 ("--tls-cert-file", "server.crt"),
                 ("--tls-key-file", "server.key"),
@@ -289,8 +289,10 @@ impl Drop for RedisServer {
     }
 }
 
-/// A CA and a server certificate for `localhost`/127.0.0.1 in `dir`, made with `openssl`.
-fn make_certificates(dir: &std::path::Path) {
+/// A CA and a server certificate for `localhost`/127.0.0.1 in `dir` (`ca.crt`, `server.crt`,
+/// `server.key`), made with `openssl`; `key` is what follows `-newkey` (`rsa:2048`, or `ec` and
+/// its curve).
+fn make_certificates(dir: &std::path::Path, key: &[&str]) {
     let run = |args: &[&str]| {
         let ok = Command::new("openssl")
             .args(args)
@@ -306,33 +308,39 @@ fn make_certificates(dir: &std::path::Path) {
         "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
     )
     .expect("cannot write ext.cnf");
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=redpipe-test-ca",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
+    let with_key = |before: &[&'static str], after: &[&'static str]| {
+        let mut args: Vec<&str> = before.to_vec();
+        args.push("-newkey");
+        args.extend_from_slice(key);
+        args.extend_from_slice(after);
+        run(&args);
+    };
+    with_key(
+        &["req", "-x509"],
+        &[
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=redpipe-test-ca",
+        ],
+    );
+    with_key(
+        &["req"],
+        &[
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
     run(&[
         "x509",
         "-req",

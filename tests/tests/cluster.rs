@@ -2,7 +2,8 @@
 //! over every node with results in call order, the same user API as one server (keyspaces,
 //! structs, named connections), multi-key commands split and put back together, cross-slot
 //! errors, slots moving under a running program (ASK, then MOVED), a primary failing over,
-//! and a node that stops answering.
+//! and a node that stops answering. Reads from replicas: `cluster_replicas.rs`; a TLS cluster
+//! with an ACL user: `cluster_tls.rs`.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::time::{Duration, Instant};
@@ -479,73 +480,4 @@ fn scripts_run_on_their_keys_slot_and_refuse_keys_across_slots() {
     let again = p.eval_script::<i64>(&script, &["{s}counter"], 5);
     p.execute().unwrap();
     assert_eq!(again.result().unwrap(), 10, "the script ran once per call");
-}
-
-/// `calls` of a command on a node, from `INFO commandstats`.
-fn calls(cluster: &RedisCluster, port: u16, command: &str) -> u64 {
-    let info = cluster.cli(port, &["INFO", "commandstats"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
-        .and_then(|rest| rest.split(',').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-#[test]
-fn reads_can_go_to_replicas_and_writes_stay_on_primaries() {
-    let cluster = RedisCluster::start();
-    let r = Connections::new();
-    let seeds = cluster.seeds();
-    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    let c = redpipe::cluster::Cluster::from_urls(&seeds)
-        .unwrap()
-        .read_from_replicas(true);
-    r.register(redpipe::DEFAULT, c).unwrap();
-    let mut p = r.pipe();
-    for i in 0..300 {
-        let _ = p.set(format!("r{i}"), i);
-    }
-    p.execute().unwrap();
-    // Replication is asynchronous: wait until the replicas hold every key.
-    let started = Instant::now();
-    while cluster
-        .replicas()
-        .iter()
-        .map(|&port| cluster.cli(port, &["DBSIZE"]).parse::<u64>().unwrap())
-        .sum::<u64>()
-        < 300
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "replicas never caught up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut p = r.pipe();
-    let reads: Vec<Handle<i64>> = (0..300).map(|i| p.get(format!("r{i}")).cast()).collect();
-    // (A write of one of those keys in the same pipe could reach the replica before the read.)
-    let write = p.incr("w");
-    p.execute().unwrap();
-    for (i, h) in reads.iter().enumerate() {
-        assert_eq!(h.result().unwrap(), i as i64);
-    }
-    assert_eq!(write.result().unwrap(), 1);
-    let on_replicas: u64 = cluster
-        .replicas()
-        .iter()
-        .map(|&p| calls(&cluster, p, "get"))
-        .sum();
-    let on_primaries: u64 = cluster
-        .primaries()
-        .iter()
-        .map(|&p| calls(&cluster, p, "get"))
-        .sum();
-    assert_eq!((on_replicas, on_primaries), (300, 0));
-    assert_eq!(
-        cluster
-            .primaries()
-            .iter()
-            .map(|&p| calls(&cluster, p, "incr"))
-            .sum::<u64>(),
-        1
-    );
 }

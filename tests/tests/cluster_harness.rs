@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 use redpipe_tests::{ClusterOptions, RedisCluster};
@@ -133,4 +134,57 @@ fn a_dead_primary_fails_over_to_its_replica() {
     cluster.wait_settled();
     assert!(cluster.replicas().contains(&stopped));
     assert!(cluster.primaries().contains(&promoted));
+}
+
+#[test]
+fn a_tls_cluster_with_a_user_serves_tls_only_and_only_to_known_users() {
+    let cluster = RedisCluster::with(ClusterOptions {
+        primaries: 1,
+        replicas: 1,
+        tls: true,
+        users: vec![("alice".into(), "pw".into())],
+        ..ClusterOptions::default()
+    });
+    let (primary, replica) = (cluster.primaries()[0], cluster.replicas()[0]);
+    let ca = cluster.ca_file().unwrap();
+    assert_eq!(
+        cluster.url(primary, Some(("alice", "pw"))),
+        format!(
+            "rediss://alice:pw@127.0.0.1:{primary}?tls_ca={}",
+            ca.display()
+        )
+    );
+    // The replica follows its primary over TLS, with the harness's password.
+    assert_eq!(cluster.cli(primary, &["SET", "k", "v"]), "OK");
+    assert_eq!(cluster.cli(primary, &["WAIT", "1", "5000"]), "1");
+    let role = cluster.cli(replica, &["ROLE"]);
+    assert!(
+        role.starts_with("slave") && role.contains("connected"),
+        "{role}"
+    );
+
+    let tls_cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &primary.to_string(), "--tls", "--cacert"])
+            .arg(&ca)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let as_alice = ["--user", "alice", "--pass", "pw", "--no-auth-warning"];
+    assert_eq!(tls_cli(&[&as_alice[..], &["GET", "k"]].concat()), "v");
+    let anonymous = tls_cli(&["GET", "k"]);
+    assert!(anonymous.contains("NOAUTH"), "{anonymous}");
+
+    // Plain TCP on the client port gets no RESP answer: it speaks TLS only.
+    let mut s = TcpStream::connect(("127.0.0.1", primary)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    let answer = s.read(&mut buf).map(|n| buf[..n].to_vec());
+    assert!(
+        !answer.as_ref().is_ok_and(|a| a.starts_with(b"+PONG")),
+        "{answer:?}"
+    );
 }

@@ -391,3 +391,110 @@ fn optimistic_locking_runs_again_when_a_watched_key_changes() {
     }
     assert_eq!(server.cli(&["GET", "counter"]), "160");
 }
+
+/// RedPipe's `connect_redis(..., transaction=True)`: every pipeline on the name is one
+/// `MULTI`/`EXEC` — all or nothing — and each handle still reads its own result; a name without
+/// it runs the same commands one by one. On shared and own connections, blocking and tokio.
+#[test]
+fn a_transactional_name_runs_each_pipeline_all_or_nothing() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
+    r.register("tx", server.info().transaction(true)).unwrap();
+    let url = format!(
+        "redis://127.0.0.1:{}?transaction=true&multiplexed=0",
+        server.port()
+    );
+    r.register("tx_own", url.as_str()).unwrap();
+    let stats = |cmd: &str| {
+        let info = server.cli(&["INFO", "commandstats"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{cmd}:calls=")))
+            .and_then(|rest| rest.split(',').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+
+    for name in ["tx", "tx_own"] {
+        let before = stats("exec");
+        // Each handle reads its own command's result, from EXEC's array.
+        let (n, echo, len) = r
+            .autoexec(None, |p| {
+                p.on(name, |p| {
+                    let n = p.incr(format!("{name}:n"));
+                    let echo: Handle<String> = p.query(cmd("ECHO").arg("hi"));
+                    let len = p.strlen(format!("{name}:n"));
+                    Ok((n, echo, len))
+                })
+            })
+            .unwrap();
+        assert_eq!(n.result().unwrap(), 1);
+        assert_eq!(echo.result().unwrap(), "hi");
+        assert_eq!(len.result().unwrap(), 1);
+        assert_eq!(
+            stats("exec"),
+            before + 1,
+            "{name}: one EXEC for the pipeline"
+        );
+
+        // All or nothing: a command the server refuses while queueing discards the whole
+        // transaction (EXECABORT), so the INCR before it does not run.
+        let mut p = r.pipe();
+        let (n, bad) = p
+            .on(name, |p| {
+                let n = p.incr(format!("{name}:n"));
+                let bad: Handle<()> = p.query(cmd("SET").arg("only-a-key"));
+                Ok((n, bad))
+            })
+            .unwrap();
+        let _ = p.execute();
+        assert!(n.result().is_err(), "{name}: discarded with the rest");
+        assert!(bad.result().is_err());
+        assert_eq!(
+            server.cli(&["GET", &format!("{name}:n")]),
+            "1",
+            "{name}: nothing ran"
+        );
+    }
+
+    // The same commands on a name without it: the INCR runs, the bad SET fails alone.
+    let mut p = r.pipe();
+    let n = p.incr("plain:n");
+    let bad: Handle<()> = p.query(cmd("SET").arg("only-a-key"));
+    let _ = p.execute();
+    assert_eq!(n.result().unwrap(), 1);
+    assert!(bad.result().is_err());
+
+    // A pipeline with a transaction of its own runs as it is: no MULTI inside MULTI.
+    let before = stats("exec");
+    let mut p = r.pipe();
+    let (a, b) = p
+        .on("tx", |p| {
+            let a = p.incr("tx:own");
+            let b = p.transaction(|p| Ok(p.incr("tx:own")))?;
+            Ok((a, b))
+        })
+        .unwrap();
+    p.execute().unwrap();
+    assert_eq!((a.result().unwrap(), b.result().unwrap()), (1, 2));
+    assert_eq!(stats("exec"), before + 1, "only the pipeline's own EXEC");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_transactional_name_wraps_async_pipelines_too() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info().transaction(true))
+        .unwrap();
+    let mut p = r.pipe();
+    let n = p.incr("n");
+    let bad: Handle<()> = p.query(cmd("SET").arg("only-a-key"));
+    let _ = p.execute_async().await;
+    assert!(n.result().is_err() && bad.result().is_err());
+    assert_eq!(
+        server.cli(&["EXISTS", "n"]),
+        "0",
+        "discarded: all or nothing"
+    );
+    let n = r.autoexec_async(None, |p| Ok(p.incr("n"))).await.unwrap();
+    assert_eq!(n.result().unwrap(), 1);
+}

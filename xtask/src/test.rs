@@ -87,6 +87,7 @@ pub(crate) fn run_all() -> Result<(), String> {
             "profiles",
             "async_service",
             "bulk_load",
+            "pubsub",
         ] {
             run(cargo()
                 .args([

@@ -119,8 +119,21 @@ impl SlotMap {
         }
     }
 
-    /// The map a `CLUSTER SHARDS` or `CLUSTER SLOTS` reply describes (told apart by shape).
+    /// The map a `CLUSTER SHARDS` or `CLUSTER SLOTS` reply describes (told apart by shape),
+    /// for a client connected without TLS: each node's `port`.
     pub fn from_reply(reply: &Reply<'_>) -> Result<Self, TopologyError> {
+        Self::parse(reply, false)
+    }
+
+    /// [`from_reply`](Self::from_reply) for a client connected over TLS: where `CLUSTER
+    /// SHARDS` gives a node's `tls-port` (a cluster with `tls-cluster yes`, which gives no
+    /// `port` at all when it serves TLS only), that port. `CLUSTER SLOTS` and `MOVED` already
+    /// name the port of the asking connection's kind.
+    pub fn from_tls_reply(reply: &Reply<'_>) -> Result<Self, TopologyError> {
+        Self::parse(reply, true)
+    }
+
+    fn parse(reply: &Reply<'_>, tls: bool) -> Result<Self, TopologyError> {
         let shards = match reply {
             Reply::Array(a) | Reply::Set(a) => *a,
             Reply::Error(_) => return Err(TopologyError::Refused),
@@ -133,7 +146,7 @@ impl SlotMap {
             };
             match items.iter().next() {
                 Some(Reply::Int(_)) => map.add_slots_entry(items.iter())?,
-                Some(_) => map.add_shard(&shard)?,
+                Some(_) => map.add_shard(&shard, tls)?,
                 None => return Err(TopologyError::Malformed),
             }
         }
@@ -190,8 +203,9 @@ impl SlotMap {
     }
 
     /// One `CLUSTER SHARDS` entry: a map with `slots` (start/end pairs) and `nodes` (maps with
-    /// `ip`, `endpoint`, `port`, `role`, `health`).
-    fn add_shard(&mut self, shard: &Reply<'_>) -> Result<(), TopologyError> {
+    /// `ip`, `endpoint`, `port` and/or `tls-port`, `role`, `health`). `tls`: the client's
+    /// connections use TLS, so `tls-port` is the one to connect to.
+    fn add_shard(&mut self, shard: &Reply<'_>, tls: bool) -> Result<(), TopologyError> {
         let (Reply::Array(items) | Reply::Map(items)) = shard else {
             return Err(TopologyError::Malformed);
         };
@@ -218,8 +232,9 @@ impl SlotMap {
                         let (Reply::Array(fields) | Reply::Map(fields)) = node else {
                             return Err(TopologyError::Malformed);
                         };
-                        let (mut host, mut ip, mut port, mut primary_role, mut online) =
-                            (None, None, None, false, true);
+                        let (mut host, mut ip, mut primary_role, mut online) =
+                            (None, None, false, true);
+                        let (mut port, mut tls_port) = (None, None);
                         for (k, v) in fields.pairs() {
                             let (Reply::Bulk(k) | Reply::Simple(k)) = k else {
                                 continue;
@@ -231,9 +246,14 @@ impl SlotMap {
                             match k {
                                 b"endpoint" => host = text.filter(|t| !t.is_empty() && *t != "?"),
                                 b"ip" => ip = text.filter(|t| !t.is_empty() && *t != "?"),
-                                b"port" => {
-                                    if let Reply::Int(p) = v {
-                                        port = u16::try_from(p).ok();
+                                b"port" | b"tls-port" => {
+                                    let p = match v {
+                                        Reply::Int(p) => u16::try_from(p).ok(),
+                                        _ => None,
+                                    };
+                                    match k {
+                                        b"port" => port = p,
+                                        _ => tls_port = p,
                                     }
                                 }
                                 b"role" => primary_role = text == Some("master"),
@@ -243,6 +263,9 @@ impl SlotMap {
                                 _ => {}
                             }
                         }
+                        // Over TLS, the TLS port if the node has one; else the plain port
+                        // (`tls-cluster no` names only that one, whatever the client's kind).
+                        let port = if tls { tls_port.or(port) } else { port };
                         let (Some(host), Some(port)) = (host.or(ip), port) else {
                             continue;
                         };
@@ -442,6 +465,47 @@ mod tests {
             7001
         );
         assert_eq!(map.primaries().len(), 2);
+    }
+
+    #[test]
+    fn cluster_shards_over_tls_gives_the_tls_port() {
+        // One shard of one node; `ports` are its port fields.
+        let reply = |ports: &str, fields: usize| {
+            alloc::format!(
+                "*1\r\n*4\r\n{}*2\r\n:0\r\n:16383\r\n{}*1\r\n*{fields}\r\n{}{}{ports}{}{}{}{}",
+                bulk("slots"),
+                bulk("nodes"),
+                bulk("id"),
+                bulk("abc"),
+                bulk("endpoint"),
+                bulk("127.0.0.1"),
+                bulk("role"),
+                bulk("master"),
+            )
+        };
+        let decode = |text: &str, tls: bool| {
+            let (reply, _) = decode_reply(text.as_bytes(), &Default::default())
+                .unwrap()
+                .unwrap();
+            match tls {
+                true => SlotMap::from_tls_reply(&reply),
+                false => SlotMap::from_reply(&reply),
+            }
+            .unwrap()
+        };
+        let port = |map: &SlotMap| map.node(map.owner(HashSlot::new(0).unwrap()).unwrap()).port;
+        // A cluster serving TLS only (`port 0`, `tls-cluster yes`) names no plain port.
+        let tls_only = reply(&alloc::format!("{}:7100\r\n", bulk("tls-port")), 8);
+        assert_eq!(port(&decode(&tls_only, true)), 7100);
+        assert!(decode(&tls_only, false).nodes().is_empty());
+        let both = reply(
+            &alloc::format!("{}:7000\r\n{}:7100\r\n", bulk("port"), bulk("tls-port")),
+            10,
+        );
+        assert_eq!(port(&decode(&both, true)), 7100);
+        assert_eq!(port(&decode(&both, false)), 7000);
+        let plain = reply(&alloc::format!("{}:7000\r\n", bulk("port")), 8);
+        assert_eq!(port(&decode(&plain, true)), 7000);
     }
 
     #[test]

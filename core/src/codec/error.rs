@@ -103,6 +103,8 @@ pub enum Store {
     Commands,
     /// A driver's read buffer, which must hold the largest reply whole.
     ReadBuffer,
+    /// The table of a subscriber's channels and patterns.
+    Subscriptions,
 }
 
 /// Fixed storage is full. Nothing was half-written: the store is as it was before the call.
@@ -129,6 +131,7 @@ impl CapacityError {
             Store::Replies => ("reply arena", "bytes"),
             Store::Commands => ("command table", "entries"),
             Store::ReadBuffer => ("read buffer", "bytes"),
+            Store::Subscriptions => ("subscription table", "bytes"),
         };
         let (mut needed, mut capacity) = (itoa::Buffer::new(), itoa::Buffer::new());
         write_all(

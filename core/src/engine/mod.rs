@@ -143,6 +143,9 @@ where
     ///
     /// [`Handshake`]: crate::session::Handshake
     setup_end: usize,
+    /// The row of handle index 0: 1 once [`wrap_in_transaction`](Self::wrap_in_transaction)
+    /// put a `MULTI` in front of every command, else 0.
+    first: u32,
     sharing: Sharing,
     /// How the queued commands change the connection's `WATCH`: `Some(true)` the last of them
     /// is a `WATCH`, `Some(false)` an `EXEC`, `DISCARD`, `UNWATCH` or `RESET`.
@@ -223,6 +226,7 @@ where
             evalsha: false,
             write_failed: false,
             setup_end: 0,
+            first: 0,
             sharing: Sharing::Auto,
             watch: None,
             #[cfg(feature = "alloc")]
@@ -292,6 +296,7 @@ where
         self.write_failed = false;
         self.watch = None;
         self.setup_end = 0;
+        self.first = 0;
         self.reply_bytes = 0;
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
@@ -603,13 +608,19 @@ where
                 needed: self.replies.len() + e.reply_len as usize,
                 capacity: self.replies.capacity(),
             })),
-            State::Failed => failed(self.failure_of(index)),
+            State::Failed => failed(self.failure_of(self.row(index) as u32)),
         }
+    }
+
+    /// The row of the command a handle of `index` was issued for.
+    #[inline]
+    fn row(&self, index: u32) -> usize {
+        index as usize + self.first as usize
     }
 
     #[inline]
     fn visible(&self, index: u32, epoch: u32) -> Result<Entry, SlotError<'_>> {
-        match self.entries.as_slice().get(index as usize) {
+        match self.entries.as_slice().get(self.row(index)) {
             Some(e) if e.epoch == epoch && e.role.has_handle() => Ok(*e),
             _ => Err(SlotError::Stale),
         }
@@ -624,7 +635,7 @@ where
 {
     #[inline]
     fn frame(&self, index: u32, epoch: u32) -> Result<&[u8], SlotError<'_>> {
-        match self.entries.as_slice().get(index as usize) {
+        match self.entries.as_slice().get(self.row(index)) {
             Some(e) if e.epoch == epoch && e.state == State::Done && e.role.has_handle() => {
                 let start = e.reply_start as usize;
                 Ok(self

@@ -11,6 +11,7 @@ use crate::codec::error::{
 };
 use crate::codec::reply::ServerError;
 use crate::engine::deferred::SlotError;
+use crate::pubsub::FrameError;
 use crate::session::{HandshakeError, SessionError};
 
 /// `Result<T, redpipe::Error>`.
@@ -58,6 +59,16 @@ pub enum Error {
     AlreadyConnected(String),
     /// TLS setup failed.
     Tls(String),
+    /// A subscribed connection sent a frame that breaks the stream (malformed, oversized, or a
+    /// reply nothing asked for); the connection was dropped.
+    Frame(FrameError),
+    /// A subscriber's buffer filled while nobody read it, and its policy is to disconnect.
+    Overflow {
+        /// The messages it held.
+        messages: usize,
+        /// The bytes they took.
+        bytes: usize,
+    },
     /// A value cannot be written with its field's codec; nothing of that call was queued.
     Field(FieldError),
     /// A struct operation was refused, or a stored record cannot be read.
@@ -131,6 +142,20 @@ impl Error {
                 return write_quoted(out, name);
             }
             Self::Tls(e) => return write_all(out, &["TLS error: ", e]),
+            Self::Frame(_) => "protocol error: ",
+            Self::Overflow { messages, bytes } => {
+                let (mut m, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+                return write_all(
+                    out,
+                    &[
+                        "subscriber disconnected: its buffer filled (",
+                        m.format(*messages),
+                        " messages, ",
+                        b.format(*bytes),
+                        " bytes) while nobody read it",
+                    ],
+                );
+            }
             Self::Field(_) => "field error: ",
             Self::Record(_) => "struct error: ",
             Self::Other(e) => {
@@ -152,6 +177,7 @@ impl Error {
             Self::Convert(e) => e.write_message(out),
             Self::Failed(e) => e.write_message(out),
             Self::Field(e) => e.write_message(out),
+            Self::Frame(e) => e.write_message(out),
             Self::Record(e) => e.write_message(out),
             _ => Ok(()),
         }
@@ -173,6 +199,7 @@ impl core::error::Error for Error {
             Self::Other(e) => Some(e.as_ref()),
             Self::Field(e) => Some(e),
             Self::Record(e) => Some(e),
+            Self::Frame(e) => Some(e),
             _ => None,
         }
     }
@@ -192,7 +219,7 @@ impl Error {
     pub fn is_connection(&self) -> bool {
         matches!(
             self,
-            Self::Io(_) | Self::Closed | Self::Protocol(_) | Self::Unsolicited(_)
+            Self::Io(_) | Self::Closed | Self::Protocol(_) | Self::Unsolicited(_) | Self::Frame(_)
         )
     }
 
@@ -285,6 +312,15 @@ impl From<std::io::Error> for IoError {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Self::Io(e.into())
+    }
+}
+
+impl From<FrameError> for Error {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::Decode(e) => Self::Protocol(e),
+            e => Self::Frame(e),
+        }
     }
 }
 

@@ -15,9 +15,13 @@
 //! ```
 //!
 //! Every node is reached with the first seed's settings (password, TLS, timeouts, RESP3);
-//! `db` must be 0, the only database of a cluster. The slot map is read at the first pipeline
-//! (`CLUSTER SHARDS`, or `CLUSTER SLOTS` on servers before 7) and again after a `MOVED`, a
-//! `CLUSTERDOWN` or a node that could not be reached.
+//! `db` must be 0, the only database of a cluster; over TLS (`rediss://`), nodes are reached on
+//! the TLS port the cluster names. The slot map is read at the first pipeline (`CLUSTER
+//! SHARDS`, or `CLUSTER SLOTS` on servers before 7) and again after a `MOVED`, a `CLUSTERDOWN`
+//! or a node that could not be reached: then the node a `MOVED` named is asked first, and of
+//! the nodes' differing answers the newest is kept ([`Refresh`], by the config epochs `CLUSTER
+//! NODES` shows), so that a node that has not seen a failover yet does not send the commands
+//! back to the old owner.
 
 pub use redpipe_core::cluster::*;
 
@@ -26,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use redpipe_core::{Error, Result, VecPipeline, cmd};
+use redpipe_core::{Error, Reply, Result, VecPipeline, cmd};
 
 use super::Pool;
 use crate::config::{Addr, ConnectionInfo};
@@ -39,7 +43,7 @@ use crate::config::{Addr, ConnectionInfo};
 macro_rules! run {
     ($self:ident, $p:ident, [$refresh:ident, $sleep:path, $batches:ident], $($await:tt)*) => {{
         if $self.map().nodes().is_empty()
-            && let Err(e) = $self.$refresh() $($await)*
+            && let Err(e) = $self.$refresh(Refresh::new()) $($await)*
         {
             $p.fail(e.failure());
             return Err(e);
@@ -67,7 +71,10 @@ macro_rules! run {
             let published = map.clone();
             run.absorb_shared($p, &mut map);
             if run.wants_refresh() {
-                if $self.$refresh() $($await)*.is_ok() {
+                // Told what the round saw: the nodes a MOVED named are asked first, the newest
+                // answer is kept (a node that has not seen a failover yet would send the
+                // commands back to the old owner).
+                if $self.$refresh(run.refresh(&map)) $($await)*.is_ok() {
                     map = $self.map();
                 }
             } else if !Arc::ptr_eq(&map, &published) {
@@ -85,39 +92,67 @@ macro_rules! run {
     }};
 }
 
-/// The body of [`Cluster::refresh`] and `refresh_async`: `$ask` is `ask_topology` or its
-/// `_async` form, `$($await)*` empty or `.await`.
+/// The body of `refresh_with` and `refresh_with_async`: `$refresh` is the core's
+/// [`Refresh`], `$ask` is `ask_topology` or its `_async` form, `$($await)*` empty or `.await`.
+/// The nodes are asked as the refresh polls them, until it has what it needs; its pick is
+/// published, or the last node error is returned when no node answered with a map.
 macro_rules! refresh {
-    ($self:ident, $ask:ident, $($await:tt)*) => {{
-        let mut pick = Pick::default();
-        for node in $self.candidates() {
-            if pick.offer($self.$ask(&node) $($await)*) {
-                break;
+    ($self:ident, $refresh:ident, $ask:ident, $($await:tt)*) => {{
+        let mut $refresh = $refresh;
+        let mut last = None;
+        $refresh.start(&$self.map(), &$self.seeds);
+        while let Some(node) = $refresh.poll_node() {
+            match $self.$ask(&node) $($await)* {
+                Ok((map, freshness)) => $refresh.handle_answer(map, freshness),
+                Err(e) => last = Some(e),
             }
         }
-        $self.publish(pick.map()?);
-        Ok(())
+        match $refresh.finish() {
+            Some(map) => {
+                $self.publish(map);
+                Ok(())
+            }
+            None => Err(last.unwrap_or(Error::Closed)),
+        }
     }};
 }
 
 /// The body of `ask_topology` and its `_async` form: `$take` is `Pool::take` or `take_async`,
-/// `$($await)*` empty or `.await`.
+/// `$($await)*` empty or `.await`. `CLUSTER SHARDS` (the map) and `CLUSTER NODES` (the config
+/// epochs: how new the node's view is) in one round trip; `CLUSTER SLOTS` after it on servers
+/// before Redis 7. A node that does not tell its epochs (`CLUSTER NODES` refused) still gives
+/// its map.
 macro_rules! ask_topology {
     ($self:ident, $node:ident, $take:ident, $($await:tt)*) => {{
         let pool = $self.pool($node);
         let mut conn = pool.$take() $($await)*?;
-        for sub in ["SHARDS", "SLOTS"] {
-            let mut p = VecPipeline::new();
-            let reply = p.query::<redpipe_core::Reply<'static>>(cmd("CLUSTER").arg(sub))?;
-            conn.execute(&mut p) $($await)*?;
-            match reply.read(&p) {
-                Ok(r) => return SlotMap::from_reply(&r).map_err(topology_error),
-                // `CLUSTER SHARDS` is new in Redis 7: older servers say unknown subcommand.
-                Err(redpipe_core::SlotError::Server(_)) if sub == "SHARDS" => continue,
-                Err(e) => return Err(e.into()),
+        let tls = matches!($self.template.addr, Addr::Tls { .. });
+        let parse = |r: &Reply<'_>| {
+            match tls {
+                true => SlotMap::from_tls_reply(r),
+                false => SlotMap::from_reply(r),
             }
+            .map_err(topology_error)
+        };
+        let mut p = VecPipeline::new();
+        let shards = p.query::<Reply<'static>>(cmd("CLUSTER").arg("SHARDS"))?;
+        let nodes = p.query::<Reply<'static>>(cmd("CLUSTER").arg("NODES"))?;
+        conn.execute(&mut p) $($await)*?;
+        let freshness = nodes
+            .read(&p)
+            .ok()
+            .and_then(|r| Freshness::from_reply(&r).ok());
+        match shards.read(&p) {
+            Ok(r) => return Ok((parse(&r)?, freshness)),
+            // `CLUSTER SHARDS` is new in Redis 7: older servers say unknown subcommand.
+            Err(redpipe_core::SlotError::Server(_)) => {}
+            Err(e) => return Err(e.into()),
         }
-        Err(Error::Closed)
+        let mut p = VecPipeline::new();
+        let slots = p.query::<Reply<'static>>(cmd("CLUSTER").arg("SLOTS"))?;
+        conn.execute(&mut p) $($await)*?;
+        let r = slots.read(&p)?;
+        Ok((parse(&r)?, freshness))
     }};
 }
 
@@ -291,34 +326,25 @@ impl Cluster {
         total
     }
 
-    /// The nodes to ask for the topology: the known primaries first, then the seeds.
-    fn candidates(&self) -> Vec<Node> {
-        let map = self.map();
-        let mut nodes: Vec<Node> = map
-            .primaries()
-            .into_iter()
-            .map(|i| map.node(i).clone())
-            .collect();
-        for n in map.nodes().iter().chain(&self.seeds) {
-            if !nodes.contains(n) {
-                nodes.push(n.clone());
-            }
-        }
-        nodes
+    /// Reads the slot map again: from the first node that answers with a complete one (the
+    /// known primaries first, then the other nodes, then the seeds), or, if none does, the
+    /// most complete answer. After a redirection or a failure, a pipeline asks with
+    /// [`ClusterRun::refresh`]'s plan instead, which keeps the newest answer.
+    pub fn refresh(&self) -> Result<()> {
+        self.refresh_with(Refresh::new())
     }
 
-    /// Reads the slot map again, from the first node that answers with a complete one (or,
-    /// if none does, the most complete answer).
-    pub fn refresh(&self) -> Result<()> {
-        refresh!(self, ask_topology,)
+    /// Reads the slot map as `refresh` plans.
+    fn refresh_with(&self, refresh: Refresh) -> Result<()> {
+        refresh!(self, refresh, ask_topology,)
     }
 
     fn publish(&self, map: SlotMap) {
         self.publish_shared(Arc::new(map));
     }
 
-    /// `CLUSTER SHARDS` (or `CLUSTER SLOTS`) on `node`.
-    fn ask_topology(&self, node: &Node) -> Result<SlotMap> {
+    /// `CLUSTER SHARDS` (or `CLUSTER SLOTS`) and `CLUSTER NODES` on `node`.
+    fn ask_topology(&self, node: &Node) -> Result<(SlotMap, Option<Freshness>)> {
         ask_topology!(self, node, take,)
     }
 
@@ -358,7 +384,7 @@ impl Cluster {
     /// is started). Every slot of `p` has its result (or its failure) afterwards; the error is
     /// the first node failure, if any.
     pub fn run(&self, p: &mut VecPipeline) -> Result<()> {
-        run!(self, p, [refresh, std::thread::sleep, run_batches],)
+        run!(self, p, [refresh_with, std::thread::sleep, run_batches],)
     }
 
     /// [`run`](Self::run) on tokio: each round's batches run concurrently.
@@ -367,7 +393,7 @@ impl Cluster {
         run!(
             self,
             p,
-            [refresh_async, tokio::time::sleep, run_batches_async],
+            [refresh_with_async, tokio::time::sleep, run_batches_async],
             .await
         )
     }
@@ -375,42 +401,17 @@ impl Cluster {
     /// [`refresh`](Self::refresh) over tokio connections.
     #[cfg(feature = "tokio")]
     pub async fn refresh_async(&self) -> Result<()> {
-        refresh!(self, ask_topology_async, .await)
+        self.refresh_with_async(Refresh::new()).await
     }
 
     #[cfg(feature = "tokio")]
-    async fn ask_topology_async(&self, node: &Node) -> Result<SlotMap> {
+    async fn refresh_with_async(&self, refresh: Refresh) -> Result<()> {
+        refresh!(self, refresh, ask_topology_async, .await)
+    }
+
+    #[cfg(feature = "tokio")]
+    async fn ask_topology_async(&self, node: &Node) -> Result<(SlotMap, Option<Freshness>)> {
         ask_topology!(self, node, take_async, .await)
-    }
-}
-
-/// The slot map a refresh publishes, from the nodes' answers in turn: the first complete one,
-/// else the first partial one, else the last error.
-#[derive(Default)]
-struct Pick {
-    partial: Option<SlotMap>,
-    complete: Option<SlotMap>,
-    last: Option<Error>,
-}
-
-impl Pick {
-    /// Takes one node's answer; true once a complete map is in (no need to ask further).
-    fn offer(&mut self, answer: Result<SlotMap>) -> bool {
-        match answer {
-            Ok(map) if map.is_complete() => self.complete = Some(map),
-            Ok(map) if !map.nodes().is_empty() => {
-                self.partial.get_or_insert(map);
-            }
-            Ok(_) => {}
-            Err(e) => self.last = Some(e),
-        }
-        self.complete.is_some()
-    }
-
-    fn map(self) -> Result<SlotMap> {
-        self.complete
-            .or(self.partial)
-            .ok_or(self.last.unwrap_or(Error::Closed))
     }
 }
 

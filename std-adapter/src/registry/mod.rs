@@ -386,6 +386,22 @@ impl Connections {
         }
     }
 
+    /// The settings of the single server named `name`, and its factory if it has one: for a
+    /// connection of its own outside the pools (a subscriber's).
+    pub(crate) fn server_settings(&self, name: &str) -> Result<(ConnectionInfo, Option<Factory>)> {
+        match self.target(name) {
+            Some(Target::Server(p)) => Ok((p.info.clone(), p.factory.clone())),
+            Some(Target::Cluster(_)) => Err(Error::Config(format!(
+                "{name:?} is a cluster: subscribe through one of its nodes' URLs for now"
+            ))),
+            None => Err(Error::UnknownConnection(if name.is_empty() {
+                "default".into()
+            } else {
+                name.into()
+            })),
+        }
+    }
+
     /// The one group with commands and its target, when only one has commands (the common
     /// case, found without building the vectors of [`pools`](Self::pools)); `None` otherwise.
     /// An unknown name fails the group and is the error.

@@ -20,8 +20,12 @@
 //! migration in three steps, so that a test sees `ASK` between the first and the last step and
 //! `MOVED` after it.
 //!
-//! The harness talks to the nodes with its own few lines of RESP (and [`RedisCluster::cli`] runs
-//! `redis-cli`), never with the code under test. It prints nothing unless it fails; on a timeout
+//! A TLS cluster ([`ClusterOptions::tls`]) serves TLS only, cluster bus and replication
+//! included, with a CA made for it; ACL users ([`ClusterOptions::users`]) lock the default user
+//! behind a password only the harness knows.
+//!
+//! The harness talks to the nodes with its own few lines of RESP (over rustls for a TLS
+//! cluster; and [`RedisCluster::cli`] runs `redis-cli`), never with the code under test. It prints nothing unless it fails; on a timeout
 //! it panics with the end of every node's log.
 
 use std::collections::HashMap;
@@ -53,6 +57,14 @@ pub struct ClusterOptions {
     pub node_timeout: Duration,
     /// Further `--option value` pairs for every node.
     pub extra: Vec<String>,
+    /// Serve TLS only: `port 0`, a TLS client port, `tls-cluster yes` (the cluster bus and the
+    /// ports the cluster announces) and `tls-replication yes`, with a CA made for the cluster
+    /// ([`RedisCluster::ca_file`]) and a certificate for 127.0.0.1 and `localhost`.
+    pub tls: bool,
+    /// ACL users `(name, password)`, allowed everything. When any is given, the default user
+    /// needs a password only the harness knows, so that a connection that does not
+    /// authenticate as one of them is refused.
+    pub users: Vec<(String, String)>,
 }
 
 impl Default for ClusterOptions {
@@ -63,6 +75,8 @@ impl Default for ClusterOptions {
             replicas: 1,
             node_timeout: Duration::from_secs(5),
             extra: Vec::new(),
+            tls: false,
+            users: Vec::new(),
         }
     }
 }
@@ -80,7 +94,9 @@ pub struct RedisCluster {
     replicas_of: HashMap<u16, Vec<u16>>,
     /// One connection per node, kept between polls: a fresh one per command would leave
     /// thousands of sockets in TIME_WAIT during a failover.
-    conns: Mutex<HashMap<u16, BufReader<TcpStream>>>,
+    conns: Mutex<HashMap<u16, BufReader<Stream>>>,
+    /// How the harness reaches the nodes (TLS, password).
+    access: Access,
 }
 
 impl RedisCluster {
@@ -104,11 +120,21 @@ impl RedisCluster {
         assert!(opts.primaries >= 1, "a cluster needs at least one primary");
         let count = opts.primaries * (1 + opts.replicas);
         let dir = scratch_dir();
+        let mut access = Access::default();
+        if opts.tls {
+            // EC keys: made in milliseconds, where RSA ones take a good part of a second.
+            crate::make_certificates(&dir, &["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]);
+            access = Access::tls(&dir.join("ca.crt"));
+        }
+        if !opts.users.is_empty() {
+            access.password = Some(format!("harness-{}", std::process::id()));
+        }
         let mut cluster = Self {
             nodes: Vec::with_capacity(count),
             dir,
             replicas_of: HashMap::new(),
             conns: Mutex::default(),
+            access,
         };
         // Every port at once, so that no two nodes are given the same one.
         let mut ports = free_ports(2 * count).into_iter();
@@ -121,6 +147,8 @@ impl RedisCluster {
                 port.expect("enough ports"),
                 bus.expect("enough ports"),
                 &opts,
+                &settings(&cluster.dir, &opts, &cluster.access),
+                &cluster.access,
             );
             cluster.nodes.push(node);
         }
@@ -189,11 +217,25 @@ impl RedisCluster {
         }
     }
 
-    /// `redis://127.0.0.1:<port>` of every node not killed.
+    /// `redis://127.0.0.1:<port>` of every node not killed; for a TLS cluster,
+    /// `rediss://127.0.0.1:<port>?tls_ca=<the cluster's CA>`.
     pub fn seeds(&self) -> Vec<String> {
-        self.running()
-            .map(|n| format!("redis://127.0.0.1:{}", n.port))
-            .collect()
+        self.running().map(|n| self.url(n.port, None)).collect()
+    }
+
+    /// The URL of node `port`, as [`seeds`](Self::seeds) gives it, with `user`'s name and
+    /// password in it when given.
+    pub fn url(&self, port: u16, user: Option<(&str, &str)>) -> String {
+        let user = user.map_or(String::new(), |(name, pw)| format!("{name}:{pw}@"));
+        match self.ca_file() {
+            Some(ca) => format!("rediss://{user}127.0.0.1:{port}?tls_ca={}", ca.display()),
+            None => format!("redis://{user}127.0.0.1:{port}"),
+        }
+    }
+
+    /// The PEM file of the CA that signed a TLS cluster's certificate; `None` without TLS.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.access.tls.as_ref().map(|_| self.dir.join("ca.crt"))
     }
 
     /// Client ports of every node not killed, in start order.
@@ -247,11 +289,15 @@ impl RedisCluster {
     /// of the code under test). Options go first: `cli(p, &["-c", "GET", "k"])` follows
     /// redirections.
     pub fn cli(&self, port: u16, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &port.to_string()])
-            .args(args)
-            .output()
-            .expect("cannot run redis-cli");
+        let mut cli = Command::new("redis-cli");
+        cli.args(["-p", &port.to_string()]);
+        if let Some(ca) = self.ca_file() {
+            cli.arg("--tls").arg("--cacert").arg(ca);
+        }
+        if let Some(pw) = &self.access.password {
+            cli.args(["--no-auth-warning", "-a", pw]);
+        }
+        let out = cli.args(args).output().expect("cannot run redis-cli");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -285,6 +331,36 @@ impl RedisCluster {
     pub fn pause(&mut self, port: u16, ms: u64) {
         self.ok(port, &["CLIENT", "PAUSE", &ms.to_string()]);
         self.node_mut(port).paused_until = Some(Instant::now() + Duration::from_millis(ms));
+    }
+
+    /// Cuts replica `port` off its primary for good (a wrong `masterauth`, then its link
+    /// killed): it keeps the data it has and answers reads of it, but sees no later write. For
+    /// tests that must tell a replica's answer from its primary's. Waits until the link is
+    /// down.
+    pub fn detach_replica(&self, port: u16) {
+        self.ok(port, &["CONFIG", "SET", "masterauth", "not-the-password"]);
+        match self.call(port, &["CLIENT", "KILL", "TYPE", "master"]) {
+            Ok(Resp::Int(_)) => {}
+            other => panic!("CLIENT KILL TYPE master on {port}: {other:?}"),
+        }
+        self.wait_until(
+            &format!("replica {port} to lose its primary"),
+            Instant::now() + PATIENCE,
+            |c| match c.call(port, &["INFO", "replication"]) {
+                Ok(Resp::Bulk(info)) if contains(&info, "master_link_status:down") => Ok(()),
+                other => Err(format!("INFO replication: {other:?}")),
+            },
+        );
+    }
+
+    /// `GET key` on node `port`, on the harness's connection to it (no `redis-cli` process per
+    /// key, for checks of many keys). Panics on an error reply (`MOVED` too).
+    pub fn get(&self, port: u16, key: &str) -> Option<String> {
+        match self.call(port, &["GET", key]) {
+            Ok(Resp::Bulk(v)) => Some(String::from_utf8_lossy(&v).into_owned()),
+            Ok(Resp::Nil) => None,
+            other => panic!("GET {key} on {port}: {other:?}"),
+        }
     }
 
     /// Waits until a replica of `old_primary` (killed or stopped) has been promoted and the
@@ -334,83 +410,6 @@ impl RedisCluster {
         self.remember_replicas();
     }
 
-    /// First step of moving `slot`: `CLUSTER SETSLOT slot IMPORTING` on `to`, then `MIGRATING`
-    /// on `from`. From now on `from` answers `ASK` for keys of the slot it does not have.
-    pub fn migrate_slot_start(&self, slot: u16, from: u16, to: u16) {
-        let slot = slot.to_string();
-        let (from_id, to_id) = (self.node(from).id.as_str(), self.node(to).id.as_str());
-        self.ok(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", from_id]);
-        self.ok(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", to_id]);
-    }
-
-    /// Second step: moves every key of `slot` from `from` to `to` (`CLUSTER GETKEYSINSLOT`,
-    /// `MIGRATE`). Returns how many keys moved.
-    pub fn migrate_keys(&self, slot: u16, from: u16, to: u16) -> usize {
-        let (slot, to_port) = (slot.to_string(), to.to_string());
-        let mut moved = 0;
-        loop {
-            let keys = match self.call(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "1000"]) {
-                Ok(Resp::Array(keys)) => keys,
-                other => panic!("CLUSTER GETKEYSINSLOT {slot} on {from}: {other:?}"),
-            };
-            if keys.is_empty() {
-                return moved;
-            }
-            let mut args: Vec<Vec<u8>> =
-                ["MIGRATE", "127.0.0.1", &to_port, "", "0", "10000", "KEYS"]
-                    .iter()
-                    .map(|s| s.as_bytes().to_vec())
-                    .collect();
-            for key in &keys {
-                match key {
-                    Resp::Bulk(k) => args.push(k.clone()),
-                    other => panic!("CLUSTER GETKEYSINSLOT gave {other:?}"),
-                }
-            }
-            match self.call(from, &args) {
-                Ok(Resp::Simple(s)) if s == "OK" => moved += keys.len(),
-                other => panic!("MIGRATE of slot {slot} from {from} to {to}: {other:?}"),
-            }
-        }
-    }
-
-    /// Last step: `CLUSTER SETSLOT slot NODE <to>` on `to`, on `from`, then on every other
-    /// primary, and waits until every node that answers sees `to` as the owner. From now on
-    /// nodes answer `MOVED` for the slot. The caller MUST have moved the slot's keys first
-    /// ([`migrate_keys`](Self::migrate_keys)): `from` refuses to give away a slot it holds keys
-    /// of.
-    pub fn migrate_slot_finish(&self, slot: u16, from: u16, to: u16) {
-        let slot_arg = slot.to_string();
-        let to_id = self.node(to).id.clone();
-        let mut order = vec![to, from];
-        order.extend(
-            self.primaries()
-                .into_iter()
-                .filter(|&p| p != to && p != from && self.node(p).answers()),
-        );
-        for port in order {
-            self.ok(port, &["CLUSTER", "SETSLOT", &slot_arg, "NODE", &to_id]);
-        }
-        self.wait_until(
-            &format!("every node to see slot {slot} on {to}"),
-            Instant::now() + PATIENCE,
-            |c| {
-                let view = c.settled()?;
-                match view.iter().find(|n| n.primary && n.owns(slot)) {
-                    Some(n) if n.port == to => Ok(()),
-                    other => Err(format!("slot {slot} on {:?}", other.map(|n| n.port))),
-                }
-            },
-        );
-    }
-
-    /// Moves `slot` from `from` to `to` with its keys: the three steps in a row.
-    pub fn move_slot(&self, slot: u16, from: u16, to: u16) {
-        self.migrate_slot_start(slot, from, to);
-        self.migrate_keys(slot, from, to);
-        self.migrate_slot_finish(slot, from, to);
-    }
-
     // ----- internals -----
 
     fn node(&self, port: u16) -> &Node {
@@ -457,7 +456,7 @@ impl RedisCluster {
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         let conn = match conns.entry(port) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(connect(port)?),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(connect(port, &self.access)?),
         };
         let reply = command(conn, args).map_err(|e| format!("{port}: {e}"));
         if reply.is_err() {
@@ -612,10 +611,11 @@ impl Drop for RedisCluster {
     }
 }
 
+mod migrate;
 mod node;
 mod view;
 mod wire;
 
-use node::{Node, free_ports, spawn_node};
+use node::{Node, free_ports, settings, spawn_node};
 use view::{NodeView, check_coverage, parse_nodes};
-use wire::{Resp, command, connect, contains};
+use wire::{Access, Resp, Stream, command, connect, contains};

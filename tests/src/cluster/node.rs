@@ -37,25 +37,68 @@ pub(super) fn free_ports(count: usize) -> Vec<u16> {
         .collect()
 }
 
-/// Starts one node in `dir` and waits until it answers `PING`. A port can be taken between
-/// choosing and binding it: then it tries fresh ports.
-pub(super) fn spawn_node(dir: &Path, mut port: u16, mut bus: u16, opts: &ClusterOptions) -> Node {
+/// What every node of a cluster shaped by `opts` is started with beyond its ports and
+/// directory: the TLS files (in `cluster_dir`), the users, and the default user's password
+/// (`access`'s, which replicas use to reach their primary too).
+pub(super) fn settings(cluster_dir: &Path, opts: &ClusterOptions, access: &Access) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    if opts.tls {
+        for (opt, file) in [
+            ("--tls-cert-file", "server.crt"),
+            ("--tls-key-file", "server.key"),
+            ("--tls-ca-cert-file", "ca.crt"),
+        ] {
+            args.extend([opt.into(), cluster_dir.join(file).display().to_string()]);
+        }
+        // Clients (the client under test, redis-cli) show no certificate of their own.
+        #[rustfmt::skip]
+        args.extend([
+            "--tls-auth-clients", "no", "--tls-cluster", "yes", "--tls-replication", "yes",
+        ].map(String::from));
+    }
+    if let Some(pw) = &access.password {
+        args.extend(["--requirepass", pw, "--masterauth", pw].map(String::from));
+    }
+    for (user, pw) in &opts.users {
+        let pw = format!(">{pw}");
+        args.extend(["--user", user, "on", &pw, "~*", "&*", "+@all"].map(String::from));
+    }
+    args
+}
+
+/// Starts one node in `dir` and waits until it answers `PING` (reached as `access` says). A
+/// port can be taken between choosing and binding it: then it tries fresh ports. A TLS node
+/// (`opts.tls`) listens on `port` for TLS only.
+pub(super) fn spawn_node(
+    dir: &Path,
+    mut port: u16,
+    mut bus: u16,
+    opts: &ClusterOptions,
+    settings: &[String],
+    access: &Access,
+) -> Node {
     for _ in 0..5 {
         let (p, b, timeout) = (
             port.to_string(),
             bus.to_string(),
             opts.node_timeout.as_millis().to_string(),
         );
+        let ports = match opts.tls {
+            true => ["--port", "0", "--tls-port", &p],
+            false => ["--port", &p, "--tls-port", "0"],
+        };
         #[rustfmt::skip]
         let args = [
-            "--port", &p, "--cluster-port", &b, "--bind", "127.0.0.1",
+            "--cluster-port", &b, "--bind", "127.0.0.1",
             "--protected-mode", "no", "--daemonize", "no",
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", &timeout, "--repl-diskless-sync-delay", "0",
             "--save", "", "--appendonly", "no",
         ];
         let child = Command::new("redis-server")
+            .args(ports)
             .args(args)
+            .args(settings)
             .arg("--dir")
             .arg(dir)
             .arg("--logfile")
@@ -83,7 +126,7 @@ pub(super) fn spawn_node(dir: &Path, mut port: u16, mut bus: u16, opts: &Cluster
                 node.child = None;
                 break;
             }
-            let pong = connect(port).and_then(|mut c| command(&mut c, &["PING"]));
+            let pong = connect(port, access).and_then(|mut c| command(&mut c, &["PING"]));
             if matches!(pong, Ok(Resp::Simple(s)) if s == "PONG") {
                 return node;
             }

@@ -3,6 +3,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::refresh::Refresh;
 use super::topology::{Node, SlotMap};
 use super::{HashSlot, KeySpec};
 use crate::codec::decode::{Limits, Scanner};
@@ -213,6 +214,11 @@ pub struct ClusterRun {
     /// `ASK` targets of the last round the slot map may not know yet (a node added since it
     /// was read): added to it, so that the command goes there and not elsewhere.
     asked: Vec<Node>,
+    /// The last round's `MOVED` replies once in the map: (slot, the new owner's index), for
+    /// the refresh that follows ([`ClusterRun::refresh`]).
+    moved: Vec<(HashSlot, usize)>,
+    /// Nodes (map indices) whose batch failed in the last round.
+    unreached: Vec<usize>,
     refresh: bool,
     delay_ms: u32,
     replicas: bool,
@@ -245,6 +251,8 @@ impl Default for ClusterRun {
             spare: Vec::new(),
             moves: Vec::new(),
             asked: Vec::new(),
+            moved: Vec::new(),
+            unreached: Vec::new(),
             refresh: false,
             delay_ms: 0,
             replicas: false,
@@ -307,6 +315,8 @@ impl ClusterRun {
         self.splits.clear();
         self.moves.clear();
         self.asked.clear();
+        self.moved.clear();
+        self.unreached.clear();
         self.planned = 0;
         self.refresh = false;
         self.delay_ms = 0;
@@ -454,12 +464,32 @@ impl ClusterRun {
         self.refresh
     }
 
+    /// The refresh to run when [`wants_refresh`](Self::wants_refresh) says so, told what the
+    /// last round saw: the nodes its `MOVED` replies named (asked first, and an answer that
+    /// agrees is enough) and the nodes that failed (asked last, their replicas first). `map` is
+    /// the map the round was absorbed into.
+    pub fn refresh(&self, map: &SlotMap) -> Refresh {
+        let mut refresh = Refresh::new();
+        for &(slot, node) in &self.moved {
+            if let Some(n) = map.nodes().get(node) {
+                refresh.expect(slot, n.clone());
+            }
+        }
+        for &node in &self.unreached {
+            if let Some(n) = map.nodes().get(node) {
+                refresh.avoid(n.clone());
+            }
+        }
+        refresh
+    }
+
     /// Reads this round's replies into `p`: results into their handles, redirections into
     /// `map` and the next round.
     pub fn absorb(&mut self, p: &mut VecPipeline, map: &mut SlotMap) {
         self.absorb_replies(p);
         for (slot, node, replied) in self.moves.drain(..) {
-            map.moved(slot, node, Some(replied));
+            let to = map.moved(slot, node, Some(replied));
+            self.moved.push((slot, to));
         }
         for node in self.asked.drain(..) {
             if map.find(&node).is_none() {
@@ -475,7 +505,8 @@ impl ClusterRun {
         self.absorb_replies(p);
         for (slot, node, replied) in self.moves.drain(..) {
             // Copies the map on the first change only: it is unique afterwards.
-            Arc::make_mut(map).moved(slot, node, Some(replied));
+            let to = Arc::make_mut(map).moved(slot, node, Some(replied));
+            self.moved.push((slot, to));
         }
         for node in self.asked.drain(..) {
             if map.find(&node).is_none() {

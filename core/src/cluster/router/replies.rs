@@ -13,6 +13,8 @@ impl ClusterRun {
         self.delay_ms = 0;
         self.moves.clear();
         self.asked.clear();
+        self.moved.clear();
+        self.unreached.clear();
         let batches = core::mem::take(&mut self.batches);
         for batch in &batches {
             for &(u, first, count) in &batch.members {
@@ -49,6 +51,9 @@ impl ClusterRun {
         let frames: Option<Vec<&[u8]>> =
             (first..first + count).map(|i| sub.reply_frame(i)).collect();
         let Some(frames) = frames else {
+            if !self.unreached.contains(&batch.node) {
+                self.unreached.push(batch.node);
+            }
             let failure = sub.failure().unwrap_or(Failure::Closed);
             // Commands the node never received can go again; the others may have run.
             let unsent = !(first..first + count).any(|i| sub.was_sent(i));

@@ -320,6 +320,42 @@ fn moved_updates_the_map_and_resends_only_the_moved_command() {
 }
 
 #[test]
+fn the_refresh_after_a_round_asks_the_moved_target_first_and_a_failed_node_last() {
+    let mut cluster = FakeCluster::new(3);
+    let mut map = cluster.map();
+    let slot = HashSlot::for_key(b"counter");
+    let old = cluster.owner[usize::from(slot.get())];
+    let new = (old + 1) % 3;
+    cluster.owner[usize::from(slot.get())] = new;
+    let mut p = VecPipeline::new();
+    let _ = p.incr("counter").unwrap();
+    let mut run = ClusterRun::new();
+    assert!(run.next_round(&mut p, &map));
+    cluster.serve(&mut run, &map);
+    run.absorb(&mut p, &mut map);
+    let refresh = run.refresh(&map);
+    assert!(refresh.after_trouble());
+    assert_eq!(refresh.order(&map, &[])[0], cluster.node(new));
+
+    // A round whose batch fails: its node is asked last.
+    let mut p = VecPipeline::new();
+    let _ = p.incr("counter").unwrap();
+    run.reset();
+    assert!(run.next_round(&mut p, &map));
+    for b in run.batches_mut() {
+        b.pipeline_mut()
+            .fail(Failure::Io(crate::IoKind::ConnectionRefused));
+    }
+    run.absorb(&mut p, &mut map);
+    assert!(run.wants_refresh());
+    let order = run.refresh(&map).order(&map, &[]);
+    assert_eq!(order.last(), Some(&cluster.node(new)));
+    assert_eq!(order.len(), 3);
+    run.reset();
+    assert!(!run.refresh(&map).after_trouble());
+}
+
+#[test]
 fn ask_sends_asking_and_the_command_to_the_importing_node_once() {
     let mut cluster = FakeCluster::new(2);
     let mut map = cluster.map();

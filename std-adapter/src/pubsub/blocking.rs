@@ -1,0 +1,204 @@
+//! The blocking subscriber: a reader thread per subscriber, the owner waits on a condition
+//! variable. The reader's loop and every rule are the module's, shared with tokio.
+
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use redpipe_core::{Args, Error, Result};
+
+use super::{Event, Kind, Overflow, Shared, State, change, deadline, flush, pump, wait_for};
+use crate::config::Addr;
+use crate::connection::Connection;
+use crate::registry::Connections;
+use crate::stream::Io;
+
+/// The read side, the write side (a second handle on the socket) and bytes already read.
+type Parts = (Io, Io, Vec<u8>);
+
+/// A blocking subscriber on a connection of its own; see the [module docs](super).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use redpipe::pubsub::{Event, Kind, Subscriber};
+///
+/// redpipe::connect("redis://127.0.0.1:6379")?;
+/// let mut sub = Subscriber::new(redpipe::DEFAULT)?;
+/// sub.subscribe(Kind::Channel, &["news"])?; // returns once the server confirmed
+/// while let Some(event) = sub.next_event(Some(Duration::from_secs(1)))? {
+///     match event {
+///         Event::Message(m) => println!("{}: {}", m.channel, m.payload::<String>()?),
+///         Event::Gap => println!("reconnected: messages may have been missed"),
+///         other => println!("{other:?}"),
+///     }
+/// }
+/// # Ok::<(), redpipe::Error>(())
+/// ```
+pub struct Subscriber {
+    shared: Arc<Shared<Io>>,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("addr", &self.shared.info.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens a connection for the subscriber: the name's factory or settings, set up as any
+/// connection (`HELLO`, `AUTH`, `SELECT`), then taken apart.
+fn open(shared: &Shared<Io>) -> Result<Parts> {
+    let conn = match &shared.factory {
+        Some(open) => open()?,
+        None => Connection::open(&shared.info)?,
+    };
+    let (io, buf) = conn.into_io()?;
+    // TLS keeps one session state, which a reading and a writing thread cannot share.
+    let writer = io.try_clone().ok_or_else(|| {
+        Error::Config(
+            "a blocking subscriber needs a TCP or Unix socket: over TLS use the tokio \
+             AsyncSubscriber"
+                .into(),
+        )
+    })?;
+    Ok((io, writer, buf.filled().to_vec()))
+}
+
+fn read(_: &Shared<Io>, io: &mut Io, buf: &mut [u8]) -> std::io::Result<usize> {
+    embedded_io::Read::read(io, buf)
+}
+
+fn write(io: &mut Io, bytes: &[u8]) -> std::io::Result<()> {
+    let result = embedded_io::Write::write_all(io, bytes);
+    if result.is_err() {
+        io.shutdown(); // so that the reader, blocked in a read, finds the connection gone
+    }
+    result
+}
+
+fn sleep(d: Duration) {
+    std::thread::sleep(d);
+}
+
+/// Waits for a wake-up after the `seen`th, or `left`.
+fn wait(shared: &Shared<Io>, seen: u64, left: Option<Duration>) {
+    let st = shared.lock();
+    if st.version != seen {
+        return;
+    }
+    let _st = match left {
+        Some(t) => {
+            shared
+                .changed
+                .wait_timeout(st, t)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0
+        }
+        None => shared
+            .changed
+            .wait(st)
+            .unwrap_or_else(PoisonError::into_inner),
+    };
+}
+
+fn run(shared: Arc<Shared<Io>>, first: Parts) {
+    pump!(shared, first, [open, read, write, sleep],)
+}
+
+impl Subscriber {
+    /// A subscriber to the server named `name` in the process-wide registry; see
+    /// [`on`](Self::on).
+    pub fn new(name: &str) -> Result<Self> {
+        Self::on(Connections::global(), name)
+    }
+
+    /// A subscriber to the server named `name` in `registry`, on a connection of its own,
+    /// opened now (an unreachable server or a refused `AUTH` is the error) with the name's
+    /// settings. Not for a cluster name yet, nor a TLS one (use `AsyncSubscriber`).
+    pub fn on(registry: &Connections, name: &str) -> Result<Self> {
+        let (info, factory) = registry.server_settings(name)?;
+        if matches!(info.addr, Addr::Tls { .. }) && factory.is_none() {
+            return Err(Error::Config(
+                "a blocking subscriber needs a TCP or Unix socket: over TLS use the tokio \
+                 AsyncSubscriber"
+                    .into(),
+            ));
+        }
+        let shared = Arc::new(Shared::new(info, factory));
+        let first = open(&shared)?;
+        let reader = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("redpipe-subscriber".into())
+            .spawn(move || run(reader, first))
+            .map_err(|e| Error::Io(e.into()))?;
+        Ok(Self { shared })
+    }
+
+    /// Sets the buffer's bounds (messages and bytes) and what happens when a message arrives
+    /// with it full; see the [module docs](super).
+    pub fn buffer(&self, messages: usize, bytes: usize, overflow: Overflow) -> &Self {
+        self.shared.set_bounds(messages, bytes, overflow);
+        self
+    }
+
+    /// Subscribes to `names` (channels, patterns or shard channels, per `kind`) and waits
+    /// until the server confirmed every one. A refusal (`-NOPERM`) is the server's error, and
+    /// the names refused are forgotten. Names already subscribed are not sent again.
+    pub fn subscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        change!(self.shared, kind, names, true, [write, wait],)
+    }
+
+    /// Unsubscribes from those of `names` that are subscribed, and waits for the server's
+    /// confirmations; messages already buffered stay.
+    pub fn unsubscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        change!(self.shared, kind, names, false, [write, wait],)
+    }
+
+    /// The next message or marker, waiting up to `timeout` (`None`: as long as it takes);
+    /// `Ok(None)` when none came in time. `Err` ends the subscriber (its overflow policy
+    /// disconnected it); later calls give [`Error::Closed`].
+    pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<Event>> {
+        wait_for!(
+            self.shared,
+            deadline(timeout),
+            |st: &mut State<Io>| st.take().map(|r| r.map(Some)),
+            Ok(None),
+            wait,
+        )
+    }
+
+    /// The events, each waited for as long as it takes; the iterator ends when the subscriber
+    /// does (after its error).
+    pub fn iter(&mut self) -> impl Iterator<Item = Result<Event>> + '_ {
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let next = self.next_event(None).transpose()?;
+            done = next.is_err();
+            Some(next)
+        })
+    }
+
+    /// Messages dropped so far under [`Overflow::DropOldest`].
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped()
+    }
+
+    /// The names of `kind` subscribed (or being subscribed).
+    pub fn subscriptions(&self, kind: Kind) -> Vec<String> {
+        self.shared.subscriptions(kind)
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.closed = true;
+        // The reader is blocked in a read on the same socket: this ends it.
+        if let Some(w) = st.writer.take() {
+            w.shutdown();
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The tokio subscriber (feature `tokio`): a reader task per subscriber, the owner awaits a
+//! `Notify`, and the subscriber is a `Stream`. The reader's loop and every rule are the
+//! module's, shared with the blocking subscriber.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::Stream;
+use redpipe_core::{Args, Error, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+
+use super::{Event, Kind, Overflow, Shared, State, change, deadline, flush, pump, wait_for};
+use crate::registry::Connections;
+use crate::tokio::{AsyncConnection, Stream as Socket};
+
+type Writer = WriteHalf<Socket>;
+/// A `next_event` in progress, owned by the stream.
+type NextEvent = Pin<Box<dyn Future<Output = Result<Option<Event>>> + Send>>;
+/// The read side, the write side and bytes already read.
+type Parts = (ReadHalf<Socket>, Writer, Vec<u8>);
+
+/// A tokio subscriber on a connection of its own, read by a task of its own; a
+/// [`Stream`] of [`Event`]s. See the [module docs](super).
+///
+/// ```no_run
+/// # async fn run() -> redpipe::Result<()> {
+/// use futures_util::StreamExt;
+/// use redpipe::pubsub::{AsyncSubscriber, Event, Kind};
+///
+/// redpipe::connect("redis://127.0.0.1:6379")?;
+/// let mut sub = AsyncSubscriber::new(redpipe::DEFAULT).await?;
+/// sub.subscribe(Kind::Pattern, &["news.*"]).await?;
+/// while let Some(event) = sub.next().await {
+///     if let Event::Message(m) = event? {
+///         println!("{}: {}", m.channel, m.payload::<String>()?);
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct AsyncSubscriber {
+    shared: Arc<Shared<Writer>>,
+    task: tokio::task::JoinHandle<()>,
+    /// The `next_event` that `poll_next` is polling.
+    next: Option<NextEvent>,
+}
+
+impl std::fmt::Debug for AsyncSubscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncSubscriber")
+            .field("addr", &self.shared.info.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn open(shared: &Shared<Writer>) -> Result<Parts> {
+    if shared.factory.is_some() {
+        return Err(Error::Config(
+            "this name opens connections with a (blocking) factory: the tokio subscriber needs \
+             its URL or ConnectionInfo"
+                .into(),
+        ));
+    }
+    let (stream, leftover) = AsyncConnection::open(&shared.info).await?.into_stream()?;
+    let (read, write) = tokio::io::split(stream);
+    Ok((read, write, leftover))
+}
+
+async fn read(
+    shared: &Shared<Writer>,
+    half: &mut ReadHalf<Socket>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match shared.info.read_timeout {
+        Some(t) => tokio::time::timeout(t, half.read(buf))
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        None => half.read(buf).await,
+    }
+}
+
+async fn write(half: &mut Writer, bytes: &[u8]) -> std::io::Result<()> {
+    half.write_all(bytes).await?;
+    half.flush().await
+}
+
+async fn sleep(d: Duration) {
+    tokio::time::sleep(d).await;
+}
+
+/// Waits for the reader's next wake-up, or `left`. One made since the state was looked at is
+/// kept as a permit by `notify_one`, so `seen` is not needed.
+async fn wait(shared: &Shared<Writer>, _seen: u64, left: Option<Duration>) {
+    match left {
+        Some(t) => {
+            let _ = tokio::time::timeout(t, shared.notify.notified()).await;
+        }
+        None => shared.notify.notified().await,
+    }
+}
+
+async fn run(shared: Arc<Shared<Writer>>, first: Parts) {
+    pump!(shared, first, [open, read, write, sleep], .await)
+}
+
+/// The next event of the subscriber sharing `shared`, waiting up to `timeout`.
+async fn next_event(
+    shared: Arc<Shared<Writer>>,
+    timeout: Option<Duration>,
+) -> Result<Option<Event>> {
+    wait_for!(
+        shared,
+        deadline(timeout),
+        |st: &mut State<Writer>| st.take().map(|r| r.map(Some)),
+        Ok(None),
+        wait,
+        .await
+    )
+}
+
+impl AsyncSubscriber {
+    /// A subscriber to the server named `name` in the process-wide registry; see
+    /// [`on`](Self::on).
+    pub async fn new(name: &str) -> Result<Self> {
+        Self::on(Connections::global(), name).await
+    }
+
+    /// A subscriber to the server named `name` in `registry`, on a connection of its own
+    /// opened now, read by a task spawned on the current tokio runtime. Not for a cluster
+    /// name yet, nor a name registered with a factory.
+    pub async fn on(registry: &Connections, name: &str) -> Result<Self> {
+        let (info, factory) = registry.server_settings(name)?;
+        let shared = Arc::new(Shared::new(info, factory));
+        let first = open(&shared).await?;
+        let task = tokio::spawn(run(Arc::clone(&shared), first));
+        Ok(Self {
+            shared,
+            task,
+            next: None,
+        })
+    }
+
+    /// Sets the buffer's bounds and overflow policy; see
+    /// [`Subscriber::buffer`](super::Subscriber::buffer).
+    pub fn buffer(&self, messages: usize, bytes: usize, overflow: Overflow) -> &Self {
+        self.shared.set_bounds(messages, bytes, overflow);
+        self
+    }
+
+    /// Subscribes and waits for the server's confirmations; see
+    /// [`Subscriber::subscribe`](super::Subscriber::subscribe).
+    pub async fn subscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        change!(self.shared, kind, names, true, [write, wait], .await)
+    }
+
+    /// Unsubscribes and waits for the server's confirmations.
+    pub async fn unsubscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        change!(self.shared, kind, names, false, [write, wait], .await)
+    }
+
+    /// The next message or marker, waiting up to `timeout`; see
+    /// [`Subscriber::next_event`](super::Subscriber::next_event).
+    pub async fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<Event>> {
+        next_event(Arc::clone(&self.shared), timeout).await
+    }
+
+    /// Messages dropped so far under [`Overflow::DropOldest`].
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped()
+    }
+
+    /// The names of `kind` subscribed (or being subscribed).
+    pub fn subscriptions(&self, kind: Kind) -> Vec<String> {
+        self.shared.subscriptions(kind)
+    }
+}
+
+/// Each event, as it comes; ends after the error that ends the subscriber.
+impl Stream for AsyncSubscriber {
+    type Item = Result<Event>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.next.is_none() {
+            if self.shared.lock().ended {
+                return Poll::Ready(None);
+            }
+            self.next = Some(Box::pin(next_event(Arc::clone(&self.shared), None)));
+        }
+        let Some(next) = self.next.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let result = std::task::ready!(next.as_mut().poll(cx));
+        self.next = None;
+        Poll::Ready(result.transpose())
+    }
+}
+
+impl Drop for AsyncSubscriber {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.task.abort();
+    }
+}

@@ -1,0 +1,300 @@
+//! Pub/Sub against a real redis-server: typed messages published from pipelines, patterns,
+//! unsubscribing, refusals, reconnecting with a gap marker after the server drops the
+//! subscriber, the bounded buffer under a flood nobody reads, and the tokio stream.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use redpipe::prelude::*;
+use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Overflow, Subscriber};
+use redpipe::{Connections, Error};
+use redpipe_tests::RedisServer;
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(5));
+
+fn registry(server: &RedisServer, protocol: u8) -> Connections {
+    let r = Connections::new();
+    let url = format!("{}?protocol={protocol}&timeout=5000", server.url());
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    r
+}
+
+/// Publishes on `r` in one pipeline; returns how many subscribers got each message.
+fn publish(r: &Connections, messages: &[(&str, String)]) -> Vec<i64> {
+    let handles = r
+        .autoexec(None, |p| {
+            Ok(messages
+                .iter()
+                .map(|(channel, m)| p.publish(*channel, m.as_str()))
+                .collect::<Vec<_>>())
+        })
+        .unwrap();
+    handles.iter().map(|h| h.result().unwrap()).collect()
+}
+
+fn next_message(sub: &mut Subscriber) -> Msg {
+    match sub.next_event(WAIT).unwrap() {
+        Some(Event::Message(m)) => m,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// Publishes `payload` to `channel` until a subscriber receives it (after a reconnect the
+/// subscriber is back once the server counts it), and returns the receivers' count.
+fn publish_until_received(r: &Connections, channel: &str, payload: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while publish(r, &[(channel, payload.into())]) == [0] {
+        assert!(
+            Instant::now() < deadline,
+            "nobody subscribed to {channel} again"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn messages_published_from_a_pipeline_arrive_typed() {
+    let server = RedisServer::start();
+    for protocol in [2, 3] {
+        let r = registry(&server, protocol);
+        let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+        sub.subscribe(Kind::Channel, &["news", "scores"]).unwrap();
+        assert_eq!(sub.subscriptions(Kind::Channel), ["news", "scores"]);
+        let counts = publish(
+            &r,
+            &[
+                ("news", "hello".into()),
+                ("scores", "42".into()),
+                ("elsewhere", "x".into()),
+            ],
+        );
+        assert_eq!(counts, [1, 1, 0], "RESP{protocol}");
+        let m = next_message(&mut sub);
+        assert_eq!(
+            (m.kind, m.channel.as_str(), m.pattern.as_deref()),
+            (Kind::Channel, "news", None)
+        );
+        assert_eq!(m.payload::<String>().unwrap(), "hello");
+        assert_eq!(m.payload::<&str>().unwrap(), "hello");
+        let m = next_message(&mut sub);
+        assert_eq!(
+            (m.channel.as_str(), m.payload::<i64>().unwrap()),
+            ("scores", 42)
+        );
+        assert!(matches!(m.payload::<Vec<i64>>(), Err(Error::Convert(_))));
+        // Nothing else came.
+        let quiet = Some(Duration::from_millis(100));
+        assert_eq!(sub.next_event(quiet).unwrap(), None);
+    }
+}
+
+#[test]
+fn patterns_receive_what_they_match() {
+    let server = RedisServer::start();
+    let r = registry(&server, 2);
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(Kind::Pattern, &["news.*"]).unwrap();
+    let counts = publish(
+        &r,
+        &[
+            ("news.a", "1".into()),
+            ("other.b", "2".into()),
+            ("news.b", "3".into()),
+        ],
+    );
+    assert_eq!(counts, [1, 0, 1]);
+    for (channel, payload) in [("news.a", 1), ("news.b", 3)] {
+        let m = next_message(&mut sub);
+        assert_eq!(m.kind, Kind::Pattern);
+        assert_eq!(m.pattern.as_deref(), Some("news.*"));
+        assert_eq!(
+            (m.channel.as_str(), m.payload::<i64>().unwrap()),
+            (channel, payload)
+        );
+    }
+    assert_eq!(server.cli(&["PUBSUB", "NUMPAT"]), "1");
+}
+
+#[test]
+fn unsubscribed_channels_stop_delivering() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(Kind::Channel, &["a", "b"]).unwrap();
+    sub.unsubscribe(Kind::Channel, &["a", "never-subscribed"])
+        .unwrap();
+    assert_eq!(sub.subscriptions(Kind::Channel), ["b"]);
+    assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "a", "b"]), "a\n0\nb\n1");
+    assert_eq!(publish(&r, &[("a", "x".into()), ("b", "y".into())]), [0, 1]);
+    let m = next_message(&mut sub);
+    assert_eq!((m.channel.as_str(), m.payload_bytes()), ("b", &b"y"[..]));
+}
+
+#[test]
+fn a_refused_channel_is_the_servers_error() {
+    let server = RedisServer::start();
+    server.cli(&[
+        "ACL",
+        "SETUSER",
+        "limited",
+        "on",
+        ">pw",
+        "~*",
+        "resetchannels",
+        "&allowed",
+        "+@all",
+    ]);
+    let r = Connections::new();
+    let url = format!(
+        "redis://limited:pw@127.0.0.1:{}?timeout=5000",
+        server.port()
+    );
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    match sub.subscribe(Kind::Channel, &["forbidden"]) {
+        Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
+        other => panic!("expected NOPERM, got {other:?}"),
+    }
+    assert!(sub.subscriptions(Kind::Channel).is_empty());
+    sub.subscribe(Kind::Channel, &["allowed"]).unwrap();
+    publish_until_received(&r, "allowed", "ok");
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "ok");
+}
+
+#[test]
+fn the_subscriber_comes_back_after_the_server_drops_it_and_says_so() {
+    let server = RedisServer::start();
+    for protocol in [2, 3] {
+        let r = registry(&server, protocol);
+        let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+        sub.subscribe(Kind::Channel, &["c"]).unwrap();
+        sub.subscribe(Kind::Pattern, &["p.*"]).unwrap();
+        assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]), "1");
+        assert_eq!(
+            sub.next_event(WAIT).unwrap(),
+            Some(Event::Gap),
+            "RESP{protocol}"
+        );
+        // Both subscriptions are back, without a call.
+        publish_until_received(&r, "c", "after");
+        assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "after");
+        publish_until_received(&r, "p.1", "pattern");
+        let m = next_message(&mut sub);
+        assert_eq!(
+            (m.pattern.as_deref(), m.channel.as_str()),
+            (Some("p.*"), "p.1")
+        );
+    }
+}
+
+#[test]
+fn a_flood_nobody_reads_stays_within_the_buffer() {
+    let server = RedisServer::start();
+    let r = registry(&server, 2);
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.buffer(100, 1 << 20, Overflow::DropOldest);
+    sub.subscribe(Kind::Channel, &["flood"]).unwrap();
+    let messages: Vec<(&str, String)> = (0..5000).map(|i| ("flood", i.to_string())).collect();
+    assert!(publish(&r, &messages).iter().all(|&n| n == 1));
+    // The reader keeps reading while nobody takes: the oldest go.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sub.dropped() < 4900 {
+        assert!(
+            Instant::now() < deadline,
+            "dropped {} of 4900",
+            sub.dropped()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(sub.dropped(), 4900);
+    assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Dropped(4900)));
+    for i in 4900..5000 {
+        assert_eq!(next_message(&mut sub).payload::<i64>().unwrap(), i);
+    }
+    assert_eq!(
+        sub.next_event(Some(Duration::from_millis(50))).unwrap(),
+        None
+    );
+    // The server holds no backlog for it: its output buffer is empty.
+    let clients = server.cli(&["CLIENT", "LIST", "TYPE", "pubsub"]);
+    assert!(clients.contains(" omem=0 "), "{clients}");
+}
+
+#[test]
+fn a_subscriber_that_must_not_drop_disconnects() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.buffer(10, 1 << 20, Overflow::Disconnect);
+    sub.subscribe(Kind::Channel, &["flood"]).unwrap();
+    let messages: Vec<(&str, String)> = (0..100).map(|i| ("flood", i.to_string())).collect();
+    publish(&r, &messages);
+    // Nobody reads: the eleventh message finds the buffer full, and the connection is closed
+    // (the server counts no subscriber).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber did not disconnect"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // What was buffered is delivered, then the reason, then nothing more.
+    let mut events: Vec<redpipe::Result<Event>> = sub.iter().collect();
+    let last = events.pop().unwrap();
+    assert!(
+        matches!(last, Err(Error::Overflow { messages: 10, .. })),
+        "{last:?}"
+    );
+    let payloads: Vec<i64> = events
+        .into_iter()
+        .map(|e| e.unwrap().message().unwrap().payload::<i64>().unwrap())
+        .collect();
+    assert_eq!(payloads, (0..10).collect::<Vec<_>>());
+    assert!(matches!(sub.next_event(WAIT), Err(Error::Closed)));
+    assert!(sub.subscribe(Kind::Channel, &["other"]).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tokio_subscriber_is_a_stream() {
+    let server = RedisServer::start();
+    for protocol in [2, 3] {
+        let r = registry(&server, protocol);
+        let mut sub = AsyncSubscriber::on(&r, redpipe::DEFAULT).await.unwrap();
+        sub.subscribe(Kind::Channel, &["t"]).await.unwrap();
+        sub.subscribe(Kind::Pattern, &["t.*"]).await.unwrap();
+        let sent = r
+            .autoexec_async(None, |p| Ok((p.publish("t", "one"), p.publish("t.x", 2))))
+            .await
+            .unwrap();
+        assert_eq!((sent.0.result().unwrap(), sent.1.result().unwrap()), (1, 1));
+        let first = sub.next().await.unwrap().unwrap().message().unwrap();
+        assert_eq!(
+            (first.channel.as_str(), first.payload::<String>().unwrap()),
+            ("t", "one".into())
+        );
+        let second = sub.next().await.unwrap().unwrap().message().unwrap();
+        assert_eq!(second.pattern.as_deref(), Some("t.*"));
+        assert_eq!(second.payload::<i64>().unwrap(), 2);
+
+        // Dropped by the server: a gap, then messages again.
+        assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]), "1");
+        let gap = tokio::time::timeout(Duration::from_secs(5), sub.next()).await;
+        assert_eq!(gap.unwrap().unwrap().unwrap(), Event::Gap, "RESP{protocol}");
+        let r2 = r.clone();
+        tokio::task::spawn_blocking(move || publish_until_received(&r2, "t", "back"))
+            .await
+            .unwrap();
+        let m = sub
+            .next_event(WAIT)
+            .await
+            .unwrap()
+            .unwrap()
+            .message()
+            .unwrap();
+        assert_eq!(m.payload::<String>().unwrap(), "back");
+        sub.unsubscribe(Kind::Channel, &["t"]).await.unwrap();
+        assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "t"]), "t\n0");
+    }
+}
