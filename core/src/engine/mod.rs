@@ -145,6 +145,7 @@ where
     setup_end: usize,
     /// The row of handle index 0: 1 once [`wrap_in_transaction`](Self::wrap_in_transaction)
     /// put a `MULTI` in front of every command, else 0.
+    #[cfg(feature = "transactions")]
     first: u32,
     sharing: Sharing,
     /// How the queued commands change the connection's `WATCH`: `Some(true)` the last of them
@@ -226,6 +227,7 @@ where
             evalsha: false,
             write_failed: false,
             setup_end: 0,
+            #[cfg(feature = "transactions")]
             first: 0,
             sharing: Sharing::Auto,
             watch: None,
@@ -296,7 +298,10 @@ where
         self.write_failed = false;
         self.watch = None;
         self.setup_end = 0;
-        self.first = 0;
+        #[cfg(feature = "transactions")]
+        {
+            self.first = 0;
+        }
         self.reply_bytes = 0;
         #[cfg(feature = "alloc")]
         self.callbacks.clear();
@@ -615,7 +620,9 @@ where
     /// The row of the command a handle of `index` was issued for.
     #[inline]
     fn row(&self, index: u32) -> usize {
-        index as usize + self.first as usize
+        #[cfg(feature = "transactions")]
+        let index = index.saturating_add(self.first);
+        index as usize
     }
 
     #[inline]
