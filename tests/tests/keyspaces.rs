@@ -1544,3 +1544,42 @@ fn hmset_fields_writes_each_member_through_its_codec() {
         "not overwritten by the refused call"
     );
 }
+
+/// RedPipe's `hget` on a `Hash` with `fields`: each member read through its own codec, in one
+/// pipe; a missing member is `None`, a stored value its codec cannot read fails its own handle.
+#[test]
+fn hget_field_reads_each_member_through_its_codec() {
+    let server = RedisServer::start();
+    let r = registry(&server);
+    server.cli(&[
+        "HSET", "A{h}", "balance", "2.5", "visits", "7", "admin", "", "tags", "a,b", "name", "Zoë",
+        "raw", "\x01",
+    ]);
+    server.cli(&["HSET", "A{bad}", "visits", "many"]);
+    let mut p = r.pipe();
+    let mut a = Accounts::with(&mut p);
+    let got: Vec<_> = ["balance", "visits", "admin", "tags", "name", "missing"]
+        .iter()
+        .map(|m| a.hget_field("h", m).unwrap())
+        .collect();
+    let bad = a.hget_field("bad", "visits").unwrap();
+    p.execute().unwrap();
+    let got: Vec<Option<FieldValue>> = got.iter().map(|h| h.result().unwrap()).collect();
+    assert_eq!(
+        got,
+        [
+            Some(FieldValue::Float(2.5)),
+            Some(FieldValue::Int(7)),
+            Some(FieldValue::Bool(false)),
+            Some(FieldValue::StringList(vec!["a".into(), "b".into()])),
+            Some(FieldValue::Text("Zoë".into())),
+            None,
+        ]
+    );
+    assert!(matches!(
+        bad.result(),
+        Err(Error::Convert(ConvertError::Field(FieldError::Invalid {
+            codec: "integer"
+        })))
+    ));
+}

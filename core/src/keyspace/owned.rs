@@ -257,6 +257,30 @@ pub enum FieldValue {
     Json(serde_json::Value),
 }
 
+/// A reply read as a field value by its own kind, for the handles of
+/// [`hget_field`](crate::keyspace::View::hget_field), whose conversion is the member's codec:
+/// an integer is `Int`, a double `Float`, a boolean `Bool`, a string `Text` (`Bytes` when not
+/// UTF-8).
+impl crate::FromReply for FieldValue {
+    type Output<'a> = FieldValue;
+
+    fn from_reply(reply: crate::Reply<'_>) -> Result<FieldValue, crate::ConvertError> {
+        use crate::Reply;
+        Ok(match reply {
+            Reply::Int(i) => FieldValue::Int(i),
+            Reply::Double(_) => FieldValue::Float(<f64 as crate::FromReply>::from_reply(reply)?),
+            Reply::Bool(b) => FieldValue::Bool(b),
+            other => {
+                let bytes = <&[u8] as crate::FromReply>::from_reply(other)?;
+                match core::str::from_utf8(bytes) {
+                    Ok(text) => FieldValue::Text(text.into()),
+                    Err(_) => FieldValue::Bytes(bytes.to_vec()),
+                }
+            }
+        })
+    }
+}
+
 impl Codec {
     /// The codec's name.
     pub fn name(self) -> &'static str {

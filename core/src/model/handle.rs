@@ -34,7 +34,7 @@ pub struct Handle<T: FromReply + ?Sized> {
 }
 
 /// How a handle's reply becomes its value.
-pub(super) type Convert<T> =
+pub(crate) type Convert<T> =
     for<'a> fn(Reply<'a>) -> Result<<T as FromReply>::Output<'a>, ConvertError>;
 
 impl<T: FromReply + ?Sized> Clone for Handle<T> {
@@ -68,6 +68,18 @@ impl<T: FromReply + ?Sized> Handle<T> {
             shared: handle.shared,
             slot: handle.slot.map(Deferred::cast),
             convert: read_owned::<D>,
+        }
+    }
+}
+
+impl<T: FromReply + ?Sized> Handle<T> {
+    /// The same slot, read through `convert`: for a conversion chosen when the command is
+    /// queued from what is known then (a hash member's codec, by its name).
+    pub(crate) fn converted<U: FromReply + ?Sized>(self, convert: Convert<U>) -> Handle<U> {
+        Handle {
+            shared: self.shared,
+            slot: self.slot.map(Deferred::cast),
+            convert,
         }
     }
 }

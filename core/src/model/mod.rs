@@ -3,7 +3,7 @@
 mod backend;
 mod error;
 mod group;
-mod handle;
+pub(crate) mod handle;
 mod loopback;
 mod spare;
 mod typed;

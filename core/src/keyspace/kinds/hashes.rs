@@ -199,6 +199,56 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     }
 }
 
+/// `HGET` with the member's own codec: only on a `Pipe`, whose handles carry the conversion
+/// chosen when the command is queued (the engine's handles are typed by their conversion, and
+/// a member's codec is known only from its name, at run time).
+#[cfg(feature = "alloc")]
+impl<K: HashKeyspace, B> View<'_, K, crate::model::Pipe<B>> {
+    /// `HGET key member`, the value through the member's own codec
+    /// ([`HashKeyspace::codec`]; RedPipe's `hget` on a `Hash` with `fields`): `None` when
+    /// missing.
+    pub fn hget_field(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        member: &str,
+    ) -> Result<crate::Handle<Option<crate::keyspace::FieldValue>>, FieldError> {
+        let raw: crate::Handle<Option<&'static [u8]>> = self.keyed("HGET", key, member)?;
+        Ok(raw.converted::<Option<crate::keyspace::FieldValue>>(member_reader(K::codec(member))))
+    }
+}
+
+/// The conversion of a stored value through `codec`, as a plain function (one per codec).
+#[cfg(feature = "alloc")]
+fn member_reader(
+    codec: crate::keyspace::Codec,
+) -> crate::model::handle::Convert<Option<crate::keyspace::FieldValue>> {
+    use crate::keyspace::Codec;
+    macro_rules! readers {
+        ($($codec:ident $(#[$cfg:meta])?),*) => {
+            match codec {
+                $($(#[$cfg])? Codec::$codec => |reply| {
+                    let bytes = <Option<&[u8]> as crate::FromReply>::from_reply(reply)?;
+                    bytes
+                        .map(|b| Codec::$codec.decode(b))
+                        .transpose()
+                        .map_err(crate::ConvertError::Field)
+                },)*
+            }
+        };
+    }
+    readers!(
+        Integer,
+        Float,
+        Text,
+        Ascii,
+        Binary,
+        Boolean,
+        StringList,
+        List #[cfg(feature = "json")],
+        Dict #[cfg(feature = "json")]
+    )
+}
+
 /// A whole hash read with per-member codecs: member to [`FieldValue`](crate::keyspace::FieldValue).
 #[cfg(feature = "alloc")]
 pub struct Fields<K>(core::marker::PhantomData<fn() -> K>);
