@@ -112,9 +112,10 @@ pub struct ConnectionInfo {
     /// nothing, and no other client's command in between. Each handle still reads its own
     /// command's result. A pipeline that holds a transaction, a `WATCH` or a script of its own
     /// runs as it is (see [`Pipeline::wrap_in_transaction`](redpipe_core::Pipeline::wrap_in_transaction)).
-    /// On a Redis Cluster each node's share of a pipeline is its own transaction, and Redis
-    /// refuses one whose keys hash to different slots (`CROSSSLOT`): keep the keys of such a
-    /// name under one hash tag, as RedPipe's keyspaces do (`PREFIX{key}`).
+    /// On a Redis Cluster the whole pipeline is one transaction, which goes to its slot's node;
+    /// one whose keys hash to different slots fails with `CROSSSLOT` in every handle and is not
+    /// sent: keep the keys of such a name under one hash tag, as RedPipe's keyspaces do
+    /// (`PREFIX{key}`).
     pub transaction: bool,
 }
 

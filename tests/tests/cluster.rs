@@ -481,3 +481,35 @@ fn scripts_run_on_their_keys_slot_and_refuse_keys_across_slots() {
     p.execute().unwrap();
     assert_eq!(again.result().unwrap(), 10, "the script ran once per call");
 }
+
+/// A transactional name on a cluster (`?transaction=true`): a pipeline whose keys share a slot
+/// runs as one MULTI/EXEC on that slot's node, each handle reading its own result; one whose
+/// keys span slots fails with CROSSSLOT in every handle and nothing of it runs.
+#[test]
+fn a_transactional_cluster_name_runs_one_slot_pipelines_atomically() {
+    let cluster = RedisCluster::start_primaries(3);
+    let r = registry(&cluster, "?transaction=true");
+    let mut p = r.pipe();
+    let (a, b, c) = (p.incr("{t}a"), p.incr("{t}a"), p.get("{t}a"));
+    p.execute().unwrap();
+    assert_eq!((a.result().unwrap(), b.result().unwrap()), (1, 2));
+    assert_eq!(c.result().unwrap().as_deref(), Some("2"));
+    let node = cluster.port_of_slot(cluster.slot_of("{t}a"));
+    let stats = cluster.cli(node, &["INFO", "commandstats"]);
+    assert!(stats.contains("cmdstat_exec:calls=1,"), "{stats}");
+
+    let mut p = r.pipe();
+    let (x, y) = (p.incr("x1"), p.incr("x2"));
+    let _ = p.execute();
+    for h in [&x, &y] {
+        assert!(
+            matches!(h.result(), Err(Error::Server(e)) if e.code() == "CROSSSLOT"),
+            "{:?}",
+            h.result()
+        );
+    }
+    for key in ["x1", "x2"] {
+        let port = cluster.port_of_slot(cluster.slot_of(key));
+        assert_eq!(cluster.cli(port, &["EXISTS", key]), "0", "{key}: not run");
+    }
+}

@@ -48,6 +48,13 @@ macro_rules! run {
             $p.fail(e.failure());
             return Err(e);
         }
+        // A transactional name: the whole pipeline is one MULTI/EXEC block, which the router
+        // sends to its slot's node, or refuses with CROSSSLOT when its keys span slots.
+        if $self.template.transaction
+            && let Err(e) = $p.wrap_in_transaction()
+        {
+            $p.fail(redpipe_core::Failure::Capacity(e));
+        }
         // The published map, shared: copied only if a MOVED changes it.
         let mut map = $self.map();
         let mut run = $self.take_run();
@@ -294,6 +301,9 @@ impl Cluster {
             return p.clone();
         }
         let mut info = self.template.clone();
+        // A transactional name wraps the whole pipeline before the router splits it (see
+        // `run!`); a node's share is never wrapped again.
+        info.transaction = false;
         info.addr = match info.addr {
             Addr::Tls { .. } => Addr::Tls {
                 host: node.host.clone(),
