@@ -6,6 +6,8 @@
     interop.py PORT check-odd TAG   reads it back, fails unless every value is as written
     interop.py PORT dump-json TAG   prints json.dumps(dict(Person(TAG)))
     interop.py PORT load-json TAG   writes Person(json.loads(stdin))
+    interop.py PORT write-template TAG   writes TAG under a keyspace_template of its own
+    interop.py PORT read-template TAG    reads it back, prints it as JSON
 
 The Rust test writes the same data set with redpipe, then each side reads what the other
 wrote: the declarations below and the Rust ones must describe the same keys and formats.
@@ -148,6 +150,25 @@ class Index(redpipe.HashedString):
     shard_count = 1000
 
 
+class Counts(redpipe.String):
+    """Keys `CT:TAG`, not `CT{TAG}`."""
+    keyspace = 'CT'
+    keyspace_template = '%s:%s'
+    valueparse = IntegerField
+
+
+def write_template(tag):
+    with redpipe.autoexec() as pipe:
+        Counts(pipe=pipe).set(tag, 7)
+        Counts(pipe=pipe).incr(tag)
+
+
+def read_template(tag):
+    with redpipe.autoexec() as pipe:
+        value = Counts(pipe=pipe).get(tag)
+    print(json.dumps({'value': value.result, 'key': Counts.redis_key(tag).decode()}))
+
+
 # Integers RedPipe keeps exactly (it writes them through a float: within 2**53).
 VIEWS = {'': 42, 'big': 2**53 - 1, 'neg': -(2**53 - 1), 'zero': 0}
 PRICES = {'a': 0.1, 'b': 1e16, 'c': 2.0, 'd': -1.5, 'e': 1e-05, 'f': 123456.789}
@@ -245,7 +266,8 @@ def main():
     redpipe.connect_redis(redis.Redis(host='127.0.0.1', port=port))
     {'write': write, 'read': read, 'write-odd': write_odd,
      'check-odd': check_odd, 'dump-json': dump_json,
-     'load-json': load_json}[mode](tag)
+     'load-json': load_json, 'write-template': write_template,
+     'read-template': read_template}[mode](tag)
 
 
 if __name__ == '__main__':

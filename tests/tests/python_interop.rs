@@ -513,3 +513,32 @@ fn structs_and_handles_go_to_json_as_python_redpipe_writes_it() {
     let dumped: Value = serde_json::from_str(&python(&server, "dump-json", "rs").unwrap()).unwrap();
     assert_eq!(dumped["admin"], json!(true));
 }
+
+keyspace! {
+    /// RedPipe's `keyspace_template = '%s:%s'`: keys `CT:tag`.
+    struct Counts: String { prefix: "CT", template: "%s:%s", value: Integer }
+}
+
+/// A keyspace with a template of its own names the same keys on both sides, and each reads
+/// what the other wrote.
+#[test]
+fn a_keyspace_template_names_the_same_keys_as_python_redpipe() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
+    let Some(_) = python(&server, "write-template", "py") else {
+        return;
+    };
+    assert_eq!(server.cli(&["GET", "CT:py"]), "8", "RedPipe's key name");
+    let mut p = r.pipe();
+    let theirs = Counts::with(&mut p).get("py").unwrap();
+    let _ = Counts::with(&mut p).set("rs", &41).unwrap();
+    let ours = Counts::with(&mut p).incr("rs").unwrap();
+    p.execute().unwrap();
+    assert_eq!(theirs.result().unwrap(), Some(8));
+    assert_eq!(ours.result().unwrap(), 42);
+    let seen: Value =
+        serde_json::from_str(&python(&server, "read-template", "rs").unwrap()).unwrap();
+    assert_eq!(seen, json!({"value": 42, "key": "CT:rs"}));
+    assert_eq!(Counts::redis_key("rs").unwrap(), b"CT:rs");
+}
