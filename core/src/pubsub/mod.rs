@@ -53,15 +53,20 @@
 //! ```
 
 mod frame;
+#[cfg(feature = "alloc")]
+mod router;
 mod table;
 #[cfg(test)]
 mod tests;
 
 pub use frame::FrameError;
+#[cfg(feature = "alloc")]
+pub use router::{Routed, Router};
 
 use crate::codec::decode::{Limits, Scanner};
 use crate::codec::encode::{ArgSink, Args, cmd, encode_command};
 use crate::codec::error::{CapacityError, ReplyKind, Store};
+use crate::codec::hash_slot::HashSlot;
 use crate::codec::reply::{Aggregate, Reply, ServerError};
 use crate::codec::storage::Storage;
 use table::{HEADER, entries, entry_at};
@@ -161,6 +166,8 @@ pub struct Subscriptions<O: Storage<u8>, N: Storage<u8>> {
     limits: Limits,
     /// `PING`s not answered yet: only then is a plain `+PONG` or bulk string expected.
     pings: u32,
+    /// Shard commands name one hash slot's channels each (a cluster node's connection).
+    cluster: bool,
 }
 
 /// [`Subscriptions`] over growable storage (feature `alloc`).
@@ -187,7 +194,16 @@ impl<O: Storage<u8>, N: Storage<u8>> Subscriptions<O, N> {
             scanner: Scanner::new(),
             limits: Limits::default(),
             pings: 0,
+            cluster: false,
         }
+    }
+
+    /// Names one hash slot's shard channels per `SSUBSCRIBE` or `SUNSUBSCRIBE` (several
+    /// commands when the names hash to several slots), as a Redis Cluster node requires: it
+    /// refuses a command whose channels are in different slots (`-CROSSSLOT`). Off by default:
+    /// a single server takes any shard channels in one command.
+    pub fn set_cluster(&mut self, on: bool) {
+        self.cluster = on;
     }
 
     /// Sets the bounds frames are read with (the [`Limits`] of the connection).
@@ -286,19 +302,12 @@ impl<O: Storage<u8>, N: Storage<u8>> Subscriptions<O, N> {
         }
         let mut sent = 0;
         for kind in Kind::ALL {
-            let names = Names {
-                bytes: self.names.as_slice(),
-                from: 0,
-                kind,
-            };
-            let n = count_names(&names);
-            if n > 0 {
-                let command = cmd(kind.subscribe_command()).arg(names);
-                if let Err(e) = encode_command(&mut self.out, &command) {
+            match self.encode_names(kind.subscribe_command(), kind, 0) {
+                Ok(n) => sent += n,
+                Err(e) => {
                     self.out.clear();
-                    return Err(self.output_error(e));
+                    return Err(e);
                 }
-                sent += n;
             }
         }
         Ok(sent)
@@ -437,16 +446,58 @@ impl<O: Storage<u8>, N: Storage<u8>> Subscriptions<O, N> {
         } else {
             kind.unsubscribe_command()
         };
-        let names = Names {
-            bytes: self.names.as_slice(),
-            from: self.names.len() - tail,
+        let from = self.names.len() - tail;
+        self.encode_names(word, kind, from).inspect_err(|_| {
+            self.roll_back(subscribe, tail);
+        })
+    }
+
+    /// Queues `word` naming the entries of `kind` from offset `from` on: one command, or one
+    /// per hash slot for shard channels on a cluster. Returns how many names it sends; on
+    /// `Err` nothing is queued.
+    fn encode_names(
+        &mut self,
+        word: &'static str,
+        kind: Kind,
+        from: usize,
+    ) -> Result<usize, CapacityError> {
+        let bytes = self.names.as_slice();
+        let all = Names {
+            bytes,
+            from,
             kind,
+            slot: None,
         };
-        let n = count_names(&names);
-        match encode_command(&mut self.out, &cmd(word).arg(names)) {
-            Ok(_) => Ok(n),
+        let n = count_names(&all);
+        if n == 0 {
+            return Ok(0);
+        }
+        let before = self.out.len();
+        let mut result = Ok(());
+        if kind == Kind::Shard && self.cluster {
+            let of_kind = || entries(bytes, from).filter(|e| e.kind == kind);
+            for e in of_kind() {
+                let slot = HashSlot::for_key(e.name);
+                // A slot's command goes out with its first name.
+                let first = of_kind().find(|x| HashSlot::for_key(x.name) == slot);
+                if first.is_some_and(|x| x.at == e.at) {
+                    let names = Names {
+                        slot: Some(slot),
+                        ..all
+                    };
+                    result = encode_command(&mut self.out, &cmd(word).arg(names)).map(drop);
+                    if result.is_err() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            result = encode_command(&mut self.out, &cmd(word).arg(all)).map(drop);
+        }
+        match result {
+            Ok(()) => Ok(n),
             Err(e) => {
-                self.roll_back(subscribe, tail);
+                self.out.truncate(before);
                 Err(self.output_error(e))
             }
         }
@@ -492,25 +543,34 @@ impl<O: Storage<u8>, N: Storage<u8>> Subscriptions<O, N> {
     }
 }
 
-/// The names of `kind` from entry offset `from` on, as command arguments.
+/// The names of `kind` from entry offset `from` on (of one hash slot, if given), as command
+/// arguments.
+#[derive(Clone, Copy)]
 struct Names<'a> {
     bytes: &'a [u8],
     from: usize,
     kind: Kind,
+    slot: Option<HashSlot>,
+}
+
+impl Names<'_> {
+    fn iter(&self) -> impl Iterator<Item = table::Entry<'_>> {
+        entries(self.bytes, self.from).filter(|e| {
+            e.kind == self.kind && self.slot.is_none_or(|s| HashSlot::for_key(e.name) == s)
+        })
+    }
 }
 
 impl Args for Names<'_> {
     fn write_args<W: ArgSink + ?Sized>(&self, out: &mut W) {
-        for e in entries(self.bytes, self.from).filter(|e| e.kind == self.kind) {
+        for e in self.iter() {
             out.bytes(e.name);
         }
     }
 }
 
 fn count_names(names: &Names<'_>) -> usize {
-    entries(names.bytes, names.from)
-        .filter(|e| e.kind == names.kind)
-        .count()
+    names.iter().count()
 }
 
 fn parts_equal(parts: &[&[u8]], name: &[u8]) -> bool {

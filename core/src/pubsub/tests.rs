@@ -489,6 +489,40 @@ fn full_stores_change_nothing_and_say_what_they_need() {
 }
 
 #[test]
+fn a_cluster_connection_sends_one_shard_command_per_slot() {
+    let (mut o, mut n) = ([0u8; 160], [0u8; 256]);
+    let mut s = subs(&mut o, &mut n);
+    s.set_cluster(true);
+    // {a}1 and {a}2 share a slot; b is elsewhere. Channels are not split.
+    assert_eq!(s.subscribe(Kind::Shard, &["{a}1", "b", "{a}2"]), Ok(3));
+    assert_eq!(
+        sent(&mut s),
+        &b"*3\r\n$10\r\nSSUBSCRIBE\r\n$4\r\n{a}1\r\n$4\r\n{a}2\r\n\
+           *2\r\n$10\r\nSSUBSCRIBE\r\n$1\r\nb\r\n"[..]
+    );
+    assert_eq!(s.subscribe(Kind::Channel, &["{a}1", "b"]), Ok(2));
+    assert_eq!(
+        sent(&mut s),
+        b"*3\r\n$9\r\nSUBSCRIBE\r\n$4\r\n{a}1\r\n$1\r\nb\r\n"
+    );
+    assert_eq!(s.unsubscribe_all(Kind::Shard), Ok(3));
+    assert_eq!(
+        sent(&mut s),
+        &b"*3\r\n$12\r\nSUNSUBSCRIBE\r\n$4\r\n{a}1\r\n$4\r\n{a}2\r\n\
+           *2\r\n$12\r\nSUNSUBSCRIBE\r\n$1\r\nb\r\n"[..]
+    );
+    // The second slot's command does not fit: neither is queued, the table is as before.
+    let _ = sent(&mut s);
+    let (mut o, mut n) = ([0u8; 48], [0u8; 256]);
+    let mut s = subs(&mut o, &mut n);
+    s.set_cluster(true);
+    let e = s.subscribe(Kind::Shard, &["{a}1", "b"]).unwrap_err();
+    assert_eq!(e.store, Store::Output);
+    assert_eq!((s.poll_output(), s.pending()), (&b""[..], 0));
+    assert_eq!(s.subscribe(Kind::Shard, &["b"]), Ok(1));
+}
+
+#[test]
 fn messages_borrow_the_input() {
     let (mut o, mut n) = ([0u8; 64], [0u8; 64]);
     let mut s = subs(&mut o, &mut n);
