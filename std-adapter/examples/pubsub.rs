@@ -21,8 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A connection of its own; each call returns once the server confirmed.
     let mut sub = Subscriber::new(redpipe::DEFAULT)?;
-    sub.subscribe(Kind::Channel, &[&orders])?;
-    sub.subscribe(Kind::Pattern, &[&alerts])?;
+    sub.subscribe(&[&orders])?;
+    sub.psubscribe(&[&alerts])?;
 
     // Publishing is a command like any other: three messages, one round trip.
     let receivers = redpipe::autoexec(None, |p| {

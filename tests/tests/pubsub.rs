@@ -59,7 +59,7 @@ fn messages_published_from_a_pipeline_arrive_typed() {
     for protocol in [2, 3] {
         let r = registry(&server, protocol);
         let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
-        sub.subscribe(Kind::Channel, &["news", "scores"]).unwrap();
+        sub.subscribe(&["news", "scores"]).unwrap();
         assert_eq!(sub.subscriptions(Kind::Channel), ["news", "scores"]);
         let counts = publish(
             &r,
@@ -94,7 +94,7 @@ fn patterns_receive_what_they_match() {
     let server = RedisServer::start();
     let r = registry(&server, 2);
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
-    sub.subscribe(Kind::Pattern, &["news.*"]).unwrap();
+    sub.psubscribe(&["news.*"]).unwrap();
     let counts = publish(
         &r,
         &[
@@ -121,9 +121,8 @@ fn unsubscribed_channels_stop_delivering() {
     let server = RedisServer::start();
     let r = registry(&server, 3);
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
-    sub.subscribe(Kind::Channel, &["a", "b"]).unwrap();
-    sub.unsubscribe(Kind::Channel, &["a", "never-subscribed"])
-        .unwrap();
+    sub.subscribe(&["a", "b"]).unwrap();
+    sub.unsubscribe(&["a", "never-subscribed"]).unwrap();
     assert_eq!(sub.subscriptions(Kind::Channel), ["b"]);
     assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "a", "b"]), "a\n0\nb\n1");
     assert_eq!(publish(&r, &[("a", "x".into()), ("b", "y".into())]), [0, 1]);
@@ -152,12 +151,12 @@ fn a_refused_channel_is_the_servers_error() {
     );
     r.register(redpipe::DEFAULT, url.as_str()).unwrap();
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
-    match sub.subscribe(Kind::Channel, &["forbidden"]) {
+    match sub.subscribe(&["forbidden"]) {
         Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
         other => panic!("expected NOPERM, got {other:?}"),
     }
     assert!(sub.subscriptions(Kind::Channel).is_empty());
-    sub.subscribe(Kind::Channel, &["allowed"]).unwrap();
+    sub.subscribe(&["allowed"]).unwrap();
     publish_until_received(&r, "allowed", "ok");
     assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "ok");
 }
@@ -168,8 +167,9 @@ fn the_subscriber_comes_back_after_the_server_drops_it_and_says_so() {
     for protocol in [2, 3] {
         let r = registry(&server, protocol);
         let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
-        sub.subscribe(Kind::Channel, &["c"]).unwrap();
-        sub.subscribe(Kind::Pattern, &["p.*"]).unwrap();
+        // The kind as a value: the same as the short forms.
+        sub.subscribe_kind(Kind::Channel, &["c"]).unwrap();
+        sub.subscribe_kind(Kind::Pattern, &["p.*"]).unwrap();
         assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]), "1");
         assert_eq!(
             sub.next_event(WAIT).unwrap(),
@@ -194,7 +194,7 @@ fn a_flood_nobody_reads_stays_within_the_buffer() {
     let r = registry(&server, 2);
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
     sub.buffer(100, 1 << 20, Overflow::DropOldest);
-    sub.subscribe(Kind::Channel, &["flood"]).unwrap();
+    sub.subscribe(&["flood"]).unwrap();
     let messages: Vec<(&str, String)> = (0..5000).map(|i| ("flood", i.to_string())).collect();
     assert!(publish(&r, &messages).iter().all(|&n| n == 1));
     // The reader keeps reading while nobody takes: the oldest go.
@@ -227,7 +227,7 @@ fn a_subscriber_that_must_not_drop_disconnects() {
     let r = registry(&server, 3);
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
     sub.buffer(10, 1 << 20, Overflow::Disconnect);
-    sub.subscribe(Kind::Channel, &["flood"]).unwrap();
+    sub.subscribe(&["flood"]).unwrap();
     let messages: Vec<(&str, String)> = (0..100).map(|i| ("flood", i.to_string())).collect();
     publish(&r, &messages);
     // Nobody reads: the eleventh message finds the buffer full, and the connection is closed
@@ -253,7 +253,7 @@ fn a_subscriber_that_must_not_drop_disconnects() {
         .collect();
     assert_eq!(payloads, (0..10).collect::<Vec<_>>());
     assert!(matches!(sub.next_event(WAIT), Err(Error::Closed)));
-    assert!(sub.subscribe(Kind::Channel, &["other"]).is_err());
+    assert!(sub.subscribe(&["other"]).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,8 +262,8 @@ async fn the_tokio_subscriber_is_a_stream() {
     for protocol in [2, 3] {
         let r = registry(&server, protocol);
         let mut sub = AsyncSubscriber::on(&r, redpipe::DEFAULT).await.unwrap();
-        sub.subscribe(Kind::Channel, &["t"]).await.unwrap();
-        sub.subscribe(Kind::Pattern, &["t.*"]).await.unwrap();
+        sub.subscribe(&["t"]).await.unwrap();
+        sub.psubscribe(&["t.*"]).await.unwrap();
         let sent = r
             .autoexec_async(None, |p| Ok((p.publish("t", "one"), p.publish("t.x", 2))))
             .await
@@ -294,7 +294,7 @@ async fn the_tokio_subscriber_is_a_stream() {
             .message()
             .unwrap();
         assert_eq!(m.payload::<String>().unwrap(), "back");
-        sub.unsubscribe(Kind::Channel, &["t"]).await.unwrap();
+        sub.unsubscribe(&["t"]).await.unwrap();
         assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "t"]), "t\n0");
     }
 }

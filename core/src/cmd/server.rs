@@ -46,6 +46,12 @@ pub trait ServerCommands: Queue {
     fn publish(&mut self, channel: impl ToArg, message: impl ToArg) -> Self::Handle<i64> {
         self.query(cmd("PUBLISH").arg(channel).arg(message))
     }
+    /// `SPUBLISH shardchannel message` (Redis 7): publishes to a shard channel, whose
+    /// subscribers are on the nodes of its hash slot (a cluster routes it there); how many
+    /// subscribers received it.
+    fn spublish(&mut self, channel: impl ToArg, message: impl ToArg) -> Self::Handle<i64> {
+        self.query(cmd("SPUBLISH").arg(channel).arg(message))
+    }
 }
 
 impl<Q: Queue + ?Sized> ServerCommands for Q {}
@@ -63,6 +69,7 @@ mod tests {
         let _ = p.client_setname("worker-1").expect("fits");
         let _ = p.flushdb().expect("fits");
         let _ = p.publish("news", "hi").expect("fits");
+        let _ = p.spublish("s", 1).expect("fits");
         assert_eq!(
             p.encoded(),
             &b"*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n\
@@ -70,7 +77,8 @@ mod tests {
                *2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n\
                *3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$8\r\nworker-1\r\n\
                *1\r\n$7\r\nFLUSHDB\r\n\
-               *3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$2\r\nhi\r\n"[..]
+               *3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$2\r\nhi\r\n\
+               *3\r\n$8\r\nSPUBLISH\r\n$1\r\ns\r\n$1\r\n1\r\n"[..]
         );
     }
 

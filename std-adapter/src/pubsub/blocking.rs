@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use redpipe_core::{Args, Error, Result};
 
-use super::{Event, Kind, Overflow, Shared, State, change, deadline, flush, pump, wait_for};
+use super::run::{change, flush, pump, rehome, short_forms, spread, wait_for};
+use super::{Event, Kind, Overflow, Shared, State, deadline};
+use crate::cluster::{Node, SlotMap};
 use crate::config::Addr;
 use crate::connection::Connection;
 use crate::registry::Connections;
@@ -23,7 +25,8 @@ type Parts = (Io, Io, Vec<u8>);
 ///
 /// redpipe::connect("redis://127.0.0.1:6379")?;
 /// let mut sub = Subscriber::new(redpipe::DEFAULT)?;
-/// sub.subscribe(Kind::Channel, &["news"])?; // returns once the server confirmed
+/// sub.subscribe(&["news"])?; // returns once the server confirmed
+/// sub.subscribe_kind(Kind::Pattern, &["alerts.*"])?; // the kind as a value
 /// while let Some(event) = sub.next_event(Some(Duration::from_secs(1)))? {
 ///     match event {
 ///         Event::Message(m) => println!("{}: {}", m.channel, m.payload::<String>()?),
@@ -45,12 +48,26 @@ impl std::fmt::Debug for Subscriber {
     }
 }
 
-/// Opens a connection for the subscriber: the name's factory or settings, set up as any
-/// connection (`HELLO`, `AUTH`, `SELECT`), then taken apart.
-fn open(shared: &Shared<Io>) -> Result<Parts> {
+/// Opens a connection for the subscriber: the name's factory or settings (a cluster's `node`,
+/// or the first of its nodes that answers), set up as any connection (`HELLO`, `AUTH`,
+/// `SELECT`), then taken apart.
+fn open(shared: &Shared<Io>, node: Option<&Node>) -> Result<Parts> {
     let conn = match &shared.factory {
         Some(open) => open()?,
-        None => Connection::open(&shared.info)?,
+        None => {
+            let mut last = Error::Closed;
+            let mut opened = None;
+            for info in shared.targets(node) {
+                match Connection::open(&info) {
+                    Ok(c) => {
+                        opened = Some(c);
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            opened.ok_or(last)?
+        }
     };
     let (io, buf) = conn.into_io()?;
     // TLS keeps one session state, which a reading and a writing thread cannot share.
@@ -101,8 +118,32 @@ fn wait(shared: &Shared<Io>, seen: u64, left: Option<Duration>) {
     };
 }
 
-fn run(shared: Arc<Shared<Io>>, first: Parts) {
-    pump!(shared, first, [open, read, write, sleep],)
+/// Starts a reader thread for `link`; if none can start, the next look at the links tries
+/// again.
+fn spawn(shared: &Arc<Shared<Io>>, link: usize) {
+    let reader = Arc::clone(shared);
+    let started = std::thread::Builder::new()
+        .name("redpipe-subscriber".into())
+        .spawn(move || run(reader, link, None));
+    if started.is_err() {
+        shared.lock().link(link).reader = false;
+    }
+}
+
+/// Reads the cluster's slot map again.
+fn refresh(shared: &Shared<Io>) -> Result<SlotMap> {
+    let cluster = shared.cluster.as_ref().ok_or(Error::Closed)?;
+    cluster.refresh()?;
+    Ok(SlotMap::clone(&cluster.map()))
+}
+
+fn run(shared: Arc<Shared<Io>>, link: usize, first: Option<Parts>) {
+    pump!(
+        shared,
+        link,
+        first,
+        [open, read, write, sleep, spawn, refresh],
+    )
 }
 
 impl Subscriber {
@@ -112,24 +153,35 @@ impl Subscriber {
         Self::on(Connections::global(), name)
     }
 
-    /// A subscriber to the server named `name` in `registry`, on a connection of its own,
-    /// opened now (an unreachable server or a refused `AUTH` is the error) with the name's
-    /// settings. Not for a cluster name yet, nor a TLS one (use `AsyncSubscriber`).
+    /// A subscriber to the server or cluster named `name` in `registry`, on connections of
+    /// its own (a cluster: see the [module docs](super#redis-cluster)), the first opened now
+    /// (an unreachable server or a refused `AUTH` is the error) with the name's settings. Not
+    /// over TLS (use `AsyncSubscriber`).
     pub fn on(registry: &Connections, name: &str) -> Result<Self> {
-        let (info, factory) = registry.server_settings(name)?;
-        if matches!(info.addr, Addr::Tls { .. }) && factory.is_none() {
+        let target = registry.subscriber_settings(name)?;
+        if matches!(target.0.addr, Addr::Tls { .. }) && target.1.is_none() {
             return Err(Error::Config(
                 "a blocking subscriber needs a TCP or Unix socket: over TLS use the tokio \
                  AsyncSubscriber"
                     .into(),
             ));
         }
-        let shared = Arc::new(Shared::new(info, factory));
-        let first = open(&shared)?;
+        let map = match &target.2 {
+            Some(cluster) => {
+                if cluster.map().nodes().is_empty() {
+                    cluster.refresh()?;
+                }
+                Some(SlotMap::clone(&cluster.map()))
+            }
+            None => None,
+        };
+        let shared = Arc::new(Shared::with(target, map));
+        let first = open(&shared, None)?;
+        shared.lock().link(0).reader = true;
         let reader = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("redpipe-subscriber".into())
-            .spawn(move || run(reader, first))
+            .spawn(move || run(reader, 0, Some(first)))
             .map_err(|e| Error::Io(e.into()))?;
         Ok(Self { shared })
     }
@@ -144,15 +196,29 @@ impl Subscriber {
     /// Subscribes to `names` (channels, patterns or shard channels, per `kind`) and waits
     /// until the server confirmed every one. A refusal (`-NOPERM`) is the server's error, and
     /// the names refused are forgotten. Names already subscribed are not sent again.
-    pub fn subscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
-        change!(self.shared, kind, names, true, [write, wait],)
+    pub fn subscribe_kind<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        change!(
+            self.shared,
+            kind,
+            names,
+            true,
+            [write, wait, spawn, refresh, sleep],
+        )
     }
 
     /// Unsubscribes from those of `names` that are subscribed, and waits for the server's
     /// confirmations; messages already buffered stay.
-    pub fn unsubscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
-        change!(self.shared, kind, names, false, [write, wait],)
+    pub fn unsubscribe_kind<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        change!(
+            self.shared,
+            kind,
+            names,
+            false,
+            [write, wait, spawn, refresh, sleep],
+        )
     }
+
+    short_forms!(,);
 
     /// The next message or marker, waiting up to `timeout` (`None`: as long as it takes);
     /// `Ok(None)` when none came in time. `Err` ends the subscriber (its overflow policy
@@ -196,9 +262,11 @@ impl Drop for Subscriber {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.closed = true;
-        // The reader is blocked in a read on the same socket: this ends it.
-        if let Some(w) = st.writer.take() {
-            w.shutdown();
+        // Each reader is blocked in a read on the same socket: this ends it.
+        for link in &mut st.links {
+            if let Some(w) = link.writer.take() {
+                w.shutdown();
+            }
         }
     }
 }

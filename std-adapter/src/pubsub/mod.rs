@@ -22,10 +22,29 @@
 //!   buffer: messages published meanwhile were missed.
 //! - **Confirmed subscriptions.** `subscribe` returns once the server confirmed every name (or
 //!   refused them: the server's error), so that a message published after it is received.
+//! - **Short forms.** `subscribe`, `psubscribe` and `ssubscribe` (and `unsubscribe`,
+//!   `punsubscribe`, `sunsubscribe`) name channels, patterns and shard channels;
+//!   `subscribe_kind` and `unsubscribe_kind` take the [`Kind`] as a value.
 //!
 //! RESP2 or RESP3 as the name's settings say (`protocol=3`): the core reads both.
+//!
+//! # Redis Cluster
+//!
+//! A subscriber built from a cluster's name ([`Connections::register`](crate::Connections::register)
+//! with seeds) follows the cluster, with the core's [`Router`] deciding where each name goes:
+//! - channels and patterns on one connection to any node (a `PUBLISH` reaches every node);
+//! - shard channels (`SSUBSCRIBE`, Redis 7; published with `SPUBLISH`, on the nodes of the
+//!   channel's hash slot only) on a connection to their slot's primary, one per node that
+//!   holds any, one `SSUBSCRIBE` per slot;
+//! - when a slot moves (a migration, a failover), the node that had it answers `-MOVED` or
+//!   unsubscribes its channels (an `sunsubscribe` push), or its connection is lost: the
+//!   subscriber reads the slot map again, subscribes on the new owner, and yields an
+//!   [`Event::Gap`] when subscriptions were lost meanwhile.
+//!
+//! Over TLS a cluster needs the tokio subscriber, as a single server does.
 
 mod blocking;
+mod run;
 #[cfg(feature = "tokio")]
 mod stream;
 
@@ -35,12 +54,13 @@ pub use redpipe_core::pubsub::Kind;
 pub use stream::AsyncSubscriber;
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use redpipe_core::pubsub::{Event as Frame, Message, VecSubscriptions};
+use redpipe_core::pubsub::{Event as Frame, Message, Routed, Router};
 use redpipe_core::{Args, Error, FromReply, IoError, IoKind, Reply, Result};
 
+use crate::cluster::{Cluster, Node, SlotMap};
 use crate::config::ConnectionInfo;
 use crate::registry::Factory;
 
@@ -106,8 +126,8 @@ impl Msg {
 pub enum Event {
     /// A message.
     Message(Msg),
-    /// The connection was lost and a new one subscribed again: messages published in between
-    /// were missed.
+    /// Subscriptions were lost and are back (a connection replaced, a cluster slot moved to
+    /// another node): messages published in between were missed.
     Gap,
     /// The buffer was full ([`Overflow::DropOldest`]): this many messages older than the next
     /// one were dropped.
@@ -144,9 +164,32 @@ struct Bounds {
     overflow: Overflow,
 }
 
-/// What the reader and the subscriber's owner share.
+/// A connection of the subscriber, as the readers and the owner share it.
+struct Link<W> {
+    /// The write side, while nobody writes.
+    writer: Option<W>,
+    /// Connections opened; a writer of an earlier one is stale.
+    generation: u64,
+    /// A reader runs for it.
+    reader: bool,
+}
+
+impl<W> Default for Link<W> {
+    fn default() -> Self {
+        Self {
+            writer: None,
+            generation: 0,
+            reader: false,
+        }
+    }
+}
+
+/// What the readers and the subscriber's owner share.
 struct State<W> {
-    subs: VecSubscriptions,
+    /// Which names go on which connection (one for a single server).
+    router: Router,
+    /// The connections, by the router's link numbers.
+    links: Vec<Link<W>>,
     queue: VecDeque<Event>,
     /// Messages in `queue`, and their bytes.
     messages: usize,
@@ -160,22 +203,18 @@ struct State<W> {
     /// Why the subscriber ended, until taken; then `ended`.
     failed: Option<Error>,
     ended: bool,
-    /// The write side of the connection, while nobody writes.
-    writer: Option<W>,
-    /// Connections opened; a writer of an earlier one is stale.
-    generation: u64,
-    /// The owner is gone: the reader stops.
+    /// The owner is gone: the readers stop.
     closed: bool,
     /// Counts the reader's wake-ups, so that an owner about to wait sees one it missed.
     version: u64,
 }
 
 impl<W> State<W> {
-    fn new(info: &ConnectionInfo) -> Self {
-        let mut subs = VecSubscriptions::default();
-        subs.set_limits(info.limits);
+    fn new(info: &ConnectionInfo, mut router: Router) -> Self {
+        router.set_limits(info.limits);
         Self {
-            subs,
+            router,
+            links: Vec::new(),
             queue: VecDeque::new(),
             messages: 0,
             bytes: 0,
@@ -189,19 +228,39 @@ impl<W> State<W> {
             refused: None,
             failed: None,
             ended: false,
-            writer: None,
-            generation: 0,
             closed: false,
             version: 0,
         }
     }
 
-    /// Takes in one frame the core read.
-    fn deliver(&mut self, frame: Frame<'_>) {
+    /// The connection of `link`.
+    fn link(&mut self, link: usize) -> &mut Link<W> {
+        if self.links.len() <= link {
+            self.links.resize_with(link + 1, Link::default);
+        }
+        &mut self.links[link]
+    }
+
+    /// Takes in one frame the core read; whether it moved names (the links then need a look).
+    fn deliver(&mut self, frame: Routed<'_>) -> bool {
         match frame {
-            Frame::Message(m) => self.push(Msg::new(&m)),
-            Frame::Error(e) => self.refused = Some(Error::Server(e.into_owned())),
+            Routed::Frame(Frame::Message(m)) => self.push(Msg::new(&m)),
+            Routed::Frame(Frame::Error(e)) => self.refused = Some(Error::Server(e.into_owned())),
+            Routed::Moved { gap } => {
+                if gap {
+                    self.gap();
+                }
+                return true;
+            }
             _ => {}
+        }
+        false
+    }
+
+    /// Says that messages were missed, once for losses in a row.
+    fn gap(&mut self) {
+        if self.queue.back() != Some(&Event::Gap) {
+            self.queue.push_back(Event::Gap);
         }
     }
 
@@ -268,7 +327,7 @@ impl<W> State<W> {
         if self.ended || self.failed.is_some() {
             return Some(Err(Error::Closed));
         }
-        (self.subs.pending() == 0).then_some(Ok(()))
+        (self.router.pending() == 0).then_some(Ok(()))
     }
 }
 
@@ -280,19 +339,45 @@ struct Shared<W> {
     /// A tokio owner waits here.
     #[cfg(feature = "tokio")]
     notify: tokio::sync::Notify,
+    /// The reader tasks, aborted when the owner goes.
+    #[cfg(feature = "tokio")]
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The server's settings; a cluster's first seed's.
     info: ConnectionInfo,
     factory: Option<Factory>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl<W> Shared<W> {
-    fn new(info: ConnectionInfo, factory: Option<Factory>) -> Self {
+    /// The state of a subscriber of a single server, or of a cluster whose slot map is `map`.
+    fn with(
+        (info, factory, cluster): crate::registry::SubscriberTarget,
+        map: Option<SlotMap>,
+    ) -> Self {
+        let router = match map {
+            Some(map) => Router::cluster(map),
+            None => Router::single(),
+        };
         Self {
-            state: Mutex::new(State::new(&info)),
+            state: Mutex::new(State::new(&info, router)),
             changed: Condvar::new(),
             #[cfg(feature = "tokio")]
             notify: tokio::sync::Notify::new(),
+            #[cfg(feature = "tokio")]
+            tasks: Mutex::default(),
             info,
             factory,
+            cluster,
+        }
+    }
+
+    /// Where link 0 of a new subscriber, or a link to `node`, may connect, best first: the
+    /// server; a cluster's node; or any node of the cluster.
+    fn targets(&self, node: Option<&Node>) -> Vec<ConnectionInfo> {
+        match (&self.cluster, node) {
+            (None, _) => vec![self.info.clone()],
+            (Some(c), Some(n)) => vec![c.node_info(n)],
+            (Some(c), None) => c.any_nodes().iter().map(|n| c.node_info(n)).collect(),
         }
     }
 
@@ -323,11 +408,14 @@ impl<W> Shared<W> {
         subscribe: bool,
     ) -> Result<bool> {
         let mut st = self.lock();
+        if st.ended || st.failed.is_some() {
+            return Err(Error::Closed);
+        }
         st.refused = None;
         let sent = if subscribe {
-            st.subs.subscribe(kind, names)?
+            st.router.subscribe(kind, names)?
         } else {
-            st.subs.unsubscribe(kind, names)?
+            st.router.unsubscribe(kind, names)?
         };
         Ok(sent > 0)
     }
@@ -349,7 +437,7 @@ impl<W> Shared<W> {
     /// The names of `kind` wanted.
     fn subscriptions(&self, kind: Kind) -> Vec<String> {
         let st = self.lock();
-        st.subs
+        st.router
             .wanted(kind)
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .collect()
@@ -370,206 +458,6 @@ fn unconfirmed() -> Error {
          subscribed when the connection is back)",
     ))
 }
-
-/// Writes the pending commands, once for both modes (`$write` is the mode's write function,
-/// `$($await)*` empty or `.await`): whoever finds the writer in the state takes it out, writes
-/// outside the lock, and puts it back once nothing is left to send. Without a writer, its
-/// holder (the owner, or the reader setting up a new connection) sends what is pending.
-macro_rules! flush {
-    ($shared:expr, $write:path, $($await:tt)*) => {{
-        loop {
-            let (mut writer, out, generation) = {
-                let mut st = $shared.lock();
-                if st.subs.poll_output().is_empty() {
-                    break Ok(());
-                }
-                let Some(w) = st.writer.take() else {
-                    break Ok(());
-                };
-                (w, st.subs.poll_output().to_vec(), st.generation)
-            };
-            let result = $write(&mut writer, &out) $($await)*;
-            let mut st = $shared.lock();
-            if st.generation != generation {
-                break Ok(()); // a new connection replaced this one, with its own commands
-            }
-            match result {
-                Ok(()) => {
-                    st.subs.consume_output(out.len());
-                    st.writer = Some(writer);
-                }
-                Err(e) => break Err(Error::from(e)),
-            }
-        }
-    }};
-}
-
-/// The reader, once for both modes: `[$open, $read, $write, $sleep]` name the mode's
-/// functions (`$open` gives the read side, the write side and bytes already read),
-/// `$($await)*` is empty or `.await`. Starts on the connection `$first` the owner opened.
-macro_rules! pump {
-    ($shared:ident, $first:expr, [$open:path, $read:path, $write:path, $sleep:path], $($await:tt)*) => {{
-        let shared = $shared;
-        let mut next = Some($first);
-        let mut backoff = crate::pubsub::BACKOFF_START;
-        let mut chunk = vec![0u8; crate::pubsub::CHUNK];
-        loop {
-            let (mut reader, writer, leftover) = match next.take() {
-                Some(parts) => parts,
-                None => {
-                    if shared.lock().closed {
-                        return;
-                    }
-                    match $open(&shared) $($await)* {
-                        Ok(parts) => {
-                            let mut st = shared.lock();
-                            st.queue.push_back(crate::pubsub::Event::Gap);
-                            drop(st);
-                            parts
-                        }
-                        Err(_) => {
-                            $sleep(backoff) $($await)*;
-                            backoff = (backoff * 2).min(crate::pubsub::BACKOFF_MAX);
-                            continue;
-                        }
-                    }
-                }
-            };
-            // Subscribe again to every name wanted, then let the owner write too.
-            {
-                let mut st = shared.lock();
-                st.generation += 1;
-                let _ = st.subs.resubscribe();
-                st.writer = Some(writer);
-            }
-            if flush!(shared, $write, $($await)*).is_err() {
-                $sleep(backoff) $($await)*;
-                backoff = (backoff * 2).min(crate::pubsub::BACKOFF_MAX);
-                continue;
-            }
-            shared.wake();
-            let mut pending = leftover;
-            let mut pinged = false;
-            // A connection that read a frame before it was lost is replaced at once; one that
-            // read none (refused, or breaking the protocol at once) after a growing wait.
-            let mut healthy = false;
-            loop {
-                // Everything complete is taken in at once, under one lock.
-                let broken = {
-                    let mut st = shared.lock();
-                    let mut at = 0;
-                    let broken = loop {
-                        if st.closed {
-                            break false;
-                        }
-                        match st.subs.handle_input(&pending[at..]) {
-                            Ok(Some((frame, used))) => {
-                                st.deliver(frame);
-                                at += used;
-                            }
-                            Ok(None) => break false,
-                            Err(_) => break true,
-                        }
-                    };
-                    pending.drain(..at);
-                    if at > 0 {
-                        healthy = true;
-                        shared.wake_locked(&mut st);
-                    }
-                    if st.closed {
-                        st.writer = None; // closes the connection
-                        return;
-                    }
-                    broken
-                };
-                if broken {
-                    break;
-                }
-                match $read(&shared, &mut reader, &mut chunk) $($await)* {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        pinged = false;
-                        pending.extend_from_slice(&chunk[..n]);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut && !pinged => {
-                        // Silence for a read timeout: ask; another one without an answer
-                        // means the connection is gone.
-                        pinged = true;
-                        let _ = shared.lock().subs.ping();
-                        if flush!(shared, $write, $($await)*).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-            // Lost: the writer goes with the connection; the next one resubscribes.
-            shared.lock().writer = None;
-            if healthy {
-                backoff = crate::pubsub::BACKOFF_START;
-            } else {
-                $sleep(backoff) $($await)*;
-                backoff = (backoff * 2).min(crate::pubsub::BACKOFF_MAX);
-            }
-        }
-    }};
-}
-
-/// Waits until `$check` (on the locked state) gives a value, or `$deadline` passes (then
-/// `$timeout`); once for both modes: `$wait` takes the shared state, the wake-up count seen
-/// and the time left, `$($await)*` is empty or `.await`. No lock is held while waiting.
-macro_rules! wait_for {
-    ($shared:expr, $deadline:expr, $check:expr, $timeout:expr, $wait:path, $($await:tt)*) => {{
-        let deadline: Option<std::time::Instant> = $deadline;
-        loop {
-            let (seen, left) = {
-                let mut st = $shared.lock();
-                if let Some(found) = $check(&mut *st) {
-                    break found;
-                }
-                let left = match deadline {
-                    None => None,
-                    Some(d) => {
-                        let left = d.saturating_duration_since(std::time::Instant::now());
-                        if left.is_zero() {
-                            break $timeout;
-                        }
-                        Some(left)
-                    }
-                };
-                (st.version, left)
-            };
-            $wait(&$shared, seen, left) $($await)*;
-        }
-    }};
-}
-
-/// The body of `subscribe` and `unsubscribe`, once for both modes (`[$write, $wait]` name the
-/// mode's functions, `$($await)*` is empty or `.await`): queue the command, write it, wait for
-/// the confirmations; names refused (or not confirmed in time) are forgotten.
-macro_rules! change {
-    ($shared:expr, $kind:ident, $names:ident, $subscribe:expr, [$write:path, $wait:path], $($await:tt)*) => {{
-        if !$shared.queue_change($kind, $names, $subscribe)? {
-            return Ok(());
-        }
-        // A failed write is the reader's to find: it reconnects and resubscribes.
-        let _ = flush!($shared, $write, $($await)*);
-        let result = wait_for!(
-            $shared,
-            crate::pubsub::deadline(Some($shared.confirm_timeout())),
-            crate::pubsub::State::settled,
-            Err(crate::pubsub::unconfirmed()),
-            $wait,
-            $($await)*
-        );
-        if result.is_err() && $subscribe {
-            $shared.lock().subs.forget($kind, $names);
-        }
-        result
-    }};
-}
-
-use {change, flush, pump, wait_for};
 
 /// When a wait of `timeout` from now ends (`None`: never).
 fn deadline(timeout: Option<Duration>) -> Option<Instant> {

@@ -12,7 +12,9 @@ use futures_util::Stream;
 use redpipe_core::{Args, Error, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use super::{Event, Kind, Overflow, Shared, State, change, deadline, flush, pump, wait_for};
+use super::run::{change, flush, pump, rehome, short_forms, spread, wait_for};
+use super::{Event, Kind, Overflow, Shared, State, deadline};
+use crate::cluster::{Node, SlotMap};
 use crate::registry::Connections;
 use crate::tokio::{AsyncConnection, Stream as Socket};
 
@@ -32,7 +34,8 @@ type Parts = (ReadHalf<Socket>, Writer, Vec<u8>);
 ///
 /// redpipe::connect("redis://127.0.0.1:6379")?;
 /// let mut sub = AsyncSubscriber::new(redpipe::DEFAULT).await?;
-/// sub.subscribe(Kind::Pattern, &["news.*"]).await?;
+/// sub.psubscribe(&["news.*"]).await?;
+/// sub.subscribe_kind(Kind::Channel, &["alerts"]).await?; // the kind as a value
 /// while let Some(event) = sub.next().await {
 ///     if let Event::Message(m) = event? {
 ///         println!("{}: {}", m.channel, m.payload::<String>()?);
@@ -43,7 +46,6 @@ type Parts = (ReadHalf<Socket>, Writer, Vec<u8>);
 /// ```
 pub struct AsyncSubscriber {
     shared: Arc<Shared<Writer>>,
-    task: tokio::task::JoinHandle<()>,
     /// The `next_event` that `poll_next` is polling.
     next: Option<NextEvent>,
 }
@@ -56,7 +58,9 @@ impl std::fmt::Debug for AsyncSubscriber {
     }
 }
 
-async fn open(shared: &Shared<Writer>) -> Result<Parts> {
+/// Opens a connection for the subscriber: to the server, a cluster's `node`, or the first of
+/// its nodes that answers.
+async fn open(shared: &Shared<Writer>, node: Option<&Node>) -> Result<Parts> {
     if shared.factory.is_some() {
         return Err(Error::Config(
             "this name opens connections with a (blocking) factory: the tokio subscriber needs \
@@ -64,7 +68,18 @@ async fn open(shared: &Shared<Writer>) -> Result<Parts> {
                 .into(),
         ));
     }
-    let (stream, leftover) = AsyncConnection::open(&shared.info).await?.into_stream()?;
+    let mut last = Error::Closed;
+    let mut opened = None;
+    for info in shared.targets(node) {
+        match AsyncConnection::open(&info).await {
+            Ok(c) => {
+                opened = Some(c);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let (stream, leftover) = opened.ok_or(last)?.into_stream()?;
     let (read, write) = tokio::io::split(stream);
     Ok((read, write, leftover))
 }
@@ -102,8 +117,31 @@ async fn wait(shared: &Shared<Writer>, _seen: u64, left: Option<Duration>) {
     }
 }
 
-async fn run(shared: Arc<Shared<Writer>>, first: Parts) {
-    pump!(shared, first, [open, read, write, sleep], .await)
+/// Starts a reader task for `link`, aborted when the owner goes.
+fn spawn(shared: &Arc<Shared<Writer>>, link: usize) {
+    let task = tokio::spawn(run(Arc::clone(shared), link, None));
+    shared
+        .tasks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(task.abort_handle());
+}
+
+/// Reads the cluster's slot map again.
+async fn refresh(shared: &Shared<Writer>) -> Result<SlotMap> {
+    let cluster = shared.cluster.as_ref().ok_or(Error::Closed)?;
+    cluster.refresh_async().await?;
+    Ok(SlotMap::clone(&cluster.map()))
+}
+
+async fn run(shared: Arc<Shared<Writer>>, link: usize, first: Option<Parts>) {
+    pump!(
+        shared,
+        link,
+        first,
+        [open, read, write, sleep, spawn, refresh],
+        .await
+    )
 }
 
 /// The next event of the subscriber sharing `shared`, waiting up to `timeout`.
@@ -128,19 +166,31 @@ impl AsyncSubscriber {
         Self::on(Connections::global(), name).await
     }
 
-    /// A subscriber to the server named `name` in `registry`, on a connection of its own
-    /// opened now, read by a task spawned on the current tokio runtime. Not for a cluster
-    /// name yet, nor a name registered with a factory.
+    /// A subscriber to the server or cluster named `name` in `registry`, on connections of
+    /// its own (the first opened now), read by tasks spawned on the current tokio runtime;
+    /// see [`Subscriber::on`](super::Subscriber::on). Not for a name registered with a
+    /// factory.
     pub async fn on(registry: &Connections, name: &str) -> Result<Self> {
-        let (info, factory) = registry.server_settings(name)?;
-        let shared = Arc::new(Shared::new(info, factory));
-        let first = open(&shared).await?;
-        let task = tokio::spawn(run(Arc::clone(&shared), first));
-        Ok(Self {
-            shared,
-            task,
-            next: None,
-        })
+        let target = registry.subscriber_settings(name)?;
+        let map = match &target.2 {
+            Some(cluster) => {
+                if cluster.map().nodes().is_empty() {
+                    cluster.refresh_async().await?;
+                }
+                Some(SlotMap::clone(&cluster.map()))
+            }
+            None => None,
+        };
+        let shared = Arc::new(Shared::with(target, map));
+        let first = open(&shared, None).await?;
+        shared.lock().link(0).reader = true;
+        let task = tokio::spawn(run(Arc::clone(&shared), 0, Some(first)));
+        shared
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(task.abort_handle());
+        Ok(Self { shared, next: None })
     }
 
     /// Sets the buffer's bounds and overflow policy; see
@@ -151,15 +201,35 @@ impl AsyncSubscriber {
     }
 
     /// Subscribes and waits for the server's confirmations; see
-    /// [`Subscriber::subscribe`](super::Subscriber::subscribe).
-    pub async fn subscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
-        change!(self.shared, kind, names, true, [write, wait], .await)
+    /// [`Subscriber::subscribe_kind`](super::Subscriber::subscribe_kind).
+    pub async fn subscribe_kind<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        change!(
+            self.shared,
+            kind,
+            names,
+            true,
+            [write, wait, spawn, refresh, sleep],
+            .await
+        )
     }
 
     /// Unsubscribes and waits for the server's confirmations.
-    pub async fn unsubscribe<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
-        change!(self.shared, kind, names, false, [write, wait], .await)
+    pub async fn unsubscribe_kind<A: Args + ?Sized>(
+        &mut self,
+        kind: Kind,
+        names: &A,
+    ) -> Result<()> {
+        change!(
+            self.shared,
+            kind,
+            names,
+            false,
+            [write, wait, spawn, refresh, sleep],
+            .await
+        )
     }
+
+    short_forms!(async, .await);
 
     /// The next message or marker, waiting up to `timeout`; see
     /// [`Subscriber::next_event`](super::Subscriber::next_event).
@@ -201,6 +271,15 @@ impl Stream for AsyncSubscriber {
 impl Drop for AsyncSubscriber {
     fn drop(&mut self) {
         self.shared.lock().closed = true;
-        self.task.abort();
+        let tasks = std::mem::take(
+            &mut *self
+                .shared
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for task in tasks {
+            task.abort();
+        }
     }
 }

@@ -300,6 +300,17 @@ impl Cluster {
         {
             return p.clone();
         }
+        let info = self.node_info(node);
+        self.pools
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(node.clone())
+            .or_insert_with(|| Arc::new(Pool::new(info, None)))
+            .clone()
+    }
+
+    /// The settings of a connection to `node`: the first seed's, at the node's address.
+    pub(crate) fn node_info(&self, node: &Node) -> ConnectionInfo {
         let mut info = self.template.clone();
         // A transactional name wraps the whole pipeline before the router splits it (see
         // `run!`); a node's share is never wrapped again.
@@ -314,12 +325,18 @@ impl Cluster {
                 port: node.port,
             },
         };
-        self.pools
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(node.clone())
-            .or_insert_with(|| Arc::new(Pool::new(info, None)))
-            .clone()
+        info
+    }
+
+    /// The first seed's settings, which every node is reached with.
+    pub(crate) fn template(&self) -> &ConnectionInfo {
+        &self.template
+    }
+
+    /// Every node worth trying for a connection to any node, best first: the primaries, the
+    /// other nodes, then the seeds (the core's [`Refresh::order`]).
+    pub(crate) fn any_nodes(&self) -> Vec<Node> {
+        Refresh::new().order(&self.map(), &self.seeds)
     }
 
     /// Counters of every node, summed.

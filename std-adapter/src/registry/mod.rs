@@ -44,6 +44,9 @@ pub struct Stats {
 /// Opens a blocking connection, for a name registered with one ([`Connections::register`]).
 pub type Factory = Arc<dyn Fn() -> Result<Connection> + Send + Sync>;
 
+/// Where a subscriber connects: settings, a factory, and the cluster when the name is one.
+pub(crate) type SubscriberTarget = (ConnectionInfo, Option<Factory>, Option<Arc<Cluster>>);
+
 /// What a name is registered to ([`Connections::register`]): made from a URL (`&str`), seed
 /// URLs of a cluster (`&[&str]`), a [`ConnectionInfo`], a [`Cluster`] or a [`Factory`].
 #[non_exhaustive]
@@ -386,14 +389,13 @@ impl Connections {
         }
     }
 
-    /// The settings of the single server named `name`, and its factory if it has one: for a
-    /// connection of its own outside the pools (a subscriber's).
-    pub(crate) fn server_settings(&self, name: &str) -> Result<(ConnectionInfo, Option<Factory>)> {
+    /// Where a subscriber of `name` connects: the server's settings and its factory if it has
+    /// one, or (a cluster) the first seed's settings and the cluster. For connections of
+    /// their own outside the pools.
+    pub(crate) fn subscriber_settings(&self, name: &str) -> Result<SubscriberTarget> {
         match self.target(name) {
-            Some(Target::Server(p)) => Ok((p.info.clone(), p.factory.clone())),
-            Some(Target::Cluster(_)) => Err(Error::Config(format!(
-                "{name:?} is a cluster: subscribe through one of its nodes' URLs for now"
-            ))),
+            Some(Target::Server(p)) => Ok((p.info.clone(), p.factory.clone(), None)),
+            Some(Target::Cluster(c)) => Ok((c.template().clone(), None, Some(c))),
             None => Err(Error::UnknownConnection(if name.is_empty() {
                 "default".into()
             } else {
