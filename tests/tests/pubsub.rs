@@ -131,6 +131,47 @@ fn unsubscribed_channels_stop_delivering() {
 }
 
 #[test]
+fn every_short_form_subscribes_and_unsubscribes_its_kind() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["c"]).unwrap();
+    sub.psubscribe(&["p.*"]).unwrap();
+    sub.ssubscribe(&["{s}1", "other"]).unwrap();
+    assert_eq!(sub.subscriptions(Kind::Shard), ["{s}1", "other"]);
+    assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "c"]), "c\n1");
+    assert_eq!(server.cli(&["PUBSUB", "NUMPAT"]), "1");
+    assert_eq!(
+        server.cli(&["PUBSUB", "SHARDNUMSUB", "{s}1", "other"]),
+        "{s}1\n1\nother\n1"
+    );
+    let sent = r
+        .autoexec(None, |p| {
+            Ok((p.spublish("{s}1", "shard"), p.publish("p.x", "pat")))
+        })
+        .unwrap();
+    assert_eq!((sent.0.result().unwrap(), sent.1.result().unwrap()), (1, 1));
+    let m = next_message(&mut sub);
+    assert_eq!(
+        (m.kind, m.channel.as_str(), m.payload::<String>().unwrap()),
+        (Kind::Shard, "{s}1", "shard".into())
+    );
+    assert_eq!(next_message(&mut sub).kind, Kind::Pattern);
+
+    sub.unsubscribe(&["c"]).unwrap();
+    sub.punsubscribe(&["p.*"]).unwrap();
+    sub.sunsubscribe(&["{s}1"]).unwrap();
+    assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "c"]), "c\n0");
+    assert_eq!(server.cli(&["PUBSUB", "NUMPAT"]), "0");
+    assert_eq!(
+        server.cli(&["PUBSUB", "SHARDNUMSUB", "{s}1", "other"]),
+        "{s}1\n0\nother\n1"
+    );
+    assert!(sub.subscriptions(Kind::Channel).is_empty());
+    assert_eq!(sub.subscriptions(Kind::Shard), ["other"]);
+}
+
+#[test]
 fn a_refused_channel_is_the_servers_error() {
     let server = RedisServer::start();
     server.cli(&[
