@@ -79,6 +79,7 @@ mod field;
 #[cfg(feature = "alloc")]
 mod hashed;
 mod kinds;
+mod notify;
 #[cfg(feature = "alloc")]
 mod owned;
 #[cfg(feature = "alloc")]
@@ -97,6 +98,7 @@ pub use kinds::{
     GeoKeyspace, HashKeyspace, HyperLogLogKeyspace, ListKeyspace, SetKeyspace, Sort,
     SortedSetKeyspace, StreamKeyspace, StringKeyspace, Unit,
 };
+pub use notify::{NotificationPattern, notified_key};
 #[cfg(feature = "alloc")]
 pub use owned::{Codec, FieldValue, StringList};
 #[cfg(feature = "json")]
@@ -432,20 +434,42 @@ impl<'q, K: Keyspace, Q: Compose> View<'q, K, Q> {
         count: Option<u32>,
     ) -> Q::Handle<(u64, crate::codec::from_reply::Seq<&'static [u8]>)> {
         let count = count.map(|c| ("COUNT", c));
-        let t = K::TEMPLATE;
-        let escaped = [t.head, K::PREFIX, t.middle, t.tail].map(glob_escaped);
-        let literal = |i: usize, raw: &'static str| match &escaped[i] {
-            Some(e) => e.as_slice(),
-            None => raw.as_bytes(),
-        };
+        let literal = Literal::of::<K>();
         let matching = Joined((
-            literal(0, t.head),
-            literal(1, K::PREFIX),
-            literal(2, t.middle),
+            literal.get(0),
+            literal.get(1),
+            literal.get(2),
             pattern.as_bytes(),
-            literal(3, t.tail),
+            literal.get(3),
         ));
         self.send("SCAN", (cursor, "MATCH", matching, count))
+    }
+}
+
+/// The literal parts of keyspace `K`'s keys around the key (its template's head, the prefix,
+/// the template's middle and tail), glob-escaped where needed: for patterns that match the
+/// keyspace's keys (`SCAN MATCH`, notification channels).
+pub(crate) struct Literal {
+    raw: [&'static str; 4],
+    escaped: [Option<heapless::Vec<u8, 128>>; 4],
+}
+
+impl Literal {
+    pub(crate) fn of<K: Keyspace>() -> Self {
+        let t = K::TEMPLATE;
+        let raw = [t.head, K::PREFIX, t.middle, t.tail];
+        Self {
+            raw,
+            escaped: raw.map(glob_escaped),
+        }
+    }
+
+    /// Part `i` (0 to 3), as the pattern takes it.
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        match &self.escaped[i] {
+            Some(e) => e.as_slice(),
+            None => self.raw[i].as_bytes(),
+        }
     }
 }
 
