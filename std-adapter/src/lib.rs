@@ -126,6 +126,7 @@ pub use redpipe_core::{
 
 /// Everything needed to queue commands and read their results: `use redpipe::prelude::*`.
 pub mod prelude {
+    pub use crate::pubsub::KeyspaceNotifications;
     pub use crate::scan::ScanKeys;
     pub use redpipe_core::prelude::*;
 }

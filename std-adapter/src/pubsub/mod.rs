@@ -44,11 +44,13 @@
 //! Over TLS a cluster needs the tokio subscriber, as a single server does.
 
 mod blocking;
+mod notify;
 mod run;
 #[cfg(feature = "tokio")]
 mod stream;
 
 pub use blocking::Subscriber;
+pub use notify::{KeyEvent, KeyOf, KeyspaceNotifications, Notification, Notifications};
 pub use redpipe_core::pubsub::Kind;
 #[cfg(feature = "tokio")]
 pub use stream::AsyncSubscriber;
@@ -86,16 +88,28 @@ pub struct Msg {
     /// The pattern that matched the channel ([`Kind::Pattern`] only).
     pub pattern: Option<String>,
     payload: Vec<u8>,
+    /// The channel's bytes, when they are not UTF-8 (`channel` replaced some).
+    raw_channel: Option<Vec<u8>>,
 }
 
 impl Msg {
     fn new(m: &Message<'_>) -> Self {
+        let channel = String::from_utf8_lossy(m.channel);
+        let raw_channel = matches!(channel, std::borrow::Cow::Owned(_)).then(|| m.channel.to_vec());
         Self {
             kind: m.kind,
-            channel: String::from_utf8_lossy(m.channel).into_owned(),
+            channel: channel.into_owned(),
             pattern: m.pattern.map(|p| String::from_utf8_lossy(p).into_owned()),
             payload: m.payload.to_vec(),
+            raw_channel,
         }
+    }
+
+    /// The channel's bytes as published (`channel` with invalid UTF-8 not replaced).
+    pub fn channel_bytes(&self) -> &[u8] {
+        self.raw_channel
+            .as_deref()
+            .unwrap_or(self.channel.as_bytes())
     }
 
     /// The payload as `T`, converted as a reply is (`msg.payload::<String>()`,
@@ -116,7 +130,10 @@ impl Msg {
 
     /// What it counts for in the buffer's byte bound.
     fn size(&self) -> usize {
-        self.channel.len() + self.pattern.as_ref().map_or(0, String::len) + self.payload.len()
+        self.channel.len()
+            + self.pattern.as_ref().map_or(0, String::len)
+            + self.payload.len()
+            + self.raw_channel.as_ref().map_or(0, Vec::len)
     }
 }
 
