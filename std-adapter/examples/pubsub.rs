@@ -1,14 +1,21 @@
 //! Pub/Sub: a subscriber on a channel and a pattern, messages published from one pipeline, read
 //! typed, then what a dropped connection looks like (a gap marker, and the subscriber back by
-//! itself).
+//! itself); then a keyspace hearing its own keys change (keyspace notifications).
 //!
 //! Run it with `REDIS_URL=redis://127.0.0.1:6379 cargo run -p redpipe --example pubsub`
-//! (`cargo xtask test` runs it against a throwaway server). Its channels carry the process id.
+//! (`cargo xtask test` runs it against a throwaway server). Its channels and keys carry the
+//! process id; it turns `notify-keyspace-events` on for a moment and puts it back as it was.
 
 use std::time::Duration;
 
+use redpipe::keyspace::{Integer, Keyspace};
 use redpipe::prelude::*;
-use redpipe::pubsub::{Event, Kind, Subscriber};
+use redpipe::pubsub::{Event, KeyEvent, Kind, Subscriber};
+
+redpipe::keyspace! {
+    /// Stock per item.
+    struct Stock: String { prefix: "stock", template: "%s:%s", value: Integer }
+}
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(5));
 
@@ -65,5 +72,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "reconnected; subscribed again to {:?}",
         sub.subscriptions(Kind::Channel)
     );
+
+    // Keyspace notifications: the server publishes them only when told to.
+    let config = |value: &str| {
+        let value = value.to_string();
+        redpipe::autoexec(None, move |p| {
+            Ok(p.query::<()>(cmd("CONFIG").arg(("SET", "notify-keyspace-events", value))))
+        })
+    };
+    let before = redpipe::autoexec(None, |p| {
+        Ok(p.query::<(String, String)>(cmd("CONFIG").arg(("GET", "notify-keyspace-events"))))
+    })?
+    .result()?
+    .1;
+    config("K$")?.result()?;
+    let mut changes = Stock::notifications(&["incrby"])?;
+    let item = format!("{id}-widget");
+    let stock = redpipe::autoexec(None, |p| Ok(Stock::with(p).incrby(&item, 5)?))?;
+    assert_eq!(stock.result()?, 5);
+    let Some(KeyEvent::Key(n)) = changes.next_event(WAIT)? else {
+        return Err("expected a notification".into());
+    };
+    assert_eq!(n.key()?, item); // the key inside `stock:...`, as the keyspace reads it
+    println!("{} on {}", n.event(), n.key()?);
+    config(&before)?.result()?;
     Ok(())
 }
