@@ -42,7 +42,7 @@
 //! - `cluster/`: Redis Cluster: keys of a command, the slot map, routing and redirects.
 //! - `mux/`: many submitters' pipelines on one connection, in order.
 //! - `pubsub/`: subscriptions: their commands, which names are confirmed, messages as borrowed
-//!   views of the bytes read.
+//!   views of the bytes read; which connection each name goes on (a cluster's slots).
 //! - `io/`: the run loop over an `embedded-io` stream (`Driver`).
 //! - `model/`: the `Pipe` model (`alloc`): handles, scopes, named groups, backends.
 //! - `keyspace/`, `record/`: typed keyspaces and structs over the model.

@@ -137,9 +137,12 @@ mod tests {
         );
     }
 
+    /// A database, a channel, and the key it names for `Plain`.
+    type Case = (u32, &'static [u8], Option<&'static [u8]>);
+
     #[test]
     fn keys_come_back_only_from_their_keyspace_and_database() {
-        let cases: &[(u32, &[u8], Option<&[u8]>)] = &[
+        let cases: &[Case] = &[
             (0, b"__keyspace@0__:P{k}", Some(b"k")),
             (0, b"__keyspace@0__:P{}", Some(b"")),
             (0, b"__keyspace@0__:P{a}b}", Some(b"a}b")),

@@ -42,6 +42,12 @@
 //!   [`Event::Gap`] when subscriptions were lost meanwhile.
 //!
 //! Over TLS a cluster needs the tokio subscriber, as a single server does.
+//!
+//! # Keyspace notifications
+//!
+//! [`KeyspaceNotifications`] (in the prelude): `Followers::notifications(&["zadd"])` subscribes
+//! to the keyspace's own keys' notifications and yields each key typed by the keyspace's key
+//! codec, with the event; the server needs `notify-keyspace-events` set.
 
 mod blocking;
 mod notify;

@@ -221,7 +221,9 @@ impl<K: Keyspace> Notifications<K> {
 
 /// Keyspace notifications for every keyspace (in the [prelude](crate::prelude)), on the
 /// process-wide registry or one of your own. The keyspace's connection MUST be a single
-/// server with `notify-keyspace-events` set (see the [module docs](self)); a cluster's
+/// server with `notify-keyspace-events` set: `K` (keyspace channels) and the classes of events,
+/// e.g. `CONFIG SET notify-keyspace-events KA` for every event, `Kz` for sorted sets, `Kgx` for
+/// generic and expiry events; it is off by default, and then nothing arrives. A cluster's
 /// notifications stay on the node of each key, which this does not follow yet.
 ///
 /// ```no_run

@@ -1,25 +1,4 @@
-//! Which connection each subscription goes on (feature `alloc`): a [`Router`] holds one
-//! [`Subscriptions`](super::Subscriptions) machine per connection ("link") of a subscriber.
-//!
-//! On a single server there is one link, for everything. On a Redis Cluster, `PUBLISH` reaches
-//! every node, so channels and patterns share link 0, on any node; a shard channel's messages
-//! (`SPUBLISH`) stay on the nodes of its hash slot's shard, so shard channels go on a link per
-//! primary, chosen by the [`SlotMap`], one `SSUBSCRIBE` per slot (a node refuses a command
-//! whose channels hash to different slots). A shard channel moves when its slot does:
-//!
-//! - a node that does not own the slot answers `SSUBSCRIBE` with `-MOVED slot host:port`: the
-//!   names go to that node's link, the map learns the new owner;
-//! - a node that gives the slot away (a migration's last step, a failover) unsubscribes its
-//!   clients from the slot's channels with an `sunsubscribe` push nobody asked for: the names
-//!   wait for a new map ([`wants_map`](Router::wants_map), [`handle_map`](Router::handle_map)),
-//!   and [`Routed::Moved`] says messages may have been missed;
-//! - a shard link whose connection is lost ([`lost`](Router::lost)) may have lost its node
-//!   (a failover): its names wait for a new map too.
-//!
-//! The transport's part: a connection per link that has names ([`links`](Router::links),
-//! [`node`](Router::node): `None` is the server, or any node of the cluster), the run loop of
-//! [`Subscriptions`](super::Subscriptions) per link (`poll_output`, `consume_output`, `handle_input`), and a new map
-//! read from the cluster when one is wanted.
+//! Which connection each subscription goes on: [`Router`] (feature `alloc`).
 
 #[cfg(test)]
 mod tests;
@@ -60,7 +39,28 @@ struct Link {
     subs: VecSubscriptions,
 }
 
-/// The subscriptions of one subscriber over its connections; see the [module docs](self).
+/// The subscriptions of one subscriber over its connections (feature `alloc`): one
+/// [`Subscriptions`](super::Subscriptions) machine per connection ("link").
+///
+/// On a single server there is one link, for everything. On a Redis Cluster, `PUBLISH` reaches
+/// every node, so channels and patterns share link 0, on any node; a shard channel's messages
+/// (`SPUBLISH`) stay on the nodes of its hash slot's shard, so shard channels go on a link per
+/// primary, chosen by the [`SlotMap`], one `SSUBSCRIBE` per slot (a node refuses a command
+/// whose channels hash to different slots). A shard channel moves when its slot does:
+///
+/// - a node that does not own the slot answers `SSUBSCRIBE` with `-MOVED slot host:port`: the
+///   names go to that node's link, the map learns the new owner;
+/// - a node that gives the slot away (a migration's last step, a failover) unsubscribes its
+///   clients from the slot's channels with an `sunsubscribe` push nobody asked for: the names
+///   wait for a new map ([`wants_map`](Router::wants_map), [`handle_map`](Router::handle_map)),
+///   and [`Routed::Moved`] says messages may have been missed;
+/// - a shard link whose connection is lost ([`lost`](Router::lost)) may have lost its node
+///   (a failover): its names wait for a new map too.
+///
+/// The transport's part: a connection per link that has names ([`links`](Router::links),
+/// [`node`](Router::node): `None` is the server, or any node of the cluster), the run loop of
+/// [`Subscriptions`](super::Subscriptions) per link (`poll_output`, `consume_output`, `handle_input`), and a new map
+/// read from the cluster when one is wanted.
 #[derive(Debug)]
 pub struct Router {
     links: Vec<Link>,
