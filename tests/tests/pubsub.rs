@@ -298,6 +298,37 @@ fn a_subscriber_that_must_not_drop_disconnects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokio_subscriber_that_must_not_drop_disconnects() {
+    let server = RedisServer::start();
+    let r = registry(&server, 2);
+    let mut sub = AsyncSubscriber::on(&r, redpipe::DEFAULT).await.unwrap();
+    sub.buffer(10, 1 << 20, Overflow::Disconnect);
+    sub.subscribe(&["flood"]).await.unwrap();
+    let r2 = r.clone();
+    tokio::task::spawn_blocking(move || {
+        let messages: Vec<(&str, String)> = (0..100).map(|i| ("flood", i.to_string())).collect();
+        publish(&r2, &messages);
+    })
+    .await
+    .unwrap();
+    // The subscriber is still held, unread: its connection is closed all the same.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber did not disconnect"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let events: Vec<redpipe::Result<Event>> = sub.collect().await;
+    assert_eq!(events.len(), 11);
+    assert!(matches!(
+        events[10],
+        Err(Error::Overflow { messages: 10, .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tokio_subscriber_is_a_stream() {
     let server = RedisServer::start();
     for protocol in [2, 3] {

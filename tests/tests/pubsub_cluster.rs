@@ -8,10 +8,10 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use redpipe::Connections;
 use redpipe::cluster::HashSlot;
 use redpipe::prelude::*;
-use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Subscriber};
+use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Overflow, Subscriber};
+use redpipe::{Connections, Error};
 use redpipe_tests::{ClusterOptions, RedisCluster};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
@@ -140,6 +140,35 @@ fn shard_channels_live_on_their_slots_primary_and_spublish_reaches_them() {
     assert_eq!(
         sub.next_event(Some(Duration::from_millis(100))).unwrap(),
         None
+    );
+}
+
+#[test]
+fn a_subscriber_that_must_not_drop_closes_every_node_connection() {
+    let cluster = RedisCluster::start_primaries(2);
+    let r = registry(&cluster);
+    let (a, b) = (cluster.primaries()[0], cluster.primaries()[1]);
+    let (on_a, on_b) = (channel_on(&cluster, a, "a"), channel_on(&cluster, b, "b"));
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.buffer(5, 1 << 20, Overflow::Disconnect);
+    sub.ssubscribe(&[&on_a, &on_b]).unwrap();
+    // Only `on_a` floods; `on_b`'s connection closes too, with the subscriber still held.
+    let flood: Vec<(&str, &str)> = (0..20).map(|_| (on_a.as_str(), "x")).collect();
+    spublish(&r, &flood);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shard_subscribers(&cluster, a, &on_a) != "0"
+        || shard_subscribers(&cluster, b, &on_b) != "0"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "a connection outlived the overflow"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let last = sub.iter().last().unwrap();
+    assert!(
+        matches!(last, Err(Error::Overflow { messages: 5, .. })),
+        "{last:?}"
     );
 }
 

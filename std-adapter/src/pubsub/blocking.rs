@@ -142,8 +142,20 @@ fn run(shared: Arc<Shared<Io>>, link: usize, first: Option<Parts>) {
         shared,
         link,
         first,
-        [open, read, write, sleep, spawn, refresh],
+        [open, read, write, sleep, spawn, refresh, stop],
     )
+}
+
+/// Marks the subscriber closed and shuts every connection down: each reader, blocked in a read
+/// on the same socket, finds it closed and ends.
+fn stop(shared: &Shared<Io>) {
+    let mut st = shared.lock();
+    st.closed = true;
+    for link in &mut st.links {
+        if let Some(w) = link.writer.take() {
+            w.shutdown();
+        }
+    }
 }
 
 impl Subscriber {
@@ -260,13 +272,6 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        let mut st = self.shared.lock();
-        st.closed = true;
-        // Each reader is blocked in a read on the same socket: this ends it.
-        for link in &mut st.links {
-            if let Some(w) = link.writer.take() {
-                w.shutdown();
-            }
-        }
+        stop(&self.shared);
     }
 }

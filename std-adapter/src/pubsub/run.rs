@@ -6,7 +6,9 @@
 //! - `read(&Shared, &mut reader, &mut [u8])`, `write(&mut writer, &[u8])`, `sleep(Duration)`;
 //! - `wait(&Shared, seen, Option<Duration>)`: the owner waits for a reader's wake-up;
 //! - `spawn(&Arc<Shared>, link)`: starts a reader for a link (a thread, or a task);
-//! - `refresh(&Shared)`: reads a cluster's slot map again.
+//! - `refresh(&Shared)`: reads a cluster's slot map again;
+//! - `stop(&Shared)`: closes every connection and ends the readers (the owner went, or the
+//!   buffer's policy ended the subscriber).
 
 /// Writes `$link`'s pending commands: whoever finds the link's writer in the state takes it
 /// out, writes outside the lock, and puts it back once nothing is left to send. Without a
@@ -114,7 +116,7 @@ macro_rules! rehome {
 /// failover moves them), and the reader ends once its link has no name left.
 macro_rules! pump {
     ($shared:ident, $link:expr, $first:expr,
-     [$open:path, $read:path, $write:path, $sleep:path, $spawn:path, $refresh:path],
+     [$open:path, $read:path, $write:path, $sleep:path, $spawn:path, $refresh:path, $stop:path],
      $($await:tt)*) => {{
         let shared = $shared;
         let link: usize = $link;
@@ -173,7 +175,7 @@ macro_rules! pump {
             }
             while alive {
                 // Everything complete is taken in at once, under one lock.
-                let (broken, moved) = {
+                let (broken, moved, closed) = {
                     let mut st = shared.lock();
                     let mut at = 0;
                     let mut moved = false;
@@ -195,12 +197,14 @@ macro_rules! pump {
                         healthy = true;
                         shared.wake_locked(&mut st);
                     }
-                    if st.closed {
-                        st.link(link).writer = None; // closes the connection
-                        return;
-                    }
-                    (broken, moved)
+                    (broken, moved, st.closed)
                 };
+                if closed {
+                    // The owner went, or the buffer's policy ended the subscriber: every
+                    // connection closes, this one with its reader.
+                    $stop(&shared);
+                    return;
+                }
                 if moved {
                     rehome!(shared, None, [$refresh, $sleep], $($await)*);
                     spread!(shared, [$write, $spawn], $($await)*);

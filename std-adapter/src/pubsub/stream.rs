@@ -139,9 +139,30 @@ async fn run(shared: Arc<Shared<Writer>>, link: usize, first: Option<Parts>) {
         shared,
         link,
         first,
-        [open, read, write, sleep, spawn, refresh],
+        [open, read, write, sleep, spawn, refresh, stop],
         .await
     )
+}
+
+/// Marks the subscriber closed, drops the write halves and aborts every reader task (with
+/// its read half: the connections close; a task stopping itself ends at its next `await`).
+fn stop(shared: &Shared<Writer>) {
+    {
+        let mut st = shared.lock();
+        st.closed = true;
+        for link in &mut st.links {
+            link.writer = None;
+        }
+    }
+    let tasks = std::mem::take(
+        &mut *shared
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for task in tasks {
+        task.abort();
+    }
 }
 
 /// The next event of the subscriber sharing `shared`, waiting up to `timeout`.
@@ -270,16 +291,6 @@ impl Stream for AsyncSubscriber {
 
 impl Drop for AsyncSubscriber {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
-        let tasks = std::mem::take(
-            &mut *self
-                .shared
-                .tasks
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        for task in tasks {
-            task.abort();
-        }
+        stop(&self.shared);
     }
 }
