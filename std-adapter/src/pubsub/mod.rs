@@ -81,6 +81,10 @@ pub const DEFAULT_BUFFER_BYTES: usize = 16 << 20;
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
+/// How long a reader that still has a connection spends placing shard channels that moved
+/// before it reads again (the names left waiting are tried again at its next read timeout).
+const REHOME_WHILE_READING: Duration = Duration::from_secs(2);
+
 /// Bytes read at most per call.
 const CHUNK: usize = 64 * 1024;
 

@@ -206,7 +206,10 @@ macro_rules! pump {
                     return;
                 }
                 if moved {
-                    rehome!(shared, None, [$refresh, $sleep], $($await)*);
+                    // Placed for a while at most: the link's other names are read meanwhile.
+                    // Names still waiting are tried again at the next read timeout.
+                    let until = crate::pubsub::deadline(Some(crate::pubsub::REHOME_WHILE_READING));
+                    rehome!(shared, until, [$refresh, $sleep], $($await)*);
                     spread!(shared, [$write, $spawn], $($await)*);
                     shared.wake();
                 }
@@ -225,6 +228,12 @@ macro_rules! pump {
                         pinged = true;
                         let _ = shared.lock().router.ping(link);
                         alive = flush!(shared, link, $write, $($await)*).is_ok();
+                        if shared.lock().router.wants_map() {
+                            let until =
+                                crate::pubsub::deadline(Some(crate::pubsub::REHOME_WHILE_READING));
+                            rehome!(shared, until, [$refresh, $sleep], $($await)*);
+                            spread!(shared, [$write, $spawn], $($await)*);
+                        }
                     }
                     Err(_) => alive = false,
                 }
