@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] [--wait-quiet]
-//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f,g]
+//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f,g,h]
 //! e2e --url redis://127.0.0.1:PORT --profile incr,1000,redpipe[,SECONDS]   (one case, for perf)
 //! e2e --url redis://127.0.0.1:PORT --profile service,256,redpipe[,SECONDS] (one cell of (g))
 //! ```
@@ -26,6 +26,8 @@
 //! - (g) many tasks, one service (`service.rs`): requests of four commands from 1 to 256
 //!   concurrent tasks or 8 and 64 threads, beside redis-rs and fred, with the number of server
 //!   connections each client used.
+//! - (h) Pub/Sub (`pubsub.rs`): messages per second into one subscriber and fanned out to 100,
+//!   redpipe's subscribers beside redis-rs and fred.
 //!
 //! Every figure is measured several times (3, or `--reps N`; 1 with `--quick`) and shown as the
 //! median with min–max; every client is warmed up before each measurement; ratios pair
@@ -39,6 +41,7 @@ mod cluster;
 mod memory;
 mod model;
 mod procfs;
+mod pubsub;
 mod report;
 mod service;
 mod throughput;
@@ -648,6 +651,9 @@ fn run() -> Result<()> {
     if wants("g") {
         let results = bench.service_figure().run()?;
         tables.extend(service::tables(&results));
+    }
+    if wants("h") {
+        tables.extend(pubsub::figure(&args.url, bench.plan.reps, args.quick)?);
     }
     if wants("e") && !args.cluster.is_empty() {
         if args.pin {

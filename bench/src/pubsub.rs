@@ -1,0 +1,294 @@
+//! Figure (h): Pub/Sub, messages per second into subscribers (issue 28).
+//!
+//! One publisher (redpipe, blocking, 1 000 `PUBLISH` per pipeline, 100-byte payloads) sends a
+//! fixed number of messages as fast as the server takes them; the measurement is the time
+//! from the first publish until the subscribers under test have received every message, so a
+//! subscriber that reads slowly shows as a lower rate (the server holds what it has not read,
+//! well under its output-buffer limits at these counts). Two shapes:
+//! - **one channel, one subscriber**: `SUBSCRIBE h` and 100 000 messages;
+//! - **fan-out**: 100 subscribers of the pattern `h*` and 10 000 messages, so 1 000 000
+//!   deliveries, the rate counted in deliveries.
+//!
+//! Contenders: redpipe's `AsyncSubscriber` (tokio) and `Subscriber` (blocking, a reader thread
+//! each), redis-rs 1.8 `aio::PubSub` and fred 10 (a client's `message_rx`). Each subscriber
+//! counts what it receives on its own task or thread; a message lost (fred's broadcast channel
+//! lags, a redpipe buffer overflows) is never counted, and a run that does not receive every
+//! message within 60 s is an error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use redpipe::Connections;
+use redpipe::prelude::*;
+use redpipe::pubsub::{AsyncSubscriber, Event, Overflow, Subscriber};
+use tokio::runtime::Runtime;
+
+use crate::report::{self, Samples, Table};
+
+const PAYLOAD: usize = 100;
+const BATCH: usize = 1000;
+const DEADLINE: Duration = Duration::from_secs(60);
+/// A redpipe subscriber's buffer: room for every message of a run (no message is dropped).
+const ROOM: usize = 1 << 20;
+
+/// A shape of the figure: how many subscribers, and how many messages are published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    One,
+    FanOut,
+}
+
+impl Shape {
+    const ALL: [Shape; 2] = [Shape::One, Shape::FanOut];
+
+    fn subscribers(self) -> usize {
+        match self {
+            Self::One => 1,
+            Self::FanOut => 100,
+        }
+    }
+
+    fn messages(self, quick: bool) -> u64 {
+        let n = match self {
+            Self::One => 100_000,
+            Self::FanOut => 10_000,
+        };
+        if quick { n / 5 } else { n }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::One => "1 channel, 1 subscriber",
+            Self::FanOut => "pattern h*, 100 subscribers",
+        }
+    }
+}
+
+/// A subscribing client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Redpipe,
+    RedpipeBlocking,
+    RedisRs,
+    Fred,
+}
+
+impl Who {
+    const ALL: [Who; 4] = [Who::Redpipe, Who::RedpipeBlocking, Who::RedisRs, Who::Fred];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Redpipe => "redpipe AsyncSubscriber",
+            Self::RedpipeBlocking => "redpipe Subscriber (blocking)",
+            Self::RedisRs => "redis-rs aio::PubSub",
+            Self::Fred => "fred",
+        }
+    }
+}
+
+/// Messages received, over every subscriber of a run.
+type Count = Arc<AtomicU64>;
+
+/// Subscribes `n` subscribers of `who` (each counting into `count`), returns once every one is
+/// subscribed; they stop when `count` reaches `until`.
+fn subscribe(
+    rt: &Runtime,
+    url: &str,
+    (who, shape, quick): (Who, Shape, bool),
+    count: &Count,
+    until: u64,
+) -> crate::Result<Vec<std::thread::JoinHandle<()>>> {
+    let pattern = shape == Shape::FanOut;
+    let mut threads = Vec::new();
+    for _ in 0..shape.subscribers() {
+        let count = count.clone();
+        match who {
+            Who::Redpipe => {
+                let r = registry(url)?;
+                let mut sub = rt.block_on(AsyncSubscriber::on(&r, redpipe::DEFAULT))?;
+                sub.buffer(ROOM, 1 << 28, Overflow::DropOldest);
+                if pattern {
+                    rt.block_on(sub.psubscribe(&["h*"]))?;
+                } else {
+                    rt.block_on(sub.subscribe(&["h"]))?;
+                }
+                rt.spawn(async move {
+                    while let Some(Ok(event)) = sub.next().await {
+                        if let Event::Message(_) = event
+                            && count.fetch_add(1, Ordering::Relaxed) + 1 >= until
+                        {
+                            break;
+                        }
+                    }
+                });
+            }
+            Who::RedpipeBlocking => {
+                let r = registry(url)?;
+                let mut sub = Subscriber::on(&r, redpipe::DEFAULT)?;
+                sub.buffer(ROOM, 1 << 28, Overflow::DropOldest);
+                if pattern {
+                    sub.psubscribe(&["h*"])?;
+                } else {
+                    sub.subscribe(&["h"])?;
+                }
+                threads.push(std::thread::spawn(move || {
+                    let start = Instant::now();
+                    while count.load(Ordering::Relaxed) < until && start.elapsed() < DEADLINE {
+                        if let Ok(Some(Event::Message(_))) =
+                            sub.next_event(Some(Duration::from_millis(100)))
+                        {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }));
+            }
+            Who::RedisRs => {
+                let client = redis::Client::open(url)?;
+                let mut sub = rt.block_on(client.get_async_pubsub())?;
+                if pattern {
+                    rt.block_on(sub.psubscribe("h*"))?;
+                } else {
+                    rt.block_on(sub.subscribe("h"))?;
+                }
+                rt.spawn(async move {
+                    let mut messages = sub.into_on_message();
+                    while messages.next().await.is_some() {
+                        if count.fetch_add(1, Ordering::Relaxed) + 1 >= until {
+                            break;
+                        }
+                    }
+                });
+            }
+            Who::Fred => {
+                use fred::prelude::*;
+                let config = Config::from_url(url)?;
+                let mut builder = Builder::from_config(config);
+                // Room for every message of the run, as redpipe's buffers have: fred's
+                // broadcast channel (32 by default) would drop what the counter has not read.
+                let room = usize::try_from(shape.messages(quick)).unwrap_or(usize::MAX);
+                builder.with_performance_config(|c| c.broadcast_channel_capacity = room);
+                let client = builder.build()?;
+                rt.block_on(client.init())?;
+                let mut rx = client.message_rx();
+                if pattern {
+                    rt.block_on(client.psubscribe("h*"))?;
+                } else {
+                    rt.block_on(client.subscribe("h"))?;
+                }
+                rt.spawn(async move {
+                    let _keep = client;
+                    loop {
+                        match rx.recv().await {
+                            Ok(_) => {
+                                if count.fetch_add(1, Ordering::Relaxed) + 1 >= until {
+                                    break;
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        }
+                    }
+                });
+            }
+        }
+    }
+    Ok(threads)
+}
+
+fn registry(url: &str) -> crate::Result<Connections> {
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, url)?;
+    Ok(r)
+}
+
+/// Publishes `n` messages on channel `h`, `BATCH` per pipeline.
+fn publish(publisher: &Connections, n: u64) -> crate::Result<()> {
+    let payload = vec![b'x'; PAYLOAD];
+    let mut left = n;
+    while left > 0 {
+        let batch = left.min(BATCH as u64);
+        publisher.autoexec(None, |p| {
+            for _ in 0..batch {
+                let _ = p.publish("h", payload.as_slice());
+            }
+            Ok(())
+        })?;
+        left -= batch;
+    }
+    Ok(())
+}
+
+/// One measurement: deliveries per second.
+fn measure(rt: &Runtime, url: &str, who: Who, shape: Shape, quick: bool) -> crate::Result<f64> {
+    let messages = shape.messages(quick);
+    let until = messages * shape.subscribers() as u64;
+    let count: Count = Arc::default();
+    let threads = subscribe(rt, url, (who, shape, quick), &count, until)?;
+    let publisher = registry(url)?;
+    let start = Instant::now();
+    publish(&publisher, messages)?;
+    while count.load(Ordering::Relaxed) < until {
+        if start.elapsed() > DEADLINE {
+            return Err(format!(
+                "(h) {}: {} of {until} messages within {DEADLINE:?}",
+                who.label(),
+                count.load(Ordering::Relaxed)
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let rate = until as f64 / start.elapsed().as_secs_f64();
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(rate)
+}
+
+/// Runs figure (h): every shape and client, `reps` times in a rotating order.
+pub(crate) fn figure(url: &str, reps: usize, quick: bool) -> crate::Result<Vec<Table>> {
+    // One worker drives every async subscriber in the background while this thread publishes.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut samples = vec![vec![Samples::default(); Who::ALL.len()]; Shape::ALL.len()];
+    for rep in 0..reps {
+        for (s, &shape) in Shape::ALL.iter().enumerate() {
+            for i in 0..Who::ALL.len() {
+                let w = (i + rep) % Who::ALL.len();
+                let rate = measure(&rt, url, Who::ALL[w], shape, quick)?;
+                samples[s][w].push(rate);
+            }
+        }
+    }
+    let spread = if reps > 1 {
+        format!("(min–max) of {reps} runs")
+    } else {
+        "(one run, --quick)".into()
+    };
+    let mut header = vec!["shape"];
+    header.extend(Who::ALL.iter().map(|w| w.label()));
+    header.extend(["redpipe / redis-rs", "redpipe / fred"]);
+    let mut t = Table::new(
+        format!("(h) Pub/Sub: messages delivered per second, median {spread}"),
+        &header,
+        1,
+    );
+    for (s, shape) in Shape::ALL.iter().enumerate() {
+        let row = &samples[s];
+        let mut cells = vec![shape.label().to_string()];
+        cells.extend(row.iter().map(|x| x.show(report::rate)));
+        cells.push(Samples::ratio(&row[0], &row[2]).show(|r| format!("{r:.2}")));
+        cells.push(Samples::ratio(&row[0], &row[3]).show(|r| format!("{r:.2}")));
+        t.rows.push(cells);
+    }
+    t.notes.push(format!(
+        "one redpipe publisher, {BATCH} PUBLISH per pipeline, {PAYLOAD}-byte payloads; \
+         the rate is deliveries from the first publish until every subscriber received every \
+         message"
+    ));
+    Ok(vec![t])
+}
