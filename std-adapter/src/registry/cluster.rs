@@ -61,8 +61,10 @@ macro_rules! run {
         run.read_from_replicas($self.replica_reads);
         run.set_retry_budget($self.retry_budget_ms);
         let mut first_error = None;
-        let shareable = $self.shares($p);
+        // Decided on the whole pipeline once the first round has read every command.
+        let mut shares = None;
         while run.next_round($p, &map) {
+            let shareable = *shares.get_or_insert_with(|| $self.shares(&run, $p));
             if run.delay_ms() > 0 {
                 $sleep(Duration::from_millis(u64::from(run.delay_ms()))) $($await)*;
             }
@@ -400,10 +402,10 @@ impl Cluster {
 
     /// Whether `p`'s batches go on the nodes' shared connections (see
     /// [`Pipeline::shares_connection`](redpipe_core::Pipeline::shares_connection)), judged on the
-    /// whole pipeline with the nodes' windows.
-    fn shares(&self, p: &VecPipeline) -> bool {
+    /// whole pipeline with the nodes' windows, from what `run` read of its commands.
+    fn shares(&self, run: &ClusterRun, p: &VecPipeline) -> bool {
         let t = &self.template;
-        t.multiplexed > 0 && p.shares_connection(t.window, t.window_bytes)
+        t.multiplexed > 0 && run.shares_connection(p, t.window, t.window_bytes)
     }
 
     /// Runs `p` over the cluster, blocking: each round sends every node its batch, then reads

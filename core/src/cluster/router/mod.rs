@@ -10,7 +10,7 @@ use crate::codec::decode::{Limits, Scanner};
 use crate::codec::error::Failure;
 use crate::codec::lex::parse_u64;
 use crate::codec::reply::{Reply, ServerErrorKind};
-use crate::engine::{Shape, VecPipeline};
+use crate::engine::{Needs, Shape, Sharing, VecPipeline, needs};
 
 /// Attempts per command (the first send, redirects and retries) at the most, whatever the
 /// retry budget: a bound on rounds when redirections need no back-off.
@@ -222,6 +222,9 @@ pub struct ClusterRun {
     refresh: bool,
     delay_ms: u32,
     replicas: bool,
+    /// What the commands planned so far ask of their connection (see
+    /// [`ClusterRun::shares_connection`]).
+    needs: Needs,
     /// Back-off waited so far by this run's pipeline, against `budget_ms`.
     waited_ms: u32,
     budget_ms: u32,
@@ -256,6 +259,7 @@ impl Default for ClusterRun {
             refresh: false,
             delay_ms: 0,
             replicas: false,
+            needs: Needs::Nothing,
             waited_ms: 0,
             budget_ms: DEFAULT_RETRY_BUDGET_MS,
             counts: RouteCounts::default(),
@@ -318,6 +322,7 @@ impl ClusterRun {
         self.moved.clear();
         self.unreached.clear();
         self.planned = 0;
+        self.needs = Needs::Nothing;
         self.refresh = false;
         self.delay_ms = 0;
         self.waited_ms = 0;
@@ -346,7 +351,25 @@ impl ClusterRun {
         // The primaries in scan order, found only when a `SCAN` is planned.
         let mut shards: Option<Vec<usize>> = None;
         for u in 0..self.units.len() {
-            if self.units[u].done {
+            let unit = &self.units[u];
+            if unit.done {
+                continue;
+            }
+            // The common case first: one command, to its slot's primary (no `ASK`, no pin, not
+            // to a replica).
+            if let (Origin::Command(i), Some(slot), None, None) =
+                (unit.origin, unit.slot, unit.pin, &unit.ask)
+                && !(self.replicas && unit.read && unit.attempts == 0)
+                && let Some(node) = map.owner(slot)
+            {
+                let b = self.batch_for(node, p, false);
+                let batch = &mut self.batches[b];
+                let first = batch.pipeline.len();
+                if push(&mut batch.pipeline, p.command(i)) {
+                    batch.members.push((u, first, 1));
+                } else {
+                    self.fail_unit(u, p, Failure::Closed);
+                }
                 continue;
             }
             if let Some(pin) = self.units[u].pin {
@@ -401,28 +424,11 @@ impl ClusterRun {
                 self.fail_unit(u, p, Failure::Closed);
                 continue;
             };
-            let b = match self.batch_of.get(node).copied() {
-                Some(b) if b != u32::MAX => b as usize,
-                _ => {
-                    let (mut pipeline, members) = self.spare.pop().unwrap_or_default();
-                    pipeline.copy_settings(p);
-                    if replica.is_some() {
-                        let _ = pipeline.query_encoded(READONLY);
-                    }
-                    self.batches.push(Batch {
-                        node,
-                        pipeline,
-                        members,
-                    });
-                    if let Some(slot) = self.batch_of.get_mut(node) {
-                        *slot = (self.batches.len() - 1) as u32;
-                    }
-                    self.batches.len() - 1
-                }
-            };
+            let asking = ask.is_some();
+            let b = self.batch_for(node, p, replica.is_some());
             let batch = &mut self.batches[b];
             let mark = batch.pipeline.mark();
-            if ask.is_some() {
+            if asking {
                 let _ = batch.pipeline.push_encoded(ASKING);
             }
             let first = batch.pipeline.len();
@@ -444,6 +450,48 @@ impl ClusterRun {
         }
         self.batches.retain(|b| !b.members.is_empty());
         !self.batches.is_empty()
+    }
+
+    /// Whether `p`'s batches may go on the nodes' connections shared with other pipelines, as
+    /// [`Pipeline::shares_connection`](crate::Pipeline::shares_connection) says of `p` with
+    /// windows of `window` commands and `window_bytes` bytes (0: no byte bound), from the
+    /// commands as the run read them while planning: ask after the first
+    /// [`next_round`](Self::next_round), which plans every command `p` has.
+    pub fn shares_connection(&self, p: &VecPipeline, window: usize, window_bytes: usize) -> bool {
+        match p.sharing() {
+            Sharing::Shared => true,
+            Sharing::Dedicated => false,
+            _ => {
+                p.len() <= window
+                    && (window_bytes == 0 || p.encoded().len() <= window_bytes)
+                    && self.needs == Needs::Nothing
+            }
+        }
+    }
+
+    /// The index of this round's batch for `node`, made (from a spare) if it has none yet; a
+    /// batch for a replica starts with `READONLY`.
+    fn batch_for(&mut self, node: usize, p: &VecPipeline, replica: bool) -> usize {
+        if let Some(&b) = self.batch_of.get(node)
+            && b != u32::MAX
+        {
+            return b as usize;
+        }
+        let (mut pipeline, members) = self.spare.pop().unwrap_or_default();
+        pipeline.copy_settings(p);
+        if replica {
+            let _ = pipeline.query_encoded(READONLY);
+        }
+        self.batches.push(Batch {
+            node,
+            pipeline,
+            members,
+        });
+        let b = self.batches.len() - 1;
+        if let Some(slot) = self.batch_of.get_mut(node) {
+            *slot = b as u32;
+        }
+        b
     }
 
     /// This round's batches, to run on their nodes (in parallel where the platform can). A
