@@ -225,6 +225,9 @@ pub struct ClusterRun {
     /// What the commands planned so far ask of their connection (see
     /// [`ClusterRun::shares_connection`]).
     needs: Needs,
+    /// While a round plans: how many units went straight into their batches, all of them
+    /// (`None`: placing is over for this round).
+    placed: Option<usize>,
     /// Back-off waited so far by this run's pipeline, against `budget_ms`.
     waited_ms: u32,
     budget_ms: u32,
@@ -260,6 +263,7 @@ impl Default for ClusterRun {
             delay_ms: 0,
             replicas: false,
             needs: Needs::Nothing,
+            placed: None,
             waited_ms: 0,
             budget_ms: DEFAULT_RETRY_BUDGET_MS,
             counts: RouteCounts::default(),
@@ -343,14 +347,19 @@ impl ClusterRun {
     /// false when there is nothing left to send (every handle has its result).
     pub fn next_round(&mut self, p: &mut VecPipeline, map: &SlotMap) -> bool {
         self.recycle_batches();
-        self.plan(p, map);
         self.batch_of.clear();
         self.batch_of.resize(map.nodes().len(), u32::MAX);
+        // The first round puts the commands for their slots' primaries into their batches as
+        // it plans them, up to the first that needs more (see `plan_command`); the loop below
+        // routes the rest, in order.
+        self.placed = self.units.is_empty().then_some(0);
+        self.plan(p, map);
+        let placed = self.placed.take().unwrap_or(0);
         // Where keyless commands go: the first primary, found only when one is planned.
         let mut default: Option<Option<usize>> = None;
         // The primaries in scan order, found only when a `SCAN` is planned.
         let mut shards: Option<Vec<usize>> = None;
-        for u in 0..self.units.len() {
+        for u in placed..self.units.len() {
             let unit = &self.units[u];
             if unit.done {
                 continue;

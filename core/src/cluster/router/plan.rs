@@ -100,6 +100,36 @@ impl ClusterRun {
                 return;
             }
         };
+        // While every unit before it went straight into its batch, a command for its slot's
+        // primary goes too: in order, read once, with no second pass over it.
+        let u = self.units.len();
+        if self.placed == Some(u)
+            && !read
+            && let Some(node) = slot.and_then(|s| map.owner(s))
+        {
+            let b = self.batch_for(node, p, false);
+            let batch = &mut self.batches[b];
+            let first = batch.pipeline.len();
+            let queued = push(&mut batch.pipeline, Some(command));
+            if queued {
+                batch.members.push((u, first, 1));
+            }
+            self.units.push(Unit {
+                origin: Origin::Command(index),
+                bytes: Vec::new(),
+                slot,
+                ask: None,
+                attempts: 0,
+                done: false,
+                read,
+                pin: None,
+            });
+            self.placed = Some(u + 1);
+            if !queued {
+                self.fail_unit(u, p, Failure::Closed);
+            }
+            return;
+        }
         self.units.push(Unit {
             origin: Origin::Command(index),
             bytes: Vec::new(),
