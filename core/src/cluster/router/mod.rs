@@ -480,12 +480,17 @@ impl ClusterRun {
 
     /// The index of this round's batch for `node`, made (from a spare) if it has none yet; a
     /// batch for a replica starts with `READONLY`.
+    #[inline]
     fn batch_for(&mut self, node: usize, p: &VecPipeline, replica: bool) -> usize {
-        if let Some(&b) = self.batch_of.get(node)
-            && b != u32::MAX
-        {
-            return b as usize;
+        match self.batch_of.get(node) {
+            Some(&b) if b != u32::MAX => b as usize,
+            _ => self.new_batch(node, p, replica),
         }
+    }
+
+    /// [`batch_for`](Self::batch_for) when `node` has no batch yet this round.
+    #[cold]
+    fn new_batch(&mut self, node: usize, p: &VecPipeline, replica: bool) -> usize {
         let (mut pipeline, members) = self.spare.pop().unwrap_or_default();
         pipeline.copy_settings(p);
         if replica {

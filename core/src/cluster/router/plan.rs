@@ -26,6 +26,7 @@ impl ClusterRun {
     /// Counts what the command named `name` asks of its connection, for
     /// [`ClusterRun::shares_connection`]: the name is at hand here, so that deciding costs the
     /// pipeline no second reading of its commands.
+    #[inline]
     fn note(&mut self, name: &[u8], command: &[u8]) {
         if self.needs != Needs::Changes {
             self.needs = self.needs.max(needs(name, || command));

@@ -67,9 +67,7 @@ impl<'c> Slots<'c> {
 pub(super) fn slots(command: &[u8]) -> Slots<'_> {
     // Most commands have one key, word 1 (`GET k`, `SET k v`, `HSET h f v`): the name and that
     // word decide, the rest of the command is not read.
-    if let Some((count, at)) = line(command, 0, b'*')
-        && count > 0
-        && let Some((name, at)) = bulk(command, at)
+    if let Some((count, name, at)) = head(command)
         && KeySpec::of(name) == KeySpec::ONE
     {
         return match bulk(command, at) {
@@ -162,6 +160,31 @@ fn line(command: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
         return None;
     }
     Some((usize::try_from(n).ok()?, at + i + 2))
+}
+
+/// The word count and the name of an encoded command, and where its second word starts: the
+/// common shape (`*N\r\n$L\r\n`, a digit each) read at fixed places, any other through
+/// [`line`].
+#[inline]
+fn head(command: &[u8]) -> Option<(usize, &[u8], usize)> {
+    if let Some(h) = command.get(..8) {
+        let (n, len) = (h[1].wrapping_sub(b'0'), h[5].wrapping_sub(b'0'));
+        if h[0] == b'*'
+            && (1..=9).contains(&n)
+            && h[2..5] == *b"\r\n$"
+            && len <= 9
+            && h[6..] == *b"\r\n"
+        {
+            let end = 8 + usize::from(len);
+            return Some((usize::from(n), command.get(8..end)?, end + 2));
+        }
+    }
+    let (count, at) = line(command, 0, b'*')?;
+    if count == 0 {
+        return None;
+    }
+    let (name, at) = bulk(command, at)?;
+    Some((count, name, at))
 }
 
 /// The bulk string (`$<len>\r\n<bytes>\r\n`) at `at` of `command`, and where the next part
@@ -267,4 +290,50 @@ pub(super) fn is_read(name: &[u8]) -> bool {
     READS
         .iter()
         .any(|r| r.as_bytes().eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode::encode_command;
+
+    fn encoded(words: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_command(&mut out, &(words[0], &words[1..])).unwrap();
+        out
+    }
+
+    #[test]
+    fn slots_read_the_head_of_any_shape() {
+        let args: Vec<Vec<u8>> = (0..12)
+            .map(|i| alloc::format!("v{i}").into_bytes())
+            .collect();
+        let many: Vec<&[u8]> = [&b"HSET"[..], b"h{t}"]
+            .into_iter()
+            .chain(args.iter().map(Vec::as_slice))
+            .collect();
+        for (words, key) in [
+            (&[&b"GET"[..], b"k"][..], &b"k"[..]),
+            (&[b"set", b"key:000000000012", b"v"], b"key:000000000012"),
+            (&many, b"h{t}"),
+            (&[b"ZRANGEBYSCORE", b"z", b"0", b"1"], b"z"),
+            (&[b"GET", &[b'x'; 120]], &[b'x'; 120]),
+        ] {
+            let command = encoded(words);
+            match slots(&command) {
+                Slots::One(slot, name) => {
+                    assert_eq!((slot, name), (HashSlot::for_key(key), words[0]));
+                }
+                _ => panic!("{words:?}"),
+            }
+        }
+        assert!(matches!(slots(b"*1\r\n$3\r\nGET\r\n"), Slots::None(b"GET")));
+        assert!(matches!(
+            slots(b"*1\r\n$4\r\nPING\r\n"),
+            Slots::None(b"PING")
+        ));
+        assert!(matches!(slots(b"*2\r\n$3\r\nGET"), Slots::None(_)));
+        assert!(matches!(slots(b"*0\r\n"), Slots::None(&[])));
+        assert!(matches!(slots(b"+OK\r\n"), Slots::None(&[])));
+    }
 }
