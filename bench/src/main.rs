@@ -5,6 +5,8 @@
 //!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f,g,h]
 //! e2e --url redis://127.0.0.1:PORT --profile incr,1000,redpipe[,SECONDS]   (one case, for perf)
 //! e2e --url redis://127.0.0.1:PORT --profile service,256,redpipe[,SECONDS] (one cell of (g))
+//! e2e --url redis://127.0.0.1:PORT --cluster URL,URL,... --profile cluster,get,100,0[,SECONDS]
+//!     (one cell of (e): OP set|get, BATCH, CLIENT index 0..4 as in the table's columns)
 //! ```
 //!
 //! `cargo xtask bench` starts a throwaway server and runs this with `--pin`: the server's

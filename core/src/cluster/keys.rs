@@ -233,18 +233,20 @@ const fn letter_bit(b: u8) -> u32 {
 }
 
 impl KeySpec {
+    /// The shape of most Redis commands: one key, word 1 (`GET k`, `SET k v`, `HSET h f v`).
+    pub(crate) const ONE: KeySpec = span(1, 1, 0, 1);
+
     /// The key positions of the command named `name` (any case). Commands not in the table have
     /// one key, word 1, as most Redis commands do.
     pub fn of(name: &[u8]) -> KeySpec {
-        const DEFAULT: KeySpec = span(1, 1, 0, 1);
         match (FIRST.get(name.len()), name.first()) {
             (Some(letters), Some(&first)) if letters & letter_bit(first) != 0 => {}
-            _ => return DEFAULT,
+            _ => return Self::ONE,
         }
         let key = packed(name);
         SORTED
             .binary_search_by(|(k, _)| k.cmp(&key))
-            .map_or(DEFAULT, |i| SORTED[i].1)
+            .map_or(Self::ONE, |i| SORTED[i].1)
     }
 
     /// The indices of the key words of `words` (a whole command, name first). Malformed

@@ -84,8 +84,12 @@ const NONE: u16 = u16::MAX;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SlotMap {
-    /// Node index of each slot's primary, or `NONE`.
-    slots: Vec<u16>,
+    /// Which node serves which slots, as runs of slots with one owner: the first slot of each
+    /// run, and its primary's node index (or `NONE`), in slot order, from slot 0, no two runs
+    /// in a row with the same owner. A cluster has a few runs per primary, so that a lookup is
+    /// a search over a cache line or two rather than a load from a 32 KiB table, which the
+    /// router, looking up every command's slot, found cold after each round trip.
+    runs: Vec<(u16, u16)>,
     nodes: Vec<Node>,
     /// Replica node indices of each node (empty for replicas).
     replicas: Vec<Vec<u16>>,
@@ -95,10 +99,7 @@ impl fmt::Debug for SlotMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SlotMap")
             .field("nodes", &self.nodes)
-            .field(
-                "covered",
-                &self.slots.iter().filter(|&&n| n != NONE).count(),
-            )
+            .field("covered", &self.covered())
             .finish()
     }
 }
@@ -113,7 +114,7 @@ impl SlotMap {
     /// A map with no node: every command goes to a seed, which redirects it.
     pub fn new() -> Self {
         Self {
-            slots: vec![NONE; usize::from(HashSlot::COUNT)],
+            runs: vec![(0, NONE)],
             nodes: Vec::new(),
             replicas: Vec::new(),
         }
@@ -297,12 +298,44 @@ impl SlotMap {
         Ok(())
     }
 
+    /// Slots `start..=end` (below [`HashSlot::COUNT`]) are served by `node`.
     fn assign(&mut self, start: u16, end: u16, node: u16) {
-        if start <= end {
-            for s in &mut self.slots[usize::from(start)..=usize::from(end)] {
-                *s = node;
-            }
+        if start > end || end >= HashSlot::COUNT {
+            return;
         }
+        let after = end + 1;
+        // Who serves the slot after the range, which starts a run of its own afterwards.
+        let next = (after < HashSlot::COUNT).then(|| self.owner_index(after));
+        let lo = self.runs.partition_point(|&(s, _)| s < start);
+        let hi = self.runs.partition_point(|&(s, _)| s <= after);
+        let tail = next.map(|n| (after, n));
+        self.runs
+            .splice(lo..hi, core::iter::once((start, node)).chain(tail));
+        // Runs in a row with one owner become one (the first keeps its start).
+        self.runs.dedup_by_key(|&mut (_, n)| n);
+    }
+
+    /// The node index serving slot `slot` (below [`HashSlot::COUNT`]), or `NONE`.
+    fn owner_index(&self, slot: u16) -> u16 {
+        // The last run starting at or before `slot`; the first run starts at slot 0.
+        let i = self.runs.partition_point(|&(s, _)| s <= slot);
+        self.runs.get(i.wrapping_sub(1)).map_or(NONE, |&(_, n)| n)
+    }
+
+    /// How many slots have an owner.
+    fn covered(&self) -> usize {
+        let ends = self
+            .runs
+            .iter()
+            .skip(1)
+            .map(|&(s, _)| s)
+            .chain([HashSlot::COUNT]);
+        self.runs
+            .iter()
+            .zip(ends)
+            .filter(|((_, n), _)| *n != NONE)
+            .map(|(&(s, _), end)| usize::from(end - s))
+            .sum()
     }
 
     fn add_replica(&mut self, primary: u16, replica: u16) {
@@ -324,7 +357,7 @@ impl SlotMap {
 
     /// The node serving `slot` (its primary), if known.
     pub fn owner(&self, slot: HashSlot) -> Option<usize> {
-        match self.slots[usize::from(slot.get())] {
+        match self.owner_index(slot.get()) {
             NONE => None,
             n => Some(usize::from(n)),
         }
@@ -368,9 +401,9 @@ impl SlotMap {
     /// The primaries: nodes that own at least one slot.
     pub fn primaries(&self) -> Vec<usize> {
         let mut seen = vec![false; self.nodes.len()];
-        for &s in &self.slots {
-            if s != NONE {
-                seen[usize::from(s)] = true;
+        for &(_, n) in &self.runs {
+            if n != NONE {
+                seen[usize::from(n)] = true;
             }
         }
         (0..self.nodes.len()).filter(|&i| seen[i]).collect()
@@ -378,7 +411,7 @@ impl SlotMap {
 
     /// Whether every slot has an owner.
     pub fn is_complete(&self) -> bool {
-        self.slots.iter().all(|&s| s != NONE)
+        self.runs.iter().all(|&(_, n)| n != NONE)
     }
 
     /// Records a `MOVED slot host:port` reply: `slot` is now served by that node (added if
@@ -391,7 +424,7 @@ impl SlotMap {
             to.host = r.host.clone();
         }
         let index = self.add_node(to);
-        self.slots[usize::from(slot.get())] = index;
+        self.assign(slot.get(), slot.get(), index);
         usize::from(index)
     }
 }
@@ -543,5 +576,57 @@ mod tests {
         assert_eq!(Node::parse("[::1]:7000").unwrap().to_string(), "[::1]:7000");
         assert_eq!(Node::parse("10.0.0.1:6379").unwrap().port, 6379);
         assert!(Node::parse("nope").is_none());
+    }
+
+    #[test]
+    fn runs_follow_every_assignment() {
+        // A reference table beside the map, through ranges that split, join and cover runs.
+        let mut map = SlotMap::new();
+        let mut table = vec![NONE; usize::from(HashSlot::COUNT)];
+        let mut seed = 12345u32;
+        let mut next = |bound: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 8) % bound
+        };
+        for round in 0..400 {
+            let node = (next(4)) as u16;
+            let (a, b) = match round % 4 {
+                0 => (0, 16383),
+                1 => {
+                    let s = next(16384) as u16;
+                    (s, s)
+                }
+                _ => {
+                    let a = next(16384) as u16;
+                    (a, (a + next(3000) as u16).min(16383))
+                }
+            };
+            map.assign(a, b, node);
+            for t in &mut table[usize::from(a)..=usize::from(b)] {
+                *t = node;
+            }
+            assert_eq!(map.runs[0].0, 0, "from slot 0");
+            assert!(
+                map.runs
+                    .windows(2)
+                    .all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1)
+            );
+            for slot in [0, 1, a, b, b.saturating_add(1).min(16383), 16383] {
+                assert_eq!(
+                    map.owner_index(slot),
+                    table[usize::from(slot)],
+                    "slot {slot}"
+                );
+            }
+        }
+        for slot in 0..HashSlot::COUNT {
+            assert_eq!(
+                map.owner_index(slot),
+                table[usize::from(slot)],
+                "slot {slot}"
+            );
+        }
+        let covered = table.iter().filter(|&&n| n != NONE).count();
+        assert_eq!(map.covered(), covered);
     }
 }

@@ -75,13 +75,34 @@ impl HashSlot {
 /// occurrence of `{` and the first occurrence of `}`, then instead of hashing the key, only what
 /// is between the first occurrence of `{` and the following first occurrence of `}` is hashed."
 fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{')
+    if let Some(open) = find(key, b'{')
         && let Some(len) = key[open + 1..].iter().position(|&b| b == b'}')
         && len > 0
     {
         return &key[open + 1..open + 1 + len];
     }
     key
+}
+
+/// The first `byte` in `hay`: eight bytes at a time up to the word that holds it (most keys
+/// have no `{`, and the router looks at every key it routes), then byte by byte.
+fn find(hay: &[u8], byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(byte);
+    let mut at = 0;
+    for chunk in hay.chunks_exact(8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        // A zero byte in `x` (a byte equal to `byte`) sets its high bit here.
+        let x = u64::from_le_bytes(word) ^ pattern;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            break;
+        }
+        at += 8;
+    }
+    hay[at..].iter().position(|&b| b == byte).map(|i| at + i)
 }
 
 #[cfg(test)]
@@ -104,6 +125,30 @@ mod tests {
             assert_eq!(HashSlot::for_key(key).get(), slot, "{key:?}");
         }
         assert_eq!(HashSlot::new(16384), None);
+    }
+
+    #[test]
+    fn find_matches_position() {
+        let mut hay = [0u8; 40];
+        for (i, b) in hay.iter_mut().enumerate() {
+            *b = b'a' + (i % 26) as u8;
+        }
+        for len in 0..hay.len() {
+            for at in 0..=len {
+                let mut h = hay;
+                if at < len {
+                    h[at] = b'{';
+                }
+                let h = &h[..len];
+                assert_eq!(
+                    find(h, b'{'),
+                    h.iter().position(|&b| b == b'{'),
+                    "{len} {at}"
+                );
+            }
+        }
+        assert_eq!(find(b"\xfb{", b'{'), Some(1));
+        assert_eq!(find(&[0x7b | 0x80; 9], b'{'), None);
     }
 
     #[test]

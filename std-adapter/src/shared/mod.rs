@@ -135,8 +135,10 @@ impl Wakeup {
 }
 
 thread_local! {
-    /// The wake-ups asked for while this thread reads under a connection's lock.
-    static LATER: RefCell<Option<Vec<Wakeup>>> = const { RefCell::new(None) };
+    /// The wake-ups asked for while this thread reads under a connection's lock (`None` while
+    /// it does not collect them), and the room of the last list, kept for the next.
+    static LATER: RefCell<(Option<Vec<Wakeup>>, Vec<Wakeup>)> =
+        const { RefCell::new((None, Vec::new())) };
 }
 
 /// Wake-ups collected while the lock is held and made when this is dropped, after the lock:
@@ -147,15 +149,15 @@ struct Later;
 impl Later {
     /// Collects the wake-ups this thread asks for until the returned value is dropped.
     fn collect() -> Self {
-        LATER.with_borrow_mut(|later| {
-            later.get_or_insert_with(Vec::new);
+        LATER.with_borrow_mut(|(later, spare)| {
+            later.get_or_insert_with(|| std::mem::take(spare));
         });
         Later
     }
 
     /// Wakes `w` now, or when the collection in progress ends.
     fn wake(w: Wakeup) {
-        let w = LATER.with_borrow_mut(|later| match later {
+        let w = LATER.with_borrow_mut(|(later, _)| match later {
             Some(list) => {
                 list.push(w);
                 None
@@ -170,9 +172,17 @@ impl Later {
 
 impl Drop for Later {
     fn drop(&mut self) {
-        let list = LATER.with_borrow_mut(Option::take);
-        for w in list.into_iter().flatten() {
+        let Some(mut list) = LATER.with_borrow_mut(|(later, _)| later.take()) else {
+            return;
+        };
+        for w in list.drain(..) {
             w.now();
         }
+        // The room goes back for the next collection: a read allocates nothing once warm.
+        LATER.with_borrow_mut(|(_, spare)| {
+            if spare.capacity() < list.capacity() {
+                *spare = list;
+            }
+        });
     }
 }

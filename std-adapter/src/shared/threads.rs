@@ -213,7 +213,8 @@ impl Shared {
     /// holds it writes it: it looks again before giving the side back). A connection that
     /// nothing is awaited on is checked first for bytes the server sent meanwhile (its close:
     /// then what would have been written fails as never sent, and goes again on a fresh
-    /// connection).
+    /// connection), when there is something to write: the reader that just finished the last
+    /// pipeline on the wire does not look (the next pipeline's writer does, before writing).
     fn write<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         if !state.split {
             // One handle: the reader writes; a reader blocked on the socket writes after.
@@ -221,7 +222,7 @@ impl Shared {
                 return state;
             };
             loop {
-                if !state.mux.is_awaiting() {
+                if !state.mux.is_awaiting() && state.mux.is_busy() {
                     let (back, alive) = self.look(state, &mut reader);
                     state = back;
                     if !alive {
@@ -248,6 +249,7 @@ impl Shared {
         };
         loop {
             if !state.mux.is_awaiting()
+                && state.mux.is_busy()
                 && let Some(mut reader) = state.reader.take()
             {
                 let (back, alive) = self.look(state, &mut reader);

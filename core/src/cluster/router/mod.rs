@@ -10,7 +10,7 @@ use crate::codec::decode::{Limits, Scanner};
 use crate::codec::error::Failure;
 use crate::codec::lex::parse_u64;
 use crate::codec::reply::{Reply, ServerErrorKind};
-use crate::engine::{Shape, VecPipeline};
+use crate::engine::{Needs, Shape, Sharing, VecPipeline, needs};
 
 /// Attempts per command (the first send, redirects and retries) at the most, whatever the
 /// retry budget: a bound on rounds when redirections need no back-off.
@@ -222,6 +222,12 @@ pub struct ClusterRun {
     refresh: bool,
     delay_ms: u32,
     replicas: bool,
+    /// What the commands planned so far ask of their connection (see
+    /// [`ClusterRun::shares_connection`]).
+    needs: Needs,
+    /// While a round plans: how many units went straight into their batches, all of them
+    /// (`None`: placing is over for this round).
+    placed: Option<usize>,
     /// Back-off waited so far by this run's pipeline, against `budget_ms`.
     waited_ms: u32,
     budget_ms: u32,
@@ -256,6 +262,8 @@ impl Default for ClusterRun {
             refresh: false,
             delay_ms: 0,
             replicas: false,
+            needs: Needs::Nothing,
+            placed: None,
             waited_ms: 0,
             budget_ms: DEFAULT_RETRY_BUDGET_MS,
             counts: RouteCounts::default(),
@@ -318,6 +326,7 @@ impl ClusterRun {
         self.moved.clear();
         self.unreached.clear();
         self.planned = 0;
+        self.needs = Needs::Nothing;
         self.refresh = false;
         self.delay_ms = 0;
         self.waited_ms = 0;
@@ -338,15 +347,38 @@ impl ClusterRun {
     /// false when there is nothing left to send (every handle has its result).
     pub fn next_round(&mut self, p: &mut VecPipeline, map: &SlotMap) -> bool {
         self.recycle_batches();
-        self.plan(p, map);
         self.batch_of.clear();
         self.batch_of.resize(map.nodes().len(), u32::MAX);
+        // The first round puts the commands for their slots' primaries into their batches as
+        // it plans them, up to the first that needs more (see `plan_command`); the loop below
+        // routes the rest, in order.
+        self.placed = self.units.is_empty().then_some(0);
+        self.plan(p, map);
+        let placed = self.placed.take().unwrap_or(0);
         // Where keyless commands go: the first primary, found only when one is planned.
         let mut default: Option<Option<usize>> = None;
         // The primaries in scan order, found only when a `SCAN` is planned.
         let mut shards: Option<Vec<usize>> = None;
-        for u in 0..self.units.len() {
-            if self.units[u].done {
+        for u in placed..self.units.len() {
+            let unit = &self.units[u];
+            if unit.done {
+                continue;
+            }
+            // The common case first: one command, to its slot's primary (no `ASK`, no pin, not
+            // to a replica).
+            if let (Origin::Command(i), Some(slot), None, None) =
+                (unit.origin, unit.slot, unit.pin, &unit.ask)
+                && !(self.replicas && unit.read && unit.attempts == 0)
+                && let Some(node) = map.owner(slot)
+            {
+                let b = self.batch_for(node, p, false);
+                let batch = &mut self.batches[b];
+                let first = batch.pipeline.len();
+                if push(&mut batch.pipeline, p.command(i)) {
+                    batch.members.push((u, first, 1));
+                } else {
+                    self.fail_unit(u, p, Failure::Closed);
+                }
                 continue;
             }
             if let Some(pin) = self.units[u].pin {
@@ -401,28 +433,11 @@ impl ClusterRun {
                 self.fail_unit(u, p, Failure::Closed);
                 continue;
             };
-            let b = match self.batch_of.get(node).copied() {
-                Some(b) if b != u32::MAX => b as usize,
-                _ => {
-                    let (mut pipeline, members) = self.spare.pop().unwrap_or_default();
-                    pipeline.copy_settings(p);
-                    if replica.is_some() {
-                        let _ = pipeline.query_encoded(READONLY);
-                    }
-                    self.batches.push(Batch {
-                        node,
-                        pipeline,
-                        members,
-                    });
-                    if let Some(slot) = self.batch_of.get_mut(node) {
-                        *slot = (self.batches.len() - 1) as u32;
-                    }
-                    self.batches.len() - 1
-                }
-            };
+            let asking = ask.is_some();
+            let b = self.batch_for(node, p, replica.is_some());
             let batch = &mut self.batches[b];
             let mark = batch.pipeline.mark();
-            if ask.is_some() {
+            if asking {
                 let _ = batch.pipeline.push_encoded(ASKING);
             }
             let first = batch.pipeline.len();
@@ -444,6 +459,53 @@ impl ClusterRun {
         }
         self.batches.retain(|b| !b.members.is_empty());
         !self.batches.is_empty()
+    }
+
+    /// Whether `p`'s batches may go on the nodes' connections shared with other pipelines, as
+    /// [`Pipeline::shares_connection`](crate::Pipeline::shares_connection) says of `p` with
+    /// windows of `window` commands and `window_bytes` bytes (0: no byte bound), from the
+    /// commands as the run read them while planning: ask after the first
+    /// [`next_round`](Self::next_round), which plans every command `p` has.
+    pub fn shares_connection(&self, p: &VecPipeline, window: usize, window_bytes: usize) -> bool {
+        match p.sharing() {
+            Sharing::Shared => true,
+            Sharing::Dedicated => false,
+            _ => {
+                p.len() <= window
+                    && (window_bytes == 0 || p.encoded().len() <= window_bytes)
+                    && self.needs == Needs::Nothing
+            }
+        }
+    }
+
+    /// The index of this round's batch for `node`, made (from a spare) if it has none yet; a
+    /// batch for a replica starts with `READONLY`.
+    #[inline]
+    fn batch_for(&mut self, node: usize, p: &VecPipeline, replica: bool) -> usize {
+        match self.batch_of.get(node) {
+            Some(&b) if b != u32::MAX => b as usize,
+            _ => self.new_batch(node, p, replica),
+        }
+    }
+
+    /// [`batch_for`](Self::batch_for) when `node` has no batch yet this round.
+    #[cold]
+    fn new_batch(&mut self, node: usize, p: &VecPipeline, replica: bool) -> usize {
+        let (mut pipeline, members) = self.spare.pop().unwrap_or_default();
+        pipeline.copy_settings(p);
+        if replica {
+            let _ = pipeline.query_encoded(READONLY);
+        }
+        self.batches.push(Batch {
+            node,
+            pipeline,
+            members,
+        });
+        let b = self.batches.len() - 1;
+        if let Some(slot) = self.batch_of.get_mut(node) {
+            *slot = b as u32;
+        }
+        b
     }
 
     /// This round's batches, to run on their nodes (in parallel where the platform can). A

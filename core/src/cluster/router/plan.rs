@@ -23,15 +23,33 @@ impl ClusterRun {
         self.planned = i;
     }
 
+    /// Counts what the command named `name` asks of its connection, for
+    /// [`ClusterRun::shares_connection`]: the name is at hand here, so that deciding costs the
+    /// pipeline no second reading of its commands.
+    #[inline]
+    fn note(&mut self, name: &[u8], command: &[u8]) {
+        if self.needs != Needs::Changes {
+            self.needs = self.needs.max(needs(name, || command));
+        }
+    }
+
     fn plan_block(&mut self, p: &mut VecPipeline, multi: usize, exec: usize) {
         let mut slot = None;
         let mut crossed = false;
-        for i in multi + 1..exec {
-            match p.command(i).map(|c| slots(c)) {
-                Some(Slots::One(s, _)) if slot.is_some_and(|t| t != s) => crossed = true,
-                Some(Slots::One(s, _)) => slot = Some(s),
-                Some(Slots::Many(_)) => crossed = true,
-                _ => {}
+        for i in multi..=exec {
+            let Some(command) = p.command(i) else {
+                continue;
+            };
+            let slots = slots(command);
+            self.note(slots.name(), command);
+            if i == multi || i == exec {
+                continue;
+            }
+            match slots {
+                Slots::One(s, _) if slot.is_some_and(|t| t != s) => crossed = true,
+                Slots::One(s, _) => slot = Some(s),
+                Slots::Many(_) => crossed = true,
+                Slots::None(_) => {}
             }
         }
         if crossed {
@@ -58,8 +76,10 @@ impl ClusterRun {
         let Some(command) = p.command(index) else {
             return;
         };
-        let (slot, read) = match slots(command) {
-            Slots::None => {
+        let slots = slots(command);
+        self.note(slots.name(), command);
+        let (slot, read) = match slots {
+            Slots::None(_) => {
                 // Read once for the keyless commands the router treats apart.
                 if let Some(words) = words(command) {
                     if let Some(unit) = scan_unit(index, &words) {
@@ -72,7 +92,8 @@ impl ClusterRun {
                 }
                 (None, false)
             }
-            Slots::One(s, name) => (Some(s), is_read(name)),
+            // Only looked up when reads may go to replicas: a table of names per command.
+            Slots::One(s, name) => (Some(s), self.replicas && is_read(name)),
             Slots::Many(words) => {
                 if !self.plan_split(index, &words) {
                     deliver(p, index, CROSSSLOT);
@@ -80,6 +101,36 @@ impl ClusterRun {
                 return;
             }
         };
+        // While every unit before it went straight into its batch, a command for its slot's
+        // primary goes too: in order, read once, with no second pass over it.
+        let u = self.units.len();
+        if self.placed == Some(u)
+            && !read
+            && let Some(node) = slot.and_then(|s| map.owner(s))
+        {
+            let b = self.batch_for(node, p, false);
+            let batch = &mut self.batches[b];
+            let first = batch.pipeline.len();
+            let queued = push(&mut batch.pipeline, Some(command));
+            if queued {
+                batch.members.push((u, first, 1));
+            }
+            self.units.push(Unit {
+                origin: Origin::Command(index),
+                bytes: Vec::new(),
+                slot,
+                ask: None,
+                attempts: 0,
+                done: false,
+                read,
+                pin: None,
+            });
+            self.placed = Some(u + 1);
+            if !queued {
+                self.fail_unit(u, p, Failure::Closed);
+            }
+            return;
+        }
         self.units.push(Unit {
             origin: Origin::Command(index),
             bytes: Vec::new(),
@@ -191,7 +242,7 @@ impl ClusterRun {
                 ask: None,
                 attempts: 0,
                 done: false,
-                read: is_read(name),
+                read: self.replicas && is_read(name),
                 pin: None,
             });
         }

@@ -651,3 +651,42 @@ fn encoded_words_round_trip() {
     let e = elements(b"*3\r\n$1\r\na\r\n$-1\r\n*1\r\n:1\r\n").unwrap();
     assert_eq!(e, [&b"$1\r\na\r\n"[..], b"$-1\r\n", b"*1\r\n:1\r\n"]);
 }
+
+#[test]
+fn a_nodes_commands_keep_their_order_around_commands_routed_apart() {
+    // Commands that go straight into their batch while planning, then a split command and a
+    // keyless one (routed after planning), then more: each node sees them in call order.
+    let mut cluster = FakeCluster::new(3);
+    let mut map = cluster.map();
+    let mut p = VecPipeline::new();
+    let _ = p.set("{x}a", 1).unwrap();
+    let _ = p.set("{y}b", 1).unwrap();
+    let mset = p
+        .query::<()>(cmd("MSET").arg([("{x}a", 2), ("{y}b", 2)].as_slice()))
+        .unwrap();
+    let pong = p.ping().unwrap();
+    let a = p.get::<i64>("{x}a").unwrap();
+    let _ = p.set("{x}a", 3).unwrap();
+    let b = p.get::<i64>("{y}b").unwrap();
+    let a2 = p.get::<i64>("{x}a").unwrap();
+    cluster.execute(&mut p, &mut map);
+    assert_eq!(mset.read(&p), Ok(()));
+    assert_eq!(pong.read(&p), Ok("PONG"));
+    assert_eq!((a.read(&p), b.read(&p), a2.read(&p)), (Ok(2), Ok(2), Ok(3)));
+    let node = cluster.owner[usize::from(HashSlot::for_key(b"x").get())];
+    let log: Vec<&str> = cluster.log[node]
+        .iter()
+        .map(String::as_str)
+        .filter(|c| c.contains("{x}"))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            "SET {x}a 1",
+            "MSET {x}a 2",
+            "GET {x}a",
+            "SET {x}a 3",
+            "GET {x}a"
+        ]
+    );
+}

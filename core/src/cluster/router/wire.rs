@@ -46,20 +46,40 @@ pub(super) fn redirect(frame: &[u8]) -> Option<(HashSlot, Node)> {
 
 /// Where a command's keys hash.
 pub(super) enum Slots<'c> {
-    /// No key.
-    None,
+    /// No key; the command's name (empty if the bytes are not a command).
+    None(&'c [u8]),
     /// Every key in one slot; the command's name.
     One(HashSlot, &'c [u8]),
     /// Keys in several slots: the command's words.
     Many(Vec<&'c [u8]>),
 }
 
+impl<'c> Slots<'c> {
+    /// The command's name.
+    pub(super) fn name(&self) -> &'c [u8] {
+        match self {
+            Self::None(name) | Self::One(_, name) => name,
+            Self::Many(words) => words.first().copied().unwrap_or_default(),
+        }
+    }
+}
+
 pub(super) fn slots(command: &[u8]) -> Slots<'_> {
-    // Most commands have a few words: those are read into the stack, not a new `Vec`.
+    // Most commands have one key, word 1 (`GET k`, `SET k v`, `HSET h f v`): the name and that
+    // word decide, the rest of the command is not read.
+    if let Some((count, name, at)) = head(command)
+        && KeySpec::of(name) == KeySpec::ONE
+    {
+        return match bulk(command, at) {
+            Some((key, _)) if count > 1 => Slots::One(HashSlot::for_key(key), name),
+            _ => Slots::None(name),
+        };
+    }
+    // Most other commands have a few words: those are read into the stack, not a new `Vec`.
     let mut small = heapless::Vec::<&[u8], 8>::new();
     let mut overflow = false;
     if read_words(command, |w| overflow |= small.push(w).is_err()).is_none() {
-        return Slots::None;
+        return Slots::None(&[]);
     }
     if overflow {
         return match words(command) {
@@ -67,7 +87,7 @@ pub(super) fn slots(command: &[u8]) -> Slots<'_> {
                 Slots::Many(_) => Slots::Many(all),
                 other => other,
             },
-            None => Slots::None,
+            None => Slots::None(&[]),
         };
     }
     slots_of(&small)
@@ -75,8 +95,8 @@ pub(super) fn slots(command: &[u8]) -> Slots<'_> {
 
 /// [`slots`] of a command's words.
 pub(super) fn slots_of<'c>(words: &[&'c [u8]]) -> Slots<'c> {
-    let Some(name) = words.first() else {
-        return Slots::None;
+    let Some(&name) = words.first() else {
+        return Slots::None(&[]);
     };
     let mut slot = None;
     let mut many = false;
@@ -91,8 +111,7 @@ pub(super) fn slots_of<'c>(words: &[&'c [u8]]) -> Slots<'c> {
     if many {
         return Slots::Many(words.to_vec());
     }
-    let name = words[0];
-    slot.map_or(Slots::None, |s| Slots::One(s, name))
+    slot.map_or(Slots::None(name), |s| Slots::One(s, name))
 }
 
 /// The words of an encoded command (`*N` then `N` bulk strings).
@@ -105,26 +124,76 @@ pub(super) fn words(command: &[u8]) -> Option<Vec<&[u8]>> {
 /// Calls `each` with every word of an encoded command (`*N` then `N` bulk strings), in order;
 /// `None` if the bytes are not such a command.
 pub(super) fn read_words<'c>(command: &'c [u8], mut each: impl FnMut(&'c [u8])) -> Option<()> {
-    // One `<type><digits>\r\n` line at `at`: its digits, and where the next part starts.
-    let line = |at: usize, kind: u8| -> Option<(u64, usize)> {
-        let rest = command.get(at..)?;
-        if rest.first() != Some(&kind) {
-            return None;
-        }
-        let cr = rest.iter().position(|&b| b == b'\r')?;
-        if rest.get(cr + 1) != Some(&b'\n') {
-            return None;
-        }
-        Some((parse_u64(&rest[1..cr])?, at + cr + 2))
-    };
-    let (n, mut at) = line(0, b'*')?;
+    let (n, mut at) = line(command, 0, b'*')?;
     for _ in 0..n {
-        let (len, start) = line(at, b'$')?;
-        let len = usize::try_from(len).ok()?;
-        each(command.get(start..start.checked_add(len)?)?);
-        at = start + len + 2;
+        let (word, next) = bulk(command, at)?;
+        each(word);
+        at = next;
     }
     Some(())
+}
+
+/// One `<kind><digits>\r\n` line at `at` of `command`: the number, and where the next part
+/// starts. One pass over the digits (at most 19: no overflow), as the router reads the head of
+/// every command it routes.
+#[inline]
+fn line(command: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
+    let rest = command.get(at..)?;
+    if rest.first() != Some(&kind) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    let mut i = 1;
+    loop {
+        let b = *rest.get(i)?;
+        if b == b'\r' {
+            break;
+        }
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 || i > 19 {
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+        i += 1;
+    }
+    if i == 1 || rest.get(i + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some((usize::try_from(n).ok()?, at + i + 2))
+}
+
+/// The word count and the name of an encoded command, and where its second word starts: the
+/// common shape (`*N\r\n$L\r\n`, a digit each) read at fixed places, any other through
+/// [`line`].
+#[inline]
+fn head(command: &[u8]) -> Option<(usize, &[u8], usize)> {
+    if let Some(h) = command.get(..8) {
+        let (n, len) = (h[1].wrapping_sub(b'0'), h[5].wrapping_sub(b'0'));
+        if h[0] == b'*'
+            && (1..=9).contains(&n)
+            && h[2..5] == *b"\r\n$"
+            && len <= 9
+            && h[6..] == *b"\r\n"
+        {
+            let end = 8 + usize::from(len);
+            return Some((usize::from(n), command.get(8..end)?, end + 2));
+        }
+    }
+    let (count, at) = line(command, 0, b'*')?;
+    if count == 0 {
+        return None;
+    }
+    let (name, at) = bulk(command, at)?;
+    Some((count, name, at))
+}
+
+/// The bulk string (`$<len>\r\n<bytes>\r\n`) at `at` of `command`, and where the next part
+/// starts.
+#[inline]
+fn bulk(command: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let (len, start) = line(command, at, b'$')?;
+    let end = start.checked_add(len)?;
+    Some((command.get(start..end)?, end + 2))
 }
 
 /// The elements of an array reply, each as its own frame.
@@ -221,4 +290,50 @@ pub(super) fn is_read(name: &[u8]) -> bool {
     READS
         .iter()
         .any(|r| r.as_bytes().eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode::encode_command;
+
+    fn encoded(words: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_command(&mut out, &(words[0], &words[1..])).unwrap();
+        out
+    }
+
+    #[test]
+    fn slots_read_the_head_of_any_shape() {
+        let args: Vec<Vec<u8>> = (0..12)
+            .map(|i| alloc::format!("v{i}").into_bytes())
+            .collect();
+        let many: Vec<&[u8]> = [&b"HSET"[..], b"h{t}"]
+            .into_iter()
+            .chain(args.iter().map(Vec::as_slice))
+            .collect();
+        for (words, key) in [
+            (&[&b"GET"[..], b"k"][..], &b"k"[..]),
+            (&[b"set", b"key:000000000012", b"v"], b"key:000000000012"),
+            (&many, b"h{t}"),
+            (&[b"ZRANGEBYSCORE", b"z", b"0", b"1"], b"z"),
+            (&[b"GET", &[b'x'; 120]], &[b'x'; 120]),
+        ] {
+            let command = encoded(words);
+            match slots(&command) {
+                Slots::One(slot, name) => {
+                    assert_eq!((slot, name), (HashSlot::for_key(key), words[0]));
+                }
+                _ => panic!("{words:?}"),
+            }
+        }
+        assert!(matches!(slots(b"*1\r\n$3\r\nGET\r\n"), Slots::None(b"GET")));
+        assert!(matches!(
+            slots(b"*1\r\n$4\r\nPING\r\n"),
+            Slots::None(b"PING")
+        ));
+        assert!(matches!(slots(b"*2\r\n$3\r\nGET"), Slots::None(_)));
+        assert!(matches!(slots(b"*0\r\n"), Slots::None(&[])));
+        assert!(matches!(slots(b"+OK\r\n"), Slots::None(&[])));
+    }
 }
