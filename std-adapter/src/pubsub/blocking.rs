@@ -248,15 +248,7 @@ impl Subscriber {
     /// The events, each waited for as long as it takes; the iterator ends when the subscriber
     /// does (after its error).
     pub fn iter(&mut self) -> impl Iterator<Item = Result<Event>> + '_ {
-        let mut done = false;
-        std::iter::from_fn(move || {
-            if done {
-                return None;
-            }
-            let next = self.next_event(None).transpose()?;
-            done = next.is_err();
-            Some(next)
-        })
+        super::until_error(move || self.next_event(None))
     }
 
     /// Messages dropped so far under [`Overflow::DropOldest`].

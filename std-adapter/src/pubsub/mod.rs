@@ -487,6 +487,20 @@ fn unconfirmed() -> Error {
 }
 
 /// When a wait of `timeout` from now ends (`None`: never).
+/// The events `next` gives, each waited for as long as it takes; ends after the first error
+/// (the subscriber's end): the `iter` of both blocking subscribers.
+fn until_error<T>(mut next: impl FnMut() -> Result<Option<T>>) -> impl Iterator<Item = Result<T>> {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let next = next().transpose()?;
+        done = next.is_err();
+        Some(next)
+    })
+}
+
 fn deadline(timeout: Option<Duration>) -> Option<Instant> {
     timeout.map(|t| Instant::now() + t)
 }

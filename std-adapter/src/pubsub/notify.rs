@@ -192,15 +192,7 @@ impl<K: Keyspace> Notifications<K> {
 
     /// The events, each waited for as long as it takes; ends after the subscriber's error.
     pub fn iter(&mut self) -> impl Iterator<Item = Result<KeyEvent<K>>> + '_ {
-        let mut done = false;
-        std::iter::from_fn(move || {
-            if done {
-                return None;
-            }
-            let next = self.next_event(None).transpose()?;
-            done = next.is_err();
-            Some(next)
-        })
+        super::until_error(move || self.next_event(None))
     }
 
     /// Sets the buffer's bounds and overflow policy; see [`Subscriber::buffer`].

@@ -104,6 +104,16 @@ impl ClusterRun {
         // While every unit before it went straight into its batch, a command for its slot's
         // primary goes too: in order, read once, with no second pass over it.
         let u = self.units.len();
+        self.units.push(Unit {
+            origin: Origin::Command(index),
+            bytes: Vec::new(),
+            slot,
+            ask: None,
+            attempts: 0,
+            done: false,
+            read,
+            pin: None,
+        });
         if self.placed == Some(u)
             && !read
             && let Some(node) = slot.and_then(|s| map.owner(s))
@@ -115,32 +125,11 @@ impl ClusterRun {
             if queued {
                 batch.members.push((u, first, 1));
             }
-            self.units.push(Unit {
-                origin: Origin::Command(index),
-                bytes: Vec::new(),
-                slot,
-                ask: None,
-                attempts: 0,
-                done: false,
-                read,
-                pin: None,
-            });
             self.placed = Some(u + 1);
             if !queued {
                 self.fail_unit(u, p, Failure::Closed);
             }
-            return;
         }
-        self.units.push(Unit {
-            origin: Origin::Command(index),
-            bytes: Vec::new(),
-            slot,
-            ask: None,
-            attempts: 0,
-            done: false,
-            read,
-            pin: None,
-        });
     }
 
     /// Sends a command about the whole keyspace (`DBSIZE`, `KEYS`, `FLUSHDB`, `FLUSHALL`) to

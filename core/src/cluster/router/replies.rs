@@ -196,47 +196,35 @@ impl ClusterRun {
                 out
             }
             Merge::Ok => Vec::from(&b"+OK\r\n"[..]),
-            Merge::Concat => {
-                let elements: Option<Vec<Vec<&[u8]>>> = parts.iter().map(|f| elements(f)).collect();
-                let Some(elements) = elements else {
+            Merge::Concat | Merge::Values => {
+                let unexpected = |p: &mut VecPipeline| {
                     let _ = p.fail_command(
                         s.index,
                         Failure::Protocol(crate::DecodeError::UnexpectedReply),
                     );
-                    return;
                 };
-                let total: usize = elements.iter().map(Vec::len).sum();
+                let elements: Option<Vec<Vec<&[u8]>>> = parts.iter().map(|f| elements(f)).collect();
+                let Some(elements) = elements else {
+                    return unexpected(p);
+                };
+                // Concat: every part's elements in turn; Values: each key's value, in the
+                // order of the command's keys.
+                let picked: Option<Vec<&[u8]>> = match s.merge {
+                    Merge::Concat => Some(elements.iter().flatten().copied().collect()),
+                    _ => s
+                        .order
+                        .iter()
+                        .map(|&(part, at)| elements.get(part)?.get(at).copied())
+                        .collect(),
+                };
+                let Some(picked) = picked else {
+                    return unexpected(p);
+                };
                 let mut out = Vec::from(&b"*"[..]);
-                out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+                out.extend_from_slice(itoa::Buffer::new().format(picked.len()).as_bytes());
                 out.extend_from_slice(b"\r\n");
-                for value in elements.iter().flatten() {
+                for value in picked {
                     out.extend_from_slice(value);
-                }
-                out
-            }
-            Merge::Values => {
-                let elements: Option<Vec<Vec<&[u8]>>> = parts.iter().map(|f| elements(f)).collect();
-                let Some(elements) = elements else {
-                    let _ = p.fail_command(
-                        s.index,
-                        Failure::Protocol(crate::DecodeError::UnexpectedReply),
-                    );
-                    return;
-                };
-                let mut out = Vec::from(&b"*"[..]);
-                out.extend_from_slice(itoa::Buffer::new().format(s.order.len()).as_bytes());
-                out.extend_from_slice(b"\r\n");
-                for &(part, at) in &s.order {
-                    match elements.get(part).and_then(|e| e.get(at)) {
-                        Some(value) => out.extend_from_slice(value),
-                        None => {
-                            let _ = p.fail_command(
-                                s.index,
-                                Failure::Protocol(crate::DecodeError::UnexpectedReply),
-                            );
-                            return;
-                        }
-                    }
                 }
                 out
             }
