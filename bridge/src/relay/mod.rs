@@ -16,6 +16,13 @@
 //! otherwise read its results shifted). A nested `MULTI` (which Redis refuses without leaving
 //! the transaction) does not clear that.
 //!
+//! A **subscriber** relay ([`Relay::subscriber`]) carries one Pub/Sub session: the client sends
+//! subscription commands (judged by [`Access::judge_subscriber`]) and Redis speaks whenever a
+//! message is published, so nothing pairs replies with commands. Every frame from Redis passes
+//! through as it comes (still split, so the limits apply); a refused command is answered at
+//! once with its error, which the client's subscription machine reads as the answer to its
+//! oldest unanswered command (send one subscription command at a time to know which one).
+//!
 //! Memory is bounded by the caller: it stops reading the client while [`Relay::pending`]
 //! reaches its limit, and counts [`Relay::buffered`] against its budget; [`Limits`] bound the
 //! largest command kept whole while it arrives.
@@ -88,6 +95,8 @@ pub struct Relay {
     to_client: Vec<u8>,
     received: u64,
     denied: u64,
+    /// A Pub/Sub session: no reply slots, subscription commands only.
+    subscriber: bool,
 }
 
 /// The transaction state of the client's stream: inside `MULTI` (forwarded), and whether a
@@ -157,6 +166,15 @@ impl Relay {
             to_client: Vec::new(),
             received: 0,
             denied: 0,
+            subscriber: false,
+        }
+    }
+
+    /// A relay for a Pub/Sub session: see the [module docs](self).
+    pub fn subscriber(access: Access, command_limits: Limits, reply_limits: Limits) -> Self {
+        Self {
+            subscriber: true,
+            ..Self::new(access, command_limits, reply_limits)
         }
     }
 
@@ -216,7 +234,11 @@ impl Relay {
             };
             let command = &rest[..n];
             let words = words(command).ok_or(RelayError::Client(DecodeError::UnexpectedReply))?;
-            let verdict = self.access.judge(&words);
+            let verdict = if self.subscriber {
+                self.access.judge_subscriber(&words)
+            } else {
+                self.access.judge(&words)
+            };
             let slot = self.tx.judge(words[0], &verdict);
             self.received += 1;
             match (&slot, verdict) {
@@ -227,7 +249,10 @@ impl Relay {
                 (Slot::Forward, Verdict::Rewrite(words)) => encode(&words, &mut self.to_redis),
                 (Slot::Forward, _) => self.to_redis.extend_from_slice(command),
             }
-            self.slots.push_back(slot);
+            // A subscriber's commands are answered by frames that name no command.
+            if !(self.subscriber && slot == Slot::Forward) {
+                self.slots.push_back(slot);
+            }
             used += n;
         }
         let tail = &input[used..];

@@ -360,3 +360,93 @@ fn the_splitter_refuses_what_the_core_scanner_refuses() {
         }
     }
 }
+
+fn subscriber(subscribe: &[&str]) -> Relay {
+    let rules = crate::channels::ChannelRules::new(subscribe).unwrap();
+    Relay::subscriber(
+        Access::new(Arc::new(Policy::default())).channels(rules, Default::default()),
+        Limits::default(),
+        Limits::default(),
+    )
+}
+
+#[test]
+fn a_subscriber_subscribes_within_its_rules_and_every_frame_passes() {
+    let mut r = subscriber(&["news", "room:1:*"]);
+    let stream = [
+        command(&["SUBSCRIBE", "news", "room:1:a"]),
+        command(&["PSUBSCRIBE", "room:1:*"]),
+        command(&["PING"]),
+        command(&["UNSUBSCRIBE"]),
+    ]
+    .concat();
+    r.handle_client(&stream).unwrap();
+    assert_eq!(r.take_to_redis(), stream, "all of it, as it came");
+    assert_eq!(
+        (r.pending(), r.denied()),
+        (0, 0),
+        "nothing waits for a slot"
+    );
+    // Confirmations, messages, pongs: whatever Redis says, in any number, goes on as it comes.
+    let frames: &[u8] = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n\
+        *3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n\
+        *3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nho\r\n";
+    r.handle_redis(frames).unwrap();
+    assert_eq!(r.take_to_client(), frames);
+    assert!(
+        r.handle_redis(b"%1\r\n:1\r\n:2\r\n$x\r\n").is_err(),
+        "not RESP: the session ends"
+    );
+}
+
+#[test]
+fn a_subscriber_is_refused_channels_patterns_and_commands_outside_its_rules() {
+    for (words, why) in [
+        (&["SUBSCRIBE", "news", "secret"][..], "channel 'secret'"),
+        (&["SSUBSCRIBE", "room:2:a"][..], "channel 'room:2:a'"),
+        (&["PSUBSCRIBE", "room:*"][..], "channel 'room:*'"),
+        (&["PSUBSCRIBE", "n?ws"][..], "channel 'n?ws'"),
+        (
+            &["PSUBSCRIBE", "__keyspace@0__:*"][..],
+            "channel '__keyspace@0__:*'",
+        ),
+        (&["GET", "k"][..], "subscriber session"),
+        (&["PUBLISH", "news", "x"][..], "subscriber session"),
+    ] {
+        let mut r = subscriber(&["news", "room:1:*"]);
+        r.handle_client(&command(words)).unwrap();
+        assert!(r.take_to_redis().is_empty(), "{words:?} is not sent");
+        let answer = String::from_utf8(r.take_to_client()).unwrap();
+        assert!(
+            answer.starts_with("-NOPERM") && answer.contains(why),
+            "{words:?}: {answer}"
+        );
+        assert_eq!(r.denied(), 1);
+    }
+}
+
+#[test]
+fn publish_passes_only_to_the_channels_the_session_may_publish_to() {
+    let publish = crate::channels::ChannelRules::new(["room:1:*"]).unwrap();
+    let mut r = Relay::new(
+        Access::new(Arc::new(Policy::default())).channels(Default::default(), publish),
+        Limits::default(),
+        Limits::default(),
+    );
+    let ok = command(&["PUBLISH", "room:1:chat", "hi"]);
+    r.handle_client(&[ok.clone(), command(&["SPUBLISH", "room:2:chat", "hi"])].concat())
+        .unwrap();
+    assert_eq!(r.take_to_redis(), ok);
+    r.handle_redis(b":0\r\n").unwrap();
+    let answers = lines(&mut r);
+    assert_eq!(answers[0], ":0");
+    assert!(
+        answers[1].contains("'SPUBLISH' to channel 'room:2:chat'"),
+        "{answers:?}"
+    );
+    // A session without publish rules publishes nowhere.
+    let mut r = relay();
+    r.handle_client(&command(&["PUBLISH", "news", "x"]))
+        .unwrap();
+    assert!(r.take_to_client().starts_with(b"-NOPERM"));
+}
