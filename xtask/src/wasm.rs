@@ -151,6 +151,8 @@ impl Services {
                 .args(["--redis", &redis.url(), "--listen", "127.0.0.1:0"])
                 .args(["--token-secret-file", &secret, "--origin", origin])
                 .args(["--allow-missing-origin", "--acl-check", "warn"])
+                // Tokens that name no channels may use the tests' own.
+                .args(["--subscribe", "test:*", "--publish", "test:*"])
                 .args(extra_bridge_args)
                 .env("REDPIPE_BRIDGE_LOG", "error"),
             "redpipe-bridge",

@@ -374,6 +374,40 @@ test("named connections: p.on(name, f) sends f's commands there, groups run side
   client.close();
 });
 
+test("subscribe(): messages published through the bridge arrive in a for-await loop; a channel outside the rules is refused", async () => {
+  // The bridge lets tokens that name no channels use `test:*`.
+  const chat = `test:${key("chat")}`;
+  const sub = await redpipe.subscribe(url, token, { channels: [chat], patterns: [`${chat}:*`] });
+  const client = await redpipe.connect(url, token);
+  const p = client.pipeline();
+  const heard = p.command("PUBLISH", [chat, "héllo"]);
+  const viaPattern = p.command("PUBLISH", [`${chat}:x`, new Uint8Array([1, 2])]);
+  await p.execute();
+  assert.deepEqual([heard.result, viaPattern.result], [1, 1]);
+  const got = [];
+  for await (const m of sub) {
+    got.push(m);
+    if (got.length == 2) break; // break closes the subscriber
+  }
+  assert.equal(got[0].channel, chat);
+  assert.equal(got[0].message, "héllo");
+  assert.equal(got[0].pattern, undefined);
+  assert.deepEqual([got[1].channel, got[1].pattern, [...got[1].bytes]], [`${chat}:x`, `${chat}:*`, [1, 2]]);
+
+  const other = await redpipe.subscribe(url, token);
+  await assert.rejects(other.subscribe("not-test"), (e) => e.name == "RedisError" && e.code == "NOPERM" && /channel 'not-test'/.test(e.message));
+  await assert.rejects(redpipe.subscribe(url, token, { patterns: ["*"] }), (e) => e.code == "NOPERM");
+  await other.subscribe(chat); // still usable after a refusal
+  const p2 = client.pipeline();
+  const n = p2.command("PUBLISH", [chat, "again"]);
+  await p2.execute();
+  assert.equal(n.result, 1);
+  assert.equal((await other.next()).value.message, "again");
+  other.close();
+  assert.deepEqual(await other.next(), { value: undefined, done: true });
+  client.close();
+});
+
 test("the generated TypeScript declarations are precise", () => {
   const dts = readFileSync(join(pkg, "redpipe_wasm.d.ts"), "utf8");
   for (const line of [
@@ -388,6 +422,8 @@ test("the generated TypeScript declarations are precise", () => {
     "command<T = unknown>(name: string, args?: Arg | Arg[]): Handle<T>;",
     "eval<T = unknown>(script: string, keys?: Arg | Arg[], args?: Arg | Arg[]): Handle<T>;",
     "export interface ConnectionError extends Error {",
+    "export function subscribe(url: string, token?: string | null, names?: SubscribeNames): Promise<Subscriber>;",
+    "subscribe(...channels: string[]): Promise<void>;",
   ]) {
     assert.ok(dts.includes(line), `missing from the .d.ts: ${line}`);
   }

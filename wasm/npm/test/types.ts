@@ -5,7 +5,10 @@ import init, {
   Client,
   connect,
   connectDuplex,
+  subscribe,
   type Arg,
+  type Message,
+  type Subscriber,
   type ConnectionError,
   type Duplex,
   type Handle,
@@ -72,4 +75,19 @@ export async function edge(): Promise<void> {
   direct.pipeline().on("second", (q) => q.ping());
   direct.close();
   viaStreams.close();
+}
+
+export async function listen(): Promise<string> {
+  const sub: Subscriber = await subscribe("wss://bridge.example", "token", { channels: ["a"], patterns: ["b:*"] });
+  await sub.psubscribe("c:*");
+  // @ts-expect-error channel names are strings
+  await sub.subscribe(1);
+  const dropped: number = sub.dropped;
+  for await (const m of sub) {
+    const message: Message = m;
+    const bytes: Uint8Array = message.bytes;
+    return (m.pattern ?? m.message) + bytes.length + dropped;
+  }
+  sub.close();
+  return "";
 }

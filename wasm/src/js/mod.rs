@@ -1,4 +1,5 @@
-//! The JavaScript/TypeScript API (feature `js`): `Client`, `Pipeline`, `Handle`.
+//! The JavaScript/TypeScript API (feature `js`): `Client`, `Pipeline`, `Handle`, and
+//! `subscribe` (`subscriber.rs`).
 //!
 //! A thin face over the same model Rust callers use: a `Client` is a
 //! [`Connections`](crate::Connections) registry, a `Pipeline` a core `Pipe` over it, a
@@ -14,6 +15,7 @@ mod commands;
 mod error;
 mod handle;
 mod pipeline;
+mod subscriber;
 
 pub use handle::Handle;
 pub use pipeline::Pipeline;
