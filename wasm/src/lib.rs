@@ -22,6 +22,9 @@
 //! - feature `duplex` (default): [`Connections::connect_duplex`], connections over any JS
 //!   duplex (Node `net`, Workers sockets) beside WebSockets. A WebSocket-only program leaves it
 //!   out (its code and JS imports: 1.6 KB gzip of `.wasm` and glue).
+//! - feature `js-subscribe`: the JavaScript `subscribe` (exports), built into the npm
+//!   package's second module (`redpipe-wasm/subscribe`, the cdylib `wasm/subscribe`), so that a
+//!   page that only pipelines does not load it.
 //! - feature `js` (default, implies `duplex`): the exports of the JavaScript/TypeScript API
 //!   (`Client`, `Pipeline`, `Handle`; `connect`, `autoexec` and the scopes are JavaScript in
 //!   `wasm/npm/index.js`), built into an npm package by `cargo xtask wasm` (the cdylib
@@ -70,7 +73,7 @@ extern crate alloc;
 
 mod connection;
 mod error;
-#[cfg(feature = "js")]
+#[cfg(any(feature = "js", feature = "js-subscribe"))]
 mod js;
 mod link;
 mod registry;

@@ -25,6 +25,7 @@ if (!pkg || !minimal || !url || !token || !redisPort) {
 const redpipe = await import(join(pkg, "node.js"));
 const { tcp } = await import(join(pkg, "net.js"));
 const { streams } = await import(join(pkg, "streams.js"));
+const { subscribe } = await import(join(pkg, "subscribe-node.js"));
 
 let n = 0;
 const key = (name) => `node-test:${process.pid}:${Date.now()}:${n++}:${name}`;
@@ -374,10 +375,10 @@ test("named connections: p.on(name, f) sends f's commands there, groups run side
   client.close();
 });
 
-test("subscribe(): messages published through the bridge arrive in a for-await loop; a channel outside the rules is refused", async () => {
+test("redpipe-wasm/subscribe: messages published through the bridge arrive in a for-await loop; a channel outside the rules is refused", async () => {
   // The bridge lets tokens that name no channels use `test:*`.
   const chat = `test:${key("chat")}`;
-  const sub = await redpipe.subscribe(url, token, { channels: [chat], patterns: [`${chat}:*`] });
+  const sub = await subscribe(url, token, { channels: [chat], patterns: [`${chat}:*`] });
   const client = await redpipe.connect(url, token);
   const p = client.pipeline();
   const heard = p.command("PUBLISH", [chat, "héllo"]);
@@ -394,9 +395,9 @@ test("subscribe(): messages published through the bridge arrive in a for-await l
   assert.equal(got[0].pattern, undefined);
   assert.deepEqual([got[1].channel, got[1].pattern, [...got[1].bytes]], [`${chat}:x`, `${chat}:*`, [1, 2]]);
 
-  const other = await redpipe.subscribe(url, token);
+  const other = await subscribe(url, token);
   await assert.rejects(other.subscribe("not-test"), (e) => e.name == "RedisError" && e.code == "NOPERM" && /channel 'not-test'/.test(e.message));
-  await assert.rejects(redpipe.subscribe(url, token, { patterns: ["*"] }), (e) => e.code == "NOPERM");
+  await assert.rejects(subscribe(url, token, { patterns: ["*"] }), (e) => e.code == "NOPERM");
   await other.subscribe(chat); // still usable after a refusal
   const p2 = client.pipeline();
   const n = p2.command("PUBLISH", [chat, "again"]);
@@ -422,11 +423,17 @@ test("the generated TypeScript declarations are precise", () => {
     "command<T = unknown>(name: string, args?: Arg | Arg[]): Handle<T>;",
     "eval<T = unknown>(script: string, keys?: Arg | Arg[], args?: Arg | Arg[]): Handle<T>;",
     "export interface ConnectionError extends Error {",
-    "export function subscribe(url: string, token?: string | null, names?: SubscribeNames): Promise<Subscriber>;",
-    "subscribe(...channels: string[]): Promise<void>;",
   ]) {
     assert.ok(dts.includes(line), `missing from the .d.ts: ${line}`);
   }
+  const subDts = readFileSync(join(pkg, "redpipe_subscribe.d.ts"), "utf8");
+  for (const line of [
+    "export function subscribe(url: string, token?: string | null, names?: SubscribeNames): Promise<Subscriber>;",
+    "subscribe(...channels: string[]): Promise<void>;",
+  ]) {
+    assert.ok(subDts.includes(line), `missing from redpipe_subscribe.d.ts: ${line}`);
+  }
+  assert.ok(!/: any\b/.test(subDts), "no parameter or result is typed `any`");
   assert.ok(!/: any\b/.test(dts), "no parameter or result is typed `any`");
 });
 

@@ -5,10 +5,7 @@ import init, {
   Client,
   connect,
   connectDuplex,
-  subscribe,
   type Arg,
-  type Message,
-  type Subscriber,
   type ConnectionError,
   type Duplex,
   type Handle,
@@ -17,6 +14,7 @@ import init, {
   type Stats,
 } from "redpipe-wasm";
 import { tcp } from "redpipe-wasm/net";
+import initSubscriber, { subscribe, type Message, type Subscriber } from "redpipe-wasm/subscribe";
 import { streams, type StreamSocket } from "redpipe-wasm/streams";
 
 export async function browserPage(): Promise<number> {
@@ -78,6 +76,7 @@ export async function edge(): Promise<void> {
 }
 
 export async function listen(): Promise<string> {
+  await initSubscriber();
   const sub: Subscriber = await subscribe("wss://bridge.example", "token", { channels: ["a"], patterns: ["b:*"] });
   await sub.psubscribe("c:*");
   // @ts-expect-error channel names are strings
