@@ -6,7 +6,7 @@
 //! (rewritten where confinement says so) and answers a denied one with an error **in that
 //! command's place**: it keeps a queue with one entry per command in flight, so the client's
 //! `n`-th reply is always the answer to its `n`-th command, denied or not. Redis's replies
-//! are forwarded as they arrive, never held whole: a `Splitter` (module `split`) follows them to
+//! are forwarded as they arrive, never held whole: the core's [`Splitter`] follows them to
 //! know where each ends (a 60 MB `GET` passes through in pieces, each byte copied once). RESP3
 //! pushes answer no command and pass straight through.
 //!
@@ -27,18 +27,16 @@
 //! reaches its limit, and counts [`Relay::buffered`] against its budget; [`Limits`] bound the
 //! largest command kept whole while it arrives.
 
-mod split;
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
 
 use redpipe::Reply;
-use redpipe::core::{Limits, Scanner, decode_reply};
+use redpipe::core::{Limits, Scanner, Splitter, decode_reply};
 use redpipe::error::DecodeError;
 
 use crate::policy::{Access, Verdict};
-use split::Splitter;
 
 /// What the client gets in the place of one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
