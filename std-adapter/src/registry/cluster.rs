@@ -28,7 +28,7 @@ pub use redpipe_core::cluster::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redpipe_core::{Error, Reply, Result, VecPipeline, cmd};
 
@@ -73,9 +73,24 @@ macro_rules! run {
                 .iter()
                 .map(|b| $self.pool(map.node(b.node())))
                 .collect();
+            let sent = Instant::now();
             let errors = $batches(&pools, run.batches_mut(), shareable) $($await)*;
             if first_error.is_none() {
                 first_error = errors.into_iter().next();
+            }
+            // A round long enough for a failover to have happened while it was out: a node
+            // that was stopped may have answered only now, running writes it has lost (see
+            // `ClusterRun::check_deposed`). The map is read again from the other nodes first.
+            if sent.elapsed() >= SLOW_ROUND {
+                let mut check = Refresh::new();
+                for b in run.batches_mut().iter() {
+                    check.avoid(map.node(b.node()).clone());
+                }
+                let _ = $self.$refresh(check) $($await)*;
+            }
+            let latest = $self.map();
+            if !Arc::ptr_eq(&latest, &map) {
+                run.check_deposed(&map, &latest);
             }
             let published = map.clone();
             run.absorb_shared($p, &mut map);
@@ -88,6 +103,9 @@ macro_rules! run {
                 }
             } else if !Arc::ptr_eq(&map, &published) {
                 $self.publish_shared(map.clone());
+            } else {
+                // What another pipeline (or the check above) read meanwhile.
+                map = $self.map();
             }
         }
         $self.record(&run);
@@ -133,7 +151,7 @@ macro_rules! refresh {
 /// its map.
 macro_rules! ask_topology {
     ($self:ident, $node:ident, $take:ident, $($await:tt)*) => {{
-        let pool = $self.pool($node);
+        let pool = $self.topology_pool($node);
         let mut conn = pool.$take() $($await)*?;
         let tls = matches!($self.template.addr, Addr::Tls { .. });
         let parse = |r: &Reply<'_>| {
@@ -165,12 +183,25 @@ macro_rules! ask_topology {
     }};
 }
 
+/// How long a node may take to answer the topology queries of a refresh (and to accept their
+/// connection) before the next node is asked, whatever the name's own timeouts: a node that is
+/// stopped or cut off must not hold up a refresh, which every pipeline may be waiting for.
+const TOPOLOGY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A round that took this long may have seen a failover while it was out: the slot map is read
+/// again before its replies are taken (see `ClusterRun::check_deposed`). A failover takes at
+/// least the node timeout, which is rarely under a second.
+const SLOW_ROUND: Duration = Duration::from_millis(500);
+
 /// A Redis Cluster: its seeds, the slot map, and a pool of connections per node.
 pub struct Cluster {
     template: ConnectionInfo,
     seeds: Vec<Node>,
     map: RwLock<Arc<SlotMap>>,
     pools: RwLock<HashMap<Node, Arc<Pool>>>,
+    /// Connections for topology queries, per node, with timeouts of at most
+    /// [`TOPOLOGY_TIMEOUT`].
+    topology_pools: RwLock<HashMap<Node, Arc<Pool>>>,
     refreshes: AtomicU64,
     replica_reads: bool,
     retry_budget_ms: u32,
@@ -218,6 +249,7 @@ impl Cluster {
             seeds,
             map: RwLock::new(Arc::new(SlotMap::new())),
             pools: RwLock::default(),
+            topology_pools: RwLock::default(),
             refreshes: AtomicU64::new(0),
             replica_reads: false,
             retry_budget_ms: DEFAULT_RETRY_BUDGET_MS,
@@ -294,21 +326,22 @@ impl Cluster {
 
     /// The pool of connections to `node`.
     pub(crate) fn pool(&self, node: &Node) -> Arc<Pool> {
-        if let Some(p) = self
-            .pools
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(node)
-        {
-            return p.clone();
-        }
-        let info = self.node_info(node);
-        self.pools
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(node.clone())
-            .or_insert_with(|| Arc::new(Pool::new(info, None)))
-            .clone()
+        pool_in(&self.pools, node, || self.node_info(node))
+    }
+
+    /// The pool of connections to `node` for topology queries: the node's settings with
+    /// timeouts of at most [`TOPOLOGY_TIMEOUT`].
+    fn topology_pool(&self, node: &Node) -> Arc<Pool> {
+        pool_in(&self.topology_pools, node, || {
+            let mut info = self.node_info(node);
+            let cap =
+                |t: Option<Duration>| Some(t.map_or(TOPOLOGY_TIMEOUT, |t| t.min(TOPOLOGY_TIMEOUT)));
+            info.connect_timeout = cap(info.connect_timeout);
+            info.read_timeout = cap(info.read_timeout);
+            info.write_timeout = cap(info.write_timeout);
+            info.pipeline_timeout = cap(info.pipeline_timeout);
+            info
+        })
     }
 
     /// The settings of a connection to `node`: the first seed's, at the node's address.
@@ -442,6 +475,28 @@ impl Cluster {
     async fn ask_topology_async(&self, node: &Node) -> Result<(SlotMap, Option<Freshness>)> {
         ask_topology!(self, node, take_async, .await)
     }
+}
+
+/// The pool of `node` in `pools`, made with `info` if it has none yet.
+fn pool_in(
+    pools: &RwLock<HashMap<Node, Arc<Pool>>>,
+    node: &Node,
+    info: impl FnOnce() -> ConnectionInfo,
+) -> Arc<Pool> {
+    if let Some(p) = pools
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(node)
+    {
+        return p.clone();
+    }
+    let info = info();
+    pools
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(node.clone())
+        .or_insert_with(|| Arc::new(Pool::new(info, None)))
+        .clone()
 }
 
 fn topology_error(e: TopologyError) -> Error {

@@ -119,6 +119,10 @@ pub struct Batch {
     node: usize,
     pipeline: VecPipeline,
     members: Vec<Member>,
+    /// Sent to a replica (reads only).
+    replica: bool,
+    /// Its node lost every slot while the batch was out (see [`ClusterRun::check_deposed`]).
+    deposed: bool,
 }
 
 impl core::fmt::Debug for Batch {
@@ -500,6 +504,8 @@ impl ClusterRun {
             node,
             pipeline,
             members,
+            replica,
+            deposed: false,
         });
         let b = self.batches.len() - 1;
         if let Some(slot) = self.batch_of.get_mut(node) {
@@ -512,6 +518,27 @@ impl ClusterRun {
     /// batch whose node fails must be left failed, as every transport leaves a pipeline.
     pub fn batches_mut(&mut self) -> &mut [Batch] {
         &mut self.batches
+    }
+
+    /// Checks this round's batches, once they have run, against `latest`, a slot map read
+    /// since they were routed with `routed`: a batch whose primary owns no slot any more in a
+    /// complete `latest` went to a node that was failed over while the batch was out. Such a
+    /// node, stopped or cut off past the node timeout, runs what it held when it comes back,
+    /// before it learns that it is a replica now, and drops those writes when it resyncs: so
+    /// the writes it acknowledged read [`Failure::Deposed`] instead of their replies (reads
+    /// and refusals such as `MOVED` are taken as they are). The adapter SHOULD call it before
+    /// [`absorb`](Self::absorb) whenever it holds a map newer than the round's, and read one
+    /// (a refresh) after a round slow enough for a failover to have happened during it.
+    pub fn check_deposed(&mut self, routed: &SlotMap, latest: &SlotMap) {
+        if !latest.is_complete() {
+            return;
+        }
+        for b in &mut self.batches {
+            let Some(node) = routed.nodes().get(b.node) else {
+                continue;
+            };
+            b.deposed = !b.replica && latest.find(node).is_none_or(|i| !latest.owns_slots(i));
+        }
     }
 
     /// How long to wait before sending this round (after `TRYAGAIN`, `CLUSTERDOWN`,
@@ -583,6 +610,8 @@ fn backoff(attempt: u8) -> u32 {
     10u32 << attempt.min(6)
 }
 
+#[cfg(test)]
+mod failover_tests;
 #[cfg(test)]
 mod fake;
 mod plan;

@@ -524,6 +524,8 @@ fn a_failed_node_fails_only_its_commands_and_unsent_ones_go_again() {
                     node: 0,
                     pipeline: VecPipeline::new(),
                     members: Vec::new(),
+                    replica: false,
+                    deposed: false,
                 },
             )],
             ..ClusterRun::new()
