@@ -27,6 +27,9 @@ const PIPE: usize = 50;
 /// A breath between pipelines, so that the nodes (on the same few cores) keep time for their
 /// cluster bus and their failover.
 const BREATH: Duration = Duration::from_millis(2);
+/// How often a short pipeline arrives (see [`arrivals`]), and its keys.
+const ARRIVAL: Duration = Duration::from_millis(20);
+const ARRIVING: usize = 6;
 
 /// What the handles of one key said.
 #[derive(Debug, Default, Clone)]
@@ -58,8 +61,10 @@ struct Tally {
     failed: Vec<Failed>,
     /// (start, duration) of every pipeline.
     pipelines: Vec<(Instant, Duration)>,
-    /// When each worker's pipeline in flight started.
-    running: Vec<Option<Instant>>,
+    /// When each pipeline in flight started, by its number.
+    running: std::collections::BTreeMap<u64, Instant>,
+    /// Pipelines started so far (numbers them).
+    started: u64,
 }
 
 /// Workers running pipelines of `INCR`s until [`finish`](Self::finish).
@@ -101,6 +106,18 @@ impl Outcome {
             .unwrap_or_default()
     }
 
+    /// How long after `t` the last pipeline started before `t` ended (zero if all ended
+    /// before): for `t` the moment a failover was complete, how long the load stayed stalled
+    /// past the cluster's own recovery.
+    pub fn stalled_past(&self, t: Instant) -> Duration {
+        self.pipelines_timed
+            .iter()
+            .filter(|(s, _)| *s < t)
+            .map(|(s, d)| (*s + *d).saturating_duration_since(t))
+            .max()
+            .unwrap_or_default()
+    }
+
     /// The longest pipeline.
     pub fn longest(&self) -> Duration {
         self.pipelines_timed
@@ -131,14 +148,14 @@ impl Outcome {
 
 impl Load {
     /// Starts `threads` threads (blocking pipelines) and `tasks` tokio tasks (on one more
-    /// thread, a runtime of its own) running pipelines of `INCR`s over `keys` keys, `k:0` to
+    /// thread, a runtime of its own, where short pipelines also arrive every 20 ms, each in a
+    /// task of its own) running pipelines of `INCR`s over `keys` keys, `k:0` to
     /// `k:<keys - 1>` (spread over every slot range, so every node gets its share), on the
     /// default name of `r`.
     pub fn start(r: &Connections, keys: usize, threads: usize, tasks: usize) -> Self {
         let keys = Arc::new((0..keys).map(|i| format!("k:{i}")).collect::<Vec<_>>());
         let tally = Arc::new(Mutex::new(Tally {
             keys: vec![KeyTally::default(); keys.len()],
-            running: vec![None; threads + tasks],
             ..Tally::default()
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -149,12 +166,12 @@ impl Load {
                 let mut round = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let picked = pick(&keys, w, round);
-                    let started = begin(&tally, w);
+                    let started = begin(&tally);
                     let mut p = r.pipe();
                     let handles: Vec<Handle<i64>> =
                         picked.iter().map(|&k| p.incr(&keys[k])).collect();
                     let _ = p.execute();
-                    account(&tally, w, &keys, &picked, &handles, started);
+                    account(&tally, &keys, &picked, &handles, started);
                     round += 1;
                     std::thread::sleep(BREATH);
                 }
@@ -176,18 +193,27 @@ impl Load {
                             while !stop.load(Ordering::Relaxed) {
                                 let w = threads + t;
                                 let picked = pick(&keys, w, round);
-                                let started = begin(&tally, w);
+                                let started = begin(&tally);
                                 let mut p = r.pipe();
                                 let handles: Vec<Handle<i64>> =
                                     picked.iter().map(|&k| p.incr(&keys[k])).collect();
                                 let _ = p.execute_async().await;
-                                account(&tally, w, &keys, &picked, &handles, started);
+                                account(&tally, &keys, &picked, &handles, started);
                                 round += 1;
                                 tokio::time::sleep(BREATH).await;
                             }
                         }
                     });
-                    futures_join(runs).await;
+                    let arrivals = {
+                        let (r, keys, tally, stop) =
+                            (r.clone(), keys.clone(), tally.clone(), stop.clone());
+                        arrivals(r, keys, tally, stop)
+                    };
+                    futures_join(
+                        runs.map(|run| Box::pin(run) as Run)
+                            .chain([Box::pin(arrivals) as Run]),
+                    )
+                    .await;
                 });
             }));
         }
@@ -222,7 +248,7 @@ impl Load {
     /// panics), so that an event after this does not fall on them.
     pub fn wait_started_before(&self, t: Instant) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.lock().running.iter().flatten().any(|&s| s < t) {
+        while self.lock().running.values().any(|&s| s < t) {
             assert!(
                 Instant::now() < deadline,
                 "a pipeline ran for more than 30 s"
@@ -291,26 +317,28 @@ fn pick(keys: &[String], w: usize, round: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Notes that worker `w` starts a pipeline now, and returns now.
-fn begin(tally: &Mutex<Tally>, w: usize) -> Instant {
+/// Notes that a pipeline starts now: its number and now.
+fn begin(tally: &Mutex<Tally>) -> (u64, Instant) {
     let now = Instant::now();
-    tally.lock().unwrap_or_else(PoisonError::into_inner).running[w] = Some(now);
-    now
+    let mut tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
+    let n = tally.started;
+    tally.started += 1;
+    tally.running.insert(n, now);
+    (n, now)
 }
 
-/// Files what each handle of worker `w`'s pipeline said.
+/// Files what each handle of a pipeline said.
 fn account(
     tally: &Mutex<Tally>,
-    w: usize,
     keys: &[String],
     picked: &[usize],
     handles: &[Handle<i64>],
-    started: Instant,
+    (n, started): (u64, Instant),
 ) {
     let took = started.elapsed();
     let mut tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
     tally.pipelines.push((started, took));
-    tally.running[w] = None;
+    tally.running.remove(&n);
     for (&k, h) in picked.iter().zip(handles) {
         let t = &mut tally.keys[k];
         let unknown = match h.result() {
@@ -336,10 +364,40 @@ fn account(
     }
 }
 
-/// Runs every future to its end, concurrently (on the current runtime).
-async fn futures_join(
-    runs: impl Iterator<Item = impl std::future::Future<Output = ()> + Send + 'static>,
+type Run = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A short pipeline (`ARRIVING` keys) arriving every `ARRIVAL` whatever the others do, each
+/// a task of its own, as requests to a server: they do not wait for each other, so that while a
+/// node holds every pipeline in flight, new ones still start.
+async fn arrivals(
+    r: Connections,
+    keys: Arc<Vec<String>>,
+    tally: Arc<Mutex<Tally>>,
+    stop: Arc<AtomicBool>,
 ) {
+    let mut set = tokio::task::JoinSet::new();
+    let mut round = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let picked: Vec<usize> = (0..ARRIVING)
+            .map(|i| (round * ARRIVING + i * 97) % keys.len())
+            .collect();
+        let (r, keys, tally) = (r.clone(), keys.clone(), tally.clone());
+        set.spawn(async move {
+            let started = begin(&tally);
+            let mut p = r.pipe();
+            let handles: Vec<Handle<i64>> = picked.iter().map(|&k| p.incr(&keys[k])).collect();
+            let _ = p.execute_async().await;
+            account(&tally, &keys, &picked, &handles, started);
+        });
+        while set.try_join_next().is_some() {}
+        round += 1;
+        tokio::time::sleep(ARRIVAL).await;
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// Runs every future to its end, concurrently (on the current runtime).
+async fn futures_join(runs: impl Iterator<Item = Run>) {
     let mut set = tokio::task::JoinSet::new();
     for run in runs {
         set.spawn(run);

@@ -23,6 +23,8 @@ use crate::observe::event;
 #[cfg(feature = "tokio")]
 use crate::shared::tasks;
 use crate::shared::threads;
+use crate::stream::Millis;
+use redpipe_core::session::Clock;
 
 /// Idle connections kept per name at most.
 const MAX_IDLE: usize = 16;
@@ -67,6 +69,21 @@ pub(crate) struct Pool {
     opening_async: Arc<tokio::sync::Mutex<()>>,
     /// Which shared connection the next pipeline goes on (round robin).
     turn: AtomicUsize,
+    /// Cluster batches in flight on this node (see [`Pool::batch`]).
+    in_flight: AtomicUsize,
+    /// When (on the [`Millis`] clock) the node last finished a batch, or started one while
+    /// none was in flight.
+    answered_ms: AtomicU64,
+}
+
+/// A cluster batch in flight on a node, counted until dropped (see [`Pool::stalled_ms`]).
+pub(crate) struct InFlight<'p>(&'p Pool);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.answered_ms.store(Millis.now(), Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A connection taken from a pool; it goes back (or is closed, freeing its place) when dropped,
@@ -165,6 +182,35 @@ impl Pool {
             #[cfg(feature = "tokio")]
             opening_async: Arc::default(),
             turn: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            answered_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a cluster batch in flight on this node until the guard is dropped.
+    pub(crate) fn batch(&self) -> InFlight<'_> {
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.answered_ms.store(Millis.now(), Ordering::Relaxed);
+        }
+        InFlight(self)
+    }
+
+    /// How long (ms) the node has had batches in flight without finishing any, if it has
+    /// some: a stopped or cut-off node's grows; a working node's stays near its latency.
+    pub(crate) fn stalled_ms(&self, now: u64) -> Option<u64> {
+        (self.in_flight.load(Ordering::Relaxed) > 0)
+            .then(|| now.saturating_sub(self.answered_ms.load(Ordering::Relaxed)))
+    }
+
+    /// Ends the node's shared connections from outside (see [`threads::Shared::abort`]):
+    /// every pipeline on them fails with `failure` now.
+    pub(crate) fn abort_shared(&self, failure: redpipe_core::Failure) {
+        for s in lock(&self.shared).iter() {
+            s.abort(failure);
+        }
+        #[cfg(feature = "tokio")]
+        for s in lock(&self.shared_async).iter() {
+            s.abort(failure);
         }
     }
 

@@ -194,6 +194,17 @@ impl Shared {
         }
     }
 
+    /// Ends the connection from outside: every pipeline on it fails with `failure` now (the
+    /// ones never written can go again elsewhere; the others may have run), and the driver
+    /// task, woken, lets the socket go.
+    pub(crate) fn abort(&self, failure: Failure) {
+        let mut state = self.lock();
+        self.end(&mut state, failure);
+        if let Some(w) = state.driver.take() {
+            w.wake();
+        }
+    }
+
     /// Ends the connection: every pipeline fails with `failure`.
     fn end(&self, state: &mut State, failure: Failure) {
         if state.mux.failure().is_none() {

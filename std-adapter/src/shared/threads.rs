@@ -72,12 +72,15 @@ pub(crate) struct Shared {
     open: AtomicBool,
     room: Condvar,
     info: ConnectionInfo,
+    /// A second handle on the socket, for [`abort`](Self::abort).
+    kill: Option<std::net::TcpStream>,
 }
 
 impl Shared {
     /// Connects and sets the connection up (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
     pub(crate) fn open(info: &ConnectionInfo) -> Result<Arc<Self>> {
         let (io, buf) = Connection::open(info)?.into_io()?;
+        let kill = io.shutdown_handle();
         let writer = io.try_clone().map(|io| {
             Box::new(Writer {
                 io,
@@ -103,6 +106,7 @@ impl Shared {
             open: AtomicBool::new(true),
             room: Condvar::new(),
             info: info.clone(),
+            kill,
         }))
     }
 
@@ -124,6 +128,18 @@ impl Shared {
         state.reader = None;
         state.writer = None;
         self.open.store(false, Ordering::Relaxed);
+    }
+
+    /// Ends the connection from outside: every pipeline on it fails with `failure` now (the
+    /// ones never written can go again elsewhere; the others may have run), and the socket is
+    /// shut down, which wakes a thread blocked reading it.
+    pub(crate) fn abort(&self, failure: Failure) {
+        let mut state = self.lock();
+        self.end(&mut state, failure);
+        drop(state);
+        if let Some(socket) = &self.kill {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
     }
 
     /// Runs `p` on the connection, among the other threads' pipelines.
