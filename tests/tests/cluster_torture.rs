@@ -175,11 +175,12 @@ fn a_primary_killed_under_load_fails_only_commands_written_to_it() {
 }
 
 /// A primary stopped (SIGSTOP) for less than the node timeout, then for more (its replica
-/// takes over), under load: the first is a stall and nothing fails. In the second, once the
-/// failover is done the pipelines waiting on the stopped node are let go before it comes back:
-/// what they had sent to it reads `Deposed` (it may have run there, and is dropped when the
-/// node rejoins as a replica), what they had not sent goes to the new owner. No handle is
-/// refused, nothing acknowledged is lost, nothing is applied twice.
+/// takes over), under load: the first is a stall and nothing fails. In the second, what the
+/// pipelines wrote to the node before it had been silent for a while (250 ms) reads `Deposed`
+/// or an unknown outcome (it may run there when the node comes back, and is dropped when it
+/// rejoins as a replica); later commands for it are held back, and once the failover is done
+/// the pipelines waiting on it are let go before it comes back, the held commands going to the
+/// new owner. No handle is refused, nothing acknowledged is lost, nothing is applied twice.
 #[test]
 fn a_primary_paused_shorter_then_longer_than_the_node_timeout() {
     let mut cluster = cluster();
@@ -241,6 +242,17 @@ fn a_primary_paused_shorter_then_longer_than_the_node_timeout() {
         held.is_empty(),
         "{} pipelines waited for the deposed node to come back",
         held.len()
+    );
+    // Writes to a node that has not answered for a while are held back, so that what the
+    // pipelines started after the failover sent there went to the new owner instead.
+    let late: Vec<_> = outcome
+        .failed
+        .iter()
+        .filter(|f| f.started >= failed_over_at)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "handles of pipelines started after the failover failed: {late:?}"
     );
     let short_failed: Vec<_> = outcome
         .failed

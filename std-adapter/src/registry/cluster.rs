@@ -227,6 +227,12 @@ const STALLED: u64 = 500;
 /// How often (ms) at most the nodes are looked at for stalls, for the whole cluster.
 const WATCH_EVERY: u64 = 250;
 
+/// How long (ms) a node's shared connection may await replies with none completing before
+/// new commands wait instead of going out (see `Pool::holding_writes`): held back, they go to
+/// the new owner if a failover takes the node's slots, where written they would fail with an
+/// unknown outcome.
+const HOLD_WRITES: u64 = 250;
+
 /// A Redis Cluster: its seeds, the slot map, and a pool of connections per node.
 pub struct Cluster {
     template: ConnectionInfo,
@@ -363,7 +369,9 @@ impl Cluster {
 
     /// The pool of connections to `node`.
     pub(crate) fn pool(&self, node: &Node) -> Arc<Pool> {
-        pool_in(&self.pools, node, || self.node_info(node))
+        pool_in(&self.pools, node, || {
+            Pool::new(self.node_info(node), None).holding_writes(HOLD_WRITES)
+        })
     }
 
     /// The pool of connections to `node` for topology queries: the node's settings with
@@ -377,7 +385,7 @@ impl Cluster {
             info.read_timeout = cap(info.read_timeout);
             info.write_timeout = cap(info.write_timeout);
             info.pipeline_timeout = cap(info.pipeline_timeout);
-            info
+            Pool::new(info, None)
         })
     }
 
@@ -554,11 +562,11 @@ impl Cluster {
     }
 }
 
-/// The pool of `node` in `pools`, made with `info` if it has none yet.
+/// The pool of `node` in `pools`, made by `make` if it has none yet.
 fn pool_in(
     pools: &RwLock<HashMap<Node, Arc<Pool>>>,
     node: &Node,
-    info: impl FnOnce() -> ConnectionInfo,
+    make: impl FnOnce() -> Pool,
 ) -> Arc<Pool> {
     if let Some(p) = pools
         .read()
@@ -567,12 +575,12 @@ fn pool_in(
     {
         return p.clone();
     }
-    let info = info();
+    let pool = make();
     pools
         .write()
         .unwrap_or_else(PoisonError::into_inner)
         .entry(node.clone())
-        .or_insert_with(|| Arc::new(Pool::new(info, None)))
+        .or_insert_with(|| Arc::new(pool))
         .clone()
 }
 

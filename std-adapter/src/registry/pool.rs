@@ -69,6 +69,8 @@ pub(crate) struct Pool {
     opening_async: Arc<tokio::sync::Mutex<()>>,
     /// Which shared connection the next pipeline goes on (round robin).
     turn: AtomicUsize,
+    /// See [`Pool::holding_writes`].
+    hold_after: Option<u64>,
     /// Cluster batches in flight on this node (see [`Pool::batch`]).
     in_flight: AtomicUsize,
     /// When (on the [`Millis`] clock) the node last finished a batch, or started one while
@@ -184,7 +186,17 @@ impl Pool {
             turn: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             answered_ms: AtomicU64::new(0),
+            hold_after: None,
         }
+    }
+
+    /// Makes the shared connections hold new commands back while replies are awaited and
+    /// none has completed for `ms` (see [`Hold`](redpipe_core::session::Hold)): for a cluster
+    /// node, whose slots a failover may give to another node, commands held back (never sent)
+    /// can go there, where commands written to a stopped node end with an unknown outcome.
+    pub(crate) fn holding_writes(mut self, ms: u64) -> Self {
+        self.hold_after = Some(ms);
+        self
     }
 
     /// Counts a cluster batch in flight on this node until the guard is dropped.
@@ -247,7 +259,7 @@ impl Pool {
         }
         self.counters.connects.fetch_add(1, Ordering::Relaxed);
         event!("connect", self.info.addr_text(), shared = true);
-        let s = threads::Shared::open(&self.info).inspect_err(|e| {
+        let s = threads::Shared::open(&self.info, self.hold_after).inspect_err(|e| {
             event!(
                 "connect failed",
                 self.info.addr_text(),
@@ -278,10 +290,14 @@ impl Pool {
         event!("connect", self.info.addr_text(), shared = true);
         // In a task of its own, which holds `opening` until it is done: a requester that goes
         // away does not abandon the connection that the others wait for.
-        let (list, info) = (self.shared_async.clone(), self.info.clone());
+        let (list, info, hold) = (
+            self.shared_async.clone(),
+            self.info.clone(),
+            self.hold_after,
+        );
         let opened = tokio::spawn(async move {
             let _opening = opening;
-            let s = tasks::Shared::open(&info).await.inspect_err(|e| {
+            let s = tasks::Shared::open(&info, hold).await.inspect_err(|e| {
                 event!("connect failed", info.addr_text(), error = e.to_string());
             })?;
             put_at(&mut lock(&list), turn, s.clone());

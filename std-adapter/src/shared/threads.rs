@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
 
 use redpipe_core::mux::{Mux, Slot, Ticket};
-use redpipe_core::session::Clock;
+use redpipe_core::session::{Clock, Hold};
 use redpipe_core::{Failure, IoKind, ReadBuffer, Result, Transport, VecPipeline};
 
 use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_timeout};
@@ -63,6 +63,8 @@ struct State {
     split: bool,
     /// Threads waiting for room in the ring.
     waiting: usize,
+    /// Whether new commands wait while replies have stopped (see [`Hold`]).
+    hold: Hold,
 }
 
 /// One shared blocking connection.
@@ -78,7 +80,8 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Connects and sets the connection up (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
-    pub(crate) fn open(info: &ConnectionInfo) -> Result<Arc<Self>> {
+    /// `hold_after`: see [`Pool::holding_writes`](crate::registry::Pool::holding_writes).
+    pub(crate) fn open(info: &ConnectionInfo, hold_after: Option<u64>) -> Result<Arc<Self>> {
         let (io, buf) = Connection::open(info)?.into_io()?;
         let kill = io.shutdown_handle();
         let writer = io.try_clone().map(|io| {
@@ -102,6 +105,7 @@ impl Shared {
                     out: Vec::new(),
                 })),
                 waiting: 0,
+                hold: Hold::new(hold_after),
             }),
             open: AtomicBool::new(true),
             room: Condvar::new(),
@@ -293,11 +297,24 @@ impl Shared {
 
     /// Commits what the mux has ready into `out`; starts the stall clock when replies start to
     /// be awaited.
+    /// Nothing goes while [`Hold`] says the server has stopped answering: the reader writes it
+    /// after the next reply.
     fn transmit(&self, state: &mut State, out: &mut Vec<u8>) {
         let awaiting = state.mux.is_awaiting();
+        if awaiting
+            && state.hold.is_on()
+            && state.hold.holds(true, state.mux.progress(), Millis.now())
+        {
+            return;
+        }
         state.mux.poll_transmit(out);
         if !awaiting {
-            state.mux.handle_timeout(Millis.now());
+            let now = Millis.now();
+            state.mux.handle_timeout(now);
+            if state.hold.is_on() {
+                let (awaiting, progress) = (state.mux.is_awaiting(), state.mux.progress());
+                state.hold.holds(awaiting, progress, now);
+            }
         }
     }
 
