@@ -91,6 +91,8 @@ macro_rules! run {
                 }
                 let _ = $self.$refresh(check) $($await)*;
             }
+            // The map as published now: another pipeline (or the check above) may have read
+            // a newer one while this round was out.
             let latest = $self.map();
             if !Arc::ptr_eq(&latest, &map) {
                 run.check_deposed(&map, &latest);
@@ -107,8 +109,7 @@ macro_rules! run {
             } else if !Arc::ptr_eq(&map, &published) {
                 $self.publish_shared(map.clone());
             } else {
-                // What another pipeline (or the check above) read meanwhile.
-                map = $self.map();
+                map = latest;
             }
         }
         $self.record(&run);
