@@ -41,7 +41,9 @@ pub struct Msg {
     pub payload: Vec<u8>,
 }
 
-/// Subscriptions on one WebSocket; see the [module docs](self).
+/// Subscriptions on one WebSocket, through a bridge's subscriber session (the
+/// `redpipe.subscribe` WebSocket subprotocol); the core's
+/// [`Subscriptions`](redpipe_core::pubsub::Subscriptions) reads the frames.
 ///
 /// ```no_run
 /// use redpipe_wasm::pubsub::{Kind, Subscriber};

@@ -9,18 +9,6 @@
 //! read (a header or a simple value, at most [`Limits::max_line_len`]). It applies the same
 //! [`Limits`] and the same checks as the scanner (simple values are checked by the scanner
 //! itself); a test feeds both the same streams cut at every byte.
-//!
-//! ```
-//! use redpipe_core::{Limits, Splitter};
-//!
-//! let mut s = Splitter::new();
-//! let limits = Limits::default();
-//! // A bulk string arriving in two pieces, then a push.
-//! assert_eq!(s.split(b"$5\r\nhel", &limits), Ok(None));
-//! assert_eq!(s.split(b"lo\r\n>1\r\n:1\r\n", &limits), Ok(Some((4, false))));
-//! assert_eq!(s.split(b">1\r\n:1\r\n", &limits), Ok(Some((8, true))));
-//! assert!(s.at_boundary());
-//! ```
 
 use alloc::vec::Vec;
 
@@ -48,7 +36,21 @@ enum State {
     Body { len: u64, read: u64 },
 }
 
-/// Follows a stream of replies; see the [module docs](self).
+/// Where each reply of a stream ends, from bytes that are not kept: a relay forwards bytes as
+/// they arrive and the splitter follows them, keeping only its place (the open aggregates and
+/// the line being read). The same [`Limits`] and checks as the [`Scanner`].
+///
+/// ```
+/// use redpipe_core::{Limits, Splitter};
+///
+/// let mut s = Splitter::new();
+/// let limits = Limits::default();
+/// // A bulk string arriving in two pieces, then a push.
+/// assert_eq!(s.split(b"$5\r\nhel", &limits), Ok(None));
+/// assert_eq!(s.split(b"lo\r\n>1\r\n:1\r\n", &limits), Ok(Some((4, false))));
+/// assert_eq!(s.split(b">1\r\n:1\r\n", &limits), Ok(Some((8, true))));
+/// assert!(s.at_boundary());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Splitter {
     stack: Vec<Level>,
