@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use redpipe_core::{Error, IoError, IoKind, Result};
 
 use super::{Factory, Stats};
+use crate::cache::Tracked;
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::observe::event;
@@ -67,6 +68,8 @@ pub(crate) struct Pool {
     opening_async: Arc<tokio::sync::Mutex<()>>,
     /// Which shared connection the next pipeline goes on (round robin).
     turn: AtomicUsize,
+    /// The name's client-side cache, when it has one ([`ConnectionInfo::cache`]).
+    pub(crate) cache: Option<Arc<Tracked>>,
 }
 
 /// A connection taken from a pool; it goes back (or is closed, freeing its place) when dropped,
@@ -150,7 +153,12 @@ fn exhausted() -> Error {
 
 impl Pool {
     pub(crate) fn new(info: ConnectionInfo, factory: Option<Factory>) -> Self {
+        let cache = match (&info.cache, &factory) {
+            (Some(config), None) => Some(Arc::new(Tracked::new(&info, config.clone()))),
+            _ => None,
+        };
         Self {
+            cache,
             info,
             factory,
             slots: Mutex::default(),
