@@ -429,9 +429,31 @@ mod tests {
             "redis://h/notanumber",
             "redis://h?nope=1",
             "redis://h?timeout=x",
+            "redis://h?cache=many",
             "not a url",
         ] {
             assert!(bad.parse::<ConnectionInfo>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn cache_options() {
+        let i: ConnectionInfo =
+            "redis://h?cache=500&cache_bytes=4096&cache_prefix=u:&cache_prefix=s:"
+                .parse()
+                .unwrap();
+        let want = CacheConfig::new(500)
+            .max_bytes(4096)
+            .prefix("u:")
+            .prefix("s:");
+        assert_eq!(i.cache, Some(want));
+        // A prefix alone turns the cache on with the default size.
+        let i: ConnectionInfo = "redis://h?cache_prefix=u:".parse().unwrap();
+        assert_eq!(
+            i.cache,
+            Some(CacheConfig::new(DEFAULT_CACHE_ENTRIES).prefix("u:"))
+        );
+        let i: ConnectionInfo = "redis://h".parse().unwrap();
+        assert_eq!(i.cache, None);
     }
 }

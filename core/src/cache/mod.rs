@@ -43,9 +43,10 @@
 //!   oldest entry of the (bounded) log, is refused. So the check is per key while the log
 //!   reaches back far enough, and refuses everything older than that.
 //! - Server errors are never cached.
-//! - Memory is bounded: at most `max_entries` entries and `max_bytes` bytes (names, replies and
-//!   a fixed overhead per entry counted), least recently used out first; the invalidation log
-//!   is bounded too ([`LOG_ENTRIES`], [`LOG_BYTES`]).
+//! - Memory is bounded: at most `max_entries` entries and `max_bytes` bytes (keys, commands,
+//!   replies and a fixed overhead per entry counted), the least recently used out first
+//!   (approximately: second-chance eviction, where a hit only sets a flag); the invalidation
+//!   log is bounded too ([`LOG_ENTRIES`], [`LOG_BYTES`]).
 //!
 //! ```
 //! use redpipe_core::cache::{Cache, CacheConfig};
