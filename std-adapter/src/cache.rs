@@ -12,6 +12,10 @@
 //! pings the server after 5 quiet seconds and gives the connection up when 10 more pass
 //! without a byte. It ends within a second of its name being dropped.
 //!
+//! A server that refuses `CLIENT TRACKING` (before Redis 6, a proxy, an ACL without
+//! `client`) leaves the cache off: every read goes to the server, and the thread tries again
+//! every second.
+//!
 //! Data connections are not touched: broadcast tracking reports every change of a key under the
 //! prefixes whichever connection read it, so a data connection that reconnects leaves the
 //! cache valid (nothing is flushed then).

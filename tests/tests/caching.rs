@@ -1,13 +1,14 @@
 //! Client-side caching against a real redis-server. What was sent is counted on the server's
 //! side (`INFO commandstats`, read with redis-cli), not by redpipe: a second pipeline of the
-//! same 1 000 reads sends nothing; another client's write reaches the next read; hashes and
-//! struct loads are cached and invalidated too; losing the tracking connection flushes the
-//! cache, which fills again once tracking is back; the cache stays within its entry bound;
-//! transactions never read from it; tokio pipes use it too.
+//! same 1 000 reads sends nothing; another client's write reaches the next read; hashes,
+//! struct loads and keyspace reads are cached and invalidated too; losing the tracking
+//! connection flushes the cache, which fills again once tracking is back; the cache stays
+//! within its entry bound; transactions never read from it; tokio pipes use it too.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::time::{Duration, Instant};
 
+use redpipe::keyspace::{Float, Integer, Keyspace};
 use redpipe::prelude::*;
 use redpipe::record::StructOps;
 use redpipe::{CacheConfig, CacheStats, ConnectionInfo, Connections, DEFAULT};
@@ -105,6 +106,11 @@ fn a_second_pipeline_of_the_same_reads_sends_nothing_and_a_write_reaches_the_nex
     assert_eq!(calls(&server, "get"), before + 1001);
 }
 
+redpipe::keyspace! {
+    /// Prices by item number, as floats.
+    struct Prices: String { prefix: "P", key: Integer, value: Float }
+}
+
 #[derive(redpipe::Struct, Debug, Clone, PartialEq)]
 #[redpipe(keyspace = "Card")]
 struct Card {
@@ -115,10 +121,11 @@ struct Card {
 }
 
 #[test]
-fn hashes_and_struct_loads_are_cached_and_invalidated() {
+fn hashes_struct_loads_and_keyspaces_are_cached_and_invalidated() {
     let server = RedisServer::start();
     let writer = plain(&server);
     server.cli(&["HSET", "h", "f", "one", "g", "two"]);
+    server.cli(&["SET", "P{7}", "1.5"]);
     let card = Card {
         id: "1".into(),
         name: "Ann".into(),
@@ -133,26 +140,29 @@ fn hashes_and_struct_loads_are_cached_and_invalidated() {
         let f = p.hget("h", "f");
         let all = p.hgetall("h");
         let c = Card::load(&mut p, "1");
+        let price = Prices::with(&mut p).get(&7).unwrap();
         p.execute().unwrap();
+        let price = price.result().unwrap();
         (
             f.result().unwrap(),
             all.result().unwrap(),
             c.result().unwrap(),
+            price,
         )
     };
-    let sent = |s: &RedisServer| (calls(s, "hget"), calls(s, "hgetall"));
-    let (f, all, c) = read(&r);
+    let sent = |s: &RedisServer| (calls(s, "hget"), calls(s, "hgetall"), calls(s, "get"));
+    let (f, all, c, price) = read(&r);
     assert_eq!((f.as_deref(), all["g"].as_str()), (Some("one"), "two"));
-    assert_eq!(c.as_ref(), Some(&card));
+    assert_eq!((c.as_ref(), price), (Some(&card), Some(1.5)));
     let first = sent(&server);
-    let (f2, all2, c2) = read(&r);
-    assert_eq!((f2, all2, c2), (f, all, c));
+    let (f2, all2, c2, price2) = read(&r);
+    assert_eq!((f2, all2, c2, price2), (f, all, c, price));
     assert_eq!(
         sent(&server),
         first,
         "the second read was answered from the cache"
     );
-    assert_eq!(stats(&r).hits, 3);
+    assert_eq!(stats(&r).hits, 4);
 
     // Writes by another client: the hash, then the struct.
     server.cli(&["HSET", "h", "f", "uno"]);
@@ -163,11 +173,12 @@ fn hashes_and_struct_loads_are_cached_and_invalidated() {
     writer
         .autoexec(None, |p| Ok(changed.create(p).map(drop)?))
         .unwrap();
-    wait_for(&r, "both invalidations", |s| s.invalidations >= 2);
-    let (f, all, c) = read(&r);
+    server.cli(&["SET", "P{7}", "2.5"]);
+    wait_for(&r, "three invalidations", |s| s.invalidations >= 3);
+    let (f, all, c, price) = read(&r);
     assert_eq!((f.as_deref(), all["f"].as_str()), (Some("uno"), "uno"));
-    assert_eq!(c, Some(changed));
-    assert_eq!(sent(&server), (first.0 + 1, first.1 + 2));
+    assert_eq!((c, price), (Some(changed), Some(2.5)));
+    assert_eq!(sent(&server), (first.0 + 1, first.1 + 2, first.2 + 1));
 }
 
 /// The id of the tracking connection, from `CLIENT LIST`.
@@ -291,4 +302,12 @@ async fn wait_until_cached(r: &Connections) {
         assert!(Instant::now() < deadline, "never cached: {:?}", stats(r));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[test]
+fn a_cluster_name_refuses_a_cache() {
+    let r = Connections::new();
+    let seeds = ["redis://127.0.0.1:1?cache=10"];
+    let e = r.register("c", &seeds).unwrap_err();
+    assert!(e.to_string().contains("client-side caching"), "{e}");
 }

@@ -302,6 +302,13 @@ impl Connections {
             )?)),
             Endpoint::Cluster(cluster) => Target::Cluster(Arc::new(*cluster)),
         };
+        if let Target::Cluster(c) = &target
+            && c.template().cache.is_some()
+        {
+            return Err(Error::Config(
+                "client-side caching is for single servers: a cluster name cannot cache yet".into(),
+            ));
+        }
         pools.insert(name.into(), target);
         Ok(())
     }
