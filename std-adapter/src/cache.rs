@@ -55,6 +55,9 @@ pub(crate) struct Tracked {
     thread: Mutex<Thread>,
     /// Signalled after each connection attempt of the tracking thread.
     attempted: Condvar,
+    /// The same, for tasks.
+    #[cfg(feature = "tokio")]
+    attempted_async: tokio::sync::Notify,
     connects: AtomicU64,
 }
 
@@ -81,19 +84,39 @@ impl Tracked {
             transaction: info.transaction,
             thread: Mutex::default(),
             attempted: Condvar::new(),
+            #[cfg(feature = "tokio")]
+            attempted_async: tokio::sync::Notify::new(),
             connects: AtomicU64::new(0),
         }
     }
 
     /// Answers from the cache what it can of `p` before it runs (see [`Cache::plan`]);
     /// `None` when the name's pipelines are transactions. Starts the tracking thread on first
-    /// use; with `wait`, waits (up to the connect timeout) for its first attempt, so that the
-    /// first pipeline of a blocking program already fills the cache.
-    pub(crate) fn plan(self: &Arc<Self>, p: &mut VecPipeline, wait: bool) -> Option<Plan> {
+    /// use and waits (up to the connect timeout) for its first attempt, so that the first
+    /// pipeline already fills the cache.
+    pub(crate) fn plan(self: &Arc<Self>, p: &mut VecPipeline) -> Option<Plan> {
         if self.transaction {
             return None;
         }
-        self.start(wait);
+        self.start(true);
+        Some(lock(&self.cache).plan(p))
+    }
+
+    /// [`plan`](Self::plan) for tasks: waits for the first attempt without holding a thread.
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn plan_async(self: &Arc<Self>, p: &mut VecPipeline) -> Option<Plan> {
+        if self.transaction {
+            return None;
+        }
+        let attempted = self.attempted_async.notified();
+        let mut attempted = std::pin::pin!(attempted);
+        // Registered before looking: a wake-up between the look and the wait is kept.
+        attempted.as_mut().enable();
+        self.start(false);
+        if lock(&self.thread).attempts == 0 {
+            let limit = self.info.connect_timeout.unwrap_or(Duration::from_secs(10));
+            let _ = tokio::time::timeout(limit, attempted).await;
+        }
         Some(lock(&self.cache).plan(p))
     }
 
@@ -144,6 +167,8 @@ impl Tracked {
     fn attempted(&self) {
         lock(&self.thread).attempts += 1;
         self.attempted.notify_all();
+        #[cfg(feature = "tokio")]
+        self.attempted_async.notify_waiters();
     }
 }
 

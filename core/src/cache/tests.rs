@@ -358,3 +358,21 @@ fn an_overflowing_log_refuses_fills_older_than_what_it_kept() {
     cache.finish(plan, &mut p);
     assert_eq!(cache.stats().entries, 1);
 }
+
+#[test]
+fn hmget_is_cached_by_its_fields() {
+    let mut cache = tracking(CacheConfig::new(10));
+    let mut p = VecPipeline::new();
+    let _ = p.hmget::<Vec<Option<String>>>("h", ("a", "b")).unwrap();
+    run(&mut cache, &mut p, b"*2\r\n$1\r\n1\r\n$-1\r\n");
+    // The same fields: a hit; other fields: another entry.
+    let mut p = VecPipeline::new();
+    let same = p.hmget::<Vec<Option<String>>>("h", ("a", "b")).unwrap();
+    let other = p.hmget::<Vec<Option<String>>>("h", "a").unwrap();
+    let sent = run(&mut cache, &mut p, b"*1\r\n$1\r\n1\r\n");
+    assert_eq!(sent, b"*3\r\n$5\r\nHMGET\r\n$1\r\nh\r\n$1\r\na\r\n");
+    assert_eq!(same.read(&p).unwrap(), [Some("1".into()), None]);
+    assert_eq!(other.read(&p).unwrap(), [Some(String::from("1"))]);
+    cache.invalidate(b"h");
+    assert_eq!(cache.stats().entries, 0);
+}

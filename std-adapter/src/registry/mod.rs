@@ -171,17 +171,20 @@ macro_rules! autoexec {
     }};
 }
 
-/// The body of `run_on` and `run_on_async`, once for both: `[$run, $shared, $take]` name the
-/// blocking or the async methods (`Group::run`, `Pool::shared`, `Pool::take`, `Cluster::run`,
-/// or their `_async` forms), `$($await)*` is empty or `.await`.
+/// The body of `run_on` and `run_on_async`, once for both: `[$run, $shared, $take, $plan]` name
+/// the blocking or the async methods (`Group::run`, `Pool::shared`, `Pool::take`,
+/// `Tracked::plan`, `Cluster::run`, or their `_async` forms), `$($await)*` is empty or `.await`.
 macro_rules! run_on {
-    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident], $wait:expr, $($await:tt)*) => {{
+    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident, $plan:ident], $($await:tt)*) => {{
         let (commands, bytes) = ($g.pipeline().len(), $g.pipeline().encoded().len());
         let run = Run::start($g.name(), commands, bytes);
         let result = match $target {
             Target::Server(pool) => {
                 // A cached name: the cache answers what it holds; the misses run instead.
-                let mut plan = pool.cache.as_ref().and_then(|c| c.plan($g.pipeline(), $wait));
+                let mut plan = match &pool.cache {
+                    Some(c) => c.$plan($g.pipeline()) $($await)*,
+                    None => None,
+                };
                 if let Some(batch) = plan.as_mut().and_then(|p| p.batch()) {
                     std::mem::swap(batch, $g.pipeline());
                 }
@@ -557,7 +560,7 @@ impl Default for Connections {
 /// closed) when the run lets go of it. A cluster's group goes to its nodes (never retried
 /// whole: the router sends again only what a node refused).
 fn run_on(target: &Target, g: &mut Group) -> Result<()> {
-    run_on!(target, g, [run, shared, take], true,)
+    run_on!(target, g, [run, shared, take, plan],)
 }
 
 /// Groups run in parallel: one on the calling thread, the others on scoped threads (none is
@@ -637,5 +640,5 @@ impl redpipe_core::AsyncBackend for Connections {
 /// Runs one group on its target, on tokio.
 #[cfg(feature = "tokio")]
 async fn run_on_async(target: &Target, g: &mut Group) -> Result<()> {
-    run_on!(target, g, [run_async, shared_async, take_async], false, .await)
+    run_on!(target, g, [run_async, shared_async, take_async, plan_async], .await)
 }
