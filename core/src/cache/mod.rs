@@ -27,9 +27,9 @@
 //!   pipeline's reply arena, no conversion.
 //!
 //! # Rules
-//! - Only pipelines of plain commands are split ([`Pipeline::is_plain`]-style: no
-//!   transaction, no `WATCH`, no script): those run as they are, never answered from the cache
-//!   and never filling it.
+//! - Only pipelines of plain commands are split: one with a transaction, a `WATCH` or a script
+//!   (`EVALSHA` with its `EVAL` fallback) runs as it is, never answered from the cache and never
+//!   filling it.
 //! - A read is answered from the cache only if no earlier command of its pipeline may have
 //!   changed its key: one naming the key, or one whose keys are not known (a script, a command
 //!   without key such as `FLUSHALL`) stops every later hit. Such reads go to the server and do
