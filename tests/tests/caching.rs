@@ -174,7 +174,9 @@ fn hashes_struct_loads_and_keyspaces_are_cached_and_invalidated() {
         .autoexec(None, |p| Ok(changed.create(p).map(drop)?))
         .unwrap();
     server.cli(&["SET", "P{7}", "2.5"]);
-    wait_for(&r, "three invalidations", |s| s.invalidations >= 3);
+    // Every key read was written: all four entries go (a struct write may invalidate its key
+    // several times, so the count of invalidations says less).
+    wait_for(&r, "every entry invalidated", |s| s.entries == 0);
     let (f, all, c, price) = read(&r);
     assert_eq!((f.as_deref(), all["f"].as_str()), (Some("uno"), "uno"));
     assert_eq!((c, price), (Some(changed), Some(2.5)));
