@@ -50,6 +50,8 @@ pub(crate) struct Tracked {
     cache: Mutex<Cache>,
     /// The tracking connection's settings: the name's, with RESP3 and the tracking client name.
     info: ConnectionInfo,
+    /// `CLIENT TRACKING ON BCAST ...`, encoded.
+    command: Vec<u8>,
     /// Whether the pipelines of the name are wrapped in transactions (then never cached).
     transaction: bool,
     thread: Mutex<Thread>,
@@ -79,6 +81,7 @@ impl Tracked {
         tracking.client_name = Some(TRACKING_CLIENT_NAME.into());
         tracking.cache = None;
         Self {
+            command: config.tracking_command(),
             cache: Mutex::new(Cache::new(config)),
             info: tracking,
             transaction: info.transaction,
@@ -180,7 +183,8 @@ fn track(weak: &Weak<Tracked>) {
         let Some(me) = weak.upgrade() else {
             return;
         };
-        let opened = open(&me.info, lock(&me.cache).config());
+        // No lock held while connecting: pipelines keep planning (uncached) meanwhile.
+        let opened = open(&me.info, &me.command);
         match opened {
             Ok((io, leftover)) => {
                 lock(&me.cache).set_tracking(true);
@@ -207,10 +211,10 @@ fn track(weak: &Weak<Tracked>) {
 
 /// Opens a tracking connection: set up as any connection of the name, in RESP3, then
 /// `CLIENT TRACKING ON BCAST ...`, checked; returns the stream and what was read past the reply.
-fn open(info: &ConnectionInfo, config: &CacheConfig) -> Result<(Io, Vec<u8>)> {
+fn open(info: &ConnectionInfo, command: &[u8]) -> Result<(Io, Vec<u8>)> {
     let mut conn = Connection::open(info)?;
     let mut p = VecPipeline::new();
-    let on = p.query_encoded(&config.tracking_command())?;
+    let on = p.query_encoded(command)?;
     conn.execute(&mut p)?;
     match on.read(&p) {
         Ok(Reply::Simple(b"OK")) => {}
