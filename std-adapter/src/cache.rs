@@ -22,7 +22,6 @@
 //!
 //! [`ConnectionInfo::cache`]: crate::ConnectionInfo::cache
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -60,7 +59,6 @@ pub(crate) struct Tracked {
     /// The same, for tasks.
     #[cfg(feature = "tokio")]
     attempted_async: tokio::sync::Notify,
-    connects: AtomicU64,
 }
 
 #[derive(Default)]
@@ -89,7 +87,6 @@ impl Tracked {
             attempted: Condvar::new(),
             #[cfg(feature = "tokio")]
             attempted_async: tokio::sync::Notify::new(),
-            connects: AtomicU64::new(0),
         }
     }
 
@@ -130,11 +127,6 @@ impl Tracked {
 
     pub(crate) fn stats(&self) -> CacheStats {
         lock(&self.cache).stats()
-    }
-
-    /// Tracking connections opened so far.
-    pub(crate) fn connects(&self) -> u64 {
-        self.connects.load(Ordering::Relaxed)
     }
 
     fn start(self: &Arc<Self>, wait: bool) {
@@ -188,7 +180,6 @@ fn track(weak: &Weak<Tracked>) {
         match opened {
             Ok((io, leftover)) => {
                 lock(&me.cache).set_tracking(true);
-                me.connects.fetch_add(1, Ordering::Relaxed);
                 me.attempted();
                 backoff = BACKOFF_START;
                 let limits = me.info.limits;

@@ -212,7 +212,7 @@ fn losing_the_tracking_connection_flushes_the_cache_until_tracking_is_back() {
     wait_for(&r, "a new tracking connection", |s| {
         s.tracking && s.flushes >= 3
     });
-    assert_eq!(r.cache_tracking_connects(DEFAULT), Some(2));
+    assert_eq!(stats(&r).tracking_connects, 2);
     assert_eq!(stats(&r).entries, 0, "flushed");
     // Meanwhile another client wrote `a`: the cache does not serve the old value.
     server.cli(&["SET", "a", "2"]);

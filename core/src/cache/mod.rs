@@ -177,6 +177,8 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Whether the tracking connection is up (the cache answers and fills only then).
     pub tracking: bool,
+    /// Times tracking came up ([`Cache::set_tracking`]`(true)`): a tracking connection each.
+    pub tracking_connects: u64,
 }
 
 /// An invalidation push, read: `>2 $10 invalidate *N keys`, or `_` (null) for all keys (a
@@ -267,6 +269,7 @@ impl Cache {
     /// the cache answers nothing and fills nothing.
     pub fn set_tracking(&mut self, up: bool) {
         self.tracking = up;
+        self.stats.tracking_connects += u64::from(up);
         self.flush();
     }
 

@@ -396,14 +396,6 @@ impl Connections {
         }
     }
 
-    /// Tracking connections the cache of `name` opened so far (a new one after each loss).
-    pub fn cache_tracking_connects(&self, name: &str) -> Option<u64> {
-        match self.target(name)? {
-            Target::Server(p) => p.cache.as_ref().map(|c| c.connects()),
-            Target::Cluster(_) => None,
-        }
-    }
-
     /// A new, empty pipeline on this registry.
     pub fn pipe(&self) -> Pipe {
         Pipe::with_backend(self.clone())
