@@ -132,6 +132,14 @@ impl Cache {
         if !self.tracking || !p.is_plain() || p.is_empty() {
             return Plan::bypass(self.epoch);
         }
+        // What comes after the last cacheable read matters to no read: a pipeline of writes
+        // costs one look at each command's name and first key.
+        let Some(last_read) = (0..p.len())
+            .rev()
+            .find(|&row| p.command(row).is_some_and(|c| read_key(c, self).is_some()))
+        else {
+            return Plan::bypass(self.epoch);
+        };
         let mut sent = Vec::with_capacity(p.len());
         let mut hits: Vec<(u32, Arc<[u8]>)> = Vec::new();
         {
@@ -153,7 +161,7 @@ impl Cache {
                     (Some(_), _) => sent.push((row32, false)),
                     (None, w) => {
                         sent.push((row32, false));
-                        if let Some(w) = w {
+                        if let Some(w) = w.filter(|_| row < last_read) {
                             match effect(command) {
                                 Effect::Keys(keys) => w.extend(keys),
                                 Effect::Any => written = None,

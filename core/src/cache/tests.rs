@@ -376,3 +376,18 @@ fn hmget_is_cached_by_its_fields() {
     cache.invalidate(b"h");
     assert_eq!(cache.stats().entries, 0);
 }
+
+#[test]
+fn a_pipeline_without_cacheable_reads_runs_as_it_is() {
+    let mut cache = tracking(CacheConfig::new(10));
+    let mut p = VecPipeline::new();
+    let _ = p.set("a", "1").unwrap();
+    let _ = p.incr("n").unwrap();
+    let mut plan = cache.plan(&mut p);
+    assert!(plan.batch().is_none());
+    send(&mut plan, &mut p);
+    answer(&mut plan, &mut p, b"+OK\r\n:1\r\n");
+    cache.finish(plan, &mut p);
+    let s = cache.stats();
+    assert_eq!((s.hits, s.misses, s.fills, s.entries), (0, 0, 0, 0));
+}
