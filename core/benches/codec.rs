@@ -480,7 +480,7 @@ fn report_allocations() {
 /// answered by `Cache::plan` (the command read, the lookup, the LRU update, the reply copied into
 /// the pipeline's arena), `Cache::finish`, then every handle read. Beside it, the same pipeline
 /// fed the same replies from a stream (the reading a round trip ends with, without the round
-/// trip).
+/// trip), with a cache that misses every read and stores every reply, and without a cache.
 fn cache(c: &mut Criterion) {
     use redpipe_core::cache::{Cache, CacheConfig};
     let keys: Vec<String> = (0..N).map(|i| format!("key:{i}")).collect();
@@ -516,6 +516,27 @@ fn cache(c: &mut Criterion) {
                 black_box(h.read(&p).map(<[u8]>::len).unwrap_or(0));
             }
         });
+    });
+    // Every read a miss (the cache emptied before each run, untimed): the plan finds nothing,
+    // the pipeline is read from the stream, and every reply is stored.
+    let shared = std::cell::RefCell::new(&mut cache);
+    g.bench_function("misses_1000_get", |b| {
+        b.iter_batched(
+            || shared.borrow_mut().flush(),
+            |()| {
+                let mut cache = shared.borrow_mut();
+                let handles = queue(&mut p);
+                let plan = cache.plan(&mut p);
+                let out = p.poll_output().len();
+                p.consume_output(out);
+                p.handle_input(black_box(&stream)).expect("valid replies");
+                cache.finish(plan, &mut p);
+                for h in &handles {
+                    black_box(h.read(&p).map(<[u8]>::len).unwrap_or(0));
+                }
+            },
+            criterion::BatchSize::PerIteration,
+        );
     });
     g.bench_function("stream_1000_get", |b| {
         b.iter(|| {

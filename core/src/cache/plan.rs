@@ -2,7 +2,6 @@
 //! ([`Cache::plan`]), and putting the batch's replies back ([`Cache::finish`]).
 
 use alloc::collections::BTreeSet;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::Cache;
@@ -141,7 +140,10 @@ impl Cache {
             return Plan::bypass(self.epoch);
         };
         let mut sent = Vec::with_capacity(p.len());
-        let mut hits: Vec<(u32, Arc<[u8]>)> = Vec::new();
+        // The hits' rows and where their replies are in `replies`, copied there because `p` is
+        // borrowed (its commands) until every row is classified.
+        let mut hits: Vec<(u32, usize, usize)> = Vec::new();
+        let mut replies: Vec<u8> = Vec::new();
         {
             // Keys earlier commands may change; `None` once one may change any key.
             let mut written: Option<BTreeSet<&[u8]>> = Some(BTreeSet::new());
@@ -153,7 +155,10 @@ impl Cache {
                 match (read_key(command, self), written.as_mut()) {
                     (Some(key), Some(w)) if !w.contains(key) => {
                         match self.store.get(key, command) {
-                            Some(reply) => hits.push((row32, reply)),
+                            Some(reply) => {
+                                hits.push((row32, replies.len(), reply.len()));
+                                replies.extend_from_slice(reply);
+                            }
                             None => sent.push((row32, true)),
                         }
                     }
@@ -195,8 +200,8 @@ impl Cache {
                 return Plan::bypass(self.epoch);
             }
         }
-        for (row, reply) in &hits {
-            let _ = p.resolve_trusted(*row as usize, reply);
+        for &(row, at, len) in &hits {
+            let _ = p.resolve_trusted(row as usize, &replies[at..at + len]);
         }
         Plan {
             epoch: self.epoch,

@@ -5,12 +5,10 @@
 //! (which measured 4× slower for 1 000 keys sharing a prefix), and every entry of a key sits in
 //! one range of the map (an invalidation of the key is a range, not a scan). The bytes are still
 //! compared once on a match, so two names with the same hashes are two entries of one list,
-//! never confused. Replies are `Arc<[u8]>`: a hit hands the reply out without copying it under
-//! the cache's lock.
+//! never confused. An entry's key, command and reply are one allocation.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 /// What an entry costs beyond its key, command and reply bytes: the map nodes, the slot, the
@@ -21,12 +19,13 @@ pub(super) const ENTRY_OVERHEAD: usize = 128;
 /// The hashes of a key and of a command that read it.
 type Id = (u64, u64);
 
-/// One cached reply.
+/// One cached reply, with its name: one allocation for the three.
 #[derive(Debug)]
 struct Slot {
-    key: Box<[u8]>,
-    command: Box<[u8]>,
-    reply: Arc<[u8]>,
+    /// The key, the command, then the reply.
+    bytes: Box<[u8]>,
+    key_len: u32,
+    command_len: u32,
     /// When it was inserted, or given its second chance: its key in `Store::ages`.
     tick: u64,
     /// Hit since `tick`: spared once by the eviction (see [`Store::insert`]).
@@ -34,12 +33,26 @@ struct Slot {
 }
 
 impl Slot {
+    fn key(&self) -> &[u8] {
+        &self.bytes[..self.key_len as usize]
+    }
+
+    fn command(&self) -> &[u8] {
+        let at = self.key_len as usize;
+        &self.bytes[at..at + self.command_len as usize]
+    }
+
     fn is(&self, key: &[u8], command: &[u8]) -> bool {
-        *self.key == *key && *self.command == *command
+        self.key() == key && self.command() == command
     }
 
     fn cost(&self) -> usize {
-        cost(&self.key, &self.command, &self.reply)
+        self.bytes.len() + ENTRY_OVERHEAD
+    }
+
+    fn reply(&self) -> &[u8] {
+        let at = (self.key_len + self.command_len) as usize;
+        self.bytes.get(at..).unwrap_or_default()
     }
 }
 
@@ -101,7 +114,7 @@ impl Store {
     }
 
     /// The reply cached for `command` on `key`, marked as just used.
-    pub(super) fn get(&mut self, key: &[u8], command: &[u8]) -> Option<Arc<[u8]>> {
+    pub(super) fn get(&mut self, key: &[u8], command: &[u8]) -> Option<&[u8]> {
         let id = (hash(key), hash(command));
         let slot = self
             .entries
@@ -109,7 +122,7 @@ impl Store {
             .iter_mut()
             .find(|s| s.is(key, command))?;
         slot.used = true;
-        Some(slot.reply.clone())
+        Some(slot.reply())
     }
 
     /// Stores `reply` for `command` on `key`, evicting while over a bound: the oldest entry not
@@ -119,6 +132,11 @@ impl Store {
     /// bound is not stored; nor is anything when a bound is 0.
     pub(super) fn insert(&mut self, key: &[u8], command: &[u8], reply: &[u8]) -> bool {
         let size = cost(key, command, reply);
+        let (Ok(key_len), Ok(command_len)) =
+            (u32::try_from(key.len()), u32::try_from(command.len()))
+        else {
+            return false;
+        };
         if self.max_entries == 0 || size > self.max_bytes {
             return false;
         }
@@ -126,10 +144,15 @@ impl Store {
         self.remove_where(id, |s| s.is(key, command));
         self.tick += 1;
         self.ages.insert(self.tick, id);
+        let mut bytes = Vec::with_capacity(key.len() + command.len() + reply.len());
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(command);
+        bytes.extend_from_slice(reply);
         self.entries.entry(id).or_default().push(Slot {
-            key: key.into(),
-            command: command.into(),
-            reply: Arc::from(reply),
+            // Exactly its capacity: no new allocation.
+            bytes: bytes.into_boxed_slice(),
+            key_len,
+            command_len,
             tick: self.tick,
             used: false,
         });
@@ -190,7 +213,7 @@ impl Store {
             .map(|(id, _)| *id)
             .collect();
         ids.into_iter()
-            .map(|id| self.remove_where(id, |s| *s.key == *key))
+            .map(|id| self.remove_where(id, |s| s.key() == key))
             .sum()
     }
 
@@ -216,9 +239,9 @@ mod tests {
             s.ages.insert(s.tick + 1, id);
             s.tick += 1;
             let slot = Slot {
-                key: k.into(),
-                command: c.into(),
-                reply: Arc::from(&b"$1\r\nx\r\n"[..]),
+                bytes: [k, c, &b"$1\r\nx\r\n"[..]].concat().into_boxed_slice(),
+                key_len: k.len() as u32,
+                command_len: c.len() as u32,
                 tick: s.tick,
                 used: false,
             };
@@ -226,9 +249,9 @@ mod tests {
             s.entries.entry(id).or_default().push(slot);
             s.len += 1;
         }
-        assert_eq!(s.remove_where(id, |x| *x.key == *b"a"), 1);
+        assert_eq!(s.remove_where(id, |x| x.key() == b"a"), 1);
         assert_eq!((s.len(), s.entries[&id].len(), s.ages.len()), (1, 1, 1));
-        assert_eq!(&*s.entries[&id][0].key, b"b");
+        assert_eq!(s.entries[&id][0].key(), b"b");
     }
 
     #[test]
