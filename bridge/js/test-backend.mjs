@@ -1,6 +1,7 @@
 // The application backend of `cargo xtask wasm`: `GET /token` answers a fresh token minted by
 // `token.mjs`, as a real backend would after checking who asks. For the tests, the page may ask
-// for `?prefix=` (a confined session) and `?ttl=` (seconds; negative: an expired token), and
+// for `?prefix=` (a confined session), `?ttl=` (seconds; negative: an expired token),
+// `?subscribe=` and `?publish=` (channel rules, comma-separated), and
 // any origin may ask (the test page is served from another port). Prints `listening on ADDR`.
 //
 // Environment: REDPIPE_BRIDGE_SECRET_FILE, the bridge's --token-secret-file.
@@ -18,6 +19,8 @@ const server = http.createServer((req, res) => {
   const token = mintBridgeToken(secret, {
     prefix: url.searchParams.get("prefix") ?? undefined,
     ttl: Number(url.searchParams.get("ttl") ?? 60),
+    subscribe: url.searchParams.get("subscribe")?.split(","),
+    publish: url.searchParams.get("publish")?.split(","),
   });
   res
     .writeHead(200, {

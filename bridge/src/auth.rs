@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::channels::ChannelRules;
 use crate::confine::Prefix;
 use crate::policy::Rules;
 use crate::token::{self, Secret, TokenError};
@@ -146,6 +147,10 @@ pub struct Login {
     pub prefix: Option<Prefix>,
     /// The commands its token grants (among the policy's).
     pub commands: Option<Rules>,
+    /// The channels its token lets it subscribe to; `None`: the bridge's defaults.
+    pub subscribe: Option<ChannelRules>,
+    /// The channels its token lets it publish to; `None`: the bridge's defaults.
+    pub publish: Option<ChannelRules>,
 }
 
 impl fmt::Debug for Login {
@@ -154,6 +159,8 @@ impl fmt::Debug for Login {
             .field("user", &self.user)
             .field("prefix", &self.prefix)
             .field("commands", &self.commands)
+            .field("subscribe", &self.subscribe)
+            .field("publish", &self.publish)
             .finish_non_exhaustive()
     }
 }
@@ -214,6 +221,8 @@ pub fn login(keys: Keys<'_>, presented: &[u8], now: u64) -> Result<Login, LoginE
             password: t.password.clone(),
             prefix: None,
             commands: None,
+            subscribe: None,
+            publish: None,
         });
     }
     if !token::is_signed(presented) || keys.secrets.is_empty() {
@@ -235,6 +244,13 @@ pub fn login(keys: Keys<'_>, presented: &[u8], now: u64) -> Result<Login, LoginE
         password,
         prefix: grant.prefix.and_then(Prefix::new),
         commands: grant.commands.map(Rules::new),
+        // Checked when the token was verified.
+        subscribe: grant
+            .subscribe
+            .map(|r| ChannelRules::new(r).unwrap_or_default()),
+        publish: grant
+            .publish
+            .map(|r| ChannelRules::new(r).unwrap_or_default()),
     })
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use redpipe::ConnectionInfo;
 
 use crate::auth::Token;
+use crate::channels::ChannelRules;
 pub use crate::config::USAGE;
 use crate::config::{AclCheck, Config, ConfigError};
 use crate::token::{Grant, Secret};
@@ -40,7 +41,7 @@ pub enum Command {
     /// Serve with this configuration, logging at this level.
     Serve(Box<Config>, String),
     /// Print a token for this grant, signed with this secret.
-    Mint(Secret, Grant),
+    Mint(Secret, Box<Grant>),
 }
 
 fn invalid(why: impl Into<String>) -> ConfigError {
@@ -179,6 +180,14 @@ pub fn parse(args: &[String], env: &Env) -> Result<Command, ConfigError> {
             "--deny" => {
                 config.policy.deny(value);
             }
+            "--subscribe" | "--publish" => {
+                let rule =
+                    ChannelRules::new([value]).map_err(|e| invalid(format!("{option}: {e}")))?;
+                match option {
+                    "--subscribe" => config.subscribe.extend(rule),
+                    _ => config.publish.extend(rule),
+                }
+            }
             "--max-value" => config.policy.max_value = size(option, value)?,
             "--acl-check" => {
                 config.acl_check = match value {
@@ -204,7 +213,8 @@ pub fn parse(args: &[String], env: &Env) -> Result<Command, ConfigError> {
     Ok(Command::Serve(Box::new(config), log))
 }
 
-/// `mint [--token-secret-file FILE] [--ttl SECS] [--user U] [--prefix P] [--command RULE]...`
+/// `mint [--token-secret-file FILE] [--ttl SECS] [--user U] [--prefix P] [--command RULE]...
+/// [--subscribe RULE]... [--publish RULE]...`
 fn mint(args: &[String], env: &Env) -> Result<Command, ConfigError> {
     let mut key = env
         .secret
@@ -212,6 +222,7 @@ fn mint(args: &[String], env: &Env) -> Result<Command, ConfigError> {
         .map(|s| secret("REDPIPE_BRIDGE_SECRET", s.as_bytes()))
         .transpose()?;
     let (mut ttl, mut user, mut prefix, mut commands) = (60, None, None, None::<Vec<String>>);
+    let (mut subscribe, mut publish) = (None::<Vec<String>>, None::<Vec<String>>);
     let mut it = args.iter();
     while let Some(option) = it.next() {
         let value = it
@@ -223,6 +234,8 @@ fn mint(args: &[String], env: &Env) -> Result<Command, ConfigError> {
             "--user" => user = Some(value.clone()),
             "--prefix" => prefix = Some(value.clone()),
             "--command" => commands.get_or_insert_default().push(value.clone()),
+            "--subscribe" => subscribe.get_or_insert_default().push(value.clone()),
+            "--publish" => publish.get_or_insert_default().push(value.clone()),
             _ => return Err(invalid(format!("mint: unknown option {option}"))),
         }
     }
@@ -232,7 +245,9 @@ fn mint(args: &[String], env: &Env) -> Result<Command, ConfigError> {
     grant.user = user;
     grant.prefix = prefix;
     grant.commands = commands;
-    Ok(Command::Mint(key, grant))
+    grant.subscribe = subscribe;
+    grant.publish = publish;
+    Ok(Command::Mint(key, Box::new(grant)))
 }
 
 #[cfg(test)]
@@ -324,7 +339,7 @@ mod tests {
         let now = crate::token::now();
         assert_eq!(
             crate::token::verify(&[secret], t.as_bytes(), now, Duration::from_secs(60)),
-            Ok(grant)
+            Ok(*grant)
         );
         assert!(parse(&args("mint --ttl 30"), &Env::default()).is_err());
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use redpipe::ConnectionInfo;
 
 use crate::auth::{Keys, Token, Users};
+use crate::channels::ChannelRules;
 use crate::policy::Policy;
 use crate::token::Secret;
 
@@ -53,6 +54,12 @@ pub struct Config {
     pub allow_missing_origin: bool,
     /// The command policy.
     pub policy: Policy,
+    /// The channels a session may subscribe to when its token names none (`--subscribe`;
+    /// none by default).
+    pub subscribe: ChannelRules,
+    /// The channels a session may publish to when its token names none (`--publish`; none
+    /// by default).
+    pub publish: ChannelRules,
     /// What to do about over-privileged ACL users at start-up (refuse to start).
     pub acl_check: AclCheck,
     /// Largest WebSocket message from a client (1 MiB); a larger one closes its session.
@@ -102,6 +109,8 @@ impl Config {
             origins: Vec::new(),
             allow_missing_origin: false,
             policy: Policy::default(),
+            subscribe: ChannelRules::default(),
+            publish: ChannelRules::default(),
             acl_check: AclCheck::default(),
             max_frame: 1 << 20,
             max_command: 16 << 20,
@@ -185,6 +194,7 @@ impl core::error::Error for ConfigError {}
 pub const USAGE: &str = "\
 usage: redpipe-bridge --redis URL [options]
        redpipe-bridge mint --token-secret-file FILE [--ttl SECS] [--user USER] [--prefix P] [--command RULE]...
+                       [--subscribe RULE]... [--publish RULE]...
 
   --redis URL              the Redis server (redis://[user:password@]host:port, rediss:// for
                            TLS, unix://)
@@ -205,6 +215,9 @@ usage: redpipe-bridge --redis URL [options]
   --allow RULE             allow a command, 'COMMAND SUBCOMMAND' or 'COPY DB' (repeatable;
                            logged at start-up)
   --deny RULE              deny a command the defaults allow (repeatable)
+  --subscribe RULE         a channel ('room:1') or channel prefix ('room:*') sessions may
+                           subscribe to when their token names none (repeatable; default none)
+  --publish RULE           the same for PUBLISH and SPUBLISH (repeatable; default none)
   --max-value BYTES        largest value SETRANGE/SETBIT may make (default 1M)
   --acl-check MODE         refuse (default) or warn when a mapped ACL user can run
                            @scripting, @admin or @dangerous commands
@@ -224,6 +237,7 @@ usage: redpipe-bridge --redis URL [options]
  mint
   --ttl SECS               seconds the token opens sessions for (default 60)
   --user USER --prefix P --command RULE   the token's ACL user, key prefix, commands
+  --subscribe RULE --publish RULE         the channels it may subscribe and publish to
 
 environment: REDPIPE_BRIDGE_SECRET (a token secret), REDPIPE_BRIDGE_TOKEN (a static token),
 REDPIPE_BRIDGE_LOG (the log level). Sizes take K, M or G (powers of 1024).";

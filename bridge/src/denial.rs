@@ -16,6 +16,10 @@ pub enum Denial {
     OutsidePrefix(String),
     /// The command cannot be confined to a prefix (scripts, `RANDOMKEY`, ...).
     NotConfinable(String),
+    /// The session's token does not allow this channel or pattern (the command, the name).
+    Channel(String, String),
+    /// A subscriber session sends only the subscription commands and `PING`.
+    NotInSubscriber(String),
 }
 
 impl Denial {
@@ -33,9 +37,24 @@ impl Denial {
             Self::NotConfinable(c) => {
                 format!("'{c}' is not available to a session confined to a key prefix")
             }
+            Self::Channel(c, name) => {
+                format!("this session's token does not allow '{c}' to channel '{name}'")
+            }
+            Self::NotInSubscriber(c) => format!(
+                "'{c}' is not available to a subscriber session (subscriptions and PING only)"
+            ),
         };
         format!("-NOPERM {text}\r\n").into_bytes()
     }
+}
+
+/// A channel name for an error message: printable, at most 64 characters, case kept.
+pub(crate) fn shown_name(name: &[u8]) -> String {
+    String::from_utf8_lossy(name)
+        .chars()
+        .filter(|c| !c.is_control() && *c != '\'')
+        .take(64)
+        .collect()
 }
 
 /// A command name for an error message: printable, upper case, at most 64 characters.

@@ -43,7 +43,8 @@
 //! # Layout
 //! - `cli.rs`, `config.rs`: the command line and what it configures
 //! - `auth.rs`, `token.rs`: origins, static and signed tokens, logins
-//! - `policy.rs`, `confine.rs`, `denial.rs`: what a session may send, and why not
+//! - `policy.rs`, `confine.rs`, `channels.rs`, `denial.rs`: what a session may send, and why
+//!   not
 //! - `acl.rs`: the start-up check of the Redis users
 //! - `limits.rs`: per-address limits and the memory budget
 //! - `relay/`: one session's streams, sans-I/O (tested in memory)
@@ -51,6 +52,7 @@
 
 pub mod acl;
 pub mod auth;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod confine;
@@ -62,8 +64,9 @@ mod session;
 pub mod token;
 
 pub use auth::Token;
+pub use channels::ChannelRules;
 pub use config::{AclCheck, Config, ConfigError};
 pub use policy::{Access, Policy};
 pub use relay::{Relay, RelayError};
-pub use session::serve;
+pub use session::{SUBSCRIBER_PROTOCOL, serve};
 pub use token::{Grant, Secret, mint};

@@ -9,7 +9,9 @@
 //! start-up. Redis's ACLs (the user a token maps to) are the second line; the policy needs no
 //! ACL set-up and also covers what ACLs cannot express: commands that would change whose
 //! connection it is (`AUTH`, `HELLO ... AUTH`, `RESET`) or break the reply stream the bridge
-//! keeps aligned (`SUBSCRIBE`, `MONITOR`, `CLIENT REPLY`): those are [`NEVER`] allowed.
+//! keeps aligned (`SUBSCRIBE`, `MONITOR`, `CLIENT REPLY`): those are [`NEVER`] allowed in a
+//! pipeline session. Subscriptions have sessions of their own ([`Access::judge_subscriber`]),
+//! and `PUBLISH` passes only to the channels the session's [`ChannelRules`] name.
 //!
 //! Rules name a command (`GET`) or a command and its subcommand (`CLIENT SETNAME`); a few
 //! rules name a form of a command that is off on its own: `COPY DB` (a copy into another
@@ -26,7 +28,9 @@ use std::collections::HashSet;
 pub use crate::denial::Denial;
 pub(crate) use crate::denial::shown;
 
+use crate::channels::ChannelRules;
 use crate::confine::Prefix;
+use crate::denial::shown_name;
 
 /// Allowed by default: the data commands a web page needs.
 #[rustfmt::skip]
@@ -65,6 +69,8 @@ pub const DEFAULT_ALLOW: &[&str] = &[
     // Transactions and the connection itself.
     "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "PING", "ECHO", "HELLO", "CLIENT SETNAME",
     "CLIENT GETNAME", "CLIENT ID",
+    // Pub/Sub: to the channels the session's publish rules name.
+    "PUBLISH", "SPUBLISH",
 ];
 
 /// Allowed by default to sessions confined to a key prefix only, which see their prefix only.
@@ -284,6 +290,8 @@ pub struct Access {
     policy: std::sync::Arc<Policy>,
     granted: Option<Rules>,
     prefix: Option<Prefix>,
+    subscribe: ChannelRules,
+    publish: ChannelRules,
 }
 
 /// What becomes of one command.
@@ -305,7 +313,16 @@ impl Access {
             policy,
             granted: None,
             prefix: None,
+            subscribe: ChannelRules::default(),
+            publish: ChannelRules::default(),
         }
+    }
+
+    /// The channels the session may subscribe to and publish to (none by default).
+    pub fn channels(mut self, subscribe: ChannelRules, publish: ChannelRules) -> Self {
+        self.subscribe = subscribe;
+        self.publish = publish;
+        self
     }
 
     /// Only the commands among `rules` (which the policy must allow too).
@@ -337,6 +354,18 @@ impl Access {
                 return Verdict::Deny(Denial::NotGranted(name));
             }
         }
+        let name = words.first().copied().unwrap_or_default();
+        let publish =
+            name.eq_ignore_ascii_case(b"PUBLISH") || name.eq_ignore_ascii_case(b"SPUBLISH");
+        if publish {
+            // Channels are not keys: the prefix does not apply to them, the publish rules do.
+            return match words.get(1) {
+                Some(channel) if !self.publish.allows_channel(channel) => {
+                    Verdict::Deny(Denial::Channel(shown(name), shown_name(channel)))
+                }
+                _ => Verdict::Forward,
+            };
+        }
         match &self.prefix {
             None => Verdict::Forward,
             Some(prefix) => match prefix.confine(words) {
@@ -344,6 +373,26 @@ impl Access {
                 Ok(Some(words)) => Verdict::Rewrite(words),
                 Err(d) => Verdict::Deny(d),
             },
+        }
+    }
+}
+
+impl Access {
+    /// What becomes of the command `words` in a subscriber session: the subscription commands
+    /// to the channels and patterns the subscribe rules name (every name of the command, or
+    /// none is sent), their `UNSUBSCRIBE` forms, and `PING`; nothing else.
+    pub fn judge_subscriber(&self, words: &[&[u8]]) -> Verdict {
+        let name = shown(words.first().copied().unwrap_or_default());
+        let names = &words[1.min(words.len())..];
+        let refused = match name.as_str() {
+            "SUBSCRIBE" | "SSUBSCRIBE" => names.iter().find(|c| !self.subscribe.allows_channel(c)),
+            "PSUBSCRIBE" => names.iter().find(|p| !self.subscribe.allows_pattern(p)),
+            "UNSUBSCRIBE" | "PUNSUBSCRIBE" | "SUNSUBSCRIBE" | "PING" => None,
+            _ => return Verdict::Deny(Denial::NotInSubscriber(name)),
+        };
+        match refused {
+            Some(channel) => Verdict::Deny(Denial::Channel(name, shown_name(channel))),
+            None => Verdict::Forward,
         }
     }
 }

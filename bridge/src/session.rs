@@ -7,7 +7,10 @@
 //! ([`Config::max_sessions`], taken only now, so that connections that never log in cannot
 //! hold one) → its own Redis connection as the token's ACL user (opened by the std adapter:
 //! URL, TLS, `AUTH`, `SELECT`, timeouts) → `ready` (for a token sent as a message) → the
-//! relay loop ([`pump`]). Every refusal after the handshake is a WebSocket close
+//! relay loop ([`pump`]). A client that asks for the WebSocket subprotocol
+//! [`SUBSCRIBER_PROTOCOL`] gets a Pub/Sub session ([`Relay::subscriber`](crate::Relay::subscriber)):
+//! subscriptions within its channel rules only, no idle timeout (a quiet channel is not an idle
+//! client), the maximum age still applies. Every refusal after the handshake is a WebSocket close
 //! with a code and a reason a page can show (`1008` policy: origin, token; `1013` try again
 //! later: throttled, full, memory), and is logged with the peer and origin.
 
@@ -35,6 +38,10 @@ use crate::auth::{self, Login};
 use crate::config::Config;
 use crate::limits::{Budget, Gate, Ticket};
 use crate::policy::{Access, Policy};
+
+/// The WebSocket subprotocol a client asks for to open a Pub/Sub session (`redpipe-wasm`'s
+/// subscribers do).
+pub const SUBSCRIBER_PROTOCOL: &str = "redpipe.subscribe";
 
 /// What every session shares.
 struct Shared {
@@ -124,6 +131,8 @@ struct Handshake {
     /// The token of an `Authorization: Bearer` header.
     bearer: Option<Vec<u8>>,
     origin: Option<String>,
+    /// The client asked for [`SUBSCRIBER_PROTOCOL`].
+    subscriber: bool,
 }
 
 pub(crate) fn close(code: CloseCode, reason: &str) -> Message {
@@ -169,11 +178,22 @@ async fn session(
     let mut hs = Handshake::default();
     // The shape tungstenite's `Callback` requires; it runs once per handshake.
     #[allow(clippy::result_large_err)]
-    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         let header = |name| req.headers().get(name).map(|v| v.as_bytes());
         hs.origin = header("origin").map(|o| String::from_utf8_lossy(o).into_owned());
         hs.bearer = header("authorization")
             .map(|h| h.strip_prefix(b"Bearer ").unwrap_or_default().to_vec());
+        hs.subscriber = header("sec-websocket-protocol").is_some_and(|p| {
+            p.split(|&b| b == b',')
+                .any(|p| p.trim_ascii() == SUBSCRIBER_PROTOCOL.as_bytes())
+        });
+        if hs.subscriber {
+            // The browser fails a handshake whose answer names no protocol it asked for.
+            resp.headers_mut().insert(
+                "sec-websocket-protocol",
+                tokio_tungstenite::tungstenite::http::HeaderValue::from_static(SUBSCRIBER_PROTOCOL),
+            );
+        }
         Ok(resp)
     };
     let ws_config = WebSocketConfig::default()
@@ -260,8 +280,13 @@ async fn session(
     if let Some(prefix) = login.prefix {
         access = access.confined(prefix);
     }
-    info!(%peer, ?origin, %user, prefix = ?access.prefix(), "session opened");
-    let end = pump::run(ws, redis, access, &shared, stopped).await;
+    access = access.channels(
+        login.subscribe.unwrap_or_else(|| config.subscribe.clone()),
+        login.publish.unwrap_or_else(|| config.publish.clone()),
+    );
+    let subscriber = hs.subscriber;
+    info!(%peer, ?origin, %user, prefix = ?access.prefix(), subscriber, "session opened");
+    let end = pump::run(ws, redis, access, subscriber, &shared, stopped).await;
     info!(%peer, %user, commands = end.commands, denied = end.denied, reason = end.reason, "session closed");
 }
 

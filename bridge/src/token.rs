@@ -5,8 +5,9 @@
 //! never changes is a password published to every visitor. A signed token instead says, under
 //! an HMAC-SHA256 made with a secret that only the backend and the bridge know: which Redis ACL
 //! user the session runs as (`sub`), which key prefix confines it (`prefix`), which commands it
-//! may send (`commands`, a narrowing of the bridge's policy) and until when it may open a
-//! session (`exp`, Unix seconds). The backend mints one per page load or reconnect, after its
+//! may send (`commands`, a narrowing of the bridge's policy), which Pub/Sub channels it may
+//! subscribe and publish to (`subscribe`, `publish`: [`ChannelRules`](crate::ChannelRules)) and
+//! until when it may open a session (`exp`, Unix seconds). The backend mints one per page load or reconnect, after its
 //! own login check, with [`mint`] (Rust) or any JWT library (`HS256`):
 //!
 //! ```text
@@ -84,6 +85,12 @@ pub struct Grant {
     /// The commands the session may send (`commands`: rules such as `GET` or
     /// `CLIENT SETNAME`), among those the bridge's policy allows; `None`: all of those.
     pub commands: Option<Vec<String>>,
+    /// The channels the session may subscribe to (`subscribe`: rules such as `room:42` or
+    /// `room:42:*`); `None`: the bridge's `--subscribe` rules.
+    pub subscribe: Option<Vec<String>>,
+    /// The channels the session may publish to (`publish`); `None`: the bridge's `--publish`
+    /// rules.
+    pub publish: Option<Vec<String>>,
     /// When the token stops opening sessions, in Unix seconds (`exp`).
     pub expires: u64,
 }
@@ -100,6 +107,8 @@ impl Grant {
             user: None,
             prefix: None,
             commands: None,
+            subscribe: None,
+            publish: None,
             expires,
         }
     }
@@ -119,6 +128,18 @@ impl Grant {
     /// Only the commands `rules` (`"GET"`, `"CLIENT SETNAME"`).
     pub fn commands<S: Into<String>>(mut self, rules: impl IntoIterator<Item = S>) -> Self {
         self.commands = Some(rules.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Subscribing only to the channels `rules` (`"room:42"`, `"room:42:*"`).
+    pub fn subscribe<S: Into<String>>(mut self, rules: impl IntoIterator<Item = S>) -> Self {
+        self.subscribe = Some(rules.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Publishing only to the channels `rules`.
+    pub fn publish<S: Into<String>>(mut self, rules: impl IntoIterator<Item = S>) -> Self {
+        self.publish = Some(rules.into_iter().map(Into::into).collect());
         self
     }
 }
@@ -197,8 +218,14 @@ pub fn mint(secret: &Secret, grant: &Grant) -> String {
     if let Some(prefix) = &grant.prefix {
         claims.insert("prefix".into(), json!(prefix));
     }
+    if let Some(publish) = &grant.publish {
+        claims.insert("publish".into(), json!(publish));
+    }
     if let Some(user) = &grant.user {
         claims.insert("sub".into(), json!(user));
+    }
+    if let Some(subscribe) = &grant.subscribe {
+        claims.insert("subscribe".into(), json!(subscribe));
     }
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let body = URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string());
@@ -261,17 +288,21 @@ pub fn verify(
         None => Ok(None),
         Some(v) => v.as_u64().map(Some).ok_or(TokenError::Claims),
     };
-    let commands = match claims.get("commands") {
-        None => None,
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|v| v.as_str().map(String::from))
-                .collect::<Option<Vec<_>>>()
-                .ok_or(TokenError::Claims)?,
-        ),
-        Some(_) => return Err(TokenError::Claims),
+    let strings = |name: &str| match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(String::from))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or(TokenError::Claims),
+        Some(_) => Err(TokenError::Claims),
     };
+    let commands = strings("commands")?;
+    let (subscribe, publish) = (strings("subscribe")?, strings("publish")?);
+    for rules in [&subscribe, &publish].into_iter().flatten() {
+        crate::channels::ChannelRules::new(rules).map_err(|_| TokenError::Claims)?;
+    }
     let expires = time("exp")?.ok_or(TokenError::Claims)?;
     if now >= expires {
         return Err(TokenError::Expired);
@@ -286,6 +317,8 @@ pub fn verify(
         user: string("sub")?,
         prefix: string("prefix")?,
         commands,
+        subscribe,
+        publish,
         expires,
     })
 }
@@ -408,5 +441,37 @@ mod tests {
             Grant::until(2_000_000_000).user("web").prefix("app:u1:")
         );
         assert_eq!(mint(&s, &grant), from_js, "the same bytes from Rust");
+
+        // With channels: `{ user: "web", prefix: "app:u1:", subscribe: ["room:1:*"],
+        //   publish: ["room:1:chat"], expires: 2000000000 }`.
+        let from_js = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjIwMDAwMDAwMDAsInByZWZpeCI6ImFwcDp1MToiLCJwdWJsaXNoIjpbInJvb206MTpjaGF0Il0sInN1YiI6IndlYiIsInN1YnNjcmliZSI6WyJyb29tOjE6KiJdfQ.b2HdtdxxT38JLN_9yXOboeg3tXchUmLtAZ4AOSf48EY";
+        let grant = verify(
+            std::slice::from_ref(&s),
+            from_js.as_bytes(),
+            1_999_999_999,
+            TTL,
+        )
+        .unwrap();
+        assert_eq!(
+            grant,
+            Grant::until(2_000_000_000)
+                .user("web")
+                .prefix("app:u1:")
+                .subscribe(["room:1:*"])
+                .publish(["room:1:chat"])
+        );
+        assert_eq!(mint(&s, &grant), from_js, "the same bytes from Rust");
+    }
+
+    /// A channel rule with glob characters makes the whole token invalid: the bridge cannot
+    /// check patterns against it exactly.
+    #[test]
+    fn a_token_with_a_glob_channel_rule_is_refused() {
+        let s = Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()).unwrap();
+        let t = mint(&s, &Grant::until(2_000_000_000).subscribe(["room:?"]));
+        assert_eq!(
+            verify(&[s], t.as_bytes(), 1_999_999_999, TTL),
+            Err(TokenError::Claims)
+        );
     }
 }

@@ -480,6 +480,7 @@ const SAMPLES: &[&str] = &[
     "XSETID k1 0-1", "XGROUP CREATE k1 g $", "XINFO STREAM k1",
     "MULTI", "EXEC", "DISCARD", "WATCH k1 k2", "UNWATCH", "PING", "ECHO x", "HELLO 3",
     "CLIENT SETNAME x", "CLIENT GETNAME", "CLIENT ID", "SCAN 0", "KEYS *",
+    "PUBLISH c m", "SPUBLISH c m",
 ];
 
 /// Confinement checks the words the core's key table names: for every command a confined
@@ -499,6 +500,11 @@ fn the_key_table_agrees_with_redis_on_every_confinable_command() {
         );
     }
     for sample in SAMPLES {
+        // Its channel is routed by slot (the key table names it for the cluster router), but
+        // it is never confined: channels are not keys, the publish rules judge them.
+        if *sample == "SPUBLISH c m" {
+            continue;
+        }
         let words: Vec<&str> = sample.split(' ').collect();
         let ours: Vec<&str> = redpipe::cluster::KeySpec::of(words[0].as_bytes())
             .positions(&words)

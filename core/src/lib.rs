@@ -109,6 +109,8 @@ pub use codec::reply::{
     Aggregate, AggregateIter, Double, Pairs, Redirect, Reply, ServerError, ServerErrorKind,
 };
 #[cfg(feature = "alloc")]
+pub use codec::split::Splitter;
+#[cfg(feature = "alloc")]
 pub use codec::storage::ByteBuf;
 pub use codec::storage::{Full, SliceStore, Storage};
 #[cfg(feature = "alloc")]

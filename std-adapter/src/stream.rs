@@ -197,6 +197,18 @@ impl Io {
         })
     }
 
+    /// A second handle on the TCP socket under the stream (TLS included), to shut it down
+    /// from another thread and so wake a thread blocked reading it; `None` for a unix socket.
+    pub(crate) fn shutdown_handle(&self) -> Option<TcpStream> {
+        match &self.stream {
+            Stream::Tcp(s) => s.try_clone().ok(),
+            #[cfg(unix)]
+            Stream::Unix(_) => None,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.sock.try_clone().ok(),
+        }
+    }
+
     /// Bounds everything until [`end_pipeline`](Self::end_pipeline) by `limit` from now, both
     /// it and each read lengthened by `block`, the waits of the pipeline's blocking commands
     /// (see [`lengthen`]; a pipeline already in flight keeps its limits). Returns whether

@@ -8,6 +8,8 @@
     interop.py PORT load-json TAG   writes Person(json.loads(stdin))
     interop.py PORT write-template TAG   writes TAG under a keyspace_template of its own
     interop.py PORT read-template TAG    reads it back, prints it as JSON
+    interop.py PORT write-members TAG    writes a hash with integer member names (memberparse)
+    interop.py PORT read-members TAG     reads it back, prints it as JSON
 
 The Rust test writes the same data set with redpipe, then each side reads what the other
 wrote: the declarations below and the Rust ones must describe the same keys and formats.
@@ -169,6 +171,34 @@ def read_template(tag):
     print(json.dumps({'value': value.result, 'key': Counts.redis_key(tag).decode()}))
 
 
+class Hours(redpipe.Hash):
+    """Member names through a codec of their own: hours of the day."""
+    keyspace = 'HR'
+    memberparse = IntegerField
+    valueparse = FloatField
+
+
+def write_members(tag):
+    with redpipe.autoexec() as pipe:
+        Hours(pipe=pipe).hset(tag, 7, 1.5)
+        Hours(pipe=pipe).hmset(tag, {8: 2.25, 10: -1.0})
+        Hours(pipe=pipe).hincrbyfloat(tag, 7, 0.5)
+
+
+def read_members(tag):
+    with redpipe.autoexec() as pipe:
+        everything = Hours(pipe=pipe).hgetall(tag)
+        names = Hours(pipe=pipe).hkeys(tag)
+        some = Hours(pipe=pipe).hmget(tag, [7, 8, 9])
+        seven = Hours(pipe=pipe).hget(tag, 7)
+    print(json.dumps({
+        'all': sorted([m, v] for m, v in everything.result.items()),
+        'names': sorted(names.result),
+        'some': some.result,
+        'seven': seven.result,
+    }))
+
+
 # Integers RedPipe keeps exactly (it writes them through a float: within 2**53).
 VIEWS = {'': 42, 'big': 2**53 - 1, 'neg': -(2**53 - 1), 'zero': 0}
 PRICES = {'a': 0.1, 'b': 1e16, 'c': 2.0, 'd': -1.5, 'e': 1e-05, 'f': 123456.789}
@@ -267,7 +297,8 @@ def main():
     {'write': write, 'read': read, 'write-odd': write_odd,
      'check-odd': check_odd, 'dump-json': dump_json,
      'load-json': load_json, 'write-template': write_template,
-     'read-template': read_template}[mode](tag)
+     'read-template': read_template, 'write-members': write_members,
+     'read-members': read_members}[mode](tag)
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@
 
 pub mod bridge;
 pub mod cluster;
+pub mod load;
 pub mod peer;
 
 pub use cluster::{ClusterOptions, RedisCluster};

@@ -89,9 +89,8 @@ keyspace! {
     struct Index: String { prefix: "my_index" }
 }
 
-/// Accounts whose hash members have codecs of their own (RedPipe's `Hash.fields`). The
-/// `keyspace!` macro implements `HashKeyspace` with the default codec, so a keyspace with
-/// per-member codecs is written by hand.
+/// Accounts whose hash members have codecs of their own (RedPipe's `Hash.fields`), written by
+/// hand as `keyspace!` would write it with `fields: { .. }`: the traits stay implementable.
 struct Accounts;
 
 impl Keyspace for Accounts {
@@ -102,6 +101,8 @@ impl Keyspace for Accounts {
 }
 
 impl HashKeyspace for Accounts {
+    type Member = Text;
+
     fn codec(member: &str) -> Codec {
         match member {
             "balance" => Codec::Float,
@@ -1582,4 +1583,83 @@ fn hget_field_reads_each_member_through_its_codec() {
             codec: "integer"
         })))
     ));
+}
+
+/// RedPipe's `hmget` on a `Hash` with `fields`: one handle per member, each through its own
+/// codec, all in the caller's round trip; a member its codec cannot read fails only its handle.
+#[test]
+fn hmget_fields_reads_several_members_each_through_its_codec() {
+    let server = RedisServer::start();
+    let r = registry(&server);
+    server.cli(&[
+        "HSET", "A{m}", "balance", "2.5", "visits", "many", "tags", "x",
+    ]);
+    let mut p = r.pipe();
+    let got = Accounts::with(&mut p)
+        .hmget_fields("m", &["tags", "balance", "missing", "visits"])
+        .unwrap();
+    let before = pipelines(&r);
+    p.execute().unwrap();
+    assert_eq!(pipelines(&r) - before, 1, "one round trip");
+    assert_eq!(got.len(), 4);
+    assert_eq!(
+        got[0].result().unwrap(),
+        Some(FieldValue::StringList(vec!["x".into()]))
+    );
+    assert_eq!(got[1].result().unwrap(), Some(FieldValue::Float(2.5)));
+    assert_eq!(got[2].result().unwrap(), None);
+    assert!(matches!(
+        got[3].result(),
+        Err(Error::Convert(ConvertError::Field(FieldError::Invalid {
+            codec: "integer"
+        })))
+    ));
+}
+
+keyspace! {
+    /// Scores by level: integer member names (RedPipe's `memberparse = IntegerField`).
+    struct Levels: Hash { prefix: "LV", value: Integer, member: Integer, fields: { "0" => Boolean } }
+}
+
+/// Member names through the member codec in every hash command: written as the codec writes
+/// them, read back as its type; `fields` name members by their stored text.
+#[test]
+fn hash_members_go_through_the_member_codec() {
+    let server = RedisServer::start();
+    let r = registry(&server);
+    let mut p = r.pipe();
+    let mut l = Levels::with(&mut p);
+    let _ = l.hset("u", &3, &30).unwrap();
+    let _ = l.hmset("u", [(&1, &10), (&2, &20)]).unwrap();
+    let up = l.hincrby("u", &3, 5).unwrap();
+    let new = l.hsetnx("u", &1, &99).unwrap();
+    let there = l.hexists("u", &2).unwrap();
+    let _ = l.hset_field("u", &0, &FieldValue::Bool(true)).unwrap();
+    let gone = l.hdel("u", &[&2, &7]).unwrap();
+    let names = l.hkeys("u").unwrap();
+    let all = l.hgetall("u").unwrap();
+    let some = l.hmget("u", &[&1, &3, &4]).unwrap();
+    let flag = l.hget_field("u", &0).unwrap();
+    p.execute().unwrap();
+    assert_eq!(up.result().unwrap(), 35);
+    assert!(!new.result().unwrap());
+    assert!(there.result().unwrap());
+    assert_eq!(gone.result().unwrap(), 1);
+    let mut names = names.result().unwrap();
+    names.sort();
+    assert_eq!(names, [0, 1, 3]);
+    assert_eq!(some.result().unwrap(), [Some(10), Some(35), None]);
+    assert_eq!(flag.result().unwrap(), Some(FieldValue::Bool(true)));
+    let mut all = all.result().unwrap();
+    all.sort();
+    assert_eq!(
+        all,
+        [(0, 1), (1, 10), (3, 35)],
+        "a true boolean is stored as 1"
+    );
+    assert_eq!(
+        server.cli(&["HGET", "LV{u}", "3"]),
+        "35",
+        "stored as the codec writes it"
+    );
 }

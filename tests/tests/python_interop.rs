@@ -542,3 +542,59 @@ fn a_keyspace_template_names_the_same_keys_as_python_redpipe() {
     assert_eq!(seen, json!({"value": 42, "key": "CT:rs"}));
     assert_eq!(Counts::redis_key("rs").unwrap(), b"CT:rs");
 }
+
+keyspace! {
+    /// RedPipe's `memberparse = IntegerField`: hours of the day as member names.
+    struct Hours: Hash { prefix: "HR", value: Float, member: Integer }
+}
+
+/// Hash member names through a codec of their own (RedPipe's `memberparse`): each side writes
+/// integer members, and reads what the other wrote as integers.
+#[test]
+fn hash_member_names_go_through_the_same_codec_as_python_redpipe_memberparse() {
+    let server = RedisServer::start();
+    let r = Connections::new();
+    r.register(redpipe::DEFAULT, server.info()).unwrap();
+    let Some(_) = python(&server, "write-members", "py") else {
+        return;
+    };
+    let mut p = r.pipe();
+    let mut all = Hours::with(&mut p).hgetall("py").unwrap();
+    let names = Hours::with(&mut p).hkeys("py").unwrap();
+    let some = Hours::with(&mut p).hmget("py", &[&7, &8, &9]).unwrap();
+    let seven = Hours::with(&mut p).hget("py", &7).unwrap();
+    let _ = Hours::with(&mut p).hset("rs", &7, &1.5).unwrap();
+    let _ = Hours::with(&mut p)
+        .hmset("rs", [(&8, &2.25), (&10, &-1.0)])
+        .unwrap();
+    let _ = Hours::with(&mut p).hincrbyfloat("rs", &7, 0.5).unwrap();
+    p.execute().unwrap();
+    let mut pairs = all.result().unwrap();
+    pairs.sort_by_key(|(m, _)| *m);
+    assert_eq!(pairs, [(7, 2.0), (8, 2.25), (10, -1.0)]);
+    let mut names = names.result().unwrap();
+    names.sort();
+    assert_eq!(names, [7, 8, 10]);
+    assert_eq!(some.result().unwrap(), [Some(2.0), Some(2.25), None]);
+    assert_eq!(seven.result().unwrap(), Some(2.0));
+    all = Hours::with(&mut p).hgetall("rs").unwrap();
+    p.execute().unwrap();
+    assert_eq!(all.result().unwrap().len(), 3);
+
+    assert_eq!(
+        hash(&server, "HR{rs}"),
+        hash(&server, "HR{py}"),
+        "the same bytes"
+    );
+    let seen: Value =
+        serde_json::from_str(&python(&server, "read-members", "rs").unwrap()).unwrap();
+    assert_eq!(
+        seen,
+        json!({
+            "all": [[7, 2.0], [8, 2.25], [10, -1.0]],
+            "names": [7, 8, 10],
+            "some": [2.0, 2.25, null],
+            "seven": 2.0,
+        })
+    );
+}

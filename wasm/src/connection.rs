@@ -96,6 +96,28 @@ impl Options {
     }
 }
 
+/// Waits for `link` to open and presents `token` (if any) to the bridge, which answers `ready`.
+pub(crate) async fn login(link: &Link, token: Option<&str>) -> Result<()> {
+    link.opened().await?;
+    if let Some(token) = token {
+        link.send_text(token)?;
+        let answer = link
+            .wait(|i| match (i.text.take(), &i.closed) {
+                (Some(text), _) => Some(Ok(text)),
+                (None, Some(why)) => Some(Err(why.clone())),
+                (None, None) => None,
+            })
+            .await?;
+        if answer != "ready" {
+            let why =
+                LinkError::Local(["the relay answered '", &answer, "' to the token"].concat());
+            link.close(why.clone());
+            return Err(why.into());
+        }
+    }
+    Ok(())
+}
+
 /// Pipelines a connection holds at most, queued or in flight; past it, callers wait.
 const MAX_PIPELINES: usize = 1024;
 
@@ -175,23 +197,7 @@ impl Connection {
 
     /// Presents the token on an opened `link` and runs the setup commands.
     pub(crate) async fn start(link: Link, options: &Options) -> Result<Self> {
-        link.opened().await?;
-        if let Some(token) = &options.token {
-            link.send_text(token)?;
-            let answer = link
-                .wait(|i| match (i.text.take(), &i.closed) {
-                    (Some(text), _) => Some(Ok(text)),
-                    (None, Some(why)) => Some(Err(why.clone())),
-                    (None, None) => None,
-                })
-                .await?;
-            if answer != "ready" {
-                let why =
-                    LinkError::Local(["the relay answered '", &answer, "' to the token"].concat());
-                link.close(why.clone());
-                return Err(why.into());
-            }
-        }
+        login(&link, options.token.as_deref()).await?;
         let mut mux = Mux::with_capacity(MAX_PIPELINES);
         mux.set_window_bytes(options.window_bytes);
         let c = Self {

@@ -16,9 +16,15 @@
 //! - [`Connections`]: named connections, the [`AsyncBackend`] of [`Pipe`]; one socket per name,
 //!   leased to one pipeline at a time, so pipelines from concurrent async functions never
 //!   interleave on a socket.
+//! - [`pubsub::Subscriber`]: subscriptions over a bridge's subscriber session (the
+//!   `redpipe.subscribe` WebSocket subprotocol), the core's `Subscriptions` machine reading the
+//!   frames.
 //! - feature `duplex` (default): [`Connections::connect_duplex`], connections over any JS
 //!   duplex (Node `net`, Workers sockets) beside WebSockets. A WebSocket-only program leaves it
 //!   out (its code and JS imports: 1.6 KB gzip of `.wasm` and glue).
+//! - feature `js-subscribe`: the JavaScript `subscribe` (exports), built into the npm
+//!   package's second module (`redpipe-wasm/subscribe`, the cdylib `wasm/subscribe`), so that a
+//!   page that only pipelines does not load it.
 //! - feature `js` (default, implies `duplex`): the exports of the JavaScript/TypeScript API
 //!   (`Client`, `Pipeline`, `Handle`; `connect`, `autoexec` and the scopes are JavaScript in
 //!   `wasm/npm/index.js`), built into an npm package by `cargo xtask wasm` (the cdylib
@@ -37,6 +43,7 @@
 //! - `link.rs`, `link.js`: the JavaScript side of a socket (WebSocket or duplex) and its events.
 //! - `connection.rs`: one socket as the core's `AsyncTransport`.
 //! - `registry.rs`: named connections, the `Pipe`'s `AsyncBackend`.
+//! - `subscriber.rs`: Pub/Sub on a socket of its own (a bridge's subscriber session).
 //! - `js/`: the JavaScript/TypeScript API's exports (feature `js`).
 //!
 //! From Rust on wasm:
@@ -66,10 +73,11 @@ extern crate alloc;
 
 mod connection;
 mod error;
-#[cfg(feature = "js")]
+#[cfg(any(feature = "js", feature = "js-subscribe"))]
 mod js;
 mod link;
 mod registry;
+mod subscriber;
 
 pub use connection::{Connection, Options};
 pub use error::LinkError;
@@ -79,6 +87,13 @@ pub use js::{Client, Handle as JsHandle, Pipeline};
 pub use link::Duplex;
 pub use redpipe_core::*;
 pub use registry::{Connections, Stats};
+
+/// Pub/Sub: the core's subscription machine, and [`Subscriber`](pubsub::Subscriber), its
+/// transport over a bridge's subscriber session.
+pub mod pubsub {
+    pub use crate::subscriber::{Msg, Received, SUBSCRIBER_PROTOCOL, Subscriber};
+    pub use redpipe_core::pubsub::*;
+}
 
 /// The global allocator of the npm package (feature `small-alloc`): talc, several KiB smaller
 /// than the default dlmalloc. Single-threaded wasm only (no `atomics`), as JavaScript is.

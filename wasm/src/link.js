@@ -16,12 +16,13 @@ const text = (e, or) => {
 // Opens a link and returns its socket (`send`, `close`) at once. `target` is a WebSocket URL
 // (binary messages as `ArrayBuffer`s), or with `duplex` a duplex, or a function returning one or
 // a promise of one (awaited here: no Rust future for it); the socket's `send` and `close` then go
-// to the duplex, and a duplex that comes after the socket was closed is closed.
-export function openLink(target, on, duplex) {
+// to the duplex, and a duplex that comes after the socket was closed is closed. A WebSocket asks
+// for the subprotocol `protocol` when one is given (a bridge's subscriber session).
+export function openLink(target, on, duplex, protocol) {
   const refuse = (e, or) => on(5, text(e, or), 0);
   if (!duplex) {
     try {
-      const ws = new WebSocket(target);
+      const ws = protocol ? new WebSocket(target, protocol) : new WebSocket(target);
       ws.binaryType = "arraybuffer";
       ws.onopen = () => on(0, null, 0);
       ws.onmessage = (e) => on(typeof e.data == "string" ? 1 : 2, typeof e.data == "string" ? e.data : new Uint8Array(e.data), 0);

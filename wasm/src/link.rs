@@ -32,7 +32,7 @@ extern "C" {
     /// a function returning one or a promise of one, awaited by JavaScript) and registers its
     /// listeners; reports every event to `on`, a refusal too (event 5).
     #[wasm_bindgen(js_name = openLink)]
-    fn open_link(target: &JsValue, on: &JsValue, duplex: bool) -> Socket;
+    fn open_link(target: &JsValue, on: &JsValue, duplex: bool, protocol: Option<&str>) -> Socket;
 
     /// Unregisters a WebSocket's handlers.
     #[wasm_bindgen(js_name = unlisten)]
@@ -230,7 +230,12 @@ impl Link {
     /// Opens a WebSocket to `url` (binary frames as `ArrayBuffer`s). Returns at once; wait for
     /// [`opened`](Self::opened) (a URL the runtime refuses fails there).
     pub(crate) fn websocket(url: &str) -> Self {
-        Self::open(&JsValue::from_str(url), false)
+        Self::open(&JsValue::from_str(url), false, None)
+    }
+
+    /// Opens a WebSocket to `url` asking for the subprotocol `protocol`.
+    pub(crate) fn websocket_with(url: &str, protocol: &str) -> Self {
+        Self::open(&JsValue::from_str(url), false, Some(protocol))
     }
 
     /// Opens a JS duplex: `open` is a duplex, or a function returning one or a promise of one
@@ -239,13 +244,13 @@ impl Link {
     /// one), or fails with its refusal.
     #[cfg(feature = "duplex")]
     pub(crate) fn duplex(open: &JsValue) -> Self {
-        Self::open(open, true)
+        Self::open(open, true, None)
     }
 
-    fn open(target: &JsValue, duplex: bool) -> Self {
+    fn open(target: &JsValue, duplex: bool, protocol: Option<&str>) -> Self {
         let inbox = Rc::new(RefCell::new(Inbox::default()));
         let on = handler(&inbox);
-        let socket = open_link(target, on.as_ref(), duplex);
+        let socket = open_link(target, on.as_ref(), duplex, protocol);
         // A duplex's listeners belong to JavaScript: a duplex may call them after the link is
         // gone (Node emits `close` later), which must not throw.
         let handler = match duplex {

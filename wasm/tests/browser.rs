@@ -474,3 +474,69 @@ async fn a_prefixed_token_confines_the_page_to_its_keys() {
     }
     assert_eq!(keys, [[prefix.as_str(), "n"].concat()]);
 }
+
+/// A page subscribes through the bridge's subscriber session and receives what a pipeline of
+/// the same token publishes; a channel outside the token's `subscribe` rules is refused with
+/// the bridge's reason, and the subscriber goes on.
+#[wasm_bindgen_test]
+async fn a_page_subscribes_within_its_token_s_channels() {
+    use redpipe_wasm::pubsub::{Kind, Subscriber};
+    let room = key("room");
+    let rules = [room.as_str(), ":*"].concat();
+    let t = token_for(&["subscribe=", &rules, "&publish=", &rules].concat()).await;
+    let chat = [room.as_str(), ":chat"].concat();
+    let mut sub = Subscriber::open(bridge_url(), &Options::token(t.clone()))
+        .await
+        .unwrap();
+    sub.subscribe(Kind::Channel, &[&chat]).await.unwrap();
+    assert!(sub.is_confirmed(Kind::Channel, &chat));
+    let redis = Connections::new();
+    redis
+        .connect("", bridge_url(), Options::token(t))
+        .await
+        .unwrap();
+    let mut p = redis.pipe();
+    let heard = p.publish(&chat, "hello");
+    let forged = p.publish("test:elsewhere", "x");
+    p.execute_async().await.unwrap();
+    assert_eq!(heard.result().unwrap(), 1, "one subscriber: the page");
+    assert!(
+        matches!(forged.result(), Err(Error::Server(e)) if e.code() == "NOPERM"),
+        "the token's publish rules replace the bridge's defaults"
+    );
+    let m = sub.next().await.unwrap().unwrap();
+    assert_eq!(
+        (m.channel, m.payload),
+        (chat.clone().into_bytes(), b"hello".to_vec())
+    );
+
+    let refused = sub.subscribe(Kind::Pattern, &["*"]).await.unwrap_err();
+    let Error::Server(e) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert!(
+        e.code() == "NOPERM"
+            && core::str::from_utf8(e.message())
+                .unwrap()
+                .contains("channel '*'"),
+        "{refused}"
+    );
+    // Still subscribed to what it had.
+    let mut p = redis.pipe();
+    let again = p.publish(&chat, "again");
+    p.execute_async().await.unwrap();
+    assert_eq!(again.result().unwrap(), 1);
+    assert_eq!(sub.next().await.unwrap().unwrap().payload, b"again");
+    sub.close();
+    assert!(sub.next().await.unwrap().is_none(), "closed: the end");
+
+    // A token naming no channels gets the bridge's defaults (`test:*` in these tests).
+    let mut plain = Subscriber::open(bridge_url(), &Options::token(token().await))
+        .await
+        .unwrap();
+    plain
+        .subscribe(Kind::Channel, &["test:news"])
+        .await
+        .unwrap();
+    assert!(plain.subscribe(Kind::Channel, &[&chat]).await.is_err());
+}

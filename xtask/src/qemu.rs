@@ -1,8 +1,9 @@
 //! `cargo xtask qemu [--timeout SECONDS]`: the firmware images (`firmware/qemu`) on emulated
 //! Cortex-M4 and RISC-V 32 boards, each against its own throwaway redis-server; then fmt and
-//! clippy on their package. Two images per board: `redpipe-qemu` (one pipeline at a time, the
-//! blocking and the async driver) and `redpipe-qemu-mux` (two tasks sharing the connection
-//! through the core's mux).
+//! clippy on their package. Three images per board: `redpipe-qemu` (one pipeline at a time, the
+//! blocking and the async driver), `redpipe-qemu-mux` (two tasks sharing the connection
+//! through the core's mux) and `redpipe-qemu-sub` (a subscriber: the harness publishes once it
+//! subscribed, and checks what it printed).
 //!
 //! QEMU connects the board's UART to the server (`-serial tcp:127.0.0.1:PORT`), so the bytes the
 //! firmware writes are RESP on the server's socket. The image checks every result itself and
@@ -64,6 +65,11 @@ struct Image {
     bin: &'static str,
     /// `redis-cli -n 1` commands and their output; `None` stands for the board's greeting.
     keys: &'static [(&'static [&'static str], Option<&'static str>)],
+    /// Messages (channel, payload) published once the image subscribed to `subscribed` (a
+    /// channel) and a pattern; the lines it must print for them.
+    publish: &'static [(&'static str, &'static str)],
+    subscribed: &'static str,
+    prints: &'static [&'static str],
 }
 
 const IMAGES: &[Image] = &[
@@ -77,6 +83,9 @@ const IMAGES: &[Image] = &[
             (&["HGET", "fw:sensor", "unit"], Some("cC")),
             (&["HLEN", "fw:sensor"], Some("2")),
         ],
+        publish: &[],
+        subscribed: "",
+        prints: &[],
     },
     // See `firmware/qemu/src/mux/tasks.rs`: task a's numbers, task b's string and list.
     Image {
@@ -87,6 +96,25 @@ const IMAGES: &[Image] = &[
             (&["GET", "fw:mux:b:board"], None),
             (&["LRANGE", "fw:mux:b:log", "0", "-1"], Some("b1\nb2\nb3")),
             (&["DBSIZE"], Some("4")),
+        ],
+        publish: &[],
+        subscribed: "",
+        prints: &[],
+    },
+    // See `firmware/qemu/src/sub/main.rs`: it subscribes, the harness publishes, it prints.
+    Image {
+        bin: "redpipe-qemu-sub",
+        keys: &[(&["DBSIZE"], Some("0"))],
+        publish: &[
+            ("fw:news", "hello from the harness"),
+            ("fw:alerts:temp", "21.25"),
+            ("fw:news", "bye"),
+        ],
+        subscribed: "fw:news",
+        prints: &[
+            "message fw:news: hello from the harness",
+            "message fw:alerts:temp [fw:alerts:*]: 21.25",
+            "message fw:news: bye",
         ],
     },
 ];
@@ -199,6 +227,9 @@ fn run_board(
 
     let started = Instant::now();
     let mut qemu = Qemu::start(&mut cmd)?;
+    if !image.publish.is_empty() {
+        publish_when_subscribed(server.port, image, limit)?;
+    }
     let status = qemu.wait(limit)?;
     let took = started.elapsed();
     let (stdout, stderr) = qemu.output();
@@ -214,6 +245,9 @@ fn run_board(
     let lines = || stdout.lines();
     if !lines().any(|l| l.starts_with("PASS:")) || lines().any(|l| l.starts_with("FAIL")) {
         return fail("exit status 0 but the report does not say PASS".into());
+    }
+    if let Some(line) = image.prints.iter().find(|l| !lines().any(|got| got == **l)) {
+        return fail(format!("it did not print {line:?}"));
     }
     for (args, want) in image.keys {
         let got = redis_cli(server.port, &[&["-n", "1"], *args].concat())?;
@@ -234,6 +268,34 @@ fn run_board(
         took.as_secs_f64()
     );
     Ok(took)
+}
+
+/// Waits (up to `limit`) until the image subscribed to its channel and a pattern, as the server
+/// counts them, then publishes its messages in order.
+fn publish_when_subscribed(port: u16, image: &Image, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let channel = redis_cli(port, &["PUBSUB", "NUMSUB", image.subscribed])?;
+        let patterns = redis_cli(port, &["PUBSUB", "NUMPAT"])?;
+        if channel.ends_with("\n1") && patterns == "1" {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{}: not subscribed after {} s",
+                image.bin,
+                limit.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (channel, payload) in image.publish {
+        let heard = redis_cli(port, &["PUBLISH", channel, payload])?;
+        if heard != "1" {
+            return Err(format!("PUBLISH {channel}: {heard} subscriber(s), want 1"));
+        }
+    }
+    Ok(())
 }
 
 /// `redis-cli -p PORT ARGS...`, its output trimmed.

@@ -151,6 +151,8 @@ impl Services {
                 .args(["--redis", &redis.url(), "--listen", "127.0.0.1:0"])
                 .args(["--token-secret-file", &secret, "--origin", origin])
                 .args(["--allow-missing-origin", "--acl-check", "warn"])
+                // Tokens that name no channels may use the tests' own.
+                .args(["--subscribe", "test:*", "--publish", "test:*"])
                 .args(extra_bridge_args)
                 .env("REDPIPE_BRIDGE_LOG", "error"),
             "redpipe-bridge",
@@ -318,7 +320,11 @@ fn size(path: &Path) -> u64 {
 pub(crate) fn package() -> Result<PathBuf, String> {
     // One cargo run each: built together, the minimal program would get the package's features
     // (the JS API) through feature unification.
-    for crate_name in ["redpipe-wasm-package", "redpipe-wasm-minimal"] {
+    for crate_name in [
+        "redpipe-wasm-package",
+        "redpipe-wasm-subscribe",
+        "redpipe-wasm-minimal",
+    ] {
         run(cargo().args(["build", "-p", crate_name]).args([
             "--target",
             "wasm32-unknown-unknown",
@@ -329,7 +335,8 @@ pub(crate) fn package() -> Result<PathBuf, String> {
     let release = root().join("target/wasm32-unknown-unknown/wasm-release");
     let out = root().join("target/wasm-pkg/redpipe-wasm");
     let glue = root().join("target/wasm-pkg/glue");
-    for dir in [&out, &glue] {
+    let glue_sub = root().join("target/wasm-pkg/glue-subscribe");
+    for dir in [&out, &glue, &glue_sub] {
         let _ = std::fs::remove_dir_all(dir);
     }
     // The glue, with `index.js` beside it, is bundled into the package's one module below.
@@ -339,6 +346,14 @@ pub(crate) fn package() -> Result<PathBuf, String> {
         "redpipe_wasm",
         true,
         &glue,
+    )?;
+    // The `redpipe-wasm/subscribe` module, bundled the same way with `subscribe.js`.
+    bindgen(
+        &release.join("redpipe_wasm_subscribe.wasm"),
+        "web",
+        "redpipe_subscribe",
+        true,
+        &glue_sub,
     )?;
     // The smallest Rust-on-wasm program: core + Pipe + WebSocket transport + glue, no JS API.
     let minimal = root().join("target/wasm-pkg/minimal");
@@ -352,6 +367,7 @@ pub(crate) fn package() -> Result<PathBuf, String> {
     )?;
     let wasm_opt = optimize(&[
         glue.join("redpipe_wasm_bg.wasm"),
+        glue_sub.join("redpipe_subscribe_bg.wasm"),
         minimal.join("minimal_bg.wasm"),
     ])?;
 
@@ -376,6 +392,22 @@ pub(crate) fn package() -> Result<PathBuf, String> {
         .map_err(|e| format!("redpipe_wasm.d.ts: {e}"))?;
     std::fs::write(out.join("redpipe_wasm.d.ts"), opaque_exports(&types)?)
         .map_err(|e| format!("redpipe_wasm.d.ts: {e}"))?;
+    copy(&npm.join("subscribe.js"), &glue_sub.join("index.js"))?;
+    let (sub_wasm, sub_js) = (
+        out.join("redpipe_subscribe_bg.wasm"),
+        out.join("redpipe_subscribe.js"),
+    );
+    copy(&glue_sub.join("redpipe_subscribe_bg.wasm"), &sub_wasm)?;
+    crate::npm::bundle(
+        &glue_sub.join("index.js"),
+        &sub_js,
+        &sub_wasm,
+        "/* @ts-self-types=\"./redpipe_subscribe.d.ts\" */",
+    )?;
+    let types = std::fs::read_to_string(glue_sub.join("redpipe_subscribe.d.ts"))
+        .map_err(|e| format!("redpipe_subscribe.d.ts: {e}"))?;
+    std::fs::write(out.join("redpipe_subscribe.d.ts"), opaque_exports(&types)?)
+        .map_err(|e| format!("redpipe_subscribe.d.ts: {e}"))?;
     for file in [
         "package.json",
         "README.md",
@@ -384,6 +416,7 @@ pub(crate) fn package() -> Result<PathBuf, String> {
         "net.d.ts",
         "streams.js",
         "streams.d.ts",
+        "subscribe-node.js",
     ] {
         copy(&npm.join(file), &out.join(file))?;
     }
@@ -423,6 +456,15 @@ pub(crate) fn package() -> Result<PathBuf, String> {
         total as f64 / 1024.0,
         verdict(total)
     );
+    let (sw_gz, sj_gz) = (gzip_size(&sub_wasm)?, gzip_size(&sub_js)?);
+    println!(
+        "the subscribe module (redpipe-wasm/subscribe, loaded only by pages that subscribe): wasm {} / {sw_gz} gzip, JS {} / {sj_gz} gzip, together {} bytes ({:.1} KiB) gzip; goal <= 40 KiB: {}",
+        size(&sub_wasm),
+        size(&sub_js),
+        sw_gz + sj_gz,
+        (sw_gz + sj_gz) as f64 / 1024.0,
+        verdict(sw_gz + sj_gz)
+    );
     let (mw, mj) = (minimal.join("minimal_bg.wasm"), minimal.join("minimal.js"));
     let (mw_gz, mj_gz) = (gzip_size(&mw)?, gzip_size(&mj)?);
     let minimal_total = mw_gz + mj_gz;
@@ -436,9 +478,11 @@ pub(crate) fn package() -> Result<PathBuf, String> {
     std::fs::write(
         root().join("target/wasm-pkg/sizes.txt"),
         format!(
-            "wasm {} {wasm_gz}\njs {} {js_gz}\nminimal-wasm {} {mw_gz}\nminimal-js {} {mj_gz}\n",
+            "wasm {} {wasm_gz}\njs {} {js_gz}\nsubscribe-wasm {} {sw_gz}\nsubscribe-js {} {sj_gz}\nminimal-wasm {} {mw_gz}\nminimal-js {} {mj_gz}\n",
             size(&wasm),
             size(&js),
+            size(&sub_wasm),
+            size(&sub_js),
             size(&mw),
             size(&mj)
         ),

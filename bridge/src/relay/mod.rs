@@ -6,7 +6,7 @@
 //! (rewritten where confinement says so) and answers a denied one with an error **in that
 //! command's place**: it keeps a queue with one entry per command in flight, so the client's
 //! `n`-th reply is always the answer to its `n`-th command, denied or not. Redis's replies
-//! are forwarded as they arrive, never held whole: a `Splitter` (module `split`) follows them to
+//! are forwarded as they arrive, never held whole: the core's [`Splitter`] follows them to
 //! know where each ends (a 60 MB `GET` passes through in pieces, each byte copied once). RESP3
 //! pushes answer no command and pass straight through.
 //!
@@ -16,22 +16,27 @@
 //! otherwise read its results shifted). A nested `MULTI` (which Redis refuses without leaving
 //! the transaction) does not clear that.
 //!
+//! A **subscriber** relay ([`Relay::subscriber`]) carries one Pub/Sub session: the client sends
+//! subscription commands (judged by [`Access::judge_subscriber`]) and Redis speaks whenever a
+//! message is published, so nothing pairs replies with commands. Every frame from Redis passes
+//! through as it comes (still split, so the limits apply); a refused command is answered at
+//! once with its error, which the client's subscription machine reads as the answer to its
+//! oldest unanswered command (send one subscription command at a time to know which one).
+//!
 //! Memory is bounded by the caller: it stops reading the client while [`Relay::pending`]
 //! reaches its limit, and counts [`Relay::buffered`] against its budget; [`Limits`] bound the
 //! largest command kept whole while it arrives.
 
-mod split;
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
 
 use redpipe::Reply;
-use redpipe::core::{Limits, Scanner, decode_reply};
+use redpipe::core::{Limits, Scanner, Splitter, decode_reply};
 use redpipe::error::DecodeError;
 
 use crate::policy::{Access, Verdict};
-use split::Splitter;
 
 /// What the client gets in the place of one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +93,8 @@ pub struct Relay {
     to_client: Vec<u8>,
     received: u64,
     denied: u64,
+    /// A Pub/Sub session: no reply slots, subscription commands only.
+    subscriber: bool,
 }
 
 /// The transaction state of the client's stream: inside `MULTI` (forwarded), and whether a
@@ -157,6 +164,15 @@ impl Relay {
             to_client: Vec::new(),
             received: 0,
             denied: 0,
+            subscriber: false,
+        }
+    }
+
+    /// A relay for a Pub/Sub session: see the [module docs](self).
+    pub fn subscriber(access: Access, command_limits: Limits, reply_limits: Limits) -> Self {
+        Self {
+            subscriber: true,
+            ..Self::new(access, command_limits, reply_limits)
         }
     }
 
@@ -216,7 +232,11 @@ impl Relay {
             };
             let command = &rest[..n];
             let words = words(command).ok_or(RelayError::Client(DecodeError::UnexpectedReply))?;
-            let verdict = self.access.judge(&words);
+            let verdict = if self.subscriber {
+                self.access.judge_subscriber(&words)
+            } else {
+                self.access.judge(&words)
+            };
             let slot = self.tx.judge(words[0], &verdict);
             self.received += 1;
             match (&slot, verdict) {
@@ -227,7 +247,10 @@ impl Relay {
                 (Slot::Forward, Verdict::Rewrite(words)) => encode(&words, &mut self.to_redis),
                 (Slot::Forward, _) => self.to_redis.extend_from_slice(command),
             }
-            self.slots.push_back(slot);
+            // A subscriber's commands are answered by frames that name no command.
+            if !(self.subscriber && slot == Slot::Forward) {
+                self.slots.push_back(slot);
+            }
             used += n;
         }
         let tail = &input[used..];

@@ -1,6 +1,5 @@
 use std::sync::Arc;
 
-use super::split::Splitter;
 use super::*;
 use crate::confine::Prefix;
 use crate::policy::Policy;
@@ -229,134 +228,92 @@ fn a_large_reply_is_forwarded_as_it_arrives_each_byte_copied_once() {
     assert_eq!(r.buffered(), 0);
 }
 
-/// Reply streams: every shape the core's scanner accepts, and a pipeline of them.
-const REPLIES: &[&[u8]] = &[
-    b"+OK\r\n",
-    b"+\r\n",
-    b"-ERR unknown command 'FOO'\r\n",
-    b":1000\r\n",
-    b":-9223372036854775808\r\n",
-    b":+5\r\n",
-    b"$5\r\nhello\r\n",
-    b"$0\r\n\r\n",
-    b"$4\r\na\r\nb\r\n",
-    b"$-1\r\n",
-    b"*2\r\n$3\r\nfoo\r\n:1\r\n",
-    b"*0\r\n",
-    b"*-1\r\n",
-    b"*2\r\n*1\r\n*1\r\n:1\r\n+x\r\n",
-    b"_\r\n",
-    b",3.14\r\n",
-    b",-inf\r\n",
-    b",1.5e10\r\n",
-    b"#t\r\n",
-    b"(3492890328409238509324850943850943825024385\r\n",
-    b"!21\r\nSYNTAX invalid syntax\r\n",
-    b"=15\r\ntxt:Some string\r\n",
-    b"%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n",
-    b"%0\r\n",
-    b"~3\r\n+a\r\n+b\r\n:1\r\n",
-    b">3\r\n+message\r\n+chan\r\n$2\r\nhi\r\n",
-    b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*1\r\n:2\r\n",
-    b"*2\r\n|1\r\n+ttl\r\n:3\r\n:1\r\n:2\r\n",
-    b"|0\r\n:7\r\n",
-    b"|1\r\n+a\r\n+b\r\n>1\r\n+p\r\n",
-];
-
-/// Malformed streams: the core's scanner refuses each, and so must the splitter.
-const BAD: &[&[u8]] = &[
-    b"?\r\n",
-    b":abc\r\n",
-    b":1\r\r",
-    b"$3\r\nabcd\r\n",
-    b"$-2\r\n",
-    b"$?\r\n",
-    b"$\r\n",
-    b"*x\r\n",
-    b"#x\r\n",
-    b"_x\r\n",
-    b",x\r\n",
-    b"=3\r\ntxt\r\n",
-    b"=5\r\ntxt-a\r\n",
-    b"*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
-    b"+0123456789abcdef0123456789\r\n",
-    b"$40\r\n0123456789012345678901234567890123456789\r\n",
-    b"*40\r\n",
-];
-
-/// Tight limits, so that the last cases of [`BAD`] exceed them.
-fn tight() -> Limits {
-    Limits {
-        max_depth: 3,
-        max_line_len: 20,
-        max_bulk_len: 32,
-        max_elements: 30,
-        ..Limits::default()
-    }
-}
-
-/// Where the splitter says each reply of `stream` ends, fed in `pieces`.
-fn ends(pieces: &[&[u8]], limits: &Limits) -> Result<Vec<(usize, bool)>, DecodeError> {
-    let mut s = Splitter::new();
-    let (mut ends, mut offset) = (Vec::new(), 0);
-    for piece in pieces {
-        let mut at = 0;
-        while let Some((n, push)) = s.split(&piece[at..], limits)? {
-            at += n;
-            ends.push((offset + at, push));
-        }
-        offset += piece.len();
-    }
-    Ok(ends)
-}
-
-/// Where the core's scanner says each reply ends, on the whole stream.
-fn scanner_ends(stream: &[u8], limits: &Limits) -> Result<Vec<(usize, bool)>, DecodeError> {
-    let (mut ends, mut at) = (Vec::new(), 0);
-    while at < stream.len() {
-        let Some(n) = Scanner::new().scan(&stream[at..], limits)? else {
-            break;
-        };
-        let push = matches!(
-            decode_reply(&stream[at..at + n], limits),
-            Ok(Some((Reply::Push(_), _)))
-        );
-        at += n;
-        ends.push((at, push));
-    }
-    Ok(ends)
+fn subscriber(subscribe: &[&str]) -> Relay {
+    let rules = crate::channels::ChannelRules::new(subscribe).unwrap();
+    Relay::subscriber(
+        Access::new(Arc::new(Policy::default())).channels(rules, Default::default()),
+        Limits::default(),
+        Limits::default(),
+    )
 }
 
 #[test]
-fn the_splitter_agrees_with_the_core_scanner_cut_anywhere() {
-    let stream = REPLIES.concat();
-    let limits = Limits::default();
-    let want = scanner_ends(&stream, &limits).expect("the core accepts every reply");
-    assert_eq!(want.len(), REPLIES.len());
-    assert_eq!(want.iter().filter(|(_, push)| *push).count(), 2);
-    assert_eq!(ends(&[&stream], &limits).unwrap(), want);
-    for cut in 0..stream.len() {
-        assert_eq!(
-            ends(&[&stream[..cut], &stream[cut..]], &limits).unwrap(),
-            want,
-            "cut at {cut}"
-        );
-    }
-    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(ends(&bytes, &limits).unwrap(), want, "byte by byte");
+fn a_subscriber_subscribes_within_its_rules_and_every_frame_passes() {
+    let mut r = subscriber(&["news", "room:1:*"]);
+    let stream = [
+        command(&["SUBSCRIBE", "news", "room:1:a"]),
+        command(&["PSUBSCRIBE", "room:1:*"]),
+        command(&["PING"]),
+        command(&["UNSUBSCRIBE"]),
+    ]
+    .concat();
+    r.handle_client(&stream).unwrap();
+    assert_eq!(r.take_to_redis(), stream, "all of it, as it came");
+    assert_eq!(
+        (r.pending(), r.denied()),
+        (0, 0),
+        "nothing waits for a slot"
+    );
+    // Confirmations, messages, pongs: whatever Redis says, in any number, goes on as it comes.
+    let frames: &[u8] = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n\
+        *3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n\
+        *3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nho\r\n";
+    r.handle_redis(frames).unwrap();
+    assert_eq!(r.take_to_client(), frames);
+    assert!(
+        r.handle_redis(b"%1\r\n:1\r\n:2\r\n$x\r\n").is_err(),
+        "not RESP: the session ends"
+    );
 }
 
 #[test]
-fn the_splitter_refuses_what_the_core_scanner_refuses() {
-    let limits = tight();
-    for bad in BAD {
-        let shown = String::from_utf8_lossy(bad);
-        assert!(scanner_ends(bad, &limits).is_err(), "core: {shown:?}");
-        for cut in 0..bad.len() {
-            assert!(
-                ends(&[&bad[..cut], &bad[cut..]], &limits).is_err(),
-                "{shown:?} cut at {cut}"
-            );
-        }
+fn a_subscriber_is_refused_channels_patterns_and_commands_outside_its_rules() {
+    for (words, why) in [
+        (&["SUBSCRIBE", "news", "secret"][..], "channel 'secret'"),
+        (&["SSUBSCRIBE", "room:2:a"][..], "channel 'room:2:a'"),
+        (&["PSUBSCRIBE", "room:*"][..], "channel 'room:*'"),
+        (&["PSUBSCRIBE", "n?ws"][..], "channel 'n?ws'"),
+        (
+            &["PSUBSCRIBE", "__keyspace@0__:*"][..],
+            "channel '__keyspace@0__:*'",
+        ),
+        (&["GET", "k"][..], "subscriber session"),
+        (&["PUBLISH", "news", "x"][..], "subscriber session"),
+    ] {
+        let mut r = subscriber(&["news", "room:1:*"]);
+        r.handle_client(&command(words)).unwrap();
+        assert!(r.take_to_redis().is_empty(), "{words:?} is not sent");
+        let answer = String::from_utf8(r.take_to_client()).unwrap();
+        assert!(
+            answer.starts_with("-NOPERM") && answer.contains(why),
+            "{words:?}: {answer}"
+        );
+        assert_eq!(r.denied(), 1);
     }
+}
+
+#[test]
+fn publish_passes_only_to_the_channels_the_session_may_publish_to() {
+    let publish = crate::channels::ChannelRules::new(["room:1:*"]).unwrap();
+    let mut r = Relay::new(
+        Access::new(Arc::new(Policy::default())).channels(Default::default(), publish),
+        Limits::default(),
+        Limits::default(),
+    );
+    let ok = command(&["PUBLISH", "room:1:chat", "hi"]);
+    r.handle_client(&[ok.clone(), command(&["SPUBLISH", "room:2:chat", "hi"])].concat())
+        .unwrap();
+    assert_eq!(r.take_to_redis(), ok);
+    r.handle_redis(b":0\r\n").unwrap();
+    let answers = lines(&mut r);
+    assert_eq!(answers[0], ":0");
+    assert!(
+        answers[1].contains("'SPUBLISH' to channel 'room:2:chat'"),
+        "{answers:?}"
+    );
+    // A session without publish rules publishes nowhere.
+    let mut r = relay();
+    r.handle_client(&command(&["PUBLISH", "news", "x"]))
+        .unwrap();
+    assert!(r.take_to_client().starts_with(b"-NOPERM"));
 }

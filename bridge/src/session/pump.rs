@@ -1,7 +1,8 @@
 //! The relay loop of one logged-in session: client messages into the [`Relay`], its commands
 //! to Redis, Redis's bytes into the relay, its replies to the client.
 //!
-//! It stops reading the client while [`Config::max_pending`](crate::Config::max_pending)
+//! A subscriber session (a Pub/Sub relay) has no idle timeout: a quiet channel is not an idle
+//! client. It stops reading the client while [`Config::max_pending`](crate::Config::max_pending)
 //! commands wait for Redis, and counts what the relay holds against the bridge's memory
 //! [`Budget`](crate::limits::Budget) (closing the session that would go past it). It closes
 //! an idle session, and one that reached its maximum age however busy: on shutdown and at that
@@ -62,6 +63,7 @@ pub(super) async fn run(
     ws: Ws,
     (mut redis, early): (redpipe::tokio::Stream, Vec<u8>),
     access: Access,
+    subscriber: bool,
     shared: &Shared,
     mut stopped: watch::Receiver<bool>,
 ) -> End {
@@ -77,7 +79,17 @@ pub(super) async fn run(
         max_reply_len: config.max_reply,
         ..Limits::default()
     };
-    let mut r = Relay::new(access, command_limits, reply_limits);
+    let mut r = if subscriber {
+        Relay::subscriber(access, command_limits, reply_limits)
+    } else {
+        Relay::new(access, command_limits, reply_limits)
+    };
+    // A subscriber waits for messages as long as it likes (its maximum age still applies).
+    let idle_timeout = if subscriber {
+        config.max_session_age
+    } else {
+        config.idle_timeout
+    };
     // This session's share of the memory budget.
     let mut held = 0usize;
     let mut buf = vec![0u8; READ_MIN];
@@ -85,7 +97,7 @@ pub(super) async fn run(
     let max_age = opened + config.max_session_age;
     let mut draining = stopped.borrow().then_some(Drain::Shutdown);
     let mut drain_deadline = Instant::now() + config.shutdown_grace;
-    let mut idle = Instant::now() + config.idle_timeout;
+    let mut idle = Instant::now() + idle_timeout;
     let over_budget = || {
         (
             "memory budget",
@@ -118,7 +130,7 @@ pub(super) async fn run(
             };
             tokio::select! {
                 msg = rx.next(), if read_client => {
-                    idle = Instant::now() + config.idle_timeout;
+                    idle = Instant::now() + idle_timeout;
                     match msg {
                         Some(Ok(Message::Binary(bytes))) => {
                             if let Err(e) = r.handle_client(&bytes) {
@@ -146,7 +158,7 @@ pub(super) async fn run(
                     }
                 }
                 n = redis.read(&mut buf) => {
-                    idle = Instant::now() + config.idle_timeout;
+                    idle = Instant::now() + idle_timeout;
                     match n {
                         Ok(0) | Err(_) => {
                             break 'relay ("redis closed", Some(close(CloseCode::Error, "redis closed the connection")));

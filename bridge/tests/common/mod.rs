@@ -243,9 +243,14 @@ pub async fn replies(ws: &mut Ws, commands: &[&[&str]]) -> Result<Vec<String>, S
     ws.send(Message::binary(bytes))
         .await
         .map_err(|e| e.to_string())?;
+    frames(ws, commands.len()).await
+}
+
+/// Reads `n` frames (30 s at most), as [`replies`] shows them.
+pub async fn frames(ws: &mut Ws, n: usize) -> Result<Vec<String>, String> {
     let limits = Limits::default();
     let (mut buf, mut out) = (Vec::new(), Vec::new());
-    while out.len() < commands.len() {
+    while out.len() < n {
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
             Ok(Some(Ok(Message::Binary(b)))) => buf.extend_from_slice(&b),
             Ok(Some(Ok(Message::Close(f)))) => return Err(format!("closed after {out:?}: {f:?}")),

@@ -409,6 +409,13 @@ impl SlotMap {
         (0..self.nodes.len()).filter(|&i| seen[i]).collect()
     }
 
+    /// Whether the node at `index` owns at least one slot.
+    pub fn owns_slots(&self, index: usize) -> bool {
+        self.runs
+            .iter()
+            .any(|&(_, n)| usize::from(n) == index && n != NONE)
+    }
+
     /// Whether every slot has an owner.
     pub fn is_complete(&self) -> bool {
         self.runs.iter().all(|&(_, n)| n != NONE)

@@ -311,7 +311,7 @@ impl Scanner {
 
 /// Whether `b` is a RESP2 or RESP3 type marker.
 #[inline]
-const fn is_type(b: u8) -> bool {
+pub(crate) const fn is_type(b: u8) -> bool {
     matches!(
         b,
         b'+' | b'-'

@@ -375,6 +375,11 @@ pub enum Failure {
     ExecMismatch,
     /// The pipeline was dropped or cancelled before the command was sent.
     Cancelled,
+    /// A cluster node answered the command after a failover had given its slots to another
+    /// node (it had been stopped or cut off, and ran the command when it came back): a write
+    /// it acknowledged then is dropped when it rejoins as a replica, so whether the command's
+    /// effect remains is unknown.
+    Deposed,
 }
 
 impl fmt::Display for Failure {
@@ -403,6 +408,9 @@ impl Failure {
             Self::Aborted => f.piece("transaction aborted: a watched key changed"),
             Self::ExecMismatch => f.piece("EXEC returned a different number of results"),
             Self::Cancelled => f.piece("pipeline cancelled before the command was sent"),
+            Self::Deposed => f.piece(
+                "answered by a cluster node that had lost its slots in a failover: the write may be lost",
+            ),
         }
     }
 }

@@ -4,9 +4,14 @@
 
 /// CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with. Slice-by-16 tables
 /// (8 KiB, linked only by programs that hash keys): the cluster router hashes every key it
-/// routes, and byte-at-a-time was a tenth of its time.
+/// routes, and byte-at-a-time was a tenth of its time. Feature `small` (the npm package, whose
+/// subscriber links this for shard channels it rarely hashes): one 512-byte table.
+#[cfg(not(feature = "small"))]
 const CRC16: crc::Crc<u16, crc::Table<16>> =
     crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_XMODEM);
+#[cfg(feature = "small")]
+const CRC16: crc::Crc<u16, crc::Table<1>> =
+    crc::Crc::<u16, crc::Table<1>>::new(&crc::CRC_16_XMODEM);
 
 /// A Redis Cluster hash slot: always below [`HashSlot::COUNT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

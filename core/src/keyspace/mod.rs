@@ -573,8 +573,10 @@ impl<K: Keyspace, B: crate::Backend + Clone> Iterator for Scan<K, B> {
 /// kind (`String`, `Set`, `List`, `Hash`, `SortedSet`, `HyperLogLog`, `Geo`, `Stream`).
 /// `template` (RedPipe's `keyspace_template`, default `"%s{%s}"`: see [`KeyTemplate`]),
 /// `connection` (default `""`), `key` (default [`Text`]) and `value` (default [`Text`]) are
-/// optional, in that order; a `Hash` may give some members codecs of their own (`fields`, RedPipe's
-/// `Hash.fields`; feature `alloc`), read and written as `FieldValue`s.
+/// optional, in that order; a `Hash` may then name the codec of its member names (`member`,
+/// RedPipe's `memberparse`, default [`Text`]) and give some members value codecs of their own
+/// (`fields`, RedPipe's `Hash.fields`, by the member's stored text; feature `alloc`), read and
+/// written as `FieldValue`s.
 ///
 /// ```
 /// use redpipe_core::keyspace;
@@ -592,6 +594,10 @@ impl<K: Keyspace, B: crate::Backend + Clone> Iterator for Scan<K, B> {
 ///     /// Profiles: text members, but for these two.
 ///     pub struct Profiles: Hash { prefix: "P", fields: { "age" => Integer, "tags" => StringList } }
 /// }
+/// keyspace! {
+///     /// Visits per hour of the day: integer member names.
+///     pub struct Hours: Hash { prefix: "H", value: Integer, member: Integer }
+/// }
 /// ```
 #[macro_export]
 macro_rules! keyspace {
@@ -603,6 +609,7 @@ macro_rules! keyspace {
             $(, connection: $conn:expr)?
             $(, key: $key:ty)?
             $(, value: $value:ty)?
+            $(, member: $member_ty:ty)?
             $(, fields: { $($member:literal => $codec:ident),* $(,)? })?
             $(,)?
         }
@@ -620,18 +627,23 @@ macro_rules! keyspace {
             type Value = $crate::keyspace!(@ty $($value)?, $crate::keyspace::Text);
         }
 
-        $crate::keyspace!(@kind $kind, $name $(, { $($member => $codec),* })?);
+        $crate::keyspace!(@kind $kind, $name, [$($member_ty)?] $(, { $($member => $codec),* })?);
     };
     (@or , $default:expr) => { $default };
     (@or $given:expr, $default:expr) => { $given };
     (@ty , $default:ty) => { $default };
     (@ty $given:ty, $default:ty) => { $given };
-    (@kind String, $name:ident) => { impl $crate::keyspace::StringKeyspace for $name {} };
-    (@kind Set, $name:ident) => { impl $crate::keyspace::SetKeyspace for $name {} };
-    (@kind List, $name:ident) => { impl $crate::keyspace::ListKeyspace for $name {} };
-    (@kind Hash, $name:ident) => { impl $crate::keyspace::HashKeyspace for $name {} };
-    (@kind Hash, $name:ident, { $($member:literal => $codec:ident),* }) => {
+    (@kind String, $name:ident, []) => { impl $crate::keyspace::StringKeyspace for $name {} };
+    (@kind Set, $name:ident, []) => { impl $crate::keyspace::SetKeyspace for $name {} };
+    (@kind List, $name:ident, []) => { impl $crate::keyspace::ListKeyspace for $name {} };
+    (@kind Hash, $name:ident, [$($member_ty:ty)?]) => {
         impl $crate::keyspace::HashKeyspace for $name {
+            type Member = $crate::keyspace!(@ty $($member_ty)?, $crate::keyspace::Text);
+        }
+    };
+    (@kind Hash, $name:ident, [$($member_ty:ty)?], { $($member:literal => $codec:ident),* }) => {
+        impl $crate::keyspace::HashKeyspace for $name {
+            type Member = $crate::keyspace!(@ty $($member_ty)?, $crate::keyspace::Text);
             fn codec(member: &str) -> $crate::keyspace::Codec {
                 match member {
                     $($member => $crate::keyspace::Codec::$codec,)*
@@ -640,8 +652,8 @@ macro_rules! keyspace {
             }
         }
     };
-    (@kind SortedSet, $name:ident) => { impl $crate::keyspace::SortedSetKeyspace for $name {} };
-    (@kind HyperLogLog, $name:ident) => { impl $crate::keyspace::HyperLogLogKeyspace for $name {} };
-    (@kind Geo, $name:ident) => { impl $crate::keyspace::GeoKeyspace for $name {} };
-    (@kind Stream, $name:ident) => { impl $crate::keyspace::StreamKeyspace for $name {} };
+    (@kind SortedSet, $name:ident, []) => { impl $crate::keyspace::SortedSetKeyspace for $name {} };
+    (@kind HyperLogLog, $name:ident, []) => { impl $crate::keyspace::HyperLogLogKeyspace for $name {} };
+    (@kind Geo, $name:ident, []) => { impl $crate::keyspace::GeoKeyspace for $name {} };
+    (@kind Stream, $name:ident, []) => { impl $crate::keyspace::StreamKeyspace for $name {} };
 }

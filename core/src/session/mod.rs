@@ -16,10 +16,12 @@
 //! [`Session::before_finish`], reads the replies, and reports with [`Session::finished`].
 
 mod handshake;
+mod hold;
 mod retry;
 mod stall;
 
 pub use handshake::{Handshake, HandshakeError, Setup};
+pub use hold::Hold;
 pub use retry::Retry;
 pub use stall::{Clock, NoClock, Stall, Stalled};
 

@@ -28,12 +28,14 @@ pub use redpipe_core::cluster::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redpipe_core::{Error, Reply, Result, VecPipeline, cmd};
 
 use super::Pool;
 use crate::config::{Addr, ConnectionInfo};
+use crate::stream::Millis;
+use redpipe_core::session::Clock;
 
 /// The body of [`Cluster::run`] and `run_async`, once for both: `[$refresh, $sleep,
 /// $batches]` name the blocking or the async steps, `$($await)*` is empty or `.await` (as the
@@ -48,6 +50,7 @@ macro_rules! run {
             $p.fail(e.failure());
             return Err(e);
         }
+        watch!($self, $refresh, $($await)*);
         // A transactional name: the whole pipeline is one MULTI/EXEC block, which the router
         // sends to its slot's node, or refuses with CROSSSLOT when its keys span slots.
         if $self.template.transaction
@@ -73,9 +76,26 @@ macro_rules! run {
                 .iter()
                 .map(|b| $self.pool(map.node(b.node())))
                 .collect();
+            let sent = Instant::now();
             let errors = $batches(&pools, run.batches_mut(), shareable) $($await)*;
             if first_error.is_none() {
                 first_error = errors.into_iter().next();
+            }
+            // A round long enough for a failover to have happened while it was out: a node
+            // that was stopped may have answered only now, running writes it has lost (see
+            // `ClusterRun::check_deposed`). The map is read again from the other nodes first.
+            if sent.elapsed() >= SLOW_ROUND {
+                let mut check = Refresh::new();
+                for b in run.batches_mut().iter() {
+                    check.avoid(map.node(b.node()).clone());
+                }
+                let _ = $self.$refresh(check) $($await)*;
+            }
+            // The map as published now: another pipeline (or the check above) may have read
+            // a newer one while this round was out.
+            let latest = $self.map();
+            if !Arc::ptr_eq(&latest, &map) {
+                run.check_deposed(&map, &latest);
             }
             let published = map.clone();
             run.absorb_shared($p, &mut map);
@@ -88,6 +108,8 @@ macro_rules! run {
                 }
             } else if !Arc::ptr_eq(&map, &published) {
                 $self.publish_shared(map.clone());
+            } else {
+                map = latest;
             }
         }
         $self.record(&run);
@@ -97,6 +119,30 @@ macro_rules! run {
         match first_error {
             Some(e) if failed => Err(e),
             _ => Ok(()),
+        }
+    }};
+}
+
+/// Looks for nodes that have stalled (batches in flight, none finished for [`STALLED`]), at
+/// most every [`WATCH_EVERY`] for the whole cluster: if there are, the map is read again from
+/// the other nodes, and a stalled node that owns no slot any more (a failover took them) has
+/// its shared connections ended, so that the pipelines waiting on it fail now, as
+/// [`Failure::Deposed`](redpipe_core::Failure::Deposed) (what they sent may have run on it, and
+/// is dropped when it rejoins as a replica; what they had not sent goes again, to the new
+/// owner), instead of waiting for the node to come back or for the read timeout. Pipelines
+/// that start meanwhile are routed on the new map. `$refresh` is `refresh_with` or its
+/// `_async` form, `$($await)*` empty or `.await`.
+macro_rules! watch {
+    ($self:ident, $refresh:ident, $($await:tt)*) => {{
+        let stalled = $self.stalled_nodes();
+        if !stalled.is_empty() {
+            let mut check = Refresh::new();
+            for node in &stalled {
+                check.avoid(node.clone());
+            }
+            if $self.$refresh(check) $($await)*.is_ok() {
+                $self.abort_deposed(&stalled);
+            }
         }
     }};
 }
@@ -133,7 +179,7 @@ macro_rules! refresh {
 /// its map.
 macro_rules! ask_topology {
     ($self:ident, $node:ident, $take:ident, $($await:tt)*) => {{
-        let pool = $self.pool($node);
+        let pool = $self.topology_pool($node);
         let mut conn = pool.$take() $($await)*?;
         let tls = matches!($self.template.addr, Addr::Tls { .. });
         let parse = |r: &Reply<'_>| {
@@ -165,13 +211,41 @@ macro_rules! ask_topology {
     }};
 }
 
+/// How long a node may take to answer the topology queries of a refresh (and to accept their
+/// connection) before the next node is asked, whatever the name's own timeouts: a node that is
+/// stopped or cut off must not hold up a refresh, which every pipeline may be waiting for.
+const TOPOLOGY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A round that took this long may have seen a failover while it was out: the slot map is read
+/// again before its replies are taken (see `ClusterRun::check_deposed`). A failover takes at
+/// least the node timeout, which is rarely under a second.
+const SLOW_ROUND: Duration = Duration::from_millis(500);
+
+/// How long (ms) a node may have batches in flight without finishing one before a pipeline
+/// that starts looks whether it was failed over (see `watch!`).
+const STALLED: u64 = 500;
+
+/// How often (ms) at most the nodes are looked at for stalls, for the whole cluster.
+const WATCH_EVERY: u64 = 250;
+
+/// How long (ms) a node's shared connection may await replies with none completing before
+/// new commands wait instead of going out (see `Pool::holding_writes`): held back, they go to
+/// the new owner if a failover takes the node's slots, where written they would fail with an
+/// unknown outcome.
+const HOLD_WRITES: u64 = 250;
+
 /// A Redis Cluster: its seeds, the slot map, and a pool of connections per node.
 pub struct Cluster {
     template: ConnectionInfo,
     seeds: Vec<Node>,
     map: RwLock<Arc<SlotMap>>,
     pools: RwLock<HashMap<Node, Arc<Pool>>>,
+    /// Connections for topology queries, per node, with timeouts of at most
+    /// [`TOPOLOGY_TIMEOUT`].
+    topology_pools: RwLock<HashMap<Node, Arc<Pool>>>,
     refreshes: AtomicU64,
+    /// When (on the `Millis` clock) the nodes were last looked at for stalls.
+    watched_ms: AtomicU64,
     replica_reads: bool,
     retry_budget_ms: u32,
     /// What the runs saw of the cluster changing, summed.
@@ -218,7 +292,9 @@ impl Cluster {
             seeds,
             map: RwLock::new(Arc::new(SlotMap::new())),
             pools: RwLock::default(),
+            topology_pools: RwLock::default(),
             refreshes: AtomicU64::new(0),
+            watched_ms: AtomicU64::new(0),
             replica_reads: false,
             retry_budget_ms: DEFAULT_RETRY_BUDGET_MS,
             counts: Mutex::default(),
@@ -294,21 +370,24 @@ impl Cluster {
 
     /// The pool of connections to `node`.
     pub(crate) fn pool(&self, node: &Node) -> Arc<Pool> {
-        if let Some(p) = self
-            .pools
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(node)
-        {
-            return p.clone();
-        }
-        let info = self.node_info(node);
-        self.pools
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(node.clone())
-            .or_insert_with(|| Arc::new(Pool::new(info, None)))
-            .clone()
+        pool_in(&self.pools, node, || {
+            Pool::new(self.node_info(node), None).holding_writes(HOLD_WRITES)
+        })
+    }
+
+    /// The pool of connections to `node` for topology queries: the node's settings with
+    /// timeouts of at most [`TOPOLOGY_TIMEOUT`].
+    fn topology_pool(&self, node: &Node) -> Arc<Pool> {
+        pool_in(&self.topology_pools, node, || {
+            let mut info = self.node_info(node);
+            let cap =
+                |t: Option<Duration>| Some(t.map_or(TOPOLOGY_TIMEOUT, |t| t.min(TOPOLOGY_TIMEOUT)));
+            info.connect_timeout = cap(info.connect_timeout);
+            info.read_timeout = cap(info.read_timeout);
+            info.write_timeout = cap(info.write_timeout);
+            info.pipeline_timeout = cap(info.pipeline_timeout);
+            Pool::new(info, None)
+        })
     }
 
     /// The settings of a connection to `node`: the first seed's, at the node's address.
@@ -375,6 +454,46 @@ impl Cluster {
     /// `CLUSTER SHARDS` (or `CLUSTER SLOTS`) and `CLUSTER NODES` on `node`.
     fn ask_topology(&self, node: &Node) -> Result<(SlotMap, Option<Freshness>)> {
         ask_topology!(self, node, take,)
+    }
+
+    /// The nodes that have stalled, when it is time to look (see `watch!`); none otherwise.
+    fn stalled_nodes(&self) -> Vec<Node> {
+        let now = Millis.now();
+        let last = self.watched_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < WATCH_EVERY
+            || self
+                .watched_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return Vec::new();
+        }
+        self.pools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, pool)| pool.stalled_ms(now).is_some_and(|ms| ms >= STALLED))
+            .map(|(node, _)| node.clone())
+            .collect()
+    }
+
+    /// Ends the shared connections of the `stalled` nodes that own no slot in the map now (a
+    /// complete one): a failover deposed them.
+    fn abort_deposed(&self, stalled: &[Node]) {
+        let map = self.map();
+        if !map.is_complete() {
+            return;
+        }
+        for node in stalled {
+            if map.find(node).is_none_or(|i| !map.owns_slots(i)) {
+                crate::observe::event!(
+                    "a stalled cluster node was failed over: its pipelines fail",
+                    "cluster",
+                    port = node.port
+                );
+                self.pool(node).abort_shared(redpipe_core::Failure::Deposed);
+            }
+        }
     }
 
     /// A router for one pipeline: a reused one when there is one.
@@ -444,125 +563,34 @@ impl Cluster {
     }
 }
 
+/// The pool of `node` in `pools`, made by `make` if it has none yet.
+fn pool_in(
+    pools: &RwLock<HashMap<Node, Arc<Pool>>>,
+    node: &Node,
+    make: impl FnOnce() -> Pool,
+) -> Arc<Pool> {
+    if let Some(p) = pools
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(node)
+    {
+        return p.clone();
+    }
+    let pool = make();
+    pools
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(node.clone())
+        .or_insert_with(|| Arc::new(pool))
+        .clone()
+}
+
 fn topology_error(e: TopologyError) -> Error {
     Error::Config(format!("cluster topology: {e}"))
 }
 
-/// A node's connection for one batch: its shared connection, or one of its own.
+mod batches;
+
+use batches::run_batches;
 #[cfg(feature = "tokio")]
-enum NodeLink<'p> {
-    Shared(crate::shared::tasks::Link),
-    Own(Box<super::Lease<'p, crate::tokio::AsyncConnection>>),
-}
-
-#[cfg(feature = "tokio")]
-impl NodeLink<'_> {
-    async fn run(self, p: &mut VecPipeline) -> Result<()> {
-        match self {
-            Self::Shared(link) => link.0.run(p).await,
-            Self::Own(mut conn) => conn.execute(p).await,
-        }
-    }
-}
-
-/// Runs each batch on its node (`pools[i]` for `batches[i]`), concurrently on tokio: the async
-/// form of [`run_batches`], each batch a future of its own (no send-then-finish split is needed
-/// when the runtime interleaves them). The errors of the nodes that failed.
-#[cfg(feature = "tokio")]
-async fn run_batches_async(
-    pools: &[Arc<Pool>],
-    batches: &mut [Batch],
-    shareable: bool,
-) -> Vec<Error> {
-    let runs = pools
-        .iter()
-        .zip(batches.iter_mut())
-        .map(|(pool, batch)| async move {
-            let commands = batch.len();
-            let pipeline = batch.pipeline_mut();
-            let conn = match shareable {
-                true => pool.shared_async().await.map(NodeLink::Shared),
-                false => pool.take_async().await.map(|c| NodeLink::Own(Box::new(c))),
-            };
-            match conn {
-                Ok(conn) => {
-                    pool.count(commands);
-                    conn.run(pipeline).await
-                }
-                Err(e) => {
-                    pipeline.fail(e.failure());
-                    Err(e)
-                }
-            }
-        });
-    futures_util::future::join_all(runs)
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-        .collect()
-}
-
-/// A batch started on a node's connection, to finish.
-enum Started<'p> {
-    Shared(crate::shared::threads::Link, redpipe_core::mux::Ticket),
-    Own(Box<super::Lease<'p, crate::Connection>>),
-}
-
-/// Runs each batch on its node (`pools[i]` for `batches[i]`), the nodes working at the same
-/// time: every batch is sent first (as much as its window allows), then each is finished in
-/// turn, while the others' replies wait in their sockets. One thread, no hand-off between
-/// threads: on a small machine a round costs the nodes' work, not thread start-ups and
-/// wake-ups. Batches go on each node's shared connection when `shareable` (see
-/// [`Sharing`](redpipe_core::mux::Sharing)), else on one of its own. The errors of the nodes that
-/// failed, in the nodes' order.
-///
-/// The batch started last is finished first: where nodes share cores with each other (or
-/// with this thread), they answer in about the order they were sent, and waiting first for
-/// the last one finds the others' replies already there, so that the thread sleeps once per
-/// round rather than once per node, and no node spends its time waking it (measured with 3
-/// nodes on one core: 1.4 sleeps per round instead of 2.1, 9% less CPU on the nodes).
-fn run_batches(pools: &[Arc<Pool>], batches: &mut [Batch], shareable: bool) -> Vec<Error> {
-    let mut errors = Vec::new();
-    let mut started = Vec::with_capacity(batches.len());
-    for (pool, batch) in pools.iter().zip(batches.iter_mut()) {
-        let commands = batch.len();
-        let pipeline = batch.pipeline_mut();
-        let start = if shareable {
-            pool.shared().and_then(|link| {
-                let ticket = link.0.start(pipeline)?;
-                Ok(Started::Shared(link, ticket))
-            })
-        } else {
-            pool.take().and_then(|mut conn| {
-                conn.send(pipeline)?;
-                Ok(Started::Own(Box::new(conn)))
-            })
-        };
-        match start {
-            Ok(s) => {
-                pool.count(commands);
-                started.push(Some(s));
-            }
-            Err(e) => {
-                if !pipeline.is_done() {
-                    pipeline.fail(e.failure());
-                }
-                errors.push(e);
-                started.push(None);
-            }
-        }
-    }
-    let mut failed = Vec::new();
-    for (start, batch) in started.into_iter().zip(batches.iter_mut()).rev() {
-        let finished = match start {
-            Some(Started::Shared(link, ticket)) => link.0.finish(ticket, batch.pipeline_mut()),
-            Some(Started::Own(mut conn)) => conn.finish(batch.pipeline_mut()),
-            None => continue,
-        };
-        if let Err(e) = finished {
-            failed.push(e);
-        }
-    }
-    errors.extend(failed.into_iter().rev());
-    errors
-}
+use batches::run_batches_async;

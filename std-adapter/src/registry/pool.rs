@@ -24,6 +24,8 @@ use crate::observe::event;
 #[cfg(feature = "tokio")]
 use crate::shared::tasks;
 use crate::shared::threads;
+use crate::stream::Millis;
+use redpipe_core::session::Clock;
 
 /// Idle connections kept per name at most.
 const MAX_IDLE: usize = 16;
@@ -68,8 +70,25 @@ pub(crate) struct Pool {
     opening_async: Arc<tokio::sync::Mutex<()>>,
     /// Which shared connection the next pipeline goes on (round robin).
     turn: AtomicUsize,
+    /// See [`Pool::holding_writes`].
+    hold_after: Option<u64>,
+    /// Cluster batches in flight on this node (see [`Pool::batch`]).
+    in_flight: AtomicUsize,
+    /// When (on the [`Millis`] clock) the node last finished a batch, or started one while
+    /// none was in flight.
+    answered_ms: AtomicU64,
     /// The name's client-side cache, when it has one ([`ConnectionInfo::cache`]).
     pub(crate) cache: Option<Arc<Tracked>>,
+}
+
+/// A cluster batch in flight on a node, counted until dropped (see [`Pool::stalled_ms`]).
+pub(crate) struct InFlight<'p>(&'p Pool);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.answered_ms.store(Millis.now(), Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A connection taken from a pool; it goes back (or is closed, freeing its place) when dropped,
@@ -173,6 +192,45 @@ impl Pool {
             #[cfg(feature = "tokio")]
             opening_async: Arc::default(),
             turn: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            answered_ms: AtomicU64::new(0),
+            hold_after: None,
+        }
+    }
+
+    /// Makes the shared connections hold new commands back while replies are awaited and
+    /// none has completed for `ms` (see [`Hold`](redpipe_core::session::Hold)): for a cluster
+    /// node, whose slots a failover may give to another node, commands held back (never sent)
+    /// can go there, where commands written to a stopped node end with an unknown outcome.
+    pub(crate) fn holding_writes(mut self, ms: u64) -> Self {
+        self.hold_after = Some(ms);
+        self
+    }
+
+    /// Counts a cluster batch in flight on this node until the guard is dropped.
+    pub(crate) fn batch(&self) -> InFlight<'_> {
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.answered_ms.store(Millis.now(), Ordering::Relaxed);
+        }
+        InFlight(self)
+    }
+
+    /// How long (ms) the node has had batches in flight without finishing any, if it has
+    /// some: a stopped or cut-off node's grows; a working node's stays near its latency.
+    pub(crate) fn stalled_ms(&self, now: u64) -> Option<u64> {
+        (self.in_flight.load(Ordering::Relaxed) > 0)
+            .then(|| now.saturating_sub(self.answered_ms.load(Ordering::Relaxed)))
+    }
+
+    /// Ends the node's shared connections from outside (see [`threads::Shared::abort`]):
+    /// every pipeline on them fails with `failure` now.
+    pub(crate) fn abort_shared(&self, failure: redpipe_core::Failure) {
+        for s in lock(&self.shared).iter() {
+            s.abort(failure);
+        }
+        #[cfg(feature = "tokio")]
+        for s in lock(&self.shared_async).iter() {
+            s.abort(failure);
         }
     }
 
@@ -209,7 +267,7 @@ impl Pool {
         }
         self.counters.connects.fetch_add(1, Ordering::Relaxed);
         event!("connect", self.info.addr_text(), shared = true);
-        let s = threads::Shared::open(&self.info).inspect_err(|e| {
+        let s = threads::Shared::open(&self.info, self.hold_after).inspect_err(|e| {
             event!(
                 "connect failed",
                 self.info.addr_text(),
@@ -240,10 +298,14 @@ impl Pool {
         event!("connect", self.info.addr_text(), shared = true);
         // In a task of its own, which holds `opening` until it is done: a requester that goes
         // away does not abandon the connection that the others wait for.
-        let (list, info) = (self.shared_async.clone(), self.info.clone());
+        let (list, info, hold) = (
+            self.shared_async.clone(),
+            self.info.clone(),
+            self.hold_after,
+        );
         let opened = tokio::spawn(async move {
             let _opening = opening;
-            let s = tasks::Shared::open(&info).await.inspect_err(|e| {
+            let s = tasks::Shared::open(&info, hold).await.inspect_err(|e| {
                 event!("connect failed", info.addr_text(), error = e.to_string());
             })?;
             put_at(&mut lock(&list), turn, s.clone());

@@ -26,7 +26,7 @@ use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_
 use crate::config::ConnectionInfo;
 use crate::stream::Millis;
 use crate::tokio::{AsyncConnection, Stream};
-use redpipe_core::session::Clock;
+use redpipe_core::session::{Clock, Hold};
 
 /// A submitter's pipeline, and its task's waker to wake when it is done.
 type Sub = super::Sub<Option<Waker>>;
@@ -46,6 +46,8 @@ struct State {
     timed: bool,
     /// Submitters waiting for room in the ring.
     waiting: usize,
+    /// Whether new commands wait while replies have stopped (see [`Hold`]).
+    hold: Hold,
 }
 
 /// The socket's write side, and the committed bytes not written yet.
@@ -105,7 +107,8 @@ impl Drop for Shared {
 impl Shared {
     /// Connects, sets the connection up (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`) and starts
     /// its driver task on the current tokio runtime.
-    pub(crate) async fn open(info: &ConnectionInfo) -> Result<Arc<Self>> {
+    /// `hold_after`: see [`Pool::holding_writes`](crate::registry::Pool::holding_writes).
+    pub(crate) async fn open(info: &ConnectionInfo, hold_after: Option<u64>) -> Result<Arc<Self>> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(Error::Config(
                 "a shared tokio connection needs a tokio runtime".into(),
@@ -129,6 +132,7 @@ impl Shared {
                 woken: false,
                 timed: false,
                 waiting: 0,
+                hold: Hold::new(hold_after),
             }),
             open: AtomicBool::new(true),
             room: tokio::sync::Notify::new(),
@@ -172,7 +176,19 @@ impl Shared {
             if writer.written == writer.out.len() {
                 writer.out.clear();
                 writer.written = 0;
+                // Nothing goes while the server has stopped answering (see `Hold`): the
+                // driver writes it after the next reply.
+                let (awaiting, progress) = (state.mux.is_awaiting(), state.mux.progress());
+                if awaiting && state.hold.is_on() && state.hold.holds(true, progress, Millis.now())
+                {
+                    state.writer = Some(writer);
+                    return Ok(state);
+                }
                 state.mux.poll_transmit(&mut writer.out);
+                if !awaiting && state.hold.is_on() {
+                    let (awaiting, progress) = (state.mux.is_awaiting(), state.mux.progress());
+                    state.hold.holds(awaiting, progress, Millis.now());
+                }
                 if writer.out.is_empty() {
                     state.writer = Some(writer);
                     return Ok(state);
@@ -191,6 +207,17 @@ impl Shared {
                 }
                 Err(f) => return Err(f),
             }
+        }
+    }
+
+    /// Ends the connection from outside: every pipeline on it fails with `failure` now (the
+    /// ones never written can go again elsewhere; the others may have run), and the driver
+    /// task, woken, lets the socket go.
+    pub(crate) fn abort(&self, failure: Failure) {
+        let mut state = self.lock();
+        self.end(&mut state, failure);
+        if let Some(w) = state.driver.take() {
+            w.wake();
         }
     }
 

@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::Thread;
 
 use redpipe_core::mux::{Mux, Slot, Ticket};
-use redpipe_core::session::Clock;
+use redpipe_core::session::{Clock, Hold};
 use redpipe_core::{Failure, IoKind, ReadBuffer, Result, Transport, VecPipeline};
 
 use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_timeout};
@@ -63,6 +63,8 @@ struct State {
     split: bool,
     /// Threads waiting for room in the ring.
     waiting: usize,
+    /// Whether new commands wait while replies have stopped (see [`Hold`]).
+    hold: Hold,
 }
 
 /// One shared blocking connection.
@@ -72,12 +74,16 @@ pub(crate) struct Shared {
     open: AtomicBool,
     room: Condvar,
     info: ConnectionInfo,
+    /// A second handle on the socket, for [`abort`](Self::abort).
+    kill: Option<std::net::TcpStream>,
 }
 
 impl Shared {
     /// Connects and sets the connection up (`HELLO`/`AUTH`, `CLIENT SETNAME`, `SELECT`).
-    pub(crate) fn open(info: &ConnectionInfo) -> Result<Arc<Self>> {
+    /// `hold_after`: see [`Pool::holding_writes`](crate::registry::Pool::holding_writes).
+    pub(crate) fn open(info: &ConnectionInfo, hold_after: Option<u64>) -> Result<Arc<Self>> {
         let (io, buf) = Connection::open(info)?.into_io()?;
+        let kill = io.shutdown_handle();
         let writer = io.try_clone().map(|io| {
             Box::new(Writer {
                 io,
@@ -99,10 +105,12 @@ impl Shared {
                     out: Vec::new(),
                 })),
                 waiting: 0,
+                hold: Hold::new(hold_after),
             }),
             open: AtomicBool::new(true),
             room: Condvar::new(),
             info: info.clone(),
+            kill,
         }))
     }
 
@@ -124,6 +132,18 @@ impl Shared {
         state.reader = None;
         state.writer = None;
         self.open.store(false, Ordering::Relaxed);
+    }
+
+    /// Ends the connection from outside: every pipeline on it fails with `failure` now (the
+    /// ones never written can go again elsewhere; the others may have run), and the socket is
+    /// shut down, which wakes a thread blocked reading it.
+    pub(crate) fn abort(&self, failure: Failure) {
+        let mut state = self.lock();
+        self.end(&mut state, failure);
+        drop(state);
+        if let Some(socket) = &self.kill {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
     }
 
     /// Runs `p` on the connection, among the other threads' pipelines.
@@ -277,11 +297,24 @@ impl Shared {
 
     /// Commits what the mux has ready into `out`; starts the stall clock when replies start to
     /// be awaited.
+    /// Nothing goes while [`Hold`] says the server has stopped answering: the reader writes it
+    /// after the next reply.
     fn transmit(&self, state: &mut State, out: &mut Vec<u8>) {
         let awaiting = state.mux.is_awaiting();
+        if awaiting
+            && state.hold.is_on()
+            && state.hold.holds(true, state.mux.progress(), Millis.now())
+        {
+            return;
+        }
         state.mux.poll_transmit(out);
         if !awaiting {
-            state.mux.handle_timeout(Millis.now());
+            let now = Millis.now();
+            state.mux.handle_timeout(now);
+            if state.hold.is_on() {
+                let (awaiting, progress) = (state.mux.is_awaiting(), state.mux.progress());
+                state.hold.holds(awaiting, progress, now);
+            }
         }
     }
 

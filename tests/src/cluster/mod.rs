@@ -14,7 +14,9 @@
 //! so a start takes a little over 2 s whatever the harness does.
 //!
 //! Faults for tests: [`kill`](RedisCluster::kill) (SIGKILL) then
-//! [`wait_failover`](RedisCluster::wait_failover); [`stop`](RedisCluster::stop) /
+//! [`wait_failover`](RedisCluster::wait_failover); a coordinated
+//! [`failover`](RedisCluster::failover) (`CLUSTER FAILOVER` on a replica, waited for until every
+//! node has seen the new epoch); [`stop`](RedisCluster::stop) /
 //! [`resume`](RedisCluster::resume) (SIGSTOP / SIGCONT) and [`pause`](RedisCluster::pause)
 //! (`CLIENT PAUSE`) for a node that keeps its connections open but does not answer; and a slot
 //! migration in three steps, so that a test sees `ASK` between the first and the last step and
@@ -611,6 +613,7 @@ impl Drop for RedisCluster {
     }
 }
 
+mod failover;
 mod migrate;
 mod node;
 mod view;

@@ -25,6 +25,7 @@ if (!pkg || !minimal || !url || !token || !redisPort) {
 const redpipe = await import(join(pkg, "node.js"));
 const { tcp } = await import(join(pkg, "net.js"));
 const { streams } = await import(join(pkg, "streams.js"));
+const { subscribe } = await import(join(pkg, "subscribe-node.js"));
 
 let n = 0;
 const key = (name) => `node-test:${process.pid}:${Date.now()}:${n++}:${name}`;
@@ -374,6 +375,40 @@ test("named connections: p.on(name, f) sends f's commands there, groups run side
   client.close();
 });
 
+test("redpipe-wasm/subscribe: messages published through the bridge arrive in a for-await loop; a channel outside the rules is refused", async () => {
+  // The bridge lets tokens that name no channels use `test:*`.
+  const chat = `test:${key("chat")}`;
+  const sub = await subscribe(url, token, { channels: [chat], patterns: [`${chat}:*`] });
+  const client = await redpipe.connect(url, token);
+  const p = client.pipeline();
+  const heard = p.command("PUBLISH", [chat, "héllo"]);
+  const viaPattern = p.command("PUBLISH", [`${chat}:x`, new Uint8Array([1, 2])]);
+  await p.execute();
+  assert.deepEqual([heard.result, viaPattern.result], [1, 1]);
+  const got = [];
+  for await (const m of sub) {
+    got.push(m);
+    if (got.length == 2) break; // break closes the subscriber
+  }
+  assert.equal(got[0].channel, chat);
+  assert.equal(got[0].message, "héllo");
+  assert.equal(got[0].pattern, undefined);
+  assert.deepEqual([got[1].channel, got[1].pattern, [...got[1].bytes]], [`${chat}:x`, `${chat}:*`, [1, 2]]);
+
+  const other = await subscribe(url, token);
+  await assert.rejects(other.subscribe("not-test"), (e) => e.name == "RedisError" && e.code == "NOPERM" && /channel 'not-test'/.test(e.message));
+  await assert.rejects(subscribe(url, token, { patterns: ["*"] }), (e) => e.code == "NOPERM");
+  await other.subscribe(chat); // still usable after a refusal
+  const p2 = client.pipeline();
+  const n = p2.command("PUBLISH", [chat, "again"]);
+  await p2.execute();
+  assert.equal(n.result, 1);
+  assert.equal((await other.next()).value.message, "again");
+  other.close();
+  assert.deepEqual(await other.next(), { value: undefined, done: true });
+  client.close();
+});
+
 test("the generated TypeScript declarations are precise", () => {
   const dts = readFileSync(join(pkg, "redpipe_wasm.d.ts"), "utf8");
   for (const line of [
@@ -391,6 +426,14 @@ test("the generated TypeScript declarations are precise", () => {
   ]) {
     assert.ok(dts.includes(line), `missing from the .d.ts: ${line}`);
   }
+  const subDts = readFileSync(join(pkg, "redpipe_subscribe.d.ts"), "utf8");
+  for (const line of [
+    "export function subscribe(url: string, token?: string | null, names?: SubscribeNames): Promise<Subscriber>;",
+    "subscribe(...channels: string[]): Promise<void>;",
+  ]) {
+    assert.ok(subDts.includes(line), `missing from redpipe_subscribe.d.ts: ${line}`);
+  }
+  assert.ok(!/: any\b/.test(subDts), "no parameter or result is typed `any`");
   assert.ok(!/: any\b/.test(dts), "no parameter or result is typed `any`");
 });
 

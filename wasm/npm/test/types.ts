@@ -14,6 +14,7 @@ import init, {
   type Stats,
 } from "redpipe-wasm";
 import { tcp } from "redpipe-wasm/net";
+import initSubscriber, { subscribe, type Message, type Subscriber } from "redpipe-wasm/subscribe";
 import { streams, type StreamSocket } from "redpipe-wasm/streams";
 
 export async function browserPage(): Promise<number> {
@@ -72,4 +73,20 @@ export async function edge(): Promise<void> {
   direct.pipeline().on("second", (q) => q.ping());
   direct.close();
   viaStreams.close();
+}
+
+export async function listen(): Promise<string> {
+  await initSubscriber();
+  const sub: Subscriber = await subscribe("wss://bridge.example", "token", { channels: ["a"], patterns: ["b:*"] });
+  await sub.psubscribe("c:*");
+  // @ts-expect-error channel names are strings
+  await sub.subscribe(1);
+  const dropped: number = sub.dropped;
+  for await (const m of sub) {
+    const message: Message = m;
+    const bytes: Uint8Array = message.bytes;
+    return (m.pattern ?? m.message) + bytes.length + dropped;
+  }
+  sub.close();
+  return "";
 }

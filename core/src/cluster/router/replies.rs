@@ -38,6 +38,7 @@ impl ClusterRun {
         let sub = &batch.pipeline;
         // The common case, one command and a reply that is not an error: straight into its slot.
         if count == 1
+            && !batch.deposed
             && let (Origin::Command(i), Some(frame)) =
                 (self.units[u].origin, sub.reply_frame(first))
         {
@@ -141,6 +142,12 @@ impl ClusterRun {
             self.units[u].attempts += 1;
             return;
         }
+        // A write run by a node a failover had deposed: its effect is dropped when the node
+        // resyncs as a replica, whatever it replied.
+        if batch.deposed && !retry && !self.reads_only(u, p) {
+            self.fail_unit(u, p, Failure::Deposed);
+            return;
+        }
         self.units[u].done = true;
         match self.units[u].origin {
             Origin::Command(i) => deliver_trusted(p, i, frames[0]),
@@ -163,6 +170,17 @@ impl ClusterRun {
                     );
                 }
             },
+        }
+    }
+
+    /// Whether unit `u` only reads (a transaction never counts as one).
+    fn reads_only(&self, u: usize, p: &VecPipeline) -> bool {
+        let unit = &self.units[u];
+        match unit.origin {
+            Origin::Command(i) => p.command(i).is_some_and(|c| is_read(slots(c).name())),
+            Origin::Part { .. } => is_read(slots(&unit.bytes).name()),
+            Origin::Scan { .. } => true,
+            Origin::Block(..) => false,
         }
     }
 

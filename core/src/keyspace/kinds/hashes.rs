@@ -1,4 +1,5 @@
-//! Hash keyspaces: RedPipe's `Hash`, with per-member codecs.
+//! Hash keyspaces: RedPipe's `Hash`, with a member codec (`memberparse`) and per-member value
+//! codecs (`fields`).
 
 use super::HashKeyspace;
 use crate::engine::queue::Compose;
@@ -9,10 +10,11 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hset(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
         value: &ValueOf<K::Value>,
     ) -> Result<Q::Handle<i64>, FieldError> {
-        let mut vb = FieldBuf::new();
+        let (mut mb, mut vb) = (FieldBuf::new(), FieldBuf::new());
+        let member = K::Member::encode(member, &mut mb)?;
         let value = K::Value::encode(value, &mut vb)?;
         self.keyed("HSET", key, (member, value))
     }
@@ -21,10 +23,11 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hsetnx(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
         value: &ValueOf<K::Value>,
     ) -> Result<Q::Handle<bool>, FieldError> {
-        let mut vb = FieldBuf::new();
+        let (mut mb, mut vb) = (FieldBuf::new(), FieldBuf::new());
+        let member = K::Member::encode(member, &mut mb)?;
         let value = K::Value::encode(value, &mut vb)?;
         self.keyed("HSETNX", key, (member, value))
     }
@@ -33,8 +36,10 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hget(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
     ) -> Result<Q::OwnedHandle<super::Opt<K>>, FieldError> {
+        let mut mb = FieldBuf::new();
+        let member = K::Member::encode(member, &mut mb)?;
         self.keyed("HGET", key, member).map(Q::owned)
     }
 
@@ -42,8 +47,10 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hexists(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
     ) -> Result<Q::Handle<bool>, FieldError> {
+        let mut mb = FieldBuf::new();
+        let member = K::Member::encode(member, &mut mb)?;
         self.keyed("HEXISTS", key, member)
     }
 
@@ -56,8 +63,10 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hstrlen(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
     ) -> Result<Q::Handle<i64>, FieldError> {
+        let mut mb = FieldBuf::new();
+        let member = K::Member::encode(member, &mut mb)?;
         self.keyed("HSTRLEN", key, member)
     }
 
@@ -65,9 +74,11 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hincrby(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
         amount: i64,
     ) -> Result<Q::Handle<i64>, FieldError> {
+        let mut mb = FieldBuf::new();
+        let member = K::Member::encode(member, &mut mb)?;
         self.keyed("HINCRBY", key, (member, amount))
     }
 
@@ -75,30 +86,34 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hincrbyfloat(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
         amount: f64,
     ) -> Result<Q::Handle<f64>, FieldError> {
+        let mut mb = FieldBuf::new();
+        let member = K::Member::encode(member, &mut mb)?;
         self.keyed("HINCRBYFLOAT", key, (member, amount))
-    }
-
-    /// `HDEL key member...`: how many were removed.
-    pub fn hdel(
-        &mut self,
-        key: &ValueOf<K::Key>,
-        members: &[&str],
-    ) -> Result<Q::Handle<i64>, FieldError> {
-        self.keyed("HDEL", key, members)
     }
 }
 
 #[cfg(feature = "alloc")]
 impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
+    /// `HDEL key member...`: how many were removed.
+    pub fn hdel(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        members: &[&ValueOf<K::Member>],
+    ) -> Result<Q::Handle<i64>, FieldError> {
+        let members = super::Many::encode::<K::Member>(members.iter().copied())?;
+        self.keyed("HDEL", key, members)
+    }
+
     /// `HMGET key member...`: one value per member, `None` for missing ones.
     pub fn hmget(
         &mut self,
         key: &ValueOf<K::Key>,
-        members: &[&str],
+        members: &[&ValueOf<K::Member>],
     ) -> Result<Q::OwnedHandle<alloc::vec::Vec<super::Opt<K>>>, FieldError> {
+        let members = super::Many::encode::<K::Member>(members.iter().copied())?;
         self.keyed("HMGET", key, members).map(Q::owned)
     }
 
@@ -106,16 +121,17 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hmset<'v>(
         &mut self,
         key: &ValueOf<K::Key>,
-        pairs: impl IntoIterator<Item = (&'v str, &'v ValueOf<K::Value>)>,
+        pairs: impl IntoIterator<Item = (&'v ValueOf<K::Member>, &'v ValueOf<K::Value>)>,
     ) -> Result<Q::Handle<i64>, FieldError>
     where
+        ValueOf<K::Member>: 'v,
         ValueOf<K::Value>: 'v,
         K: 'v,
     {
         let mut args = alloc::vec::Vec::new();
         for (member, value) in pairs {
-            let mut vb = FieldBuf::new();
-            args.push(alloc::vec::Vec::from(member.as_bytes()));
+            let (mut mb, mut vb) = (FieldBuf::new(), FieldBuf::new());
+            args.push(K::Member::encode(member, &mut mb)?.to_vec());
             args.push(K::Value::encode(value, &mut vb)?.to_vec());
         }
         self.keyed("HSET", key, args)
@@ -133,8 +149,8 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hkeys(
         &mut self,
         key: &ValueOf<K::Key>,
-    ) -> Result<Q::Handle<alloc::vec::Vec<&'static str>>, FieldError> {
-        self.keyed("HKEYS", key, ())
+    ) -> Result<Q::OwnedHandle<super::Names<K>>, FieldError> {
+        self.keyed("HKEYS", key, ()).map(Q::owned)
     }
 
     /// `HVALS key`.
@@ -165,11 +181,12 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hset_field(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
         value: &crate::keyspace::FieldValue,
     ) -> Result<Q::Handle<i64>, FieldError> {
-        let mut vb = FieldBuf::new();
-        let value = K::codec(member).encode(value, &mut vb)?;
+        let (mut mb, mut vb) = (FieldBuf::new(), FieldBuf::new());
+        let member = K::Member::encode(member, &mut mb)?;
+        let value = codec_of::<K>(member).encode(value, &mut vb)?;
         self.keyed("HSET", key, (member, value))
     }
 
@@ -179,13 +196,17 @@ impl<K: HashKeyspace, Q: Compose> View<'_, K, Q> {
     pub fn hmset_fields<'v>(
         &mut self,
         key: &ValueOf<K::Key>,
-        pairs: impl IntoIterator<Item = (&'v str, &'v crate::keyspace::FieldValue)>,
-    ) -> Result<Q::Handle<i64>, FieldError> {
+        pairs: impl IntoIterator<Item = (&'v ValueOf<K::Member>, &'v crate::keyspace::FieldValue)>,
+    ) -> Result<Q::Handle<i64>, FieldError>
+    where
+        ValueOf<K::Member>: 'v,
+    {
         let mut args = alloc::vec::Vec::new();
         for (member, value) in pairs {
-            let mut vb = FieldBuf::new();
-            args.push(alloc::vec::Vec::from(member.as_bytes()));
-            args.push(K::codec(member).encode(value, &mut vb)?.to_vec());
+            let (mut mb, mut vb) = (FieldBuf::new(), FieldBuf::new());
+            let member = K::Member::encode(member, &mut mb)?;
+            args.push(member.to_vec());
+            args.push(codec_of::<K>(member).encode(value, &mut vb)?.to_vec());
         }
         self.keyed("HSET", key, args)
     }
@@ -210,11 +231,46 @@ impl<K: HashKeyspace, B> View<'_, K, crate::model::Pipe<B>> {
     pub fn hget_field(
         &mut self,
         key: &ValueOf<K::Key>,
-        member: &str,
+        member: &ValueOf<K::Member>,
     ) -> Result<crate::Handle<Option<crate::keyspace::FieldValue>>, FieldError> {
+        let mut mb = FieldBuf::new();
+        let member = K::Member::encode(member, &mut mb)?;
         let raw: crate::Handle<Option<&'static [u8]>> = self.keyed("HGET", key, member)?;
-        Ok(raw.converted::<Option<crate::keyspace::FieldValue>>(member_reader(K::codec(member))))
+        Ok(raw
+            .converted::<Option<crate::keyspace::FieldValue>>(member_reader(codec_of::<K>(member))))
     }
+
+    /// RedPipe's `hmget` on a `Hash` with `fields`: each member's value through its own codec
+    /// ([`HashKeyspace::codec`]), one handle per member, `None` where missing. Queued as one
+    /// `HGET` per member (a handle's conversion is chosen per command, and the codecs of an
+    /// `HMGET`'s members are known only at run time); the pipeline still costs one round trip.
+    /// Nothing is queued when a member cannot be written.
+    pub fn hmget_fields(
+        &mut self,
+        key: &ValueOf<K::Key>,
+        members: &[&ValueOf<K::Member>],
+    ) -> Result<alloc::vec::Vec<crate::Handle<Option<crate::keyspace::FieldValue>>>, FieldError>
+    {
+        let encoded = super::Many::encode::<K::Member>(members.iter().copied())?;
+        let mut kb = FieldBuf::new();
+        let key = crate::keyspace::key_arg::<K>(key, &mut kb)?;
+        Ok(encoded
+            .items()
+            .map(|member| {
+                let raw: crate::Handle<Option<&'static [u8]>> = self.send("HGET", (key, member));
+                raw.converted::<Option<crate::keyspace::FieldValue>>(member_reader(codec_of::<K>(
+                    member,
+                )))
+            })
+            .collect())
+    }
+}
+
+/// The value codec of a member, by its stored name: a name that is not UTF-8 has none of its
+/// own.
+#[cfg(feature = "alloc")]
+fn codec_of<K: HashKeyspace>(member: &[u8]) -> crate::keyspace::Codec {
+    core::str::from_utf8(member).map_or(crate::keyspace::Codec::Text, K::codec)
 }
 
 /// The conversion of a stored value through `codec`, as a plain function (one per codec).

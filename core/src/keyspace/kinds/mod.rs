@@ -21,9 +21,15 @@ pub(crate) type Opt<K> = Option<Decoded<<K as Keyspace>::Value>>;
 /// Values of keyspace `K`.
 #[cfg(feature = "alloc")]
 pub(crate) type All<K> = alloc::vec::Vec<Decoded<<K as Keyspace>::Value>>;
-/// Member/value pairs of a hash of keyspace `K`.
+/// Member names of a hash of keyspace `K`.
 #[cfg(feature = "alloc")]
-pub(crate) type Pairs<K> = alloc::vec::Vec<(&'static str, Decoded<<K as Keyspace>::Value>)>;
+pub(crate) type Names<K> = alloc::vec::Vec<Decoded<<K as HashKeyspace>::Member>>;
+/// Member/value pairs of a hash of keyspace `K`, each member through its member codec.
+#[cfg(feature = "alloc")]
+pub(crate) type Pairs<K> = alloc::vec::Vec<(
+    Decoded<<K as HashKeyspace>::Member>,
+    Decoded<<K as Keyspace>::Value>,
+)>;
 
 /// A keyspace of strings (`GET`, `SET`, `INCR`...).
 pub trait StringKeyspace: Keyspace {}
@@ -40,13 +46,18 @@ pub trait GeoKeyspace: Keyspace {}
 /// A keyspace of streams (`XADD`, `XRANGE`...).
 pub trait StreamKeyspace: Keyspace {}
 
-/// A keyspace of hashes (`HSET`, `HGETALL`...). Values go through the keyspace's value codec,
-/// or, for the members `codec` names (feature `alloc`), through a codec of their own (RedPipe's
+/// A keyspace of hashes (`HSET`, `HGETALL`...). Member names go through the `Member` codec
+/// (RedPipe's `memberparse`; [`Text`](super::Text) unless said otherwise, `member: Integer` in
+/// [`keyspace!`](crate::keyspace!)). Values go through the keyspace's value codec, or, for the
+/// members `codec` names (feature `alloc`), through a codec of their own (RedPipe's
 /// `Hash.fields`), read and written as `FieldValue`s.
 pub trait HashKeyspace: Keyspace {
-    /// The codec of hash member `member` for [`hset_field`](super::View::hset_field) and
-    /// [`hgetall_fields`](super::View::hgetall_fields): text unless said otherwise, as RedPipe's
-    /// default `valueparse`.
+    /// How member names are written and read (RedPipe's `memberparse`).
+    type Member: super::Field + ?Sized;
+
+    /// The codec of hash member `member` (as stored: the `Member` codec's bytes) for
+    /// [`hset_field`](super::View::hset_field) and [`hgetall_fields`](super::View::hgetall_fields):
+    /// text unless said otherwise, as RedPipe's default `valueparse`.
     #[cfg(feature = "alloc")]
     fn codec(member: &str) -> super::Codec {
         let _ = member;

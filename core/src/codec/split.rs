@@ -1,17 +1,31 @@
-//! [`Splitter`]: where each of Redis's replies ends, from bytes that are not kept.
+//! [`Splitter`]: where each reply of a stream ends, from bytes that are not kept (feature
+//! `alloc`).
 //!
-//! The core's [`Scanner`](redpipe::core::Scanner) validates a reply in the caller's buffer and needs
-//! the whole reply there: right for a client, which keeps the reply to read it, but a relay
-//! that held a 60 MB `GET` until its last byte would hold 60 MB per session (and copied it
-//! again on every read before this splitter). The relay only needs to know where each reply
-//! ends and whether it is a push, so it forwards bytes as they arrive and this splitter follows
-//! them, keeping only its place: the open aggregates, and the line being read (a header or a
-//! simple value, at most [`Limits::max_line_len`]). It applies the same [`Limits`] and the same
-//! checks as the core's scanner (simple values are checked by the core itself); a test feeds
-//! both the same streams cut at every byte.
+//! The [`Scanner`] validates a reply in the caller's buffer and needs the whole reply there:
+//! right for a client, which keeps the reply to read it, but a relay that held a 60 MB `GET`
+//! until its last byte would hold 60 MB per session. A relay (`redpipe-bridge`) only needs to
+//! know where each reply ends and whether it is a push, so it forwards bytes as they arrive and
+//! this splitter follows them, keeping only its place: the open aggregates, and the line being
+//! read (a header or a simple value, at most [`Limits::max_line_len`]). It applies the same
+//! [`Limits`] and the same checks as the scanner (simple values are checked by the scanner
+//! itself); a test feeds both the same streams cut at every byte.
+//!
+//! ```
+//! use redpipe_core::{Limits, Splitter};
+//!
+//! let mut s = Splitter::new();
+//! let limits = Limits::default();
+//! // A bulk string arriving in two pieces, then a push.
+//! assert_eq!(s.split(b"$5\r\nhel", &limits), Ok(None));
+//! assert_eq!(s.split(b"lo\r\n>1\r\n:1\r\n", &limits), Ok(Some((4, false))));
+//! assert_eq!(s.split(b">1\r\n:1\r\n", &limits), Ok(Some((8, true))));
+//! assert!(s.at_boundary());
+//! ```
 
-use redpipe::core::{Limits, MAX_DEPTH};
-use redpipe::error::DecodeError;
+use alloc::vec::Vec;
+
+use super::decode::{Limits, MAX_DEPTH, Scanner, is_type};
+use super::error::DecodeError;
 
 /// One open aggregate.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +50,7 @@ enum State {
 
 /// Follows a stream of replies; see the [module docs](self).
 #[derive(Debug, Clone)]
-pub(crate) struct Splitter {
+pub struct Splitter {
     stack: Vec<Level>,
     state: State,
     kind: u8,
@@ -47,27 +61,6 @@ pub(crate) struct Splitter {
     top: Option<u8>,
 }
 
-/// Whether `b` is a RESP2 or RESP3 type marker.
-const fn is_type(b: u8) -> bool {
-    matches!(
-        b,
-        b'+' | b'-'
-            | b':'
-            | b'$'
-            | b'*'
-            | b'_'
-            | b','
-            | b'#'
-            | b'('
-            | b'!'
-            | b'='
-            | b'%'
-            | b'~'
-            | b'>'
-            | b'|'
-    )
-}
-
 /// A length: digits, or `-1` (null, `None`) where `null_ok`.
 fn length(line: &[u8], null_ok: bool) -> Result<Option<u64>, DecodeError> {
     match line {
@@ -76,7 +69,7 @@ fn length(line: &[u8], null_ok: bool) -> Result<Option<u64>, DecodeError> {
         [b'?'] => Err(DecodeError::StreamedUnsupported),
         [] => Err(DecodeError::InvalidNumber),
         _ if !line.iter().all(u8::is_ascii_digit) => Err(DecodeError::InvalidNumber),
-        _ => std::str::from_utf8(line)
+        _ => core::str::from_utf8(line)
             .ok()
             .and_then(|s| s.parse().ok())
             .map(Some)
@@ -84,9 +77,15 @@ fn length(line: &[u8], null_ok: bool) -> Result<Option<u64>, DecodeError> {
     }
 }
 
+impl Default for Splitter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Splitter {
     /// A splitter at a reply boundary.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             stack: Vec::new(),
             state: State::Type,
@@ -98,7 +97,7 @@ impl Splitter {
     }
 
     /// Whether no reply is in progress.
-    pub(crate) fn at_boundary(&self) -> bool {
+    pub fn at_boundary(&self) -> bool {
         self.state == State::Type && self.stack.is_empty() && self.reply_len == 0
     }
 
@@ -106,7 +105,7 @@ impl Splitter {
     /// progress ends after `n` of them (`push`: it is a RESP3 push, which answers no command),
     /// `Ok(None)` when all of them belong to it. The caller MUST call again with the bytes
     /// after `n`.
-    pub(crate) fn split(
+    pub fn split(
         &mut self,
         bytes: &[u8],
         limits: &Limits,
@@ -202,7 +201,7 @@ impl Splitter {
                 value.push(kind);
                 value.extend_from_slice(&self.line);
                 value.extend_from_slice(b"\r\n");
-                redpipe::core::Scanner::new().scan(&value, limits)?;
+                Scanner::new().scan(&value, limits)?;
                 Ok(self.close_element())
             }
             b'$' | b'!' | b'=' => match length(&self.line, kind == b'$')? {
@@ -280,5 +279,147 @@ impl Splitter {
         self.top = None;
         self.state = State::Type;
         push
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    use super::*;
+    use crate::codec::decode::decode_reply;
+    use crate::codec::reply::Reply;
+
+    /// Reply streams: every shape the core's scanner accepts, and a pipeline of them.
+    const REPLIES: &[&[u8]] = &[
+        b"+OK\r\n",
+        b"+\r\n",
+        b"-ERR unknown command 'FOO'\r\n",
+        b":1000\r\n",
+        b":-9223372036854775808\r\n",
+        b":+5\r\n",
+        b"$5\r\nhello\r\n",
+        b"$0\r\n\r\n",
+        b"$4\r\na\r\nb\r\n",
+        b"$-1\r\n",
+        b"*2\r\n$3\r\nfoo\r\n:1\r\n",
+        b"*0\r\n",
+        b"*-1\r\n",
+        b"*2\r\n*1\r\n*1\r\n:1\r\n+x\r\n",
+        b"_\r\n",
+        b",3.14\r\n",
+        b",-inf\r\n",
+        b",1.5e10\r\n",
+        b"#t\r\n",
+        b"(3492890328409238509324850943850943825024385\r\n",
+        b"!21\r\nSYNTAX invalid syntax\r\n",
+        b"=15\r\ntxt:Some string\r\n",
+        b"%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n",
+        b"%0\r\n",
+        b"~3\r\n+a\r\n+b\r\n:1\r\n",
+        b">3\r\n+message\r\n+chan\r\n$2\r\nhi\r\n",
+        b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*1\r\n:2\r\n",
+        b"*2\r\n|1\r\n+ttl\r\n:3\r\n:1\r\n:2\r\n",
+        b"|0\r\n:7\r\n",
+        b"|1\r\n+a\r\n+b\r\n>1\r\n+p\r\n",
+    ];
+
+    /// Malformed streams: the core's scanner refuses each, and so must the splitter.
+    const BAD: &[&[u8]] = &[
+        b"?\r\n",
+        b":abc\r\n",
+        b":1\r\r",
+        b"$3\r\nabcd\r\n",
+        b"$-2\r\n",
+        b"$?\r\n",
+        b"$\r\n",
+        b"*x\r\n",
+        b"#x\r\n",
+        b"_x\r\n",
+        b",x\r\n",
+        b"=3\r\ntxt\r\n",
+        b"=5\r\ntxt-a\r\n",
+        b"*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
+        b"+0123456789abcdef0123456789\r\n",
+        b"$40\r\n0123456789012345678901234567890123456789\r\n",
+        b"*40\r\n",
+    ];
+
+    /// Tight limits, so that the last cases of [`BAD`] exceed them.
+    fn tight() -> Limits {
+        Limits {
+            max_depth: 3,
+            max_line_len: 20,
+            max_bulk_len: 32,
+            max_elements: 30,
+            ..Limits::default()
+        }
+    }
+
+    /// Where the splitter says each reply of `stream` ends, fed in `pieces`.
+    fn ends(pieces: &[&[u8]], limits: &Limits) -> Result<Vec<(usize, bool)>, DecodeError> {
+        let mut s = Splitter::new();
+        let (mut ends, mut offset) = (Vec::new(), 0);
+        for piece in pieces {
+            let mut at = 0;
+            while let Some((n, push)) = s.split(&piece[at..], limits)? {
+                at += n;
+                ends.push((offset + at, push));
+            }
+            offset += piece.len();
+        }
+        Ok(ends)
+    }
+
+    /// Where the core's scanner says each reply ends, on the whole stream.
+    fn scanner_ends(stream: &[u8], limits: &Limits) -> Result<Vec<(usize, bool)>, DecodeError> {
+        let (mut ends, mut at) = (Vec::new(), 0);
+        while at < stream.len() {
+            let Some(n) = Scanner::new().scan(&stream[at..], limits)? else {
+                break;
+            };
+            let push = matches!(
+                decode_reply(&stream[at..at + n], limits),
+                Ok(Some((Reply::Push(_), _)))
+            );
+            at += n;
+            ends.push((at, push));
+        }
+        Ok(ends)
+    }
+
+    #[test]
+    fn the_splitter_agrees_with_the_core_scanner_cut_anywhere() {
+        let stream = REPLIES.concat();
+        let limits = Limits::default();
+        let want = scanner_ends(&stream, &limits).expect("the core accepts every reply");
+        assert_eq!(want.len(), REPLIES.len());
+        assert_eq!(want.iter().filter(|(_, push)| *push).count(), 2);
+        assert_eq!(ends(&[&stream], &limits).unwrap(), want);
+        for cut in 0..stream.len() {
+            assert_eq!(
+                ends(&[&stream[..cut], &stream[cut..]], &limits).unwrap(),
+                want,
+                "cut at {cut}"
+            );
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(ends(&bytes, &limits).unwrap(), want, "byte by byte");
+    }
+
+    #[test]
+    fn the_splitter_refuses_what_the_core_scanner_refuses() {
+        let limits = tight();
+        for bad in BAD {
+            let shown = String::from_utf8_lossy(bad);
+            assert!(scanner_ends(bad, &limits).is_err(), "core: {shown:?}");
+            for cut in 0..bad.len() {
+                assert!(
+                    ends(&[&bad[..cut], &bad[cut..]], &limits).is_err(),
+                    "{shown:?} cut at {cut}"
+                );
+            }
+        }
     }
 }
