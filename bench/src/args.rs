@@ -3,7 +3,7 @@
 use crate::Result;
 
 /// The figures `--only` can name.
-const FIGURES: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+const FIGURES: [&str; 9] = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
 
 /// What the command line asks for.
 pub(crate) struct Args {
@@ -24,7 +24,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] \
-                     [--cluster URL,URL,...] [--only a,b,...,h] [--svg PATH] [--wait-quiet]\n       \
+                     [--cluster URL,URL,...] [--only a,b,...,i] [--svg PATH] [--wait-quiet]\n       \
                      e2e --url redis://127.0.0.1:PORT --profile COMMAND,BATCH,CLIENT[,SECONDS]\n\
                      COMMAND: set get incr set100; CLIENT: redpipe redpipe-tokio pipe redis-rs \
                      redis-rs-async, redpipe-overlap (send/finish, the next batch queued while the server \
@@ -65,7 +65,7 @@ pub(crate) fn parse_args() -> Result<Args> {
                 let figures = it.next().ok_or("--only needs figures, e.g. a,e")?;
                 args.only = figures.split(',').map(str::to_string).collect();
                 if let Some(f) = args.only.iter().find(|f| !FIGURES.contains(&f.as_str())) {
-                    return Err(format!("--only: no figure {f:?} (figures: a to h)").into());
+                    return Err(format!("--only: no figure {f:?} (figures: a to i)").into());
                 }
             }
             "-h" | "--help" => {

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! e2e --url redis://127.0.0.1:PORT [--quick] [--pin] [--reps N] [--wait-quiet]
-//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f,g,h]
+//!     [--cluster URL,URL,...] [--svg PATH] [--only a,b,c,d,e,f,g,h,i]
 //! e2e --url redis://127.0.0.1:PORT --profile incr,1000,redpipe[,SECONDS]   (one case, for perf)
 //! e2e --url redis://127.0.0.1:PORT --profile service,256,redpipe[,SECONDS] (one cell of (g))
 //! e2e --url redis://127.0.0.1:PORT --cluster URL,URL,... --profile cluster,get,100,0[,SECONDS]
@@ -30,6 +30,8 @@
 //!   connections each client used.
 //! - (h) Pub/Sub (`pubsub.rs`): messages per second into one subscriber and fanned out to 100,
 //!   redpipe's subscribers beside redis-rs and fred.
+//! - (i) client-side caching (`caching.rs`): a pipeline of `GET`s answered from the cache
+//!   against the same pipeline sent to the server.
 //!
 //! Every figure is measured several times (3, or `--reps N`; 1 with `--quick`) and shown as the
 //! median with min–max; every client is warmed up before each measurement; ratios pair
@@ -37,6 +39,7 @@
 //! rotating order. `BENCHMARKS.md` ("End to end") has the results and how to read them.
 
 mod args;
+mod caching;
 mod chart;
 mod clients;
 mod cluster;
@@ -656,6 +659,9 @@ fn run() -> Result<()> {
     }
     if wants("h") {
         tables.extend(pubsub::figure(&args.url, bench.plan.reps, args.quick)?);
+    }
+    if wants("i") {
+        tables.extend(caching::figure(&args.url, bench.plan.reps, args.quick)?);
     }
     if wants("e") && !args.cluster.is_empty() {
         if args.pin {

@@ -2,6 +2,7 @@
 //!
 //! - `encode_*`: queueing 1000 commands into a warm, reused buffer (ns per command).
 //! - `decode_*`: reading a stream of 1000 replies and resolving each one (ns per reply).
+//! - `cache/*`: the client-side cache's hit path against reading the same replies (ns per read).
 //! - Before criterion runs, allocations per command of a warm pipeline are counted and printed.
 //!
 //! Every implementation gets the same bytes, its own warm reusable state where its API has one,
@@ -473,10 +474,89 @@ fn report_allocations() {
     );
 }
 
+// ---- client-side cache ----
+
+/// The hit path of the client-side cache: 1000 `GET`s queued into a reused pipeline, every one
+/// answered by `Cache::plan` (the command read, the lookup, the LRU update, the reply copied into
+/// the pipeline's arena), `Cache::finish`, then every handle read. Beside it, the same pipeline
+/// fed the same replies from a stream (the reading a round trip ends with, without the round
+/// trip), with a cache that misses every read and stores every reply, and without a cache.
+fn cache(c: &mut Criterion) {
+    use redpipe_core::cache::{Cache, CacheConfig};
+    let keys: Vec<String> = (0..N).map(|i| format!("key:{i}")).collect();
+    let mut reply = format!("${}\r\n", VALUE.len()).into_bytes();
+    reply.extend_from_slice(&VALUE);
+    reply.extend_from_slice(b"\r\n");
+    let stream = stream(&reply);
+    let mut cache = Cache::new(CacheConfig::new(2 * N));
+    cache.set_tracking(true);
+    let mut p = VecPipeline::new();
+    let queue = |p: &mut VecPipeline| -> Vec<Deferred<&[u8]>> {
+        p.reset();
+        keys.iter()
+            .map(|k| p.get::<&[u8]>(k.as_str()).expect("Vec grows"))
+            .collect()
+    };
+    // Fill it once.
+    let _ = queue(&mut p);
+    let plan = cache.plan(&mut p);
+    let out = p.poll_output().len();
+    p.consume_output(out);
+    p.handle_input(&stream).expect("valid replies");
+    cache.finish(plan, &mut p);
+    let mut g = c.benchmark_group("cache");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("hits_1000_get", |b| {
+        b.iter(|| {
+            let handles = queue(&mut p);
+            let plan = cache.plan(&mut p);
+            assert!(plan.is_answered());
+            cache.finish(plan, &mut p);
+            for h in &handles {
+                black_box(h.read(&p).map(<[u8]>::len).unwrap_or(0));
+            }
+        });
+    });
+    // Every read a miss (the cache emptied before each run, untimed): the plan finds nothing,
+    // the pipeline is read from the stream, and every reply is stored.
+    let shared = std::cell::RefCell::new(&mut cache);
+    g.bench_function("misses_1000_get", |b| {
+        b.iter_batched(
+            || shared.borrow_mut().flush(),
+            |()| {
+                let mut cache = shared.borrow_mut();
+                let handles = queue(&mut p);
+                let plan = cache.plan(&mut p);
+                let out = p.poll_output().len();
+                p.consume_output(out);
+                p.handle_input(black_box(&stream)).expect("valid replies");
+                cache.finish(plan, &mut p);
+                for h in &handles {
+                    black_box(h.read(&p).map(<[u8]>::len).unwrap_or(0));
+                }
+            },
+            criterion::BatchSize::PerIteration,
+        );
+    });
+    g.bench_function("stream_1000_get", |b| {
+        b.iter(|| {
+            let handles = queue(&mut p);
+            let out = p.poll_output().len();
+            p.consume_output(out);
+            p.handle_input(black_box(&stream)).expect("valid replies");
+            for h in &handles {
+                black_box(h.read(&p).map(<[u8]>::len).unwrap_or(0));
+            }
+        });
+    });
+    g.finish();
+}
+
 fn main() {
     report_allocations();
     let mut c = Criterion::default().configure_from_args();
     encode(&mut c);
     decode(&mut c);
+    cache(&mut c);
     c.final_summary();
 }

@@ -41,6 +41,8 @@
 //! - `session/`: connection rules: handshake, broken state, stalls, retries.
 //! - `cluster/`: Redis Cluster: keys of a command, the slot map, routing and redirects.
 //! - `mux/`: many submitters' pipelines on one connection, in order.
+//! - `cache/`: client-side caching (`alloc`): read replies kept until the server invalidates
+//!   them; a pipeline's hits answered before it is sent.
 //! - `pubsub/`: subscriptions: their commands, which names are confirmed, messages as borrowed
 //!   views of the bytes read; which connection each name goes on (a cluster's slots).
 //! - `io/`: the run loop over an `embedded-io` stream (`Driver`).
@@ -75,6 +77,8 @@ extern crate self as redpipe_core;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+pub mod cache;
 pub mod cluster;
 pub mod cmd;
 mod codec;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use redpipe_core::Limits;
+use redpipe_core::cache::CacheConfig;
 use redpipe_core::{DEFAULT_WINDOW, DEFAULT_WINDOW_BYTES};
 
 use redpipe_core::session::Setup;
@@ -117,6 +118,13 @@ pub struct ConnectionInfo {
     /// sent: keep the keys of such a name under one hash tag, as RedPipe's keyspaces do
     /// (`PREFIX{key}`).
     pub transaction: bool,
+    /// Client-side caching (`?cache=N`, with `cache_bytes` and `cache_prefix` as needed):
+    /// the replies of `GET`, `HGET`, `HGETALL` and `HMGET` (struct loads) kept in a bounded
+    /// local cache, which a tracking connection of the name keeps coherent; a pipeline sends
+    /// only the reads the cache does not hold. See [`ConnectionInfo::cache`] and the
+    /// [core's rules](redpipe_core::cache). Off (`None`) by default; ignored on a name whose
+    /// pipelines are [`transaction`](Self::transaction)s.
+    pub cache: Option<CacheConfig>,
 }
 
 impl ConnectionInfo {
@@ -143,6 +151,7 @@ impl ConnectionInfo {
             limits: Limits::default(),
             tls_ca: None,
             transaction: false,
+            cache: None,
         }
     }
 
@@ -157,6 +166,23 @@ impl ConnectionInfo {
     /// [`transaction`](Self::transaction)).
     pub fn transaction(mut self, on: bool) -> Self {
         self.transaction = on;
+        self
+    }
+
+    /// Turns client-side caching on for this name: reads (`GET`, `HGET`, `HGETALL`, `HMGET`)
+    /// are answered from a local cache bounded by `config`, kept coherent by a tracking
+    /// connection of the name (`CLIENT TRACKING ON BCAST`), so that a pipeline sends only the
+    /// reads the cache does not hold. Needs Redis 6 or later.
+    ///
+    /// ```no_run
+    /// use redpipe::{CacheConfig, ConnectionInfo, Connections};
+    /// let info: ConnectionInfo = "redis://127.0.0.1:6379".parse()?;
+    /// let r = Connections::new();
+    /// r.register("", info.cache(CacheConfig::new(10_000).prefix("user:")))?;
+    /// # Ok::<(), redpipe::Error>(())
+    /// ```
+    pub fn cache(mut self, config: CacheConfig) -> Self {
+        self.cache = Some(config);
         self
     }
 
@@ -244,7 +270,9 @@ impl std::str::FromStr for ConnectionInfo {
     /// `unix:///path/to/socket[?db=N&...]`. Options: `protocol=3`, `client_name`, `db`,
     /// `password`, `username`, `connect_timeout`, `timeout`, `pipeline_timeout` (in milliseconds),
     /// `window`, `window_bytes`, `multiplexed`, `max_connections`, `transaction` (`true` or
-    /// `false`), `tls_ca` (a PEM file path).
+    /// `false`), `tls_ca` (a PEM file path), `cache` (client-side caching: at most this many
+    /// entries), `cache_bytes` (its byte bound), `cache_prefix` (a key prefix to cache; given
+    /// again for more).
     fn from_str(s: &str) -> Result<Self> {
         let url = url::Url::parse(s).map_err(|e| bad(format!("{s:?}: {e}")))?;
         let decode = |v: &str| {
@@ -324,12 +352,35 @@ impl std::str::FromStr for ConnectionInfo {
                         _ => return Err(bad(format!("bad transaction {v:?}"))),
                     };
                 }
+                "cache" => {
+                    let n = v.parse().map_err(|_| bad(format!("bad cache {v:?}")))?;
+                    let mut cache = cache_of(&info);
+                    cache.max_entries = n;
+                    info.cache = Some(cache);
+                }
+                "cache_bytes" => {
+                    let n = v
+                        .parse()
+                        .map_err(|_| bad(format!("bad cache_bytes {v:?}")))?;
+                    info.cache = Some(cache_of(&info).max_bytes(n));
+                }
+                "cache_prefix" => info.cache = Some(cache_of(&info).prefix(v.into_owned())),
                 other => return Err(bad(format!("unknown option {other:?}"))),
             }
         }
         Ok(info)
     }
 }
+
+/// The cache settings given so far in a URL, or the defaults (10 000 entries).
+fn cache_of(info: &ConnectionInfo) -> CacheConfig {
+    info.cache
+        .clone()
+        .unwrap_or_else(|| CacheConfig::new(DEFAULT_CACHE_ENTRIES))
+}
+
+/// Entries of a cache turned on by `cache_bytes` or `cache_prefix` alone.
+const DEFAULT_CACHE_ENTRIES: usize = 10_000;
 
 fn percent_decode(s: &str) -> Option<String> {
     percent_encoding::percent_decode_str(s)
@@ -378,9 +429,31 @@ mod tests {
             "redis://h/notanumber",
             "redis://h?nope=1",
             "redis://h?timeout=x",
+            "redis://h?cache=many",
             "not a url",
         ] {
             assert!(bad.parse::<ConnectionInfo>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn cache_options() {
+        let i: ConnectionInfo =
+            "redis://h?cache=500&cache_bytes=4096&cache_prefix=u:&cache_prefix=s:"
+                .parse()
+                .unwrap();
+        let want = CacheConfig::new(500)
+            .max_bytes(4096)
+            .prefix("u:")
+            .prefix("s:");
+        assert_eq!(i.cache, Some(want));
+        // A prefix alone turns the cache on with the default size.
+        let i: ConnectionInfo = "redis://h?cache_prefix=u:".parse().unwrap();
+        assert_eq!(
+            i.cache,
+            Some(CacheConfig::new(DEFAULT_CACHE_ENTRIES).prefix("u:"))
+        );
+        let i: ConnectionInfo = "redis://h".parse().unwrap();
+        assert_eq!(i.cache, None);
     }
 }

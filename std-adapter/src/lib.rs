@@ -90,6 +90,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
 mod config;
 mod connection;
 mod observe;
@@ -109,6 +110,7 @@ pub mod tokio;
 pub use config::{Addr, ConnectionInfo};
 pub use connection::Connection;
 pub use pubsub::{Msg, Subscriber};
+pub use redpipe_core::cache::{CacheConfig, CacheStats};
 #[cfg(feature = "tokio")]
 pub use registry::WatchAsync;
 pub use registry::cluster;

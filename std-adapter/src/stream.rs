@@ -230,6 +230,13 @@ impl Io {
         self.read = self.own_read;
     }
 
+    /// Sets the connection's read timeout (`None`: block forever): a connection that only
+    /// listens (client-side caching's tracking connection) wakes up this often.
+    pub(crate) fn set_read_timeout(&mut self, t: Option<Duration>) {
+        self.own_read = t;
+        self.read = t;
+    }
+
     /// Shuts the socket down both ways: a read blocked on it, through another handle, returns.
     pub(crate) fn shutdown(&self) {
         let _ = match &self.stream {

@@ -19,6 +19,8 @@ pub use keys::KeySpec;
 #[cfg(feature = "alloc")]
 pub use refresh::{Freshness, Refresh, SPREAD};
 #[cfg(feature = "alloc")]
+pub(crate) use router::read_words;
+#[cfg(feature = "alloc")]
 pub use router::{
     Batch, ClusterRun, DEFAULT_RETRY_BUDGET_MS, MAX_ATTEMPTS, MAX_BACKOFF_MS, RouteCounts,
 };

@@ -487,6 +487,22 @@ where
             .get(start..start + e.reply_len as usize)
     }
 
+    /// Whether the pipeline is commands alone, nothing sent yet: no transaction, no `WATCH`
+    /// change, no script with its `EVAL` fallback, no failure. Such a pipeline may be split
+    /// (some commands answered elsewhere, the rest sent as a batch) without changing what
+    /// any command means (the client-side cache does).
+    pub(crate) fn is_plain(&self) -> bool {
+        self.sent == 0
+            && self.failure.is_none()
+            && self.tx_open.is_none()
+            && self.watch.is_none()
+            && self
+                .entries
+                .as_slice()
+                .iter()
+                .all(|e| e.role == Role::User && !e.in_tx && e.state == State::Pending)
+    }
+
     /// Whether any byte of the command at `index` was handed to the transport.
     pub(crate) fn was_sent(&self, index: usize) -> bool {
         index < self.sent_entries || (self.sent > self.out_start(index) && self.sent > 0)

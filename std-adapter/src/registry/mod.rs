@@ -19,6 +19,7 @@ pub use watch::{WATCH_ATTEMPTS, Watch};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
+use redpipe_core::cache::CacheStats;
 use redpipe_core::{Backend, DEFAULT, Error, Group, Result, Spare};
 
 use crate::Pipe;
@@ -170,33 +171,52 @@ macro_rules! autoexec {
     }};
 }
 
-/// The body of `run_on` and `run_on_async`, once for both: `[$run, $shared, $take]` name the
-/// blocking or the async methods (`Group::run`, `Pool::shared`, `Pool::take`, `Cluster::run`,
-/// or their `_async` forms), `$($await)*` is empty or `.await`.
+/// The body of `run_on` and `run_on_async`, once for both: `[$run, $shared, $take, $plan]` name
+/// the blocking or the async methods (`Group::run`, `Pool::shared`, `Pool::take`,
+/// `Tracked::plan`, `Cluster::run`, or their `_async` forms), `$($await)*` is empty or `.await`.
 macro_rules! run_on {
-    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident], $($await:tt)*) => {{
+    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident, $plan:ident], $($await:tt)*) => {{
         let (commands, bytes) = ($g.pipeline().len(), $g.pipeline().encoded().len());
         let run = Run::start($g.name(), commands, bytes);
         let result = match $target {
-            Target::Server(pool) if pool.shares($g.pipeline()) => {
-                $g.$run(
-                    || {
-                        pool.count(commands);
-                        pool.$shared()
-                    },
-                    drop,
-                )
-                $($await)*
-            }
             Target::Server(pool) => {
-                $g.$run(
-                    || {
-                        pool.count(commands);
-                        pool.$take()
-                    },
-                    drop,
-                )
-                $($await)*
+                // A cached name: the cache answers what it holds; the misses run instead.
+                let mut plan = match &pool.cache {
+                    Some(c) => c.$plan($g.pipeline()) $($await)*,
+                    None => None,
+                };
+                if let Some(batch) = plan.as_mut().and_then(|p| p.batch()) {
+                    std::mem::swap(batch, $g.pipeline());
+                }
+                let commands = $g.pipeline().len();
+                let result = if $g.is_empty() {
+                    Ok(())
+                } else if pool.shares($g.pipeline()) {
+                    $g.$run(
+                        || {
+                            pool.count(commands);
+                            pool.$shared()
+                        },
+                        drop,
+                    )
+                    $($await)*
+                } else {
+                    $g.$run(
+                        || {
+                            pool.count(commands);
+                            pool.$take()
+                        },
+                        drop,
+                    )
+                    $($await)*
+                };
+                if let (Some(cache), Some(mut plan)) = (&pool.cache, plan) {
+                    if let Some(batch) = plan.batch() {
+                        std::mem::swap(batch, $g.pipeline());
+                    }
+                    cache.finish(plan, $g.pipeline());
+                }
+                result
             }
             Target::Cluster(cluster) => cluster.$run($g.pipeline()) $($await)*,
         };
@@ -285,6 +305,13 @@ impl Connections {
             )?)),
             Endpoint::Cluster(cluster) => Target::Cluster(Arc::new(*cluster)),
         };
+        if let Target::Cluster(c) = &target
+            && c.template().cache.is_some()
+        {
+            return Err(Error::Config(
+                "client-side caching is for single servers: a cluster name cannot cache yet".into(),
+            ));
+        }
         pools.insert(name.into(), target);
         Ok(())
     }
@@ -358,6 +385,15 @@ impl Connections {
             Target::Server(p) => p.stats(),
             Target::Cluster(c) => c.stats(),
         })
+    }
+
+    /// What the client-side cache of the server named `name` holds and did, when it has one
+    /// ([`ConnectionInfo::cache`]).
+    pub fn cache_stats(&self, name: &str) -> Option<CacheStats> {
+        match self.target(name)? {
+            Target::Server(p) => p.cache.as_ref().map(|c| c.stats()),
+            Target::Cluster(_) => None,
+        }
     }
 
     /// A new, empty pipeline on this registry.
@@ -516,7 +552,7 @@ impl Default for Connections {
 /// closed) when the run lets go of it. A cluster's group goes to its nodes (never retried
 /// whole: the router sends again only what a node refused).
 fn run_on(target: &Target, g: &mut Group) -> Result<()> {
-    run_on!(target, g, [run, shared, take],)
+    run_on!(target, g, [run, shared, take, plan],)
 }
 
 /// Groups run in parallel: one on the calling thread, the others on scoped threads (none is
@@ -596,5 +632,5 @@ impl redpipe_core::AsyncBackend for Connections {
 /// Runs one group on its target, on tokio.
 #[cfg(feature = "tokio")]
 async fn run_on_async(target: &Target, g: &mut Group) -> Result<()> {
-    run_on!(target, g, [run_async, shared_async, take_async], .await)
+    run_on!(target, g, [run_async, shared_async, take_async, plan_async], .await)
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use redpipe_core::{Error, IoError, IoKind, Result};
 
 use super::{Factory, Stats};
+use crate::cache::Tracked;
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::observe::event;
@@ -76,6 +77,8 @@ pub(crate) struct Pool {
     /// When (on the [`Millis`] clock) the node last finished a batch, or started one while
     /// none was in flight.
     answered_ms: AtomicU64,
+    /// The name's client-side cache, when it has one ([`ConnectionInfo::cache`]).
+    pub(crate) cache: Option<Arc<Tracked>>,
 }
 
 /// A cluster batch in flight on a node, counted until dropped (see [`Pool::stalled_ms`]).
@@ -169,7 +172,12 @@ fn exhausted() -> Error {
 
 impl Pool {
     pub(crate) fn new(info: ConnectionInfo, factory: Option<Factory>) -> Self {
+        let cache = match (&info.cache, &factory) {
+            (Some(config), None) => Some(Arc::new(Tracked::new(&info, config.clone()))),
+            _ => None,
+        };
         Self {
+            cache,
             info,
             factory,
             slots: Mutex::default(),

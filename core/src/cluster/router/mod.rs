@@ -630,5 +630,7 @@ mod scan;
 mod tests;
 mod wire;
 
+pub(crate) use wire::read_words;
+
 use scan::*;
 use wire::*;

@@ -123,7 +123,7 @@ pub(super) fn words(command: &[u8]) -> Option<Vec<&[u8]>> {
 
 /// Calls `each` with every word of an encoded command (`*N` then `N` bulk strings), in order;
 /// `None` if the bytes are not such a command.
-pub(super) fn read_words<'c>(command: &'c [u8], mut each: impl FnMut(&'c [u8])) -> Option<()> {
+pub(crate) fn read_words<'c>(command: &'c [u8], mut each: impl FnMut(&'c [u8])) -> Option<()> {
     let (n, mut at) = line(command, 0, b'*')?;
     for _ in 0..n {
         let (word, next) = bulk(command, at)?;
