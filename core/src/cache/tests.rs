@@ -228,6 +228,7 @@ fn bounded_by_bytes() {
 }
 
 #[test]
+#[cfg(feature = "transactions")]
 fn transactions_and_scripts_bypass_the_cache() {
     let mut cache = tracking(CacheConfig::new(10));
     let mut p = VecPipeline::new();
