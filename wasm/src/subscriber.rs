@@ -51,7 +51,7 @@ pub struct Msg {
 ///
 /// async fn listen() -> redpipe_wasm::Result<()> {
 ///     let mut sub = Subscriber::open("ws://127.0.0.1:7379", &Options::token("secret")).await?;
-///     sub.subscribe(Kind::Channel, &["news"])?;
+///     sub.subscribe(Kind::Channel, &["news"]).await?;
 ///     while let Some(m) = sub.next().await? {
 ///         let _ = (m.channel, m.payload);
 ///     }
