@@ -1,6 +1,7 @@
 //! Pub/Sub against a real redis-server: typed messages published from pipelines, patterns,
 //! unsubscribing, refusals, reconnecting with a gap marker after the server drops the
-//! subscriber, the bounded buffer under a flood nobody reads, and the tokio stream.
+//! subscriber and after the server is killed and started again, the bounded buffer under a flood
+//! nobody reads, and the tokio stream.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::time::{Duration, Instant};
@@ -369,4 +370,55 @@ async fn the_tokio_subscriber_is_a_stream() {
         sub.unsubscribe(&["t"]).await.unwrap();
         assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "t"]), "t\n0");
     }
+}
+
+/// The case: the server itself killed (SIGKILL) and started again on its port while a
+/// subscriber waits, blocking and tokio: each says a gap happened and hears the channel again,
+/// with no call of its own.
+#[test]
+fn a_server_killed_and_restarted_under_its_subscribers_gets_them_back() {
+    let mut server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["c"]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut tokio_sub = rt
+        .block_on(AsyncSubscriber::on(&r, redpipe::DEFAULT))
+        .unwrap();
+    rt.block_on(tokio_sub.psubscribe(&["c*"])).unwrap();
+    publish_until_received(&r, "c", "before");
+    assert_eq!(
+        next_message(&mut sub).payload::<String>().unwrap(),
+        "before"
+    );
+
+    server.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    server.restart();
+    let long = Some(Duration::from_secs(15));
+    assert_eq!(sub.next_event(long).unwrap(), Some(Event::Gap));
+    // The next message after the gap: the tokio subscriber's "before", then its gap.
+    let before = rt.block_on(tokio_sub.next_event(long)).unwrap().unwrap();
+    assert_eq!(
+        before.message().unwrap().payload::<String>().unwrap(),
+        "before"
+    );
+    let gap = rt.block_on(tokio_sub.next_event(long)).unwrap();
+    assert_eq!(gap, Some(Event::Gap));
+    // Both are subscribed again: a message reaches the two of them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while publish(&r, &[("c", "after".into())]) != [2] {
+        assert!(Instant::now() < deadline, "not both subscribed again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "after");
+    let after = loop {
+        // Messages published while only one of them was back reach the other too.
+        let m = rt.block_on(tokio_sub.next_event(long)).unwrap().unwrap();
+        let m = m.message().unwrap().payload::<String>().unwrap();
+        if m == "after" {
+            break m;
+        }
+    };
+    assert_eq!(after, "after");
 }
