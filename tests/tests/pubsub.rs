@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use redpipe::prelude::*;
 use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Overflow, Subscriber};
 use redpipe::{Connections, Error};
-use redpipe_tests::RedisServer;
+use redpipe_tests::{Options, RedisServer};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(5));
 
@@ -369,6 +369,17 @@ async fn the_tokio_subscriber_is_a_stream() {
         assert_eq!(m.payload::<String>().unwrap(), "back");
         sub.unsubscribe(&["t"]).await.unwrap();
         assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "t"]), "t\n0");
+        // Dropped, it closes its connection (the server drops its pattern): the next round
+        // starts with no subscriber of its own.
+        drop(sub);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.cli(&["PUBSUB", "NUMPAT"]) != "0" {
+            assert!(
+                Instant::now() < deadline,
+                "the dropped subscriber's pattern stays"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -421,4 +432,47 @@ fn a_server_killed_and_restarted_under_its_subscribers_gets_them_back() {
         }
     };
     assert_eq!(after, "after");
+}
+
+/// The blocking subscriber over TLS, where the reader and the owner share one session: messages
+/// large and small arrive whole and in order, a subscribe is written while the reader waits,
+/// the ping after a read timeout of silence is answered (no gap), and a dropped connection
+/// comes back with a gap.
+#[test]
+fn the_blocking_subscriber_speaks_tls() {
+    let server = RedisServer::with(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let r = Connections::new();
+    // A short read timeout: the reader pings after 300 ms of silence.
+    let url = format!("{}&timeout=300", server.tls_url());
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["s"]).unwrap();
+    let sizes = [1usize, 100, 16_000, 100_000, 3];
+    let messages: Vec<(&str, String)> = (0..500)
+        .map(|i| ("s", format!("{i}:{}", "x".repeat(sizes[i % sizes.len()]))))
+        .collect();
+    assert!(publish(&r, &messages).iter().all(|&n| n == 1));
+    for (_, sent) in &messages {
+        assert_eq!(&next_message(&mut sub).payload::<String>().unwrap(), sent);
+    }
+    // Quiet for longer than the read timeout: pinged, answered, nothing lost.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        sub.next_event(Some(Duration::from_millis(100))).unwrap(),
+        None
+    );
+    // A second subscription, written while the reader waits on the socket.
+    sub.psubscribe(&["t.*"]).unwrap();
+    assert_eq!(publish(&r, &[("t.1", "p".into())]), [1]);
+    assert_eq!(next_message(&mut sub).pattern.as_deref(), Some("t.*"));
+    // Dropped by the server: a gap, then both subscriptions again.
+    assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]), "1");
+    assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Gap));
+    publish_until_received(&r, "s", "back");
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "back");
+    assert_eq!(publish(&r, &[("t.2", "again".into())]), [1]);
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "again");
 }
