@@ -4,9 +4,10 @@
 // not load them). `cargo xtask wasm` bundles this file with that module's glue.
 import init, { initSync, openSubscriber } from "./redpipe_subscribe.js";
 
-// A subscriber: the socket's reader (Rust) reports every frame to `on`; commands go one at a
-// time (each waits for its answer: a refusal answers the oldest command); messages nobody
-// awaits wait in `queue`, 10 000 at most (then the oldest are dropped and counted).
+// A subscriber: the socket's reader (Rust) reports every frame to `on`, and a lost session
+// opened again (a gap); commands go one at a time (each waits for its answer: a refusal answers
+// the oldest command); messages nobody awaits wait in `queue`, 10 000 at most (then the oldest
+// are dropped and counted).
 const decoder = new TextDecoder();
 const text = (b) => decoder.decode(b);
 const QUEUE_LIMIT = 10000;
@@ -19,6 +20,8 @@ class Subscriber {
     this.chain = Promise.resolve();
     this.ended = undefined;
     this.dropped = 0;
+    this.gaps = 0;
+    this.ongap = undefined;
   }
   on(type, kind, channel, payload, pattern) {
     if (type == 0) {
@@ -30,6 +33,9 @@ class Subscriber {
     } else if (type == 1 || type == 2) {
       const a = this.answers.shift();
       if (a) type == 1 ? a.resolve() : a.reject(kind);
+    } else if (type == 4) {
+      this.gaps++;
+      this.ongap?.();
     } else {
       this.ended = kind || true;
       for (const r of this.readers.splice(0)) kind ? r.reject(kind) : r.resolve({ value: undefined, done: true });

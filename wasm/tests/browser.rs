@@ -369,14 +369,7 @@ async fn losing_the_connection_fails_every_waiting_handle() {
         Ok(p.query::<i64>(cmd("CLIENT").arg("KILL").arg("ID").arg(id)))
     });
     let kill = async {
-        // Let the BLPOP reach Redis first.
-        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::new(&mut |resolve, _| {
-            let _ = web_sys::window()
-                .expect("a window")
-                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 200);
-        }))
-        .await
-        .unwrap();
+        sleep(200).await; // Let the BLPOP reach Redis first.
         killer.execute_async().await
     };
     let (stuck_result, kill_result) = join(stuck.execute_async(), kill).await;
@@ -475,6 +468,25 @@ async fn a_prefixed_token_confines_the_page_to_its_keys() {
     assert_eq!(keys, [[prefix.as_str(), "n"].concat()]);
 }
 
+/// Waits `ms` milliseconds.
+async fn sleep(ms: i32) {
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window()
+            .expect("a window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    }))
+    .await
+    .unwrap();
+}
+
+/// The message a subscriber's `next` gave.
+fn message(r: Option<redpipe_wasm::pubsub::Received>) -> redpipe_wasm::pubsub::Msg {
+    match r {
+        Some(redpipe_wasm::pubsub::Received::Msg(m)) => m,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
 /// A page subscribes through the bridge's subscriber session and receives what a pipeline of
 /// the same token publishes; a channel outside the token's `subscribe` rules is refused with
 /// the bridge's reason, and the subscriber goes on.
@@ -504,7 +516,7 @@ async fn a_page_subscribes_within_its_token_s_channels() {
         matches!(forged.result(), Err(Error::Server(e)) if e.code() == "NOPERM"),
         "the token's publish rules replace the bridge's defaults"
     );
-    let m = sub.next().await.unwrap().unwrap();
+    let m = message(sub.next().await.unwrap());
     assert_eq!(
         (m.channel, m.payload),
         (chat.clone().into_bytes(), b"hello".to_vec())
@@ -526,7 +538,7 @@ async fn a_page_subscribes_within_its_token_s_channels() {
     let again = p.publish(&chat, "again");
     p.execute_async().await.unwrap();
     assert_eq!(again.result().unwrap(), 1);
-    assert_eq!(sub.next().await.unwrap().unwrap().payload, b"again");
+    assert_eq!(message(sub.next().await.unwrap()).payload, b"again");
     sub.close();
     assert!(sub.next().await.unwrap().is_none(), "closed: the end");
 
@@ -539,4 +551,51 @@ async fn a_page_subscribes_within_its_token_s_channels() {
         .await
         .unwrap();
     assert!(plain.subscribe(Kind::Channel, &[&chat]).await.is_err());
+}
+
+/// A page's subscriber whose session Redis drops opens it again by itself: `next` says a gap
+/// happened, and the channel is heard again with no call of the page's.
+#[wasm_bindgen_test]
+async fn a_page_s_subscriber_comes_back_after_its_session_is_dropped() {
+    use redpipe_wasm::pubsub::{Kind, Received, Subscriber};
+    let chat = ["test:", key("gap").as_str()].concat();
+    let t = token().await;
+    let mut sub = Subscriber::open(bridge_url(), &Options::token(t.clone()))
+        .await
+        .unwrap();
+    sub.subscribe(Kind::Channel, &[&chat]).await.unwrap();
+    // Straight to Redis through the plain relay: the bridge refuses CLIENT.
+    let admin = Connections::new();
+    admin
+        .connect(
+            "",
+            env(option_env!("REDPIPE_RELAY_URL"), "REDPIPE_RELAY_URL"),
+            Options::default(),
+        )
+        .await
+        .unwrap();
+    let mut p = admin.pipe();
+    let killed = p.query::<i64>(cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"));
+    p.execute_async().await.unwrap();
+    assert!(killed.result().unwrap() >= 1);
+    assert!(matches!(sub.next().await.unwrap(), Some(Received::Gap)));
+    assert_eq!(sub.gaps(), 1);
+    assert!(!sub.has_ended());
+    // Subscribed again: the next publish reaches it.
+    let redis = Connections::new();
+    redis
+        .connect("", bridge_url(), Options::token(t))
+        .await
+        .unwrap();
+    loop {
+        let mut p = redis.pipe();
+        let heard = p.publish(&chat, "back");
+        p.execute_async().await.unwrap();
+        if heard.result().unwrap() == 1 {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert_eq!(message(sub.next().await.unwrap()).payload, b"back");
+    sub.close();
 }

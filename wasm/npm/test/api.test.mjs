@@ -409,6 +409,53 @@ test("redpipe-wasm/subscribe: messages published through the bridge arrive in a 
   client.close();
 });
 
+test("redpipe-wasm/subscribe: a session Redis drops is opened again, every name subscribed again, with a gap", async () => {
+  const chat = `test:${key("gap")}`;
+  const sub = await subscribe(url, token, { channels: [chat], patterns: [`${chat}:*`] });
+  let told = 0;
+  sub.ongap = () => told++;
+  // Straight to Redis: the bridge refuses CLIENT. Redis drops the bridge's subscribed
+  // connection, and the bridge ends the session.
+  const admin = await redpipe.connectDuplex(tcp(redisPort));
+  const kill = admin.pipeline();
+  const killed = kill.command("CLIENT", ["KILL", "TYPE", "pubsub"]);
+  await kill.execute();
+  assert.ok(killed.result >= 1);
+  const deadline = Date.now() + 15000;
+  while (sub.gaps == 0) {
+    assert.ok(Date.now() < deadline, "the session was not opened again");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(told, 1);
+  // Both names are back, without a call: each message reaches the page once.
+  const client = await redpipe.connect(url, token);
+  const publish = async (channel, m) => {
+    const p = client.pipeline();
+    const n = p.command("PUBLISH", [channel, m]);
+    await p.execute();
+    return n.result;
+  };
+  while ((await publish(chat, "back")) == 0) {
+    assert.ok(Date.now() < deadline, "the channel was not subscribed again");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(await publish(`${chat}:x`, "pattern"), 1);
+  const got = [];
+  while (got.at(-1)?.[1] != "pattern") {
+    const m = (await sub.next()).value;
+    got.push([m.channel, m.message]);
+  }
+  assert.deepEqual(got.at(-1), [`${chat}:x`, "pattern"]);
+  assert.ok(got.slice(0, -1).every(([c, m]) => c == chat && m == "back"), JSON.stringify(got));
+  // Still usable after the gap: a new name.
+  await sub.subscribe(`${chat}-2`);
+  assert.equal(await publish(`${chat}-2`, "two"), 1);
+  assert.deepEqual([(await sub.next()).value.message, sub.gaps], ["two", 1]);
+  sub.close();
+  admin.close();
+  client.close();
+});
+
 test("the generated TypeScript declarations are precise", () => {
   const dts = readFileSync(join(pkg, "redpipe_wasm.d.ts"), "utf8");
   for (const line of [
@@ -430,6 +477,7 @@ test("the generated TypeScript declarations are precise", () => {
   for (const line of [
     "export function subscribe(url: string, token?: string | null, names?: SubscribeNames): Promise<Subscriber>;",
     "subscribe(...channels: string[]): Promise<void>;",
+    "readonly gaps: number;",
   ]) {
     assert.ok(subDts.includes(line), `missing from redpipe_subscribe.d.ts: ${line}`);
   }

@@ -82,10 +82,12 @@ export async function listen(): Promise<string> {
   // @ts-expect-error channel names are strings
   await sub.subscribe(1);
   const dropped: number = sub.dropped;
+  const gaps: number = sub.gaps;
+  sub.ongap = () => console.log("reconnected");
   for await (const m of sub) {
     const message: Message = m;
     const bytes: Uint8Array = message.bytes;
-    return (m.pattern ?? m.message) + bytes.length + dropped;
+    return (m.pattern ?? m.message) + bytes.length + dropped + gaps;
   }
   sub.close();
   return "";

@@ -5,7 +5,8 @@
 //! JavaScript through one function, `on(type, kind, channel, payload, pattern)`: type 0 a
 //! message (bytes; `index.js` decodes the text), 1 the command waiting was answered, 2 it was
 //! refused (a `RedisError`), 3 the subscriber ended (`kind` holds the `ConnectionError`, or
-//! `null` after `close()`). The exports JavaScript calls (`send`, `close`) only borrow the
+//! `null` after `close()`), 4 the session was lost and is open again, every name subscribed
+//! again (a gap: messages published meanwhile were missed). The exports JavaScript calls (`send`, `close`) only borrow the
 //! subscriber for the call, so they may run while the task waits. The iterator, the queue of
 //! unread messages and the one-command-at-a-time rule are JavaScript (`wasm/npm/index.js`).
 
@@ -21,7 +22,7 @@ use super::error::to_js_error;
 use super::promise;
 use crate::connection::Options;
 use crate::pubsub::{Kind, Received, Subscriber};
-use crate::subscriber::arrival;
+use crate::subscriber::{arrival, reopened};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -47,7 +48,9 @@ export interface SubscribeNames {
 
 /**
  * Subscriptions on a socket of their own, through a redpipe bridge's subscriber session: the
- * bridge lets through only the channels and patterns the token's `subscribe` rules name.
+ * bridge lets through only the channels and patterns the token's `subscribe` rules name. A lost
+ * session is opened again with the same token (waiting 0.1 s, doubling up to 5 s), until the
+ * bridge refuses the token (then the iteration rejects with that `ConnectionError`).
  * `for await (const m of sub)` reads the messages; unread ones wait (10 000 at most, then the
  * oldest are dropped and counted in `dropped`).
  */
@@ -64,6 +67,13 @@ export interface Subscriber extends AsyncIterableIterator<Message> {
   close(): void;
   /** Messages dropped because nothing read them. */
   readonly dropped: number;
+  /**
+   * Sessions lost and opened again (the network, Redis or the bridge dropped it): each time,
+   * every name is subscribed again by itself, and messages published in between are missed.
+   */
+  readonly gaps: number;
+  /** Called after each such gap, once the names are subscribed again. */
+  ongap?: () => void;
 }
 
 /**
@@ -120,6 +130,7 @@ async fn read(sub: Rc<RefCell<Subscriber>>, on: Function) {
             ),
             Ok(Some(Received::Answered)) => tell(none(), none(), none(), none(), 1),
             Ok(Some(Received::Refused(e))) => tell(to_js_error(&e), none(), none(), none(), 2),
+            Ok(Some(Received::Gap)) => tell(none(), none(), none(), none(), 4),
             Ok(None) if sub.borrow().is_closed() => {
                 return tell(JsValue::NULL, none(), none(), none(), 3);
             }
@@ -127,7 +138,26 @@ async fn read(sub: Rc<RefCell<Subscriber>>, on: Function) {
                 let inbox = sub.borrow().inbox();
                 arrival(&inbox, None).await;
             }
-            Err(e) => return tell(to_js_error(&e), none(), none(), none(), 3),
+            Err(e) if sub.borrow().has_ended() => {
+                return tell(to_js_error(&e), none(), none(), none(), 3);
+            }
+            Err(_) => {
+                // Lost: opened again without holding the subscriber, which JavaScript may
+                // use (or close) meanwhile.
+                let (url, token) = sub.borrow().target();
+                let closed = || sub.borrow().is_closed();
+                let attached = match reopened(&url, token.as_deref(), &closed).await {
+                    Ok(link) => sub.borrow_mut().attach(link),
+                    Err(e) => Err(e),
+                };
+                match attached {
+                    Ok(()) => tell(none(), none(), none(), none(), 4),
+                    Err(_) if sub.borrow().is_closed() => {
+                        return tell(JsValue::NULL, none(), none(), none(), 3);
+                    }
+                    Err(e) => return tell(to_js_error(&e), none(), none(), none(), 3),
+                }
+            }
         }
     }
 }
