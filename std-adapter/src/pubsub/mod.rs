@@ -85,6 +85,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// before it reads again (the names left waiting are tried again at its next read timeout).
 const REHOME_WHILE_READING: Duration = Duration::from_secs(2);
 
+/// How often, at most, a cluster subscriber with node-local names reads the slot map again on
+/// its own (it does sooner when the cluster's shared map was read again): a coordinated
+/// failover changes the primaries without closing a connection, so nothing else would tell.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
+
 /// Bytes read at most per call.
 const CHUNK: usize = 64 * 1024;
 
@@ -234,6 +239,10 @@ struct State<W> {
     closed: bool,
     /// Counts the reader's wake-ups, so that an owner about to wait sees one it missed.
     version: u64,
+    /// When the slot map was last read for node-local names, and the cluster's count of map
+    /// reads then.
+    watched: Instant,
+    watched_refreshes: u64,
 }
 
 impl<W> State<W> {
@@ -257,6 +266,8 @@ impl<W> State<W> {
             ended: false,
             closed: false,
             version: 0,
+            watched: Instant::now(),
+            watched_refreshes: 0,
         }
     }
 
@@ -426,25 +437,60 @@ impl<W> Shared<W> {
         self.notify.notify_one();
     }
 
-    /// Queues the command of a `subscribe` or `unsubscribe` call: whether there is one (names
-    /// already as asked send nothing).
+    /// Queues the command of a `subscribe` or `unsubscribe` call (on every primary of a
+    /// cluster when `node_local`): whether there is one (names already as asked send nothing).
     fn queue_change<A: Args + ?Sized>(
         &self,
         kind: Kind,
         names: &A,
         subscribe: bool,
+        node_local: bool,
     ) -> Result<bool> {
         let mut st = self.lock();
         if st.ended || st.failed.is_some() {
             return Err(Error::Closed);
         }
         st.refused = None;
-        let sent = if subscribe {
-            st.router.subscribe(kind, names)?
-        } else {
-            st.router.unsubscribe(kind, names)?
+        let sent = match (subscribe, node_local) {
+            (true, false) => st.router.subscribe(kind, names)?,
+            (false, false) => st.router.unsubscribe(kind, names)?,
+            (true, true) => st.router.subscribe_node_local(kind, names)?,
+            (false, true) => st.router.unsubscribe_node_local(kind, names)?,
         };
         Ok(sent > 0)
+    }
+
+    /// Whether it is time to read a cluster's slot map again for the node-local names (see
+    /// [`WATCH_EVERY`]); if so, the look is counted as taken now.
+    fn watch_due(&self) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return false;
+        };
+        let mut st = self.lock();
+        if !st.router.has_node_local() || st.closed {
+            return false;
+        }
+        let due =
+            st.watched.elapsed() >= WATCH_EVERY || cluster.refreshes() != st.watched_refreshes;
+        if due {
+            st.watched = Instant::now();
+        }
+        due
+    }
+
+    /// Hands a slot map read now to the router: names go where it says, an [`Event::Gap`] is
+    /// buffered if node-local subscriptions changed nodes.
+    fn take_map(&self, map: SlotMap) {
+        let mut st = self.lock();
+        let _ = st.router.handle_map(map);
+        if let Some(c) = &self.cluster {
+            st.watched = Instant::now();
+            st.watched_refreshes = c.refreshes();
+        }
+        if st.router.take_gap() {
+            st.gap();
+            self.wake_locked(&mut st);
+        }
     }
 
     /// Sets the buffer's bounds and policy.
