@@ -1,8 +1,9 @@
 //! Keyspace notifications on a real Redis Cluster (the local harness, every node started with
 //! `notify-keyspace-events KA`, as the docs ask of the user): a cluster publishes each key's
 //! events on the key's node only, so the subscriber holds the pattern on every primary. Keys
-//! written across every primary's slots are each notified once, typed; after a coordinated
-//! failover the promoted replica is subscribed (after a gap) and the demoted primary is not.
+//! written across every primary's slots are each notified once, typed; a primary's connection
+//! lost comes back after a gap; after a coordinated failover the promoted replica is subscribed
+//! (after a gap) and the demoted primary is not; tokio too.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::collections::BTreeSet;
@@ -95,6 +96,34 @@ fn hear_each_once(changes: &mut Notifications<Followers>, users: &[String]) {
     }
 }
 
+/// Writes keys of the primary at `port` until one is heard (one written just as its
+/// subscription comes back may be missed: that is the gap); returns the users written.
+fn hear_from(
+    r: &Connections,
+    changes: &mut Notifications<Followers>,
+    cluster: &RedisCluster,
+    port: u16,
+    tag: &str,
+) -> BTreeSet<String> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut written = BTreeSet::new();
+    for i in 0.. {
+        assert!(Instant::now() < deadline, "nothing heard from {port}");
+        let user = user_on(cluster, port, &format!("{tag}{i}-"));
+        zadd(r, std::slice::from_ref(&user));
+        written.insert(user);
+        match changes
+            .next_event(Some(Duration::from_millis(500)))
+            .unwrap()
+        {
+            Some(KeyEvent::Key(n)) if written.contains(&n.key().unwrap()) => break,
+            None => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    written
+}
+
 /// Pattern subscriptions the node at `port` counts.
 fn numpat(cluster: &RedisCluster, port: u16) -> String {
     cluster.cli(port, &["PUBSUB", "NUMPAT"])
@@ -116,6 +145,18 @@ fn keys_on_every_primary_are_notified_once_typed() {
     let more = users_on_every_primary(&cluster, "v");
     zadd(&r, &more);
     hear_each_once(&mut changes, &more);
+    // A primary's connection lost: a gap, then the same node again.
+    let cut = cluster.primaries()[1];
+    cluster.cli(cut, &["CLIENT", "KILL", "TYPE", "pubsub"]);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match changes.next_event(WAIT).unwrap() {
+            Some(KeyEvent::Gap) => break,
+            other => assert!(Instant::now() < deadline, "no gap: {other:?}"),
+        }
+    }
+    hear_from(&r, &mut changes, &cluster, cut, "k");
+    assert_eq!(numpat(&cluster, cut), "1");
     // Gone with the subscriber.
     drop(changes);
     let deadline = Instant::now() + PATIENCE;
@@ -151,24 +192,8 @@ fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
             other => assert!(Instant::now() < deadline, "no gap: {other:?}"),
         }
     }
-    // Keys of the promoted replica's slots are heard; a write just at the switch may be missed
-    // (the gap), so write until one is.
-    let deadline = Instant::now() + PATIENCE;
-    let mut written = BTreeSet::new();
-    for i in 0.. {
-        assert!(Instant::now() < deadline, "nothing heard from {new}");
-        let user = user_on(&cluster, new, &format!("b{i}-"));
-        zadd(&r, std::slice::from_ref(&user));
-        written.insert(user);
-        match changes
-            .next_event(Some(Duration::from_millis(500)))
-            .unwrap()
-        {
-            Some(KeyEvent::Key(n)) if written.contains(&n.key().unwrap()) => break,
-            None => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    // Keys of the promoted replica's slots are heard.
+    let written = hear_from(&r, &mut changes, &cluster, new, "b");
     assert_eq!(numpat(&cluster, new), "1");
     // The demoted primary, a replica now, replays the writes: it must not be subscribed.
     let deadline = Instant::now() + PATIENCE;
@@ -200,7 +225,7 @@ fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tokio_subscriber_hears_every_primary_through_the_node_local_pattern() {
+async fn tokio_hears_every_primary_through_the_node_local_pattern_and_the_keyspace() {
     let cluster = tokio::task::spawn_blocking(|| cluster(0)).await.unwrap();
     let r = registry(&cluster);
     let mut sub = AsyncSubscriber::on(&r, redpipe::DEFAULT).await.unwrap();
@@ -237,6 +262,27 @@ async fn a_tokio_subscriber_hears_every_primary_through_the_node_local_pattern()
     for &port in &cluster.primaries() {
         assert_eq!(numpat(&cluster, port), "0", "{port}");
     }
+    // The keyspace's own form.
+    let mut changes = Followers::notifications_async_on(&r, &["zadd"])
+        .await
+        .unwrap();
+    let users = users_on_every_primary(&cluster, "w");
+    let r2 = r.clone();
+    let written = users.clone();
+    tokio::task::spawn_blocking(move || zadd(&r2, &written))
+        .await
+        .unwrap();
+    let mut heard = Vec::new();
+    while heard.len() < users.len() {
+        match changes.next_event(WAIT).await.unwrap() {
+            Some(KeyEvent::Key(n)) => heard.push(n.key().unwrap()),
+            other => panic!("expected a notification, got {other:?}"),
+        }
+    }
+    heard.sort();
+    let mut want = users;
+    want.sort();
+    assert_eq!(heard, want);
     tokio::task::spawn_blocking(move || drop(cluster))
         .await
         .unwrap();

@@ -39,7 +39,13 @@
 //! - when a slot moves (a migration, a failover), the node that had it answers `-MOVED` or
 //!   unsubscribes its channels (an `sunsubscribe` push), or its connection is lost: the
 //!   subscriber reads the slot map again, subscribes on the new owner, and yields an
-//!   [`Event::Gap`] when subscriptions were lost meanwhile.
+//!   [`Event::Gap`] when subscriptions were lost meanwhile;
+//! - node-local channels and patterns (`subscribe_node_local`: what each node publishes about
+//!   itself alone, such as keyspace notifications) on the connection of every primary; while
+//!   there are any the subscriber reads the slot map again every few seconds (a coordinated
+//!   failover closes no connection), subscribes a new primary, unsubscribes a node that lost
+//!   its slots (a replica replays its primary's writes, and their notifications), and yields
+//!   an [`Event::Gap`] when the primaries changed or one's connection was lost.
 //!
 //! Over TLS a cluster needs the tokio subscriber, as a single server does.
 //!
@@ -47,7 +53,9 @@
 //!
 //! [`KeyspaceNotifications`] (in the prelude): `Followers::notifications(&["zadd"])` subscribes
 //! to the keyspace's own keys' notifications and yields each key typed by the keyspace's key
-//! codec, with the event; the server needs `notify-keyspace-events` set.
+//! codec, with the event; the server needs `notify-keyspace-events` set (on a cluster, every
+//! node). A cluster publishes each key's notifications on the key's node only: the pattern is
+//! then subscribed on every primary, and each event arrives once.
 
 mod blocking;
 mod notify;
@@ -56,6 +64,8 @@ mod run;
 mod stream;
 
 pub use blocking::Subscriber;
+#[cfg(feature = "tokio")]
+pub use notify::AsyncNotifications;
 pub use notify::{KeyEvent, KeyOf, KeyspaceNotifications, Notification, Notifications};
 pub use redpipe_core::pubsub::Kind;
 #[cfg(feature = "tokio")]
@@ -89,6 +99,8 @@ const REHOME_WHILE_READING: Duration = Duration::from_secs(2);
 /// its own (it does sooner when the cluster's shared map was read again): a coordinated
 /// failover changes the primaries without closing a connection, so nothing else would tell.
 const WATCH_EVERY: Duration = Duration::from_secs(5);
+/// The least time between two such reads, however often the cluster's map changes.
+const WATCH_MIN: Duration = Duration::from_millis(500);
 
 /// Bytes read at most per call.
 const CHUNK: usize = 64 * 1024;
@@ -470,8 +482,9 @@ impl<W> Shared<W> {
         if !st.router.has_node_local() || st.closed {
             return false;
         }
-        let due =
-            st.watched.elapsed() >= WATCH_EVERY || cluster.refreshes() != st.watched_refreshes;
+        let since = st.watched.elapsed();
+        let due = since >= WATCH_EVERY
+            || (since >= WATCH_MIN && cluster.refreshes() != st.watched_refreshes);
         if due {
             st.watched = Instant::now();
         }

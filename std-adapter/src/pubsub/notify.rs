@@ -184,15 +184,8 @@ impl<K: Keyspace> Notifications<K> {
             let Some(event) = self.sub.next_event(left)? else {
                 return Ok(None);
             };
-            match event {
-                Event::Message(m) => {
-                    let n = Notification::from_msg(self.db, &m);
-                    if let Some(n) = n.filter(|n| self.wants(n.event())) {
-                        return Ok(Some(KeyEvent::Key(n)));
-                    }
-                }
-                Event::Gap => return Ok(Some(KeyEvent::Gap)),
-                Event::Dropped(n) => return Ok(Some(KeyEvent::Dropped(n))),
+            if let Some(e) = key_event(self.db, &self.events, event) {
+                return Ok(Some(e));
             }
         }
     }
@@ -212,9 +205,69 @@ impl<K: Keyspace> Notifications<K> {
     pub fn dropped(&self) -> u64 {
         self.sub.dropped()
     }
+}
 
-    fn wants(&self, event: &str) -> bool {
-        self.events.is_empty() || self.events.iter().any(|e| e == event)
+/// What a subscriber's event is to a keyspace's notifications in database `db`, keeping the
+/// `events` named (empty: all): `None` for a message of another key or event.
+fn key_event<K: Keyspace>(db: u32, events: &[String], event: Event) -> Option<KeyEvent<K>> {
+    match event {
+        Event::Message(m) => {
+            let n = Notification::from_msg(db, &m)?;
+            let wanted = events.is_empty() || events.iter().any(|e| e == n.event());
+            wanted.then_some(KeyEvent::Key(n))
+        }
+        Event::Gap => Some(KeyEvent::Gap),
+        Event::Dropped(n) => Some(KeyEvent::Dropped(n)),
+    }
+}
+
+/// [`Notifications`] for tokio: an `AsyncSubscriber` of keyspace `K`'s notifications, made by
+/// [`KeyspaceNotifications::notifications_async`] (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub struct AsyncNotifications<K> {
+    sub: super::AsyncSubscriber,
+    db: u32,
+    /// Event names kept; empty: all.
+    events: Vec<String>,
+    _k: PhantomData<fn() -> K>,
+}
+
+#[cfg(feature = "tokio")]
+impl<K> std::fmt::Debug for AsyncNotifications<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncNotifications")
+            .field("db", &self.db)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<K: Keyspace> AsyncNotifications<K> {
+    /// The next notification of one of the events asked for (or a marker), waiting up to
+    /// `timeout` (`None`: as long as it takes); `Ok(None)` when none came in time.
+    pub async fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<KeyEvent<K>>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let Some(event) = self.sub.next_event(left).await? else {
+                return Ok(None);
+            };
+            if let Some(e) = key_event(self.db, &self.events, event) {
+                return Ok(Some(e));
+            }
+        }
+    }
+
+    /// Sets the buffer's bounds and overflow policy; see [`Subscriber::buffer`].
+    pub fn buffer(&self, messages: usize, bytes: usize, overflow: Overflow) -> &Self {
+        self.sub.buffer(messages, bytes, overflow);
+        self
+    }
+
+    /// Notifications dropped so far under [`Overflow::DropOldest`].
+    pub fn dropped(&self) -> u64 {
+        self.sub.dropped()
     }
 }
 
@@ -230,7 +283,7 @@ impl<K: Keyspace> Notifications<K> {
 /// ([`Subscriber::subscribe_node_local`]): each event arrives once, and a
 /// [`KeyEvent::Gap`] says when a primary's connection was lost or the primaries changed (a
 /// failover, a node added), as events of that moment may have been missed. With tokio, the
-/// same through `AsyncSubscriber::subscribe_node_local` and [`Notification::from_msg`].
+/// same through `notifications_async` (feature `tokio`).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -266,6 +319,36 @@ pub trait KeyspaceNotifications: Keyspace {
             events: events.iter().map(|e| e.to_string()).collect(),
             _k: PhantomData,
         })
+    }
+
+    /// [`notifications`](Self::notifications) for tokio (feature `tokio`): the same
+    /// subscription on an `AsyncSubscriber`.
+    #[cfg(feature = "tokio")]
+    fn notifications_async(
+        events: &[&str],
+    ) -> impl Future<Output = Result<AsyncNotifications<Self>>> + Send {
+        Self::notifications_async_on(Connections::global(), events)
+    }
+
+    /// [`notifications_async`](Self::notifications_async) on `registry`.
+    #[cfg(feature = "tokio")]
+    fn notifications_async_on(
+        registry: &Connections,
+        events: &[&str],
+    ) -> impl Future<Output = Result<AsyncNotifications<Self>>> + Send {
+        let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+        async move {
+            let (info, _, _) = registry.subscriber_settings(Self::CONNECTION)?;
+            let mut sub = super::AsyncSubscriber::on(registry, Self::CONNECTION).await?;
+            let pattern = NotificationPattern::<Self>::new(info.db);
+            sub.subscribe_node_local(Kind::Pattern, &pattern).await?;
+            Ok(AsyncNotifications {
+                sub,
+                db: info.db,
+                events,
+                _k: PhantomData,
+            })
+        }
     }
 }
 
