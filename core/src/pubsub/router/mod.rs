@@ -280,8 +280,8 @@ impl Router {
         }
     }
 
-    /// The names of `kind` wanted, on every link or waiting for one; a node-local name once
-    /// (after the same name subscribed on link 0, if it is both).
+    /// The names of `kind` wanted, on every link or waiting for one; a node-local name once,
+    /// however many primaries hold it (and once more if it is also subscribed on link 0).
     pub fn wanted(&self, kind: Kind) -> impl Iterator<Item = &[u8]> {
         let waiting = self
             .homeless
