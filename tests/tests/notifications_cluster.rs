@@ -3,7 +3,8 @@
 //! events on the key's node only, so the subscriber holds the pattern on every primary. Keys
 //! written across every primary's slots are each notified once, typed; a primary's connection
 //! lost comes back after a gap; after a coordinated failover the promoted replica is subscribed
-//! (after a gap) and the demoted primary is not; tokio too.
+//! (after a gap) and the demoted primary is not; a killed primary's replica is subscribed once
+//! promoted; tokio too.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::collections::BTreeSet;
@@ -30,6 +31,8 @@ fn cluster(replicas: usize) -> RedisCluster {
         primaries: 3,
         replicas,
         extra: vec!["--notify-keyspace-events".into(), "KA".into()],
+        // A killed primary is failed over quickly.
+        node_timeout: Duration::from_secs(1),
         ..ClusterOptions::default()
     })
 }
@@ -117,7 +120,8 @@ fn hear_from(
             .unwrap()
         {
             Some(KeyEvent::Key(n)) if written.contains(&n.key().unwrap()) => break,
-            None => {}
+            // Another one: a lost connection's, then the new primary's.
+            None | Some(KeyEvent::Gap) => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -222,6 +226,46 @@ fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
     let mut want = after.clone();
     want.sort();
     assert_eq!(keys, want);
+}
+
+#[test]
+fn a_killed_primary_is_replaced_by_its_promoted_replica_after_a_gap() {
+    let mut cluster = cluster(1);
+    let r = registry(&cluster);
+    let mut changes = Followers::notifications_on(&r, &[]).unwrap();
+    let users = users_on_every_primary(&cluster, "a");
+    zadd(&r, &users);
+    hear_each_once(&mut changes, &users);
+
+    let old = cluster.primaries()[2];
+    cluster.kill(old);
+    let new = cluster.wait_failover(old);
+    // The connection to the dead node is gone: a gap at once, the promoted replica later.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match changes.next_event(WAIT).unwrap() {
+            Some(KeyEvent::Gap) => break,
+            other => assert!(Instant::now() < deadline, "no gap: {other:?}"),
+        }
+    }
+    let written = hear_from(&r, &mut changes, &cluster, new, "b");
+    assert_eq!(numpat(&cluster, new), "1");
+    let after = users_on_every_primary(&cluster, "c");
+    zadd(&r, &after);
+    let mut keys = BTreeSet::new();
+    while keys.len() < after.len() {
+        match changes.next_event(WAIT).unwrap() {
+            Some(KeyEvent::Key(n)) => {
+                let key: String = n.key().unwrap();
+                if !written.contains(&key) {
+                    assert!(keys.insert(key.clone()), "{key} heard twice");
+                }
+            }
+            Some(KeyEvent::Gap) => {} // the map read while the failover settled
+            other => panic!("expected a notification, got {other:?}"),
+        }
+    }
+    assert_eq!(keys, after.into_iter().collect());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
