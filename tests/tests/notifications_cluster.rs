@@ -187,6 +187,13 @@ fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
     hear_each_once(&mut changes, &users);
 
     let old = cluster.primaries()[0];
+    // The subscriber's connection to it: the client holding a pattern.
+    let subscriber = cluster
+        .cli(old, &["CLIENT", "LIST"])
+        .lines()
+        .find(|c| c.contains(" psub=1 "))
+        .and_then(|c| c.split(' ').next().map(str::to_string))
+        .unwrap();
     let new = cluster.failover(old);
     // The subscriber reads the map again within seconds: a gap, the new primary subscribed.
     let deadline = Instant::now() + PATIENCE;
@@ -203,6 +210,18 @@ fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
     let deadline = Instant::now() + PATIENCE;
     while numpat(&cluster, old) != "0" {
         assert!(Instant::now() < deadline, "{old} still holds the pattern");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // And the connection to it, left with nothing, closes.
+    while cluster
+        .cli(old, &["CLIENT", "LIST"])
+        .lines()
+        .any(|c| c.starts_with(&format!("{subscriber} ")))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{old} keeps the subscriber's connection"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // Every primary now, each key once.

@@ -131,7 +131,9 @@ macro_rules! watch {
 /// connection is lost, link 0 and a single server's link connect again to the same place and
 /// put an [`Event::Gap`](crate::pubsub::Event::Gap) in the buffer; a cluster's shard link hands
 /// its names back to the router, which places them on their slot's owner by a new map (a
-/// failover moves them), and the reader ends once its link has no name left.
+/// failover moves them), and the reader ends once its link has no name left. A node link
+/// whose names all left (elsewhere, or unsubscribed from a node that lost its slots) closes
+/// once nothing is owed on it.
 macro_rules! pump {
     ($shared:ident, $link:expr, $first:expr,
      [$open:path, $read:path, $write:path, $sleep:path, $spawn:path, $refresh:path, $stop:path],
@@ -193,7 +195,7 @@ macro_rules! pump {
             }
             while alive {
                 // Everything complete is taken in at once, under one lock.
-                let (broken, moved, closed) = {
+                let (broken, moved, closed, done) = {
                     let mut st = shared.lock();
                     let mut at = 0;
                     let mut moved = false;
@@ -215,7 +217,16 @@ macro_rules! pump {
                         healthy = true;
                         shared.wake_locked(&mut st);
                     }
-                    (broken, moved, st.closed)
+                    // A node link left with no name and nothing owed ends here, under the
+                    // lock that a name placed on it later takes to start a reader again.
+                    let done = !moved && st.router.is_done(link);
+                    if done {
+                        let io = st.link(link);
+                        io.reader = false;
+                        io.writer = None;
+                        io.generation += 1;
+                    }
+                    (broken, moved, st.closed, done)
                 };
                 if closed {
                     // The owner went, or the buffer's policy ended the subscriber: every
@@ -233,6 +244,9 @@ macro_rules! pump {
                 }
                 if broken {
                     break;
+                }
+                if done {
+                    return; // the connection closes with its halves
                 }
                 match $read(&shared, &mut reader, &mut chunk) $($await)* {
                     Ok(0) => alive = false,

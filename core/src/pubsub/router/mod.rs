@@ -166,6 +166,17 @@ impl Router {
         link > 0 && self.links.get(link).is_none_or(|l| l.subs.is_empty())
     }
 
+    /// Whether `link`'s connection may close: an idle node link with nothing to send and no
+    /// confirmation to wait for (its names left for other nodes, or a node that lost its
+    /// slots let go of its node-local names). A later name for its node opens a new one.
+    pub fn is_done(&self, link: usize) -> bool {
+        self.is_idle(link)
+            && self
+                .links
+                .get(link)
+                .is_none_or(|l| l.subs.pending() == 0 && l.subs.poll_output().is_empty())
+    }
+
     /// The machine of `link`.
     fn subs(&mut self, link: usize) -> Option<&mut VecSubscriptions> {
         self.links.get_mut(link).map(|l| &mut l.subs)

@@ -329,7 +329,9 @@ fn a_failover_moves_node_local_names_to_the_new_primary_with_a_gap() {
     assert!(r.is_idle(2) && !r.is_idle(3));
     assert_eq!(r.pending(), 4);
     feed(&mut r, 2, &frame("unsubscribe", "__keyevent@0__:del", 1));
+    assert!(!r.is_done(2)); // a confirmation still to come
     feed(&mut r, 2, &frame("punsubscribe", KEYS, 0));
+    assert!(r.is_done(2) && !r.is_done(3) && !r.is_done(0));
     feed(&mut r, 3, &frame("subscribe", "__keyevent@0__:del", 1));
     feed(&mut r, 3, &frame("psubscribe", KEYS, 2));
     assert_eq!(r.pending(), 0);
