@@ -95,9 +95,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// before it reads again (the names left waiting are tried again at its next read timeout).
 const REHOME_WHILE_READING: Duration = Duration::from_secs(2);
 
-/// How often, at most, a cluster subscriber with node-local names reads the slot map again on
-/// its own (it does sooner when the cluster's shared map was read again): a coordinated
-/// failover changes the primaries without closing a connection, so nothing else would tell.
+/// How often a cluster subscriber with node-local names reads the slot map again on its own,
+/// looked at whenever one of its connections reads or its read timeout passes (sooner when the
+/// cluster's shared map was read again): a coordinated failover changes the primaries without
+/// closing a connection, so nothing else would tell.
 const WATCH_EVERY: Duration = Duration::from_secs(5);
 /// The least time between two such reads, however often the cluster's map changes.
 const WATCH_MIN: Duration = Duration::from_millis(500);
