@@ -51,7 +51,7 @@
 //! | a hot path: no per-command allocation, index handles | [`Connection`] running a `core::VecPipeline` ([`core`]) |
 //! | optimistic locking | [`Connections::watch`] |
 //! | Pub/Sub: messages published to channels, patterns or shard channels (cluster too) | [`Subscriber`] (blocking), `pubsub::AsyncSubscriber` (tokio); see [`pubsub`] |
-//! | a keyspace's own key changes (keyspace notifications) | `Keyspace::notifications` ([`pubsub::KeyspaceNotifications`]) |
+//! | a keyspace's own key changes (keyspace notifications, cluster too) | `Keyspace::notifications` ([`pubsub::KeyspaceNotifications`]) |
 //!
 //! Four ways run a pipeline, one per row above: [`autoexec`] (blocking),
 //! `autoexec_async` (tokio), `Pipe::execute`/`execute_async` on a pipe you hold, and
@@ -82,7 +82,7 @@
 //!   is [`cluster`], Redis Cluster over per-node pools.
 //! - `scan.rs`: iterating a keyspace's keys on a registry.
 //! - `pubsub/`: subscribers, blocking and tokio, on connections of their own (one per cluster
-//!   node holding shard channels); a keyspace's notifications.
+//!   node holding shard channels or node-local names); a keyspace's notifications.
 //!
 //! Public modules: [`prelude`] (the command traits), [`cmd`](mod@cmd), [`keyspace`](mod@keyspace)
 //! and [`record`], [`cluster`], [`pubsub`], `tokio`, [`mux`], [`error`] (what [`Error`]'s variants hold),

@@ -1,7 +1,8 @@
 //! Keyspace notifications against a real redis-server (with `notify-keyspace-events` set by
 //! the test, as the docs ask of the user): a keyspace hears its own keys and no others, in its
 //! own database, keys typed by its key codec, events filtered, glob characters of a prefix
-//! taken literally; and the tokio path through `NotificationPattern`.
+//! taken literally; and the tokio path through `NotificationPattern` (a cluster's:
+//! notifications_cluster.rs).
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::time::Duration;
@@ -125,17 +126,6 @@ fn a_template_and_a_named_connection_are_respected() {
     let n = next(&mut changes);
     assert_eq!((n.event(), n.key().unwrap()), ("sadd", "red".into()));
     assert_eq!(changes.next_event(QUIET).unwrap(), None);
-}
-
-#[test]
-fn a_cluster_name_is_refused_with_a_reason() {
-    let r = Connections::new();
-    r.register(redpipe::DEFAULT, &["redis://127.0.0.1:1"][..])
-        .unwrap();
-    match Followers::notifications_on(&r, &[]) {
-        Err(Error::Config(why)) => assert!(why.contains("cluster"), "{why}"),
-        other => panic!("expected a configuration error, got {other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,7 +39,13 @@
 //! - when a slot moves (a migration, a failover), the node that had it answers `-MOVED` or
 //!   unsubscribes its channels (an `sunsubscribe` push), or its connection is lost: the
 //!   subscriber reads the slot map again, subscribes on the new owner, and yields an
-//!   [`Event::Gap`] when subscriptions were lost meanwhile.
+//!   [`Event::Gap`] when subscriptions were lost meanwhile;
+//! - node-local channels and patterns (`subscribe_node_local`: what each node publishes about
+//!   itself alone, such as keyspace notifications) on the connection of every primary; while
+//!   there are any the subscriber reads the slot map again every few seconds (a coordinated
+//!   failover closes no connection), subscribes a new primary, unsubscribes a node that lost
+//!   its slots (a replica replays its primary's writes, and their notifications), and yields
+//!   an [`Event::Gap`] when the primaries changed or one's connection was lost.
 //!
 //! Over TLS, the blocking subscriber's reader and its owner share the one TLS session: the
 //! reader waits for bytes on the socket without holding it, so a subscribe is written at once.
@@ -48,7 +54,9 @@
 //!
 //! [`KeyspaceNotifications`] (in the prelude): `Followers::notifications(&["zadd"])` subscribes
 //! to the keyspace's own keys' notifications and yields each key typed by the keyspace's key
-//! codec, with the event; the server needs `notify-keyspace-events` set.
+//! codec, with the event; the server needs `notify-keyspace-events` set (on a cluster, every
+//! node). A cluster publishes each key's notifications on the key's node only: the pattern is
+//! then subscribed on every primary, and each event arrives once.
 
 mod blocking;
 mod notify;
@@ -57,6 +65,8 @@ mod run;
 mod stream;
 
 pub use blocking::Subscriber;
+#[cfg(feature = "tokio")]
+pub use notify::AsyncNotifications;
 pub use notify::{KeyEvent, KeyOf, KeyspaceNotifications, Notification, Notifications};
 pub use redpipe_core::pubsub::Kind;
 #[cfg(feature = "tokio")]
@@ -85,6 +95,14 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// How long a reader that still has a connection spends placing shard channels that moved
 /// before it reads again (the names left waiting are tried again at its next read timeout).
 const REHOME_WHILE_READING: Duration = Duration::from_secs(2);
+
+/// How often a cluster subscriber with node-local names reads the slot map again on its own,
+/// looked at whenever one of its connections reads or its read timeout passes (sooner when the
+/// cluster's shared map was read again): a coordinated failover changes the primaries without
+/// closing a connection, so nothing else would tell.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
+/// The least time between two such reads, however often the cluster's map changes.
+const WATCH_MIN: Duration = Duration::from_millis(500);
 
 /// Bytes read at most per call.
 const CHUNK: usize = 64 * 1024;
@@ -235,6 +253,10 @@ struct State<W> {
     closed: bool,
     /// Counts the reader's wake-ups, so that an owner about to wait sees one it missed.
     version: u64,
+    /// When the slot map was last read for node-local names, and the cluster's count of map
+    /// reads then.
+    watched: Instant,
+    watched_refreshes: u64,
 }
 
 impl<W> State<W> {
@@ -258,6 +280,8 @@ impl<W> State<W> {
             ended: false,
             closed: false,
             version: 0,
+            watched: Instant::now(),
+            watched_refreshes: 0,
         }
     }
 
@@ -427,25 +451,61 @@ impl<W> Shared<W> {
         self.notify.notify_one();
     }
 
-    /// Queues the command of a `subscribe` or `unsubscribe` call: whether there is one (names
-    /// already as asked send nothing).
+    /// Queues the command of a `subscribe` or `unsubscribe` call (on every primary of a
+    /// cluster when `node_local`): whether there is one (names already as asked send nothing).
     fn queue_change<A: Args + ?Sized>(
         &self,
         kind: Kind,
         names: &A,
         subscribe: bool,
+        node_local: bool,
     ) -> Result<bool> {
         let mut st = self.lock();
         if st.ended || st.failed.is_some() {
             return Err(Error::Closed);
         }
         st.refused = None;
-        let sent = if subscribe {
-            st.router.subscribe(kind, names)?
-        } else {
-            st.router.unsubscribe(kind, names)?
+        let sent = match (subscribe, node_local) {
+            (true, false) => st.router.subscribe(kind, names)?,
+            (false, false) => st.router.unsubscribe(kind, names)?,
+            (true, true) => st.router.subscribe_node_local(kind, names)?,
+            (false, true) => st.router.unsubscribe_node_local(kind, names)?,
         };
         Ok(sent > 0)
+    }
+
+    /// Whether it is time to read a cluster's slot map again for the node-local names (see
+    /// [`WATCH_EVERY`]); if so, the look is counted as taken now.
+    fn watch_due(&self) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return false;
+        };
+        let mut st = self.lock();
+        if !st.router.has_node_local() || st.closed {
+            return false;
+        }
+        let since = st.watched.elapsed();
+        let due = since >= WATCH_EVERY
+            || (since >= WATCH_MIN && cluster.refreshes() != st.watched_refreshes);
+        if due {
+            st.watched = Instant::now();
+        }
+        due
+    }
+
+    /// Hands a slot map read now to the router: names go where it says, an [`Event::Gap`] is
+    /// buffered if node-local subscriptions changed nodes.
+    fn take_map(&self, map: SlotMap) {
+        let mut st = self.lock();
+        let _ = st.router.handle_map(map);
+        if let Some(c) = &self.cluster {
+            st.watched = Instant::now();
+            st.watched_refreshes = c.refreshes();
+        }
+        if st.router.take_gap() {
+            st.gap();
+            self.wake_locked(&mut st);
+        }
     }
 
     /// Sets the buffer's bounds and policy.

@@ -6,6 +6,11 @@
 //! by default): `K` (keyspace channels) and the classes of events, e.g. `CONFIG SET
 //! notify-keyspace-events KA` for every event, `Kz` for sorted sets, `Kgx` for generic and
 //! expiry events. Without it the subscriber waits in vain.
+//!
+//! On a Redis Cluster each node publishes the notifications of its own keys only (they do not
+//! cross the cluster bus as a `PUBLISH` does), so the pattern is subscribed on every primary
+//! ([`Subscriber::subscribe_node_local`]) and follows the primaries through failovers; each
+//! event comes once, from the node that owns the key.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
@@ -13,7 +18,7 @@ use std::time::{Duration, Instant};
 use redpipe_core::keyspace::{Field, Keyspace, NotificationPattern, notified_key};
 use redpipe_core::{Error, FromReply, Result};
 
-use super::{Event, Msg, Overflow, Subscriber};
+use super::{Event, Kind, Msg, Overflow, Subscriber};
 use crate::registry::Connections;
 
 /// The key of keyspace `K` as its key codec reads it (`String` for `Text` keys, `i64` for
@@ -62,11 +67,13 @@ impl<K: Keyspace> Notification<K> {
     /// ```no_run
     /// # async fn run() -> redpipe::Result<()> {
     /// use redpipe::keyspace::NotificationPattern;
-    /// use redpipe::pubsub::{AsyncSubscriber, Notification};
+    /// use redpipe::pubsub::{AsyncSubscriber, Kind, Notification};
     /// redpipe::keyspace! { pub struct Followers: SortedSet { prefix: "F" } }
     ///
     /// let mut sub = AsyncSubscriber::new(redpipe::DEFAULT).await?;
-    /// sub.psubscribe(&NotificationPattern::<Followers>::new(0)).await?;
+    /// // On every primary of a cluster (a single server's connection else).
+    /// let pattern = NotificationPattern::<Followers>::new(0);
+    /// sub.subscribe_node_local(Kind::Pattern, &pattern).await?;
     /// while let Some(msg) = sub.next_event(None).await?.and_then(|e| e.message()) {
     ///     if let Some(n) = Notification::<Followers>::from_msg(0, &msg) {
     ///         println!("{} {}", n.event(), n.key()?);
@@ -177,15 +184,8 @@ impl<K: Keyspace> Notifications<K> {
             let Some(event) = self.sub.next_event(left)? else {
                 return Ok(None);
             };
-            match event {
-                Event::Message(m) => {
-                    let n = Notification::from_msg(self.db, &m);
-                    if let Some(n) = n.filter(|n| self.wants(n.event())) {
-                        return Ok(Some(KeyEvent::Key(n)));
-                    }
-                }
-                Event::Gap => return Ok(Some(KeyEvent::Gap)),
-                Event::Dropped(n) => return Ok(Some(KeyEvent::Dropped(n))),
+            if let Some(e) = key_event(self.db, &self.events, event) {
+                return Ok(Some(e));
             }
         }
     }
@@ -205,18 +205,85 @@ impl<K: Keyspace> Notifications<K> {
     pub fn dropped(&self) -> u64 {
         self.sub.dropped()
     }
+}
 
-    fn wants(&self, event: &str) -> bool {
-        self.events.is_empty() || self.events.iter().any(|e| e == event)
+/// What a subscriber's event is to a keyspace's notifications in database `db`, keeping the
+/// `events` named (empty: all): `None` for a message of another key or event.
+fn key_event<K: Keyspace>(db: u32, events: &[String], event: Event) -> Option<KeyEvent<K>> {
+    match event {
+        Event::Message(m) => {
+            let n = Notification::from_msg(db, &m)?;
+            let wanted = events.is_empty() || events.iter().any(|e| e == n.event());
+            wanted.then_some(KeyEvent::Key(n))
+        }
+        Event::Gap => Some(KeyEvent::Gap),
+        Event::Dropped(n) => Some(KeyEvent::Dropped(n)),
+    }
+}
+
+/// [`Notifications`] for tokio: an `AsyncSubscriber` of keyspace `K`'s notifications, made by
+/// [`KeyspaceNotifications::notifications_async`] (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub struct AsyncNotifications<K> {
+    sub: super::AsyncSubscriber,
+    db: u32,
+    /// Event names kept; empty: all.
+    events: Vec<String>,
+    _k: PhantomData<fn() -> K>,
+}
+
+#[cfg(feature = "tokio")]
+impl<K> std::fmt::Debug for AsyncNotifications<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncNotifications")
+            .field("db", &self.db)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<K: Keyspace> AsyncNotifications<K> {
+    /// The next notification of one of the events asked for (or a marker), waiting up to
+    /// `timeout` (`None`: as long as it takes); `Ok(None)` when none came in time.
+    pub async fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<KeyEvent<K>>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let Some(event) = self.sub.next_event(left).await? else {
+                return Ok(None);
+            };
+            if let Some(e) = key_event(self.db, &self.events, event) {
+                return Ok(Some(e));
+            }
+        }
+    }
+
+    /// Sets the buffer's bounds and overflow policy; see [`Subscriber::buffer`].
+    pub fn buffer(&self, messages: usize, bytes: usize, overflow: Overflow) -> &Self {
+        self.sub.buffer(messages, bytes, overflow);
+        self
+    }
+
+    /// Notifications dropped so far under [`Overflow::DropOldest`].
+    pub fn dropped(&self) -> u64 {
+        self.sub.dropped()
     }
 }
 
 /// Keyspace notifications for every keyspace (in the [prelude](crate::prelude)), on the
-/// process-wide registry or one of your own. The keyspace's connection MUST be a single
-/// server with `notify-keyspace-events` set: `K` (keyspace channels) and the classes of events,
-/// e.g. `CONFIG SET notify-keyspace-events KA` for every event, `Kz` for sorted sets, `Kgx` for
-/// generic and expiry events; it is off by default, and then nothing arrives. A cluster's
-/// notifications stay on the node of each key, which this does not follow yet.
+/// process-wide registry or one of your own. The server MUST have `notify-keyspace-events`
+/// set: `K` (keyspace channels) and the classes of events, e.g. `CONFIG SET
+/// notify-keyspace-events KA` for every event, `Kz` for sorted sets, `Kgx` for generic and
+/// expiry events; it is off by default, and then nothing arrives.
+///
+/// On a cluster name, every node MUST have it set (replicas too: a replica promoted by a
+/// failover publishes with its own setting). A cluster publishes each key's notifications on
+/// the node that owns the key, so the subscriber subscribes on every primary and follows them
+/// ([`Subscriber::subscribe_node_local`]): each event arrives once, and a
+/// [`KeyEvent::Gap`] says when a primary's connection was lost or the primaries changed (a
+/// failover, a node added), as events of that moment may have been missed. With tokio, the
+/// same through `notifications_async` (feature `tokio`).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -234,29 +301,54 @@ impl<K: Keyspace> Notifications<K> {
 /// ```
 pub trait KeyspaceNotifications: Keyspace {
     /// Subscribes to this keyspace's notifications on the process-wide registry, keeping the
-    /// `events` named (`&[]`: all); returns once the server confirmed.
+    /// `events` named (`&[]`: all); returns once the server (every primary of a cluster)
+    /// confirmed.
     fn notifications(events: &[&str]) -> Result<Notifications<Self>> {
         Self::notifications_on(Connections::global(), events)
     }
 
     /// [`notifications`](Self::notifications) on `registry`.
     fn notifications_on(registry: &Connections, events: &[&str]) -> Result<Notifications<Self>> {
-        let (info, _, cluster) = registry.subscriber_settings(Self::CONNECTION)?;
-        if cluster.is_some() {
-            return Err(Error::Config(
-                "keyspace notifications of a cluster are published on each key's node: \
-                 subscribe to each primary's URL instead"
-                    .into(),
-            ));
-        }
+        let (info, _, _) = registry.subscriber_settings(Self::CONNECTION)?;
         let mut sub = Subscriber::on(registry, Self::CONNECTION)?;
-        sub.psubscribe(&NotificationPattern::<Self>::new(info.db))?;
+        // Node-local: on every primary of a cluster; a single server's one connection else.
+        sub.subscribe_node_local(Kind::Pattern, &NotificationPattern::<Self>::new(info.db))?;
         Ok(Notifications {
             sub,
             db: info.db,
             events: events.iter().map(|e| e.to_string()).collect(),
             _k: PhantomData,
         })
+    }
+
+    /// [`notifications`](Self::notifications) for tokio (feature `tokio`): the same
+    /// subscription on an `AsyncSubscriber`.
+    #[cfg(feature = "tokio")]
+    fn notifications_async(
+        events: &[&str],
+    ) -> impl Future<Output = Result<AsyncNotifications<Self>>> + Send {
+        Self::notifications_async_on(Connections::global(), events)
+    }
+
+    /// [`notifications_async`](Self::notifications_async) on `registry`.
+    #[cfg(feature = "tokio")]
+    fn notifications_async_on(
+        registry: &Connections,
+        events: &[&str],
+    ) -> impl Future<Output = Result<AsyncNotifications<Self>>> + Send {
+        let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+        async move {
+            let (info, _, _) = registry.subscriber_settings(Self::CONNECTION)?;
+            let mut sub = super::AsyncSubscriber::on(registry, Self::CONNECTION).await?;
+            let pattern = NotificationPattern::<Self>::new(info.db);
+            sub.subscribe_node_local(Kind::Pattern, &pattern).await?;
+            Ok(AsyncNotifications {
+                sub,
+                db: info.db,
+                events,
+                _k: PhantomData,
+            })
+        }
     }
 }
 

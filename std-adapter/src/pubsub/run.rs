@@ -47,21 +47,25 @@ macro_rules! flush {
 }
 
 /// After names were placed or moved: starts a reader for each link that has names and none,
-/// and writes what the others have pending. `$shared` is the `Arc`.
+/// and writes what the others have pending (an idle link's last unsubscribe too, when its
+/// node lost its slots and its connection is still up). `$shared` is the `Arc`.
 macro_rules! spread {
     ($shared:expr, [$write:path, $spawn:path], $($await:tt)*) => {{
         let (start, busy) = {
             let mut st = $shared.lock();
             let (mut start, mut busy) = (Vec::new(), Vec::new());
             for link in 0..st.router.links() {
-                if st.router.is_idle(link) {
+                let idle = st.router.is_idle(link);
+                let output = !st.router.poll_output(link).is_empty();
+                if idle && !output {
                     continue;
                 }
-                let output = !st.router.poll_output(link).is_empty();
                 let io = st.link(link);
                 if !io.reader {
-                    io.reader = true;
-                    start.push(link);
+                    if !idle {
+                        io.reader = true;
+                        start.push(link);
+                    }
                 } else if output {
                     busy.push(link);
                 }
@@ -93,9 +97,8 @@ macro_rules! rehome {
                 }
             }
             if let Ok(map) = $refresh(&$shared) $($await)* {
-                let mut st = $shared.lock();
-                let _ = st.router.handle_map(map);
-                if !st.router.wants_map() {
+                $shared.take_map(map);
+                if !$shared.lock().router.wants_map() {
                     break;
                 }
             }
@@ -108,12 +111,29 @@ macro_rules! rehome {
     }};
 }
 
+/// While a cluster subscriber has node-local names: reads the slot map again when it is time
+/// (see `Shared::watch_due`) and places the names as it says, then starts or writes the links
+/// that need it. A coordinated failover moves a primary's slots without closing a connection:
+/// only a fresh map tells. `$shared` is the `Arc`.
+macro_rules! watch {
+    ($shared:expr, [$refresh:path, $write:path, $spawn:path], $($await:tt)*) => {{
+        if $shared.watch_due() {
+            if let Ok(map) = $refresh(&$shared) $($await)* {
+                $shared.take_map(map);
+                spread!($shared, [$write, $spawn], $($await)*);
+            }
+        }
+    }};
+}
+
 /// The reader of link `$link`: connects (starting on `$first`, an `Option` of a connection
 /// the owner opened), subscribes to the link's names, and reads until the owner goes. When the
 /// connection is lost, link 0 and a single server's link connect again to the same place and
 /// put an [`Event::Gap`](crate::pubsub::Event::Gap) in the buffer; a cluster's shard link hands
 /// its names back to the router, which places them on their slot's owner by a new map (a
-/// failover moves them), and the reader ends once its link has no name left.
+/// failover moves them), and the reader ends once its link has no name left. A node link
+/// whose names all left (elsewhere, or unsubscribed from a node that lost its slots) closes
+/// once nothing is owed on it.
 macro_rules! pump {
     ($shared:ident, $link:expr, $first:expr,
      [$open:path, $read:path, $write:path, $sleep:path, $spawn:path, $refresh:path, $stop:path],
@@ -175,7 +195,7 @@ macro_rules! pump {
             }
             while alive {
                 // Everything complete is taken in at once, under one lock.
-                let (broken, moved, closed) = {
+                let (broken, moved, closed, done) = {
                     let mut st = shared.lock();
                     let mut at = 0;
                     let mut moved = false;
@@ -197,7 +217,16 @@ macro_rules! pump {
                         healthy = true;
                         shared.wake_locked(&mut st);
                     }
-                    (broken, moved, st.closed)
+                    // A node link left with no name and nothing owed ends here, under the
+                    // lock that a name placed on it later takes to start a reader again.
+                    let done = !moved && st.router.is_done(link);
+                    if done {
+                        let io = st.link(link);
+                        io.reader = false;
+                        io.writer = None;
+                        io.generation += 1;
+                    }
+                    (broken, moved, st.closed, done)
                 };
                 if closed {
                     // The owner went, or the buffer's policy ended the subscriber: every
@@ -215,6 +244,9 @@ macro_rules! pump {
                 }
                 if broken {
                     break;
+                }
+                if done {
+                    return; // the connection closes with its halves
                 }
                 match $read(&shared, &mut reader, &mut chunk) $($await)* {
                     Ok(0) => alive = false,
@@ -236,6 +268,9 @@ macro_rules! pump {
                         }
                     }
                     Err(_) => alive = false,
+                }
+                if alive {
+                    crate::pubsub::run::watch!(shared, [$refresh, $write, $spawn], $($await)*);
                 }
             }
             // Lost: the writer goes with the connection. A link that reconnects in place says
@@ -300,8 +335,21 @@ macro_rules! wait_for {
 /// wait for the confirmations; names refused (or not confirmed in time) are forgotten.
 macro_rules! change {
     ($shared:expr, $kind:ident, $names:ident, $subscribe:expr,
+     [$write:path, $wait:path, $spawn:path, $refresh:path, $sleep:path], $($await:tt)*) => {
+        change!($shared, $kind, $names, $subscribe, false,
+            [$write, $wait, $spawn, $refresh, $sleep], $($await)*)
+    };
+    ($shared:expr, $kind:ident, $names:ident, $subscribe:expr, $node_local:expr,
      [$write:path, $wait:path, $spawn:path, $refresh:path, $sleep:path], $($await:tt)*) => {{
-        if !$shared.queue_change($kind, $names, $subscribe)? {
+        let node_local: bool = $node_local;
+        if node_local && $subscribe && $shared.cluster.is_some() {
+            // Placed by a map read now: the one at hand may be a pipeline's, patched by
+            // `MOVED` answers one slot at a time, naming a primary that is one no more.
+            if let Ok(map) = $refresh(&$shared) $($await)* {
+                $shared.take_map(map);
+            }
+        }
+        if !$shared.queue_change($kind, $names, $subscribe, node_local)? {
             return Ok(());
         }
         let deadline = crate::pubsub::deadline(Some($shared.confirm_timeout()));
@@ -353,6 +401,37 @@ macro_rules! short_forms {
             self.subscribe_kind(Kind::Shard, channels) $($await)*
         }
 
+        /// Subscribes to `names` (channels or patterns) on every primary of a cluster, and
+        /// waits for every primary's confirmation: for what each node publishes about itself
+        /// alone, above all keyspace notifications (`__keyspace@0__:*`), which a cluster
+        /// publishes on the node of each key only. The subscriber follows the primaries: a new
+        /// one (a failover, a node added) is subscribed once the slot map shows it (read again
+        /// every few seconds while such names are wanted, and when a connection is lost), a
+        /// node that lost its slots is unsubscribed, and an [`Event::Gap`] says when
+        /// messages may have been missed meanwhile. A message `PUBLISH`ed to a matching
+        /// channel reaches every node, so it arrives once per primary. On a single server (or
+        /// for [`Kind::Shard`]) this is [`subscribe_kind`](Self::subscribe_kind).
+        pub $($async)? fn subscribe_node_local<A: redpipe_core::Args + ?Sized>(
+            &mut self,
+            kind: Kind,
+            names: &A,
+        ) -> redpipe_core::Result<()> {
+            change!(self.shared, kind, names, true, true,
+                [write, wait, spawn, refresh, sleep], $($await)*)
+        }
+
+        /// Unsubscribes from node-local `names` (see
+        /// [`subscribe_node_local`](Self::subscribe_node_local)) on every node that holds
+        /// them, and waits for the confirmations.
+        pub $($async)? fn unsubscribe_node_local<A: redpipe_core::Args + ?Sized>(
+            &mut self,
+            kind: Kind,
+            names: &A,
+        ) -> redpipe_core::Result<()> {
+            change!(self.shared, kind, names, false, true,
+                [write, wait, spawn, refresh, sleep], $($await)*)
+        }
+
         /// Unsubscribes from channels (`UNSUBSCRIBE`).
         pub $($async)? fn unsubscribe<A: redpipe_core::Args + ?Sized>(
             &mut self,
@@ -379,4 +458,4 @@ macro_rules! short_forms {
     };
 }
 
-pub(super) use {change, flush, pump, rehome, short_forms, spread, wait_for};
+pub(super) use {change, flush, pump, rehome, short_forms, spread, wait_for, watch};

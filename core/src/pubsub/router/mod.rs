@@ -1,5 +1,6 @@
 //! Which connection each subscription goes on: [`Router`] (feature `alloc`).
 
+mod local;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +38,9 @@ struct Link {
     /// `None`: the server, or (link 0 of a cluster) any node.
     node: Option<Node>,
     subs: VecSubscriptions,
+    /// Its connection was lost and not started over yet: nothing sent on it is answered, so
+    /// names leaving it are forgotten rather than unsubscribed.
+    down: bool,
 }
 
 /// The subscriptions of one subscriber over its connections (feature `alloc`): one
@@ -57,6 +61,16 @@ struct Link {
 /// - a shard link whose connection is lost ([`lost`](Router::lost)) may have lost its node
 ///   (a failover): its names wait for a new map too.
 ///
+/// Keyspace notifications are node-local in a cluster: each primary publishes the events of
+/// its own keys only, on its own node. A node-local subscription
+/// ([`subscribe_node_local`](Router::subscribe_node_local)) is a channel or pattern subscribed
+/// on every primary's link, and follows the primaries as the maps handed to
+/// [`handle_map`](Router::handle_map) show them: a new primary (a failover, a node added) gets
+/// it, a node that serves no slot any more lets go of it, and a lost link keeps it for its
+/// next connection and asks for a map (the node may be gone). When a change of primaries, or a
+/// lost link, may have missed messages, [`take_gap`](Router::take_gap) or
+/// [`lost`](Router::lost) says so.
+///
 /// The transport's part: a connection per link that has names ([`links`](Router::links),
 /// [`node`](Router::node): `None` is the server, or any node of the cluster), the run loop of
 /// [`Subscriptions`](super::Subscriptions) per link (`poll_output`, `consume_output`, `handle_input`), and a new map
@@ -68,6 +82,13 @@ pub struct Router {
     map: Option<SlotMap>,
     /// Shard channels wanted and on no link: their slot's owner is not known.
     homeless: Vec<Vec<u8>>,
+    /// Channels and patterns wanted on every primary (a cluster's node-local subscriptions).
+    local: Vec<(Kind, Vec<u8>)>,
+    /// The primaries may have changed (a link with node-local names was lost, or the map had
+    /// no primary): a map is wanted.
+    stale: bool,
+    /// Node-local names changed nodes after they were confirmed: messages may have been missed.
+    gap: bool,
     limits: Limits,
 }
 
@@ -96,9 +117,13 @@ impl Router {
             links: alloc::vec![Link {
                 node: None,
                 subs: VecSubscriptions::default(),
+                down: false,
             }],
             map: None,
             homeless: Vec::new(),
+            local: Vec::new(),
+            stale: false,
+            gap: false,
             limits: Limits::default(),
         }
     }
@@ -139,6 +164,17 @@ impl Router {
     /// never idle.
     pub fn is_idle(&self, link: usize) -> bool {
         link > 0 && self.links.get(link).is_none_or(|l| l.subs.is_empty())
+    }
+
+    /// Whether `link`'s connection may close: an idle node link with nothing to send and no
+    /// confirmation to wait for (its names left for other nodes, or a node that lost its
+    /// slots let go of its node-local names). A later name for its node opens a new one.
+    pub fn is_done(&self, link: usize) -> bool {
+        self.is_idle(link)
+            && self
+                .links
+                .get(link)
+                .is_none_or(|l| l.subs.pending() == 0 && l.subs.poll_output().is_empty())
     }
 
     /// The machine of `link`.
@@ -207,6 +243,7 @@ impl Router {
         self.links.push(Link {
             node: Some(node),
             subs,
+            down: false,
         });
         self.links.len() - 1
     }
@@ -238,10 +275,15 @@ impl Router {
         Ok(sent)
     }
 
-    /// Forgets `names` of `kind` on every link (see [`Subscriptions::forget`](super::Subscriptions::forget)).
+    /// Forgets `names` of `kind` on every link, node-local ones too (see
+    /// [`Subscriptions::forget`](super::Subscriptions::forget)).
     pub fn forget<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) {
         for link in &mut self.links {
             link.subs.forget(kind, names);
+        }
+        if !self.local.is_empty() {
+            let names = collect(names);
+            self.local.retain(|(k, n)| *k != kind || !names.contains(n));
         }
         if kind == Kind::Shard && !self.homeless.is_empty() {
             let names = collect(names);
@@ -249,17 +291,30 @@ impl Router {
         }
     }
 
-    /// The names of `kind` wanted, on every link or waiting for one.
+    /// The names of `kind` wanted, on every link or waiting for one; a node-local name once,
+    /// however many primaries hold it (and once more if it is also subscribed on link 0).
     pub fn wanted(&self, kind: Kind) -> impl Iterator<Item = &[u8]> {
         let waiting = self
             .homeless
             .iter()
             .filter(move |_| kind == Kind::Shard)
             .map(Vec::as_slice);
-        self.links
+        let local = self
+            .local
             .iter()
-            .flat_map(move |l| l.subs.wanted(kind))
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, n)| n.as_slice());
+        // Shard links hold node-local channels and patterns too: those count once, above.
+        let shard = self.links[1..]
+            .iter()
+            .filter(move |_| kind == Kind::Shard)
+            .flat_map(move |l| l.subs.wanted(kind));
+        self.links[0]
+            .subs
+            .wanted(kind)
+            .chain(shard)
             .chain(waiting)
+            .chain(local)
     }
 
     /// Whether `name` of `kind` is subscribed as asked and confirmed, on whichever link.
@@ -267,24 +322,33 @@ impl Router {
         self.links.iter().any(|l| l.subs.is_confirmed(kind, name))
     }
 
-    /// Names waiting for a confirmation, on every link, and for a map.
+    /// Names waiting for a confirmation, on every link, and for a map (node-local names on no
+    /// link yet count once).
     pub fn pending(&self) -> usize {
-        self.links.iter().map(|l| l.subs.pending()).sum::<usize>() + self.homeless.len()
+        self.links.iter().map(|l| l.subs.pending()).sum::<usize>()
+            + self.homeless.len()
+            + self.unplaced_local()
     }
 
-    /// Whether shard channels wait for a map: the caller SHOULD read the cluster's slot map
-    /// and give it to [`handle_map`](Self::handle_map) (after a back-off when the last one
-    /// left them waiting).
+    /// Whether a slot map is wanted: shard channels wait for one, or the primaries that hold
+    /// node-local names may have changed. The caller SHOULD read the cluster's slot map and
+    /// give it to [`handle_map`](Self::handle_map) (after a back-off when the last one left
+    /// names waiting).
     pub fn wants_map(&self) -> bool {
-        !self.homeless.is_empty()
+        !self.homeless.is_empty() || self.stale
     }
 
-    /// Takes a new slot map: the shard channels waiting go to their owners' links. Returns how
-    /// many still wait (their slots have no owner in `map`).
+    /// Takes a new slot map: the shard channels waiting go to their owners' links, and
+    /// node-local names to every primary's link (leaving the links of nodes that serve no slot
+    /// any more). Returns how many shard channels still wait (their slots have no owner in
+    /// `map`). The caller SHOULD then ask [`take_gap`](Self::take_gap), connect the links that
+    /// need it and write every link's output.
     pub fn handle_map(&mut self, map: SlotMap) -> Result<usize, CapacityError> {
         self.map = Some(map);
+        self.stale = false;
         let waiting = core::mem::take(&mut self.homeless);
         self.place(waiting.iter().map(Vec::as_slice))?;
+        self.place_local(true)?;
         Ok(self.homeless.len())
     }
 
@@ -308,13 +372,20 @@ impl Router {
 
     /// Starts `link` over on a new connection (see [`Subscriptions::resubscribe`](super::Subscriptions::resubscribe)).
     pub fn resubscribe(&mut self, link: usize) -> Result<usize, CapacityError> {
-        self.subs(link).map_or(Ok(0), |s| s.resubscribe())
+        let Some(l) = self.links.get_mut(link) else {
+            return Ok(0);
+        };
+        l.down = false;
+        l.subs.resubscribe()
     }
 
-    /// The connection of `link` is gone. On a cluster's shard link its node may be gone too
-    /// (a failover): its shard channels wait for a map, and `Some(n)` says how many (the
-    /// caller connects the link again only if a map puts names back on it). `None`: the
-    /// caller connects again to the same place and [`resubscribe`](Self::resubscribe)s.
+    /// The connection of `link` is gone. On a cluster's node link its node may be gone too (a
+    /// failover): its shard channels wait for a map, its node-local names stay for its next
+    /// connection but a map is wanted (a map without the node as a primary takes them off),
+    /// and `Some(n)` says how many names lost their subscription (when `n > 0` messages may
+    /// have been missed). The caller connects the link again while it is not
+    /// [idle](Self::is_idle). `None`: the caller connects again to the same place and
+    /// [`resubscribe`](Self::resubscribe)s.
     pub fn lost(&mut self, link: usize) -> Option<usize> {
         if link == 0 || self.map.is_none() {
             return None;
@@ -324,13 +395,23 @@ impl Router {
         let mut fresh = VecSubscriptions::default();
         fresh.set_cluster(true);
         fresh.set_limits(self.limits);
+        let mut kept = 0;
+        for kind in [Kind::Channel, Kind::Pattern] {
+            for name in l.subs.wanted(kind) {
+                // Wanted, not pending: sent again by the next connection's resubscribe.
+                let _ = table::push(&mut fresh.names, kind, true, 0, &[name]);
+                kept += 1;
+            }
+        }
         l.subs = fresh;
+        l.down = true;
+        self.stale |= kept > 0;
         for n in &names {
             if !self.homeless.contains(n) {
                 self.homeless.push(n.clone());
             }
         }
-        Some(names.len())
+        Some(names.len() + kept)
     }
 
     /// Reads the frame at the start of `bytes`, read on `link` (see
