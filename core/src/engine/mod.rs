@@ -368,6 +368,11 @@ where
         self.failure
     }
 
+    /// The epoch of its handles now.
+    pub(crate) fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
     /// Out-of-band RESP3 push replies seen (and skipped) while reading, including those that
     /// arrived before it was sent.
     pub fn pushes_seen(&self) -> u64 {
