@@ -51,6 +51,8 @@
 
 mod blocking;
 mod notify;
+#[cfg(feature = "tokio")]
+mod pushed;
 mod run;
 #[cfg(feature = "tokio")]
 mod stream;
