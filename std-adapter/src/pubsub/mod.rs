@@ -28,6 +28,16 @@
 //!
 //! RESP2 or RESP3 as the name's settings say (`protocol=3`): the core reads both.
 //!
+//! # On the shared connection
+//!
+//! With RESP3 a tokio subscriber may instead share the connection the name's pipelines use
+//! (`AsyncSubscriber::on_shared`, feature `tokio`): no connection of its own, its messages
+//! routed to it from the connection's driver, never to a pipeline. Opt-in, since sharing gives
+//! up what a connection of its own keeps: [`Overflow::Disconnect`] ends the subscriber alone
+//! (the connection stays for the pipelines), one subscriber per shared connection, no pings
+//! while the connection is idle, and no RESP2 (a RESP2 subscribed connection answers nothing
+//! but subscription commands).
+//!
 //! # Redis Cluster
 //!
 //! A subscriber built from a cluster's name ([`Connections::register`](crate::Connections::register)

@@ -73,9 +73,12 @@ const MAX_PIPELINES: usize = 4096;
 const EAGER_BELOW: usize = 16;
 
 /// Where a shared connection's RESP3 pushes go: the subscriber attached to it (see
-/// `pubsub::pushed`). Called by the connection's driver, never under its lock.
+/// `pubsub::pushed`). Only the tokio driver has one: a blocking shared connection is read only
+/// while a pipeline runs on it.
+#[cfg(feature = "tokio")]
 pub(crate) trait PushSink: Send + Sync {
-    /// Takes in the pushes of one read: whole frames, back to back, in the order read.
+    /// Takes in the pushes of one read: whole frames, back to back, in the order read. Called
+    /// by the connection's driver after it let go of the connection's lock.
     fn pushes(&self, frames: &[u8]);
     /// The connection ended: the subscriptions on it are gone. Called under the connection's
     /// lock: it MUST NOT call back into the connection.
