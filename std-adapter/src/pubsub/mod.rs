@@ -34,9 +34,8 @@
 //! (`AsyncSubscriber::on_shared`, feature `tokio`): no connection of its own, its messages
 //! routed to it from the connection's driver, never to a pipeline. Opt-in, since sharing gives
 //! up what a connection of its own keeps: [`Overflow::Disconnect`] ends the subscriber alone
-//! (the connection stays for the pipelines), one subscriber per shared connection, no pings
-//! while the connection is idle, and no RESP2 (a RESP2 subscribed connection answers nothing
-//! but subscription commands).
+//! (the connection stays for the pipelines), one subscriber per shared connection, and no
+//! RESP2 (a RESP2 subscribed connection answers nothing but subscription commands).
 //!
 //! # Redis Cluster
 //!

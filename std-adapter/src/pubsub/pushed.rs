@@ -17,8 +17,9 @@
 //!   use it): it ends the subscriber alone, which unsubscribes and lets the pushes go.
 //! - One subscriber per shared connection: the server keeps one set of subscriptions per
 //!   connection, so a second subscriber's `UNSUBSCRIBE` would end the first's.
-//! - An idle shared connection is not pinged: a connection that died silently is noticed when
-//!   a pipeline next runs on it (or its stall timeout fires), not after a read timeout.
+//! - The keeper pings the connection every `read_timeout` (a pipeline with
+//!   one `PING`, among the others): a connection that died silently fails it by its stall
+//!   timeout, as the dedicated subscriber's unanswered `PING` does.
 //! - RESP3 only, a single server only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -203,6 +204,17 @@ impl Hub {
         }
     }
 
+    /// Asks the connection whether it is alive after `read_timeout` without a word from the
+    /// subscriber's side: a connection that died silently fails the `PING` (its stall timeout),
+    /// and the keeper reattaches.
+    async fn ping(&self) {
+        let Some(conn) = self.conn() else { return };
+        let mut p = VecPipeline::new();
+        if p.query::<()>(redpipe_core::cmd("PING")).is_ok() {
+            let _ = conn.run(&mut p).await;
+        }
+    }
+
     /// Attaches to the name's shared connection now (a new one if the last ended), subscribes
     /// again to every name wanted, and marks the gap. `Err`: try again later.
     async fn reattach(self: &Arc<Self>) -> Result<()> {
@@ -224,7 +236,18 @@ impl Hub {
 /// attempts that fail) or the subscriber to end (then closes).
 async fn keep(hub: Arc<Hub>) {
     loop {
-        hub.keeper.notified().await;
+        match hub.sub.info.read_timeout {
+            Some(quiet) => {
+                if tokio::time::timeout(quiet, hub.keeper.notified())
+                    .await
+                    .is_err()
+                {
+                    hub.ping().await;
+                    continue;
+                }
+            }
+            None => hub.keeper.notified().await,
+        }
         if hub.sub.lock().closed {
             return hub.close().await;
         }

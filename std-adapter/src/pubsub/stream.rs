@@ -237,9 +237,8 @@ impl AsyncSubscriber {
     /// Opt-in, because a connection of its own keeps what sharing gives up:
     /// [`Overflow::Disconnect`] here ends the subscriber alone (it unsubscribes; the connection
     /// is the pipelines' too, and stays), one subscriber per shared connection (the server
-    /// keeps one set of subscriptions per connection), no pings while the connection is idle,
-    /// and RESP3 only: in RESP2 a subscribed connection answers nothing but subscription
-    /// commands, so it cannot be shared.
+    /// keeps one set of subscriptions per connection), and RESP3 only: in RESP2 a subscribed
+    /// connection answers nothing but subscription commands, so it cannot be shared.
     ///
     /// `Err(Error::Config)` for a name that does not speak RESP3 (`protocol=3`), is a cluster,
     /// has no shared connection (`multiplexed=0`, a factory), or whose shared connection has a
