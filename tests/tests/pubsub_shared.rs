@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use redpipe::prelude::*;
-use redpipe::pubsub::{AsyncSubscriber, Event, Msg, Overflow};
+use redpipe::pubsub::{AsyncSubscriber, Event, Msg, Overflow, Subscriber};
 use redpipe::{Connections, Error};
 use redpipe_tests::RedisServer;
 
@@ -224,4 +224,100 @@ async fn resp2_names_are_refused_with_a_clear_error() {
         Err(Error::Config(msg)) => assert!(msg.contains("RESP3"), "{msg}"),
         other => panic!("expected a configuration error, got {other:?}"),
     }
+}
+
+/// `INCR key` `n` times in blocking pipelines of one command each (see [`count_up`]).
+fn count_up_blocking(r: &Connections, key: &str, n: i64) {
+    for expected in 1..=n {
+        let got = r.autoexec(None, |p| Ok(p.incr(key))).unwrap();
+        assert_eq!(got.result().unwrap(), expected, "{key}");
+    }
+}
+
+fn next_message_blocking(sub: &mut Subscriber) -> Msg {
+    match sub.next_event(WAIT).unwrap() {
+        Some(Event::Message(m)) => m,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_blocking_subscriber_shares_the_connection_with_threads_pipelines() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
+    assert!(sub.is_shared());
+    sub.subscribe(&["news"]).unwrap();
+    let listed = clients(&server);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].contains(" sub=1 "));
+
+    // Messages while no pipeline runs: the subscriber's thread reads them.
+    assert_eq!(server.cli(&["PUBLISH", "news", "idle"]), "1");
+    assert_eq!(
+        next_message_blocking(&mut sub).payload::<String>().unwrap(),
+        "idle"
+    );
+    // And while threads' pipelines run on the same connection.
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let r = &r;
+            s.spawn(move || count_up_blocking(r, &format!("k{i}"), 200));
+        }
+        for i in 0..30 {
+            assert_eq!(server.cli(&["PUBLISH", "news", &i.to_string()]), "1");
+        }
+    });
+    for i in 0..30 {
+        let m = next_message_blocking(&mut sub);
+        assert_eq!(
+            (m.channel.as_str(), m.payload::<i64>().unwrap()),
+            ("news", i)
+        );
+    }
+    assert_eq!(clients(&server).len(), 1);
+}
+
+#[test]
+fn a_blocking_subscriber_refused_or_killed_goes_on() {
+    let server = RedisServer::start();
+    server.cli(&[
+        "ACL",
+        "SETUSER",
+        "limited",
+        "on",
+        ">pw",
+        "~*",
+        "resetchannels",
+        "&allowed",
+        "+@all",
+    ]);
+    let r = Connections::new();
+    let url = format!(
+        "redis://limited:pw@127.0.0.1:{}?protocol=3&timeout=5000",
+        server.port()
+    );
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
+    match sub.subscribe(&["forbidden"]) {
+        Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
+        other => panic!("expected NOPERM, got {other:?}"),
+    }
+    count_up_blocking(&r, "k", 3);
+    sub.subscribe(&["allowed"]).unwrap();
+
+    let id = clients(&server)[0]
+        .split(' ')
+        .find_map(|f| f.strip_prefix("id="))
+        .unwrap()
+        .to_owned();
+    assert_eq!(server.cli(&["CLIENT", "KILL", "ID", &id]), "1");
+    assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Gap));
+    publish_until_received(&server, "allowed", "back");
+    assert_eq!(
+        next_message_blocking(&mut sub).payload::<String>().unwrap(),
+        "back"
+    );
+    count_up_blocking(&r, "k2", 3);
+    assert_eq!(clients(&server).len(), 1);
 }

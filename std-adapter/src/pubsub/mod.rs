@@ -60,7 +60,6 @@
 
 mod blocking;
 mod notify;
-#[cfg(feature = "tokio")]
 mod pushed;
 mod run;
 #[cfg(feature = "tokio")]

@@ -12,7 +12,7 @@ use futures_util::Stream;
 use redpipe_core::{Args, Error, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use super::pushed::Hub;
+use super::pushed::tasks::Hub;
 use super::run::{change, flush, pump, rehome, short_forms, spread, wait_for};
 use super::{Event, Kind, Overflow, Shared, State, deadline};
 use crate::cluster::{Node, SlotMap};

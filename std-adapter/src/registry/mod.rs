@@ -441,9 +441,8 @@ impl Connections {
     }
 
     /// The pool whose shared connections a subscriber of `name` may share
-    /// (`AsyncSubscriber::on_shared`): a single server's, multiplexed, speaking RESP3, where
-    /// confirmations and messages are pushes the connection's driver can tell from replies.
-    #[cfg(feature = "tokio")]
+    /// (`on_shared`): a single server's, multiplexed, speaking RESP3, where confirmations and
+    /// messages are pushes the connection's reader can tell from replies.
     pub(crate) fn shared_subscriber_pool(&self, name: &str) -> Result<Arc<Pool>> {
         let pool = match self.target(name) {
             Some(Target::Server(p)) => p,

@@ -73,20 +73,18 @@ const MAX_PIPELINES: usize = 4096;
 const EAGER_BELOW: usize = 16;
 
 /// Where a shared connection's RESP3 pushes go: the subscriber attached to it (see
-/// `pubsub::pushed`). Only the tokio driver has one: a blocking shared connection is read only
-/// while a pipeline runs on it.
-#[cfg(feature = "tokio")]
+/// `pubsub::pushed`).
 pub(crate) trait PushSink: Send + Sync {
-    /// Takes in the pushes of one read: whole frames, back to back, in the order read. Called
-    /// by the connection's driver after it let go of the connection's lock.
+    /// Takes in the pushes of one read: whole frames, back to back, in the order read. The
+    /// tokio driver calls it after it let go of the connection's lock; a blocking reader under
+    /// it (it MUST NOT call back into the connection).
     fn pushes(&self, frames: &[u8]);
     /// The connection ended: the subscriptions on it are gone. Called under the connection's
     /// lock: it MUST NOT call back into the connection.
     fn lost(&self);
 }
 
-/// Bytes of push room a driver keeps between reads.
-#[cfg(feature = "tokio")]
+/// Bytes of push room a reader keeps between reads.
 const PUSHES_KEPT: usize = 64 << 10;
 
 /// A submitter's pipeline, and who to wake when it is done: its thread (`W` = `Thread`, which

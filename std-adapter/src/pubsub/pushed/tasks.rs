@@ -1,44 +1,25 @@
-//! A tokio subscriber on its name's shared connection (feature `tokio`, RESP3 only): no
-//! connection of its own, its subscription commands written between everyone's pipelines,
-//! its messages routed to it from the connection's driver.
-//!
-//! The core does the protocol: the connection's [`Mux`](redpipe_core::mux::Mux) hands every
-//! RESP3 push to the driver, never to a pipeline, and writes subscription commands as fenced
-//! submissions ([`queue_fenced`]), whose slots tell a refusal (`-NOPERM`, in band) from an
-//! acceptance (confirmed by pushes); the subscriber's [`Router`](redpipe_core::pubsub::Router)
-//! reads the pushes as events. This module moves them: the driver hands a read's pushes to the
-//! [`Hub`] (the [`PushSink`] attached to the connection), which puts them in the subscriber's
-//! buffer under the same bounds and [`Overflow`](super::Overflow) policy as a dedicated
-//! subscriber; a keeper task reattaches to the name's next shared connection when the one it
-//! was on ends, subscribes again and puts an [`Event::Gap`](super::Event::Gap) in the buffer.
-//!
-//! What differs from a subscriber on a connection of its own, and why it is opt-in:
-//! - [`Overflow::Disconnect`](super::Overflow::Disconnect) cannot close the connection (others
-//!   use it): it ends the subscriber alone, which unsubscribes and lets the pushes go.
-//! - One subscriber per shared connection: the server keeps one set of subscriptions per
-//!   connection, so a second subscriber's `UNSUBSCRIBE` would end the first's.
-//! - The keeper pings the connection every `read_timeout` (a pipeline with
-//!   one `PING`, among the others): a connection that died silently fails it by its stall
-//!   timeout, as the dedicated subscriber's unanswered `PING` does.
-//! - RESP3 only, a single server only.
+//! The tokio side: a keeper task, the driver task hands pushes over after its lock.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use redpipe_core::mux::{fenced_outcomes, queue_fenced};
-use redpipe_core::{Args, Error, Result, Scanner, SlotError, VecPipeline};
+use redpipe_core::{Args, Result};
 
-use super::stream::{Writer, wait};
-use super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared, State, deadline, unconfirmed};
+use super::super::stream::{Writer, wait};
+use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared, State, deadline, unconfirmed};
+use super::{
+    confirmations_may_come, fence_pending, record_outcomes, restart, take_pushes,
+    unsubscribe_everything,
+};
 use crate::registry::{Connections, Pool};
 use crate::shared::PushSink;
 use crate::shared::tasks;
 
 /// A subscriber's side of a shared connection: its state, the connection it is on, and the
 /// keeper that follows the name's connections.
-pub(super) struct Hub {
+pub(in crate::pubsub) struct Hub {
     /// The subscriber's state: names, buffer, the owner's wake-ups.
-    pub(super) sub: Arc<Shared<Writer>>,
+    pub(in crate::pubsub) sub: Arc<Shared<Writer>>,
     pool: Arc<Pool>,
     conn: Mutex<Option<Arc<tasks::Shared>>>,
     /// One writer of subscription commands at a time: the router's output goes on the wire
@@ -51,31 +32,8 @@ pub(super) struct Hub {
 
 impl PushSink for Hub {
     fn pushes(&self, frames: &[u8]) {
-        let mut st = self.sub.lock();
-        if st.closed {
-            return; // ended: its unsubscribe is on its way
-        }
-        let mut at = 0;
-        while at < frames.len() {
-            match st.router.handle_input(0, &frames[at..]) {
-                Ok(Some((frame, used))) => {
-                    st.deliver(frame);
-                    at += used;
-                }
-                Ok(None) => break,
-                // A push the subscription machine cannot read (a `message` of the wrong
-                // shape): skipped; the connection is the pipelines' too and stays.
-                Err(_) => match Scanner::new().scan(&frames[at..], &self.sub.info.limits) {
-                    Ok(Some(n)) => at += n,
-                    _ => break,
-                },
-            }
-        }
-        let closed = st.closed;
-        self.sub.wake_locked(&mut st);
-        drop(st);
-        if closed {
-            self.keeper.notify_one(); // the overflow policy ended it
+        if take_pushes(&self.sub, frames) {
+            self.keeper.notify_one(); // ended: the keeper unsubscribes
         }
     }
 
@@ -87,9 +45,8 @@ impl PushSink for Hub {
 
 impl Hub {
     /// Attaches a new subscriber to the shared connection of `name` and starts its keeper.
-    pub(super) async fn open(registry: &Connections, name: &str) -> Result<Arc<Self>> {
-        let pool = registry.shared_subscriber_pool(name)?;
-        let target = registry.subscriber_settings(name)?;
+    pub(in crate::pubsub) async fn open(registry: &Connections, name: &str) -> Result<Arc<Self>> {
+        let (pool, target) = super::target(registry, name)?;
         let conn = pool.shared_async().await?.0;
         let hub = Arc::new(Self {
             sub: Arc::new(Shared::with(target, None)),
@@ -117,33 +74,19 @@ impl Hub {
     /// (the keeper subscribes again on the next one) or the commands do not fit.
     async fn send(&self) -> Result<()> {
         let _turn = self.sending.lock().await;
-        let mut p = VecPipeline::new();
-        {
-            let mut st = self.sub.lock();
-            let used = queue_fenced(&mut p, st.router.poll_output(0))?;
-            if used == 0 {
-                return Ok(());
-            }
-            // In the pipeline now: it goes, or the connection fails and everything wanted is
-            // subscribed again on the next one.
-            st.router.consume_output(0, used);
-        }
-        let conn = self.conn().ok_or(Error::Closed)?;
+        let Some(mut p) = fence_pending(&self.sub)? else {
+            return Ok(());
+        };
+        let conn = self.conn().ok_or(redpipe_core::Error::Closed)?;
         let ran = conn.run_fenced(&mut p).await;
-        let mut st = self.sub.lock();
-        for outcome in fenced_outcomes(&p) {
-            if let Err(SlotError::Server(e)) = outcome {
-                st.refused = Some(Error::Server(e.into_owned()));
-            }
-        }
-        self.sub.wake_locked(&mut st);
+        record_outcomes(&self.sub, &p);
         ran
     }
 
     /// The body of `subscribe_kind` and `unsubscribe_kind` on a shared connection: queue the
     /// command, write it fenced, wait for the confirmations (names refused, or not confirmed
     /// in time, are forgotten).
-    pub(super) async fn change<A: Args + ?Sized>(
+    pub(in crate::pubsub) async fn change<A: Args + ?Sized>(
         &self,
         kind: Kind,
         names: &A,
@@ -153,11 +96,11 @@ impl Hub {
             return Ok(());
         }
         let deadline = deadline(Some(self.sub.confirm_timeout()));
-        let result = match self.send().await {
-            // A connection that failed is replaced by the keeper, which subscribes again.
-            Ok(()) | Err(Error::Closed | Error::Io(_)) => {
+        let sent = self.send().await;
+        let result = match sent {
+            _ if confirmations_may_come(&sent) => {
                 let shared = &self.sub;
-                super::run::wait_for!(
+                super::super::run::wait_for!(
                     shared,
                     deadline,
                     State::settled,
@@ -166,7 +109,7 @@ impl Hub {
                     .await
                 )
             }
-            Err(e) => Err(e),
+            sent => sent,
         };
         if result.is_err() && subscribe {
             self.sub.lock().router.forget(kind, names);
@@ -175,7 +118,7 @@ impl Hub {
     }
 
     /// The owner goes: the keeper unsubscribes and lets the connection's pushes go.
-    pub(super) fn stop(&self) {
+    pub(in crate::pubsub) fn stop(&self) {
         let mut st = self.sub.lock();
         st.closed = true;
         self.sub.wake_locked(&mut st);
@@ -186,13 +129,7 @@ impl Hub {
     /// Unsubscribes from everything on the connection (which others keep using), within the
     /// confirmation timeout, and detaches from it.
     async fn close(&self) {
-        {
-            let mut st = self.sub.lock();
-            for kind in Kind::ALL {
-                let names: Vec<Vec<u8>> = st.router.wanted(kind).map(<[u8]>::to_vec).collect();
-                let _ = st.router.unsubscribe(kind, &names);
-            }
-        }
+        unsubscribe_everything(&self.sub);
         let _ = tokio::time::timeout(self.sub.confirm_timeout(), self.send()).await;
         if let Some(conn) = self
             .conn
@@ -208,9 +145,7 @@ impl Hub {
     /// subscriber's side: a connection that died silently fails the `PING` (its stall timeout),
     /// and the keeper reattaches.
     async fn ping(&self) {
-        let Some(conn) = self.conn() else { return };
-        let mut p = VecPipeline::new();
-        if p.query::<()>(redpipe_core::cmd("PING")).is_ok() {
+        if let (Some(conn), Some(mut p)) = (self.conn(), super::ping()) {
             let _ = conn.run(&mut p).await;
         }
     }
@@ -222,12 +157,7 @@ impl Hub {
         let weak: Weak<Hub> = Arc::downgrade(self);
         conn.attach(weak)?;
         *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
-        {
-            let mut st = self.sub.lock();
-            st.gap();
-            st.router.resubscribe(0)?;
-            self.sub.wake_locked(&mut st);
-        }
+        restart(&self.sub)?;
         self.send().await
     }
 }
