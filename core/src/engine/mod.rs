@@ -374,7 +374,8 @@ where
     }
 
     /// Out-of-band RESP3 push replies seen (and skipped) while reading, including those that
-    /// arrived before it was sent.
+    /// arrived before it was sent. On a shared connection none: the
+    /// [`Mux`](crate::mux::Mux) takes them and hands them to the transport.
     pub fn pushes_seen(&self) -> u64 {
         self.pushes
     }

@@ -239,3 +239,127 @@ fn a_push_still_arriving_waits_and_is_never_half_handed_out() {
         Err(DecodeError::UnexpectedReply)
     );
 }
+
+#[test]
+fn random_mixes_of_pipelines_fences_pushes_and_cuts_keep_everyone_in_step() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    /// One submission: `Err(k)` a pipeline of `k` INCRs, `Ok(refusals)` a fenced one whose
+    /// commands are refused where `true`; and whether it is abandoned once sent.
+    type Item = (Result<Vec<bool>, usize>, bool);
+    let item = (
+        prop_oneof![
+            proptest::collection::vec(any::<bool>(), 1..4).prop_map(Ok),
+            (1usize..4).prop_map(Err),
+        ],
+        proptest::bool::weighted(0.2),
+    );
+    let plans = (
+        proptest::collection::vec(item, 1..8),
+        proptest::collection::vec(0u8..4, 0..40),
+        proptest::collection::vec(1usize..12, 1..30),
+    );
+    let mut runner = TestRunner::new(Config::with_cases(256));
+    runner
+        .run(
+            &plans,
+            |(items, push_at, cuts): (Vec<Item>, Vec<u8>, Vec<usize>)| {
+                let mut mux = M::with_capacity(16);
+                let (mut tickets, mut handles) = (Vec::new(), Vec::new());
+                for (kind, _) in &items {
+                    match kind {
+                        Ok(refusals) => {
+                            let commands = SUB.repeat(refusals.len());
+                            tickets.push(mux.try_submit_fenced(fenced(&commands)).unwrap());
+                            handles.push(Vec::new());
+                        }
+                        Err(k) => {
+                            let mut p = P::new();
+                            handles.push(
+                                (0..*k)
+                                    .map(|i| p.incr(["a", "b", "c"][i]).unwrap())
+                                    .collect(),
+                            );
+                            tickets.push(mux.try_submit(p).unwrap());
+                        }
+                    }
+                }
+                let _ = transmit(&mut mux);
+                // The server's answer, with a push (a message numbered in order) after any frame
+                // the plan says; every `n`-th INCR answered `n`.
+                let (mut stream, mut pushed, mut n, mut frames) = (Vec::new(), Vec::new(), 0i64, 0);
+                let mut frame = |stream: &mut Vec<u8>, bytes: &[u8], pushed: &mut Vec<Vec<u8>>| {
+                    stream.extend_from_slice(bytes);
+                    frames += 1;
+                    if push_at.get(frames).is_some_and(|p| *p == 0) {
+                        let m = alloc::format!(
+                            ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n:{}\r\n",
+                            pushed.len()
+                        );
+                        stream.extend_from_slice(m.as_bytes());
+                        pushed.push(m.into_bytes());
+                    }
+                };
+                for (kind, _) in &items {
+                    match kind {
+                        Ok(refusals) => {
+                            for refused in refusals {
+                                let first: &[u8] = if *refused { NOPERM } else { CONFIRM };
+                                frame(&mut stream, first, &mut pushed);
+                                frame(&mut stream, FENCED, &mut pushed);
+                            }
+                        }
+                        Err(k) => {
+                            for _ in 0..*k {
+                                n += 1;
+                                frame(
+                                    &mut stream,
+                                    alloc::format!(":{n}\r\n").as_bytes(),
+                                    &mut pushed,
+                                );
+                            }
+                        }
+                    }
+                }
+                let confirms = items.iter().filter_map(|(k, _)| k.as_ref().ok()).flatten();
+                let confirms = confirms.filter(|r| !**r).count();
+                for (t, (_, abandon)) in tickets.iter().zip(&items) {
+                    if *abandon {
+                        prop_assert!(mux.abandon(*t).is_some());
+                    }
+                }
+                let out = feed(&mut mux, &stream, &cuts).unwrap();
+                let messages: Vec<_> = out.iter().filter(|f| f.starts_with(b">3\r\n$7")).collect();
+                prop_assert_eq!(messages.len(), pushed.len());
+                prop_assert!(messages.iter().zip(&pushed).all(|(a, b)| *a == b));
+                prop_assert_eq!(out.len() - pushed.len(), confirms);
+                let mut seen = 0i64;
+                for ((t, (kind, abandon)), hs) in tickets.iter().zip(&items).zip(&handles) {
+                    if let Err(k) = kind {
+                        seen += *k as i64;
+                    }
+                    if *abandon {
+                        continue;
+                    }
+                    let p = mux.take(*t).unwrap();
+                    match kind {
+                        Ok(refusals) => {
+                            let got = outcomes(&p);
+                            for (o, refused) in got.iter().zip(refusals) {
+                                prop_assert_eq!(o.is_err(), *refused);
+                            }
+                        }
+                        Err(k) => {
+                            for (i, h) in hs.iter().enumerate() {
+                                prop_assert_eq!(h.read(&p), Ok(seen - *k as i64 + i as i64 + 1));
+                            }
+                        }
+                    }
+                }
+                prop_assert!(mux.is_empty() || mux.failure().is_none());
+                Ok(())
+            },
+        )
+        .unwrap();
+}

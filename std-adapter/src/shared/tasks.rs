@@ -249,8 +249,9 @@ impl Shared {
         }
         if state.sink.as_ref().is_some_and(|w| w.strong_count() > 0) {
             return Err(Error::Config(
-                "this shared connection already has a subscriber: one per connection (set \
-                 `multiplexed` above 1 for more, or use a subscriber on a connection of its own)"
+                "this shared connection already has a subscriber: one per connection (a name \
+                 with `multiplexed` above 1 has more connections, or use a subscriber on a \
+                 connection of its own)"
                     .into(),
             ));
         }
