@@ -217,6 +217,45 @@ async fn an_overflow_that_must_not_drop_ends_the_subscriber_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_nobody_reads_drops_the_oldest_and_a_dropped_subscriber_unsubscribes() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    sub.buffer(5, 1 << 20, Overflow::DropOldest);
+    sub.subscribe(&["flood"]).await.unwrap();
+    for i in 0..20 {
+        assert_eq!(server.cli(&["PUBLISH", "flood", &i.to_string()]), "1");
+    }
+    // The last publish is answered after its message was pushed on the shared connection;
+    // a pipeline behind it is answered after the driver handed that message over.
+    count_up(r.clone(), "k".into(), 1).await;
+    assert_eq!(
+        sub.next_event(WAIT).await.unwrap(),
+        Some(Event::Dropped(15))
+    );
+    for i in 15..20 {
+        assert_eq!(next_message(&mut sub).await.payload::<i64>().unwrap(), i);
+    }
+    assert_eq!(sub.dropped(), 15);
+
+    drop(sub);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
+        assert!(Instant::now() < deadline, "the dropped subscriber stayed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(clients(&server).len(), 1);
+    assert_eq!(clients(&server).len(), 1);
+    // The connection takes a new subscriber.
+    let mut again = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    again.subscribe(&["flood"]).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resp2_names_are_refused_with_a_clear_error() {
     let server = RedisServer::start();
     let r = registry(&server, 2);

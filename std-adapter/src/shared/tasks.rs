@@ -537,7 +537,8 @@ impl Driver {
                         self.arm(&mut state, deadline);
                     }
                     drop(state);
-                    drop(later); // the tasks whose pipelines are done, after the lock
+                    // The pushes first, then the tasks whose pipelines are done, both after the
+                    // lock: a task that sees its reply finds the pushes read before it delivered.
                     if let Some(sink) = sink
                         && !self.pushes.is_empty()
                     {
@@ -545,6 +546,7 @@ impl Driver {
                         self.pushes.clear();
                         self.pushes.shrink_to(super::PUSHES_KEPT);
                     }
+                    drop(later);
                     self.buf.consume(used);
                     self.buf.shrink();
                     continue;
