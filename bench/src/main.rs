@@ -658,7 +658,10 @@ fn run() -> Result<()> {
         tables.extend(service::tables(&results));
     }
     if wants("h") {
-        tables.extend(pubsub::figure(&args.url, bench.plan.reps, args.quick)?);
+        let plan = &bench.plan;
+        tables.extend(pubsub::figure(&args.url, (plan.reps, args.quick), &|| {
+            plan.settle()
+        })?);
     }
     if wants("i") {
         tables.extend(caching::figure(&args.url, bench.plan.reps, args.quick)?);

@@ -26,6 +26,7 @@ use redpipe::pubsub::{AsyncSubscriber, Event, Overflow, Subscriber};
 use tokio::runtime::Runtime;
 
 use crate::report::{self, Samples, Table};
+use crate::service::census::Census;
 
 const PAYLOAD: usize = 100;
 const BATCH: usize = 1000;
@@ -91,6 +92,39 @@ impl Who {
 /// Messages received, over every subscriber of a run.
 type Count = Arc<AtomicU64>;
 
+/// A run's subscribers: blocking ones on threads, async ones as tasks of the runtime.
+#[derive(Default)]
+struct Running {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// fred's clients, which close their connections only when told to.
+    fred: Vec<fred::clients::Client>,
+}
+
+impl Running {
+    /// Ends every subscriber of the run and waits until each is gone: a task is aborted (a
+    /// subscriber that has every message of its own still waits for one more), a thread sees
+    /// the count past its end. A subscriber left behind would go on receiving, and slowing,
+    /// every later run.
+    fn end(self, rt: &Runtime) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        rt.block_on(async {
+            for task in self.tasks {
+                let _ = task.await;
+            }
+            for client in self.fred {
+                use fred::interfaces::ClientLike;
+                let _ = client.quit().await;
+            }
+        });
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Subscribes `n` subscribers of `who` (each counting into `count`), returns once every one is
 /// subscribed; they stop when `count` reaches `until`.
 fn subscribe(
@@ -99,9 +133,9 @@ fn subscribe(
     (who, shape, quick): (Who, Shape, bool),
     count: &Count,
     until: u64,
-) -> crate::Result<Vec<std::thread::JoinHandle<()>>> {
+) -> crate::Result<Running> {
     let pattern = shape == Shape::FanOut;
-    let mut threads = Vec::new();
+    let mut run = Running::default();
     for _ in 0..shape.subscribers() {
         let count = count.clone();
         match who {
@@ -114,7 +148,7 @@ fn subscribe(
                 } else {
                     rt.block_on(sub.subscribe(&["h"]))?;
                 }
-                rt.spawn(async move {
+                run.tasks.push(rt.spawn(async move {
                     while let Some(Ok(event)) = sub.next().await {
                         if let Event::Message(_) = event
                             && count.fetch_add(1, Ordering::Relaxed) + 1 >= until
@@ -122,7 +156,7 @@ fn subscribe(
                             break;
                         }
                     }
-                });
+                }));
             }
             Who::RedpipeBlocking => {
                 let r = registry(url)?;
@@ -133,7 +167,7 @@ fn subscribe(
                 } else {
                     sub.subscribe(&["h"])?;
                 }
-                threads.push(std::thread::spawn(move || {
+                run.threads.push(std::thread::spawn(move || {
                     let start = Instant::now();
                     while count.load(Ordering::Relaxed) < until && start.elapsed() < DEADLINE {
                         if let Ok(Some(Event::Message(_))) =
@@ -152,14 +186,14 @@ fn subscribe(
                 } else {
                     rt.block_on(sub.subscribe("h"))?;
                 }
-                rt.spawn(async move {
+                run.tasks.push(rt.spawn(async move {
                     let mut messages = sub.into_on_message();
                     while messages.next().await.is_some() {
                         if count.fetch_add(1, Ordering::Relaxed) + 1 >= until {
                             break;
                         }
                     }
-                });
+                }));
             }
             Who::Fred => {
                 use fred::prelude::*;
@@ -177,8 +211,8 @@ fn subscribe(
                 } else {
                     rt.block_on(client.subscribe("h"))?;
                 }
-                rt.spawn(async move {
-                    let _keep = client;
+                run.fred.push(client);
+                run.tasks.push(rt.spawn(async move {
                     loop {
                         match rx.recv().await {
                             Ok(_) => {
@@ -190,11 +224,11 @@ fn subscribe(
                             Err(_) => break,
                         }
                     }
-                });
+                }));
             }
         }
     }
-    Ok(threads)
+    Ok(run)
 }
 
 fn registry(url: &str) -> crate::Result<Connections> {
@@ -224,8 +258,7 @@ fn publish(publisher: &Connections, n: u64) -> crate::Result<()> {
 /// receiving for 3 s before it has every message lost the rest: its rate counts what arrived,
 /// until the last arrival).
 fn measure(
-    rt: &Runtime,
-    url: &str,
+    (rt, url, census): (&Runtime, &str, &mut Census),
     who: Who,
     shape: Shape,
     quick: bool,
@@ -233,7 +266,7 @@ fn measure(
     let messages = shape.messages(quick);
     let until = messages * shape.subscribers() as u64;
     let count: Count = Arc::default();
-    let threads = subscribe(rt, url, (who, shape, quick), &count, until)?;
+    let running = subscribe(rt, url, (who, shape, quick), &count, until)?;
     let publisher = registry(url)?;
     let start = Instant::now();
     publish(&publisher, messages)?;
@@ -260,29 +293,37 @@ fn measure(
         std::thread::sleep(Duration::from_micros(200));
     }
     let lost = until - seen;
-    // Subscribers still waiting for what was lost end with the runtime's tasks or their
-    // deadline; the count tells them to stop.
+    // The count past its end stops the blocking readers; every subscriber is gone, and the
+    // server has closed its connections, before the next run starts.
     count.fetch_add(until, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
-    }
+    running.end(rt);
+    drop(publisher);
+    census.settle()?;
     Ok((seen as f64 / last.as_secs_f64(), lost))
 }
 
 /// Runs figure (h): every shape and client, `reps` times in a rotating order.
-pub(crate) fn figure(url: &str, reps: usize, quick: bool) -> crate::Result<Vec<Table>> {
+pub(crate) fn figure(
+    url: &str,
+    (reps, quick): (usize, bool),
+    settle: &dyn Fn(),
+) -> crate::Result<Vec<Table>> {
     // One worker drives every async subscriber in the background while this thread publishes.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
+    let mut census = Census::open(&url.parse()?)?;
     let mut samples = vec![vec![Samples::default(); Who::ALL.len()]; Shape::ALL.len()];
     let mut lost = Vec::new();
     for rep in 0..reps {
         for (s, &shape) in Shape::ALL.iter().enumerate() {
+            settle();
+            let mut line = format!("(h) rep {}/{reps} {}:", rep + 1, shape.label());
             for i in 0..Who::ALL.len() {
                 let w = (i + rep) % Who::ALL.len();
-                let (rate, gone) = measure(&rt, url, Who::ALL[w], shape, quick)?;
+                let (rate, gone) = measure((&rt, url, &mut census), Who::ALL[w], shape, quick)?;
+                line.push_str(&format!(" {} {}", Who::ALL[w].label(), report::rate(rate)));
                 samples[s][w].push(rate);
                 if gone > 0 {
                     lost.push(format!(
@@ -293,6 +334,7 @@ pub(crate) fn figure(url: &str, reps: usize, quick: bool) -> crate::Result<Vec<T
                     ));
                 }
             }
+            eprintln!("{line}");
         }
     }
     let spread = if reps > 1 {

@@ -20,7 +20,7 @@
 //!   contender was (this bench's own), is the number of connections it used. The contender is
 //!   then dropped, and the next one starts once the server has seen its connections close.
 
-mod census;
+pub(crate) mod census;
 mod contenders;
 mod tables;
 

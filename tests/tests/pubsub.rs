@@ -1,6 +1,7 @@
 //! Pub/Sub against a real redis-server: typed messages published from pipelines, patterns,
 //! unsubscribing, refusals, reconnecting with a gap marker after the server drops the
-//! subscriber, the bounded buffer under a flood nobody reads, and the tokio stream.
+//! subscriber and after the server is killed and started again, the bounded buffer under a flood
+//! nobody reads, and the tokio stream.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use futures_util::StreamExt;
 use redpipe::prelude::*;
 use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Overflow, Subscriber};
 use redpipe::{Connections, Error};
-use redpipe_tests::RedisServer;
+use redpipe_tests::{Options, RedisServer};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(5));
 
@@ -368,5 +369,110 @@ async fn the_tokio_subscriber_is_a_stream() {
         assert_eq!(m.payload::<String>().unwrap(), "back");
         sub.unsubscribe(&["t"]).await.unwrap();
         assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "t"]), "t\n0");
+        // Dropped, it closes its connection (the server drops its pattern): the next round
+        // starts with no subscriber of its own.
+        drop(sub);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.cli(&["PUBSUB", "NUMPAT"]) != "0" {
+            assert!(
+                Instant::now() < deadline,
+                "the dropped subscriber's pattern stays"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
+}
+
+/// The case: the server itself killed (SIGKILL) and started again on its port while a
+/// subscriber waits, blocking and tokio: each says a gap happened and hears the channel again,
+/// with no call of its own.
+#[test]
+fn a_server_killed_and_restarted_under_its_subscribers_gets_them_back() {
+    let mut server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["c"]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut tokio_sub = rt
+        .block_on(AsyncSubscriber::on(&r, redpipe::DEFAULT))
+        .unwrap();
+    rt.block_on(tokio_sub.psubscribe(&["c*"])).unwrap();
+    publish_until_received(&r, "c", "before");
+    assert_eq!(
+        next_message(&mut sub).payload::<String>().unwrap(),
+        "before"
+    );
+
+    server.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    server.restart();
+    let long = Some(Duration::from_secs(15));
+    assert_eq!(sub.next_event(long).unwrap(), Some(Event::Gap));
+    // The next message after the gap: the tokio subscriber's "before", then its gap.
+    let before = rt.block_on(tokio_sub.next_event(long)).unwrap().unwrap();
+    assert_eq!(
+        before.message().unwrap().payload::<String>().unwrap(),
+        "before"
+    );
+    let gap = rt.block_on(tokio_sub.next_event(long)).unwrap();
+    assert_eq!(gap, Some(Event::Gap));
+    // Both are subscribed again: a message reaches the two of them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while publish(&r, &[("c", "after".into())]) != [2] {
+        assert!(Instant::now() < deadline, "not both subscribed again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "after");
+    let after = loop {
+        // Messages published while only one of them was back reach the other too.
+        let m = rt.block_on(tokio_sub.next_event(long)).unwrap().unwrap();
+        let m = m.message().unwrap().payload::<String>().unwrap();
+        if m == "after" {
+            break m;
+        }
+    };
+    assert_eq!(after, "after");
+}
+
+/// The blocking subscriber over TLS, where the reader and the owner share one session: messages
+/// large and small arrive whole and in order, a subscribe is written while the reader waits,
+/// the ping after a read timeout of silence is answered (no gap), and a dropped connection
+/// comes back with a gap.
+#[test]
+fn the_blocking_subscriber_speaks_tls() {
+    let server = RedisServer::with(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let r = Connections::new();
+    // A short read timeout: the reader pings after 300 ms of silence.
+    let url = format!("{}&timeout=300", server.tls_url());
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["s"]).unwrap();
+    let sizes = [1usize, 100, 16_000, 100_000, 3];
+    let messages: Vec<(&str, String)> = (0..500)
+        .map(|i| ("s", format!("{i}:{}", "x".repeat(sizes[i % sizes.len()]))))
+        .collect();
+    assert!(publish(&r, &messages).iter().all(|&n| n == 1));
+    for (_, sent) in &messages {
+        assert_eq!(&next_message(&mut sub).payload::<String>().unwrap(), sent);
+    }
+    // Quiet for longer than the read timeout: pinged, answered, nothing lost.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        sub.next_event(Some(Duration::from_millis(100))).unwrap(),
+        None
+    );
+    // A second subscription, written while the reader waits on the socket.
+    sub.psubscribe(&["t.*"]).unwrap();
+    assert_eq!(publish(&r, &[("t.1", "p".into())]), [1]);
+    assert_eq!(next_message(&mut sub).pattern.as_deref(), Some("t.*"));
+    // Dropped by the server: a gap, then both subscriptions again.
+    assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]), "1");
+    assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Gap));
+    publish_until_received(&r, "s", "back");
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "back");
+    assert_eq!(publish(&r, &[("t.2", "again".into())]), [1]);
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "again");
 }

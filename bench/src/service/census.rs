@@ -32,14 +32,14 @@ impl Drop for StopOnDrop<'_> {
 }
 
 /// The server's connection counts, read on a connection of this bench's own.
-pub(super) struct Census {
+pub(crate) struct Census {
     conn: Connection,
     /// Connections open when no contender is (this bench's own, this one included).
     baseline: usize,
 }
 
 impl Census {
-    pub(super) fn open(info: &ConnectionInfo) -> crate::Result<Self> {
+    pub(crate) fn open(info: &ConnectionInfo) -> crate::Result<Self> {
         let mut conn = Connection::open(info)?;
         let baseline = connected_clients(&mut conn)?;
         Ok(Self { conn, baseline })
@@ -47,7 +47,7 @@ impl Census {
 
     /// Waits (at most 10 s) until the server has closed every connection of the previous
     /// contender.
-    pub(super) fn settle(&mut self) -> crate::Result<()> {
+    pub(crate) fn settle(&mut self) -> crate::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let now = connected_clients(&mut self.conn)?;
@@ -57,7 +57,7 @@ impl Census {
             }
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "figure (g): {} connections of the previous contender still open after 10 s",
+                    "{} connections of the previous contender still open after 10 s",
                     now - self.baseline
                 )
                 .into());

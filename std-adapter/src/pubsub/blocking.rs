@@ -1,7 +1,8 @@
 //! The blocking subscriber: a reader thread per subscriber, the owner waits on a condition
 //! variable. The reader's loop and every rule are the module's, shared with tokio.
 
-use std::sync::{Arc, PoisonError};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use redpipe_core::{Args, Error, Result};
@@ -10,13 +11,84 @@ use super::pushed::threads::Hub;
 use super::run::{change, flush, pump, rehome, short_forms, spread, wait_for};
 use super::{Event, Kind, Overflow, Shared, State, deadline};
 use crate::cluster::{Node, SlotMap};
-use crate::config::Addr;
 use crate::connection::Connection;
 use crate::registry::Connections;
 use crate::stream::Io;
 
-/// The read side, the write side (a second handle on the socket) and bytes already read.
-type Parts = (Io, Io, Vec<u8>);
+/// The read side, the write side and bytes already read.
+type Parts = (Side, Side, Vec<u8>);
+
+/// One side of a subscriber's connection. Over TCP or a Unix socket, a handle of its own on the
+/// socket: the reader blocks in a read on one while the owner writes on the other. TLS keeps
+/// one session state for both directions, so there both sides hold the one [`TlsSession`].
+pub(super) enum Side {
+    Own(Io),
+    Tls(Arc<TlsSession>),
+}
+
+/// A TLS connection that the reader thread and the writing owner share. The reader holds the
+/// session only to read what is ready (decrypted, or whole records in the socket, taken in
+/// without blocking); it waits for the socket's next bytes with a peek at the TCP socket under
+/// the session, holding nothing, so that a subscribe command is written at once, never after
+/// the reader's wait.
+pub(super) struct TlsSession {
+    io: Mutex<Io>,
+    /// The TCP socket under the session: peeked at, and shut down to end the reader.
+    sock: TcpStream,
+}
+
+impl TlsSession {
+    fn lock(&self) -> MutexGuard<'_, Io> {
+        self.io.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads what the server sent, waiting for it up to the socket's read timeout (then
+    /// `TimedOut`, as a read of a plain socket says: the subscriber's ping depends on it).
+    fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            {
+                let mut io = self.lock();
+                if embedded_io::ReadReady::read_ready(&mut *io)? {
+                    return embedded_io::Read::read(&mut *io, buf);
+                }
+            }
+            // Nothing to read yet (or a record not whole, or one with no data: a session
+            // ticket): wait for bytes without the session.
+            match self.sock.peek(&mut [0u8; 1]) {
+                Ok(_) => {} // bytes, or the peer's close: looked at under the session
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Err(std::io::ErrorKind::TimedOut.into());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Side {
+    /// Both sides of a connection taken apart.
+    fn split(io: Io) -> Option<(Self, Self)> {
+        if let Some(writer) = io.try_clone() {
+            return Some((Self::Own(io), Self::Own(writer)));
+        }
+        let sock = io.shutdown_handle()?;
+        let session = Arc::new(TlsSession {
+            io: Mutex::new(io),
+            sock,
+        });
+        Some((Self::Tls(Arc::clone(&session)), Self::Tls(session)))
+    }
+
+    /// Shuts the connection down both ways: the reader, waiting on it, finds it closed.
+    fn shutdown(&self) {
+        match self {
+            Self::Own(io) => io.shutdown(),
+            Self::Tls(session) => {
+                let _ = session.sock.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
 
 /// A blocking subscriber on a connection of its own; see the [module docs](super).
 ///
@@ -38,7 +110,7 @@ type Parts = (Io, Io, Vec<u8>);
 /// # Ok::<(), redpipe::Error>(())
 /// ```
 pub struct Subscriber {
-    shared: Arc<Shared<Io>>,
+    shared: Arc<Shared<Side>>,
     /// On the name's shared connection ([`on_shared`](Self::on_shared)): its side of it.
     hub: Option<Arc<Hub>>,
 }
@@ -54,7 +126,7 @@ impl std::fmt::Debug for Subscriber {
 /// Opens a connection for the subscriber: the name's factory or settings (a cluster's `node`,
 /// or the first of its nodes that answers), set up as any connection (`HELLO`, `AUTH`,
 /// `SELECT`), then taken apart.
-fn open(shared: &Shared<Io>, node: Option<&Node>) -> Result<Parts> {
+fn open(shared: &Shared<Side>, node: Option<&Node>) -> Result<Parts> {
     let conn = match &shared.factory {
         Some(open) => open()?,
         None => {
@@ -73,25 +145,29 @@ fn open(shared: &Shared<Io>, node: Option<&Node>) -> Result<Parts> {
         }
     };
     let (io, buf) = conn.into_io()?;
-    // TLS keeps one session state, which a reading and a writing thread cannot share.
-    let writer = io.try_clone().ok_or_else(|| {
-        Error::Config(
-            "a blocking subscriber needs a TCP or Unix socket: over TLS use the tokio \
-             AsyncSubscriber"
-                .into(),
-        )
-    })?;
-    Ok((io, writer, buf.filled().to_vec()))
+    let (reader, writer) = Side::split(io)
+        .ok_or_else(|| Error::Config("a subscriber's connection has no socket to split".into()))?;
+    Ok((reader, writer, buf.filled().to_vec()))
 }
 
-fn read(_: &Shared<Io>, io: &mut Io, buf: &mut [u8]) -> std::io::Result<usize> {
-    embedded_io::Read::read(io, buf)
+fn read(_: &Shared<Side>, side: &mut Side, buf: &mut [u8]) -> std::io::Result<usize> {
+    match side {
+        Side::Own(io) => embedded_io::Read::read(io, buf),
+        Side::Tls(session) => session.read(buf),
+    }
 }
 
-fn write(io: &mut Io, bytes: &[u8]) -> std::io::Result<()> {
-    let result = embedded_io::Write::write_all(io, bytes);
+fn write(side: &mut Side, bytes: &[u8]) -> std::io::Result<()> {
+    let result = match side {
+        Side::Own(io) => embedded_io::Write::write_all(io, bytes),
+        Side::Tls(session) => {
+            let mut io = session.lock();
+            embedded_io::Write::write_all(&mut *io, bytes)
+                .and_then(|()| embedded_io::Write::flush(&mut *io))
+        }
+    };
     if result.is_err() {
-        io.shutdown(); // so that the reader, blocked in a read, finds the connection gone
+        side.shutdown(); // so that the reader, blocked in a read, finds the connection gone
     }
     result
 }
@@ -101,7 +177,7 @@ fn sleep(d: Duration) {
 }
 
 /// Waits for a wake-up after the `seen`th, or `left`.
-pub(super) fn wait(shared: &Shared<Io>, seen: u64, left: Option<Duration>) {
+pub(super) fn wait(shared: &Shared<Side>, seen: u64, left: Option<Duration>) {
     let st = shared.lock();
     if st.version != seen {
         return;
@@ -123,7 +199,7 @@ pub(super) fn wait(shared: &Shared<Io>, seen: u64, left: Option<Duration>) {
 
 /// Starts a reader thread for `link`; if none can start, the next look at the links tries
 /// again.
-fn spawn(shared: &Arc<Shared<Io>>, link: usize) {
+fn spawn(shared: &Arc<Shared<Side>>, link: usize) {
     let reader = Arc::clone(shared);
     let started = std::thread::Builder::new()
         .name("redpipe-subscriber".into())
@@ -134,13 +210,13 @@ fn spawn(shared: &Arc<Shared<Io>>, link: usize) {
 }
 
 /// Reads the cluster's slot map again.
-fn refresh(shared: &Shared<Io>) -> Result<SlotMap> {
+fn refresh(shared: &Shared<Side>) -> Result<SlotMap> {
     let cluster = shared.cluster.as_ref().ok_or(Error::Closed)?;
     cluster.refresh()?;
     Ok(SlotMap::clone(&cluster.map()))
 }
 
-fn run(shared: Arc<Shared<Io>>, link: usize, first: Option<Parts>) {
+fn run(shared: Arc<Shared<Side>>, link: usize, first: Option<Parts>) {
     pump!(
         shared,
         link,
@@ -151,7 +227,7 @@ fn run(shared: Arc<Shared<Io>>, link: usize, first: Option<Parts>) {
 
 /// Marks the subscriber closed and shuts every connection down: each reader, blocked in a read
 /// on the same socket, finds it closed and ends.
-fn stop(shared: &Shared<Io>) {
+fn stop(shared: &Shared<Side>) {
     let mut st = shared.lock();
     st.closed = true;
     for link in &mut st.links {
@@ -170,17 +246,10 @@ impl Subscriber {
 
     /// A subscriber to the server or cluster named `name` in `registry`, on connections of
     /// its own (a cluster: see the [module docs](super#redis-cluster)), the first opened now
-    /// (an unreachable server or a refused `AUTH` is the error) with the name's settings. Not
-    /// over TLS (use `AsyncSubscriber`).
+    /// (an unreachable server or a refused `AUTH` is the error) with the name's settings, over
+    /// TCP, a Unix socket or TLS.
     pub fn on(registry: &Connections, name: &str) -> Result<Self> {
         let target = registry.subscriber_settings(name)?;
-        if matches!(target.0.addr, Addr::Tls { .. }) && target.1.is_none() {
-            return Err(Error::Config(
-                "a blocking subscriber needs a TCP or Unix socket: over TLS use the tokio \
-                 AsyncSubscriber"
-                    .into(),
-            ));
-        }
         let map = match &target.2 {
             Some(cluster) => {
                 if cluster.map().nodes().is_empty() {
@@ -277,7 +346,7 @@ impl Subscriber {
         wait_for!(
             self.shared,
             deadline(timeout),
-            |st: &mut State<Io>| st.take().map(|r| r.map(Some)),
+            |st: &mut State<Side>| st.take().map(|r| r.map(Some)),
             Ok(None),
             wait,
         )

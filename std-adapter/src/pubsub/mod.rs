@@ -51,7 +51,8 @@
 //!   subscriber reads the slot map again, subscribes on the new owner, and yields an
 //!   [`Event::Gap`] when subscriptions were lost meanwhile.
 //!
-//! Over TLS a cluster needs the tokio subscriber, as a single server does.
+//! Over TLS, the blocking subscriber's reader and its owner share the one TLS session: the
+//! reader waits for bytes on the socket without holding it, so a subscribe is written at once.
 //!
 //! # Keyspace notifications
 //!

@@ -339,9 +339,15 @@ impl Stream for AsyncSubscriber {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.next.is_none() {
-            if self.shared.lock().ended {
+            // An event that waits is taken at once: a future (and its allocation) only to wait.
+            let mut st = self.shared.lock();
+            if st.ended {
                 return Poll::Ready(None);
             }
+            if let Some(event) = st.take() {
+                return Poll::Ready(Some(event));
+            }
+            drop(st);
             self.next = Some(Box::pin(next_event(Arc::clone(&self.shared), None)));
         }
         let Some(next) = self.next.as_mut() else {

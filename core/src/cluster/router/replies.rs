@@ -56,9 +56,10 @@ impl ClusterRun {
                 self.unreached.push(batch.node);
             }
             let failure = sub.failure().unwrap_or(Failure::Closed);
-            // Commands the node never received can go again; the others may have run.
-            let unsent = !(first..first + count).any(|i| sub.was_sent(i));
-            if unsent && self.may_retry(self.units[u].attempts) {
+            // Commands the node never received can go again, and so can reads, which change
+            // nothing wherever they ran; a write that was sent may have run, so it fails.
+            let again = !(first..first + count).any(|i| sub.was_sent(i)) || self.reads_only(u, p);
+            if again && self.may_retry(self.units[u].attempts) {
                 self.counts.retries += 1;
                 let unit = &mut self.units[u];
                 unit.attempts += 1;

@@ -492,7 +492,7 @@ fn a_failover_rides_through_moved_back_and_forth() {
 }
 
 #[test]
-fn a_failed_node_fails_only_its_commands_and_unsent_ones_go_again() {
+fn a_failed_node_fails_only_its_written_writes_and_the_rest_go_again() {
     let mut cluster = FakeCluster::new(2);
     let mut map = cluster.map();
     let mut p = VecPipeline::new();
@@ -550,6 +550,42 @@ fn a_failed_node_fails_only_its_commands_and_unsent_ones_go_again() {
             _ => assert_eq!(h.read(&p), Ok(1)),
         }
     }
+
+    // Reads written to a node whose connection broke go again: they change nothing.
+    let mut p = VecPipeline::new();
+    let keys: Vec<String> = (0..8).map(|i| format!("r{i}")).collect();
+    let reads: Vec<_> = keys
+        .iter()
+        .map(|k| p.get::<Option<i64>>(k.as_str()).unwrap())
+        .collect();
+    let write = p.incr(keys[0].as_str()).unwrap();
+    let mut run = ClusterRun::new();
+    assert!(run.next_round(&mut p, &map));
+    for b in run.batches_mut() {
+        let n = b.pipeline_mut().poll_output().len();
+        b.pipeline_mut().consume_output(n);
+        b.pipeline_mut()
+            .fail(Failure::Io(crate::IoKind::ConnectionReset));
+    }
+    run.absorb(&mut p, &mut map);
+    assert!(run.next_round(&mut p, &map), "the reads go again");
+    let again: usize = run
+        .batches_mut()
+        .iter_mut()
+        .map(|b| b.pipeline_mut().len())
+        .sum();
+    assert_eq!(again, keys.len(), "only the reads, not the written INCR");
+    cluster.serve(&mut run, &map);
+    run.absorb(&mut p, &mut map);
+    for h in &reads {
+        assert_eq!(h.read(&p), Ok(None), "the INCR that failed ran nowhere");
+    }
+    assert_eq!(
+        write.read(&p),
+        Err(SlotError::Failed(Failure::Io(
+            crate::IoKind::ConnectionReset
+        )))
+    );
 
     // A node that could not be reached (nothing written) gets the commands again.
     let mut p = VecPipeline::new();

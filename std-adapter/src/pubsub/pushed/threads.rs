@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use redpipe_core::{Args, Result};
 
+use super::super::blocking::Side;
 use super::super::blocking::wait;
 use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared, State, deadline, unconfirmed};
 use super::{
@@ -17,7 +18,6 @@ use super::{
 use crate::registry::{Connections, Pool};
 use crate::shared::PushSink;
 use crate::shared::threads as tasks;
-use crate::stream::Io;
 
 /// How long the listening thread waits for bytes before it looks at its subscriber again: the
 /// longest an ended subscriber stays subscribed, and over TLS (one handle, which the listener
@@ -27,7 +27,7 @@ const LISTEN: Duration = Duration::from_millis(50);
 /// A blocking subscriber's side of a shared connection.
 pub(in crate::pubsub) struct Hub {
     /// The subscriber's state: names, buffer, the owner's wake-ups.
-    pub(in crate::pubsub) sub: Arc<Shared<Io>>,
+    pub(in crate::pubsub) sub: Arc<Shared<Side>>,
     pool: Arc<Pool>,
     conn: Mutex<Option<Arc<tasks::Shared>>>,
     /// One writer of subscription commands at a time (see the tokio hub).
