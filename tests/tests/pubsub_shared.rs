@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use redpipe::prelude::*;
 use redpipe::pubsub::{AsyncSubscriber, Event, Msg, Overflow, Subscriber};
 use redpipe::{Connections, Error};
-use redpipe_tests::RedisServer;
+use redpipe_tests::{Options, RedisServer};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(5));
 
@@ -358,5 +358,33 @@ fn a_blocking_subscriber_refused_or_killed_goes_on() {
         "back"
     );
     count_up_blocking(&r, "k2", 3);
+    assert_eq!(clients(&server).len(), 1);
+}
+
+/// Over TLS the blocking connection has one handle, which the subscriber's thread may not hold
+/// while it waits: messages still come, and pipelines still go, on the one connection.
+#[test]
+fn a_blocking_subscriber_shares_a_tls_connection() {
+    let server = RedisServer::with(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let r = Connections::new();
+    let url = format!("{}&protocol=3&timeout=5000", server.tls_url());
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["s"]).unwrap();
+    std::thread::scope(|s| {
+        for i in 0..2 {
+            let r = &r;
+            s.spawn(move || count_up_blocking(r, &format!("k{i}"), 100));
+        }
+        for i in 0..20 {
+            assert_eq!(server.cli(&["PUBLISH", "s", &i.to_string()]), "1");
+        }
+    });
+    for i in 0..20 {
+        assert_eq!(next_message_blocking(&mut sub).payload::<i64>().unwrap(), i);
+    }
     assert_eq!(clients(&server).len(), 1);
 }

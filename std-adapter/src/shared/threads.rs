@@ -173,9 +173,10 @@ impl Shared {
     /// go to the subscriber); otherwise the thread reading for its pipeline hands them on, and
     /// this one sleeps for `wait`. `Err`: the connection failed.
     ///
-    /// A pipeline written while this waits is answered through it (its thread is woken, as by
-    /// any reader); over TLS, whose one handle both reads and writes, it goes out after the
-    /// wait at most.
+    /// With two handles on the socket it waits in a read, and a pipeline written meanwhile is
+    /// answered through it (its thread is woken, as by any reader). Over TLS the one handle
+    /// also writes, so it takes only what is ready and waits without it: a pipeline never
+    /// waits for the listener, and a message for the next look at most.
     pub(crate) fn listen(&self, wait: std::time::Duration) -> Result<()> {
         let mut state = self.lock();
         if let Some(f) = state.mux.failure() {
@@ -190,12 +191,26 @@ impl Shared {
             std::thread::sleep(wait);
             return Ok(());
         };
+        let split = state.split;
         drop(state);
-        reader
-            .io
-            .set_deadline(Some(std::time::Instant::now() + wait));
-        let read = read_once(&mut reader);
-        reader.io.set_deadline(None);
+        let read = if split {
+            reader
+                .io
+                .set_deadline(Some(std::time::Instant::now() + wait));
+            let read = read_once(&mut reader);
+            reader.io.set_deadline(None);
+            read
+        } else {
+            match embedded_io::ReadReady::read_ready(&mut reader.io) {
+                Ok(true) => read_once(&mut reader),
+                Ok(false) => {
+                    self.lock().reader = Some(reader);
+                    std::thread::sleep(wait);
+                    return self.listen_after();
+                }
+                Err(e) => Err(redpipe_core::io::io_failure(&e)),
+            }
+        };
         let later = Later::collect();
         let mut state = self.lock();
         if let Some(f) = state.mux.failure() {
@@ -220,6 +235,14 @@ impl Shared {
         drop(state);
         drop(later);
         Ok(())
+    }
+
+    /// After a wait without the read side: whether the connection failed meanwhile.
+    fn listen_after(&self) -> Result<()> {
+        match self.lock().mux.failure() {
+            Some(f) => Err(connection_error(f)),
+            None => Ok(()),
+        }
     }
 
     /// Ends the connection from outside: every pipeline on it fails with `failure` now (the

@@ -21,7 +21,7 @@ use crate::shared::threads as tasks;
 
 /// How long the listening thread waits for bytes before it looks at its subscriber again: the
 /// longest an ended subscriber stays subscribed, and over TLS (one handle, which the listener
-/// holds while it waits) the longest a pipeline written meanwhile waits to go out.
+/// does not hold while it waits) the longest a message waits while no pipeline reads.
 const LISTEN: Duration = Duration::from_millis(50);
 
 /// A blocking subscriber's side of a shared connection.
