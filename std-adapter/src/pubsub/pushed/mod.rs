@@ -125,3 +125,98 @@ fn ping() -> Option<VecPipeline> {
     let _pong = p.query::<()>(redpipe_core::cmd("PING")).ok()?;
     Some(p)
 }
+
+#[cfg(test)]
+mod tests {
+    //! What a hub does with the pushes a shared connection hands it, hostile ones included.
+    #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+    use super::super::{Event, Overflow, Shared};
+    use super::{Kind, fence_pending, take_pushes};
+    use crate::config::ConnectionInfo;
+
+    fn hub() -> Shared<()> {
+        let info: ConnectionInfo = "redis://127.0.0.1:1?protocol=3".parse().unwrap();
+        let sub = Shared::with((info, None, None), None);
+        sub.queue_change(Kind::Channel, &["news"], true).unwrap();
+        // Written (fenced) as a shared connection would; the confirmation comes as a push.
+        let p = fence_pending(&sub).unwrap().unwrap();
+        assert_eq!(p.len(), 2, "the command and its fence");
+        sub
+    }
+
+    fn message(payload: &str) -> Vec<u8> {
+        format!(
+            ">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\n{payload}\r\n",
+            payload.len()
+        )
+        .into_bytes()
+    }
+
+    fn taken(sub: &Shared<()>) -> Vec<Event> {
+        let mut st = sub.lock();
+        std::iter::from_fn(|| st.take().and_then(Result::ok)).collect()
+    }
+
+    #[test]
+    fn confirmations_settle_and_messages_are_buffered_in_order() {
+        let sub = hub();
+        assert_eq!(sub.lock().router.pending(), 1);
+        let frames = [
+            &b">3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"[..],
+            &message("a"),
+            &message("b"),
+        ]
+        .concat();
+        assert!(!take_pushes(&sub, &frames));
+        assert_eq!(sub.lock().router.pending(), 0);
+        let got: Vec<String> = taken(&sub)
+            .into_iter()
+            .filter_map(Event::message)
+            .map(|m| m.payload::<String>().unwrap())
+            .collect();
+        assert_eq!(got, ["a", "b"]);
+    }
+
+    #[test]
+    fn hostile_pushes_are_skipped_and_the_next_ones_read() {
+        let sub = hub();
+        let frames = [
+            // A `message` of the wrong shape, a push of another kind, a push that is no
+            // subscription's at all, then a good message.
+            &b">2\r\n$7\r\nmessage\r\n$4\r\nnews\r\n"[..],
+            b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n",
+            b">1\r\n:7\r\n",
+            &message("ok"),
+        ]
+        .concat();
+        assert!(!take_pushes(&sub, &frames));
+        let got = taken(&sub);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            got[0]
+                .clone()
+                .message()
+                .unwrap()
+                .payload::<String>()
+                .unwrap(),
+            "ok"
+        );
+    }
+
+    #[test]
+    fn an_overflow_that_must_not_drop_ends_the_subscriber_and_takes_nothing_more() {
+        let sub = hub();
+        sub.set_bounds(2, 1 << 20, Overflow::Disconnect);
+        let three = [message("1"), message("2"), message("3")].concat();
+        assert!(take_pushes(&sub, &three), "ended");
+        assert!(take_pushes(&sub, &message("4")), "nothing more taken");
+        let mut st = sub.lock();
+        assert!(matches!(st.take(), Some(Ok(Event::Message(_)))));
+        assert!(matches!(st.take(), Some(Ok(Event::Message(_)))));
+        assert!(matches!(
+            st.take(),
+            Some(Err(redpipe_core::Error::Overflow { messages: 2, .. }))
+        ));
+    }
+}
