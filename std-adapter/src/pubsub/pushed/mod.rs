@@ -18,7 +18,8 @@
 //! - [`Overflow::Disconnect`](super::Overflow::Disconnect) cannot close the connection (others
 //!   use it): it ends the subscriber alone, which unsubscribes and lets the pushes go.
 //! - One subscriber per shared connection: the server keeps one set of subscriptions per
-//!   connection, so a second subscriber's `UNSUBSCRIBE` would end the first's.
+//!   connection, so a second subscriber's `UNSUBSCRIBE` would end the first's. A name with
+//!   `multiplexed` above 1 takes one on each of its connections (each is asked in turn).
 //! - The keeper pings the connection every `read_timeout` (a pipeline with one `PING`, among
 //!   the others): a connection that died silently fails it by its stall timeout, as the
 //!   dedicated subscriber's unanswered `PING` does.

@@ -47,17 +47,15 @@ impl Hub {
     /// Attaches a new subscriber to the shared connection of `name` and starts its keeper.
     pub(in crate::pubsub) async fn open(registry: &Connections, name: &str) -> Result<Arc<Self>> {
         let (pool, target) = super::target(registry, name)?;
-        let conn = pool.shared_async().await?.0;
         let hub = Arc::new(Self {
             sub: Arc::new(Shared::with(target, None)),
             pool,
-            conn: Mutex::new(Some(Arc::clone(&conn))),
+            conn: Mutex::new(None),
             sending: tokio::sync::Mutex::new(()),
             keeper: tokio::sync::Notify::new(),
             lost: AtomicBool::new(false),
         });
-        let weak: Weak<Hub> = Arc::downgrade(&hub);
-        conn.attach(weak)?;
+        hub.attach().await?;
         tokio::spawn(keep(Arc::clone(&hub)));
         Ok(hub)
     }
@@ -150,13 +148,29 @@ impl Hub {
         }
     }
 
+    /// Attaches to one of the name's shared connections, and keeps it: with `multiplexed`
+    /// above 1 each is asked in turn until one has no subscriber yet.
+    async fn attach(self: &Arc<Self>) -> Result<Arc<tasks::Shared>> {
+        let weak: Weak<Hub> = Arc::downgrade(self);
+        let mut refused = None;
+        for _ in 0..self.pool.info.multiplexed.max(1) {
+            let conn = self.pool.shared_async().await?.0;
+            match conn.attach(weak.clone()) {
+                Ok(()) => {
+                    *self.conn.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(Arc::clone(&conn));
+                    return Ok(conn);
+                }
+                Err(e) => refused = Some(e),
+            }
+        }
+        Err(refused.unwrap_or(redpipe_core::Error::Closed))
+    }
+
     /// Attaches to the name's shared connection now (a new one if the last ended), subscribes
     /// again to every name wanted, and marks the gap. `Err`: try again later.
     async fn reattach(self: &Arc<Self>) -> Result<()> {
-        let conn = self.pool.shared_async().await?.0;
-        let weak: Weak<Hub> = Arc::downgrade(self);
-        conn.attach(weak)?;
-        *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        self.attach().await?;
         restart(&self.sub)?;
         self.send().await
     }

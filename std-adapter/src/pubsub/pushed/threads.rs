@@ -50,16 +50,14 @@ impl Hub {
     /// Attaches a new subscriber to the shared connection of `name` and starts its thread.
     pub(in crate::pubsub) fn open(registry: &Connections, name: &str) -> Result<Arc<Self>> {
         let (pool, target) = super::target(registry, name)?;
-        let conn = pool.shared()?.0;
         let hub = Arc::new(Self {
             sub: Arc::new(Shared::with(target, None)),
             pool,
-            conn: Mutex::new(Some(Arc::clone(&conn))),
+            conn: Mutex::new(None),
             sending: Mutex::new(()),
             lost: AtomicBool::new(false),
         });
-        let weak: Weak<Hub> = Arc::downgrade(&hub);
-        conn.attach(weak)?;
+        let conn = hub.attach()?;
         let keeper = Arc::clone(&hub);
         let started = std::thread::Builder::new()
             .name("redpipe-shared-subscriber".into())
@@ -144,11 +142,27 @@ impl Hub {
         }
     }
 
-    fn reattach(self: &Arc<Self>) -> Result<()> {
-        let conn = self.pool.shared()?.0;
+    /// Attaches to one of the name's shared connections, and keeps it: with `multiplexed`
+    /// above 1 each is asked in turn until one has no subscriber yet.
+    fn attach(self: &Arc<Self>) -> Result<Arc<tasks::Shared>> {
         let weak: Weak<Hub> = Arc::downgrade(self);
-        conn.attach(weak)?;
-        *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        let mut refused = None;
+        for _ in 0..self.pool.info.multiplexed.max(1) {
+            let conn = self.pool.shared()?.0;
+            match conn.attach(weak.clone()) {
+                Ok(()) => {
+                    *self.conn.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(Arc::clone(&conn));
+                    return Ok(conn);
+                }
+                Err(e) => refused = Some(e),
+            }
+        }
+        Err(refused.unwrap_or(redpipe_core::Error::Closed))
+    }
+
+    fn reattach(self: &Arc<Self>) -> Result<()> {
+        self.attach()?;
         restart(&self.sub)?;
         self.send()
     }
