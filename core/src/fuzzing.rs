@@ -176,3 +176,126 @@ pub fn between(data: &[u8]) {
         assert!(matches!(ping.read(&p), Err(SlotError::Failed(_))));
     }
 }
+
+/// The longest answer [`shared`] reads: its read buffer's size.
+const SHARED_INPUT: usize = 4096;
+
+/// What one run of [`shared`] saw, to compare a run fed in two parts with one fed whole.
+#[derive(Debug, PartialEq, Eq)]
+struct SharedRun {
+    failed: bool,
+    pushes: usize,
+    push_bytes: usize,
+    /// Per slot: 0 a reply, 1 a server error, 2 failed, 3 nothing yet.
+    slots: [u8; 8],
+}
+
+/// Arbitrary bytes as the answer of a shared connection that carries a fenced submission (the
+/// second byte says how many subscription commands, and whether its submitter goes away) and
+/// a pipeline after it, read in two parts (the first byte says where to cut): never a panic,
+/// every push handed out whole and never in a slot, and the same outcome however it is cut.
+pub fn shared(data: &[u8]) {
+    let [cut, plan, rest @ ..] = data else {
+        return;
+    };
+    if rest.len() > SHARED_INPUT {
+        return; // a fixed read buffer holds the input whole, however it is cut
+    }
+    let cut = usize::from(*cut).min(rest.len());
+    let whole = shared_run(*plan, rest, rest.len());
+    let parts = shared_run(*plan, rest, cut);
+    assert_eq!(whole, parts, "cut at {cut}");
+}
+
+fn shared_run(plan: u8, input: &[u8], cut: usize) -> SharedRun {
+    use crate::codec::reply::strip_attributes;
+    use crate::codec::storage::SliceStore;
+    use crate::mux::{Mux, Slot, fenced_outcomes, queue_fenced};
+
+    let commands = usize::from(plan & 3) + 1;
+    let abandon = plan & 4 != 0;
+    let sub = b"*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\nc\r\n";
+    let mut subs = [0u8; 128];
+    for i in 0..commands {
+        subs[i * sub.len()..(i + 1) * sub.len()].copy_from_slice(sub);
+    }
+    let (mut o1, mut r1, mut t1) = ([0u8; 256], [0u8; 256], [Entry::EMPTY; 8]);
+    let mut fenced = SlicePipeline::from_slices(&mut o1, &mut r1, &mut t1);
+    fenced.set_limits(LIMITS);
+    let Ok(n) = queue_fenced(&mut fenced, &subs[..commands * sub.len()]) else {
+        return SharedRun::default();
+    };
+    assert_eq!(n, commands * sub.len());
+    let (mut o2, mut r2, mut t2) = ([0u8; 64], [0u8; 256], [Entry::EMPTY; 2]);
+    let mut after = SlicePipeline::from_slices(&mut o2, &mut r2, &mut t2);
+    after.set_limits(LIMITS);
+    let Ok(ping) = after.query::<Reply<'static>>(cmd("PING")) else {
+        return SharedRun::default();
+    };
+    let mut mux = Mux::new([Slot::VACANT, Slot::VACANT]);
+    mux.set_limits(LIMITS);
+    let (Ok(tf), Ok(ta)) = (mux.try_submit_fenced(fenced), mux.try_submit(after)) else {
+        panic!("a ring of two takes two pipelines");
+    };
+    let mut space = [0u8; 1024];
+    let mut wire = SliceStore::new(&mut space);
+    mux.poll_transmit(&mut wire);
+    let mut back = None;
+    if abandon {
+        back = mux.abandon(tf);
+        assert!(back.is_some());
+    }
+
+    let mut run = SharedRun::default();
+    let mut space = [0u8; SHARED_INPUT];
+    let mut buf = ReadBuffer::fixed(&mut space);
+    for part in [&input[..cut], &input[cut..]] {
+        assert!(buf.extend(part).is_ok(), "the input fits the read buffer");
+        let read = mux.handle_input_with(buf.filled(), |frame| {
+            assert_eq!(Scanner::new().scan(frame, &LIMITS), Ok(Some(frame.len())));
+            assert_eq!(strip_attributes(frame).first(), Some(&b'>'));
+            run.pushes += 1;
+            run.push_bytes += frame.len();
+        });
+        match read {
+            Ok(used) => buf.consume(used),
+            Err(_) => {
+                run.failed = true;
+                assert!(mux.failure().is_some());
+                assert!(mux.is_done(ta));
+                break;
+            }
+        }
+    }
+    let fenced = back.or_else(|| mux.take(tf));
+    if let Some(p) = fenced.as_ref().filter(|_| !abandon) {
+        for (i, o) in fenced_outcomes(p).enumerate() {
+            run.slots[i] = match o {
+                Ok(()) => 0,
+                Err(SlotError::Server(_)) => 1,
+                Err(SlotError::Failed(_)) => 2,
+                Err(_) => 3,
+            };
+        }
+    }
+    if let Some(p) = mux.take(ta) {
+        run.slots[7] = match ping.read(&p) {
+            Ok(_) => 0,
+            Err(SlotError::Server(_)) => 1,
+            Err(SlotError::Failed(_)) => 2,
+            Err(_) => 3,
+        };
+    }
+    run
+}
+
+impl Default for SharedRun {
+    fn default() -> Self {
+        Self {
+            failed: false,
+            pushes: 0,
+            push_bytes: 0,
+            slots: [3; 8],
+        }
+    }
+}

@@ -25,6 +25,11 @@ fn seed_replies_pass_both_targets() {
             input.extend_from_slice(&seed);
             fuzzing::between(&input);
         }
+        for plan in [0u8, 1, 6] {
+            let mut input = vec![9, plan];
+            input.extend_from_slice(&seed);
+            fuzzing::shared(&input);
+        }
         for (n, step) in [(0u8, 0u8), (3, 4), (7, 15)] {
             let mut input = vec![n, step];
             input.extend_from_slice(&seed);
@@ -60,6 +65,34 @@ proptest! {
     #[test]
     fn pipeline_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
         fuzzing::pipeline(&data);
+    }
+
+    #[test]
+    fn shared_connection_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fuzzing::shared(&data);
+    }
+
+    #[test]
+    fn shared_connection_answers_pushes_and_a_tail(
+        cut in any::<u8>(),
+        plan in any::<u8>(),
+        parts in proptest::collection::vec(0usize..5, 0..12),
+        tail in proptest::collection::vec(any::<u8>(), 0..20),
+    ) {
+        // Frames a shared connection with a subscriber sees, in any order, then noise.
+        let frames: [&[u8]; 5] = [
+            b">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
+            b"$13\r\nredpipe:fence\r\n",
+            b"-NOPERM no\r\n",
+            b"+PONG\r\n",
+            b"|1\r\n+a\r\n+b\r\n>2\r\n$7\r\nmessage\r\n$1\r\nc\r\n",
+        ];
+        let mut data = vec![cut, plan];
+        for i in parts {
+            data.extend_from_slice(frames[i]);
+        }
+        data.extend_from_slice(&tail);
+        fuzzing::shared(&data);
     }
 
     #[test]

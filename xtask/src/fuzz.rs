@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::setup::{have, root, run};
 
-const TARGETS: &[&str] = &["decode", "pipeline", "between"];
+const TARGETS: &[&str] = &["decode", "pipeline", "between", "shared"];
 
 fn nightly() -> bool {
     Command::new("rustup")
@@ -61,6 +61,7 @@ fn seed(corpus: &Path, target: &str) -> Result<(), String> {
         let bytes = match target {
             "pipeline" => [&[5u8, 3][..], &bytes].concat(),
             "between" => [&[7u8][..], &bytes].concat(),
+            "shared" => [&[7u8, 1][..], &bytes].concat(),
             _ => bytes,
         };
         let name = path.file_name().unwrap_or_default();

@@ -368,8 +368,14 @@ where
         self.failure
     }
 
+    /// The epoch of its handles now.
+    pub(crate) fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
     /// Out-of-band RESP3 push replies seen (and skipped) while reading, including those that
-    /// arrived before it was sent.
+    /// arrived before it was sent. On a shared connection none: the
+    /// [`Mux`](crate::mux::Mux) takes them and hands them to the transport.
     pub fn pushes_seen(&self) -> u64 {
         self.pushes
     }

@@ -145,6 +145,11 @@ where
         self.sent_entries.saturating_sub(self.next_reply)
     }
 
+    /// Forgets a frame it began to scan: the mux took it (a push, handed out).
+    pub(crate) fn restart_scan(&mut self) {
+        self.scanner.reset();
+    }
+
     /// Replies (or failures) the pipeline has taken so far, in command order.
     pub(crate) fn answered(&self) -> usize {
         self.next_reply
@@ -197,12 +202,15 @@ where
                 .scanner
                 .scan(&input[used..], &self.limits)
                 .and_then(|n| match n {
-                    Some(n) => self.deliver(&input[used..used + n]).map(|()| Some(n)),
-                    None => Ok(None),
+                    Some(n) => self
+                        .deliver(&input[used..used + n], own)
+                        .map(|taken| (n, taken)),
+                    None => Ok((0, false)),
                 });
             match step {
-                Ok(Some(n)) => used += n,
-                Ok(None) => break,
+                Ok((n, true)) => used += n,
+                // Need more bytes; or a push on a shared connection, which the mux hands out.
+                Ok((_, false)) => break,
                 Err(e) => {
                     self.fail(Failure::Protocol(e));
                     return Err(e);
@@ -353,13 +361,17 @@ where
         self.failure.unwrap_or(Failure::Closed)
     }
 
-    /// Routes one complete reply from the stream to the entry waiting for it.
+    /// Routes one complete reply from the stream to the entry waiting for it; whether it took
+    /// it (a push on a shared connection, `own`, is left for the mux to hand out).
     #[inline]
-    fn deliver(&mut self, frame: &[u8]) -> Result<(), DecodeError> {
+    fn deliver(&mut self, frame: &[u8], own: bool) -> Result<bool, DecodeError> {
         if strip_attributes(frame).first() == Some(&b'>') {
             // Out-of-band data (RESP3 push): not a reply to any command.
+            if own {
+                return Ok(false);
+            }
             self.pushes += 1;
-            return Ok(());
+            return Ok(true);
         }
         self.reply_bytes = self.reply_bytes.saturating_add(frame.len());
         let index = self.next_reply;
@@ -376,7 +388,7 @@ where
         self.next_reply += 1;
         let entry = self.entries.as_slice()[index];
         self.route(index, entry, frame);
-        Ok(())
+        Ok(true)
     }
 
     /// Gives the reply of the command at `index` to whatever its role says.

@@ -25,6 +25,13 @@
 //!   fails every pipeline, each with the reason; one of which nothing was sent says so
 //!   ([`Pipeline::sent_nothing`]) and may go again on a fresh connection
 //!   ([`Retry`](crate::session::Retry) does exactly that). Nothing sent is ever sent again.
+//! - **Pushes go out, never into a slot**: a RESP3 push, wherever it arrives (between
+//!   pipelines, among a pipeline's replies), is handed to the transport
+//!   ([`Mux::handle_input_with`]), which routes it (to a subscriber); a pipeline never reads
+//!   one.
+//! - **Subscriptions between pipelines**: on a RESP3 connection, subscription commands go in a
+//!   fenced submission ([`Mux::try_submit_fenced`]), whose fences tell a refusal (in band) from
+//!   an acceptance (confirmed by pushes).
 //! - **Stalls count**: a server that trickles bytes without completing a reply, or floods
 //!   RESP3 pushes, makes no progress; [`Mux::handle_timeout`] fails the connection when no
 //!   reply completed for the timeout while replies were awaited.
@@ -66,15 +73,19 @@
 //! ```
 
 mod ending;
+mod fence;
+#[cfg(test)]
+mod push_tests;
 mod reading;
 mod ring;
 #[cfg(test)]
 mod tests;
 
 pub use crate::engine::Sharing;
+pub use fence::{FENCE, fenced_outcomes, queue_fenced};
 pub use ring::Ring;
 
-use crate::codec::decode::{Limits, Scanner, Unsolicited, unsolicited};
+use crate::codec::decode::{Limits, Scanner};
 use crate::codec::error::{CapacityError, DecodeError, Failure, IoKind, Store};
 use crate::codec::reply::strip_attributes;
 use crate::codec::storage::Storage;
@@ -154,6 +165,8 @@ pub struct Slot<S> {
     charged: usize,
     /// Commands committed whose replies have not arrived.
     waiting: usize,
+    /// Its commands alternate subscription commands and fences (see [`Mux::try_submit_fenced`]).
+    fenced: bool,
 }
 
 impl<S> Slot<S> {
@@ -164,6 +177,7 @@ impl<S> Slot<S> {
         stage: Stage::Vacant,
         charged: 0,
         waiting: 0,
+        fenced: false,
     };
 }
 
@@ -331,8 +345,9 @@ where
         self.progress
     }
 
-    /// RESP3 pushes read between pipelines or for abandoned ones (a pipeline counts its own in
-    /// [`Pipeline::pushes_seen`]).
+    /// RESP3 pushes read, wherever they came: between pipelines or among a pipeline's replies
+    /// (which never sees them: they are the mux's to hand out, see
+    /// [`handle_input_with`](Self::handle_input_with)).
     pub fn pushes_seen(&self) -> u64 {
         self.pushes
     }
@@ -382,7 +397,24 @@ where
     /// connection failed.
     ///
     /// A pipeline with nothing to send (empty, or failed while queueing) is done at once.
-    pub fn try_submit(&mut self, mut sub: S) -> Result<Ticket, S> {
+    pub fn try_submit(&mut self, sub: S) -> Result<Ticket, S> {
+        self.submit(sub, false)
+    }
+
+    /// Queues a fenced pipeline, as [`try_submit`](Self::try_submit): subscription commands on
+    /// a RESP3 connection, each followed by a fence ([`queue_fenced`] queues them so). Each
+    /// subscription command's slot reads `+OK` when the server accepted it (its confirmations
+    /// come as pushes, handed out by [`handle_input_with`](Self::handle_input_with)) or the
+    /// server's error when it refused it; see the `fence` module of the source for why.
+    ///
+    /// Its commands go out whole, in one write, whatever the byte window: a subscription
+    /// command whose fence stayed behind would leave its refusal without an owner. The
+    /// connection MUST speak RESP3: in RESP2 confirmations come in band and break the protocol.
+    pub fn try_submit_fenced(&mut self, sub: S) -> Result<Ticket, S> {
+        self.submit(sub, true)
+    }
+
+    fn submit(&mut self, mut sub: S, fenced: bool) -> Result<Ticket, S> {
         if self.failure.is_some() || !self.has_room() {
             return Err(sub);
         }
@@ -414,6 +446,7 @@ where
             stage,
             charged: 0,
             waiting: 0,
+            fenced,
         };
         Ok(Ticket(ticket))
     }
@@ -475,7 +508,11 @@ where
         if slot.stage != Stage::Live {
             return self.take(ticket);
         }
-        let sub = slot.sub.take()?;
+        let mut sub = slot.sub.take()?;
+        if slot.fenced {
+            // Only its fences are sure to be answered: the replies it drops are counted in them.
+            slot.waiting = fence::fences_in(sub.pipeline().answered(), slot.waiting);
+        }
         slot.stage = match u32::try_from(slot.waiting) {
             Ok(0) => Stage::Vacant,
             Ok(n) => Stage::Discard(n),
@@ -511,6 +548,7 @@ where
                 w => w.saturating_sub(self.charged),
             };
             let slot = &mut self.ring.slots_mut()[i];
+            let fenced = slot.fenced;
             if !matches!(slot.stage, Stage::Queued | Stage::Live) {
                 self.send += 1;
                 continue;
@@ -528,7 +566,14 @@ where
             if out_room < bytes.len() {
                 bytes = p.output_within(out_room, 0);
             }
-            if bytes.is_empty() && nothing_in_flight {
+            if fenced {
+                // Whole or not at all (see `try_submit_fenced`).
+                bytes = p.poll_output();
+                if bytes.len() > out_room {
+                    bytes = &[];
+                }
+            }
+            if bytes.is_empty() && nothing_in_flight && !fenced {
                 // One command always goes, whatever the byte window, so that nothing stalls.
                 bytes = p.output_within(p.next_command_len().min(out_room), 0);
             }

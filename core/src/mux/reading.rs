@@ -30,10 +30,28 @@ where
     /// many bytes were used (whole replies only): the caller MUST drop that many from the front
     /// of its buffer and pass the rest again, followed by newly read bytes, on the next call.
     ///
-    /// RESP3 pushes are set aside wherever they come. An error means the stream broke the
-    /// protocol (including a reply nobody asked for): every pipeline has failed with the
-    /// reason, and the connection MUST be closed.
+    /// RESP3 pushes are counted and dropped (see [`handle_input_with`](Self::handle_input_with)
+    /// to have them). An error means the stream broke the protocol (including a reply nobody
+    /// asked for): every pipeline has failed with the reason, and the connection MUST be
+    /// closed.
     pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, DecodeError> {
+        self.handle_input_with(input, |_| {})
+    }
+
+    /// [`handle_input`](Self::handle_input), handing each RESP3 push to `on_push` as it is read:
+    /// the whole frame (attributes included), borrowed from `input`, in the order of the
+    /// stream. Wherever a push arrives, between pipelines or among a pipeline's replies, it
+    /// goes there and never into a slot. `on_push` MUST NOT call back into the mux; it may copy
+    /// the frame or hand it to a [`Subscriptions`](crate::pubsub::Subscriptions) machine,
+    /// whose `handle_input` reads it as an event. Nothing is stored here: a transport bounds
+    /// what it keeps of them.
+    ///
+    /// A push that is not whole yet stops the call (its bytes are not used), as a reply does.
+    pub fn handle_input_with<F: FnMut(&[u8])>(
+        &mut self,
+        input: &[u8],
+        mut on_push: F,
+    ) -> Result<usize, DecodeError> {
         match self.failure {
             None => {}
             Some(Failure::Protocol(e)) => return Err(e),
@@ -41,31 +59,51 @@ where
         }
         let mut used = 0;
         let result = loop {
-            if used == input.len() {
+            let Some(&first) = input.get(used) else {
                 break Ok(());
-            }
+            };
             let rest = &input[used..];
+            // Pushes (and attributes, which may prefix one) are looked at here, before any
+            // pipeline reads: one byte per reply for everything else.
+            if matches!(first, b'>' | b'|') {
+                match self.scanner.scan(rest, &self.limits) {
+                    Ok(Some(n)) if strip_attributes(&rest[..n]).first() == Some(&b'>') => {
+                        used += n;
+                        self.pushes += 1;
+                        on_push(&rest[..n]);
+                        // The pipeline that reads next may have begun this frame when it was
+                        // partial, before it knew that it was a push: it starts afresh.
+                        if let Some(i) = self.reader()
+                            && let Some(sub) = self.ring.slots_mut()[i].sub.as_mut()
+                        {
+                            sub.pipeline().restart_scan();
+                        }
+                        continue;
+                    }
+                    Ok(Some(_)) => {} // attributes before a reply: its reader reads it whole
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
             let Some(i) = self.reader() else {
                 // Nothing is awaited: only pushes may arrive.
-                let (left, n, pushes) = unsolicited(rest, &self.limits);
-                used += n;
-                self.pushes += pushes;
-                match left {
-                    Unsolicited::Nothing | Unsolicited::Partial => break Ok(()),
-                    _ => break Err(DecodeError::UnexpectedReply),
-                }
+                break Err(DecodeError::UnexpectedReply);
             };
+            let limits = self.limits;
             let slot = &mut self.ring.slots_mut()[i];
             if let Stage::Discard(left) = slot.stage {
-                let n = match self.scanner.scan(rest, &self.limits) {
+                let n = match self.scanner.scan(rest, &limits) {
                     Ok(Some(n)) => n,
                     Ok(None) => break Ok(()),
                     Err(e) => break Err(e),
                 };
                 used += n;
-                if strip_attributes(&rest[..n]).first() == Some(&b'>') {
-                    self.pushes += 1;
-                    continue;
+                if slot.fenced {
+                    match fence::discarded_is_fence(&rest[..n]) {
+                        Ok(true) => {}
+                        Ok(false) => continue, // a refusal: its fence is still to come
+                        Err(e) => break Err(e),
+                    }
                 }
                 slot.stage = match left - 1 {
                     0 => Stage::Vacant,
@@ -77,14 +115,29 @@ where
                 self.pop_vacant();
                 continue;
             }
+            let fenced = slot.fenced;
             let Some(sub) = slot.sub.as_mut() else {
                 break Err(DecodeError::UnexpectedReply);
             };
             let p = sub.pipeline();
             let answered = p.answered();
-            let n = match p.handle_own_input(rest) {
-                Ok(n) => n,
-                Err(e) => break Err(e),
+            let n = if fenced {
+                // One frame at a time: whose it is depends on what it is.
+                let n = match self.scanner.scan(rest, &limits) {
+                    Ok(Some(n)) => n,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                };
+                let frame = &rest[..n];
+                match fence::fenced_feed(answered, frame).and_then(|f| f.apply(p, frame)) {
+                    Ok(()) => n,
+                    Err(e) => break Err(e),
+                }
+            } else {
+                match p.handle_own_input(rest) {
+                    Ok(n) => n,
+                    Err(e) => break Err(e),
+                }
             };
             used += n;
             let replies = p.answered().saturating_sub(answered);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use redpipe_core::{Args, Error, Result};
 
+use super::pushed::threads::Hub;
 use super::run::{change, flush, pump, rehome, short_forms, spread, wait_for};
 use super::{Event, Kind, Overflow, Shared, State, deadline};
 use crate::cluster::{Node, SlotMap};
@@ -20,7 +21,7 @@ type Parts = (Side, Side, Vec<u8>);
 /// One side of a subscriber's connection. Over TCP or a Unix socket, a handle of its own on the
 /// socket: the reader blocks in a read on one while the owner writes on the other. TLS keeps
 /// one session state for both directions, so there both sides hold the one [`TlsSession`].
-enum Side {
+pub(super) enum Side {
     Own(Io),
     Tls(Arc<TlsSession>),
 }
@@ -30,7 +31,7 @@ enum Side {
 /// without blocking); it waits for the socket's next bytes with a peek at the TCP socket under
 /// the session, holding nothing, so that a subscribe command is written at once, never after
 /// the reader's wait.
-struct TlsSession {
+pub(super) struct TlsSession {
     io: Mutex<Io>,
     /// The TCP socket under the session: peeked at, and shut down to end the reader.
     sock: TcpStream,
@@ -110,6 +111,8 @@ impl Side {
 /// ```
 pub struct Subscriber {
     shared: Arc<Shared<Side>>,
+    /// On the name's shared connection ([`on_shared`](Self::on_shared)): its side of it.
+    hub: Option<Arc<Hub>>,
 }
 
 impl std::fmt::Debug for Subscriber {
@@ -174,7 +177,7 @@ fn sleep(d: Duration) {
 }
 
 /// Waits for a wake-up after the `seen`th, or `left`.
-fn wait(shared: &Shared<Side>, seen: u64, left: Option<Duration>) {
+pub(super) fn wait(shared: &Shared<Side>, seen: u64, left: Option<Duration>) {
     let st = shared.lock();
     if st.version != seen {
         return;
@@ -264,7 +267,36 @@ impl Subscriber {
             .name("redpipe-subscriber".into())
             .spawn(move || run(reader, 0, Some(first)))
             .map_err(|e| Error::Io(e.into()))?;
-        Ok(Self { shared })
+        Ok(Self { shared, hub: None })
+    }
+
+    /// A subscriber on the shared connection of `name` in the process-wide registry; see
+    /// [`on_shared`](Self::on_shared).
+    pub fn new_shared(name: &str) -> Result<Self> {
+        Self::on_shared(Connections::global(), name)
+    }
+
+    /// A subscriber on the shared (multiplexed) connection that `name`'s pipelines use, opened
+    /// if none is open: no connection of its own (RESP3 only; see the
+    /// [module docs](super#on-the-shared-connection) for why it is opt-in). Its messages come
+    /// to it among the pipelines' replies, never to a pipeline. A thread of its own listens
+    /// while no pipeline waits for replies (a blocking shared connection is otherwise read
+    /// only by the threads whose pipelines wait), pings it every `read_timeout`, and when the
+    /// connection ends subscribes again on the name's next one, with an [`Event::Gap`].
+    ///
+    /// `Err(Error::Config)` for a name that does not speak RESP3 (`protocol=3`), is a cluster,
+    /// has no shared connection, or whose shared connection has a subscriber already.
+    pub fn on_shared(registry: &Connections, name: &str) -> Result<Self> {
+        let hub = Hub::open(registry, name)?;
+        Ok(Self {
+            shared: Arc::clone(&hub.sub),
+            hub: Some(hub),
+        })
+    }
+
+    /// Whether it is on its name's shared connection ([`on_shared`](Self::on_shared)).
+    pub fn is_shared(&self) -> bool {
+        self.hub.is_some()
     }
 
     /// Sets the buffer's bounds (messages and bytes) and what happens when a message arrives
@@ -278,6 +310,9 @@ impl Subscriber {
     /// until the server confirmed every one. A refusal (`-NOPERM`) is the server's error, and
     /// the names refused are forgotten. Names already subscribed are not sent again.
     pub fn subscribe_kind<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        if let Some(hub) = &self.hub {
+            return hub.change(kind, names, true);
+        }
         change!(
             self.shared,
             kind,
@@ -290,6 +325,9 @@ impl Subscriber {
     /// Unsubscribes from those of `names` that are subscribed, and waits for the server's
     /// confirmations; messages already buffered stay.
     pub fn unsubscribe_kind<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        if let Some(hub) = &self.hub {
+            return hub.change(kind, names, false);
+        }
         change!(
             self.shared,
             kind,
@@ -333,6 +371,9 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        stop(&self.shared);
+        match &self.hub {
+            Some(hub) => hub.stop(),
+            None => stop(&self.shared),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Pub/Sub: a blocking [`Subscriber`] and a tokio `AsyncSubscriber` (a `Stream`, feature `tokio`), each on a
-//! connection of its own, built from a registry name.
+//! connection of its own (or, with RESP3, on the name's shared connection), built from a
+//! registry name.
 //!
 //! A subscribed connection is not a pipeline's: the server speaks when a message is published,
 //! so each subscriber has its own connection and a reader (a thread, or a tokio task) that reads
@@ -27,6 +28,15 @@
 //!   `subscribe_kind` and `unsubscribe_kind` take the [`Kind`] as a value.
 //!
 //! RESP2 or RESP3 as the name's settings say (`protocol=3`): the core reads both.
+//!
+//! # On the shared connection
+//!
+//! With RESP3 a subscriber may instead share the connection the name's pipelines use
+//! ([`Subscriber::on_shared`], `AsyncSubscriber::on_shared`): no connection of its own, its messages
+//! routed to it by the connection's reader, never to a pipeline. Opt-in, since sharing gives
+//! up what a connection of its own keeps: [`Overflow::Disconnect`] ends the subscriber alone
+//! (the connection stays for the pipelines), one subscriber per shared connection, and no
+//! RESP2 (a RESP2 subscribed connection answers nothing but subscription commands).
 //!
 //! # Redis Cluster
 //!
@@ -60,6 +70,7 @@
 
 mod blocking;
 mod notify;
+mod pushed;
 mod run;
 #[cfg(feature = "tokio")]
 mod stream;

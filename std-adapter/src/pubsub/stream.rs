@@ -12,13 +12,14 @@ use futures_util::Stream;
 use redpipe_core::{Args, Error, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
+use super::pushed::tasks::Hub;
 use super::run::{change, flush, pump, rehome, short_forms, spread, wait_for};
 use super::{Event, Kind, Overflow, Shared, State, deadline};
 use crate::cluster::{Node, SlotMap};
 use crate::registry::Connections;
 use crate::tokio::{AsyncConnection, Stream as Socket};
 
-type Writer = WriteHalf<Socket>;
+pub(super) type Writer = WriteHalf<Socket>;
 /// A `next_event` in progress, owned by the stream.
 type NextEvent = Pin<Box<dyn Future<Output = Result<Option<Event>>> + Send>>;
 /// The read side, the write side and bytes already read.
@@ -48,6 +49,8 @@ pub struct AsyncSubscriber {
     shared: Arc<Shared<Writer>>,
     /// The `next_event` that `poll_next` is polling.
     next: Option<NextEvent>,
+    /// On the name's shared connection ([`on_shared`](Self::on_shared)): its side of it.
+    hub: Option<Arc<Hub>>,
 }
 
 impl std::fmt::Debug for AsyncSubscriber {
@@ -108,7 +111,7 @@ async fn sleep(d: Duration) {
 
 /// Waits for the reader's next wake-up, or `left`. One made since the state was looked at is
 /// kept as a permit by `notify_one`, so `seen` is not needed.
-async fn wait(shared: &Shared<Writer>, _seen: u64, left: Option<Duration>) {
+pub(super) async fn wait(shared: &Shared<Writer>, _seen: u64, left: Option<Duration>) {
     match left {
         Some(t) => {
             let _ = tokio::time::timeout(t, shared.notify.notified()).await;
@@ -211,7 +214,62 @@ impl AsyncSubscriber {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(task.abort_handle());
-        Ok(Self { shared, next: None })
+        Ok(Self {
+            shared,
+            next: None,
+            hub: None,
+        })
+    }
+
+    /// A subscriber on the shared connection of `name` in the process-wide registry; see
+    /// [`on_shared`](Self::on_shared).
+    pub async fn new_shared(name: &str) -> Result<Self> {
+        Self::on_shared(Connections::global(), name).await
+    }
+
+    /// A subscriber on the shared (multiplexed) connection that `name`'s pipelines use, opened
+    /// if none is open: no connection of its own. Its subscription commands go between the
+    /// pipelines; its messages, RESP3 pushes, come to it from the connection's driver and never
+    /// to a pipeline. It buffers, reconnects (with the connection: it subscribes again on the
+    /// name's next shared connection, with an [`Event::Gap`]) and confirms as
+    /// [`on`](Self::on)'s does.
+    ///
+    /// Opt-in, because a connection of its own keeps what sharing gives up:
+    /// [`Overflow::Disconnect`] here ends the subscriber alone (it unsubscribes; the connection
+    /// is the pipelines' too, and stays), one subscriber per shared connection (the server
+    /// keeps one set of subscriptions per connection), and RESP3 only: in RESP2 a subscribed
+    /// connection answers nothing but subscription commands, so it cannot be shared.
+    ///
+    /// `Err(Error::Config)` for a name that does not speak RESP3 (`protocol=3`), is a cluster,
+    /// has no shared connection (`multiplexed=0`, a factory), or whose shared connection has a
+    /// subscriber already.
+    ///
+    /// ```no_run
+    /// # async fn run() -> redpipe::Result<()> {
+    /// use futures_util::StreamExt;
+    /// use redpipe::pubsub::AsyncSubscriber;
+    ///
+    /// redpipe::connect("redis://127.0.0.1:6379?protocol=3")?;
+    /// let mut sub = AsyncSubscriber::new_shared(redpipe::DEFAULT).await?;
+    /// sub.subscribe(&["news"]).await?;
+    /// while let Some(msg) = sub.next().await.transpose()?.and_then(|e| e.message()) {
+    ///     println!("{}", msg.payload::<String>()?);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn on_shared(registry: &Connections, name: &str) -> Result<Self> {
+        let hub = Hub::open(registry, name).await?;
+        Ok(Self {
+            shared: Arc::clone(&hub.sub),
+            next: None,
+            hub: Some(hub),
+        })
+    }
+
+    /// Whether it is on its name's shared connection ([`on_shared`](Self::on_shared)).
+    pub fn is_shared(&self) -> bool {
+        self.hub.is_some()
     }
 
     /// Sets the buffer's bounds and overflow policy; see
@@ -224,6 +282,9 @@ impl AsyncSubscriber {
     /// Subscribes and waits for the server's confirmations; see
     /// [`Subscriber::subscribe_kind`](super::Subscriber::subscribe_kind).
     pub async fn subscribe_kind<A: Args + ?Sized>(&mut self, kind: Kind, names: &A) -> Result<()> {
+        if let Some(hub) = &self.hub {
+            return hub.change(kind, names, true).await;
+        }
         change!(
             self.shared,
             kind,
@@ -240,6 +301,9 @@ impl AsyncSubscriber {
         kind: Kind,
         names: &A,
     ) -> Result<()> {
+        if let Some(hub) = &self.hub {
+            return hub.change(kind, names, false).await;
+        }
         change!(
             self.shared,
             kind,
@@ -297,6 +361,9 @@ impl Stream for AsyncSubscriber {
 
 impl Drop for AsyncSubscriber {
     fn drop(&mut self) {
-        stop(&self.shared);
+        match &self.hub {
+            Some(hub) => hub.stop(),
+            None => stop(&self.shared),
+        }
     }
 }

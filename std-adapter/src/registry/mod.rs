@@ -440,6 +440,42 @@ impl Connections {
         }
     }
 
+    /// The pool whose shared connections a subscriber of `name` may share
+    /// (`on_shared`): a single server's, multiplexed, speaking RESP3, where confirmations and
+    /// messages are pushes the connection's reader can tell from replies.
+    pub(crate) fn shared_subscriber_pool(&self, name: &str) -> Result<Arc<Pool>> {
+        let pool = match self.target(name) {
+            Some(Target::Server(p)) => p,
+            Some(Target::Cluster(_)) => {
+                return Err(Error::Config(format!(
+                    "{name:?} is a cluster: a subscriber on a shared connection needs a single \
+                     server (a cluster's subscriber has connections of its own)"
+                )));
+            }
+            None => {
+                return Err(Error::UnknownConnection(if name.is_empty() {
+                    "default".into()
+                } else {
+                    name.into()
+                }));
+            }
+        };
+        if !pool.info.resp3 {
+            return Err(Error::Config(format!(
+                "{name:?} speaks RESP2: a subscriber on a shared connection needs RESP3 \
+                 (`protocol=3`), where subscriptions answer with pushes; RESP2 subscribers use \
+                 a connection of their own"
+            )));
+        }
+        if !pool.multiplexes() {
+            return Err(Error::Config(format!(
+                "{name:?} has no shared connection (`multiplexed` is 0, or it opens connections \
+                 with a factory)"
+            )));
+        }
+        Ok(pool)
+    }
+
     /// The one group with commands and its target, when only one has commands (the common
     /// case, found without building the vectors of [`pools`](Self::pools)); `None` otherwise.
     /// An unknown name fails the group and is the error.

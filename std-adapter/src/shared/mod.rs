@@ -72,6 +72,23 @@ const MAX_PIPELINES: usize = 4096;
 /// waits for the next batched write, which carries everything queued by then.
 const EAGER_BELOW: usize = 16;
 
+/// Where a shared connection's RESP3 pushes go: the subscriber attached to it (see
+/// `pubsub::pushed`).
+pub(crate) trait PushSink: Send + Sync {
+    /// Takes in the pushes of one read: whole frames, back to back, in the order read, before
+    /// the submitters whose replies came in that read are woken (a submitter that sees its
+    /// reply finds the pushes read before it delivered). The tokio driver calls it after it
+    /// let go of the connection's lock; a blocking reader under it (it MUST NOT call back into
+    /// the connection).
+    fn pushes(&self, frames: &[u8]);
+    /// The connection ended: the subscriptions on it are gone. Called under the connection's
+    /// lock: it MUST NOT call back into the connection.
+    fn lost(&self);
+}
+
+/// Bytes of push room a reader keeps between reads.
+const PUSHES_KEPT: usize = 64 << 10;
+
 /// A submitter's pipeline, and who to wake when it is done: its thread (`W` = `Thread`, which
 /// [`threads`] also unparks to hand it the read side) or its task (`Option<Waker>`, kept up to
 /// date by `tasks` as the task is polled).

@@ -22,7 +22,9 @@ use redpipe_core::{AsyncTransport, Error, Failure, ReadBuffer, Result, VecPipeli
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::time::{Instant, Sleep};
 
-use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use super::{
+    EAGER_BELOW, Later, MAX_PIPELINES, PushSink, connection_error, outcome, stall_timeout,
+};
 use crate::config::ConnectionInfo;
 use crate::stream::Millis;
 use crate::tokio::{AsyncConnection, Stream};
@@ -48,6 +50,8 @@ struct State {
     waiting: usize,
     /// Whether new commands wait while replies have stopped (see [`Hold`]).
     hold: Hold,
+    /// The subscriber the connection's RESP3 pushes go to, if one is attached.
+    sink: Option<Weak<dyn PushSink>>,
 }
 
 /// The socket's write side, and the committed bytes not written yet.
@@ -133,6 +137,7 @@ impl Shared {
                 timed: false,
                 waiting: 0,
                 hold: Hold::new(hold_after),
+                sink: None,
             }),
             open: AtomicBool::new(true),
             room: tokio::sync::Notify::new(),
@@ -147,6 +152,7 @@ impl Shared {
             buf,
             timer: Box::pin(tokio::time::sleep_until(now)),
             armed: None,
+            pushes: Vec::new(),
         });
         Ok(shared)
     }
@@ -221,19 +227,63 @@ impl Shared {
         }
     }
 
-    /// Ends the connection: every pipeline fails with `failure`.
+    /// Ends the connection: every pipeline fails with `failure`, and the subscriber on it
+    /// learns that its subscriptions are gone.
     fn end(&self, state: &mut State, failure: Failure) {
         if state.mux.failure().is_none() {
             state.mux.fail(failure);
         }
         self.open.store(false, Ordering::Relaxed);
+        if let Some(sink) = state.sink.take().and_then(|w| w.upgrade()) {
+            sink.lost();
+        }
+    }
+
+    /// Sends the connection's RESP3 pushes to `sink` from now on. Refused while another
+    /// subscriber is attached (the server keeps one set of subscriptions per connection, which
+    /// two subscribers would undo for each other) or once the connection failed.
+    pub(crate) fn attach(&self, sink: Weak<dyn PushSink>) -> Result<()> {
+        let mut state = self.lock();
+        if let Some(f) = state.mux.failure() {
+            return Err(connection_error(f));
+        }
+        if state.sink.as_ref().is_some_and(|w| w.strong_count() > 0) {
+            return Err(Error::Config(
+                "this shared connection already has a subscriber: one per connection (a name \
+                 with `multiplexed` above 1 has more connections, or use a subscriber on a \
+                 connection of its own)"
+                    .into(),
+            ));
+        }
+        state.sink = Some(sink);
+        Ok(())
+    }
+
+    /// Stops sending pushes to the attached subscriber: its pushes are dropped from now on.
+    pub(crate) fn detach(&self) {
+        self.lock().sink = None;
     }
 
     /// Runs `p` on the connection, among everyone else's pipelines: queued after those
     /// submitted before it, done when its last reply arrived. If the future is dropped, `p`
     /// comes back with its waiting slots failed as cancelled.
     pub(crate) async fn run(&self, p: &mut VecPipeline) -> Result<()> {
+        self.run_with(p, false).await
+    }
+
+    /// Runs a fenced pipeline (see [`queue_fenced`](redpipe_core::mux::queue_fenced)): a
+    /// subscriber's commands, between everyone's pipelines. The connection MUST speak RESP3.
+    pub(crate) async fn run_fenced(&self, p: &mut VecPipeline) -> Result<()> {
+        self.run_with(p, true).await
+    }
+
+    async fn run_with(&self, p: &mut VecPipeline, fenced: bool) -> Result<()> {
         self.info.configure(p);
+        if fenced {
+            // Its commands go whole (the mux writes them so); its own window must not cut them.
+            p.set_window(usize::MAX);
+            p.set_window_bytes(0);
+        }
         // This task's waker, taken now, so that the pipeline is queued with it: no second look
         // under the lock before the driver wakes the task.
         let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
@@ -250,7 +300,11 @@ impl Shared {
                     return Err(connection_error(f));
                 }
                 let eager = state.mux.in_flight() < EAGER_BELOW;
-                match state.mux.try_submit(sub) {
+                let submitted = match fenced {
+                    true => state.mux.try_submit_fenced(sub),
+                    false => state.mux.try_submit(sub),
+                };
+                match submitted {
                     Ok(ticket) => {
                         // Few on the wire: this pipeline goes out now rather than after every
                         // other task that runs before the driver (see `EAGER_BELOW`). Else the
@@ -383,6 +437,9 @@ struct Driver {
     timer: Pin<Box<Sleep>>,
     /// The deadline the timer is set to.
     armed: Option<u64>,
+    /// RESP3 pushes of the last read, for the subscriber once the lock is let go: at most a
+    /// read buffer's worth.
+    pushes: Vec<u8>,
 }
 
 impl Drop for Driver {
@@ -461,9 +518,15 @@ impl Driver {
                     let later = Later::collect();
                     let mut state = shared.lock();
                     let progress = state.mux.progress();
+                    let sink = state.sink.as_ref().and_then(Weak::upgrade);
+                    let pushes = &mut self.pushes;
                     let used = state
                         .mux
-                        .handle_input(self.buf.filled())
+                        .handle_input_with(self.buf.filled(), |frame| {
+                            if sink.is_some() {
+                                pushes.extend_from_slice(frame);
+                            }
+                        })
                         .map_err(Failure::Protocol)?;
                     if state.mux.progress() == progress {
                         // Bytes but no complete reply (a trickle, pushes): the clock decides.
@@ -474,7 +537,16 @@ impl Driver {
                         self.arm(&mut state, deadline);
                     }
                     drop(state);
-                    drop(later); // the tasks whose pipelines are done, after the lock
+                    // The pushes first, then the tasks whose pipelines are done, both after the
+                    // lock: a task that sees its reply finds the pushes read before it delivered.
+                    if let Some(sink) = sink
+                        && !self.pushes.is_empty()
+                    {
+                        sink.pushes(&self.pushes);
+                        self.pushes.clear();
+                        self.pushes.shrink_to(super::PUSHES_KEPT);
+                    }
+                    drop(later);
                     self.buf.consume(used);
                     self.buf.shrink();
                     continue;

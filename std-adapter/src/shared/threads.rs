@@ -19,14 +19,16 @@
 //! back another thread's write.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::Thread;
 
 use redpipe_core::mux::{Mux, Slot, Ticket};
 use redpipe_core::session::{Clock, Hold};
 use redpipe_core::{Failure, IoKind, ReadBuffer, Result, Transport, VecPipeline};
 
-use super::{EAGER_BELOW, Later, MAX_PIPELINES, connection_error, outcome, stall_timeout};
+use super::{
+    EAGER_BELOW, Later, MAX_PIPELINES, PushSink, connection_error, outcome, stall_timeout,
+};
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
 use crate::stream::{Io, Millis};
@@ -65,6 +67,10 @@ struct State {
     waiting: usize,
     /// Whether new commands wait while replies have stopped (see [`Hold`]).
     hold: Hold,
+    /// The subscriber the connection's RESP3 pushes go to, if one is attached.
+    sink: Option<Weak<dyn PushSink>>,
+    /// The pushes of the last read, while they are handed over.
+    pushes: Vec<u8>,
 }
 
 /// One shared blocking connection.
@@ -106,6 +112,8 @@ impl Shared {
                 })),
                 waiting: 0,
                 hold: Hold::new(hold_after),
+                sink: None,
+                pushes: Vec::new(),
             }),
             open: AtomicBool::new(true),
             room: Condvar::new(),
@@ -132,6 +140,109 @@ impl Shared {
         state.reader = None;
         state.writer = None;
         self.open.store(false, Ordering::Relaxed);
+        if let Some(sink) = state.sink.take().and_then(|w| w.upgrade()) {
+            sink.lost();
+        }
+    }
+
+    /// Sends the connection's RESP3 pushes to `sink` from now on; refused while another
+    /// subscriber is attached (the server keeps one set of subscriptions per connection). A
+    /// blocking connection is read only while a pipeline waits for replies: the subscriber
+    /// [`listen`](Self::listen)s in between.
+    pub(crate) fn attach(&self, sink: Weak<dyn PushSink>) -> Result<()> {
+        let mut state = self.lock();
+        if let Some(f) = state.mux.failure() {
+            return Err(connection_error(f));
+        }
+        if state.sink.as_ref().is_some_and(|w| w.strong_count() > 0) {
+            return Err(redpipe_core::Error::Config(
+                "this shared connection already has a subscriber: one per connection".into(),
+            ));
+        }
+        state.sink = Some(sink);
+        Ok(())
+    }
+
+    /// Stops sending pushes to the attached subscriber.
+    pub(crate) fn detach(&self) {
+        self.lock().sink = None;
+    }
+
+    /// Reads for the attached subscriber while no pipeline does: when the read side is free
+    /// and nothing is awaited, waits up to `wait` for bytes and hands them to the mux (pushes
+    /// go to the subscriber); otherwise the thread reading for its pipeline hands them on, and
+    /// this one sleeps for `wait`. `Err`: the connection failed.
+    ///
+    /// With two handles on the socket it waits in a read, and a pipeline written meanwhile is
+    /// answered through it (its thread is woken, as by any reader). Over TLS the one handle
+    /// also writes, so it takes only what is ready and waits without it: a pipeline never
+    /// waits for the listener, and a message for the next look at most.
+    pub(crate) fn listen(&self, wait: std::time::Duration) -> Result<()> {
+        let mut state = self.lock();
+        if let Some(f) = state.mux.failure() {
+            return Err(connection_error(f));
+        }
+        let free = match state.mux.is_awaiting() {
+            true => None,
+            false => state.reader.take(),
+        };
+        let Some(mut reader) = free else {
+            drop(state);
+            std::thread::sleep(wait);
+            return Ok(());
+        };
+        let split = state.split;
+        drop(state);
+        let read = if split {
+            reader
+                .io
+                .set_deadline(Some(std::time::Instant::now() + wait));
+            let read = read_once(&mut reader);
+            reader.io.set_deadline(None);
+            read
+        } else {
+            match embedded_io::ReadReady::read_ready(&mut reader.io) {
+                Ok(true) => read_once(&mut reader),
+                Ok(false) => {
+                    self.lock().reader = Some(reader);
+                    std::thread::sleep(wait);
+                    return self.listen_after();
+                }
+                Err(e) => Err(redpipe_core::io::io_failure(&e)),
+            }
+        };
+        let later = Later::collect();
+        let mut state = self.lock();
+        if let Some(f) = state.mux.failure() {
+            return Err(connection_error(f));
+        }
+        let taken = match read {
+            Ok(n) => take_input(&mut state, &mut reader, n),
+            Err(Failure::Io(IoKind::TimedOut)) => Ok(()),
+            Err(f) => Err(f),
+        };
+        if let Err(f) = taken {
+            self.end(&mut state, f);
+            return Err(connection_error(f));
+        }
+        // The read side goes back, with what was queued meanwhile written; a thread waiting
+        // for its replies reads next.
+        state.reader = Some(reader);
+        let mut state = self.write(state);
+        if let Some(next) = state.mux.first_waiting_mut() {
+            next.wake.unpark();
+        }
+        drop(state);
+        drop(later);
+        Ok(())
+    }
+
+    /// After a wait without the read side: whether the connection failed meanwhile.
+    fn listen_after(&self) -> Result<()> {
+        match self.lock().mux.failure() {
+            Some(f) => Err(connection_error(f)),
+            None => Ok(()),
+        }
     }
 
     /// Ends the connection from outside: every pipeline on it fails with `failure` now (the
@@ -152,12 +263,28 @@ impl Shared {
         self.finish(ticket, p)
     }
 
+    /// Runs a fenced pipeline (see [`queue_fenced`](redpipe_core::mux::queue_fenced)): a
+    /// subscriber's commands, between everyone's pipelines. The connection MUST speak RESP3.
+    pub(crate) fn run_fenced(&self, p: &mut VecPipeline) -> Result<()> {
+        let ticket = self.start_with(p, true)?;
+        self.finish(ticket, p)
+    }
+
     /// Queues `p` after every pipeline queued before, and writes it out now if few are on the
     /// wire and a side to write with is free, without waiting for its replies (so that a caller
     /// can start pipelines on several connections, then finish each: a cluster's nodes work at
     /// the same time); then [`finish`](Self::finish) it.
     pub(crate) fn start(&self, p: &mut VecPipeline) -> Result<Ticket> {
+        self.start_with(p, false)
+    }
+
+    fn start_with(&self, p: &mut VecPipeline, fenced: bool) -> Result<Ticket> {
         self.info.configure(p);
+        if fenced {
+            // Its commands go whole (the mux writes them so); its own window must not cut them.
+            p.set_window(usize::MAX);
+            p.set_window_bytes(0);
+        }
         let mut sub = Sub {
             pipeline: std::mem::replace(p, VecPipeline::new()),
             wake: std::thread::current(),
@@ -169,7 +296,11 @@ impl Shared {
                 p.fail(f);
                 return Err(connection_error(f));
             }
-            match state.mux.try_submit(sub) {
+            let submitted = match fenced {
+                true => state.mux.try_submit_fenced(sub),
+                false => state.mux.try_submit(sub),
+            };
+            match submitted {
                 Ok(ticket) => break ticket,
                 Err(back) => sub = back,
             }
@@ -437,12 +568,28 @@ fn take_input(
     if n == 0 && reader.buf.filled().is_empty() {
         return Ok(());
     }
-    let used = state
-        .mux
-        .handle_input(reader.buf.filled())
+    let State {
+        mux, sink, pushes, ..
+    } = state;
+    let sink = sink.as_ref().and_then(Weak::upgrade);
+    let used = mux
+        .handle_input_with(reader.buf.filled(), |frame| {
+            if sink.is_some() {
+                pushes.extend_from_slice(frame);
+            }
+        })
         .map_err(Failure::Protocol)?;
     reader.buf.consume(used);
     reader.buf.shrink();
+    if let Some(sink) = sink
+        && !pushes.is_empty()
+    {
+        // Under the connection's lock: the subscriber's own lock is taken after it, never
+        // before.
+        sink.pushes(pushes);
+        pushes.clear();
+        pushes.shrink_to(super::PUSHES_KEPT);
+    }
     Ok(())
 }
 

@@ -1,0 +1,416 @@
+//! A tokio subscriber on its name's shared RESP3 connection, against a real redis-server:
+//! messages arrive while pipelines run on the same connection, the server counts no extra
+//! connection, a refusal is the server's error and the connection goes on, a killed connection
+//! comes back with a gap, and an overflow that must not drop ends the subscriber alone.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use redpipe::prelude::*;
+use redpipe::pubsub::{AsyncSubscriber, Event, Msg, Overflow, Subscriber};
+use redpipe::{Connections, Error};
+use redpipe_tests::{Options, RedisServer};
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(5));
+
+fn registry(server: &RedisServer, protocol: u8) -> Connections {
+    let r = Connections::new();
+    let url = format!("{}?protocol={protocol}&timeout=5000", server.url());
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    r
+}
+
+/// The server's clients, but for the `redis-cli` asking.
+fn clients(server: &RedisServer) -> Vec<String> {
+    server
+        .cli(&["CLIENT", "LIST"])
+        .lines()
+        .filter(|l| !l.contains("cmd=client|list"))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn next_message(sub: &mut AsyncSubscriber) -> Msg {
+    match sub.next_event(WAIT).await.unwrap() {
+        Some(Event::Message(m)) => m,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// `INCR key` `n` times in pipelines of one command each: each answer is the one before, plus
+/// one (a reply handed to the wrong pipeline, or a push in a slot, breaks the count).
+async fn count_up(r: Connections, key: String, n: i64) {
+    for expected in 1..=n {
+        let k = key.clone();
+        let got = r
+            .autoexec_async(None, move |p| Ok(p.incr(k.as_str())))
+            .await
+            .unwrap();
+        assert_eq!(got.result().unwrap(), expected, "{key}");
+    }
+}
+
+/// Publishes from another client (`redis-cli`) until someone receives it.
+fn publish_until_received(server: &RedisServer, channel: &str, payload: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.cli(&["PUBLISH", channel, payload]) == "0" {
+        assert!(Instant::now() < deadline, "nobody subscribed to {channel}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_arrive_while_pipelines_run_on_the_same_connection() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    count_up(r.clone(), "warm".into(), 1).await; // the shared connection opens
+    assert_eq!(clients(&server).len(), 1);
+
+    let mut sub = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    assert!(sub.is_shared());
+    sub.subscribe(&["news"]).await.unwrap();
+    sub.psubscribe(&["n.*"]).await.unwrap();
+    // No connection of its own: the pipelines' one holds the subscriptions.
+    let listed = clients(&server);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].contains(" sub=1 ") && listed[0].contains(" psub=1 "));
+
+    // Pipelines on the connection while another client publishes.
+    let workers: Vec<_> = (0..4)
+        .map(|i| tokio::spawn(count_up(r.clone(), format!("k{i}"), 200)))
+        .collect();
+    for i in 0..50 {
+        assert_eq!(server.cli(&["PUBLISH", "news", &i.to_string()]), "1");
+    }
+    assert_eq!(server.cli(&["PUBLISH", "n.x", "pattern"]), "1");
+    for i in 0..50 {
+        let m = next_message(&mut sub).await;
+        assert_eq!(
+            (m.channel.as_str(), m.payload::<i64>().unwrap()),
+            ("news", i)
+        );
+    }
+    let m = next_message(&mut sub).await;
+    assert_eq!(
+        (m.pattern.as_deref(), m.channel.as_str()),
+        (Some("n.*"), "n.x")
+    );
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(clients(&server).len(), 1);
+
+    // Unsubscribed: the server forgets it, the connection stays.
+    sub.unsubscribe(&["news"]).await.unwrap();
+    assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "news"]), "news\n0");
+    count_up(r.clone(), "after".into(), 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_subscribe_is_the_servers_error_and_the_connection_goes_on() {
+    let server = RedisServer::start();
+    server.cli(&[
+        "ACL",
+        "SETUSER",
+        "limited",
+        "on",
+        ">pw",
+        "~*",
+        "resetchannels",
+        "&allowed",
+        "+@all",
+    ]);
+    let r = Connections::new();
+    let url = format!(
+        "redis://limited:pw@127.0.0.1:{}?protocol=3&timeout=5000",
+        server.port()
+    );
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    match sub.subscribe(&["forbidden"]).await {
+        Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
+        other => panic!("expected NOPERM, got {other:?}"),
+    }
+    assert!(sub.subscriptions(redpipe::pubsub::Kind::Channel).is_empty());
+    // The same connection answers pipelines, and takes the next subscription.
+    count_up(r.clone(), "k".into(), 3).await;
+    sub.subscribe(&["allowed"]).await.unwrap();
+    assert_eq!(server.cli(&["PUBLISH", "allowed", "ok"]), "1");
+    assert_eq!(
+        next_message(&mut sub).await.payload::<String>().unwrap(),
+        "ok"
+    );
+    assert_eq!(clients(&server).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_connection_comes_back_with_a_gap_and_the_subscriptions() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    sub.subscribe(&["t"]).await.unwrap();
+    assert_eq!(server.cli(&["PUBLISH", "t", "one"]), "1");
+    assert_eq!(
+        next_message(&mut sub).await.payload::<String>().unwrap(),
+        "one"
+    );
+
+    // The shared connection, the only client but the cli, killed by its id.
+    let listed = clients(&server);
+    let id = listed[0]
+        .split(' ')
+        .find_map(|f| f.strip_prefix("id="))
+        .unwrap()
+        .to_owned();
+    assert_eq!(server.cli(&["CLIENT", "KILL", "ID", &id]), "1");
+    let gap = sub.next_event(WAIT).await.unwrap();
+    assert_eq!(gap, Some(Event::Gap));
+    let s = &server;
+    tokio::task::block_in_place(|| publish_until_received(s, "t", "back"));
+    assert_eq!(
+        next_message(&mut sub).await.payload::<String>().unwrap(),
+        "back"
+    );
+    // Pipelines go on the new connection, which the subscriber shares.
+    count_up(r.clone(), "k".into(), 3).await;
+    let listed = clients(&server);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overflow_that_must_not_drop_ends_the_subscriber_alone() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    sub.buffer(10, 1 << 20, Overflow::Disconnect);
+    sub.subscribe(&["flood"]).await.unwrap();
+    let sent = r
+        .autoexec_async(None, |p| {
+            Ok((0..100).map(|i| p.publish("flood", i)).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent[0].result().unwrap(), 1);
+    // The subscriber unsubscribes; the connection stays for the pipelines.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
+        assert!(Instant::now() < deadline, "the subscriber did not end");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let events: Vec<redpipe::Result<Event>> = sub.collect().await;
+    assert_eq!(events.len(), 11);
+    assert!(matches!(
+        events[10],
+        Err(Error::Overflow { messages: 10, .. })
+    ));
+    count_up(r.clone(), "k".into(), 3).await;
+    assert_eq!(clients(&server).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_nobody_reads_drops_the_oldest_and_a_dropped_subscriber_unsubscribes() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    sub.buffer(5, 1 << 20, Overflow::DropOldest);
+    sub.subscribe(&["flood"]).await.unwrap();
+    for i in 0..20 {
+        assert_eq!(server.cli(&["PUBLISH", "flood", &i.to_string()]), "1");
+    }
+    // The last publish is answered after its message was pushed on the shared connection;
+    // a pipeline behind it is answered after the driver handed that message over.
+    count_up(r.clone(), "k".into(), 1).await;
+    assert_eq!(
+        sub.next_event(WAIT).await.unwrap(),
+        Some(Event::Dropped(15))
+    );
+    for i in 15..20 {
+        assert_eq!(next_message(&mut sub).await.payload::<i64>().unwrap(), i);
+    }
+    assert_eq!(sub.dropped(), 15);
+
+    drop(sub);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
+        assert!(Instant::now() < deadline, "the dropped subscriber stayed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(clients(&server).len(), 1);
+    assert_eq!(clients(&server).len(), 1);
+    // The connection takes a new subscriber.
+    let mut again = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    again.subscribe(&["flood"]).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_subscriber_per_shared_connection() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let _first = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
+        .await
+        .unwrap();
+    match AsyncSubscriber::on_shared(&r, redpipe::DEFAULT).await {
+        Err(Error::Config(msg)) => assert!(msg.contains("already has a subscriber"), "{msg}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+
+    // A name with two shared connections takes a subscriber on each.
+    let r = Connections::new();
+    let url = format!("{}?protocol=3&multiplexed=2&timeout=5000", server.url());
+    r.register("two", url.as_str()).unwrap();
+    let mut a = AsyncSubscriber::on_shared(&r, "two").await.unwrap();
+    let mut b = AsyncSubscriber::on_shared(&r, "two").await.unwrap();
+    a.subscribe(&["a"]).await.unwrap();
+    b.subscribe(&["b"]).await.unwrap();
+    assert_eq!(server.cli(&["PUBLISH", "a", "to a"]), "1");
+    assert_eq!(server.cli(&["PUBLISH", "b", "to b"]), "1");
+    assert_eq!(next_message(&mut a).await.channel, "a");
+    assert_eq!(next_message(&mut b).await.channel, "b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resp2_names_are_refused_with_a_clear_error() {
+    let server = RedisServer::start();
+    let r = registry(&server, 2);
+    match AsyncSubscriber::on_shared(&r, redpipe::DEFAULT).await {
+        Err(Error::Config(msg)) => assert!(msg.contains("RESP3"), "{msg}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+/// `INCR key` `n` times in blocking pipelines of one command each (see [`count_up`]).
+fn count_up_blocking(r: &Connections, key: &str, n: i64) {
+    for expected in 1..=n {
+        let got = r.autoexec(None, |p| Ok(p.incr(key))).unwrap();
+        assert_eq!(got.result().unwrap(), expected, "{key}");
+    }
+}
+
+fn next_message_blocking(sub: &mut Subscriber) -> Msg {
+    match sub.next_event(WAIT).unwrap() {
+        Some(Event::Message(m)) => m,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_blocking_subscriber_shares_the_connection_with_threads_pipelines() {
+    let server = RedisServer::start();
+    let r = registry(&server, 3);
+    let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
+    assert!(sub.is_shared());
+    sub.subscribe(&["news"]).unwrap();
+    let listed = clients(&server);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].contains(" sub=1 "));
+
+    // Messages while no pipeline runs: the subscriber's thread reads them.
+    assert_eq!(server.cli(&["PUBLISH", "news", "idle"]), "1");
+    assert_eq!(
+        next_message_blocking(&mut sub).payload::<String>().unwrap(),
+        "idle"
+    );
+    // And while threads' pipelines run on the same connection.
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let r = &r;
+            s.spawn(move || count_up_blocking(r, &format!("k{i}"), 200));
+        }
+        for i in 0..30 {
+            assert_eq!(server.cli(&["PUBLISH", "news", &i.to_string()]), "1");
+        }
+    });
+    for i in 0..30 {
+        let m = next_message_blocking(&mut sub);
+        assert_eq!(
+            (m.channel.as_str(), m.payload::<i64>().unwrap()),
+            ("news", i)
+        );
+    }
+    assert_eq!(clients(&server).len(), 1);
+}
+
+#[test]
+fn a_blocking_subscriber_refused_or_killed_goes_on() {
+    let server = RedisServer::start();
+    server.cli(&[
+        "ACL",
+        "SETUSER",
+        "limited",
+        "on",
+        ">pw",
+        "~*",
+        "resetchannels",
+        "&allowed",
+        "+@all",
+    ]);
+    let r = Connections::new();
+    let url = format!(
+        "redis://limited:pw@127.0.0.1:{}?protocol=3&timeout=5000",
+        server.port()
+    );
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
+    match sub.subscribe(&["forbidden"]) {
+        Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
+        other => panic!("expected NOPERM, got {other:?}"),
+    }
+    count_up_blocking(&r, "k", 3);
+    sub.subscribe(&["allowed"]).unwrap();
+
+    let id = clients(&server)[0]
+        .split(' ')
+        .find_map(|f| f.strip_prefix("id="))
+        .unwrap()
+        .to_owned();
+    assert_eq!(server.cli(&["CLIENT", "KILL", "ID", &id]), "1");
+    assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Gap));
+    publish_until_received(&server, "allowed", "back");
+    assert_eq!(
+        next_message_blocking(&mut sub).payload::<String>().unwrap(),
+        "back"
+    );
+    count_up_blocking(&r, "k2", 3);
+    assert_eq!(clients(&server).len(), 1);
+}
+
+/// Over TLS the blocking connection has one handle, which the subscriber's thread may not hold
+/// while it waits: messages still come, and pipelines still go, on the one connection.
+#[test]
+fn a_blocking_subscriber_shares_a_tls_connection() {
+    let server = RedisServer::with(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let r = Connections::new();
+    let url = format!("{}&protocol=3&timeout=5000", server.tls_url());
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["s"]).unwrap();
+    std::thread::scope(|s| {
+        for i in 0..2 {
+            let r = &r;
+            s.spawn(move || count_up_blocking(r, &format!("k{i}"), 100));
+        }
+        for i in 0..20 {
+            assert_eq!(server.cli(&["PUBLISH", "s", &i.to_string()]), "1");
+        }
+    });
+    for i in 0..20 {
+        assert_eq!(next_message_blocking(&mut sub).payload::<i64>().unwrap(), i);
+    }
+    assert_eq!(clients(&server).len(), 1);
+}
