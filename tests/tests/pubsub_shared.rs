@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use redpipe::prelude::*;
-use redpipe::pubsub::{AsyncSubscriber, Event, Msg, Overflow, Subscriber};
+use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Overflow, Subscriber};
 use redpipe::{Connections, Error};
 use redpipe_tests::{Options, RedisServer};
 
@@ -161,6 +161,19 @@ async fn a_killed_connection_comes_back_with_a_gap_and_the_subscriptions() {
         next_message(&mut sub).await.payload::<String>().unwrap(),
         "one"
     );
+    // On a single server's shared connection a node-local pattern is a plain one.
+    sub.subscribe_node_local(Kind::Pattern, &["nl.*"])
+        .await
+        .unwrap();
+    assert_eq!(server.cli(&["PUBLISH", "nl.x", "local"]), "1");
+    assert_eq!(
+        next_message(&mut sub).await.pattern.as_deref(),
+        Some("nl.*")
+    );
+    sub.unsubscribe_node_local(Kind::Pattern, &["nl.*"])
+        .await
+        .unwrap();
+    assert_eq!(server.cli(&["PUBSUB", "NUMPAT"]), "0");
 
     // The shared connection, the only client but the cli, killed by its id.
     let listed = clients(&server);

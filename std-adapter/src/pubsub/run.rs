@@ -416,6 +416,10 @@ macro_rules! short_forms {
             kind: Kind,
             names: &A,
         ) -> redpipe_core::Result<()> {
+            if self.is_shared() {
+                // A shared connection is a single server's: node-local is plain.
+                return self.subscribe_kind(kind, names) $($await)*;
+            }
             change!(self.shared, kind, names, true, true,
                 [write, wait, spawn, refresh, sleep], $($await)*)
         }
@@ -428,6 +432,9 @@ macro_rules! short_forms {
             kind: Kind,
             names: &A,
         ) -> redpipe_core::Result<()> {
+            if self.is_shared() {
+                return self.unsubscribe_kind(kind, names) $($await)*;
+            }
             change!(self.shared, kind, names, false, true,
                 [write, wait, spawn, refresh, sleep], $($await)*)
         }

@@ -139,7 +139,8 @@ mod tests {
     fn hub() -> Shared<()> {
         let info: ConnectionInfo = "redis://127.0.0.1:1?protocol=3".parse().unwrap();
         let sub = Shared::with((info, None, None), None);
-        sub.queue_change(Kind::Channel, &["news"], true).unwrap();
+        sub.queue_change(Kind::Channel, &["news"], true, false)
+            .unwrap();
         // Written (fenced) as a shared connection would; the confirmation comes as a push.
         let p = fence_pending(&sub).unwrap().unwrap();
         assert_eq!(p.len(), 2, "the command and its fence");

@@ -98,7 +98,7 @@ impl Hub {
         names: &A,
         subscribe: bool,
     ) -> Result<()> {
-        if !self.sub.queue_change(kind, names, subscribe)? {
+        if !self.sub.queue_change(kind, names, subscribe, false)? {
             return Ok(());
         }
         let deadline = deadline(Some(self.sub.confirm_timeout()));
