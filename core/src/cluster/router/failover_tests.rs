@@ -1,10 +1,13 @@
-//! The router when a node is failed over while a round is out.
+//! The router when a node fails or is failed over while a round is out: redirections back and
+//! forth, a broken connection (what may go again), a deposed primary's writes.
 
 use super::fake::FakeCluster;
 use super::*;
 use crate::prelude::*;
 use crate::{Failure, SlotError};
 use alloc::format;
+use alloc::string::String;
+use alloc::vec;
 
 #[test]
 fn writes_answered_by_a_node_failed_over_meanwhile_read_deposed_and_are_not_sent_again() {
@@ -49,4 +52,171 @@ fn writes_answered_by_a_node_failed_over_meanwhile_read_deposed_and_are_not_sent
     run.check_deposed(&map, &cluster.map());
     run.absorb(&mut p, &mut map);
     assert_eq!(write.read(&p), Ok(2));
+}
+
+#[test]
+fn a_failover_rides_through_moved_back_and_forth() {
+    fn leak(s: alloc::string::String) -> &'static [u8] {
+        alloc::boxed::Box::leak(s.into_bytes().into_boxed_slice())
+    }
+    let mut cluster = FakeCluster::new(2);
+    let mut map = cluster.map();
+    let slot = HashSlot::for_key(b"counter");
+    let owner = cluster.owner[usize::from(slot.get())];
+    let other = 1 - owner;
+    let moved_to = |node: usize| {
+        leak(format!(
+            "-MOVED {} 127.0.0.1:{}\r\n",
+            slot.get(),
+            7000 + node
+        ))
+    };
+    for _ in 0..4 {
+        cluster.scripted.push((owner, "INCR", moved_to(other)));
+        cluster.scripted.push((other, "INCR", moved_to(owner)));
+    }
+    let mut p = VecPipeline::new();
+    let n = p.incr("counter").unwrap();
+    let mut run = ClusterRun::new();
+    let mut delays = Vec::new();
+    while run.next_round(&mut p, &map) {
+        delays.push(run.delay_ms());
+        cluster.serve(&mut run, &map);
+        run.absorb(&mut p, &mut map);
+    }
+    assert_eq!(
+        n.read(&p),
+        Ok(1),
+        "more redirections than the old 5 attempts"
+    );
+    assert_eq!(run.counts().moved, 8);
+    assert_eq!(run.counts().retries, 8);
+    assert_eq!(
+        delays[..2],
+        [0, 0],
+        "a first MOVED goes straight to the new owner"
+    );
+    assert!(
+        delays[2..].iter().all(|&d| d > 0),
+        "a MOVED again waits for the nodes to agree: {delays:?}"
+    );
+    let applied: usize = cluster
+        .data
+        .iter()
+        .filter(|d| d.contains_key(b"counter".as_slice()))
+        .count();
+    assert_eq!(applied, 1, "applied once, on one node");
+}
+
+#[test]
+fn a_failed_node_fails_only_its_written_writes_and_the_rest_go_again() {
+    let mut cluster = FakeCluster::new(2);
+    let mut map = cluster.map();
+    let mut p = VecPipeline::new();
+    let on: Vec<_> = (0..40)
+        .map(|i| (format!("f{i}"), p.incr(format!("f{i}")).unwrap()))
+        .collect();
+    let mut run = ClusterRun::new();
+    assert!(run.next_round(&mut p, &map));
+    // Node 0's connection breaks after everything was written; node 1 answers.
+    let failing = run
+        .batches_mut()
+        .iter()
+        .position(|b| b.node() == map.find(&cluster.node(0)).unwrap())
+        .unwrap();
+    let batch = &mut run.batches_mut()[failing];
+    let n = batch.pipeline_mut().poll_output().len();
+    batch.pipeline_mut().consume_output(n);
+    batch
+        .pipeline_mut()
+        .fail(Failure::Io(crate::IoKind::ConnectionReset));
+    let rest: Vec<usize> = (0..run.batches_mut().len())
+        .filter(|&b| b != failing)
+        .collect();
+    for b in rest {
+        let mut one = ClusterRun {
+            batches: vec![core::mem::replace(
+                &mut run.batches_mut()[b],
+                Batch {
+                    node: 0,
+                    pipeline: VecPipeline::new(),
+                    members: Vec::new(),
+                    replica: false,
+                    deposed: false,
+                },
+            )],
+            ..ClusterRun::new()
+        };
+        cluster.serve(&mut one, &map);
+        run.batches[b] = one.batches.pop().unwrap();
+    }
+    run.absorb(&mut p, &mut map);
+    assert!(
+        !run.next_round(&mut p, &map),
+        "written commands are not replayed"
+    );
+    for (key, h) in &on {
+        let node = cluster.owner[usize::from(HashSlot::for_key(key.as_bytes()).get())];
+        match node {
+            0 => assert_eq!(
+                h.read(&p),
+                Err(SlotError::Failed(Failure::Io(
+                    crate::IoKind::ConnectionReset
+                )))
+            ),
+            _ => assert_eq!(h.read(&p), Ok(1)),
+        }
+    }
+
+    // Reads written to a node whose connection broke go again: they change nothing.
+    let mut p = VecPipeline::new();
+    let keys: Vec<String> = (0..8).map(|i| format!("r{i}")).collect();
+    let reads: Vec<_> = keys
+        .iter()
+        .map(|k| p.get::<Option<i64>>(k.as_str()).unwrap())
+        .collect();
+    let write = p.incr(keys[0].as_str()).unwrap();
+    let mut run = ClusterRun::new();
+    assert!(run.next_round(&mut p, &map));
+    for b in run.batches_mut() {
+        let n = b.pipeline_mut().poll_output().len();
+        b.pipeline_mut().consume_output(n);
+        b.pipeline_mut()
+            .fail(Failure::Io(crate::IoKind::ConnectionReset));
+    }
+    run.absorb(&mut p, &mut map);
+    assert!(run.next_round(&mut p, &map), "the reads go again");
+    let again: usize = run
+        .batches_mut()
+        .iter_mut()
+        .map(|b| b.pipeline_mut().len())
+        .sum();
+    assert_eq!(again, keys.len(), "only the reads, not the written INCR");
+    cluster.serve(&mut run, &map);
+    run.absorb(&mut p, &mut map);
+    for h in &reads {
+        assert_eq!(h.read(&p), Ok(None), "the INCR that failed ran nowhere");
+    }
+    assert_eq!(
+        write.read(&p),
+        Err(SlotError::Failed(Failure::Io(
+            crate::IoKind::ConnectionReset
+        )))
+    );
+
+    // A node that could not be reached (nothing written) gets the commands again.
+    let mut p = VecPipeline::new();
+    let h = p.incr("again").unwrap();
+    let mut run = ClusterRun::new();
+    assert!(run.next_round(&mut p, &map));
+    for b in run.batches_mut() {
+        b.pipeline_mut()
+            .fail(Failure::Io(crate::IoKind::ConnectionRefused));
+    }
+    run.absorb(&mut p, &mut map);
+    assert!(run.wants_refresh() && run.delay_ms() > 0);
+    assert!(run.next_round(&mut p, &map));
+    cluster.serve(&mut run, &map);
+    run.absorb(&mut p, &mut map);
+    assert_eq!(h.read(&p), Ok(1));
 }
