@@ -86,6 +86,30 @@ pub(crate) trait PushSink: Send + Sync {
     fn lost(&self);
 }
 
+/// Attaches `sink` in a connection's `slot` (see the connections' `attach`): refused once the
+/// connection failed (`failure`), or while another subscriber is attached, since the server
+/// keeps one set of subscriptions per connection, which two subscribers would undo for each
+/// other.
+fn attach_sink(
+    slot: &mut Option<std::sync::Weak<dyn PushSink>>,
+    failure: Option<Failure>,
+    sink: std::sync::Weak<dyn PushSink>,
+) -> Result<()> {
+    if let Some(f) = failure {
+        return Err(connection_error(f));
+    }
+    if slot.as_ref().is_some_and(|w| w.strong_count() > 0) {
+        return Err(Error::Config(
+            "this shared connection already has a subscriber: one per connection (a name \
+             with `multiplexed` above 1 has more connections, or use a subscriber on a \
+             connection of its own)"
+                .into(),
+        ));
+    }
+    *slot = Some(sink);
+    Ok(())
+}
+
 /// Bytes of push room a reader keeps between reads.
 const PUSHES_KEPT: usize = 64 << 10;
 

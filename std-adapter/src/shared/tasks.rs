@@ -243,20 +243,8 @@ impl Shared {
     /// subscriber is attached (the server keeps one set of subscriptions per connection, which
     /// two subscribers would undo for each other) or once the connection failed.
     pub(crate) fn attach(&self, sink: Weak<dyn PushSink>) -> Result<()> {
-        let mut state = self.lock();
-        if let Some(f) = state.mux.failure() {
-            return Err(connection_error(f));
-        }
-        if state.sink.as_ref().is_some_and(|w| w.strong_count() > 0) {
-            return Err(Error::Config(
-                "this shared connection already has a subscriber: one per connection (a name \
-                 with `multiplexed` above 1 has more connections, or use a subscriber on a \
-                 connection of its own)"
-                    .into(),
-            ));
-        }
-        state.sink = Some(sink);
-        Ok(())
+        let state = &mut *self.lock();
+        super::attach_sink(&mut state.sink, state.mux.failure(), sink)
     }
 
     /// Stops sending pushes to the attached subscriber: its pushes are dropped from now on.

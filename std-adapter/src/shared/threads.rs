@@ -150,17 +150,8 @@ impl Shared {
     /// blocking connection is read only while a pipeline waits for replies: the subscriber
     /// [`listen`](Self::listen)s in between.
     pub(crate) fn attach(&self, sink: Weak<dyn PushSink>) -> Result<()> {
-        let mut state = self.lock();
-        if let Some(f) = state.mux.failure() {
-            return Err(connection_error(f));
-        }
-        if state.sink.as_ref().is_some_and(|w| w.strong_count() > 0) {
-            return Err(redpipe_core::Error::Config(
-                "this shared connection already has a subscriber: one per connection".into(),
-            ));
-        }
-        state.sink = Some(sink);
-        Ok(())
+        let state = &mut *self.lock();
+        super::attach_sink(&mut state.sink, state.mux.failure(), sink)
     }
 
     /// Stops sending pushes to the attached subscriber.

@@ -120,6 +120,39 @@ fn confirmations_may_come(sent: &Result<()>) -> bool {
     matches!(sent, Ok(()) | Err(Error::Closed | Error::Io(_)))
 }
 
+/// The body of a hub's `change`, written once for both modes (`$($await)*` is `.await` or
+/// nothing, `$wait` the mode's wait): queue the command, write it fenced, wait for the
+/// confirmations; names refused, or not confirmed in time, are forgotten.
+macro_rules! fenced_change {
+    ($hub:expr, $kind:expr, $names:expr, $subscribe:expr, $wait:path, $($await:tt)*) => {{
+        let hub = $hub;
+        if !hub.sub.queue_change($kind, $names, $subscribe, false)? {
+            return Ok(());
+        }
+        let deadline = crate::pubsub::deadline(Some(hub.sub.confirm_timeout()));
+        let sent = hub.send() $($await)*;
+        let result = match sent {
+            _ if confirmations_may_come(&sent) => {
+                let shared = &hub.sub;
+                crate::pubsub::run::wait_for!(
+                    shared,
+                    deadline,
+                    crate::pubsub::State::settled,
+                    Err(crate::pubsub::unconfirmed()),
+                    $wait,
+                    $($await)*
+                )
+            }
+            sent => sent,
+        };
+        if result.is_err() && $subscribe {
+            hub.sub.lock().router.forget($kind, $names);
+        }
+        result
+    }};
+}
+use fenced_change;
+
 /// A pipeline of one `PING`: the keeper's question to a quiet connection.
 fn ping() -> Option<VecPipeline> {
     let mut p = VecPipeline::new();

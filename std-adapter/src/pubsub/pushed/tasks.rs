@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use redpipe_core::{Args, Result};
 
 use super::super::stream::{Writer, wait};
-use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared, State, deadline, unconfirmed};
+use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared};
 use super::{
-    confirmations_may_come, fence_pending, record_outcomes, restart, take_pushes,
+    confirmations_may_come, fence_pending, fenced_change, record_outcomes, restart, take_pushes,
     unsubscribe_everything,
 };
 use crate::registry::{Connections, Pool};
@@ -90,29 +90,7 @@ impl Hub {
         names: &A,
         subscribe: bool,
     ) -> Result<()> {
-        if !self.sub.queue_change(kind, names, subscribe, false)? {
-            return Ok(());
-        }
-        let deadline = deadline(Some(self.sub.confirm_timeout()));
-        let sent = self.send().await;
-        let result = match sent {
-            _ if confirmations_may_come(&sent) => {
-                let shared = &self.sub;
-                super::super::run::wait_for!(
-                    shared,
-                    deadline,
-                    State::settled,
-                    Err(unconfirmed()),
-                    wait,
-                    .await
-                )
-            }
-            sent => sent,
-        };
-        if result.is_err() && subscribe {
-            self.sub.lock().router.forget(kind, names);
-        }
-        result
+        fenced_change!(self, kind, names, subscribe, wait, .await)
     }
 
     /// The owner goes: the keeper unsubscribes and lets the connection's pushes go.

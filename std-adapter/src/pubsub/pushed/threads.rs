@@ -10,9 +10,9 @@ use redpipe_core::{Args, Result};
 
 use super::super::blocking::Side;
 use super::super::blocking::wait;
-use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared, State, deadline, unconfirmed};
+use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared};
 use super::{
-    confirmations_may_come, fence_pending, record_outcomes, restart, take_pushes,
+    confirmations_may_come, fence_pending, fenced_change, record_outcomes, restart, take_pushes,
     unsubscribe_everything,
 };
 use crate::registry::{Connections, Pool};
@@ -98,28 +98,7 @@ impl Hub {
         names: &A,
         subscribe: bool,
     ) -> Result<()> {
-        if !self.sub.queue_change(kind, names, subscribe, false)? {
-            return Ok(());
-        }
-        let deadline = deadline(Some(self.sub.confirm_timeout()));
-        let sent = self.send();
-        let result = match sent {
-            _ if confirmations_may_come(&sent) => {
-                let shared = &self.sub;
-                super::super::run::wait_for!(
-                    shared,
-                    deadline,
-                    State::settled,
-                    Err(unconfirmed()),
-                    wait,
-                )
-            }
-            sent => sent,
-        };
-        if result.is_err() && subscribe {
-            self.sub.lock().router.forget(kind, names);
-        }
-        result
+        fenced_change!(self, kind, names, subscribe, wait,)
     }
 
     /// The owner goes: the listening thread unsubscribes and detaches.
