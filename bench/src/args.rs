@@ -31,7 +31,9 @@ pub(crate) const USAGE: &str = "usage: e2e --url redis://127.0.0.1:PORT [--quick
                      works), or redpipe-rewind (queued once, re-sent with rewind())\n       \
                      e2e --url redis://127.0.0.1:PORT --profile service,SHAPE,CONTENDER[,SECONDS]\n\
                      SHAPE: 1 8 64 256 64w2 t8 t64; CONTENDER: redpipe redpipe-1 redis-rs \
-                     redis-rs-manager fred (tasks), redpipe-blocking r2d2 (threads)";
+                     redis-rs-manager fred (tasks), redpipe-blocking r2d2 (threads)\n       \
+                     e2e --url redis://127.0.0.1:PORT --profile pubsub,SHAPE,CLIENT[,RUNS]\n\
+                     SHAPE: one fanout; CLIENT: redpipe redpipe-blocking redis-rs fred";
 
 pub(crate) fn parse_args() -> Result<Args> {
     let mut args = Args {

@@ -609,6 +609,14 @@ fn run() -> Result<()> {
             let seconds = rest.first().map_or(Ok(10.0), |s| s.parse())?;
             return bench.service_figure().profile(shape, who, seconds);
         }
+        if let Some(rest) = case.strip_prefix("pubsub,") {
+            let parts: Vec<&str> = rest.split(',').collect();
+            let [shape, who, rest @ ..] = parts.as_slice() else {
+                return Err("--profile pubsub,SHAPE,CLIENT[,RUNS]".into());
+            };
+            let runs = rest.first().map_or(Ok(10), |s| s.parse())?;
+            return pubsub::profile(&args.url, shape, who, runs);
+        }
         if let Some(rest) = case.strip_prefix("cluster,") {
             let parts: Vec<&str> = rest.split(',').collect();
             let seconds = parts.get(3).map_or(Ok(10.0), |s| s.parse())?;

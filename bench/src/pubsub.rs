@@ -302,6 +302,42 @@ fn measure(
     Ok((seen as f64 / last.as_secs_f64(), lost))
 }
 
+/// One cell of figure (h) `runs` times, each run's rate printed (for `perf`, `--profile
+/// pubsub,SHAPE,CLIENT[,RUNS]`; SHAPE `one` or `fanout`, CLIENT `redpipe`, `redpipe-blocking`,
+/// `redis-rs` or `fred`).
+pub(crate) fn profile(url: &str, shape: &str, who: &str, runs: usize) -> crate::Result<()> {
+    let usage = "--profile pubsub,SHAPE,CLIENT[,RUNS]: SHAPE one fanout; \
+                 CLIENT redpipe redpipe-blocking redis-rs fred";
+    let shape = match shape {
+        "one" => Shape::One,
+        "fanout" => Shape::FanOut,
+        _ => return Err(usage.into()),
+    };
+    let who = match who {
+        "redpipe" => Who::Redpipe,
+        "redpipe-blocking" => Who::RedpipeBlocking,
+        "redis-rs" => Who::RedisRs,
+        "fred" => Who::Fred,
+        _ => return Err(usage.into()),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut census = Census::open(&url.parse()?)?;
+    for run in 0..runs {
+        let (rate, lost) = measure((&rt, url, &mut census), who, shape, false)?;
+        eprintln!(
+            "(h) {} {} run {}/{runs}: {} (lost {lost})",
+            shape.label(),
+            who.label(),
+            run + 1,
+            report::rate(rate)
+        );
+    }
+    Ok(())
+}
+
 /// Runs figure (h): every shape and client, `reps` times in a rotating order.
 pub(crate) fn figure(
     url: &str,

@@ -2,6 +2,8 @@
 //!
 //! - `encode_*`: queueing 1000 commands into a warm, reused buffer (ns per command).
 //! - `decode_*`: reading a stream of 1000 replies and resolving each one (ns per reply).
+//! - `pubsub/*`: a subscribed connection's stream of 1000 `message` frames read into events (ns
+//!   per message), beside redis-protocol's decoding of the same frames.
 //! - `cache/*`: the client-side cache's hit path against reading the same replies (ns per read).
 //! - Before criterion runs, allocations per command of a warm pipeline are counted and printed.
 //!
@@ -552,11 +554,51 @@ fn cache(c: &mut Criterion) {
     g.finish();
 }
 
+fn pubsub(c: &mut Criterion) {
+    use redpipe_core::pubsub::{Event, Kind, VecSubscriptions};
+    let mut g = c.benchmark_group("pubsub");
+    g.throughput(Throughput::Elements(N as u64));
+    for (name, head) in [("resp2", b'*'), ("resp3", b'>')] {
+        let mut frame = vec![head];
+        frame.extend_from_slice(b"3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$100\r\n");
+        frame.extend_from_slice(&VALUE);
+        frame.extend_from_slice(b"\r\n");
+        let stream = stream(&frame);
+        let mut subs = VecSubscriptions::default();
+        subs.subscribe(Kind::Channel, &["news"]).expect("Vec grows");
+        let read = |subs: &mut VecSubscriptions, mut rest: &[u8]| {
+            let mut payload = 0;
+            while let Some((event, used)) = subs.handle_input(rest).expect("valid frames") {
+                if let Event::Message(m) = event {
+                    payload += m.payload.len() + m.channel.len();
+                }
+                rest = &rest[used..];
+            }
+            payload
+        };
+        assert_eq!(read(&mut subs, &stream), N * 104);
+        g.bench_function(format!("redpipe_{name}_1000_message"), |b| {
+            b.iter(|| read(&mut subs, black_box(&stream)));
+        });
+        if head == b'*' {
+            g.bench_function("redis-protocol_resp2_1000_message", |b| {
+                b.iter(|| redis_protocol_resp2_decode(black_box(&stream)));
+            });
+        } else {
+            g.bench_function("redis-protocol_resp3_1000_message", |b| {
+                b.iter(|| redis_protocol_resp3_decode(black_box(&stream)));
+            });
+        }
+    }
+    g.finish();
+}
+
 fn main() {
     report_allocations();
     let mut c = Criterion::default().configure_from_args();
     encode(&mut c);
     decode(&mut c);
     cache(&mut c);
+    pubsub(&mut c);
     c.final_summary();
 }

@@ -56,8 +56,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!(
         "orders: {total}; alert on {} (matched {:?}): {}",
-        alert.channel,
-        alert.pattern.as_deref().unwrap_or_default(),
+        alert.channel(),
+        alert.pattern().unwrap_or_default(),
         alert.payload::<String>()?
     );
 

@@ -147,7 +147,7 @@ async fn a_tokio_subscriber_reads_notifications_through_the_pattern() {
         .unwrap()
         .message()
         .unwrap();
-    assert_eq!(msg.channel, "__keyspace@4__:F{ann}");
+    assert_eq!(msg.channel(), "__keyspace@4__:F{ann}");
     let n = Notification::<Followers>::from_msg(4, &msg).unwrap();
     assert_eq!((n.event(), n.key().unwrap()), ("zadd", "ann".into()));
     assert!(Notification::<Followers>::from_msg(3, &msg).is_none());

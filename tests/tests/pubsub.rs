@@ -73,16 +73,13 @@ fn messages_published_from_a_pipeline_arrive_typed() {
         assert_eq!(counts, [1, 1, 0], "RESP{protocol}");
         let m = next_message(&mut sub);
         assert_eq!(
-            (m.kind, m.channel.as_str(), m.pattern.as_deref()),
+            (m.kind(), m.channel(), m.pattern()),
             (Kind::Channel, "news", None)
         );
         assert_eq!(m.payload::<String>().unwrap(), "hello");
         assert_eq!(m.payload::<&str>().unwrap(), "hello");
         let m = next_message(&mut sub);
-        assert_eq!(
-            (m.channel.as_str(), m.payload::<i64>().unwrap()),
-            ("scores", 42)
-        );
+        assert_eq!((m.channel(), m.payload::<i64>().unwrap()), ("scores", 42));
         assert!(matches!(m.payload::<Vec<i64>>(), Err(Error::Convert(_))));
         // Nothing else came.
         let quiet = Some(Duration::from_millis(100));
@@ -107,10 +104,10 @@ fn patterns_receive_what_they_match() {
     assert_eq!(counts, [1, 0, 1]);
     for (channel, payload) in [("news.a", 1), ("news.b", 3)] {
         let m = next_message(&mut sub);
-        assert_eq!(m.kind, Kind::Pattern);
-        assert_eq!(m.pattern.as_deref(), Some("news.*"));
+        assert_eq!(m.kind(), Kind::Pattern);
+        assert_eq!(m.pattern(), Some("news.*"));
         assert_eq!(
-            (m.channel.as_str(), m.payload::<i64>().unwrap()),
+            (m.channel(), m.payload::<i64>().unwrap()),
             (channel, payload)
         );
     }
@@ -128,7 +125,7 @@ fn unsubscribed_channels_stop_delivering() {
     assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "a", "b"]), "a\n0\nb\n1");
     assert_eq!(publish(&r, &[("a", "x".into()), ("b", "y".into())]), [0, 1]);
     let m = next_message(&mut sub);
-    assert_eq!((m.channel.as_str(), m.payload_bytes()), ("b", &b"y"[..]));
+    assert_eq!((m.channel(), m.payload_bytes()), ("b", &b"y"[..]));
 }
 
 #[test]
@@ -154,10 +151,10 @@ fn every_short_form_subscribes_and_unsubscribes_its_kind() {
     assert_eq!((sent.0.result().unwrap(), sent.1.result().unwrap()), (1, 1));
     let m = next_message(&mut sub);
     assert_eq!(
-        (m.kind, m.channel.as_str(), m.payload::<String>().unwrap()),
+        (m.kind(), m.channel(), m.payload::<String>().unwrap()),
         (Kind::Shard, "{s}1", "shard".into())
     );
-    assert_eq!(next_message(&mut sub).kind, Kind::Pattern);
+    assert_eq!(next_message(&mut sub).kind(), Kind::Pattern);
 
     sub.unsubscribe(&["c"]).unwrap();
     sub.punsubscribe(&["p.*"]).unwrap();
@@ -223,10 +220,7 @@ fn the_subscriber_comes_back_after_the_server_drops_it_and_says_so() {
         assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "after");
         publish_until_received(&r, "p.1", "pattern");
         let m = next_message(&mut sub);
-        assert_eq!(
-            (m.pattern.as_deref(), m.channel.as_str()),
-            (Some("p.*"), "p.1")
-        );
+        assert_eq!((m.pattern(), m.channel()), (Some("p.*"), "p.1"));
     }
 }
 
@@ -344,11 +338,11 @@ async fn the_tokio_subscriber_is_a_stream() {
         assert_eq!((sent.0.result().unwrap(), sent.1.result().unwrap()), (1, 1));
         let first = sub.next().await.unwrap().unwrap().message().unwrap();
         assert_eq!(
-            (first.channel.as_str(), first.payload::<String>().unwrap()),
+            (first.channel(), first.payload::<String>().unwrap()),
             ("t", "one".into())
         );
         let second = sub.next().await.unwrap().unwrap().message().unwrap();
-        assert_eq!(second.pattern.as_deref(), Some("t.*"));
+        assert_eq!(second.pattern(), Some("t.*"));
         assert_eq!(second.payload::<i64>().unwrap(), 2);
 
         // Dropped by the server: a gap, then messages again.
@@ -467,7 +461,7 @@ fn the_blocking_subscriber_speaks_tls() {
     // A second subscription, written while the reader waits on the socket.
     sub.psubscribe(&["t.*"]).unwrap();
     assert_eq!(publish(&r, &[("t.1", "p".into())]), [1]);
-    assert_eq!(next_message(&mut sub).pattern.as_deref(), Some("t.*"));
+    assert_eq!(next_message(&mut sub).pattern(), Some("t.*"));
     // Dropped by the server: a gap, then both subscriptions again.
     assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]), "1");
     assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Gap));

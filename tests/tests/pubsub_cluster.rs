@@ -110,9 +110,9 @@ fn shard_channels_live_on_their_slots_primary_and_spublish_reaches_them() {
     let mut got: Vec<(String, String)> = (0..3)
         .map(|_| {
             let m = next_message(&mut sub);
-            assert_eq!(m.kind, Kind::Shard);
+            assert_eq!(m.kind(), Kind::Shard);
             let payload = m.payload::<String>().unwrap();
-            (m.channel, payload)
+            (m.channel().to_string(), payload)
         })
         .collect();
     got.sort();
@@ -127,7 +127,7 @@ fn shard_channels_live_on_their_slots_primary_and_spublish_reaches_them() {
         .autoexec(None, |p| Ok(p.publish("broadcast", "all")))
         .unwrap();
     assert_eq!(sent.result().unwrap(), 2);
-    let kinds = [next_message(&mut sub).kind, next_message(&mut sub).kind];
+    let kinds = [next_message(&mut sub).kind(), next_message(&mut sub).kind()];
     assert!(kinds.contains(&Kind::Channel) && kinds.contains(&Kind::Pattern));
     // Unsubscribing reaches the node that holds the name.
     sub.sunsubscribe(&[&channels[1]]).unwrap();
@@ -194,7 +194,7 @@ fn a_migrated_slot_brings_its_shard_subscriber_along_after_a_gap() {
     spublish_until_received(&r, &moving, "after");
     let m = next_message(&mut sub);
     assert_eq!(
-        (m.channel.as_str(), m.payload_bytes()),
+        (m.channel(), m.payload_bytes()),
         (moving.as_str(), &b"after"[..])
     );
     assert_eq!(shard_subscribers(&cluster, to, &moving), "1");
@@ -273,7 +273,7 @@ async fn the_tokio_subscriber_follows_a_migrated_slot() {
         .unwrap();
     assert_eq!(sent.result().unwrap(), 1);
     let m = sub.next().await.unwrap().unwrap().message().unwrap();
-    assert_eq!((m.kind, m.payload::<i64>().unwrap()), (Kind::Shard, 1));
+    assert_eq!((m.kind(), m.payload::<i64>().unwrap()), (Kind::Shard, 1));
 
     let moved = tokio::task::spawn_blocking(move || {
         cluster.move_slot(slot(&channel), from, to);

@@ -88,16 +88,10 @@ async fn messages_arrive_while_pipelines_run_on_the_same_connection() {
     assert_eq!(server.cli(&["PUBLISH", "n.x", "pattern"]), "1");
     for i in 0..50 {
         let m = next_message(&mut sub).await;
-        assert_eq!(
-            (m.channel.as_str(), m.payload::<i64>().unwrap()),
-            ("news", i)
-        );
+        assert_eq!((m.channel(), m.payload::<i64>().unwrap()), ("news", i));
     }
     let m = next_message(&mut sub).await;
-    assert_eq!(
-        (m.pattern.as_deref(), m.channel.as_str()),
-        (Some("n.*"), "n.x")
-    );
+    assert_eq!((m.pattern(), m.channel()), (Some("n.*"), "n.x"));
     for w in workers {
         w.await.unwrap();
     }
@@ -166,10 +160,7 @@ async fn a_killed_connection_comes_back_with_a_gap_and_the_subscriptions() {
         .await
         .unwrap();
     assert_eq!(server.cli(&["PUBLISH", "nl.x", "local"]), "1");
-    assert_eq!(
-        next_message(&mut sub).await.pattern.as_deref(),
-        Some("nl.*")
-    );
+    assert_eq!(next_message(&mut sub).await.pattern(), Some("nl.*"));
     sub.unsubscribe_node_local(Kind::Pattern, &["nl.*"])
         .await
         .unwrap();
@@ -290,8 +281,8 @@ async fn one_subscriber_per_shared_connection() {
     b.subscribe(&["b"]).await.unwrap();
     assert_eq!(server.cli(&["PUBLISH", "a", "to a"]), "1");
     assert_eq!(server.cli(&["PUBLISH", "b", "to b"]), "1");
-    assert_eq!(next_message(&mut a).await.channel, "a");
-    assert_eq!(next_message(&mut b).await.channel, "b");
+    assert_eq!(next_message(&mut a).await.channel(), "a");
+    assert_eq!(next_message(&mut b).await.channel(), "b");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,10 +339,7 @@ fn a_blocking_subscriber_shares_the_connection_with_threads_pipelines() {
     });
     for i in 0..30 {
         let m = next_message_blocking(&mut sub);
-        assert_eq!(
-            (m.channel.as_str(), m.payload::<i64>().unwrap()),
-            ("news", i)
-        );
+        assert_eq!((m.channel(), m.payload::<i64>().unwrap()), ("news", i));
     }
     assert_eq!(clients(&server).len(), 1);
 }

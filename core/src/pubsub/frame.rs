@@ -10,7 +10,10 @@
 //! - `pong` and the `PING` argument (RESP2 only; RESP3 answers `PING` with `+PONG` or a bulk
 //!   string).
 
+use crate::codec::decode::Limits;
 use crate::codec::error::{DecodeError, MessageSink, ReplyKind, write_all};
+#[cfg(not(feature = "small"))]
+use crate::codec::lex::parse_u64;
 use crate::codec::reply::{Aggregate, Reply};
 use crate::pubsub::{Event, Kind, Message};
 
@@ -158,6 +161,91 @@ pub(crate) fn decode_aggregate(
         _ => return Err(malformed),
     };
     Ok(Some(event))
+}
+
+/// The heads of the frames [`fast_message`] reads: RESP2 array or RESP3 push, the element count
+/// and the kind's name; then the kind and how many bulk strings follow.
+#[cfg(not(feature = "small"))]
+const FAST_HEADS: [(&[u8], Kind, usize); 6] = [
+    (b"*3\r\n$7\r\nmessage\r\n", Kind::Channel, 2),
+    (b">3\r\n$7\r\nmessage\r\n", Kind::Channel, 2),
+    (b"*4\r\n$8\r\npmessage\r\n", Kind::Pattern, 3),
+    (b">4\r\n$8\r\npmessage\r\n", Kind::Pattern, 3),
+    (b"*3\r\n$8\r\nsmessage\r\n", Kind::Shard, 2),
+    (b">3\r\n$8\r\nsmessage\r\n", Kind::Shard, 2),
+];
+
+/// The fast path for the frame a subscriber reads most: a complete `message`, `pmessage` or
+/// `smessage` at the start of `buf` whose elements are bulk strings, read in one pass at fixed
+/// places, where the general path scans the frame, then parses it, then walks its elements
+/// and compares the kind's name with every kind's. It accepts a subset of what the general
+/// path accepts, with the same limits and the same meaning (tested against it); `None` sends
+/// everything else (incomplete, malformed, other kinds) there.
+#[cfg(not(feature = "small"))]
+#[inline]
+pub(crate) fn fast_message<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Message<'a>, usize)> {
+    let first = *buf.first()?;
+    // The limits the general path applies to the head: one aggregate level, lines of one
+    // digit, the kind's name as a bulk of up to 8 bytes.
+    if !matches!(first, b'*' | b'>')
+        || limits.max_depth == 0
+        || limits.max_line_len == 0
+        || limits.max_bulk_len < 8
+    {
+        return None;
+    }
+    let &(head, kind, bulks) = FAST_HEADS.iter().find(|(h, ..)| buf.starts_with(h))?;
+    if bulks as u64 + 1 > limits.max_elements {
+        return None;
+    }
+    let mut at = head.len();
+    let mut parts: [&[u8]; 3] = [&[]; 3];
+    for part in parts.iter_mut().take(bulks) {
+        let (bytes, end) = bulk_at(buf, at, limits)?;
+        *part = bytes;
+        at = end;
+    }
+    let message = match kind {
+        Kind::Pattern => Message {
+            kind,
+            channel: parts[1],
+            pattern: Some(parts[0]),
+            payload: parts[2],
+        },
+        _ => Message {
+            kind,
+            channel: parts[0],
+            pattern: None,
+            payload: parts[1],
+        },
+    };
+    Some((message, at))
+}
+
+/// A complete bulk string (`$<len>\r\n<bytes>\r\n`, not null) at `at`, within the limits: its
+/// bytes and the offset after it.
+#[cfg(not(feature = "small"))]
+#[inline]
+fn bulk_at<'a>(buf: &'a [u8], at: usize, limits: &Limits) -> Option<(&'a [u8], usize)> {
+    let rest = buf.get(at..)?.strip_prefix(b"$")?;
+    let cr = rest
+        .iter()
+        .take(limits.max_line_len.saturating_add(1).min(21))
+        .position(|&b| b == b'\r')?;
+    if cr > limits.max_line_len || rest.get(cr + 1) != Some(&b'\n') {
+        return None;
+    }
+    let len = parse_u64(&rest[..cr])?;
+    if len > limits.max_bulk_len {
+        return None;
+    }
+    let start = at + 1 + cr + 2;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    let after = end.checked_add(2)?;
+    if after > limits.max_reply_len || buf.get(end..after)? != b"\r\n" {
+        return None;
+    }
+    Some((&buf[start..end], after))
 }
 
 fn count(r: Option<Reply<'_>>) -> Option<i64> {

@@ -373,6 +373,12 @@ impl<O: Storage<u8>, N: Storage<u8>> Subscriptions<O, N> {
         &mut self,
         bytes: &'b [u8],
     ) -> Result<Option<(Event<'b>, usize)>, FrameError> {
+        #[cfg(not(feature = "small"))]
+        if !self.scanner.is_partial()
+            && let Some((message, n)) = frame::fast_message(bytes, &self.limits)
+        {
+            return Ok(Some((Event::Message(message), n)));
+        }
         let Some(n) = self.scanner.scan(bytes, &self.limits)? else {
             return Ok(None);
         };

@@ -552,3 +552,96 @@ fn growable_storage_needs_no_sizing() {
     assert!(s.poll_output().starts_with(b"*1001\r\n$9\r\nSUBSCRIBE\r\n"));
     assert_eq!(s.pending(), 1000);
 }
+
+/// What the general path (scan, parse, decode) reads at the start of `bytes`.
+#[cfg(not(feature = "small"))]
+fn general<'a>(bytes: &'a [u8], limits: &Limits) -> Option<(Message<'a>, usize)> {
+    use crate::codec::decode::Scanner;
+    use crate::codec::reply::Reply;
+    let n = Scanner::new().scan(bytes, limits).ok()??;
+    let items = match Reply::parse(&bytes[..n]) {
+        Reply::Array(items) | Reply::Push(items) => items,
+        _ => return None,
+    };
+    match super::frame::decode_aggregate(items, true).ok()?? {
+        Event::Message(m) => Some((m, n)),
+        _ => None,
+    }
+}
+
+#[cfg(not(feature = "small"))]
+#[test]
+fn the_fast_path_reads_what_the_general_path_reads() {
+    use super::frame::fast_message;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    // Every message of the fixtures, whole, is taken by the fast path (except those whose
+    // elements are not all bulk strings, or that come behind an attribute).
+    for (name, bytes, _) in FRAMES {
+        let fast = fast_message(bytes, &Limits::default());
+        if let Some(fast) = fast {
+            assert_eq!(Some(fast), general(bytes, &Limits::default()), "{name}");
+        } else {
+            assert!(
+                !name.contains("message") || *name == "simple_strings",
+                "{name}: the fast path should read it"
+            );
+        }
+    }
+    let mut runner = TestRunner::new(Config {
+        cases: 20_000,
+        ..Config::default()
+    });
+    // Message frames of random sizes, with a byte changed or cut anywhere, read under random
+    // (often tight) limits: whatever the fast path accepts, the general path reads the same.
+    let strategy = (
+        0usize..6,
+        proptest::collection::vec(any::<u8>(), 0..12),
+        proptest::collection::vec(any::<u8>(), 0..40),
+        any::<(u16, u8)>(),
+        0usize..80,
+        (0u64..48, 0u64..6, 0usize..4, 0usize..3, 0usize..120),
+    );
+    runner
+        .run(
+            &strategy,
+            |(head, channel, payload, (at, byte), cut, limits)| {
+                let (bulk, elements, depth, line, reply) = limits;
+                let limits = Limits {
+                    max_bulk_len: bulk,
+                    max_elements: elements,
+                    max_depth: depth,
+                    max_line_len: line,
+                    max_reply_len: reply,
+                };
+                let kinds: [&[u8]; 6] = [
+                    b"*3\r\n$7\r\nmessage\r\n",
+                    b">3\r\n$7\r\nmessage\r\n",
+                    b"*4\r\n$8\r\npmessage\r\n$2\r\np*\r\n",
+                    b">4\r\n$8\r\npmessage\r\n$2\r\np*\r\n",
+                    b"*3\r\n$8\r\nsmessage\r\n",
+                    b">3\r\n$8\r\nsmessage\r\n",
+                ];
+                let mut wire = kinds[head].to_vec();
+                for part in [&channel, &payload] {
+                    wire.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
+                    wire.extend_from_slice(part);
+                    wire.extend_from_slice(b"\r\n");
+                }
+                let whole = wire.clone();
+                let at = usize::from(at) % (wire.len() + 8);
+                if at < wire.len() {
+                    wire[at] = byte;
+                }
+                wire.truncate(wire.len().saturating_sub(cut % 4));
+                for (bytes, limits) in [(&whole, Limits::default()), (&wire, limits)] {
+                    if let Some(fast) = fast_message(bytes, &limits) {
+                        prop_assert_eq!(Some(fast), general(bytes, &limits));
+                    }
+                }
+                prop_assert!(fast_message(&whole, &Limits::default()).is_some());
+                Ok(())
+            },
+        )
+        .unwrap();
+}

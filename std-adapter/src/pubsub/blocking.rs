@@ -102,7 +102,7 @@ impl Side {
 /// sub.subscribe_kind(Kind::Pattern, &["alerts.*"])?; // the kind as a value
 /// while let Some(event) = sub.next_event(Some(Duration::from_secs(1)))? {
 ///     match event {
-///         Event::Message(m) => println!("{}: {}", m.channel, m.payload::<String>()?),
+///         Event::Message(m) => println!("{}: {}", m.channel(), m.payload::<String>()?),
 ///         Event::Gap => println!("reconnected: messages may have been missed"),
 ///         other => println!("{other:?}"),
 ///     }

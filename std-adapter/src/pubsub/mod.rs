@@ -69,6 +69,7 @@
 //! then subscribed on every primary, and each event arrives once.
 
 mod blocking;
+mod msg;
 mod notify;
 mod pushed;
 mod run;
@@ -76,6 +77,7 @@ mod run;
 mod stream;
 
 pub use blocking::Subscriber;
+pub use msg::Msg;
 #[cfg(feature = "tokio")]
 pub use notify::AsyncNotifications;
 pub use notify::{KeyEvent, KeyOf, KeyspaceNotifications, Notification, Notifications};
@@ -87,8 +89,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use redpipe_core::pubsub::{Event as Frame, Message, Routed, Router};
-use redpipe_core::{Args, Error, FromReply, IoError, IoKind, Reply, Result};
+use redpipe_core::pubsub::{Event as Frame, Routed, Router};
+use redpipe_core::{Args, Error, IoError, IoKind, Result};
 
 use crate::cluster::{Cluster, Node, SlotMap};
 use crate::config::ConnectionInfo;
@@ -117,65 +119,6 @@ const WATCH_MIN: Duration = Duration::from_millis(500);
 
 /// Bytes read at most per call.
 const CHUNK: usize = 64 * 1024;
-
-/// A published message, owned: taken from the subscriber's buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Msg {
-    /// Which subscription it came through.
-    pub kind: Kind,
-    /// The channel it was published to (invalid UTF-8 replaced).
-    pub channel: String,
-    /// The pattern that matched the channel ([`Kind::Pattern`] only).
-    pub pattern: Option<String>,
-    payload: Vec<u8>,
-    /// The channel's bytes, when they are not UTF-8 (`channel` replaced some).
-    raw_channel: Option<Vec<u8>>,
-}
-
-impl Msg {
-    fn new(m: &Message<'_>) -> Self {
-        let channel = String::from_utf8_lossy(m.channel);
-        let raw_channel = matches!(channel, std::borrow::Cow::Owned(_)).then(|| m.channel.to_vec());
-        Self {
-            kind: m.kind,
-            channel: channel.into_owned(),
-            pattern: m.pattern.map(|p| String::from_utf8_lossy(p).into_owned()),
-            payload: m.payload.to_vec(),
-            raw_channel,
-        }
-    }
-
-    /// The channel's bytes as published (`channel` with invalid UTF-8 not replaced).
-    pub fn channel_bytes(&self) -> &[u8] {
-        self.raw_channel
-            .as_deref()
-            .unwrap_or(self.channel.as_bytes())
-    }
-
-    /// The payload as `T`, converted as a reply is (`msg.payload::<String>()`,
-    /// `msg.payload::<i64>()`, `msg.payload::<&str>()`).
-    pub fn payload<T: FromReply>(&self) -> Result<T::Output<'_>> {
-        T::from_reply(Reply::Bulk(&self.payload)).map_err(Error::Convert)
-    }
-
-    /// The payload's bytes.
-    pub fn payload_bytes(&self) -> &[u8] {
-        &self.payload
-    }
-
-    /// The payload's bytes, owned.
-    pub fn into_payload(self) -> Vec<u8> {
-        self.payload
-    }
-
-    /// What it counts for in the buffer's byte bound.
-    fn size(&self) -> usize {
-        self.channel.len()
-            + self.pattern.as_ref().map_or(0, String::len)
-            + self.payload.len()
-            + self.raw_channel.as_ref().map_or(0, Vec::len)
-    }
-}
 
 /// What a subscriber yields.
 #[derive(Debug, Clone, PartialEq, Eq)]

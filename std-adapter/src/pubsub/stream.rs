@@ -39,7 +39,7 @@ type Parts = (ReadHalf<Socket>, Writer, Vec<u8>);
 /// sub.subscribe_kind(Kind::Channel, &["alerts"]).await?; // the kind as a value
 /// while let Some(event) = sub.next().await {
 ///     if let Event::Message(m) = event? {
-///         println!("{}: {}", m.channel, m.payload::<String>()?);
+///         println!("{}: {}", m.channel(), m.payload::<String>()?);
 ///     }
 /// }
 /// # Ok(())
