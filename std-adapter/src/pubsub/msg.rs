@@ -7,8 +7,6 @@
 //! UTF-8, and only when they are not does the block also hold them with the invalid sequences
 //! replaced).
 
-use std::borrow::Cow;
-
 use redpipe_core::pubsub::Message;
 use redpipe_core::{Error, FromReply, Reply, Result};
 
@@ -44,9 +42,10 @@ const PATTERN_TEXT: usize = 4;
 impl Msg {
     pub(super) fn new(m: &Message<'_>) -> Self {
         let pattern = m.pattern.unwrap_or_default();
-        let lossy = |b: &[u8]| match String::from_utf8_lossy(b) {
-            Cow::Owned(text) => Some(text),
-            Cow::Borrowed(_) => None,
+        // The check alone first: `from_utf8_lossy`'s walk costs more, even for one byte.
+        let lossy = |b: &[u8]| match std::str::from_utf8(b) {
+            Ok(_) => None,
+            Err(_) => Some(String::from_utf8_lossy(b).into_owned()),
         };
         let (channel_text, pattern_text) = (lossy(m.channel), lossy(pattern));
         let texts = channel_text.as_ref().map_or(0, String::len)
