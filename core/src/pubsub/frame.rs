@@ -10,6 +10,7 @@
 //! - `pong` and the `PING` argument (RESP2 only; RESP3 answers `PING` with `+PONG` or a bulk
 //!   string).
 
+#[cfg(not(feature = "small"))]
 use crate::codec::decode::Limits;
 use crate::codec::error::{DecodeError, MessageSink, ReplyKind, write_all};
 #[cfg(not(feature = "small"))]
