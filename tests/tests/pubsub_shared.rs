@@ -415,3 +415,48 @@ fn a_blocking_subscriber_shares_a_tls_connection() {
     }
     assert_eq!(clients(&server).len(), 1);
 }
+
+/// Over TLS, with no pipeline on the connection, the subscriber's thread is the only reader:
+/// it waits on the socket without holding the one handle, and reads each message when it
+/// comes. Messages one at a time (each published only after the one before arrived), small and
+/// larger than a TLS record, arrive whole and in order; pipelines in between still go; and a
+/// dropped subscriber, whose thread is waiting, unsubscribes.
+#[test]
+fn a_blocking_subscriber_hears_an_idle_tls_connection() {
+    let server = RedisServer::with(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let r = Connections::new();
+    let url = format!("{}&protocol=3&timeout=5000", server.tls_url());
+    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["idle"]).unwrap();
+    let sizes = [1usize, 100, 20_000, 100_000];
+    for i in 0..40 {
+        let payload = format!("{i}:{}", "x".repeat(sizes[i % sizes.len()]));
+        assert_eq!(server.cli(&["PUBLISH", "idle", &payload]), "1");
+        assert_eq!(
+            next_message_blocking(&mut sub).payload::<String>().unwrap(),
+            payload
+        );
+        if i % 10 == 9 {
+            count_up_blocking(&r, &format!("k{i}"), 3);
+        }
+    }
+    // A burst while nobody else reads: all of it, in order.
+    for i in 0..20 {
+        assert_eq!(server.cli(&["PUBLISH", "idle", &i.to_string()]), "1");
+    }
+    for i in 0..20 {
+        assert_eq!(next_message_blocking(&mut sub).payload::<i64>().unwrap(), i);
+    }
+    assert_eq!(clients(&server).len(), 1);
+    drop(sub);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.cli(&["PUBSUB", "NUMSUB", "idle"]) != "idle\n0" {
+        assert!(Instant::now() < deadline, "the dropped subscriber stayed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    count_up_blocking(&r, "k2", 3);
+}
