@@ -248,6 +248,16 @@ impl Io {
         };
     }
 
+    /// Sets the socket's read timeout to `t` now, for a wait on the socket through another
+    /// handle ([`when_ready`]); the next read through this handle sets its own again.
+    pub(crate) fn arm_wait(&mut self, t: Duration) -> io::Result<()> {
+        if self.applied.0 != Some(t) {
+            self.stream.set_read_timeout(Some(t))?;
+            self.applied.0 = Some(t);
+        }
+        Ok(())
+    }
+
     /// Bounds every read and write by `at` (`None`: only their own timeouts).
     pub(crate) fn set_deadline(&mut self, at: Option<Instant>) {
         self.deadline = at;
@@ -306,6 +316,35 @@ impl embedded_io::ReadReady for Io {
                 ready
             }
         })
+    }
+}
+
+/// Runs `attempt` until it is done, waiting between attempts for the socket's next bytes while
+/// holding nothing: how a reader shares a TLS session (one state for both directions) with the
+/// threads that write through it. `attempt` takes the session only to take in what is ready
+/// ([`ReadReady`](embedded_io::ReadReady)) and says `None` when nothing was (no bytes, a record
+/// not whole yet, or one with no data: a session ticket); then this peeks at `socket`, a handle
+/// on the TCP socket under the session, which blocks until bytes come (or the peer's close,
+/// which the next attempt reads) without taking them. The peek is bounded by the socket's read
+/// timeout (see [`Io::arm_wait`]): `Ok(None)` when it passed.
+pub(crate) fn when_ready<T>(
+    socket: &TcpStream,
+    mut attempt: impl FnMut() -> io::Result<Option<T>>,
+) -> io::Result<Option<T>> {
+    loop {
+        if let Some(done) = attempt()? {
+            return Ok(Some(done));
+        }
+        let Err(e) = socket.peek(&mut [0u8; 1]) else {
+            continue;
+        };
+        match e.kind() {
+            // The read timeout (or the socket left non-blocking for a moment by a readiness
+            // check through another handle: a wait cut short, looked at again by the caller).
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => return Ok(None),
+            io::ErrorKind::Interrupted => {}
+            _ => return Err(e),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod bridge;
 pub mod cluster;
 pub mod load;
 pub mod peer;
+pub mod pubsub;
 
 pub use cluster::{ClusterOptions, RedisCluster};
 
@@ -18,6 +19,30 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+/// How long a test waits for what must happen eventually (a subscriber back, a connection
+/// closed): generous, so that a loaded machine does not fail it, and never asserted as a speed.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Calls `done` every 20 ms until it returns true; panics with `what` if [`PATIENCE`] passes
+/// first. For a state the server or the code under test reaches in its own time.
+pub fn eventually(what: impl std::fmt::Display, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// [`eventually`] in a tokio test: sleeps on the runtime's timer between calls (`done` itself
+/// may block briefly, as [`RedisServer::cli`] does).
+pub async fn eventually_async(what: impl std::fmt::Display, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 /// A `redis-server` child process.
 #[derive(Debug)]
@@ -64,6 +89,14 @@ impl RedisServer {
     /// A server with default settings.
     pub fn start() -> Self {
         Self::with(Options::default())
+    }
+
+    /// A server serving TLS only, with default settings otherwise (see [`Options::tls`]).
+    pub fn start_tls() -> Self {
+        Self::with(Options {
+            tls: true,
+            ..Options::default()
+        })
     }
 
     /// A server with `opts`.
@@ -226,6 +259,21 @@ impl RedisServer {
     /// `unix://<dir>/redis.sock`.
     pub fn unix_url(&self) -> String {
         format!("unix://{}", self.dir.join("redis.sock").display())
+    }
+
+    /// A registry whose default name is this server ([`url`](Self::url), or
+    /// [`tls_url`](Self::tls_url) for a TLS server) with `options` added to the URL's query
+    /// (`"protocol=3&timeout=5000"`, or `""`).
+    pub fn registry(&self, options: &str) -> redpipe::Connections {
+        let mut url = if self.tls { self.tls_url() } else { self.url() };
+        if !options.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(options);
+        }
+        let r = redpipe::Connections::new();
+        r.register(redpipe::DEFAULT, url.as_str())
+            .expect("the server's URL is refused");
+        r
     }
 
     /// Connection settings for this server with short timeouts, for tests.

@@ -15,18 +15,6 @@ use redpipe::record::StructOps;
 use redpipe::{Connections, Error, Handle, Struct, keyspace};
 use redpipe_tests::RedisCluster;
 
-fn registry(cluster: &RedisCluster, query: &str) -> Connections {
-    let r = Connections::new();
-    let seeds: Vec<String> = cluster
-        .seeds()
-        .into_iter()
-        .map(|s| format!("{s}{query}"))
-        .collect();
-    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    r.register(redpipe::DEFAULT, &seeds[..]).unwrap();
-    r
-}
-
 fn pipelines(r: &Connections) -> u64 {
     r.stats(redpipe::DEFAULT).unwrap().pipelines
 }
@@ -34,7 +22,7 @@ fn pipelines(r: &Connections) -> u64 {
 #[test]
 fn ten_thousand_keys_across_every_slot_in_one_pipeline() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "");
+    let r = cluster.registry("");
     let mut p = r.pipe();
     let n = 10_000;
     let sets: Vec<Handle<()>> = (0..n).map(|i| p.set(format!("key:{i}"), i)).collect();
@@ -70,7 +58,7 @@ struct User {
 #[test]
 fn keyspaces_structs_and_reusable_functions_work_unchanged() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "");
+    let r = cluster.registry("");
     // A reusable function: a user's record and counter, keyed by the same hash tag.
     fn sign_up(
         r: &Connections,
@@ -118,7 +106,7 @@ fn keyspaces_structs_and_reusable_functions_work_unchanged() {
 #[test]
 fn scan_dbsize_keys_and_flushdb_reach_every_primary() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "");
+    let r = cluster.registry("");
     r.autoexec(None, |p| {
         for i in 0..300 {
             let _ = Visits::with(p).set(&i.to_string(), &1)?;
@@ -188,7 +176,7 @@ fn scan_dbsize_keys_and_flushdb_reach_every_primary() {
 #[test]
 fn multi_key_commands_are_split_per_slot_and_cross_slot_ones_refused() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "");
+    let r = cluster.registry("");
     let keys: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
     let mut p = r.pipe();
     let pairs: Vec<(&str, usize)> = keys.iter().map(String::as_str).zip(0..).collect();
@@ -238,7 +226,7 @@ fn multi_key_commands_are_split_per_slot_and_cross_slot_ones_refused() {
 #[test]
 fn a_slot_moving_under_a_running_program_gives_ask_then_moved_and_nothing_fails() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "");
+    let r = cluster.registry("");
     let keys: Vec<String> = (0..100).map(|i| format!("{{mv}}{i}")).collect();
     let mut p = r.pipe();
     for (i, k) in keys.iter().enumerate() {
@@ -300,7 +288,7 @@ fn a_slot_moving_under_a_running_program_gives_ask_then_moved_and_nothing_fails(
 #[test]
 fn after_a_primary_fails_over_pipelines_succeed_again_and_acknowledged_writes_stay() {
     let mut cluster = RedisCluster::start();
-    let r = registry(&cluster, "?connect_timeout=500&timeout=2000");
+    let r = cluster.registry("?connect_timeout=500&timeout=2000");
     let victim = cluster.port_of_slot(cluster.slot_of("{f}"));
     let mut acknowledged = Vec::new();
     let mut failed = 0;
@@ -366,7 +354,7 @@ fn after_a_primary_fails_over_pipelines_succeed_again_and_acknowledged_writes_st
 #[test]
 fn a_pipeline_sent_as_a_primary_dies_rides_through_the_failover() {
     let mut cluster = RedisCluster::start();
-    let r = registry(&cluster, "?connect_timeout=500&timeout=2000");
+    let r = cluster.registry("?connect_timeout=500&timeout=2000");
     let victim = cluster.port_of_slot(cluster.slot_of("{k}"));
     let mut p = r.pipe();
     let warm = p.incr("{k}n");
@@ -394,7 +382,7 @@ fn a_pipeline_sent_as_a_primary_dies_rides_through_the_failover() {
 #[test]
 fn a_node_that_stops_answering_fails_only_the_commands_sent_to_it() {
     let mut cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "?timeout=1000");
+    let r = cluster.registry("?timeout=1000");
     let silent = cluster.primaries()[1];
     // Warm up: the map is read and connections are open.
     let mut p = r.pipe();
@@ -438,7 +426,7 @@ fn a_node_that_stops_answering_fails_only_the_commands_sent_to_it() {
 #[test]
 fn tokio_pipelines_run_every_node_concurrently() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "");
+    let r = cluster.registry("");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -465,7 +453,7 @@ fn tokio_pipelines_run_every_node_concurrently() {
 #[test]
 fn scripts_run_on_their_keys_slot_and_refuse_keys_across_slots() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "");
+    let r = cluster.registry("");
     let script = redpipe::Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
     let mut p = r.pipe();
     // The first run meets NOSCRIPT on a fresh node and falls back to EVAL, on the same node.
@@ -488,7 +476,7 @@ fn scripts_run_on_their_keys_slot_and_refuse_keys_across_slots() {
 #[test]
 fn a_transactional_cluster_name_runs_one_slot_pipelines_atomically() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster, "?transaction=true");
+    let r = cluster.registry("?transaction=true");
     let mut p = r.pipe();
     let (a, b, c) = (p.incr("{t}a"), p.incr("{t}a"), p.get("{t}a"));
     p.execute().unwrap();

@@ -12,6 +12,7 @@ use redpipe::prelude::*;
 use redpipe::pubsub::{AsyncSubscriber, KeyEvent, Notification, Notifications};
 use redpipe::{Connections, Error, keyspace};
 use redpipe_tests::RedisServer;
+use redpipe_tests::pubsub::next_message_async;
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(5));
 const QUIET: Option<Duration> = Some(Duration::from_millis(150));
@@ -140,13 +141,7 @@ async fn a_tokio_subscriber_reads_notifications_through_the_pattern() {
         .await
         .unwrap();
     assert_eq!(added.result().unwrap(), 1);
-    let msg = sub
-        .next_event(WAIT)
-        .await
-        .unwrap()
-        .unwrap()
-        .message()
-        .unwrap();
+    let msg = next_message_async(&mut sub).await;
     assert_eq!(msg.channel(), "__keyspace@4__:F{ann}");
     let n = Notification::<Followers>::from_msg(4, &msg).unwrap();
     assert_eq!((n.event(), n.key().unwrap()), ("zadd", "ann".into()));

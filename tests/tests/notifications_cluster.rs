@@ -15,11 +15,8 @@ use redpipe::keyspace::{Keyspace, NotificationPattern};
 use redpipe::prelude::*;
 use redpipe::pubsub::{AsyncSubscriber, KeyEvent, Kind, Notification, Notifications};
 use redpipe::{Connections, keyspace};
-use redpipe_tests::{ClusterOptions, RedisCluster};
-
-const WAIT: Option<Duration> = Some(Duration::from_secs(10));
-/// How long a test waits for what must come: generous, never asserted as a speed.
-const PATIENCE: Duration = Duration::from_secs(60);
+use redpipe_tests::pubsub::{WAIT, next_message_async};
+use redpipe_tests::{ClusterOptions, PATIENCE, RedisCluster, eventually};
 
 keyspace! {
     /// Followers by user: `F{user}`.
@@ -35,18 +32,6 @@ fn cluster(replicas: usize) -> RedisCluster {
         node_timeout: Duration::from_secs(1),
         ..ClusterOptions::default()
     })
-}
-
-fn registry(cluster: &RedisCluster) -> Connections {
-    let r = Connections::new();
-    let seeds: Vec<String> = cluster
-        .seeds()
-        .into_iter()
-        .map(|s| format!("{s}?timeout=5000"))
-        .collect();
-    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    r.register(redpipe::DEFAULT, &seeds[..]).unwrap();
-    r
 }
 
 /// A user whose key `F{user}` is in a slot of the primary at `port`, distinct for each `tag`.
@@ -108,24 +93,55 @@ fn hear_from(
     port: u16,
     tag: &str,
 ) -> BTreeSet<String> {
-    let deadline = Instant::now() + PATIENCE;
     let mut written = BTreeSet::new();
-    for i in 0.. {
-        assert!(Instant::now() < deadline, "nothing heard from {port}");
-        let user = user_on(cluster, port, &format!("{tag}{i}-"));
+    eventually(format_args!("nothing heard from {port}"), || {
+        let user = user_on(cluster, port, &format!("{tag}{}-", written.len()));
         zadd(r, std::slice::from_ref(&user));
         written.insert(user);
         match changes
             .next_event(Some(Duration::from_millis(500)))
             .unwrap()
         {
-            Some(KeyEvent::Key(n)) if written.contains(&n.key().unwrap()) => break,
+            Some(KeyEvent::Key(n)) if written.contains(&n.key().unwrap()) => true,
             // Another one: a lost connection's, then the new primary's.
-            None | Some(KeyEvent::Gap) => {}
+            None | Some(KeyEvent::Gap) => false,
             other => panic!("unexpected {other:?}"),
         }
-    }
+    });
     written
+}
+
+/// Reads events until a gap: the subscriber says events may have been missed (other
+/// notifications may come before it).
+fn wait_for_gap(changes: &mut Notifications<Followers>) {
+    eventually("no gap", || {
+        changes.next_event(WAIT).unwrap() == Some(KeyEvent::Gap)
+    });
+}
+
+/// Reads notifications until every one of `users` was heard once, after a failover: keys of
+/// `late` (written before it) may still come, and gaps (the map read while the nodes agreed on
+/// the new roles); fails on a key of `users` heard twice, or one asked for by neither.
+fn hear_each_once_after(
+    changes: &mut Notifications<Followers>,
+    users: &[String],
+    late: &BTreeSet<String>,
+) {
+    let want: BTreeSet<String> = users.iter().cloned().collect();
+    let mut heard = BTreeSet::new();
+    while heard.len() < want.len() {
+        match changes.next_event(WAIT).unwrap() {
+            Some(KeyEvent::Key(n)) => {
+                let key: String = n.key().unwrap();
+                if !late.contains(&key) {
+                    assert!(want.contains(&key), "{key} was not written now");
+                    assert!(heard.insert(key.clone()), "{key} heard twice");
+                }
+            }
+            Some(KeyEvent::Gap) => {}
+            other => panic!("expected a notification, got {other:?}"),
+        }
+    }
 }
 
 /// Pattern subscriptions the node at `port` counts.
@@ -136,7 +152,7 @@ fn numpat(cluster: &RedisCluster, port: u16) -> String {
 #[test]
 fn keys_on_every_primary_are_notified_once_typed() {
     let cluster = cluster(0);
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let mut changes = Followers::notifications_on(&r, &["zadd"]).unwrap();
     // The pattern on each primary, once.
     for &port in &cluster.primaries() {
@@ -152,35 +168,23 @@ fn keys_on_every_primary_are_notified_once_typed() {
     // A primary's connection lost: a gap, then the same node again.
     let cut = cluster.primaries()[1];
     cluster.cli(cut, &["CLIENT", "KILL", "TYPE", "pubsub"]);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match changes.next_event(WAIT).unwrap() {
-            Some(KeyEvent::Gap) => break,
-            other => assert!(Instant::now() < deadline, "no gap: {other:?}"),
-        }
-    }
+    wait_for_gap(&mut changes);
     hear_from(&r, &mut changes, &cluster, cut, "k");
     assert_eq!(numpat(&cluster, cut), "1");
     // Gone with the subscriber.
     drop(changes);
-    let deadline = Instant::now() + PATIENCE;
-    while cluster
-        .primaries()
-        .iter()
-        .any(|&p| numpat(&cluster, p) != "0")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "a pattern outlived its subscriber"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually("a pattern outlived its subscriber", || {
+        cluster
+            .primaries()
+            .iter()
+            .all(|&p| numpat(&cluster, p) == "0")
+    });
 }
 
 #[test]
 fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
     let mut cluster = cluster(1);
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let mut changes = Followers::notifications_on(&r, &[]).unwrap();
     let users = users_on_every_primary(&cluster, "a");
     zadd(&r, &users);
@@ -196,63 +200,34 @@ fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
         .unwrap();
     let new = cluster.failover(old);
     // The subscriber reads the map again within seconds: a gap, the new primary subscribed.
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match changes.next_event(WAIT).unwrap() {
-            Some(KeyEvent::Gap) => break,
-            other => assert!(Instant::now() < deadline, "no gap: {other:?}"),
-        }
-    }
+    wait_for_gap(&mut changes);
     // Keys of the promoted replica's slots are heard.
     let written = hear_from(&r, &mut changes, &cluster, new, "b");
     assert_eq!(numpat(&cluster, new), "1");
     // The demoted primary, a replica now, replays the writes: it must not be subscribed.
-    let deadline = Instant::now() + PATIENCE;
-    while numpat(&cluster, old) != "0" {
-        assert!(Instant::now() < deadline, "{old} still holds the pattern");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(format_args!("{old} still holds the pattern"), || {
+        numpat(&cluster, old) == "0"
+    });
     // And the connection to it, left with nothing, closes.
-    while cluster
-        .cli(old, &["CLIENT", "LIST"])
-        .lines()
-        .any(|c| c.starts_with(&format!("{subscriber} ")))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{old} keeps the subscriber's connection"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(
+        format_args!("{old} keeps the subscriber's connection"),
+        || {
+            !cluster
+                .cli(old, &["CLIENT", "LIST"])
+                .lines()
+                .any(|c| c.starts_with(&format!("{subscriber} ")))
+        },
+    );
     // Every primary now, each key once.
     let after = users_on_every_primary(&cluster, "c");
     zadd(&r, &after);
-    let mut keys = Vec::new();
-    while keys.len() < after.len() {
-        match changes.next_event(WAIT).unwrap() {
-            Some(KeyEvent::Key(n)) => {
-                let key: String = n.key().unwrap();
-                // Late ones of the loop above may still come; the new ones once each.
-                if !written.contains(&key) {
-                    assert!(!keys.contains(&key), "{key} heard twice");
-                    keys.push(key);
-                }
-            }
-            // A map read while the nodes were still agreeing on the new roles.
-            Some(KeyEvent::Gap) => {}
-            other => panic!("expected a notification, got {other:?}"),
-        }
-    }
-    keys.sort();
-    let mut want = after.clone();
-    want.sort();
-    assert_eq!(keys, want);
+    hear_each_once_after(&mut changes, &after, &written);
 }
 
 #[test]
 fn a_killed_primary_is_replaced_by_its_promoted_replica_after_a_gap() {
     let mut cluster = cluster(1);
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let mut changes = Followers::notifications_on(&r, &[]).unwrap();
     let users = users_on_every_primary(&cluster, "a");
     zadd(&r, &users);
@@ -262,37 +237,18 @@ fn a_killed_primary_is_replaced_by_its_promoted_replica_after_a_gap() {
     cluster.kill(old);
     let new = cluster.wait_failover(old);
     // The connection to the dead node is gone: a gap at once, the promoted replica later.
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match changes.next_event(WAIT).unwrap() {
-            Some(KeyEvent::Gap) => break,
-            other => assert!(Instant::now() < deadline, "no gap: {other:?}"),
-        }
-    }
+    wait_for_gap(&mut changes);
     let written = hear_from(&r, &mut changes, &cluster, new, "b");
     assert_eq!(numpat(&cluster, new), "1");
     let after = users_on_every_primary(&cluster, "c");
     zadd(&r, &after);
-    let mut keys = BTreeSet::new();
-    while keys.len() < after.len() {
-        match changes.next_event(WAIT).unwrap() {
-            Some(KeyEvent::Key(n)) => {
-                let key: String = n.key().unwrap();
-                if !written.contains(&key) {
-                    assert!(keys.insert(key.clone()), "{key} heard twice");
-                }
-            }
-            Some(KeyEvent::Gap) => {} // the map read while the failover settled
-            other => panic!("expected a notification, got {other:?}"),
-        }
-    }
-    assert_eq!(keys, after.into_iter().collect());
+    hear_each_once_after(&mut changes, &after, &written);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_hears_every_primary_through_the_node_local_pattern_and_the_keyspace() {
     let cluster = tokio::task::spawn_blocking(|| cluster(0)).await.unwrap();
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let mut sub = AsyncSubscriber::on(&r, redpipe::DEFAULT).await.unwrap();
     let pattern = NotificationPattern::<Followers>::new(0);
     sub.subscribe_node_local(Kind::Pattern, &pattern)
@@ -306,13 +262,7 @@ async fn tokio_hears_every_primary_through_the_node_local_pattern_and_the_keyspa
         .unwrap();
     let mut heard = Vec::new();
     while heard.len() < users.len() {
-        let msg = sub
-            .next_event(WAIT)
-            .await
-            .unwrap()
-            .unwrap()
-            .message()
-            .unwrap();
+        let msg = next_message_async(&mut sub).await;
         let n = Notification::<Followers>::from_msg(0, &msg).unwrap();
         heard.push(n.key().unwrap());
     }

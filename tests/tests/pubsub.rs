@@ -4,55 +4,17 @@
 //! nobody reads, and the tokio stream.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
+use redpipe::Error;
 use redpipe::prelude::*;
-use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Overflow, Subscriber};
-use redpipe::{Connections, Error};
-use redpipe_tests::{Options, RedisServer};
-
-const WAIT: Option<Duration> = Some(Duration::from_secs(5));
-
-fn registry(server: &RedisServer, protocol: u8) -> Connections {
-    let r = Connections::new();
-    let url = format!("{}?protocol={protocol}&timeout=5000", server.url());
-    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
-    r
-}
-
-/// Publishes on `r` in one pipeline; returns how many subscribers got each message.
-fn publish(r: &Connections, messages: &[(&str, String)]) -> Vec<i64> {
-    let handles = r
-        .autoexec(None, |p| {
-            Ok(messages
-                .iter()
-                .map(|(channel, m)| p.publish(*channel, m.as_str()))
-                .collect::<Vec<_>>())
-        })
-        .unwrap();
-    handles.iter().map(|h| h.result().unwrap()).collect()
-}
-
-fn next_message(sub: &mut Subscriber) -> Msg {
-    match sub.next_event(WAIT).unwrap() {
-        Some(Event::Message(m)) => m,
-        other => panic!("expected a message, got {other:?}"),
-    }
-}
-
-/// Publishes `payload` to `channel` until a subscriber receives it (after a reconnect the
-/// subscriber is back once the server counts it), and returns the receivers' count.
-fn publish_until_received(r: &Connections, channel: &str, payload: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while publish(r, &[(channel, payload.into())]) == [0] {
-        assert!(
-            Instant::now() < deadline,
-            "nobody subscribed to {channel} again"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Overflow, Subscriber};
+use redpipe_tests::pubsub::{
+    WAIT, limited_registry, next_message, next_message_async, publish, publish_until_received,
+    registry, until_received,
+};
+use redpipe_tests::{RedisServer, eventually, eventually_async};
 
 #[test]
 fn messages_published_from_a_pipeline_arrive_typed() {
@@ -64,11 +26,7 @@ fn messages_published_from_a_pipeline_arrive_typed() {
         assert_eq!(sub.subscriptions(Kind::Channel), ["news", "scores"]);
         let counts = publish(
             &r,
-            &[
-                ("news", "hello".into()),
-                ("scores", "42".into()),
-                ("elsewhere", "x".into()),
-            ],
+            &[("news", "hello"), ("scores", "42"), ("elsewhere", "x")],
         );
         assert_eq!(counts, [1, 1, 0], "RESP{protocol}");
         let m = next_message(&mut sub);
@@ -93,14 +51,7 @@ fn patterns_receive_what_they_match() {
     let r = registry(&server, 2);
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
     sub.psubscribe(&["news.*"]).unwrap();
-    let counts = publish(
-        &r,
-        &[
-            ("news.a", "1".into()),
-            ("other.b", "2".into()),
-            ("news.b", "3".into()),
-        ],
-    );
+    let counts = publish(&r, &[("news.a", "1"), ("other.b", "2"), ("news.b", "3")]);
     assert_eq!(counts, [1, 0, 1]);
     for (channel, payload) in [("news.a", 1), ("news.b", 3)] {
         let m = next_message(&mut sub);
@@ -123,7 +74,7 @@ fn unsubscribed_channels_stop_delivering() {
     sub.unsubscribe(&["a", "never-subscribed"]).unwrap();
     assert_eq!(sub.subscriptions(Kind::Channel), ["b"]);
     assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "a", "b"]), "a\n0\nb\n1");
-    assert_eq!(publish(&r, &[("a", "x".into()), ("b", "y".into())]), [0, 1]);
+    assert_eq!(publish(&r, &[("a", "x"), ("b", "y")]), [0, 1]);
     let m = next_message(&mut sub);
     assert_eq!((m.channel(), m.payload_bytes()), ("b", &b"y"[..]));
 }
@@ -172,23 +123,7 @@ fn every_short_form_subscribes_and_unsubscribes_its_kind() {
 #[test]
 fn a_refused_channel_is_the_servers_error() {
     let server = RedisServer::start();
-    server.cli(&[
-        "ACL",
-        "SETUSER",
-        "limited",
-        "on",
-        ">pw",
-        "~*",
-        "resetchannels",
-        "&allowed",
-        "+@all",
-    ]);
-    let r = Connections::new();
-    let url = format!(
-        "redis://limited:pw@127.0.0.1:{}?timeout=5000",
-        server.port()
-    );
-    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let r = limited_registry(&server, 2);
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
     match sub.subscribe(&["forbidden"]) {
         Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
@@ -234,15 +169,7 @@ fn a_flood_nobody_reads_stays_within_the_buffer() {
     let messages: Vec<(&str, String)> = (0..5000).map(|i| ("flood", i.to_string())).collect();
     assert!(publish(&r, &messages).iter().all(|&n| n == 1));
     // The reader keeps reading while nobody takes: the oldest go.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sub.dropped() < 4900 {
-        assert!(
-            Instant::now() < deadline,
-            "dropped {} of 4900",
-            sub.dropped()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    eventually("fewer than 4900 dropped", || sub.dropped() >= 4900);
     assert_eq!(sub.dropped(), 4900);
     assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Dropped(4900)));
     for i in 4900..5000 {
@@ -268,14 +195,9 @@ fn a_subscriber_that_must_not_drop_disconnects() {
     publish(&r, &messages);
     // Nobody reads: the eleventh message finds the buffer full, and the connection is closed
     // (the server counts no subscriber).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
-        assert!(
-            Instant::now() < deadline,
-            "the subscriber did not disconnect"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    eventually("the subscriber did not disconnect", || {
+        server.cli(&["PUBSUB", "NUMSUB", "flood"]) == "flood\n0"
+    });
     // What was buffered is delivered, then the reason, then nothing more.
     let mut events: Vec<redpipe::Result<Event>> = sub.iter().collect();
     let last = events.pop().unwrap();
@@ -307,14 +229,10 @@ async fn a_tokio_subscriber_that_must_not_drop_disconnects() {
     .await
     .unwrap();
     // The subscriber is still held, unread: its connection is closed all the same.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
-        assert!(
-            Instant::now() < deadline,
-            "the subscriber did not disconnect"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually_async("the subscriber did not disconnect", || {
+        server.cli(&["PUBSUB", "NUMSUB", "flood"]) == "flood\n0"
+    })
+    .await;
     let events: Vec<redpipe::Result<Event>> = sub.collect().await;
     assert_eq!(events.len(), 11);
     assert!(matches!(
@@ -353,27 +271,17 @@ async fn the_tokio_subscriber_is_a_stream() {
         tokio::task::spawn_blocking(move || publish_until_received(&r2, "t", "back"))
             .await
             .unwrap();
-        let m = sub
-            .next_event(WAIT)
-            .await
-            .unwrap()
-            .unwrap()
-            .message()
-            .unwrap();
+        let m = next_message_async(&mut sub).await;
         assert_eq!(m.payload::<String>().unwrap(), "back");
         sub.unsubscribe(&["t"]).await.unwrap();
         assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "t"]), "t\n0");
         // Dropped, it closes its connection (the server drops its pattern): the next round
         // starts with no subscriber of its own.
         drop(sub);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while server.cli(&["PUBSUB", "NUMPAT"]) != "0" {
-            assert!(
-                Instant::now() < deadline,
-                "the dropped subscriber's pattern stays"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually_async("the dropped subscriber's pattern stays", || {
+            server.cli(&["PUBSUB", "NUMPAT"]) == "0"
+        })
+        .await;
     }
 }
 
@@ -411,11 +319,7 @@ fn a_server_killed_and_restarted_under_its_subscribers_gets_them_back() {
     let gap = rt.block_on(tokio_sub.next_event(long)).unwrap();
     assert_eq!(gap, Some(Event::Gap));
     // Both are subscribed again: a message reaches the two of them.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while publish(&r, &[("c", "after".into())]) != [2] {
-        assert!(Instant::now() < deadline, "not both subscribed again");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until_received("c", 2, || publish(&r, &[("c", "after")])[0]);
     assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "after");
     let after = loop {
         // Messages published while only one of them was back reach the other too.
@@ -434,14 +338,9 @@ fn a_server_killed_and_restarted_under_its_subscribers_gets_them_back() {
 /// comes back with a gap.
 #[test]
 fn the_blocking_subscriber_speaks_tls() {
-    let server = RedisServer::with(Options {
-        tls: true,
-        ..Options::default()
-    });
-    let r = Connections::new();
+    let server = RedisServer::start_tls();
     // A short read timeout: the reader pings after 300 ms of silence.
-    let url = format!("{}&timeout=300", server.tls_url());
-    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let r = server.registry("timeout=300");
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
     sub.subscribe(&["s"]).unwrap();
     let sizes = [1usize, 100, 16_000, 100_000, 3];
@@ -460,13 +359,13 @@ fn the_blocking_subscriber_speaks_tls() {
     );
     // A second subscription, written while the reader waits on the socket.
     sub.psubscribe(&["t.*"]).unwrap();
-    assert_eq!(publish(&r, &[("t.1", "p".into())]), [1]);
+    assert_eq!(publish(&r, &[("t.1", "p")]), [1]);
     assert_eq!(next_message(&mut sub).pattern(), Some("t.*"));
     // Dropped by the server: a gap, then both subscriptions again.
     assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]), "1");
     assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Gap));
     publish_until_received(&r, "s", "back");
     assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "back");
-    assert_eq!(publish(&r, &[("t.2", "again".into())]), [1]);
+    assert_eq!(publish(&r, &[("t.2", "again")]), [1]);
     assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "again");
 }

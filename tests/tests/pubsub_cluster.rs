@@ -5,28 +5,17 @@
 //! connection lost with its node).
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
+use redpipe::Error;
 use redpipe::cluster::HashSlot;
 use redpipe::prelude::*;
-use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Overflow, Subscriber};
-use redpipe::{Connections, Error};
-use redpipe_tests::{ClusterOptions, RedisCluster};
-
-const WAIT: Option<Duration> = Some(Duration::from_secs(10));
-
-fn registry(cluster: &RedisCluster) -> Connections {
-    let r = Connections::new();
-    let seeds: Vec<String> = cluster
-        .seeds()
-        .into_iter()
-        .map(|s| format!("{s}?timeout=5000"))
-        .collect();
-    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    r.register(redpipe::DEFAULT, &seeds[..]).unwrap();
-    r
-}
+use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Overflow, Subscriber};
+use redpipe_tests::pubsub::{
+    WAIT, next_message, next_message_async, spublish, spublish_until_received,
+};
+use redpipe_tests::{ClusterOptions, RedisCluster, eventually, eventually_async};
 
 /// A shard channel whose slot is on the primary at `port`, distinct for each `tag`.
 fn channel_on(cluster: &RedisCluster, port: u16, tag: &str) -> String {
@@ -40,45 +29,16 @@ fn slot(channel: &str) -> u16 {
     HashSlot::for_key(channel.as_bytes()).get()
 }
 
-/// `SPUBLISH`es in one pipeline over the cluster; how many subscribers got each.
-fn spublish(r: &Connections, messages: &[(&str, &str)]) -> Vec<i64> {
-    let handles = r
-        .autoexec(None, |p| {
-            Ok(messages
-                .iter()
-                .map(|(c, m)| p.spublish(*c, *m))
-                .collect::<Vec<_>>())
-        })
-        .unwrap();
-    handles.iter().map(|h| h.result().unwrap()).collect()
-}
-
-/// `SPUBLISH`es until a subscriber receives it (while it moves to the slot's new owner).
-fn spublish_until_received(r: &Connections, channel: &str, payload: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while spublish(r, &[(channel, payload)]) == [0] {
-        assert!(Instant::now() < deadline, "nobody subscribed to {channel}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// How many subscribers the node at `port` counts for shard channel `channel`.
 fn shard_subscribers(cluster: &RedisCluster, port: u16, channel: &str) -> String {
     let out = cluster.cli(port, &["PUBSUB", "SHARDNUMSUB", channel]);
     out.lines().nth(1).unwrap_or_default().to_string()
 }
 
-fn next_message(sub: &mut Subscriber) -> Msg {
-    match sub.next_event(WAIT).unwrap() {
-        Some(Event::Message(m)) => m,
-        other => panic!("expected a message, got {other:?}"),
-    }
-}
-
 #[test]
 fn shard_channels_live_on_their_slots_primary_and_spublish_reaches_them() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let primaries = cluster.primaries();
     let channels: Vec<String> = primaries
         .iter()
@@ -146,7 +106,7 @@ fn shard_channels_live_on_their_slots_primary_and_spublish_reaches_them() {
 #[test]
 fn a_subscriber_that_must_not_drop_closes_every_node_connection() {
     let cluster = RedisCluster::start_primaries(2);
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let (a, b) = (cluster.primaries()[0], cluster.primaries()[1]);
     let (on_a, on_b) = (channel_on(&cluster, a, "a"), channel_on(&cluster, b, "b"));
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
@@ -155,16 +115,9 @@ fn a_subscriber_that_must_not_drop_closes_every_node_connection() {
     // Only `on_a` floods; `on_b`'s connection closes too, with the subscriber still held.
     let flood: Vec<(&str, &str)> = (0..20).map(|_| (on_a.as_str(), "x")).collect();
     spublish(&r, &flood);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while shard_subscribers(&cluster, a, &on_a) != "0"
-        || shard_subscribers(&cluster, b, &on_b) != "0"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "a connection outlived the overflow"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    eventually("a connection outlived the overflow", || {
+        shard_subscribers(&cluster, a, &on_a) == "0" && shard_subscribers(&cluster, b, &on_b) == "0"
+    });
     let last = sub.iter().last().unwrap();
     assert!(
         matches!(last, Err(Error::Overflow { messages: 5, .. })),
@@ -175,7 +128,7 @@ fn a_subscriber_that_must_not_drop_closes_every_node_connection() {
 #[test]
 fn a_migrated_slot_brings_its_shard_subscriber_along_after_a_gap() {
     let cluster = RedisCluster::start_primaries(3);
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let from = cluster.primaries()[0];
     let to = cluster.primaries()[1];
     let moving = channel_on(&cluster, from, "m");
@@ -208,7 +161,7 @@ fn a_migrated_slot_brings_its_shard_subscriber_along_after_a_gap() {
 #[test]
 fn a_subscriber_with_a_stale_map_follows_moved() {
     let cluster = RedisCluster::start_primaries(2);
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let (from, to) = (cluster.primaries()[0], cluster.primaries()[1]);
     let channel = channel_on(&cluster, from, "x");
     // The subscriber reads the map now; the slot moves after.
@@ -230,7 +183,7 @@ fn a_failover_moves_shard_subscriptions_to_the_promoted_replica() {
         node_timeout: Duration::from_secs(1),
         ..ClusterOptions::default()
     });
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let old = cluster.primaries()[0];
     let channel = channel_on(&cluster, old, "f");
     let mut sub = Subscriber::on(&r, redpipe::DEFAULT).unwrap();
@@ -239,13 +192,9 @@ fn a_failover_moves_shard_subscriptions_to_the_promoted_replica() {
     cluster.kill(old);
     let new = cluster.wait_failover(old);
     // The connection to the dead primary is gone: a gap, then the promoted replica serves.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match sub.next_event(WAIT).unwrap() {
-            Some(Event::Gap) => break,
-            other => assert!(Instant::now() < deadline, "no gap: {other:?}"),
-        }
-    }
+    eventually("no gap", || {
+        sub.next_event(WAIT).unwrap() == Some(Event::Gap)
+    });
     spublish_until_received(&r, &channel, "promoted");
     let m = loop {
         match sub.next_event(WAIT).unwrap() {
@@ -261,7 +210,7 @@ fn a_failover_moves_shard_subscriptions_to_the_promoted_replica() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tokio_subscriber_follows_a_migrated_slot() {
     let cluster = RedisCluster::start_primaries(2);
-    let r = registry(&cluster);
+    let r = cluster.registry("?timeout=5000");
     let (from, to) = (cluster.primaries()[0], cluster.primaries()[1]);
     let channel = channel_on(&cluster, from, "t");
     let mut sub = AsyncSubscriber::on(&r, redpipe::DEFAULT).await.unwrap();
@@ -286,23 +235,13 @@ async fn the_tokio_subscriber_follows_a_migrated_slot() {
     tokio::task::spawn_blocking(move || spublish_until_received(&r2, &c2, "2"))
         .await
         .unwrap();
-    let m = sub
-        .next_event(WAIT)
-        .await
-        .unwrap()
-        .unwrap()
-        .message()
-        .unwrap();
+    let m = next_message_async(&mut sub).await;
     assert_eq!(m.payload::<i64>().unwrap(), 2);
     assert_eq!(shard_subscribers(&cluster, to, &channel), "1");
     // The subscriber is gone: so are its connections.
     drop(sub);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while shard_subscribers(&cluster, to, &channel) != "0" {
-        assert!(
-            Instant::now() < deadline,
-            "the shard connection outlived its subscriber"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_async("the shard connection outlived its subscriber", || {
+        shard_subscribers(&cluster, to, &channel) == "0"
+    })
+    .await;
 }

@@ -1,25 +1,18 @@
-//! A tokio subscriber on its name's shared RESP3 connection, against a real redis-server:
-//! messages arrive while pipelines run on the same connection, the server counts no extra
-//! connection, a refusal is the server's error and the connection goes on, a killed connection
-//! comes back with a gap, and an overflow that must not drop ends the subscriber alone.
+//! A subscriber on its name's shared RESP3 connection, against a real redis-server, tokio and
+//! blocking: messages arrive while pipelines run on the same connection, the server counts no
+//! extra connection, a refusal is the server's error and the connection goes on, a killed
+//! connection comes back with a gap, and an overflow that must not drop ends the subscriber
+//! alone; the blocking one over TLS too, with pipelines running and with the connection idle.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
-
-use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use redpipe::prelude::*;
-use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Msg, Overflow, Subscriber};
+use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Overflow, Subscriber};
 use redpipe::{Connections, Error};
-use redpipe_tests::{Options, RedisServer};
-
-const WAIT: Option<Duration> = Some(Duration::from_secs(5));
-
-fn registry(server: &RedisServer, protocol: u8) -> Connections {
-    let r = Connections::new();
-    let url = format!("{}?protocol={protocol}&timeout=5000", server.url());
-    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
-    r
-}
+use redpipe_tests::pubsub::{
+    WAIT, limited_registry, next_message, next_message_async, registry, until_received,
+};
+use redpipe_tests::{RedisServer, eventually, eventually_async};
 
 /// The server's clients, but for the `redis-cli` asking.
 fn clients(server: &RedisServer) -> Vec<String> {
@@ -31,11 +24,11 @@ fn clients(server: &RedisServer) -> Vec<String> {
         .collect()
 }
 
-async fn next_message(sub: &mut AsyncSubscriber) -> Msg {
-    match sub.next_event(WAIT).await.unwrap() {
-        Some(Event::Message(m)) => m,
-        other => panic!("expected a message, got {other:?}"),
-    }
+/// Publishes from another client (`redis-cli`) until someone receives it.
+fn cli_publish_until_received(server: &RedisServer, channel: &str, payload: &str) {
+    until_received(channel, 1, || {
+        server.cli(&["PUBLISH", channel, payload]).parse().unwrap()
+    });
 }
 
 /// `INCR key` `n` times in pipelines of one command each: each answer is the one before, plus
@@ -48,15 +41,6 @@ async fn count_up(r: Connections, key: String, n: i64) {
             .await
             .unwrap();
         assert_eq!(got.result().unwrap(), expected, "{key}");
-    }
-}
-
-/// Publishes from another client (`redis-cli`) until someone receives it.
-fn publish_until_received(server: &RedisServer, channel: &str, payload: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.cli(&["PUBLISH", channel, payload]) == "0" {
-        assert!(Instant::now() < deadline, "nobody subscribed to {channel}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -87,10 +71,10 @@ async fn messages_arrive_while_pipelines_run_on_the_same_connection() {
     }
     assert_eq!(server.cli(&["PUBLISH", "n.x", "pattern"]), "1");
     for i in 0..50 {
-        let m = next_message(&mut sub).await;
+        let m = next_message_async(&mut sub).await;
         assert_eq!((m.channel(), m.payload::<i64>().unwrap()), ("news", i));
     }
-    let m = next_message(&mut sub).await;
+    let m = next_message_async(&mut sub).await;
     assert_eq!((m.pattern(), m.channel()), (Some("n.*"), "n.x"));
     for w in workers {
         w.await.unwrap();
@@ -106,23 +90,7 @@ async fn messages_arrive_while_pipelines_run_on_the_same_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_subscribe_is_the_servers_error_and_the_connection_goes_on() {
     let server = RedisServer::start();
-    server.cli(&[
-        "ACL",
-        "SETUSER",
-        "limited",
-        "on",
-        ">pw",
-        "~*",
-        "resetchannels",
-        "&allowed",
-        "+@all",
-    ]);
-    let r = Connections::new();
-    let url = format!(
-        "redis://limited:pw@127.0.0.1:{}?protocol=3&timeout=5000",
-        server.port()
-    );
-    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let r = limited_registry(&server, 3);
     let mut sub = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
         .await
         .unwrap();
@@ -136,7 +104,10 @@ async fn a_refused_subscribe_is_the_servers_error_and_the_connection_goes_on() {
     sub.subscribe(&["allowed"]).await.unwrap();
     assert_eq!(server.cli(&["PUBLISH", "allowed", "ok"]), "1");
     assert_eq!(
-        next_message(&mut sub).await.payload::<String>().unwrap(),
+        next_message_async(&mut sub)
+            .await
+            .payload::<String>()
+            .unwrap(),
         "ok"
     );
     assert_eq!(clients(&server).len(), 1);
@@ -152,7 +123,10 @@ async fn a_killed_connection_comes_back_with_a_gap_and_the_subscriptions() {
     sub.subscribe(&["t"]).await.unwrap();
     assert_eq!(server.cli(&["PUBLISH", "t", "one"]), "1");
     assert_eq!(
-        next_message(&mut sub).await.payload::<String>().unwrap(),
+        next_message_async(&mut sub)
+            .await
+            .payload::<String>()
+            .unwrap(),
         "one"
     );
     // On a single server's shared connection a node-local pattern is a plain one.
@@ -160,7 +134,7 @@ async fn a_killed_connection_comes_back_with_a_gap_and_the_subscriptions() {
         .await
         .unwrap();
     assert_eq!(server.cli(&["PUBLISH", "nl.x", "local"]), "1");
-    assert_eq!(next_message(&mut sub).await.pattern(), Some("nl.*"));
+    assert_eq!(next_message_async(&mut sub).await.pattern(), Some("nl.*"));
     sub.unsubscribe_node_local(Kind::Pattern, &["nl.*"])
         .await
         .unwrap();
@@ -177,9 +151,12 @@ async fn a_killed_connection_comes_back_with_a_gap_and_the_subscriptions() {
     let gap = sub.next_event(WAIT).await.unwrap();
     assert_eq!(gap, Some(Event::Gap));
     let s = &server;
-    tokio::task::block_in_place(|| publish_until_received(s, "t", "back"));
+    tokio::task::block_in_place(|| cli_publish_until_received(s, "t", "back"));
     assert_eq!(
-        next_message(&mut sub).await.payload::<String>().unwrap(),
+        next_message_async(&mut sub)
+            .await
+            .payload::<String>()
+            .unwrap(),
         "back"
     );
     // Pipelines go on the new connection, which the subscriber shares.
@@ -205,11 +182,10 @@ async fn an_overflow_that_must_not_drop_ends_the_subscriber_alone() {
         .unwrap();
     assert_eq!(sent[0].result().unwrap(), 1);
     // The subscriber unsubscribes; the connection stays for the pipelines.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
-        assert!(Instant::now() < deadline, "the subscriber did not end");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually_async("the subscriber did not end", || {
+        server.cli(&["PUBSUB", "NUMSUB", "flood"]) == "flood\n0"
+    })
+    .await;
     let events: Vec<redpipe::Result<Event>> = sub.collect().await;
     assert_eq!(events.len(), 11);
     assert!(matches!(
@@ -240,16 +216,18 @@ async fn a_flood_nobody_reads_drops_the_oldest_and_a_dropped_subscriber_unsubscr
         Some(Event::Dropped(15))
     );
     for i in 15..20 {
-        assert_eq!(next_message(&mut sub).await.payload::<i64>().unwrap(), i);
+        assert_eq!(
+            next_message_async(&mut sub).await.payload::<i64>().unwrap(),
+            i
+        );
     }
     assert_eq!(sub.dropped(), 15);
 
     drop(sub);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.cli(&["PUBSUB", "NUMSUB", "flood"]) != "flood\n0" {
-        assert!(Instant::now() < deadline, "the dropped subscriber stayed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually_async("the dropped subscriber stayed", || {
+        server.cli(&["PUBSUB", "NUMSUB", "flood"]) == "flood\n0"
+    })
+    .await;
     assert_eq!(clients(&server).len(), 1);
     assert_eq!(clients(&server).len(), 1);
     // The connection takes a new subscriber.
@@ -281,8 +259,8 @@ async fn one_subscriber_per_shared_connection() {
     b.subscribe(&["b"]).await.unwrap();
     assert_eq!(server.cli(&["PUBLISH", "a", "to a"]), "1");
     assert_eq!(server.cli(&["PUBLISH", "b", "to b"]), "1");
-    assert_eq!(next_message(&mut a).await.channel(), "a");
-    assert_eq!(next_message(&mut b).await.channel(), "b");
+    assert_eq!(next_message_async(&mut a).await.channel(), "a");
+    assert_eq!(next_message_async(&mut b).await.channel(), "b");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,13 +281,6 @@ fn count_up_blocking(r: &Connections, key: &str, n: i64) {
     }
 }
 
-fn next_message_blocking(sub: &mut Subscriber) -> Msg {
-    match sub.next_event(WAIT).unwrap() {
-        Some(Event::Message(m)) => m,
-        other => panic!("expected a message, got {other:?}"),
-    }
-}
-
 #[test]
 fn a_blocking_subscriber_shares_the_connection_with_threads_pipelines() {
     let server = RedisServer::start();
@@ -323,10 +294,7 @@ fn a_blocking_subscriber_shares_the_connection_with_threads_pipelines() {
 
     // Messages while no pipeline runs: the subscriber's thread reads them.
     assert_eq!(server.cli(&["PUBLISH", "news", "idle"]), "1");
-    assert_eq!(
-        next_message_blocking(&mut sub).payload::<String>().unwrap(),
-        "idle"
-    );
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "idle");
     // And while threads' pipelines run on the same connection.
     std::thread::scope(|s| {
         for i in 0..4 {
@@ -338,7 +306,7 @@ fn a_blocking_subscriber_shares_the_connection_with_threads_pipelines() {
         }
     });
     for i in 0..30 {
-        let m = next_message_blocking(&mut sub);
+        let m = next_message(&mut sub);
         assert_eq!((m.channel(), m.payload::<i64>().unwrap()), ("news", i));
     }
     assert_eq!(clients(&server).len(), 1);
@@ -347,23 +315,7 @@ fn a_blocking_subscriber_shares_the_connection_with_threads_pipelines() {
 #[test]
 fn a_blocking_subscriber_refused_or_killed_goes_on() {
     let server = RedisServer::start();
-    server.cli(&[
-        "ACL",
-        "SETUSER",
-        "limited",
-        "on",
-        ">pw",
-        "~*",
-        "resetchannels",
-        "&allowed",
-        "+@all",
-    ]);
-    let r = Connections::new();
-    let url = format!(
-        "redis://limited:pw@127.0.0.1:{}?protocol=3&timeout=5000",
-        server.port()
-    );
-    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let r = limited_registry(&server, 3);
     let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
     match sub.subscribe(&["forbidden"]) {
         Err(Error::Server(e)) => assert_eq!(e.code(), "NOPERM"),
@@ -379,11 +331,8 @@ fn a_blocking_subscriber_refused_or_killed_goes_on() {
         .to_owned();
     assert_eq!(server.cli(&["CLIENT", "KILL", "ID", &id]), "1");
     assert_eq!(sub.next_event(WAIT).unwrap(), Some(Event::Gap));
-    publish_until_received(&server, "allowed", "back");
-    assert_eq!(
-        next_message_blocking(&mut sub).payload::<String>().unwrap(),
-        "back"
-    );
+    cli_publish_until_received(&server, "allowed", "back");
+    assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), "back");
     count_up_blocking(&r, "k2", 3);
     assert_eq!(clients(&server).len(), 1);
 }
@@ -392,13 +341,8 @@ fn a_blocking_subscriber_refused_or_killed_goes_on() {
 /// while it waits: messages still come, and pipelines still go, on the one connection.
 #[test]
 fn a_blocking_subscriber_shares_a_tls_connection() {
-    let server = RedisServer::with(Options {
-        tls: true,
-        ..Options::default()
-    });
-    let r = Connections::new();
-    let url = format!("{}&protocol=3&timeout=5000", server.tls_url());
-    r.register(redpipe::DEFAULT, url.as_str()).unwrap();
+    let server = RedisServer::start_tls();
+    let r = registry(&server, 3);
     let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
     sub.subscribe(&["s"]).unwrap();
     std::thread::scope(|s| {
@@ -411,7 +355,42 @@ fn a_blocking_subscriber_shares_a_tls_connection() {
         }
     });
     for i in 0..20 {
-        assert_eq!(next_message_blocking(&mut sub).payload::<i64>().unwrap(), i);
+        assert_eq!(next_message(&mut sub).payload::<i64>().unwrap(), i);
     }
     assert_eq!(clients(&server).len(), 1);
+}
+
+/// Over TLS, with no pipeline on the connection, the subscriber's thread is the only reader:
+/// it waits on the socket without holding the one handle, and reads each message when it
+/// comes. Messages one at a time (each published only after the one before arrived), small and
+/// larger than a TLS record, arrive whole and in order; pipelines in between still go; and a
+/// dropped subscriber, whose thread is waiting, unsubscribes.
+#[test]
+fn a_blocking_subscriber_hears_an_idle_tls_connection() {
+    let server = RedisServer::start_tls();
+    let r = registry(&server, 3);
+    let mut sub = Subscriber::on_shared(&r, redpipe::DEFAULT).unwrap();
+    sub.subscribe(&["idle"]).unwrap();
+    let sizes = [1usize, 100, 20_000, 100_000];
+    for i in 0..40 {
+        let payload = format!("{i}:{}", "x".repeat(sizes[i % sizes.len()]));
+        assert_eq!(server.cli(&["PUBLISH", "idle", &payload]), "1");
+        assert_eq!(next_message(&mut sub).payload::<String>().unwrap(), payload);
+        if i % 10 == 9 {
+            count_up_blocking(&r, &format!("k{i}"), 3);
+        }
+    }
+    // A burst while nobody else reads: all of it, in order.
+    for i in 0..20 {
+        assert_eq!(server.cli(&["PUBLISH", "idle", &i.to_string()]), "1");
+    }
+    for i in 0..20 {
+        assert_eq!(next_message(&mut sub).payload::<i64>().unwrap(), i);
+    }
+    assert_eq!(clients(&server).len(), 1);
+    drop(sub);
+    eventually("the dropped subscriber stayed", || {
+        server.cli(&["PUBSUB", "NUMSUB", "idle"]) == "idle\n0"
+    });
+    count_up_blocking(&r, "k2", 3);
 }

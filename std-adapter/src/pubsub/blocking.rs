@@ -45,23 +45,14 @@ impl TlsSession {
     /// Reads what the server sent, waiting for it up to the socket's read timeout (then
     /// `TimedOut`, as a read of a plain socket says: the subscriber's ping depends on it).
     fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            {
-                let mut io = self.lock();
-                if embedded_io::ReadReady::read_ready(&mut *io)? {
-                    return embedded_io::Read::read(&mut *io, buf);
-                }
+        let read = crate::stream::when_ready(&self.sock, || {
+            let mut io = self.lock();
+            match embedded_io::ReadReady::read_ready(&mut *io)? {
+                true => embedded_io::Read::read(&mut *io, buf).map(Some),
+                false => Ok(None),
             }
-            // Nothing to read yet (or a record not whole, or one with no data: a session
-            // ticket): wait for bytes without the session.
-            match self.sock.peek(&mut [0u8; 1]) {
-                Ok(_) => {} // bytes, or the peer's close: looked at under the session
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Err(std::io::ErrorKind::TimedOut.into());
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        })?;
+        read.ok_or_else(|| std::io::ErrorKind::TimedOut.into())
     }
 }
 

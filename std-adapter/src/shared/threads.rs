@@ -51,6 +51,18 @@ struct Writer {
     out: Vec<u8>,
 }
 
+/// What [`Shared::listen`] found.
+enum Look {
+    /// Nothing came within the wait.
+    Quiet,
+    /// A pipeline's thread reads (or will): pushes reach the subscriber through it.
+    Busy,
+    /// The connection failed.
+    Failed(Failure),
+    /// The read side, and what reading it gave.
+    Read(Box<Reader>, std::result::Result<usize, Failure>),
+}
+
 /// A submitter's pipeline, and its thread to wake when it is done.
 type Sub = super::Sub<Thread>;
 
@@ -131,7 +143,8 @@ impl Shared {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Ends the connection: every pipeline fails with `failure`; the sides close as they are
+    /// Ends the connection: every pipeline fails with `failure`, and the socket is shut down
+    /// (which wakes a thread blocked reading or waiting on it); the sides close as they are
     /// dropped.
     fn end(&self, state: &mut State, failure: Failure) {
         if state.mux.failure().is_none() {
@@ -139,6 +152,11 @@ impl Shared {
         }
         state.reader = None;
         state.writer = None;
+        // The socket stays open through `kill`: shut it, so that a listener waiting on it
+        // (over TLS, without the read side) is woken.
+        if let Some(socket) = &self.kill {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
         self.open.store(false, Ordering::Relaxed);
         if let Some(sink) = state.sink.take().and_then(|w| w.upgrade()) {
             sink.lost();
@@ -166,41 +184,18 @@ impl Shared {
     ///
     /// With two handles on the socket it waits in a read, and a pipeline written meanwhile is
     /// answered through it (its thread is woken, as by any reader). Over TLS the one handle
-    /// also writes, so it takes only what is ready and waits without it: a pipeline never
-    /// waits for the listener, and a message for the next look at most.
+    /// also writes, so it waits for bytes on the socket without it (see
+    /// [`when_ready`](crate::stream::when_ready)) and takes it only to read what the session
+    /// has ready: a pipeline never waits for the listener, and a message is read when it comes.
     pub(crate) fn listen(&self, wait: std::time::Duration) -> Result<()> {
-        let mut state = self.lock();
-        if let Some(f) = state.mux.failure() {
-            return Err(connection_error(f));
-        }
-        let free = match state.mux.is_awaiting() {
-            true => None,
-            false => state.reader.take(),
-        };
-        let Some(mut reader) = free else {
-            drop(state);
-            std::thread::sleep(wait);
-            return Ok(());
-        };
-        let split = state.split;
-        drop(state);
-        let read = if split {
-            reader
-                .io
-                .set_deadline(Some(std::time::Instant::now() + wait));
-            let read = read_once(&mut reader);
-            reader.io.set_deadline(None);
-            read
-        } else {
-            match embedded_io::ReadReady::read_ready(&mut reader.io) {
-                Ok(true) => read_once(&mut reader),
-                Ok(false) => {
-                    self.lock().reader = Some(reader);
-                    std::thread::sleep(wait);
-                    return self.listen_after();
-                }
-                Err(e) => Err(redpipe_core::io::io_failure(&e)),
+        let (mut reader, read) = match self.look_for_pushes(wait) {
+            Look::Quiet => return self.listen_after(),
+            Look::Busy => {
+                std::thread::sleep(wait);
+                return self.listen_after();
             }
+            Look::Failed(f) => return Err(connection_error(f)),
+            Look::Read(reader, read) => (reader, read),
         };
         let later = Later::collect();
         let mut state = self.lock();
@@ -228,6 +223,76 @@ impl Shared {
         Ok(())
     }
 
+    /// The read side, if it is free and nothing is awaited (else a pipeline's thread reads).
+    fn take_idle_reader(&self) -> std::result::Result<(Box<Reader>, bool), Look> {
+        let mut state = self.lock();
+        if let Some(f) = state.mux.failure() {
+            return Err(Look::Failed(f));
+        }
+        let free = match state.mux.is_awaiting() {
+            true => None,
+            false => state.reader.take(),
+        };
+        free.map(|reader| (reader, state.split)).ok_or(Look::Busy)
+    }
+
+    /// [`listen`](Self::listen)'s wait for bytes, holding the read side only while it reads.
+    fn look_for_pushes(&self, wait: std::time::Duration) -> Look {
+        let (mut reader, split) = match self.take_idle_reader() {
+            Ok(taken) => taken,
+            Err(look) => return look,
+        };
+        if split {
+            reader
+                .io
+                .set_deadline(Some(std::time::Instant::now() + wait));
+            let read = read_once(&mut reader);
+            reader.io.set_deadline(None);
+            return Look::Read(reader, read);
+        }
+        let mut first = Some(reader);
+        let mut attempt = || {
+            let mut reader = match first.take() {
+                Some(reader) => reader,
+                None => match self.take_idle_reader() {
+                    Ok((reader, _)) => reader,
+                    Err(look) => return Ok(Some(look)),
+                },
+            };
+            let ready = embedded_io::ReadReady::read_ready(&mut reader.io);
+            // Nothing to read yet: the side goes back while the socket is waited on, which
+            // the wait's bound is set on first.
+            let armed = match ready {
+                Ok(false) => reader.io.arm_wait(wait).map(|()| false),
+                other => other,
+            };
+            match armed {
+                Ok(true) => {
+                    let read = read_once(&mut reader);
+                    Ok(Some(Look::Read(reader, read)))
+                }
+                Ok(false) => {
+                    self.lock().reader = Some(reader);
+                    Ok(None)
+                }
+                Err(e) => Ok(Some(Look::Read(
+                    reader,
+                    Err(redpipe_core::io::io_failure(&e)),
+                ))),
+            }
+        };
+        let looked = match &self.kill {
+            Some(socket) => crate::stream::when_ready(socket, attempt),
+            // No handle to wait on: what is ready now, else a look again after `wait`.
+            None => attempt().map(|look| Some(look.unwrap_or(Look::Busy))),
+        };
+        match looked {
+            Ok(Some(look)) => look,
+            // Quiet for `wait`, or an error of the socket, which the next read reports.
+            Ok(None) | Err(_) => Look::Quiet,
+        }
+    }
+
     /// After a wait without the read side: whether the connection failed meanwhile.
     fn listen_after(&self) -> Result<()> {
         match self.lock().mux.failure() {
@@ -240,12 +305,7 @@ impl Shared {
     /// ones never written can go again elsewhere; the others may have run), and the socket is
     /// shut down, which wakes a thread blocked reading it.
     pub(crate) fn abort(&self, failure: Failure) {
-        let mut state = self.lock();
-        self.end(&mut state, failure);
-        drop(state);
-        if let Some(socket) = &self.kill {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
-        }
+        self.end(&mut self.lock(), failure);
     }
 
     /// Runs `p` on the connection, among the other threads' pipelines.

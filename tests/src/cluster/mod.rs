@@ -235,6 +235,17 @@ impl RedisCluster {
         }
     }
 
+    /// A registry whose default name is this cluster, seeded with every node's URL followed by
+    /// `query` (`""`, or `"?timeout=5000"`): the code under test's way in, for the tests.
+    pub fn registry(&self, query: &str) -> redpipe::Connections {
+        let seeds: Vec<String> = self.seeds().iter().map(|s| format!("{s}{query}")).collect();
+        let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+        let r = redpipe::Connections::new();
+        r.register(redpipe::DEFAULT, &seeds[..])
+            .expect("the cluster's seeds are refused");
+        r
+    }
+
     /// The PEM file of the CA that signed a TLS cluster's certificate; `None` without TLS.
     pub fn ca_file(&self) -> Option<PathBuf> {
         self.access.tls.as_ref().map(|_| self.dir.join("ca.crt"))

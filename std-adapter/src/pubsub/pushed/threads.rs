@@ -19,9 +19,11 @@ use crate::registry::{Connections, Pool};
 use crate::shared::PushSink;
 use crate::shared::threads as tasks;
 
-/// How long the listening thread waits for bytes before it looks at its subscriber again: the
-/// longest an ended subscriber stays subscribed, and over TLS (one handle, which the listener
-/// does not hold while it waits) the longest a message waits while no pipeline reads.
+/// How long the listening thread waits for bytes before it looks at its subscriber again: about
+/// the longest an ended subscriber stays subscribed. A message is read when it comes, over TLS
+/// too (where the listener waits on the socket without holding the one handle); while a
+/// pipeline's thread reads instead, it hands the messages on, and the listener looks again
+/// after this long.
 const LISTEN: Duration = Duration::from_millis(50);
 
 /// A blocking subscriber's side of a shared connection.
