@@ -581,6 +581,21 @@ impl ClusterRun {
         refresh
     }
 
+    /// Whether `latest`, a map read since the last round went out (by another pipeline's
+    /// refresh, say), already says what the round's `MOVED` replies said: every slot they
+    /// named is owned there by the node they named (`absorbed` is the map the round was
+    /// absorbed into, as for [`refresh`](Self::refresh)). Then the refresh
+    /// [`wants_refresh`](Self::wants_refresh) asks for would learn nothing new, and the adapter
+    /// MAY route the next round on `latest` instead. A node that failed tells nothing about
+    /// `latest`: whether it was read since the round went out is the adapter's to know (see
+    /// [`MapVersion::read_since`](crate::cluster::MapVersion::read_since)).
+    pub fn settled_by(&self, absorbed: &SlotMap, latest: &SlotMap) -> bool {
+        self.moved.iter().all(|&(slot, to)| {
+            let owner = latest.owner(slot).map(|o| latest.node(o));
+            owner.is_some() && owner == absorbed.nodes().get(to)
+        })
+    }
+
     /// Reads this round's replies into `p`: results into their handles, redirections into
     /// `map` and the next round.
     pub fn absorb(&mut self, p: &mut VecPipeline, map: &mut SlotMap) {
