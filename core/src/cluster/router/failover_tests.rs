@@ -260,3 +260,41 @@ fn a_map_read_since_the_round_settles_its_moved_only_if_it_agrees() {
     assert!(!run.wants_refresh());
     assert!(run.settled_by(&map, &stale), "no MOVED: nothing to settle");
 }
+
+#[test]
+fn a_back_off_cut_short_counts_only_what_was_waited() {
+    let mut cluster = FakeCluster::new(1);
+    let mut map = cluster.map();
+    for _ in 0..12 {
+        cluster
+            .scripted
+            .push((0, "INCR", b"-CLUSTERDOWN The cluster is down\r\n"));
+    }
+    let mut p = VecPipeline::new();
+    let n = p.incr("k").unwrap();
+    let mut run = ClusterRun::new();
+    // Twelve full back-offs add up to more than this budget.
+    run.set_retry_budget(500);
+    let mut rounds = 0;
+    while run.next_round(&mut p, &map) {
+        rounds += 1;
+        cluster.serve(&mut run, &map);
+        run.absorb(&mut p, &mut map);
+        if run.delay_ms() > 0 {
+            // Woken by a new map after 5 ms.
+            run.shorten_delay(5);
+            assert_eq!(run.delay_ms(), 5);
+        }
+    }
+    assert_eq!(rounds, 13);
+    assert_eq!(
+        n.read(&p),
+        Ok(1),
+        "the budget counts 60 ms waited, not 12 back-offs"
+    );
+    assert_eq!(run.counts().waited_ms, 60);
+    // Never longer than asked.
+    let mut run = ClusterRun::new();
+    run.shorten_delay(100);
+    assert_eq!(run.delay_ms(), 0);
+}
