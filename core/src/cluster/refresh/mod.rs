@@ -264,4 +264,4 @@ impl Refresh {
 mod tests;
 mod version;
 
-pub use version::MapVersion;
+pub use version::{MapVersion, SETTLE_MS};
