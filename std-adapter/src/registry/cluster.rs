@@ -80,15 +80,19 @@ macro_rules! run {
                 .iter()
                 .map(|b| $self.pool(map.node(b.node())))
                 .collect();
-            let sent = Instant::now();
-            let errors = $batches(&pools, run.batches_mut(), shareable) $($await)*;
+            let (errors, took) = $batches(&pools, run.batches_mut(), shareable) $($await)*;
             if first_error.is_none() {
                 first_error = errors.into_iter().next();
             }
-            // A round long enough for a failover to have happened while it was out: a node
-            // that was stopped may have answered only now, running writes it has lost (see
-            // `ClusterRun::check_deposed`). The map is read again from the other nodes first.
-            if sent.elapsed() >= SLOW_ROUND {
+            // A batch out long enough for a failover to have happened meanwhile: its node, if
+            // it was stopped, may have answered only now, running writes it has lost (see
+            // `ClusterRun::check_deposed`). The map is read again from the other nodes first,
+            // unless the map in use already shows every such node deposed (as after the stall
+            // watch ended their connections): a newer one could tell no more.
+            let slow = took.iter().zip(run.batches_mut().iter()).any(|(t, b)| {
+                *t >= SLOW_ROUND && owns_slots(&$self.map(), map.node(b.node()))
+            });
+            if slow {
                 let mut check = Refresh::new();
                 for b in run.batches_mut().iter() {
                     check.avoid(map.node(b.node()).clone());
@@ -175,6 +179,11 @@ macro_rules! refresh {
         let mut $refresh = $refresh;
         let mut last = None;
         let ticket = $self.published.take_ticket();
+        // A node that is not answering (stopped, cut off) is asked last, if at all: each ask
+        // may wait the whole topology timeout, and every pipeline may be waiting for the map.
+        for node in $self.stalled_for(HOLD_WRITES) {
+            $refresh.avoid(node);
+        }
         $refresh.start(&$self.map(), &$self.seeds);
         while let Some(node) = $refresh.poll_node() {
             match $self.$ask(&node) $($await)* {
@@ -185,7 +194,8 @@ macro_rules! refresh {
         let freshness = $refresh.freshness();
         match $refresh.finish() {
             Some(map) => {
-                $self.published.publish(map, MapVersion { ticket, freshness });
+                let read_ms = Millis.now();
+                $self.published.publish(map, MapVersion { ticket, freshness, read_ms });
                 Ok(())
             }
             None => Err(last.unwrap_or(Error::Closed)),
@@ -492,16 +502,21 @@ impl Cluster {
         {
             return Vec::new();
         }
-        let stalled: Vec<Node> = self
-            .pools
+        let stalled = self.stalled_for(STALLED);
+        self.troubled.store(!stalled.is_empty(), Ordering::Relaxed);
+        stalled
+    }
+
+    /// The nodes that have had batches in flight without finishing one for `ms` or longer.
+    fn stalled_for(&self, ms: u64) -> Vec<Node> {
+        let now = Millis.now();
+        self.pools
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter(|(_, pool)| pool.stalled_ms(now).is_some_and(|ms| ms >= STALLED))
+            .filter(|(_, pool)| pool.stalled_ms(now).is_some_and(|t| t >= ms))
             .map(|(node, _)| node.clone())
-            .collect();
-        self.troubled.store(!stalled.is_empty(), Ordering::Relaxed);
-        stalled
+            .collect()
     }
 
     /// Ends the shared connections of the `stalled` nodes that own no slot in the map now (a
@@ -512,7 +527,7 @@ impl Cluster {
             return;
         }
         for node in stalled {
-            if map.find(node).is_none_or(|i| !map.owns_slots(i)) {
+            if !owns_slots(&map, node) {
                 crate::observe::event!(
                     "a stalled cluster node was failed over: its pipelines fail",
                     "cluster",
@@ -605,6 +620,11 @@ fn pool_in(
         .entry(node.clone())
         .or_insert_with(|| Arc::new(pool))
         .clone()
+}
+
+/// Whether `node` owns slots in `map`: not deposed.
+fn owns_slots(map: &SlotMap, node: &Node) -> bool {
+    map.find(node).is_some_and(|i| map.owns_slots(i))
 }
 
 fn topology_error(e: TopologyError) -> Error {
