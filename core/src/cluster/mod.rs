@@ -17,7 +17,7 @@ mod topology;
 pub use crate::codec::hash_slot::HashSlot;
 pub use keys::KeySpec;
 #[cfg(feature = "alloc")]
-pub use refresh::{Freshness, Refresh, SPREAD};
+pub use refresh::{Freshness, MapVersion, Refresh, SETTLE_MS, SPREAD};
 #[cfg(feature = "alloc")]
 pub(crate) use router::read_words;
 #[cfg(feature = "alloc")]

@@ -421,6 +421,20 @@ impl SlotMap {
         self.runs.iter().all(|&(_, n)| n != NONE)
     }
 
+    /// Whether `other` gives every slot the same owner (the same node, wherever each map lists
+    /// it): the maps route every command alike, whatever their replicas.
+    pub fn same_owners(&self, other: &SlotMap) -> bool {
+        fn node(map: &SlotMap, n: u16) -> Option<&Node> {
+            map.nodes.get(usize::from(n))
+        }
+        self.runs.len() == other.runs.len()
+            && self
+                .runs
+                .iter()
+                .zip(&other.runs)
+                .all(|(&(a, m), &(b, n))| a == b && node(self, m) == node(other, n))
+    }
+
     /// Records a `MOVED slot host:port` reply: `slot` is now served by that node (added if
     /// new). Returns its index. An empty host means the host of the node that replied
     /// (`replied`), as Redis announces when it does not know its own.
@@ -557,6 +571,39 @@ mod tests {
         assert_eq!(map.node(to).to_string(), "127.0.0.1:7002");
         assert_eq!(map.owner(slot), Some(to));
         assert_eq!(map.owner(HashSlot::new(4000).unwrap()), Some(0));
+    }
+
+    #[test]
+    fn same_owners_compares_owners_by_node_not_by_index() {
+        let one = parse(b"*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:7000\r\n").unwrap();
+        let mut other = SlotMap::new();
+        // 7000 at another index, and a replica-like extra node: the same owners.
+        other.node_index(Node::parse("127.0.0.1:7009").unwrap());
+        other.moved(
+            HashSlot::new(0).unwrap(),
+            Node::parse("127.0.0.1:7000").unwrap(),
+            None,
+        );
+        assert!(
+            !one.same_owners(&other),
+            "slots 1.. have no owner in the other"
+        );
+        for slot in 1..HashSlot::COUNT {
+            other.moved(
+                HashSlot::new(slot).unwrap(),
+                Node::parse("127.0.0.1:7000").unwrap(),
+                None,
+            );
+        }
+        assert!(one.same_owners(&other) && other.same_owners(&one));
+        let mut moved = one.clone();
+        moved.moved(
+            HashSlot::new(3999).unwrap(),
+            Node::parse("127.0.0.1:7001").unwrap(),
+            None,
+        );
+        assert!(!one.same_owners(&moved));
+        assert!(SlotMap::new().same_owners(&SlotMap::new()));
     }
 
     #[test]

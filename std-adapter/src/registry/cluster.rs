@@ -21,12 +21,15 @@
 //! or a node that could not be reached: then the node a `MOVED` named is asked first, and of
 //! the nodes' differing answers the newest is kept ([`Refresh`], by the config epochs `CLUSTER
 //! NODES` shows), so that a node that has not seen a failover yet does not send the commands
-//! back to the old owner.
+//! back to the old owner. Pipelines share the map: a refresh that ends after a newer view was
+//! published leaves it in place ([`MapVersion`]), a pipeline skips its own refresh when the map
+//! was read since its round went out, and a pipeline waiting in back-off goes again as soon as
+//! the slots' owners change.
 
 pub use redpipe_core::cluster::*;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -37,13 +40,14 @@ use crate::config::{Addr, ConnectionInfo};
 use crate::stream::Millis;
 use redpipe_core::session::Clock;
 
-/// The body of [`Cluster::run`] and `run_async`, once for both: `[$refresh, $sleep,
+/// The body of [`Cluster::run`] and `run_async`, once for both: `[$refresh, $wait,
 /// $batches]` name the blocking or the async steps, `$($await)*` is empty or `.await` (as the
 /// core's `drive_loop!`). Each round runs the router's batches on their nodes, then reads the
-/// map again if the round asked for it, else publishes what its `MOVED` replies changed (`map`
-/// is then no longer the published one).
+/// map again if the round asked for it (unless a map read since it went out says all a
+/// refresh would), else publishes what an `ASK` taught it, then waits its back-off, cut short
+/// when the slots' owners change meanwhile, and routes the next round on the newest map.
 macro_rules! run {
-    ($self:ident, $p:ident, [$refresh:ident, $sleep:path, $batches:ident], $($await:tt)*) => {{
+    ($self:ident, $p:ident, [$refresh:ident, $wait:ident, $batches:ident], $($await:tt)*) => {{
         if $self.map().nodes().is_empty()
             && let Err(e) = $self.$refresh(Refresh::new()) $($await)*
         {
@@ -68,23 +72,27 @@ macro_rules! run {
         let mut shares = None;
         while run.next_round($p, &map) {
             let shareable = *shares.get_or_insert_with(|| $self.shares(&run, $p));
-            if run.delay_ms() > 0 {
-                $sleep(Duration::from_millis(u64::from(run.delay_ms()))) $($await)*;
-            }
+            // What a refresh that starts from now on, or a change of owners, is newer than.
+            let ticket = $self.published.next_ticket();
+            let changes = $self.published.changes();
             let pools: Vec<Arc<Pool>> = run
                 .batches_mut()
                 .iter()
                 .map(|b| $self.pool(map.node(b.node())))
                 .collect();
-            let sent = Instant::now();
-            let errors = $batches(&pools, run.batches_mut(), shareable) $($await)*;
+            let (errors, took) = $batches(&pools, run.batches_mut(), shareable) $($await)*;
             if first_error.is_none() {
                 first_error = errors.into_iter().next();
             }
-            // A round long enough for a failover to have happened while it was out: a node
-            // that was stopped may have answered only now, running writes it has lost (see
-            // `ClusterRun::check_deposed`). The map is read again from the other nodes first.
-            if sent.elapsed() >= SLOW_ROUND {
+            // A batch out long enough for a failover to have happened meanwhile: its node, if
+            // it was stopped, may have answered only now, running writes it has lost (see
+            // `ClusterRun::check_deposed`). The map is read again from the other nodes first,
+            // unless the map in use already shows every such node deposed (as after the stall
+            // watch ended their connections): a newer one could tell no more.
+            let slow = took.iter().zip(run.batches_mut().iter()).any(|(t, b)| {
+                *t >= SLOW_ROUND && owns_slots(&$self.map(), map.node(b.node()))
+            });
+            if slow {
                 let mut check = Refresh::new();
                 for b in run.batches_mut().iter() {
                     check.avoid(map.node(b.node()).clone());
@@ -100,16 +108,31 @@ macro_rules! run {
             let published = map.clone();
             run.absorb_shared($p, &mut map);
             if run.wants_refresh() {
-                // Told what the round saw: the nodes a MOVED named are asked first, the newest
-                // answer is kept (a node that has not seen a failover yet would send the
-                // commands back to the old owner).
-                if $self.$refresh(run.refresh(&map)) $($await)*.is_ok() {
+                let latest = $self.map();
+                if $self.published.version().read_since(ticket) && run.settled_by(&map, &latest) {
+                    // Read since the round went out (by another pipeline, or the check above),
+                    // and agreeing with its MOVED replies: a refresh would say no more.
+                    map = latest;
+                } else if $self.$refresh(run.refresh(&map)) $($await)*.is_ok() {
+                    // Told what the round saw: the nodes a MOVED named are asked first, the
+                    // newest answer is kept (a node that has not seen a failover yet would
+                    // send the commands back to the old owner).
                     map = $self.map();
                 }
             } else if !Arc::ptr_eq(&map, &published) {
-                $self.publish_shared(map.clone());
+                $self.published.patch(&published, map.clone());
             } else {
                 map = latest;
+            }
+            // The back-off, before the next round is routed, so that it goes by the newest
+            // map; over as soon as the owners have changed since this round went out (a
+            // failover's new owner named): the commands go there at once.
+            if run.delay_ms() > 0 {
+                let waiting = Instant::now();
+                let delay = Duration::from_millis(u64::from(run.delay_ms()));
+                $self.published.$wait(delay, changes) $($await)*;
+                run.shorten_delay(u32::try_from(waiting.elapsed().as_millis()).unwrap_or(u32::MAX));
+                map = $self.map();
             }
         }
         $self.record(&run);
@@ -124,8 +147,8 @@ macro_rules! run {
 }
 
 /// Looks for nodes that have stalled (batches in flight, none finished for [`STALLED`]), at
-/// most every [`WATCH_EVERY`] for the whole cluster: if there are, the map is read again from
-/// the other nodes, and a stalled node that owns no slot any more (a failover took them) has
+/// most every [`WATCH_EVERY`] for the whole cluster ([`WATCH_TROUBLED`] while a node is
+/// stalled): if there are, the map is read again from the other nodes, and a stalled node that owns no slot any more (a failover took them) has
 /// its shared connections ended, so that the pipelines waiting on it fail now, as
 /// [`Failure::Deposed`](redpipe_core::Failure::Deposed) (what they sent may have run on it, and
 /// is dropped when it rejoins as a replica; what they had not sent goes again, to the new
@@ -155,6 +178,12 @@ macro_rules! refresh {
     ($self:ident, $refresh:ident, $ask:ident, $($await:tt)*) => {{
         let mut $refresh = $refresh;
         let mut last = None;
+        let ticket = $self.published.take_ticket();
+        // A node that is not answering (stopped, cut off) is asked last, if at all: each ask
+        // may wait the whole topology timeout, and every pipeline may be waiting for the map.
+        for node in $self.stalled_for(HOLD_WRITES) {
+            $refresh.avoid(node);
+        }
         $refresh.start(&$self.map(), &$self.seeds);
         while let Some(node) = $refresh.poll_node() {
             match $self.$ask(&node) $($await)* {
@@ -162,9 +191,11 @@ macro_rules! refresh {
                 Err(e) => last = Some(e),
             }
         }
+        let freshness = $refresh.freshness();
         match $refresh.finish() {
             Some(map) => {
-                $self.publish(map);
+                let read_ms = Millis.now();
+                $self.published.publish(map, MapVersion { ticket, freshness, read_ms });
                 Ok(())
             }
             None => Err(last.unwrap_or(Error::Closed)),
@@ -228,6 +259,10 @@ const STALLED: u64 = 500;
 /// How often (ms) at most the nodes are looked at for stalls, for the whole cluster.
 const WATCH_EVERY: u64 = 250;
 
+/// How often (ms) at most while the last look found a node stalled: the map is then read
+/// from the other nodes this often, so that a failover is seen soon after it is done.
+const WATCH_TROUBLED: u64 = 100;
+
 /// How long (ms) a node's shared connection may await replies with none completing before
 /// new commands wait instead of going out (see `Pool::holding_writes`): held back, they go to
 /// the new owner if a failover takes the node's slots, where written they would fail with an
@@ -238,14 +273,16 @@ const HOLD_WRITES: u64 = 250;
 pub struct Cluster {
     template: ConnectionInfo,
     seeds: Vec<Node>,
-    map: RwLock<Arc<SlotMap>>,
+    /// The slot map the pipelines share.
+    published: Published,
     pools: RwLock<HashMap<Node, Arc<Pool>>>,
     /// Connections for topology queries, per node, with timeouts of at most
     /// [`TOPOLOGY_TIMEOUT`].
     topology_pools: RwLock<HashMap<Node, Arc<Pool>>>,
-    refreshes: AtomicU64,
     /// When (on the `Millis` clock) the nodes were last looked at for stalls.
     watched_ms: AtomicU64,
+    /// Whether that look found a node stalled.
+    troubled: AtomicBool,
     replica_reads: bool,
     retry_budget_ms: u32,
     /// What the runs saw of the cluster changing, summed.
@@ -290,11 +327,11 @@ impl Cluster {
         Ok(Self {
             template,
             seeds,
-            map: RwLock::new(Arc::new(SlotMap::new())),
+            published: Published::default(),
             pools: RwLock::default(),
             topology_pools: RwLock::default(),
-            refreshes: AtomicU64::new(0),
             watched_ms: AtomicU64::new(0),
+            troubled: AtomicBool::new(false),
             replica_reads: false,
             retry_budget_ms: DEFAULT_RETRY_BUDGET_MS,
             counts: Mutex::default(),
@@ -350,15 +387,12 @@ impl Cluster {
 
     /// The slot map in use.
     pub fn map(&self) -> Arc<SlotMap> {
-        self.map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.published.map()
     }
 
     /// How many times the slot map was read.
     pub fn refreshes(&self) -> u64 {
-        self.refreshes.load(Ordering::Relaxed)
+        self.published.reads()
     }
 
     /// Whether `other` describes the same cluster with the same settings.
@@ -447,10 +481,6 @@ impl Cluster {
         refresh!(self, refresh, ask_topology,)
     }
 
-    fn publish(&self, map: SlotMap) {
-        self.publish_shared(Arc::new(map));
-    }
-
     /// `CLUSTER SHARDS` (or `CLUSTER SLOTS`) and `CLUSTER NODES` on `node`.
     fn ask_topology(&self, node: &Node) -> Result<(SlotMap, Option<Freshness>)> {
         ask_topology!(self, node, take,)
@@ -460,7 +490,11 @@ impl Cluster {
     fn stalled_nodes(&self) -> Vec<Node> {
         let now = Millis.now();
         let last = self.watched_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) < WATCH_EVERY
+        let every = match self.troubled.load(Ordering::Relaxed) {
+            true => WATCH_TROUBLED,
+            false => WATCH_EVERY,
+        };
+        if now.saturating_sub(last) < every
             || self
                 .watched_ms
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
@@ -468,11 +502,19 @@ impl Cluster {
         {
             return Vec::new();
         }
+        let stalled = self.stalled_for(STALLED);
+        self.troubled.store(!stalled.is_empty(), Ordering::Relaxed);
+        stalled
+    }
+
+    /// The nodes that have had batches in flight without finishing one for `ms` or longer.
+    fn stalled_for(&self, ms: u64) -> Vec<Node> {
+        let now = Millis.now();
         self.pools
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter(|(_, pool)| pool.stalled_ms(now).is_some_and(|ms| ms >= STALLED))
+            .filter(|(_, pool)| pool.stalled_ms(now).is_some_and(|t| t >= ms))
             .map(|(node, _)| node.clone())
             .collect()
     }
@@ -485,7 +527,7 @@ impl Cluster {
             return;
         }
         for node in stalled {
-            if map.find(node).is_none_or(|i| !map.owns_slots(i)) {
+            if !owns_slots(&map, node) {
                 crate::observe::event!(
                     "a stalled cluster node was failed over: its pipelines fail",
                     "cluster",
@@ -514,11 +556,6 @@ impl Cluster {
         }
     }
 
-    fn publish_shared(&self, map: Arc<SlotMap>) {
-        self.refreshes.fetch_add(1, Ordering::Relaxed);
-        *self.map.write().unwrap_or_else(PoisonError::into_inner) = map;
-    }
-
     /// Whether `p`'s batches go on the nodes' shared connections (see
     /// [`Pipeline::shares_connection`](redpipe_core::Pipeline::shares_connection)), judged on the
     /// whole pipeline with the nodes' windows, from what `run` read of its commands.
@@ -532,7 +569,7 @@ impl Cluster {
     /// is started). Every slot of `p` has its result (or its failure) afterwards; the error is
     /// the first node failure, if any.
     pub fn run(&self, p: &mut VecPipeline) -> Result<()> {
-        run!(self, p, [refresh_with, std::thread::sleep, run_batches],)
+        run!(self, p, [refresh_with, wait, run_batches],)
     }
 
     /// [`run`](Self::run) on tokio: each round's batches run concurrently.
@@ -541,7 +578,7 @@ impl Cluster {
         run!(
             self,
             p,
-            [refresh_with_async, tokio::time::sleep, run_batches_async],
+            [refresh_with_async, wait_async, run_batches_async],
             .await
         )
     }
@@ -585,12 +622,19 @@ fn pool_in(
         .clone()
 }
 
+/// Whether `node` owns slots in `map`: not deposed.
+fn owns_slots(map: &SlotMap, node: &Node) -> bool {
+    map.find(node).is_some_and(|i| map.owns_slots(i))
+}
+
 fn topology_error(e: TopologyError) -> Error {
     Error::Config(format!("cluster topology: {e}"))
 }
 
 mod batches;
+mod published;
 
 use batches::run_batches;
 #[cfg(feature = "tokio")]
 use batches::run_batches_async;
+use published::Published;

@@ -245,6 +245,15 @@ impl Refresh {
         (best.complete && agrees_with_all) || self.answers >= SPREAD
     }
 
+    /// The freshness of the best answer so far (0 when none told it): with the refresh's
+    /// ticket, the [`MapVersion`] of the map [`finish`](Self::finish) returns.
+    pub fn freshness(&self) -> Freshness {
+        self.best
+            .as_ref()
+            .map(|(rank, _)| rank.freshness)
+            .unwrap_or_default()
+    }
+
     /// The map to use: the best answer handled; `None` when no node answered with one.
     pub fn finish(self) -> Option<SlotMap> {
         self.best.map(|(_, map)| map)
@@ -253,3 +262,6 @@ impl Refresh {
 
 #[cfg(test)]
 mod tests;
+mod version;
+
+pub use version::{MapVersion, SETTLE_MS};

@@ -138,6 +138,11 @@ fn after_an_unreachable_primary_the_newest_answer_wins_not_the_first() {
         [7003, 7001, 7002],
         "three answers, not the unreachable node"
     );
+    assert_eq!(
+        refresh.freshness(),
+        freshness(FRESH_NODES).unwrap(),
+        "the kept answer's"
+    );
     let kept = refresh.finish().unwrap();
     assert_eq!(owner_port(&kept, 0), 7003);
     assert_eq!(owner_port(&kept, 5461), 7001);
@@ -208,6 +213,7 @@ fn a_plain_refresh_keeps_the_first_complete_answer() {
     assert_eq!(asked, [7100, 7101, 7102]);
     assert_eq!(owner_port(&refresh.finish().unwrap(), 0), 7000);
     assert!(Refresh::new().finish().is_none());
+    assert_eq!(Refresh::new().freshness(), Freshness(0), "no answer");
     // Seeds come after the map's nodes, each once.
     let order = Refresh::new().order(&map(STALE_SLOTS), &[node(7001), node(7100)]);
     let ports: Vec<u16> = order.iter().map(|n| n.port).collect();

@@ -220,3 +220,81 @@ fn a_failed_node_fails_only_its_written_writes_and_the_rest_go_again() {
     run.absorb(&mut p, &mut map);
     assert_eq!(h.read(&p), Ok(1));
 }
+
+#[test]
+fn a_map_read_since_the_round_settles_its_moved_only_if_it_agrees() {
+    let mut cluster = FakeCluster::new(3);
+    let stale = cluster.map();
+    let slot = HashSlot::for_key(b"counter");
+    let from = cluster.owner[usize::from(slot.get())];
+    // The slot's whole range went to another node (a failover); the round still has the
+    // old map.
+    let to = (from + 1) % 3;
+    for owner in &mut cluster.owner {
+        if *owner == from {
+            *owner = to;
+        }
+    }
+    let mut map = stale.clone();
+    let mut p = VecPipeline::new();
+    let n = p.incr("counter").unwrap();
+    let mut run = ClusterRun::new();
+    assert!(run.next_round(&mut p, &map));
+    cluster.serve(&mut run, &map);
+    run.absorb(&mut p, &mut map);
+    assert!(run.wants_refresh(), "a MOVED asks for a refresh");
+    assert!(
+        !run.settled_by(&map, &stale),
+        "a map that still names the old owner settles nothing"
+    );
+    let fresh = cluster.map();
+    assert!(
+        run.settled_by(&map, &fresh),
+        "one that names the new owner does"
+    );
+    // Routed on that map instead of a refresh of its own, the command reaches the new owner.
+    assert!(run.next_round(&mut p, &fresh));
+    cluster.serve(&mut run, &fresh);
+    run.absorb(&mut p, &mut map);
+    assert_eq!(n.read(&p), Ok(1));
+    assert!(!run.wants_refresh());
+    assert!(run.settled_by(&map, &stale), "no MOVED: nothing to settle");
+}
+
+#[test]
+fn a_back_off_cut_short_counts_only_what_was_waited() {
+    let mut cluster = FakeCluster::new(1);
+    let mut map = cluster.map();
+    for _ in 0..12 {
+        cluster
+            .scripted
+            .push((0, "INCR", b"-CLUSTERDOWN The cluster is down\r\n"));
+    }
+    let mut p = VecPipeline::new();
+    let n = p.incr("k").unwrap();
+    let mut run = ClusterRun::new();
+    // Twelve full back-offs add up to more than this budget.
+    run.set_retry_budget(500);
+    let mut rounds = 0;
+    while run.next_round(&mut p, &map) {
+        rounds += 1;
+        cluster.serve(&mut run, &map);
+        run.absorb(&mut p, &mut map);
+        if run.delay_ms() > 0 {
+            // Woken by a new map after 5 ms.
+            run.shorten_delay(5);
+            assert_eq!(run.delay_ms(), 5);
+        }
+    }
+    assert_eq!(rounds, 13);
+    assert_eq!(
+        n.read(&p),
+        Ok(1),
+        "the budget counts 60 ms waited, not 12 back-offs"
+    );
+    assert_eq!(run.counts().waited_ms, 60);
+    // Never longer than asked.
+    let mut run = ClusterRun::new();
+    run.shorten_delay(100);
+    assert_eq!(run.delay_ms(), 0);
+}

@@ -174,10 +174,10 @@ impl Batch {
 /// ```text
 /// let mut run = ClusterRun::new();
 /// while run.next_round(&mut pipeline, &slot_map) {
-///     sleep(run.delay_ms());                              // back-off after TRYAGAIN & co.
 ///     for batch in run.batches_mut() { node(batch.node()).run(batch.pipeline_mut()) }  // in parallel
 ///     run.absorb(&mut pipeline, &mut slot_map);
 ///     if run.wants_refresh() { slot_map = read CLUSTER SHARDS again }
+///     sleep(run.delay_ms());      // back-off after TRYAGAIN & co.; the next round is routed after it
 /// }
 /// ```
 ///
@@ -551,9 +551,19 @@ impl ClusterRun {
     }
 
     /// How long to wait before sending this round (after `TRYAGAIN`, `CLUSTERDOWN`,
-    /// `LOADING`, `MASTERDOWN`, or a node that could not be reached), in milliseconds.
+    /// `LOADING`, `MASTERDOWN`, or a node that could not be reached), in milliseconds. Known
+    /// once the last round is absorbed: an adapter SHOULD wait it before
+    /// [`next_round`](Self::next_round), so that the round is routed on the newest map (one
+    /// read while it waited), rather than between routing and sending.
     pub fn delay_ms(&self) -> u32 {
         self.delay_ms
+    }
+
+    /// Tells that the adapter waited only `ms` of [`delay_ms`](Self::delay_ms): woken when the
+    /// slot map changed (a failover's new owner named), it sends at once. The retry budget
+    /// counts what was waited.
+    pub fn shorten_delay(&mut self, ms: u32) {
+        self.delay_ms = self.delay_ms.min(ms);
     }
 
     /// Whether the slot map should be read again before the next round (after `MOVED`,
@@ -579,6 +589,21 @@ impl ClusterRun {
             }
         }
         refresh
+    }
+
+    /// Whether `latest`, a map read since the last round went out (by another pipeline's
+    /// refresh, say), already says what the round's `MOVED` replies said: every slot they
+    /// named is owned there by the node they named (`absorbed` is the map the round was
+    /// absorbed into, as for [`refresh`](Self::refresh)). Then the refresh
+    /// [`wants_refresh`](Self::wants_refresh) asks for would learn nothing new, and the adapter
+    /// MAY route the next round on `latest` instead. A node that failed tells nothing about
+    /// `latest`: whether it was read since the round went out is the adapter's to know (see
+    /// [`MapVersion::read_since`](crate::cluster::MapVersion::read_since)).
+    pub fn settled_by(&self, absorbed: &SlotMap, latest: &SlotMap) -> bool {
+        self.moved.iter().all(|&(slot, to)| {
+            let owner = latest.owner(slot).map(|o| latest.node(o));
+            owner.is_some() && owner == absorbed.nodes().get(to)
+        })
     }
 
     /// Reads this round's replies into `p`: results into their handles, redirections into

@@ -2,6 +2,7 @@
 //! the calling thread) and on tokio (concurrent futures).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use redpipe_core::Error;
 #[cfg(feature = "tokio")]
@@ -29,13 +30,16 @@ impl NodeLink<'_> {
 
 /// Runs each batch on its node (`pools[i]` for `batches[i]`), concurrently on tokio: the async
 /// form of [`run_batches`], each batch a future of its own (no send-then-finish split is needed
-/// when the runtime interleaves them). The errors of the nodes that failed.
+/// when the runtime interleaves them). The errors of the nodes that failed, and how long each
+/// batch took.
 #[cfg(feature = "tokio")]
 pub(super) async fn run_batches_async(
     pools: &[Arc<Pool>],
     batches: &mut [Batch],
     shareable: bool,
-) -> Vec<Error> {
+) -> (Vec<Error>, Vec<Duration>) {
+    let started = Instant::now();
+    let mut took = Vec::with_capacity(batches.len());
     let runs = pools
         .iter()
         .zip(batches.iter_mut())
@@ -46,7 +50,7 @@ pub(super) async fn run_batches_async(
                 true => pool.shared_async().await.map(NodeLink::Shared),
                 false => pool.take_async().await.map(|c| NodeLink::Own(Box::new(c))),
             };
-            match conn {
+            let ran = match conn {
                 Ok(conn) => {
                     pool.count(commands);
                     let _in_flight = pool.batch();
@@ -56,13 +60,15 @@ pub(super) async fn run_batches_async(
                     pipeline.fail(e.failure());
                     Err(e)
                 }
-            }
+            };
+            (ran, started.elapsed())
         });
-    futures_util::future::join_all(runs)
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-        .collect()
+    let mut errors = Vec::new();
+    for (ran, elapsed) in futures_util::future::join_all(runs).await {
+        errors.extend(ran.err());
+        took.push(elapsed);
+    }
+    (errors, took)
 }
 
 /// A batch started on a node's connection, to finish.
@@ -77,7 +83,7 @@ enum Started<'p> {
 /// threads: on a small machine a round costs the nodes' work, not thread start-ups and
 /// wake-ups. Batches go on each node's shared connection when `shareable` (see
 /// [`Sharing`](redpipe_core::mux::Sharing)), else on one of its own. The errors of the nodes that
-/// failed, in the nodes' order.
+/// failed, in the nodes' order, and how long each batch took.
 ///
 /// The batch started last is finished first: where nodes share cores with each other (or
 /// with this thread), they answer in about the order they were sent, and waiting first for
@@ -88,7 +94,9 @@ pub(super) fn run_batches(
     pools: &[Arc<Pool>],
     batches: &mut [Batch],
     shareable: bool,
-) -> Vec<Error> {
+) -> (Vec<Error>, Vec<Duration>) {
+    let begun = Instant::now();
+    let mut took = vec![Duration::ZERO; batches.len()];
     let mut errors = Vec::new();
     let mut started = Vec::with_capacity(batches.len());
     let mut in_flight = Vec::with_capacity(batches.len());
@@ -123,10 +131,11 @@ pub(super) fn run_batches(
         }
     }
     let mut failed = Vec::new();
-    for ((start, batch), flight) in started
+    for (((start, batch), flight), took) in started
         .into_iter()
         .zip(batches.iter_mut())
         .zip(in_flight.iter_mut())
+        .zip(took.iter_mut())
         .rev()
     {
         let finished = match start {
@@ -134,11 +143,12 @@ pub(super) fn run_batches(
             Some(Started::Own(mut conn)) => conn.finish(batch.pipeline_mut()),
             None => continue,
         };
+        *took = begun.elapsed();
         drop(flight.take());
         if let Err(e) = finished {
             failed.push(e);
         }
     }
     errors.extend(failed.into_iter().rev());
-    errors
+    (errors, took)
 }
