@@ -13,8 +13,6 @@
 #[cfg(not(feature = "small"))]
 use crate::codec::decode::Limits;
 use crate::codec::error::{DecodeError, MessageSink, ReplyKind, write_all};
-#[cfg(not(feature = "small"))]
-use crate::codec::lex::parse_u64;
 use crate::codec::reply::{Aggregate, Reply};
 use crate::pubsub::{Event, Kind, Message};
 
@@ -224,23 +222,33 @@ pub(crate) fn fast_message<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Messag
 }
 
 /// A complete bulk string (`$<len>\r\n<bytes>\r\n`, not null) at `at`, within the limits: its
-/// bytes and the offset after it.
+/// bytes and the offset after it. The length is read as its digits are found (at most 18, so
+/// that it cannot overflow; a longer one goes the general way).
 #[cfg(not(feature = "small"))]
 #[inline]
 fn bulk_at<'a>(buf: &'a [u8], at: usize, limits: &Limits) -> Option<(&'a [u8], usize)> {
     let rest = buf.get(at..)?.strip_prefix(b"$")?;
-    let cr = rest
-        .iter()
-        .take(limits.max_line_len.saturating_add(1).min(21))
-        .position(|&b| b == b'\r')?;
-    if cr > limits.max_line_len || rest.get(cr + 1) != Some(&b'\n') {
+    let mut len: u64 = 0;
+    let mut digits = 0;
+    loop {
+        let b = *rest.get(digits)?;
+        if b == b'\r' {
+            break;
+        }
+        let d = b.wrapping_sub(b'0');
+        if d > 9 || digits == 18 {
+            return None;
+        }
+        len = len * 10 + u64::from(d);
+        digits += 1;
+    }
+    if digits == 0 || digits > limits.max_line_len || rest.get(digits + 1) != Some(&b'\n') {
         return None;
     }
-    let len = parse_u64(&rest[..cr])?;
     if len > limits.max_bulk_len {
         return None;
     }
-    let start = at + 1 + cr + 2;
+    let start = at + 1 + digits + 2;
     let end = start.checked_add(usize::try_from(len).ok()?)?;
     let after = end.checked_add(2)?;
     if after > limits.max_reply_len || buf.get(end..after)? != b"\r\n" {

@@ -588,6 +588,21 @@ fn the_fast_path_reads_what_the_general_path_reads() {
             );
         }
     }
+    // Lengths of many digits (an overflow if read unchecked), and no digits: not taken.
+    for len in [
+        "18446744073709551616",
+        "9999999999999999999",
+        "",
+        "-1",
+        "+1",
+    ] {
+        let frame = format!("*3\r\n$7\r\nmessage\r\n${len}\r\nc\r\n$1\r\nv\r\n");
+        let limits = Limits {
+            max_bulk_len: u64::MAX,
+            ..Limits::default()
+        };
+        assert_eq!(fast_message(frame.as_bytes(), &limits), None, "{len}");
+    }
     let mut runner = TestRunner::new(Config {
         cases: 20_000,
         ..Config::default()

@@ -43,9 +43,9 @@ impl Msg {
     pub(super) fn new(m: &Message<'_>) -> Self {
         let pattern = m.pattern.unwrap_or_default();
         // The check alone first: `from_utf8_lossy`'s walk costs more, even for one byte.
-        let lossy = |b: &[u8]| match std::str::from_utf8(b) {
-            Ok(_) => None,
-            Err(_) => Some(String::from_utf8_lossy(b).into_owned()),
+        let lossy = |b: &[u8]| match b.is_empty() || std::str::from_utf8(b).is_ok() {
+            true => None,
+            false => Some(String::from_utf8_lossy(b).into_owned()),
         };
         let (channel_text, pattern_text) = (lossy(m.channel), lossy(pattern));
         let texts = channel_text.as_ref().map_or(0, String::len)
@@ -63,7 +63,9 @@ impl Msg {
         .into_iter()
         .enumerate()
         {
-            bytes.extend_from_slice(part);
+            if !part.is_empty() {
+                bytes.extend_from_slice(part);
+            }
             ends[i] = bytes.len();
         }
         Self {
