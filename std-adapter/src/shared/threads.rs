@@ -83,6 +83,10 @@ struct State {
     sink: Option<Weak<dyn PushSink>>,
     /// The pushes of the last read, while they are handed over.
     pushes: Vec<u8>,
+    /// The thread listening for pushes, parked while a pipeline's thread reads: woken when
+    /// that thread gives the read side back with nothing left to read for, so that a push
+    /// arriving after the last pipeline is read at once, not after the listener's wait.
+    listener: Option<Thread>,
 }
 
 /// One shared blocking connection.
@@ -126,6 +130,7 @@ impl Shared {
                 hold: Hold::new(hold_after),
                 sink: None,
                 pushes: Vec::new(),
+                listener: None,
             }),
             open: AtomicBool::new(true),
             room: Condvar::new(),
@@ -191,7 +196,8 @@ impl Shared {
         let (mut reader, read) = match self.look_for_pushes(wait) {
             Look::Quiet => return self.listen_after(),
             Look::Busy => {
-                std::thread::sleep(wait);
+                // Unparked when the read side comes back (`listener`), or after `wait`.
+                std::thread::park_timeout(wait);
                 return self.listen_after();
             }
             Look::Failed(f) => return Err(connection_error(f)),
@@ -233,7 +239,13 @@ impl Shared {
             true => None,
             false => state.reader.take(),
         };
-        free.map(|reader| (reader, state.split)).ok_or(Look::Busy)
+        match free {
+            Some(reader) => Ok((reader, state.split)),
+            None => {
+                state.listener = Some(std::thread::current());
+                Err(Look::Busy)
+            }
+        }
     }
 
     /// [`listen`](Self::listen)'s wait for bytes, holding the read side only while it reads.
@@ -588,9 +600,12 @@ impl Shared {
             state = self.lock();
         }
         state.reader = Some(reader);
-        // Someone else's turn: the oldest thread still waiting reads next.
+        // Someone else's turn: the oldest thread still waiting reads next; with none, a
+        // listener waiting for the read side.
         if let Some(next) = state.mux.first_waiting_mut() {
             next.wake.unpark();
+        } else if let Some(listener) = state.listener.take() {
+            listener.unpark();
         }
         state
     }

@@ -22,8 +22,8 @@ use crate::shared::threads as tasks;
 /// How long the listening thread waits for bytes before it looks at its subscriber again: about
 /// the longest an ended subscriber stays subscribed. A message is read when it comes, over TLS
 /// too (where the listener waits on the socket without holding the one handle); while a
-/// pipeline's thread reads instead, it hands the messages on, and the listener looks again
-/// after this long.
+/// pipeline's thread reads instead, it hands the messages on, and wakes the listener when it
+/// gives the read side back.
 const LISTEN: Duration = Duration::from_millis(50);
 
 /// A blocking subscriber's side of a shared connection.
