@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use redpipe_core::{Args, Error, Result};
+use redpipe_core::{Args, Error, ReadBuffer, Result};
 
 use super::pushed::threads::Hub;
 use super::run::{change, flush, pump, rehome, short_forms, spread, wait_for};
@@ -141,11 +141,15 @@ fn open(shared: &Shared<Side>, node: Option<&Node>) -> Result<Parts> {
     Ok((reader, writer, buf.filled().to_vec()))
 }
 
-fn read(_: &Shared<Side>, side: &mut Side, buf: &mut [u8]) -> std::io::Result<usize> {
-    match side {
-        Side::Own(io) => embedded_io::Read::read(io, buf),
-        Side::Tls(session) => session.read(buf),
-    }
+fn read(
+    _: &Shared<Side>,
+    side: &mut Side,
+    buf: &mut ReadBuffer<Vec<u8>>,
+) -> std::io::Result<usize> {
+    buf.read_with(|spare| match side {
+        Side::Own(io) => embedded_io::Read::read(io, spare),
+        Side::Tls(session) => session.read(spare),
+    })
 }
 
 fn write(side: &mut Side, bytes: &[u8]) -> std::io::Result<()> {

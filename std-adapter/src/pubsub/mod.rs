@@ -117,9 +117,6 @@ const WATCH_EVERY: Duration = Duration::from_secs(5);
 /// The least time between two such reads, however often the cluster's map changes.
 const WATCH_MIN: Duration = Duration::from_millis(500);
 
-/// Bytes read at most per call.
-const CHUNK: usize = 64 * 1024;
-
 /// What a subscriber yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

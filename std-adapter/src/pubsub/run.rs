@@ -3,7 +3,8 @@
 //! `drive_loop!`). The mode's functions:
 //! - `open(&Shared, Option<&Node>)`: a connection to the server, a node, or any node (`None`
 //!   on a cluster), set up and taken apart: read side, write side, bytes already read;
-//! - `read(&Shared, &mut reader, &mut [u8])`, `write(&mut writer, &[u8])`, `sleep(Duration)`;
+//! - `read(&Shared, &mut reader, &mut ReadBuffer)` (reads once into the buffer's free space:
+//!   bytes read, 0 at the end of the stream), `write(&mut writer, &[u8])`, `sleep(Duration)`;
 //! - `wait(&Shared, seen, Option<Duration>)`: the owner waits for a reader's wake-up;
 //! - `spawn(&Arc<Shared>, link)`: starts a reader for a link (a thread, or a task);
 //! - `refresh(&Shared)`: reads a cluster's slot map again;
@@ -142,7 +143,8 @@ macro_rules! pump {
         let link: usize = $link;
         let mut next = $first;
         let mut backoff = crate::pubsub::BACKOFF_START;
-        let mut chunk = vec![0u8; crate::pubsub::CHUNK];
+        // What was read and not yet taken in: a frame cut by a read waits here for its rest.
+        let mut buf = redpipe_core::ReadBuffer::growable();
         // A connection opened after one was lost is a gap (for links that reconnect in place).
         let mut gap = false;
         loop {
@@ -184,7 +186,8 @@ macro_rules! pump {
                 io.writer = Some(writer);
                 let _ = st.router.resubscribe(link);
             }
-            let mut pending = leftover;
+            buf.clear();
+            let _ = buf.extend(&leftover); // a growable buffer takes any length
             let mut pinged = false;
             // A connection that read a frame before it was lost is replaced at once; one that
             // read none (refused, or breaking the protocol at once) after a growing wait.
@@ -203,7 +206,7 @@ macro_rules! pump {
                         if st.closed {
                             break false;
                         }
-                        match st.router.handle_input(link, &pending[at..]) {
+                        match st.router.handle_input(link, &buf.filled()[at..]) {
                             Ok(Some((frame, used))) => {
                                 moved |= st.deliver(frame);
                                 at += used;
@@ -212,7 +215,8 @@ macro_rules! pump {
                             Err(_) => break true,
                         }
                     };
-                    pending.drain(..at);
+                    buf.consume(at);
+                    buf.shrink(); // a large message's room goes back once it is taken
                     if at > 0 {
                         healthy = true;
                         shared.wake_locked(&mut st);
@@ -248,12 +252,9 @@ macro_rules! pump {
                 if done {
                     return; // the connection closes with its halves
                 }
-                match $read(&shared, &mut reader, &mut chunk) $($await)* {
+                match $read(&shared, &mut reader, &mut buf) $($await)* {
                     Ok(0) => alive = false,
-                    Ok(n) => {
-                        pinged = false;
-                        pending.extend_from_slice(&chunk[..n]);
-                    }
+                    Ok(_) => pinged = false,
                     Err(e) if e.kind() == std::io::ErrorKind::TimedOut && !pinged => {
                         // Silence for a read timeout: ask; another one without an answer
                         // means the connection is gone.

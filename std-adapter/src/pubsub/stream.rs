@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::Stream;
-use redpipe_core::{Args, Error, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use redpipe_core::{Args, Error, ReadBuffer, Result};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use super::pushed::tasks::Hub;
 use super::run::{change, flush, pump, rehome, short_forms, spread, wait_for};
@@ -87,16 +87,32 @@ async fn open(shared: &Shared<Writer>, node: Option<&Node>) -> Result<Parts> {
     Ok((read, write, leftover))
 }
 
+/// Reads once into `buf`'s free space, up to the read timeout.
 async fn read(
     shared: &Shared<Writer>,
     half: &mut ReadHalf<Socket>,
-    buf: &mut [u8],
+    buf: &mut ReadBuffer<Vec<u8>>,
 ) -> std::io::Result<usize> {
+    let once = std::future::poll_fn(|cx| {
+        let read = buf.read_with(|spare| {
+            let mut into = tokio::io::ReadBuf::new(spare);
+            match Pin::new(&mut *half).poll_read(cx, &mut into) {
+                Poll::Ready(Ok(())) => Ok(into.filled().len()),
+                Poll::Ready(Err(e)) => Err(Some(e)),
+                Poll::Pending => Err(None),
+            }
+        });
+        match read {
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(Some(e)) => Poll::Ready(Err(e)),
+            Err(None) => Poll::Pending,
+        }
+    });
     match shared.info.read_timeout {
-        Some(t) => tokio::time::timeout(t, half.read(buf))
+        Some(t) => tokio::time::timeout(t, once)
             .await
             .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
-        None => half.read(buf).await,
+        None => once.await,
     }
 }
 
