@@ -88,6 +88,38 @@ pub(crate) fn parse_double(line: &[u8]) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
+/// One `<kind><digits>\r\n` line at `at` of `buf`, a length header as encoded commands and
+/// frames have them: the number and where the line ends (after its `\n`). One pass over the
+/// digits, at most 19 (no overflow); `None` for anything else (no digits, a sign, a longer
+/// number, a line not whole), which the general reader judges. For the fast paths that read
+/// commands and frames of a known shape at fixed places.
+#[cfg(any(feature = "alloc", not(feature = "small")))]
+#[inline]
+pub(crate) fn length_line(buf: &[u8], at: usize, kind: u8) -> Option<(u64, usize)> {
+    let rest = buf.get(at..)?;
+    if rest.first() != Some(&kind) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    let mut i = 1;
+    loop {
+        let b = *rest.get(i)?;
+        if b == b'\r' {
+            break;
+        }
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 || i > 19 {
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+        i += 1;
+    }
+    if i == 1 || rest.get(i + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some((n, at + i + 2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

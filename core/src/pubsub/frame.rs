@@ -13,6 +13,8 @@
 #[cfg(not(feature = "small"))]
 use crate::codec::decode::Limits;
 use crate::codec::error::{DecodeError, MessageSink, ReplyKind, write_all};
+#[cfg(not(feature = "small"))]
+use crate::codec::lex::length_line;
 use crate::codec::reply::{Aggregate, Reply};
 use crate::pubsub::{Event, Kind, Message};
 
@@ -222,33 +224,16 @@ pub(crate) fn fast_message<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Messag
 }
 
 /// A complete bulk string (`$<len>\r\n<bytes>\r\n`, not null) at `at`, within the limits: its
-/// bytes and the offset after it. The length is read as its digits are found (at most 18, so
-/// that it cannot overflow; a longer one goes the general way).
+/// bytes and the offset after it. The length is read as its digits are found
+/// ([`length_line`]).
 #[cfg(not(feature = "small"))]
 #[inline]
 fn bulk_at<'a>(buf: &'a [u8], at: usize, limits: &Limits) -> Option<(&'a [u8], usize)> {
-    let rest = buf.get(at..)?.strip_prefix(b"$")?;
-    let mut len: u64 = 0;
-    let mut digits = 0;
-    loop {
-        let b = *rest.get(digits)?;
-        if b == b'\r' {
-            break;
-        }
-        let d = b.wrapping_sub(b'0');
-        if d > 9 || digits == 18 {
-            return None;
-        }
-        len = len * 10 + u64::from(d);
-        digits += 1;
-    }
-    if digits == 0 || digits > limits.max_line_len || rest.get(digits + 1) != Some(&b'\n') {
+    let (len, start) = length_line(buf, at, b'$')?;
+    // The digits, without the `$` and the CRLF.
+    if start - at - 3 > limits.max_line_len || len > limits.max_bulk_len {
         return None;
     }
-    if len > limits.max_bulk_len {
-        return None;
-    }
-    let start = at + 1 + digits + 2;
     let end = start.checked_add(usize::try_from(len).ok()?)?;
     let after = end.checked_add(2)?;
     if after > limits.max_reply_len || buf.get(end..after)? != b"\r\n" {

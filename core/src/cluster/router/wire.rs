@@ -3,6 +3,7 @@
 //! into a pipeline's slot.
 
 use super::*;
+use crate::codec::lex::length_line;
 
 /// Queues a command encoded by a pipeline (whole by construction); false if it cannot be.
 pub(super) fn push(batch: &mut VecPipeline, command: Option<&[u8]>) -> bool {
@@ -134,32 +135,11 @@ pub(crate) fn read_words<'c>(command: &'c [u8], mut each: impl FnMut(&'c [u8])) 
 }
 
 /// One `<kind><digits>\r\n` line at `at` of `command`: the number, and where the next part
-/// starts. One pass over the digits (at most 19: no overflow), as the router reads the head of
-/// every command it routes.
+/// starts (see [`length_line`]).
 #[inline]
 fn line(command: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
-    let rest = command.get(at..)?;
-    if rest.first() != Some(&kind) {
-        return None;
-    }
-    let mut n: u64 = 0;
-    let mut i = 1;
-    loop {
-        let b = *rest.get(i)?;
-        if b == b'\r' {
-            break;
-        }
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 || i > 19 {
-            return None;
-        }
-        n = n * 10 + u64::from(digit);
-        i += 1;
-    }
-    if i == 1 || rest.get(i + 1) != Some(&b'\n') {
-        return None;
-    }
-    Some((usize::try_from(n).ok()?, at + i + 2))
+    let (n, next) = length_line(command, at, kind)?;
+    Some((usize::try_from(n).ok()?, next))
 }
 
 /// The word count and the name of an encoded command, and where its second word starts: the
