@@ -499,6 +499,83 @@ where
             .get(start..start + e.reply_len as usize)
     }
 
+    /// Puts every reply of `from` into this pipeline's slots, the reply of `from`'s command `k`
+    /// into the slot of command `targets[k]`, with one copy of `from`'s whole reply arena and
+    /// no scan: for the cluster router, whose node batch `from` read and validated its replies
+    /// under this pipeline's limits.
+    ///
+    /// All or nothing: returns false and changes nothing unless `targets` names one slot for
+    /// each command of `from`, every command of `from` is a plain one with its reply, no reply
+    /// is an error (`-`) or starts with attributes (`|`, which may precede one: the router
+    /// reads those itself), every target is a plain command outside a transaction still
+    /// waiting, `targets` increase, and `from`'s arena holds those replies and nothing else
+    /// (so that nothing but replies is copied).
+    pub(crate) fn adopt_replies<O2, R2, E2>(
+        &mut self,
+        from: &Pipeline<O2, R2, E2>,
+        targets: &[usize],
+    ) -> bool
+    where
+        O2: Storage<u8>,
+        R2: Storage<u8>,
+        E2: Storage<Entry>,
+    {
+        let sources = from.entries.as_slice();
+        let arena = from.replies.as_slice();
+        let base = self.replies.len();
+        if sources.len() != targets.len()
+            || u32::try_from(base.saturating_add(arena.len())).is_err()
+        {
+            return false;
+        }
+        let entries = self.entries.as_slice();
+        let mut bytes = 0usize;
+        // Targets increase (the next must be at least `next`), so that no slot is named twice.
+        let mut next = 0;
+        for (s, &t) in sources.iter().zip(targets) {
+            let Some(e) = entries.get(t) else {
+                return false;
+            };
+            let first = arena.get(s.reply_start as usize).copied().unwrap_or(b'-');
+            let fits = (t >= next)
+                & (s.state == State::Done)
+                & (s.role == Role::User)
+                & !s.in_tx
+                & (s.reply_len != 0)
+                & (e.state == State::Pending)
+                & (e.role == Role::User)
+                & !e.in_tx
+                & (first != b'-')
+                & (first != b'|');
+            if !fits {
+                return false;
+            }
+            next = t + 1;
+            bytes += s.reply_len as usize;
+        }
+        // Replies only, each once: their lengths add up to the arena's.
+        if bytes != arena.len() {
+            return false;
+        }
+        if self.replies.try_extend_from_slice(arena).is_err() {
+            return false;
+        }
+        let entries = self.entries.as_mut_slice();
+        for (s, &t) in sources.iter().zip(targets) {
+            if let Some(e) = entries.get_mut(t) {
+                e.reply_start = base as u32 + s.reply_start;
+                e.reply_len = s.reply_len;
+                e.state = State::Done;
+            }
+        }
+        let entries = self.entries.as_slice();
+        while self.next_reply < entries.len() && !entries[self.next_reply].state.is_waiting() {
+            self.next_reply += 1;
+        }
+        self.run_callbacks_if_done();
+        true
+    }
+
     /// Whether the pipeline is commands alone, nothing sent yet: no transaction, no `WATCH`
     /// change, no script with its `EVAL` fallback, no failure. Such a pipeline may be split
     /// (some commands answered elsewhere, the rest sent as a batch) without changing what

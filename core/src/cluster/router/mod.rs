@@ -232,6 +232,9 @@ pub struct ClusterRun {
     moved: Vec<(HashSlot, usize)>,
     /// Nodes (map indices) whose batch failed in the last round.
     unreached: Vec<usize>,
+    /// The pipeline indices of a batch's commands, while its replies are adopted (kept for
+    /// its room).
+    targets: Vec<usize>,
     refresh: bool,
     delay_ms: u32,
     replicas: bool,
@@ -272,6 +275,7 @@ impl Default for ClusterRun {
             asked: Vec::new(),
             moved: Vec::new(),
             unreached: Vec::new(),
+            targets: Vec::new(),
             refresh: false,
             delay_ms: 0,
             replicas: false,
@@ -644,6 +648,8 @@ fn backoff(attempt: u8) -> u32 {
     (10u32 << attempt.min(8)).min(MAX_BACKOFF_MS)
 }
 
+#[cfg(test)]
+mod adopt_tests;
 #[cfg(test)]
 mod failover_tests;
 #[cfg(test)]

@@ -17,6 +17,9 @@ impl ClusterRun {
         self.unreached.clear();
         let batches = core::mem::take(&mut self.batches);
         for batch in &batches {
+            if self.adopt(p, batch) {
+                continue;
+            }
             for &(u, first, count) in &batch.members {
                 self.absorb_unit(p, batch, u, first, count);
             }
@@ -25,6 +28,33 @@ impl ClusterRun {
         if self.refresh {
             self.counts.refreshes += 1;
         }
+    }
+
+    /// The common round, all at once: a batch of single commands whose replies are none of
+    /// them errors goes into the pipeline's slots with one copy of its reply arena (see
+    /// [`Pipeline::adopt_replies`](crate::Pipeline)), instead of reply by reply. False, with
+    /// nothing done, for any other batch: [`absorb_unit`](Self::absorb_unit) reads it.
+    fn adopt(&mut self, p: &mut VecPipeline, batch: &Batch) -> bool {
+        if batch.deposed || batch.members.len() != batch.pipeline.len() {
+            return false;
+        }
+        let mut targets = core::mem::take(&mut self.targets);
+        targets.clear();
+        for &(u, first, count) in &batch.members {
+            match self.units[u].origin {
+                Origin::Command(i) if count == 1 && first == targets.len() => targets.push(i),
+                _ => break,
+            }
+        }
+        let adopted =
+            targets.len() == batch.members.len() && p.adopt_replies(&batch.pipeline, &targets);
+        if adopted {
+            for &(u, ..) in &batch.members {
+                self.units[u].done = true;
+            }
+        }
+        self.targets = targets;
+        adopted
     }
 
     pub(super) fn absorb_unit(
