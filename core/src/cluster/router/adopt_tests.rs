@@ -20,21 +20,8 @@ fn serve_cut(
     die: bool,
 ) {
     for batch in run.batches_mut() {
-        let node = usize::from(map.node(batch.node()).port - 7000);
+        let replies = cluster.answer(batch, map);
         let p = batch.pipeline_mut();
-        let out = p.poll_output().to_vec();
-        p.consume_output(out.len());
-        let mut replies = Vec::new();
-        let mut at = 0;
-        while at < out.len() {
-            let n = Scanner::new()
-                .scan(&out[at..], &Limits::default())
-                .unwrap()
-                .unwrap();
-            let w = words(&out[at..at + n]).unwrap();
-            replies.extend(cluster.reply(node, &w, false, &mut None));
-            at += n;
-        }
         let cut = cut.min(replies.len());
         let used = p.handle_input(&replies[..cut]).unwrap();
         if die {

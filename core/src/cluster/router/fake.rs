@@ -201,27 +201,33 @@ impl FakeCluster {
     /// Runs one round: every batch on its node, as a transport would.
     pub(super) fn serve(&mut self, run: &mut ClusterRun, map: &SlotMap) {
         for batch in run.batches_mut() {
-            let node = usize::from(map.node(batch.node()).port - 7000);
-            let p = batch.pipeline_mut();
-            let out = p.poll_output().to_vec();
-            p.consume_output(out.len());
-            let mut replies = Vec::new();
-            let mut at = 0;
-            let mut asking = false;
-            let mut tx = None;
-            while at < out.len() {
-                let n = Scanner::new()
-                    .scan(&out[at..], &Limits::default())
-                    .unwrap()
-                    .unwrap();
-                let w = words(&out[at..at + n]).unwrap();
-                let reply = self.reply(node, &w, asking, &mut tx);
-                asking = w[0].eq_ignore_ascii_case(b"ASKING");
-                replies.extend(reply);
-                at += n;
-            }
-            p.handle_input(&replies).unwrap();
+            let replies = self.answer(batch, map);
+            batch.pipeline_mut().handle_input(&replies).unwrap();
         }
+    }
+
+    /// Takes what `batch` has to send and returns its node's replies, in order.
+    pub(super) fn answer(&mut self, batch: &mut Batch, map: &SlotMap) -> Vec<u8> {
+        let node = usize::from(map.node(batch.node()).port - 7000);
+        let p = batch.pipeline_mut();
+        let out = p.poll_output().to_vec();
+        p.consume_output(out.len());
+        let mut replies = Vec::new();
+        let mut at = 0;
+        let mut asking = false;
+        let mut tx = None;
+        while at < out.len() {
+            let n = Scanner::new()
+                .scan(&out[at..], &Limits::default())
+                .unwrap()
+                .unwrap();
+            let w = words(&out[at..at + n]).unwrap();
+            let reply = self.reply(node, &w, asking, &mut tx);
+            asking = w[0].eq_ignore_ascii_case(b"ASKING");
+            replies.extend(reply);
+            at += n;
+        }
+        replies
     }
 
     /// Runs `p` to completion; the number of rounds.
