@@ -153,6 +153,33 @@ macro_rules! fenced_change {
 }
 use fenced_change;
 
+/// The body of a hub's `attach`, written once for both modes (`$shared` is the pool's call for
+/// a shared connection, `$($await)*` is `.await` or nothing): attaches to one of the name's
+/// shared connections, and keeps it; with `multiplexed` above 1 each is asked in turn until one
+/// has no subscriber yet.
+macro_rules! attach {
+    ($hub:expr, $shared:ident, $($await:tt)*) => {{
+        let hub = $hub;
+        let weak: std::sync::Weak<Hub> = std::sync::Arc::downgrade(hub);
+        let mut refused = None;
+        let mut attached = None;
+        for _ in 0..hub.pool.info.multiplexed.max(1) {
+            let conn = hub.pool.$shared() $($await)* ?.0;
+            match conn.attach(weak.clone()) {
+                Ok(()) => {
+                    *hub.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(std::sync::Arc::clone(&conn));
+                    attached = Some(conn);
+                    break;
+                }
+                Err(e) => refused = Some(e),
+            }
+        }
+        attached.ok_or_else(|| refused.unwrap_or(redpipe_core::Error::Closed))
+    }};
+}
+use attach;
+
 /// A pipeline of one `PING`: the keeper's question to a quiet connection.
 fn ping() -> Option<VecPipeline> {
     let mut p = VecPipeline::new();

@@ -1,15 +1,15 @@
 //! The tokio side: a keeper task, the driver task hands pushes over after its lock.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use redpipe_core::{Args, Result};
 
 use super::super::stream::{Writer, wait};
 use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared};
 use super::{
-    confirmations_may_come, fence_pending, fenced_change, record_outcomes, restart, take_pushes,
-    unsubscribe_everything,
+    attach, confirmations_may_come, fence_pending, fenced_change, record_outcomes, restart,
+    take_pushes, unsubscribe_everything,
 };
 use crate::registry::{Connections, Pool};
 use crate::shared::PushSink;
@@ -129,20 +129,7 @@ impl Hub {
     /// Attaches to one of the name's shared connections, and keeps it: with `multiplexed`
     /// above 1 each is asked in turn until one has no subscriber yet.
     async fn attach(self: &Arc<Self>) -> Result<Arc<tasks::Shared>> {
-        let weak: Weak<Hub> = Arc::downgrade(self);
-        let mut refused = None;
-        for _ in 0..self.pool.info.multiplexed.max(1) {
-            let conn = self.pool.shared_async().await?.0;
-            match conn.attach(weak.clone()) {
-                Ok(()) => {
-                    *self.conn.lock().unwrap_or_else(PoisonError::into_inner) =
-                        Some(Arc::clone(&conn));
-                    return Ok(conn);
-                }
-                Err(e) => refused = Some(e),
-            }
-        }
-        Err(refused.unwrap_or(redpipe_core::Error::Closed))
+        attach!(self, shared_async, .await)
     }
 
     /// Attaches to the name's shared connection now (a new one if the last ended), subscribes

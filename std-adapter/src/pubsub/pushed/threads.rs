@@ -3,7 +3,7 @@
 //! and keeps the subscriber on the name's connections.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use redpipe_core::{Args, Result};
@@ -12,8 +12,8 @@ use super::super::blocking::Side;
 use super::super::blocking::wait;
 use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared};
 use super::{
-    confirmations_may_come, fence_pending, fenced_change, record_outcomes, restart, take_pushes,
-    unsubscribe_everything,
+    attach, confirmations_may_come, fence_pending, fenced_change, record_outcomes, restart,
+    take_pushes, unsubscribe_everything,
 };
 use crate::registry::{Connections, Pool};
 use crate::shared::PushSink;
@@ -126,20 +126,7 @@ impl Hub {
     /// Attaches to one of the name's shared connections, and keeps it: with `multiplexed`
     /// above 1 each is asked in turn until one has no subscriber yet.
     fn attach(self: &Arc<Self>) -> Result<Arc<tasks::Shared>> {
-        let weak: Weak<Hub> = Arc::downgrade(self);
-        let mut refused = None;
-        for _ in 0..self.pool.info.multiplexed.max(1) {
-            let conn = self.pool.shared()?.0;
-            match conn.attach(weak.clone()) {
-                Ok(()) => {
-                    *self.conn.lock().unwrap_or_else(PoisonError::into_inner) =
-                        Some(Arc::clone(&conn));
-                    return Ok(conn);
-                }
-                Err(e) => refused = Some(e),
-            }
-        }
-        Err(refused.unwrap_or(redpipe_core::Error::Closed))
+        attach!(self, shared,)
     }
 
     fn reattach(self: &Arc<Self>) -> Result<()> {
