@@ -28,8 +28,6 @@ pub struct Msg {
     bytes: Box<[u8]>,
     /// Where the channel, the pattern, the payload and the two replaced texts end in `bytes`.
     ends: [usize; 5],
-    /// A `pmessage`: it came through a pattern.
-    has_pattern: bool,
 }
 
 /// The end of each part, in [`Msg::ends`].
@@ -72,7 +70,6 @@ impl Msg {
             kind: m.kind,
             bytes: bytes.into_boxed_slice(),
             ends,
-            has_pattern: m.pattern.is_some(),
         }
     }
 
@@ -94,6 +91,11 @@ impl Msg {
         std::str::from_utf8(bytes).unwrap_or_default()
     }
 
+    /// A `pmessage`, the one kind of message that names the pattern it matched.
+    fn has_pattern(&self) -> bool {
+        self.kind == Kind::Pattern
+    }
+
     /// Which subscription it came through.
     pub fn kind(&self) -> Kind {
         self.kind
@@ -111,12 +113,12 @@ impl Msg {
 
     /// The pattern that matched the channel ([`Kind::Pattern`] only; invalid UTF-8 replaced).
     pub fn pattern(&self) -> Option<&str> {
-        self.has_pattern.then(|| self.text(PATTERN, PATTERN_TEXT))
+        self.has_pattern().then(|| self.text(PATTERN, PATTERN_TEXT))
     }
 
     /// The pattern's bytes as subscribed ([`Kind::Pattern`] only).
     pub fn pattern_bytes(&self) -> Option<&[u8]> {
-        self.has_pattern.then(|| self.part(PATTERN))
+        self.has_pattern().then(|| self.part(PATTERN))
     }
 
     /// The payload as `T`, converted as a reply is (`msg.payload::<String>()`,
