@@ -144,6 +144,30 @@ fn hear_each_once_after(
     }
 }
 
+/// Notifications of every event on `cluster`, once each of a key written on every primary
+/// was heard: the start of the failover tests.
+fn following(cluster: &RedisCluster) -> (Connections, Notifications<Followers>) {
+    let r = cluster.registry("?timeout=5000");
+    let mut changes = Followers::notifications_on(&r, &[]).unwrap();
+    let users = users_on_every_primary(cluster, "a");
+    zadd(&r, &users);
+    hear_each_once(&mut changes, &users);
+    (r, changes)
+}
+
+/// After a failover: a key written on every primary now is heard once (keys of `late`,
+/// written before, may still come).
+fn every_primary_heard_once(
+    r: &Connections,
+    changes: &mut Notifications<Followers>,
+    cluster: &RedisCluster,
+    late: &BTreeSet<String>,
+) {
+    let after = users_on_every_primary(cluster, "c");
+    zadd(r, &after);
+    hear_each_once_after(changes, &after, late);
+}
+
 /// Pattern subscriptions the node at `port` counts.
 fn numpat(cluster: &RedisCluster, port: u16) -> String {
     cluster.cli(port, &["PUBSUB", "NUMPAT"])
@@ -184,11 +208,7 @@ fn keys_on_every_primary_are_notified_once_typed() {
 #[test]
 fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
     let mut cluster = cluster(1);
-    let r = cluster.registry("?timeout=5000");
-    let mut changes = Followers::notifications_on(&r, &[]).unwrap();
-    let users = users_on_every_primary(&cluster, "a");
-    zadd(&r, &users);
-    hear_each_once(&mut changes, &users);
+    let (r, mut changes) = following(&cluster);
 
     let old = cluster.primaries()[0];
     // The subscriber's connection to it: the client holding a pattern.
@@ -219,19 +239,13 @@ fn after_a_coordinated_failover_the_new_primary_notifies_after_a_gap() {
         },
     );
     // Every primary now, each key once.
-    let after = users_on_every_primary(&cluster, "c");
-    zadd(&r, &after);
-    hear_each_once_after(&mut changes, &after, &written);
+    every_primary_heard_once(&r, &mut changes, &cluster, &written);
 }
 
 #[test]
 fn a_killed_primary_is_replaced_by_its_promoted_replica_after_a_gap() {
     let mut cluster = cluster(1);
-    let r = cluster.registry("?timeout=5000");
-    let mut changes = Followers::notifications_on(&r, &[]).unwrap();
-    let users = users_on_every_primary(&cluster, "a");
-    zadd(&r, &users);
-    hear_each_once(&mut changes, &users);
+    let (r, mut changes) = following(&cluster);
 
     let old = cluster.primaries()[2];
     cluster.kill(old);
@@ -240,9 +254,7 @@ fn a_killed_primary_is_replaced_by_its_promoted_replica_after_a_gap() {
     wait_for_gap(&mut changes);
     let written = hear_from(&r, &mut changes, &cluster, new, "b");
     assert_eq!(numpat(&cluster, new), "1");
-    let after = users_on_every_primary(&cluster, "c");
-    zadd(&r, &after);
-    hear_each_once_after(&mut changes, &after, &written);
+    every_primary_heard_once(&r, &mut changes, &cluster, &written);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
