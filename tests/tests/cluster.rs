@@ -333,8 +333,9 @@ fn after_a_primary_fails_over_pipelines_succeed_again_and_acknowledged_writes_st
         "pipelines work again after the failover ({failed} writes failed)"
     );
     assert!(run(&r, &mut acknowledged, &mut failed));
-    let new_primary = cluster.port_of_slot(cluster.slot_of("{f}"));
-    assert_ne!(new_primary, victim);
+    // The client saw the new owner; the harness waits until every node agrees before asking.
+    let promoted = cluster.wait_failover(victim);
+    assert_eq!(cluster.port_of_slot(cluster.slot_of("{f}")), promoted);
     // Every write the client saw acknowledged is there.
     let mut p = r.pipe();
     let reads: Vec<Handle<Option<String>>> = acknowledged.iter().map(|k| p.get(k)).collect();
@@ -374,7 +375,8 @@ fn a_pipeline_sent_as_a_primary_dies_rides_through_the_failover() {
     }
     assert_eq!(other.result().unwrap(), 1);
     ran.unwrap();
-    assert_ne!(cluster.port_of_slot(cluster.slot_of("{k}")), victim);
+    let promoted = cluster.wait_failover(victim);
+    assert_eq!(cluster.port_of_slot(cluster.slot_of("{k}")), promoted);
     let counts = r.cluster(redpipe::DEFAULT).unwrap().counts();
     assert!(counts.retries > 0 && counts.waited_ms > 0, "{counts:?}");
 }

@@ -295,7 +295,9 @@ impl RedisCluster {
             .iter()
             .find(|n| n.primary && !n.failed && n.owns(slot))
             .map(|n| n.port)
-            .unwrap_or_else(|| panic!("no primary owns slot {slot}"))
+            .unwrap_or_else(|| {
+                panic!("no live primary owns slot {slot} (after a kill, wait_failover first)")
+            })
     }
 
     /// Runs `redis-cli -p <port> <args>` and returns its trimmed output (for checks independent
