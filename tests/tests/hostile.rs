@@ -249,10 +249,7 @@ fn a_connection_closed_between_pipelines_is_replaced_without_opting_in_to_retrie
 
 #[test]
 fn a_tls_connection_closed_between_pipelines_is_replaced() {
-    let server = RedisServer::with(Options {
-        tls: true,
-        ..Options::default()
-    });
+    let server = RedisServer::start_tls();
     let r = Connections::new();
     r.register(redpipe::DEFAULT, &server.tls_url()).unwrap();
     for expected in 1..=2 {

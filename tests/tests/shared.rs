@@ -474,10 +474,7 @@ fn a_bulk_load_takes_a_connection_of_its_own() {
 /// was queued between its reads.
 #[test]
 fn threads_share_one_tls_connection() {
-    let server = RedisServer::with(redpipe_tests::Options {
-        tls: true,
-        ..redpipe_tests::Options::default()
-    });
+    let server = RedisServer::start_tls();
     let r = Connections::new();
     r.register(redpipe::DEFAULT, &server.tls_url()).unwrap();
     std::thread::scope(|s| {

@@ -511,10 +511,7 @@ fn connecting_to_nothing_fails_every_handle() {
 
 #[test]
 fn tls_with_a_private_ca() {
-    let server = RedisServer::with(Options {
-        tls: true,
-        ..Options::default()
-    });
+    let server = RedisServer::start_tls();
     let mut conn = Connection::open(&server.tls_url().parse().unwrap()).unwrap();
     let mut p = VecPipeline::new();
     let n = p.incr("secure").unwrap();
