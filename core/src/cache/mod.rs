@@ -77,6 +77,7 @@
 //! assert_eq!(cache.stats().entries, 0);
 //! ```
 
+mod nodes;
 mod plan;
 mod store;
 #[cfg(test)]
@@ -90,6 +91,7 @@ use alloc::vec::Vec;
 
 use crate::codec::encode::{cmd, encode_command};
 use crate::codec::reply::{Aggregate, Reply};
+use nodes::Nodes;
 use store::Store;
 
 /// Invalidations remembered at most, to refuse only the fills of the keys they name; past that,
@@ -222,6 +224,8 @@ pub struct Cache {
     log: VecDeque<(u64, alloc::boxed::Box<[u8]>)>,
     log_bytes: usize,
     tracking: bool,
+    /// The nodes' tracking connections, for a cache kept by one per cluster node.
+    nodes: Nodes,
     stats: CacheStats,
 }
 
@@ -237,6 +241,7 @@ impl Cache {
             log: VecDeque::new(),
             log_bytes: 0,
             tracking: false,
+            nodes: Nodes::default(),
             stats: CacheStats::default(),
         }
     }
