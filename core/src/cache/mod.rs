@@ -20,6 +20,10 @@
 //!   tracking connection's loss flushes everything ([`Cache::set_tracking`]): the
 //!   invalidations sent while it was down are lost. The cost of broadcast mode is that the
 //!   tracking connection hears of every write under the prefixes, cached or not: narrow them.
+//! - **A cluster: one cache, a tracking connection per node.** Each node reports only the
+//!   writes to its own keys, so the transport tracks every node and tells the cache which must
+//!   be up ([`Cache::set_needed_nodes`]: the primaries of its latest slot map) and which are
+//!   ([`Cache::set_node_tracking`]); it answers only while all the needed ones are.
 //! - **The cache sits beside the engine, not in it**: splitting a pipeline uses the engine's
 //!   routing hooks (`command`, `resolve`) as the cluster router does. The engine's hot path and
 //!   the no-allocator build (firmware) do not change by a byte.
