@@ -23,6 +23,9 @@
 //! tracked yet (each pipeline looks, before the cache answers it), flushes the cache, which
 //! answers nothing until they are all up again. A killed primary's connection is lost at once,
 //! so a failover always flushes; a coordinated one finds the promoted replica tracked already.
+//! With `read_from_replicas`, a value read from a replica that had not applied a write yet is
+//! removed when the replica applies it, while that replica's tracking connection is up (a
+//! replica's is not needed for the cache to answer).
 //!
 //! A server that refuses `CLIENT TRACKING` (before Redis 6, a proxy, an ACL without
 //! `client`) leaves the cache off: every read goes to the server, and the thread tries again
@@ -57,6 +60,8 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 const PING_AFTER: u32 = 5;
 /// Quiet heartbeats after the `PING` before the connection is given up.
 const DEAD_AFTER: u32 = 10;
+/// How long a tracking connection's setup may take when the name sets no timeout.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_START: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
@@ -83,11 +88,19 @@ pub(crate) struct Tracked {
 
 #[derive(Default)]
 struct Threads {
-    /// The tracking threads running, by what each tracks, with the connection attempts each
-    /// made (successful or not).
-    running: HashMap<Target, u64>,
+    /// The tracking threads running, by what each tracks.
+    running: HashMap<Target, Progress>,
     /// A cluster's slot map followed last: its nodes are the ones tracked.
     map: Option<Arc<SlotMap>>,
+}
+
+/// How far a tracking thread got.
+struct Progress {
+    /// Connection attempts made (successful or not).
+    attempts: u64,
+    /// Until when pipelines wait for its first attempt: a node that accepts connections but
+    /// does not answer (stopped) holds up only the pipelines of its first seconds.
+    wait_until: Instant,
 }
 
 impl Threads {
@@ -99,11 +112,15 @@ impl Threads {
         }
     }
 
-    /// Whether every one of `targets` has made a connection attempt (or has no thread).
+    /// Whether every one of `targets` has made a connection attempt (or has no thread, or was
+    /// waited for long enough).
     fn attempted(&self, targets: &[Target]) -> bool {
-        targets
-            .iter()
-            .all(|t| self.running.get(t).is_none_or(|&n| n > 0))
+        let now = Instant::now();
+        targets.iter().all(|t| {
+            self.running
+                .get(t)
+                .is_none_or(|p| p.attempts > 0 || now >= p.wait_until)
+        })
     }
 }
 
@@ -118,6 +135,15 @@ impl Tracked {
         tracking.client_name = Some(TRACKING_CLIENT_NAME.into());
         tracking.cache = None;
         tracking.transaction = false;
+        // A server that accepts the connection but does not answer (a stopped node) must not
+        // hold a tracking thread forever: it tries again, and ends when its name is dropped.
+        for t in [
+            &mut tracking.connect_timeout,
+            &mut tracking.read_timeout,
+            &mut tracking.write_timeout,
+        ] {
+            t.get_or_insert(SETUP_TIMEOUT);
+        }
         Self {
             command: config.tracking_command(),
             cache: Mutex::new(Cache::new(config)),
@@ -244,7 +270,14 @@ impl Tracked {
             .spawn(move || track(&weak, &mine));
         // No thread: the cache stays off (not tracking), runs go to the server.
         if spawned.is_ok() {
-            threads.running.insert(target, 0);
+            let wait_until = Instant::now() + self.patience();
+            threads.running.insert(
+                target,
+                Progress {
+                    attempts: 0,
+                    wait_until,
+                },
+            );
         }
     }
 
@@ -284,12 +317,12 @@ impl Tracked {
     }
 
     fn patience(&self) -> Duration {
-        self.info.connect_timeout.unwrap_or(Duration::from_secs(10))
+        self.info.connect_timeout.unwrap_or(SETUP_TIMEOUT)
     }
 
     fn attempted(&self, target: &Target) {
-        if let Some(n) = lock(&self.threads).running.get_mut(target) {
-            *n += 1;
+        if let Some(p) = lock(&self.threads).running.get_mut(target) {
+            p.attempts += 1;
         }
         self.attempted.notify_all();
         #[cfg(feature = "tokio")]
