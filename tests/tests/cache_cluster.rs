@@ -3,7 +3,8 @@
 //! (`INFO commandstats`, read with redis-cli) and by the cluster client: a second pipeline of
 //! the same 1 000 reads over every primary sends nothing; another client's write reaches the
 //! next read of its key (heard by its primary's and its replica's tracking connections), the
-//! other reads stay hits; dropping the name closes the tracking connections; after a primary
+//! other reads stay hits; dropping the name closes the tracking connections; a primary's
+//! tracking connection lost flushes the cache, a replica's does not; after a primary
 //! is killed and failed over nothing stale is served, and the cache answers again once the
 //! promoted replica is tracked; after a coordinated failover, the writes the promoted replica
 //! takes are heard before this client reads the new map; tokio pipes use it too.
@@ -149,6 +150,62 @@ fn tracking_connections(cluster: &RedisCluster) -> usize {
                 .count()
         })
         .sum()
+}
+
+/// The id of the tracking connection on node `port`, from `CLIENT LIST`, if there is one.
+fn tracking_id(cluster: &RedisCluster, port: u16) -> Option<String> {
+    let list = cluster.cli(port, &["CLIENT", "LIST"]);
+    let line = list.lines().find(|l| l.contains("name=redpipe-tracking"))?;
+    Some(line.split(' ').next()?.strip_prefix("id=")?.to_string())
+}
+
+/// Kills the tracking connection on node `port` and waits until a new one is open there.
+fn kill_tracking(cluster: &RedisCluster, port: u16) {
+    eventually("a tracking connection to kill", || {
+        tracking_id(cluster, port).is_some()
+    });
+    let id = tracking_id(cluster, port).unwrap();
+    assert_eq!(cluster.cli(port, &["CLIENT", "KILL", "ID", &id]), "1");
+    eventually("a new tracking connection", || {
+        tracking_id(cluster, port).is_some_and(|new| new != id)
+    });
+}
+
+#[test]
+fn a_lost_primary_tracking_connection_flushes_the_cache_and_a_replica_s_does_not() {
+    let cluster = RedisCluster::start();
+    let keys = keys_on_every_primary(&cluster);
+    let writer = cluster.registry("");
+    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let r = cached(&cluster, 2000);
+    let want = values(&keys);
+    assert_eq!(read_all(&r, &keys), want);
+    assert_eq!(stats(&r).entries, 1000);
+
+    // A replica's: not needed for the cache to answer, so nothing is flushed.
+    let before = stats(&r);
+    kill_tracking(&cluster, cluster.replicas()[0]);
+    let s = stats(&r);
+    assert_eq!((s.entries, s.flushes), (1000, before.flushes), "{s:?}");
+    assert_eq!(read_all(&r, &keys), want);
+    assert_eq!(stats(&r).hits, 1000);
+
+    // A primary's: the writes to its keys may have gone unheard meanwhile, so everything is
+    // flushed; the cache answers again once it is back.
+    kill_tracking(&cluster, cluster.primaries()[2]);
+    eventually("tracking back on every primary", || {
+        let s = stats(&r);
+        s.tracking && s.tracking_connects == before.tracking_connects + 1
+    });
+    let s = stats(&r);
+    assert_eq!(s.entries, 0, "{s:?}");
+    assert!(s.flushes >= before.flushes + 2, "{s:?}");
+    let commands = sent(&r);
+    assert_eq!(read_all(&r, &keys), want);
+    assert_eq!(sent(&r), commands + 1000);
+    assert_eq!(read_all(&r, &keys), want);
+    assert_eq!(sent(&r), commands + 1000);
+    assert_eq!(stats(&r).hits, 2000);
 }
 
 /// A key of `keys` whose slot the primary at `port` owns.
