@@ -433,7 +433,16 @@ fn listen(
     subs.set_limits(limits);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut quiet = 0u32;
+    let mut looked = Instant::now();
     loop {
+        // Looked at each heartbeat, busy or quiet: a node that left the map may still be
+        // written to (its slots moving away).
+        if looked.elapsed() >= HEARTBEAT {
+            if weak.upgrade().is_none_or(|me| !me.wants(target)) {
+                return;
+            }
+            looked = Instant::now();
+        }
         let mut used = 0;
         loop {
             match subs.handle_input(&buf[used..]) {
@@ -471,9 +480,6 @@ fn listen(
                     std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
                 ) =>
             {
-                if weak.upgrade().is_none_or(|me| !me.wants(target)) {
-                    return;
-                }
                 quiet += 1;
                 if quiet == PING_AFTER {
                     if subs.ping().is_err() {
