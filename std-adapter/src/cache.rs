@@ -112,15 +112,16 @@ impl Threads {
         }
     }
 
-    /// Whether every one of `targets` has made a connection attempt (or has no thread, or was
-    /// waited for long enough).
-    fn attempted(&self, targets: &[Target]) -> bool {
+    /// Until when to wait for the first attempts of `targets`: the latest `wait_until` of
+    /// those that made none yet; `None` when there is nothing to wait for.
+    fn waiting(&self, targets: &[Target]) -> Option<Instant> {
         let now = Instant::now();
-        targets.iter().all(|t| {
-            self.running
-                .get(t)
-                .is_none_or(|p| p.attempts > 0 || now >= p.wait_until)
-        })
+        targets
+            .iter()
+            .filter_map(|t| self.running.get(t))
+            .filter(|p| p.attempts == 0 && now < p.wait_until)
+            .map(|p| p.wait_until)
+            .max()
     }
 }
 
@@ -281,15 +282,12 @@ impl Tracked {
         }
     }
 
-    /// Waits (up to the connect timeout) until each of `targets` has made its first attempt.
+    /// Waits until each of `targets` has made its first attempt (at most the connect timeout
+    /// after its thread started).
     fn wait(&self, targets: &[Target]) {
         let mut threads = lock(&self.threads);
-        let until = Instant::now() + self.patience();
-        while !threads.attempted(targets) {
+        while let Some(until) = threads.waiting(targets) {
             let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
             threads = self
                 .attempted
                 .wait_timeout(threads, left)
@@ -301,18 +299,16 @@ impl Tracked {
     /// [`wait`](Self::wait) without holding a thread.
     #[cfg(feature = "tokio")]
     async fn wait_async(&self, targets: &[Target]) {
-        let until = tokio::time::Instant::now() + self.patience();
         loop {
             let attempted = self.attempted_async.notified();
             let mut attempted = std::pin::pin!(attempted);
             // Registered before looking: a wake-up between the look and the wait is kept.
             attempted.as_mut().enable();
-            if lock(&self.threads).attempted(targets) {
+            let Some(until) = lock(&self.threads).waiting(targets) else {
                 return;
-            }
-            if tokio::time::timeout_at(until, attempted).await.is_err() {
-                return;
-            }
+            };
+            let left = until.saturating_duration_since(Instant::now());
+            let _ = tokio::time::timeout(left, attempted).await;
         }
     }
 
