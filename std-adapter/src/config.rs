@@ -120,7 +120,8 @@ pub struct ConnectionInfo {
     pub transaction: bool,
     /// Client-side caching (`?cache=N`, with `cache_bytes` and `cache_prefix` as needed):
     /// the replies of `GET`, `HGET`, `HGETALL` and `HMGET` (struct loads) kept in a bounded
-    /// local cache, which a tracking connection of the name keeps coherent; a pipeline sends
+    /// local cache, which tracking connections of the name (one per node on a cluster) keep
+    /// coherent; a pipeline sends
     /// only the reads the cache does not hold. See [`ConnectionInfo::cache`] and the
     /// [core's rules](redpipe_core::cache). Off (`None`) by default; ignored on a name whose
     /// pipelines are [`transaction`](Self::transaction)s.
@@ -171,8 +172,8 @@ impl ConnectionInfo {
 
     /// Turns client-side caching on for this name: reads (`GET`, `HGET`, `HGETALL`, `HMGET`)
     /// are answered from a local cache bounded by `config`, kept coherent by a tracking
-    /// connection of the name (`CLIENT TRACKING ON BCAST`), so that a pipeline sends only the
-    /// reads the cache does not hold. Needs Redis 6 or later.
+    /// connection of the name (`CLIENT TRACKING ON BCAST`; on a cluster, one to each node), so
+    /// that a pipeline sends only the reads the cache does not hold. Needs Redis 6 or later.
     ///
     /// ```no_run
     /// use redpipe::{CacheConfig, ConnectionInfo, Connections};

@@ -20,6 +20,10 @@
 //!   tracking connection's loss flushes everything ([`Cache::set_tracking`]): the
 //!   invalidations sent while it was down are lost. The cost of broadcast mode is that the
 //!   tracking connection hears of every write under the prefixes, cached or not: narrow them.
+//! - **A cluster: one cache, a tracking connection per node.** Each node reports only the
+//!   writes to its own keys, so the transport tracks every node and tells the cache which must
+//!   be up ([`Cache::set_needed_nodes`]: the primaries of its latest slot map) and which are
+//!   ([`Cache::set_node_tracking`]); it answers only while all the needed ones are.
 //! - **The cache sits beside the engine, not in it**: splitting a pipeline uses the engine's
 //!   routing hooks (`command`, `resolve`) as the cluster router does. The engine's hot path and
 //!   the no-allocator build (firmware) do not change by a byte.
@@ -77,6 +81,7 @@
 //! assert_eq!(cache.stats().entries, 0);
 //! ```
 
+mod nodes;
 mod plan;
 mod store;
 #[cfg(test)]
@@ -90,6 +95,7 @@ use alloc::vec::Vec;
 
 use crate::codec::encode::{cmd, encode_command};
 use crate::codec::reply::{Aggregate, Reply};
+use nodes::Nodes;
 use store::Store;
 
 /// Invalidations remembered at most, to refuse only the fills of the keys they name; past that,
@@ -222,6 +228,8 @@ pub struct Cache {
     log: VecDeque<(u64, alloc::boxed::Box<[u8]>)>,
     log_bytes: usize,
     tracking: bool,
+    /// The nodes' tracking connections, for a cache kept by one per cluster node.
+    nodes: Nodes,
     stats: CacheStats,
 }
 
@@ -237,6 +245,7 @@ impl Cache {
             log: VecDeque::new(),
             log_bytes: 0,
             tracking: false,
+            nodes: Nodes::default(),
             stats: CacheStats::default(),
         }
     }

@@ -392,3 +392,49 @@ fn a_pipeline_without_cacheable_reads_runs_as_it_is() {
     let s = cache.stats();
     assert_eq!((s.hits, s.misses, s.fills, s.entries), (0, 0, 0, 0));
 }
+
+#[test]
+fn a_cluster_cache_answers_only_while_every_primary_is_tracked() {
+    use crate::cluster::Node;
+    let node = |port| Node {
+        host: "h".into(),
+        port,
+    };
+    let filled = |cache: &mut Cache| {
+        let mut p = VecPipeline::new();
+        let _ = p.get::<String>("a").unwrap();
+        run(cache, &mut p, b"$1\r\n1\r\n");
+        cache.stats().entries
+    };
+    let mut cache = Cache::new(CacheConfig::new(10));
+    // No node needed yet (no slot map): off.
+    cache.set_node_tracking(&node(1), true);
+    assert!(!cache.is_tracking());
+    cache.set_needed_nodes([node(1), node(2)]);
+    assert!(!cache.is_tracking());
+    // A replica's connection (not needed) comes up early; the last primary's turns it on.
+    cache.set_node_tracking(&node(3), true);
+    cache.set_node_tracking(&node(2), true);
+    assert!(cache.is_tracking());
+    assert_eq!(filled(&mut cache), 1);
+    // A replica's connection lost changes nothing.
+    cache.set_node_tracking(&node(3), false);
+    assert_eq!(cache.stats().entries, 1);
+    cache.set_node_tracking(&node(3), true);
+    // A primary's lost: flushed and off until it is back.
+    cache.set_node_tracking(&node(1), false);
+    assert!(!cache.is_tracking());
+    assert_eq!(filled(&mut cache), 0);
+    cache.set_node_tracking(&node(1), true);
+    assert_eq!(filled(&mut cache), 1);
+    // The replica promoted in place of 1 (tracked already): still on, nothing lost.
+    cache.set_needed_nodes([node(3), node(2)]);
+    assert!(cache.is_tracking());
+    assert_eq!(cache.stats().entries, 1);
+    // A new primary not tracked yet: flushed and off until it is.
+    cache.set_needed_nodes([node(3), node(2), node(4)]);
+    assert!(!cache.is_tracking());
+    assert_eq!(filled(&mut cache), 0);
+    cache.set_node_tracking(&node(4), true);
+    assert_eq!(filled(&mut cache), 1);
+}

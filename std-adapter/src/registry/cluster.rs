@@ -25,6 +25,11 @@
 //! published leaves it in place ([`MapVersion`]), a pipeline skips its own refresh when the map
 //! was read since its round went out, and a pipeline waiting in back-off goes again as soon as
 //! the slots' owners change.
+//!
+//! A cluster name may cache reads ([`ConnectionInfo::cache`], `?cache=N` on the seeds): one
+//! cache for the name, kept by a tracking connection to each node (see the crate's `cache`
+//! module); a pipeline is planned against it before routing, and only its misses go to the
+//! nodes.
 
 pub use redpipe_core::cluster::*;
 
@@ -36,6 +41,7 @@ use std::time::{Duration, Instant};
 use redpipe_core::{Error, Reply, Result, VecPipeline, cmd};
 
 use super::Pool;
+use crate::cache::Tracked;
 use crate::config::{Addr, ConnectionInfo};
 use crate::stream::Millis;
 use redpipe_core::session::Clock;
@@ -289,6 +295,9 @@ pub struct Cluster {
     counts: Mutex<RouteCounts>,
     /// Routers of earlier pipelines, reset, so that a run allocates nothing once warm.
     runs: Mutex<Vec<ClusterRun>>,
+    /// The name's client-side cache, when it has one ([`ConnectionInfo::cache`]): one for the
+    /// whole cluster, kept by a tracking connection per node.
+    pub(crate) cache: Option<Arc<Tracked>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -325,7 +334,6 @@ impl Cluster {
         }
         let seeds = seeds.iter().map(node_of).collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            template,
             seeds,
             published: Published::default(),
             pools: RwLock::default(),
@@ -336,6 +344,11 @@ impl Cluster {
             retry_budget_ms: DEFAULT_RETRY_BUDGET_MS,
             counts: Mutex::default(),
             runs: Mutex::default(),
+            cache: template
+                .cache
+                .clone()
+                .map(|config| Arc::new(Tracked::new(&template, config))),
+            template,
         })
     }
 
@@ -426,20 +439,12 @@ impl Cluster {
 
     /// The settings of a connection to `node`: the first seed's, at the node's address.
     pub(crate) fn node_info(&self, node: &Node) -> ConnectionInfo {
-        let mut info = self.template.clone();
+        let mut info = at_node(&self.template, node);
         // A transactional name wraps the whole pipeline before the router splits it (see
         // `run!`); a node's share is never wrapped again.
         info.transaction = false;
-        info.addr = match info.addr {
-            Addr::Tls { .. } => Addr::Tls {
-                host: node.host.clone(),
-                port: node.port,
-            },
-            _ => Addr::Tcp {
-                host: node.host.clone(),
-                port: node.port,
-            },
-        };
+        // The name's cache is the cluster's (`cache`), not a node pool's.
+        info.cache = None;
         info
     }
 
@@ -620,6 +625,22 @@ fn pool_in(
         .entry(node.clone())
         .or_insert_with(|| Arc::new(pool))
         .clone()
+}
+
+/// `info` at `node`'s address (over TLS if `info` is).
+pub(crate) fn at_node(info: &ConnectionInfo, node: &Node) -> ConnectionInfo {
+    let mut info = info.clone();
+    info.addr = match info.addr {
+        Addr::Tls { .. } => Addr::Tls {
+            host: node.host.clone(),
+            port: node.port,
+        },
+        _ => Addr::Tcp {
+            host: node.host.clone(),
+            port: node.port,
+        },
+    };
+    info
 }
 
 /// Whether `node` owns slots in `map`: not deposed.

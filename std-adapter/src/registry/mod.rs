@@ -171,54 +171,72 @@ macro_rules! autoexec {
     }};
 }
 
-/// The body of `run_on` and `run_on_async`, once for both: `[$run, $shared, $take, $plan]` name
-/// the blocking or the async methods (`Group::run`, `Pool::shared`, `Pool::take`,
-/// `Tracked::plan`, `Cluster::run`, or their `_async` forms), `$($await)*` is empty or `.await`.
+/// A run through a cached name's cache, for `run_on!`: `$plan` is the cache's plan (`None`:
+/// run the pipeline as it is), made before anything is routed; only its batch, the misses,
+/// runs (`$run`, nothing when every command was a hit); the batch's replies are put back after.
+macro_rules! cached {
+    ($g:ident, $cache:expr, $plan:expr, $run:expr) => {{
+        let mut plan = $plan;
+        if let Some(batch) = plan.as_mut().and_then(|p| p.batch()) {
+            std::mem::swap(batch, $g.pipeline());
+        }
+        let result = if $g.is_empty() { Ok(()) } else { $run };
+        if let (Some(cache), Some(mut plan)) = ($cache, plan) {
+            if let Some(batch) = plan.batch() {
+                std::mem::swap(batch, $g.pipeline());
+            }
+            cache.finish(plan, $g.pipeline());
+        }
+        result
+    }};
+}
+
+/// The body of `run_on` and `run_on_async`, once for both: `[$run, $shared, $take, $plan,
+/// $plan_cluster]` name the blocking or the async methods (`Group::run`, `Pool::shared`,
+/// `Pool::take`, `Tracked::plan`, `Tracked::plan_cluster`, or their `_async` forms; `$run` is
+/// also `Cluster::run`'s), `$($await)*` is empty or `.await`. A cached name's cache answers
+/// what it holds; the misses run instead.
 macro_rules! run_on {
-    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident, $plan:ident], $($await:tt)*) => {{
+    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident, $plan:ident, $plan_cluster:ident], $($await:tt)*) => {{
         let (commands, bytes) = ($g.pipeline().len(), $g.pipeline().encoded().len());
         let run = Run::start($g.name(), commands, bytes);
         let result = match $target {
             Target::Server(pool) => {
-                // A cached name: the cache answers what it holds; the misses run instead.
-                let mut plan = match &pool.cache {
+                let plan = match &pool.cache {
                     Some(c) => c.$plan($g.pipeline()) $($await)*,
                     None => None,
                 };
-                if let Some(batch) = plan.as_mut().and_then(|p| p.batch()) {
-                    std::mem::swap(batch, $g.pipeline());
-                }
-                let commands = $g.pipeline().len();
-                let result = if $g.is_empty() {
-                    Ok(())
-                } else if pool.shares($g.pipeline()) {
-                    $g.$run(
-                        || {
-                            pool.count(commands);
-                            pool.$shared()
-                        },
-                        drop,
-                    )
-                    $($await)*
-                } else {
-                    $g.$run(
-                        || {
-                            pool.count(commands);
-                            pool.$take()
-                        },
-                        drop,
-                    )
-                    $($await)*
-                };
-                if let (Some(cache), Some(mut plan)) = (&pool.cache, plan) {
-                    if let Some(batch) = plan.batch() {
-                        std::mem::swap(batch, $g.pipeline());
+                cached!($g, &pool.cache, plan, {
+                    let commands = $g.pipeline().len();
+                    if pool.shares($g.pipeline()) {
+                        $g.$run(
+                            || {
+                                pool.count(commands);
+                                pool.$shared()
+                            },
+                            drop,
+                        )
+                        $($await)*
+                    } else {
+                        $g.$run(
+                            || {
+                                pool.count(commands);
+                                pool.$take()
+                            },
+                            drop,
+                        )
+                        $($await)*
                     }
-                    cache.finish(plan, $g.pipeline());
-                }
-                result
+                })
             }
-            Target::Cluster(cluster) => cluster.$run($g.pipeline()) $($await)*,
+            Target::Cluster(cluster) => {
+                // Planned before routing: only the misses go to the nodes.
+                let plan = match &cluster.cache {
+                    Some(c) => c.$plan_cluster(cluster, $g.pipeline()) $($await)*,
+                    None => None,
+                };
+                cached!($g, &cluster.cache, plan, cluster.$run($g.pipeline()) $($await)*)
+            }
         };
         run.end(&result);
         result
@@ -305,13 +323,6 @@ impl Connections {
             )?)),
             Endpoint::Cluster(cluster) => Target::Cluster(Arc::new(*cluster)),
         };
-        if let Target::Cluster(c) = &target
-            && c.template().cache.is_some()
-        {
-            return Err(Error::Config(
-                "client-side caching is for single servers: a cluster name cannot cache yet".into(),
-            ));
-        }
         pools.insert(name.into(), target);
         Ok(())
     }
@@ -387,13 +398,14 @@ impl Connections {
         })
     }
 
-    /// What the client-side cache of the server named `name` holds and did, when it has one
-    /// ([`ConnectionInfo::cache`]).
+    /// What the client-side cache of the server or cluster named `name` holds and did, when it
+    /// has one ([`ConnectionInfo::cache`]); for a cluster, the one cache its nodes keep.
     pub fn cache_stats(&self, name: &str) -> Option<CacheStats> {
-        match self.target(name)? {
-            Target::Server(p) => p.cache.as_ref().map(|c| c.stats()),
-            Target::Cluster(_) => None,
-        }
+        let cache = match self.target(name)? {
+            Target::Server(p) => p.cache.clone(),
+            Target::Cluster(c) => c.cache.clone(),
+        };
+        cache.map(|c| c.stats())
     }
 
     /// A new, empty pipeline on this registry.
@@ -588,7 +600,7 @@ impl Default for Connections {
 /// closed) when the run lets go of it. A cluster's group goes to its nodes (never retried
 /// whole: the router sends again only what a node refused).
 fn run_on(target: &Target, g: &mut Group) -> Result<()> {
-    run_on!(target, g, [run, shared, take, plan],)
+    run_on!(target, g, [run, shared, take, plan, plan_cluster],)
 }
 
 /// Groups run in parallel: one on the calling thread, the others on scoped threads (none is
@@ -668,5 +680,10 @@ impl redpipe_core::AsyncBackend for Connections {
 /// Runs one group on its target, on tokio.
 #[cfg(feature = "tokio")]
 async fn run_on_async(target: &Target, g: &mut Group) -> Result<()> {
-    run_on!(target, g, [run_async, shared_async, take_async, plan_async], .await)
+    run_on!(
+        target,
+        g,
+        [run_async, shared_async, take_async, plan_async, plan_cluster_async],
+        .await
+    )
 }
