@@ -48,10 +48,8 @@ use redpipe_core::cluster::{Node, SlotMap};
 use redpipe_core::pubsub::{Event, VecSubscriptions};
 use redpipe_core::{Error, Reply, Result, VecPipeline};
 
-use crate::cluster::Cluster;
 use crate::config::ConnectionInfo;
 use crate::connection::Connection;
-use crate::registry::cluster::at_node;
 use crate::stream::Io;
 
 /// How often a listening tracking thread wakes up to see whether its name is still in use.
@@ -181,24 +179,20 @@ impl Tracked {
         Some(lock(&self.cache).plan(p))
     }
 
-    /// [`plan`](Self::plan) for a pipeline about to run on `cluster`: reads the slot map first
-    /// if none was read yet, and tracks the nodes of the latest one (see [`follow`]) before the
-    /// cache answers.
+    /// [`plan`](Self::plan) for a pipeline about to run on a cluster whose latest slot map
+    /// `latest` returns: tracks the nodes of that map (see [`follow`]) before the cache
+    /// answers.
     ///
     /// [`follow`]: Self::follow
     pub(crate) fn plan_cluster(
         self: &Arc<Self>,
-        cluster: &Cluster,
+        latest: impl Fn() -> Arc<SlotMap>,
         p: &mut VecPipeline,
     ) -> Option<Plan> {
         if self.transaction {
             return None;
         }
-        if cluster.map().nodes().is_empty() {
-            // Failing, the pipeline's run reads it again and reports the error.
-            let _ = cluster.refresh();
-        }
-        let wait = self.follow(cluster);
+        let wait = self.follow(latest);
         self.wait(&wait);
         Some(lock(&self.cache).plan(p))
     }
@@ -207,16 +201,13 @@ impl Tracked {
     #[cfg(feature = "tokio")]
     pub(crate) async fn plan_cluster_async(
         self: &Arc<Self>,
-        cluster: &Cluster,
+        latest: impl Fn() -> Arc<SlotMap>,
         p: &mut VecPipeline,
     ) -> Option<Plan> {
         if self.transaction {
             return None;
         }
-        if cluster.map().nodes().is_empty() {
-            let _ = cluster.refresh_async().await;
-        }
-        let wait = self.follow(cluster);
+        let wait = self.follow(latest);
         self.wait_async(&wait).await;
         Some(lock(&self.cache).plan(p))
     }
@@ -237,13 +228,13 @@ impl Tracked {
         [None]
     }
 
-    /// Follows `cluster`'s latest slot map (read under the lock, so that concurrent pipelines
-    /// cannot leave an older one followed): the cache needs its primaries tracked, and every
+    /// Follows the cluster's latest slot map (`latest`, read under the lock, so that concurrent
+    /// pipelines cannot leave an older one followed): the cache needs its primaries tracked, and every
     /// node of it gets a tracking thread. Returns the primaries, whose first attempts are
     /// waited for.
-    fn follow(self: &Arc<Self>, cluster: &Cluster) -> Vec<Target> {
+    fn follow(self: &Arc<Self>, latest: impl Fn() -> Arc<SlotMap>) -> Vec<Target> {
         let mut threads = lock(&self.threads);
-        let map = cluster.map();
+        let map = latest();
         let primaries: Vec<Node> = map
             .primaries()
             .into_iter()
@@ -354,7 +345,7 @@ impl Tracked {
     fn info_for(&self, target: &Target) -> ConnectionInfo {
         match target {
             None => self.info.clone(),
-            Some(node) => at_node(&self.info, node),
+            Some(node) => self.info.at_node(node),
         }
     }
 }

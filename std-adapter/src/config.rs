@@ -219,6 +219,19 @@ impl ConnectionInfo {
         self
     }
 
+    /// These settings at a cluster `node`'s address (over TLS if these are).
+    pub(crate) fn at_node(&self, node: &redpipe_core::cluster::Node) -> Self {
+        let (host, port) = (node.host.clone(), node.port);
+        let addr = match self.addr {
+            Addr::Tls { .. } => Addr::Tls { host, port },
+            _ => Addr::Tcp { host, port },
+        };
+        Self {
+            addr,
+            ..self.clone()
+        }
+    }
+
     /// The address as text, for logs (no credentials).
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) fn addr_text(&self) -> String {

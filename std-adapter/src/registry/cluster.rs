@@ -439,7 +439,7 @@ impl Cluster {
 
     /// The settings of a connection to `node`: the first seed's, at the node's address.
     pub(crate) fn node_info(&self, node: &Node) -> ConnectionInfo {
-        let mut info = at_node(&self.template, node);
+        let mut info = self.template.at_node(node);
         // A transactional name wraps the whole pipeline before the router splits it (see
         // `run!`); a node's share is never wrapped again.
         info.transaction = false;
@@ -625,22 +625,6 @@ fn pool_in(
         .entry(node.clone())
         .or_insert_with(|| Arc::new(pool))
         .clone()
-}
-
-/// `info` at `node`'s address (over TLS if `info` is).
-pub(crate) fn at_node(info: &ConnectionInfo, node: &Node) -> ConnectionInfo {
-    let mut info = info.clone();
-    info.addr = match info.addr {
-        Addr::Tls { .. } => Addr::Tls {
-            host: node.host.clone(),
-            port: node.port,
-        },
-        _ => Addr::Tcp {
-            host: node.host.clone(),
-            port: node.port,
-        },
-    };
-    info
 }
 
 /// Whether `node` owns slots in `map`: not deposed.

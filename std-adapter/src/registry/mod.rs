@@ -192,12 +192,12 @@ macro_rules! cached {
 }
 
 /// The body of `run_on` and `run_on_async`, once for both: `[$run, $shared, $take, $plan,
-/// $plan_cluster]` name the blocking or the async methods (`Group::run`, `Pool::shared`,
-/// `Pool::take`, `Tracked::plan`, `Tracked::plan_cluster`, or their `_async` forms; `$run` is
-/// also `Cluster::run`'s), `$($await)*` is empty or `.await`. A cached name's cache answers
-/// what it holds; the misses run instead.
+/// $plan_cluster, $refresh]` name the blocking or the async methods (`Group::run`,
+/// `Pool::shared`, `Pool::take`, `Tracked::plan`, `Tracked::plan_cluster`, `Cluster::refresh`,
+/// or their `_async` forms; `$run` is also `Cluster::run`'s), `$($await)*` is empty or
+/// `.await`. A cached name's cache answers what it holds; the misses run instead.
 macro_rules! run_on {
-    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident, $plan:ident, $plan_cluster:ident], $($await:tt)*) => {{
+    ($target:ident, $g:ident, [$run:ident, $shared:ident, $take:ident, $plan:ident, $plan_cluster:ident, $refresh:ident], $($await:tt)*) => {{
         let (commands, bytes) = ($g.pipeline().len(), $g.pipeline().encoded().len());
         let run = Run::start($g.name(), commands, bytes);
         let result = match $target {
@@ -232,7 +232,13 @@ macro_rules! run_on {
             Target::Cluster(cluster) => {
                 // Planned before routing: only the misses go to the nodes.
                 let plan = match &cluster.cache {
-                    Some(c) => c.$plan_cluster(cluster, $g.pipeline()) $($await)*,
+                    Some(c) => {
+                        if cluster.map().nodes().is_empty() {
+                            // Failing, the run reads it again and reports the error.
+                            let _ = cluster.$refresh() $($await)*;
+                        }
+                        c.$plan_cluster(|| cluster.map(), $g.pipeline()) $($await)*
+                    }
                     None => None,
                 };
                 cached!($g, &cluster.cache, plan, cluster.$run($g.pipeline()) $($await)*)
@@ -600,7 +606,7 @@ impl Default for Connections {
 /// closed) when the run lets go of it. A cluster's group goes to its nodes (never retried
 /// whole: the router sends again only what a node refused).
 fn run_on(target: &Target, g: &mut Group) -> Result<()> {
-    run_on!(target, g, [run, shared, take, plan, plan_cluster],)
+    run_on!(target, g, [run, shared, take, plan, plan_cluster, refresh],)
 }
 
 /// Groups run in parallel: one on the calling thread, the others on scoped threads (none is
@@ -683,7 +689,7 @@ async fn run_on_async(target: &Target, g: &mut Group) -> Result<()> {
     run_on!(
         target,
         g,
-        [run_async, shared_async, take_async, plan_async, plan_cluster_async],
+        [run_async, shared_async, take_async, plan_async, plan_cluster_async, refresh_async],
         .await
     )
 }
