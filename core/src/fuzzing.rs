@@ -299,3 +299,123 @@ impl Default for SharedRun {
         }
     }
 }
+
+/// Bytes a subscribed connection may hold past the machine's own.
+const SUBSCRIBED_INPUT: usize = 4096;
+
+/// What a subscribed connection made of its input: the events in order (folded into a hash),
+/// how many, and whether the stream broke.
+#[derive(Debug, PartialEq, Eq)]
+struct Heard {
+    events: usize,
+    hash: u64,
+    broken: bool,
+}
+
+/// Arbitrary bytes as the server's side of a subscribed connection (RESP2 or RESP3: messages,
+/// confirmations, pongs, errors, other pushes), after the second byte's choice of
+/// subscriptions and pings, read in two parts (the first byte says where to cut): never a
+/// panic, every event within the bytes read, and the same events however the input is cut (a
+/// whole `message` frame takes the one-pass reader, a cut one the general reader, which must
+/// agree).
+pub fn subscribed(data: &[u8]) {
+    let [cut, plan, rest @ ..] = data else {
+        return;
+    };
+    if rest.len() > SUBSCRIBED_INPUT {
+        return;
+    }
+    let cut = usize::from(*cut).min(rest.len());
+    let whole = subscribed_run(*plan, rest, rest.len());
+    let parts = subscribed_run(*plan, rest, cut);
+    assert_eq!(whole, parts, "cut at {cut}");
+}
+
+fn subscribed_run(plan: u8, input: &[u8], cut: usize) -> Heard {
+    use crate::codec::storage::SliceStore;
+    use crate::pubsub::{Event, Kind, Subscriptions};
+
+    let (mut out, mut names) = ([0u8; 256], [0u8; 256]);
+    let mut subs =
+        Subscriptions::with_storage(SliceStore::new(&mut out), SliceStore::new(&mut names));
+    subs.set_limits(LIMITS);
+    subs.set_cluster(plan & 64 != 0);
+    let wanted: [(Kind, &[&str]); 3] = [
+        (Kind::Channel, &["c", "news"]),
+        (Kind::Pattern, &["h*"]),
+        (Kind::Shard, &["s{1}", "s{2}"]),
+    ];
+    for (i, (kind, names)) in wanted.iter().enumerate() {
+        if plan & (1 << i) != 0 {
+            assert!(subs.subscribe(*kind, *names).is_ok(), "fixed names fit");
+        }
+    }
+    for _ in 0..(plan >> 3) & 3 {
+        assert!(subs.ping().is_ok(), "a ping fits");
+    }
+    let sent = subs.poll_output().len();
+    subs.consume_output(sent);
+
+    let mut heard = Heard {
+        events: 0,
+        hash: 0xcbf2_9ce4_8422_2325,
+        broken: false,
+    };
+    let mut fold = |bytes: &[u8]| {
+        for &b in bytes.iter().chain(&[0xff]) {
+            heard.hash = (heard.hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let (mut at, mut end) = (0, cut);
+    loop {
+        match subs.handle_input(&input[at..end]) {
+            Ok(Some((event, n))) => {
+                assert!(n > 0 && n <= end - at, "an event takes bytes it was given");
+                at += n;
+                heard.events += 1;
+                match event {
+                    Event::Message(m) => {
+                        fold(&[m.kind as u8]);
+                        fold(m.channel);
+                        fold(m.pattern.unwrap_or(b"-"));
+                        fold(m.payload);
+                        assert_eq!(m.pattern.is_some(), m.kind == Kind::Pattern);
+                    }
+                    Event::Subscribed { kind, name, count } => {
+                        fold(&[b's', kind as u8]);
+                        fold(name);
+                        fold(&count.to_le_bytes());
+                    }
+                    Event::Unsubscribed { kind, name, count } => {
+                        fold(&[b'u', kind as u8]);
+                        fold(name.unwrap_or(b"-"));
+                        fold(&count.to_le_bytes());
+                    }
+                    Event::Pong(b) => {
+                        fold(b"pong");
+                        fold(b);
+                    }
+                    Event::Error(e) => {
+                        fold(b"err");
+                        fold(e.text());
+                    }
+                    Event::Push(items) => {
+                        fold(b"push");
+                        let mut budget = 1000;
+                        walk(&Reply::Push(items), &mut budget);
+                        fold(&(items.len() as u64).to_le_bytes());
+                    }
+                }
+            }
+            Ok(None) if end < input.len() => end = input.len(),
+            Ok(None) => break,
+            Err(_) => {
+                heard.broken = true;
+                break;
+            }
+        }
+    }
+    // A second look at the same machine: what it now wants is what a resubscription sends.
+    let _ = subs.resubscribe();
+    heard
+}

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::setup::{have, root, run};
 
-const TARGETS: &[&str] = &["decode", "pipeline", "between", "shared"];
+const TARGETS: &[&str] = &["decode", "pipeline", "between", "shared", "subscribed"];
 
 fn nightly() -> bool {
     Command::new("rustup")
@@ -62,6 +62,7 @@ fn seed(corpus: &Path, target: &str) -> Result<(), String> {
             "pipeline" => [&[5u8, 3][..], &bytes].concat(),
             "between" => [&[7u8][..], &bytes].concat(),
             "shared" => [&[7u8, 1][..], &bytes].concat(),
+            "subscribed" => [&[7u8, 7][..], &bytes].concat(),
             _ => bytes,
         };
         let name = path.file_name().unwrap_or_default();
