@@ -52,6 +52,8 @@
 //! assert!(!subs.is_confirmed(Kind::Channel, b"alerts")); // its confirmation is still to come
 //! ```
 
+#[cfg(feature = "alloc")]
+mod fanout;
 mod frame;
 #[cfg(feature = "alloc")]
 mod router;
@@ -59,6 +61,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "alloc")]
+pub use fanout::{Fanout, MemberId};
 pub use frame::FrameError;
 #[cfg(feature = "alloc")]
 pub use router::{Routed, Router};
