@@ -384,10 +384,11 @@ mod tests {
     }
 
     type TestOn = On<(), Mutex<()>>;
+    type TestFan = Arc<Fan<Mutex<()>>>;
 
     /// A hub with `n` subscribers, each subscribed to `news` and confirmed; its first command
     /// written (fenced) as a shared connection would.
-    fn hub(n: usize) -> (Arc<Fan<Mutex<()>>>, Vec<(Arc<Member>, TestOn)>) {
+    fn hub(n: usize) -> (TestFan, Vec<(Arc<Member>, TestOn)>) {
         let info: ConnectionInfo = "redis://127.0.0.1:1?protocol=3".parse().unwrap();
         let fan = Arc::new(Fan::<Mutex<()>>::new(info.limits));
         let mut members = Vec::new();
