@@ -7,7 +7,7 @@
 //! submissions ([`queue_fenced`]), whose slots tell a refusal (`-NOPERM`, in band) from an
 //! acceptance (confirmed by pushes). Any number of subscribers share a connection: its hub (a
 //! [`Fan`], the [`PushSink`] attached to it) holds the core's
-//! [`Fanout`](redpipe_core::pubsub::Fanout), which subscribes the connection to the union of
+//! [`Fanout`], which subscribes the connection to the union of
 //! what they want (a name's `UNSUBSCRIBE` goes when its last subscriber lets go of it) and
 //! says which frames are whose; each subscriber's own
 //! [`Router`](redpipe_core::pubsub::Router) reads its frames as events. This module moves
