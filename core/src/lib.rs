@@ -44,7 +44,8 @@
 //! - `cache/`: client-side caching (`alloc`): read replies kept until the server invalidates
 //!   them; a pipeline's hits answered before it is sent.
 //! - `pubsub/`: subscriptions: their commands, which names are confirmed, messages as borrowed
-//!   views of the bytes read; which connection each name goes on (a cluster's slots).
+//!   views of the bytes read; which connection each name goes on (a cluster's slots); many
+//!   subscribers on one connection (`Fanout`: reference-counted names, each frame to its own).
 //! - `io/`: the run loop over an `embedded-io` stream (`Driver`).
 //! - `model/`: the `Pipe` model (`alloc`): handles, scopes, named groups, backends.
 //! - `keyspace/`, `record/`: typed keyspaces and structs over the model.

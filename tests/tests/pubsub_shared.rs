@@ -238,32 +238,6 @@ async fn a_flood_nobody_reads_drops_the_oldest_and_a_dropped_subscriber_unsubscr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_subscriber_per_shared_connection() {
-    let server = RedisServer::start();
-    let r = registry(&server, 3);
-    let _first = AsyncSubscriber::on_shared(&r, redpipe::DEFAULT)
-        .await
-        .unwrap();
-    match AsyncSubscriber::on_shared(&r, redpipe::DEFAULT).await {
-        Err(Error::Config(msg)) => assert!(msg.contains("already has a subscriber"), "{msg}"),
-        other => panic!("expected a configuration error, got {other:?}"),
-    }
-
-    // A name with two shared connections takes a subscriber on each.
-    let r = Connections::new();
-    let url = format!("{}?protocol=3&multiplexed=2&timeout=5000", server.url());
-    r.register("two", url.as_str()).unwrap();
-    let mut a = AsyncSubscriber::on_shared(&r, "two").await.unwrap();
-    let mut b = AsyncSubscriber::on_shared(&r, "two").await.unwrap();
-    a.subscribe(&["a"]).await.unwrap();
-    b.subscribe(&["b"]).await.unwrap();
-    assert_eq!(server.cli(&["PUBLISH", "a", "to a"]), "1");
-    assert_eq!(server.cli(&["PUBLISH", "b", "to b"]), "1");
-    assert_eq!(next_message_async(&mut a).await.channel(), "a");
-    assert_eq!(next_message_async(&mut b).await.channel(), "b");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resp2_names_are_refused_with_a_clear_error() {
     let server = RedisServer::start();
     let r = registry(&server, 2);

@@ -16,6 +16,10 @@
 //!   as an [`Event`] borrowed from the caller's buffer: a message costs no copy and no
 //!   allocation, so firmware can subscribe from fixed buffers.
 //!
+//! Several subscribers on one connection (a RESP3 connection that pipelines share too) go
+//! through a `Fanout` (feature `alloc`): the connection subscribes to the union of their
+//! names, each counted, and each frame goes to the subscribers it concerns.
+//!
 //! RESP2 (a connection in subscribed mode answers with arrays) and RESP3 (`>` push frames, the
 //! same elements) read the same. What breaks the stream (bytes that are not RESP, a frame over
 //! the [`Limits`], a `message` of the wrong shape, a reply nothing asked for) is a
@@ -52,6 +56,8 @@
 //! assert!(!subs.is_confirmed(Kind::Channel, b"alerts")); // its confirmation is still to come
 //! ```
 
+#[cfg(feature = "alloc")]
+mod fanout;
 mod frame;
 #[cfg(feature = "alloc")]
 mod router;
@@ -59,6 +65,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "alloc")]
+pub use fanout::{Fanout, MemberId};
 pub use frame::FrameError;
 #[cfg(feature = "alloc")]
 pub use router::{Routed, Router};

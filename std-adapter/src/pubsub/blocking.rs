@@ -279,8 +279,10 @@ impl Subscriber {
     /// only by the threads whose pipelines wait), pings it every `read_timeout`, and when the
     /// connection ends subscribes again on the name's next one, with an [`Event::Gap`].
     ///
+    /// Any number of subscribers share a connection, each with its own names.
+    ///
     /// `Err(Error::Config)` for a name that does not speak RESP3 (`protocol=3`), is a cluster,
-    /// has no shared connection, or whose shared connection has a subscriber already.
+    /// or has no shared connection.
     pub fn on_shared(registry: &Connections, name: &str) -> Result<Self> {
         let hub = Hub::open(registry, name)?;
         Ok(Self {

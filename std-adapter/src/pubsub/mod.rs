@@ -33,10 +33,15 @@
 //!
 //! With RESP3 a subscriber may instead share the connection the name's pipelines use
 //! ([`Subscriber::on_shared`], `AsyncSubscriber::on_shared`): no connection of its own, its messages
-//! routed to it by the connection's reader, never to a pipeline. Opt-in, since sharing gives
-//! up what a connection of its own keeps: [`Overflow::Disconnect`] ends the subscriber alone
-//! (the connection stays for the pipelines), one subscriber per shared connection, and no
-//! RESP2 (a RESP2 subscribed connection answers nothing but subscription commands).
+//! routed to it by the connection's reader, never to a pipeline. Any number of subscribers
+//! share a connection: the core's [`Fanout`](redpipe_core::pubsub::Fanout) subscribes it to the
+//! union of their names, each once, and unsubscribes a name only when no subscriber there
+//! wants it any more; each subscriber gets the messages of its own names and its own
+//! confirmations and refusals. When the connection is replaced each subscriber yields its
+//! [`Event::Gap`] and the names are subscribed again, once. Opt-in, since sharing gives up
+//! what a connection of its own keeps: [`Overflow::Disconnect`] ends the subscriber alone (the
+//! connection stays for the pipelines and the other subscribers), and no RESP2 (a RESP2
+//! subscribed connection answers nothing but subscription commands).
 //!
 //! # Redis Cluster
 //!

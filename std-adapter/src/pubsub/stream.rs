@@ -252,13 +252,14 @@ impl AsyncSubscriber {
     ///
     /// Opt-in, because a connection of its own keeps what sharing gives up:
     /// [`Overflow::Disconnect`] here ends the subscriber alone (it unsubscribes; the connection
-    /// is the pipelines' too, and stays), one subscriber per shared connection (the server
-    /// keeps one set of subscriptions per connection), and RESP3 only: in RESP2 a subscribed
-    /// connection answers nothing but subscription commands, so it cannot be shared.
+    /// is the pipelines' too, and stays), and RESP3 only: in RESP2 a subscribed connection
+    /// answers nothing but subscription commands, so it cannot be shared. Any number of
+    /// subscribers share a connection (see the [module docs](super#on-the-shared-connection)):
+    /// each gets its own names' messages, and one unsubscribing or ending leaves the others'
+    /// subscriptions alone.
     ///
     /// `Err(Error::Config)` for a name that does not speak RESP3 (`protocol=3`), is a cluster,
-    /// has no shared connection (`multiplexed=0`, a factory), or whose shared connection has a
-    /// subscriber already.
+    /// or has no shared connection (`multiplexed=0`, a factory).
     ///
     /// ```no_run
     /// # async fn run() -> redpipe::Result<()> {

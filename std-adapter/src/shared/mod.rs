@@ -72,8 +72,8 @@ const MAX_PIPELINES: usize = 4096;
 /// waits for the next batched write, which carries everything queued by then.
 const EAGER_BELOW: usize = 16;
 
-/// Where a shared connection's RESP3 pushes go: the subscriber attached to it (see
-/// `pubsub::pushed`).
+/// Where a shared connection's RESP3 pushes go: its subscribers' hub (see `pubsub::pushed`),
+/// which hands each subscriber what is its own.
 pub(crate) trait PushSink: Send + Sync {
     /// Takes in the pushes of one read: whole frames, back to back, in the order read, before
     /// the submitters whose replies came in that read are woken (a submitter that sees its
@@ -84,30 +84,27 @@ pub(crate) trait PushSink: Send + Sync {
     /// The connection ended: the subscriptions on it are gone. Called under the connection's
     /// lock: it MUST NOT call back into the connection.
     fn lost(&self);
+    /// Itself, for the attaching side to see its own type again.
+    fn as_any(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn std::any::Any + Send + Sync>;
 }
 
-/// Attaches `sink` in a connection's `slot` (see the connections' `attach`): refused once the
-/// connection failed (`failure`), or while another subscriber is attached, since the server
-/// keeps one set of subscriptions per connection, which two subscribers would undo for each
-/// other.
+/// The sink in a connection's `slot` (see the connections' `attach`): the one attached, while
+/// it lives, else the one `make` gives, attached from now on. Refused once the connection
+/// failed (`failure`). The connection holds it weakly: it goes when its last holder does.
 fn attach_sink(
     slot: &mut Option<std::sync::Weak<dyn PushSink>>,
     failure: Option<Failure>,
-    sink: std::sync::Weak<dyn PushSink>,
-) -> Result<()> {
+    make: impl FnOnce() -> std::sync::Arc<dyn PushSink>,
+) -> Result<std::sync::Arc<dyn PushSink>> {
     if let Some(f) = failure {
         return Err(connection_error(f));
     }
-    if slot.as_ref().is_some_and(|w| w.strong_count() > 0) {
-        return Err(Error::Config(
-            "this shared connection already has a subscriber: one per connection (a name \
-             with `multiplexed` above 1 has more connections, or use a subscriber on a \
-             connection of its own)"
-                .into(),
-        ));
+    if let Some(sink) = slot.as_ref().and_then(std::sync::Weak::upgrade) {
+        return Ok(sink);
     }
-    *slot = Some(sink);
-    Ok(())
+    let sink = make();
+    *slot = Some(std::sync::Arc::downgrade(&sink));
+    Ok(sink)
 }
 
 /// Bytes of push room a reader keeps between reads.

@@ -50,7 +50,7 @@ struct State {
     waiting: usize,
     /// Whether new commands wait while replies have stopped (see [`Hold`]).
     hold: Hold,
-    /// The subscriber the connection's RESP3 pushes go to, if one is attached.
+    /// The hub of the subscribers the connection's RESP3 pushes go to, while it lives.
     sink: Option<Weak<dyn PushSink>>,
 }
 
@@ -239,17 +239,14 @@ impl Shared {
         }
     }
 
-    /// Sends the connection's RESP3 pushes to `sink` from now on. Refused while another
-    /// subscriber is attached (the server keeps one set of subscriptions per connection, which
-    /// two subscribers would undo for each other) or once the connection failed.
-    pub(crate) fn attach(&self, sink: Weak<dyn PushSink>) -> Result<()> {
+    /// The hub the connection's RESP3 pushes go to: the one attached, else the one `make`
+    /// gives, attached from now on (see [`PushSink`]). Refused once the connection failed.
+    pub(crate) fn attach(
+        &self,
+        make: impl FnOnce() -> Arc<dyn PushSink>,
+    ) -> Result<Arc<dyn PushSink>> {
         let state = &mut *self.lock();
-        super::attach_sink(&mut state.sink, state.mux.failure(), sink)
-    }
-
-    /// Stops sending pushes to the attached subscriber: its pushes are dropped from now on.
-    pub(crate) fn detach(&self) {
-        self.lock().sink = None;
+        super::attach_sink(&mut state.sink, state.mux.failure(), make)
     }
 
     /// Runs `p` on the connection, among everyone else's pipelines: queued after those

@@ -79,7 +79,7 @@ struct State {
     waiting: usize,
     /// Whether new commands wait while replies have stopped (see [`Hold`]).
     hold: Hold,
-    /// The subscriber the connection's RESP3 pushes go to, if one is attached.
+    /// The hub of the subscribers the connection's RESP3 pushes go to, while it lives.
     sink: Option<Weak<dyn PushSink>>,
     /// The pushes of the last read, while they are handed over.
     pushes: Vec<u8>,
@@ -168,18 +168,16 @@ impl Shared {
         }
     }
 
-    /// Sends the connection's RESP3 pushes to `sink` from now on; refused while another
-    /// subscriber is attached (the server keeps one set of subscriptions per connection). A
-    /// blocking connection is read only while a pipeline waits for replies: the subscriber
-    /// [`listen`](Self::listen)s in between.
-    pub(crate) fn attach(&self, sink: Weak<dyn PushSink>) -> Result<()> {
+    /// The hub the connection's RESP3 pushes go to: the one attached, else the one `make`
+    /// gives, attached from now on (see [`PushSink`]). Refused once the connection failed.
+    /// A blocking connection is read only while a pipeline waits for replies: the subscribers
+    /// [`listen`](Self::listen) in between.
+    pub(crate) fn attach(
+        &self,
+        make: impl FnOnce() -> Arc<dyn PushSink>,
+    ) -> Result<Arc<dyn PushSink>> {
         let state = &mut *self.lock();
-        super::attach_sink(&mut state.sink, state.mux.failure(), sink)
-    }
-
-    /// Stops sending pushes to the attached subscriber.
-    pub(crate) fn detach(&self) {
-        self.lock().sink = None;
+        super::attach_sink(&mut state.sink, state.mux.failure(), make)
     }
 
     /// Reads for the attached subscriber while no pipeline does: when the read side is free

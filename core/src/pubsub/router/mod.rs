@@ -104,7 +104,7 @@ impl ArgSink for Collect {
     }
 }
 
-fn collect<A: Args + ?Sized>(names: &A) -> Vec<Vec<u8>> {
+pub(crate) fn collect<A: Args + ?Sized>(names: &A) -> Vec<Vec<u8>> {
     let mut c = Collect(Vec::new());
     names.write_args(&mut c);
     c.0

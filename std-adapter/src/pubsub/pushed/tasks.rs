@@ -1,30 +1,31 @@
-//! The tokio side: a keeper task, the driver task hands pushes over after its lock.
+//! The tokio side: a keeper task per subscriber; the driver task hands pushes to the hub after
+//! its lock.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use redpipe_core::{Args, Result};
+use redpipe_core::pubsub::{Fanout, MemberId};
+use redpipe_core::{Args, CapacityError, Result};
 
 use super::super::stream::{Writer, wait};
 use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared};
 use super::{
-    attach, confirmations_may_come, fence_pending, fenced_change, record_outcomes, restart,
-    take_pushes, unsubscribe_everything,
+    apply, change_of, confirmations_may_come, fenced_change, record_outcomes, restart, take_pushes,
 };
 use crate::registry::{Connections, Pool};
 use crate::shared::PushSink;
 use crate::shared::tasks;
 
-/// A subscriber's side of a shared connection: its state, the connection it is on, and the
-/// keeper that follows the name's connections.
+/// Where a subscriber is: its connection, and the hub there.
+type On = super::On<tasks::Shared, tokio::sync::Mutex<()>>;
+
+/// A subscriber's side of a shared connection: its state, where it is, and the keeper that
+/// follows the name's connections.
 pub(in crate::pubsub) struct Hub {
     /// The subscriber's state: names, buffer, the owner's wake-ups.
     pub(in crate::pubsub) sub: Arc<Shared<Writer>>,
     pool: Arc<Pool>,
-    conn: Mutex<Option<Arc<tasks::Shared>>>,
-    /// One writer of subscription commands at a time: the router's output goes on the wire
-    /// in its order.
-    sending: tokio::sync::Mutex<()>,
+    on: Mutex<Option<On>>,
     /// Wakes the keeper: the connection ended, or the subscriber did.
     keeper: tokio::sync::Notify,
     lost: AtomicBool,
@@ -33,7 +34,7 @@ pub(in crate::pubsub) struct Hub {
 impl PushSink for Hub {
     fn pushes(&self, frames: &[u8]) {
         if take_pushes(&self.sub, frames) {
-            self.keeper.notify_one(); // ended: the keeper unsubscribes
+            self.keeper.notify_one(); // ended: the keeper leaves the hub
         }
     }
 
@@ -41,17 +42,21 @@ impl PushSink for Hub {
         self.lost.store(true, Ordering::Relaxed);
         self.keeper.notify_one();
     }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
 }
 
 impl Hub {
-    /// Attaches a new subscriber to the shared connection of `name` and starts its keeper.
+    /// Joins a new subscriber to the hub of the shared connection of `name` and starts its
+    /// keeper.
     pub(in crate::pubsub) async fn open(registry: &Connections, name: &str) -> Result<Arc<Self>> {
         let (pool, target) = super::target(registry, name)?;
         let hub = Arc::new(Self {
             sub: Arc::new(Shared::with(target, None)),
             pool,
-            conn: Mutex::new(None),
-            sending: tokio::sync::Mutex::new(()),
+            on: Mutex::new(None),
             keeper: tokio::sync::Notify::new(),
             lost: AtomicBool::new(false),
         });
@@ -60,23 +65,27 @@ impl Hub {
         Ok(hub)
     }
 
-    fn conn(&self) -> Option<Arc<tasks::Shared>> {
-        self.conn
+    fn on(&self) -> Option<On> {
+        self.on
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    /// Writes the router's pending commands on the connection, fenced, and waits for their
-    /// fences: a refusal is kept for the `subscribe` waiting. `Err`: the connection failed
-    /// (the keeper subscribes again on the next one) or the commands do not fit.
-    async fn send(&self) -> Result<()> {
-        let _turn = self.sending.lock().await;
-        let Some(mut p) = fence_pending(&self.sub)? else {
+    /// Applies `change` in the hub's machine and writes the connection's commands it queued,
+    /// fenced, waiting for their fences: a refusal is kept for the `subscribe` waiting. `Err`:
+    /// the connection failed or is not there (the keeper subscribes again on the next one), or
+    /// the commands do not fit.
+    async fn send(
+        &self,
+        change: impl FnOnce(&mut Fanout, MemberId) -> std::result::Result<usize, CapacityError>,
+    ) -> Result<()> {
+        let on = self.on().ok_or(redpipe_core::Error::Closed)?;
+        let _turn = on.fan.sending.lock().await;
+        let Some(mut p) = apply(&on, &self.sub, change)? else {
             return Ok(());
         };
-        let conn = self.conn().ok_or(redpipe_core::Error::Closed)?;
-        let ran = conn.run_fenced(&mut p).await;
+        let ran = on.conn.run_fenced(&mut p).await;
         record_outcomes(&self.sub, &p);
         ran
     }
@@ -93,7 +102,7 @@ impl Hub {
         fenced_change!(self, kind, names, subscribe, wait, .await)
     }
 
-    /// The owner goes: the keeper unsubscribes and lets the connection's pushes go.
+    /// The owner goes: the keeper leaves the hub.
     pub(in crate::pubsub) fn stop(&self) {
         let mut st = self.sub.lock();
         st.closed = true;
@@ -102,18 +111,18 @@ impl Hub {
         self.keeper.notify_one();
     }
 
-    /// Unsubscribes from everything on the connection (which others keep using), within the
-    /// confirmation timeout, and detaches from it.
+    /// Leaves the hub, within the confirmation timeout: the names nobody else there wants are
+    /// unsubscribed on the connection (which others keep using).
     async fn close(&self) {
-        unsubscribe_everything(&self.sub);
-        let _ = tokio::time::timeout(self.sub.confirm_timeout(), self.send()).await;
-        if let Some(conn) = self
-            .conn
+        let leave = |machine: &mut Fanout, id| machine.leave(id);
+        let _ = tokio::time::timeout(self.sub.confirm_timeout(), self.send(leave)).await;
+        if let Some(on) = self
+            .on
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            conn.detach();
+            on.part();
         }
     }
 
@@ -121,26 +130,32 @@ impl Hub {
     /// subscriber's side: a connection that died silently fails the `PING` (its stall timeout),
     /// and the keeper reattaches.
     async fn ping(&self) {
-        if let (Some(conn), Some(mut p)) = (self.conn(), super::ping()) {
-            let _ = conn.run(&mut p).await;
+        if let (Some(on), Some(mut p)) = (self.on(), super::ping()) {
+            let _ = on.conn.run(&mut p).await;
         }
     }
 
-    /// Attaches to one of the name's shared connections, and keeps it: with `multiplexed`
-    /// above 1 each is asked in turn until one has no subscriber yet.
-    async fn attach(self: &Arc<Self>) -> Result<Arc<tasks::Shared>> {
-        attach!(self, shared_async, .await)
+    /// Joins the hub of the name's shared connection, and keeps it.
+    async fn attach(self: &Arc<Self>) -> Result<()> {
+        let conn = self.pool.shared_async().await?.0;
+        let sink: std::sync::Weak<dyn PushSink> = Arc::downgrade(self) as _;
+        let on = super::join(conn, |c, make| c.attach(make), self.sub.info.limits, sink)?;
+        *self.on.lock().unwrap_or_else(PoisonError::into_inner) = Some(on);
+        Ok(())
     }
 
-    /// Attaches to the name's shared connection now (a new one if the last ended), subscribes
-    /// again to every name wanted, and marks the gap. `Err`: try again later.
+    /// Joins the hub of the name's shared connection now (a new one if the last ended),
+    /// subscribes again to every name wanted, and marks the gap. `Err`: try again later.
     async fn reattach(self: &Arc<Self>) -> Result<()> {
         self.attach().await?;
-        restart(&self.sub)?;
-        self.send().await
+        for (kind, names) in restart(&self.sub)? {
+            if !names.is_empty() {
+                self.send(change_of(kind, &names, true)).await?;
+            }
+        }
+        Ok(())
     }
 }
-
 /// The keeper: waits for the connection to end (then reattaches, with back-off between
 /// attempts that fail) or the subscriber to end (then closes).
 async fn keep(hub: Arc<Hub>) {

@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use redpipe_core::{Args, Result};
+use redpipe_core::pubsub::{Fanout, MemberId};
+use redpipe_core::{Args, CapacityError, Result};
 
 use super::super::blocking::Side;
 use super::super::blocking::wait;
 use super::super::{BACKOFF_MAX, BACKOFF_START, Kind, Shared};
 use super::{
-    attach, confirmations_may_come, fence_pending, fenced_change, record_outcomes, restart,
-    take_pushes, unsubscribe_everything,
+    apply, change_of, confirmations_may_come, fenced_change, record_outcomes, restart, take_pushes,
 };
 use crate::registry::{Connections, Pool};
 use crate::shared::PushSink;
@@ -26,14 +26,15 @@ use crate::shared::threads as tasks;
 /// gives the read side back.
 const LISTEN: Duration = Duration::from_millis(50);
 
+/// Where a subscriber is: its connection, and the hub there.
+type On = super::On<tasks::Shared, Mutex<()>>;
+
 /// A blocking subscriber's side of a shared connection.
 pub(in crate::pubsub) struct Hub {
     /// The subscriber's state: names, buffer, the owner's wake-ups.
     pub(in crate::pubsub) sub: Arc<Shared<Side>>,
     pool: Arc<Pool>,
-    conn: Mutex<Option<Arc<tasks::Shared>>>,
-    /// One writer of subscription commands at a time (see the tokio hub).
-    sending: Mutex<()>,
+    on: Mutex<Option<On>>,
     lost: AtomicBool,
 }
 
@@ -46,26 +47,32 @@ impl PushSink for Hub {
     fn lost(&self) {
         self.lost.store(true, Ordering::Relaxed);
     }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
 }
 
 impl Hub {
-    /// Attaches a new subscriber to the shared connection of `name` and starts its thread.
+    /// Joins a new subscriber to the hub of the shared connection of `name` and starts its
+    /// thread.
     pub(in crate::pubsub) fn open(registry: &Connections, name: &str) -> Result<Arc<Self>> {
         let (pool, target) = super::target(registry, name)?;
         let hub = Arc::new(Self {
             sub: Arc::new(Shared::with(target, None)),
             pool,
-            conn: Mutex::new(None),
-            sending: Mutex::new(()),
+            on: Mutex::new(None),
             lost: AtomicBool::new(false),
         });
-        let conn = hub.attach()?;
+        hub.attach()?;
         let keeper = Arc::clone(&hub);
         let started = std::thread::Builder::new()
             .name("redpipe-shared-subscriber".into())
             .spawn(move || keep(&keeper));
         if let Err(e) = started {
-            conn.detach();
+            if let Some(on) = hub.on.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                on.part();
+            }
             return Err(redpipe_core::Error::Io(redpipe_core::IoError::new(
                 redpipe_core::IoKind::Other,
                 format!("no thread for the subscriber: {e}"),
@@ -74,21 +81,29 @@ impl Hub {
         Ok(hub)
     }
 
-    fn conn(&self) -> Option<Arc<tasks::Shared>> {
-        self.conn
+    fn on(&self) -> Option<On> {
+        self.on
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    /// Writes the router's pending commands, fenced, and waits for their fences.
-    fn send(&self) -> Result<()> {
-        let _turn = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(mut p) = fence_pending(&self.sub)? else {
+    /// Applies `change` in the hub's machine, writes the connection's commands it queued,
+    /// fenced, and waits for their fences (see the tokio hub).
+    fn send(
+        &self,
+        change: impl FnOnce(&mut Fanout, MemberId) -> std::result::Result<usize, CapacityError>,
+    ) -> Result<()> {
+        let on = self.on().ok_or(redpipe_core::Error::Closed)?;
+        let _turn = on
+            .fan
+            .sending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(mut p) = apply(&on, &self.sub, change)? else {
             return Ok(());
         };
-        let conn = self.conn().ok_or(redpipe_core::Error::Closed)?;
-        let ran = conn.run_fenced(&mut p);
+        let ran = on.conn.run_fenced(&mut p);
         record_outcomes(&self.sub, &p);
         ran
     }
@@ -103,7 +118,7 @@ impl Hub {
         fenced_change!(self, kind, names, subscribe, wait,)
     }
 
-    /// The owner goes: the listening thread unsubscribes and detaches.
+    /// The owner goes: the listening thread leaves the hub.
     pub(in crate::pubsub) fn stop(&self) {
         let mut st = self.sub.lock();
         st.closed = true;
@@ -111,28 +126,34 @@ impl Hub {
     }
 
     fn close(&self) {
-        unsubscribe_everything(&self.sub);
-        let _ = self.send();
-        if let Some(conn) = self
-            .conn
+        let _ = self.send(|machine: &mut Fanout, id| machine.leave(id));
+        if let Some(on) = self
+            .on
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            conn.detach();
+            on.part();
         }
     }
 
-    /// Attaches to one of the name's shared connections, and keeps it: with `multiplexed`
-    /// above 1 each is asked in turn until one has no subscriber yet.
-    fn attach(self: &Arc<Self>) -> Result<Arc<tasks::Shared>> {
-        attach!(self, shared,)
+    /// Joins the hub of the name's shared connection, and keeps it.
+    fn attach(self: &Arc<Self>) -> Result<()> {
+        let conn = self.pool.shared()?.0;
+        let sink: std::sync::Weak<dyn PushSink> = Arc::downgrade(self) as _;
+        let on = super::join(conn, |c, make| c.attach(make), self.sub.info.limits, sink)?;
+        *self.on.lock().unwrap_or_else(PoisonError::into_inner) = Some(on);
+        Ok(())
     }
 
     fn reattach(self: &Arc<Self>) -> Result<()> {
         self.attach()?;
-        restart(&self.sub)?;
-        self.send()
+        for (kind, names) in restart(&self.sub)? {
+            if !names.is_empty() {
+                self.send(change_of(kind, &names, true))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -155,7 +176,9 @@ fn keep(hub: &Arc<Hub>) {
             }
             continue;
         }
-        let Some(conn) = hub.conn() else { return };
+        let Some(conn) = hub.on().map(|on| on.conn) else {
+            return;
+        };
         if conn.listen(LISTEN).is_err() {
             hub.lost.store(true, Ordering::Relaxed);
             continue;
