@@ -24,8 +24,8 @@
 //! answers nothing until they are all up again. A killed primary's connection is lost at once,
 //! so a failover always flushes; a coordinated one finds the promoted replica tracked already.
 //! With `read_from_replicas`, a value read from a replica that had not applied a write yet is
-//! removed when the replica applies it, while that replica's tracking connection is up (a
-//! replica's is not needed for the cache to answer).
+//! removed only when the replica applies it and reports it, so every node's tracking
+//! connection is needed then, the replicas' too.
 //!
 //! A server that refuses `CLIENT TRACKING` (before Redis 6, a proxy, an ACL without
 //! `client`) leaves the cache off: every read goes to the server, and the thread tries again
@@ -181,18 +181,20 @@ impl Tracked {
 
     /// [`plan`](Self::plan) for a pipeline about to run on a cluster whose latest slot map
     /// `latest` returns: tracks the nodes of that map (see [`follow`]) before the cache
-    /// answers.
+    /// answers. With `replica_reads` (the cluster reads from replicas), the replicas'
+    /// tracking connections are needed too.
     ///
     /// [`follow`]: Self::follow
     pub(crate) fn plan_cluster(
         self: &Arc<Self>,
         latest: impl Fn() -> Arc<SlotMap>,
+        replica_reads: bool,
         p: &mut VecPipeline,
     ) -> Option<Plan> {
         if self.transaction {
             return None;
         }
-        let wait = self.follow(latest);
+        let wait = self.follow(latest, replica_reads);
         self.wait(&wait);
         Some(lock(&self.cache).plan(p))
     }
@@ -202,12 +204,13 @@ impl Tracked {
     pub(crate) async fn plan_cluster_async(
         self: &Arc<Self>,
         latest: impl Fn() -> Arc<SlotMap>,
+        replica_reads: bool,
         p: &mut VecPipeline,
     ) -> Option<Plan> {
         if self.transaction {
             return None;
         }
-        let wait = self.follow(latest);
+        let wait = self.follow(latest, replica_reads);
         self.wait_async(&wait).await;
         Some(lock(&self.cache).plan(p))
     }
@@ -229,25 +232,34 @@ impl Tracked {
     }
 
     /// Follows the cluster's latest slot map (`latest`, read under the lock, so that concurrent
-    /// pipelines cannot leave an older one followed): the cache needs its primaries tracked, and every
-    /// node of it gets a tracking thread. Returns the primaries, whose first attempts are
-    /// waited for.
-    fn follow(self: &Arc<Self>, latest: impl Fn() -> Arc<SlotMap>) -> Vec<Target> {
+    /// pipelines cannot leave an older one followed): every node of it gets a tracking thread,
+    /// and the cache needs the primaries' connections up, which take the writes, or with
+    /// `replica_reads` every node's: a reply read from a replica that had not applied a write
+    /// yet is removed only when that replica reports it. Returns the needed nodes, whose first
+    /// attempts are waited for.
+    fn follow(
+        self: &Arc<Self>,
+        latest: impl Fn() -> Arc<SlotMap>,
+        replica_reads: bool,
+    ) -> Vec<Target> {
         let mut threads = lock(&self.threads);
         let map = latest();
-        let primaries: Vec<Node> = map
-            .primaries()
-            .into_iter()
-            .map(|i| map.node(i).clone())
-            .collect();
+        let needed: Vec<Node> = if replica_reads {
+            map.nodes().to_vec()
+        } else {
+            map.primaries()
+                .into_iter()
+                .map(|i| map.node(i).clone())
+                .collect()
+        };
         if !threads.map.as_ref().is_some_and(|m| Arc::ptr_eq(m, &map)) {
             threads.map = Some(map.clone());
-            lock(&self.cache).set_needed_nodes(primaries.iter().cloned());
+            lock(&self.cache).set_needed_nodes(needed.iter().cloned());
             for node in map.nodes() {
                 self.spawn(&mut threads, Some(node.clone()));
             }
         }
-        primaries.into_iter().map(Some).collect()
+        needed.into_iter().map(Some).collect()
     }
 
     /// Starts a thread tracking `target` if none is running.

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use redpipe::cluster::HashSlot;
+use redpipe::cluster::{Cluster, HashSlot};
 use redpipe::prelude::*;
 use redpipe::{CacheStats, Connections, DEFAULT};
 use redpipe_tests::{ClusterOptions, RedisCluster, eventually};
@@ -206,6 +206,60 @@ fn a_lost_primary_tracking_connection_flushes_the_cache_and_a_replica_s_does_not
     assert_eq!(read_all(&r, &keys), want);
     assert_eq!(sent(&r), commands + 1000);
     assert_eq!(stats(&r).hits, 2000);
+}
+
+/// With replica reads, a reply from a replica that had not applied a write yet is removed only
+/// when that replica reports the write: its tracking connection is needed like a primary's.
+#[test]
+fn with_replica_reads_a_lost_replica_tracking_connection_flushes_the_cache() {
+    let cluster = RedisCluster::start();
+    let keys = keys_on_every_primary(&cluster);
+    let writer = cluster.registry("");
+    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let seeds: Vec<String> = cluster
+        .seeds()
+        .iter()
+        .map(|s| format!("{s}?cache=2000&timeout=5000"))
+        .collect();
+    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    let r = Connections::new();
+    r.register(
+        DEFAULT,
+        Cluster::from_urls(&seeds).unwrap().read_from_replicas(true),
+    )
+    .unwrap();
+    let want = values(&keys);
+    // A replica may not have every write yet: what it reports applying reaches the cache.
+    eventually("the replicas' values read through the cache", || {
+        read_all(&r, &keys) == want
+    });
+    eventually("all 1 000 entries cached", || {
+        read_all(&r, &keys);
+        stats(&r).entries == 1000
+    });
+    let (commands, hits) = (sent(&r), stats(&r).hits);
+    assert_eq!(read_all(&r, &keys), want);
+    assert_eq!(sent(&r), commands, "all hits");
+    assert_eq!(stats(&r).hits, hits + 1000);
+
+    let before = stats(&r);
+    kill_tracking(&cluster, cluster.replicas()[0]);
+    eventually("tracking back on every node", || {
+        let s = stats(&r);
+        s.tracking && s.tracking_connects > before.tracking_connects
+    });
+    let s = stats(&r);
+    assert!(s.flushes > before.flushes, "{s:?}");
+    assert_eq!(s.entries, 0, "{s:?}");
+    assert_eq!(read_all(&r, &keys), want);
+    let after = stats(&r);
+    assert_eq!(after.hits, s.hits, "nothing answered from a flushed cache");
+    assert_eq!(
+        after.misses,
+        s.misses + 1000,
+        "every read went to the nodes again"
+    );
+    assert_eq!(after.entries, 1000);
 }
 
 /// A key of `keys` whose slot the primary at `port` owns.

@@ -360,6 +360,11 @@ impl Cluster {
         self
     }
 
+    /// Whether reads go to replicas ([`read_from_replicas`](Self::read_from_replicas)).
+    pub(crate) fn reads_replicas(&self) -> bool {
+        self.replica_reads
+    }
+
     /// How long a pipeline may wait, in back-off, for the cluster to settle (a failover, a
     /// resharding) before a command the nodes keep refusing reads its last error: 20 s by
     /// default ([`DEFAULT_RETRY_BUDGET_MS`]), which rides through a failover under Redis's

@@ -237,7 +237,7 @@ macro_rules! run_on {
                             // Failing, the run reads it again and reports the error.
                             let _ = cluster.$refresh() $($await)*;
                         }
-                        c.$plan_cluster(|| cluster.map(), $g.pipeline()) $($await)*
+                        c.$plan_cluster(|| cluster.map(), cluster.reads_replicas(), $g.pipeline()) $($await)*
                     }
                     None => None,
                 };
