@@ -1,6 +1,7 @@
 //! Pub/Sub helpers for the live suites: publishing from a pipeline, the next message of a
-//! subscriber, publishing again until a subscriber that is (re)subscribing hears it, and a user
-//! the server allows one channel only.
+//! subscriber, publishing again until a subscriber that is (re)subscribing hears it, a user
+//! the server allows one channel only, the server's clients, and pipelines counting up beside
+//! a subscriber on their connection.
 
 use std::time::Duration;
 
@@ -106,5 +107,38 @@ pub async fn next_message_async(sub: &mut AsyncSubscriber) -> Msg {
     match sub.next_event(WAIT).await.expect("the subscriber ended") {
         Some(Event::Message(m)) => m,
         other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// The server's clients, but for the `redis-cli` asking (one `CLIENT LIST` line each).
+pub fn clients(server: &RedisServer) -> Vec<String> {
+    server
+        .cli(&["CLIENT", "LIST"])
+        .lines()
+        .filter(|l| !l.contains("cmd=client|list"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `INCR key` `n` times in pipelines of one command each: each answer is the one before, plus
+/// one (a reply handed to the wrong pipeline, or a push in a slot, breaks the count).
+pub async fn count_up(r: Connections, key: String, n: i64) {
+    for expected in 1..=n {
+        let k = key.clone();
+        let got = r
+            .autoexec_async(None, move |p| Ok(p.incr(k.as_str())))
+            .await
+            .expect("a pipeline beside the subscriber");
+        assert_eq!(got.result().ok(), Some(expected), "{key}");
+    }
+}
+
+/// [`count_up`] from a thread.
+pub fn count_up_blocking(r: &Connections, key: &str, n: i64) {
+    for expected in 1..=n {
+        let got = r
+            .autoexec(None, |p| Ok(p.incr(key)))
+            .expect("a pipeline beside the subscriber");
+        assert_eq!(got.result().ok(), Some(expected), "{key}");
     }
 }

@@ -80,14 +80,21 @@ fn values(keys: &[String]) -> Vec<Option<String>> {
     keys.iter().map(|k| Some(format!("v-{k}"))).collect()
 }
 
+/// Keys over every primary ([`keys_on_every_primary`]) written as `v-<key>` by a registry
+/// without a cache: the keys, their values as a read returns them, and that registry.
+fn written(cluster: &RedisCluster) -> (Vec<String>, Vec<Option<String>>, Connections) {
+    let keys = keys_on_every_primary(cluster);
+    let writer = cluster.registry("");
+    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let want = values(&keys);
+    (keys, want, writer)
+}
+
 #[test]
 fn a_second_pipeline_over_every_slot_sends_nothing_and_a_write_reaches_the_next_read() {
     let cluster = RedisCluster::start();
-    let keys = keys_on_every_primary(&cluster);
-    let writer = cluster.registry("");
-    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let (keys, want, _) = written(&cluster);
     let r = cached(&cluster, 2000);
-    let want = values(&keys);
 
     // The first pipeline waits for the tracking connections' first attempts, and fills.
     let before = calls(&cluster, "get");
@@ -174,11 +181,8 @@ fn kill_tracking(cluster: &RedisCluster, port: u16) {
 #[test]
 fn a_lost_primary_tracking_connection_flushes_the_cache_and_a_replica_s_does_not() {
     let cluster = RedisCluster::start();
-    let keys = keys_on_every_primary(&cluster);
-    let writer = cluster.registry("");
-    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let (keys, want, _) = written(&cluster);
     let r = cached(&cluster, 2000);
-    let want = values(&keys);
     assert_eq!(read_all(&r, &keys), want);
     assert_eq!(stats(&r).entries, 1000);
 
@@ -213,9 +217,7 @@ fn a_lost_primary_tracking_connection_flushes_the_cache_and_a_replica_s_does_not
 #[test]
 fn with_replica_reads_a_lost_replica_tracking_connection_flushes_the_cache() {
     let cluster = RedisCluster::start();
-    let keys = keys_on_every_primary(&cluster);
-    let writer = cluster.registry("");
-    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let (keys, want, _) = written(&cluster);
     let seeds: Vec<String> = cluster
         .seeds()
         .iter()
@@ -228,7 +230,6 @@ fn with_replica_reads_a_lost_replica_tracking_connection_flushes_the_cache() {
         Cluster::from_urls(&seeds).unwrap().read_from_replicas(true),
     )
     .unwrap();
-    let want = values(&keys);
     // A replica may not have every write yet: what it reports applying reaches the cache.
     eventually("the replicas' values read through the cache", || {
         read_all(&r, &keys) == want
@@ -276,11 +277,8 @@ fn after_a_failover_nothing_stale_is_served_and_the_promoted_replica_is_tracked(
         node_timeout: Duration::from_secs(1),
         ..ClusterOptions::default()
     });
-    let keys = keys_on_every_primary(&cluster);
-    let writer = cluster.registry("");
-    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let (keys, want, writer) = written(&cluster);
     let r = cached(&cluster, 2000);
-    let want = values(&keys);
     assert_eq!(read_all(&r, &keys), want);
     assert_eq!(read_all(&r, &keys), want);
     assert_eq!(stats(&r).hits, 1000);
@@ -335,11 +333,8 @@ fn after_a_failover_nothing_stale_is_served_and_the_promoted_replica_is_tracked(
 #[test]
 fn after_a_coordinated_failover_the_promoted_replica_reports_its_writes() {
     let mut cluster = RedisCluster::start();
-    let keys = keys_on_every_primary(&cluster);
-    let writer = cluster.registry("");
-    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let (keys, want, writer) = written(&cluster);
     let r = cached(&cluster, 2000);
-    let want = values(&keys);
     assert_eq!(read_all(&r, &keys), want);
     eventually("every node's tracking connection up", || {
         tracking_connections(&cluster) == cluster.ports().len()
@@ -359,11 +354,8 @@ fn after_a_coordinated_failover_the_promoted_replica_reports_its_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_pipes_use_a_cluster_cache_too() {
     let cluster = RedisCluster::start_primaries(3);
-    let keys = keys_on_every_primary(&cluster);
-    let writer = cluster.registry("");
-    write_all(&writer, &keys, |k| format!("v-{k}"));
+    let (keys, want, _) = written(&cluster);
     let r = cached(&cluster, 2000);
-    let want = values(&keys);
     for _ in 0..2 {
         let mut p = r.pipe();
         let handles: Vec<_> = keys.iter().map(|k| p.get(k.as_str())).collect();

@@ -6,42 +6,20 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use futures_util::StreamExt;
+use redpipe::Error;
 use redpipe::prelude::*;
 use redpipe::pubsub::{AsyncSubscriber, Event, Kind, Overflow, Subscriber};
-use redpipe::{Connections, Error};
 use redpipe_tests::pubsub::{
-    WAIT, limited_registry, next_message, next_message_async, registry, until_received,
+    WAIT, clients, count_up, count_up_blocking, limited_registry, next_message, next_message_async,
+    registry, until_received,
 };
 use redpipe_tests::{RedisServer, eventually, eventually_async};
-
-/// The server's clients, but for the `redis-cli` asking.
-fn clients(server: &RedisServer) -> Vec<String> {
-    server
-        .cli(&["CLIENT", "LIST"])
-        .lines()
-        .filter(|l| !l.contains("cmd=client|list"))
-        .map(str::to_owned)
-        .collect()
-}
 
 /// Publishes from another client (`redis-cli`) until someone receives it.
 fn cli_publish_until_received(server: &RedisServer, channel: &str, payload: &str) {
     until_received(channel, 1, || {
         server.cli(&["PUBLISH", channel, payload]).parse().unwrap()
     });
-}
-
-/// `INCR key` `n` times in pipelines of one command each: each answer is the one before, plus
-/// one (a reply handed to the wrong pipeline, or a push in a slot, breaks the count).
-async fn count_up(r: Connections, key: String, n: i64) {
-    for expected in 1..=n {
-        let k = key.clone();
-        let got = r
-            .autoexec_async(None, move |p| Ok(p.incr(k.as_str())))
-            .await
-            .unwrap();
-        assert_eq!(got.result().unwrap(), expected, "{key}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,14 +222,6 @@ async fn resp2_names_are_refused_with_a_clear_error() {
     match AsyncSubscriber::on_shared(&r, redpipe::DEFAULT).await {
         Err(Error::Config(msg)) => assert!(msg.contains("RESP3"), "{msg}"),
         other => panic!("expected a configuration error, got {other:?}"),
-    }
-}
-
-/// `INCR key` `n` times in blocking pipelines of one command each (see [`count_up`]).
-fn count_up_blocking(r: &Connections, key: &str, n: i64) {
-    for expected in 1..=n {
-        let got = r.autoexec(None, |p| Ok(p.incr(key))).unwrap();
-        assert_eq!(got.result().unwrap(), expected, "{key}");
     }
 }
 

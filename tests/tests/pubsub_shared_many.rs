@@ -8,18 +8,11 @@
 use redpipe::prelude::*;
 use redpipe::pubsub::{AsyncSubscriber, Event, Msg, Overflow, Subscriber};
 use redpipe::{Connections, Error};
-use redpipe_tests::pubsub::{WAIT, next_message, next_message_async, registry, until_received};
+use redpipe_tests::pubsub::{
+    WAIT, clients, count_up, count_up_blocking, next_message, next_message_async, registry,
+    until_received,
+};
 use redpipe_tests::{RedisServer, eventually, eventually_async};
-
-/// The server's clients, but for the `redis-cli` asking.
-fn clients(server: &RedisServer) -> Vec<String> {
-    server
-        .cli(&["CLIENT", "LIST"])
-        .lines()
-        .filter(|l| !l.contains("cmd=client|list"))
-        .map(str::to_owned)
-        .collect()
-}
 
 /// The id of the only client but the cli: the shared connection.
 fn shared_id(server: &RedisServer) -> String {
@@ -40,26 +33,6 @@ fn numsub(server: &RedisServer, channel: &str) -> String {
 
 fn publish(server: &RedisServer, channel: &str, payload: &str) -> i64 {
     server.cli(&["PUBLISH", channel, payload]).parse().unwrap()
-}
-
-/// `INCR key` `n` times in pipelines of one command each: each answer is the one before, plus
-/// one (a reply handed to the wrong pipeline, or a push in a slot, breaks the count).
-async fn count_up(r: Connections, key: String, n: i64) {
-    for expected in 1..=n {
-        let k = key.clone();
-        let got = r
-            .autoexec_async(None, move |p| Ok(p.incr(k.as_str())))
-            .await
-            .unwrap();
-        assert_eq!(got.result().unwrap(), expected, "{key}");
-    }
-}
-
-fn count_up_blocking(r: &Connections, key: &str, n: i64) {
-    for expected in 1..=n {
-        let got = r.autoexec(None, |p| Ok(p.incr(key))).unwrap();
-        assert_eq!(got.result().unwrap(), expected, "{key}");
-    }
 }
 
 /// A message as `channel payload` (`pattern:channel payload` through a pattern).
