@@ -10,7 +10,10 @@
 //!   deliveries, the rate counted in deliveries.
 //!
 //! Contenders: redpipe's `AsyncSubscriber` (tokio) and `Subscriber` (blocking, a reader thread
-//! each), redis-rs 1.8 `aio::PubSub` and fred 10 (a client's `message_rx`). Each subscriber
+//! each), redis-rs 1.8 `aio::PubSub` and fred 10 (a client's `message_rx`); and redpipe's
+//! `AsyncSubscriber::on_shared`, every subscriber of a run on one shared RESP3 connection that
+//! pipelines could use too (the server sends each message once, the connection's fan-out
+//! hands it to each subscriber). Each subscriber
 //! counts what it receives on its own task or thread; a message lost (fred's broadcast channel
 //! lags, a redpipe buffer overflows) is never counted, and a run that does not receive every
 //! message within 60 s is an error.
@@ -77,10 +80,18 @@ enum Who {
     RedpipeBlocking,
     RedisRs,
     Fred,
+    RedpipeShared,
 }
 
 impl Who {
-    const ALL: [Who; 4] = [Who::Redpipe, Who::RedpipeBlocking, Who::RedisRs, Who::Fred];
+    /// The first is the one the ratio columns compare with redis-rs (the third) and fred.
+    const ALL: [Who; 5] = [
+        Who::Redpipe,
+        Who::RedpipeBlocking,
+        Who::RedisRs,
+        Who::Fred,
+        Who::RedpipeShared,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -88,6 +99,7 @@ impl Who {
             Self::RedpipeBlocking => "redpipe Subscriber (blocking)",
             Self::RedisRs => "redis-rs aio::PubSub",
             Self::Fred => "fred",
+            Self::RedpipeShared => "redpipe on_shared",
         }
     }
 }
@@ -102,6 +114,8 @@ struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// fred's clients, which close their connections only when told to.
     fred: Vec<fred::clients::Client>,
+    /// The registry whose shared connection the `on_shared` subscribers use.
+    shared: Option<Connections>,
 }
 
 impl Running {
@@ -139,12 +153,22 @@ fn subscribe(
 ) -> crate::Result<Running> {
     let pattern = shape == Shape::FanOut;
     let mut run = Running::default();
+    if who == Who::RedpipeShared {
+        let r = Connections::new();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        r.register(redpipe::DEFAULT, &format!("{url}{sep}protocol=3"))?;
+        // The shared connection opens with a first pipeline.
+        let _ = rt.block_on(r.autoexec_async(None, |p| Ok(p.ping())))?;
+        run.shared = Some(r);
+    }
     for _ in 0..shape.subscribers() {
         let count = count.clone();
         match who {
-            Who::Redpipe => {
-                let r = registry(url)?;
-                let mut sub = rt.block_on(AsyncSubscriber::on(&r, redpipe::DEFAULT))?;
+            Who::Redpipe | Who::RedpipeShared => {
+                let mut sub = match &run.shared {
+                    Some(r) => rt.block_on(AsyncSubscriber::on_shared(r, redpipe::DEFAULT))?,
+                    None => rt.block_on(AsyncSubscriber::on(&registry(url)?, redpipe::DEFAULT))?,
+                };
                 sub.buffer(ROOM, 1 << 28, Overflow::DropOldest);
                 if pattern {
                     rt.block_on(sub.psubscribe(&["h*"]))?;
@@ -307,10 +331,10 @@ fn measure(
 
 /// One cell of figure (h) `runs` times, each run's rate printed (for `perf`, `--profile
 /// pubsub,SHAPE,CLIENT[,RUNS]`; SHAPE `one` or `fanout`, CLIENT `redpipe`, `redpipe-blocking`,
-/// `redis-rs` or `fred`).
+/// `redis-rs`, `fred` or `redpipe-shared`).
 pub(crate) fn profile(url: &str, shape: &str, who: &str, runs: usize) -> crate::Result<()> {
     let usage = "--profile pubsub,SHAPE,CLIENT[,RUNS]: SHAPE one fanout; \
-                 CLIENT redpipe redpipe-blocking redis-rs fred";
+                 CLIENT redpipe redpipe-blocking redis-rs fred redpipe-shared";
     let shape = match shape {
         "one" => Shape::One,
         "fanout" => Shape::FanOut,
@@ -321,6 +345,7 @@ pub(crate) fn profile(url: &str, shape: &str, who: &str, runs: usize) -> crate::
         "redpipe-blocking" => Who::RedpipeBlocking,
         "redis-rs" => Who::RedisRs,
         "fred" => Who::Fred,
+        "redpipe-shared" => Who::RedpipeShared,
         _ => return Err(usage.into()),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
