@@ -90,6 +90,8 @@ struct Threads {
     running: HashMap<Target, Progress>,
     /// A cluster's slot map followed last: its nodes are the ones tracked.
     map: Option<Arc<SlotMap>>,
+    /// The nodes of `map` whose tracking connections the cache needs (see `Tracked::follow`).
+    needed: Arc<[Target]>,
 }
 
 /// How far a tracking thread got.
@@ -241,25 +243,27 @@ impl Tracked {
         self: &Arc<Self>,
         latest: impl Fn() -> Arc<SlotMap>,
         replica_reads: bool,
-    ) -> Vec<Target> {
+    ) -> Arc<[Target]> {
         let mut threads = lock(&self.threads);
         let map = latest();
-        let needed: Vec<Node> = if replica_reads {
-            map.nodes().to_vec()
-        } else {
-            map.primaries()
-                .into_iter()
-                .map(|i| map.node(i).clone())
-                .collect()
-        };
         if !threads.map.as_ref().is_some_and(|m| Arc::ptr_eq(m, &map)) {
-            threads.map = Some(map.clone());
+            // Worked out once per map, not per pipeline.
+            let needed: Vec<Node> = if replica_reads {
+                map.nodes().to_vec()
+            } else {
+                map.primaries()
+                    .into_iter()
+                    .map(|i| map.node(i).clone())
+                    .collect()
+            };
             lock(&self.cache).set_needed_nodes(needed.iter().cloned());
+            threads.needed = needed.into_iter().map(Some).collect();
             for node in map.nodes() {
                 self.spawn(&mut threads, Some(node.clone()));
             }
+            threads.map = Some(map);
         }
-        needed.into_iter().map(Some).collect()
+        Arc::clone(&threads.needed)
     }
 
     /// Starts a thread tracking `target` if none is running.

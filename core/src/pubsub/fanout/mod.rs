@@ -83,8 +83,8 @@ struct Member {
 /// The run loop: write [`poll_output`](Self::poll_output) on the connection (report it with
 /// [`consume_output`](Self::consume_output)); feed every push read to
 /// [`handle_input`](Self::handle_input); hand each member the frames of
-/// [`poll_member`](Self::poll_member) (then [`consume_member`](Self::consume_member)). A new
-/// connection starts with a new `Fanout`, each member joining again with the names it wants.
+/// [`take_member`](Self::take_member) ([`poll_member`](Self::poll_member) looks without
+/// taking). A new connection starts with a new `Fanout`, each member joining again with the names it wants.
 #[derive(Debug, Default)]
 pub struct Fanout {
     conn: VecSubscriptions,
@@ -291,12 +291,12 @@ impl Fanout {
         self.index(m).map_or(&[], |i| &self.members[i].inbox)
     }
 
-    /// Drops the first `n` bytes of [`poll_member`](Self::poll_member).
-    pub fn consume_member(&mut self, m: MemberId, n: usize) {
-        if let Some(i) = self.index(m) {
-            let inbox = &mut self.members[i].inbox;
-            inbox.drain(..n.min(inbox.len()));
-        }
+    /// Takes the frames read for `m` (those of [`poll_member`](Self::poll_member)), leaving
+    /// none: handed over without a copy.
+    pub fn take_member(&mut self, m: MemberId) -> Vec<u8> {
+        self.index(m)
+            .map(|i| core::mem::take(&mut self.members[i].inbox))
+            .unwrap_or_default()
     }
 
     fn index(&self, m: MemberId) -> Option<usize> {

@@ -96,8 +96,7 @@ impl Sub {
 
     /// Takes its frames: the messages' payloads and the confirmations, as text.
     fn take(&mut self, f: &mut Fanout) -> Vec<String> {
-        let inbox = f.poll_member(self.id).to_vec();
-        f.consume_member(self.id, inbox.len());
+        let inbox = f.take_member(self.id);
         let mut rest = inbox.as_slice();
         let mut out = Vec::new();
         while let Some((routed, used)) = self.router.handle_input(0, rest).unwrap() {

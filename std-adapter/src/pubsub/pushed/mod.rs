@@ -131,10 +131,9 @@ impl<S: Send + Sync + 'static> PushSink for Fan<S> {
                 live
             });
             for (id, sink) in &st.members {
-                let frames = machine.poll_member(*id);
+                let frames = machine.take_member(*id);
                 if !frames.is_empty() {
-                    out.push((sink.clone(), frames.to_vec()));
-                    machine.consume_member(*id, usize::MAX);
+                    out.push((sink.clone(), frames));
                 }
             }
         }
@@ -223,8 +222,7 @@ fn apply<C, S, W>(
         let mut p = VecPipeline::new();
         let used = queue_fenced(&mut p, st.machine.poll_output())?;
         st.machine.consume_output(used);
-        let frames = st.machine.poll_member(on.id).to_vec();
-        st.machine.consume_member(on.id, usize::MAX);
+        let frames = st.machine.take_member(on.id);
         ((used > 0).then_some(p), frames)
     };
     if !frames.is_empty() {
